@@ -1,0 +1,1 @@
+"""Hearth's domain library: scores, KPIs, rules. Plain Python; never imports streamlit."""

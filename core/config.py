@@ -1,0 +1,66 @@
+"""Settings in one place: the environment first, then `.streamlit/secrets.toml`, then defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_COOKIE_KEY = "change-me"
+MIN_COOKIE_KEY_LENGTH = 32
+
+
+def _secrets_toml() -> dict[str, object]:
+    """Top-level keys of .streamlit/secrets.toml, so the CLI sees what the app sees."""
+    path = Path(os.environ.get("HEARTH_SECRETS_FILE", PROJECT_ROOT / ".streamlit" / "secrets.toml"))
+    if not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    return {k: v for k, v in data.items() if not isinstance(v, dict)}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'data' / 'hearth.db'}", alias="DATABASE_URL"
+    )
+    env: Literal["demo", "production"] = Field(default="demo", alias="HEARTH_ENV")
+    cookie_key: str = Field(default=DEFAULT_COOKIE_KEY, alias="HEARTH_COOKIE_KEY")
+    cookie_expiry_days: float = Field(default=1.0, alias="HEARTH_COOKIE_EXPIRY_DAYS")
+    horizon_days: int = Field(default=90, alias="HEARTH_HORIZON_DAYS")
+
+    smtp_host: str | None = Field(default=None, alias="HEARTH_SMTP_HOST")
+    smtp_port: int = Field(default=25, alias="HEARTH_SMTP_PORT")
+    smtp_user: str | None = Field(default=None, alias="HEARTH_SMTP_USER")
+    smtp_password: str | None = Field(default=None, alias="HEARTH_SMTP_PASSWORD")
+    smtp_from: str = Field(default="Hearth Home <care@hearth.example>", alias="HEARTH_SMTP_FROM")
+    smtp_tls: Literal["none", "starttls", "ssl"] = Field(default="none", alias="HEARTH_SMTP_TLS")
+    webhook_url: str | None = Field(default=None, alias="HEARTH_WEBHOOK_URL")
+    outbox_dir: str = Field(default=str(PROJECT_ROOT / "data" / "outbox"), alias="HEARTH_OUTBOX_DIR")
+    frequency_cap_days: int = Field(default=14, alias="HEARTH_FREQUENCY_CAP_DAYS")
+    point_value: float = Field(default=0.01, alias="HEARTH_POINT_VALUE")
+    points_expiry_months: int = Field(default=12, alias="HEARTH_POINTS_EXPIRY_MONTHS")
+    postal_address: str = Field(
+        default="Hearth Home Ltd, 1 Market Street, Springfield", alias="HEARTH_POSTAL_ADDRESS"
+    )
+    max_upload_mb: int = Field(default=200, alias="HEARTH_MAX_UPLOAD_MB")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings. Tests call `get_settings.cache_clear()` after changing the env."""
+    file_values = _secrets_toml()
+    merged = {k: v for k, v in file_values.items() if k not in os.environ}
+    return Settings(**merged)

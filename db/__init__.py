@@ -1,0 +1,1 @@
+"""Schema, engine and session factory. The only package that creates an engine."""

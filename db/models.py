@@ -1,0 +1,222 @@
+"""SQLModel tables. Created and changed only through the Alembic migrations in db/migrations.
+
+Every fact imported from a source system keeps that system's id in `external_id`, so a
+re-import updates instead of duplicating. All timestamps are naive UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from pydantic import NaiveDatetime
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: SQLite has no time zones, so every timestamp is stored as naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Customer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(index=True, unique=True, max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    signup_date: date | None = Field(default=None, index=True)
+    segment: str | None = Field(default=None, max_length=40, index=True)
+    region: str | None = Field(default=None, max_length=40, index=True)
+    owner: str | None = Field(default=None, max_length=64, index=True)
+    email_opt_in: bool = False
+    sms_opt_in: bool = False
+    subscription_status: str | None = Field(default=None, max_length=20)  # active, paused, cancelled
+    last_login_at: NaiveDatetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class Product(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(index=True, unique=True, max_length=64)
+    name: str = Field(max_length=200)
+    category: str | None = Field(default=None, max_length=60, index=True)
+    replenishment_days: int | None = None
+    unit_price: float | None = None
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer_ordered", "customer_id", "ordered_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(index=True, unique=True, max_length=64)
+    customer_id: int = Field(foreign_key="customer.id")
+    ordered_at: NaiveDatetime = Field(index=True)
+    total: float
+    offer_code: str | None = Field(default=None, max_length=40, index=True)
+
+
+class OrderLine(SQLModel, table=True):
+    __tablename__ = "order_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    sku: str = Field(max_length=64, index=True)
+    quantity: int = 1
+    unit_price: float = 0.0
+
+
+class Feedback(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(index=True, unique=True, max_length=64)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    submitted_at: NaiveDatetime = Field(index=True)
+    channel: str | None = Field(default=None, max_length=40)
+    nps_score: int | None = None
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    # Filled by core.sentiment when the answer is stored.
+    sentiment: float | None = None
+    flagged: bool = Field(default=False, index=True)
+    flag_reasons: str | None = Field(default=None, sa_column=Column(Text))  # "; "-joined
+    severity: float | None = None
+    # Triage (support leads).
+    state: str = Field(default="new", max_length=20, index=True)  # new, acknowledged, waiting, resolved
+    assignee: str | None = Field(default=None, max_length=64)
+    notes: str | None = Field(default=None, sa_column=Column(Text))
+    resolution: str | None = Field(default=None, max_length=60)
+    first_response_at: NaiveDatetime | None = None
+    resolved_at: NaiveDatetime | None = None
+
+
+class LoyaltyEntry(SQLModel, table=True):
+    __tablename__ = "loyalty_entry"
+    __table_args__ = (Index("ix_loyalty_customer_occurred", "customer_id", "occurred_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(index=True, unique=True, max_length=64)
+    customer_id: int = Field(foreign_key="customer.id")
+    occurred_at: NaiveDatetime = Field(index=True)
+    kind: str = Field(max_length=10)  # earn, redeem, expire, adjust
+    points: int  # signed: earn and positive adjust > 0; redeem, expire, negative adjust < 0
+    expires_at: NaiveDatetime | None = None  # earned lots only
+    order_ref: str | None = Field(default=None, max_length=64)
+
+
+class SupportTicket(SQLModel, table=True):
+    __tablename__ = "support_ticket"
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(index=True, unique=True, max_length=64)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    opened_at: NaiveDatetime = Field(index=True)
+    closed_at: NaiveDatetime | None = None
+    topic: str | None = Field(default=None, max_length=80)
+    status: str = Field(default="open", max_length=20)  # open, pending, closed
+
+
+class StaffUser(SQLModel, table=True):
+    __tablename__ = "staff_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=64)
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    password_hash: str = Field(max_length=200)
+    roles: str = Field(max_length=200)  # comma-separated role names
+    is_demo: bool = False
+    disabled: bool = False
+    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_enabled: bool = False
+    recovery_codes: str | None = Field(default=None, sa_column=Column(Text))  # JSON list of hashes
+    failed_logins: int = 0
+    locked_until: NaiveDatetime | None = None
+    # A session cookie issued before this moment is refused (logout, password change, disable).
+    sessions_valid_after: NaiveDatetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    last_login_at: NaiveDatetime | None = None
+
+
+class ModelRun(SQLModel, table=True):
+    """One scoring run: how the churn model was trained and how it did in the backtest."""
+
+    __tablename__ = "model_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    as_of: date = Field(index=True)
+    horizon_days: int = 90
+    trained_at: NaiveDatetime = Field(default_factory=utcnow)
+    method: str = Field(max_length=20)  # model or rules
+    n_customers: int = 0
+    metrics: str | None = Field(default=None, sa_column=Column(Text))  # JSON
+
+
+class ScoreSnapshot(SQLModel, table=True):
+    __tablename__ = "score_snapshot"
+    __table_args__ = (UniqueConstraint("customer_id", "as_of", name="uq_score_customer_as_of"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    as_of: date = Field(index=True)
+    health_score: float
+    band: str = Field(max_length=10, index=True)  # healthy, watch, at_risk
+    churn_probability: float
+    value_at_risk: float = 0.0
+    drivers: str | None = Field(default=None, sa_column=Column(Text))  # JSON list of sentences
+    components: str | None = Field(default=None, sa_column=Column(Text))  # JSON {name: {value, weight}}
+    model_run_id: int | None = Field(default=None, foreign_key="model_run.id")
+
+
+class Campaign(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    template: str = Field(max_length=40)
+    audience_rule: str | None = Field(default=None, sa_column=Column(Text))  # JSON of the filter
+    holdout_share: float = 0.10
+    created_by: str = Field(max_length=64)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class Outreach(SQLModel, table=True):
+    __table_args__ = (Index("ix_outreach_customer_triggered", "customer_id", "triggered_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    template: str = Field(max_length=40)
+    channel: str = Field(max_length=20)  # email, webhook, outbox
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    feedback_id: int | None = Field(default=None, foreign_key="feedback.id")
+    triggered_by: str = Field(max_length=64)
+    triggered_at: NaiveDatetime = Field(default_factory=utcnow)
+    # Unique in the database: a double click or two staff at once give one outreach.
+    idempotency_key: str = Field(unique=True, max_length=128)
+    status: str = Field(max_length=20, index=True)  # queued, sent, failed, suppressed, holdout
+    reason: str | None = Field(default=None, max_length=300)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    next_attempt_at: NaiveDatetime | None = None
+    sent_at: NaiveDatetime | None = None
+    subject: str | None = Field(default=None, max_length=300)
+    body: str | None = Field(default=None, sa_column=Column(Text))
+    offer_code: str | None = Field(default=None, max_length=40, unique=True)
+    message_id: str | None = Field(default=None, max_length=200)
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: NaiveDatetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=64, index=True)
+    action: str = Field(max_length=60, index=True)
+    record_type: str | None = Field(default=None, max_length=40)
+    record_id: str | None = Field(default=None, max_length=64, index=True)
+    customer_id: int | None = Field(default=None, index=True)
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Setting(SQLModel, table=True):
+    """Admin-editable settings that must be shared by every app replica."""
+
+    key: str = Field(primary_key=True, max_length=80)
+    value: str = Field(sa_column=Column(Text))
