@@ -1,0 +1,7 @@
+"""One module per command of `python -m core`. Each defines `register(subparsers)` and sets
+`func` on its parser; `func(args) -> int` prints what it did and returns the exit code."""
+
+COMMAND_MODULES = [
+    "core.commands.init",
+    "core.commands.users",
+]

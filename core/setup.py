@@ -1,0 +1,48 @@
+"""Bring a database to a usable state: schema at head, and in demo mode the demo store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from core import users
+from db.migrate import upgrade_to_head
+from db.models import Customer
+
+DEFAULT_DEMO_CUSTOMERS = 2_000
+DEFAULT_DEMO_SEED = 7
+
+
+def customer_count(engine: Engine) -> int:
+    with Session(engine) as session:
+        return int(session.exec(select(func.count()).select_from(Customer)).one())
+
+
+def prepare_database(
+    *,
+    engine: Engine,
+    demo: bool,
+    customers: int = DEFAULT_DEMO_CUSTOMERS,
+    seed: int = DEFAULT_DEMO_SEED,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, object]:
+    """Migrate to head; with `demo`, create the demo logins and, on an empty store, the demo data."""
+    say = progress or (lambda _msg: None)
+    upgrade_to_head(engine)
+    say("schema is at the newest migration")
+    result: dict[str, object] = {"demo_users_created": [], "demo_data": None}
+    if not demo:
+        return result
+    with Session(engine) as session:
+        result["demo_users_created"] = users.ensure_demo_users(session=session)
+        session.commit()
+    if customer_count(engine) == 0:
+        from core.demo import load_demo  # heavy imports only when needed
+
+        result["demo_data"] = load_demo(engine=engine, customers=customers, seed=seed, progress=say)
+    else:
+        say("the store already has customers; demo data left as it is")
+    return result

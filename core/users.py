@@ -1,0 +1,125 @@
+"""Staff users: create, list, change password, disable. Passwords are bcrypt hashes."""
+
+from __future__ import annotations
+
+import bcrypt
+from sqlmodel import Session, select
+
+from core import audit
+from core.roles import Role, parse_roles
+from db.models import StaffUser, utcnow
+
+DEMO_PASSWORD = "hearth-demo"
+MIN_PASSWORD_LENGTH = 12
+DEMO_USERS: tuple[tuple[str, str, Role], ...] = (
+    ("manager", "Morgan Manager", Role.ACCOUNT_MANAGER),
+    ("support", "Sam Support", Role.SUPPORT_LEAD),
+    ("exec", "Erin Executive", Role.EXEC),
+    ("admin", "Ada Admin", Role.ADMIN),
+)
+
+
+class UserError(ValueError):
+    """A user request that cannot be carried out, with a message for the person asking."""
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=12)).decode("ascii")
+
+
+def check_password(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode("utf-8"), password_hash.encode("ascii"))
+    except ValueError:
+        return False
+
+
+def validate_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def get_user(*, session: Session, username: str) -> StaffUser | None:
+    return session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+
+
+def add_user(
+    *,
+    session: Session,
+    username: str,
+    name: str,
+    password: str,
+    roles: list[str] | str,
+    email: str | None = None,
+    actor: str = "system",
+    is_demo: bool = False,
+    password_hash: str | None = None,
+) -> StaffUser:
+    role_set = parse_roles(roles)
+    if not role_set:
+        raise UserError(f"no known role in {roles!r}; use one of {', '.join(r.value for r in Role)}")
+    if get_user(session=session, username=username):
+        raise UserError(f"user {username!r} already exists")
+    if not is_demo:
+        validate_new_password(password)
+    user = StaffUser(
+        username=username,
+        name=name,
+        email=email,
+        password_hash=password_hash or hash_password(password),
+        roles=",".join(sorted(r.value for r in role_set)),
+        is_demo=is_demo,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(session=session, actor=actor, action="user.add", record_type="staff_user",
+                 record_id=username, detail={"roles": user.roles})
+    return user
+
+
+def list_users(*, session: Session) -> list[StaffUser]:
+    return list(session.exec(select(StaffUser).order_by(StaffUser.username)))
+
+
+def set_password(*, session: Session, username: str, password: str, actor: str = "system") -> StaffUser:
+    user = get_user(session=session, username=username)
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    validate_new_password(password)
+    user.password_hash = hash_password(password)
+    user.is_demo = False
+    user.failed_logins = 0
+    user.locked_until = None
+    user.sessions_valid_after = utcnow()  # every open session of this user ends
+    session.add(user)
+    audit.record(session=session, actor=actor, action="user.set_password", record_type="staff_user",
+                 record_id=username)
+    return user
+
+
+def set_disabled(*, session: Session, username: str, disabled: bool = True, actor: str = "system") -> StaffUser:
+    user = get_user(session=session, username=username)
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    user.disabled = disabled
+    if disabled:
+        user.sessions_valid_after = utcnow()
+    session.add(user)
+    audit.record(session=session, actor=actor, action="user.disable" if disabled else "user.enable",
+                 record_type="staff_user", record_id=username)
+    return user
+
+
+def ensure_demo_users(*, session: Session) -> list[str]:
+    """Create the four demo logins that are missing. Returns the usernames created."""
+    created = []
+    demo_hash = None
+    for username, name, role in DEMO_USERS:
+        if get_user(session=session, username=username):
+            continue
+        demo_hash = demo_hash or hash_password(DEMO_PASSWORD)
+        add_user(session=session, username=username, name=name, password=DEMO_PASSWORD,
+                 roles=[role.value], email=f"{username}@hearth.example", is_demo=True,
+                 password_hash=demo_hash)
+        created.append(username)
+    return created
