@@ -97,7 +97,9 @@ def set_password(*, session: Session, username: str, password: str, actor: str =
     return user
 
 
-def set_disabled(*, session: Session, username: str, disabled: bool = True, actor: str = "system") -> StaffUser:
+def set_disabled(
+    *, session: Session, username: str, disabled: bool = True, actor: str = "system"
+) -> StaffUser:
     user = get_user(session=session, username=username)
     if user is None:
         raise UserError(f"no user {username!r}")
