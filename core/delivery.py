@@ -303,14 +303,15 @@ def _recover_stale(engine: Engine, now: datetime, settings: Settings) -> Deliver
     return report
 
 
-def requeue_outreach(*, session: Session, outreach_id: int, actor: str) -> Outreach:
+def requeue_outreach(*, session: Session, outreach_id: int, actor: str,
+                     now: datetime | None = None) -> Outreach:
     """Put a failed message back in the queue (after checking it never arrived)."""
     o = session.get(Outreach, outreach_id)
     if o is None:
         raise ValueError(f"no outreach with id {outreach_id}")
     if o.status != "failed":
         raise ValueError(f"outreach {outreach_id} is {o.status}; only failed messages can be requeued")
-    o.status, o.attempts, o.next_attempt_at = "queued", 0, utcnow()
+    o.status, o.attempts, o.next_attempt_at = "queued", 0, now or utcnow()
     session.add(o)
     audit.record(session=session, actor=actor, action="outreach.requeue", record_type="outreach",
                  record_id=o.id, customer_id=o.customer_id, detail={"previous_error": o.last_error})
