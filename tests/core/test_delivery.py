@@ -387,13 +387,13 @@ def _run_threads(n, target):
 
 
 def test_concurrent_triggers_give_exactly_one_outreach(session, engine, configure):
-    c = _lapsed(session)
+    c = _lapsed(session, segment="VIP")  # both templates fit
 
     def trigger(i):
         with Session(engine, expire_on_commit=False) as s:
             # Half repeat the same click (same key); half are other staff with other templates.
             template = "win_back" if i % 2 == 0 else "vip_thanks"
-            key = "same-click" if i % 2 == 0 else None
+            key = "same-click" if i % 2 == 0 else f"staff{i}-click"
             return out.trigger_outreach(session=s, customer_id=c.id, template=template,
                                         triggered_by=f"staff{i}", idempotency_key=key, now=NOW)
 
