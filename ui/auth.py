@@ -1,18 +1,19 @@
 """The login gate and every page's server-side role check.
 
-streamlit-authenticator signs and reads the re-login cookie; everything it does not keep
-safely is Hearth's own (design.md pitfalls): lockout in the database, revocation through
-`sessions_valid_after`, roles re-read from the database on every run.
+The re-login cookie is streamlit-authenticator's: the same HS256 JWT (username, exp_date)
+written by its cookie component (extra-streamlit-components). Its login widget is not used:
+it cannot keep lockout in the database, ask for a second factor, or revoke sessions on the
+server (design.md pitfalls), so those are Hearth's own (core.auth): lockout in the database,
+revocation through `sessions_valid_after`, roles re-read from the database on every run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import streamlit as st
-import streamlit_authenticator as stauth
 
 from core import auth
 from core.config import get_settings
@@ -36,20 +37,6 @@ class CurrentUser:
 
     def has(self, *roles: Role) -> bool:
         return bool(self.roles & set(roles))
-
-
-def _authenticator() -> stauth.Authenticate:
-    settings = get_settings()
-    # Credentials stay empty: passwords are checked by core.auth against the database.
-    # The library is used for its signed, expiring cookie only.
-    return stauth.Authenticate(
-        {"usernames": {}},
-        COOKIE_NAME,
-        cookie_key(settings),
-        settings.cookie_expiry_days,
-        auto_hash=False,
-        login_sleep_time=0,
-    )
 
 
 def _cookie_issued_at(token: dict) -> datetime:
@@ -77,10 +64,24 @@ def _read_cookie() -> dict | None:
 
 
 def write_pending_cookie() -> None:
-    """Called by app.py on a completed run after login, so the cookie component really renders
-    (a component written just before st.rerun() may never reach the browser)."""
-    if st.session_state.pop(_SET_COOKIE, False):
-        _authenticator().cookie_controller.set_cookie()
+    """Render the cookie writer on every run of a session that logged in with its password.
+
+    The component sets the cookie from the browser once it has mounted; rendering it with the
+    same arguments on each run keeps it mounted (a component shown on one run only is often
+    unmounted by the next rerun before it ran). The token has the format
+    streamlit-authenticator writes and reads: a HS256 JWT of username and exp_date.
+    """
+    token = st.session_state.get(_SET_COOKIE)
+    if not token:
+        return
+    expires = datetime.fromtimestamp(jwt.decode(token, options={"verify_signature": False})["exp_date"])
+    _cookie_manager().set(COOKIE_NAME, token, expires_at=expires, key="hearth_cookie_set")
+
+
+def _cookie_manager():  # noqa: ANN202
+    import extra_streamlit_components as stx  # streamlit-authenticator's own cookie component
+
+    return stx.CookieManager(key="hearth_cookies")
 
 
 def current_user() -> CurrentUser | None:
@@ -115,7 +116,10 @@ def _start_session(username: str) -> None:
     st.session_state[_ISSUED] = utcnow()
     st.session_state["username"] = username
     st.session_state.pop(_LOGGED_OUT, None)
-    st.session_state[_SET_COOKIE] = True
+    expires = datetime.now(UTC) + timedelta(days=get_settings().cookie_expiry_days)
+    st.session_state[_SET_COOKIE] = jwt.encode(
+        {"username": username, "exp_date": expires.timestamp()}, cookie_key(get_settings()), algorithm="HS256"
+    )
 
 
 def login_page() -> None:
@@ -142,11 +146,8 @@ def login_page() -> None:
 def logout(user: CurrentUser) -> None:
     with get_session() as session:
         auth.logout(session=session, username=user.username)
-    try:
-        _authenticator().cookie_controller.delete_cookie()
-    except Exception:  # noqa: BLE001 - no cookie to delete is fine
-        pass
     _forget()
+    st.session_state.pop(_SET_COOKIE, None)
     st.session_state[_LOGGED_OUT] = True
     st.cache_data.clear()
 
