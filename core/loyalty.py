@@ -254,8 +254,8 @@ def compute_lots(norm: pd.DataFrame, *, cutoff: pd.Timestamp | None = None,
     cust = lots["customer_id"].to_numpy()
     exp = lots["expires_at"].to_numpy()
     amt = lots["points"].to_numpy()
-    same = np.r_[False, cust[1:] == cust[:-1]]
-    out_of_order = same & np.r_[False, exp[1:] < exp[:-1]]
+    out_of_order = np.zeros(len(lots), dtype=bool)
+    out_of_order[1:] = (cust[1:] == cust[:-1]) & (exp[1:] < exp[:-1])
     slow_customers = pd.unique(cust[out_of_order]) if not force_replay else pd.unique(cust)
     slow = np.isin(cust, slow_customers)
 
