@@ -267,20 +267,24 @@ def _negated(text: str, start: int) -> bool:
     return any(w in _NEGATORS or w.endswith("n't") for w in window)
 
 
+def _scan(lowered: str) -> tuple[tuple[str, ...], list[tuple[int, int]]]:
+    """(themes named and not negated, spans of problem words that were negated)."""
+    found: set[str] = set()
+    negated: list[tuple[int, int]] = []
+    for theme, pattern in _COMPILED:
+        for match in pattern.finditer(lowered):
+            if _negated(lowered, match.start()):
+                negated.append(match.span())
+            else:
+                found.add(theme)
+    return tuple(t for t in THEMES if t in found), negated
+
+
 def problem_themes(text: str | None) -> tuple[str, ...]:
     """The retention themes a comment names, not negated, in THEMES order."""
     if not text:
         return ()
-    lowered = str(text).translate(_QUOTES).lower()
-    found: set[str] = set()
-    for theme, pattern in _COMPILED:
-        if theme in found:
-            continue
-        for match in pattern.finditer(lowered):
-            if not _negated(lowered, match.start()):
-                found.add(theme)
-                break
-    return tuple(t for t in THEMES if t in found)
+    return _scan(str(text).translate(_QUOTES).lower())[0]
 
 
 @dataclass(frozen=True)
@@ -299,8 +303,13 @@ def analyse_text(text: str) -> TextAnalysis:
     clean = text.translate(_QUOTES).strip()
     if not clean:
         return TextAnalysis(0.0, 0.0, (), False)
+    lowered = clean.lower()
+    themes, negated = _scan(lowered)
+    # "Never had a single leak": the problem word was denied, so it must not sour the tone
+    # either (VADER only looks three words back for a negation).
+    for start, end in negated if len(lowered) == len(clean) else ():
+        clean = clean[:start] + " " * (end - start) + clean[end:]
     compound = float(_analyzer().polarity_scores(clean)["compound"])
-    themes = problem_themes(clean)
     resolved = bool(themes) and compound >= _RESOLVED_MIN_TONE and bool(_RESOLVED.search(clean.lower()))
     sentiment = min(compound, PROBLEM_TONE_CAP) if themes and not resolved else compound
     return TextAnalysis(round(compound, 4), round(sentiment, 4), themes, resolved)
@@ -328,7 +337,7 @@ def _value_points(value: float) -> float:
 def _judge(comment: str | None, nps_score: int | None) -> tuple[float, bool, tuple[str, ...], float,
                                                                   tuple[str, ...]]:
     """(sentiment, flagged, reasons, severity without customer value, themes)."""
-    text = analyse_text(comment) if comment and comment.strip() else None
+    text = analyse_text(comment) if isinstance(comment, str) and comment.strip() else None
     reasons: list[str] = []
     points = 0.0
     has_score = nps_score is not None
