@@ -469,7 +469,7 @@ def evaluate(path: str | Path) -> dict[str, object]:
     }
 
 
-def _format(result: dict[str, object]) -> str:
+def format_evaluation(result: dict[str, object]) -> str:
     lines = [f"{result['rows']} labelled answers, {result['needs_human']} need a human"]
     names = {
         "hearth": "Hearth flag",
@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluate", metavar="CSV", required=True,
                         help="labelled CSV with columns comment, nps_score, needs_human")
     args = parser.parse_args(argv)
-    print(_format(evaluate(args.evaluate)))
+    print(format_evaluation(evaluate(args.evaluate)))
     return 0
 
 
