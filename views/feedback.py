@@ -84,8 +84,12 @@ since = (utcnow() - timedelta(days=days)).replace(minute=0, second=0, microsecon
 assignee = {"anyone": None, "unassigned": ""}.get(assignee_choice, assignee_choice)
 page_no = st.session_state.get("fb_page", 1)
 
-rows, total = ui.inbox_page(user.username, roles, tuple(states) if states else None, assignee, owner, since,
-                            sort, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+state_filter = tuple(states) if states else None
+rows, total = ui.inbox_page(user.username, roles, state_filter, assignee, owner, since, sort, PAGE_SIZE,
+                            (page_no - 1) * PAGE_SIZE)
+if rows.empty and total > 0:  # the filters changed under a later page: back to the first
+    page_no = st.session_state["fb_page"] = 1
+    rows, total = ui.inbox_page(user.username, roles, state_filter, assignee, owner, since, sort, PAGE_SIZE, 0)
 if total == 0:
     st.info("Nothing to follow up with these filters. Widen the period or the states, "
             "or check back after the next import.")
