@@ -6,4 +6,5 @@ COMMAND_MODULES = [
     "core.commands.users",
     "core.commands.loyalty",
     "core.commands.outreach",
+    "core.commands.feedback",
 ]
