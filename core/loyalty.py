@@ -44,6 +44,7 @@ from sqlmodel import Session, select
 
 from core import audit
 from core.config import get_settings
+from core.roles import require_personal_data
 from db.models import Customer, LoyaltyEntry, Order
 
 log = logging.getLogger(__name__)
@@ -806,3 +807,43 @@ def expire_points(*, session: Session, as_of: date, actor: str = "system") -> in
                          "customers": int(todo["customer_id"].nunique())})
     log.info("wrote %d expire entries as of %s", len(rows), as_of)
     return len(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# What the Loyalty screen reads
+
+
+def loyalty_overview(*, session: Session, as_of: date, months: int = 24) -> dict:
+    """Aggregates only, for every role that may open the screen: ``kpis`` (as
+    :func:`loyalty_kpis`), ``monthly`` (:func:`monthly_summary`) and ``tiers`` (members per tier)."""
+    state = ledger_state(session=session, as_of=as_of)
+    return {
+        "kpis": kpis_from_state(state, customers=_customer_count(session=session, as_of=as_of)),
+        "monthly": summary_by_month(state, months=months),
+        "tiers": tier_mix(state.balances),
+    }
+
+
+def member_balances(*, session: Session, as_of: date, roles) -> pd.DataFrame:  # noqa: ANN001
+    """Every member's figures with who they are, for managers and admins.
+
+    Columns: id (Customer.id), customer (external id), name, email, owner, tier, balance,
+    expiring_30d, next_expiry_date, earned_12m, tier_drop_date, earned, redeemed, expired.
+    Raises NotAllowed for a role that may not see personal data.
+    """
+    require_personal_data(roles)
+    b = ledger_state(session=session, as_of=as_of).balances
+    people = pd.read_sql(
+        select(Customer.id, Customer.external_id, Customer.name, Customer.email, Customer.owner),
+        session.connection(),
+    ).set_index("id")
+    out = b.rename(columns={"customer_id": "id"}).join(people, on="id")
+    out = out.rename(columns={"external_id": "customer"})
+    cols = ["id", "customer", "name", "email", "owner", "tier", "balance", "expiring_30d", "next_expiry_date",
+            "earned_12m", "tier_drop_date", "earned", "redeemed", "expired"]
+    return out[cols].sort_values(["balance", "customer"], ascending=[False, True], kind="stable").reset_index(
+        drop=True)
+
+
+def customer_by_external_id(*, session: Session, external_id: str) -> Customer | None:
+    return session.exec(select(Customer).where(Customer.external_id == external_id.strip())).first()
