@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import streamlit as st
 
-from core import auth
+from core import auth, mfa, users
 from core.config import get_settings
 from core.roles import Role, can_view
 from core.security import cookie_key
@@ -27,6 +27,8 @@ _USER = "hearth_user"
 _ISSUED = "hearth_issued_at"
 _SET_COOKIE = "hearth_set_cookie"
 _LOGGED_OUT = "hearth_logged_out"
+_PENDING = "hearth_pending_second_factor"
+_ENROL_SECRET = "hearth_enrol_secret"
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def current_user() -> CurrentUser | None:
 
 
 def _forget() -> None:
-    for key in (_USER, _ISSUED, "username", "name", "authentication_status"):
+    for key in (_USER, _ISSUED, _PENDING, _ENROL_SECRET, "username", "name", "authentication_status"):
         st.session_state.pop(key, None)
 
 
@@ -126,6 +128,17 @@ def login_page() -> None:
     settings = get_settings()
     st.title("Hearth")
     st.caption("Account health, churn risk, feedback and outreach for the shop's customers.")
+    pending = st.session_state.get(_PENDING)
+    if pending:
+        username, step = pending
+        if step == auth.LoginOutcome.NEEDS_ENROLMENT.value:
+            _enrol_step(username)
+        else:
+            _totp_step(username)
+        if st.button("Back to login", key="login_cancel_mfa"):
+            st.session_state.pop(_PENDING, None)
+            st.rerun()
+        return
     with st.form("login", clear_on_submit=True):
         username = st.text_input("Username", key="login_username", autocomplete="username")
         password = st.text_input("Password", type="password", key="login_password",
@@ -137,10 +150,60 @@ def login_page() -> None:
         if outcome is auth.LoginOutcome.OK and user is not None:
             _start_session(user.username)
             st.rerun()
+        elif outcome in (auth.LoginOutcome.NEEDS_TOTP, auth.LoginOutcome.NEEDS_ENROLMENT) and user:
+            # The password was right; the session starts only after the second factor.
+            st.session_state[_PENDING] = (user.username, outcome.value)
+            st.rerun()
         else:
             st.error(auth.LOGIN_FAILED_MESSAGE)
     if not settings.is_production:
         st.info("Demo logins: `manager`, `support`, `exec`, `admin`; password `hearth-demo`.")
+
+
+def _totp_step(username: str) -> None:
+    st.subheader("Two-factor code")
+    with st.form("totp", clear_on_submit=True):
+        code = st.text_input("Code from your authenticator app, or a recovery code", key="login_totp")
+        submitted = st.form_submit_button("Verify", type="primary")
+    if submitted:
+        with get_session() as session:
+            verified = mfa.verify_login_code(session=session, username=username, code=code)
+            if verified:
+                auth.complete_login(session=session, user=users.get_user(session=session, username=username))
+        if verified:
+            st.session_state.pop(_PENDING, None)
+            _start_session(username)
+            st.rerun()
+        st.error("That code is not valid. Enter the current code from your app.")
+
+
+def _enrol_step(username: str) -> None:
+    """First login of a role that requires two-factor: scan, confirm one code, keep the recovery codes."""
+    st.subheader("Set up two-factor login")
+    st.write("Your role requires a second factor. Scan the code with an authenticator app "
+             "(or type the key), then enter the 6-digit code it shows.")
+    if _ENROL_SECRET not in st.session_state:
+        with get_session() as session:
+            st.session_state[_ENROL_SECRET] = mfa.start_enrolment(session=session, username=username)
+    secret, uri = st.session_state[_ENROL_SECRET]
+    st.image(mfa.qr_png(uri), width=220)
+    st.code(secret, language=None)
+    with st.form("enrol", clear_on_submit=True):
+        code = st.text_input("6-digit code", key="enrol_code")
+        submitted = st.form_submit_button("Confirm", type="primary")
+    if submitted:
+        try:
+            with get_session() as session:
+                codes = mfa.confirm_enrolment(session=session, username=username, code=code)
+        except mfa.MfaError as exc:
+            st.error(str(exc))
+            return
+        st.session_state.pop(_ENROL_SECRET, None)
+        st.session_state[_PENDING] = (username, auth.LoginOutcome.NEEDS_TOTP.value)
+        st.success("Two-factor login is on. Keep these one-time recovery codes somewhere safe; "
+                   "they are shown only now:")
+        st.code("\n".join(codes), language=None)
+        st.button("I have saved them: continue", key="enrol_continue", type="primary")
 
 
 def logout(user: CurrentUser) -> None:
