@@ -411,7 +411,7 @@ def _footer(settings: Settings) -> str:
     )
 
 
-def render(template: str, row: pd.Series, *, offer_code: str | None, settings: Settings,
+def render(template: str, row: pd.Series | dict, *, offer_code: str | None, settings: Settings,
            now: datetime) -> tuple[str, str]:
     """Subject and plain-text body from the customer's own data (a row of customer_contexts)."""
     first = _first_name(row.get("name"))
@@ -546,7 +546,7 @@ def preview_outreach(*, session: Session, customer_id: int, template: str, feedb
                           outcome=row["decision"], reason=row["reason"], idempotency_key=key)
 
 
-def _outreach_values(*, customer_id: int, template: str, row: pd.Series, status: str, reason: str | None,
+def _outreach_values(*, customer_id: int, template: str, row: pd.Series | dict, status: str, reason: str | None,
                      key: str, triggered_by: str, now: datetime, channel: str, settings: Settings,
                      campaign_id: int | None, feedback_id: int | None) -> dict:
     subject = body = code = message_id = None
@@ -697,7 +697,7 @@ def create_campaign(*, session: Session, name: str, template: str, customer_ids:
                                                  now=now, settings=settings), now=now, settings=settings)
         # Core inserts: building 10,000s of ORM objects costs far more than the inserts themselves.
         values: list[dict] = []
-        for cid, row in ctx.iterrows():
+        for cid, row in ctx.to_dict("index").items():  # dicts: far cheaper than iterrows' Series
             if row["decision"] == "would_send":
                 status = "holdout" if in_holdout(campaign.id, int(cid), holdout_share) else "queued"
                 reason = None
