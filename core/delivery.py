@@ -42,7 +42,7 @@ import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
@@ -123,7 +123,7 @@ class Message:
         msg["To"] = formataddr((" ".join((self.name or "").split()), self.to))
         msg["Subject"] = self.subject
         msg["Message-ID"] = self.message_id
-        msg["Date"] = format_datetime(now.replace(tzinfo=None), usegmt=False)
+        msg["Date"] = format_datetime(now.replace(tzinfo=UTC), usegmt=True)  # stored times are UTC
         sender = parseaddr(settings.smtp_from)[1] or "care@hearth.example"
         msg["List-Unsubscribe"] = f"<mailto:{sender}?subject=unsubscribe>"
         msg["X-Hearth-Outreach"] = str(self.outreach_id)
