@@ -79,6 +79,13 @@ def _require_inbox(roles: frozenset[Role]) -> None:
     require_personal_data(roles)
 
 
+def _own_only(stmt, *, username: str, roles: frozenset[Role]):  # noqa: ANN001, ANN202 - a Select
+    """Like `_visible` for a statement over Feedback alone: joins Customer only when needed."""
+    if sees_all_feedback(roles):
+        return stmt
+    return stmt.join(Customer, Customer.id == Feedback.customer_id).where(Customer.owner == username)
+
+
 def _visible(stmt, *, username: str, roles: frozenset[Role]):  # noqa: ANN001, ANN202 - a Select
     """Restrict a statement over Feedback (joined to Customer) to what the caller may see."""
     if sees_all_feedback(roles):
@@ -474,10 +481,10 @@ def close_the_loop(*, session: Session, username: str, roles: Iterable[Role | st
     now = now or utcnow()
     since = since or now - timedelta(days=90)
     base = (select(Feedback.submitted_at, Feedback.first_response_at, Feedback.resolved_at, Feedback.state)
-            .select_from(Feedback).outerjoin(Customer, Customer.id == Feedback.customer_id)
+            .select_from(Feedback)
             .where(col(Feedback.flagged).is_(True), Feedback.submitted_at >= since,
                    Feedback.submitted_at <= now))
-    frame = pd.read_sql(_visible(base, username=username, roles=role_set), session.connection())
+    frame = pd.read_sql(_own_only(base, username=username, roles=role_set), session.connection())
     for c in ("submitted_at", "first_response_at", "resolved_at"):
         frame[c] = pd.to_datetime(frame[c])
     age_h = (pd.Timestamp(now) - frame["submitted_at"]).dt.total_seconds() / 3600
@@ -494,17 +501,17 @@ def close_the_loop(*, session: Session, username: str, roles: Iterable[Role | st
     first_median, first_share, responded = timing("first_response_at")
     res_median, res_share, resolved = timing("resolved_at")
 
-    open_stmt = (select(Feedback.submitted_at).select_from(Feedback)
-                 .outerjoin(Customer, Customer.id == Feedback.customer_id)
-                 .where(col(Feedback.flagged).is_(True), col(Feedback.state).in_(OPEN_STATES)))
-    open_stmt = _visible(open_stmt, username=username, roles=role_set)
-    buckets = []
-    for label, low, high in AGE_BUCKETS:
-        conds = [Feedback.submitted_at <= now - timedelta(days=low)]
+    # One pass over the open items, a sum per age bucket.
+    sums = []
+    for _label, low, high in AGE_BUCKETS:
+        cond = Feedback.submitted_at <= now - timedelta(days=low)
         if high != float("inf"):
-            conds.append(Feedback.submitted_at > now - timedelta(days=high))
-        count = session.exec(select(func.count()).select_from(open_stmt.where(*conds).subquery())).one()
-        buckets.append({"age": label, "open": int(count)})
+            cond = cond & (Feedback.submitted_at > now - timedelta(days=high))
+        sums.append(func.sum(case((cond, 1), else_=0)))
+    open_stmt = (select(*sums).select_from(Feedback)
+                 .where(col(Feedback.flagged).is_(True), col(Feedback.state).in_(OPEN_STATES)))
+    counts = session.exec(_own_only(open_stmt, username=username, roles=role_set)).one()
+    buckets = [{"age": label, "open": int(n or 0)} for (label, _, _), n in zip(AGE_BUCKETS, counts, strict=True)]
     return {
         "since": since,
         "flagged": len(frame),
