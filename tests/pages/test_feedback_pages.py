@@ -106,3 +106,18 @@ def test_nps_comment_search_shows_text_for_support(inbox_app: dict) -> None:
     for split in ("region", "channel", "category"):
         at.selectbox(key="nps_split").set_value(split).run()
         assert not at.exception, at.exception
+
+
+def test_send_apology_from_the_inbox(inbox_app: dict) -> None:
+    from db.models import Outreach
+
+    at = app_as("support", "views/feedback.py")
+    at.selectbox(key="fb_item").set_value(inbox_app["xss"]).run()
+    assert "Would not be sent" not in page_text(at)
+    at.button(key="fb_apology").click().run()
+    assert not at.exception, at.exception
+    assert "Apology for item" in page_text(at)
+    with Session(get_engine(inbox_app["url"])) as session:
+        sent = session.exec(select(Outreach).where(Outreach.feedback_id == inbox_app["xss"])).all()
+        assert len(sent) == 1 and sent[0].template == "apology" and sent[0].status == "queued"
+        assert session.get(Feedback, inbox_app["xss"]).state == "acknowledged"
