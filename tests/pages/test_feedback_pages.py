@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import streamlit as st
 from sqlmodel import Session, select
 
 from core.feedback import flag_unscored
@@ -20,6 +21,7 @@ OTHER = "The lid does not close, not my account"
 
 @pytest.fixture
 def inbox_app(demo_app: str) -> dict:
+    st.cache_data.clear()  # cached readers are per process; each test has its own database
     now = utcnow()
     with Session(get_engine(demo_app)) as session:
         mine = make_customer(session, owner="manager", segment="family", region="north")
