@@ -44,9 +44,17 @@ def overview(as_of: date, months: int = 24) -> dict:
 
 
 @st.cache_data(ttl=300, show_spinner="Working out every member's balance…")
-def members(roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
+def members_and_overview(roles: tuple[str, ...], as_of: date, months: int = 24) -> tuple[pd.DataFrame, dict]:
+    """Both from one computation of the ledger (the manager's screen shows both)."""
     with get_session() as session:
-        return core_loyalty.member_balances(session=session, as_of=as_of, roles={Role(r) for r in roles})
+        state = core_loyalty.ledger_state(session=session, as_of=as_of)
+        members = core_loyalty.member_balances(session=session, as_of=as_of, roles={Role(r) for r in roles},
+                                               state=state)
+        return members, core_loyalty.loyalty_overview(session=session, as_of=as_of, months=months, state=state)
+
+
+def members(roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
+    return members_and_overview(roles, as_of)[0]
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -65,7 +73,7 @@ def ledger(roles: tuple[str, ...], external_id: str, as_of: date) -> tuple[dict 
 def clear_readers() -> None:
     """After a write to the ledger (expiry job, redemption)."""
     overview.clear()
-    members.clear()
+    members_and_overview.clear()
     ledger.clear()
 
 
@@ -80,9 +88,9 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def render_programme(as_of: date) -> None:
+def render_programme(as_of: date, data: dict | None = None) -> None:
     """Aggregates only: liability, rates, flows by month, tier mix."""
-    data = overview(as_of)
+    data = data or overview(as_of)
     k = data["kpis"]
     if not k["members"]:
         st.info("No loyalty points yet. Import a loyalty file on the Data screen (admins) to see the programme.")
@@ -269,7 +277,7 @@ def render_page(user) -> None:  # noqa: ANN001
             with ledger_tab:
                 render_ledger(user, as_of)
             with programme_tab:
-                render_programme(as_of)
+                render_programme(as_of, members_and_overview(_roles_key(user.roles), as_of)[1])
         else:
             st.caption("The programme as a whole: aggregates only.")
             render_programme(as_of)
