@@ -867,3 +867,12 @@ def member_balances(*, session: Session, as_of: date, roles,  # noqa: ANN001
 
 def customer_by_external_id(*, session: Session, external_id: str) -> Customer | None:
     return session.exec(select(Customer).where(Customer.external_id == external_id.strip())).first()
+
+
+def pending_expiries(*, session: Session, as_of: date) -> dict:
+    """What :func:`expire_points` would write for ``as_of``: entries, points, customers."""
+    entries = read_entries(session=session, before=_end_of(as_of), details=False)
+    todo = missing_expiries(entries, as_of=as_of) if not entries.empty else pd.DataFrame(
+        {"customer_id": [], "points": []})
+    return {"entries": int(len(todo)), "points": int(todo["points"].sum()),
+            "customers": int(todo["customer_id"].nunique())}

@@ -283,3 +283,36 @@ def render_page(user) -> None:  # noqa: ANN001
             render_programme(as_of)
     except core_loyalty.LoyaltyError as exc:
         st.error(str(exc))
+
+
+def render_loyalty_admin(user) -> None:  # noqa: ANN001
+    """Admin tab: the loyalty settings in force and the expiry job, run by hand."""
+    if not user.has(Role.ADMIN):
+        return
+    settings = get_settings()
+    st.subheader("Loyalty")
+    st.text(f"Point value: {settings.point_value:g} (HEARTH_POINT_VALUE)\n"
+            f"Points expire {settings.points_expiry_months} months after they are earned, unless the entry "
+            "says otherwise (HEARTH_POINTS_EXPIRY_MONTHS)\n"
+            "Tiers by points earned in the last 12 months: "
+            + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers())
+            + " (HEARTH_LOYALTY_TIERS)")
+    today = _today()
+    with get_session() as session:
+        due = core_loyalty.pending_expiries(session=session, as_of=today)
+    st.caption("The expiry job writes an `expire` entry for every lot whose unused points lapsed. "
+               "Schedule `python -m core loyalty expire` nightly; running it twice writes nothing new.")
+    if not due["entries"]:
+        st.success(f"Nothing to expire as of {today}: the ledger records every lapsed point.")
+        return
+    st.info(f"Due as of {today}: {due['entries']:,} expire entries, {due['points']:,} points, "
+            f"{due['customers']:,} customers.")
+    if st.button("Write the expire entries now", key="loy_admin_expire", type="primary"):
+        try:
+            with get_session() as session:
+                written = core_loyalty.expire_points(session=session, as_of=today, actor=user.username)
+        except core_loyalty.LoyaltyError as exc:
+            st.error(str(exc))
+            return
+        clear_readers()
+        st.success(f"Wrote {written:,} expire entries.")
