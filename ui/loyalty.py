@@ -44,9 +44,17 @@ def overview(as_of: date, months: int = 24) -> dict:
 
 
 @st.cache_data(ttl=300, show_spinner="Working out every member's balance…")
-def members(roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
+def members_and_overview(roles: tuple[str, ...], as_of: date, months: int = 24) -> tuple[pd.DataFrame, dict]:
+    """Both from one computation of the ledger (the manager's screen shows both)."""
     with get_session() as session:
-        return core_loyalty.member_balances(session=session, as_of=as_of, roles={Role(r) for r in roles})
+        state = core_loyalty.ledger_state(session=session, as_of=as_of)
+        members = core_loyalty.member_balances(session=session, as_of=as_of, roles={Role(r) for r in roles},
+                                               state=state)
+        return members, core_loyalty.loyalty_overview(session=session, as_of=as_of, months=months, state=state)
+
+
+def members(roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
+    return members_and_overview(roles, as_of)[0]
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -65,7 +73,7 @@ def ledger(roles: tuple[str, ...], external_id: str, as_of: date) -> tuple[dict 
 def clear_readers() -> None:
     """After a write to the ledger (expiry job, redemption)."""
     overview.clear()
-    members.clear()
+    members_and_overview.clear()
     ledger.clear()
 
 
@@ -80,9 +88,9 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def render_programme(as_of: date) -> None:
+def render_programme(as_of: date, data: dict | None = None) -> None:
     """Aggregates only: liability, rates, flows by month, tier mix."""
-    data = overview(as_of)
+    data = data or overview(as_of)
     k = data["kpis"]
     if not k["members"]:
         st.info("No loyalty points yet. Import a loyalty file on the Data screen (admins) to see the programme.")
@@ -98,13 +106,19 @@ def render_programme(as_of: date) -> None:
     monthly = data["monthly"]
     left, right = st.columns(2)
     with left:
+        # Liability is points x point value: one line, read on either axis.
         fig = go.Figure()
-        fig.add_scatter(x=monthly["month"], y=monthly["outstanding_points"], name="Outstanding points")
-        fig.add_scatter(x=monthly["month"], y=monthly["liability"], name="Liability", yaxis="y2")
+        fig.add_scatter(x=monthly["month"], y=monthly["outstanding_points"], name="Outstanding points",
+                        customdata=monthly["liability"],
+                        hovertemplate="%{x|%b %Y}: %{y:,} points, liability %{customdata:,.2f}<extra></extra>")
+        top = max(int(monthly["outstanding_points"].max()), 1) * 1.1
+        fig.add_scatter(x=monthly["month"], y=monthly["liability"], yaxis="y2", showlegend=False,
+                        hoverinfo="skip", line={"width": 0})
         fig.update_layout(title="Outstanding points and liability (end of month)", height=360,
-                          yaxis={"title": "points"},
-                          yaxis2={"title": "liability", "overlaying": "y", "side": "right"},
-                          legend={"orientation": "h"}, margin={"t": 50, "b": 10})
+                          yaxis={"title": "points", "range": [0, top]},
+                          yaxis2={"title": "liability", "overlaying": "y", "side": "right",
+                                  "range": [0, top * money]},
+                          showlegend=False, margin={"t": 50, "b": 10})
         st.plotly_chart(fig, key="loy_outstanding_chart")
     with right:
         fig = go.Figure()
@@ -269,9 +283,42 @@ def render_page(user) -> None:  # noqa: ANN001
             with ledger_tab:
                 render_ledger(user, as_of)
             with programme_tab:
-                render_programme(as_of)
+                render_programme(as_of, members_and_overview(_roles_key(user.roles), as_of)[1])
         else:
             st.caption("The programme as a whole: aggregates only.")
             render_programme(as_of)
     except core_loyalty.LoyaltyError as exc:
         st.error(str(exc))
+
+
+def render_loyalty_admin(user) -> None:  # noqa: ANN001
+    """Admin tab: the loyalty settings in force and the expiry job, run by hand."""
+    if not user.has(Role.ADMIN):
+        return
+    settings = get_settings()
+    st.subheader("Loyalty")
+    st.text(f"Point value: {settings.point_value:g} (HEARTH_POINT_VALUE)\n"
+            f"Points expire {settings.points_expiry_months} months after they are earned, unless the entry "
+            "says otherwise (HEARTH_POINTS_EXPIRY_MONTHS)\n"
+            "Tiers by points earned in the last 12 months: "
+            + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers())
+            + " (HEARTH_LOYALTY_TIERS)")
+    today = _today()
+    with get_session() as session:
+        due = core_loyalty.pending_expiries(session=session, as_of=today)
+    st.caption("The expiry job writes an `expire` entry for every lot whose unused points lapsed. "
+               "Schedule `python -m core loyalty expire` nightly; running it twice writes nothing new.")
+    if not due["entries"]:
+        st.success(f"Nothing to expire as of {today}: the ledger records every lapsed point.")
+        return
+    st.info(f"Due as of {today}: {due['entries']:,} expire entries, {due['points']:,} points, "
+            f"{due['customers']:,} customers.")
+    if st.button("Write the expire entries now", key="loy_admin_expire", type="primary"):
+        try:
+            with get_session() as session:
+                written = core_loyalty.expire_points(session=session, as_of=today, actor=user.username)
+        except core_loyalty.LoyaltyError as exc:
+            st.error(str(exc))
+            return
+        clear_readers()
+        st.success(f"Wrote {written:,} expire entries.")

@@ -122,7 +122,7 @@ def _valid(frame: pd.DataFrame) -> pd.DataFrame:
     return out[out["points"] != 0]
 
 
-PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY

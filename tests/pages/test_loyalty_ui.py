@@ -65,3 +65,33 @@ def test_support_lead_is_not_allowed(demo_app: str) -> None:
     assert not at.exception
     assert "Not allowed" in page_text(at)
     assert not at.dataframe
+
+
+def _admin_tab() -> None:
+    from core.roles import Role
+    from ui.auth import CurrentUser
+    from ui.loyalty import render_loyalty_admin
+
+    render_loyalty_admin(CurrentUser("admin", "Admin", frozenset({Role.ADMIN})))
+
+
+def test_admin_runs_the_expiry_job_by_hand(app_env: str) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from db.engine import session_scope
+    from tests.factories import make_customer, make_loyalty
+
+    with session_scope(get_engine(app_env)) as session:
+        ann = make_customer(session, external_id="ANN")
+        make_loyalty(session, ann, datetime(2025, 1, 1), "earn", 100, expires_at=datetime(2025, 7, 1))
+        make_loyalty(session, ann, datetime(2025, 3, 1), "redeem", -60)
+    at = AppTest.from_function(_admin_tab, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    assert "1 expire entries, 40 points, 1 customers" in page_text(at)
+    at.button(key="loy_admin_expire").click().run()
+    assert "Wrote 1 expire entries." in page_text(at)
+    at.run()
+    assert "Nothing to expire" in page_text(at)
+    with Session(get_engine(app_env)) as session:
+        assert [e.points for e in session.exec(select(LoyaltyEntry).where(LoyaltyEntry.kind == "expire"))] == [-40]
