@@ -368,7 +368,7 @@ def retention_extras(
     - onboarding_second_order_rate: of the customers whose first order fell in
       (D - 60 - H, D - 60] (so each has had 60 days to come back), the share who placed
       a second order within 60 days of the first; onboarding_median_days: the median
-      days from first to second order among them (second orders up to D).
+      days from first to second order among those of them with a second order up to D.
     - reactivation_rate: of the customers lapsed at D - H (ordered before, but not in
       (D - 2H, D - H]), the share who ordered in (D - H, D].
     - subscriptions_*: current subscription states of the filtered customers (the data
@@ -426,35 +426,25 @@ def _onboarding(
         o.customer_id,
         conds,
     ).subquery()
-    o2 = Order.__table__.alias("o2")
-    o3 = Order.__table__.alias("o3")
-    first_id = (
-        select(func.min(o3.c.id))
-        .where(o3.c.customer_id == firsts.c.customer_id, o3.c.ordered_at == firsts.c.first_at)
-        .scalar_subquery()
-    )
-    # The second order: the next one in time (a second order at the very same moment counts).
-    second = (
-        select(func.min(o2.c.ordered_at))
-        .where(
-            o2.c.customer_id == firsts.c.customer_id,
-            o2.c.ordered_at < as_of_end,
-            or_(o2.c.ordered_at > firsts.c.first_at,
-                and_(o2.c.ordered_at == firsts.c.first_at, o2.c.id != first_id)),
-        )
-        .scalar_subquery()
-    )
-    stmt = select(firsts.c.first_at, second.label("second_at")).where(
+    cohort = select(firsts.c.customer_id).where(
         firsts.c.first_at >= cohort_start, firsts.c.first_at < cohort_end
     )
+    # The cohort's own orders only (new customers of one period): small, so sorted in pandas.
+    stmt = select(o.customer_id, o.ordered_at).where(o.customer_id.in_(cohort), o.ordered_at < as_of_end)
     df = _read(session, stmt)
     if df.empty:
         return {"new_customers": 0, "onboarding_second_order_rate": None, "onboarding_median_days": None}
+    df["ordered_at"] = pd.to_datetime(df["ordered_at"])
+    df = df.sort_values(["customer_id", "ordered_at"], kind="stable")
+    rank = df.groupby("customer_id").cumcount()
+    df = df[rank < 2].assign(rank=rank[rank < 2])
+    wide = df.pivot(index="customer_id", columns="rank", values="ordered_at").reindex(columns=[0, 1])
+    df = pd.DataFrame({"first_at": wide[0], "second_at": wide[1]})
     first = pd.to_datetime(df["first_at"])
     second = pd.to_datetime(df["second_at"])
     gap = (second - first).dt.total_seconds() / 86400.0
     within = gap.notna() & (gap <= days)
-    median = gap[within].median()
+    median = gap.median()  # NaN gaps (no second order yet) are skipped
     return {
         "new_customers": len(df),
         "onboarding_second_order_rate": float(within.mean()),
