@@ -35,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
     horizon = args.horizon_days or get_settings().horizon_days
     if horizon < 1:
         raise ValueError("--horizon-days must be at least 1")
-    with session_scope(get_engine()) as session:
+    # The URL is passed explicitly: get_engine() without one caches under the key None and
+    # would keep an earlier DATABASE_URL within one process (tests, notebooks).
+    with session_scope(get_engine(get_settings().database_url)) as session:
         if args.weekly:
             print(weekly_summary(session=session, as_of=as_of, horizon_days=horizon), end="")
             return 0
