@@ -81,6 +81,8 @@ KPI_INFO: dict[str, KpiInfo] = {
         "nps",
         "% promoters (9-10) minus % detractors (0-6) among survey answers with a score in the last H days.",
     ),
+    "nps_ci_low": KpiInfo("NPS 95 % low", "nps", "Lower end of the 95 % interval of the NPS."),
+    "nps_ci_high": KpiInfo("NPS 95 % high", "nps", "Upper end of the 95 % interval of the NPS."),
     "nps_responses": KpiInfo("NPS answers", "count", "Survey answers with a score in the last H days."),
     "loyalty_outstanding_points": KpiInfo(
         "Outstanding points",
@@ -821,7 +823,7 @@ def filter_options(*, session: Session) -> dict[str, list[str]]:
     c = Customer.__table__.c
     out: dict[str, list[str]] = {}
     for name, col in (("segment", c.segment), ("region", c.region), ("owner", c.owner)):
-        values = session.execute(select(distinct(col)).where(col.is_not(None))).scalars().all()
+        values = session.execute(select(col).where(col.is_not(None)).distinct()).scalars().all()
         out[name] = sorted(str(v) for v in values)
     return out
 
@@ -926,3 +928,21 @@ def weekly_summary(*, session: Session, as_of: date, horizon_days: int | None = 
         for row in moves["moves"].itertuples(index=False):
             lines.append(f"    {row.from_band} -> {row.to_band}: {int(row.customers):,}")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- CSV of the KPI table
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def kpi_table_csv(table: pd.DataFrame) -> bytes:
+    """The KPI table as UTF-8 CSV. A text cell that begins with =, +, - or @ gets a leading
+    apostrophe so a spreadsheet shows it instead of running it; numbers stay numbers."""
+    # TODO(kpis): use core.exporting.write_csv from the `imports` branch once it is merged.
+    safe = table.copy()
+    for col in safe.columns:
+        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
+            safe[col] = safe[col].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+            )
+    return safe.to_csv(index=False).encode("utf-8")
