@@ -11,7 +11,7 @@ over orders in Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -21,8 +21,9 @@ from sqlalchemy import Integer, and_, case, cast, distinct, exists, extract, fun
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session
 
+from core import loyalty
 from core.config import get_settings
-from db.models import Customer, Feedback, Order, Outreach, ScoreSnapshot, SupportTicket
+from db.models import Customer, Feedback, LoyaltyEntry, Order, Outreach, ScoreSnapshot, SupportTicket
 
 # The keys of `python -m core kpis --json`, in design.md's order.
 KPI_KEYS: tuple[str, ...] = (
@@ -267,9 +268,31 @@ def _nps_block(
 
 
 def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement]) -> dict[str, Any]:
-    # TODO(kpis): loyalty comes from core.loyalty.loyalty_kpis(*, session, as_of) on the
-    # `loyalty` branch; merge it and call it here. Until then the loyalty keys stay None.
-    return {"loyalty_outstanding_points": None, "loyalty_liability": None, "redemption_rate": None}
+    """Outstanding points, liability and redemption rate from core.loyalty's own definitions.
+
+    Without a filter this is `loyalty_kpis`; with one, the same ledger state restricted to
+    the filtered customers' balances and fed to the same `kpis_from_state`.
+    """
+    none = {"loyalty_outstanding_points": None, "loyalty_liability": None, "redemption_rate": None}
+    le = LoyaltyEntry.__table__.c
+    end = day_start(as_of + timedelta(days=1))
+    if not session.execute(select(le.id).where(le.occurred_at < end).limit(1)).first():
+        return none  # no ledger yet: no data, not zero
+    if not conds:
+        lk = loyalty.loyalty_kpis(session=session, as_of=as_of)
+    else:
+        state = loyalty.ledger_state(session=session, as_of=as_of)
+        c = Customer.__table__.c
+        ids = set(session.execute(select(c.id).where(*conds)).scalars())
+        balances = state.balances[state.balances["customer_id"].isin(ids)]
+        lk = loyalty.kpis_from_state(replace(state, balances=balances), customers=len(ids))
+    if lk["members"] == 0:
+        return none
+    return {
+        "loyalty_outstanding_points": int(lk["outstanding_points"]),
+        "loyalty_liability": _money(lk["liability"]),
+        "redemption_rate": lk["redemption_rate"],
+    }
 
 
 # --------------------------------------------------------------------------- the KPIs

@@ -23,7 +23,7 @@ from core.kpis import (
     weekly_summary,
 )
 from db.models import Outreach, ScoreSnapshot
-from tests.factories import make_customer, make_order, make_ticket
+from tests.factories import make_customer, make_loyalty, make_order, make_ticket
 
 D = date(2026, 6, 30)  # window (D - 90, D] = [2026-04-02 00:00, 2026-07-01 00:00)
 
@@ -61,6 +61,11 @@ def store(session):
     make_order(session, c["H"], datetime(2026, 4, 2, 0, 0), 5.00)
     make_ticket(session, c["A"], datetime(2026, 6, 10))
     make_ticket(session, c["B"], datetime(2026, 3, 10))
+    # Loyalty: A earned 100 and redeemed 30; B's 50 expired on 2026-03-01; C earns after D.
+    make_loyalty(session, c["A"], datetime(2026, 1, 10), "earn", 100, expires_at=datetime(2027, 1, 10))
+    make_loyalty(session, c["A"], datetime(2026, 5, 1), "redeem", -30)
+    make_loyalty(session, c["B"], datetime(2025, 3, 1), "earn", 50, expires_at=datetime(2026, 3, 1))
+    make_loyalty(session, c["C"], datetime(2026, 7, 5), "earn", 20, expires_at=datetime(2027, 7, 5))
     session.add(Outreach(customer_id=c["A"].id, template="win_back", channel="outbox", triggered_by="manager",
                          idempotency_key="k1", status="sent", offer_code="WB-1",
                          triggered_at=datetime(2026, 4, 20)))
@@ -80,6 +85,9 @@ def test_kpis_match_hand_computation(session, store):
     assert k["repeat_purchase_rate"] == pytest.approx(3 / 5)  # A D H of A B C D H
     assert k["retention_rate"] == pytest.approx(2 / 3)  # A H of A B H
     assert k["churn_rate"] == pytest.approx(1 / 3)
+    assert k["loyalty_outstanding_points"] == 70  # A's 100 - 30; B's lot expired
+    assert k["loyalty_liability"] == 0.70  # 70 x the default point value 0.01
+    assert k["redemption_rate"] == pytest.approx(30 / 150)
 
 
 def test_kpis_for_one_segment(session, store):
@@ -89,6 +97,9 @@ def test_kpis_for_one_segment(session, store):
     assert k["orders"] == 2 and k["revenue"] == 40.50 and k["average_order_value"] == 20.25
     assert k["repeat_purchase_rate"] == 0.5
     assert k["retention_rate"] == 0.5 and k["churn_rate"] == 0.5
+    assert k["loyalty_outstanding_points"] == 70 and k["redemption_rate"] == pytest.approx(0.2)
+    office = compute_kpis(session=session, as_of=D, segment="office")
+    assert office["loyalty_outstanding_points"] is None  # C's only points come after D
     k = compute_kpis(session=session, as_of=D, region="south", owner="manager")
     assert (k["customers"], k["active_customers"], k["revenue"]) == (2, 1, 18.25)
     assert compute_kpis(session=session, as_of=D, owner="nobody")["customers"] == 0
@@ -108,6 +119,7 @@ def test_empty_store(session):
     assert k["customers"] == 0 and k["orders"] == 0 and k["revenue"] == 0.0
     assert k["average_order_value"] is None and k["repeat_purchase_rate"] is None
     assert k["retention_rate"] is None and k["churn_rate"] is None
+    assert k["loyalty_liability"] is None and k["redemption_rate"] is None
 
 
 def test_one_customer(session):
