@@ -5,4 +5,5 @@ COMMAND_MODULES = [
     "core.commands.init",
     "core.commands.users",
     "core.commands.kpis",
+    "core.commands.outreach",
 ]
