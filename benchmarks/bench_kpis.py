@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from db.bulk import bulk_insert  # noqa: E402
 from db.engine import get_engine, session_scope  # noqa: E402
 from db.migrate import upgrade_to_head  # noqa: E402
-from db.models import Customer, Feedback, Order, SupportTicket  # noqa: E402
+from db.models import Customer, Feedback, LoyaltyEntry, Order, SupportTicket  # noqa: E402
 
 
 def build(url: str, customers: int = 100_000, orders: int = 1_500_000, seed: int = 1) -> None:
@@ -76,6 +76,30 @@ def build(url: str, customers: int = 100_000, orders: int = 1_500_000, seed: int
             print(f"{table.__tablename__}: {len(frame):,} rows in {took:.1f} s", flush=True)
 
 
+def build_loyalty(url: str, entries: int = 1_000_000, customers: int = 100_000, seed: int = 2) -> None:
+    """800 k earned lots (expiring after 12 months) and 200 k redemptions of a few points."""
+    rng = np.random.default_rng(seed)
+    today = datetime(2026, 11, 22)
+    n_earn = int(entries * 0.8)
+    n_red = entries - n_earn
+    earn_at = today - pd.to_timedelta(rng.integers(0, 730 * 86400, n_earn), unit="s")
+    red_at = today - pd.to_timedelta(rng.integers(0, 365 * 86400, n_red), unit="s")
+    frame = pd.DataFrame({
+        "external_id": [f"L{i:08d}" for i in range(entries)],
+        "customer_id": rng.integers(1, customers + 1, entries),
+        "occurred_at": np.concatenate([earn_at.to_pydatetime(), red_at.to_pydatetime()]),
+        "kind": ["earn"] * n_earn + ["redeem"] * n_red,
+        "points": np.concatenate([rng.integers(10, 60, n_earn), -rng.integers(1, 10, n_red)]),
+        "expires_at": np.concatenate([(earn_at + pd.DateOffset(months=12)).to_pydatetime(),
+                                      np.array([None] * n_red)]),
+    })
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        t0 = time.perf_counter()
+        bulk_insert(conn, LoyaltyEntry.__table__, frame)
+        print(f"loyalty_entry: {len(frame):,} rows in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
 def timed(label: str, fn) -> object:  # noqa: ANN001
     t0 = time.perf_counter()
     out = fn()
@@ -87,11 +111,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", required=True)
     ap.add_argument("--build", action="store_true")
+    ap.add_argument("--build-loyalty", action="store_true")
     ap.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 22))
     args = ap.parse_args()
     url = args.db if "://" in args.db else f"sqlite:///{Path(args.db).resolve()}"
     if args.build:
         build(url)
+    if args.build or args.build_loyalty:
+        build_loyalty(url)
     from core import kpis
     from core.clv import customer_lifetime_value
 
