@@ -21,7 +21,7 @@ from sqlalchemy import Integer, and_, case, cast, distinct, exists, extract, fun
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session
 
-from core import loyalty
+from core import loyalty, nps
 from core.config import get_settings
 from db.models import Customer, Feedback, LoyaltyEntry, Order, Outreach, ScoreSnapshot, SupportTicket
 
@@ -245,26 +245,36 @@ def _customer_count(*, session: Session, as_of: date, conds: list[ColumnElement]
     return int(session.execute(stmt).scalar_one() or 0)
 
 
-def nps_scores(
-    *, session: Session, start: datetime, end: datetime, conds: list[ColumnElement] | None = None
-) -> list[int]:
-    """NPS scores of answers submitted in [start, end). With a customer filter, answers from
-    unknown customers are left out (they belong to no segment)."""
+def _score_counts(
+    *, session: Session, start: datetime, end: datetime, conds: list[ColumnElement]
+) -> pd.DataFrame:
+    """Answers with a score submitted in [start, end), counted per score (at most 11 rows).
+    With a customer filter, answers from unknown customers are left out (no segment)."""
     f = Feedback.__table__.c
-    stmt = select(f.nps_score).where(
-        f.submitted_at >= start, f.submitted_at < end, f.nps_score.is_not(None)
+    stmt = (
+        select(f.nps_score.label("score"), func.count().label("n"))
+        .where(f.submitted_at >= start, f.submitted_at < end, f.nps_score.is_not(None))
+        .group_by(f.nps_score)
     )
-    if conds:
-        stmt = _filtered(stmt, f.customer_id, conds)
-    return [int(s) for s in session.execute(stmt).scalars()]
+    return _read(session, _filtered(stmt, f.customer_id, conds) if conds else stmt)
 
 
 def _nps_block(
     *, session: Session, as_of: date, horizon_days: int, conds: list[ColumnElement]
 ) -> dict[str, Any]:
-    # TODO(kpis): NPS comes from core.nps.nps_summary(scores) on the `feedback` branch;
-    # merge it and call it here. Until then the NPS keys stay None.
-    return {"nps": None, "nps_ci_low": None, "nps_ci_high": None, "nps_responses": None}
+    """NPS over (D - H, D] by core.nps.nps_summary, the one NPS definition."""
+    start, end = window_bounds(as_of, horizon_days)
+    counts = _score_counts(session=session, start=start, end=end, conds=conds)
+    # The counts per score expand back to the answers' scores: the same input nps_summary
+    # gets anywhere else, without reading every answer.
+    scores = pd.Series(np.repeat(counts["score"].to_numpy(int), counts["n"].to_numpy(int)))
+    summary = nps.nps_summary(scores)
+    return {
+        "nps": summary["nps"],
+        "nps_ci_low": summary["ci_low"],
+        "nps_ci_high": summary["ci_high"],
+        "nps_responses": int(summary["responses"] or 0),
+    }
 
 
 def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement]) -> dict[str, Any]:
@@ -803,9 +813,42 @@ def nps_trend(
     region: str | None = None,
     owner: str | None = None,
 ) -> pd.DataFrame:
-    """Monthly NPS (answers with a score), with its 95 % interval and number of answers."""
-    # TODO(kpis): computed with core.nps.nps_summary once the `feedback` branch is merged.
-    return pd.DataFrame(columns=["month", "nps", "nps_ci_low", "nps_ci_high", "nps_responses"])
+    """Monthly NPS (answers with a score, up to the end of D), by core.nps.nps_by_period.
+
+    Columns: month ("YYYY-MM"), nps, nps_ci_low, nps_ci_high, nps_responses; months
+    without answers are left out.
+    """
+    conds = _customer_conditions(segment, region, owner)
+    end_key = as_of.year * 12 + as_of.month - 1
+    start_key = end_key - months + 1
+    start = datetime(start_key // 12, start_key % 12 + 1, 1)
+    end = day_start(as_of + timedelta(days=1))
+    f = Feedback.__table__.c
+    mk = _month_key(f.submitted_at)
+    stmt = (
+        select(mk.label("mk"), f.nps_score.label("score"), func.count().label("n"))
+        .where(f.submitted_at >= start, f.submitted_at < end, f.nps_score.is_not(None))
+        .group_by(mk, f.nps_score)
+    )
+    df = _read(session, _filtered(stmt, f.customer_id, conds) if conds else stmt)
+    cols = ["month", "nps", "nps_ci_low", "nps_ci_high", "nps_responses"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    s = df["score"]
+    frame = pd.DataFrame({
+        "submitted_at": pd.to_datetime({"year": df["mk"] // 12, "month": df["mk"] % 12 + 1, "day": 1}),
+        "promoters": np.where(s >= nps.PROMOTER_MIN, df["n"], 0),
+        "passives": np.where((s > nps.DETRACTOR_MAX) & (s < nps.PROMOTER_MIN), df["n"], 0),
+        "detractors": np.where(s <= nps.DETRACTOR_MAX, df["n"], 0),
+    })
+    out = nps.nps_by_period(frame, "M")
+    return pd.DataFrame({
+        "month": out["period"].dt.strftime("%Y-%m"),
+        "nps": out["nps"].astype(float),
+        "nps_ci_low": out["ci_low"].astype(float),
+        "nps_ci_high": out["ci_high"].astype(float),
+        "nps_responses": out["responses"].astype(int),
+    })
 
 
 def offer_code_revenue(

@@ -17,13 +17,14 @@ from core.kpis import (
     compute_kpis,
     kpi_trend,
     monthly_sales,
+    nps_trend,
     offer_code_revenue,
     retention_extras,
     revenue_split,
     weekly_summary,
 )
 from db.models import Outreach, ScoreSnapshot
-from tests.factories import make_customer, make_loyalty, make_order, make_ticket
+from tests.factories import make_customer, make_feedback, make_loyalty, make_order, make_ticket
 
 D = date(2026, 6, 30)  # window (D - 90, D] = [2026-04-02 00:00, 2026-07-01 00:00)
 
@@ -61,6 +62,14 @@ def store(session):
     make_order(session, c["H"], datetime(2026, 4, 2, 0, 0), 5.00)
     make_ticket(session, c["A"], datetime(2026, 6, 10))
     make_ticket(session, c["B"], datetime(2026, 3, 10))
+    # Survey answers: in the window A 10, D 9, H 7, an unknown customer 0, one comment only;
+    # before it B 10.
+    make_feedback(session, c["A"], datetime(2026, 5, 10), nps_score=10)
+    make_feedback(session, c["D"], datetime(2026, 6, 5), nps_score=9)
+    make_feedback(session, c["H"], datetime(2026, 6, 20), nps_score=7)
+    make_feedback(session, None, datetime(2026, 6, 30, 23, 59), nps_score=0)
+    make_feedback(session, c["C"], datetime(2026, 6, 10), nps_score=None, comment="fine")
+    make_feedback(session, c["B"], datetime(2026, 3, 15), nps_score=10)
     # Loyalty: A earned 100 and redeemed 30; B's 50 expired on 2026-03-01; C earns after D.
     make_loyalty(session, c["A"], datetime(2026, 1, 10), "earn", 100, expires_at=datetime(2027, 1, 10))
     make_loyalty(session, c["A"], datetime(2026, 5, 1), "redeem", -30)
@@ -85,6 +94,10 @@ def test_kpis_match_hand_computation(session, store):
     assert k["repeat_purchase_rate"] == pytest.approx(3 / 5)  # A D H of A B C D H
     assert k["retention_rate"] == pytest.approx(2 / 3)  # A H of A B H
     assert k["churn_rate"] == pytest.approx(1 / 3)
+    # 2 promoters, 1 passive, 1 detractor: 100 * (2 - 1) / 4; se = sqrt((0.75 - 0.0625) / 4)
+    assert k["nps"] == pytest.approx(25.0) and k["nps_responses"] == 4
+    assert k["nps_ci_low"] == pytest.approx(25 - 1.959964 * 100 * (0.6875 / 4) ** 0.5, abs=1e-4)
+    assert k["nps_ci_high"] == 100.0  # clipped
     assert k["loyalty_outstanding_points"] == 70  # A's 100 - 30; B's lot expired
     assert k["loyalty_liability"] == 0.70  # 70 x the default point value 0.01
     assert k["redemption_rate"] == pytest.approx(30 / 150)
@@ -98,6 +111,7 @@ def test_kpis_for_one_segment(session, store):
     assert k["repeat_purchase_rate"] == 0.5
     assert k["retention_rate"] == 0.5 and k["churn_rate"] == 0.5
     assert k["loyalty_outstanding_points"] == 70 and k["redemption_rate"] == pytest.approx(0.2)
+    assert k["nps"] == 100.0 and k["nps_responses"] == 1  # A only; the unknown answer has no segment
     office = compute_kpis(session=session, as_of=D, segment="office")
     assert office["loyalty_outstanding_points"] is None  # C's only points come after D
     k = compute_kpis(session=session, as_of=D, region="south", owner="manager")
@@ -120,6 +134,7 @@ def test_empty_store(session):
     assert k["average_order_value"] is None and k["repeat_purchase_rate"] is None
     assert k["retention_rate"] is None and k["churn_rate"] is None
     assert k["loyalty_liability"] is None and k["redemption_rate"] is None
+    assert k["nps"] is None and k["nps_ci_low"] is None and k["nps_responses"] == 0
 
 
 def test_one_customer(session):
@@ -176,6 +191,15 @@ def test_monthly_sales(session, store):
     assert m.loc["2026-04", "revenue"] == 12.00  # both of H's orders
     assert m.loc["2026-05", "revenue"] == 30.00
     assert m.loc["2026-06", "revenue"] == 28.75 and m.loc["2026-06", "customers"] == 2
+
+
+def test_nps_trend(session, store):
+    t = nps_trend(session=session, as_of=D, months=4).set_index("month")
+    assert list(t.index) == ["2026-03", "2026-05", "2026-06"]  # April has no answers
+    assert t.loc["2026-03", "nps"] == 100.0 and t.loc["2026-05", "nps"] == 100.0
+    assert t.loc["2026-06", "nps"] == pytest.approx(0.0) and t.loc["2026-06", "nps_responses"] == 3
+    home = nps_trend(session=session, as_of=D, months=4, segment="home")
+    assert list(home["nps_responses"]) == [1, 1]
 
 
 def test_offer_code_revenue(session, store):
