@@ -1,0 +1,83 @@
+"""Hearth: the router. Page config, production guard, login gate, navigation by role.
+
+`st.navigation` runs on every run, before login too. The screens live in `views/`, not
+`pages/`: while a `pages/` folder exists, Streamlit runs its files on their own (without
+this router) until the first `st.navigation` call of the process, and AppTest resets that
+on every run. Every page is registered for everyone (so a URL a role may not
+see reaches the page's own server-side check and says "Not allowed"); the menu shows only
+what the role may open.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import get_settings
+from core.roles import can_view
+from core.security import production_problems
+from ui.auth import current_user, login_page, logout, write_pending_cookie
+from ui.db import get_session
+
+st.set_page_config(page_title="Hearth", page_icon=":material/home:", layout="wide")
+
+# (screen, file, title, icon, shown in the menu)
+SCREENS = [
+    ("overview", "views/overview.py", "Overview", ":material/monitoring:", True),
+    ("accounts", "views/accounts.py", "Accounts", ":material/group:", True),
+    ("account", "views/account.py", "Account", ":material/person:", False),
+    ("feedback", "views/feedback.py", "Feedback inbox", ":material/inbox:", True),
+    ("nps", "views/nps.py", "NPS", ":material/sentiment_satisfied:", True),
+    ("loyalty", "views/loyalty.py", "Loyalty", ":material/loyalty:", True),
+    ("outreach", "views/outreach.py", "Outreach", ":material/campaign:", True),
+    ("data", "views/data.py", "Data", ":material/upload_file:", True),
+    ("admin", "views/admin.py", "Admin", ":material/admin_panel_settings:", True),
+]
+
+
+def _refuse(problems: list[str]) -> None:
+    def page() -> None:
+        st.error("Hearth refuses to start in production:")
+        for problem in problems:
+            st.text(f"• {problem}")
+
+    st.navigation([st.Page(page, title="Refused")], position="hidden").run()
+    st.stop()
+
+
+settings = get_settings()
+if settings.is_production:
+    with get_session() as session:
+        refusals = production_problems(settings=settings, session=session,
+                                       show_error_details=bool(st.get_option("client.showErrorDetails")
+                                                               not in (False, "none")))
+    if refusals:
+        _refuse(refusals)
+
+user = current_user()
+if user is None:
+    st.navigation([st.Page(login_page, title="Log in", icon=":material/login:")], position="hidden").run()
+    st.stop()
+
+pages = {
+    screen: st.Page(path, title=title, icon=icon, url_path=screen, default=(screen == "overview"))
+    for screen, path, title, icon, _ in SCREENS
+}
+current = st.navigation(list(pages.values()), position="hidden")
+
+with st.sidebar:
+    st.markdown("### :material/home: Hearth")
+    for screen, _path, _title, _icon, in_menu in SCREENS:
+        if in_menu and can_view(user.roles, screen):
+            st.page_link(pages[screen])
+    st.divider()
+    st.caption(f"Signed in as **{user.username}** ({', '.join(sorted(r.value for r in user.roles))})")
+    write_pending_cookie()
+    if st.button("Log out", key="hearth_logout", icon=":material/logout:"):
+        logout(user)
+        st.rerun()
+
+if not settings.is_production:
+    st.warning("Demo mode: this Hearth runs on generated demo data, not real customers.",
+               icon=":material/science:")
+
+current.run()

@@ -1,0 +1,41 @@
+"""Admin reads: staff users and the audit log, as tables for the Admin screen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import select
+from sqlmodel import Session
+
+from db.models import AuditLog, StaffUser
+
+
+def staff_table(*, session: Session) -> pd.DataFrame:
+    stmt = select(
+        StaffUser.username, StaffUser.name, StaffUser.email, StaffUser.roles, StaffUser.disabled,
+        StaffUser.is_demo, StaffUser.totp_enabled, StaffUser.locked_until, StaffUser.last_login_at,
+    ).order_by(StaffUser.username)
+    return pd.read_sql(stmt, session.connection())
+
+
+def audit_table(
+    *,
+    session: Session,
+    actor: str | None = None,
+    action_prefix: str | None = None,
+    since: datetime | None = None,
+    limit: int = 2_000,
+) -> pd.DataFrame:
+    """The newest audit entries matching the filters (bound parameters only)."""
+    stmt = select(AuditLog.at, AuditLog.actor, AuditLog.action, AuditLog.record_type, AuditLog.record_id,
+                  AuditLog.customer_id, AuditLog.detail)
+    if actor:
+        stmt = stmt.where(AuditLog.actor == actor)
+    if action_prefix:
+        escaped = action_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(AuditLog.action.like(escaped + "%", escape="\\"))
+    if since:
+        stmt = stmt.where(AuditLog.at >= since)
+    stmt = stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(limit)
+    return pd.read_sql(stmt, session.connection())

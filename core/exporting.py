@@ -1,0 +1,2 @@
+def write_csv(frame, out=None):
+    return frame.to_csv(index=False).encode()

@@ -1,0 +1,48 @@
+"""The app's engine (cached once per process) and short sessions for pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from core.config import get_settings
+from core.setup import prepare_database
+from db.engine import get_engine
+
+logger = logging.getLogger("hearth")
+
+
+@st.cache_resource(show_spinner="Preparing the database (first start: building the demo store)…")
+def _prepared_engine(url: str, demo: bool) -> Engine:
+    engine = get_engine(url)
+    result = prepare_database(engine=engine, demo=demo,
+                              progress=lambda msg: logger.info("database: %s", msg))
+    if demo:
+        # Printed so the terminal that ran `streamlit run` says how to get in.
+        print("Hearth is ready on demo data. Log in as manager, support, exec or admin "
+              "with the password hearth-demo.", flush=True)
+    if result.get("demo_data"):
+        logger.info("demo store created: %s", result["demo_data"])
+    return engine
+
+
+def app_engine() -> Engine:
+    settings = get_settings()
+    return _prepared_engine(settings.database_url, not settings.is_production)
+
+
+@contextmanager
+def get_session() -> Iterator[Session]:
+    """A short session; commits when the block ends without an error, else rolls back."""
+    with Session(app_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

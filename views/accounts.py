@@ -1,0 +1,6 @@
+import streamlit as st
+
+from ui.auth import require_screen
+
+user = require_screen("accounts")
+st.title("Accounts")

@@ -1,0 +1,97 @@
+import streamlit as st
+
+from core import admin, mfa, users
+from core.exporting import write_csv
+from core.roles import Role
+from ui.auth import require_screen
+from ui.db import get_session
+
+user = require_screen("admin")
+st.title("Admin")
+
+tab_users, tab_audit, tab_model = st.tabs(["Users", "Audit log", "Churn model"])
+
+with tab_users:
+    with get_session() as session:
+        staff = admin.staff_table(session=session)
+    st.dataframe(staff, hide_index=True, use_container_width=True,
+                 column_config={"disabled": st.column_config.CheckboxColumn("disabled"),
+                                "is_demo": st.column_config.CheckboxColumn("demo login")})
+    col_add, col_manage = st.columns(2)
+    with col_add, st.form("add_user", clear_on_submit=True):
+        st.subheader("Add a user")
+        new_username = st.text_input("Username", key="add_username")
+        new_name = st.text_input("Full name", key="add_name")
+        new_email = st.text_input("Email", key="add_email")
+        new_roles = st.multiselect("Roles", [r.value for r in Role], key="add_roles")
+        new_password = st.text_input("Password (12+ characters)", type="password", key="add_password")
+        if st.form_submit_button("Add user", type="primary"):
+            try:
+                with get_session() as session:
+                    users.add_user(session=session, username=new_username.strip(), name=new_name.strip(),
+                                   email=new_email.strip() or None, roles=new_roles,
+                                   password=new_password, actor=user.username)
+                st.success(f"Added {new_username}.")
+                st.rerun()
+            except users.UserError as exc:
+                st.error(str(exc))
+    with col_manage, st.form("manage_user"):
+        st.subheader("Reset or disable")
+        target = st.selectbox("User", staff["username"].tolist(), key="manage_user")
+        reset_password = st.text_input("New password (12+ characters)", type="password", key="reset_password")
+        c1, c2, c3 = st.columns(3)
+        do_reset = c1.form_submit_button("Set password")
+        do_disable = c2.form_submit_button("Disable")
+        do_enable = c3.form_submit_button("Enable")
+        try:
+            if do_reset:
+                with get_session() as session:
+                    users.set_password(session=session, username=target, password=reset_password,
+                                       actor=user.username)
+                st.success(f"Password of {target} set; their sessions ended.")
+            elif do_disable:
+                if target == user.username:
+                    st.error("You cannot disable yourself.")
+                else:
+                    with get_session() as session:
+                        users.set_disabled(session=session, username=target, disabled=True,
+                                           actor=user.username)
+                    st.success(f"{target} disabled; their sessions ended.")
+            elif do_enable:
+                with get_session() as session:
+                    users.set_disabled(session=session, username=target, disabled=False, actor=user.username)
+                st.success(f"{target} enabled.")
+        except users.UserError as exc:
+            st.error(str(exc))
+
+    st.subheader("Two-factor login")
+    with get_session() as session:
+        current_required = sorted(r.value for r in mfa.required_roles(session=session))
+    with st.form("mfa_settings"):
+        required = st.multiselect("Roles that must use a TOTP app at login", [r.value for r in Role],
+                                  default=current_required, key="mfa_required")
+        mfa_target = st.selectbox("Reset two-factor for (lost phone)", [""] + staff["username"].tolist(),
+                                  key="mfa_reset_user")
+        if st.form_submit_button("Save two-factor settings"):
+            with get_session() as session:
+                mfa.set_required_roles(session=session, roles=required, actor=user.username)
+                if mfa_target:
+                    mfa.reset_mfa(session=session, username=mfa_target, actor=user.username)
+            st.success("Saved. Users of those roles set up their app at their next login.")
+
+with tab_audit:
+    c1, c2 = st.columns(2)
+    actor = c1.text_input("Who", key="audit_actor")
+    action = c2.text_input("Action starts with (e.g. login, outreach, import)", key="audit_action")
+    with get_session() as session:
+        log = admin.audit_table(session=session, actor=actor.strip() or None,
+                                action_prefix=action.strip() or None)
+    st.caption(f"{len(log):,} newest entries")
+    st.dataframe(log, hide_index=True, use_container_width=True)
+    st.download_button("Download as CSV", data=write_csv(log), file_name="audit-log.csv",
+                       mime="text/csv", key="audit_download")
+
+with tab_model:
+    from ui.scoring import render_model_admin
+
+    render_model_admin(user)
