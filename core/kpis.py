@@ -17,7 +17,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Integer, and_, case, cast, distinct, exists, extract, func, literal, or_, select
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    extract,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session
 
@@ -164,6 +177,18 @@ def _to_dates(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values.astype(str), format="%Y-%m-%d")
 
 
+def _scan(session: Session, col: ColumnElement) -> ColumnElement:
+    """The column, but with SQLite told not to use its index (unary +).
+
+    A KPI window holds a large share of all orders or answers; walking the timestamp index
+    then fetches each row at random and is several times slower than one sequential scan
+    (5 s against 0.8 s for 430 k of 1.5 M orders). PostgreSQL's planner chooses by itself.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return literal_column(f"+{col.table.name}.{col.name}", type_=col.type)
+    return col
+
+
 def _read(session: Session, stmt: Select) -> pd.DataFrame:
     return pd.read_sql(stmt, session.connection())
 
@@ -223,10 +248,9 @@ def _window_sales(
 ) -> tuple[int, float]:
     start, end = window_bounds(as_of, horizon_days)
     o = Order.__table__.c
+    at = _scan(session, o.ordered_at)
     stmt = _filtered(
-        select(func.count(), func.coalesce(func.sum(o.total), 0.0)).where(
-            o.ordered_at >= start, o.ordered_at < end
-        ),
+        select(func.count(), func.coalesce(func.sum(o.total), 0.0)).where(at >= start, at < end),
         o.customer_id,
         conds,
     )
@@ -251,9 +275,10 @@ def _score_counts(
     """Answers with a score submitted in [start, end), counted per score (at most 11 rows).
     With a customer filter, answers from unknown customers are left out (no segment)."""
     f = Feedback.__table__.c
+    at = _scan(session, f.submitted_at)
     stmt = (
         select(f.nps_score.label("score"), func.count().label("n"))
-        .where(f.submitted_at >= start, f.submitted_at < end, f.nps_score.is_not(None))
+        .where(at >= start, at < end, f.nps_score.is_not(None))
         .group_by(f.nps_score)
     )
     return _read(session, _filtered(stmt, f.customer_id, conds) if conds else stmt)
@@ -517,7 +542,7 @@ def kpi_trend(
     day = func.date(o.ordered_at)
     stmt = _filtered(
         select(o.customer_id, day.label("day"), func.count().label("n"), func.sum(o.total).label("revenue"))
-        .where(o.ordered_at >= read_from, o.ordered_at < end)
+        .where(_scan(session, o.ordered_at) >= read_from, _scan(session, o.ordered_at) < end)
         .group_by(o.customer_id, day),
         o.customer_id,
         conds,
@@ -576,7 +601,7 @@ def monthly_sales(
     stmt = _filtered(
         select(mk, func.count().label("orders"), func.sum(o.total).label("revenue"),
                func.count(distinct(o.customer_id)).label("customers"))
-        .where(o.ordered_at >= start, o.ordered_at < end)
+        .where(_scan(session, o.ordered_at) >= start, _scan(session, o.ordered_at) < end)
         .group_by(mk),
         o.customer_id,
         conds,

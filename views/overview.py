@@ -5,7 +5,7 @@ Every role may open it, so it shows aggregates only: no names, emails, phones or
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import plotly.express as px
@@ -29,7 +29,7 @@ ALL = "All"
 
 with st.container(border=True):
     c1, c2, c3, c4, c5 = st.columns([1.2, 1, 1, 1, 1])
-    as_of = c1.date_input("As of", value=utcnow().date(), key="ov_as_of",
+    as_of = c1.date_input("As of", value=utcnow().date(), key="ov_as_of", min_value=date(2000, 1, 1),
                           help="KPIs are computed at the end of this day.")
     horizon = c2.selectbox("Period (days)", [30, 60, 90, 180, 365], index=2, key="ov_horizon",
                            help="The activity horizon H: the days each KPI covers, ending on the as-of date.")
