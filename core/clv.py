@@ -51,11 +51,15 @@ LOG_BOUND = 9.0
 
 
 def _minimize(nll, start: np.ndarray) -> optimize.OptimizeResult:  # noqa: ANN001
+    """L-BFGS-B on the log-parameters (a few hundred likelihood evaluations); Nelder-Mead
+    polishes only when it stops without converging."""
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     start = np.clip(start, -LOG_BOUND, LOG_BOUND)
-    res = optimize.minimize(nll, start, method="Nelder-Mead", bounds=bounds,
-                            options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-10})
-    return optimize.minimize(nll, res.x, method="L-BFGS-B", bounds=bounds)
+    res = optimize.minimize(nll, start, method="L-BFGS-B", bounds=bounds)
+    if not res.success:
+        res = optimize.minimize(nll, res.x, method="Nelder-Mead", bounds=bounds,
+                                options={"maxiter": 800, "xatol": 1e-5, "fatol": 1e-9})
+    return res
 
 
 def _pos(x: np.ndarray) -> np.ndarray:
@@ -170,18 +174,19 @@ def rfm_summary(*, session: Session, as_of: date, segment: str | None = None,
     if agg.empty:
         return pd.DataFrame(columns=["customer_id", "frequency", "recency", "T", "monetary_value",
                                      "first_value"])
-    sub = stmt.subquery()
-    first_stmt = (select(o.customer_id, func.sum(o.total).label("first_value"), func.count().label("k"))
-                  .select_from(Order.__table__.join(sub, (sub.c.customer_id == o.customer_id)
-                                                    & (sub.c.first_at == o.ordered_at)))
-                  .group_by(o.customer_id))
+    # The first order's total, by one index seek per customer (ties: the lowest id).
+    o2 = Order.__table__.alias("o2")
+    first_total = (select(o2.c.total).where(o2.c.customer_id == o.customer_id)
+                   .order_by(o2.c.ordered_at, o2.c.id).limit(1).scalar_subquery())
+    first_stmt = select(o.customer_id, first_total.label("first_value")).group_by(o.customer_id)
+    if conds:
+        first_stmt = first_stmt.where(o.customer_id.in_(select(c.id).where(*conds)))
     firsts = pd.read_sql(first_stmt, session.connection())
     df = agg.merge(firsts, on="customer_id", how="left")
     first_at = pd.to_datetime(df["first_at"])
     last_at = pd.to_datetime(df["last_at"])
     week = pd.Timedelta(days=7)
-    # Orders at the very same first instant: one is the first order, the rest repeats.
-    first_value = df["first_value"] / df["k"]
+    first_value = df["first_value"].astype(float)
     out = pd.DataFrame({
         "customer_id": df["customer_id"],
         "frequency": (df["n"] - 1).astype(float),
