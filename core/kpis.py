@@ -711,30 +711,30 @@ def revenue_split(
         o.customer_id,
         conds,
     ).subquery()
-    # Only the window's orders come back; the window functions above saw the full history.
-    stmt = select(base.c.mk, base.c.first_mk, base.c.ordered_at, base.c.prev_at, base.c.total).where(
-        base.c.ordered_at >= window_start
+    # The window functions above saw the full history; only the window's months are summed,
+    # in SQL, so a few dozen rows come back whatever the store's size.
+    if session.get_bind().dialect.name == "sqlite":
+        gap_days = func.julianday(base.c.ordered_at) - func.julianday(base.c.prev_at)
+    else:
+        gap_days = extract("epoch", base.c.ordered_at - base.c.prev_at) / 86400.0
+    kind = case(
+        (base.c.mk == base.c.first_mk, literal("new")),
+        (and_(base.c.prev_at.is_not(None), gap_days >= horizon_days), literal("reactivated")),
+        else_=literal("returning"),
+    ).label("kind")
+    stmt = (
+        select(base.c.mk, kind, func.count().label("orders"), func.sum(base.c.total).label("revenue"))
+        .where(base.c.ordered_at >= window_start)
+        .group_by(base.c.mk, kind)
     )
     df = _read(session, stmt)
     kinds = ["new", "returning", "reactivated"]
     full = pd.MultiIndex.from_product([range(start_key, end_key + 1), kinds], names=["mk", "kind"])
-    if df.empty:
-        res = pd.DataFrame(index=full).reset_index()
-        res["orders"] = 0
-        res["revenue"] = 0.0
-    else:
-        at = pd.to_datetime(df["ordered_at"])
-        prev = pd.to_datetime(df["prev_at"])
-        gap_days = (at - prev).dt.total_seconds() / 86400.0
-        df["kind"] = np.where(
-            df["mk"] == df["first_mk"], "new", np.where(gap_days >= horizon_days, "reactivated", "returning")
-        )
-        res = (
-            df.groupby(["mk", "kind"])
-            .agg(orders=("total", "size"), revenue=("total", "sum"))
-            .reindex(full, fill_value=0)
-            .reset_index()
-        )
+    res = (
+        df.set_index(["mk", "kind"])[["orders", "revenue"]]
+        .reindex(full, fill_value=0)
+        .reset_index()
+    )
     res["month"] = res["mk"].map(_month_label)
     res["orders"] = res["orders"].astype(int)
     res["revenue"] = res["revenue"].astype(float).round(2)

@@ -135,6 +135,15 @@ def test_empty_store(session):
     assert k["retention_rate"] is None and k["churn_rate"] is None
     assert k["loyalty_liability"] is None and k["redemption_rate"] is None
     assert k["nps"] is None and k["nps_ci_low"] is None and k["nps_responses"] == 0
+    # Every chart's reader answers an empty store with an empty (or all-zero) frame.
+    assert revenue_split(session=session, as_of=D, months=3)["revenue"].sum() == 0
+    assert cohort_matrix(session=session, as_of=D).empty and nps_trend(session=session, as_of=D).empty
+    assert kpi_trend(session=session, as_of=D, weeks=4)["active_customers"].tolist() == [0, 0, 0, 0]
+    assert band_mix(session=session).empty and band_moves(session=session)["previous"] is None
+    assert monthly_sales(session=session, as_of=D, months=2)["orders"].tolist() == [0, 0]
+    x = retention_extras(session=session, as_of=D)
+    assert x["reactivation_rate"] is None and x["onboarding_second_order_rate"] is None
+    assert x["tickets_per_100_active"] is None
 
 
 def test_one_customer(session):
