@@ -370,7 +370,8 @@ def _check_column(col: Col, raw: pd.Series) -> tuple[pd.Series, list[tuple[pd.Se
         out = raw.where(~empty, None).astype(object)
         if not col.max_length:
             return out, []
-        return out, [(~empty & (raw.str.len() > col.max_length), f"is longer than {col.max_length} characters")]
+        too_long = ~empty & (raw.str.len() > col.max_length)
+        return out, [(too_long, f"is longer than {col.max_length} characters")]
     if col.kind in ("datetime", "date"):
         parsed = parse_datetimes(raw)
         bad = ~empty & parsed.isna()
@@ -504,7 +505,8 @@ class ImportSummary:
         if self.kind == "orders":
             out.append(f"  {self.lines:,} order lines {verb} written")
         if self.customers_created:
-            out.append(f"  {self.customers_created:,} unknown customer ids {verb} created as minimal customers")
+            out.append(f"  {self.customers_created:,} unknown customer ids {verb} created as "
+                       "minimal customers")
         if self.extra_columns:
             out.append(f"  ignored columns: {', '.join(self.extra_columns)}")
         out += [f"  {n}" for n in self.notes]
@@ -541,6 +543,8 @@ def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
         av = a.astype("float64").to_numpy()
         bv = b.astype("float64").to_numpy()
         eq = np.isclose(np.nan_to_num(av), np.nan_to_num(bv), rtol=0, atol=1e-9)
+    elif pd.api.types.is_datetime64_any_dtype(a) and pd.api.types.is_datetime64_any_dtype(b):
+        eq = a.to_numpy(dtype="datetime64[ns]") == b.to_numpy(dtype="datetime64[ns]")
     else:
         eq = (a.astype(object).to_numpy() == b.astype(object).to_numpy())
     return (eq & ~a_na & ~b_na) | (a_na & b_na)
@@ -924,10 +928,10 @@ def _import_orders(ctx: _Context, problems: Problems) -> None:
     orders = t.loc[header_rows, ["order_id", "customer_id", "ordered_at", "total", "offer_code"]]
     if has_lines:
         lines = t.loc[t["sku"].notna(), ["order_id", "sku"]].copy()
-        lines["quantity"] = (t["quantity"] if "quantity" in t else pd.Series(1.0, index=t.index)).loc[
-            lines.index].fillna(1.0)
-        lines["unit_price"] = (t["unit_price"] if "unit_price" in t else pd.Series(np.nan, index=t.index)).loc[
-            lines.index]
+        quantity = t["quantity"] if "quantity" in t else pd.Series(1.0, index=t.index)
+        unit_price = t["unit_price"] if "unit_price" in t else pd.Series(np.nan, index=t.index)
+        lines["quantity"] = quantity.loc[lines.index].fillna(1.0)
+        lines["unit_price"] = unit_price.loc[lines.index]
         if lines["unit_price"].isna().any():
             prices = _read(ctx.conn, select(Product.__table__.c.sku, Product.__table__.c.unit_price))
             known = pd.Series(prices["unit_price"].to_numpy(), index=prices["sku"].astype(str).to_numpy())
@@ -950,8 +954,8 @@ def _import_orders(ctx: _Context, problems: Problems) -> None:
     if "offer_code" in ctx.summary.mapping.values():
         compare["offer_code"] = "text"
     table, line_table = Order.__table__, OrderLine.__table__
-    existing = _read(ctx.conn, select(table.c.id, table.c.external_id, table.c.customer_id, table.c.ordered_at,
-                                      table.c.total, table.c.offer_code))
+    existing = _read(ctx.conn, select(table.c.id, table.c.external_id, table.c.customer_id,
+                                      table.c.ordered_at, table.c.total, table.c.offer_code))
     ctx.progress(0.3, "comparing with the orders already stored")
     plan = _plan(incoming[["external_id", *compare]], existing, "external_id", compare)
     changed = plan.changed

@@ -4,4 +4,6 @@
 COMMAND_MODULES = [
     "core.commands.init",
     "core.commands.users",
+    "core.commands.data_import",
+    "core.commands.data_export",
 ]
