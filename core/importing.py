@@ -252,13 +252,21 @@ def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     try:
+        # header=None: a row with more cells than the header is an error, not a silent index.
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                            na_filter=False, skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL)
+                            na_filter=False, skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL, header=None)
     except pd.errors.ParserError as exc:
         raise _fail(filename, f"the file cannot be read as CSV ({_parser_detail(exc)})") from None
     except pd.errors.EmptyDataError:
         raise _fail(filename, "the file has no header row") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+    header = [str(c).strip() for c in frame.iloc[0].fillna("")]
+    frame = frame.iloc[1:].fillna("")
+    frame.index = frame.index - 1
+    frame.columns = header
+    if len(set(header)) != len(header) or "" in header:
+        dupes = sorted({c for c in header if header.count(c) > 1 or c == ""})
+        raise _fail(filename, "the header row has empty or repeated column names: "
+                              + ", ".join(repr(c) for c in dupes))
     frame = frame.apply(lambda s: s.str.strip()) if len(frame.columns) else frame
     # Blank lines are dropped but keep their place, so row numbers stay those a spreadsheet shows.
     frame = frame[(frame != "").any(axis=1)] if len(frame.columns) else frame
