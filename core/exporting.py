@@ -124,7 +124,7 @@ def _latest_as_of(session: Session, as_of: date | None) -> date | None:
     stmt = select(func.max(ScoreSnapshot.as_of))
     if as_of is not None:
         stmt = stmt.where(ScoreSnapshot.as_of <= as_of)
-    return session.exec(stmt).one()
+    return session.connection().execute(stmt).scalar_one()
 
 
 def _top_drivers(raw: object, n: int = 3) -> str | None:
