@@ -1152,3 +1152,28 @@ def _score_feedback(session: Session, summary: ImportSummary) -> None:
 def _refuse(filename: str, problems: Problems) -> ImportFailed:
     ordered = sorted(problems, key=lambda p: (p.row is None, p.row or 0))
     return ImportFailed(filename, ordered, total=problems.total)
+
+
+# --------------------------------------------------------------------------------------------
+# For the Data screen
+
+_KIND_WORDS = {"text": "text", "datetime": "date or date and time", "date": "date", "number": "number",
+               "whole": "whole number", "flag": "yes/no", "choice": "one of"}
+
+
+def format_table(kind: str) -> pd.DataFrame:
+    """The columns of a kind's file: name, required, what goes in it."""
+    rows = []
+    for c in _format(kind):
+        what = _KIND_WORDS[c.kind] + (f" {', '.join(c.choices)}" if c.choices else "")
+        if c.minimum is not None and c.maximum is not None:
+            what += f" {c.minimum:g} to {c.maximum:g}"
+        rows.append({"column": c.name, "required": c.required, "contents": what})
+    if kind == "feedback":
+        rows[1]["contents"] += " (nps_score or comment is required)"
+    return pd.DataFrame(rows)
+
+
+def mapping_choices(kind: str) -> list[str]:
+    """Field names a file column can be mapped to on the Data screen."""
+    return [c.name for c in _format(kind)]
