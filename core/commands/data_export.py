@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from core.config import get_settings
 from core.exporting import EXPORT_KINDS, export_csv
 from core.roles import ALL_ROLES, Role, parse_roles
 from core.users import get_user
@@ -38,7 +39,7 @@ def acting_user(*, session: Session, username: str | None) -> tuple[str, frozens
 def run(args: argparse.Namespace) -> int:
     if args.out.parent and not args.out.parent.exists():
         raise FileNotFoundError(f"no such folder: {args.out.parent}")
-    with Session(get_engine(), expire_on_commit=False) as session:
+    with Session(get_engine(get_settings().database_url), expire_on_commit=False) as session:
         actor, roles = acting_user(session=session, username=args.by)
         rows, _ = export_csv(session=session, kind=args.kind, roles=roles, actor=actor, out=args.out,
                              as_of=args.as_of, filename=args.out.name)

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from core.commands.data_export import acting_user
+from core.config import get_settings
 from core.importing import KINDS, import_csv
 from core.roles import Role
 from db.engine import get_engine
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise FileNotFoundError(f"no such file: {args.file}")
-    engine = get_engine()
+    engine = get_engine(get_settings().database_url)
     with Session(engine, expire_on_commit=False) as session:
         actor, roles = acting_user(session=session, username=args.by)
         if Role.ADMIN not in roles:
