@@ -6,4 +6,6 @@ COMMAND_MODULES = [
     "core.commands.users",
     "core.commands.data_import",
     "core.commands.data_export",
+    "core.commands.outreach",
+    "core.commands.feedback",
 ]
