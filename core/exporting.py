@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from core import audit
 from core.roles import Role, may_see_personal_data
-from db.models import Customer, Feedback, Order, ScoreSnapshot
+from db.models import Customer, Order, ScoreSnapshot
 
 EXPORT_KINDS = ("accounts", "scores", "feedback", "loyalty")
 PERSONAL_COLUMNS = ("name", "email", "phone", "comment")
@@ -159,21 +159,18 @@ def scores_frame(*, session: Session, as_of: date | None = None) -> pd.DataFrame
     return df[cols]
 
 
-def feedback_frame(*, session: Session, as_of: date | None = None) -> pd.DataFrame:
-    """Every answer submitted up to the end of ``as_of`` (default: all), oldest first."""
-    f, c = Feedback.__table__, Customer.__table__
-    stmt = (select(f.c.external_id.label("response_id"), c.c.external_id.label("customer_id"),
-                   f.c.submitted_at, f.c.channel, f.c.nps_score, f.c.comment, f.c.sentiment, f.c.flagged,
-                   f.c.flag_reasons, f.c.state)
-            .select_from(f.outerjoin(c, c.c.id == f.c.customer_id))
-            .order_by(f.c.submitted_at, f.c.external_id))
+def feedback_frame(*, session: Session, as_of: date | None = None,
+                   roles: frozenset[Role] | set[Role] = frozenset({Role.ADMIN})) -> pd.DataFrame:
+    """Every answer submitted up to the end of ``as_of`` (default: all), oldest first; the
+    columns are the feedback area's (core.feedback.feedback_export_frame)."""
+    from core.feedback import feedback_export_frame
+
+    df = feedback_export_frame(session=session, roles=roles)
     if as_of is not None:
-        stmt = stmt.where(f.c.submitted_at < _end_of(as_of))
-    df = pd.read_sql(stmt, session.connection())
+        df = df[pd.to_datetime(df["submitted_at"]) < _end_of(as_of)].reset_index(drop=True)
     df["submitted_at"] = _fmt_datetime(df["submitted_at"])
-    df["nps_score"] = df["nps_score"].astype("Int64")
-    df["sentiment"] = df["sentiment"].astype("float64").round(3)
-    df["flagged"] = df["flagged"].fillna(False).astype(bool)
+    if "sentiment" in df:
+        df["sentiment"] = df["sentiment"].astype("float64").round(3)
     return df
 
 
@@ -199,6 +196,8 @@ def export_frame(*, session: Session, kind: str, roles: frozenset[Role] | set[Ro
         raise ExportError(f"unknown export {kind!r}; use one of {', '.join(EXPORT_KINDS)}")
     if not roles:
         raise ExportError("no role given: exports are filtered by the caller's roles")
+    if kind == "feedback":
+        return personal_filter(feedback_frame(session=session, as_of=as_of, roles=roles), roles)
     return personal_filter(_FRAMES[kind](session=session, as_of=as_of), roles)
 
 

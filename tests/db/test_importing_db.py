@@ -103,6 +103,10 @@ def test_feedback_round_trip_through_export(session):
     assert out["nps_score"].astype("float").fillna(-1).tolist() == [9, 3, -1]
     assert out["submitted_at"].tolist() == ["2025-01-20 12:00:00", "2025-02-20 08:30:00", "2025-03-01 00:00:00"]
     assert set(out["state"]) == {"new"}
+    # core.feedback.flag_unscored ran after the import: every answer has a sentiment, and the
+    # angry detractor is flagged for a human.
+    assert out["sentiment"].notna().all()
+    assert out.set_index("response_id").loc["R9002", "flagged"]
     exec_view = export_frame(session=session, kind="feedback", roles={Role.EXEC})
     assert "comment" not in exec_view.columns and len(exec_view) == 3
 
