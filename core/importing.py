@@ -591,6 +591,13 @@ def _max_id(conn: Connection, table: Table) -> int:
     return int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
 
 
+def _isin(values: pd.Series, candidates: Iterable[Any]) -> pd.Series:
+    """`values.isin(candidates)` through object hashing: pandas' Arrow-backed str isin is slow."""
+    cand = candidates.to_numpy(dtype=object) if isinstance(candidates, pd.Series | pd.Index) else \
+        np.asarray(list(candidates), dtype=object)
+    return pd.Series(values.to_numpy(dtype=object), index=values.index, dtype=object).isin(cand)
+
+
 def _read(conn: Connection, stmt) -> pd.DataFrame:  # noqa: ANN001
     return pd.read_sql(stmt, conn)
 
@@ -650,8 +657,9 @@ def _resolve_customers(conn: Connection, external_ids: pd.Series, *, write: bool
     table = Customer.__table__
     known = _read(conn, select(table.c.id, table.c.external_id))
     lookup = pd.Series(known["id"].to_numpy(), index=known["external_id"].astype(str).to_numpy())
-    wanted = external_ids.dropna().astype(str)
-    unknown = pd.Index(wanted.unique()).difference(lookup.index)
+    wanted = pd.Series(external_ids.dropna().to_numpy(dtype=object), dtype=object)
+    unknown = pd.Index(wanted.unique(), dtype=object)
+    unknown = unknown[~_isin(pd.Series(unknown, dtype=object), lookup.index).to_numpy()]
     if len(unknown):
         if write:
             now = utcnow()
@@ -660,7 +668,7 @@ def _resolve_customers(conn: Connection, external_ids: pd.Series, *, write: bool
                 "external_id": unknown.to_numpy(), "email_opt_in": False, "sms_opt_in": False,
                 "created_at": now, "updated_at": now}))
             fresh = _read(conn, select(table.c.id, table.c.external_id).where(table.c.id > before))
-            fresh = fresh[fresh["external_id"].isin(unknown)]
+            fresh = fresh[_isin(fresh["external_id"], unknown)]
             extra = pd.Series(fresh["id"].to_numpy(), index=fresh["external_id"].to_numpy())
         else:
             extra = pd.Series(-np.arange(1, len(unknown) + 1), index=unknown.to_numpy())
@@ -868,7 +876,7 @@ def _check_ledger(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> Non
     existing = _read(ctx.conn, select(table.c.id, table.c.external_id, table.c.customer_id,
                                       table.c.occurred_at, table.c.kind, table.c.points, table.c.expires_at))
     existing = existing[existing["customer_id"].isin(affected_ids)
-                        & ~existing["external_id"].isin(frame["entry_id"])]
+                        & ~_isin(existing["external_id"], frame["entry_id"])]
     id_to_ext = {v: k for k, v in ext_to_id.items()}
     old = pd.DataFrame({
         "customer_id": existing["customer_id"].map(id_to_ext).to_numpy(),
@@ -986,12 +994,12 @@ def _import_orders(ctx: _Context, problems: Problems) -> None:
             changed_lines_ids = differs.to_numpy(dtype="int64")
             extra = matched[matched["id"].isin(differs) & ~matched["id"].isin(changed["id"])]
             if len(extra):
-                add = incoming[incoming["external_id"].isin(extra["external_id"])].merge(
+                add = incoming[_isin(incoming["external_id"], extra["external_id"])].merge(
                     extra[["id", "external_id"]], on="external_id")[["id", "external_id", *compare]]
                 changed = pd.concat([changed, add], ignore_index=True)
-    n_new_lines = 0 if lines is None else int(lines["order_id"].isin(plan.new["external_id"]).sum())
+    n_new_lines = 0 if lines is None else int(_isin(lines["order_id"], plan.new["external_id"]).sum())
     n_changed_lines = 0 if lines is None else int(
-        lines["order_id"].isin(existing.loc[existing["id"].isin(changed_lines_ids), "external_id"]).sum())
+        _isin(lines["order_id"], existing.loc[existing["id"].isin(changed_lines_ids), "external_id"]).sum())
     ctx.summary.inserted += len(plan.new)
     ctx.summary.updated += len(changed)
     ctx.summary.unchanged += len(incoming) - len(plan.new) - len(changed)
@@ -1000,7 +1008,7 @@ def _import_orders(ctx: _Context, problems: Problems) -> None:
         return
 
     before = _max_id(ctx.conn, table)
-    new = incoming[incoming["external_id"].isin(plan.new["external_id"])]
+    new = incoming[_isin(incoming["external_id"], plan.new["external_id"])]
     total = max(len(new) + n_new_lines, 1)
     bulk_insert(ctx.conn, table, new,
                 progress=lambda n: ctx.progress(0.35 + 0.3 * n / total, f"inserted {n:,} orders"))
@@ -1020,7 +1028,7 @@ def _import_orders(ctx: _Context, problems: Problems) -> None:
         pd.Series(existing.loc[existing["id"].isin(changed_lines_ids), "id"].to_numpy(),
                   index=existing.loc[existing["id"].isin(changed_lines_ids), "external_id"].to_numpy()),
     ])
-    to_write = lines[lines["order_id"].isin(ids_by_key.index)]
+    to_write = lines[_isin(lines["order_id"], ids_by_key.index)]
     out = pd.DataFrame({"order_id": to_write["order_id"].map(ids_by_key).astype("int64").to_numpy(),
                         "sku": to_write["sku"].to_numpy(),
                         "quantity": to_write["quantity"].astype("int64").to_numpy(),
