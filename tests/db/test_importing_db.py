@@ -349,3 +349,15 @@ def test_scores_export_takes_the_latest_snapshot(session):
         ["C1001", "2025-02-01", 72.5, "late; fewer orders; x"]]
     older = export_frame(session=session, kind="scores", roles=ADMIN, as_of=date(2025, 1, 15))
     assert older["health_score"].tolist() == [50.0]
+
+
+def test_download_bytes_are_role_filtered_and_audited(session):
+    from core.exporting import export_bytes
+
+    load_examples(session, "customers")
+    data = export_bytes(session=session, kind="accounts", roles={Role.EXEC}, actor="exec")
+    session.commit()
+    header = data.decode().splitlines()[0].split(",")
+    assert header[0] == "customer_id" and "email" not in header and "name" not in header
+    entry = session.exec(select(AuditLog).where(AuditLog.action == "export.accounts")).one()
+    assert json.loads(entry.detail)["file"] == "accounts.csv"
