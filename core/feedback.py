@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Integer, bindparam, case, cast, distinct, func, update
+from sqlalchemy import Integer, bindparam, case, cast, distinct, func, text, update
 from sqlmodel import Session, col, select
 
 from core import audit
@@ -121,21 +121,54 @@ def flag_unscored(*, session: Session, now: datetime | None = None) -> int:
     values = customer_values(session=session, now=now)
     frame["value"] = frame["customer_id"].map(values).fillna(0.0)
     assessed = assess_frame(frame, customer_value="value")
-    records = pd.DataFrame({
-        "b_id": frame["id"].astype(int),
-        "b_sentiment": assessed["sentiment"].astype(float),
-        "b_flagged": assessed["flagged"].astype(bool),
-        "b_reasons": assessed["flag_reasons"],
-        "b_severity": assessed["severity"].astype(float),
-    }).astype(object).to_dict("records")
+    # Plain lists: pandas 3 would turn the missing reasons into NaN.
+    out: dict[str, list] = {
+        "id": frame["id"].astype(int).tolist(),
+        "sentiment": assessed["sentiment"].astype(float).tolist(),
+        "flagged": assessed["flagged"].astype(bool).tolist(),
+        "flag_reasons": [r if isinstance(r, str) else None for r in assessed["flag_reasons"]],
+        "severity": assessed["severity"].astype(float).tolist(),
+    }
+    if conn.dialect.name == "postgresql":
+        _update_pg(conn, out)
+    else:
+        _update_executemany(conn, out)
+    log.info("flagged %s of %s new feedback answers", int(assessed["flagged"].sum()), len(out["id"]))
+    return len(out["id"])
+
+
+def _update_executemany(conn, out: dict[str, list]) -> None:  # noqa: ANN001 - a Connection
     table = Feedback.__table__
-    stmt_update = (update(table).where(table.c.id == bindparam("b_id"))
-                   .values(sentiment=bindparam("b_sentiment"), flagged=bindparam("b_flagged"),
-                           flag_reasons=bindparam("b_reasons"), severity=bindparam("b_severity")))
+    stmt = (update(table).where(table.c.id == bindparam("b_id"))
+            .values(sentiment=bindparam("b_sentiment"), flagged=bindparam("b_flagged"),
+                    flag_reasons=bindparam("b_reasons"), severity=bindparam("b_severity")))
+    records = [{"b_id": i, "b_sentiment": s, "b_flagged": f, "b_reasons": r, "b_severity": v}
+               for i, s, f, r, v in zip(out["id"], out["sentiment"], out["flagged"], out["flag_reasons"],
+                                        out["severity"], strict=True)]
     for start in range(0, len(records), _UPDATE_CHUNK):
-        conn.execute(stmt_update, records[start : start + _UPDATE_CHUNK])
-    log.info("flagged %s of %s new feedback answers", int(assessed["flagged"].sum()), len(records))
-    return len(records)
+        conn.execute(stmt, records[start : start + _UPDATE_CHUNK])
+
+
+# PostgreSQL: one statement per chunk, the values passed as five arrays (executemany of an
+# UPDATE is a round trip per row there).
+_PG_UPDATE = text("""
+    UPDATE feedback AS f
+    SET sentiment = v.sentiment, flagged = v.flagged, flag_reasons = v.flag_reasons, severity = v.severity
+    FROM (SELECT unnest(CAST(:ids AS integer[])) AS id,
+                 unnest(CAST(:sentiment AS double precision[])) AS sentiment,
+                 unnest(CAST(:flagged AS boolean[])) AS flagged,
+                 unnest(CAST(:reasons AS text[])) AS flag_reasons,
+                 unnest(CAST(:severity AS double precision[])) AS severity) AS v
+    WHERE f.id = v.id
+""")
+
+
+def _update_pg(conn, out: dict[str, list]) -> None:  # noqa: ANN001 - a Connection
+    chunk = 50_000
+    for start in range(0, len(out["id"]), chunk):
+        part = {k: v[start : start + chunk] for k, v in out.items()}
+        conn.execute(_PG_UPDATE, {"ids": part["id"], "sentiment": part["sentiment"], "flagged": part["flagged"],
+                                  "reasons": part["flag_reasons"], "severity": part["severity"]})
 
 
 def reflag(*, session: Session, now: datetime | None = None) -> int:

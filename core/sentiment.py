@@ -37,7 +37,7 @@ DETRACTOR_MAX = 6
 PROMOTER_MIN = 9
 # "Clearly negative": below VADER's own neutral band (-0.05), far enough that a single mildly
 # negative word in an otherwise plain remark does not page a human.
-NEGATIVE_TONE = -0.3
+NEGATIVE_TONE = -0.35
 # A comment that names a problem is at least this negative, whatever its polite words say
 # ("Great, another leaking bottle" scores +0.79 in plain VADER).
 PROBLEM_TONE_CAP = -0.35
@@ -119,7 +119,8 @@ _THEME_PATTERNS: dict[str, list[str]] = {
         r"\bno\s+(?:parcel|delivery|package)\b",
     ],
     "late delivery": [
-        r"\b(?:arrived|came|delivered|delivery|parcel|order|package|shipping)\b[^.!?]{0,40}\blate\b",
+        r"\b(?:arrived|arriving|arrives|came|coming|turned\s+up|delivered|delivery|deliveries|parcel|order"
+        r"|orders|package|shipping)\b[^.!?]{0,40}\blate\b",
         r"\blate\s+(?:again|delivery|deliveries|arrival)\b",
         r"\b(?:days?|weeks?)\s+(?:late|later|overdue)\b",
         r"\b(?:days?|weeks?)\s+after\s+the\s+date\b",
@@ -144,14 +145,16 @@ _THEME_PATTERNS: dict[str, list[str]] = {
         r"\bovercharg(?:ed|ing|e)\b",
         r"\b(?:charged|billed)\s+(?:me\s+)?(?:for\s+)?(?:full\s+price|the\s+wrong|too\s+much|for\s+delivery|after)\b",
         r"\b(?:charged|billed|charging)\s+(?:me\s+)?for\s+(?:a|an|the)\b[^.!?]{0,40}\b"
-        r"(?:paused|cancel+ed|returned|never)\b",
+        r"(?:paused|cancel+ed|returned|skipped|never)\b",
         r"\bcharge\s+on\s+my\s+(?:statement|card|account)\b",
         r"\b(?:don'?t|do\s+not)\s+recogni[sz]e\b",
         r"\b(?:discount|voucher|code|promo)\b[^.!?]{0,30}\b(?:wasn'?t|was\s+not|didn'?t|not)\s+"
         r"(?:applied|work|accepted)\b",
         r"\btook\s+(?:the|my)\s+money\b",
         r"\bwrong\s+amount\b|\bbilling\s+(?:error|issue|problem|mistake)\b",
-        r"\bwithout\s+(?:warning|notice|asking|my\s+(?:consent|permission))\b",
+        r"\bwithout\s+(?:any\s+)?(?:warning|notice|asking|my\s+(?:consent|permission))\b",
+        r"\b(?:took|taken|taking|take)\s+(?:a\s+)?payments?\s+for\s+(?:a|an|the|my)\s+"
+        r"(?:paused|cancel+ed|skipped|returned)\b",
         r"\bstill\s+waiting\s+for\s+(?:the|my)\s+money\b",
     ],
     "subscription": [
@@ -469,7 +472,7 @@ def evaluate(path: str | Path) -> dict[str, object]:
     }
 
 
-def _format(result: dict[str, object]) -> str:
+def format_evaluation(result: dict[str, object]) -> str:
     lines = [f"{result['rows']} labelled answers, {result['needs_human']} need a human"]
     names = {
         "hearth": "Hearth flag",
@@ -491,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluate", metavar="CSV", required=True,
                         help="labelled CSV with columns comment, nps_score, needs_human")
     args = parser.parse_args(argv)
-    print(_format(evaluate(args.evaluate)))
+    print(format_evaluation(evaluate(args.evaluate)))
     return 0
 
 

@@ -5,5 +5,8 @@ COMMAND_MODULES = [
     "core.commands.init",
     "core.commands.users",
     "core.commands.kpis",
+    "core.commands.data_import",
+    "core.commands.data_export",
     "core.commands.outreach",
+    "core.commands.feedback",
 ]

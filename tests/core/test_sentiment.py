@@ -137,3 +137,11 @@ def test_held_out_set_beats_plain_vader() -> None:
     print("\n" + _report("held-out set", result))
     assert result["hearth"].recall > result["vader"].recall
     assert result["hearth"].precision >= result["vader"].precision
+
+
+def test_evaluate_command_prints_the_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    from core.__main__ import main
+
+    assert main(["feedback", "evaluate", str(DATA / "labelled_feedback.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "Hearth flag" in out and "plain VADER (compound < -0.05)" in out and "recall" in out

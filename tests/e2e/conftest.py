@@ -89,7 +89,10 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def browser(app_url: str):  # noqa: ANN201
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # A first page load on a busy 2-core machine can take longer than Playwright's 5 s default.
+    expect.set_options(timeout=30_000)
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
