@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session
 
-from core import loyalty, nps
+from core import exporting, loyalty, nps
 from core.config import get_settings
 from db.models import Customer, Feedback, LoyaltyEntry, Order, Outreach, ScoreSnapshot, SupportTicket
 
@@ -1023,17 +1023,9 @@ def weekly_summary(*, session: Session, as_of: date, horizon_days: int | None = 
 
 # --------------------------------------------------------------------------- CSV of the KPI table
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 
 def kpi_table_csv(table: pd.DataFrame) -> bytes:
-    """The KPI table as UTF-8 CSV. A text cell that begins with =, +, - or @ gets a leading
-    apostrophe so a spreadsheet shows it instead of running it; numbers stay numbers."""
-    # TODO(kpis): use core.exporting.write_csv from the `imports` branch once it is merged.
-    safe = table.copy()
-    for col in safe.columns:
-        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
-            safe[col] = safe[col].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
-            )
-    return safe.to_csv(index=False).encode("utf-8")
+    """The KPI table as UTF-8 CSV through the export safety helper: a text cell that begins
+    with =, +, - or @ is written so a spreadsheet shows it instead of running it; numbers
+    (negative changes too) stay numbers."""
+    return exporting.write_csv(table)

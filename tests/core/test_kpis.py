@@ -15,6 +15,7 @@ from core.kpis import (
     cohort_matrix,
     compare_kpis,
     compute_kpis,
+    kpi_table_csv,
     kpi_trend,
     monthly_sales,
     nps_trend,
@@ -282,3 +283,15 @@ def test_weekly_summary_text(session, store):
     assert "reactivated: 1 of 2" in text
     for c in store.values():
         assert c.name not in text and c.email not in text
+
+
+def test_kpi_table_csv_is_formula_safe(session, store):
+    import io
+
+    table = compare_kpis(session=session, as_of=D)
+    table.loc[0, "kpi"] = "=HYPERLINK(1)"
+    raw = kpi_table_csv(table)
+    back = pd.read_csv(io.BytesIO(raw))
+    assert back.loc[0, "kpi"] == "'=HYPERLINK(1)"
+    revenue = back.set_index("key").loc["revenue"]
+    assert float(revenue["current"]) == 63.75 and float(revenue["change"]) == -3.25  # numbers stay numbers
