@@ -106,10 +106,12 @@ with st.expander("Onboarding, reactivation, subscriptions and support", expanded
               help="Current subscription states (the data keeps the present state only). "
                    f"{x['subscriptions_active']:,} subscriptions are active.")
 
-tabs = st.tabs(["Trends", "Cohorts", "Revenue mix", "Health bands", "NPS and loyalty", "Outreach results",
-                "Lifetime value"])
+# One section at a time: each is computed only when it is shown (and then cached).
+SECTIONS = ["Trends", "Cohorts", "Revenue mix", "Health bands", "NPS and loyalty", "Outreach results",
+            "Lifetime value"]
+section = st.segmented_control("Show", SECTIONS, default="Trends", key="ov_section") or "Trends"
 
-with tabs[0]:
+if section == "Trends":
     tr = data.trend(*args)
     if tr["orders"].sum() == 0:
         st.info("No orders in the last year for this selection; the trend fills in as orders are imported.")
@@ -130,7 +132,7 @@ with tabs[0]:
         fig.update_layout(height=320, margin={"t": 40})
         st.plotly_chart(fig, key="ov_monthly")
 
-with tabs[1]:
+if section == "Cohorts":
     co = data.cohorts(*flt)
     if co.empty:
         st.info("No first orders in the last 12 months for this selection.")
@@ -150,7 +152,7 @@ with tabs[1]:
         st.caption("Share of each month's new customers who ordered again in month 1, 2, 3 ... after their "
                    "first order. Blank cells lie in the future.")
 
-with tabs[2]:
+if section == "Revenue mix":
     rs = data.revenue_split(*args)
     if rs["revenue"].sum() == 0:
         st.info("No revenue in the last 12 months for this selection.")
@@ -163,7 +165,7 @@ with tabs[2]:
         st.caption(f"New: orders in the month of the customer's first order. Reactivated: the customer's "
                    f"previous order was {horizon} days or more earlier. Returning: every other order.")
 
-with tabs[3]:
+if section == "Health bands":
     mix, moves = data.bands(*flt)
     if mix.empty:
         st.info("No health scores yet. Run `python -m core score` (or wait for the nightly run) to "
@@ -189,7 +191,7 @@ with tabs[3]:
                          column_config={"from_band": "From", "to_band": "To",
                                         "customers": st.column_config.NumberColumn("Accounts")})
 
-with tabs[4]:
+if section == "NPS and loyalty":
     nt = data.nps_trend(*flt)
     if nt.empty:
         st.info("No survey answers with a score in the last 12 months for this selection.")
@@ -212,7 +214,7 @@ with tabs[4]:
     if kpi.loc["loyalty_liability", "current"] is None:
         st.info("Loyalty figures appear once loyalty entries are imported.")
 
-with tabs[5]:
+if section == "Outreach results":
     camp = data.campaigns(db)
     if camp.empty:
         st.info("No campaigns yet. Account managers start one on the Outreach screen; a share of each "
@@ -259,7 +261,7 @@ with tabs[5]:
             "template": "Template", "campaign_id": "Campaign id", "orders": "Orders",
             "revenue": st.column_config.NumberColumn("Revenue", format="%.2f")})
 
-with tabs[6]:
+if section == "Lifetime value":
     st.caption(CLV_EXPLANATION)
     if st.toggle("Fit the lifetime-value model", key="ov_clv", value=False,
                  help="Fits two models on the whole order history; takes a few seconds on a large store."):

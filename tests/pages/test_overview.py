@@ -76,8 +76,17 @@ def test_exec_sees_kpis_and_no_personal_data(store):
         info = KPI_INFO[key]
         assert shown[info.label] == format_value(info.kind, k[key]), key
     assert at.get("download_button")
-    assert "Spring win-back" in text  # campaign results are there
     assert "Quartermain" not in text and "secret-mail" not in text
+    # Every section renders without an error or a leak.
+    for section in at.segmented_control(key="ov_section").options:
+        at.segmented_control(key="ov_section").set_value(section).run()
+        assert not at.exception, (section, at.exception)
+        text = page_text(at)
+        assert "Quartermain" not in text and "secret-mail" not in text, section
+        if section == "Outreach results":
+            assert "Spring win-back" in text  # the campaign and its uplift
+        if section == "Health bands":
+            assert "Improved" in text
 
 
 def test_filters_and_lifetime_value(store):
@@ -92,6 +101,7 @@ def test_filters_and_lifetime_value(store):
     shown = {m.label: m.value for m in at.metric}
     assert shown["Customers"] == format_value("count", k["customers"])
     assert shown["Revenue"] == format_value("money", k["revenue"])
+    at.segmented_control(key="ov_section").set_value("Lifetime value").run()
     at.toggle(key="ov_clv").set_value(True).run()
     assert not at.exception, at.exception
     text = page_text(at)
