@@ -24,6 +24,7 @@ from core.kpis import (
     revenue_split,
     weekly_summary,
 )
+from core.loyalty import loyalty_kpis
 from db.models import Outreach, ScoreSnapshot
 from tests.factories import make_customer, make_feedback, make_loyalty, make_order, make_ticket
 
@@ -102,6 +103,9 @@ def test_kpis_match_hand_computation(session, store):
     assert k["loyalty_outstanding_points"] == 70  # A's 100 - 30; B's lot expired
     assert k["loyalty_liability"] == 0.70  # 70 x the default point value 0.01
     assert k["redemption_rate"] == pytest.approx(30 / 150)
+    lk = loyalty_kpis(session=session, as_of=D)  # the loyalty area's own figures agree
+    assert (lk["outstanding_points"], lk["liability"], lk["redemption_rate"]) == (
+        k["loyalty_outstanding_points"], k["loyalty_liability"], k["redemption_rate"])
 
 
 def test_kpis_for_one_segment(session, store):
