@@ -521,59 +521,67 @@ def kpi_trend(
     session: Session,
     as_of: date,
     horizon_days: int = 90,
-    weeks: int = 52,
+    points: int = 13,
+    step_days: int = 28,
     segment: str | None = None,
     region: str | None = None,
     owner: str | None = None,
 ) -> pd.DataFrame:
-    """Weekly points ending at D: active customers, orders, revenue and AOV over the
-    trailing H days at each point (the same definitions as `compute_kpis`).
+    """Points every `step_days` ending at D (default: 13 points, four weeks apart, a year):
+    active customers, orders, revenue and AOV over the trailing H days at each point, by
+    the same definitions as `compute_kpis`.
 
-    Active customers at every day comes from one read of (customer, order day) pairs:
-    an order on day d keeps its customer active until the customer's next order or
-    d + H, whichever comes first; those intervals never overlap for one customer, so a
-    cumulative sum of +1/-1 events counts distinct active customers exactly.
+    Two SQL aggregates, whatever the store's size: orders and revenue per day (summed over
+    each window in pandas), and one pass over the (customer, ordered_at) index that flags,
+    per customer, the points at which they were active.
     """
     conds = _customer_conditions(segment, region, owner)
-    points = pd.date_range(end=pd.Timestamp(as_of), periods=weeks, freq="7D")
-    first_day = points[0] - pd.Timedelta(days=horizon_days - 1)
-    read_from = day_start((first_day - pd.Timedelta(days=horizon_days)).date())
-    end = day_start(as_of + timedelta(days=1))
+    at_points = [as_of - timedelta(days=step_days * k) for k in range(points - 1, -1, -1)]
+    bounds = [window_bounds(p, horizon_days) for p in at_points]
+    read_from, end = bounds[0][0], bounds[-1][1]
     o = Order.__table__.c
-    day = func.date(o.ordered_at)
-    stmt = _filtered(
-        select(o.customer_id, day.label("day"), func.count().label("n"), func.sum(o.total).label("revenue"))
-        .where(_scan(session, o.ordered_at) >= read_from, _scan(session, o.ordered_at) < end)
-        .group_by(o.customer_id, day),
+    at = _scan(session, o.ordered_at)
+
+    flags = [
+        func.max(case((and_(o.ordered_at >= lo, o.ordered_at < hi), 1), else_=0)).label(f"f{k}")
+        for k, (lo, hi) in enumerate(bounds)
+    ]
+    per_customer = _filtered(
+        select(o.customer_id, *flags).where(at >= read_from, at < end).group_by(o.customer_id),
         o.customer_id,
         conds,
+    ).subquery()
+    active = session.execute(
+        select(*[func.coalesce(func.sum(per_customer.c[f"f{k}"]), 0) for k in range(points)])
+    ).one()
+
+    day = func.date(o.ordered_at)
+    daily = _read(
+        session,
+        _filtered(
+            select(day.label("day"), func.count().label("n"), func.sum(o.total).label("revenue"))
+            .where(at >= read_from, at < end)
+            .group_by(day),
+            o.customer_id,
+            conds,
+        ),
     )
-    df = _read(session, stmt)
-    out = pd.DataFrame({"as_of": points})
-    if df.empty:
-        out["active_customers"] = 0
+    out = pd.DataFrame({"as_of": pd.to_datetime(at_points)})
+    out["active_customers"] = [int(v or 0) for v in active]
+    if daily.empty:
         out["orders"] = 0
         out["revenue"] = 0.0
         out["average_order_value"] = np.nan
         return out
-    df["day"] = _to_dates(df["day"])
     origin = pd.Timestamp(read_from)
-    df["d"] = (df["day"] - origin).dt.days.astype(np.int64)
-    df = df.sort_values(["customer_id", "d"], kind="stable")
-    nxt = df.groupby("customer_id")["d"].shift(-1)
-    stop = np.minimum(nxt.fillna(np.inf).to_numpy(), (df["d"] + horizon_days).to_numpy()).astype(np.int64)
+    d = (_to_dates(daily["day"]) - origin).dt.days.to_numpy()
     n_days = int((pd.Timestamp(as_of) - origin).days) + 1
-    events = np.zeros(n_days + horizon_days + 2, dtype=np.int64)
-    np.add.at(events, df["d"].to_numpy(), 1)
-    np.add.at(events, stop, -1)
-    active_by_day = np.cumsum(events)[:n_days]
-    daily_orders = np.bincount(df["d"], weights=df["n"], minlength=n_days)[:n_days]
-    daily_revenue = np.bincount(df["d"], weights=df["revenue"], minlength=n_days)[:n_days]
-    cum_orders = np.concatenate([[0.0], np.cumsum(daily_orders)])
-    cum_revenue = np.concatenate([[0.0], np.cumsum(daily_revenue)])
-    idx = (points - origin).days.to_numpy()
-    lo = np.maximum(idx + 1 - horizon_days, 0)
-    out["active_customers"] = active_by_day[idx]
+    cum_orders = np.concatenate([[0.0], np.cumsum(np.bincount(d, weights=daily["n"], minlength=n_days))])
+    cum_revenue = np.concatenate(
+        [[0.0], np.cumsum(np.bincount(d, weights=daily["revenue"].astype(float), minlength=n_days))]
+    )
+    idx = (out["as_of"] - origin).dt.days.to_numpy()
+    lo = idx + 1 - horizon_days
     out["orders"] = (cum_orders[idx + 1] - cum_orders[lo]).round().astype(int)
     out["revenue"] = np.round(cum_revenue[idx + 1] - cum_revenue[lo], 2)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -48,7 +48,7 @@ def extras(db: str, as_of: date, horizon_days: int, segment: str | None, region:
 def trend(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
           owner: str | None) -> pd.DataFrame:
     with get_session() as session:
-        return kpis.kpi_trend(session=session, as_of=as_of, horizon_days=horizon_days, weeks=52,
+        return kpis.kpi_trend(session=session, as_of=as_of, horizon_days=horizon_days,
                               segment=segment, region=region, owner=owner)
 
 

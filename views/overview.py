@@ -80,7 +80,8 @@ if kpi.loc["nps", "current"] is not None:
                f"{format_value('count', kpi.loc['nps_responses', 'current'])} answers.")
 st.download_button(
     "Download the KPI table (CSV)",
-    data=kpi_table_csv(table[["kpi", "current", "previous", "change", "change_pct", "definition"]]),
+    data=kpi_table_csv(table[["key", "kpi", "current", "previous", "change", "change_pct", "definition"]]
+                       .assign(as_of=as_of.isoformat(), period_days=horizon, filter=scope or "all customers")),
     file_name=f"hearth-kpis-{as_of.isoformat()}-{horizon}d.csv",
     mime="text/csv",
     key="ov_download",
@@ -124,7 +125,7 @@ if section == "Trends":
         fig.update_layout(yaxis={"title": "Revenue"},
                           yaxis2={"title": "Active customers", "overlaying": "y", "side": "right"},
                           legend={"orientation": "h"}, margin={"t": 30}, height=380,
-                          title="Weekly, each point over the trailing period")
+                          title="Every four weeks over the last year, each point over its trailing period")
         st.plotly_chart(fig, key="ov_trend")
         m = data.monthly(*flt)
         fig = px.bar(m, x="month", y="revenue", hover_data=["orders", "customers"],
