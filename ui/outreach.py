@@ -68,9 +68,16 @@ def _log(roles: tuple[str, ...], username: str, statuses: tuple[str, ...], templ
             since=datetime.combine(since, time.min) if since else None, limit=2000)
 
 
+@st.cache_data(ttl=30, show_spinner="Checking consent, frequency cap and fit…")
+def _plan(customer_ids: tuple[int, ...], template: str, holdout_share: float) -> core_outreach.CampaignPlan:
+    with get_session() as session:
+        return core_outreach.plan_campaign(session=session, customer_ids=customer_ids, template=template,
+                                           holdout_share=holdout_share)
+
+
 def clear_outreach_caches() -> None:
     """After any send or campaign: every reader whose answer it changes."""
-    for reader in (_fitting, _customer_log, _results, _log):
+    for reader in (_fitting, _customer_log, _results, _log, _plan):
         reader.clear()
 
 
@@ -190,9 +197,7 @@ def render_bulk_outreach(user, customer_ids: list[int], audience_rule: dict) -> 
     name = st.text_input("Campaign name", value=f"{LABELS[template]} {date.today().isoformat()}",
                          key=f"bulk_name_{template}")
     try:
-        with get_session() as session:
-            plan = core_outreach.plan_campaign(session=session, customer_ids=customer_ids, template=template,
-                                               holdout_share=holdout_pct / 100)
+        plan = _plan(tuple(sorted(int(i) for i in customer_ids)), template, holdout_pct / 100)
     except core_outreach.OutreachError as exc:
         st.error(str(exc))
         return

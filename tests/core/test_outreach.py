@@ -143,7 +143,7 @@ def test_apology_references_the_feedback(session):
 
 def test_points_expiring_from_the_ledger(session):
     c = make_customer(session, name="Mary Somerville")
-    make_loyalty(session, c, NOW - timedelta(days=330), "earn", 500, expires_at=NOW + timedelta(days=35))
+    make_loyalty(session, c, NOW - timedelta(days=330), "earn", 500, expires_at=NOW + timedelta(days=25))
     make_loyalty(session, c, NOW - timedelta(days=100), "earn", 300, expires_at=NOW + timedelta(days=265))
     make_loyalty(session, c, NOW - timedelta(days=50), "redeem", -200)
     session.commit()
@@ -151,7 +151,7 @@ def test_points_expiring_from_the_ledger(session):
     assert pts.loc[c.id, "balance"] == 600 and pts.loc[c.id, "expiring_points"] == 300
     p = out.preview_outreach(session=session, customer_id=c.id, template="points_expiring", now=NOW)
     assert p.would_send and "You have 600 loyalty points. 300 of them" in p.body
-    assert "6 July 2026" in p.body and p.offer_code is None
+    assert "26 June 2026" in p.body and p.offer_code is None
 
 
 def test_vip_thanks_needs_a_vip(session):
