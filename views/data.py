@@ -78,8 +78,15 @@ def _import_flow() -> None:
     if match.extra:
         st.caption("Ignored columns: " + ", ".join(match.extra))
 
-    st.subheader("Check")
     check_key = (upload.file_id, kind, tuple(sorted(overrides.items())))
+    done = st.session_state.get("data_result")
+    if done and done["key"] == check_key:
+        st.subheader("Imported")
+        _show_summary(done["lines"], done["counts"])
+        st.caption("Importing the same file again would change nothing. Choose another file to go on.")
+        return
+
+    st.subheader("Check")
     if st.session_state.get("data_check_key") != check_key:
         try:
             with get_session() as session, st.spinner("Checking every row…"):
@@ -91,7 +98,6 @@ def _import_flow() -> None:
             st.session_state["data_check"] = {"ok": False, "summary": exc.summary,
                                               "problems": exc.table().to_dict("records")}
         st.session_state["data_check_key"] = check_key
-        st.session_state.pop("data_result", None)
     check = st.session_state["data_check"]
     if not check["ok"]:
         st.error(check["summary"])
@@ -110,15 +116,14 @@ def _import_flow() -> None:
                         session=session, kind=kind, data=data, filename=upload.name, actor=user.username,
                         mapping=overrides or None,
                         progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
-                st.session_state["data_result"] = {"lines": result.lines_of_text(),
-                                                   "counts": result.counts()}
-                st.session_state.pop("data_check_key", None)
-                st.cache_data.clear()  # every reader of customers, orders and feedback is stale now
             except ImportFailed as exc:
                 st.error(str(exc))
-    if "data_result" in st.session_state:
-        st.subheader("Imported")
-        _show_summary(st.session_state["data_result"]["lines"], st.session_state["data_result"]["counts"])
+                return
+            st.session_state["data_result"] = {"key": check_key, "lines": result.lines_of_text(),
+                                               "counts": result.counts()}
+            st.session_state.pop("data_check_key", None)
+            st.cache_data.clear()  # every cached reader of customers, orders and feedback is stale now
+            st.rerun()
 
 
 with tab_import:
