@@ -983,7 +983,7 @@ def weekly_summary(*, session: Session, as_of: date, horizon_days: int | None = 
         f"compared with a week ago and with the {h} days before.",
         "",
     ]
-    w_label, w_week = 26, 16
+    w_label, w_week = 26, 17
     header = ("KPI", "value", "vs last week", "vs prev. period")
     lines.append(f"{header[0]:<{w_label}}" + "".join(f"{h:>{w_week}}" for h in header[1:]))
     for key, info in KPI_INFO.items():
