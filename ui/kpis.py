@@ -92,6 +92,16 @@ def nps_trend(db: str, as_of: date, segment: str | None, region: str | None,
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def loyalty_by_month(db: str, as_of: date) -> pd.DataFrame:
+    """Points earned, redeemed, expired per month and the liability at each month's end
+    (core.loyalty's ledger; the whole store)."""
+    from core import loyalty
+
+    with get_session() as session:
+        return loyalty.monthly_summary(session=session, as_of=as_of, months=12)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def offer_codes(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
                 owner: str | None) -> pd.DataFrame:
     with get_session() as session:
@@ -138,5 +148,5 @@ def lifetime_value(db: str, as_of: date, segment: str | None, region: str | None
 def clear() -> None:
     """Call after an import or a scoring run: every Overview reader reads again."""
     for fn in (filter_options, kpi_table, extras, trend, monthly, cohorts, revenue_split, bands, nps_trend,
-               offer_codes, campaigns, lifetime_value):
+               offer_codes, campaigns, lifetime_value, loyalty_by_month):
         fn.clear()

@@ -214,6 +214,21 @@ if section == "NPS and loyalty":
         metric(col, key)
     if kpi.loc["loyalty_liability", "current"] is None:
         st.info("Loyalty figures appear once loyalty entries are imported.")
+    else:
+        lm = data.loyalty_by_month(db, as_of)
+        fig = go.Figure()
+        fig.add_bar(x=lm["month"], y=lm["earned"], name="Earned")
+        fig.add_bar(x=lm["month"], y=-lm["redeemed"], name="Redeemed")
+        fig.add_bar(x=lm["month"], y=-lm["expired"], name="Expired")
+        fig.add_scatter(x=lm["month"], y=lm["liability"], name="Liability at month end", yaxis="y2",
+                        mode="lines+markers")
+        fig.update_layout(barmode="relative", yaxis={"title": "Points in the month"},
+                          yaxis2={"title": "Liability", "overlaying": "y", "side": "right"},
+                          legend={"orientation": "h"}, height=360, margin={"t": 30},
+                          title="Loyalty points and liability by month")
+        st.plotly_chart(fig, key="ov_loyalty")
+        if scope:
+            st.caption("The monthly loyalty chart covers the whole store; the numbers above follow the filter.")
 
 if section == "Outreach results":
     camp = data.campaigns(db)

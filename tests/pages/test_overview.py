@@ -22,6 +22,11 @@ def store(demo_app: str) -> str:
     """Sixty customers with recognisable names and emails, a year of orders, answers, points,
     tickets, two weekly score runs and a campaign with a holdout, ending today."""
     rng = np.random.default_rng(4)
+    ids = iter(range(1_000_000))
+
+    def xid(kind: str) -> str:  # the demo store already uses the factories' default ids
+        return f"ovt-{kind}-{next(ids)}"
+
     now = utcnow().replace(microsecond=0)
     today = now.date()
     with Session(get_engine(demo_app)) as s:
@@ -30,25 +35,28 @@ def store(demo_app: str) -> str:
         s.add(camp)
         s.flush()
         for i in range(60):
-            c = make_customer(s, name=f"Zebulon Quartermain{i}", email=f"zq{i}@secret-mail.example",
+            c = make_customer(s, external_id=xid("c"), name=f"Zebulon Quartermain{i}",
+                              email=f"zq{i}@secret-mail.example",
                               phone=f"+44 7700 900{i:03d}", segment=("family", "office", "vip")[i % 3],
                               region=("north", "south")[i % 2], signup_date=today - timedelta(days=400),
                               subscription_status=("active", "paused", "cancelled")[i % 3])
             for _ in range(1 + int(rng.integers(0, 8))):
                 make_order(s, c, now - timedelta(days=int(rng.integers(0, 380)), hours=int(rng.integers(0, 20))),
-                           float(rng.integers(1500, 6000)) / 100)
-            make_feedback(s, c, now - timedelta(days=int(rng.integers(0, 200))),
+                           float(rng.integers(1500, 6000)) / 100, external_id=xid("o"))
+            make_feedback(s, c, now - timedelta(days=int(rng.integers(0, 200))), external_id=xid("f"),
                           nps_score=int(rng.integers(0, 11)), comment=f"Private remark by Quartermain{i}")
-            make_loyalty(s, c, now - timedelta(days=100), "earn", 200, expires_at=now + timedelta(days=200))
-            make_loyalty(s, c, now - timedelta(days=20), "redeem", -50)
-            make_ticket(s, c, now - timedelta(days=int(rng.integers(0, 120))))
+            make_loyalty(s, c, now - timedelta(days=100), "earn", 200, expires_at=now + timedelta(days=200),
+                         external_id=xid("l"))
+            make_loyalty(s, c, now - timedelta(days=20), "redeem", -50, external_id=xid("l"))
+            make_ticket(s, c, now - timedelta(days=int(rng.integers(0, 120))), external_id=xid("t"))
             for week, band in ((14, "watch"), (0, ("healthy", "watch", "at_risk")[int(rng.integers(0, 3))])):
-                s.add(ScoreSnapshot(customer_id=c.id, as_of=today - timedelta(days=week), health_score=50,
+                s.add(ScoreSnapshot(customer_id=c.id, as_of=today - timedelta(days=week) - timedelta(days=1),
+                                    health_score=50,
                                     band=band, churn_probability=0.4))
             s.add(Outreach(customer_id=c.id, template="win_back", channel="outbox", campaign_id=camp.id,
                            triggered_by="manager", triggered_at=now - timedelta(days=40),
-                           idempotency_key=f"camp-{i}", status="holdout" if i % 5 == 0 else "sent",
-                           offer_code=None if i % 5 == 0 else f"WB{i:04d}"))
+                           idempotency_key=xid("k"), status="holdout" if i % 5 == 0 else "sent",
+                           offer_code=None if i % 5 == 0 else xid("code")))
         s.commit()
     return demo_app
 
@@ -87,6 +95,8 @@ def test_exec_sees_kpis_and_no_personal_data(store):
             assert "Spring win-back" in text  # the campaign and its uplift
         if section == "Health bands":
             assert "Improved" in text
+        if section == "NPS and loyalty":
+            assert at.get("plotly_chart"), "the NPS and loyalty charts"
 
 
 def test_filters_and_lifetime_value(store):
