@@ -145,10 +145,14 @@ def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None
     if need_default.any():
         exp[need_default] = occurred[need_default] + pd.DateOffset(months=expiry_months)
     out["exp"] = exp.where(exp >= occurred, occurred)
-    counted = out["kind"].isin(("earn", "redeem", "adjust")).to_numpy()
+    # An entry whose sign contradicts its kind (an earn below zero) counts for nothing here;
+    # ledger_problems reports it.
+    kind = out["kind"].to_numpy()
     pts = out["points"].to_numpy()
-    out["credit"] = np.where(counted & (pts > 0), pts, 0).astype("int64")
-    out["debit"] = np.where(counted & (pts < 0), -pts, 0).astype("int64")
+    credits = ((kind == "earn") | (kind == "adjust")) & (pts > 0)
+    debits = ((kind == "redeem") | (kind == "adjust")) & (pts < 0)
+    out["credit"] = np.where(credits, pts, 0).astype("int64")
+    out["debit"] = np.where(debits, -pts, 0).astype("int64")
     out["_pos"] = np.arange(len(out), dtype="int64")
     out["_c"] = pd.factorize(out["customer_id"])[0].astype("int64")
     return out

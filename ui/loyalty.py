@@ -106,13 +106,19 @@ def render_programme(as_of: date, data: dict | None = None) -> None:
     monthly = data["monthly"]
     left, right = st.columns(2)
     with left:
+        # Liability is points x point value: one line, read on either axis.
         fig = go.Figure()
-        fig.add_scatter(x=monthly["month"], y=monthly["outstanding_points"], name="Outstanding points")
-        fig.add_scatter(x=monthly["month"], y=monthly["liability"], name="Liability", yaxis="y2")
+        fig.add_scatter(x=monthly["month"], y=monthly["outstanding_points"], name="Outstanding points",
+                        customdata=monthly["liability"],
+                        hovertemplate="%{x|%b %Y}: %{y:,} points, liability %{customdata:,.2f}<extra></extra>")
+        top = max(int(monthly["outstanding_points"].max()), 1) * 1.1
+        fig.add_scatter(x=monthly["month"], y=monthly["liability"], yaxis="y2", showlegend=False,
+                        hoverinfo="skip", line={"width": 0})
         fig.update_layout(title="Outstanding points and liability (end of month)", height=360,
-                          yaxis={"title": "points"},
-                          yaxis2={"title": "liability", "overlaying": "y", "side": "right"},
-                          legend={"orientation": "h"}, margin={"t": 50, "b": 10})
+                          yaxis={"title": "points", "range": [0, top]},
+                          yaxis2={"title": "liability", "overlaying": "y", "side": "right",
+                                  "range": [0, top * money]},
+                          showlegend=False, margin={"t": 50, "b": 10})
         st.plotly_chart(fig, key="loy_outstanding_chart")
     with right:
         fig = go.Figure()

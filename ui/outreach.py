@@ -257,7 +257,7 @@ def uplift_chart(results: pd.DataFrame) -> go.Figure:
                     error_y={"type": "data", "symmetric": False,
                              "array": (df["uplift_ci_high"] - df["uplift"]) * 100,
                              "arrayminus": (df["uplift"] - df["uplift_ci_low"]) * 100})
-    fig.update_layout(barmode="group", yaxis_title="Reactivated within 30 days (% of inactive)",
+    fig.update_layout(barmode="group", yaxis_title="Reactivated in 30 days, % (uplift: points)",
                       legend={"orientation": "h"}, margin={"t": 30, "b": 10}, height=380)
     fig.add_hline(y=0, line_width=1, line_color="grey")
     return fig
@@ -294,6 +294,16 @@ def render_campaign_results(user) -> None:  # noqa: ANN001
                "window_complete"]],
         hide_index=True, key="outreach_campaigns",
         column_config={
+            "name": st.column_config.TextColumn("Campaign"),
+            "template": st.column_config.TextColumn("Template"),
+            "audience": st.column_config.NumberColumn("Audience"),
+            "contacted": st.column_config.NumberColumn("Contacted", help="Chosen for sending"),
+            "holdout": st.column_config.NumberColumn("Held out"),
+            "sent": st.column_config.NumberColumn("Sent"),
+            "queued": st.column_config.NumberColumn("Queued"),
+            "suppressed": st.column_config.NumberColumn("Suppressed"),
+            "failed": st.column_config.NumberColumn("Failed"),
+            "offers_redeemed": st.column_config.NumberColumn("Codes redeemed"),
             "created_at": st.column_config.DatetimeColumn("Created (UTC)", format="YYYY-MM-DD"),
             "reactivation_contacted": st.column_config.NumberColumn("Reactivated, contacted",
                                                                     format="%.1f%%"),

@@ -37,17 +37,17 @@ def _lapsed(session, **kw):
 
 
 def test_win_back_queues_with_name_offer_code_unsubscribe_and_address(session):
-    c = _lapsed(session, name="Ada <b>Lovelace</b>")
+    c = _lapsed(session, name="<b>Ada</b> Lovelace")
     res = out.trigger_outreach(session=session, customer_id=c.id, template="win_back", triggered_by="manager",
                                now=NOW)
     o = res.outreach
     assert res.created and o.status == "queued" and o.channel == "outbox"
     assert o.offer_code and o.offer_code in o.body
-    assert "Ada" in o.subject and "Hello Ada" in o.body
+    assert "<b>Ada</b>" in o.subject and "Hello <b>Ada</b>" in o.body  # plain text keeps it as typed
     assert "UNSUBSCRIBE" in o.body and "5 Test Lane" in o.body
     assert o.message_id.startswith("<outreach.") and o.message_id.endswith(">")
     html = out.html_alternative(o.body)
-    assert "<b>" not in html  # nothing of the customer's text becomes markup
+    assert "<b>" not in html and "Hello &lt;b&gt;Ada&lt;/b&gt;" in html  # never markup in the HTML part
     actions = session.exec(select(AuditLog.action).where(AuditLog.customer_id == c.id)).all()
     assert "outreach.trigger" in actions
 
