@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     )
     max_upload_mb: int = Field(default=200, alias="HEARTH_MAX_UPLOAD_MB")
     # Loyalty tiers by points earned in the last 12 months: "Name:threshold" pairs, lowest first.
-    loyalty_tiers: str = Field(default="Bronze:0,Silver:500,Gold:1500", alias="HEARTH_LOYALTY_TIERS")
+    loyalty_tiers: str = Field(default="Bronze:0,Silver:400,Gold:1000", alias="HEARTH_LOYALTY_TIERS")
 
     @property
     def is_production(self) -> bool:

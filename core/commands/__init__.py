@@ -6,6 +6,7 @@ COMMAND_MODULES = [
     "core.commands.users",
     "core.commands.data_import",
     "core.commands.data_export",
+    "core.commands.loyalty",
     "core.commands.outreach",
     "core.commands.feedback",
 ]
