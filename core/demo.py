@@ -61,7 +61,7 @@ _S = np.dtypes.StringDType()
 # sku, name, how customers call it, category, replenishment days, price, popularity, traits
 # traits: l = liquid (can leak), s = scented, g = gadget (can break)
 CATALOGUE: tuple[tuple[str, str, str, str, int | None, float, float, str], ...] = (
-    ("LAU-101", "Fresh Linen Laundry Liquid 2L", "Fresh Linen laundry liquid", "laundry", 35, 11.99, 10,
+    ("LAU-101", "Fresh Linen Laundry Liquid 2L", "Fresh Linen laundry liquid", "laundry", 35, 11.99, 14,
      "ls"),
     ("LAU-102", "Sensitive Laundry Liquid 2L", "sensitive laundry liquid", "laundry", 35, 12.49, 6, "l"),
     ("LAU-103", "Lavender Laundry Liquid 1L", "lavender laundry liquid", "laundry", 28, 7.49, 4, "ls"),
@@ -594,7 +594,7 @@ def _feedback(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame
     # About three answers per customer: post-purchase surveys on a share of the orders.
     target = 3.0 * n_cust
     p_survey = min(0.9, 0.975 * target / max(n_orders, 1))
-    p = np.where(incident, 0.6, p_survey)
+    p = np.where(incident, 0.75, p_survey)
     picked = np.flatnonzero(rng.random(n_orders) < p)
     m = len(picked)
     fx = ox[picked] + rng.uniform(0.8, 12, m)
@@ -617,7 +617,7 @@ def _feedback(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame
     broken = COMPLAINT_TOPICS.index("broken")
     gadget_row = orders["gadget_row"].to_numpy()[picked]
     topic = np.where((topic == broken) & (gadget_row < 0), COMPLAINT_TOPICS.index("plain"), topic)
-    inc_problem = f_inc & (rng.random(m) < 0.8)
+    inc_problem = f_inc & (rng.random(m) < 0.85)
     problem |= inc_problem
     topic = np.where(inc_problem, leak, topic)
     score = np.clip(np.round(rng.normal(mean, 1.3)), 0, 10).astype("int64")
@@ -1064,7 +1064,7 @@ def load_demo(*, engine: Engine, customers: int, seed: int, today: date | None =
         frame = frame[[c for c in frame.columns if c in model.__table__.c]]
         t0 = time.perf_counter()
         with engine.begin() as conn:
-            counts[COUNT_NAMES[name]] = bulk_insert(conn, model.__table__, frame)
+            counts[COUNT_NAMES[name]] = bulk_insert(conn, model.__table__, frame, rebuild_indexes=True)
         say(f"stored {len(frame):,} {COUNT_NAMES[name]} ({time.perf_counter() - t0:.1f} s)")
     from core.feedback import flag_unscored  # the feedback area owns the flagging rules
 
