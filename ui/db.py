@@ -46,3 +46,16 @@ def get_session() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def database_unavailable(exc: Exception) -> None:
+    """What a user sees when the database is locked, restarting or gone: no traceback, a retry."""
+    logger.error("database error on a screen: %s", exc)
+    try:
+        get_engine(get_settings().database_url).dispose()  # drop broken pooled connections
+    except Exception:  # noqa: BLE001 - disposing is best effort
+        pass
+    st.error("The database is not reachable right now (it may be busy or restarting). "
+             "Nothing you entered was lost; try again in a moment.", icon=":material/database:")
+    if st.button("Try again", key="db_retry", type="primary"):
+        st.rerun()

@@ -42,7 +42,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def e2e_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'hearth.db'}"
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, e2e_db_url: str) -> Iterator[str]:
     reason = _browser_missing()
     if reason:
         if REQUIRE_BROWSER:
@@ -51,7 +56,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("e2e")
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{workdir / 'hearth.db'}",
+        "DATABASE_URL": e2e_db_url,
         "HEARTH_ENV": "demo",
         "HEARTH_COOKIE_KEY": "e2e-cookie-key-" + "x" * 32,
         "HEARTH_OUTBOX_DIR": str(workdir / "outbox"),
@@ -89,7 +94,10 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def browser(app_url: str):  # noqa: ANN201
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # A first page load on a busy 2-core machine can take longer than Playwright's 5 s default.
+    expect.set_options(timeout=30_000)
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

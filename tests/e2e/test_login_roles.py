@@ -41,3 +41,13 @@ def test_logout_returns_to_the_login_form(page: Page, app_url: str) -> None:
     expect(page.get_by_role("textbox", name="Username")).to_be_visible()
     page.reload()
     expect(page.get_by_role("textbox", name="Username")).to_be_visible()
+
+
+@pytest.mark.parametrize("screen", ["overview", "accounts", "account", "feedback", "nps", "loyalty",
+                                    "outreach", "data", "admin"])
+def test_a_visitor_who_is_not_logged_in_gets_only_the_login_form(page: Page, app_url: str, screen: str) -> None:
+    page.goto(f"{app_url}/{screen}")
+    expect(page.get_by_role("textbox", name="Username")).to_be_visible()
+    expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(0)
+    expect(page.locator('[data-testid="stMetric"]')).to_have_count(0)
+    expect(page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]')).to_have_count(0)
