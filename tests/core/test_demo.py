@@ -193,6 +193,23 @@ def test_comment_tone_matches_the_score(engine: Engine, demo: dict[str, int]) ->
     assert f["sentiment"].notna().all()
 
 
+def test_flagged_answers_have_a_triage_history(engine: Engine, demo: dict[str, int]) -> None:
+    f = _read(engine, select(Feedback))
+    for col in ("submitted_at", "first_response_at", "resolved_at"):
+        f[col] = pd.to_datetime(f[col])
+    flagged = f[f["flagged"]]
+    assert 0.1 < len(flagged) / len(f) < 0.6
+    assert (f.loc[~f["flagged"], "state"] == "new").all()
+    old = flagged[flagged["submitted_at"] < pd.Timestamp(TODAY) - pd.Timedelta(days=30)]
+    assert (old["state"] == "resolved").mean() > 0.9
+    resolved = flagged[flagged["state"] == "resolved"]
+    assert resolved["resolution"].notna().all() and (resolved["assignee"] == "support").all()
+    assert (resolved["first_response_at"] >= resolved["submitted_at"]).all()
+    assert (resolved["resolved_at"] >= resolved["first_response_at"]).all()
+    assert (resolved["resolved_at"] < pd.Timestamp(TODAY)).all()
+    assert f.loc[f["state"] != "resolved", "resolved_at"].isna().all()
+
+
 def test_incident_shows_in_feedback_and_reorders(engine: Engine, demo: dict[str, int]) -> None:
     f = _read(engine, select(Feedback.submitted_at, Feedback.comment, Feedback.nps_score))
     f["submitted_at"] = pd.to_datetime(f["submitted_at"])
