@@ -52,6 +52,8 @@ class Settings(BaseSettings):
         default="Hearth Home Ltd, 1 Market Street, Springfield", alias="HEARTH_POSTAL_ADDRESS"
     )
     max_upload_mb: int = Field(default=200, alias="HEARTH_MAX_UPLOAD_MB")
+    # Loyalty tiers by points earned in the last 12 months: "Name:threshold" pairs, lowest first.
+    loyalty_tiers: str = Field(default="Bronze:0,Silver:400,Gold:1000", alias="HEARTH_LOYALTY_TIERS")
 
     @property
     def is_production(self) -> bool:
