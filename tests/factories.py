@@ -9,7 +9,9 @@ from sqlmodel import Session
 
 from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, SupportTicket
 
-_ids = itertools.count(1)
+# Far above the demo store's ids (C000001, O0000001, ...), so factories can add rows to a
+# demo store (page tests) without a unique-key clash.
+_ids = itertools.count(900_001)
 
 
 def _next(prefix: str) -> str:
