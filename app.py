@@ -63,16 +63,19 @@ except DBAPIError as exc:
     st.stop()
 if user is None:
     try:
-        st.navigation([st.Page(login_page, title="Log in", icon=":material/login:")], position="hidden").run()
+        # Every screen's URL leads to the login form (no "page not found" for a bookmarked link).
+        login_pages = [st.Page(login_page, title="Log in", icon=":material/login:", default=True)] + [
+            st.Page(login_page, title="Log in", url_path=screen) for screen, *_ in SCREENS
+        ]
+        st.navigation(login_pages, position="hidden").run()
     except DBAPIError as exc:
         database_unavailable(exc)
     st.stop()
 
-pages = {
-    screen: st.Page(path, title=title, icon=icon, url_path=screen, default=(screen == "overview"))
-    for screen, path, title, icon, _ in SCREENS
-}
-current = st.navigation(list(pages.values()), position="hidden")
+pages = {screen: st.Page(path, title=title, icon=icon, url_path=screen) for screen, path, title, icon, _ in SCREENS}
+# The root URL forwards to /overview, so every screen, the Overview included, has its own URL.
+home = st.Page(lambda: st.switch_page(pages["overview"]), title="Hearth", url_path="home", default=True)
+current = st.navigation([home, *pages.values()], position="hidden")
 
 with st.sidebar:
     st.markdown("### :material/home: Hearth")

@@ -18,7 +18,7 @@ def _menu(at) -> set[str]:
     out = set()
     for el in at.sidebar:
         if type(el).__name__ == "PageLink":
-            out.add(el.proto.page or "overview")
+            out.add(el.proto.page)
     return out
 
 
