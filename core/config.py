@@ -52,6 +52,9 @@ class Settings(BaseSettings):
         default="Hearth Home Ltd, 1 Market Street, Springfield", alias="HEARTH_POSTAL_ADDRESS"
     )
     max_upload_mb: int = Field(default=200, alias="HEARTH_MAX_UPLOAD_MB")
+    # Health score bands (design.md): healthy at and above the first, at risk below the second.
+    health_band_healthy: float = Field(default=70, alias="HEARTH_HEALTH_BAND_HEALTHY")
+    health_band_watch: float = Field(default=40, alias="HEARTH_HEALTH_BAND_WATCH")
 
     @property
     def is_production(self) -> bool:
