@@ -169,7 +169,8 @@ def load_frames(
     )
     loyalty["occurred_at"] = _ts(loyalty["occurred_at"])
     loyalty = _cidx(loyalty, ids).reset_index(drop=True)
-    say(f"read {len(feedback):,} feedback answers, {len(tickets):,} tickets, {len(loyalty):,} loyalty entries")
+    say(f"read {len(feedback):,} feedback answers, {len(tickets):,} tickets, "
+        f"{len(loyalty):,} loyalty entries")
 
     return Frames(as_of=as_of, customers=customers, orders=orders, lines=lines, products=products,
                   feedback=feedback, tickets=tickets, loyalty=loyalty)

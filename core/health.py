@@ -183,7 +183,8 @@ def drivers(
     gap = expected_gap_days(f)
     refill_over = f["days_overdue"].to_numpy(float)
     over = overdue_days(f)
-    item = pd.Series(f["due_product_id"].to_numpy(float)).map(names).fillna("their usual items").to_numpy(object)
+    item = pd.Series(f["due_product_id"].to_numpy(float)).map(names).fillna("their usual items")
+    item = item.to_numpy(object)
     own_gap = f["median_gap_days"].to_numpy(float)
     r_s, g_s, o_s = _fmt_int(recency), _fmt_int(gap), _fmt_int(refill_over)
     recency_sent = np.where(
@@ -195,8 +196,11 @@ def drivers(
                 ~np.isnan(own_gap),
                 np.where(over > 0,
                          "No order for " + r_s + " days; usually orders every " + g_s + " days",
-                         "Ordered " + r_s + " days ago, on their usual " + g_s + "-day cadence"),
-                "Last order " + r_s + " days ago",
+                         "Ordered " + r_s + " days ago; next order expected in about "
+                         + _fmt_int(-over) + " days"),
+                np.where(over > 0, "Last order " + r_s + " days ago",
+                         "Ordered " + r_s + " days ago; next order expected in about "
+                         + _fmt_int(-over) + " days"),
             ),
         ),
     )

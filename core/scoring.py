@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -34,6 +34,7 @@ from sklearn.pipeline import Pipeline
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from threadpoolctl import threadpool_limits
 
 from core.config import get_settings
 from core.features import MODEL_FEATURES, Frames, churn_labels, customer_features, load_frames
@@ -71,10 +72,24 @@ class ScoringError(RuntimeError):
 # The model
 
 
+class DropEmptyColumns(TransformerMixin, BaseEstimator):
+    """Drops the columns that had no value at all when fitted (a store without tickets or
+    loyalty data): gradient boosting cannot bin a column that is entirely missing."""
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> DropEmptyColumns:  # noqa: N803
+        self.columns_ = [c for c in X.columns if X[c].notna().any()]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        return X[self.columns_]
+
+
 def make_pipeline() -> Pipeline:
     """Feature selection then gradient boosting (handles missing values natively)."""
     return Pipeline([
-        ("features", ColumnTransformer([("keep", "passthrough", MODEL_FEATURES)])),
+        ("features", ColumnTransformer([("keep", "passthrough", MODEL_FEATURES)],
+                                       verbose_feature_names_out=False).set_output(transform="pandas")),
+        ("nonempty", DropEmptyColumns()),
         ("boost", HistGradientBoostingClassifier(
             max_iter=150, learning_rate=0.08, max_leaf_nodes=31, min_samples_leaf=80,
             l2_regularization=1.0, early_stopping=True, validation_fraction=0.1,
@@ -364,7 +379,10 @@ def score_all(*, engine: Engine, as_of: date | None = None, horizon_days: int = 
     say(0.02, f"reading the store's history up to {as_of}")
     with Session(engine) as session:
         frames = load_frames(session=session, as_of=as_of, progress=lambda m: say(0.1, m))
-    scores, info = score_frame(frames, as_of=as_of, horizon_days=horizon_days, progress=say)
+    # One OpenMP thread: on a busy shared machine (or beside Streamlit's threads) the boosting's
+    # spinning worker threads made training 30 times slower, not faster.
+    with threadpool_limits(limits=1):
+        scores, info = score_frame(frames, as_of=as_of, horizon_days=horizon_days, progress=say)
 
     say(0.9, f"storing {len(scores):,} snapshots")
     run = ModelRun(as_of=as_of, horizon_days=horizon_days, method=info["method"],

@@ -4,4 +4,5 @@
 COMMAND_MODULES = [
     "core.commands.init",
     "core.commands.users",
+    "core.commands.score",
 ]
