@@ -265,7 +265,7 @@ def customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd.
         due_product = _group_last(lf["c"].to_numpy(), lf["p"].to_numpy().astype(float), n)
         items = lf.drop_duplicates(["c", "p"])["c"].to_numpy()
         n_items = _bincount(items, n)
-    days_overdue = np.clip(cut - latest_due, -MAX_OVERDUE_DAYS, MAX_OVERDUE_DAYS)
+    days_overdue = np.clip(np.ceil(cut - latest_due) - 1, -MAX_OVERDUE_DAYS, MAX_OVERDUE_DAYS)
     replenish_interval = np.full(n, np.nan)
     if len(li):
         ri = pd.Series(ln["replenishment_days"].to_numpy()[lm].astype(float)).groupby(li).median()
@@ -327,8 +327,12 @@ def customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd.
     login = np.where(login < cut, login, np.nan)
     exists = (signup < cut) | (n_orders > 0) | (np.isnan(signup) & (created < cut))
 
+    def days_to_d(t: np.ndarray) -> np.ndarray:
+        """Whole calendar days from the date of `t` to D (0 on D itself)."""
+        return np.ceil(cut - t) - 1
+
     with np.errstate(invalid="ignore", divide="ignore"):
-        recency = cut - last_t
+        recency = days_to_d(last_t)
         frame = pd.DataFrame(
             {
                 "recency_days": recency,
@@ -341,8 +345,8 @@ def customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd.
                 "spend_prev_h": spend_prev_h,
                 "spend_365": spend_365,
                 "avg_order_value": np.where(n_orders > 0, spend / np.maximum(n_orders, 1), np.nan),
-                "days_since_first_order": cut - first_t,
-                "days_since_signup": np.where(signup < cut, cut - signup, np.nan),
+                "days_since_first_order": days_to_d(first_t),
+                "days_since_signup": np.where(signup < cut, days_to_d(signup), np.nan),
                 "median_gap_days": median_gap,
                 "recency_ratio": recency / np.maximum(median_gap, 1.0),
                 "days_overdue": days_overdue,
@@ -352,7 +356,7 @@ def customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd.
                 "latest_nps": latest_nps,
                 "previous_nps": previous_nps,
                 "nps_change": latest_nps - previous_nps,
-                "days_since_nps": cut - latest_nps_t,
+                "days_since_nps": days_to_d(latest_nps_t),
                 "mean_sentiment": mean_sentiment,
                 "feedback_365": feedback_365,
                 "has_feedback": feedback_any > 0,
@@ -361,9 +365,9 @@ def customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd.
                 "has_tickets": tickets_any > 0,
                 "loyalty_events_h": loyalty_events_h,
                 "loyalty_balance": loyalty_balance,
-                "days_since_loyalty": cut - last_loyalty,
+                "days_since_loyalty": days_to_d(last_loyalty),
                 "has_loyalty": loyalty_any > 0,
-                "days_since_login": cut - login,
+                "days_since_login": days_to_d(login),
                 "subscription_status": cust["subscription_status"].to_numpy(dtype=object),
             },
             index=pd.Index(cust["id"].to_numpy(), name="customer_id"),

@@ -183,8 +183,8 @@ def drivers(
     gap = expected_gap_days(f)
     refill_over = f["days_overdue"].to_numpy(float)
     over = overdue_days(f)
-    item = pd.Series(f["due_product_id"].to_numpy(float)).map(names).fillna("their usual items")
-    item = item.to_numpy(object)
+    item = pd.Series(f["due_product_id"].to_numpy(float)).map(names).astype(object)
+    item = item.where(item.notna(), "their usual items").to_numpy(object)
     own_gap = f["median_gap_days"].to_numpy(float)
     r_s, g_s, o_s = _fmt_int(recency), _fmt_int(gap), _fmt_int(refill_over)
     recency_sent = np.where(
