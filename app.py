@@ -11,12 +11,13 @@ what the role may open.
 from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from core.config import get_settings
 from core.roles import can_view
 from core.security import production_problems
 from ui.auth import current_user, login_page, logout, write_pending_cookie
-from ui.db import get_session
+from ui.db import database_unavailable, get_session
 
 st.set_page_config(page_title="Hearth", page_icon=":material/home:", layout="wide")
 
@@ -53,9 +54,18 @@ if settings.is_production:
     if refusals:
         _refuse(refusals)
 
-user = current_user()
+try:
+    user = current_user()
+except DBAPIError as exc:
+    failure = exc
+    st.navigation([st.Page(lambda: database_unavailable(failure), title="Hearth", url_path="unavailable")],
+                  position="hidden").run()
+    st.stop()
 if user is None:
-    st.navigation([st.Page(login_page, title="Log in", icon=":material/login:")], position="hidden").run()
+    try:
+        st.navigation([st.Page(login_page, title="Log in", icon=":material/login:")], position="hidden").run()
+    except DBAPIError as exc:
+        database_unavailable(exc)
     st.stop()
 
 pages = {
@@ -80,4 +90,7 @@ if not settings.is_production:
     st.warning("Demo mode: this Hearth runs on generated demo data, not real customers.",
                icon=":material/science:")
 
-current.run()
+try:
+    current.run()
+except DBAPIError as exc:
+    database_unavailable(exc)

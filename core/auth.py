@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
-from core import audit, users
+from core import audit, mfa, users
 from core.roles import Role, parse_roles
 from db.models import StaffUser, utcnow
 
@@ -28,6 +28,8 @@ _DUMMY_HASH = users.hash_password("not-a-real-password-at-all")
 class LoginOutcome(StrEnum):
     OK = "ok"
     FAILED = "failed"
+    NEEDS_TOTP = "needs_totp"
+    NEEDS_ENROLMENT = "needs_enrolment"
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,12 @@ def check_password_login(
     user.failed_logins = 0
     user.locked_until = None
     session.add(user)
+    if user.totp_enabled:
+        session.commit()
+        return LoginOutcome.NEEDS_TOTP, user
+    if mfa.must_enrol(session=session, user=user):
+        session.commit()
+        return LoginOutcome.NEEDS_ENROLMENT, user
     complete_login(session=session, user=user, now=now)
     return LoginOutcome.OK, user
 

@@ -13,13 +13,15 @@ from sqlmodel import Session, create_engine
 
 from core.config import get_settings
 
+_BUSY_TIMEOUT_MS = 15_000
+
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor = dbapi_connection.cursor()
     # WAL lets the app read while the outreach worker writes; busy_timeout waits for the
     # single writer instead of failing at once; SQLite leaves foreign keys off by default.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -1,20 +1,21 @@
 """The login gate and every page's server-side role check.
 
-streamlit-authenticator signs and reads the re-login cookie; everything it does not keep
-safely is Hearth's own (design.md pitfalls): lockout in the database, revocation through
-`sessions_valid_after`, roles re-read from the database on every run.
+The re-login cookie is streamlit-authenticator's: the same HS256 JWT (username, exp_date)
+written by its cookie component (extra-streamlit-components). Its login widget is not used:
+it cannot keep lockout in the database, ask for a second factor, or revoke sessions on the
+server (design.md pitfalls), so those are Hearth's own (core.auth): lockout in the database,
+revocation through `sessions_valid_after`, roles re-read from the database on every run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import streamlit as st
-import streamlit_authenticator as stauth
 
-from core import auth
+from core import auth, mfa, users
 from core.config import get_settings
 from core.roles import Role, can_view
 from core.security import cookie_key
@@ -26,6 +27,8 @@ _USER = "hearth_user"
 _ISSUED = "hearth_issued_at"
 _SET_COOKIE = "hearth_set_cookie"
 _LOGGED_OUT = "hearth_logged_out"
+_PENDING = "hearth_pending_second_factor"
+_ENROL_SECRET = "hearth_enrol_secret"
 
 
 @dataclass(frozen=True)
@@ -36,20 +39,6 @@ class CurrentUser:
 
     def has(self, *roles: Role) -> bool:
         return bool(self.roles & set(roles))
-
-
-def _authenticator() -> stauth.Authenticate:
-    settings = get_settings()
-    # Credentials stay empty: passwords are checked by core.auth against the database.
-    # The library is used for its signed, expiring cookie only.
-    return stauth.Authenticate(
-        {"usernames": {}},
-        COOKIE_NAME,
-        cookie_key(settings),
-        settings.cookie_expiry_days,
-        auto_hash=False,
-        login_sleep_time=0,
-    )
 
 
 def _cookie_issued_at(token: dict) -> datetime:
@@ -77,10 +66,24 @@ def _read_cookie() -> dict | None:
 
 
 def write_pending_cookie() -> None:
-    """Called by app.py on a completed run after login, so the cookie component really renders
-    (a component written just before st.rerun() may never reach the browser)."""
-    if st.session_state.pop(_SET_COOKIE, False):
-        _authenticator().cookie_controller.set_cookie()
+    """Render the cookie writer on every run of a session that logged in with its password.
+
+    The component sets the cookie from the browser once it has mounted; rendering it with the
+    same arguments on each run keeps it mounted (a component shown on one run only is often
+    unmounted by the next rerun before it ran). The token has the format
+    streamlit-authenticator writes and reads: a HS256 JWT of username and exp_date.
+    """
+    token = st.session_state.get(_SET_COOKIE)
+    if not token:
+        return
+    expires = datetime.fromtimestamp(jwt.decode(token, options={"verify_signature": False})["exp_date"])
+    _cookie_manager().set(COOKIE_NAME, token, expires_at=expires, key="hearth_cookie_set")
+
+
+def _cookie_manager():  # noqa: ANN202
+    import extra_streamlit_components as stx  # streamlit-authenticator's own cookie component
+
+    return stx.CookieManager(key="hearth_cookies")
 
 
 def current_user() -> CurrentUser | None:
@@ -106,7 +109,7 @@ def current_user() -> CurrentUser | None:
 
 
 def _forget() -> None:
-    for key in (_USER, _ISSUED, "username", "name", "authentication_status"):
+    for key in (_USER, _ISSUED, _PENDING, _ENROL_SECRET, "username", "name", "authentication_status"):
         st.session_state.pop(key, None)
 
 
@@ -115,13 +118,27 @@ def _start_session(username: str) -> None:
     st.session_state[_ISSUED] = utcnow()
     st.session_state["username"] = username
     st.session_state.pop(_LOGGED_OUT, None)
-    st.session_state[_SET_COOKIE] = True
+    expires = datetime.now(UTC) + timedelta(days=get_settings().cookie_expiry_days)
+    st.session_state[_SET_COOKIE] = jwt.encode(
+        {"username": username, "exp_date": expires.timestamp()}, cookie_key(get_settings()), algorithm="HS256"
+    )
 
 
 def login_page() -> None:
     settings = get_settings()
     st.title("Hearth")
     st.caption("Account health, churn risk, feedback and outreach for the shop's customers.")
+    pending = st.session_state.get(_PENDING)
+    if pending:
+        username, step = pending
+        if step == auth.LoginOutcome.NEEDS_ENROLMENT.value:
+            _enrol_step(username)
+        else:
+            _totp_step(username)
+        if st.button("Back to login", key="login_cancel_mfa"):
+            st.session_state.pop(_PENDING, None)
+            st.rerun()
+        return
     with st.form("login", clear_on_submit=True):
         username = st.text_input("Username", key="login_username", autocomplete="username")
         password = st.text_input("Password", type="password", key="login_password",
@@ -133,20 +150,67 @@ def login_page() -> None:
         if outcome is auth.LoginOutcome.OK and user is not None:
             _start_session(user.username)
             st.rerun()
+        elif outcome in (auth.LoginOutcome.NEEDS_TOTP, auth.LoginOutcome.NEEDS_ENROLMENT) and user:
+            # The password was right; the session starts only after the second factor.
+            st.session_state[_PENDING] = (user.username, outcome.value)
+            st.rerun()
         else:
             st.error(auth.LOGIN_FAILED_MESSAGE)
     if not settings.is_production:
         st.info("Demo logins: `manager`, `support`, `exec`, `admin`; password `hearth-demo`.")
 
 
+def _totp_step(username: str) -> None:
+    st.subheader("Two-factor code")
+    with st.form("totp", clear_on_submit=True):
+        code = st.text_input("Code from your authenticator app, or a recovery code", key="login_totp")
+        submitted = st.form_submit_button("Verify", type="primary")
+    if submitted:
+        with get_session() as session:
+            verified = mfa.verify_login_code(session=session, username=username, code=code)
+            if verified:
+                auth.complete_login(session=session, user=users.get_user(session=session, username=username))
+        if verified:
+            st.session_state.pop(_PENDING, None)
+            _start_session(username)
+            st.rerun()
+        st.error("That code is not valid. Enter the current code from your app.")
+
+
+def _enrol_step(username: str) -> None:
+    """First login of a role that requires two-factor: scan, confirm one code, keep the recovery codes."""
+    st.subheader("Set up two-factor login")
+    st.write("Your role requires a second factor. Scan the code with an authenticator app "
+             "(or type the key), then enter the 6-digit code it shows.")
+    if _ENROL_SECRET not in st.session_state:
+        with get_session() as session:
+            st.session_state[_ENROL_SECRET] = mfa.start_enrolment(session=session, username=username)
+    secret, uri = st.session_state[_ENROL_SECRET]
+    st.image(mfa.qr_png(uri), width=220)
+    st.code(secret, language=None)
+    with st.form("enrol", clear_on_submit=True):
+        code = st.text_input("6-digit code", key="enrol_code")
+        submitted = st.form_submit_button("Confirm", type="primary")
+    if submitted:
+        try:
+            with get_session() as session:
+                codes = mfa.confirm_enrolment(session=session, username=username, code=code)
+        except mfa.MfaError as exc:
+            st.error(str(exc))
+            return
+        st.session_state.pop(_ENROL_SECRET, None)
+        st.session_state[_PENDING] = (username, auth.LoginOutcome.NEEDS_TOTP.value)
+        st.success("Two-factor login is on. Keep these one-time recovery codes somewhere safe; "
+                   "they are shown only now:")
+        st.code("\n".join(codes), language=None)
+        st.button("I have saved them: continue", key="enrol_continue", type="primary")
+
+
 def logout(user: CurrentUser) -> None:
     with get_session() as session:
         auth.logout(session=session, username=user.username)
-    try:
-        _authenticator().cookie_controller.delete_cookie()
-    except Exception:  # noqa: BLE001 - no cookie to delete is fine
-        pass
     _forget()
+    st.session_state.pop(_SET_COOKIE, None)
     st.session_state[_LOGGED_OUT] = True
     st.cache_data.clear()
 

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import admin, users
+from core import admin, mfa, users
 from core.exporting import write_csv
 from core.roles import Role
 from ui.auth import require_screen
@@ -63,6 +63,21 @@ with tab_users:
                 st.success(f"{target} enabled.")
         except users.UserError as exc:
             st.error(str(exc))
+
+    st.subheader("Two-factor login")
+    with get_session() as session:
+        current_required = sorted(r.value for r in mfa.required_roles(session=session))
+    with st.form("mfa_settings"):
+        required = st.multiselect("Roles that must use a TOTP app at login", [r.value for r in Role],
+                                  default=current_required, key="mfa_required")
+        mfa_target = st.selectbox("Reset two-factor for (lost phone)", [""] + staff["username"].tolist(),
+                                  key="mfa_reset_user")
+        if st.form_submit_button("Save two-factor settings"):
+            with get_session() as session:
+                mfa.set_required_roles(session=session, roles=required, actor=user.username)
+                if mfa_target:
+                    mfa.reset_mfa(session=session, username=mfa_target, actor=user.username)
+            st.success("Saved. Users of those roles set up their app at their next login.")
 
 with tab_audit:
     c1, c2 = st.columns(2)

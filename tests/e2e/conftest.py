@@ -1,0 +1,126 @@
+"""End-to-end fixtures: the real app under `streamlit run` on a temporary demo database,
+driven by Playwright in Debian's Chromium (no browser download)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("HEARTH_CHROMIUM", "/usr/bin/chromium")
+REQUIRE_BROWSER = os.environ.get("HEARTH_REQUIRE_BROWSER") == "1"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def _browser_missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def e2e_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'hearth.db'}"
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, e2e_db_url: str) -> Iterator[str]:
+    reason = _browser_missing()
+    if reason:
+        if REQUIRE_BROWSER:
+            pytest.fail(reason + " and HEARTH_REQUIRE_BROWSER=1")
+        pytest.skip(reason)
+    workdir = tmp_path_factory.mktemp("e2e")
+    env = {
+        **os.environ,
+        "DATABASE_URL": e2e_db_url,
+        "HEARTH_ENV": "demo",
+        "HEARTH_COOKIE_KEY": "e2e-cookie-key-" + "x" * 32,
+        "HEARTH_OUTBOX_DIR": str(workdir / "outbox"),
+        "HEARTH_SECRETS_FILE": "/nonexistent/secrets.toml",
+    }
+    subprocess.run([sys.executable, "-m", "core", "init", "--demo", "--customers", "300", "--seed", "5"],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    port = _free_port()
+    log = open(workdir / "streamlit.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        raise RuntimeError("streamlit did not start: " + (workdir / "streamlit.log").read_text()[-2000:])
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(app_url: str):  # noqa: ANN201
+    from playwright.sync_api import expect, sync_playwright
+
+    # A first page load on a busy 2-core machine can take longer than Playwright's 5 s default.
+    expect.set_options(timeout=30_000)
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request: pytest.FixtureRequest):  # noqa: ANN001, ANN201
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.rmtree(ARTIFACTS / request.node.name, ignore_errors=True)
+        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
