@@ -1,6 +1,226 @@
+"""Feedback inbox: flagged answers for support leads to triage (managers: their own accounts)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
 import streamlit as st
 
+from core import feedback as fbk
+from core.outreach import OutreachError, preview_outreach
+from core.roles import NotAllowed
+from db.models import utcnow
+from ui import feedback as ui
 from ui.auth import require_screen
+from ui.db import get_session
 
 user = require_screen("feedback")
-st.title("Feedback")
+roles = ui.roles_key(user.roles)
+triage = fbk.may_triage(user.roles)
+sees_all = fbk.sees_all_feedback(user.roles)
+PAGE_SIZE = 50
+
+
+def _score(value: object) -> str:
+    return "none" if value is None or pd.isna(value) else str(int(value))
+
+
+def _known(value: object) -> bool:
+    return value is not None and not pd.isna(value)
+
+
+st.title("Feedback inbox")
+st.caption("Answers that need a human: detractors (0-6), clearly negative comments, and comments that "
+           "name a problem (leaking, broken, late, billing, refund, cancel, allergy, safety). "
+           "Severity adds up detractor score, negative tone, the problem named and the customer's "
+           "revenue over the last 12 months."
+           + ("" if sees_all else " You see the items of your own accounts."))
+
+flash = st.session_state.pop("fb_flash", None)
+if flash:
+    st.success(flash)
+
+# ---------------------------------------------------------------- close the loop
+loop = ui.loop_figures(user.username, roles)
+
+
+def _hours(value: float | None) -> str:
+    return "–" if value is None else (f"{value:.0f} h" if value < 72 else f"{value / 24:.1f} days")
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+with st.container(border=True):
+    st.markdown("**Closing the loop** (flagged answers of the last 90 days)")
+    m1, m2, m3, m4, m5 = st.columns(5)
+    m1.metric("Flagged", f"{loop['flagged']:,}")
+    m2.metric("Median to first response", _hours(loop["median_hours_to_first_response"]))
+    m3.metric("First response within 48 h", _share(loop["share_first_response_within_48h"]))
+    m4.metric("Median to resolution", _hours(loop["median_hours_to_resolution"]))
+    m5.metric("Resolved within 48 h", _share(loop["share_resolved_within_48h"]))
+    ages = loop["open_by_age"]
+    st.caption(f"Open items: {loop['open_total']:,} — "
+               + ", ".join(f"{row.age}: {row.open:,}" for row in ages.itertuples()))
+
+# ---------------------------------------------------------------- filters
+f1, f2, f3, f4 = st.columns([2, 1.2, 1.2, 1.2])
+states = f1.multiselect("State", list(fbk.STATES), default=list(fbk.OPEN_STATES), key="fb_states",
+                        format_func=lambda s: fbk.STATE_LABELS[s])
+staff = ui.staff_for_inbox()
+assignee_choice = f2.selectbox("Assigned to", ["anyone", "unassigned", *staff], key="fb_assignee")
+window = f3.selectbox("Submitted", ["last 7 days", "last 30 days", "last 90 days", "last 365 days", "any time"],
+                      index=1, key="fb_window")
+sort = f4.radio("Order", ["severity", "newest"], key="fb_sort", horizontal=True,
+                format_func=lambda s: "most severe" if s == "severity" else "newest")
+owner = None
+if sees_all:
+    owner_choice = st.selectbox("Account manager", ["all accounts", *staff], key="fb_owner")
+    owner = None if owner_choice == "all accounts" else owner_choice
+days = {"last 7 days": 7, "last 30 days": 30, "last 90 days": 90, "last 365 days": 365}.get(window)
+since = (utcnow() - timedelta(days=days)).replace(minute=0, second=0, microsecond=0) if days else None
+assignee = {"anyone": None, "unassigned": ""}.get(assignee_choice, assignee_choice)
+page_no = st.session_state.get("fb_page", 1)
+
+state_filter = tuple(states) if states else None
+rows, total = ui.inbox_page(user.username, roles, state_filter, assignee, owner, since, sort, PAGE_SIZE,
+                            (page_no - 1) * PAGE_SIZE)
+if rows.empty and total > 0:  # the filters changed under a later page: back to the first
+    page_no = st.session_state["fb_page"] = 1
+    rows, total = ui.inbox_page(user.username, roles, state_filter, assignee, owner, since, sort, PAGE_SIZE, 0)
+if total == 0:
+    st.info("Nothing to follow up with these filters. Widen the period or the states, "
+            "or check back after the next import.")
+    st.stop()
+
+pages = max(1, -(-total // PAGE_SIZE))
+st.number_input(f"Page (of {pages}; {total:,} items)", min_value=1, max_value=pages, step=1, key="fb_page")
+
+table = rows.assign(
+    account=rows["customer_id"].map(lambda i: f"/account?id={int(i)}" if _known(i) else None),
+    state=rows["state"].map(fbk.STATE_LABELS),
+)
+st.dataframe(
+    table[["id", "submitted_at", "account", "customer_name", "value_12m", "nps_score", "severity", "state",
+           "assignee", "flag_reasons", "comment"]],
+    hide_index=True,
+    width="stretch",
+    key="fb_table",
+    column_config={
+        "id": st.column_config.NumberColumn("#", format="%d"),
+        "submitted_at": st.column_config.DatetimeColumn("Submitted", format="YYYY-MM-DD HH:mm"),
+        "account": st.column_config.LinkColumn("Account", display_text=r"/account\?id=(\d+)"),
+        "customer_name": st.column_config.TextColumn("Customer"),
+        "value_12m": st.column_config.NumberColumn("Value 12 mo", format="%.0f"),
+        "nps_score": st.column_config.NumberColumn("Score", format="%d"),
+        "severity": st.column_config.ProgressColumn("Severity", min_value=0, max_value=100, format="%.0f"),
+        "state": st.column_config.TextColumn("State"),
+        "assignee": st.column_config.TextColumn("Assignee"),
+        "flag_reasons": st.column_config.TextColumn("Why flagged", width="medium"),
+        "comment": st.column_config.TextColumn("Comment", width="large"),
+    },
+)
+
+# ---------------------------------------------------------------- one item
+ids = rows["id"].astype(int).tolist()
+labels = {int(r.id): f"#{int(r.id)} · {r.submitted_at:%Y-%m-%d} · score {_score(r.nps_score)} · "
+                     f"{fbk.STATE_LABELS[r.state]}"
+          for r in rows.itertuples()}
+if st.session_state.get("fb_item") not in ids:
+    st.session_state.pop("fb_item", None)
+item_id = st.selectbox("Work on item", ids, format_func=labels.get, key="fb_item")
+item = rows.set_index("id").loc[item_id]
+
+with st.container(border=True):
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader(f"Item #{item_id}")
+        st.text(f"Customer: {item['customer_name'] or 'unknown'}"
+                f"  ({item['customer_ref'] or 'no customer id'}, owner {item['owner'] or '–'})")
+        st.text(f"Submitted {item['submitted_at']:%Y-%m-%d %H:%M} via {item['channel'] or 'unknown channel'}; "
+                f"score {_score(item['nps_score'])}; "
+                f"severity {item['severity']:.0f}")
+        st.caption("Comment (shown as plain text)")
+        st.text(item["comment"] if isinstance(item["comment"], str) and item["comment"] else "(no comment)")
+        st.caption("Why flagged")
+        st.text(item["flag_reasons"] or "–")
+        if isinstance(item["notes"], str) and item["notes"]:
+            st.caption("Notes")
+            st.text(item["notes"])
+        if _known(item["customer_id"]):
+            st.markdown(f"[Open the account](/account?id={int(item['customer_id'])})")
+    with right:
+        st.text(f"State: {fbk.STATE_LABELS[item['state']]}"
+                + (f" ({item['resolution']})" if isinstance(item["resolution"], str) else ""))
+        st.text(f"Assignee: {item['assignee'] or 'nobody'}")
+
+        def run(action, done: str, **kwargs) -> None:  # noqa: ANN001
+            try:
+                with get_session() as session:
+                    action(session=session, feedback_id=item_id, actor=user.username, roles=user.roles, **kwargs)
+            except (fbk.FeedbackError, NotAllowed) as exc:
+                st.error(str(exc))
+                return
+            ui.clear_feedback_readers()
+            st.session_state["fb_flash"] = done
+            st.rerun()
+
+        if triage:
+            b1, b2 = st.columns(2)
+            if item["state"] in ("new", "waiting") and b1.button("Acknowledge", key="fb_ack"):
+                run(fbk.acknowledge, f"Item #{item_id} acknowledged.")
+            if item["state"] in ("new", "acknowledged") and b2.button("Waiting on customer", key="fb_wait"):
+                run(fbk.mark_waiting, f"Item #{item_id} is waiting on the customer.")
+            if item["state"] == "resolved" and b1.button("Reopen", key="fb_reopen"):
+                run(fbk.reopen, f"Item #{item_id} reopened.")
+            if item["state"] != "resolved":
+                a1, a2 = st.columns([2, 1])
+                current = item["assignee"] if item["assignee"] in staff else None
+                who = a1.selectbox("Assign to", ["nobody", *staff], key="fb_assign_to",
+                                   index=(staff.index(current) + 1) if current else 0)
+                if a2.button("Assign", key="fb_assign"):
+                    run(fbk.assign, f"Item #{item_id} assigned to {who}.",
+                        assignee=None if who == "nobody" else who)
+                with st.form("fb_resolve_form", clear_on_submit=True):
+                    category = st.selectbox("Resolution", list(fbk.RESOLUTION_CATEGORIES), key="fb_resolution")
+                    resolve_note = st.text_input("Note (optional)", key="fb_resolve_note", max_chars=500)
+                    if st.form_submit_button("Resolve", type="primary"):
+                        run(fbk.resolve, f"Item #{item_id} resolved: {category}.", resolution=category,
+                            note=resolve_note)
+        else:
+            st.caption("Support leads change the state; you can add notes and send the apology.")
+        with st.form("fb_note_form", clear_on_submit=True):
+            note = st.text_area("Add a note", key="fb_note", max_chars=fbk.MAX_NOTE_CHARS, height=80)
+            if st.form_submit_button("Add note"):
+                run(fbk.add_note, f"Note added to item #{item_id}.", text=note)
+
+        if _known(item["customer_id"]):
+            with st.expander("Send apology", icon=":material/mail:"):
+                try:
+                    with get_session() as session:
+                        preview = preview_outreach(session=session, customer_id=int(item["customer_id"]),
+                                                   template="apology", feedback_id=item_id,
+                                                   idempotency_key=f"apology:feedback:{item_id}")
+                except OutreachError as exc:
+                    preview = None
+                    st.error(str(exc))
+                if preview is not None:
+                    if preview.would_send:
+                        st.caption(f"To {preview.to} by {preview.channel}; subject:")
+                        st.text(preview.subject or "")
+                        st.text(preview.body or "")
+                    else:
+                        st.warning(f"Would not be sent: {preview.reason}")
+                    if st.button("Send apology", key="fb_apology", disabled=not preview.would_send):
+                        try:
+                            with get_session() as session:
+                                result = fbk.send_apology(session=session, feedback_id=item_id,
+                                                          actor=user.username, roles=user.roles)
+                        except (fbk.FeedbackError, NotAllowed, OutreachError) as exc:
+                            st.error(str(exc))
+                        else:
+                            ui.clear_feedback_readers()
+                            st.session_state["fb_flash"] = f"Apology for item #{item_id}: {result.describe()}"
+                            st.rerun()

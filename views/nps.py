@@ -1,6 +1,147 @@
+"""NPS: the trend with its 95 % interval, the mix of promoters and detractors, splits, what
+detractors talk about, and (for roles that may read comments) comment search."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+from core import feedback as fbk
+from core.nps import nps_from_counts
+from core.roles import may_see_personal_data
+from db.models import utcnow
+from ui import feedback as ui
 from ui.auth import require_screen
 
 user = require_screen("nps")
-st.title("Nps")
+roles = ui.roles_key(user.roles)
+
+st.title("NPS")
+st.caption("NPS = % promoters (9-10) minus % detractors (0-6) among answers with a score, with a 95 % "
+           "interval (normal approximation of the +1/0/-1 answer mean). The band is wide when there are "
+           "few answers: read the counts with it.")
+
+c1, c2, c3 = st.columns(3)
+months = c1.selectbox("Period", [3, 6, 12, 24], index=2, key="nps_months",
+                      format_func=lambda m: f"last {m} months")
+freq = c2.radio("By", ["W", "M"], index=1, key="nps_freq", horizontal=True,
+                format_func=lambda f: "week" if f == "W" else "month")
+split_labels = {"all": "all customers", "segment": "segment", "region": "region", "channel": "channel",
+                "category": "product category bought"}
+split = c3.selectbox("Split", list(split_labels), key="nps_split", format_func=split_labels.get)
+
+until = utcnow().replace(minute=0, second=0, microsecond=0)
+since = (until - timedelta(days=round(30.44 * months))).replace(hour=0)
+by = None if split == "all" else split
+periods = ui.nps_periods(since, until, freq, by)
+counts = ui.answer_counts(since, until)
+
+if periods.empty:
+    st.info("No answers with a score in this period. Import survey answers on the Data screen "
+            "(`python -m core import feedback FILE.csv`) or choose a longer period.")
+    st.stop()
+
+overall = periods if by is None else ui.nps_periods(since, until, freq, None)
+total = nps_from_counts(int(overall["promoters"].sum()), int(overall["passives"].sum()),
+                        int(overall["detractors"].sum()))
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("NPS", f"{total['nps']:+.0f}", help=f"95 % interval {total['ci_low']:+.0f} to {total['ci_high']:+.0f}")
+m2.metric("95 % interval", f"{total['ci_low']:+.0f} to {total['ci_high']:+.0f}")
+m3.metric("Answers with a score", f"{total['responses']:,}")
+m4.metric("Answers (all)", f"{counts['answers']:,}")
+st.caption(f"Promoters {total['promoters']:,} · passives {total['passives']:,} · detractors "
+           f"{total['detractors']:,} · {counts['commented']:,} with a comment · {counts['flagged']:,} flagged. "
+           "Response rate: not shown, because the shop's data does not record the surveys sent.")
+if split == "category":
+    st.caption("A customer's answer counts once in each product category they bought in the period.")
+
+# ---------------------------------------------------------------- trend
+fig = go.Figure()
+if by is None:
+    x = periods["period"]
+    fig.add_trace(go.Scatter(x=list(x) + list(x[::-1]),
+                             y=list(periods["ci_high"]) + list(periods["ci_low"][::-1]),
+                             fill="toself", fillcolor="rgba(31,119,180,0.15)", line={"width": 0},
+                             hoverinfo="skip", name="95 % interval"))
+    fig.add_trace(go.Scatter(x=x, y=periods["nps"], mode="lines+markers", name="NPS",
+                             customdata=periods[["responses", "ci_low", "ci_high"]],
+                             hovertemplate="%{x|%Y-%m-%d}: NPS %{y:.0f} (%{customdata[1]:.0f} to "
+                                           "%{customdata[2]:.0f}), %{customdata[0]} answers<extra></extra>"))
+    fig.add_trace(go.Bar(x=x, y=periods["responses"], name="answers", yaxis="y2", opacity=0.25,
+                         marker_color="gray"))
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "answers", "showgrid": False})
+else:
+    for group, part in periods.groupby(by):
+        fig.add_trace(go.Scatter(x=part["period"], y=part["nps"], mode="lines+markers", name=str(group),
+                                 customdata=part[["responses", "ci_low", "ci_high"]],
+                                 hovertemplate=f"{group} " + "%{x|%Y-%m-%d}: NPS %{y:.0f} (%{customdata[1]:.0f}"
+                                               " to %{customdata[2]:.0f}), %{customdata[0]} answers<extra></extra>"))
+fig.update_layout(yaxis={"title": "NPS", "range": [-100, 100]}, height=380, margin={"t": 30, "b": 10},
+                  legend={"orientation": "h"})
+st.plotly_chart(fig, width="stretch", key="nps_trend")
+
+mix = overall.copy()
+mix_fig = go.Figure()
+for column, color in (("detractors", "#d62728"), ("passives", "#bbbbbb"), ("promoters", "#2ca02c")):
+    mix_fig.add_trace(go.Bar(x=mix["period"], y=mix[column], name=column, marker_color=color))
+mix_fig.update_layout(barmode="stack", height=300, margin={"t": 30, "b": 10}, yaxis={"title": "answers"},
+                      legend={"orientation": "h"}, title="Promoters, passives and detractors")
+st.plotly_chart(mix_fig, width="stretch", key="nps_mix")
+
+with st.expander("Figures per period" + ("" if by is None else f" and {split_labels[split]}")):
+    st.dataframe(periods, hide_index=True, width="stretch",
+                 column_config={"period": st.column_config.DateColumn("Period starting"),
+                                "nps": st.column_config.NumberColumn("NPS", format="%.0f"),
+                                "ci_low": st.column_config.NumberColumn("95 % low", format="%.0f"),
+                                "ci_high": st.column_config.NumberColumn("95 % high", format="%.0f")})
+
+# ---------------------------------------------------------------- themes
+st.subheader("What detractors talk about")
+theme_frame, spikes = ui.themes(max(months, 6))
+if theme_frame.empty:
+    st.info("No detractor named a problem theme in this period.")
+else:
+    for row in spikes.head(3).itertuples():
+        st.warning(f"Stands out: {row.theme} in {row.month:%B %Y}: {row.mentions} detractor mentions, "
+                   f"{row.times:.0f}× the usual month ({row.usual:.0f}).", icon=":material/trending_up:")
+    grid = theme_frame.pivot_table(index="theme", columns="month", values="mentions", aggfunc="sum").fillna(0)
+    grid = grid.loc[grid.sum(axis=1).sort_values(ascending=False).index]
+    heat = go.Figure(go.Heatmap(z=grid.values, x=[f"{m:%Y-%m}" for m in grid.columns], y=list(grid.index),
+                                colorscale="Reds", hovertemplate="%{y}, %{x}: %{z} mentions<extra></extra>"))
+    heat.update_layout(height=60 + 28 * len(grid), margin={"t": 10, "b": 10})
+    st.plotly_chart(heat, width="stretch", key="nps_themes")
+    st.caption("Problems named in the comments of answers scored 0-6, per month (one answer can name "
+               "several). Themes come from the flagging rules.")
+
+# ---------------------------------------------------------------- comment search
+st.subheader("Search the comments")
+if not may_see_personal_data(user.roles):
+    st.info("Comments are customers' own words: your role sees the aggregates above only.")
+else:
+    word = st.text_input("Word or phrase", key="nps_search", max_chars=100,
+                         placeholder="e.g. leak, refund, lavender")
+    if word.strip():
+        try:
+            hits = ui.search(roles, word.strip())
+        except fbk.FeedbackError as exc:
+            st.error(str(exc))
+        else:
+            if hits.empty:
+                st.info(f"No comment contains {word.strip()!r}.")
+            else:
+                hits = hits.assign(account=hits["customer_id"].map(
+                    lambda i: f"/account?id={int(i)}" if pd.notna(i) else None))
+                st.caption(f"{len(hits):,} most recent matches" + (" (first 200)" if len(hits) >= 200 else ""))
+                st.dataframe(hits[["submitted_at", "nps_score", "comment", "flagged", "state", "account"]],
+                             hide_index=True, width="stretch", key="nps_hits",
+                             column_config={
+                                 "submitted_at": st.column_config.DatetimeColumn("Submitted",
+                                                                                 format="YYYY-MM-DD"),
+                                 "nps_score": st.column_config.NumberColumn("Score", format="%d"),
+                                 "comment": st.column_config.TextColumn("Comment", width="large"),
+                                 "account": st.column_config.LinkColumn("Account",
+                                                                        display_text=r"/account\?id=(\d+)"),
+                             })

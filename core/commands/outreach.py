@@ -1,0 +1,93 @@
+"""`python -m core outreach trigger|deliver|requeue|unsubscribe`"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from sqlmodel import Session
+
+from core import delivery
+from core import outreach as core_outreach
+from db.engine import get_engine
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("outreach", help="trigger outreach and run the delivery worker")
+    sub = p.add_subparsers(dest="outreach_command", required=True)
+
+    t = sub.add_parser("trigger", help="queue one outreach for a customer (rules apply)")
+    t.add_argument("--customer", required=True, help="the customer's id in the shop (external id)")
+    t.add_argument("--template", required=True, choices=core_outreach.TEMPLATES)
+    t.add_argument("--by", required=True, help="staff username recorded as the trigger")
+    t.add_argument("--feedback", type=int, default=None, help="feedback id an apology refers to")
+    t.add_argument("--key", default=None, help="idempotency key (default: customer, template and day)")
+    t.set_defaults(func=run_trigger)
+
+    d = sub.add_parser("deliver", help="send queued messages (keeps polling unless --once)")
+    d.add_argument("--once", action="store_true", help="one pass, then exit")
+    d.add_argument("--poll-seconds", type=float, default=5.0)
+    d.set_defaults(func=run_deliver)
+
+    r = sub.add_parser("requeue", help="put a failed message back in the queue")
+    r.add_argument("--outreach", type=int, required=True)
+    r.add_argument("--by", required=True)
+    r.set_defaults(func=run_requeue)
+
+    u = sub.add_parser("unsubscribe", help="record that a customer unsubscribed (withdraws email consent)")
+    u.add_argument("--customer", required=True)
+    u.add_argument("--by", required=True)
+    u.set_defaults(func=run_unsubscribe)
+
+
+def run_trigger(args: argparse.Namespace) -> int:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        customer = core_outreach.find_customer(session=session, external_id=args.customer)
+        result = core_outreach.trigger_outreach(
+            session=session, customer_id=customer.id, template=args.template, triggered_by=args.by,
+            feedback_id=args.feedback, idempotency_key=args.key)
+    print(f"customer {args.customer}, {args.template}: {result.describe()}")
+    return 0
+
+
+def run_deliver(args: argparse.Namespace) -> int:
+    engine = get_engine()
+    stop = threading.Event()
+
+    def _stop(signum, _frame) -> None:  # noqa: ANN001
+        print("stopping after the current message…", flush=True)
+        stop.set()
+
+    if not args.once and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        print(f"outreach worker polling every {args.poll_seconds:g} s (Ctrl-C stops)", flush=True)
+
+    def _report(report: delivery.DeliveryReport) -> None:
+        if report.touched or args.once:
+            print(report.summary(), flush=True)
+            for err in report.errors[:20]:
+                print(f"  {err}", flush=True)
+
+    total = delivery.deliver(engine=engine, once=args.once, poll_seconds=args.poll_seconds, stop=stop,
+                             on_pass=_report)
+    if not args.once:
+        print(f"stopped; this run: {total.summary()}")
+    return 0
+
+
+def run_requeue(args: argparse.Namespace) -> int:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        o = delivery.requeue_outreach(session=session, outreach_id=args.outreach, actor=args.by)
+    print(f"outreach {o.id} queued again")
+    return 0
+
+
+def run_unsubscribe(args: argparse.Namespace) -> int:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        customer = core_outreach.find_customer(session=session, external_id=args.customer)
+        core_outreach.record_unsubscribe(session=session, customer_id=customer.id, actor=args.by,
+                                         source="command line")
+    print(f"customer {args.customer}: email consent withdrawn")
+    return 0

@@ -1,0 +1,371 @@
+"""The outreach worker: sends queued messages, retries with backoff, never sends one twice.
+
+One pass:
+
+1. Recover stale claims (a worker died between claiming and marking, see below).
+2. Claim a batch of due messages in a short transaction: `queued` and due ->
+   `sending`, attempts + 1, and `next_attempt_at` becomes the claim's expiry (the lease).
+   PostgreSQL selects with `FOR UPDATE SKIP LOCKED`, so several workers share the queue
+   without waiting for or taking each other's rows. Each row is then claimed with a
+   conditional `UPDATE ... WHERE status = 'queued'`, so even two workers on SQLite cannot
+   both win a row (run one there all the same: SQLite has a single writer).
+3. Send each claimed message with no transaction open (network time holds no locks).
+4. Mark it: `sent` (with sent_at); or, on an error, back to `queued` with last_error and an
+   exponential backoff; `failed` after MAX_ATTEMPTS or on a permanent refusal.
+
+Every message has a stable Message-ID, written at trigger time and reused by every
+attempt. A worker that dies after sending and before marking leaves the row `sending`
+with an expired lease. What the next worker does with it depends on the channel:
+
+- outbox: the .eml file is named after the Message-ID and appears atomically (hard link
+  of a finished temporary file), so the file existing means delivered -> `sent`; no file
+  means nothing went out -> `queued` again.
+- SMTP and webhook: the other side cannot be asked whether it got the message. Hearth
+  chooses at most once: the row becomes `failed` with "delivery uncertain" and the
+  Message-ID in last_error, and is not resent by itself. A person can look the
+  Message-ID up in the mail server's log (or the webhook receiver, which also gets it as
+  the `Idempotency-Key` header) and requeue it with `requeue_outreach`. The window is the
+  few milliseconds between the server's final OK and the mark, so this is rare; the
+  alternative, resending, would risk a duplicate email every time it happens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from core import audit
+from core.config import Settings, get_settings
+from core.outreach import channel_for, html_alternative
+from db.models import Customer, Outreach, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+BACKOFF_BASE = timedelta(seconds=60)
+BACKOFF_MAX = timedelta(hours=2)
+CLAIM_LEASE = timedelta(minutes=10)
+BATCH_SIZE = 25
+WORKER = "worker"
+
+
+class DeliveryError(Exception):
+    """A send that did not go through; `permanent` ones are not retried."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    recovered_sent: int = 0
+    requeued: int = 0
+    uncertain: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DeliveryReport) -> None:
+        for name in ("sent", "retrying", "failed", "recovered_sent", "requeued", "uncertain"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+
+    @property
+    def touched(self) -> int:
+        return self.sent + self.retrying + self.failed + self.recovered_sent + self.requeued + self.uncertain
+
+    def summary(self) -> str:
+        parts = [f"sent {self.sent}", f"retrying {self.retrying}", f"failed {self.failed}"]
+        if self.recovered_sent or self.requeued or self.uncertain:
+            parts.append(f"recovered {self.recovered_sent} already delivered, requeued {self.requeued}, "
+                         f"uncertain {self.uncertain}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Message:
+    outreach_id: int
+    customer_id: int
+    customer_external_id: str
+    name: str | None
+    to: str
+    subject: str
+    body: str
+    message_id: str
+    offer_code: str | None
+    template: str
+    campaign_id: int | None
+    triggered_by: str
+    attempts: int
+
+    def email(self, settings: Settings, now: datetime) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = settings.smtp_from
+        msg["To"] = formataddr((" ".join((self.name or "").split()), self.to))
+        msg["Subject"] = self.subject
+        msg["Message-ID"] = self.message_id
+        msg["Date"] = format_datetime(now.replace(tzinfo=None), usegmt=False)
+        sender = parseaddr(settings.smtp_from)[1] or "care@hearth.example"
+        msg["List-Unsubscribe"] = f"<mailto:{sender}?subject=unsubscribe>"
+        msg["X-Hearth-Outreach"] = str(self.outreach_id)
+        msg.set_content(self.body)
+        msg.add_alternative(html_alternative(self.body), subtype="html")
+        return msg
+
+    def payload(self) -> dict:
+        return {
+            "message_id": self.message_id, "outreach_id": self.outreach_id,
+            "customer_id": self.customer_external_id, "to": self.to, "name": self.name,
+            "subject": self.subject, "text": self.body, "html": html_alternative(self.body),
+            "offer_code": self.offer_code, "template": self.template, "campaign_id": self.campaign_id,
+        }
+
+
+def backoff(attempts: int) -> timedelta:
+    """60 s, 2 min, 4 min, ... capped at 2 h, after the n-th failed attempt."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+# ---------------------------------------------------------------- channels
+
+
+def outbox_path(settings: Settings, message_id: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>"))
+    return Path(settings.outbox_dir) / f"{safe}.eml"
+
+
+def send_outbox(msg: Message, settings: Settings, now: datetime) -> bool:
+    """Write the .eml once. Returns False when it was already there (delivered before)."""
+    path = outbox_path(settings, msg.message_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return False
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(bytes(msg.email(settings, now)))
+        try:
+            os.link(tmp, path)  # atomic, and fails if the file exists: written once or not at all
+        except FileExistsError:
+            return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+def _ssl_context() -> ssl.SSLContext:
+    # The system's trust store (SSL_CERT_FILE / SSL_CERT_DIR are honoured).
+    return ssl.create_default_context()
+
+
+def send_smtp(msg: Message, settings: Settings, now: datetime) -> None:
+    host, port = settings.smtp_host, settings.smtp_port
+    try:
+        if settings.smtp_tls == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=30, context=_ssl_context())
+        else:
+            client = smtplib.SMTP(host, port, timeout=30)
+        with client:
+            if settings.smtp_tls == "starttls":
+                client.starttls(context=_ssl_context())
+            if settings.smtp_user:
+                client.login(settings.smtp_user, settings.smtp_password or "")
+            client.send_message(msg.email(settings, now))
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryError(f"SMTP refused the recipient: {exc.recipients}", permanent=True) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"SMTP {host}:{port}: {type(exc).__name__}: {exc}") from exc
+
+
+def send_webhook(msg: Message, settings: Settings, now: datetime) -> None:
+    data = json.dumps(msg.payload()).encode()
+    req = urllib.request.Request(
+        settings.webhook_url, data=data, method="POST",
+        headers={"Content-Type": "application/json", "Idempotency-Key": msg.message_id,
+                 "User-Agent": "hearth-outreach/1"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - URL from settings
+            if not 200 <= resp.status < 300:
+                raise DeliveryError(f"webhook answered {resp.status}")
+    except urllib.error.HTTPError as exc:
+        permanent = 400 <= exc.code < 500 and exc.code not in (408, 409, 425, 429)
+        raise DeliveryError(f"webhook answered {exc.code} {exc.reason}", permanent=permanent) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise DeliveryError(f"webhook {settings.webhook_url}: {exc}") from exc
+
+
+# ---------------------------------------------------------------- queue
+
+
+def _due_filter(now: datetime):
+    return and_(Outreach.status == "queued",
+                or_(col(Outreach.next_attempt_at).is_(None), col(Outreach.next_attempt_at) <= now))
+
+
+def _claim(engine: Engine, now: datetime, batch: int) -> list[Message]:
+    table = Outreach.__table__
+    with Session(engine) as session:
+        stmt = select(Outreach.id).where(_due_filter(now)).order_by(Outreach.id).limit(batch)
+        if engine.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = list(session.exec(stmt).all())
+        claimed = []
+        for oid in ids:
+            res = session.execute(
+                update(table).where(table.c.id == oid, table.c.status == "queued")
+                .values(status="sending", attempts=table.c.attempts + 1, next_attempt_at=now + CLAIM_LEASE))
+            if res.rowcount == 1:
+                claimed.append(oid)
+        session.commit()
+        if not claimed:
+            return []
+        rows = session.exec(select(Outreach, Customer).join(Customer, Customer.id == Outreach.customer_id)
+                            .where(col(Outreach.id).in_(claimed)).order_by(Outreach.id)).all()
+        return [Message(o.id, c.id, c.external_id, c.name, c.email or "", o.subject or "", o.body or "",
+                        o.message_id or f"<outreach.{o.id}@hearth.local>", o.offer_code, o.template,
+                        o.campaign_id, o.triggered_by, o.attempts) for o, c in rows]
+
+
+def _mark(engine: Engine, msg: Message, *, status: str, now: datetime, channel: str,
+          error: str | None = None, next_at: datetime | None = None, action: str,
+          from_status: str = "sending", detail: dict | None = None) -> bool:
+    table = Outreach.__table__
+    values: dict = {"status": status, "channel": channel, "last_error": error, "next_attempt_at": next_at}
+    if status == "sent":
+        values["sent_at"] = now
+    with Session(engine) as session:
+        res = session.execute(update(table)
+                              .where(table.c.id == msg.outreach_id, table.c.status == from_status)
+                              .values(**values))
+        if res.rowcount != 1:
+            session.rollback()
+            return False
+        audit.record(session=session, actor=msg.triggered_by, action=action, record_type="outreach",
+                     record_id=msg.outreach_id, customer_id=msg.customer_id,
+                     detail={"channel": channel, "attempt": msg.attempts, "error": error,
+                             "message_id": msg.message_id, "by": WORKER, **(detail or {})})
+        session.commit()
+        return True
+
+
+def _recover_stale(engine: Engine, now: datetime, settings: Settings) -> DeliveryReport:
+    """Rows left `sending` by a worker that stopped before marking them (lease expired)."""
+    report = DeliveryReport()
+    with Session(engine) as session:
+        stmt = (select(Outreach, Customer).join(Customer, Customer.id == Outreach.customer_id)
+                .where(Outreach.status == "sending", col(Outreach.next_attempt_at) < now).limit(500))
+        if engine.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=Outreach)
+        rows = session.exec(stmt).all()
+        stale = [Message(o.id, c.id, c.external_id, c.name, c.email or "", o.subject or "", o.body or "",
+                         o.message_id or "", o.offer_code, o.template, o.campaign_id, o.triggered_by,
+                         o.attempts) for o, c in rows]
+        channels = {o.id: o.channel for o, _ in rows}
+        session.commit()
+    for msg in stale:
+        channel = channels[msg.outreach_id]
+        if channel == "outbox":
+            if outbox_path(settings, msg.message_id).exists():
+                if _mark(engine, msg, status="sent", now=now, channel=channel, action="outreach.send",
+                         detail={"recovered": True}):
+                    report.recovered_sent += 1
+            elif _mark(engine, msg, status="queued", now=now, channel=channel, next_at=now,
+                       error="worker stopped before writing the message; queued again",
+                       action="outreach.retry"):
+                report.requeued += 1
+        else:
+            err = (f"delivery uncertain: a worker stopped while sending {msg.message_id} by {channel}; "
+                   "not resent to avoid a duplicate. Check the receiving side's log for this Message-ID, "
+                   "then requeue it if it never arrived.")
+            if _mark(engine, msg, status="failed", now=now, channel=channel, error=err,
+                     action="outreach.fail", detail={"uncertain": True}):
+                report.uncertain += 1
+    return report
+
+
+def requeue_outreach(*, session: Session, outreach_id: int, actor: str,
+                     now: datetime | None = None) -> Outreach:
+    """Put a failed message back in the queue (after checking it never arrived)."""
+    o = session.get(Outreach, outreach_id)
+    if o is None:
+        raise ValueError(f"no outreach with id {outreach_id}")
+    if o.status != "failed":
+        raise ValueError(f"outreach {outreach_id} is {o.status}; only failed messages can be requeued")
+    o.status, o.attempts, o.next_attempt_at = "queued", 0, now or utcnow()
+    session.add(o)
+    audit.record(session=session, actor=actor, action="outreach.requeue", record_type="outreach",
+                 record_id=o.id, customer_id=o.customer_id, detail={"previous_error": o.last_error})
+    session.commit()
+    return o
+
+
+def deliver_pass(*, engine: Engine, now: datetime | None = None, settings: Settings | None = None,
+                 batch: int = BATCH_SIZE, stop: threading.Event | None = None) -> DeliveryReport:
+    """Recover stale claims, then claim and send batches until nothing is due."""
+    settings = settings or get_settings()
+    fixed_now = now
+    report = _recover_stale(engine, fixed_now or utcnow(), settings)
+    channel = channel_for(settings)
+    sender = {"email": send_smtp, "webhook": send_webhook, "outbox": send_outbox}[channel]
+    while not (stop and stop.is_set()):
+        now = fixed_now or utcnow()
+        msgs = _claim(engine, now, batch)
+        if not msgs:
+            break
+        for msg in msgs:
+            try:
+                if not msg.to:
+                    raise DeliveryError("the customer has no email address", permanent=True)
+                sender(msg, settings, now)
+            except DeliveryError as exc:
+                err = str(exc)
+                report.errors.append(f"outreach {msg.outreach_id}: {err}")
+                log.warning("outreach %s attempt %s failed: %s", msg.outreach_id, msg.attempts, err)
+                if exc.permanent or msg.attempts >= MAX_ATTEMPTS:
+                    _mark(engine, msg, status="failed", now=now, channel=channel, error=err,
+                          action="outreach.fail")
+                    report.failed += 1
+                else:
+                    _mark(engine, msg, status="queued", now=now, channel=channel, error=err,
+                          next_at=now + backoff(msg.attempts), action="outreach.retry")
+                    report.retrying += 1
+                continue
+            _mark(engine, msg, status="sent", now=now, channel=channel, action="outreach.send")
+            report.sent += 1
+    return report
+
+
+def deliver(*, engine: Engine, once: bool, now: datetime | None = None, settings: Settings | None = None,
+            poll_seconds: float = 5.0, stop: threading.Event | None = None,
+            on_pass=None) -> DeliveryReport:
+    """Run the worker: one pass with `once`, else pass after pass every `poll_seconds`
+    until `stop` is set (the CLI sets it on Ctrl-C / SIGTERM, after the current message)."""
+    total = DeliveryReport()
+    stop = stop or threading.Event()
+    while True:
+        report = deliver_pass(engine=engine, now=now, settings=settings, stop=stop)
+        total.add(report)
+        if on_pass is not None:
+            on_pass(report)
+        if once or stop.wait(poll_seconds):
+            return total

@@ -1,0 +1,502 @@
+"""Sentiment and the "needs a human" flag for feedback answers.
+
+VADER (an offline lexicon) gives the tone. It misses complaints said in plain words
+("the door would not close", "stopped working after a week") and reads cleaning praise
+("kills germs", "tough on dirt") as negative, so Hearth adds two things on top:
+
+- a small domain lexicon that neutralises cleaning words and adds product-problem words;
+- negation-aware problem patterns, each naming a retention theme (leaking, broken, late
+  delivery, billing, refund, cancel, allergic reaction, safety, ...). "No leaks so far" and
+  "nothing missing" do not count; "if it ever leaks" does not either.
+
+An answer is flagged when it is a detractor (score 0 to 6), when its comment is clearly
+negative, or when the comment names a retention problem, even calmly. Answers without a
+score are judged on their text, answers without text on their score. The reasons are kept
+as short phrases ("detractor 3", "negative tone -0.72", "mentions: leaking, refund") so a
+support lead sees why.
+
+`python -m core.sentiment --evaluate tests/data/labelled_feedback.csv` prints precision and
+recall of the flag against plain VADER on a labelled set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+DETRACTOR_MAX = 6
+PROMOTER_MIN = 9
+# "Clearly negative": below VADER's own neutral band (-0.05), far enough that a single mildly
+# negative word in an otherwise plain remark does not page a human.
+NEGATIVE_TONE = -0.35
+# A comment that names a problem is at least this negative, whatever its polite words say
+# ("Great, another leaking bottle" scores +0.79 in plain VADER).
+PROBLEM_TONE_CAP = -0.35
+VADER_BASELINE_THRESHOLD = -0.05
+# 12-month revenue at which the customer-value part of the severity is full.
+VALUE_REFERENCE = 1000.0
+
+# Word -> valence (-4 .. 4, VADER's scale) for a household-goods shop.
+DOMAIN_LEXICON: dict[str, float] = {
+    # What cleaning products fight is not the customer's mood.
+    "stain": 0.0, "stains": 0.0, "stained": -1.0, "dirt": 0.0, "dirty": -0.5, "grease": 0.0,
+    "greasy": 0.0, "grime": 0.0, "germs": 0.0, "bacteria": 0.0, "kill": 0.0, "kills": 0.0,
+    "killed": 0.0, "killing": 0.0, "killer": 1.0, "stubborn": 0.0, "tough": 0.0, "mess": 0.0,
+    "mould": 0.0, "mold": 0.0, "limescale": 0.0, "odour": 0.0, "odours": 0.0, "odor": 0.0,
+    "damp": 0.0, "mud": 0.0, "burnt": 0.0, "scary": 0.0, "crazy": 0.0, "wicked": 0.0,
+    "battle": 0.0, "fighting": 0.0, "sorry": 0.0, "lost": -0.3, "bad": -1.5, "hated": -1.0,
+    "disgusting": -1.5, "accidents": 0.0,
+    # Product and service trouble VADER does not know or underrates.
+    "leaking": -1.8, "leaky": -1.5, "leaks": -1.4, "leaked": -1.6, "flimsy": -1.0,
+    "faulty": -1.8, "defective": -2.0, "overpriced": -1.5, "overcharged": -2.0,
+    "reek": -1.5, "reeks": -1.5, "downhill": -1.5, "shambles": -2.0, "rip-off": -2.5,
+    "ripoff": -2.5, "incompetent": -2.0, "unresponsive": -1.5, "watery": -1.0,
+    "misleading": -1.5, "excuses": -1.0, "fed": -0.5, "smashed": -1.5, "shattered": -1.5,
+    "chipped": -1.2, "rusted": -1.2, "rusting": -1.2, "peeling": -1.0, "meh": -1.0,
+}
+
+# Theme -> patterns. Every match is checked for a negation or a hypothetical just before it.
+_NEG_AUX = (
+    r"(?:(?:don|doesn|didn|isn|wasn|aren|weren|hasn|haven|hadn|wouldn|won|couldn|can|shouldn)'?t"
+    r"|(?:do|does|did|is|was|will|would|could|can|has|have)\s+not|cannot|never|no\s+longer|not)"
+)
+_THEME_PATTERNS: dict[str, list[str]] = {
+    "leaking": [
+        r"\bleak(?:s|ed|ing|y|age)?\b(?!-?proof)",
+        r"\bspill(?:ed|t|ing|s)?\b",
+        r"\bsoaked\b",
+        r"\bdripp(?:ing|ed)\b",
+        r"\booz(?:ing|ed)\b",
+    ],
+    "broken": [
+        r"\b(?:broke|broken|breaks|breaking|snapped|snaps|cracked|cracks|crack|shattered|smashed"
+        r"|chipped|chip|split|torn|tear|ripped|frayed|peel(?:ing|ed)|rust(?:ing|ed|y)|faded"
+        r"|defective|faulty|warped|shrank|shrunk|bleached|ruined)\b",
+        r"\b(?:came|come|comes|fell|falls?|falling)\s+(?:loose|off|apart|away|down|out)\b",
+        r"\bin\s+pieces\b",
+        r"\bdead\s+on\s+arrival\b",
+    ],
+    "stopped working": [
+        r"\bstopped\s+(?:working|after|charging|spinning|heating|running|ticking|pumping|responding)\b",
+        r"\bquit\s+working\b",
+        r"\b(?:motor|battery|bulb|charger|fan|pump|it)\s+(?:died|packed\s+up|gave\s+up|gave\s+out)\b",
+    ],
+    "not working": [
+        rf"\b{_NEG_AUX}\s+(?:\w+\s+)?(?:work|works|worked|working|fit|fits|charge|charging"
+        r"|turn\s+on|switch\s+on|start|spin|heat|dissolve|pump|hold|stick|spray|clean|drain|light)\b",
+        r"\b(?:grinding|rattling|buzzing|clicking|strange|weird|loud)\s+noise\b",
+        r"\b(?:non-stick|nonstick)[^.!?]{0,20}\bsticks\b",
+    ],
+    "does not close": [
+        rf"\b{_NEG_AUX}\s+(?:\w+\s+)?(?:close|closes|shut|shuts|seal|seals|lock|locks|latch"
+        r"|stay\s+(?:open|shut|closed|on|put|in\s+place))\b",
+    ],
+    "wrong item": [
+        r"\bwrong\s+(?:item|items|colour|color|size|scent|product|order|one|model|thing|version"
+        r"|flavour|parcel|address)\b",
+        r"\b(?:sent|received|got|delivered|came\s+with|arrived\s+with|shipped)\b[^.!?]{0,50}"
+        r"\binstead\s+of\b",
+        r"\bsomeone\s+else'?s\s+(?:order|parcel|package)\b",
+        r"\bnot\s+(?:as|what)\s+(?:described|i\s+ordered|advertised|pictured)\b",
+        r"\bnothing\s+like\s+the\s+(?:description|picture|photos?|listing)\b",
+    ],
+    "missing item": [
+        r"\bmissing\b",
+        r"\bempty\s+(?:box|parcel|package)\b",
+        r"\bnever\s+(?:arrived|came|turned\s+up|showed\s+up|got\s+it)\b",
+        r"\b(?:hasn'?t|haven'?t|has\s+not|have\s+not|didn'?t|did\s+not|not\s+yet)\s+"
+        r"(?:arrived|come|been\s+delivered|turned\s+up|received|got)\b",
+        r"\bnothing\s+(?:came|arrived|turned\s+up)\b",
+        r"\bno\s+(?:parcel|delivery|package)\b",
+    ],
+    "late delivery": [
+        r"\b(?:arrived|arriving|arrives|came|coming|turned\s+up|delivered|delivery|deliveries|parcel|order"
+        r"|orders|package|shipping)\b[^.!?]{0,40}\blate\b",
+        r"\blate\s+(?:again|delivery|deliveries|arrival)\b",
+        r"\b(?:days?|weeks?)\s+(?:late|later|overdue)\b",
+        r"\b(?:days?|weeks?)\s+after\s+the\s+date\b",
+        r"\bstill\s+(?:waiting|not\s+(?:arrived|here|delivered))\b",
+        r"\bwhere\s+is\s+my\s+(?:order|parcel|delivery|package)\b",
+        r"\bmissed\s+(?:delivery|twice|again)\b|\bwindow\s+was\s+missed\b",
+        r"\bstuck\s+(?:at|in)\s+(?:the\s+)?(?:depot|warehouse|customs|transit)\b",
+        r"\btaking\s+(?:too|so)\s+long\b",
+        r"\bfinally\s+arrived\b",
+    ],
+    "damaged delivery": [
+        r"\barrived\s+(?:\w+\s+){0,2}(?:damaged|broken|smashed|crushed|cracked|chipped|dented|open"
+        r"|in\s+pieces|leaking|wet)\b",
+        r"\b(?:damaged|crushed|dented)\b",
+        r"\bin\s+the\s+rain\b",
+        r"\bleft\s+(?:\w+\s+){0,3}open\b",
+    ],
+    "billing": [
+        r"\b(?:charged|charging|billed|debited)\s+(?:me\s+)?(?:twice|double|two\s+times)\b",
+        r"\bdouble[\s-]+(?:charged|billed|charge|payment)\b",
+        r"\bpayment\s+twice\b",
+        r"\bovercharg(?:ed|ing|e)\b",
+        r"\b(?:charged|billed)\s+(?:me\s+)?(?:for\s+)?(?:full\s+price|the\s+wrong|too\s+much|for\s+delivery|after)\b",
+        r"\b(?:charged|billed|charging)\s+(?:me\s+)?for\s+(?:a|an|the)\b[^.!?]{0,40}\b"
+        r"(?:paused|cancel+ed|returned|skipped|never)\b",
+        r"\bcharge\s+on\s+my\s+(?:statement|card|account)\b",
+        r"\b(?:don'?t|do\s+not)\s+recogni[sz]e\b",
+        r"\b(?:discount|voucher|code|promo)\b[^.!?]{0,30}\b(?:wasn'?t|was\s+not|didn'?t|not)\s+"
+        r"(?:applied|work|accepted)\b",
+        r"\btook\s+(?:the|my)\s+money\b",
+        r"\bwrong\s+amount\b|\bbilling\s+(?:error|issue|problem|mistake)\b",
+        r"\bwithout\s+(?:any\s+)?(?:warning|notice|asking|my\s+(?:consent|permission))\b",
+        r"\b(?:took|taken|taking|take)\s+(?:a\s+)?payments?\s+for\s+(?:a|an|the|my)\s+"
+        r"(?:paused|cancel+ed|skipped|returned)\b",
+        r"\bstill\s+waiting\s+for\s+(?:the|my)\s+money\b",
+    ],
+    "subscription": [
+        r"\bsubscription\b[^.!?]{0,60}\b(?:even\s+though|after\s+(?:i\s+)?cancel\w*|still|won'?t"
+        r"|can'?t|cannot|didn'?t|wrong|twice|renewed|keeps?)\b",
+        r"\b(?:can'?t|cannot|couldn'?t|unable\s+to|how\s+do\s+i)\s+(?:\w+\s+){0,2}(?:cancel|pause|skip)\b",
+        r"\bcan'?t\s+be\s+cancel+ed\b",
+        r"\b(?:after|despite)\s+(?:i\s+)?(?:cancel+(?:ed|ing)|pausing|paused)\b",
+        r"\beven\s+though\s+i\s+(?:paused|cancel+ed|skipped)\b",
+    ],
+    "refund": [
+        r"\b(?:want|like|need|demand|request|requesting|asking\s+for|expect|give\s+me|get|issue)\s+"
+        r"(?:a\s+|my\s+|me\s+a\s+|full\s+|a\s+full\s+)?(?:refund|money\s+back)\b",
+        r"\brefund\s+me\b|\bmoney\s+back\b",
+        r"\brefund\b[^.!?]{0,40}\b(?:still|hasn'?t|has\s+not|not\s+(?:yet|arrived|received)|takes|waiting"
+        r"|promised)\b",
+        r"\bwhere\s+is\s+my\s+refund\b",
+    ],
+    "cancel": [
+        r"\bcancel(?:led|ed|ling|ing)?\s+(?:my|the|our|this)\s+(?:order|subscription|account|membership"
+        r"|plan)\b",
+        r"\b(?:close|delete)\s+my\s+account\b",
+        r"\bnever\s+(?:\w+\s+){0,2}(?:order|ordering|buy|buying|shop|shopping|use|using)\b[^.!?]{0,25}"
+        r"\bagain\b",
+        r"\bnever\s+again\b",
+        r"\b(?:done|finished)\s+with\s+(?:you|hearth|this\s+(?:shop|company))\b",
+        r"\btaking\s+my\s+(?:business|custom)\s+elsewhere\b",
+        r"\b(?:thinking\s+of|going\s+to|will\s+be)\s+(?:switching|moving|leaving|going\s+elsewhere)\b",
+        r"\blost\s+a\s+(?:\w+\s+)?customer\b",
+        r"\bwon'?t\s+be\s+(?:ordering|back|buying|shopping|renewing)\b",
+        r"\bthink\s+twice\b",
+        r"\bunsubscribe\b|\bstop\s+(?:sending|emailing|texting)\b",
+    ],
+    "allergic reaction": [
+        r"\b(?:rash|rashes|hives|itchy|itching|itches|allerg(?:y|ic|ies)|reaction|irritat(?:ed|ion|ing)"
+        r"|swollen|swelling|blisters?|asthma|wheez(?:y|ing)|headaches?)\b",
+        r"\beyes?\s+(?:water|watering|sting|stinging|burn|burning)\b",
+        r"\bthroat\s+(?:sting|stinging|burn|burning|closing|itch)\b",
+        r"\b(?:came|brought\s+(?:me|him|her|them)|broke)\s+out\s+in\b",
+        r"\b(?:got|was|were|felt)\s+sick\s+after\b",
+    ],
+    "safety": [
+        r"\b(?:caught\s+fire|on\s+fire|flames?|sparks?|sparked|sparking|smok(?:e|ed|ing)|exploded"
+        r"|explosion|shattered|toxic|poison(?:ous|ed)?|dangerous|unsafe|hazard(?:ous)?|injur(?:ed|y)"
+        r"|fumes|electric\s+shock)\b",
+        r"\bburning\s+smell\b|\bsmell(?:s|ed)?\s+of\s+(?:burning|melting)\b",
+        r"\bmelt(?:ed|ing)\b|\boverheat(?:ed|ing|s)?\b|\bgot\s+(?:very\s+|really\s+|so\s+)?hot\b",
+        r"\b(?:cut|burn(?:ed|t)?|hurt)\s+(?:myself|herself|himself|someone|my\s+\w+)\b",
+        r"\bcould\s+have\s+hurt\b",
+        r"\bchemical\s+smell\b",
+        r"\bpet\s+safe\b",
+    ],
+}
+# The themes most worth a human, for severity.
+SAFETY_THEMES = frozenset({"safety", "allergic reaction"})
+CHURN_THEMES = frozenset({"cancel", "refund"})
+THEMES: tuple[str, ...] = tuple(_THEME_PATTERNS)
+
+_NEGATORS = frozenset({
+    "no", "not", "never", "without", "nothing", "none", "zero", "hardly", "barely", "nor",
+    "neither", "if", "unless", "whether", "worried", "afraid", "nervous", "feared", "case",
+    "cannot", "dont", "doesnt", "didnt", "isnt", "wasnt", "havent", "hasnt", "wont", "cant",
+    "couldnt", "wouldnt", "arent", "werent",
+})
+_CLAUSE_WORDS = frozenset({"and", "but", "then", "so", "because", "though", "although", "however",
+                           "yet", "while", "which"})
+_NEGATION_WINDOW = 4
+_CLAUSE_BREAK = re.compile(r"[.,;:!?()\"]")
+_WORD = re.compile(r"[a-z']+")
+# A problem already put right, said warmly, does not need a human.
+_RESOLVED = re.compile(r"\b(?:replacement|replaced|refunded|sorted|resolved|fixed|put\s+right|swapped)\b")
+_RESOLVED_MIN_TONE = 0.5
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+
+_COMPILED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (theme, re.compile(pattern, re.IGNORECASE))
+    for theme, patterns in _THEME_PATTERNS.items()
+    for pattern in patterns
+)
+
+
+@lru_cache(maxsize=1)
+def _analyzer() -> SentimentIntensityAnalyzer:
+    analyzer = SentimentIntensityAnalyzer()
+    analyzer.lexicon.update(DOMAIN_LEXICON)
+    return analyzer
+
+
+@lru_cache(maxsize=1)
+def _plain_analyzer() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+def vader_compound(text: str | None) -> float:
+    """Plain VADER's compound score (-1 .. 1), the baseline Hearth's flag is measured against."""
+    if not text or not str(text).strip():
+        return 0.0
+    return float(_plain_analyzer().polarity_scores(str(text))["compound"])
+
+
+def _negated(text: str, start: int) -> bool:
+    """True when a negation or hypothetical sits in the same clause, a few words before `start`."""
+    before = text[max(0, start - 80) : start]
+    parts = _CLAUSE_BREAK.split(before)
+    words = _WORD.findall(parts[-1])
+    window: list[str] = []
+    for word in reversed(words):
+        if word in _CLAUSE_WORDS:
+            break
+        window.append(word)
+        if len(window) >= _NEGATION_WINDOW:
+            break
+    return any(w in _NEGATORS or w.endswith("n't") for w in window)
+
+
+def _scan(lowered: str) -> tuple[tuple[str, ...], list[tuple[int, int]]]:
+    """(themes named and not negated, spans of problem words that were negated)."""
+    found: set[str] = set()
+    negated: list[tuple[int, int]] = []
+    for theme, pattern in _COMPILED:
+        for match in pattern.finditer(lowered):
+            if _negated(lowered, match.start()):
+                negated.append(match.span())
+            else:
+                found.add(theme)
+    return tuple(t for t in THEMES if t in found), negated
+
+
+def problem_themes(text: str | None) -> tuple[str, ...]:
+    """The retention themes a comment names, not negated, in THEMES order."""
+    if not text:
+        return ()
+    return _scan(str(text).translate(_QUOTES).lower())[0]
+
+
+@dataclass(frozen=True)
+class TextAnalysis:
+    """What the comment alone says."""
+
+    compound: float  # VADER with the domain lexicon
+    sentiment: float  # compound, capped at PROBLEM_TONE_CAP when a problem is named
+    themes: tuple[str, ...]  # named retention problems, not negated
+    resolved: bool  # the problem is said to be put right, in a warm tone
+
+
+@lru_cache(maxsize=200_000)
+def analyse_text(text: str) -> TextAnalysis:
+    """Tone and problem themes of one comment. Cached: stores repeat the same phrases a lot."""
+    clean = text.translate(_QUOTES).strip()
+    if not clean:
+        return TextAnalysis(0.0, 0.0, (), False)
+    lowered = clean.lower()
+    themes, negated = _scan(lowered)
+    # "Never had a single leak": the problem word was denied, so it must not sour the tone
+    # either (VADER only looks three words back for a negation).
+    for start, end in negated if len(lowered) == len(clean) else ():
+        clean = clean[:start] + " " * (end - start) + clean[end:]
+    compound = float(_analyzer().polarity_scores(clean)["compound"])
+    resolved = bool(themes) and compound >= _RESOLVED_MIN_TONE and bool(_RESOLVED.search(clean.lower()))
+    sentiment = min(compound, PROBLEM_TONE_CAP) if themes and not resolved else compound
+    return TextAnalysis(round(compound, 4), round(sentiment, 4), themes, resolved)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    sentiment: float  # -1 .. 1; 0.0 when there is no comment
+    flagged: bool
+    reasons: tuple[str, ...]
+    severity: float  # 0 .. 100; 0 when not flagged
+    themes: tuple[str, ...]
+
+    @property
+    def reasons_text(self) -> str:
+        return "; ".join(self.reasons)
+
+
+def _value_points(value: float) -> float:
+    if not value or value <= 0 or math.isnan(value):
+        return 0.0
+    return 15.0 * min(1.0, math.log1p(value) / math.log1p(VALUE_REFERENCE))
+
+
+def _judge(comment: str | None, nps_score: int | None) -> tuple[float, bool, tuple[str, ...], float,
+                                                                  tuple[str, ...]]:
+    """(sentiment, flagged, reasons, severity without customer value, themes)."""
+    text = analyse_text(comment) if isinstance(comment, str) and comment.strip() else None
+    reasons: list[str] = []
+    points = 0.0
+    has_score = nps_score is not None
+    if has_score and nps_score <= DETRACTOR_MAX:
+        reasons.append(f"detractor {int(nps_score)}")
+        points += 20.0 + 20.0 * (DETRACTOR_MAX - nps_score) / DETRACTOR_MAX
+    themes: tuple[str, ...] = ()
+    sentiment = 0.0
+    if text is not None:
+        sentiment = text.sentiment
+        # A promoter's own score outweighs a lexicon's reading of their words.
+        tone_counts = not (has_score and nps_score >= PROMOTER_MIN)
+        if text.compound <= NEGATIVE_TONE and tone_counts:
+            reasons.append(f"negative tone {text.compound:.2f}")
+        if text.compound < 0:
+            points += 25.0 * min(1.0, -text.compound)
+        if text.themes and not text.resolved:
+            themes = text.themes
+            reasons.append("mentions: " + ", ".join(themes))
+            if SAFETY_THEMES & set(themes):
+                points += 30.0
+            elif CHURN_THEMES & set(themes):
+                points += 20.0
+            else:
+                points += 15.0
+    flagged = bool(reasons)
+    return sentiment, flagged, tuple(reasons), (points if flagged else 0.0), themes
+
+
+def assess(*, comment: str | None, nps_score: int | None, customer_value: float = 0.0) -> Assessment:
+    """Sentiment, flag, reasons and severity (0-100) of one answer.
+
+    Severity adds up: detractor (20-40, lower score more), negative tone (up to 25), a named
+    problem (15; refund or cancel 20; safety or allergic reaction 30) and the customer's
+    12-month revenue (up to 15, log scale, full at VALUE_REFERENCE). Capped at 100.
+    """
+    score = None if nps_score is None or pd.isna(nps_score) else int(nps_score)
+    sentiment, flagged, reasons, points, themes = _judge(comment, score)
+    severity = min(100.0, points + _value_points(customer_value)) if flagged else 0.0
+    return Assessment(sentiment, flagged, reasons, round(severity, 1), themes)
+
+
+def assess_frame(frame: pd.DataFrame, *, comment: str = "comment", nps_score: str = "nps_score",
+                 customer_value: str | None = None) -> pd.DataFrame:
+    """`assess` for a whole frame: columns sentiment, flagged, flag_reasons, severity, themes.
+
+    Works on the distinct (comment, score) pairs only, so 300,000 answers that repeat a few
+    thousand phrases take a second or two.
+    """
+    if frame.empty:
+        return pd.DataFrame({"sentiment": pd.Series(dtype=float), "flagged": pd.Series(dtype=bool),
+                             "flag_reasons": pd.Series(dtype=object), "severity": pd.Series(dtype=float),
+                             "themes": pd.Series(dtype=object)}, index=frame.index)
+    comments = frame[comment].astype(object).where(frame[comment].notna(), None)
+    comments = comments.map(lambda c: c if isinstance(c, str) and c.strip() else "")
+    scores = pd.to_numeric(frame[nps_score], errors="coerce").fillna(-1).astype(int)
+    keys = pd.DataFrame({"c": comments.to_numpy(), "s": scores.to_numpy()})
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
+    judged = [_judge(c or None, None if s < 0 else s) for c, s in uniques]
+    sentiment = np.array([j[0] for j in judged], dtype=float)[codes]
+    flagged = np.array([j[1] for j in judged], dtype=bool)[codes]
+    reasons = np.array(["; ".join(j[2]) or None for j in judged], dtype=object)[codes]
+    points = np.array([j[3] for j in judged], dtype=float)[codes]
+    themes = np.array([", ".join(j[4]) or None for j in judged], dtype=object)[codes]
+    if customer_value is not None:
+        value = pd.to_numeric(frame[customer_value], errors="coerce").fillna(0.0).clip(lower=0).to_numpy()
+        value_points = 15.0 * np.minimum(1.0, np.log1p(value) / math.log1p(VALUE_REFERENCE))
+    else:
+        value_points = np.zeros(len(frame))
+    severity = np.where(flagged, np.minimum(100.0, points + value_points), 0.0).round(1)
+    return pd.DataFrame({"sentiment": sentiment, "flagged": flagged, "flag_reasons": reasons,
+                         "severity": severity, "themes": themes}, index=frame.index)
+
+
+def parse_mentions(flag_reasons: str | None) -> list[str]:
+    """The themes in a stored reasons string ("detractor 2; mentions: leaking, refund")."""
+    if not flag_reasons:
+        return []
+    for part in str(flag_reasons).split("; "):
+        if part.startswith("mentions: "):
+            return [t.strip() for t in part[len("mentions: "):].split(",") if t.strip()]
+    return []
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class Scores:
+    precision: float
+    recall: float
+    f1: float
+    flagged: int
+    true_positives: int
+
+
+def _scores(predicted: np.ndarray, truth: np.ndarray) -> Scores:
+    tp = int((predicted & truth).sum())
+    flagged = int(predicted.sum())
+    precision = tp / flagged if flagged else 0.0
+    recall = tp / int(truth.sum()) if truth.sum() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Scores(precision, recall, f1, flagged, tp)
+
+
+def evaluate(path: str | Path) -> dict[str, object]:
+    """Precision and recall of Hearth's flag, plain VADER (compound < -0.05) and VADER or
+    detractor, against the `needs_human` labels of a CSV (comment, nps_score, needs_human)."""
+    data = pd.read_csv(path, dtype={"comment": str}, keep_default_na=False)
+    for column in ("comment", "nps_score", "needs_human"):
+        if column not in data.columns:
+            raise ValueError(f"{path}: missing column {column!r}")
+    data["nps_score"] = pd.to_numeric(data["nps_score"].replace("", None), errors="coerce")
+    truth = data["needs_human"].astype(int).to_numpy() == 1
+    ours = assess_frame(data)["flagged"].to_numpy()
+    vader = np.array([vader_compound(c) < VADER_BASELINE_THRESHOLD for c in data["comment"]])
+    detractor = (data["nps_score"] <= DETRACTOR_MAX).fillna(False).to_numpy(dtype=bool)
+    text_rows = (data["comment"].str.strip() != "").to_numpy()
+    text_only = assess_frame(data.assign(nps_score=None))["flagged"].to_numpy()
+    return {
+        "rows": len(data),
+        "needs_human": int(truth.sum()),
+        "hearth": _scores(ours, truth),
+        "vader": _scores(vader, truth),
+        "vader_or_detractor": _scores(vader | detractor, truth),
+        "text_rows": int(text_rows.sum()),
+        "hearth_text_only": _scores(text_only[text_rows], truth[text_rows]),
+        "vader_text_only": _scores(vader[text_rows], truth[text_rows]),
+    }
+
+
+def format_evaluation(result: dict[str, object]) -> str:
+    lines = [f"{result['rows']} labelled answers, {result['needs_human']} need a human"]
+    names = {
+        "hearth": "Hearth flag",
+        "vader": "plain VADER (compound < -0.05)",
+        "vader_or_detractor": "VADER or detractor score",
+        "hearth_text_only": "Hearth, comment only",
+        "vader_text_only": "plain VADER, comment only",
+    }
+    for key, label in names.items():
+        s: Scores = result[key]  # type: ignore[assignment]
+        lines.append(f"  {label:34s} precision {s.precision:.3f}  recall {s.recall:.3f}  "
+                     f"F1 {s.f1:.3f}  ({s.flagged} flagged, {s.true_positives} right)")
+    lines.append(f"  (comment-only rows: {result['text_rows']}, scores ignored)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.sentiment")
+    parser.add_argument("--evaluate", metavar="CSV", required=True,
+                        help="labelled CSV with columns comment, nps_score, needs_human")
+    args = parser.parse_args(argv)
+    print(format_evaluation(evaluate(args.evaluate)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Outreach rules on hand-made data, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from core import outreach as out
+from core.config import get_settings
+from core.roles import NotAllowed, Role
+from db.models import AuditLog, Outreach
+from tests.factories import make_customer, make_feedback, make_loyalty, make_order, make_product
+
+NOW = datetime(2026, 6, 1, 12, 0)
+
+
+@pytest.fixture(autouse=True)
+def _settings(monkeypatch, tmp_path):
+    for var in ("HEARTH_SMTP_HOST", "HEARTH_WEBHOOK_URL", "HEARTH_FREQUENCY_CAP_DAYS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HEARTH_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("HEARTH_POSTAL_ADDRESS", "Hearth Home Ltd, 5 Test Lane, Testville")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _lapsed(session, **kw):
+    c = make_customer(session, **kw)
+    make_order(session, c, NOW - timedelta(days=120), total=40.0)
+    session.commit()
+    return c
+
+
+def test_win_back_queues_with_name_offer_code_unsubscribe_and_address(session):
+    c = _lapsed(session, name="Ada <b>Lovelace</b>")
+    res = out.trigger_outreach(session=session, customer_id=c.id, template="win_back", triggered_by="manager",
+                               now=NOW)
+    o = res.outreach
+    assert res.created and o.status == "queued" and o.channel == "outbox"
+    assert o.offer_code and o.offer_code in o.body
+    assert "Ada" in o.subject and "Hello Ada" in o.body
+    assert "UNSUBSCRIBE" in o.body and "5 Test Lane" in o.body
+    assert o.message_id.startswith("<outreach.") and o.message_id.endswith(">")
+    html = out.html_alternative(o.body)
+    assert "<b>" not in html  # nothing of the customer's text becomes markup
+    actions = session.exec(select(AuditLog.action).where(AuditLog.customer_id == c.id)).all()
+    assert "outreach.trigger" in actions
+
+
+def test_preview_shows_the_exact_message_then_trigger_sends_it(session):
+    c = _lapsed(session, name="Grace Hopper")
+    p = out.preview_outreach(session=session, customer_id=c.id, template="win_back", now=NOW)
+    assert p.would_send and p.offer_code
+    o = out.trigger_outreach(session=session, customer_id=c.id, template="win_back", triggered_by="manager",
+                             now=NOW).outreach
+    assert (o.subject, o.body, o.offer_code) == (p.subject, p.body, p.offer_code)
+    # Nothing was written by the preview.
+    assert len(session.exec(select(Outreach)).all()) == 1
+
+
+def test_no_consent_is_suppressed_with_reason_and_audited(session):
+    c = _lapsed(session, email_opt_in=False)
+    p = out.preview_outreach(session=session, customer_id=c.id, template="win_back", now=NOW)
+    assert p.outcome == "suppressed" and p.reason == "no email consent"
+    res = out.trigger_outreach(session=session, customer_id=c.id, template="win_back", triggered_by="manager",
+                               now=NOW)
+    assert res.outreach.status == "suppressed" and res.outreach.reason == "no email consent"
+    assert res.outreach.body is None and res.outreach.offer_code is None
+    entry = session.exec(select(AuditLog).where(AuditLog.action == "outreach.suppress")).one()
+    assert entry.actor == "manager" and json.loads(entry.detail)["reason"] == "no email consent"
+
+
+def test_frequency_cap_names_the_last_contact_whoever_triggers(session):
+    c = _lapsed(session)
+    out.trigger_outreach(session=session, customer_id=c.id, template="win_back", triggered_by="alice",
+                         now=NOW)
+    later = NOW + timedelta(days=13)
+    res = out.trigger_outreach(session=session, customer_id=c.id, template="vip_thanks", triggered_by="bob",
+                               now=later)
+    assert res.outreach.status == "suppressed"
+    assert res.outreach.reason.startswith("frequency cap: last contacted on 2026-06-01")
+    # After the cap it goes out again.
+    res = out.trigger_outreach(session=session, customer_id=c.id, template="win_back", triggered_by="bob",
+                               now=NOW + timedelta(days=15))
+    assert res.outreach.status == "queued"
+
+
+def test_same_key_returns_the_existing_outreach(session):
+    c = _lapsed(session)
+    first = out.trigger_outreach(session=session, customer_id=c.id, template="win_back",
+                                 triggered_by="manager", idempotency_key="click-1", now=NOW)
+    again = out.trigger_outreach(session=session, customer_id=c.id, template="win_back",
+                                 triggered_by="manager", idempotency_key="click-1", now=NOW)
+    assert first.created and not again.created
+    assert again.outreach.id == first.outreach.id and again.outcome == "already_queued"
+    # Without a key, the same customer and template on the same day is one outreach too.
+    a = out.trigger_outreach(session=session, customer_id=c.id, template="refill_reminder",
+                             triggered_by="x", now=NOW + timedelta(days=30))
+    b = out.trigger_outreach(session=session, customer_id=c.id, template="refill_reminder",
+                             triggered_by="y", now=NOW + timedelta(days=30, hours=1))
+    assert a.outreach.id == b.outreach.id and not b.created
+
+
+def test_unknown_template_and_customer_are_errors(session):
+    c = _lapsed(session)
+    with pytest.raises(out.UnknownTemplate, match="use one of"):
+        out.trigger_outreach(session=session, customer_id=c.id, template="spam", triggered_by="m")
+    with pytest.raises(out.CustomerNotFound):
+        out.trigger_outreach(session=session, customer_id=99999, template="win_back", triggered_by="m")
+
+
+def test_refill_reminder_names_the_product_due(session):
+    soap = make_product(session, name="Lavender laundry soap", replenishment_days=30)
+    vase = make_product(session, name="Glass vase", replenishment_days=None)
+    c = make_customer(session, name="Joan Clarke")
+    make_order(session, c, NOW - timedelta(days=28), lines=[(soap.sku, 1, 9.0), (vase.sku, 1, 30.0)])
+    session.commit()
+    p = out.preview_outreach(session=session, customer_id=c.id, template="refill_reminder", now=NOW)
+    assert p.would_send
+    assert "Lavender laundry soap" in p.subject and "about 30 days" in p.body and "4 May 2026" in p.body
+    fits = out.fitting_templates(session=session, customer_id=c.id, now=NOW)
+    assert fits["refill_reminder"] is None
+    assert fits["win_back"] == "ordered in the last 30 days"
+    assert fits["apology"].startswith("no negative feedback")
+
+
+def test_apology_references_the_feedback(session):
+    c = make_customer(session, name="Alan Turing")
+    fb = make_feedback(session, c, NOW - timedelta(days=3), nps_score=2, comment="late <script>",
+                       flagged=True)
+    session.commit()
+    res = out.trigger_outreach(session=session, customer_id=c.id, template="apology", triggered_by="support",
+                               feedback_id=fb.id, now=NOW)
+    o = res.outreach
+    assert o.status == "queued" and o.feedback_id == fb.id
+    assert "29 May 2026" in o.body and "2 out of 10" in o.body and o.offer_code in o.body
+
+
+def test_points_expiring_from_the_ledger(session):
+    c = make_customer(session, name="Mary Somerville")
+    make_loyalty(session, c, NOW - timedelta(days=330), "earn", 500, expires_at=NOW + timedelta(days=35))
+    make_loyalty(session, c, NOW - timedelta(days=100), "earn", 300, expires_at=NOW + timedelta(days=265))
+    make_loyalty(session, c, NOW - timedelta(days=50), "redeem", -200)
+    session.commit()
+    pts = out.expiring_points(session=session, customer_ids=[c.id], now=NOW)
+    assert pts.loc[c.id, "balance"] == 600 and pts.loc[c.id, "expiring_points"] == 300
+    p = out.preview_outreach(session=session, customer_id=c.id, template="points_expiring", now=NOW)
+    assert p.would_send and "You have 600 loyalty points. 300 of them" in p.body
+    assert "6 July 2026" in p.body and p.offer_code is None
+
+
+def test_vip_thanks_needs_a_vip(session):
+    c = make_customer(session, segment="VIP")
+    d = make_customer(session, segment="regular")
+    session.commit()
+    assert out.fitting_templates(session=session, customer_id=c.id, now=NOW)["vip_thanks"] is None
+    res = out.trigger_outreach(session=session, customer_id=d.id, template="vip_thanks", triggered_by="m",
+                               now=NOW)
+    assert res.outreach.status == "suppressed" and res.outreach.reason.startswith("not applicable: not a VIP")
+
+
+def test_unsubscribe_withdraws_consent(session):
+    c = _lapsed(session)
+    out.record_unsubscribe(session=session, customer_id=c.id, actor="manager")
+    res = out.trigger_outreach(session=session, customer_id=c.id, template="win_back", triggered_by="m",
+                               now=NOW)
+    assert res.outreach.reason == "no email consent"
+
+
+def _campaign_data(session):
+    lapsed = [_lapsed(session) for _ in range(40)]
+    optout = [_lapsed(session, email_opt_in=False) for _ in range(3)]
+    recent = make_customer(session)
+    make_order(session, recent, NOW - timedelta(days=2))
+    session.commit()
+    return lapsed, optout, recent
+
+
+def test_plan_then_create_campaign_with_deterministic_holdout(session):
+    lapsed, optout, recent = _campaign_data(session)
+    ids = [c.id for c in lapsed + optout] + [recent.id]
+    plan = out.plan_campaign(session=session, customer_ids=ids, template="win_back", holdout_share=0.25,
+                             now=NOW)
+    assert plan.audience == 44 and plan.contact + plan.holdout == 40 and plan.holdout == 10
+    assert plan.suppressed == {"no email consent": 3, "not applicable": 1}
+    camp = out.create_campaign(session=session, name="Spring win-back", template="win_back",
+                               customer_ids=ids, audience_rule={"band": "at_risk"}, holdout_share=0.25,
+                               created_by="manager", now=NOW)
+    rows = session.exec(select(Outreach).where(Outreach.campaign_id == camp.id)).all()
+    statuses = [r.status for r in rows]
+    expected_hold = sum(out.in_holdout(camp.id, c.id, 0.25) for c in lapsed)
+    assert statuses.count("holdout") == expected_hold
+    assert statuses.count("queued") == 40 - expected_hold and statuses.count("suppressed") == 4
+    assert all(r.offer_code for r in rows if r.status == "queued")
+    assert all(r.offer_code is None for r in rows if r.status != "queued")
+    again = out.plan_campaign(session=session, customer_ids=ids, template="win_back", now=NOW,
+                              campaign_id=camp.id, holdout_share=0.25)
+    assert again.contact == 0  # everyone just contacted is now within the frequency cap
+
+
+def test_uplift_arithmetic_on_a_hand_made_campaign(session):
+    contacted, held = [], []
+    camp = out.Campaign(name="hand", template="win_back", holdout_share=0.5, created_by="m", created_at=NOW)
+    session.add(camp)
+    session.flush()
+    # 10 contacted (sent), all inactive; 6 reactivate. 10 held out, all inactive; 2 reactivate.
+    for i in range(20):
+        c = make_customer(session)
+        make_order(session, c, NOW - timedelta(days=200), total=10.0)
+        is_contacted = i < 10
+        code = f"CODE{i}" if is_contacted else None
+        session.add(Outreach(customer_id=c.id, template="win_back", channel="outbox", campaign_id=camp.id,
+                             triggered_by="m", triggered_at=NOW, idempotency_key=f"k{i}",
+                             status="sent" if is_contacted else "holdout", offer_code=code))
+        (contacted if is_contacted else held).append(c)
+    # One contacted customer was active before (ordered 10 days earlier): not in the denominator.
+    make_order(session, contacted[9], NOW - timedelta(days=10), total=5.0)
+    for c in contacted[:6]:
+        make_order(session, c, NOW + timedelta(days=5), total=50.0)
+    make_order(session, contacted[0], NOW + timedelta(days=31), total=999.0)  # after the window
+    for c in held[:2]:
+        make_order(session, c, NOW + timedelta(days=20), total=30.0)
+    make_order(session, contacted[1], NOW + timedelta(days=6), total=70.0, offer_code="CODE1")
+    make_order(session, contacted[1], NOW + timedelta(days=7), total=70.0, offer_code="CODE1")  # reuse
+    session.commit()
+    df = out.campaign_results(session=session, campaign_id=camp.id, now=NOW + timedelta(days=40))
+    r = df.iloc[0]
+    assert (r["audience"], r["contacted"], r["holdout"], r["sent"]) == (20, 10, 10, 10)
+    assert (r["contacted_inactive"], r["contacted_reactivated"]) == (9, 6)
+    assert (r["holdout_inactive"], r["holdout_reactivated"]) == (10, 2)
+    p_c, p_h = 6 / 9, 2 / 10
+    se = math.sqrt(p_c * (1 - p_c) / 9 + p_h * (1 - p_h) / 10)
+    assert r["uplift"] == pytest.approx(p_c - p_h)
+    assert r["uplift_ci_low"] == pytest.approx(p_c - p_h - 1.96 * se)
+    assert r["uplift_ci_high"] == pytest.approx(p_c - p_h + 1.96 * se)
+    assert r["revenue_contacted"] == pytest.approx(6 * 50 + 70 + 70)
+    assert r["revenue_holdout"] == pytest.approx(60.0)
+    assert r["revenue_offer_codes"] == pytest.approx(70.0) and r["offers_redeemed"] == 1
+    assert bool(r["window_complete"])
+
+
+def test_campaign_results_empty(session):
+    assert out.campaign_results(session=session).empty
+
+
+def test_outreach_log_filters_and_refuses_exec(session):
+    c = _lapsed(session, name="Log Person")
+    d = _lapsed(session, email_opt_in=False)
+    out.trigger_outreach(session=session, customer_id=c.id, template="win_back", triggered_by="m", now=NOW)
+    out.trigger_outreach(session=session, customer_id=d.id, template="win_back", triggered_by="m", now=NOW)
+    log = out.outreach_log(session=session, roles={Role.ACCOUNT_MANAGER})
+    assert len(log) == 2
+    sup = out.outreach_log(session=session, roles={Role.ACCOUNT_MANAGER}, status="suppressed")
+    assert list(sup["customer"]) == [d.external_id]
+    mine = out.outreach_log(session=session, roles={Role.ADMIN}, customer_id=c.id)
+    assert list(mine["name"]) == ["Log Person"]
+    with pytest.raises(NotAllowed):
+        out.outreach_log(session=session, roles={Role.EXEC})
