@@ -153,6 +153,17 @@ def channel_for(settings: Settings | None = None) -> str:
     return "outbox"
 
 
+def templates_for_roles(roles: Iterable[Role]) -> tuple[str, ...]:
+    """Templates a user may send: all for account managers and admins, only `apology` for
+    support leads, none for exec (design.md, "Who uses it")."""
+    roles = set(roles)
+    if roles & {Role.ACCOUNT_MANAGER, Role.ADMIN}:
+        return TEMPLATES
+    if Role.SUPPORT_LEAD in roles:
+        return ("apology",)
+    return ()
+
+
 def _check_template(template: str) -> None:
     if template not in TEMPLATES:
         raise UnknownTemplate(f"unknown template {template!r}; use one of: {', '.join(TEMPLATES)}")

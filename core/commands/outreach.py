@@ -10,7 +10,14 @@ from sqlmodel import Session
 
 from core import delivery
 from core import outreach as core_outreach
+from core.config import get_settings
 from db.engine import get_engine
+
+
+def _engine():
+    # The URL explicitly: get_engine() without one is cached under None, so a process that
+    # changes DATABASE_URL (the tests) would keep the first database.
+    return get_engine(get_settings().database_url)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_trigger(args: argparse.Namespace) -> int:
-    with Session(get_engine(), expire_on_commit=False) as session:
+    with Session(_engine(), expire_on_commit=False) as session:
         customer = core_outreach.find_customer(session=session, external_id=args.customer)
         result = core_outreach.trigger_outreach(
             session=session, customer_id=customer.id, template=args.template, triggered_by=args.by,
@@ -52,7 +59,7 @@ def run_trigger(args: argparse.Namespace) -> int:
 
 
 def run_deliver(args: argparse.Namespace) -> int:
-    engine = get_engine()
+    engine = _engine()
     stop = threading.Event()
 
     def _stop(signum, _frame) -> None:  # noqa: ANN001
@@ -78,14 +85,14 @@ def run_deliver(args: argparse.Namespace) -> int:
 
 
 def run_requeue(args: argparse.Namespace) -> int:
-    with Session(get_engine(), expire_on_commit=False) as session:
+    with Session(_engine(), expire_on_commit=False) as session:
         o = delivery.requeue_outreach(session=session, outreach_id=args.outreach, actor=args.by)
     print(f"outreach {o.id} queued again")
     return 0
 
 
 def run_unsubscribe(args: argparse.Namespace) -> int:
-    with Session(get_engine(), expire_on_commit=False) as session:
+    with Session(_engine(), expire_on_commit=False) as session:
         customer = core_outreach.find_customer(session=session, external_id=args.customer)
         core_outreach.record_unsubscribe(session=session, customer_id=customer.id, actor=args.by,
                                          source="command line")

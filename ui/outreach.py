@@ -1,0 +1,338 @@
+"""Outreach widgets: the account buttons with a preview, bulk outreach over a selection,
+campaign results and the message log. Cached readers live here and are cleared after sends.
+
+Customer text (names, subjects, bodies) is shown only through st.text, st.code and
+st.dataframe, never as markdown or HTML.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import outreach as core_outreach
+from core.roles import Role, may_see_personal_data
+from ui.db import get_session
+
+LABELS = core_outreach.TEMPLATE_LABELS
+STATUS_ICONS = {"queued": "⏳", "sending": "📤", "sent": "✅", "failed": "❌", "suppressed": "🚫",
+                "holdout": "🧪"}
+
+
+def _roles_key(roles) -> tuple[str, ...]:  # noqa: ANN001
+    return tuple(sorted(r.value for r in roles))
+
+
+def _cell_safe(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """st.dataframe's own CSV download bypasses the export code: text that a spreadsheet
+    would run as a formula gets a leading apostrophe here."""
+    df = df.copy()
+    for c in columns:
+        df[c] = df[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
+    return df
+
+
+# ---------------------------------------------------------------- cached readers
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _fitting(customer_id: int) -> dict[str, str | None]:
+    with get_session() as session:
+        return core_outreach.fitting_templates(session=session, customer_id=customer_id)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _customer_log(roles: tuple[str, ...], customer_id: int) -> pd.DataFrame:
+    with get_session() as session:
+        return core_outreach.outreach_log(session=session, roles={Role(r) for r in roles},
+                                          customer_id=customer_id, limit=200)
+
+
+@st.cache_data(ttl=120, show_spinner=False)
+def _results() -> pd.DataFrame:
+    with get_session() as session:
+        return core_outreach.campaign_results(session=session)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _log(roles: tuple[str, ...], username: str, statuses: tuple[str, ...], template: str | None,
+         triggered_by: str | None, since: date | None, campaign_id: int | None) -> pd.DataFrame:
+    with get_session() as session:
+        return core_outreach.outreach_log(
+            session=session, roles={Role(r) for r in roles}, status=list(statuses) or None,
+            template=template, triggered_by=triggered_by or None, campaign_id=campaign_id,
+            since=datetime.combine(since, time.min) if since else None, limit=2000)
+
+
+def clear_outreach_caches() -> None:
+    """After any send or campaign: every reader whose answer it changes."""
+    for reader in (_fitting, _customer_log, _results, _log):
+        reader.clear()
+
+
+# ---------------------------------------------------------------- account buttons
+
+
+def _show_preview(preview: core_outreach.MessagePreview) -> None:
+    st.text(f"To: {preview.to or '(no email address)'}    Channel: {preview.channel}")
+    st.text(f"Subject: {preview.subject}")
+    st.code(preview.body or "", language=None, wrap_lines=True)
+    st.text(f"Offer code: {preview.offer_code or 'none (this template carries no offer)'}")
+
+
+def render_account_outreach(user, customer_id: int, *, feedback_id: int | None = None) -> None:  # noqa: ANN001
+    """Buttons for the templates that fit this customer (and the user's role), a preview of
+    the exact message before Send, then the customer's outreach history with its states.
+
+    Nothing at all for roles that may not send (exec)."""
+    templates = core_outreach.templates_for_roles(user.roles)
+    if not templates:
+        return
+    suffix = f"{customer_id}_{feedback_id or 0}"
+    pending_key, result_key = f"outreach_pending_{suffix}", f"outreach_result_{suffix}"
+    st.subheader("Outreach")
+    try:
+        fits = _fitting(customer_id)
+    except core_outreach.OutreachError as exc:
+        st.error(str(exc))
+        return
+    cols = st.columns(len(templates))
+    for col, template in zip(cols, templates, strict=True):
+        why_not = fits.get(template)
+        if feedback_id is not None and template == "apology":
+            why_not = None  # an apology for this specific feedback always fits
+        with col:
+            clicked = st.button(LABELS[template], key=f"outreach_btn_{template}_{suffix}",
+                                disabled=why_not is not None,
+                                help=f"Does not fit: {why_not}" if why_not else "Preview before sending")
+        if clicked:
+            # One key per opened preview: a double click on Send, or a retry, is one outreach.
+            st.session_state[pending_key] = {"template": template, "key": f"ui:{uuid.uuid4().hex}"}
+            st.session_state.pop(result_key, None)
+
+    result = st.session_state.get(result_key)
+    if result:
+        (st.success if result["ok"] else st.warning)(result["text"])
+
+    pending = st.session_state.get(pending_key)
+    if pending:
+        template = pending["template"]
+        with st.expander(f"Preview: {LABELS[template]}", expanded=True):
+            try:
+                with get_session() as session:
+                    preview = core_outreach.preview_outreach(
+                        session=session, customer_id=customer_id, template=template,
+                        feedback_id=feedback_id, idempotency_key=pending["key"])
+            except core_outreach.OutreachError as exc:
+                st.error(str(exc))
+                return
+            if preview.subject:
+                _show_preview(preview)
+            if preview.would_send:
+                st.caption("This exact message is queued on Send; the outreach worker delivers it.")
+            else:
+                st.warning(f"Will not be sent: {preview.reason}")
+            left, right = st.columns(2)
+            send = left.button("Send", key=f"outreach_send_{suffix}", type="primary",
+                               disabled=not preview.would_send)
+            cancel = right.button("Cancel", key=f"outreach_cancel_{suffix}")
+        if cancel:
+            st.session_state.pop(pending_key, None)
+            st.rerun()
+        if send:
+            try:
+                with get_session() as session:
+                    res = core_outreach.trigger_outreach(
+                        session=session, customer_id=customer_id, template=template,
+                        triggered_by=user.username, feedback_id=feedback_id, idempotency_key=pending["key"])
+            except core_outreach.OutreachError as exc:
+                st.error(str(exc))
+                return
+            clear_outreach_caches()
+            st.session_state.pop(pending_key, None)
+            st.session_state[result_key] = {"ok": res.outreach.status == "queued",
+                                            "text": f"{LABELS[template]}: {res.describe()}"}
+            st.rerun()
+
+    if may_see_personal_data(user.roles):
+        history = _customer_log(_roles_key(user.roles), customer_id)
+        if history.empty:
+            st.caption("No outreach to this customer yet.")
+        else:
+            history = _cell_safe(history, ["reason", "last_error", "triggered_by"])
+            shown = history.assign(state=history["status"].map(lambda s: f"{STATUS_ICONS.get(s, '')} {s}"))
+            st.dataframe(shown[["triggered_at", "template", "state", "reason", "sent_at", "offer_code",
+                                "triggered_by", "attempts", "last_error"]], hide_index=True,
+                         key=f"outreach_history_{suffix}",
+                         column_config={"triggered_at": st.column_config.DatetimeColumn("Triggered (UTC)"),
+                                        "sent_at": st.column_config.DatetimeColumn("Sent (UTC)")})
+
+
+# ---------------------------------------------------------------- bulk outreach
+
+
+def render_bulk_outreach(user, customer_ids: list[int], audience_rule: dict) -> None:  # noqa: ANN001
+    """Choose a template for the selected accounts, see who would be contacted, held out and
+    suppressed (by reason), and confirm to create the campaign. Managers and admins only."""
+    if not user.has(Role.ACCOUNT_MANAGER, Role.ADMIN):
+        return
+    st.subheader("Outreach to the selection")
+    if not customer_ids:
+        st.info("Select accounts in the table (or choose all matching the filter) to plan a campaign.")
+        return
+    template = st.selectbox("Template", core_outreach.TEMPLATES, format_func=LABELS.get, key="bulk_template")
+    holdout_pct = st.slider("Hold out (not contacted, to measure uplift)", 0, 50, 10, step=5, format="%d%%",
+                            key="bulk_holdout")
+    name = st.text_input("Campaign name", value=f"{LABELS[template]} {date.today().isoformat()}",
+                         key=f"bulk_name_{template}")
+    try:
+        with get_session() as session:
+            plan = core_outreach.plan_campaign(session=session, customer_ids=customer_ids, template=template,
+                                               holdout_share=holdout_pct / 100)
+    except core_outreach.OutreachError as exc:
+        st.error(str(exc))
+        return
+    a, b, c, d = st.columns(4)
+    a.metric("Selected", f"{plan.audience:,}")
+    b.metric("Will be contacted", f"{plan.contact:,}")
+    c.metric("Held out", f"{plan.holdout:,}", help="About this many; the exact draw is made on confirm.")
+    d.metric("Suppressed", f"{plan.suppressed_total:,}")
+    if plan.suppressed:
+        reasons = pd.DataFrame({"reason": list(plan.suppressed), "customers": list(plan.suppressed.values())})
+        st.dataframe(reasons, hide_index=True, key="bulk_suppressed")
+    token = st.session_state.setdefault("bulk_token", uuid.uuid4().hex)
+    done = st.session_state.setdefault("bulk_done", {})
+    if token in done:
+        st.success(done[token])
+    if plan.contact + plan.holdout == 0:
+        st.warning("Nobody in this selection can be contacted with this template; try another template.")
+        return
+    if st.button(f"Create campaign and queue {plan.contact:,} messages", key="bulk_confirm", type="primary"):
+        if token in done:  # a double click: the campaign already exists
+            return
+        try:
+            with get_session() as session:
+                campaign = core_outreach.create_campaign(
+                    session=session, name=name, template=template, customer_ids=customer_ids,
+                    audience_rule=audience_rule, holdout_share=holdout_pct / 100, created_by=user.username)
+                res = core_outreach.campaign_results(session=session, campaign_id=campaign.id).iloc[0]
+        except core_outreach.OutreachError as exc:
+            st.error(str(exc))
+            return
+        clear_outreach_caches()
+        done[token] = (f"Campaign “{campaign.name}” created: {int(res['queued'])} queued, "
+                       f"{int(res['holdout'])} held out, {int(res['suppressed'])} suppressed.")
+        st.session_state["bulk_token"] = uuid.uuid4().hex
+        st.session_state["bulk_last"] = done[token]
+        st.rerun()
+    if "bulk_last" in st.session_state and token not in done:
+        st.success(st.session_state["bulk_last"])
+
+
+# ---------------------------------------------------------------- outreach screen
+
+
+def _pct(x: float) -> str:
+    return "–" if pd.isna(x) else f"{x * 100:.1f} %"
+
+
+def uplift_chart(results: pd.DataFrame) -> go.Figure:
+    """Reactivation of contacted vs held-out customers per campaign, and the uplift with its 95 % interval."""
+    df = results.dropna(subset=["uplift"])
+    fig = go.Figure()
+    labels = [f"{n} (#{i})" for n, i in zip(df["name"], df["campaign_id"], strict=True)]
+    fig.add_bar(name="Contacted", x=labels, y=df["reactivation_contacted"] * 100)
+    fig.add_bar(name="Held out", x=labels, y=df["reactivation_holdout"] * 100)
+    fig.add_scatter(name="Uplift (95 % interval)", x=labels, y=df["uplift"] * 100, mode="markers",
+                    marker={"size": 12, "symbol": "diamond", "color": "black"},
+                    error_y={"type": "data", "symmetric": False,
+                             "array": (df["uplift_ci_high"] - df["uplift"]) * 100,
+                             "arrayminus": (df["uplift"] - df["uplift_ci_low"]) * 100})
+    fig.update_layout(barmode="group", yaxis_title="Reactivated within 30 days (% of inactive)",
+                      legend={"orientation": "h"}, margin={"t": 30, "b": 10}, height=380)
+    fig.add_hline(y=0, line_width=1, line_color="grey")
+    return fig
+
+
+def render_campaign_results(user) -> None:  # noqa: ANN001
+    """Campaign results: aggregates only, so every role (exec too) may see them."""
+    st.subheader("Campaigns")
+    results = _results()
+    if results.empty:
+        st.info("No campaigns yet. Select accounts on the Accounts screen and create one; each campaign "
+                "holds out a share of customers so its uplift can be measured here.")
+        return
+    total = results[["audience", "sent", "revenue_offer_codes"]].sum()
+    a, b, c = st.columns(3)
+    a.metric("Campaigns", len(results))
+    b.metric("Messages sent", f"{int(total['sent']):,}")
+    c.metric("Revenue from offer codes", f"{total['revenue_offer_codes']:,.2f}")
+    if results["uplift"].notna().any():
+        st.plotly_chart(uplift_chart(results), key="outreach_uplift_chart")
+    else:
+        st.caption("Uplift appears once a campaign has inactive customers in both the contacted and the "
+                   "held-out group.")
+    table = results.copy()
+    table["uplift_interval"] = [
+        "–" if pd.isna(lo) else f"{lo * 100:+.1f} to {hi * 100:+.1f} pts"
+        for lo, hi in zip(table["uplift_ci_low"], table["uplift_ci_high"], strict=True)]
+    for colname in ("reactivation_contacted", "reactivation_holdout", "uplift"):
+        table[colname] = table[colname] * 100
+    st.dataframe(
+        table[["name", "template", "created_at", "audience", "contacted", "holdout", "sent", "queued",
+               "suppressed", "failed", "reactivation_contacted", "reactivation_holdout", "uplift",
+               "uplift_interval", "revenue_contacted", "revenue_offer_codes", "offers_redeemed",
+               "window_complete"]],
+        hide_index=True, key="outreach_campaigns",
+        column_config={
+            "created_at": st.column_config.DatetimeColumn("Created (UTC)", format="YYYY-MM-DD"),
+            "reactivation_contacted": st.column_config.NumberColumn("Reactivated, contacted",
+                                                                    format="%.1f%%"),
+            "reactivation_holdout": st.column_config.NumberColumn("Reactivated, held out",
+                                                                  format="%.1f%%"),
+            "uplift": st.column_config.NumberColumn("Uplift (pts)", format="%+.1f"),
+            "uplift_interval": st.column_config.TextColumn("95 % interval"),
+            "revenue_contacted": st.column_config.NumberColumn("Revenue, contacted (30 d)", format="%.2f"),
+            "revenue_offer_codes": st.column_config.NumberColumn("Revenue, offer codes", format="%.2f"),
+            "window_complete": st.column_config.CheckboxColumn("30 days over"),
+        })
+    st.caption("Reactivation: a customer with no order in the activity horizon before the outreach who "
+               "orders within 30 days after it; rates are of those inactive customers. Contacted means "
+               "chosen for sending (queued, sent or failed); uplift is contacted minus held out, with a "
+               "95 % normal-approximation interval.")
+
+
+def render_message_log(user) -> None:  # noqa: ANN001
+    """The message log with filters: personal data, so not for exec."""
+    if not may_see_personal_data(user.roles):
+        return
+    st.subheader("Message log")
+    f1, f2, f3, f4 = st.columns(4)
+    statuses = f1.multiselect("Status", ["queued", "sending", "sent", "failed", "suppressed", "holdout"],
+                              key="log_status")
+    template = f2.selectbox("Template", [None, *core_outreach.TEMPLATES],
+                            format_func=lambda t: "All templates" if t is None else LABELS[t],
+                            key="log_template")
+    by = f3.text_input("Triggered by", key="log_by")
+    since = f4.date_input("Since", value=date.today() - timedelta(days=30), key="log_since")
+    log = _log(_roles_key(user.roles), user.username, tuple(statuses), template, by.strip(), since, None)
+    if log.empty:
+        st.info("No messages match. Widen the filters, or send outreach from an account page.")
+        return
+    log = _cell_safe(log, ["customer", "name", "reason", "last_error", "subject", "triggered_by"])
+    shown = log.assign(account="/account?id=" + log["customer_id"].astype(str),
+                       state=log["status"].map(lambda s: f"{STATUS_ICONS.get(s, '')} {s}"))
+    st.dataframe(
+        shown[["triggered_at", "account", "customer", "name", "template", "channel", "state", "reason",
+               "attempts", "last_error", "sent_at", "offer_code", "campaign_id", "triggered_by", "subject"]],
+        hide_index=True, key="outreach_log",
+        column_config={
+            "triggered_at": st.column_config.DatetimeColumn("Triggered (UTC)"),
+            "account": st.column_config.LinkColumn("Account", display_text="Open"),
+            "sent_at": st.column_config.DatetimeColumn("Sent (UTC)"),
+        })
+    st.caption(f"{len(log):,} messages (newest first, at most 2,000).")
