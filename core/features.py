@@ -28,6 +28,9 @@ DAY = np.timedelta64(1, "D")
 MAX_QUANTITY_STRETCH = 3
 # Purchases older than this before a cut-off no longer say when the next one is due.
 REPLENISHMENT_LOOKBACK_DAYS = 730
+# Only consumables are refills: a vase "replenished" every 365 days says nothing about
+# when the next order is due, and would hide every other overdue refill.
+MAX_REFILL_DAYS = 90
 # Longest overdue that is still a useful number (a year late is simply "gone").
 MAX_OVERDUE_DAYS = 365
 
@@ -137,7 +140,8 @@ def load_frames(
                Product.replenishment_days)
         .join(Order, Order.id == OrderLine.order_id)
         .join(Product, Product.sku == OrderLine.sku)
-        .where(Order.ordered_at < end, Order.ordered_at >= since, Product.replenishment_days > 0),
+        .where(Order.ordered_at < end, Order.ordered_at >= since, Product.replenishment_days > 0,
+               Product.replenishment_days <= MAX_REFILL_DAYS),
         conn,
     )
     lines["ordered_at"] = _ts(lines["ordered_at"])

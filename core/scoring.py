@@ -31,7 +31,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from threadpoolctl import threadpool_limits
@@ -375,6 +375,8 @@ def score_all(*, engine: Engine, as_of: date | None = None, horizon_days: int = 
     as_of = as_of or datetime.now(UTC).date()
     if horizon_days < 7:
         raise ScoringError("--horizon-days must be at least 7")
+    if not inspect(engine).has_table(Customer.__tablename__):
+        raise ScoringError("the database has no tables yet; run `python -m core init` first")
     started = time.perf_counter()
     say(0.02, f"reading the store's history up to {as_of}")
     with Session(engine) as session:
