@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 MIN_CUSTOMERS = 500
 MIN_HISTORY_BEFORE_CUTOFF_DAYS = 60  # a training cut-off needs some history behind it
 MAX_TRAIN_CUTOFFS = 4
-MAX_TRAIN_ROWS = 240_000
+MAX_TRAIN_ROWS = 120_000
 SEED = 42
 
 Progress = Callable[[float, str], None]
@@ -91,9 +91,9 @@ def make_pipeline() -> Pipeline:
                                        verbose_feature_names_out=False).set_output(transform="pandas")),
         ("nonempty", DropEmptyColumns()),
         ("boost", HistGradientBoostingClassifier(
-            max_iter=150, learning_rate=0.08, max_leaf_nodes=31, min_samples_leaf=80,
+            max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=80,
             l2_regularization=1.0, early_stopping=True, validation_fraction=0.1,
-            n_iter_no_change=15, random_state=SEED)),
+            n_iter_no_change=10, random_state=SEED)),
     ])
 
 
