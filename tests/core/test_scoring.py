@@ -204,3 +204,22 @@ def test_the_model_beats_recency_and_is_calibrated_on_a_simulated_store(sqlite_u
     assert bt["model"]["brier"] < bt["recency_baseline"]["brier"]
     assert abs(bt["model"]["mean_predicted"] - bt["model"]["actual_share"]) < 0.04
     assert bt["model"]["top_decile_lift"] > 1.3
+
+
+@pytest.mark.slow
+def test_on_a_small_demo_store_the_model_beats_both_baselines_and_is_calibrated(sqlite_url: str) -> None:
+    from core.demo import load_demo
+    from db.engine import get_engine
+
+    engine = get_engine(sqlite_url)
+    load_demo(engine=engine, customers=1000, seed=5, today=date(2026, 11, 20))
+    info = score_all(engine=engine, as_of=date(2026, 11, 20))
+    assert info["method"] == "model"
+    bt = info["backtest"]
+    model, recency, bgnbd = bt["model"], bt["recency_baseline"], bt["bgnbd_baseline"]
+    assert model["auc"] > recency["auc"] and model["auc"] > bgnbd["auc"]
+    assert model["brier"] < recency["brier"]
+    # calibrated: the mean probability within 3 points of the share that really churned,
+    # and no decile more than 12 points off
+    assert abs(model["mean_predicted"] - model["actual_share"]) < 0.03
+    assert max(abs(d["predicted"] - d["actual"]) for d in model["calibration"]) < 0.12
