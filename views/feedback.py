@@ -26,6 +26,11 @@ def _score(value: object) -> str:
     return "none" if value is None or pd.isna(value) else str(int(value))
 
 
+def _txt(value: object, default: str = "–") -> str:
+    """A cell as plain text; pandas gives NaN or None for an empty one."""
+    return value if isinstance(value, str) and value else default
+
+
 def _known(value: object) -> bool:
     return value is not None and not pd.isna(value)
 
@@ -137,15 +142,15 @@ with st.container(border=True):
     left, right = st.columns([3, 2])
     with left:
         st.subheader(f"Item #{item_id}")
-        st.text(f"Customer: {item['customer_name'] or 'unknown'}"
-                f"  ({item['customer_ref'] or 'no customer id'}, owner {item['owner'] or '–'})")
-        st.text(f"Submitted {item['submitted_at']:%Y-%m-%d %H:%M} via {item['channel'] or 'unknown channel'}; "
+        st.text(f"Customer: {_txt(item['customer_name'], 'unknown')}"
+                f"  ({_txt(item['customer_ref'], 'no customer id')}, owner {_txt(item['owner'], '–')})")
+        st.text(f"Submitted {item['submitted_at']:%Y-%m-%d %H:%M} via {_txt(item['channel'], 'unknown channel')}; "
                 f"score {_score(item['nps_score'])}; "
                 f"severity {item['severity']:.0f}")
         st.caption("Comment (shown as plain text)")
         st.text(item["comment"] if isinstance(item["comment"], str) and item["comment"] else "(no comment)")
         st.caption("Why flagged")
-        st.text(item["flag_reasons"] or "–")
+        st.text(_txt(item["flag_reasons"], "–"))
         if isinstance(item["notes"], str) and item["notes"]:
             st.caption("Notes")
             st.text(item["notes"])
@@ -154,7 +159,7 @@ with st.container(border=True):
     with right:
         st.text(f"State: {fbk.STATE_LABELS[item['state']]}"
                 + (f" ({item['resolution']})" if isinstance(item["resolution"], str) else ""))
-        st.text(f"Assignee: {item['assignee'] or 'nobody'}")
+        st.text(f"Assignee: {_txt(item['assignee'], 'nobody')}")
 
         def run(action, done: str, **kwargs) -> None:  # noqa: ANN001
             try:

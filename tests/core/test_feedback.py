@@ -274,3 +274,13 @@ def test_apology_goes_through_outreach_once_and_counts_as_first_response(session
     assert len(_audit(session, "feedback.apology")) == 1
     with pytest.raises(NotAllowed):
         fbk.send_apology(session=session, feedback_id=store["calm"], actor="manager", roles=MANAGER, now=NOW)
+
+
+def test_flag_frame_scores_rows_before_they_are_stored(session: Session, store: dict) -> None:
+    frame = pd.DataFrame({"customer_id": [store["mine"].id, None], "nps_score": [2, None],
+                          "comment": ["The bottle was leaking everywhere.", "Lovely"]})
+    out = fbk.flag_frame(session=session, frame=frame, now=NOW)
+    stored = session.get(Feedback, store["leak"])
+    assert out.loc[0, "flag_reasons"] == stored.flag_reasons
+    assert out.loc[0, "severity"] == pytest.approx(stored.severity)
+    assert not out.loc[1, "flagged"] and out.loc[1, "flag_reasons"] is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import streamlit as st
 from sqlmodel import Session, select
 
 from core.feedback import flag_unscored
@@ -20,6 +21,7 @@ OTHER = "The lid does not close, not my account"
 
 @pytest.fixture
 def inbox_app(demo_app: str) -> dict:
+    st.cache_data.clear()  # cached readers are per process; each test has its own database
     now = utcnow()
     with Session(get_engine(demo_app)) as session:
         mine = make_customer(session, owner="manager", segment="family", region="north")
@@ -106,3 +108,18 @@ def test_nps_comment_search_shows_text_for_support(inbox_app: dict) -> None:
     for split in ("region", "channel", "category"):
         at.selectbox(key="nps_split").set_value(split).run()
         assert not at.exception, at.exception
+
+
+def test_send_apology_from_the_inbox(inbox_app: dict) -> None:
+    from db.models import Outreach
+
+    at = app_as("support", "views/feedback.py")
+    at.selectbox(key="fb_item").set_value(inbox_app["xss"]).run()
+    assert "Would not be sent" not in page_text(at)
+    at.button(key="fb_apology").click().run()
+    assert not at.exception, at.exception
+    assert "Apology for item" in page_text(at)
+    with Session(get_engine(inbox_app["url"])) as session:
+        sent = session.exec(select(Outreach).where(Outreach.feedback_id == inbox_app["xss"])).all()
+        assert len(sent) == 1 and sent[0].template == "apology" and sent[0].status == "queued"
+        assert session.get(Feedback, inbox_app["xss"]).state == "acknowledged"
