@@ -107,7 +107,7 @@ def render_model_admin(user) -> None:  # noqa: ANN001
                f"{bt['n_test']:,} customers: did they order in the {run['horizon_days']} days after? "
                "AUC: how well it ranks (0.5 is chance). Brier: mean squared error of the probability "
                "(lower is better). Top-decile lift: churn share among the riskiest 10 % over the overall share.")
-    st.dataframe(metrics_table(bt), hide_index=True, use_container_width=True, column_config={
+    st.dataframe(metrics_table(bt), hide_index=True, width="stretch", column_config={
         "AUC": st.column_config.NumberColumn(format="%.3f"),
         "Brier": st.column_config.NumberColumn(format="%.3f"),
         "top-decile lift": st.column_config.NumberColumn(format="%.2f"),
@@ -115,4 +115,4 @@ def render_model_admin(user) -> None:  # noqa: ANN001
         "actual churn share": st.column_config.NumberColumn(format="percent"),
     })
     st.subheader("Calibration by decile")
-    st.plotly_chart(calibration_figure(bt), use_container_width=True, key="model_calibration")
+    st.plotly_chart(calibration_figure(bt), width="stretch", key="model_calibration")

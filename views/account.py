@@ -53,7 +53,7 @@ else:
                    "steps": [{"range": [0, 40], "color": "#f4c7c3"}, {"range": [40, 70], "color": "#fce8b2"},
                              {"range": [70, 100], "color": "#b7e1cd"}]}))
         gauge.update_layout(height=230, margin=dict(l=20, r=20, t=40, b=0))
-        st.plotly_chart(gauge, use_container_width=True, key="acct_gauge")
+        st.plotly_chart(gauge, width="stretch", key="acct_gauge")
         st.markdown("**Why**")
         for line in score["drivers"]:
             st.text(f"• {line}")
@@ -67,7 +67,7 @@ else:
                                    hovertemplate="%{y}: %{x:.0f} (weight %{customdata:.0%})<extra></extra>"))
             bar.update_layout(height=260, xaxis=dict(range=[0, 100], title="score"),
                               margin=dict(l=0, r=10, t=10, b=0))
-            st.plotly_chart(bar, use_container_width=True, key="acct_components")
+            st.plotly_chart(bar, width="stretch", key="acct_components")
             missing = [label for name, (_w, label) in HEALTH_COMPONENTS.items() if name not in comps]
             if missing:
                 st.caption("No data, left out (the other weights are rescaled): " + ", ".join(missing) + ".")
@@ -80,14 +80,14 @@ else:
                         mode="lines+markers")
         fig.update_layout(height=240, yaxis=dict(range=[0, 100]), margin=dict(l=0, r=0, t=10, b=0))
         st.subheader("Score history")
-        st.plotly_chart(fig, use_container_width=True, key="acct_history")
+        st.plotly_chart(fig, width="stretch", key="acct_history")
 
 st.subheader("Consent and subscription")
 st.dataframe(pd.DataFrame([{
     "email consent": info["email_opt_in"], "SMS consent": info["sms_opt_in"],
     "subscription": info["subscription_status"] or "none", "signed up": info["signup_date"],
     "last login": info["last_login_at"], "email": info["email"] or "", "phone": info["phone"] or "",
-}]), hide_index=True, use_container_width=True)
+}]), hide_index=True, width="stretch")
 
 render_account_outreach(user, customer_id)
 
@@ -96,7 +96,7 @@ items = ui.next_due(customer_id, score["as_of"] if score else None)
 if items.empty:
     st.info("No orders yet.")
 else:
-    st.dataframe(items, hide_index=True, use_container_width=True, column_config={
+    st.dataframe(items, hide_index=True, width="stretch", column_config={
         "times_bought": st.column_config.NumberColumn("bought (times)"),
         "replenishment_days": st.column_config.NumberColumn("lasts (days)"),
         "days_until_due": st.column_config.NumberColumn("days until due", help="Negative: overdue."),
@@ -110,7 +110,7 @@ else:
     kinds = st.multiselect("Show", sorted(timeline["kind"].unique()), key="acct_kinds",
                            placeholder="everything")
     shown = timeline[timeline["kind"].isin(kinds)] if kinds else timeline
-    st.dataframe(shown, hide_index=True, use_container_width=True, column_config={
+    st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "at": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm"),
         "detail": st.column_config.TextColumn("detail", width="large"),
     })

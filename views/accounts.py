@@ -59,7 +59,7 @@ if counts["customers"].sum():
     fig = px.bar(counts, x="label", y="customers", hover_data={"value_at_risk": ":,.0f", "label": False},
                  labels={"label": "RFM segment", "customers": "customers"}, height=230)
     fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(fig, use_container_width=True, key="acc_segments_chart")
+    st.plotly_chart(fig, width="stretch", key="acc_segments_chart")
 
 st.caption(f"Scores as of {page.as_of:%d %b %Y}: {page.total:,} accounts"
            + ("" if show_all else " in your book") + f" · page {page.page} of {page.pages}")
@@ -74,7 +74,7 @@ table = rows[["link", "external_id", "name", "health_score", "band", "churn_prob
               "spend_365", "open_detractor"]].copy()
 table["band"] = table["band"].map(BAND_LABELS)
 event = st.dataframe(
-    table, hide_index=True, use_container_width=True, on_select="rerun", selection_mode="multi-row",
+    table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
     key="acc_table",
     column_config={
         "link": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
