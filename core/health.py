@@ -67,12 +67,16 @@ def expected_gap_days(features: pd.DataFrame) -> np.ndarray:
 
 
 def overdue_days(features: pd.DataFrame) -> np.ndarray:
-    """Days past the next expected order: the later of own cadence and when the last thing they
-    bought runs out (the lenient reading, so a bulk buy is not a false alarm). NaN: no orders."""
+    """Days past the next expected order (negative: not yet due; NaN: no orders).
+
+    A customer with a cadence of their own (three orders or more) is measured against it: it
+    is the better evidence (a bulk buy of refills would otherwise hide a lapse). Otherwise
+    against when the refills they bought run out, else the store's typical gap."""
     recency = features["recency_days"].to_numpy(float)
     by_cadence = recency - expected_gap_days(features)
     by_refill = features["days_overdue"].to_numpy(float)
-    return np.where(np.isnan(by_refill), by_cadence, np.minimum(by_cadence, by_refill))
+    own = (features["n_orders"].to_numpy(float) >= 3) & ~np.isnan(features["median_gap_days"].to_numpy(float))
+    return np.where(own | np.isnan(by_refill), by_cadence, by_refill)
 
 
 def health_components(features: pd.DataFrame, *, horizon_days: int) -> pd.DataFrame:

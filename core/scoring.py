@@ -358,7 +358,8 @@ def score_frame(frames: Frames, *, as_of: date, horizon_days: int,
         "drivers": [json.dumps(d) for d in drivers(features, comps, horizon_days=h,
                                                    product_names=product_names)],
         "components": components_json(comps),
-        "days_overdue": np.round(overdue_days(features), 1),
+        # the "overdue for refill" filter: days past when the refills they bought ran out
+        "days_overdue": features["days_overdue"].to_numpy(float),
         "rfm_segment": rfm_segments(features),
     })
     info["mean_churn_probability"] = round(float(np.mean(churn)), 4)

@@ -40,7 +40,10 @@ else:
     m = st.columns(5)
     m[0].metric("Health", f"{score['health_score']:.0f} / 100")
     m[1].metric("Band", BAND_LABELS.get(score["band"], score["band"]))
-    m[2].metric("Churn probability", f"{score['churn_probability']:.0%}", help="No order in the next horizon.")
+    churn = score["churn_probability"]
+    churn_text = "> 99%" if churn > 0.99 else "< 1%" if churn < 0.01 else f"{churn:.0%}"
+    m[2].metric("Churn probability", churn_text, help="The chance of no order in the next horizon (90 days "
+                "unless configured).")
     m[3].metric("Value at risk", f"{score['value_at_risk']:,.0f}", help=VALUE_EXPLANATION)
     m[4].metric("RFM segment", score["rfm_segment"] or "–")
     st.caption(f"Scored as of {score['as_of']:%d %b %Y}.")

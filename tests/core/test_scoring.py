@@ -50,7 +50,7 @@ def test_weekly_buyer_who_stopped_60_days_ago_scores_worse_than_one_who_ordered_
     assert s.churn_probability > 0.9 > 0.1 > h.churn_probability
     drivers = json.loads(s.drivers)
     assert drivers[0] == "No order for 60 days; usually orders every 7 days"
-    assert s.days_overdue == pytest.approx(53.0)
+    assert s.days_overdue is None  # buys nothing with a refill interval
     assert "Orders fell from 13 to 5 in the last 90 days" in drivers
 
 
@@ -223,3 +223,25 @@ def test_on_a_small_demo_store_the_model_beats_both_baselines_and_is_calibrated(
     # and no decile more than 12 points off
     assert abs(model["mean_predicted"] - model["actual_share"]) < 0.03
     assert max(abs(d["predicted"] - d["actual"]) for d in model["calibration"]) < 0.12
+
+
+def test_refills_say_when_the_next_order_is_due_but_a_bulk_buy_does_not_hide_a_lapse(
+    session: Session, engine
+) -> None:
+    make_product(session, sku="LAU", name="Laundry liquid", category="laundry", replenishment_days=30)
+    newish = make_customer(session)
+    make_order(session, newish, NOON - timedelta(days=80), lines=[("LAU", 1, 25.0)])
+    make_order(session, newish, NOON - timedelta(days=50), lines=[("LAU", 1, 25.0)])
+    weekly = make_customer(session)
+    _weekly(session, weekly, last=NOON - timedelta(days=30), n=10)
+    make_order(session, weekly, NOON - timedelta(days=30), lines=[("LAU", 3, 25.0)])  # 90 days' worth
+    session.commit()
+    score_all(engine=engine, as_of=D)
+    snaps = _snapshots(session)
+    # two orders: no cadence of their own yet, so the refill decides: due 20 days ago
+    assert snaps[newish.id].days_overdue == 20
+    assert json.loads(snaps[newish.id].drivers)[0] == "20 days overdue for laundry refill"
+    # a weekly buyer silent for 30 days is late whatever the bulk buy says (refill due in 60 days)
+    assert snaps[weekly.id].days_overdue == -60
+    assert json.loads(snaps[weekly.id].components)["recency"]["score"] < 50
+    assert json.loads(snaps[weekly.id].drivers)[0].startswith("No order for 30 days; usually orders every")
