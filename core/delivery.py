@@ -316,6 +316,7 @@ def requeue_outreach(*, session: Session, outreach_id: int, actor: str,
     audit.record(session=session, actor=actor, action="outreach.requeue", record_type="outreach",
                  record_id=o.id, customer_id=o.customer_id, detail={"previous_error": o.last_error})
     session.commit()
+    session.refresh(o)
     return o
 
 

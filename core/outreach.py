@@ -34,14 +34,25 @@ from email.utils import parseaddr
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core import audit
 from core.config import Settings, get_settings
 from core.roles import Role, require_personal_data
-from db.models import Campaign, Customer, Feedback, LoyaltyEntry, Order, OrderLine, Outreach, Product, utcnow
+from db.models import (
+    AuditLog,
+    Campaign,
+    Customer,
+    Feedback,
+    LoyaltyEntry,
+    Order,
+    OrderLine,
+    Outreach,
+    Product,
+    utcnow,
+)
 
 TEMPLATES: tuple[str, ...] = ("win_back", "refill_reminder", "apology", "points_expiring", "vip_thanks")
 TEMPLATE_LABELS: dict[str, str] = {
@@ -542,9 +553,9 @@ def preview_outreach(*, session: Session, customer_id: int, template: str, feedb
                           outcome=row["decision"], reason=row["reason"], idempotency_key=key)
 
 
-def _new_outreach(*, customer_id: int, template: str, row: pd.Series, status: str, reason: str | None,
-                  key: str, triggered_by: str, now: datetime, channel: str, settings: Settings,
-                  campaign_id: int | None, feedback_id: int | None) -> Outreach:
+def _outreach_values(*, customer_id: int, template: str, row: pd.Series, status: str, reason: str | None,
+                     key: str, triggered_by: str, now: datetime, channel: str, settings: Settings,
+                     campaign_id: int | None, feedback_id: int | None) -> dict:
     subject = body = code = message_id = None
     if status == "queued":
         code = offer_code_for(key, settings) if template in OFFER_TEMPLATES else None
@@ -552,19 +563,25 @@ def _new_outreach(*, customer_id: int, template: str, row: pd.Series, status: st
         message_id = message_id_for(settings)
     fb = row.get("feedback_id") if template == "apology" else None
     fb_id = feedback_id if feedback_id is not None else (int(fb) if fb is not None and pd.notna(fb) else None)
-    return Outreach(customer_id=customer_id, template=template, channel=channel, campaign_id=campaign_id,
-                    feedback_id=fb_id, triggered_by=triggered_by, triggered_at=now, idempotency_key=key,
-                    status=status, reason=reason, subject=subject, body=body, offer_code=code,
-                    message_id=message_id, next_attempt_at=now if status == "queued" else None)
+    return {"customer_id": customer_id, "template": template, "channel": channel, "campaign_id": campaign_id,
+            "feedback_id": fb_id, "triggered_by": triggered_by, "triggered_at": now, "idempotency_key": key,
+            "status": status, "reason": reason, "subject": subject, "body": body, "offer_code": code,
+            "message_id": message_id, "next_attempt_at": now if status == "queued" else None, "attempts": 0}
+
+
+AUDIT_ACTIONS = {"queued": "outreach.trigger", "suppressed": "outreach.suppress",
+                 "holdout": "outreach.holdout"}
+
+
+def _audit_detail(v: dict) -> dict:
+    return {"template": v["template"], "status": v["status"], "reason": v["reason"], "channel": v["channel"],
+            "campaign_id": v["campaign_id"], "offer_code": v["offer_code"]}
 
 
 def _audit_outreach(session: Session, o: Outreach) -> None:
-    action = {"queued": "outreach.trigger", "suppressed": "outreach.suppress",
-              "holdout": "outreach.holdout"}[o.status]
-    audit.record(session=session, actor=o.triggered_by, action=action, record_type="outreach",
-                 record_id=o.id, customer_id=o.customer_id,
-                 detail={"template": o.template, "status": o.status, "reason": o.reason,
-                         "channel": o.channel, "campaign_id": o.campaign_id, "offer_code": o.offer_code})
+    audit.record(session=session, actor=o.triggered_by, action=AUDIT_ACTIONS[o.status],
+                 record_type="outreach", record_id=o.id, customer_id=o.customer_id,
+                 detail=_audit_detail(o.model_dump()))
 
 
 def trigger_outreach(*, session: Session, customer_id: int, template: str, triggered_by: str,
@@ -610,9 +627,10 @@ def trigger_outreach(*, session: Session, customer_id: int, template: str, trigg
         if status == "queued" and campaign is not None and in_holdout(campaign.id, customer_id,
                                                                       campaign.holdout_share):
             status = "holdout"
-        o = _new_outreach(customer_id=customer_id, template=template, row=row, status=status, reason=reason,
-                          key=key, triggered_by=triggered_by, now=now, channel=channel_for(settings),
-                          settings=settings, campaign_id=campaign_id, feedback_id=feedback_id)
+        o = Outreach(**_outreach_values(
+            customer_id=customer_id, template=template, row=row, status=status, reason=reason, key=key,
+            triggered_by=triggered_by, now=now, channel=channel_for(settings), settings=settings,
+            campaign_id=campaign_id, feedback_id=feedback_id))
         session.add(o)
         session.flush()
         _audit_outreach(session, o)
@@ -684,29 +702,37 @@ def create_campaign(*, session: Session, name: str, template: str, customer_ids:
         session.flush()
         ctx = _decide(session, customer_contexts(session=session, customer_ids=ids, template=template,
                                                  now=now, settings=settings), now=now, settings=settings)
-        rows: list[Outreach] = []
+        # Core inserts: building 10,000s of ORM objects costs far more than the inserts themselves.
+        values: list[dict] = []
         for cid, row in ctx.iterrows():
             if row["decision"] == "would_send":
                 status = "holdout" if in_holdout(campaign.id, int(cid), holdout_share) else "queued"
                 reason = None
             else:
                 status, reason = "suppressed", row["reason"]
-            rows.append(_new_outreach(customer_id=int(cid), template=template, row=row, status=status,
-                                      reason=reason, key=default_idempotency_key(
-                                          customer_id=int(cid), template=template, now=now,
-                                          campaign_id=campaign.id),
-                                      triggered_by=created_by, now=now, channel=channel, settings=settings,
-                                      campaign_id=campaign.id, feedback_id=None))
-        session.add_all(rows)
-        session.flush()
-        for o in rows:
-            _audit_outreach(session, o)
-        counts = pd.Series([o.status for o in rows]).value_counts().to_dict()
+            values.append(_outreach_values(
+                customer_id=int(cid), template=template, row=row, status=status, reason=reason,
+                key=default_idempotency_key(customer_id=int(cid), template=template, now=now,
+                                            campaign_id=campaign.id),
+                triggered_by=created_by, now=now, channel=channel, settings=settings,
+                campaign_id=campaign.id, feedback_id=None))
+        if values:
+            session.execute(insert(Outreach.__table__), values)
+        ids_by_key = dict(session.execute(select(Outreach.idempotency_key, Outreach.id)
+                                          .where(Outreach.campaign_id == campaign.id)).all())
+        audits = [{"at": utcnow(), "actor": created_by, "action": AUDIT_ACTIONS[v["status"]],
+                   "record_type": "outreach", "record_id": str(ids_by_key[v["idempotency_key"]]),
+                   "customer_id": v["customer_id"],
+                   "detail": json.dumps(_audit_detail(v), default=str, sort_keys=True)} for v in values]
+        if audits:
+            session.execute(insert(AuditLog.__table__), audits)
+        counts = pd.Series([v["status"] for v in values]).value_counts().to_dict()
         audit.record(session=session, actor=created_by, action="campaign.create", record_type="campaign",
                      record_id=campaign.id, detail={"name": campaign.name, "template": template,
                                                     "audience": len(ids), "holdout_share": holdout_share,
                                                     "audience_rule": audience_rule, "counts": counts})
         session.commit()
+        session.refresh(campaign)  # loaded, so callers may read it after their session closes
         return campaign
     except BaseException:
         session.rollback()
@@ -724,6 +750,7 @@ def record_unsubscribe(*, session: Session, customer_id: int, actor: str, source
     audit.record(session=session, actor=actor, action="outreach.unsubscribe", record_type="customer",
                  record_id=customer_id, customer_id=customer_id, detail={"source": source})
     session.commit()
+    session.refresh(customer)
     return customer
 
 

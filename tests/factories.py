@@ -13,7 +13,8 @@ _ids = itertools.count(1)
 
 
 def _next(prefix: str) -> str:
-    return f"{prefix}{next(_ids):06d}"
+    # "X" keeps test rows apart from the demo store's ids (C000001, O0000001, ...).
+    return f"X{prefix}{next(_ids):06d}"
 
 
 def make_customer(session: Session, **kw) -> Customer:

@@ -9,7 +9,7 @@ from ui.db import get_session
 user = require_screen("admin")
 st.title("Admin")
 
-tab_users, tab_audit, tab_model = st.tabs(["Users", "Audit log", "Churn model"])
+tab_users, tab_audit, tab_model, tab_loyalty = st.tabs(["Users", "Audit log", "Churn model", "Loyalty"])
 
 with tab_users:
     with get_session() as session:
@@ -95,3 +95,8 @@ with tab_model:
     from ui.scoring import render_model_admin
 
     render_model_admin(user)
+
+with tab_loyalty:
+    from ui.loyalty import render_loyalty_admin
+
+    render_loyalty_admin(user)

@@ -1,6 +1,5 @@
-import streamlit as st
-
 from ui.auth import require_screen
+from ui.loyalty import render_page
 
 user = require_screen("loyalty")
-st.title("Loyalty")
+render_page(user)

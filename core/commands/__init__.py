@@ -4,6 +4,7 @@
 COMMAND_MODULES = [
     "core.commands.init",
     "core.commands.users",
+    "core.commands.loyalty",
     "core.commands.outreach",
     "core.commands.feedback",
     "core.commands.score",

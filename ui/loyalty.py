@@ -1,0 +1,324 @@
+"""Loyalty screen pieces: cached readers and the two views (members for managers and admins,
+programme aggregates for everyone who may open the screen).
+
+Customer text (names, emails) reaches the page only through st.dataframe; execs get
+aggregates only, never a per-customer row.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import loyalty as core_loyalty
+from core.config import get_settings
+from core.roles import Role, may_see_personal_data
+from ui.db import get_session
+
+MAX_ROWS = 2_000
+
+
+def _roles_key(roles) -> tuple[str, ...]:  # noqa: ANN001
+    return tuple(sorted(r.value for r in roles))
+
+
+def _cell_safe(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """st.dataframe's own CSV download bypasses the export code: text a spreadsheet would run
+    as a formula gets a leading apostrophe."""
+    df = df.copy()
+    for c in columns:
+        df[c] = df[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
+    return df
+
+
+# ---------------------------------------------------------------- cached readers
+
+
+@st.cache_data(ttl=300, show_spinner="Adding up the points…")
+def overview(as_of: date, months: int = 24) -> dict:
+    with get_session() as session:
+        return core_loyalty.loyalty_overview(session=session, as_of=as_of, months=months)
+
+
+@st.cache_data(ttl=300, show_spinner="Working out every member's balance…")
+def members_and_overview(roles: tuple[str, ...], as_of: date, months: int = 24) -> tuple[pd.DataFrame, dict]:
+    """Both from one computation of the ledger (the manager's screen shows both)."""
+    with get_session() as session:
+        state = core_loyalty.ledger_state(session=session, as_of=as_of)
+        members = core_loyalty.member_balances(session=session, as_of=as_of, roles={Role(r) for r in roles},
+                                               state=state)
+        return members, core_loyalty.loyalty_overview(session=session, as_of=as_of, months=months, state=state)
+
+
+def members(roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
+    return members_and_overview(roles, as_of)[0]
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def ledger(roles: tuple[str, ...], external_id: str, as_of: date) -> tuple[dict | None, pd.DataFrame]:
+    if not may_see_personal_data({Role(r) for r in roles}):
+        return None, pd.DataFrame()
+    with get_session() as session:
+        customer = core_loyalty.customer_by_external_id(session=session, external_id=external_id)
+        if customer is None:
+            return None, pd.DataFrame()
+        info = core_loyalty.customer_balance(session=session, customer_id=customer.id, as_of=as_of)
+        info.update({"id": customer.id, "customer": customer.external_id, "name": customer.name})
+        return info, core_loyalty.customer_ledger(session=session, customer_id=customer.id, as_of=as_of)
+
+
+def clear_readers() -> None:
+    """After a write to the ledger (expiry job, redemption)."""
+    overview.clear()
+    members_and_overview.clear()
+    ledger.clear()
+
+
+# ---------------------------------------------------------------- views
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def render_programme(as_of: date, data: dict | None = None) -> None:
+    """Aggregates only: liability, rates, flows by month, tier mix."""
+    data = data or overview(as_of)
+    k = data["kpis"]
+    if not k["members"]:
+        st.info("No loyalty points yet. Import a loyalty file on the Data screen (admins) to see the programme.")
+        return
+    money = get_settings().point_value
+    a, b, c, d, e = st.columns(5)
+    a.metric("Outstanding points", f"{k['outstanding_points']:,}")
+    b.metric("Liability", f"{k['liability']:,.2f}", help=f"Outstanding points × point value ({money:g}).")
+    c.metric("Redemption rate", _pct(k["redemption_rate"]), help="Points redeemed / points earned, all time.")
+    d.metric("Breakage", _pct(k["breakage"]), help="Points expired / points earned, all time.")
+    e.metric("Enrolment", _pct(k["enrolment_rate"]),
+             help=f"{k['members']:,} of {k['customers']:,} customers have any loyalty activity.")
+    monthly = data["monthly"]
+    left, right = st.columns(2)
+    with left:
+        # Liability is points x point value: one line, read on either axis.
+        fig = go.Figure()
+        fig.add_scatter(x=monthly["month"], y=monthly["outstanding_points"], name="Outstanding points",
+                        customdata=monthly["liability"],
+                        hovertemplate="%{x|%b %Y}: %{y:,} points, liability %{customdata:,.2f}<extra></extra>")
+        top = max(int(monthly["outstanding_points"].max()), 1) * 1.1
+        fig.add_scatter(x=monthly["month"], y=monthly["liability"], yaxis="y2", showlegend=False,
+                        hoverinfo="skip", line={"width": 0})
+        fig.update_layout(title="Outstanding points and liability (end of month)", height=360,
+                          yaxis={"title": "points", "range": [0, top]},
+                          yaxis2={"title": "liability", "overlaying": "y", "side": "right",
+                                  "range": [0, top * money]},
+                          showlegend=False, margin={"t": 50, "b": 10})
+        st.plotly_chart(fig, key="loy_outstanding_chart")
+    with right:
+        fig = go.Figure()
+        for col, label in (("earned", "Earned"), ("redeemed", "Redeemed"), ("expired", "Expired")):
+            fig.add_bar(x=monthly["month"], y=monthly[col], name=label)
+        fig.update_layout(title="Earned, redeemed and expired by month", barmode="group", height=360,
+                          legend={"orientation": "h"}, margin={"t": 50, "b": 10})
+        st.plotly_chart(fig, key="loy_flows_chart")
+    tiers = data["tiers"]
+    left, right = st.columns([1, 2])
+    with left:
+        st.subheader("Tier mix")
+        st.dataframe(tiers, hide_index=True, key="loy_tier_table",
+                     column_config={"tier": "Tier", "customers": st.column_config.NumberColumn("Members")})
+        st.caption("Tiers by points earned in the last 12 months: "
+                   + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers()) + ".")
+    with right:
+        fig = go.Figure(go.Bar(x=tiers["tier"], y=tiers["customers"]))
+        fig.update_layout(title="Members per tier", height=300, margin={"t": 50, "b": 10})
+        st.plotly_chart(fig, key="loy_tier_chart")
+
+
+def _member_columns() -> dict:
+    return {
+        "id": None,
+        "link": st.column_config.LinkColumn("Account", display_text="open"),
+        "customer": "Customer id",
+        "name": "Name",
+        "email": "Email",
+        "owner": "Owner",
+        "tier": "Tier",
+        "balance": st.column_config.NumberColumn("Balance", format="%d"),
+        "expiring_30d": st.column_config.NumberColumn("Expiring in 30 days", format="%d"),
+        "next_expiry_date": st.column_config.DateColumn("Next expiry"),
+        "earned_12m": st.column_config.NumberColumn("Earned, 12 months", format="%d"),
+        "tier_drop_date": st.column_config.DateColumn("Drops a tier on"),
+        "earned": st.column_config.NumberColumn("Lifetime earned", format="%d"),
+        "redeemed": st.column_config.NumberColumn("Lifetime redeemed", format="%d"),
+        "expired": st.column_config.NumberColumn("Lifetime expired", format="%d"),
+    }
+
+
+def _table(df: pd.DataFrame) -> pd.DataFrame:
+    shown = df.head(MAX_ROWS).copy()
+    shown.insert(1, "link", "/account?id=" + shown["id"].astype(str))
+    return _cell_safe(shown, ["customer", "name", "email", "owner"])
+
+
+def render_balances(user, as_of: date) -> None:  # noqa: ANN001
+    df = members(_roles_key(user.roles), as_of)
+    if df.empty:
+        st.info("No member has loyalty points yet. Import a loyalty file on the Data screen (admins).")
+        return
+    tiers = [t.name for t in core_loyalty.parse_tiers()]
+    a, b, c, d = st.columns([2, 1, 1, 2])
+    chosen = a.multiselect("Tier", tiers, default=tiers, key="loy_tier_filter")
+    minimum = b.number_input("Balance at least", min_value=0, value=1, step=50, key="loy_min_balance")
+    own = c.toggle("My accounts only", value=user.has(Role.ACCOUNT_MANAGER) and not user.has(Role.ADMIN),
+                   key="loy_own_only")
+    search = d.text_input("Search name, email or id", key="loy_search").strip().lower()
+    view = df[df["tier"].isin(chosen) & (df["balance"] >= minimum)]
+    if own:
+        view = view[view["owner"] == user.username]
+    if search:
+        hay = (view["customer"].fillna("") + " " + view["name"].fillna("") + " " + view["email"].fillna(""))
+        view = view[hay.str.lower().str.contains(search, regex=False)]
+    st.caption(f"{len(view):,} members match, {int(view['balance'].sum()):,} points "
+               f"({view['balance'].sum() * get_settings().point_value:,.2f}); largest balances first"
+               + (f", first {MAX_ROWS:,} shown." if len(view) > MAX_ROWS else "."))
+    if view.empty:
+        st.info("No member matches these filters. Widen the tiers, lower the balance or switch off "
+                "'My accounts only'.")
+        return
+    st.dataframe(_table(view), hide_index=True, key="loy_balances", column_config=_member_columns(),
+                 column_order=["link", "customer", "name", "owner", "tier", "balance", "expiring_30d",
+                               "next_expiry_date", "earned_12m", "tier_drop_date"])
+
+
+def render_expiring(user, as_of: date) -> None:  # noqa: ANN001
+    df = members(_roles_key(user.roles), as_of)
+    soon = df[df["expiring_30d"] > 0].sort_values(["expiring_30d", "customer"], ascending=[False, True])
+    own = st.toggle("My accounts only", value=user.has(Role.ACCOUNT_MANAGER) and not user.has(Role.ADMIN),
+                    key="loy_exp_own_only")
+    if own:
+        soon = soon[soon["owner"] == user.username]
+    if soon.empty:
+        st.info("No member has points expiring in the next 30 days"
+                + (" among your accounts; switch off 'My accounts only' to see everyone." if own else "."))
+        return
+    a, b = st.columns(2)
+    a.metric("Members with points expiring in 30 days", f"{len(soon):,}")
+    b.metric("Points expiring", f"{int(soon['expiring_30d'].sum()):,}",
+             help=f"Worth {soon['expiring_30d'].sum() * get_settings().point_value:,.2f}.")
+    event = st.dataframe(_table(soon), hide_index=True, key="loy_expiring", column_config=_member_columns(),
+                         column_order=["link", "customer", "name", "owner", "tier", "expiring_30d",
+                                       "next_expiry_date", "balance"],
+                         on_select="rerun", selection_mode="multi-row")
+    picked = list(event.selection.rows) if event is not None and hasattr(event, "selection") else []
+    shown = soon.head(MAX_ROWS)
+    everyone = st.checkbox(f"Plan outreach to all {len(soon):,} listed members", value=not picked,
+                           key="loy_exp_all")
+    ids = soon["id"].tolist() if everyone else shown.iloc[picked]["id"].tolist()
+    rule = {"screen": "loyalty", "rule": "points_expiring_within_30_days", "as_of": as_of.isoformat(),
+            "own_accounts_only": bool(own)}
+    try:
+        from ui.outreach import render_bulk_outreach
+    except ImportError:  # the outreach area is not merged into this build
+        st.caption("Outreach is not available in this build.")
+        return
+    st.session_state.setdefault("bulk_template", "points_expiring")
+    render_bulk_outreach(user, [int(i) for i in ids], rule)
+
+
+def render_ledger(user, as_of: date) -> None:  # noqa: ANN001
+    default = st.query_params.get("customer", "")
+    external_id = st.text_input("Customer id", value=default, key="loy_ledger_customer",
+                                placeholder="the customer's id in the shop, e.g. C0000042").strip()
+    if not external_id:
+        st.info("Enter a customer id to see their points ledger with the running balance.")
+        return
+    info, rows = ledger(_roles_key(user.roles), external_id, as_of)
+    if info is None:
+        st.warning(f"No customer with id {external_id}.")
+        return
+    st.text(f"{info['customer']} · {info['name'] or ''}")
+    st.page_link("views/account.py", label="Open the account", query_params={"id": str(info["id"])},
+                 icon=":material/person:")
+    a, b, c, d = st.columns(4)
+    a.metric("Balance", f"{info['balance']:,}")
+    b.metric("Expiring in 30 days", f"{info['expiring_30d']:,}",
+             help=f"Next expiry: {info['next_expiry_date'] or 'none'}")
+    c.metric("Tier", info["tier"] or "–", help=(f"Drops a tier on {info['tier_drop_date']} unless they earn more."
+                                                 if info["tier_drop_date"] else None))
+    d.metric("Earned in 12 months", f"{info['earned_12m']:,}")
+    if rows.empty:
+        st.info("This customer has no loyalty entries yet.")
+        return
+    shown = rows.copy()
+    shown["kind"] = shown["kind"].where(shown["recorded"], shown["kind"] + " (not yet written by the job)")
+    st.dataframe(_cell_safe(shown.drop(columns="recorded"), ["order_ref", "entry_id"]), hide_index=True,
+                 key="loy_ledger", column_config={
+                     "occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                     "kind": "Entry", "points": st.column_config.NumberColumn("Points", format="%+d"),
+                     "expires_at": st.column_config.DatetimeColumn("Lot expires", format="YYYY-MM-DD"),
+                     "order_ref": "Order", "entry_id": "Entry id",
+                     "balance": st.column_config.NumberColumn("Balance", format="%d")})
+    st.caption("Redemptions use the oldest unexpired points first; expiries are computed from the lots. "
+               "The nightly `python -m core loyalty expire` writes them into the ledger.")
+
+
+def render_page(user) -> None:  # noqa: ANN001
+    st.title("Loyalty")
+    as_of = st.date_input("As of", value=_today(), max_value=_today(), key="loy_as_of")
+    try:
+        if may_see_personal_data(user.roles):
+            members_tab, expiring_tab, ledger_tab, programme_tab = st.tabs(
+                ["Balances", "Expiring in 30 days", "Customer ledger", "Programme"])
+            with members_tab:
+                render_balances(user, as_of)
+            with expiring_tab:
+                render_expiring(user, as_of)
+            with ledger_tab:
+                render_ledger(user, as_of)
+            with programme_tab:
+                render_programme(as_of, members_and_overview(_roles_key(user.roles), as_of)[1])
+        else:
+            st.caption("The programme as a whole: aggregates only.")
+            render_programme(as_of)
+    except core_loyalty.LoyaltyError as exc:
+        st.error(str(exc))
+
+
+def render_loyalty_admin(user) -> None:  # noqa: ANN001
+    """Admin tab: the loyalty settings in force and the expiry job, run by hand."""
+    if not user.has(Role.ADMIN):
+        return
+    settings = get_settings()
+    st.subheader("Loyalty")
+    st.text(f"Point value: {settings.point_value:g} (HEARTH_POINT_VALUE)\n"
+            f"Points expire {settings.points_expiry_months} months after they are earned, unless the entry "
+            "says otherwise (HEARTH_POINTS_EXPIRY_MONTHS)\n"
+            "Tiers by points earned in the last 12 months: "
+            + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers())
+            + " (HEARTH_LOYALTY_TIERS)")
+    today = _today()
+    with get_session() as session:
+        due = core_loyalty.pending_expiries(session=session, as_of=today)
+    st.caption("The expiry job writes an `expire` entry for every lot whose unused points lapsed. "
+               "Schedule `python -m core loyalty expire` nightly; running it twice writes nothing new.")
+    if not due["entries"]:
+        st.success(f"Nothing to expire as of {today}: the ledger records every lapsed point.")
+        return
+    st.info(f"Due as of {today}: {due['entries']:,} expire entries, {due['points']:,} points, "
+            f"{due['customers']:,} customers.")
+    if st.button("Write the expire entries now", key="loy_admin_expire", type="primary"):
+        try:
+            with get_session() as session:
+                written = core_loyalty.expire_points(session=session, as_of=today, actor=user.username)
+        except core_loyalty.LoyaltyError as exc:
+            st.error(str(exc))
+            return
+        clear_readers()
+        st.success(f"Wrote {written:,} expire entries.")
