@@ -176,7 +176,8 @@ def test_scoring_again_replaces_the_same_day_and_export_has_the_columns(session:
     frame = scores_export_frame(session=session)
     assert list(frame.columns) == ["customer_id", "as_of", "health_score", "band", "churn_probability",
                                    "value_at_risk", "top_drivers"]
-    assert frame["customer_id"].str.startswith("C").all() and set(frame["as_of"]) == {"2026-06-30"}
+    assert frame["customer_id"].str.startswith("XC").all()  # the source ids, not database ids
+    assert set(frame["as_of"]) == {"2026-06-30"}
 
 
 def test_score_command_prints_progress_and_summary(app_env: str, capsys) -> None:
