@@ -42,6 +42,9 @@ filters = QueueFilters(scope="all" if show_all else "own", bands=tuple(bands), s
                        rfm_segments=tuple(rfm), owners=tuple(owners) if show_all else (),
                        regions=tuple(regions), overdue_only=overdue, open_detractor_only=detractor,
                        search=search)
+if st.session_state.get("acc_filters") != filters:  # new filters start again on page 1
+    st.session_state["acc_filters"] = filters
+    st.session_state["acc_page"] = 1
 page_no = int(st.session_state.get("acc_page", 1))
 try:
     page = ui.queue_page(user.username, roles, filters, page_no, PAGE_SIZE)

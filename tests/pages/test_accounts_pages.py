@@ -47,6 +47,12 @@ def test_manager_sees_own_book_first_then_all_on_request(demo_app: str) -> None:
         total = int(s.exec(select(func.count()).select_from(Customer)).one())
     assert f"{total:,} accounts" in page_text(at)
     assert len(at.dataframe[0].value) == 50  # one page, not the whole book
+    first_page = list(at.dataframe[0].value["external_id"])
+    at.button(key="acc_next").click().run()
+    assert "page 2 of" in page_text(at)
+    assert set(at.dataframe[0].value["external_id"]).isdisjoint(first_page)
+    at.multiselect(key="acc_bands").set_value(["at_risk"]).run()
+    assert "page 1 of" in page_text(at)  # new filters start again on page 1
 
 
 def test_band_filter_and_empty_state(demo_app: str) -> None:
