@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, case, func, select, type_coerce
+from sqlalchemy import BigInteger, String, case, cast, func, select, type_coerce
 from sqlmodel import Session
 
 from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, SupportTicket
@@ -153,7 +153,7 @@ def load_frames(
     # packed into one integer so that a plain MAX works on every database.
     stretch = case((OrderLine.quantity > MAX_QUANTITY_STRETCH, MAX_QUANTITY_STRETCH),
                    (OrderLine.quantity < 1, 1), else_=OrderLine.quantity)
-    packed = func.max(Product.replenishment_days * stretch * PACK + Product.id).label("packed")
+    packed = func.max(cast(Product.replenishment_days, BigInteger) * stretch * PACK + Product.id).label("packed")
     per_order = _read(
         conn,
         select(OrderLine.order_id, packed)
