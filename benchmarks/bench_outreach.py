@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -26,7 +27,7 @@ def main() -> None:
     ap.add_argument("--audience", type=int, default=10_000)
     ap.add_argument("--url", default=None)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="hearth-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix="hearth-outreach-bench-"))
     os.environ["HEARTH_OUTBOX_DIR"] = str(tmp / "outbox")
     os.environ.pop("HEARTH_SMTP_HOST", None)
     os.environ.pop("HEARTH_WEBHOOK_URL", None)
@@ -90,6 +91,9 @@ def main() -> None:
         res = outreach.campaign_results(session=s, campaign_id=camp.id, now=now + timedelta(days=40))
         audience = int(res.iloc[0]["audience"])
         print(f"campaign_results: {time.perf_counter() - t:.2f} s (audience {audience:,})")
+    engine.dispose()
+    if args.url is None:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
@@ -82,19 +82,23 @@ class DeliveryReport:
     recovered_sent: int = 0
     requeued: int = 0
     uncertain: int = 0
+    suppressed: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: DeliveryReport) -> None:
-        for name in ("sent", "retrying", "failed", "recovered_sent", "requeued", "uncertain"):
+        for name in ("sent", "retrying", "failed", "recovered_sent", "requeued", "uncertain", "suppressed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
     @property
     def touched(self) -> int:
-        return self.sent + self.retrying + self.failed + self.recovered_sent + self.requeued + self.uncertain
+        return (self.sent + self.retrying + self.failed + self.recovered_sent + self.requeued + self.uncertain
+                + self.suppressed)
 
     def summary(self) -> str:
         parts = [f"sent {self.sent}", f"retrying {self.retrying}", f"failed {self.failed}"]
+        if self.suppressed:
+            parts.append(f"suppressed {self.suppressed} (consent withdrawn)")
         if self.recovered_sent or self.requeued or self.uncertain:
             parts.append(f"recovered {self.recovered_sent} already delivered, requeued {self.requeued}, "
                          f"uncertain {self.uncertain}")
@@ -116,6 +120,7 @@ class Message:
     campaign_id: int | None
     triggered_by: str
     attempts: int
+    consent: bool = True
 
     def email(self, settings: Settings, now: datetime) -> EmailMessage:
         msg = EmailMessage()
@@ -123,7 +128,7 @@ class Message:
         msg["To"] = formataddr((" ".join((self.name or "").split()), self.to))
         msg["Subject"] = self.subject
         msg["Message-ID"] = self.message_id
-        msg["Date"] = format_datetime(now.replace(tzinfo=None), usegmt=False)
+        msg["Date"] = format_datetime(now.replace(tzinfo=UTC), usegmt=True)  # stored times are UTC
         sender = parseaddr(settings.smtp_from)[1] or "care@hearth.example"
         msg["List-Unsubscribe"] = f"<mailto:{sender}?subject=unsubscribe>"
         msg["X-Hearth-Outreach"] = str(self.outreach_id)
@@ -243,14 +248,16 @@ def _claim(engine: Engine, now: datetime, batch: int) -> list[Message]:
                             .where(col(Outreach.id).in_(claimed)).order_by(Outreach.id)).all()
         return [Message(o.id, c.id, c.external_id, c.name, c.email or "", o.subject or "", o.body or "",
                         o.message_id or f"<outreach.{o.id}@hearth.local>", o.offer_code, o.template,
-                        o.campaign_id, o.triggered_by, o.attempts) for o, c in rows]
+                        o.campaign_id, o.triggered_by, o.attempts, bool(c.email_opt_in)) for o, c in rows]
 
 
 def _mark(engine: Engine, msg: Message, *, status: str, now: datetime, channel: str,
           error: str | None = None, next_at: datetime | None = None, action: str,
-          from_status: str = "sending", detail: dict | None = None) -> bool:
+          from_status: str = "sending", detail: dict | None = None, reason: str | None = None) -> bool:
     table = Outreach.__table__
     values: dict = {"status": status, "channel": channel, "last_error": error, "next_attempt_at": next_at}
+    if reason is not None:
+        values["reason"] = reason
     if status == "sent":
         values["sent_at"] = now
     with Session(engine) as session:
@@ -334,6 +341,12 @@ def deliver_pass(*, engine: Engine, now: datetime | None = None, settings: Setti
         if not msgs:
             break
         for msg in msgs:
+            if not msg.consent:
+                # Consent withdrawn (an unsubscribe) after the message was queued: never send it.
+                _mark(engine, msg, status="suppressed", now=now, channel=channel, action="outreach.suppress",
+                      reason="no email consent (withdrawn before sending)")
+                report.suppressed += 1
+                continue
             try:
                 if not msg.to:
                     raise DeliveryError("the customer has no email address", permanent=True)

@@ -36,10 +36,16 @@ def normalise_url(url: str) -> str:
     return url
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    """One engine per database URL for the whole process (the app, the CLI, a worker)."""
-    url = normalise_url(url or get_settings().database_url)
+    """One engine per database URL for the whole process (the app, the CLI, a worker).
+
+    Without a URL, the configured one; resolved before the cache, so a changed DATABASE_URL
+    (after get_settings.cache_clear()) gets its own engine."""
+    return _engine_for(normalise_url(url or get_settings().database_url))
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -49,6 +55,15 @@ def get_engine(url: str | None = None) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
     return engine
+
+
+def clear_engines() -> None:
+    """Forget every cached engine (tests that point the process at another database)."""
+    _engine_for.cache_clear()
+
+
+# Kept so code that clears the engine cache reads naturally.
+get_engine.cache_clear = clear_engines  # type: ignore[attr-defined]
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -68,9 +68,16 @@ def _log(roles: tuple[str, ...], username: str, statuses: tuple[str, ...], templ
             since=datetime.combine(since, time.min) if since else None, limit=2000)
 
 
+@st.cache_data(ttl=30, show_spinner="Checking consent, frequency cap and fit…")
+def _plan(customer_ids: tuple[int, ...], template: str, holdout_share: float) -> core_outreach.CampaignPlan:
+    with get_session() as session:
+        return core_outreach.plan_campaign(session=session, customer_ids=customer_ids, template=template,
+                                           holdout_share=holdout_share)
+
+
 def clear_outreach_caches() -> None:
     """After any send or campaign: every reader whose answer it changes."""
-    for reader in (_fitting, _customer_log, _results, _log):
+    for reader in (_fitting, _customer_log, _results, _log, _plan):
         reader.clear()
 
 
@@ -190,9 +197,7 @@ def render_bulk_outreach(user, customer_ids: list[int], audience_rule: dict) -> 
     name = st.text_input("Campaign name", value=f"{LABELS[template]} {date.today().isoformat()}",
                          key=f"bulk_name_{template}")
     try:
-        with get_session() as session:
-            plan = core_outreach.plan_campaign(session=session, customer_ids=customer_ids, template=template,
-                                               holdout_share=holdout_pct / 100)
+        plan = _plan(tuple(sorted(int(i) for i in customer_ids)), template, holdout_pct / 100)
     except core_outreach.OutreachError as exc:
         st.error(str(exc))
         return
@@ -252,7 +257,7 @@ def uplift_chart(results: pd.DataFrame) -> go.Figure:
                     error_y={"type": "data", "symmetric": False,
                              "array": (df["uplift_ci_high"] - df["uplift"]) * 100,
                              "arrayminus": (df["uplift"] - df["uplift_ci_low"]) * 100})
-    fig.update_layout(barmode="group", yaxis_title="Reactivated within 30 days (% of inactive)",
+    fig.update_layout(barmode="group", yaxis_title="Reactivated in 30 days, % (uplift: points)",
                       legend={"orientation": "h"}, margin={"t": 30, "b": 10}, height=380)
     fig.add_hline(y=0, line_width=1, line_color="grey")
     return fig
@@ -289,6 +294,16 @@ def render_campaign_results(user) -> None:  # noqa: ANN001
                "window_complete"]],
         hide_index=True, key="outreach_campaigns",
         column_config={
+            "name": st.column_config.TextColumn("Campaign"),
+            "template": st.column_config.TextColumn("Template"),
+            "audience": st.column_config.NumberColumn("Audience"),
+            "contacted": st.column_config.NumberColumn("Contacted", help="Chosen for sending"),
+            "holdout": st.column_config.NumberColumn("Held out"),
+            "sent": st.column_config.NumberColumn("Sent"),
+            "queued": st.column_config.NumberColumn("Queued"),
+            "suppressed": st.column_config.NumberColumn("Suppressed"),
+            "failed": st.column_config.NumberColumn("Failed"),
+            "offers_redeemed": st.column_config.NumberColumn("Codes redeemed"),
             "created_at": st.column_config.DatetimeColumn("Created (UTC)", format="YYYY-MM-DD"),
             "reactivation_contacted": st.column_config.NumberColumn("Reactivated, contacted",
                                                                     format="%.1f%%"),

@@ -1,6 +1,139 @@
+import pandas as pd
 import streamlit as st
 
+from core.config import get_settings
+from core.exporting import EXPORT_KINDS
+from core.importing import (
+    KINDS,
+    ImportFailed,
+    check_csv,
+    derived_key_rule,
+    format_table,
+    import_csv,
+    mapping_choices,
+    match_columns,
+    read_csv_bytes,
+)
 from ui.auth import require_screen
+from ui.data import IGNORE, export_download, overrides_from_editor
+from ui.db import get_session
 
 user = require_screen("data")
 st.title("Data")
+st.caption("Bring the shop's own history in from CSV files, and take tables out. An import writes all "
+           "rows of a file or none; importing the same file again changes nothing.")
+
+tab_import, tab_export = st.tabs(["Import", "Export"])
+
+
+def _show_summary(lines: list[str], counts: dict) -> None:
+    cols = st.columns(4)
+    for col, key in zip(cols, ("inserted", "updated", "unchanged", "skipped"), strict=True):
+        col.metric(key.capitalize(), f"{counts.get(key, 0):,}")
+    st.text("\n".join(lines))
+
+
+def _import_flow() -> None:
+    kind = st.selectbox("What the file holds", KINDS, key="data_kind")
+    with st.expander(f"Columns of a {kind} file"):
+        st.dataframe(format_table(kind), hide_index=True,
+                     column_config={"required": st.column_config.CheckboxColumn("required")})
+        st.caption("Names match without regard to case, spaces and underscores. Dates: ISO 8601 or "
+                   f"YYYYMMDD. Amounts with a decimal point. Key: {derived_key_rule(kind)}.")
+    limit_mb = get_settings().max_upload_mb
+    upload = st.file_uploader(f"CSV file (UTF-8, comma or semicolon; up to {limit_mb} MB)", type=["csv"],
+                              key="data_upload")
+    if upload is None:
+        st.info("Choose the kind of records, then a CSV file. Small example files for every kind are in "
+                "the examples/ folder; import them in the order products, customers, orders, feedback, "
+                "loyalty, tickets.")
+        return
+    if upload.size > limit_mb * 1024 * 1024:
+        st.error(f"{upload.name} is {upload.size / 1024 / 1024:.0f} MB; the limit is {limit_mb} MB "
+                 "(HEARTH_MAX_UPLOAD_MB). Split the file or import it with `python -m core import`.")
+        return
+    data = upload.getvalue()
+    try:
+        parsed = read_csv_bytes(data, filename=upload.name)
+    except ImportFailed as exc:
+        st.error(str(exc))
+        return
+
+    st.subheader("Preview")
+    st.caption(f"{len(parsed.frame):,} rows, separated by '{parsed.delimiter}'"
+               + (", with a byte order mark" if parsed.had_bom else ""))
+    st.dataframe(parsed.frame.head(10), hide_index=True)
+
+    st.subheader("Columns")
+    detected = match_columns(parsed.columns, kind)
+    mapping_editor = pd.DataFrame({"file column": parsed.columns,
+                                   "feeds field": [detected.mapping.get(c, IGNORE) for c in parsed.columns]})
+    edited = st.data_editor(
+        mapping_editor, hide_index=True, key=f"data_mapping_{kind}",
+        disabled=["file column"],
+        column_config={"feeds field": st.column_config.SelectboxColumn(
+            "feeds field", options=[IGNORE, *mapping_choices(kind)], required=True)})
+    overrides = overrides_from_editor(edited, detected.mapping)
+    match = match_columns(parsed.columns, kind, overrides) if overrides else detected
+    if match.extra:
+        st.caption("Ignored columns: " + ", ".join(match.extra))
+
+    check_key = (upload.file_id, kind, tuple(sorted(overrides.items())))
+    done = st.session_state.get("data_result")
+    if done and done["key"] == check_key:
+        st.subheader("Imported")
+        _show_summary(done["lines"], done["counts"])
+        st.caption("Importing the same file again would change nothing. Choose another file to go on.")
+        return
+
+    st.subheader("Check")
+    if st.session_state.get("data_check_key") != check_key:
+        try:
+            with get_session() as session, st.spinner("Checking every row…"):
+                summary = check_csv(session=session, kind=kind, data=data, filename=upload.name,
+                                    mapping=overrides or None)
+            st.session_state["data_check"] = {"ok": True, "lines": summary.lines_of_text(),
+                                              "counts": summary.counts()}
+        except ImportFailed as exc:
+            st.session_state["data_check"] = {"ok": False, "summary": exc.summary,
+                                              "problems": exc.table().to_dict("records")}
+        st.session_state["data_check_key"] = check_key
+    check = st.session_state["data_check"]
+    if not check["ok"]:
+        st.error(check["summary"])
+        st.dataframe(pd.DataFrame(check["problems"], columns=["row", "column", "value", "problem"]),
+                     hide_index=True)
+        st.caption("Row numbers are those a spreadsheet shows (the header is row 1). Fix the file and "
+                   "upload it again.")
+    else:
+        st.success("The file is valid. Importing it would do this:")
+        _show_summary(check["lines"], check["counts"])
+        if st.button("Import", type="primary", key="data_import_button"):
+            bar = st.progress(0.0, text="Starting")
+            try:
+                with get_session() as session:
+                    result = import_csv(
+                        session=session, kind=kind, data=data, filename=upload.name, actor=user.username,
+                        mapping=overrides or None,
+                        progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
+            except ImportFailed as exc:
+                st.error(str(exc))
+                return
+            st.session_state["data_result"] = {"key": check_key, "lines": result.lines_of_text(),
+                                               "counts": result.counts()}
+            st.session_state.pop("data_check_key", None)
+            st.cache_data.clear()  # every cached reader of customers, orders and feedback is stale now
+            st.rerun()
+
+
+with tab_import:
+    _import_flow()
+
+with tab_export:
+    st.caption("One row per record. Cells that a spreadsheet could run as a formula are written as text. "
+               "Each download is recorded in the audit log.")
+    as_of = st.date_input("As of (empty: today / latest)", value=None, key="export_as_of")
+    cols = st.columns(len(EXPORT_KINDS))
+    for col, export_kind in zip(cols, EXPORT_KINDS, strict=True):
+        col.download_button(f"Download {export_kind}", data=export_download(export_kind, user, as_of),
+                            file_name=f"{export_kind}.csv", mime="text/csv", key=f"export_{export_kind}")

@@ -1,6 +1,301 @@
+"""Overview: retention KPIs, cohorts, revenue mix, health bands, NPS, loyalty, outreach results.
+
+Every role may open it, so it shows aggregates only: no names, emails, phones or comments.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
+from core.clv import CLV_EXPLANATION
+from core.kpis import KPI_INFO, format_change, format_value, kpi_table_csv
+from db.models import utcnow
+from ui import kpis as data
 from ui.auth import require_screen
 
 user = require_screen("overview")
+
 st.title("Overview")
+st.caption("Retention KPIs as design.md defines them. Aggregates only: no customer is named on this screen.")
+
+db = data.db_key()
+options = data.filter_options(db)
+ALL = "All"
+
+with st.container(border=True):
+    c1, c2, c3, c4, c5 = st.columns([1.2, 1, 1, 1, 1])
+    as_of = c1.date_input("As of", value=utcnow().date(), key="ov_as_of", min_value=date(2000, 1, 1),
+                          help="KPIs are computed at the end of this day.")
+    horizon = c2.selectbox("Period (days)", [30, 60, 90, 180, 365], index=2, key="ov_horizon",
+                           help="The activity horizon H: the days each KPI covers, ending on the as-of date.")
+    seg = c3.selectbox("Segment", [ALL, *options["segment"]], key="ov_segment")
+    reg = c4.selectbox("Region", [ALL, *options["region"]], key="ov_region")
+    own = c5.selectbox("Account owner", [ALL, *options["owner"]], key="ov_owner")
+segment, region, owner = (None if v == ALL else v for v in (seg, reg, own))
+args = (db, as_of, horizon, segment, region, owner)
+flt = (db, as_of, segment, region, owner)
+scope = ", ".join(f"{k} {v}" for k, v in (("segment", segment), ("region", region), ("owner", owner)) if v)
+
+table = data.kpi_table(*args)
+kpi = table.set_index("key")
+start = as_of - timedelta(days=horizon - 1)
+st.subheader(f"{start:%d %b %Y} to {as_of:%d %b %Y}" + (f" ({scope})" if scope else ""))
+st.caption(f"Changes compare with the {horizon} days before ({start - timedelta(days=horizon):%d %b %Y} "
+           f"to {start - timedelta(days=1):%d %b %Y}). Hover over a number's label for its definition.")
+
+if kpi.loc["customers", "current"] == 0:
+    st.info("No customers in this selection yet. Import customers and orders on the Data screen "
+            "(admin), or widen the filter.")
+
+
+def metric(col, key: str) -> None:  # noqa: ANN001
+    info = KPI_INFO[key]
+    row = kpi.loc[key]
+    delta = format_change(info.kind, row["change"])
+    col.metric(
+        info.label,
+        format_value(info.kind, row["current"]),
+        delta=delta,
+        delta_color="normal" if info.higher_is_better else "inverse",
+        help=row["definition"],
+    )
+
+
+headline = ["customers", "active_customers", "revenue", "orders", "average_order_value", "nps"]
+more = ["repeat_purchase_rate", "retention_rate", "churn_rate", "loyalty_outstanding_points",
+        "loyalty_liability", "redemption_rate"]
+for keys in (headline, more):
+    cols = st.columns(len(keys))
+    for col, key in zip(cols, keys, strict=True):
+        metric(col, key)
+if kpi.loc["nps", "current"] is not None:
+    st.caption(f"NPS {format_value('nps', kpi.loc['nps', 'current'])}, 95 % interval "
+               f"{format_value('nps', kpi.loc['nps_ci_low', 'current'])} to "
+               f"{format_value('nps', kpi.loc['nps_ci_high', 'current'])}, from "
+               f"{format_value('count', kpi.loc['nps_responses', 'current'])} answers.")
+st.download_button(
+    "Download the KPI table (CSV)",
+    data=kpi_table_csv(table[["key", "kpi", "current", "previous", "change", "change_pct", "definition"]]
+                       .assign(as_of=as_of.isoformat(), period_days=horizon, filter=scope or "all customers")),
+    file_name=f"hearth-kpis-{as_of.isoformat()}-{horizon}d.csv",
+    mime="text/csv",
+    key="ov_download",
+)
+
+x = data.extras(*args)
+with st.expander("Onboarding, reactivation, subscriptions and support", expanded=True):
+    e1, e2, e3, e4, e5 = st.columns(5)
+    e1.metric("Second order within 60 days", format_value("rate", x["onboarding_second_order_rate"]),
+              help=f"Of the {x['new_customers']:,} customers whose first order fell in the {horizon} days "
+                   "ending 60 days before the as-of date, the share who ordered again within 60 days.")
+    e2.metric("Median days to second order",
+              "n/a" if x["onboarding_median_days"] is None else f"{x['onboarding_median_days']:.0f}",
+              help="Among those new customers who have placed a second order.")
+    e3.metric("Reactivation of lapsed", format_value("rate", x["reactivation_rate"]),
+              help=f"Of the {x['lapsed_customers']:,} customers lapsed at the start of the period (ordered "
+                   "before, but not in the period before it), the share who ordered in this period.")
+    e4.metric("Tickets per 100 active",
+              "n/a" if x["tickets_per_100_active"] is None else f"{x['tickets_per_100_active']:.1f}",
+              help="Support tickets opened in the period per 100 active customers.")
+    e5.metric("Subscriptions paused / cancelled",
+              f"{x['subscriptions_paused']:,} / {x['subscriptions_cancelled']:,}",
+              help="Current subscription states (the data keeps the present state only). "
+                   f"{x['subscriptions_active']:,} subscriptions are active.")
+
+# One section at a time: each is computed only when it is shown (and then cached).
+SECTIONS = ["Trends", "Cohorts", "Revenue mix", "Health bands", "NPS and loyalty", "Outreach results",
+            "Lifetime value"]
+section = st.segmented_control("Show", SECTIONS, default="Trends", key="ov_section") or "Trends"
+
+if section == "Trends":
+    tr = data.trend(*args)
+    if tr["orders"].sum() == 0:
+        st.info("No orders in the last year for this selection; the trend fills in as orders are imported.")
+    else:
+        fig = go.Figure()
+        fig.add_scatter(x=tr["as_of"], y=tr["revenue"], name=f"Revenue, trailing {horizon} days",
+                        mode="lines+markers")
+        fig.add_scatter(x=tr["as_of"], y=tr["active_customers"], name="Active customers", yaxis="y2",
+                        mode="lines+markers")
+        fig.update_layout(yaxis={"title": "Revenue"},
+                          yaxis2={"title": "Active customers", "overlaying": "y", "side": "right"},
+                          legend={"orientation": "h"}, margin={"t": 30}, height=380,
+                          title="Every four weeks over the last year, each point over its trailing period")
+        st.plotly_chart(fig, key="ov_trend")
+        m = data.monthly(*flt)
+        fig = px.bar(m, x="month", y="revenue", hover_data=["orders", "customers"],
+                     title="Revenue by calendar month (the current month is partial)")
+        fig.update_layout(height=320, margin={"t": 40})
+        st.plotly_chart(fig, key="ov_monthly")
+
+if section == "Cohorts":
+    co = data.cohorts(*flt)
+    if co.empty:
+        st.info("No first orders in the last 12 months for this selection.")
+    else:
+        month_cols = [c for c in co.columns if isinstance(c, int | np.integer)]
+        z = co[month_cols].to_numpy(dtype=float)
+        fig = go.Figure(go.Heatmap(
+            z=z * 100, x=[f"M{m}" for m in month_cols], y=[f"{c} ({n:,})" for c, n in zip(co["cohort"],
+                                                                                         co["customers"],
+                                                                                         strict=True)],
+            colorscale="Blues", zmin=0, zmax=100, colorbar={"title": "%"},
+            text=np.where(np.isnan(z), "", np.char.mod("%.0f%%", np.nan_to_num(z) * 100)),
+            texttemplate="%{text}", hovertemplate="%{y}, %{x}: %{z:.1f} %<extra></extra>"))
+        fig.update_layout(yaxis={"autorange": "reversed", "title": "Cohort (month of first order, size)"},
+                          xaxis={"title": "Months after the first order"}, height=460, margin={"t": 30})
+        st.plotly_chart(fig, key="ov_cohorts")
+        st.caption("Share of each month's new customers who ordered again in month 1, 2, 3 ... after their "
+                   "first order. Blank cells lie in the future.")
+
+if section == "Revenue mix":
+    rs = data.revenue_split(*args)
+    if rs["revenue"].sum() == 0:
+        st.info("No revenue in the last 12 months for this selection.")
+    else:
+        fig = px.bar(rs, x="month", y="revenue", color="kind", hover_data=["orders"],
+                     category_orders={"kind": ["new", "returning", "reactivated"]},
+                     title="Revenue by kind of customer")
+        fig.update_layout(height=380, margin={"t": 40}, legend={"orientation": "h"})
+        st.plotly_chart(fig, key="ov_split")
+        st.caption(f"New: orders in the month of the customer's first order. Reactivated: the customer's "
+                   f"previous order was {horizon} days or more earlier. Returning: every other order.")
+
+if section == "Health bands":
+    mix, moves = data.bands(*flt)
+    if mix.empty:
+        st.info("No health scores yet. Run `python -m core score` (or wait for the nightly run) to "
+                "fill this chart.")
+    else:
+        fig = px.area(mix, x="as_of", y="customers", color="band",
+                      category_orders={"band": ["healthy", "watch", "at_risk"]},
+                      color_discrete_map={"healthy": "#2e7d32", "watch": "#f9a825", "at_risk": "#c62828"},
+                      title="Accounts per health band at each scoring run")
+        fig.update_layout(height=360, margin={"t": 40})
+        st.plotly_chart(fig, key="ov_bands")
+        if moves["previous"] is None:
+            st.info("Band moves need two scoring runs at least a week apart.")
+        else:
+            b1, b2, b3 = st.columns(3)
+            b1.metric("Improved", f"{moves['improved']:,}",
+                      help="Accounts in a healthier band than a week ago.")
+            b2.metric("Worsened", f"{moves['worsened']:,}",
+                      help="Accounts in a less healthy band than a week ago.")
+            b3.metric("Unchanged", f"{moves['unchanged']:,}")
+            st.caption(f"Scores of {moves['latest']:%d %b %Y} against {moves['previous']:%d %b %Y}.")
+            st.dataframe(moves["moves"], hide_index=True, key="ov_moves",
+                         column_config={"from_band": "From", "to_band": "To",
+                                        "customers": st.column_config.NumberColumn("Accounts")})
+
+if section == "NPS and loyalty":
+    nt = data.nps_trend(*flt)
+    if nt.empty:
+        st.info("No survey answers with a score in the last 12 months for this selection.")
+    else:
+        fig = go.Figure()
+        fig.add_scatter(x=nt["month"], y=nt["nps_ci_high"], line={"width": 0}, showlegend=False,
+                        hoverinfo="skip")
+        fig.add_scatter(x=nt["month"], y=nt["nps_ci_low"], fill="tonexty", line={"width": 0},
+                        name="95 % interval", hoverinfo="skip")
+        fig.add_scatter(x=nt["month"], y=nt["nps"], mode="lines+markers", name="NPS",
+                        customdata=nt["nps_responses"],
+                        hovertemplate="%{x}: %{y:.1f} (%{customdata} answers)<extra></extra>")
+        fig.update_layout(yaxis={"range": [-100, 100], "title": "NPS"}, height=360, margin={"t": 30},
+                          title="NPS by month")
+        st.plotly_chart(fig, key="ov_nps")
+    l1, l2, l3 = st.columns(3)
+    for col, key in zip((l1, l2, l3), ("loyalty_outstanding_points", "loyalty_liability", "redemption_rate"),
+                        strict=True):
+        metric(col, key)
+    if kpi.loc["loyalty_liability", "current"] is None:
+        st.info("Loyalty figures appear once loyalty entries are imported.")
+    else:
+        lm = data.loyalty_by_month(db, as_of)
+        fig = go.Figure()
+        fig.add_bar(x=lm["month"], y=lm["earned"], name="Earned")
+        fig.add_bar(x=lm["month"], y=-lm["redeemed"], name="Redeemed")
+        fig.add_bar(x=lm["month"], y=-lm["expired"], name="Expired")
+        fig.add_scatter(x=lm["month"], y=lm["liability"], name="Liability at month end", yaxis="y2",
+                        mode="lines+markers")
+        fig.update_layout(barmode="relative", yaxis={"title": "Points in the month"},
+                          yaxis2={"title": "Liability", "overlaying": "y", "side": "right"},
+                          legend={"orientation": "h"}, height=360, margin={"t": 30},
+                          title="Loyalty points and liability by month")
+        st.plotly_chart(fig, key="ov_loyalty")
+        if scope:
+            st.caption("The monthly loyalty chart covers the whole store; the numbers above follow the filter.")
+
+if section == "Outreach results":
+    camp = data.campaigns(db)
+    if camp.empty:
+        st.info("No campaigns yet. Account managers start one on the Outreach screen; a share of each "
+                "audience is held out so the uplift can be measured here.")
+    else:
+        if scope:
+            st.caption("Campaign results cover each campaign's whole audience; the filter does not "
+                       "apply here.")
+        show = camp[["name", "template", "created_at", "audience", "contacted", "holdout",
+                     "reactivation_contacted", "reactivation_holdout", "uplift", "uplift_ci_low",
+                     "uplift_ci_high", "revenue_offer_codes", "offers_redeemed", "window_complete"]]
+        pct = st.column_config.NumberColumn
+        st.dataframe(show, hide_index=True, key="ov_campaigns", column_config={
+            "name": "Campaign", "template": "Template",
+            "created_at": st.column_config.DatetimeColumn("Started"),
+            "reactivation_contacted": pct("Reactivated, contacted", format="percent"),
+            "reactivation_holdout": pct("Reactivated, holdout", format="percent"),
+            "uplift": st.column_config.NumberColumn("Uplift", format="percent"),
+            "uplift_ci_low": st.column_config.NumberColumn("95 % low", format="percent"),
+            "uplift_ci_high": st.column_config.NumberColumn("95 % high", format="percent"),
+            "revenue_offer_codes": st.column_config.NumberColumn("Offer-code revenue", format="%.2f"),
+            "offers_redeemed": "Codes redeemed",
+            "window_complete": st.column_config.CheckboxColumn("30 days passed"),
+        })
+        plot = camp.dropna(subset=["uplift"])
+        if not plot.empty:
+            fig = go.Figure(go.Scatter(
+                x=plot["uplift"] * 100, y=plot["name"], mode="markers",
+                error_x={"type": "data", "symmetric": False,
+                         "array": (plot["uplift_ci_high"] - plot["uplift"]) * 100,
+                         "arrayminus": (plot["uplift"] - plot["uplift_ci_low"]) * 100}))
+            fig.add_vline(x=0, line_dash="dot")
+            fig.update_layout(xaxis={"title": "Uplift in reactivation rate, points (95 % interval)"},
+                              height=120 + 40 * len(plot), margin={"t": 20})
+            st.plotly_chart(fig, key="ov_uplift")
+        st.caption("Uplift: reactivation rate of contacted customers who were inactive at outreach time "
+                   "minus that of the held-out group; reactivated = an order within 30 days after.")
+    oc = data.offer_codes(*args)
+    st.markdown(f"**Offer-code revenue, last {horizon} days**")
+    if oc.empty:
+        st.caption("No orders redeemed an outreach offer code in this period.")
+    else:
+        st.dataframe(oc, hide_index=True, key="ov_offer_codes", column_config={
+            "template": "Template", "campaign_id": "Campaign id", "orders": "Orders",
+            "revenue": st.column_config.NumberColumn("Revenue", format="%.2f")})
+
+if section == "Lifetime value":
+    st.caption(CLV_EXPLANATION)
+    if st.toggle("Fit the lifetime-value model", key="ov_clv", value=False,
+                 help="Fits two models on the whole order history; takes a few seconds on a large store."):
+        lv = data.lifetime_value(*flt)
+        if "error" in lv:
+            st.info(f"Lifetime value not available: {lv['error']}.")
+        else:
+            v1, v2, v3 = st.columns(3)
+            v1.metric("Expected revenue, next 12 months", format_value("money", lv["total"]))
+            v2.metric("Mean lifetime value", format_value("money", lv["mean"]))
+            v3.metric("Median lifetime value", format_value("money", lv["median"]))
+            fig = px.histogram(x=lv["clv_values"], nbins=40, labels={"x": "12-month value"},
+                               title="Customers by 12-month lifetime value")
+            fig.update_layout(height=320, margin={"t": 40}, yaxis_title="customers")
+            st.plotly_chart(fig, key="ov_clv_hist")
+            st.dataframe(lv["by_segment"], hide_index=True, key="ov_clv_segments")
+            p = lv["bgnbd"]
+            g = lv["gamma_gamma"]
+            st.caption(f"Fitted BG/NBD: r = {p['r']:.3g}, alpha = {p['alpha']:.3g}, a = {p['a']:.3g}, "
+                       f"b = {p['b']:.3g} (weeks). Gamma-Gamma: p = {g['p']:.3g}, q = {g['q']:.3g}, "
+                       f"v = {g['v']:.3g}.")

@@ -4,6 +4,9 @@
 COMMAND_MODULES = [
     "core.commands.init",
     "core.commands.users",
+    "core.commands.kpis",
+    "core.commands.data_import",
+    "core.commands.data_export",
     "core.commands.loyalty",
     "core.commands.outreach",
     "core.commands.feedback",

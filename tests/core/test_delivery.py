@@ -121,6 +121,17 @@ def test_opted_out_customer_gets_nothing(session, engine, smtp):
     assert report.sent == 0 and smtp.messages == []
 
 
+def test_unsubscribe_after_queueing_is_never_sent(session, engine, smtp):
+    c = _lapsed(session)
+    oid = _trigger(session, c).outreach.id
+    out.record_unsubscribe(session=session, customer_id=c.id, actor="support")
+    report = delivery.deliver(engine=engine, once=True, now=NOW)
+    assert report.sent == 0 and report.suppressed == 1 and smtp.messages == []
+    with Session(engine) as s:
+        o = s.get(Outreach, oid)
+        assert o.status == "suppressed" and o.reason == "no email consent (withdrawn before sending)"
+
+
 def test_message_survives_the_server_being_down(session, engine, configure):
     port = free_port()  # nothing listens here yet
     configure(HEARTH_SMTP_HOST="127.0.0.1", HEARTH_SMTP_PORT=str(port))

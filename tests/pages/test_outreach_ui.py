@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -36,7 +37,8 @@ def _lapsed(url: str, n: int = 1, **kw) -> list[int]:
     with Session(get_engine(url)) as s:
         ids = []
         for _ in range(n):
-            c = make_customer(s, **kw)
+            # Own ids: the demo store's customers use the factories' C000001 pattern too.
+            c = make_customer(s, external_id=f"OUT-{uuid.uuid4().hex[:12]}", **kw)
             make_order(s, c, utcnow() - timedelta(days=100), total=30.0)
             ids.append(c.id)
         s.commit()

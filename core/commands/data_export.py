@@ -1,0 +1,48 @@
+"""`python -m core export KIND --out FILE.csv [--as-of YYYY-MM-DD] [--by USERNAME]`"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+
+from sqlmodel import Session
+
+from core.config import get_settings
+from core.exporting import EXPORT_KINDS, export_csv
+from core.roles import ALL_ROLES, Role, parse_roles
+from core.users import get_user
+from db.engine import get_engine
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("export", help="export accounts, scores, feedback or loyalty as CSV")
+    p.add_argument("kind", choices=EXPORT_KINDS)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--as-of", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    p.add_argument("--by", metavar="USERNAME", help="export as this staff user: only the columns their "
+                                                    "roles may see (default: cli, all columns)")
+    p.set_defaults(func=run)
+
+
+def acting_user(*, session: Session, username: str | None) -> tuple[str, frozenset[Role]]:
+    """Who runs the command and with which roles. Without --by, the terminal user is trusted
+    like an admin (they can read the database anyway)."""
+    if not username:
+        return "cli", frozenset(ALL_ROLES)
+    user = get_user(session=session, username=username)
+    if user is None or user.disabled:
+        raise PermissionError(f"no active staff user {username!r}")
+    return user.username, parse_roles(user.roles)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.out.parent and not args.out.parent.exists():
+        raise FileNotFoundError(f"no such folder: {args.out.parent}")
+    with Session(get_engine(get_settings().database_url), expire_on_commit=False) as session:
+        actor, roles = acting_user(session=session, username=args.by)
+        rows, _ = export_csv(session=session, kind=args.kind, roles=roles, actor=actor, out=args.out,
+                             as_of=args.as_of, filename=args.out.name)
+        session.commit()
+    print(f"exported {rows:,} {args.kind} rows to {args.out}")
+    return 0

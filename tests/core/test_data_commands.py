@@ -1,0 +1,72 @@
+"""`python -m core import` and `python -m core export`, run in-process."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+from sqlmodel import Session
+
+from core.__main__ import main
+from core.users import ensure_demo_users
+from db.engine import get_engine
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_import_examples_then_again_then_export(app_env, tmp_path, capsys):
+    for kind in ("products", "customers", "orders", "feedback", "loyalty", "tickets"):
+        assert main(["import", kind, str(EXAMPLES / f"{kind}.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "4 orders were inserted, 0 updated, 0 unchanged, 0 rows skipped" in out
+    assert "1 unknown customer ids were created as minimal customers" in out
+    assert main(["import", "orders", str(EXAMPLES / "orders.csv")]) == 0
+    assert "0 orders were inserted, 0 updated, 4 unchanged" in capsys.readouterr().out
+    for kind in ("accounts", "feedback", "loyalty", "scores"):
+        target = tmp_path / f"{kind}.csv"
+        assert main(["export", kind, "--out", str(target), "--as-of", "2025-06-01"]) == 0
+        assert target.exists()
+    assert "exported 4 accounts rows" in capsys.readouterr().out
+    accounts = pd.read_csv(tmp_path / "accounts.csv")
+    assert accounts["customer_id"].tolist() == ["C1001", "C1002", "C1003", "C1099"]
+
+
+def test_bad_file_exits_non_zero_with_summary_and_problems(app_env, tmp_path, capsys):
+    bad = tmp_path / "orders.csv"
+    bad.write_text("order_id,customer_id,ordered_at,total\nO1,C1,2025-01-01,ten\nO2,C1,01/02/2025,5\n")
+    assert main(["import", "orders", str(bad)]) == 1
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert lines[0] == "error: orders.csv: 2 problems; nothing was imported"
+    assert lines[1] == "  row 2, column total: 'ten' is not a number (use digits with a decimal point, like 12.50)"
+    assert lines[2].startswith("  row 3, column ordered_at: '01/02/2025' is not a date")
+    assert "Traceback" not in err
+
+
+def test_dry_run_writes_nothing(app_env, capsys):
+    assert main(["import", "customers", str(EXAMPLES / "customers.csv"), "--dry-run"]) == 0
+    assert "3 records would be inserted, 0 updated" in capsys.readouterr().out
+    assert main(["import", "customers", str(EXAMPLES / "customers.csv")]) == 0
+    assert "3 records were inserted" in capsys.readouterr().out
+
+
+def test_export_by_exec_has_no_personal_columns_and_import_needs_admin(app_env, tmp_path, capsys):
+    engine = get_engine(app_env)
+    with Session(engine) as session:
+        ensure_demo_users(session=session)
+        session.commit()
+    shutil.copy(EXAMPLES / "customers.csv", tmp_path / "c.csv")
+    assert main(["import", "customers", str(tmp_path / "c.csv"), "--by", "exec"]) == 1
+    assert "admin role is needed" in capsys.readouterr().err
+    assert main(["import", "customers", str(tmp_path / "c.csv"), "--by", "admin"]) == 0
+    assert main(["export", "feedback", "--out", str(tmp_path / "f.csv"), "--by", "exec"]) == 0
+    assert main(["export", "accounts", "--out", str(tmp_path / "a.csv"), "--by", "exec"]) == 0
+    columns = set(pd.read_csv(tmp_path / "a.csv").columns)
+    assert "customer_id" in columns and not {"name", "email", "phone"} & columns
+    assert "comment" not in set(pd.read_csv(tmp_path / "f.csv").columns)
+
+
+def test_missing_file_and_unknown_kind(app_env, capsys):
+    assert main(["import", "customers", "/nonexistent/x.csv"]) == 1
+    assert "no such file" in capsys.readouterr().err

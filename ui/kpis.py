@@ -1,0 +1,152 @@
+"""Cached readers for the Overview. Every result is an aggregate (no names, emails, phones
+or comments), the same for every role, so the cache key is the database, the date, the
+horizon and the filter. The database URL is part of the key so two databases in one
+process (tests) never share an entry."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import clv, kpis
+from core.config import get_settings
+from ui.db import get_session
+
+TTL = 300  # seconds: orders arrive by import, a few minutes' lag is fine on a KPI screen
+
+
+def db_key() -> str:
+    return get_settings().database_url
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def filter_options(db: str) -> dict[str, list[str]]:
+    with get_session() as session:
+        return kpis.filter_options(session=session)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def kpi_table(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
+              owner: str | None) -> pd.DataFrame:
+    with get_session() as session:
+        return kpis.compare_kpis(session=session, as_of=as_of, horizon_days=horizon_days,
+                                 segment=segment, region=region, owner=owner)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def extras(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
+           owner: str | None) -> dict[str, Any]:
+    with get_session() as session:
+        return kpis.retention_extras(session=session, as_of=as_of, horizon_days=horizon_days,
+                                     segment=segment, region=region, owner=owner)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def trend(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
+          owner: str | None) -> pd.DataFrame:
+    with get_session() as session:
+        return kpis.kpi_trend(session=session, as_of=as_of, horizon_days=horizon_days,
+                              segment=segment, region=region, owner=owner)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def monthly(db: str, as_of: date, segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    with get_session() as session:
+        return kpis.monthly_sales(session=session, as_of=as_of, months=12, segment=segment, region=region,
+                                  owner=owner)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def cohorts(db: str, as_of: date, segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    with get_session() as session:
+        return kpis.cohort_matrix(session=session, as_of=as_of, months=12, segment=segment, region=region,
+                                  owner=owner)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def revenue_split(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
+                  owner: str | None) -> pd.DataFrame:
+    with get_session() as session:
+        return kpis.revenue_split(session=session, as_of=as_of, months=12, horizon_days=horizon_days,
+                                  segment=segment, region=region, owner=owner)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def bands(db: str, as_of: date, segment: str | None, region: str | None,
+          owner: str | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    with get_session() as session:
+        mix = kpis.band_mix(session=session, as_of=as_of, segment=segment, region=region, owner=owner)
+        moves = kpis.band_moves(session=session, as_of=as_of, segment=segment, region=region, owner=owner)
+    return mix, moves
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def nps_trend(db: str, as_of: date, segment: str | None, region: str | None,
+              owner: str | None) -> pd.DataFrame:
+    with get_session() as session:
+        return kpis.nps_trend(session=session, as_of=as_of, months=12, segment=segment, region=region,
+                              owner=owner)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def loyalty_by_month(db: str, as_of: date) -> pd.DataFrame:
+    """Points earned, redeemed, expired per month and the liability at each month's end
+    (core.loyalty's ledger; the whole store)."""
+    from core import loyalty
+
+    with get_session() as session:
+        return loyalty.monthly_summary(session=session, as_of=as_of, months=12)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def offer_codes(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
+                owner: str | None) -> pd.DataFrame:
+    with get_session() as session:
+        return kpis.offer_code_revenue(session=session, as_of=as_of, horizon_days=horizon_days,
+                                       segment=segment, region=region, owner=owner)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def campaigns(db: str) -> pd.DataFrame:
+    from core.outreach import campaign_results
+
+    with get_session() as session:
+        return campaign_results(session=session)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def lifetime_value(db: str, as_of: date, segment: str | None, region: str | None,
+                   owner: str | None) -> dict[str, Any]:
+    """Aggregates of the CLV fit only: per-customer rows never leave this function."""
+    with get_session() as session:
+        try:
+            res = clv.customer_lifetime_value(session=session, as_of=as_of, segment=segment, region=region,
+                                              owner=owner)
+        except clv.ClvError as exc:
+            return {"error": str(exc)}
+    c = res.customers
+    by_segment = (c.assign(segment=c["segment"].fillna("(none)"))
+                  .groupby("segment")
+                  .agg(customers=("clv", "size"), mean_clv=("clv", "mean"), total_clv=("clv", "sum"),
+                       expected_orders=("expected_orders", "mean"))
+                  .round(2).reset_index())
+    return {
+        "customers": len(c),
+        "total": res.total,
+        "mean": res.mean,
+        "median": round(float(c["clv"].median()), 2) if len(c) else None,
+        "clv_values": c["clv"].to_numpy(),
+        "by_segment": by_segment,
+        "bgnbd": res.bgnbd,
+        "gamma_gamma": res.gamma_gamma,
+    }
+
+
+def clear() -> None:
+    """Call after an import or a scoring run: every Overview reader reads again."""
+    for fn in (filter_options, kpi_table, extras, trend, monthly, cohorts, revenue_split, bands, nps_trend,
+               offer_codes, campaigns, lifetime_value, loyalty_by_month):
+        fn.clear()
