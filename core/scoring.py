@@ -410,8 +410,12 @@ def score_all(*, engine: Engine, as_of: date | None = None, horizon_days: int = 
 # Readers
 
 
-def latest_as_of(*, session: Session) -> date | None:
-    value = session.execute(select(func.max(ScoreSnapshot.as_of))).scalar()
+def latest_as_of(*, session: Session, on_or_before: date | None = None) -> date | None:
+    """The newest scoring date (on or before `on_or_before` when given), or None."""
+    stmt = select(func.max(ScoreSnapshot.as_of))
+    if on_or_before is not None:
+        stmt = stmt.where(ScoreSnapshot.as_of <= on_or_before)
+    value = session.execute(stmt).scalar()
     if isinstance(value, str):
         value = date.fromisoformat(value)
     return value
@@ -429,10 +433,10 @@ def latest_model_run(*, session: Session) -> dict[str, Any] | None:
 
 
 def scores_export_frame(*, session: Session, as_of: date | None = None) -> pd.DataFrame:
-    """One row per customer of the snapshot at `as_of` (default: the newest): customer_id
-    (the source system's id), as_of, health_score, band, churn_probability, value_at_risk,
-    top_drivers ("; "-joined). No names or contact details."""
-    as_of = as_of or latest_as_of(session=session)
+    """One row per customer of the newest snapshot on or before `as_of` (default: the newest
+    of all): customer_id (the source system's id), as_of, health_score, band,
+    churn_probability, value_at_risk, top_drivers ("; "-joined). No names or contact details."""
+    as_of = latest_as_of(session=session, on_or_before=as_of)
     cols = ["customer_id", "as_of", "health_score", "band", "churn_probability", "value_at_risk",
             "top_drivers"]
     if as_of is None:

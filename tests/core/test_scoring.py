@@ -178,6 +178,8 @@ def test_scoring_again_replaces_the_same_day_and_export_has_the_columns(session:
                                    "value_at_risk", "top_drivers"]
     assert frame["customer_id"].str.startswith("XC").all()  # the source ids, not database ids
     assert set(frame["as_of"]) == {"2026-06-30"}
+    assert scores_export_frame(session=session, as_of=date(2026, 7, 15))["as_of"].eq("2026-06-30").all()
+    assert scores_export_frame(session=session, as_of=date(2026, 6, 29)).empty
 
 
 def test_score_command_prints_progress_and_summary(app_env: str, capsys) -> None:
