@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import streamlit as st
 
 from core.config import get_settings
 from core.setup import prepare_database
@@ -36,5 +37,7 @@ def demo_app(_demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("HEARTH_COOKIE_KEY", "test-cookie-key-" + "x" * 32)
     monkeypatch.setenv("HEARTH_OUTBOX_DIR", str(tmp_path / "outbox"))
     get_settings.cache_clear()
+    # Cached readers live for the process; every test has its own database.
+    st.cache_data.clear()
     yield url
     get_settings.cache_clear()
