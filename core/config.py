@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=200, alias="HEARTH_MAX_UPLOAD_MB")
     # Loyalty tiers by points earned in the last 12 months: "Name:threshold" pairs, lowest first.
     loyalty_tiers: str = Field(default="Bronze:0,Silver:400,Gold:1000", alias="HEARTH_LOYALTY_TIERS")
+    # Health score bands (design.md): healthy at and above the first, at risk below the second.
+    health_band_healthy: float = Field(default=70, alias="HEARTH_HEALTH_BAND_HEALTHY")
+    health_band_watch: float = Field(default=40, alias="HEARTH_HEALTH_BAND_WATCH")
 
     @property
     def is_production(self) -> bool:

@@ -164,6 +164,9 @@ class ScoreSnapshot(SQLModel, table=True):
     value_at_risk: float = 0.0
     drivers: str | None = Field(default=None, sa_column=Column(Text))  # JSON list of sentences
     components: str | None = Field(default=None, sa_column=Column(Text))  # JSON {name: {value, weight}}
+    # Kept as columns (not only in the JSON) so the at-risk queue filters and counts in SQL.
+    days_overdue: float | None = None  # days past when their refills ran out; negative: not yet due
+    rfm_segment: str | None = Field(default=None, max_length=24, index=True)
     model_run_id: int | None = Field(default=None, foreign_key="model_run.id")
 
 

@@ -1,5 +1,118 @@
+"""Admin → Churn model: the last backtest and a button to re-score now."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+from core import audit
+from core.config import get_settings
+from core.roles import Role
+from core.scoring import ScoringError, latest_model_run, score_all
+from ui.accounts import clear_account_readers
+from ui.db import app_engine, get_session
 
-def render_model_admin(user):
-    st.write("model")
+BASELINES = (("model", "Churn model"), ("recency_baseline", "Recency alone"),
+             ("bgnbd_baseline", "BG/NBD expected purchases"))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def last_run() -> dict | None:
+    """Model metrics only (aggregates): no personal data."""
+    with get_session() as session:
+        return latest_model_run(session=session)
+
+
+def metrics_table(backtest: dict) -> pd.DataFrame:
+    rows = []
+    for key, label in BASELINES:
+        m = backtest.get(key)
+        if m:
+            rows.append({"score": label, "AUC": m["auc"], "Brier": m["brier"],
+                         "top-decile lift": m["top_decile_lift"], "mean predicted": m["mean_predicted"],
+                         "actual churn share": m["actual_share"]})
+    return pd.DataFrame(rows)
+
+
+def calibration_figure(backtest: dict) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line=dict(dash="dot", color="#999"))
+    for key, label in BASELINES:
+        m = backtest.get(key)
+        if m:
+            cal = pd.DataFrame(m["calibration"])
+            fig.add_scatter(x=cal["predicted"], y=cal["actual"], mode="lines+markers", name=label,
+                            customdata=cal[["decile", "n"]],
+                            hovertemplate="decile %{customdata[0]} (%{customdata[1]} customers): predicted "
+                                          "%{x:.0%}, actual %{y:.0%}<extra>" + label + "</extra>")
+    fig.update_layout(height=360, xaxis=dict(title="predicted churn probability", range=[0, 1]),
+                      yaxis=dict(title="actual churn share", range=[0, 1]), margin=dict(l=0, r=0, t=10, b=0))
+    return fig
+
+
+def _rescore(user) -> None:  # noqa: ANN001
+    bar = st.progress(0.0, text="Starting…")
+    try:
+        info = score_all(engine=app_engine(), horizon_days=get_settings().horizon_days,
+                         progress=lambda frac, msg: bar.progress(min(max(frac, 0.0), 1.0), text=msg))
+    except ScoringError as exc:
+        st.error(str(exc))
+        return
+    with get_session() as session:
+        audit.record(session=session, actor=user.username, action="scoring.run", record_type="model_run",
+                     record_id=info["model_run_id"],
+                     detail={"as_of": info["as_of"], "method": info["method"], "customers": info["n_customers"]})
+    last_run.clear()
+    clear_account_readers()
+    st.session_state["model_flash"] = (f"Scored {info['n_customers']:,} customers as of {info['as_of']} "
+                                       f"in {info['seconds']} s ({info['method']}).")
+    st.rerun()
+
+
+def render_model_admin(user) -> None:  # noqa: ANN001
+    if not user.has(Role.ADMIN):
+        st.error("Not allowed")
+        return
+    flash = st.session_state.pop("model_flash", None)
+    if flash:
+        st.success(flash)
+    run = last_run()
+    if st.button("Re-score now", key="model_rescore", type="primary",
+                 help="Trains and backtests the churn model on today's data and stores a new snapshot "
+                      "for every customer (about a minute for 100,000 customers)."):
+        _rescore(user)
+    if run is None:
+        st.info("No scoring run yet. Press “Re-score now” (or run `python -m core score`).")
+        return
+    m = run["metrics"]
+    c = st.columns(4)
+    c[0].metric("Scored as of", f"{run['as_of']:%d %b %Y}")
+    c[1].metric("Customers", f"{run['n_customers']:,}")
+    c[2].metric("Method", "Model" if run["method"] == "model" else "Rules")
+    c[3].metric("Horizon", f"{run['horizon_days']} days")
+    st.caption(f"Trained {run['trained_at']:%Y-%m-%d %H:%M} UTC in {m.get('seconds', '?')} s"
+               + (f" on cut-offs {', '.join(m['train_cutoffs'])} ({m['n_train']:,} rows)"
+                  if m.get("train_cutoffs") else "") + ".")
+    if m.get("reason"):
+        st.warning(m["reason"] + " It turns into the model once there is enough history.")
+    bt = m.get("backtest")
+    if not bt:
+        return
+    if "skipped" in bt:
+        st.info("Backtest skipped: " + bt["skipped"])
+        return
+    st.subheader("Backtest")
+    st.caption(f"Trained on cut-offs {', '.join(bt['train_cutoffs'])}; tested at {bt['test_cutoff']} on "
+               f"{bt['n_test']:,} customers: did they order in the {run['horizon_days']} days after? "
+               "AUC: how well it ranks (0.5 is chance). Brier: mean squared error of the probability "
+               "(lower is better). Top-decile lift: churn share among the riskiest 10 % over the overall share.")
+    st.dataframe(metrics_table(bt), hide_index=True, width="stretch", column_config={
+        "AUC": st.column_config.NumberColumn(format="%.3f"),
+        "Brier": st.column_config.NumberColumn(format="%.3f"),
+        "top-decile lift": st.column_config.NumberColumn(format="%.2f"),
+        "mean predicted": st.column_config.NumberColumn(format="percent"),
+        "actual churn share": st.column_config.NumberColumn(format="percent"),
+    })
+    st.subheader("Calibration by decile")
+    st.plotly_chart(calibration_figure(bt), width="stretch", key="model_calibration")

@@ -1,6 +1,123 @@
+"""Accounts: the at-risk queue, highest value at risk first; own book by default for managers."""
+
+from __future__ import annotations
+
+import plotly.express as px
 import streamlit as st
 
+from core.accounts import BAND_LABELS, BANDS, MAX_SELECTION, AccountsError, QueueFilters
+from core.exporting import write_csv
+from core.health import RFM_LABELS, RFM_SEGMENTS, VALUE_EXPLANATION
+from core.roles import Role
+from ui import accounts as ui
 from ui.auth import require_screen
+from ui.outreach import render_bulk_outreach
 
 user = require_screen("accounts")
+roles = ui.roles_key(user.roles)
+PAGE_SIZE = 50
+
 st.title("Accounts")
+st.caption("The at-risk queue: accounts sorted by value at risk, so a big customer slipping comes before "
+           "a small one already gone. " + VALUE_EXPLANATION)
+
+options = ui.queue_options()
+is_manager = user.has(Role.ACCOUNT_MANAGER)
+top = st.columns([2, 3])
+show_all = top[0].toggle("All accounts", value=not is_manager, key="acc_all",
+                         help="Off: only the accounts you own.")
+search = top[1].text_input("Search by customer id or name", key="acc_search")
+with st.expander("Filters", expanded=False):
+    c1, c2, c3 = st.columns(3)
+    bands = c1.multiselect("Band", BANDS, format_func=BAND_LABELS.get, key="acc_bands")
+    segments = c2.multiselect("Segment", options["segments"], key="acc_segments")
+    rfm = c3.multiselect("RFM segment", RFM_SEGMENTS, format_func=RFM_LABELS.get, key="acc_rfm")
+    c4, c5, c6 = st.columns(3)
+    owners = c4.multiselect("Owner", options["owners"], key="acc_owners", disabled=not show_all)
+    regions = c5.multiselect("Region", options["regions"], key="acc_regions")
+    overdue = c6.checkbox("Overdue for refill", key="acc_overdue")
+    detractor = c6.checkbox("Has open detractor feedback", key="acc_detractor")
+
+filters = QueueFilters(scope="all" if show_all else "own", bands=tuple(bands), segments=tuple(segments),
+                       rfm_segments=tuple(rfm), owners=tuple(owners) if show_all else (),
+                       regions=tuple(regions), overdue_only=overdue, open_detractor_only=detractor,
+                       search=search)
+if st.session_state.get("acc_filters") != filters:  # new filters start again on page 1
+    st.session_state["acc_filters"] = filters
+    st.session_state["acc_page"] = 1
+page_no = int(st.session_state.get("acc_page", 1))
+try:
+    page = ui.queue_page(user.username, roles, filters, page_no, PAGE_SIZE)
+except AccountsError as exc:
+    st.error(str(exc))
+    st.stop()
+
+if page.as_of is None:
+    st.info("No scores yet. An admin can score every account under Admin → Churn model "
+            "(or run `python -m core score`); the queue fills in then.")
+    st.stop()
+
+counts = page.segment_counts
+if counts["customers"].sum():
+    fig = px.bar(counts, x="label", y="customers", hover_data={"value_at_risk": ":,.0f", "label": False},
+                 labels={"label": "RFM segment", "customers": "customers"}, height=230)
+    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
+    st.plotly_chart(fig, width="stretch", key="acc_segments_chart")
+
+st.caption(f"Scores as of {page.as_of:%d %b %Y}: {page.total:,} accounts"
+           + ("" if show_all else " in your book") + f" · page {page.page} of {page.pages}")
+if page.total == 0:
+    st.info("No accounts match. " + ("Turn on “All accounts” or " if not show_all else "")
+            + "loosen the filters.")
+    st.stop()
+
+rows = page.rows
+table = rows[["link", "external_id", "name", "health_score", "band", "churn_probability", "value_at_risk",
+              "top_driver", "rfm_segment", "segment", "region", "owner", "last_order", "orders_365",
+              "spend_365", "open_detractor"]].copy()
+table["band"] = table["band"].map(BAND_LABELS)
+event = st.dataframe(
+    table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
+    key="acc_table",
+    column_config={
+        "link": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
+        "external_id": st.column_config.TextColumn("Customer id"),
+        "name": st.column_config.TextColumn("Name"),
+        "health_score": st.column_config.ProgressColumn("Health", min_value=0, max_value=100, format="%.0f"),
+        "band": st.column_config.TextColumn("Band"),
+        "churn_probability": st.column_config.ProgressColumn("Churn risk", min_value=0, max_value=1,
+                                                             format="percent"),
+        "value_at_risk": st.column_config.NumberColumn("Value at risk", format="%.0f"),
+        "top_driver": st.column_config.TextColumn("Top reason", width="large"),
+        "rfm_segment": st.column_config.TextColumn("RFM segment"),
+        "last_order": st.column_config.DateColumn("Last order"),
+        "orders_365": st.column_config.NumberColumn("Orders (12 mo)"),
+        "spend_365": st.column_config.NumberColumn("Spend (12 mo)", format="%.0f"),
+        "open_detractor": st.column_config.CheckboxColumn("Open detractor"),
+    },
+)
+nav = st.columns([1, 1, 4])
+if nav[0].button("Previous page", key="acc_prev", disabled=page.page <= 1):
+    st.session_state["acc_page"] = page.page - 1
+    st.rerun()
+if nav[1].button("Next page", key="acc_next", disabled=page.page >= page.pages):
+    st.session_state["acc_page"] = page.page + 1
+    st.rerun()
+
+selected_rows = list(event.selection.rows) if event and event.selection else []
+use_all = st.checkbox(f"Select all {min(page.total, MAX_SELECTION):,} accounts matching the filter"
+                      + (f" (the first {MAX_SELECTION:,} by value at risk)" if page.total > MAX_SELECTION else ""),
+                      key="acc_use_all")
+if use_all:
+    selected = ui.queue_ids(user.username, roles, filters)
+else:
+    selected = [int(rows.iloc[i]["customer_id"]) for i in selected_rows]
+
+st.subheader("Selection")
+if not selected:
+    st.info("Select rows in the table (or all matching the filter) to export them or plan outreach.")
+else:
+    st.write(f"{len(selected):,} accounts selected.")
+    st.download_button("Export the selection as CSV", data=write_csv(ui.export_selection(roles, selected)),
+                       file_name=f"accounts-{page.as_of}.csv", mime="text/csv", key="acc_export")
+render_bulk_outreach(user, selected, filters.as_rule(username=user.username))

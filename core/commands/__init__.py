@@ -10,4 +10,5 @@ COMMAND_MODULES = [
     "core.commands.loyalty",
     "core.commands.outreach",
     "core.commands.feedback",
+    "core.commands.score",
 ]

@@ -1,0 +1,458 @@
+"""Churn probability, health score snapshots and the honest check of the churn model.
+
+Churn probability at D (design.md): the probability that the customer places no order in
+(D, D + H]. It comes from a scikit-learn pipeline (histogram gradient boosting, then
+isotonic calibration) trained on the shop's own history: features at several earlier
+cut-offs, labels from what happened in the H days after each. Before it is used, a
+backtest trains the same way on an earlier window and tests on the latest fully observed
+one (cut-off D - H), against two baselines: recency alone and a BG/NBD expected-purchases
+model. With too little history (under MIN_CUSTOMERS customers, or under 2 x H days of
+orders) a transparent rule-based score is used instead, and the model run says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.isotonic import IsotonicRegression
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.pipeline import Pipeline
+from sqlalchemy import delete, func, inspect, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from threadpoolctl import threadpool_limits
+
+from core.config import get_settings
+from core.features import MODEL_FEATURES, Frames, churn_labels, customer_features, load_frames
+from core.health import (
+    HEALTH_COMPONENTS,
+    band_of,
+    components_json,
+    drivers,
+    expected_annual_value,
+    expected_gap_days,
+    health_components,
+    health_score,
+    overdue_days,
+    rfm_segments,
+)
+from db.bulk import bulk_insert
+from db.models import Customer, ModelRun, ScoreSnapshot
+
+log = logging.getLogger(__name__)
+
+MIN_CUSTOMERS = 500
+MIN_HISTORY_BEFORE_CUTOFF_DAYS = 60  # a training cut-off needs some history behind it
+MAX_TRAIN_CUTOFFS = 4
+MAX_TRAIN_ROWS = 120_000
+SEED = 42
+
+Progress = Callable[[float, str], None]
+
+
+class ScoringError(RuntimeError):
+    """Scoring cannot run (no customers, a bad date); the message says what to do."""
+
+
+# --------------------------------------------------------------------------------------
+# The model
+
+
+class DropEmptyColumns(TransformerMixin, BaseEstimator):
+    """Drops the columns that had no value at all when fitted (a store without tickets or
+    loyalty data): gradient boosting cannot bin a column that is entirely missing."""
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> DropEmptyColumns:  # noqa: N803
+        self.columns_ = [c for c in X.columns if X[c].notna().any()]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        return X[self.columns_]
+
+
+def make_pipeline() -> Pipeline:
+    """Feature selection then gradient boosting (handles missing values natively)."""
+    return Pipeline([
+        ("features", ColumnTransformer([("keep", "passthrough", MODEL_FEATURES)],
+                                       verbose_feature_names_out=False).set_output(transform="pandas")),
+        ("nonempty", DropEmptyColumns()),
+        ("boost", HistGradientBoostingClassifier(
+            max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=80,
+            l2_regularization=1.0, early_stopping=True, validation_fraction=0.1,
+            n_iter_no_change=10, random_state=SEED)),
+    ])
+
+
+def training_cutoffs(*, last: date, first_order: date, horizon_days: int) -> list[date]:
+    """Cut-offs at `last`, last - H/2, last - H, ... (newest first) with enough history behind."""
+    step = max(horizon_days // 2, 7)
+    out = []
+    c = last
+    while len(out) < MAX_TRAIN_CUTOFFS and (c - first_order).days >= MIN_HISTORY_BEFORE_CUTOFF_DAYS:
+        out.append(c)
+        c -= timedelta(days=step)
+    return out
+
+
+def _sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    return frame if len(frame) <= n else frame.sample(n=n, random_state=seed)
+
+
+def _training_set(frames: Frames, cutoffs: list[date], horizon_days: int) -> pd.DataFrame:
+    per_cut = max(MAX_TRAIN_ROWS // max(len(cutoffs), 1), 1)
+    parts = []
+    for k, c in enumerate(cutoffs):
+        feat = customer_features(frames, cutoff=c, horizon_days=horizon_days)
+        feat = _sample(feat, per_cut, SEED + k)
+        feat = feat.assign(churned=churn_labels(frames, cutoff=c, horizon_days=horizon_days,
+                                                index=feat.index), cutoff=c)
+        parts.append(feat)
+    return pd.concat(parts)
+
+
+@dataclass
+class ChurnModel:
+    """The fitted, calibrated churn estimator and what it was trained on."""
+
+    estimator: Any
+    cutoffs: list[date]
+    n_train: int
+    base_rate: float
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        return np.clip(self.estimator.predict_proba(features[MODEL_FEATURES])[:, 1], 0.001, 0.999)
+
+
+def fit_churn_model(frames: Frames, *, cutoffs: list[date], horizon_days: int) -> ChurnModel:
+    """Boosting on the older cut-offs, isotonic calibration on the newest one (so the
+    probabilities match the most recent churn level); with one cut-off, cross-validated."""
+    cutoffs = sorted(cutoffs)
+    data = _training_set(frames, cutoffs, horizon_days)
+    y = data["churned"].to_numpy()
+    if len(np.unique(y)) < 2:
+        raise ScoringError("every customer in the training window behaved the same; cannot train")
+    if len(cutoffs) >= 2:
+        fit_part = data[data["cutoff"] < cutoffs[-1]]
+        cal_part = data[data["cutoff"] == cutoffs[-1]]
+        base = make_pipeline().fit(fit_part[MODEL_FEATURES], fit_part["churned"])
+        est = CalibratedClassifierCV(FrozenEstimator(base), method="isotonic")
+        est.fit(cal_part[MODEL_FEATURES], cal_part["churned"])
+    else:
+        est = CalibratedClassifierCV(make_pipeline(), method="isotonic", cv=3)
+        est.fit(data[MODEL_FEATURES], y)
+    return ChurnModel(estimator=est, cutoffs=cutoffs, n_train=len(data), base_rate=float(y.mean()))
+
+
+def rule_based_churn(features: pd.DataFrame, *, horizon_days: int) -> np.ndarray:
+    """The transparent fallback. A customer who orders every g days and is still a customer
+    orders in the next H days unless a Poisson gap that long happens: P = exp(-H / g). The
+    chance they are still a customer halves for every g days they are overdue. Never
+    ordered: 0.85 (most sign-ups who have not ordered do not start)."""
+    gap = expected_gap_days(features)
+    over = np.nan_to_num(overdue_days(features), nan=0.0)
+    alive = np.power(0.5, np.clip(over, 0, None) / gap)
+    p = 1 - alive * (1 - np.exp(-horizon_days / gap))
+    p = np.where(features["n_orders"].to_numpy() == 0, 0.85, p)
+    return np.clip(p, 0.01, 0.99)
+
+
+# --------------------------------------------------------------------------------------
+# Baselines
+
+
+def _bgnbd_inputs(features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Repeat orders x, weeks from first to last order t_x, weeks from first order to D: T."""
+    x = np.clip(features["n_orders"].to_numpy(float) - 1, 0, None)
+    T = features["days_since_first_order"].to_numpy(float) / 7  # noqa: N806
+    tx = T - features["recency_days"].to_numpy(float) / 7
+    return x, np.clip(tx, 0, None), T
+
+
+def fit_bgnbd(x: np.ndarray, tx: np.ndarray, T: np.ndarray, seed: int = SEED) -> np.ndarray:  # noqa: N803
+    """BG/NBD (Fader, Hardie & Lee 2005) by maximum likelihood; returns r, alpha, a, b."""
+    rng = np.random.default_rng(seed)
+    if len(x) > 30_000:
+        pick = rng.choice(len(x), 30_000, replace=False)
+        x, tx, T = x[pick], tx[pick], T[pick]  # noqa: N806
+
+    def nll(logp: np.ndarray) -> float:
+        r, alpha, a, b = np.exp(logp)
+        a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+        a2 = special.betaln(a, b + x) - special.betaln(a, b) - (r + x) * np.log(alpha + T)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a3 = np.where(x > 0, special.betaln(a + 1, b + np.maximum(x, 1) - 1) - special.betaln(a, b)
+                          - (r + x) * np.log(alpha + tx), -np.inf)
+        return -float(np.sum(a1 + np.logaddexp(a2, a3)))
+
+    res = optimize.minimize(nll, np.zeros(4), method="L-BFGS-B", bounds=[(-6, 6)] * 4)
+    return np.exp(res.x)
+
+
+def bgnbd_churn(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray,  # noqa: N803
+                horizon_weeks: float) -> np.ndarray:
+    """P(no order in the next t weeks) = 1 - P(alive) x (1 - P(no order | alive))."""
+    r, alpha, a, b = params
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + tx)))
+        p_alive = np.where(x > 0, 1 / (1 + (a / (b + x - 1)) * ratio), 1.0)
+        p_none = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + horizon_weeks)))
+    return np.clip(1 - p_alive * (1 - p_none), 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------
+# Metrics
+
+
+def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    """AUC, Brier, calibration by decile of prediction, top-decile lift, mean vs actual."""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    top = order[: max(len(p) // 10, 1)]
+    base = y.mean()
+    deciles = pd.qcut(pd.Series(p).rank(method="first"), 10, labels=False)
+    cal = (pd.DataFrame({"d": deciles, "p": p, "y": y}).groupby("d")
+           .agg(predicted=("p", "mean"), actual=("y", "mean"), n=("y", "size")).reset_index())
+    return {
+        "auc": round(float(roc_auc_score(y, p)), 4) if 0 < base < 1 else None,
+        "brier": round(float(brier_score_loss(y, p)), 4),
+        "top_decile_lift": round(float(y[top].mean() / base), 3) if base > 0 else None,
+        "mean_predicted": round(float(p.mean()), 4),
+        "actual_share": round(float(base), 4),
+        "calibration": [
+            {"decile": int(r.d) + 1, "predicted": round(float(r.predicted), 4),
+             "actual": round(float(r.actual), 4), "n": int(r.n)}
+            for r in cal.itertuples()
+        ],
+        "n": int(len(y)),
+    }
+
+
+def backtest(frames: Frames, *, as_of: date, horizon_days: int, first_order: date) -> dict[str, Any]:
+    """Train on cut-offs whose labels end by D - H, test at D - H (labels in (D - H, D])."""
+    test_cut = as_of - timedelta(days=horizon_days)
+    cutoffs = training_cutoffs(last=test_cut - timedelta(days=horizon_days), first_order=first_order,
+                               horizon_days=horizon_days)
+    if not cutoffs:
+        return {"skipped": "not enough history for a backtest: it needs "
+                           f"{2 * horizon_days + MIN_HISTORY_BEFORE_CUTOFF_DAYS} days of orders"}
+    model = fit_churn_model(frames, cutoffs=cutoffs, horizon_days=horizon_days)
+    test = customer_features(frames, cutoff=test_cut, horizon_days=horizon_days)
+    y = churn_labels(frames, cutoff=test_cut, horizon_days=horizon_days, index=test.index).to_numpy()
+    result: dict[str, Any] = {
+        "train_cutoffs": [c.isoformat() for c in model.cutoffs],
+        "test_cutoff": test_cut.isoformat(),
+        "n_train": model.n_train,
+        "n_test": int(len(test)),
+        "model": evaluate(y, model.predict(test)),
+    }
+
+    # Baselines, fitted on the newest training cut-off only, tested on the same customers.
+    train_cut = max(cutoffs)
+    train = customer_features(frames, cutoff=train_cut, horizon_days=horizon_days)
+    ty = churn_labels(frames, cutoff=train_cut, horizon_days=horizon_days, index=train.index).to_numpy()
+    big = 10_000.0  # never ordered: "longest ago"
+    iso = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(
+        train["recency_days"].fillna(big), ty)
+    result["recency_baseline"] = evaluate(y, iso.predict(test["recency_days"].fillna(big)))
+
+    has = train["n_orders"].to_numpy() > 0
+    params = fit_bgnbd(*_bgnbd_inputs(train[has]))
+    never_rate = float(ty[~has].mean()) if (~has).any() else 1.0
+    p_bg = bgnbd_churn(params, *_bgnbd_inputs(test), horizon_weeks=horizon_days / 7)
+    p_bg = np.where(test["n_orders"].to_numpy() > 0, p_bg, never_rate)
+    result["bgnbd_baseline"] = evaluate(y, p_bg)
+    result["bgnbd_params"] = dict(zip(["r", "alpha", "a", "b"], [round(float(v), 4) for v in params],
+                                      strict=True))
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Scoring everyone
+
+
+def _first_order_date(frames: Frames) -> date | None:
+    first = frames.first_activity
+    return None if first is None or pd.isna(first) else first.date()
+
+
+def score_frame(frames: Frames, *, as_of: date, horizon_days: int,
+                progress: Progress | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Scores for every customer at `as_of` plus the model run's description (no writes)."""
+    say = progress or (lambda _f, _m: None)
+    h = horizon_days
+    features = customer_features(frames, cutoff=as_of, horizon_days=h)
+    if features.empty:
+        raise ScoringError(f"no customers existed on {as_of}; import customers and orders first")
+    first = _first_order_date(frames)
+    history_days = (as_of - first).days + 1 if first else 0
+    n_customers = len(features)
+    info: dict[str, Any] = {"horizon_days": h, "history_days": history_days, "n_customers": n_customers}
+
+    reasons = []
+    if n_customers < MIN_CUSTOMERS:
+        reasons.append(f"only {n_customers} customers (the model needs {MIN_CUSTOMERS})")
+    if history_days < 2 * h:
+        reasons.append(f"only {history_days} days of orders (the model needs {2 * h})")
+    cutoffs = [] if reasons else training_cutoffs(last=as_of - timedelta(days=h), first_order=first,
+                                                  horizon_days=h)
+    if not reasons and not cutoffs:
+        reasons.append("no earlier cut-off with enough history behind it")
+
+    if reasons:
+        info["method"] = "rules"
+        info["reason"] = "Rule-based score: " + "; ".join(reasons) + "."
+        say(0.5, info["reason"])
+        churn = rule_based_churn(features, horizon_days=h)
+    else:
+        say(0.25, "backtest: training on an earlier window, testing on the latest full horizon")
+        t0 = time.perf_counter()
+        try:
+            info["backtest"] = backtest(frames, as_of=as_of, horizon_days=h, first_order=first)
+        except ScoringError as exc:
+            info["backtest"] = {"skipped": str(exc)}
+        info["backtest_seconds"] = round(time.perf_counter() - t0, 1)
+        say(0.55, "training the churn model on cut-offs " + ", ".join(c.isoformat() for c in cutoffs))
+        try:
+            model = fit_churn_model(frames, cutoffs=cutoffs, horizon_days=h)
+        except ScoringError as exc:
+            info["method"] = "rules"
+            info["reason"] = f"Rule-based score: {exc}."
+            churn = rule_based_churn(features, horizon_days=h)
+        else:
+            info["method"] = "model"
+            info["train_cutoffs"] = [c.isoformat() for c in model.cutoffs]
+            info["n_train"] = model.n_train
+            info["train_churn_share"] = round(model.base_rate, 4)
+            churn = model.predict(features)
+
+    say(0.75, f"health scores, drivers and value at risk for {n_customers:,} customers")
+    settings = get_settings()
+    comps = health_components(features, horizon_days=h)
+    score = health_score(comps)
+    names = frames.products.set_index("product_id")
+    product_names = names["category"].fillna(names["name"]).to_dict() if len(names) else {}
+    value = expected_annual_value(features, horizon_days=h)
+    out = pd.DataFrame({
+        "customer_id": features.index.to_numpy(),
+        "as_of": as_of,
+        "health_score": score.to_numpy(),
+        "band": band_of(score, healthy=settings.health_band_healthy, watch=settings.health_band_watch),
+        "churn_probability": np.round(churn, 4),
+        "expected_value": value,
+        "value_at_risk": np.round(value * churn, 2),
+        "drivers": [json.dumps(d) for d in drivers(features, comps, horizon_days=h,
+                                                   product_names=product_names)],
+        "components": components_json(comps),
+        # the "overdue for refill" filter: days past when the refills they bought ran out
+        "days_overdue": features["days_overdue"].to_numpy(float),
+        "rfm_segment": rfm_segments(features),
+    })
+    info["mean_churn_probability"] = round(float(np.mean(churn)), 4)
+    info["bands"] = out["band"].value_counts().to_dict()
+    return out, info
+
+
+def score_all(*, engine: Engine, as_of: date | None = None, horizon_days: int = 90,
+              progress: Progress | None = None) -> dict[str, Any]:
+    """Score every customer at `as_of` (default: today, UTC) with only what happened on or
+    before it; store one ScoreSnapshot per customer (replacing that date's earlier run) and a
+    ModelRun with the backtest. Returns the run's summary."""
+    say = progress or (lambda _f, _m: None)
+    as_of = as_of or datetime.now(UTC).date()
+    if horizon_days < 7:
+        raise ScoringError("--horizon-days must be at least 7")
+    if not inspect(engine).has_table(Customer.__tablename__):
+        raise ScoringError("the database has no tables yet; run `python -m core init` first")
+    started = time.perf_counter()
+    say(0.02, f"reading the store's history up to {as_of}")
+    with Session(engine) as session:
+        frames = load_frames(session=session, as_of=as_of, progress=lambda m: say(0.1, m))
+    # One OpenMP thread: on a busy shared machine (or beside Streamlit's threads) the boosting's
+    # spinning worker threads made training 30 times slower, not faster.
+    with threadpool_limits(limits=1):
+        scores, info = score_frame(frames, as_of=as_of, horizon_days=horizon_days, progress=say)
+
+    say(0.9, f"storing {len(scores):,} snapshots")
+    run = ModelRun(as_of=as_of, horizon_days=horizon_days, method=info["method"],
+                   n_customers=info["n_customers"])
+    with Session(engine) as session:
+        session.add(run)
+        session.flush()
+        session.execute(delete(ScoreSnapshot).where(ScoreSnapshot.as_of == as_of))
+        rows = scores.drop(columns=["expected_value"]).assign(model_run_id=run.id)
+        bulk_insert(session.connection(), ScoreSnapshot.__table__, rows)
+        info["seconds"] = round(time.perf_counter() - started, 1)
+        run.metrics = json.dumps(info, default=str)
+        session.add(run)
+        session.commit()
+        info["model_run_id"] = run.id
+    info["as_of"] = as_of.isoformat()
+    say(1.0, f"scored {len(scores):,} customers in {info['seconds']} s")
+    return info
+
+
+# --------------------------------------------------------------------------------------
+# Readers
+
+
+def latest_as_of(*, session: Session, on_or_before: date | None = None) -> date | None:
+    """The newest scoring date (on or before `on_or_before` when given), or None."""
+    stmt = select(func.max(ScoreSnapshot.as_of))
+    if on_or_before is not None:
+        stmt = stmt.where(ScoreSnapshot.as_of <= on_or_before)
+    value = session.execute(stmt).scalar()
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return value
+
+
+def latest_model_run(*, session: Session) -> dict[str, Any] | None:
+    """The newest model run with its metrics parsed, or None before the first scoring."""
+    run = session.execute(select(ModelRun).order_by(ModelRun.trained_at.desc(), ModelRun.id.desc())
+                          .limit(1)).scalars().first()
+    if run is None:
+        return None
+    return {"id": run.id, "as_of": run.as_of, "horizon_days": run.horizon_days,
+            "trained_at": run.trained_at, "method": run.method, "n_customers": run.n_customers,
+            "metrics": json.loads(run.metrics) if run.metrics else {}}
+
+
+def scores_export_frame(*, session: Session, as_of: date | None = None) -> pd.DataFrame:
+    """One row per customer of the newest snapshot on or before `as_of` (default: the newest
+    of all): customer_id (the source system's id), as_of, health_score, band,
+    churn_probability, value_at_risk, top_drivers ("; "-joined). No names or contact details."""
+    as_of = latest_as_of(session=session, on_or_before=as_of)
+    cols = ["customer_id", "as_of", "health_score", "band", "churn_probability", "value_at_risk",
+            "top_drivers"]
+    if as_of is None:
+        return pd.DataFrame(columns=cols)
+    stmt = (select(Customer.external_id.label("customer_id"), ScoreSnapshot.as_of,
+                   ScoreSnapshot.health_score, ScoreSnapshot.band, ScoreSnapshot.churn_probability,
+                   ScoreSnapshot.value_at_risk, ScoreSnapshot.drivers)
+            .join(Customer, Customer.id == ScoreSnapshot.customer_id)
+            .where(ScoreSnapshot.as_of == as_of)
+            .order_by(ScoreSnapshot.value_at_risk.desc(), Customer.external_id))
+    frame = pd.read_sql(stmt, session.connection())
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date.astype(str)
+    frame["top_drivers"] = [
+        "; ".join(json.loads(d)) if d else "" for d in frame.pop("drivers")
+    ]
+    return frame[cols]
+
+
+HEALTH_WEIGHTS = {name: w for name, (w, _label) in HEALTH_COMPONENTS.items()}

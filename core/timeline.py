@@ -1,0 +1,211 @@
+"""One account's whole story: profile and consent, newest score with its components and
+drivers, score history, what they buy and when each item is next due, and a timeline that
+interleaves orders, feedback, tickets, loyalty entries, outreach and audit entries."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from core.features import MAX_REFILL_DAYS
+from core.health import RFM_LABELS
+from core.roles import Role, require_personal_data
+from db.models import (
+    AuditLog,
+    Customer,
+    Feedback,
+    LoyaltyEntry,
+    Order,
+    OrderLine,
+    Outreach,
+    Product,
+    ScoreSnapshot,
+    SupportTicket,
+)
+
+MAX_PER_KIND = 300
+TIMELINE_COLUMNS = ["at", "kind", "title", "detail"]
+
+
+class AccountNotFound(LookupError):
+    """No customer with that id."""
+
+
+def _customer(session: Session, customer_id: int) -> Customer:
+    customer = session.get(Customer, int(customer_id))
+    if customer is None:
+        raise AccountNotFound(f"no customer with id {customer_id}; open an account from the Accounts list")
+    return customer
+
+
+def account_overview(*, session: Session, roles: frozenset[Role], customer_id: int) -> dict[str, Any]:
+    """Profile, consent, subscription and the newest score (or None before any scoring)."""
+    require_personal_data(roles)
+    c = _customer(session, customer_id)
+    snap = session.execute(
+        select(ScoreSnapshot).where(ScoreSnapshot.customer_id == c.id)
+        .order_by(ScoreSnapshot.as_of.desc()).limit(1)
+    ).scalars().first()
+    score = None
+    if snap is not None:
+        score = {
+            "as_of": snap.as_of, "health_score": snap.health_score, "band": snap.band,
+            "churn_probability": snap.churn_probability, "value_at_risk": snap.value_at_risk,
+            "drivers": json.loads(snap.drivers) if snap.drivers else [],
+            "components": json.loads(snap.components) if snap.components else {},
+            "rfm_segment": RFM_LABELS.get(snap.rfm_segment or "", ""),
+            "days_overdue": snap.days_overdue,
+        }
+    return {
+        "id": c.id, "external_id": c.external_id, "name": c.name, "email": c.email, "phone": c.phone,
+        "segment": c.segment, "region": c.region, "owner": c.owner, "signup_date": c.signup_date,
+        "email_opt_in": c.email_opt_in, "sms_opt_in": c.sms_opt_in,
+        "subscription_status": c.subscription_status, "last_login_at": c.last_login_at, "score": score,
+    }
+
+
+def score_history(*, session: Session, customer_id: int) -> pd.DataFrame:
+    """Every snapshot of the customer, oldest first: as_of, health_score, band, churn_probability."""
+    stmt = (select(ScoreSnapshot.as_of, ScoreSnapshot.health_score, ScoreSnapshot.band,
+                   ScoreSnapshot.churn_probability, ScoreSnapshot.value_at_risk)
+            .where(ScoreSnapshot.customer_id == int(customer_id)).order_by(ScoreSnapshot.as_of))
+    frame = pd.read_sql(stmt, session.connection())
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    return frame
+
+
+def next_due_items(*, session: Session, customer_id: int, as_of: date | None = None) -> pd.DataFrame:
+    """What the customer buys, and for refills (replenished within MAX_REFILL_DAYS) when the
+    next one is due: last bought + replenishment interval x quantity (at most 3 x), as in the
+    health score."""
+    as_of = as_of or datetime.now(UTC).date()
+    end = datetime.combine(as_of + timedelta(days=1), datetime.min.time())
+    stmt = (select(OrderLine.sku, Product.name, Product.category, Product.replenishment_days,
+                   Order.ordered_at, OrderLine.quantity)
+            .join(Order, Order.id == OrderLine.order_id)
+            .outerjoin(Product, Product.sku == OrderLine.sku)
+            .where(Order.customer_id == int(customer_id), Order.ordered_at < end))
+    lines = pd.read_sql(stmt, session.connection())
+    cols = ["sku", "name", "category", "times_bought", "last_bought", "replenishment_days", "next_due",
+            "days_until_due"]
+    if lines.empty:
+        return pd.DataFrame(columns=cols)
+    lines["ordered_at"] = pd.to_datetime(lines["ordered_at"], format="ISO8601")
+    lines = lines.sort_values("ordered_at")
+    grouped = lines.groupby("sku", sort=False)
+    items = grouped.tail(1).set_index("sku")
+    items["times_bought"] = grouped.size()
+    items["last_bought"] = items["ordered_at"].dt.date
+    stretch = items["quantity"].clip(1, 3)
+    due = items["ordered_at"].dt.normalize() + pd.to_timedelta(items["replenishment_days"] * stretch, unit="D")
+    refill = items["replenishment_days"].notna() & (items["replenishment_days"] <= MAX_REFILL_DAYS)
+    due = due.where(refill)
+    items["next_due"] = due.dt.date.astype(object).where(refill, None)
+    items["days_until_due"] = (due - pd.Timestamp(as_of)).dt.days.astype("Int64")
+    items["name"] = items["name"].fillna(items.index.to_series())
+    items = items.reset_index().sort_values(["days_until_due", "last_bought"], na_position="last")
+    items["replenishment_days"] = items["replenishment_days"].astype("Int64")
+    return items[cols].reset_index(drop=True)
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
+
+
+def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
+    """Everything that happened with the customer, newest first: at, kind, title, detail.
+
+    Kinds: order, feedback, ticket, loyalty, outreach, audit (each the newest MAX_PER_KIND)."""
+    cid = int(customer_id)
+    _customer(session, cid)
+    conn = session.connection()
+    parts = []
+
+    orders = pd.read_sql(select(Order.id, Order.external_id, Order.ordered_at, Order.total, Order.offer_code)
+                         .where(Order.customer_id == cid).order_by(Order.ordered_at.desc())
+                         .limit(MAX_PER_KIND), conn)
+    if not orders.empty:
+        lines = pd.read_sql(select(OrderLine.order_id, OrderLine.sku, OrderLine.quantity, Product.name)
+                            .outerjoin(Product, Product.sku == OrderLine.sku)
+                            .where(OrderLine.order_id.in_([int(i) for i in orders["id"]])), conn)
+        lines["item"] = lines["quantity"].astype(str) + " x " + lines["name"].fillna(lines["sku"])
+        summary = lines.groupby("order_id")["item"].agg(", ".join)
+        parts.append(pd.DataFrame({
+            "at": orders["ordered_at"], "kind": "order",
+            "title": "Order " + orders["external_id"] + " · " + orders["total"].map("{:,.2f}".format),
+            "detail": orders["id"].map(summary).fillna("")
+            + orders["offer_code"].map(lambda c: f" (offer {c})" if pd.notna(c) and c else "").fillna(""),
+        }))
+
+    fb = pd.read_sql(select(Feedback.submitted_at, Feedback.channel, Feedback.nps_score, Feedback.comment,
+                            Feedback.state, Feedback.flagged)
+                     .where(Feedback.customer_id == cid).order_by(Feedback.submitted_at.desc())
+                     .limit(MAX_PER_KIND), conn)
+    if not fb.empty:
+        nps = fb["nps_score"].map(lambda v: "no score" if pd.isna(v) else f"NPS {int(v)}")
+        parts.append(pd.DataFrame({
+            "at": fb["submitted_at"], "kind": "feedback",
+            "title": "Feedback (" + fb["channel"].fillna("unknown channel") + ") · " + nps
+            + fb["flagged"].map(lambda f: " · flagged" if f else "") + " · " + fb["state"],
+            "detail": fb["comment"].fillna(""),
+        }))
+
+    tk = pd.read_sql(select(SupportTicket.external_id, SupportTicket.opened_at, SupportTicket.closed_at,
+                            SupportTicket.topic, SupportTicket.status)
+                     .where(SupportTicket.customer_id == cid).order_by(SupportTicket.opened_at.desc())
+                     .limit(MAX_PER_KIND), conn)
+    if not tk.empty:
+        closed = pd.to_datetime(tk["closed_at"], format="ISO8601")
+        parts.append(pd.DataFrame({
+            "at": tk["opened_at"], "kind": "ticket",
+            "title": "Ticket " + tk["external_id"] + " · " + tk["topic"].fillna("no topic") + " · " + tk["status"],
+            "detail": closed.map(lambda t: f"closed {t:%Y-%m-%d}" if pd.notna(t) else "still open"),
+        }))
+
+    ly = pd.read_sql(select(LoyaltyEntry.occurred_at, LoyaltyEntry.kind, LoyaltyEntry.points,
+                            LoyaltyEntry.order_ref)
+                     .where(LoyaltyEntry.customer_id == cid).order_by(LoyaltyEntry.occurred_at.desc())
+                     .limit(MAX_PER_KIND), conn)
+    if not ly.empty:
+        parts.append(pd.DataFrame({
+            "at": ly["occurred_at"], "kind": "loyalty",
+            "title": "Points " + ly["kind"] + " " + ly["points"].map("{:+,}".format),
+            "detail": ly["order_ref"].map(lambda r: f"order {r}" if pd.notna(r) and r else "").fillna(""),
+        }))
+
+    out = pd.read_sql(select(Outreach.triggered_at, Outreach.template, Outreach.channel, Outreach.status,
+                             Outreach.reason, Outreach.triggered_by)
+                      .where(Outreach.customer_id == cid).order_by(Outreach.triggered_at.desc())
+                      .limit(MAX_PER_KIND), conn)
+    if not out.empty:
+        parts.append(pd.DataFrame({
+            "at": out["triggered_at"], "kind": "outreach",
+            "title": "Outreach " + out["template"] + " by " + out["channel"] + " · " + out["status"],
+            "detail": "by " + out["triggered_by"]
+            + out["reason"].map(lambda r: f" ({r})" if pd.notna(r) and r else "").fillna(""),
+        }))
+
+    au = pd.read_sql(select(AuditLog.at, AuditLog.actor, AuditLog.action, AuditLog.detail)
+                     .where(AuditLog.customer_id == cid).order_by(AuditLog.at.desc()).limit(MAX_PER_KIND), conn)
+    if not au.empty:
+        parts.append(pd.DataFrame({
+            "at": au["at"], "kind": "audit", "title": au["action"] + " by " + au["actor"],
+            "detail": au["detail"].fillna(""),
+        }))
+
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return _frame([])
+    frame = pd.concat(parts, ignore_index=True)
+    frame["at"] = pd.to_datetime(frame["at"], format="ISO8601")
+    return frame.sort_values("at", ascending=False, kind="stable").reset_index(drop=True)[TIMELINE_COLUMNS]
+
+
+def account_exists(*, session: Session, customer_id: int) -> bool:
+    return bool(session.execute(select(func.count()).select_from(Customer)
+                                .where(Customer.id == int(customer_id))).scalar())
