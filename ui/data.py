@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+import streamlit as st
+
 from core.exporting import export_bytes
 from ui.auth import CurrentUser
 from ui.db import get_session
@@ -30,3 +32,9 @@ def overrides_from_editor(edited, detected: dict[str, str]) -> dict[str, str | N
         if chosen != detected.get(column):
             out[column] = chosen
     return out
+
+
+def export_button(kind: str, user: CurrentUser, *, label: str, key: str) -> None:
+    """The same audited, formula-safe export as `python -m core export KIND`, as a download."""
+    st.download_button(label, data=export_download(kind, user, None), file_name=f"{kind}.csv",
+                       mime="text/csv", key=key, icon=":material/download:")

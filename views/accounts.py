@@ -11,6 +11,7 @@ from core.health import RFM_LABELS, RFM_SEGMENTS, VALUE_EXPLANATION
 from core.roles import Role
 from ui import accounts as ui
 from ui.auth import require_screen
+from ui.data import export_button
 from ui.outreach import render_bulk_outreach
 
 user = require_screen("accounts")
@@ -121,3 +122,4 @@ else:
     st.download_button("Export the selection as CSV", data=write_csv(ui.export_selection(roles, selected)),
                        file_name=f"accounts-{page.as_of}.csv", mime="text/csv", key="acc_export")
 render_bulk_outreach(user, selected, filters.as_rule(username=user.username))
+export_button("scores", user, label="Download every account's latest scores as CSV", key="acc_scores_export")

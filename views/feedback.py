@@ -13,6 +13,7 @@ from core.roles import NotAllowed
 from db.models import utcnow
 from ui import feedback as ui
 from ui.auth import require_screen
+from ui.data import export_button
 from ui.db import get_session
 
 user = require_screen("feedback")
@@ -229,3 +230,6 @@ with st.container(border=True):
                             ui.clear_feedback_readers()
                             st.session_state["fb_flash"] = f"Apology for item #{item_id}: {result.describe()}"
                             st.rerun()
+
+if sees_all:  # the export holds every answer; managers see only their own accounts' items
+    export_button("feedback", user, label="Download all feedback as CSV", key="fb_export")
