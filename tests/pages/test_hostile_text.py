@@ -26,7 +26,7 @@ LINK = "[click](javascript:alert(1))"
 BOLD = "**bold**"
 HOSTILE = f"{IMG} {SCRIPT} {LINK} {BOLD}"
 
-NAME = f"Mal {IMG} {LINK} {BOLD}"
+NAME = f"{BOLD}{SCRIPT} Mal {IMG} {LINK}"  # the first word (in subjects) is hostile too
 EMAIL = f"mal{IMG}{BOLD}@example.com"
 COMMENT = f"Kettle broke {HOSTILE} awful"
 NOTE = f"Called back {HOSTILE}"
@@ -164,9 +164,14 @@ def test_nps_comment_search(hostile: dict, user: str) -> None:
     at.text_input(key="nps_search").input("Kettle broke <img").run()
     _ok(at)
     assert COMMENT in page_text(at)
-    for word in ("O'Brien 100%", "100%", "'; drop table feedback; --", "a_b", '"quoted"', IMG, LINK):
+    for word in ("O'Brien 100%", "100%", "'; drop table feedback; --", "a_b", '"quoted"', IMG, LINK,
+                 "[x](javascript:alert(2)) **no such comment**"):
         at.text_input(key="nps_search").input(word).run()
         _ok(at)
+    at.text_input(key="nps_search").input("100%").run()
+    assert "No comment contains" in page_text(at)  # `%` is a literal, not a wildcard matching everything
+    at.text_input(key="nps_search").input("a_b").run()
+    assert "No comment contains" in page_text(at)  # `_` too
     at.text_input(key="nps_search").input("Kettle").run()  # the table is still there
     assert COMMENT in page_text(at)
 
@@ -186,8 +191,9 @@ def test_loyalty(hostile: dict) -> None:
 def test_outreach_message_log(hostile: dict, user: str) -> None:
     at = app_as(user, "views/outreach.py")
     _ok(at)
-    text = page_text(at)
-    assert "Mal" in text  # the name, in the log's cells
+    log = next(df.value for df in at.dataframe if "subject" in df.value.columns)
+    assert NAME in set(log["name"])
+    assert log["subject"].str.contains(f"{BOLD}{SCRIPT}", regex=False).any()  # "<first name>, we are sorry"
 
 
 def test_admin_audit_log(hostile: dict) -> None:
