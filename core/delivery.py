@@ -49,6 +49,7 @@ from pathlib import Path
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from core import audit
@@ -373,11 +374,27 @@ def deliver(*, engine: Engine, once: bool, now: datetime | None = None, settings
             poll_seconds: float = 5.0, stop: threading.Event | None = None,
             on_pass=None) -> DeliveryReport:
     """Run the worker: one pass with `once`, else pass after pass every `poll_seconds`
-    until `stop` is set (the CLI sets it on Ctrl-C / SIGTERM, after the current message)."""
+    until `stop` is set (the CLI sets it on Ctrl-C / SIGTERM, after the current message).
+
+    In the loop a database error (server restarted or unreachable) is logged and the pass is
+    tried again after `poll_seconds`; with `once` it is raised."""
     total = DeliveryReport()
     stop = stop or threading.Event()
     while True:
-        report = deliver_pass(engine=engine, now=now, settings=settings, stop=stop)
+        try:
+            report = deliver_pass(engine=engine, now=now, settings=settings, stop=stop)
+        except DBAPIError as exc:
+            if once:
+                raise
+            # The database went away (a restart, a network blip): keep running and try again
+            # on a fresh pool. A message claimed but not yet marked stays `sending` until its
+            # lease expires, then _recover_stale settles it, so nothing is lost or sent twice.
+            log.warning("outreach worker: database unavailable, retrying in %s s: %s", poll_seconds,
+                        str(exc).splitlines()[0])
+            engine.dispose()
+            if stop.wait(poll_seconds):
+                return total
+            continue
         total.add(report)
         if on_pass is not None:
             on_pass(report)

@@ -43,6 +43,11 @@ def prepare_database(
         from core.demo import load_demo  # heavy imports only when needed
 
         result["demo_data"] = load_demo(engine=engine, customers=customers, seed=seed, progress=say)
+        from core.scoring import score_all
+
+        # A demo without scores would open on an empty at-risk queue.
+        say("scoring every account")
+        result["scoring"] = score_all(engine=engine)
     else:
         say("the store already has customers; demo data left as it is")
     return result

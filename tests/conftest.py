@@ -65,7 +65,7 @@ def _pg_database() -> Iterator[str]:
             pytest.fail(_PG_SKIP_REASON + " and HEARTH_REQUIRE_POSTGRES=1")
         pytest.skip(_PG_SKIP_REASON)
     name = f"hearth_test_{uuid.uuid4().hex[:10]}"
-    admin = sa_create_engine(normalise_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    admin = sa_create_engine(normalise_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import streamlit as st
-from sqlmodel import Session, func, select
+from sqlmodel import Session, delete, func, select
 
 from core.scoring import score_all
 from db.engine import get_engine
@@ -66,7 +66,16 @@ def test_band_filter_and_empty_state(demo_app: str) -> None:
     assert "No accounts match" in page_text(at)
 
 
+def _unscore(url: str) -> None:
+    """The demo store is scored when it is built; these tests need a store before any scoring."""
+    with Session(get_engine(url)) as s:
+        s.exec(delete(ScoreSnapshot))
+        s.exec(delete(ModelRun))
+        s.commit()
+
+
 def test_accounts_before_any_scoring_says_what_to_do(demo_app: str) -> None:
+    _unscore(demo_app)
     at = app_as("admin", "views/accounts.py")
     assert not at.exception, at.exception
     assert "No scores yet" in page_text(at)
@@ -107,6 +116,7 @@ def test_account_view_without_an_id_points_to_the_list(demo_app: str) -> None:
 
 
 def test_admin_model_tab_rescore_shows_progress_result_and_audit(demo_app: str) -> None:
+    _unscore(demo_app)
     at = app_as("admin", "views/admin.py")
     assert not at.exception, at.exception
     assert "No scoring run yet" in page_text(at)
