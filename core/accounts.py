@@ -102,8 +102,10 @@ def _filtered(stmt: Select, *, filters: QueueFilters, username: str, as_of: date
         stmt = stmt.where(_open_detractor_clause())
     text = filters.search.strip().lower()
     if text:
-        like = f"%{text}%"
-        stmt = stmt.where(func.lower(Customer.external_id).like(like) | func.lower(Customer.name).like(like))
+        # `%` and `_` in the search are the characters themselves, not LIKE wildcards.
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(func.lower(Customer.external_id).like(like, escape="\\")
+                          | func.lower(Customer.name).like(like, escape="\\"))
     return stmt
 
 

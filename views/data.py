@@ -76,7 +76,7 @@ def _import_flow() -> None:
     overrides = overrides_from_editor(edited, detected.mapping)
     match = match_columns(parsed.columns, kind, overrides) if overrides else detected
     if match.extra:
-        st.caption("Ignored columns: " + ", ".join(match.extra))
+        st.text("Ignored columns: " + ", ".join(match.extra))  # the file's own headers: text, not Markdown
 
     check_key = (upload.file_id, kind, tuple(sorted(overrides.items())))
     done = st.session_state.get("data_result")

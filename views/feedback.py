@@ -214,8 +214,9 @@ with st.container(border=True):
                     st.error(str(exc))
                 if preview is not None:
                     if preview.would_send:
-                        st.caption(f"To {preview.to} by {preview.channel}; subject:")
-                        st.text(preview.subject or "")
+                        # The address is customer text: st.text, never a caption (Markdown).
+                        st.text(f"To: {preview.to}    Channel: {preview.channel}")
+                        st.text(f"Subject: {preview.subject or ''}")
                         st.text(preview.body or "")
                     else:
                         st.warning(f"Would not be sent: {preview.reason}")

@@ -130,7 +130,8 @@ else:
             st.error(str(exc))
         else:
             if hits.empty:
-                st.info(f"No comment contains {word.strip()!r}.")
+                # Not echoed: the search word may be pasted customer text, and st.info renders Markdown.
+                st.info("No comment contains that word or phrase. Try a shorter or different word.")
             else:
                 hits = hits.assign(account=hits["customer_id"].map(
                     lambda i: f"/account?id={int(i)}" if pd.notna(i) else None))

@@ -141,3 +141,17 @@ def test_timeline_interleaves_everything_newest_first(session: Session, engine) 
     assert list(score_history(session=session, customer_id=c.id)["health_score"]) == [info["score"]["health_score"]]
     with pytest.raises(AccountNotFound):
         account_timeline(session=session, customer_id=999_999)
+
+
+def test_search_takes_quotes_and_wildcards_literally(session: Session, book: dict[str, int]) -> None:
+    c = session.get(Customer, book["steady"])
+    c.name = "Siobhan O'Brien 100%_x\\"
+    session.add(c)
+    session.commit()
+    everyone = frozenset({Role.ADMIN})
+    for text, expected in (("o'brien", [book["steady"]]), ("100%", [book["steady"]]), ("%_x\\", [book["steady"]]),
+                           ("%", [book["steady"]]), ("_", [book["steady"]]), ("' or '1'='1", []),
+                           ('"; drop table customer; --', [])):
+        page = queue_page(session=session, roles=everyone, username="admin",
+                          filters=QueueFilters(scope="all", search=text))
+        assert list(page.rows["customer_id"]) == expected, text
