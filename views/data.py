@@ -49,14 +49,16 @@ def _import_flow() -> None:
                 "loyalty, tickets.")
         return
     if upload.size > limit_mb * 1024 * 1024:
-        st.error(f"{upload.name} is {upload.size / 1024 / 1024:.0f} MB; the limit is {limit_mb} MB "
+        st.error(f"The file is {upload.size / 1024 / 1024:.0f} MB; the limit is {limit_mb} MB "
                  "(HEARTH_MAX_UPLOAD_MB). Split the file or import it with `python -m core import`.")
         return
     data = upload.getvalue()
     try:
         parsed = read_csv_bytes(data, filename=upload.name)
     except ImportFailed as exc:
-        st.error(str(exc))
+        # The reason may quote the file's own content: shown as plain text, never as Markdown.
+        st.error("The file cannot be read:")
+        st.text(str(exc))
         return
 
     st.subheader("Preview")
@@ -117,7 +119,8 @@ def _import_flow() -> None:
                         mapping=overrides or None,
                         progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
             except ImportFailed as exc:
-                st.error(str(exc))
+                st.error("Nothing was imported:")
+                st.text(str(exc))
                 return
             st.session_state["data_result"] = {"key": check_key, "lines": result.lines_of_text(),
                                                "counts": result.counts()}
