@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from core.config import get_settings
 from core.setup import prepare_database
-from db.engine import get_engine
+from db.engine import get_engine, session_scope
 
 logger = logging.getLogger("hearth")
 
@@ -38,14 +38,9 @@ def app_engine() -> Engine:
 
 @contextmanager
 def get_session() -> Iterator[Session]:
-    """A short session; commits when the block ends without an error, else rolls back."""
-    with Session(app_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    """A short session on the app's engine; commits when the block ends without an error."""
+    with session_scope(app_engine()) as session:
+        yield session
 
 
 def database_unavailable(exc: Exception) -> None:
