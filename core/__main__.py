@@ -7,24 +7,29 @@ import importlib
 import logging
 import sys
 
-from core.commands import COMMAND_MODULES
+from core.commands import COMMANDS
 
 
 class CommandError(Exception):
     """A failure with a one-line reason for the person at the terminal."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given the arguments, only the command they name is imported (help and
+    mistakes still see every command)."""
     parser = argparse.ArgumentParser(prog="python -m core", description="Hearth command line")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
+    words = sys.argv[1:] if argv is None else argv
+    first = next((w for w in words if not w.startswith("-")), None)
+    chosen = [COMMANDS[first]] if first in COMMANDS else list(COMMANDS.values())
+    for name in chosen:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
