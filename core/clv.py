@@ -27,6 +27,7 @@ from scipy import optimize, special
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from core.precomputed import remembered
 from db.models import Customer, Order
 
 CLV_EXPLANATION = (
@@ -216,6 +217,7 @@ class ClvResult:
         return round(float(self.customers["clv"].mean()), 2)
 
 
+@remembered("clv.customer_lifetime_value")
 def customer_lifetime_value(
     *,
     session: Session,

@@ -36,6 +36,7 @@ from sqlmodel import Session
 
 from core import exporting, loyalty, nps
 from core.config import get_settings
+from core.precomputed import remembered
 from db.models import Customer, Feedback, LoyaltyEntry, Order, Outreach, ScoreSnapshot, SupportTicket
 
 # The keys of `python -m core kpis --json`, in design.md's order.
@@ -313,10 +314,7 @@ def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement])
     end = day_start(as_of + timedelta(days=1))
     if not session.execute(select(le.id).where(le.occurred_at < end).limit(1)).first():
         return none  # no ledger yet: no data, not zero
-    # loyalty_kpis = kpis_from_state(ledger_state(...), customers=...); the customer count
-    # only feeds its enrolment rate, which is not a KPI here, and costs a minute at the
-    # reference size, so the ledger state goes to kpis_from_state directly.
-    state = loyalty.ledger_state(session=session, as_of=as_of)
+    state = loyalty.ledger_summary(session=session, as_of=as_of)
     if conds:
         c = Customer.__table__.c
         ids = set(session.execute(select(c.id).where(*conds)).scalars())
@@ -334,6 +332,7 @@ def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement])
 # --------------------------------------------------------------------------- the KPIs
 
 
+@remembered("kpis.compute_kpis")
 def compute_kpis(
     *,
     session: Session,
@@ -414,6 +413,7 @@ def compare_kpis(
 # --------------------------------------------------------------------------- more retention numbers
 
 
+@remembered("kpis.retention_extras")
 def retention_extras(
     *,
     session: Session,
@@ -516,6 +516,7 @@ def _onboarding(
 # --------------------------------------------------------------------------- trends
 
 
+@remembered("kpis.kpi_trend")
 def kpi_trend(
     *,
     session: Session,
@@ -590,6 +591,7 @@ def kpi_trend(
     return out
 
 
+@remembered("kpis.monthly_sales")
 def monthly_sales(
     *,
     session: Session,
@@ -628,6 +630,7 @@ def monthly_sales(
 # --------------------------------------------------------------------------- cohorts and revenue mix
 
 
+@remembered("kpis.cohort_matrix")
 def cohort_matrix(
     *,
     session: Session,
@@ -681,6 +684,7 @@ def cohort_matrix(
     return share.reset_index(drop=True)
 
 
+@remembered("kpis.revenue_split")
 def revenue_split(
     *,
     session: Session,

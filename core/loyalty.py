@@ -544,11 +544,41 @@ class LedgerState:
 
 
 def ledger_state(*, session: Session, as_of: date) -> LedgerState:
+    """The whole computation for one as-of date, from the stored entries (seconds at the
+    reference size); readers use :func:`ledger_summary`, which remembers its results."""
     entries = read_entries(session=session, before=_end_of(as_of), details=False, stored_expiries=False)
     norm = normalise_entries(entries)
     lots = compute_lots(norm, cutoff=cutoff_for(as_of))
     balances = customer_balances(entries, as_of=as_of, norm=norm, lots=lots)
     return LedgerState(as_of=as_of, norm=norm, lots=lots, balances=balances)
+
+
+SUMMARY_MONTHS = 24
+
+
+@dataclass
+class LedgerSummary:
+    """What the screens, the KPIs and exports read of the ledger for one as-of date: every
+    member's balances, the last 24 months' flows and the customer count for enrolment."""
+
+    as_of: date
+    balances: pd.DataFrame
+    monthly: pd.DataFrame
+    customers: int
+
+
+def ledger_summary(*, session: Session, as_of: date) -> LedgerSummary:
+    """:func:`ledger_state` reduced to what readers need, computed once per as-of date and
+    ledger version and shared by every process (core.precomputed)."""
+    from core import precomputed
+
+    def compute() -> LedgerSummary:
+        state = ledger_state(session=session, as_of=as_of)
+        return LedgerSummary(as_of=as_of, balances=state.balances,
+                             monthly=summary_by_month(state, months=SUMMARY_MONTHS),
+                             customers=_customer_count(session=session, as_of=as_of))
+
+    return precomputed.remember(session, "loyalty.ledger_summary", {"as_of": as_of}, compute)
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -568,7 +598,7 @@ def _customer_count(*, session: Session, as_of: date) -> int:
     return int(session.exec(signed_up).one()) + int(session.exec(others).one())
 
 
-def kpis_from_state(state: LedgerState, *, customers: int) -> dict:
+def kpis_from_state(state: LedgerState | LedgerSummary, *, customers: int) -> dict:
     b = state.balances
     earned = int(b["earned"].sum())
     redeemed = int(b["redeemed"].sum())
@@ -600,8 +630,8 @@ def loyalty_kpis(*, session: Session, as_of: date) -> dict:
     activity by then), earned, redeemed, expired, adjusted (net), members, customers.
     Rates are None when their denominator is zero.
     """
-    state = ledger_state(session=session, as_of=as_of)
-    return kpis_from_state(state, customers=_customer_count(session=session, as_of=as_of))
+    summary = ledger_summary(session=session, as_of=as_of)
+    return kpis_from_state(summary, customers=summary.customers)
 
 
 def _today() -> date:
@@ -613,7 +643,7 @@ def loyalty_export_frame(*, session: Session, as_of: date | None = None) -> pd.D
     next_expiry_date, tier, lifetime_earned, lifetime_redeemed, as of the end of ``as_of``
     (default: today, UTC)."""
     as_of = as_of or _today()
-    b = ledger_state(session=session, as_of=as_of).balances
+    b = ledger_summary(session=session, as_of=as_of).balances
     ids = pd.read_sql(select(Customer.id, Customer.external_id), session.connection())
     ext = ids.set_index("id")["external_id"]
     out = pd.DataFrame({
@@ -694,8 +724,10 @@ def customer_ledger(*, session: Session, customer_id: int, as_of: date | None = 
 def monthly_summary(*, session: Session, as_of: date, months: int = 24) -> pd.DataFrame:
     """Per calendar month up to ``as_of`` (the last one partial): earned, redeemed, expired,
     adjusted in the month, and outstanding_points and liability at its end. Aggregates only."""
-    state = ledger_state(session=session, as_of=as_of)
-    return summary_by_month(state, months=months)
+    if months <= SUMMARY_MONTHS:
+        # The carried-in balance makes the last n months of the 24 the same as n months alone.
+        return ledger_summary(session=session, as_of=as_of).monthly.tail(months).reset_index(drop=True)
+    return summary_by_month(ledger_state(session=session, as_of=as_of), months=months)
 
 
 def summary_by_month(state: LedgerState, *, months: int = 24) -> pd.DataFrame:
@@ -834,21 +866,18 @@ def expire_points(*, session: Session, as_of: date, actor: str = "system") -> in
 # What the Loyalty screen reads
 
 
-def loyalty_overview(*, session: Session, as_of: date, months: int = 24,
-                     state: LedgerState | None = None) -> dict:
+def loyalty_overview(*, session: Session, as_of: date, months: int = 24) -> dict:
     """Aggregates only, for every role that may open the screen: ``kpis`` (as
-    :func:`loyalty_kpis`), ``monthly`` (:func:`monthly_summary`) and ``tiers`` (members per tier).
-    Pass the ``state`` of :func:`ledger_state` to reuse one computation."""
-    state = state or ledger_state(session=session, as_of=as_of)
+    :func:`loyalty_kpis`), ``monthly`` (:func:`monthly_summary`) and ``tiers`` (members per tier)."""
+    summary = ledger_summary(session=session, as_of=as_of)
     return {
-        "kpis": kpis_from_state(state, customers=_customer_count(session=session, as_of=as_of)),
-        "monthly": summary_by_month(state, months=months),
-        "tiers": tier_mix(state.balances),
+        "kpis": kpis_from_state(summary, customers=summary.customers),
+        "monthly": monthly_summary(session=session, as_of=as_of, months=months),
+        "tiers": tier_mix(summary.balances),
     }
 
 
-def member_balances(*, session: Session, as_of: date, roles,  # noqa: ANN001
-                    state: LedgerState | None = None) -> pd.DataFrame:
+def member_balances(*, session: Session, as_of: date, roles) -> pd.DataFrame:  # noqa: ANN001
     """Every member's figures with who they are, for managers and admins.
 
     Columns: id (Customer.id), customer (external id), name, email, owner, tier, balance,
@@ -856,7 +885,7 @@ def member_balances(*, session: Session, as_of: date, roles,  # noqa: ANN001
     Raises NotAllowed for a role that may not see personal data.
     """
     require_personal_data(roles)
-    b = (state or ledger_state(session=session, as_of=as_of)).balances
+    b = ledger_summary(session=session, as_of=as_of).balances
     people = pd.read_sql(
         select(Customer.id, Customer.external_id, Customer.name, Customer.email, Customer.owner),
         session.connection(),
@@ -874,9 +903,15 @@ def customer_by_external_id(*, session: Session, external_id: str) -> Customer |
 
 
 def pending_expiries(*, session: Session, as_of: date) -> dict:
-    """What :func:`expire_points` would write for ``as_of``: entries, points, customers."""
-    entries = read_entries(session=session, before=_end_of(as_of), details=False)
-    todo = missing_expiries(entries, as_of=as_of) if not entries.empty else pd.DataFrame(
-        {"customer_id": [], "points": []})
-    return {"entries": int(len(todo)), "points": int(todo["points"].sum()),
-            "customers": int(todo["customer_id"].nunique())}
+    """What :func:`expire_points` would write for ``as_of``: entries, points, customers
+    (remembered per ledger version, see core.precomputed)."""
+    from core import precomputed
+
+    def compute() -> dict:
+        entries = read_entries(session=session, before=_end_of(as_of), details=False)
+        todo = missing_expiries(entries, as_of=as_of) if not entries.empty else pd.DataFrame(
+            {"customer_id": [], "points": []})
+        return {"entries": int(len(todo)), "points": int(todo["points"].sum()),
+                "customers": int(todo["customer_id"].nunique())}
+
+    return precomputed.remember(session, "loyalty.pending_expiries", {"as_of": as_of}, compute)

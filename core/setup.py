@@ -48,6 +48,13 @@ def prepare_database(
         # A demo without scores would open on an empty at-risk queue.
         say("scoring every account")
         result["scoring"] = score_all(engine=engine)
+        from datetime import UTC, datetime
+
+        from core.precomputed import warm_up
+
+        # The nightly `precompute`, once, so the first visit to the Overview does not wait.
+        say("precomputing the Overview and the loyalty balances")
+        warm_up(engine=engine, as_of=datetime.now(UTC).date())
     else:
         say("the store already has customers; demo data left as it is")
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from pydantic import NaiveDatetime
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -223,3 +223,21 @@ class Setting(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=80)
     value: str = Field(sa_column=Column(Text))
+
+
+class PrecomputedResult(SQLModel, table=True):
+    """A heavy aggregate (KPIs, cohorts, the loyalty ledger's balances) computed once and
+    shared by every app process and the command line until the data it was computed from
+    changes. See core.precomputed."""
+
+    __tablename__ = "precomputed_result"
+    __table_args__ = (UniqueConstraint("name", "params", name="uq_precomputed_name_params"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80)
+    params: str = Field(max_length=400)
+    data_version: str = Field(max_length=400)
+    computed_at: NaiveDatetime = Field(default_factory=utcnow)
+    seconds: float = 0.0
+    signature: str = Field(max_length=64)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -47,10 +47,8 @@ def overview(as_of: date, months: int = 24) -> dict:
 def members_and_overview(roles: tuple[str, ...], as_of: date, months: int = 24) -> tuple[pd.DataFrame, dict]:
     """Both from one computation of the ledger (the manager's screen shows both)."""
     with get_session() as session:
-        state = core_loyalty.ledger_state(session=session, as_of=as_of)
-        members = core_loyalty.member_balances(session=session, as_of=as_of, roles={Role(r) for r in roles},
-                                               state=state)
-        return members, core_loyalty.loyalty_overview(session=session, as_of=as_of, months=months, state=state)
+        members = core_loyalty.member_balances(session=session, as_of=as_of, roles={Role(r) for r in roles})
+        return members, core_loyalty.loyalty_overview(session=session, as_of=as_of, months=months)
 
 
 def members(roles: tuple[str, ...], as_of: date) -> pd.DataFrame:

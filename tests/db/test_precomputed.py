@@ -1,0 +1,131 @@
+"""Remembered aggregates: read back while the data is unchanged, recomputed the moment it
+changes (new rows, an import that updates rows in place), never trusted when tampered with."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from core import kpis, loyalty, precomputed
+from core.importing import import_csv
+from db.models import PrecomputedResult
+from tests.factories import make_customer, make_order
+
+AS_OF = date(2026, 6, 30)
+
+
+class Counter:
+    def __init__(self, value: object) -> None:
+        self.calls = 0
+        self.value = value
+
+    def __call__(self) -> object:
+        self.calls += 1
+        return self.value
+
+
+def _store_with_two_orders(session: Session) -> None:
+    alice = make_customer(session, external_id="XC-ALICE")
+    make_order(session, alice, datetime(2026, 6, 1, 10), total=40.0)
+    make_order(session, alice, datetime(2026, 6, 20, 10), total=60.0)
+    session.commit()
+
+
+def test_a_result_is_computed_once_while_the_data_is_unchanged(session: Session) -> None:
+    _store_with_two_orders(session)
+    compute = Counter({"answer": 42})
+    first = precomputed.remember(session, "test.answer", {"as_of": AS_OF}, compute)
+    session.commit()
+    second = precomputed.remember(session, "test.answer", {"as_of": AS_OF}, compute)
+    assert first == second == {"answer": 42}
+    assert compute.calls == 1
+    # Other parameters are another result.
+    precomputed.remember(session, "test.answer", {"as_of": date(2026, 7, 1)}, compute)
+    assert compute.calls == 2
+
+
+def test_kpis_follow_a_new_order_at_once(session: Session) -> None:
+    _store_with_two_orders(session)
+    before = kpis.compute_kpis(session=session, as_of=AS_OF, horizon_days=90)
+    assert (before["orders"], before["revenue"]) == (2, 100.0)
+    bob = make_customer(session, external_id="XC-BOB")
+    make_order(session, bob, datetime(2026, 6, 29, 9), total=15.5)
+    session.commit()
+    after = kpis.compute_kpis(session=session, as_of=AS_OF, horizon_days=90)
+    assert (after["orders"], after["revenue"], after["active_customers"]) == (3, 115.5, 2)
+
+
+def test_kpis_follow_an_import_that_changes_an_order_in_place(session: Session) -> None:
+    _store_with_two_orders(session)
+    first = kpis.compute_kpis(session=session, as_of=AS_OF, horizon_days=90)
+    session.commit()
+    assert first["revenue"] == 100.0
+    order_id = session.execute(select(kpis.Order.external_id).order_by(kpis.Order.id)).scalars().first()
+    # Same order id, new total: the import updates the row and adds no id of its own.
+    data = f"order_id,customer_id,ordered_at,total\n{order_id},XC-ALICE,2026-06-01 10:00:00,140.00\n".encode()
+    import_csv(session=session, kind="orders", data=data, filename="orders.csv", actor="admin")
+    again = kpis.compute_kpis(session=session, as_of=AS_OF, horizon_days=90)
+    assert again["revenue"] == 200.0
+
+
+def test_a_tampered_result_is_recomputed_not_unpickled(session: Session) -> None:
+    _store_with_two_orders(session)
+    compute = Counter([1, 2, 3])
+    precomputed.remember(session, "test.list", {}, compute)
+    session.commit()
+    # Someone with write access to the database but not the app's secret swaps the payload.
+    session.execute(update(PrecomputedResult).values(payload=b"cos\nsystem\n(S'echo pwned'\ntR."))
+    session.commit()
+    assert precomputed.remember(session, "test.list", {}, compute) == [1, 2, 3]
+    assert compute.calls == 2
+
+
+def test_nothing_is_stored_from_uncommitted_writes_on_sqlite(session: Session) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite hands out ids again after a rollback; PostgreSQL's sequences never do")
+    alice = make_customer(session, external_id="XC-ALICE")
+    make_order(session, alice, datetime(2026, 6, 1, 10), total=40.0)  # flushed, not committed
+    kpis.compute_kpis(session=session, as_of=AS_OF, horizon_days=90)
+    session.rollback()
+    with Session(session.get_bind()) as other:
+        assert other.execute(select(PrecomputedResult.id)).first() is None
+
+
+def test_loyalty_balances_follow_a_redemption(session: Session) -> None:
+    alice = make_customer(session, external_id="XC-ALICE")
+    session.add(loyalty.LoyaltyEntry(external_id="E1", customer_id=alice.id, occurred_at=datetime(2026, 5, 1),
+                                     kind="earn", points=500))
+    session.commit()
+    assert loyalty.loyalty_kpis(session=session, as_of=AS_OF)["outstanding_points"] == 500
+    loyalty.record_redemption(session=session, customer_id=alice.id, points=120, at=datetime(2026, 6, 2),
+                              actor="manager")
+    session.commit()
+    k = loyalty.loyalty_kpis(session=session, as_of=AS_OF)
+    assert (k["outstanding_points"], k["redeemed"]) == (380, 120)
+
+
+def test_warm_up_stores_what_the_overview_opens_on(session: Session) -> None:
+    _store_with_two_orders(session)
+    seconds = precomputed.warm_up(engine=session.get_bind(), as_of=AS_OF, horizon_days=90)
+    assert "KPIs" in seconds and "revenue mix" in seconds
+    names = set(session.execute(select(PrecomputedResult.name)).scalars())
+    assert {"kpis.compute_kpis", "kpis.cohort_matrix", "kpis.revenue_split", "kpis.kpi_trend"} <= names
+    # The Overview's call (defaults left out) reads the warmed result.
+    stored = kpis.compute_kpis(session=session, as_of=AS_OF, horizon_days=90)
+    assert stored["revenue"] == 100.0
+
+
+def test_the_version_follows_the_settings_a_result_depends_on(session: Session, monkeypatch) -> None:  # noqa: ANN001
+    from core.config import get_settings
+
+    before = precomputed.data_version(session)
+    monkeypatch.setenv("HEARTH_OUTBOX_DIR", "/somewhere/else")
+    get_settings.cache_clear()
+    assert precomputed.data_version(session) == before  # where mail goes changes no number
+    monkeypatch.setenv("HEARTH_POINT_VALUE", "0.05")
+    get_settings.cache_clear()
+    assert precomputed.data_version(session) != before  # the liability does change
+    get_settings.cache_clear()
