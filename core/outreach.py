@@ -365,13 +365,22 @@ def expiring_points(*, session: Session, customer_ids: Sequence[int], now: datet
     Columns: balance, expiring_points, expires_at (the date the next lot expires).
     """
     out_cols = ["balance", "expiring_points", "expires_at"]
+    as_of = now.date()
+    if len(customer_ids) > _CHUNK:
+        # A whole audience (the Loyalty screen's "expiring in 30 days" list): the day's ledger
+        # summary has every member's figures by the same rules, so read those, not the entries.
+        bal = loyalty.ledger_summary(session=session, as_of=as_of).balances
+        bal = bal[bal["customer_id"].isin({int(i) for i in customer_ids})].set_index("customer_id")
+        res = pd.DataFrame({"balance": bal["balance"], "expiring_points": bal["expiring_30d"],
+                            "expires_at": pd.to_datetime(bal["next_expiry_date"])})
+        res.index.name = "customer_id"
+        return res
     entries = _read(session, select(LoyaltyEntry.id, LoyaltyEntry.external_id, LoyaltyEntry.customer_id,
                                     LoyaltyEntry.occurred_at, LoyaltyEntry.kind, LoyaltyEntry.points,
                                     LoyaltyEntry.expires_at, LoyaltyEntry.order_ref),
                     customer_ids, col(LoyaltyEntry.customer_id),
                     ["id", "external_id", "customer_id", "occurred_at", "kind", "points", "expires_at",
                      "order_ref"])
-    as_of = now.date()
     entries = entries[pd.to_datetime(entries["occurred_at"]) < pd.Timestamp(as_of) + pd.Timedelta(days=1)]
     if entries.empty:
         return pd.DataFrame(columns=out_cols, index=pd.Index([], name="customer_id"))

@@ -154,6 +154,20 @@ def test_points_expiring_from_the_ledger(session):
     assert "26 June 2026" in p.body and p.offer_code is None
 
 
+def test_a_whole_audience_reads_the_same_figures_from_the_days_ledger_summary(session, monkeypatch):
+    c = make_customer(session, name="Mary Somerville")
+    d = make_customer(session, name="Ada Lovelace")
+    make_loyalty(session, c, NOW - timedelta(days=330), "earn", 500, expires_at=NOW + timedelta(days=25))
+    make_loyalty(session, c, NOW - timedelta(days=50), "redeem", -200)
+    make_loyalty(session, d, NOW - timedelta(days=20), "earn", 80)
+    session.commit()
+    one_by_one = out.expiring_points(session=session, customer_ids=[c.id, d.id], now=NOW)
+    monkeypatch.setattr(out, "_CHUNK", 1)  # two customers now count as a whole audience
+    audience = out.expiring_points(session=session, customer_ids=[c.id, d.id], now=NOW)
+    assert audience.loc[c.id, "expiring_points"] == 300 and audience.loc[d.id, "balance"] == 80
+    assert audience.sort_index().equals(one_by_one.sort_index())
+
+
 def test_vip_thanks_needs_a_vip(session):
     c = make_customer(session, segment="VIP")
     d = make_customer(session, segment="regular")
