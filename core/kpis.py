@@ -23,12 +23,10 @@ from sqlalchemy import (
     case,
     cast,
     distinct,
-    exists,
     extract,
     func,
     literal,
     literal_column,
-    or_,
     select,
 )
 from sqlalchemy.sql import ColumnElement, Select
@@ -197,77 +195,85 @@ def _read(session: Session, stmt: Select) -> pd.DataFrame:
 # --------------------------------------------------------------------------- order aggregates
 
 
-def _order_aggregates(
-    *, session: Session, as_of: date, horizon_days: int, conds: list[ColumnElement]
-) -> dict[str, int]:
-    """One pass over orders up to D, grouped by customer, then summed in SQL.
+@remembered("kpis.customer_facts", tables=("customer", "orders"))
+def customer_facts(*, session: Session, as_of: date, horizon_days: int) -> pd.DataFrame:
+    """Every customer's order counts around D, from one pass over the orders up to D.
 
-    Returns buyers (>= 1 order up to D), repeaters (>= 2), active (order in (D-H, D]),
-    prev_active (order in (D-2H, D-H]), retained (both), lapsed (ordered before D-2H
-    but not in (D-2H, D-H]) and reactivated (lapsed and active).
+    Indexed by customer id, one row per customer in the store: known (signed up or ordered
+    on or before D), n_all (orders up to D), n_cur (in (D-H, D]), n_prev (in (D-2H, D-H]),
+    n_before (before D-2H) and revenue_cur (order totals in (D-H, D]). Remembered per
+    (D, H), so a filter on segment, region or owner is a look-up, not another pass.
     """
     start, end = window_bounds(as_of, horizon_days)
     prev_start = start - timedelta(days=horizon_days)
     o = Order.__table__.c
-    per_customer = _filtered(
+    c = Customer.__table__.c
+    per_customer = (
         select(
             o.customer_id,
             func.count().label("n_all"),
             func.sum(case((o.ordered_at >= start, 1), else_=0)).label("n_cur"),
-            func.sum(case((and_(o.ordered_at >= prev_start, o.ordered_at < start), 1), else_=0)).label(
-                "n_prev"
-            ),
+            func.sum(case((and_(o.ordered_at >= prev_start, o.ordered_at < start), 1), else_=0)).label("n_prev"),
             func.sum(case((o.ordered_at < prev_start, 1), else_=0)).label("n_before"),
+            func.sum(case((o.ordered_at >= start, o.total), else_=0.0)).label("revenue_cur"),
         )
         .where(o.ordered_at < end)
-        .group_by(o.customer_id),
-        o.customer_id,
-        conds,
-    ).subquery()
+        .group_by(o.customer_id)
+        .subquery()
+    )
     p = per_customer.c
-
-    def count_if(cond: ColumnElement) -> ColumnElement:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-    lapsed = and_(p.n_before > 0, p.n_prev == 0)
-    row = session.execute(
-        select(
-            func.count().label("buyers"),
-            count_if(p.n_all >= 2).label("repeaters"),
-            count_if(p.n_cur > 0).label("active"),
-            count_if(p.n_prev > 0).label("prev_active"),
-            count_if(and_(p.n_cur > 0, p.n_prev > 0)).label("retained"),
-            count_if(lapsed).label("lapsed"),
-            count_if(and_(lapsed, p.n_cur > 0)).label("reactivated"),
-        )
-    ).one()
-    return {k: int(v or 0) for k, v in row._mapping.items()}
+    stmt = select(
+        c.id.label("customer_id"),
+        case((c.signup_date <= as_of, 1), else_=0).label("signed_up"),
+        func.coalesce(p.n_all, 0).label("n_all"),
+        func.coalesce(p.n_cur, 0).label("n_cur"),
+        func.coalesce(p.n_prev, 0).label("n_prev"),
+        func.coalesce(p.n_before, 0).label("n_before"),
+        func.coalesce(p.revenue_cur, 0.0).label("revenue_cur"),
+    ).select_from(Customer.__table__.outerjoin(per_customer, p.customer_id == c.id))
+    facts = _read(session, stmt).set_index("customer_id")
+    counts = ["n_all", "n_cur", "n_prev", "n_before"]
+    facts[counts] = facts[counts].astype("int64")
+    facts["revenue_cur"] = facts["revenue_cur"].astype("float64")
+    facts["known"] = (facts.pop("signed_up").astype(bool)) | (facts["n_all"] > 0)
+    return facts
 
 
-def _window_sales(
+def _filtered_facts(
     *, session: Session, as_of: date, horizon_days: int, conds: list[ColumnElement]
-) -> tuple[int, float]:
-    start, end = window_bounds(as_of, horizon_days)
-    o = Order.__table__.c
-    at = _scan(session, o.ordered_at)
-    stmt = _filtered(
-        select(func.count(), func.coalesce(func.sum(o.total), 0.0)).where(at >= start, at < end),
-        o.customer_id,
-        conds,
-    )
-    n, total = session.execute(stmt).one()
-    return int(n or 0), float(total or 0.0)
-
-
-def _customer_count(*, session: Session, as_of: date, conds: list[ColumnElement]) -> int:
+) -> pd.DataFrame:
+    facts = customer_facts(session=session, as_of=as_of, horizon_days=horizon_days)
+    if not conds:
+        return facts
     c = Customer.__table__.c
-    o = Order.__table__.c
-    end = day_start(as_of + timedelta(days=1))
-    has_order = exists(select(literal(1)).where(o.customer_id == c.id, o.ordered_at < end))
-    stmt = select(func.count()).select_from(Customer.__table__).where(
-        or_(c.signup_date <= as_of, has_order), *conds
-    )
-    return int(session.execute(stmt).scalar_one() or 0)
+    ids = session.execute(select(c.id).where(*conds)).scalars().all()
+    return facts[facts.index.isin(ids)]
+
+
+def _order_aggregates(
+    *, session: Session, as_of: date, horizon_days: int, conds: list[ColumnElement]
+) -> dict[str, int]:
+    """Counts of customers from :func:`customer_facts`: buyers (>= 1 order up to D),
+    repeaters (>= 2), active (order in (D-H, D]), prev_active (order in (D-2H, D-H]),
+    retained (both), lapsed (ordered before D-2H but not in (D-2H, D-H]), reactivated
+    (lapsed and active), customers (signed up or ordered on or before D), orders and
+    revenue in (D-H, D].
+    """
+    f = _filtered_facts(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds)
+    cur, prev = f["n_cur"] > 0, f["n_prev"] > 0
+    lapsed = (f["n_before"] > 0) & ~prev
+    return {
+        "buyers": int((f["n_all"] > 0).sum()),
+        "repeaters": int((f["n_all"] >= 2).sum()),
+        "active": int(cur.sum()),
+        "prev_active": int(prev.sum()),
+        "retained": int((cur & prev).sum()),
+        "lapsed": int(lapsed.sum()),
+        "reactivated": int((lapsed & cur).sum()),
+        "customers": int(f["known"].sum()),
+        "orders": int(f["n_cur"].sum()),
+        "revenue": float(f["revenue_cur"].sum()),
+    }
 
 
 def _score_counts(
@@ -332,7 +338,7 @@ def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement])
 # --------------------------------------------------------------------------- the KPIs
 
 
-@remembered("kpis.compute_kpis")
+@remembered("kpis.compute_kpis", tables=("customer", "orders", "feedback", "loyalty_entry"))
 def compute_kpis(
     *,
     session: Session,
@@ -349,12 +355,12 @@ def compute_kpis(
     """
     conds = _customer_conditions(segment, region, owner)
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds)
-    n_orders, revenue = _window_sales(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds)
+    n_orders, revenue = agg["orders"], agg["revenue"]
     retention = _rate(agg["retained"], agg["prev_active"])
     out: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "horizon_days": int(horizon_days),
-        "customers": _customer_count(session=session, as_of=as_of, conds=conds),
+        "customers": agg["customers"],
         "active_customers": agg["active"],
         "orders": n_orders,
         "revenue": _money(revenue),
@@ -413,7 +419,7 @@ def compare_kpis(
 # --------------------------------------------------------------------------- more retention numbers
 
 
-@remembered("kpis.retention_extras")
+@remembered("kpis.retention_extras", tables=("customer", "orders", "support_ticket"))
 def retention_extras(
     *,
     session: Session,
@@ -516,7 +522,7 @@ def _onboarding(
 # --------------------------------------------------------------------------- trends
 
 
-@remembered("kpis.kpi_trend")
+@remembered("kpis.kpi_trend", tables=("customer", "orders"))
 def kpi_trend(
     *,
     session: Session,
@@ -591,7 +597,7 @@ def kpi_trend(
     return out
 
 
-@remembered("kpis.monthly_sales")
+@remembered("kpis.monthly_sales", tables=("customer", "orders"))
 def monthly_sales(
     *,
     session: Session,
@@ -630,7 +636,7 @@ def monthly_sales(
 # --------------------------------------------------------------------------- cohorts and revenue mix
 
 
-@remembered("kpis.cohort_matrix")
+@remembered("kpis.cohort_matrix", tables=("customer", "orders"))
 def cohort_matrix(
     *,
     session: Session,
@@ -684,7 +690,7 @@ def cohort_matrix(
     return share.reset_index(drop=True)
 
 
-@remembered("kpis.revenue_split")
+@remembered("kpis.revenue_split", tables=("customer", "orders"))
 def revenue_split(
     *,
     session: Session,
