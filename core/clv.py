@@ -217,7 +217,7 @@ class ClvResult:
         return round(float(self.customers["clv"].mean()), 2)
 
 
-@remembered("clv.customer_lifetime_value")
+@remembered("clv.customer_lifetime_value", tables=("customer", "orders"))
 def customer_lifetime_value(
     *,
     session: Session,

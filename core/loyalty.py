@@ -578,7 +578,8 @@ def ledger_summary(*, session: Session, as_of: date) -> LedgerSummary:
                              monthly=summary_by_month(state, months=SUMMARY_MONTHS),
                              customers=_customer_count(session=session, as_of=as_of))
 
-    return precomputed.remember(session, "loyalty.ledger_summary", {"as_of": as_of}, compute)
+    return precomputed.remember(session, "loyalty.ledger_summary", {"as_of": as_of}, compute,
+                                tables=("customer", "orders", "loyalty_entry"))
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -914,4 +915,5 @@ def pending_expiries(*, session: Session, as_of: date) -> dict:
         return {"entries": int(len(todo)), "points": int(todo["points"].sum()),
                 "customers": int(todo["customer_id"].nunique())}
 
-    return precomputed.remember(session, "loyalty.pending_expiries", {"as_of": as_of}, compute)
+    return precomputed.remember(session, "loyalty.pending_expiries", {"as_of": as_of}, compute,
+                                tables=("loyalty_entry",))

@@ -25,7 +25,7 @@ import json
 import logging
 import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -52,9 +52,12 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# The tables the remembered aggregates read. Outreach and campaigns are left out on purpose:
-# their results change as messages are sent and are cheap, so they are never remembered.
-VERSIONED_TABLES = (Customer, Order, Feedback, LoyaltyEntry, SupportTicket, ModelRun, ScoreSnapshot)
+# The tables a remembered aggregate may read, by name. Outreach and campaigns are left out on
+# purpose: their results change as messages are sent and are cheap, so they are never remembered.
+TABLES: dict[str, type] = {
+    "customer": Customer, "orders": Order, "feedback": Feedback, "loyalty_entry": LoyaltyEntry,
+    "support_ticket": SupportTicket, "model_run": ModelRun, "score_snapshot": ScoreSnapshot,
+}
 
 
 def _canonical(value: Any) -> Any:
@@ -83,9 +86,11 @@ def _settings_digest() -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def data_version(session: Session) -> str:
-    """Changes whenever data the remembered aggregates read changes (see the module doc)."""
-    parts = [str(session.execute(select(func.max(model.id))).scalar() or 0) for model in VERSIONED_TABLES]
+def data_version(session: Session, tables: Iterable[str] | None = None) -> str:
+    """Changes whenever data in ``tables`` (default: all of :data:`TABLES`) changes, any
+    import runs or a setting that changes numbers does (see the module doc)."""
+    names = sorted(TABLES) if tables is None else sorted(tables)
+    parts = [f"{name}:{session.execute(select(func.max(TABLES[name].id))).scalar() or 0}" for name in names]
     last_import = session.execute(
         select(func.max(AuditLog.id)).where(AuditLog.action.like("import.%"))).scalar()
     parts.append(str(last_import or 0))
@@ -127,14 +132,16 @@ def _store(session: Session, name: str, params: str, version: str, value: Any, s
         log.info("precomputed %s not stored: %s", name, exc.__class__.__name__)
 
 
-def remember(session: Session, name: str, params: dict[str, Any], compute: Callable[[], T]) -> T:
+def remember(session: Session, name: str, params: dict[str, Any], compute: Callable[[], T],
+             tables: Iterable[str] | None = None) -> T:
     """``compute()``, or its stored result if it was computed from the same data version.
 
     ``params`` must hold everything the result depends on besides the data (dates, filters,
-    horizon, roles); they become part of the key.
+    horizon, roles); they become part of the key. ``tables`` names the tables the result
+    reads (default: all), so that, say, a scoring run does not throw away the KPIs.
     """
     key = params_key(params)
-    version = data_version(session)
+    version = data_version(session, tables)
     row = session.execute(
         select(PrecomputedResult.data_version, PrecomputedResult.signature, PrecomputedResult.payload)
         .where(PrecomputedResult.name == name, PrecomputedResult.params == key)).first()
@@ -165,7 +172,7 @@ def prune(session: Session, *, keep_days: int = 3) -> int:
     return int(session.execute(stmt).rowcount or 0)
 
 
-def remembered(name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def remembered(name: str, tables: Iterable[str] | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorate a keyword-only ``fn(*, session, **params)`` so that it goes through
     :func:`remember`; defaults are bound first, so leaving one out and passing it give the
     same key. The plain function stays reachable as ``.compute``."""
@@ -178,7 +185,7 @@ def remembered(name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
             bound = signature.bind(session=session, **params)
             bound.apply_defaults()
             key = {k: v for k, v in bound.arguments.items() if k != "session"}
-            return remember(session, name, key, lambda: fn(session=session, **key))
+            return remember(session, name, key, lambda: fn(session=session, **key), tables)
 
         inner.compute = fn  # type: ignore[attr-defined]
         return inner
@@ -186,12 +193,13 @@ def remembered(name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
     return wrap
 
 
-def warm_up(*, engine: Engine, as_of: date, horizon_days: int | None = None,
+def warm_up(*, engine: Engine, as_of: date, horizon_days: int | None = None, filters: bool = True,
             progress: Callable[[str], None] | None = None) -> dict[str, float]:
     """Compute and store what the screens open on for ``as_of`` (the Overview without a
-    filter, the loyalty ledger at D and at D - H, pending expiries, lifetime value), so the
-    first visitor of the day does not wait. Run nightly after the imports and `score`
-    (`python -m core precompute`); returns seconds per result."""
+    filter, the loyalty ledger at D and at D - H, pending expiries, lifetime value) and, with
+    ``filters``, the Overview's top and default section for each single segment, region and
+    owner, so neither the first visitor of the day nor their first filter waits. Run nightly
+    after the imports and `score` (`python -m core precompute`); returns seconds per step."""
     from core import clv, kpis, loyalty
 
     say = progress or (lambda _msg: None)
@@ -208,6 +216,20 @@ def warm_up(*, engine: Engine, as_of: date, horizon_days: int | None = None,
         ("revenue mix", lambda s: kpis.revenue_split(session=s, as_of=as_of, months=12, horizon_days=h)),
         ("lifetime value", lambda s: clv.customer_lifetime_value(session=s, as_of=as_of)),
     ]
+    if filters:
+        with Session(engine) as session:
+            options = kpis.filter_options(session=session)
+        for field, values in options.items():
+            for value in values:
+                flt = {field: value}
+
+                def overview_top(s: Session, flt: dict[str, str] = flt) -> None:
+                    kpis.compare_kpis(session=s, as_of=as_of, horizon_days=h, **flt)
+                    kpis.retention_extras(session=s, as_of=as_of, horizon_days=h, **flt)
+                    kpis.kpi_trend(session=s, as_of=as_of, horizon_days=h, **flt)
+                    kpis.monthly_sales(session=s, as_of=as_of, months=12, **flt)
+
+                jobs.append((f"Overview for {field} {value}", overview_top))
     seconds: dict[str, float] = {}
     for label, job in jobs:
         started = time.perf_counter()

@@ -129,3 +129,20 @@ def test_the_version_follows_the_settings_a_result_depends_on(session: Session, 
     get_settings.cache_clear()
     assert precomputed.data_version(session) != before  # the liability does change
     get_settings.cache_clear()
+
+
+def test_a_scoring_run_keeps_the_kpis_but_a_new_order_does_not(session: Session) -> None:
+    from db.models import ModelRun
+
+    _store_with_two_orders(session)
+    compute = Counter("kpis")
+    precomputed.remember(session, "test.kpis", {}, compute, tables=("customer", "orders"))
+    session.add(ModelRun(as_of=AS_OF, method="rules"))
+    session.commit()
+    precomputed.remember(session, "test.kpis", {}, compute, tables=("customer", "orders"))
+    assert compute.calls == 1  # the KPIs read no scores
+    alice = session.execute(select(kpis.Customer).where(kpis.Customer.external_id == "XC-ALICE")).scalar_one()
+    make_order(session, alice, datetime(2026, 6, 25, 10), total=5.0)
+    session.commit()
+    precomputed.remember(session, "test.kpis", {}, compute, tables=("customer", "orders"))
+    assert compute.calls == 2
