@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # Health score bands (design.md): healthy at and above the first, at risk below the second.
     health_band_healthy: float = Field(default=70, alias="HEARTH_HEALTH_BAND_HEALTHY")
     health_band_watch: float = Field(default=40, alias="HEARTH_HEALTH_BAND_WATCH")
+    # After an import on the Data screen, recompute the day's Overview and loyalty figures in
+    # a separate process, so the next visitor does not wait for them.
+    precompute_after_import: bool = Field(default=True, alias="HEARTH_PRECOMPUTE_AFTER_IMPORT")
 
     @property
     def is_production(self) -> bool:

@@ -123,6 +123,8 @@ def app_env(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("HEARTH_ENV", "demo")
     monkeypatch.setenv("HEARTH_COOKIE_KEY", "test-cookie-key-" + "x" * 32)
     monkeypatch.setenv("HEARTH_OUTBOX_DIR", str(tmp_path / "outbox"))
+    # Off except where a test asks for it: a background process per import slows the suite.
+    monkeypatch.setenv("HEARTH_PRECOMPUTE_AFTER_IMPORT", "0")
     get_settings.cache_clear()
     yield sqlite_url
     get_settings.cache_clear()

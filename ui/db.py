@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -54,3 +58,28 @@ def database_unavailable(exc: Exception) -> None:
              "Nothing you entered was lost; try again in a moment.", icon=":material/database:")
     if st.button("Try again", key="db_retry", type="primary"):
         st.rerun()
+
+
+@st.cache_resource
+def _precompute_runs() -> dict[str, subprocess.Popen]:
+    return {}
+
+
+def precompute_in_background() -> subprocess.Popen | None:
+    """Start `python -m core precompute` in its own process (after an import): the heavy
+    aggregates are recomputed off the request path, without holding the server's GIL. A run
+    still going from an earlier import is stopped first; its work is stale anyway."""
+    settings = get_settings()
+    if not settings.precompute_after_import:
+        return None
+    runs = _precompute_runs()
+    earlier = runs.get(settings.database_url)
+    if earlier is not None and earlier.poll() is None:
+        earlier.terminate()
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    proc = subprocess.Popen([sys.executable, "-m", "core", "precompute"], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs[settings.database_url] = proc
+    logger.info("precomputing the day's figures in process %s", proc.pid)
+    return proc

@@ -16,7 +16,7 @@ from core.importing import (
 )
 from ui.auth import require_screen
 from ui.data import IGNORE, export_download, overrides_from_editor
-from ui.db import get_session
+from ui.db import get_session, precompute_in_background
 
 user = require_screen("data")
 st.title("Data")
@@ -126,6 +126,7 @@ def _import_flow() -> None:
                                                "counts": result.counts()}
             st.session_state.pop("data_check_key", None)
             st.cache_data.clear()  # every cached reader of customers, orders and feedback is stale now
+            precompute_in_background()
             st.rerun()
 
 

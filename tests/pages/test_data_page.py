@@ -49,6 +49,40 @@ def test_admin_uploads_previews_checks_and_imports(demo_app: str) -> None:
         assert entry.actor == "admin" and json.loads(entry.detail)["inserted"] == 2
 
 
+def test_an_import_recomputes_the_days_figures_in_the_background(demo_app: str, monkeypatch) -> None:  # noqa: ANN001
+    from datetime import UTC, datetime
+
+    from core import kpis, precomputed
+    from core.config import get_settings
+    from db.models import PrecomputedResult
+    from ui.db import _precompute_runs
+
+    monkeypatch.setenv("HEARTH_PRECOMPUTE_AFTER_IMPORT", "1")
+    get_settings.cache_clear()
+    today = datetime.now(UTC)
+    engine = get_engine(demo_app)
+    with Session(engine) as session:
+        before = kpis.compute_kpis(session=session, as_of=today.date(), horizon_days=90)
+    at = app_as("admin", PAGE)
+    _upload(at, "orders.csv", f"order_id,customer_id,ordered_at,total\nXO-BG-1,C000001,"
+                              f"{today:%Y-%m-%d} 00:00:01,123.45\n".encode(), "orders")
+    at.button(key="data_import_button").click()
+    at.run()
+    assert not at.exception, at.exception
+    proc = _precompute_runs()[demo_app]
+    assert proc.wait(timeout=300) == 0
+    with Session(engine) as session:
+        version = precomputed.data_version(session, ("customer", "feedback", "loyalty_entry", "orders"))
+        stored = session.exec(select(PrecomputedResult.data_version).where(
+            PrecomputedResult.name == "kpis.compute_kpis",
+            PrecomputedResult.params.contains(f'"as_of":"{today.date().isoformat()}"'),
+            PrecomputedResult.params.contains('"segment":null'))).all()
+        assert version in stored  # computed from the data with the new order, not before it
+        after = kpis.compute_kpis(session=session, as_of=today.date(), horizon_days=90)
+    assert after["orders"] == before["orders"] + 1
+    assert after["revenue"] == pytest.approx(before["revenue"] + 123.45)
+
+
 def test_bad_rows_are_listed_and_nothing_can_be_imported(demo_app: str) -> None:
     at = app_as("admin", PAGE)
     _upload(at, "feedback.csv", b"response_id,submitted_at,nps_score\nX1,2025-01-01,11\nX2,someday,5\n",
