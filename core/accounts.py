@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from core.health import RFM_LABELS, RFM_SEGMENTS
 from core.roles import Role, require_personal_data
-from core.scoring import latest_as_of
+from core.scores import latest_as_of
 from db.models import Customer, Feedback, Order, ScoreSnapshot
 
 BANDS = ("at_risk", "watch", "healthy")

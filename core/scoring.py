@@ -31,7 +31,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import delete, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from threadpoolctl import threadpool_limits
@@ -50,6 +50,7 @@ from core.health import (
     overdue_days,
     rfm_segments,
 )
+from core.scores import latest_as_of, latest_model_run, scores_export_frame  # noqa: F401 - re-exported
 from db.bulk import bulk_insert
 from db.models import Customer, ModelRun, ScoreSnapshot
 
@@ -404,55 +405,6 @@ def score_all(*, engine: Engine, as_of: date | None = None, horizon_days: int = 
     info["as_of"] = as_of.isoformat()
     say(1.0, f"scored {len(scores):,} customers in {info['seconds']} s")
     return info
-
-
-# --------------------------------------------------------------------------------------
-# Readers
-
-
-def latest_as_of(*, session: Session, on_or_before: date | None = None) -> date | None:
-    """The newest scoring date (on or before `on_or_before` when given), or None."""
-    stmt = select(func.max(ScoreSnapshot.as_of))
-    if on_or_before is not None:
-        stmt = stmt.where(ScoreSnapshot.as_of <= on_or_before)
-    value = session.execute(stmt).scalar()
-    if isinstance(value, str):
-        value = date.fromisoformat(value)
-    return value
-
-
-def latest_model_run(*, session: Session) -> dict[str, Any] | None:
-    """The newest model run with its metrics parsed, or None before the first scoring."""
-    run = session.execute(select(ModelRun).order_by(ModelRun.trained_at.desc(), ModelRun.id.desc())
-                          .limit(1)).scalars().first()
-    if run is None:
-        return None
-    return {"id": run.id, "as_of": run.as_of, "horizon_days": run.horizon_days,
-            "trained_at": run.trained_at, "method": run.method, "n_customers": run.n_customers,
-            "metrics": json.loads(run.metrics) if run.metrics else {}}
-
-
-def scores_export_frame(*, session: Session, as_of: date | None = None) -> pd.DataFrame:
-    """One row per customer of the newest snapshot on or before `as_of` (default: the newest
-    of all): customer_id (the source system's id), as_of, health_score, band,
-    churn_probability, value_at_risk, top_drivers ("; "-joined). No names or contact details."""
-    as_of = latest_as_of(session=session, on_or_before=as_of)
-    cols = ["customer_id", "as_of", "health_score", "band", "churn_probability", "value_at_risk",
-            "top_drivers"]
-    if as_of is None:
-        return pd.DataFrame(columns=cols)
-    stmt = (select(Customer.external_id.label("customer_id"), ScoreSnapshot.as_of,
-                   ScoreSnapshot.health_score, ScoreSnapshot.band, ScoreSnapshot.churn_probability,
-                   ScoreSnapshot.value_at_risk, ScoreSnapshot.drivers)
-            .join(Customer, Customer.id == ScoreSnapshot.customer_id)
-            .where(ScoreSnapshot.as_of == as_of)
-            .order_by(ScoreSnapshot.value_at_risk.desc(), Customer.external_id))
-    frame = pd.read_sql(stmt, session.connection())
-    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date.astype(str)
-    frame["top_drivers"] = [
-        "; ".join(json.loads(d)) if d else "" for d in frame.pop("drivers")
-    ]
-    return frame[cols]
 
 
 HEALTH_WEIGHTS = {name: w for name, (w, _label) in HEALTH_COMPONENTS.items()}
