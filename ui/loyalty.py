@@ -216,6 +216,11 @@ def render_expiring(user, as_of: date) -> None:  # noqa: ANN001
                          on_select="rerun", selection_mode="multi-row")
     picked = list(event.selection.rows) if event is not None and hasattr(event, "selection") else []
     shown = soon.head(MAX_ROWS)
+    # Checking consent, the cap and fit for thousands of members takes seconds: only on request.
+    if not st.toggle("Plan outreach to these members", key="loy_exp_plan",
+                     help="Shows who would be contacted, held out or suppressed, and why, before anything "
+                          "is sent."):
+        return
     everyone = st.checkbox(f"Plan outreach to all {len(soon):,} listed members", value=not picked,
                            key="loy_exp_all")
     ids = soon["id"].tolist() if everyone else shown.iloc[picked]["id"].tolist()

@@ -95,3 +95,17 @@ def test_admin_runs_the_expiry_job_by_hand(app_env: str) -> None:
     assert "Nothing to expire" in page_text(at)
     with Session(get_engine(app_env)) as session:
         assert [e.points for e in session.exec(select(LoyaltyEntry).where(LoyaltyEntry.kind == "expire"))] == [-40]
+
+
+def test_outreach_to_members_with_expiring_points_is_planned_on_request(demo_app: str) -> None:
+    at = app_as("admin", PAGE)
+    assert not at.exception, at.exception
+    # Not planned until asked: consent and cap checks for thousands of members take seconds.
+    assert not any(m.label == "Will be contacted" for m in at.metric)
+    members = next(m for m in at.metric if m.label == "Members with points expiring in 30 days")
+    at.toggle(key="loy_exp_plan").set_value(True).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="bulk_template").value == "points_expiring"
+    plan = {m.label: m.value for m in at.metric}
+    contacted = int(plan["Will be contacted"].replace(",", ""))
+    assert 0 < contacted <= int(members.value.replace(",", ""))
