@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 from sqlalchemy import Integer, bindparam, case, cast, distinct, func, text, update
 from sqlmodel import Session, col, select
 
 from core import audit
+from core.precomputed import remembered
 from core.roles import NotAllowed, Role, can_view, may_see_personal_data, parse_roles, require_personal_data
 from core.sentiment import DETRACTOR_MAX, PROMOTER_MIN, THEMES, assess_frame, parse_mentions
 from db.models import Customer, Feedback, Order, OrderLine, Product, StaffUser, utcnow
@@ -667,6 +668,18 @@ def _counts_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+NPS_DEFAULT_MONTHS = 12
+
+
+def nps_window(*, months: int, today: date) -> tuple[datetime, datetime]:
+    """[since, until] of the NPS screen's "last N months": whole days up to the end of today,
+    so the counts are the same all day long and can be computed once (core.precomputed)."""
+    until = datetime.combine(today, time.max)
+    since = datetime.combine(today + timedelta(days=1) - timedelta(days=round(30.44 * months)), time.min)
+    return since, until
+
+
+@remembered("feedback.nps_counts", tables=("customer", "feedback", "orders", "order_line", "product"))
 def nps_counts(*, session: Session, since: datetime, until: datetime, by: str | None = None) -> pd.DataFrame:
     """Promoters, passives and detractors per day (and per `by`: segment, region, channel or
     category) for answers with a score in [since, until]. Feed it to core.nps.nps_by_period

@@ -42,7 +42,9 @@ from db.models import (
     LoyaltyEntry,
     ModelRun,
     Order,
+    OrderLine,
     PrecomputedResult,
+    Product,
     ScoreSnapshot,
     SupportTicket,
     utcnow,
@@ -55,8 +57,9 @@ T = TypeVar("T")
 # The tables a remembered aggregate may read, by name. Outreach and campaigns are left out on
 # purpose: their results change as messages are sent and are cheap, so they are never remembered.
 TABLES: dict[str, type] = {
-    "customer": Customer, "orders": Order, "feedback": Feedback, "loyalty_entry": LoyaltyEntry,
-    "support_ticket": SupportTicket, "model_run": ModelRun, "score_snapshot": ScoreSnapshot,
+    "customer": Customer, "orders": Order, "order_line": OrderLine, "product": Product, "feedback": Feedback,
+    "loyalty_entry": LoyaltyEntry, "support_ticket": SupportTicket, "model_run": ModelRun,
+    "score_snapshot": ScoreSnapshot,
 }
 
 
@@ -165,7 +168,7 @@ def forget(session: Session, name: str | None = None) -> int:
     return int(session.execute(stmt).rowcount or 0)
 
 
-def prune(session: Session, *, keep_days: int = 3) -> int:
+def prune(session: Session, *, keep_days: int = 2) -> int:
     """Drop results computed more than ``keep_days`` ago (old dates nobody asks for again)."""
     cutoff = utcnow() - timedelta(days=keep_days)
     stmt = delete(PrecomputedResult).where(PrecomputedResult.computed_at < cutoff)
@@ -200,7 +203,7 @@ def warm_up(*, engine: Engine, as_of: date, horizon_days: int | None = None, fil
     ``filters``, the Overview's top and default section for each single segment, region and
     owner, so neither the first visitor of the day nor their first filter waits. Run nightly
     after the imports and `score` (`python -m core precompute`); returns seconds per step."""
-    from core import clv, kpis, loyalty
+    from core import clv, feedback, kpis, loyalty
 
     say = progress or (lambda _msg: None)
     h = horizon_days or kpis.default_horizon()
@@ -216,6 +219,10 @@ def warm_up(*, engine: Engine, as_of: date, horizon_days: int | None = None, fil
         ("revenue mix", lambda s: kpis.revenue_split(session=s, as_of=as_of, months=12, horizon_days=h)),
         ("lifetime value", lambda s: clv.customer_lifetime_value(session=s, as_of=as_of)),
     ]
+    since, until = feedback.nps_window(months=feedback.NPS_DEFAULT_MONTHS, today=as_of)
+    for split in (None, *feedback.NPS_SPLITS, "category"):
+        jobs.append((f"NPS by {split or 'day'}",
+                     lambda s, split=split: feedback.nps_counts(session=s, since=since, until=until, by=split)))
     if filters:
         with Session(engine) as session:
             options = kpis.filter_options(session=session)

@@ -3,8 +3,6 @@ detractors talk about, and (for roles that may read comments) comment search."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -25,7 +23,8 @@ st.caption("NPS = % promoters (9-10) minus % detractors (0-6) among answers with
            "few answers: read the counts with it.")
 
 c1, c2, c3 = st.columns(3)
-months = c1.selectbox("Period", [3, 6, 12, 24], index=2, key="nps_months",
+periods_offered = [3, 6, 12, 24]
+months = c1.selectbox("Period", periods_offered, index=periods_offered.index(fbk.NPS_DEFAULT_MONTHS), key="nps_months",
                       format_func=lambda m: f"last {m} months")
 freq = c2.radio("By", ["W", "M"], index=1, key="nps_freq", horizontal=True,
                 format_func=lambda f: "week" if f == "W" else "month")
@@ -33,8 +32,7 @@ split_labels = {"all": "all customers", "segment": "segment", "region": "region"
                 "category": "product category bought"}
 split = c3.selectbox("Split", list(split_labels), key="nps_split", format_func=split_labels.get)
 
-until = utcnow().replace(minute=0, second=0, microsecond=0)
-since = (until - timedelta(days=round(30.44 * months))).replace(hour=0)
+since, until = fbk.nps_window(months=months, today=utcnow().date())
 by = None if split == "all" else split
 periods = ui.nps_periods(since, until, freq, by)
 counts = ui.answer_counts(since, until)
