@@ -28,7 +28,7 @@ def filter_options(db: str) -> dict[str, list[str]]:
         return kpis.filter_options(session=session)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=TTL, show_spinner="Computing the KPIs for this selection…")
 def kpi_table(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
               owner: str | None) -> pd.DataFrame:
     with get_session() as session:
@@ -36,7 +36,7 @@ def kpi_table(db: str, as_of: date, horizon_days: int, segment: str | None, regi
                                  segment=segment, region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=TTL, show_spinner="Counting onboarding, reactivation and support load…")
 def extras(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
            owner: str | None) -> dict[str, Any]:
     with get_session() as session:
@@ -44,7 +44,7 @@ def extras(db: str, as_of: date, horizon_days: int, segment: str | None, region:
                                      segment=segment, region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=TTL, show_spinner="Computing the year's trend…")
 def trend(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
           owner: str | None) -> pd.DataFrame:
     with get_session() as session:
@@ -52,21 +52,21 @@ def trend(db: str, as_of: date, horizon_days: int, segment: str | None, region: 
                               segment=segment, region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=TTL, show_spinner="Adding up sales by month…")
 def monthly(db: str, as_of: date, segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
     with get_session() as session:
         return kpis.monthly_sales(session=session, as_of=as_of, months=12, segment=segment, region=region,
                                   owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=TTL, show_spinner="Building the cohorts from every first order…")
 def cohorts(db: str, as_of: date, segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
     with get_session() as session:
         return kpis.cohort_matrix(session=session, as_of=as_of, months=12, segment=segment, region=region,
                                   owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=TTL, show_spinner="Splitting revenue by kind of customer…")
 def revenue_split(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
                   owner: str | None) -> pd.DataFrame:
     with get_session() as session:
@@ -117,7 +117,7 @@ def campaigns(db: str) -> pd.DataFrame:
         return campaign_results(session=session)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=TTL, show_spinner="Fitting the lifetime-value models…")
 def lifetime_value(db: str, as_of: date, segment: str | None, region: str | None,
                    owner: str | None) -> dict[str, Any]:
     """Aggregates of the CLV fit only: per-customer rows never leave this function."""

@@ -14,7 +14,7 @@ tab_users, tab_audit, tab_model, tab_loyalty = st.tabs(["Users", "Audit log", "C
 with tab_users:
     with get_session() as session:
         staff = admin.staff_table(session=session)
-    st.dataframe(staff, hide_index=True, use_container_width=True,
+    st.dataframe(staff, hide_index=True, width="stretch",
                  column_config={"disabled": st.column_config.CheckboxColumn("disabled"),
                                 "is_demo": st.column_config.CheckboxColumn("demo login")})
     col_add, col_manage = st.columns(2)
@@ -87,7 +87,7 @@ with tab_audit:
         log = admin.audit_table(session=session, actor=actor.strip() or None,
                                 action_prefix=action.strip() or None)
     st.caption(f"{len(log):,} newest entries")
-    st.dataframe(log, hide_index=True, use_container_width=True)
+    st.dataframe(log, hide_index=True, width="stretch")
     st.download_button("Download as CSV", data=write_csv(log), file_name="audit-log.csv",
                        mime="text/csv", key="audit_download")
 
