@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from core.config import get_settings
+from db.engine import refresh_statistics
 from db.models import (
     AuditLog,
     Customer,
@@ -237,6 +238,7 @@ def warm_up(*, engine: Engine, as_of: date, horizon_days: int | None = None, fil
                     kpis.monthly_sales(session=s, as_of=as_of, months=12, **flt)
 
                 jobs.append((f"Overview for {field} {value}", overview_top))
+    refresh_statistics(engine)
     seconds: dict[str, float] = {}
     for label, job in jobs:
         started = time.perf_counter()

@@ -52,6 +52,7 @@ from core.health import (
 )
 from core.scores import latest_as_of, latest_model_run, scores_export_frame  # noqa: F401 - re-exported
 from db.bulk import bulk_insert
+from db.engine import refresh_statistics
 from db.models import Customer, ModelRun, ScoreSnapshot
 
 log = logging.getLogger(__name__)
@@ -402,6 +403,7 @@ def score_all(*, engine: Engine, as_of: date | None = None, horizon_days: int = 
         session.add(run)
         session.commit()
         info["model_run_id"] = run.id
+    refresh_statistics(engine)  # the queue's plans depend on the new day's snapshots
     info["as_of"] = as_of.isoformat()
     say(1.0, f"scored {len(scores):,} customers in {info['seconds']} s")
     return info

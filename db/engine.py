@@ -66,6 +66,17 @@ def clear_engines() -> None:
 get_engine.cache_clear = clear_engines  # type: ignore[attr-defined]
 
 
+def refresh_statistics(engine: Engine) -> None:
+    """Let the query planner see the tables as they are now (after bulk loads and scoring).
+
+    SQLite keeps no statistics unless asked; with a bounded sample ANALYZE takes milliseconds.
+    PostgreSQL's autovacuum gets there too, but only after a while."""
+    with engine.begin() as conn:
+        if is_sqlite(engine):
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE")
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 

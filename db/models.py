@@ -153,7 +153,11 @@ class ModelRun(SQLModel, table=True):
 
 class ScoreSnapshot(SQLModel, table=True):
     __tablename__ = "score_snapshot"
-    __table_args__ = (UniqueConstraint("customer_id", "as_of", name="uq_score_customer_as_of"),)
+    __table_args__ = (
+        UniqueConstraint("customer_id", "as_of", name="uq_score_customer_as_of"),
+        # The at-risk queue: one day's snapshots, highest value at risk first, read backwards.
+        Index("ix_score_snapshot_queue", "as_of", "value_at_risk", "churn_probability"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id")
