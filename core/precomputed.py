@@ -152,8 +152,12 @@ def remember(session: Session, name: str, params: dict[str, Any], compute: Calla
     if row is not None and row.data_version == version:
         payload = bytes(row.payload)
         if hmac.compare_digest(row.signature, _sign(name, key, version, payload)):
-            return pickle.loads(payload)  # noqa: S301 - signed by this app's secret, checked above
-        log.warning("precomputed %s %s failed its signature check; computing it again", name, key)
+            try:
+                return pickle.loads(payload)  # noqa: S301 - signed by this app's secret, checked above
+            except Exception:  # noqa: BLE001 - e.g. stored by an older pandas: recompute, never fail
+                log.warning("precomputed %s %s could not be read back; computing it again", name, key)
+        else:
+            log.warning("precomputed %s %s failed its signature check; computing it again", name, key)
     started = time.perf_counter()
     value = compute()
     if not _has_pending_writes(session):

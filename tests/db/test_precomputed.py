@@ -146,3 +146,18 @@ def test_a_scoring_run_keeps_the_kpis_but_a_new_order_does_not(session: Session)
     session.commit()
     precomputed.remember(session, "test.kpis", {}, compute, tables=("customer", "orders"))
     assert compute.calls == 2
+
+
+def test_a_result_that_cannot_be_read_back_is_recomputed(session: Session) -> None:
+    _store_with_two_orders(session)
+    compute = Counter({"a": 1})
+    precomputed.remember(session, "test.unreadable", {}, compute)
+    session.commit()
+    # Correctly signed, but not a pickle this Python can load (say, from another pandas).
+    row = session.execute(select(PrecomputedResult)).scalar_one()
+    bad = b"not a pickle"
+    row.payload = bad
+    row.signature = precomputed._sign(row.name, row.params, row.data_version, bad)
+    session.commit()
+    assert precomputed.remember(session, "test.unreadable", {}, compute) == {"a": 1}
+    assert compute.calls == 2
