@@ -7,6 +7,8 @@ import importlib
 import logging
 import sys
 
+from sqlalchemy.exc import DBAPIError
+
 from core.commands import COMMANDS
 
 
@@ -36,7 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI's contract is a one-line reason, not a traceback
-        print(f"error: {exc}", file=sys.stderr)
+        text = str(exc)
+        missing_table = "no such table" in text or ('relation "' in text and "does not exist" in text)
+        if isinstance(exc, DBAPIError) and missing_table:
+            # A database older than this code (or empty): say what to do, not what broke.
+            text = (f"the database is missing a table this version of Hearth needs ({text.splitlines()[0]}); "
+                    "run `python -m core init` to create or migrate it")
+        print(f"error: {text}", file=sys.stderr)
         logging.getLogger("core").debug("command failed", exc_info=True)
         return 1
 

@@ -65,3 +65,14 @@ def test_bad_date_fails_with_a_reason(app_env, capsys):
         main(["kpis", "--as-of", "30/06/2026"])
     assert exc.value.code != 0
     assert "not a date" in capsys.readouterr().err
+
+
+def test_a_database_older_than_the_code_gets_told_to_migrate(app_env, capsys, monkeypatch, tmp_path):
+    from core.config import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'never-initialised.db'}")
+    get_settings.cache_clear()
+    assert main(["kpis", "--as-of", "2026-06-30"]) == 1
+    err = capsys.readouterr().err
+    assert "no such table" in err and "run `python -m core init`" in err
+    get_settings.cache_clear()
