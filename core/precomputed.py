@@ -165,6 +165,17 @@ def remember(session: Session, name: str, params: dict[str, Any], compute: Calla
     return value
 
 
+def stored_results(session: Session) -> list[dict[str, Any]]:
+    """What is stored, newest first: name, params, computed_at, seconds (to compute), size_kb.
+    For the Admin screen; no payload is read."""
+    rows = session.execute(
+        select(PrecomputedResult.name, PrecomputedResult.params, PrecomputedResult.computed_at,
+               PrecomputedResult.seconds, func.length(PrecomputedResult.payload).label("size"))
+        .order_by(PrecomputedResult.computed_at.desc(), PrecomputedResult.name)).all()
+    return [{"name": r.name, "params": r.params, "computed_at": r.computed_at, "seconds": float(r.seconds),
+             "size_kb": round((r.size or 0) / 1024, 1)} for r in rows]
+
+
 def forget(session: Session, name: str | None = None) -> int:
     """Drop stored results (all, or one name's); returns how many. They are recomputed on use."""
     stmt = delete(PrecomputedResult)

@@ -65,12 +65,13 @@ def _precompute_runs() -> dict[str, subprocess.Popen]:
     return {}
 
 
-def precompute_in_background() -> subprocess.Popen | None:
-    """Start `python -m core precompute` in its own process (after an import): the heavy
-    aggregates are recomputed off the request path, without holding the server's GIL. A run
-    still going from an earlier import is stopped first; its work is stale anyway."""
+def precompute_in_background(*, asked: bool = False) -> subprocess.Popen | None:
+    """Start `python -m core precompute` in its own process (after an import, or when an admin
+    asks): the heavy aggregates are recomputed off the request path, without holding the
+    server's GIL. A run still going from earlier is stopped first; its work is stale anyway.
+    After an import only when HEARTH_PRECOMPUTE_AFTER_IMPORT is on."""
     settings = get_settings()
-    if not settings.precompute_after_import:
+    if not asked and not settings.precompute_after_import:
         return None
     runs = _precompute_runs()
     earlier = runs.get(settings.database_url)

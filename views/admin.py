@@ -9,7 +9,8 @@ from ui.db import get_session
 user = require_screen("admin")
 st.title("Admin")
 
-tab_users, tab_audit, tab_model, tab_loyalty = st.tabs(["Users", "Audit log", "Churn model", "Loyalty"])
+tab_users, tab_audit, tab_model, tab_loyalty, tab_speed = st.tabs(
+    ["Users", "Audit log", "Churn model", "Loyalty", "Precomputed figures"])
 
 with tab_users:
     with get_session() as session:
@@ -100,3 +101,8 @@ with tab_loyalty:
     from ui.loyalty import render_loyalty_admin
 
     render_loyalty_admin(user)
+
+with tab_speed:
+    from ui.precomputed import render_precomputed_admin
+
+    render_precomputed_admin(user)
