@@ -243,11 +243,12 @@ def _filtered_facts(
     *, session: Session, as_of: date, horizon_days: int, conds: list[ColumnElement]
 ) -> pd.DataFrame:
     facts = customer_facts(session=session, as_of=as_of, horizon_days=horizon_days)
-    if not conds:
-        return facts
-    c = Customer.__table__.c
-    ids = session.execute(select(c.id).where(*conds)).scalars().all()
-    return facts[facts.index.isin(ids)]
+    return facts[facts.index.isin(_customer_ids(session, conds))] if conds else facts
+
+
+def _customer_ids(session: Session, conds: list[ColumnElement]) -> list[int]:
+    """The ids of the customers a segment/region/owner filter selects."""
+    return list(session.execute(select(Customer.__table__.c.id).where(*conds)).scalars())
 
 
 def _order_aggregates(
@@ -322,8 +323,7 @@ def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement])
         return none  # no ledger yet: no data, not zero
     state = loyalty.ledger_summary(session=session, as_of=as_of)
     if conds:
-        c = Customer.__table__.c
-        ids = set(session.execute(select(c.id).where(*conds)).scalars())
+        ids = _customer_ids(session, conds)
         state = replace(state, balances=state.balances[state.balances["customer_id"].isin(ids)])
     lk = loyalty.kpis_from_state(state, customers=0)
     if lk["members"] == 0:

@@ -599,7 +599,7 @@ def _customer_count(*, session: Session, as_of: date) -> int:
     return int(session.exec(signed_up).one()) + int(session.exec(others).one())
 
 
-def kpis_from_state(state: LedgerState | LedgerSummary, *, customers: int) -> dict:
+def kpis_from_state(state: LedgerSummary, *, customers: int) -> dict:
     b = state.balances
     earned = int(b["earned"].sum())
     redeemed = int(b["redeemed"].sum())

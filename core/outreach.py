@@ -370,11 +370,7 @@ def expiring_points(*, session: Session, customer_ids: Sequence[int], now: datet
         # A whole audience (the Loyalty screen's "expiring in 30 days" list): the day's ledger
         # summary has every member's figures by the same rules, so read those, not the entries.
         bal = loyalty.ledger_summary(session=session, as_of=as_of).balances
-        bal = bal[bal["customer_id"].isin({int(i) for i in customer_ids})].set_index("customer_id")
-        res = pd.DataFrame({"balance": bal["balance"], "expiring_points": bal["expiring_30d"],
-                            "expires_at": pd.to_datetime(bal["next_expiry_date"])})
-        res.index.name = "customer_id"
-        return res
+        return _expiring_frame(bal[bal["customer_id"].isin({int(i) for i in customer_ids})])
     entries = _read(session, select(LoyaltyEntry.id, LoyaltyEntry.external_id, LoyaltyEntry.customer_id,
                                     LoyaltyEntry.occurred_at, LoyaltyEntry.kind, LoyaltyEntry.points,
                                     LoyaltyEntry.expires_at, LoyaltyEntry.order_ref),
@@ -388,11 +384,14 @@ def expiring_points(*, session: Session, customer_ids: Sequence[int], now: datet
         occurred_at=lambda f: pd.to_datetime(f["occurred_at"]).astype("datetime64[ns]"),
         expires_at=lambda f: pd.to_datetime(f["expires_at"]).astype("datetime64[ns]"),
         points=lambda f: f["points"].astype("int64")).set_index("id")
-    bal = loyalty.customer_balances(entries, as_of=as_of).set_index("customer_id")
-    res = pd.DataFrame({"balance": bal["balance"], "expiring_points": bal["expiring_30d"],
-                        "expires_at": pd.to_datetime(bal["next_expiry_date"])})
-    res.index.name = "customer_id"
-    return res
+    return _expiring_frame(loyalty.customer_balances(entries, as_of=as_of))
+
+
+def _expiring_frame(balances: pd.DataFrame) -> pd.DataFrame:
+    """core.loyalty's balances as expiring_points reports them, indexed by customer_id."""
+    bal = balances.set_index("customer_id")
+    return pd.DataFrame({"balance": bal["balance"], "expiring_points": bal["expiring_30d"],
+                         "expires_at": pd.to_datetime(bal["next_expiry_date"])})
 
 
 def fitting_templates(*, session: Session, customer_id: int,

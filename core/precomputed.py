@@ -176,12 +176,9 @@ def stored_results(session: Session) -> list[dict[str, Any]]:
              "size_kb": round((r.size or 0) / 1024, 1)} for r in rows]
 
 
-def forget(session: Session, name: str | None = None) -> int:
-    """Drop stored results (all, or one name's); returns how many. They are recomputed on use."""
-    stmt = delete(PrecomputedResult)
-    if name is not None:
-        stmt = stmt.where(PrecomputedResult.name == name)
-    return int(session.execute(stmt).rowcount or 0)
+def forget(session: Session) -> int:
+    """Drop every stored result; returns how many. They are recomputed on use."""
+    return int(session.execute(delete(PrecomputedResult)).rowcount or 0)
 
 
 def prune(session: Session, *, keep_days: int = 2) -> int:
@@ -194,7 +191,7 @@ def prune(session: Session, *, keep_days: int = 2) -> int:
 def remembered(name: str, tables: Iterable[str] | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorate a keyword-only ``fn(*, session, **params)`` so that it goes through
     :func:`remember`; defaults are bound first, so leaving one out and passing it give the
-    same key. The plain function stays reachable as ``.compute``."""
+    same key."""
 
     def wrap(fn: Callable[..., T]) -> Callable[..., T]:
         signature = inspect.signature(fn)
@@ -206,7 +203,6 @@ def remembered(name: str, tables: Iterable[str] | None = None) -> Callable[[Call
             key = {k: v for k, v in bound.arguments.items() if k != "session"}
             return remember(session, name, key, lambda: fn(session=session, **key), tables)
 
-        inner.compute = fn  # type: ignore[attr-defined]
         return inner
 
     return wrap

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -48,8 +49,6 @@ def prepare_database(
         # A demo without scores would open on an empty at-risk queue.
         say("scoring every account")
         result["scoring"] = score_all(engine=engine)
-        from datetime import UTC, datetime
-
         from core.precomputed import warm_up
 
         # The nightly `precompute`, once, so the first visit to the Overview does not wait.
