@@ -3,15 +3,25 @@
 One pass:
 
 1. Recover stale claims (a worker died between claiming and marking, see below).
-2. Claim a batch of due messages in a short transaction: `queued` and due ->
+2. Claim ONE due message in a short transaction, and in that same transaction check it
+   again (core.outreach.recheck_before_send, with the customer's row locked): consent
+   still given, one valid address, frequency cap. A message that fails the check becomes
+   `suppressed` with the reason and is never handed out; otherwise `queued` and due ->
    `sending`, attempts + 1, and `next_attempt_at` becomes the claim's expiry (the lease).
    PostgreSQL selects with `FOR UPDATE SKIP LOCKED`, so several workers share the queue
-   without waiting for or taking each other's rows. Each row is then claimed with a
-   conditional `UPDATE ... WHERE status = 'queued'`, so even two workers on SQLite cannot
-   both win a row (run one there all the same: SQLite has a single writer).
-3. Send each claimed message with no transaction open (network time holds no locks).
-4. Mark it: `sent` (with sent_at); or, on an error, back to `queued` with last_error and an
-   exponential backoff; `failed` after MAX_ATTEMPTS or on a permanent refusal.
+   without waiting for or taking each other's rows. The row is claimed with a conditional
+   `UPDATE ... WHERE status = 'queued'`, so even two workers on SQLite cannot both win it
+   (run one there all the same: SQLite has a single writer).
+3. Send it with no transaction open (network time holds no locks). Only this one message
+   is `sending`; the rest of the queue is still `queued`, so a worker killed here leaves
+   one message to settle, and the others go to the next worker untouched.
+4. Mark it: `sent`, with sent_at the moment the server accepted it; or, on an error, back
+   to `queued` with last_error and an exponential backoff; `failed` after MAX_ATTEMPTS, on a
+   permanent refusal, or when the message cannot be built at all. Whatever goes wrong with
+   one message is recorded on that message, and the worker goes on with the next.
+
+An unsubscribe committed before step 2 stops the message; one committed after it, in the
+milliseconds before the server's answer, cannot (the message is already on its way).
 
 Every message has a stable Message-ID, written at trigger time and reused by every
 attempt. A worker that dies after sending and before marking leaves the row `sending`
@@ -43,8 +53,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
 from sqlalchemy import and_, or_, update
@@ -54,7 +65,8 @@ from sqlmodel import Session, col, select
 
 from core import audit
 from core.config import Settings, get_settings
-from core.outreach import channel_for, html_alternative
+from core.email_address import check_email
+from core.outreach import channel_for, html_alternative, lock_customer, recheck_before_send
 from db.models import Customer, Outreach, utcnow
 
 log = logging.getLogger(__name__)
@@ -63,7 +75,6 @@ MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(seconds=60)
 BACKOFF_MAX = timedelta(hours=2)
 CLAIM_LEASE = timedelta(minutes=10)
-BATCH_SIZE = 25
 WORKER = "worker"
 
 
@@ -99,7 +110,7 @@ class DeliveryReport:
     def summary(self) -> str:
         parts = [f"sent {self.sent}", f"retrying {self.retrying}", f"failed {self.failed}"]
         if self.suppressed:
-            parts.append(f"suppressed {self.suppressed} (consent withdrawn)")
+            parts.append(f"suppressed {self.suppressed} (consent withdrawn, no valid address or frequency cap)")
         if self.recovered_sent or self.requeued or self.uncertain:
             parts.append(f"recovered {self.recovered_sent} already delivered, requeued {self.requeued}, "
                          f"uncertain {self.uncertain}")
@@ -124,10 +135,14 @@ class Message:
     consent: bool = True
 
     def email(self, settings: Settings, now: datetime) -> EmailMessage:
+        """The message; raises ValueError (InvalidEmail) when `to` is not one valid address.
+
+        Headers hold one line each: the recipient is one parsed Address (never a string that
+        could carry a second address or a header), name and subject lose control characters."""
         msg = EmailMessage()
         msg["From"] = settings.smtp_from
-        msg["To"] = formataddr((" ".join((self.name or "").split()), self.to))
-        msg["Subject"] = self.subject
+        msg["To"] = Address(display_name=_one_line(self.name), addr_spec=check_email(self.to))
+        msg["Subject"] = _one_line(self.subject)
         msg["Message-ID"] = self.message_id
         msg["Date"] = format_datetime(now.replace(tzinfo=UTC), usegmt=True)  # stored times are UTC
         sender = parseaddr(settings.smtp_from)[1] or "care@hearth.example"
@@ -144,6 +159,11 @@ class Message:
             "subject": self.subject, "text": self.body, "html": html_alternative(self.body),
             "offer_code": self.offer_code, "template": self.template, "campaign_id": self.campaign_id,
         }
+
+
+def _one_line(text: str | None) -> str:
+    """Text fit for one header line: control characters (line breaks included) become spaces."""
+    return " ".join("".join(" " if ch < " " or ch == "\x7f" else ch for ch in text or "").split())
 
 
 def backoff(attempts: int) -> timedelta:
@@ -185,6 +205,7 @@ def _ssl_context() -> ssl.SSLContext:
 
 def send_smtp(msg: Message, settings: Settings, now: datetime) -> None:
     host, port = settings.smtp_host, settings.smtp_port
+    email = msg.email(settings, now)  # built before connecting: a message that cannot be built fails alone
     try:
         if settings.smtp_tls == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=30, context=_ssl_context())
@@ -195,7 +216,8 @@ def send_smtp(msg: Message, settings: Settings, now: datetime) -> None:
                 client.starttls(context=_ssl_context())
             if settings.smtp_user:
                 client.login(settings.smtp_user, settings.smtp_password or "")
-            client.send_message(msg.email(settings, now))
+            # The envelope names the one validated recipient, whatever the headers say.
+            client.send_message(email, to_addrs=[msg.to])
     except smtplib.SMTPRecipientsRefused as exc:
         raise DeliveryError(f"SMTP refused the recipient: {exc.recipients}", permanent=True) from exc
     except (smtplib.SMTPException, OSError) as exc:
@@ -228,28 +250,53 @@ def _due_filter(now: datetime):
                 or_(col(Outreach.next_attempt_at).is_(None), col(Outreach.next_attempt_at) <= now))
 
 
-def _claim(engine: Engine, now: datetime, batch: int) -> list[Message]:
+def _message(o: Outreach, c: Customer) -> Message:
+    return Message(o.id, c.id, c.external_id, c.name, c.email or "", o.subject or "", o.body or "",
+                   o.message_id or f"<outreach.{o.id}@hearth.local>", o.offer_code, o.template,
+                   o.campaign_id, o.triggered_by, o.attempts, bool(c.email_opt_in))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One message taken from the queue: `sending` and to be sent, or, when the last check
+    stopped it, already `suppressed` with `suppressed` as the reason."""
+
+    msg: Message
+    suppressed: str | None = None
+
+
+def _claim_next(engine: Engine, now: datetime, settings: Settings, channel: str) -> Claim | None:
+    """Claim the next due message and check it again, in one transaction; None when none is due."""
     table = Outreach.__table__
     with Session(engine) as session:
-        stmt = select(Outreach.id).where(_due_filter(now)).order_by(Outreach.id).limit(batch)
-        if engine.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        ids = list(session.exec(stmt).all())
-        claimed = []
-        for oid in ids:
+        while True:
+            stmt = select(Outreach.id, Outreach.customer_id).where(_due_filter(now)).order_by(Outreach.id).limit(1)
+            if engine.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            row = session.exec(stmt).first()
+            if row is None:
+                session.rollback()
+                return None
+            oid, cid = row
             res = session.execute(
                 update(table).where(table.c.id == oid, table.c.status == "queued")
                 .values(status="sending", attempts=table.c.attempts + 1, next_attempt_at=now + CLAIM_LEASE))
             if res.rowcount == 1:
-                claimed.append(oid)
+                break
+            session.rollback()  # another worker took it between our read and our write (SQLite)
+        lock_customer(session=session, customer_id=cid)
+        o, c = session.get(Outreach, oid), session.get(Customer, cid)
+        msg = _message(o, c)
+        reason = recheck_before_send(session=session, customer=c, outreach_id=oid, now=now, settings=settings)
+        if reason is not None:
+            session.execute(update(table).where(table.c.id == oid)
+                            .values(status="suppressed", reason=reason, channel=channel, next_attempt_at=None))
+            audit.record(session=session, actor=msg.triggered_by, action="outreach.suppress",
+                         record_type="outreach", record_id=oid, customer_id=cid,
+                         detail={"channel": channel, "reason": reason, "message_id": msg.message_id,
+                                 "by": WORKER})
         session.commit()
-        if not claimed:
-            return []
-        rows = session.exec(select(Outreach, Customer).join(Customer, Customer.id == Outreach.customer_id)
-                            .where(col(Outreach.id).in_(claimed)).order_by(Outreach.id)).all()
-        return [Message(o.id, c.id, c.external_id, c.name, c.email or "", o.subject or "", o.body or "",
-                        o.message_id or f"<outreach.{o.id}@hearth.local>", o.offer_code, o.template,
-                        o.campaign_id, o.triggered_by, o.attempts, bool(c.email_opt_in)) for o, c in rows]
+        return Claim(msg, reason)
 
 
 def _mark(engine: Engine, msg: Message, *, status: str, now: datetime, channel: str,
@@ -285,9 +332,7 @@ def _recover_stale(engine: Engine, now: datetime, settings: Settings) -> Deliver
         if engine.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=Outreach)
         rows = session.exec(stmt).all()
-        stale = [Message(o.id, c.id, c.external_id, c.name, c.email or "", o.subject or "", o.body or "",
-                         o.message_id or "", o.offer_code, o.template, o.campaign_id, o.triggered_by,
-                         o.attempts) for o, c in rows]
+        stale = [_message(o, c) for o, c in rows]
         channels = {o.id: o.channel for o, _ in rows}
         session.commit()
     for msg in stale:
@@ -329,45 +374,54 @@ def requeue_outreach(*, session: Session, outreach_id: int, actor: str,
 
 
 def deliver_pass(*, engine: Engine, now: datetime | None = None, settings: Settings | None = None,
-                 batch: int = BATCH_SIZE, stop: threading.Event | None = None) -> DeliveryReport:
-    """Recover stale claims, then claim and send batches until nothing is due."""
+                 stop: threading.Event | None = None) -> DeliveryReport:
+    """Recover stale claims, then claim and send one message after another until nothing is
+    due (or `stop` is set). `now` fixes the clock (tests); otherwise each step reads it."""
     settings = settings or get_settings()
     fixed_now = now
     report = _recover_stale(engine, fixed_now or utcnow(), settings)
     channel = channel_for(settings)
     sender = {"email": send_smtp, "webhook": send_webhook, "outbox": send_outbox}[channel]
     while not (stop and stop.is_set()):
-        now = fixed_now or utcnow()
-        msgs = _claim(engine, now, batch)
-        if not msgs:
+        claim = _claim_next(engine, fixed_now or utcnow(), settings, channel)
+        if claim is None:
             break
-        for msg in msgs:
-            if not msg.consent:
-                # Consent withdrawn (an unsubscribe) after the message was queued: never send it.
-                _mark(engine, msg, status="suppressed", now=now, channel=channel, action="outreach.suppress",
-                      reason="no email consent (withdrawn before sending)")
-                report.suppressed += 1
-                continue
-            try:
-                if not msg.to:
-                    raise DeliveryError("the customer has no email address", permanent=True)
-                sender(msg, settings, now)
-            except DeliveryError as exc:
-                err = str(exc)
-                report.errors.append(f"outreach {msg.outreach_id}: {err}")
-                log.warning("outreach %s attempt %s failed: %s", msg.outreach_id, msg.attempts, err)
-                if exc.permanent or msg.attempts >= MAX_ATTEMPTS:
-                    _mark(engine, msg, status="failed", now=now, channel=channel, error=err,
-                          action="outreach.fail")
-                    report.failed += 1
-                else:
-                    _mark(engine, msg, status="queued", now=now, channel=channel, error=err,
-                          next_at=now + backoff(msg.attempts), action="outreach.retry")
-                    report.retrying += 1
-                continue
-            _mark(engine, msg, status="sent", now=now, channel=channel, action="outreach.send")
-            report.sent += 1
+        if claim.suppressed is not None:
+            report.suppressed += 1
+            continue
+        _send_one(engine, claim.msg, sender, settings=settings, channel=channel, fixed_now=fixed_now,
+                  report=report)
     return report
+
+
+def _send_one(engine: Engine, msg: Message, sender, *, settings: Settings, channel: str,  # noqa: ANN001
+              fixed_now: datetime | None, report: DeliveryReport) -> None:
+    """Send one claimed message and mark the outcome on it alone."""
+    now = fixed_now or utcnow()
+    try:
+        sender(msg, settings, now)
+    except DeliveryError as exc:
+        err = str(exc)
+        report.errors.append(f"outreach {msg.outreach_id}: {err}")
+        log.warning("outreach %s attempt %s failed: %s", msg.outreach_id, msg.attempts, err)
+        if exc.permanent or msg.attempts >= MAX_ATTEMPTS:
+            _mark(engine, msg, status="failed", now=now, channel=channel, error=err, action="outreach.fail")
+            report.failed += 1
+        else:
+            _mark(engine, msg, status="queued", now=now, channel=channel, error=err,
+                  next_at=now + backoff(msg.attempts), action="outreach.retry")
+            report.retrying += 1
+        return
+    except Exception as exc:  # noqa: BLE001 - one message's fault (say a header it cannot carry) stays its own
+        err = f"not sent: {type(exc).__name__}: {exc}"
+        report.errors.append(f"outreach {msg.outreach_id}: {err}")
+        log.exception("outreach %s cannot be sent", msg.outreach_id)
+        _mark(engine, msg, status="failed", now=now, channel=channel, error=err, action="outreach.fail")
+        report.failed += 1
+        return
+    # sent_at is the server's acceptance (the sender returned), not the claim.
+    _mark(engine, msg, status="sent", now=fixed_now or utcnow(), channel=channel, action="outreach.send")
+    report.sent += 1
 
 
 def deliver(*, engine: Engine, once: bool, now: datetime | None = None, settings: Settings | None = None,

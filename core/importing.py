@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from core import audit
+from core.email_address import email_problem
 from db.bulk import bulk_insert
 from db.models import (
     Customer,
@@ -797,11 +798,24 @@ def _now(_frame: pd.DataFrame | None = None) -> Any:
     return utcnow()
 
 
+def _check_emails(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> None:
+    """Each email cell is one valid address (core.email_address); a bad one refuses the file."""
+    if "email" not in frame:
+        return
+    given = frame["email"].dropna()
+    bad = {i: why for i, address in given.items() if (why := email_problem(str(address))) is not None}
+    rows = ctx.rownum.loc[list(bad)]
+    problems.uncounted += max(len(bad) - MAX_LISTED_PROBLEMS, 0)
+    for i in list(bad)[:MAX_LISTED_PROBLEMS]:
+        problems.append(Problem(int(rows.loc[i]), "email", str(given.loc[i]),
+                                f"is not a valid email address: {bad[i]}"))
+
+
 def _import_customers(ctx: _Context, problems: Problems) -> None:
     kinds = _kinds_of("customers")
     _generic(ctx, table=Customer.__table__, key_field="customer_id",
              db_columns={f: f for f in kinds} | {"customer_id": "external_id"}, field_kinds=kinds,
-             problems=problems,
+             problems=problems, extra_checks=_check_emails,
              defaults={"email_opt_in": lambda f: False, "sms_opt_in": lambda f: False, "created_at": _now,
                        "updated_at": _now},
              on_change={"updated_at": _now})

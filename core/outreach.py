@@ -2,8 +2,8 @@
 
 Rules (design.md, "Outreach rules"):
 
-- consent: no email without email consent (nor without an address); the outreach is
-  recorded as suppressed with that reason;
+- consent: no email without email consent (nor without one valid address, see
+  core.email_address); the outreach is recorded as suppressed with that reason;
 - frequency cap: one contact per customer per `HEARTH_FREQUENCY_CAP_DAYS`, whoever
   triggers it. The check runs under a lock on the customer's row (`SELECT ... FOR UPDATE`
   on PostgreSQL; on SQLite the first write takes the database's single write lock), so two
@@ -11,7 +11,8 @@ Rules (design.md, "Outreach rules"):
 - idempotent: `Outreach.idempotency_key` is unique in the database; a repeated key returns
   the outreach that already exists;
 - outbox: the decision and the queued message are committed in one transaction; the worker
-  in core.delivery sends it;
+  in core.delivery sends it, after `recheck_before_send` has applied consent, the address and
+  the frequency cap once more in the transaction that hands the message out;
 - campaigns hold out a deterministic random share of the eligible audience (a hash of
   campaign id and customer id), so uplift compares like with like.
 
@@ -39,6 +40,7 @@ from sqlmodel import Session, col, select
 
 from core import audit, loyalty
 from core.config import Settings, get_settings
+from core.email_address import email_problem
 from core.roles import Role, require_personal_data
 from db.models import (
     AuditLog,
@@ -80,6 +82,12 @@ _CHUNK = 5000
 
 SUPPRESS_NO_CONSENT = "no email consent"
 SUPPRESS_NO_EMAIL = "no email address"
+SUPPRESS_INVALID_EMAIL = "invalid email address"
+SUPPRESS_WITHDRAWN = "no email consent (withdrawn before sending)"
+SUPPRESS_EMAIL_REMOVED = "no email address (removed before sending)"
+# Statuses that count as a contact when the worker re-checks the cap just before sending:
+# a message already handed out (queued ones have not reached anybody yet).
+SENT_STATUSES = ("sending", "sent")
 
 
 class OutreachError(ValueError):
@@ -487,6 +495,20 @@ def _last_contacts(session: Session, ids: Sequence[int], since: datetime) -> pd.
         dtype="datetime64[ns]")
 
 
+def _cap_reason(last_contact: object, cap: int) -> str:
+    return (f"frequency cap: last contacted on {pd.Timestamp(last_contact).date().isoformat()} "
+            f"(one outreach per {cap} days)")
+
+
+def _invalid_email_reason(problem: str) -> str:
+    return f"{SUPPRESS_INVALID_EMAIL}: {problem}"[:300]  # Outreach.reason holds 300 characters
+
+
+def _email_problems(emails: pd.Series) -> pd.Series:
+    """Why each non-empty address is invalid (core.email_address), None where it is valid or empty."""
+    return emails.map(lambda a: email_problem(a) if isinstance(a, str) and a.strip() else None)
+
+
 def _decide(session: Session, ctx: pd.DataFrame, *, now: datetime, settings: Settings) -> pd.DataFrame:
     """Adds `decision` (would_send or suppressed) and `reason` to customer contexts."""
     cap = settings.frequency_cap_days
@@ -496,12 +518,12 @@ def _decide(session: Session, ctx: pd.DataFrame, *, now: datetime, settings: Set
     ctx["last_contact"] = ctx.index.map(last) if len(last) else pd.NaT
     ctx["decision"] = "would_send"
     ctx["reason"] = None
+    ctx["email_problem"] = _email_problems(ctx["email"])
     checks = [
         (~ctx["email_opt_in"].astype(bool), lambda r: SUPPRESS_NO_CONSENT),
         (ctx["email"].fillna("").str.strip() == "", lambda r: SUPPRESS_NO_EMAIL),
-        (ctx["last_contact"].notna(), lambda r: (
-            f"frequency cap: last contacted on {pd.Timestamp(r['last_contact']).date().isoformat()} "
-            f"(one outreach per {cap} days)")),
+        (ctx["email_problem"].notna(), lambda r: _invalid_email_reason(r["email_problem"])),
+        (ctx["last_contact"].notna(), lambda r: _cap_reason(r["last_contact"], cap)),
         (~ctx["fits"], lambda r: f"not applicable: {r['not_fit_reason']}"),
     ]
     for mask, why in checks:
@@ -516,7 +538,49 @@ def reason_kind(reason: str | None) -> str:
     """The reason without its details (a date), for counting suppressions by reason."""
     if not reason:
         return ""
-    return reason.split(":", 1)[0] if reason.startswith(("frequency cap", "not applicable")) else reason
+    return (reason.split(":", 1)[0] if reason.startswith(("frequency cap", "not applicable",
+                                                          SUPPRESS_INVALID_EMAIL)) else reason)
+
+
+def recheck_before_send(*, session: Session, customer: Customer, outreach_id: int, now: datetime,
+                        settings: Settings | None = None) -> str | None:
+    """The rules once more, for one queued message, just before the worker hands it out.
+
+    Run by core.delivery inside the transaction that claims the message, with the customer's
+    row locked (`_lock_customers`), so an unsubscribe either committed before it (and is seen
+    here) or waits until the message is on its way. Returns the suppression reason, or None
+    when the message may go:
+
+    - email consent withdrawn since the trigger (an unsubscribe): SUPPRESS_WITHDRAWN;
+    - the address removed (SUPPRESS_EMAIL_REMOVED) or not one valid address, as an old
+      database may hold ("invalid email address: <why>");
+    - frequency cap: another message to this customer, triggered within the last
+      `frequency_cap_days` days, is already being sent or sent (the trigger's rule, counted
+      among the messages that really went out).
+    """
+    settings = settings or get_settings()
+    if not customer.email_opt_in:
+        return SUPPRESS_WITHDRAWN
+    address = customer.email or ""
+    if not address.strip():
+        return SUPPRESS_EMAIL_REMOVED
+    problem = email_problem(address)
+    if problem is not None:
+        return _invalid_email_reason(problem)
+    cap = settings.frequency_cap_days
+    if cap > 0:
+        last = session.exec(select(func.max(Outreach.triggered_at)).where(
+            Outreach.customer_id == customer.id, Outreach.id != outreach_id,
+            col(Outreach.status).in_(SENT_STATUSES), Outreach.triggered_at > now - timedelta(days=cap))).one()
+        if last is not None:
+            return _cap_reason(last, cap)
+    return None
+
+
+def lock_customer(*, session: Session, customer_id: int) -> None:
+    """Hold this customer's row until the transaction ends: decisions about them (a trigger, an
+    unsubscribe, the worker's last check) happen one after the other."""
+    _lock_customers(session, [customer_id])
 
 
 # ---------------------------------------------------------------- public API
