@@ -3,12 +3,17 @@ HTTP server for the webhook, and .eml files; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import ipaddress
 import json
+import os
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 from datetime import datetime, timedelta
 from email import policy
@@ -22,8 +27,8 @@ from sqlmodel import Session, select
 
 from core import delivery
 from core import outreach as out
-from core.config import get_settings
-from db.models import AuditLog, Outreach
+from core.config import PROJECT_ROOT, get_settings
+from db.models import AuditLog, Customer, Outreach, utcnow
 from tests.factories import make_customer, make_order
 
 NOW = datetime(2026, 6, 1, 12, 0)
@@ -436,3 +441,186 @@ def test_two_workers_never_double_send(session, engine, smtp):
     assert len(mids) == 30 and len(set(mids)) == 30
     with Session(engine) as s:
         assert {o.status for o in s.exec(select(Outreach)).all()} == {"sent"}
+
+
+# ---------------------------------------------------------------- one message's fault stays its own
+
+
+class GatedCollector(Collector):
+    """A server that holds the `hold_at`-th message (1-based) in DATA until `release` is set:
+    the test knows exactly which message is in flight, with no sleep to guess it."""
+
+    def __init__(self, hold_at: int) -> None:
+        super().__init__()
+        self.hold_at = hold_at
+        self.seen = 0
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.rcpt_tos: list[list[str]] = []
+        self.accepted_at: list[datetime] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.seen += 1
+        if self.seen == self.hold_at:
+            self.held.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.01)
+        with self.lock:
+            self.rcpt_tos.append(list(envelope.rcpt_tos))
+            self.accepted_at.append(utcnow())
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def gated_smtp(configure):
+    servers = []
+
+    def start(hold_at: int) -> GatedCollector:
+        handler = GatedCollector(hold_at)
+        port = free_port()
+        ctl = Controller(handler, hostname="127.0.0.1", port=port)
+        ctl.start()
+        servers.append((handler, ctl))
+        configure(HEARTH_SMTP_HOST="127.0.0.1", HEARTH_SMTP_PORT=str(port), HEARTH_SMTP_TLS="none")
+        return handler
+
+    yield start
+    for handler, ctl in servers:
+        handler.release.set()
+        ctl.stop()
+
+
+CRLF_ADDRESS = "victim@example.com\r\nBcc: all@example.net"
+LIST_ADDRESS = "someone@example.com, other@example.net"
+
+
+def _set_email_behind_the_rules(engine, customer_id: int, address: str) -> None:
+    """What an old database holds: written before addresses were checked."""
+    with engine.begin() as conn:
+        table = Customer.__table__
+        conn.execute(table.update().where(table.c.id == customer_id).values(email=address))
+
+
+def test_line_break_and_list_addresses_are_suppressed_and_the_rest_sent_once(session, engine, smtp):
+    customers = [_lapsed(session, name=f"Person {i}", email=f"p{i}@example.com") for i in range(7)]
+    camp = out.create_campaign(session=session, name="spring", template="win_back",
+                               customer_ids=[c.id for c in customers], audience_rule={}, holdout_share=0.0,
+                               created_by="manager", now=NOW)
+    # Queued while the addresses were fine; the database then holds two bad ones (bypassing the
+    # import's check), in the middle of the batch.
+    _set_email_behind_the_rules(engine, customers[2].id, CRLF_ADDRESS)
+    _set_email_behind_the_rules(engine, customers[4].id, LIST_ADDRESS)
+    report = delivery.deliver(engine=engine, once=True, now=NOW)  # returns: nothing is fatal
+    assert (report.sent, report.suppressed, report.failed, report.retrying) == (5, 2, 0, 0)
+    assert delivery.deliver(engine=engine, once=True, now=NOW + timedelta(hours=3)).touched == 0
+    good = sorted(f"p{i}@example.com" for i in (0, 1, 3, 5, 6))
+    assert sorted(m["To"].addresses[0].addr_spec for m in smtp.messages) == good
+    assert all(len(m["To"].addresses) == 1 and m["Bcc"] is None for m in smtp.messages)
+    with Session(engine) as s:
+        rows = {o.customer_id: o for o in s.exec(select(Outreach).where(Outreach.campaign_id == camp.id))}
+        assert rows[customers[2].id].status == rows[customers[4].id].status == "suppressed"
+        assert rows[customers[2].id].reason == (
+            "invalid email address: contains a line break or another control character")
+        assert rows[customers[4].id].reason.startswith("invalid email address: holds more than one address")
+        assert sorted(o.status for o in rows.values()) == ["sent"] * 5 + ["suppressed"] * 2
+        suppress = s.exec(select(AuditLog).where(AuditLog.action == "outreach.suppress")).all()
+        assert len(suppress) == 2
+    # A trigger for such a customer is suppressed at once, with the same reason.
+    assert _trigger(session, customers[2], template="vip_thanks").outreach.reason == (
+        "invalid email address: contains a line break or another control character")
+
+
+def test_envelope_has_the_one_recipient(session, engine, gated_smtp):
+    server = gated_smtp(hold_at=0)
+    _trigger(session, _lapsed(session, name="Ada\r\nBcc: all@example.net", email="ada@example.com"))
+    assert delivery.deliver(engine=engine, once=True, now=NOW).sent == 1
+    assert server.rcpt_tos == [["ada@example.com"]]
+    [msg] = server.messages
+    assert msg["Bcc"] is None and msg["To"].addresses[0].display_name == "Ada Bcc: all@example.net"
+
+
+def test_unsubscribe_committed_while_a_batch_is_sent_stops_that_message(session, engine, gated_smtp):
+    server = gated_smtp(hold_at=1)
+    a, b, c = (_lapsed(session, email=f"{n}@example.com") for n in ("a", "b", "c"))
+    ids = {x.id: _trigger(session, x).outreach.id for x in (a, b, c)}
+    result: list[delivery.DeliveryReport] = []
+    worker = threading.Thread(target=lambda: result.append(delivery.deliver(engine=engine, once=True)))
+    worker.start()
+    try:
+        assert server.held.wait(30), "the worker never reached the server"
+        # a's message is at the server; b and c are the rest of the batch.
+        out.record_unsubscribe(session=session, customer_id=c.id, actor="support")
+        released_at = utcnow()
+    finally:
+        server.release.set()
+        worker.join(timeout=60)
+    [report] = result
+    assert (report.sent, report.suppressed) == (2, 1)
+    assert server.rcpt_tos == [["a@example.com"], ["b@example.com"]]
+    with Session(engine) as s:
+        o_a, o_c = s.get(Outreach, ids[a.id]), s.get(Outreach, ids[c.id])
+        assert o_c.status == "suppressed" and o_c.reason == "no email consent (withdrawn before sending)"
+        assert o_c.sent_at is None
+        # sent_at is when the server accepted a's message: after it was let through.
+        assert o_a.status == "sent" and o_a.sent_at >= released_at
+
+
+def test_frequency_cap_is_checked_again_before_sending(session, engine, smtp, configure):
+    c = _lapsed(session, segment="VIP")
+    configure(HEARTH_FREQUENCY_CAP_DAYS="0")  # both queued, as with a cap changed in between
+    first = _trigger(session, c, template="win_back").outreach
+    second = _trigger(session, c, template="vip_thanks").outreach
+    assert first.status == second.status == "queued"
+    configure(HEARTH_FREQUENCY_CAP_DAYS="14")
+    report = delivery.deliver(engine=engine, once=True, now=NOW)
+    assert (report.sent, report.suppressed) == (1, 1) and len(smtp.messages) == 1
+    with Session(engine) as s:
+        assert s.get(Outreach, first.id).status == "sent"
+        later = s.get(Outreach, second.id)
+        assert later.status == "suppressed"
+        assert later.reason == "frequency cap: last contacted on 2026-06-01 (one outreach per 14 days)"
+
+
+def test_killed_worker_leaves_one_uncertain_message_and_the_next_sends_the_rest(db_url, engine,
+                                                                                   gated_smtp):
+    server = gated_smtp(hold_at=3)
+    with Session(engine, expire_on_commit=False) as s:
+        for i in range(6):
+            _trigger(s, _lapsed(s, email=f"k{i}@example.com"))
+    env = {**os.environ, "DATABASE_URL": db_url, "PYTHONPATH": str(PROJECT_ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "core", "outreach", "deliver", "--poll-seconds", "0.2"],
+                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert server.held.wait(60), "the worker never reached the third message"
+        with Session(engine) as s:  # the moment of the crash: one message in flight, four untouched
+            statuses = sorted(s.exec(select(Outreach.status)).all())
+        assert statuses == ["queued"] * 3 + ["sending"] + ["sent"] * 2
+        proc.kill()  # SIGKILL: no handler, no cleanup
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    server.release.set()
+    # The next worker sends the three that never left at once, without waiting for a lease.
+    report = delivery.deliver(engine=engine, once=True)
+    assert (report.sent, report.uncertain) == (3, 0)
+    # After the lease, the in-flight one, and only it, is "delivery uncertain", and not resent.
+    later = delivery.deliver(engine=engine, once=True,
+                             now=utcnow() + delivery.CLAIM_LEASE + timedelta(minutes=1))
+    assert (later.sent, later.uncertain) == (0, 1)
+    with Session(engine, expire_on_commit=False) as s:
+        rows = s.exec(select(Outreach).order_by(Outreach.id)).all()
+    assert [o.status for o in rows] == ["sent", "sent", "failed", "sent", "sent", "sent"]
+    uncertain = rows[2]
+    assert "delivery uncertain" in uncertain.last_error and uncertain.message_id in uncertain.last_error
+    # aiosmtpd drops a message whose client vanished mid-DATA, so the server's log (here: what
+    # it accepted) shows the uncertain one never arrived; each of the others arrived once.
+    mids = [m["Message-ID"] for m in server.messages]
+    assert sorted(mids) == sorted(o.message_id for o in rows if o.status == "sent")
+    # Having checked that, a person requeues it, and it goes exactly once.
+    with Session(engine) as s:
+        delivery.requeue_outreach(session=s, outreach_id=uncertain.id, actor="admin")
+    assert delivery.deliver(engine=engine, once=True).sent == 1
+    mids = [m["Message-ID"] for m in server.messages]
+    assert len(mids) == 6 and set(mids) == {o.message_id for o in rows}

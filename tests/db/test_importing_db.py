@@ -326,12 +326,12 @@ def test_imports_and_exports_are_audited(session, tmp_path):
 
 
 def test_formula_cells_export_safely(session, tmp_path):
-    imp(session, "customers", 'customer_id,name,email\nC1,"=HYPERLINK(""http://evil"",""x"")",@x.com\n'
-                              "C2,-Minus,+plus\n")
+    imp(session, "customers", 'customer_id,name,email\nC1,"=HYPERLINK(""http://evil"",""x"")",=cmd@x.example\n'
+                              "C2,-Minus,+plus@x.example\n")  # valid addresses that start like formulas
     export_csv(session=session, kind="accounts", roles=ADMIN, actor="admin", out=tmp_path / "a.csv")
     back = pd.read_csv(tmp_path / "a.csv", dtype=str)
     assert back["name"].tolist() == ["'=HYPERLINK(\"http://evil\",\"x\")", "'-Minus"]
-    assert back["email"].tolist() == ["'@x.com", "'+plus"]
+    assert back["email"].tolist() == ["'=cmd@x.example", "'+plus@x.example"]
     assert back["revenue"].tolist() == ["0.0", "0.0"]
 
 

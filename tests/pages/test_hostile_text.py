@@ -27,7 +27,9 @@ BOLD = "**bold**"
 HOSTILE = f"{IMG} {SCRIPT} {LINK} {BOLD}"
 
 NAME = f"{BOLD}{SCRIPT} Mal {IMG} {LINK}"  # the first word (in subjects) is hostile too
-EMAIL = f"mal{IMG}{BOLD}@example.com"
+# Markup that a valid address can hold (no <, >, brackets: core.email_address refuses those, and
+# the worker would suppress such a stored address, so it could not show in a queued message).
+EMAIL = f"mal{BOLD}`tick`|x|&amp{{1}}@example.com"
 COMMENT = f"Kettle broke {HOSTILE} awful"
 NOTE = f"Called back {HOSTILE}"
 TOPIC = f"{IMG}{BOLD}"[:80]
