@@ -1,7 +1,10 @@
-"""Outreach timings on a generated store: plan and create a campaign, deliver it to the
-outbox, read campaign results. Not a test; prints seconds per step.
+"""Outreach timings on a generated store: plan and create a campaign, deliver it (to the
+outbox, or with --smtp to a local aiosmtpd server that accepts everything, by --workers
+worker threads), read campaign results. Not a test; prints seconds per step and messages
+per minute.
 
     python benchmarks/bench_outreach.py [--customers 20000] [--orders-per-customer 15] [--url URL]
+                                        [--smtp] [--workers 1]
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,11 +31,14 @@ def main() -> None:
     ap.add_argument("--orders-per-customer", type=int, default=15)
     ap.add_argument("--audience", type=int, default=10_000)
     ap.add_argument("--url", default=None)
+    ap.add_argument("--smtp", action="store_true", help="deliver by SMTP to a local aiosmtpd sink")
+    ap.add_argument("--workers", type=int, default=1, help="worker threads sharing the queue")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hearth-outreach-bench-"))
     os.environ["HEARTH_OUTBOX_DIR"] = str(tmp / "outbox")
     os.environ.pop("HEARTH_SMTP_HOST", None)
     os.environ.pop("HEARTH_WEBHOOK_URL", None)
+    smtp_server = _start_smtp_sink() if args.smtp else None
     url = args.url or f"sqlite:///{tmp / 'bench.db'}"
 
     from sqlalchemy import insert
@@ -81,11 +89,21 @@ def main() -> None:
         outreach.preview_outreach(session=s, customer_id=n, template="win_back", now=now)
         outreach.fitting_templates(session=s, customer_id=n, now=now)
         print(f"preview + fitting_templates for one customer: {time.perf_counter() - t:.2f} s")
+    reports: list = []
+    workers = [threading.Thread(target=lambda: reports.append(delivery.deliver(engine=engine, once=True, now=now)))
+               for _ in range(args.workers)]
     t = time.perf_counter()
-    report = delivery.deliver(engine=engine, once=True, now=now)
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
     dt = time.perf_counter() - t
-    print(f"deliver to outbox: {report.sent:,} messages in {dt:.1f} s "
-          f"({report.sent / dt * 60:,.0f} a minute)")
+    sent = sum(r.sent for r in reports)
+    where = f"SMTP ({smtp_server[1]} accepted)" if smtp_server else "outbox"
+    print(f"deliver to {where} by {args.workers} worker(s): {sent:,} messages in {dt:.1f} s "
+          f"({sent / dt * 60:,.0f} a minute)")
+    if smtp_server:
+        smtp_server[0].stop()
     with Session(engine) as s:
         t = time.perf_counter()
         res = outreach.campaign_results(session=s, campaign_id=camp.id, now=now + timedelta(days=40))
@@ -94,6 +112,31 @@ def main() -> None:
     engine.dispose()
     if args.url is None:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _start_smtp_sink():
+    """An aiosmtpd server on localhost that accepts every message; returns (controller, counter)."""
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        def __init__(self) -> None:
+            self.accepted = 0
+
+        def __str__(self) -> str:
+            return f"{self.accepted:,}"
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            self.accepted += 1
+            return "250 OK"
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sink = Sink()
+    ctl = Controller(sink, hostname="127.0.0.1", port=port)
+    ctl.start()
+    os.environ.update(HEARTH_SMTP_HOST="127.0.0.1", HEARTH_SMTP_PORT=str(port), HEARTH_SMTP_TLS="none")
+    return ctl, sink
 
 
 if __name__ == "__main__":

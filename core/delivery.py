@@ -132,7 +132,6 @@ class Message:
     campaign_id: int | None
     triggered_by: str
     attempts: int
-    consent: bool = True
 
     def email(self, settings: Settings, now: datetime) -> EmailMessage:
         """The message; raises ValueError (InvalidEmail) when `to` is not one valid address.
@@ -253,7 +252,7 @@ def _due_filter(now: datetime):
 def _message(o: Outreach, c: Customer) -> Message:
     return Message(o.id, c.id, c.external_id, c.name, c.email or "", o.subject or "", o.body or "",
                    o.message_id or f"<outreach.{o.id}@hearth.local>", o.offer_code, o.template,
-                   o.campaign_id, o.triggered_by, o.attempts, bool(c.email_opt_in))
+                   o.campaign_id, o.triggered_by, o.attempts)
 
 
 @dataclass(frozen=True)
@@ -284,8 +283,11 @@ def _claim_next(engine: Engine, now: datetime, settings: Settings, channel: str)
             if res.rowcount == 1:
                 break
             session.rollback()  # another worker took it between our read and our write (SQLite)
-        lock_customer(session=session, customer_id=cid)
-        o, c = session.get(Outreach, oid), session.get(Customer, cid)
+        if engine.dialect.name == "postgresql":
+            # SQLite needs no more: the UPDATE above holds its single write lock until commit.
+            lock_customer(session=session, customer_id=cid)
+        o, c = session.exec(select(Outreach, Customer).join(Customer, Customer.id == Outreach.customer_id)
+                            .where(Outreach.id == oid)).one()
         msg = _message(o, c)
         reason = recheck_before_send(session=session, customer=c, outreach_id=oid, now=now, settings=settings)
         if reason is not None:
