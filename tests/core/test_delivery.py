@@ -624,3 +624,17 @@ def test_killed_worker_leaves_one_uncertain_message_and_the_next_sends_the_rest(
     assert delivery.deliver(engine=engine, once=True).sent == 1
     mids = [m["Message-ID"] for m in server.messages]
     assert len(mids) == 6 and set(mids) == {o.message_id for o in rows}
+
+
+def test_a_message_that_cannot_be_built_fails_alone(session, engine, smtp):
+    ids = [_trigger(session, _lapsed(session, email=f"m{i}@example.com")).outreach.id for i in range(3)]
+    with engine.begin() as conn:  # a header value no email can carry, as a damaged row might hold
+        table = Outreach.__table__
+        conn.execute(table.update().where(table.c.id == ids[0]).values(message_id="<a\r\nBcc: x@example.net>"))
+    report = delivery.deliver(engine=engine, once=True, now=NOW)
+    assert (report.sent, report.failed, report.retrying) == (2, 1, 0)
+    assert sorted(m["To"].addresses[0].addr_spec for m in smtp.messages) == ["m1@example.com", "m2@example.com"]
+    with Session(engine) as s:
+        bad = s.get(Outreach, ids[0])
+        assert bad.status == "failed" and bad.last_error.startswith("not sent: ValueError")
+        assert [s.get(Outreach, i).status for i in ids[1:]] == ["sent", "sent"]
