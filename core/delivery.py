@@ -66,7 +66,7 @@ from sqlmodel import Session, col, select
 from core import audit
 from core.config import Settings, get_settings
 from core.email_address import check_email
-from core.outreach import channel_for, html_alternative, lock_customer, recheck_before_send
+from core.outreach import channel_for, html_alternative, recheck_before_send
 from db.models import Customer, Outreach, utcnow
 
 log = logging.getLogger(__name__)
@@ -264,32 +264,44 @@ class Claim:
     suppressed: str | None = None
 
 
+_OUTREACH_FIELDS = ("id", "subject", "body", "message_id", "offer_code", "template", "campaign_id",
+                    "triggered_by", "attempts")
+
+
 def _claim_next(engine: Engine, now: datetime, settings: Settings, channel: str) -> Claim | None:
-    """Claim the next due message and check it again, in one transaction; None when none is due."""
-    table = Outreach.__table__
+    """Claim the next due message and check it again, in one transaction; None when none is due.
+
+    Core statements, few round trips: this runs once per message."""
+    table, cust = Outreach.__table__, Customer.__table__
+    pg = engine.dialect.name == "postgresql"
+    due = select(table.c.id).where(_due_filter(now)).order_by(table.c.id).limit(1)
+    if pg:
+        due = due.with_for_update(skip_locked=True)
+    claim = (update(table).where(table.c.id == due.scalar_subquery(), table.c.status == "queued")
+             .values(status="sending", attempts=table.c.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
+             .returning(table.c.id, table.c.customer_id))
     with Session(engine) as session:
-        while True:
-            stmt = select(Outreach.id, Outreach.customer_id).where(_due_filter(now)).order_by(Outreach.id).limit(1)
-            if engine.dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            row = session.exec(stmt).first()
-            if row is None:
-                session.rollback()
-                return None
-            oid, cid = row
-            res = session.execute(
-                update(table).where(table.c.id == oid, table.c.status == "queued")
-                .values(status="sending", attempts=table.c.attempts + 1, next_attempt_at=now + CLAIM_LEASE))
-            if res.rowcount == 1:
-                break
-            session.rollback()  # another worker took it between our read and our write (SQLite)
-        if engine.dialect.name == "postgresql":
-            # SQLite needs no more: the UPDATE above holds its single write lock until commit.
-            lock_customer(session=session, customer_id=cid)
-        o, c = session.exec(select(Outreach, Customer).join(Customer, Customer.id == Outreach.customer_id)
-                            .where(Outreach.id == oid)).one()
-        msg = _message(o, c)
-        reason = recheck_before_send(session=session, customer=c, outreach_id=oid, now=now, settings=settings)
+        # One statement picks and claims: on PostgreSQL SKIP LOCKED passes over rows other
+        # workers hold; SQLite runs it under its single write lock.
+        row = session.execute(claim).first()
+        if row is None:
+            session.rollback()
+            return None
+        oid, cid = row
+        read = (select(*[table.c[f] for f in _OUTREACH_FIELDS], cust.c.id.label("customer_id"),
+                       cust.c.external_id, cust.c.name, cust.c.email, cust.c.email_opt_in)
+                .join_from(table, cust, cust.c.id == table.c.customer_id).where(table.c.id == oid))
+        if pg:
+            # The customer's row, locked like a trigger or an unsubscribe locks it, read as last
+            # committed. (SQLite: the UPDATE above already holds the only write lock.)
+            read = read.with_for_update(of=cust)
+        r = session.execute(read).one()
+        msg = Message(r.id, r.customer_id, r.external_id, r.name, r.email or "", r.subject or "", r.body or "",
+                      r.message_id or f"<outreach.{r.id}@hearth.local>", r.offer_code, r.template,
+                      r.campaign_id, r.triggered_by, r.attempts)
+        reason = recheck_before_send(session=session, customer_id=cid, email=r.email,
+                                     email_opt_in=bool(r.email_opt_in), outreach_id=oid, now=now,
+                                     settings=settings)
         if reason is not None:
             session.execute(update(table).where(table.c.id == oid)
                             .values(status="suppressed", reason=reason, channel=channel, next_attempt_at=None))

@@ -542,12 +542,13 @@ def reason_kind(reason: str | None) -> str:
                                                           SUPPRESS_INVALID_EMAIL)) else reason)
 
 
-def recheck_before_send(*, session: Session, customer: Customer, outreach_id: int, now: datetime,
-                        settings: Settings | None = None) -> str | None:
+def recheck_before_send(*, session: Session, customer_id: int, email: str | None, email_opt_in: bool,
+                        outreach_id: int, now: datetime, settings: Settings | None = None) -> str | None:
     """The rules once more, for one queued message, just before the worker hands it out.
 
     Run by core.delivery inside the transaction that claims the message, with the customer's
-    row locked (`_lock_customers`), so an unsubscribe either committed before it (and is seen
+    row locked (as `_lock_customers` locks it), and `email` / `email_opt_in` read from that
+    row after locking, so an unsubscribe either committed before it (and is seen
     here) or waits until the message is on its way. Returns the suppression reason, or None
     when the message may go:
 
@@ -559,9 +560,9 @@ def recheck_before_send(*, session: Session, customer: Customer, outreach_id: in
       among the messages that really went out).
     """
     settings = settings or get_settings()
-    if not customer.email_opt_in:
+    if not email_opt_in:
         return SUPPRESS_WITHDRAWN
-    address = customer.email or ""
+    address = email or ""
     if not address.strip():
         return SUPPRESS_EMAIL_REMOVED
     problem = email_problem(address)
@@ -570,17 +571,11 @@ def recheck_before_send(*, session: Session, customer: Customer, outreach_id: in
     cap = settings.frequency_cap_days
     if cap > 0:
         last = session.exec(select(func.max(Outreach.triggered_at)).where(
-            Outreach.customer_id == customer.id, Outreach.id != outreach_id,
+            Outreach.customer_id == customer_id, Outreach.id != outreach_id,
             col(Outreach.status).in_(SENT_STATUSES), Outreach.triggered_at > now - timedelta(days=cap))).one()
         if last is not None:
             return _cap_reason(last, cap)
     return None
-
-
-def lock_customer(*, session: Session, customer_id: int) -> None:
-    """Hold this customer's row until the transaction ends: decisions about them (a trigger, an
-    unsubscribe, the worker's last check) happen one after the other."""
-    _lock_customers(session, [customer_id])
 
 
 # ---------------------------------------------------------------- public API
