@@ -249,8 +249,10 @@ def _due_filter(now: datetime):
                 or_(col(Outreach.next_attempt_at).is_(None), col(Outreach.next_attempt_at) <= now))
 
 
-def _message(o: Outreach, c: Customer) -> Message:
-    return Message(o.id, c.id, c.external_id, c.name, c.email or "", o.subject or "", o.body or "",
+def _message(o, *, customer_id: int, external_id: str, name: str | None,  # noqa: ANN001
+             email: str | None) -> Message:
+    """The message from an outreach row (ORM object or Core row) and its customer's fields."""
+    return Message(o.id, customer_id, external_id, name, email or "", o.subject or "", o.body or "",
                    o.message_id or f"<outreach.{o.id}@hearth.local>", o.offer_code, o.template,
                    o.campaign_id, o.triggered_by, o.attempts)
 
@@ -288,17 +290,15 @@ def _claim_next(engine: Engine, now: datetime, settings: Settings, channel: str)
             session.rollback()
             return None
         oid, cid = row
-        read = (select(*[table.c[f] for f in _OUTREACH_FIELDS], cust.c.id.label("customer_id"),
-                       cust.c.external_id, cust.c.name, cust.c.email, cust.c.email_opt_in)
+        read = (select(*[table.c[f] for f in _OUTREACH_FIELDS], cust.c.external_id, cust.c.name, cust.c.email,
+                       cust.c.email_opt_in)
                 .join_from(table, cust, cust.c.id == table.c.customer_id).where(table.c.id == oid))
         if pg:
             # The customer's row, locked like a trigger or an unsubscribe locks it, read as last
             # committed. (SQLite: the UPDATE above already holds the only write lock.)
             read = read.with_for_update(of=cust)
         r = session.execute(read).one()
-        msg = Message(r.id, r.customer_id, r.external_id, r.name, r.email or "", r.subject or "", r.body or "",
-                      r.message_id or f"<outreach.{r.id}@hearth.local>", r.offer_code, r.template,
-                      r.campaign_id, r.triggered_by, r.attempts)
+        msg = _message(r, customer_id=cid, external_id=r.external_id, name=r.name, email=r.email)
         reason = recheck_before_send(session=session, customer_id=cid, email=r.email,
                                      email_opt_in=bool(r.email_opt_in), outreach_id=oid, now=now,
                                      settings=settings)
@@ -346,7 +346,8 @@ def _recover_stale(engine: Engine, now: datetime, settings: Settings) -> Deliver
         if engine.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=Outreach)
         rows = session.exec(stmt).all()
-        stale = [_message(o, c) for o, c in rows]
+        stale = [_message(o, customer_id=c.id, external_id=c.external_id, name=c.name, email=c.email)
+                 for o, c in rows]
         channels = {o.id: o.channel for o, _ in rows}
         session.commit()
     for msg in stale:
