@@ -6,6 +6,7 @@ import bcrypt
 from sqlmodel import Session, select
 
 from core import audit
+from core.email_address import email_problem
 from core.roles import Role, parse_roles
 from db.models import StaffUser, utcnow
 
@@ -60,6 +61,8 @@ def add_user(
         raise UserError(f"no known role in {roles!r}; use one of {', '.join(r.value for r in Role)}")
     if get_user(session=session, username=username):
         raise UserError(f"user {username!r} already exists")
+    if email and (problem := email_problem(email)) is not None:
+        raise UserError(f"{email!r} is not a valid email address: {problem}")
     if not is_demo:
         validate_new_password(password)
     user = StaffUser(

@@ -42,3 +42,15 @@ def test_spreadsheet_mistakes_are_named_in_plain_words(address, why):
 
 def test_a_valid_address_is_returned_unchanged():
     assert check_email("Ada@Example.COM") == "Ada@Example.COM"
+
+
+def test_a_staff_user_added_by_hand_gets_one_valid_address(session):
+    from core.users import UserError, add_user, get_user
+
+    with pytest.raises(UserError, match="'ops@example.com, boss@example.com' is not a valid email address"):
+        add_user(session=session, username="ops", name="Ops", password="a long enough passphrase 42",
+                 roles="admin", email="ops@example.com, boss@example.com")
+    assert get_user(session=session, username="ops") is None
+    user = add_user(session=session, username="ops", name="Ops", password="a long enough passphrase 42",
+                    roles="admin", email="ops@example.com")
+    assert user.email == "ops@example.com"
