@@ -59,7 +59,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
 from sqlalchemy import and_, or_, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
@@ -270,10 +270,10 @@ _OUTREACH_FIELDS = ("id", "subject", "body", "message_id", "offer_code", "templa
                     "triggered_by", "attempts")
 
 
-def _claim_next(engine: Engine, now: datetime, settings: Settings, channel: str) -> Claim | None:
+def _claim_next(engine: Engine | Connection, now: datetime, settings: Settings, channel: str) -> Claim | None:
     """Claim the next due message and check it again, in one transaction; None when none is due.
 
-    Core statements, few round trips: this runs once per message."""
+    Core statements, few round trips: this runs once per message (on the pass's connection)."""
     table, cust = Outreach.__table__, Customer.__table__
     pg = engine.dialect.name == "postgresql"
     due = select(table.c.id).where(_due_filter(now)).order_by(table.c.id).limit(1)
@@ -313,7 +313,7 @@ def _claim_next(engine: Engine, now: datetime, settings: Settings, channel: str)
         return Claim(msg, reason)
 
 
-def _mark(engine: Engine, msg: Message, *, status: str, now: datetime, channel: str,
+def _mark(engine: Engine | Connection, msg: Message, *, status: str, now: datetime, channel: str,
           error: str | None = None, next_at: datetime | None = None, action: str,
           from_status: str = "sending", detail: dict | None = None, reason: str | None = None) -> bool:
     table = Outreach.__table__
@@ -397,19 +397,22 @@ def deliver_pass(*, engine: Engine, now: datetime | None = None, settings: Setti
     report = _recover_stale(engine, fixed_now or utcnow(), settings)
     channel = channel_for(settings)
     sender = {"email": send_smtp, "webhook": send_webhook, "outbox": send_outbox}[channel]
-    while not (stop and stop.is_set()):
-        claim = _claim_next(engine, fixed_now or utcnow(), settings, channel)
-        if claim is None:
-            break
-        if claim.suppressed is not None:
-            report.suppressed += 1
-            continue
-        _send_one(engine, claim.msg, sender, settings=settings, channel=channel, fixed_now=fixed_now,
-                  report=report)
+    # One connection for the pass: a claim and a mark per message, without a pool checkout
+    # (and PostgreSQL's pre-ping) for each. No transaction is open while a message is sent.
+    with engine.connect() as conn:
+        while not (stop and stop.is_set()):
+            claim = _claim_next(conn, fixed_now or utcnow(), settings, channel)
+            if claim is None:
+                break
+            if claim.suppressed is not None:
+                report.suppressed += 1
+                continue
+            _send_one(conn, claim.msg, sender, settings=settings, channel=channel, fixed_now=fixed_now,
+                      report=report)
     return report
 
 
-def _send_one(engine: Engine, msg: Message, sender, *, settings: Settings, channel: str,  # noqa: ANN001
+def _send_one(engine: Engine | Connection, msg: Message, sender, *, settings: Settings, channel: str,  # noqa: ANN001
               fixed_now: datetime | None, report: DeliveryReport) -> None:
     """Send one claimed message and mark the outcome on it alone."""
     now = fixed_now or utcnow()
