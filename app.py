@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
-from core.config import get_settings
+from core.config import SettingsError, get_settings
 from core.roles import can_view
 from core.security import production_problems
 from ui.auth import current_user, login_page, logout, write_pending_cookie
@@ -45,7 +45,10 @@ def _refuse(problems: list[str]) -> None:
     st.stop()
 
 
-settings = get_settings()
+try:
+    settings = get_settings()
+except SettingsError as exc:  # production with a default key, or a value that is not valid
+    _refuse([str(exc)])
 if settings.is_production:
     with get_session() as session:
         refusals = production_problems(settings=settings, session=session,
