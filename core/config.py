@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     postal_address: str = Field(
         default="Hearth Home Ltd, 1 Market Street, Springfield", alias="HEARTH_POSTAL_ADDRESS"
     )
-    max_upload_mb: int = Field(default=200, alias="HEARTH_MAX_UPLOAD_MB")
+    max_upload_mb: int = Field(default=50, alias="HEARTH_MAX_UPLOAD_MB")
     # Loyalty tiers by points earned in the last 12 months: "Name:threshold" pairs, lowest first.
     loyalty_tiers: str = Field(default="Bronze:0,Silver:400,Gold:1000", alias="HEARTH_LOYALTY_TIERS")
     # Health score bands (design.md): healthy at and above the first, at risk below the second.
