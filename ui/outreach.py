@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import outreach as core_outreach
+from core.exporting import safe_cell
 from core.roles import Role, may_see_personal_data
 from ui.db import get_session
 
@@ -32,7 +33,7 @@ def _cell_safe(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     would run as a formula gets a leading apostrophe here."""
     df = df.copy()
     for c in columns:
-        df[c] = df[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
+        df[c] = df[c].map(safe_cell)  # the export's one rule (core.exporting)
     return df
 
 

@@ -6,7 +6,6 @@ import plotly.express as px
 import streamlit as st
 
 from core.accounts import BAND_LABELS, BANDS, MAX_SELECTION, AccountsError, QueueFilters
-from core.exporting import write_csv
 from core.health import RFM_LABELS, RFM_SEGMENTS, VALUE_EXPLANATION
 from core.roles import Role
 from ui import accounts as ui
@@ -119,7 +118,8 @@ if not selected:
     st.info("Select rows in the table (or all matching the filter) to export them or plan outreach.")
 else:
     st.write(f"{len(selected):,} accounts selected.")
-    st.download_button("Export the selection as CSV", data=write_csv(ui.export_selection(roles, selected)),
-                       file_name=f"accounts-{page.as_of}.csv", mime="text/csv", key="acc_export")
+    st.download_button("Export the selection as CSV", key="acc_export", mime="text/csv",
+                       data=ui.selection_csv(user.username, user.roles, selected, f"accounts-{page.as_of}.csv"),
+                       file_name=f"accounts-{page.as_of}.csv")
 render_bulk_outreach(user, selected, filters.as_rule(username=user.username))
 export_button("scores", user, label="Download every account's latest scores as CSV", key="acc_scores_export")
