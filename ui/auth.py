@@ -22,6 +22,7 @@ from core.roles import Role, can_view
 from core.security import cookie_key
 from db.models import utcnow
 from ui.db import get_session
+from ui.safe import md
 
 COOKIE_NAME = "hearth_session"
 _USER = "hearth_user"
@@ -216,7 +217,7 @@ def _enrol_step(username: str) -> None:
             with get_session() as session:
                 codes = mfa.confirm_enrolment(session=session, username=username, code=code)
         except mfa.MfaError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             return
         st.session_state.pop(_ENROL_SECRET, None)
         st.session_state[_PENDING] = (username, auth.LoginOutcome.NEEDS_TOTP.value)

@@ -12,6 +12,7 @@ from ui import accounts as ui
 from ui.auth import require_screen
 from ui.data import export_button
 from ui.outreach import render_bulk_outreach
+from ui.safe import md, plotly_chart
 
 user = require_screen("accounts")
 roles = ui.roles_key(user.roles)
@@ -49,7 +50,7 @@ page_no = int(st.session_state.get("acc_page", 1))
 try:
     page = ui.queue_page(user.username, roles, filters, page_no, PAGE_SIZE)
 except AccountsError as exc:
-    st.error(str(exc))
+    st.error(md(exc))
     st.stop()
 
 if page.as_of is None:
@@ -62,7 +63,7 @@ if counts["customers"].sum():
     fig = px.bar(counts, x="label", y="customers", hover_data={"value_at_risk": ":,.0f", "label": False},
                  labels={"label": "RFM segment", "customers": "customers"}, height=230)
     fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(fig, width="stretch", key="acc_segments_chart")
+    plotly_chart(fig, width="stretch", key="acc_segments_chart")
 
 st.caption(f"Scores as of {page.as_of:%d %b %Y}: {page.total:,} accounts"
            + ("" if show_all else " in your book") + f" · page {page.page} of {page.pages}")

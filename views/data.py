@@ -18,6 +18,7 @@ from core.upload import UploadRefused, check_upload, preview_frame
 from ui.auth import require_screen
 from ui.data import IGNORE, export_download, overrides_from_editor
 from ui.db import get_session, precompute_in_background
+from ui.safe import md
 
 user = require_screen("data")
 st.title("Data")
@@ -65,7 +66,7 @@ def _import_flow() -> None:
         return
 
     st.subheader("Preview")
-    st.caption(f"{len(parsed.frame):,} rows, separated by '{parsed.delimiter}'"
+    st.caption(f"{len(parsed.frame):,} rows, separated by '{md(parsed.delimiter)}'"
                + (", with a byte order mark" if parsed.had_bom else ""))
     st.dataframe(preview_frame(parsed.frame), hide_index=True)
 
@@ -105,7 +106,7 @@ def _import_flow() -> None:
         st.session_state["data_check_key"] = check_key
     check = st.session_state["data_check"]
     if not check["ok"]:
-        st.error(check["summary"])
+        st.error(md(check["summary"]))
         st.dataframe(pd.DataFrame(check["problems"], columns=["row", "column", "value", "problem"]),
                      hide_index=True)
         st.caption("Row numbers are those a spreadsheet shows (the header is row 1). Fix the file and "
