@@ -20,11 +20,17 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-# Every ASCII punctuation character may be backslash-escaped in CommonMark, and an escaped
-# character is always literal text: no link, image, emphasis, code, heading, list, table,
-# HTML, autolink (`http\:`, `www\.`), Streamlit colour or icon directive (`\:red\[`) or LaTeX
-# (`\$`) can start from it.
-_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# Any ASCII punctuation may be backslash-escaped in CommonMark, and an escaped character is
+# always literal text. Escaped here: what can open a link or image (`[ ] ( ) !`), emphasis or
+# strike (`* _ ~`), code (`` ` ``), HTML or an entity (`< > &`), a table cell (`|`), LaTeX
+# (`$`), braces, a backslash itself, and a Streamlit colour or icon directive (its `[`). A
+# heading, list or quote can only start a line: a leading `#`, `>`, `-`, `+` or `1.` is
+# escaped, and line breaks are removed. Autolinks: `://`, `www.` and the `@` of an address
+# are broken by an escape. Ordinary punctuation (`. , : ; ' " / % ? =`) is left as it is,
+# so a message reads, and compares, the same.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]()!<>&|$\{}@])")
+_LINE_START = re.compile(r"^(\s*\d*)([#>+.)-])")
+_WWW = re.compile(r"(www)\.", re.IGNORECASE)
 
 
 def md(value: Any) -> str:
@@ -34,8 +40,10 @@ def md(value: Any) -> str:
     heading, list or quote in the middle of our own sentence)."""
     if value is None:
         return ""
-    text = " ".join(str(value).splitlines()) if isinstance(value, str) else str(value)
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+    text = " ".join(str(value).splitlines())
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = _WWW.sub(r"\1\\.", text.replace("://", "\\://"))
+    return _LINE_START.sub(r"\1\\\2", text)
 
 
 def plain(value: Any) -> str:
