@@ -192,3 +192,19 @@ def test_the_check_finds_what_it_looks_for() -> None:
     for value in (HOSTILE, SEGMENT, REGION, CHANNEL, CATEGORY, OWNER):
         assert [what for what, p in _RENDERED if p.search(value)], value
         assert not [what for what, p in _RENDERED if p.search(md(value))], md(value)
+
+
+def test_a_hostile_file_name_in_the_check_error_is_text(demo_app: str) -> None:
+    from tests.pages.helpers import app_as
+
+    name = "f**EVILBOLD**[x](https://evil.example)![i](https://evil.example/t.png).csv"
+    at = app_as("admin", "views/data.py")
+    at.selectbox(key="data_kind").set_value("feedback").run()
+    at.file_uploader(key="data_upload").set_value(
+        (name, b"response_id,submitted_at,nps_score\nX1,2025-01-01,11\n", "text/csv")).run()
+    assert not at.exception, at.exception
+    INSPECTED.update(markdown=0, figure=0)
+    assert not rendered_leaks(at)
+    errors = [e.value for e in at.error]
+    assert any("EVILBOLD" in e for e in errors), errors  # the check names the file, escaped
+    assert INSPECTED["markdown"] > 0
