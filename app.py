@@ -13,11 +13,12 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
-from core.config import get_settings
+from core.config import SettingsError, get_settings
 from core.roles import can_view
 from core.security import production_problems
 from ui.auth import current_user, login_page, logout, write_pending_cookie
 from ui.db import database_unavailable, get_session
+from ui.safe import md
 
 st.set_page_config(page_title="Hearth", page_icon=":material/home:", layout="wide")
 
@@ -45,7 +46,10 @@ def _refuse(problems: list[str]) -> None:
     st.stop()
 
 
-settings = get_settings()
+try:
+    settings = get_settings()
+except SettingsError as exc:  # production with a default key, or a value that is not valid
+    _refuse([str(exc)])
 if settings.is_production:
     with get_session() as session:
         refusals = production_problems(settings=settings, session=session,
@@ -83,7 +87,7 @@ with st.sidebar:
         if in_menu and can_view(user.roles, screen):
             st.page_link(pages[screen])
     st.divider()
-    st.caption(f"Signed in as **{user.username}** ({', '.join(sorted(r.value for r in user.roles))})")
+    st.caption(f"Signed in as **{md(user.username)}** ({', '.join(sorted(r.value for r in user.roles))})")
     write_pending_cookie()
     if st.button("Log out", key="hearth_logout", icon=":material/logout:"):
         logout(user)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import case, or_, update
 from sqlmodel import Session
 
 from core import audit, mfa, users
@@ -48,52 +49,80 @@ def check_password_login(
 ) -> tuple[LoginOutcome, StaffUser | None]:
     """Verify a username and password; count failures and lock after MAX_FAILED_LOGINS.
 
+    Every refusal costs one bcrypt check, whether the user is unknown, disabled, locked or
+    gave a wrong password, so timing does not tell which. Failures are counted by one atomic
+    UPDATE ... RETURNING in the database (not read-modify-write in Python), so parallel
+    guesses from any number of tabs, threads or replicas each count and the lock holds.
     Commits its own bookkeeping so a failed attempt is recorded even if the caller stops.
     """
     now = now or utcnow()
     username = (username or "").strip()
     user = users.get_user(session=session, username=username) if username else None
+    refusal = None
     if user is None:
-        users.check_password(password or "", _DUMMY_HASH)
-        audit.record(session=session, actor=username or "-", action="login.failed",
-                     record_type="staff_user", detail={"reason": "unknown user"})
+        refusal = ("login.failed", {"reason": "unknown user"})
+    elif user.disabled:
+        refusal = ("login.failed", {"reason": "disabled"})
+    elif user.locked_until and user.locked_until > now:
+        refusal = ("login.locked", {"locked_until": user.locked_until})
+    # The hash check runs for every attempt: against a made-up hash when the answer is
+    # already "no", so an unknown, disabled or locked user costs what a wrong password does.
+    password_ok = users.check_password(password or "", user.password_hash if refusal is None else _DUMMY_HASH)
+    if refusal is not None:
+        action, detail = refusal
+        audit.record(session=session, actor=username or "-", action=action, record_type="staff_user",
+                     record_id=username if user is not None else None, detail=detail)
         session.commit()
         return LoginOutcome.FAILED, None
-    if user.disabled:
-        audit.record(session=session, actor=username, action="login.failed", record_type="staff_user",
-                     record_id=username, detail={"reason": "disabled"})
-        session.commit()
-        return LoginOutcome.FAILED, None
-    if user.locked_until and user.locked_until > now:
-        audit.record(session=session, actor=username, action="login.locked", record_type="staff_user",
-                     record_id=username, detail={"locked_until": user.locked_until})
-        session.commit()
-        return LoginOutcome.FAILED, None
-    if not users.check_password(password or "", user.password_hash):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        detail = {"failed_logins": user.failed_logins}
+    if not password_ok:
+        failed, locked_until = count_failed_attempt(session=session, user_id=user.id, now=now)
+        detail = {"failed_logins": failed}
         action = "login.failed"
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
+        if failed == 0:  # this attempt reached the limit and set the lock
             action = "login.lockout"
-            detail["locked_until"] = user.locked_until
-        session.add(user)
+            detail = {"failed_logins": MAX_FAILED_LOGINS, "locked_until": locked_until}
         audit.record(session=session, actor=username, action=action, record_type="staff_user",
                      record_id=username, detail=detail)
         session.commit()
+        session.expire(user)
         return LoginOutcome.FAILED, None
-    user.failed_logins = 0
-    user.locked_until = None
-    session.add(user)
-    if user.totp_enabled:
+    # The right password clears the count only while the user is not locked: a lock set by a
+    # parallel wrong guess after this attempt read the row still wins.
+    cleared = session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id, or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now))
+        .values(failed_logins=0, locked_until=None)
+    ).rowcount
+    if not cleared:
+        audit.record(session=session, actor=username, action="login.locked", record_type="staff_user",
+                     record_id=username, detail={"reason": "locked while checking"})
         session.commit()
+        return LoginOutcome.FAILED, None
+    session.commit()
+    session.refresh(user)
+    if user.totp_enabled:
         return LoginOutcome.NEEDS_TOTP, user
     if mfa.must_enrol(session=session, user=user):
         session.commit()
         return LoginOutcome.NEEDS_ENROLMENT, user
     complete_login(session=session, user=user, now=now)
     return LoginOutcome.OK, user
+
+
+def count_failed_attempt(*, session: Session, user_id: int, now: datetime) -> tuple[int, datetime | None]:
+    """Add one failed attempt in a single statement; the one that reaches MAX_FAILED_LOGINS
+    sets the lock and starts the count again. Returns (count after, locked_until)."""
+    reaches = StaffUser.failed_logins + 1 >= MAX_FAILED_LOGINS
+    row = session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user_id)
+        .values(
+            failed_logins=case((reaches, 0), else_=StaffUser.failed_logins + 1),
+            locked_until=case((reaches, now + LOCKOUT), else_=StaffUser.locked_until),
+        )
+        .returning(StaffUser.failed_logins, StaffUser.locked_until)
+    ).one()
+    return int(row[0]), row[1]
 
 
 def complete_login(*, session: Session, user: StaffUser, now: datetime | None = None) -> None:

@@ -8,12 +8,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COOKIE_KEY = "change-me"
 MIN_COOKIE_KEY_LENGTH = 32
+# Keys published somewhere (ours, streamlit-authenticator's, tutorials'): never a secret.
+KNOWN_DEFAULT_KEYS = frozenset({DEFAULT_COOKIE_KEY, "some_key", "", "changeme", "secret"})
+
+
+class SettingsError(ValueError):
+    """Settings Hearth refuses to run with, with a one-line reason naming the variable."""
 
 
 def _secrets_toml() -> dict[str, object]:
@@ -51,7 +57,7 @@ class Settings(BaseSettings):
     postal_address: str = Field(
         default="Hearth Home Ltd, 1 Market Street, Springfield", alias="HEARTH_POSTAL_ADDRESS"
     )
-    max_upload_mb: int = Field(default=200, alias="HEARTH_MAX_UPLOAD_MB")
+    max_upload_mb: int = Field(default=50, alias="HEARTH_MAX_UPLOAD_MB")
     # Loyalty tiers by points earned in the last 12 months: "Name:threshold" pairs, lowest first.
     loyalty_tiers: str = Field(default="Bronze:0,Silver:400,Gold:1000", alias="HEARTH_LOYALTY_TIERS")
     # Health score bands (design.md): healthy at and above the first, at risk below the second.
@@ -65,10 +71,45 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         return self.env == "production"
 
+    def secret_problems(self) -> list[str]:
+        """Why the secrets are unfit for production (a default or short cookie key); empty if fit.
+
+        The cookie key signs login cookies and offer codes, so a published default would let
+        anyone forge a login."""
+        key = self.cookie_key or ""
+        if key in KNOWN_DEFAULT_KEYS:
+            return ["HEARTH_COOKIE_KEY is a default value; set a random secret of 32+ characters"]
+        if len(key) < MIN_COOKIE_KEY_LENGTH:
+            return [f"HEARTH_COOKIE_KEY is shorter than {MIN_COOKIE_KEY_LENGTH} characters"]
+        return []
+
+    @model_validator(mode="after")
+    def _refuse_unfit_production_secrets(self) -> Settings:
+        # Here, not in app.py, so every entry point (the app, the command line, the delivery
+        # worker) refuses alike: none of them can even build production settings with a default key.
+        problems = self.secret_problems() if self.is_production else []
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings. Tests call `get_settings.cache_clear()` after changing the env."""
+    """The process-wide settings. Tests call `get_settings.cache_clear()` after changing the env.
+
+    Raises SettingsError (a one-line reason) for a value that is not valid or, in production,
+    a default or short HEARTH_COOKIE_KEY: the app, the command line and the worker refuse alike.
+    """
     file_values = _secrets_toml()
     merged = {k: v for k, v in file_values.items() if k not in os.environ}
-    return Settings(**merged)
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        raise SettingsError("Hearth refuses to start: " + "; ".join(_reason(e) for e in exc.errors())) from None
+
+
+def _reason(error: dict) -> str:
+    """One validation error in words: ours as written, pydantic's with the variable's name."""
+    if error.get("type") == "value_error" and not error.get("loc"):
+        return str(error["ctx"]["error"])
+    return f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error['msg']}"

@@ -48,7 +48,15 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
             text = s.where(is_str, "").astype(str)
             risky = is_str & text.str.startswith(_FORMULA_START)
             if risky.any():
-                out[column] = s.astype(object).where(~risky, "'" + text)
+                out[column] = s = s.astype(object).where(~risky, "'" + text)
+                text = s.where(is_str, "").astype(str)
+            # A bare carriage return is not quoted by the CSV writer (rows end in \n), and a
+            # spreadsheet starts a new row at it, whose first cell could be a formula: written as
+            # a line break inside the (then quoted) cell instead.
+            has_cr = is_str & text.str.contains("\r", regex=False)
+            if has_cr.any():
+                fixed = text.str.replace("\r\n", "\n", regex=False).str.replace("\r", "\n", regex=False)
+                out[column] = s.astype(object).where(~has_cr, fixed)
     out.columns = [safe_cell(str(c)) for c in out.columns]
     return out
 
@@ -223,6 +231,20 @@ def export_csv(
                          "as_of": as_of.isoformat() if as_of else None,
                          "roles": sorted(str(r) for r in roles)})
     return len(frame), data
+
+
+def audited_csv(*, session: Session, frame: pd.DataFrame, kind: str, actor: str,
+                roles: frozenset[Role] | set[Role], filename: str) -> bytes:
+    """``frame`` (already role-filtered by its reader) as formula-safe CSV bytes, with the audit
+    entry every export has (``export.<kind>``: file, rows, columns). The caller commits.
+
+    For exports of what a screen holds (a selection), so they follow the same two rules as
+    the full exports: no cell a spreadsheet would run, and a record of who took what."""
+    data = write_csv(frame)
+    audit.record(session=session, actor=actor, action=f"export.{kind}", record_type=kind,
+                 detail={"file": filename, "rows": len(frame), "columns": [str(c) for c in frame.columns],
+                         "roles": sorted(str(r) for r in roles)})
+    return data
 
 
 def export_bytes(*, session: Session, kind: str, roles: frozenset[Role] | set[Role], actor: str,

@@ -84,7 +84,7 @@ def confirm_enrolment(*, session: Session, username: str, code: str, now: dateti
 
 def verify_login_code(*, session: Session, username: str, code: str, now: datetime | None = None) -> bool:
     """Check a TOTP code or consume a recovery code; failures count toward the lockout."""
-    from core.auth import LOCKOUT, MAX_FAILED_LOGINS  # avoid an import cycle
+    from core.auth import count_failed_attempt  # avoid an import cycle
 
     user = _user(session, username)
     now_naive = now or utcnow()
@@ -101,15 +101,12 @@ def verify_login_code(*, session: Session, username: str, code: str, now: dateti
                      record_id=username, detail={"recovery_code": used_recovery})
         session.commit()
         return True
-    user.failed_logins = (user.failed_logins or 0) + 1
-    action = "mfa.failed"
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = now_naive + LOCKOUT
-        user.failed_logins = 0
-        action = "login.lockout"
-    session.add(user)
+    session.commit()  # a consumed-code check wrote nothing; end the read before the counting update
+    failed, _locked_until = count_failed_attempt(session=session, user_id=user.id, now=now_naive)
+    action = "login.lockout" if failed == 0 else "mfa.failed"
     audit.record(session=session, actor=username, action=action, record_type="staff_user", record_id=username)
     session.commit()
+    session.expire(user)
     return False
 
 

@@ -11,8 +11,9 @@ milliseconds while the version still matches, and computes it afresh as soon as 
 The data version is the newest id of every table the aggregates read, the newest import in
 the audit log (an import that updates rows in place adds no ids) and a digest of the
 settings; each of these is an index look-up, so checking it costs a millisecond or two.
-Results are pickled and signed with HMAC-SHA256 under the app's secret key: a row that does
-not verify (written by anything but Hearth) is ignored and recomputed, never unpickled.
+Results are stored in a format that can only hold data (core.safe_codec: JSON and Arrow IPC,
+never pickle, whose reading runs code) and signed with HMAC-SHA256 under the app's secret key:
+a row that does not verify or does not parse is ignored and recomputed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import hmac
 import inspect
 import json
 import logging
-import pickle
 import time
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from core import safe_codec
 from core.config import get_settings
 from db.engine import refresh_statistics
 from db.models import (
@@ -121,7 +122,11 @@ def _has_pending_writes(session: Session) -> bool:
 
 
 def _store(session: Session, name: str, params: str, version: str, value: Any, seconds: float) -> None:
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        payload = safe_codec.dumps(value)
+    except TypeError as exc:  # a type the data-only format does not carry: compute it each time
+        log.warning("precomputed %s not stored: %s", name, exc)
+        return
     row = PrecomputedResult(name=name, params=params, data_version=version, computed_at=utcnow(),
                             seconds=round(seconds, 3), signature=_sign(name, params, version, payload),
                             payload=payload)
@@ -153,8 +158,8 @@ def remember(session: Session, name: str, params: dict[str, Any], compute: Calla
         payload = bytes(row.payload)
         if hmac.compare_digest(row.signature, _sign(name, key, version, payload)):
             try:
-                return pickle.loads(payload)  # noqa: S301 - signed by this app's secret, checked above
-            except Exception:  # noqa: BLE001 - e.g. stored by an older pandas: recompute, never fail
+                return safe_codec.loads(payload)
+            except Exception:  # noqa: BLE001 - e.g. an old pickled row: recompute, never fail or unpickle
                 log.warning("precomputed %s %s could not be read back; computing it again", name, key)
         else:
             log.warning("precomputed %s %s failed its signature check; computing it again", name, key)

@@ -7,10 +7,8 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from core.config import DEFAULT_COOKIE_KEY, MIN_COOKIE_KEY_LENGTH, PROJECT_ROOT, Settings
+from core.config import KNOWN_DEFAULT_KEYS, PROJECT_ROOT, Settings
 from db.models import StaffUser
-
-KNOWN_DEFAULT_KEYS = {DEFAULT_COOKIE_KEY, "some_key", "", "changeme", "secret"}
 
 
 def production_problems(
@@ -19,17 +17,20 @@ def production_problems(
     """Every reason the app must not start in production; empty when it may."""
     if not settings.is_production:
         return []
-    problems = []
-    key = settings.cookie_key or ""
-    if key in KNOWN_DEFAULT_KEYS:
-        problems.append("HEARTH_COOKIE_KEY is a default value; set a random secret of 32+ characters")
-    elif len(key) < MIN_COOKIE_KEY_LENGTH:
-        problems.append(f"HEARTH_COOKIE_KEY is shorter than {MIN_COOKIE_KEY_LENGTH} characters")
+    # The settings object refuses a default key itself (for every entry point); checked again
+    # here for settings built without validation.
+    problems = settings.secret_problems()
     if session is not None:
-        demo = session.exec(select(StaffUser.username).where(StaffUser.is_demo)).all()
+        # A demo login is harmless once disabled or given a new password (set_password clears
+        # is_demo), so the check counts exactly what the message asks to fix.
+        demo = session.exec(
+            select(StaffUser.username).where(StaffUser.is_demo, StaffUser.disabled == False)  # noqa: E712
+        ).all()
         if demo:
             problems.append(
-                "demo logins exist (" + ", ".join(sorted(demo)) + "); disable them or set their passwords"
+                "demo logins with the published password are enabled (" + ", ".join(sorted(demo)) + "); "
+                "disable each (`python -m core users disable NAME` or Admin → Users) "
+                "or give it a new password (`python -m core users set-password NAME`)"
             )
     if show_error_details:
         problems.append("client.showErrorDetails is on; turn it off so tracebacks never reach users")

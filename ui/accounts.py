@@ -6,6 +6,7 @@ after a write (re-scoring, outreach)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import pandas as pd
@@ -13,6 +14,7 @@ import streamlit as st
 
 from core import accounts as core_accounts
 from core import timeline as core_timeline
+from core.exporting import audited_csv
 from core.roles import Role, parse_roles
 from ui.db import get_session
 
@@ -45,10 +47,19 @@ def queue_options() -> dict[str, list[str]]:
         return core_accounts.queue_options(session=session)
 
 
-def export_selection(roles: tuple[str, ...], customer_ids: list[int]) -> pd.DataFrame:
-    with get_session() as session:
-        return core_accounts.accounts_export_frame(session=session, roles=parse_roles(roles),
-                                                   customer_ids=customer_ids)
+def selection_csv(username: str, roles: frozenset[Role], customer_ids: list[int],
+                  filename: str) -> Callable[[], bytes]:
+    """A callable for st.download_button: the selected accounts as formula-safe CSV, built
+    when clicked and recorded in the audit log (export.accounts_selection)."""
+    ids = list(customer_ids)
+
+    def build() -> bytes:
+        with get_session() as session:
+            frame = core_accounts.accounts_export_frame(session=session, roles=roles, customer_ids=ids)
+            return audited_csv(session=session, frame=frame, kind="accounts_selection", actor=username,
+                               roles=roles, filename=filename)
+
+    return build
 
 
 @st.cache_data(ttl=ACCOUNT_TTL, show_spinner=False)

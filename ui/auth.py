@@ -1,7 +1,8 @@
 """The login gate and every page's server-side role check.
 
-The re-login cookie is streamlit-authenticator's: the same HS256 JWT (username, exp_date)
-written by its cookie component (extra-streamlit-components). Its login widget is not used:
+The re-login cookie is a HS256 JWT of username, exp_date (streamlit-authenticator's format)
+and iat, the issue time that revocation is checked against, written by the cookie component
+streamlit-authenticator uses (extra-streamlit-components). The library itself is not used:
 it cannot keep lockout in the database, ask for a second factor, or revoke sessions on the
 server (design.md pitfalls), so those are Hearth's own (core.auth): lockout in the database,
 revocation through `sessions_valid_after`, roles re-read from the database on every run.
@@ -21,6 +22,7 @@ from core.roles import Role, can_view
 from core.security import cookie_key
 from db.models import utcnow
 from ui.db import get_session
+from ui.safe import md
 
 COOKIE_NAME = "hearth_session"
 _USER = "hearth_user"
@@ -41,10 +43,17 @@ class CurrentUser:
         return bool(self.roles & set(roles))
 
 
-def _cookie_issued_at(token: dict) -> datetime:
-    """When the cookie was issued, as naive UTC: its expiry (epoch seconds) minus its lifetime."""
-    lifetime = get_settings().cookie_expiry_days * 86400
-    return datetime.fromtimestamp(float(token["exp_date"]) - lifetime, UTC).replace(tzinfo=None)
+def _cookie_issued_at(token: dict) -> datetime | None:
+    """When the cookie was issued, as naive UTC, from the `iat` it carries (epoch seconds).
+
+    Not reconstructed from the expiry and this process's configured lifetime: a replica with
+    a shorter HEARTH_COOKIE_EXPIRY_DAYS would then date an old cookie later than its logout
+    and accept it. A token without `iat` (streamlit-authenticator's own format) is refused.
+    """
+    try:
+        return datetime.fromtimestamp(float(token["iat"]), UTC).replace(tzinfo=None)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
 
 
 def _read_cookie() -> dict | None:
@@ -57,10 +66,14 @@ def _read_cookie() -> dict | None:
     if not raw:
         return None
     try:
-        token = jwt.decode(raw, cookie_key(get_settings()), algorithms=["HS256"])
-    except jwt.PyJWTError:
+        token = jwt.decode(raw, cookie_key(get_settings()), algorithms=["HS256"], leeway=30)
+        expires, issued = float(token.get("exp_date", 0)), float(token["iat"])
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
         return None
-    if float(token.get("exp_date", 0)) <= datetime.now(UTC).timestamp():
+    now = datetime.now(UTC).timestamp()
+    # Expired by its own date, or older than this process allows (a replica configured with a
+    # shorter lifetime honours its own, not the one that issued the cookie).
+    if expires <= now or issued + get_settings().cookie_expiry_days * 86400 <= now:
         return None
     return token
 
@@ -71,13 +84,18 @@ def write_pending_cookie() -> None:
     The component sets the cookie from the browser once it has mounted; rendering it with the
     same arguments on each run keeps it mounted (a component shown on one run only is often
     unmounted by the next rerun before it ran). The token has the format
-    streamlit-authenticator writes and reads: a HS256 JWT of username and exp_date.
+    streamlit-authenticator writes (a HS256 JWT of username and exp_date) plus `iat`.
     """
     token = st.session_state.get(_SET_COOKIE)
     if not token:
         return
     expires = datetime.fromtimestamp(jwt.decode(token, options={"verify_signature": False})["exp_date"])
-    _cookie_manager().set(COOKIE_NAME, token, expires_at=expires, key="hearth_cookie_set")
+    # SameSite=Strict, and Secure when the app is served over HTTPS. HttpOnly is out of reach:
+    # Streamlit gives a script no way to send a Set-Cookie header, and a cookie written by
+    # page script (this component) cannot be HttpOnly. See README, Security.
+    url = str(getattr(st.context, "url", "") or "")
+    _cookie_manager().set(COOKIE_NAME, token, expires_at=expires, key="hearth_cookie_set",
+                          same_site="strict", secure=url.startswith("https://") or None)
 
 
 def _cookie_manager():  # noqa: ANN202
@@ -95,7 +113,7 @@ def current_user() -> CurrentUser | None:
             return None
         token = _read_cookie()
         if token and token.get("username"):
-            username, issued_at = token["username"], _cookie_issued_at(token)
+            username, issued_at = str(token["username"]), _cookie_issued_at(token)
     if not username or issued_at is None:
         return None
     with get_session() as session:
@@ -114,13 +132,16 @@ def _forget() -> None:
 
 
 def _start_session(username: str) -> None:
+    issued = utcnow()
     st.session_state[_USER] = username
-    st.session_state[_ISSUED] = utcnow()
+    st.session_state[_ISSUED] = issued
     st.session_state["username"] = username
     st.session_state.pop(_LOGGED_OUT, None)
     expires = datetime.now(UTC) + timedelta(days=get_settings().cookie_expiry_days)
+    # `iat` is the issue time the server checks against sessions_valid_after (revocation).
     st.session_state[_SET_COOKIE] = jwt.encode(
-        {"username": username, "exp_date": expires.timestamp()}, cookie_key(get_settings()), algorithm="HS256"
+        {"username": username, "exp_date": expires.timestamp(), "iat": issued.replace(tzinfo=UTC).timestamp()},
+        cookie_key(get_settings()), algorithm="HS256",
     )
 
 
@@ -196,7 +217,7 @@ def _enrol_step(username: str) -> None:
             with get_session() as session:
                 codes = mfa.confirm_enrolment(session=session, username=username, code=code)
         except mfa.MfaError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             return
         st.session_state.pop(_ENROL_SECRET, None)
         st.session_state[_PENDING] = (username, auth.LoginOutcome.NEEDS_TOTP.value)

@@ -15,8 +15,10 @@ import streamlit as st
 
 from core import loyalty as core_loyalty
 from core.config import get_settings
+from core.exporting import safe_cell
 from core.roles import Role, may_see_personal_data
 from ui.db import get_session
+from ui.safe import md, plotly_chart
 
 MAX_ROWS = 2_000
 
@@ -30,7 +32,7 @@ def _cell_safe(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     as a formula gets a leading apostrophe."""
     df = df.copy()
     for c in columns:
-        df[c] = df[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
+        df[c] = df[c].map(safe_cell)  # the export's one rule (core.exporting)
     return df
 
 
@@ -117,14 +119,14 @@ def render_programme(as_of: date, data: dict | None = None) -> None:
                           yaxis2={"title": "liability", "overlaying": "y", "side": "right",
                                   "range": [0, top * money]},
                           showlegend=False, margin={"t": 50, "b": 10})
-        st.plotly_chart(fig, key="loy_outstanding_chart")
+        plotly_chart(fig, key="loy_outstanding_chart")
     with right:
         fig = go.Figure()
         for col, label in (("earned", "Earned"), ("redeemed", "Redeemed"), ("expired", "Expired")):
             fig.add_bar(x=monthly["month"], y=monthly[col], name=label)
         fig.update_layout(title="Earned, redeemed and expired by month", barmode="group", height=360,
                           legend={"orientation": "h"}, margin={"t": 50, "b": 10})
-        st.plotly_chart(fig, key="loy_flows_chart")
+        plotly_chart(fig, key="loy_flows_chart")
     tiers = data["tiers"]
     left, right = st.columns([1, 2])
     with left:
@@ -136,7 +138,7 @@ def render_programme(as_of: date, data: dict | None = None) -> None:
     with right:
         fig = go.Figure(go.Bar(x=tiers["tier"], y=tiers["customers"]))
         fig.update_layout(title="Members per tier", height=300, margin={"t": 50, "b": 10})
-        st.plotly_chart(fig, key="loy_tier_chart")
+        plotly_chart(fig, key="loy_tier_chart")
 
 
 def _member_columns() -> dict:
@@ -244,7 +246,7 @@ def render_ledger(user, as_of: date) -> None:  # noqa: ANN001
         return
     info, rows = ledger(_roles_key(user.roles), external_id, as_of)
     if info is None:
-        st.warning(f"No customer with id {external_id}.")
+        st.warning(f"No customer with id {md(external_id)}.")
         return
     st.text(f"{info['customer']} · {info['name'] or ''}")
     st.page_link("views/account.py", label="Open the account", query_params={"id": str(info["id"])},
@@ -291,7 +293,7 @@ def render_page(user) -> None:  # noqa: ANN001
             st.caption("The programme as a whole: aggregates only.")
             render_programme(as_of)
     except core_loyalty.LoyaltyError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
 
 
 def render_loyalty_admin(user) -> None:  # noqa: ANN001
@@ -321,7 +323,7 @@ def render_loyalty_admin(user) -> None:  # noqa: ANN001
             with get_session() as session:
                 written = core_loyalty.expire_points(session=session, as_of=today, actor=user.username)
         except core_loyalty.LoyaltyError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             return
         clear_readers()
         st.success(f"Wrote {written:,} expire entries.")

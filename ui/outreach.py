@@ -15,8 +15,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import outreach as core_outreach
+from core.exporting import safe_cell
 from core.roles import Role, may_see_personal_data
 from ui.db import get_session
+from ui.safe import md, plotly_chart
 
 LABELS = core_outreach.TEMPLATE_LABELS
 STATUS_ICONS = {"queued": "⏳", "sending": "📤", "sent": "✅", "failed": "❌", "suppressed": "🚫",
@@ -32,7 +34,7 @@ def _cell_safe(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     would run as a formula gets a leading apostrophe here."""
     df = df.copy()
     for c in columns:
-        df[c] = df[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
+        df[c] = df[c].map(safe_cell)  # the export's one rule (core.exporting)
     return df
 
 
@@ -105,7 +107,7 @@ def render_account_outreach(user, customer_id: int, *, feedback_id: int | None =
     try:
         fits = _fitting(customer_id)
     except core_outreach.OutreachError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return
     cols = st.columns(len(templates))
     for col, template in zip(cols, templates, strict=True):
@@ -115,7 +117,7 @@ def render_account_outreach(user, customer_id: int, *, feedback_id: int | None =
         with col:
             clicked = st.button(LABELS[template], key=f"outreach_btn_{template}_{suffix}",
                                 disabled=why_not is not None,
-                                help=f"Does not fit: {why_not}" if why_not else "Preview before sending")
+                                help=f"Does not fit: {md(why_not)}" if why_not else "Preview before sending")
         if clicked:
             # One key per opened preview: a double click on Send, or a retry, is one outreach.
             st.session_state[pending_key] = {"template": template, "key": f"ui:{uuid.uuid4().hex}"}
@@ -135,14 +137,14 @@ def render_account_outreach(user, customer_id: int, *, feedback_id: int | None =
                         session=session, customer_id=customer_id, template=template,
                         feedback_id=feedback_id, idempotency_key=pending["key"])
             except core_outreach.OutreachError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
                 return
             if preview.subject:
                 _show_preview(preview)
             if preview.would_send:
                 st.caption("This exact message is queued on Send; the outreach worker delivers it.")
             else:
-                st.warning(f"Will not be sent: {preview.reason}")
+                st.warning(f"Will not be sent: {md(preview.reason)}")
             left, right = st.columns(2)
             send = left.button("Send", key=f"outreach_send_{suffix}", type="primary",
                                disabled=not preview.would_send)
@@ -157,7 +159,7 @@ def render_account_outreach(user, customer_id: int, *, feedback_id: int | None =
                         session=session, customer_id=customer_id, template=template,
                         triggered_by=user.username, feedback_id=feedback_id, idempotency_key=pending["key"])
             except core_outreach.OutreachError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
                 return
             clear_outreach_caches()
             st.session_state.pop(pending_key, None)
@@ -199,7 +201,7 @@ def render_bulk_outreach(user, customer_ids: list[int], audience_rule: dict) -> 
     try:
         plan = _plan(tuple(sorted(int(i) for i in customer_ids)), template, holdout_pct / 100)
     except core_outreach.OutreachError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return
     a, b, c, d = st.columns(4)
     a.metric("Selected", f"{plan.audience:,}")
@@ -212,7 +214,7 @@ def render_bulk_outreach(user, customer_ids: list[int], audience_rule: dict) -> 
     token = st.session_state.setdefault("bulk_token", uuid.uuid4().hex)
     done = st.session_state.setdefault("bulk_done", {})
     if token in done:
-        st.success(done[token])
+        st.success(md(done[token]))
     if plan.contact + plan.holdout == 0:
         st.warning("Nobody in this selection can be contacted with this template; try another template.")
         return
@@ -226,7 +228,7 @@ def render_bulk_outreach(user, customer_ids: list[int], audience_rule: dict) -> 
                     audience_rule=audience_rule, holdout_share=holdout_pct / 100, created_by=user.username)
                 res = core_outreach.campaign_results(session=session, campaign_id=campaign.id).iloc[0]
         except core_outreach.OutreachError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             return
         clear_outreach_caches()
         done[token] = (f"Campaign “{campaign.name}” created: {int(res['queued'])} queued, "
@@ -235,7 +237,7 @@ def render_bulk_outreach(user, customer_ids: list[int], audience_rule: dict) -> 
         st.session_state["bulk_last"] = done[token]
         st.rerun()
     if "bulk_last" in st.session_state and token not in done:
-        st.success(st.session_state["bulk_last"])
+        st.success(md(st.session_state["bulk_last"]))
 
 
 # ---------------------------------------------------------------- outreach screen
@@ -277,7 +279,7 @@ def render_campaign_results(user) -> None:  # noqa: ANN001
     b.metric("Messages sent", f"{int(total['sent']):,}")
     c.metric("Revenue from offer codes", f"{total['revenue_offer_codes']:,.2f}")
     if results["uplift"].notna().any():
-        st.plotly_chart(uplift_chart(results), key="outreach_uplift_chart")
+        plotly_chart(uplift_chart(results), key="outreach_uplift_chart")
     else:
         st.caption("Uplift appears once a campaign has inactive customers in both the contacted and the "
                    "held-out group.")

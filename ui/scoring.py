@@ -12,6 +12,7 @@ from core.roles import Role
 from core.scoring import ScoringError, latest_model_run, score_all
 from ui.accounts import clear_account_readers
 from ui.db import app_engine, get_session
+from ui.safe import md, plotly_chart
 
 BASELINES = (("model", "Churn model"), ("recency_baseline", "Recency alone"),
              ("bgnbd_baseline", "BG/NBD expected purchases"))
@@ -57,7 +58,7 @@ def _rescore(user) -> None:  # noqa: ANN001
         info = score_all(engine=app_engine(), horizon_days=get_settings().horizon_days,
                          progress=lambda frac, msg: bar.progress(min(max(frac, 0.0), 1.0), text=msg))
     except ScoringError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return
     with get_session() as session:
         audit.record(session=session, actor=user.username, action="scoring.run", record_type="model_run",
@@ -115,4 +116,4 @@ def render_model_admin(user) -> None:  # noqa: ANN001
         "actual churn share": st.column_config.NumberColumn(format="percent"),
     })
     st.subheader("Calibration by decile")
-    st.plotly_chart(calibration_figure(bt), width="stretch", key="model_calibration")
+    plotly_chart(calibration_figure(bt), width="stretch", key="model_calibration")

@@ -12,6 +12,7 @@ from core.timeline import AccountNotFound
 from ui import accounts as ui
 from ui.auth import require_screen
 from ui.outreach import render_account_outreach
+from ui.safe import md, plotly_chart
 
 user = require_screen("account")
 roles = ui.roles_key(user.roles)
@@ -26,7 +27,7 @@ customer_id = int(raw_id)
 try:
     info = ui.account_overview(roles, customer_id)
 except AccountNotFound as exc:
-    st.error(str(exc))
+    st.error(md(exc))
     st.stop()
 
 # Customer text goes through st.text only.
@@ -56,7 +57,7 @@ else:
                    "steps": [{"range": [0, 40], "color": "#f4c7c3"}, {"range": [40, 70], "color": "#fce8b2"},
                              {"range": [70, 100], "color": "#b7e1cd"}]}))
         gauge.update_layout(height=230, margin=dict(l=20, r=20, t=40, b=0))
-        st.plotly_chart(gauge, width="stretch", key="acct_gauge")
+        plotly_chart(gauge, width="stretch", key="acct_gauge")
         st.markdown("**Why**")
         for line in score["drivers"]:
             st.text(f"• {line}")
@@ -70,7 +71,7 @@ else:
                                    hovertemplate="%{y}: %{x:.0f} (weight %{customdata:.0%})<extra></extra>"))
             bar.update_layout(height=260, xaxis=dict(range=[0, 100], title="score"),
                               margin=dict(l=0, r=10, t=10, b=0))
-            st.plotly_chart(bar, width="stretch", key="acct_components")
+            plotly_chart(bar, width="stretch", key="acct_components")
             missing = [label for name, (_w, label) in HEALTH_COMPONENTS.items() if name not in comps]
             if missing:
                 st.caption("No data, left out (the other weights are rescaled): " + ", ".join(missing) + ".")
@@ -83,7 +84,7 @@ else:
                         mode="lines+markers")
         fig.update_layout(height=240, yaxis=dict(range=[0, 100]), margin=dict(l=0, r=0, t=10, b=0))
         st.subheader("Score history")
-        st.plotly_chart(fig, width="stretch", key="acct_history")
+        plotly_chart(fig, width="stretch", key="acct_history")
 
 st.subheader("Consent and subscription")
 st.dataframe(pd.DataFrame([{

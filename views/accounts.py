@@ -6,13 +6,13 @@ import plotly.express as px
 import streamlit as st
 
 from core.accounts import BAND_LABELS, BANDS, MAX_SELECTION, AccountsError, QueueFilters
-from core.exporting import write_csv
 from core.health import RFM_LABELS, RFM_SEGMENTS, VALUE_EXPLANATION
 from core.roles import Role
 from ui import accounts as ui
 from ui.auth import require_screen
 from ui.data import export_button
 from ui.outreach import render_bulk_outreach
+from ui.safe import md, plotly_chart
 
 user = require_screen("accounts")
 roles = ui.roles_key(user.roles)
@@ -50,7 +50,7 @@ page_no = int(st.session_state.get("acc_page", 1))
 try:
     page = ui.queue_page(user.username, roles, filters, page_no, PAGE_SIZE)
 except AccountsError as exc:
-    st.error(str(exc))
+    st.error(md(exc))
     st.stop()
 
 if page.as_of is None:
@@ -63,7 +63,7 @@ if counts["customers"].sum():
     fig = px.bar(counts, x="label", y="customers", hover_data={"value_at_risk": ":,.0f", "label": False},
                  labels={"label": "RFM segment", "customers": "customers"}, height=230)
     fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(fig, width="stretch", key="acc_segments_chart")
+    plotly_chart(fig, width="stretch", key="acc_segments_chart")
 
 st.caption(f"Scores as of {page.as_of:%d %b %Y}: {page.total:,} accounts"
            + ("" if show_all else " in your book") + f" · page {page.page} of {page.pages}")
@@ -119,7 +119,8 @@ if not selected:
     st.info("Select rows in the table (or all matching the filter) to export them or plan outreach.")
 else:
     st.write(f"{len(selected):,} accounts selected.")
-    st.download_button("Export the selection as CSV", data=write_csv(ui.export_selection(roles, selected)),
-                       file_name=f"accounts-{page.as_of}.csv", mime="text/csv", key="acc_export")
+    st.download_button("Export the selection as CSV", key="acc_export", mime="text/csv",
+                       data=ui.selection_csv(user.username, user.roles, selected, f"accounts-{page.as_of}.csv"),
+                       file_name=f"accounts-{page.as_of}.csv")
 render_bulk_outreach(user, selected, filters.as_rule(username=user.username))
 export_button("scores", user, label="Download every account's latest scores as CSV", key="acc_scores_export")

@@ -5,6 +5,7 @@ from core.exporting import write_csv
 from core.roles import Role
 from ui.auth import require_screen
 from ui.db import get_session
+from ui.safe import md
 
 user = require_screen("admin")
 st.title("Admin")
@@ -32,10 +33,10 @@ with tab_users:
                     users.add_user(session=session, username=new_username.strip(), name=new_name.strip(),
                                    email=new_email.strip() or None, roles=new_roles,
                                    password=new_password, actor=user.username)
-                st.success(f"Added {new_username}.")
+                st.success(f"Added {md(new_username)}.")
                 st.rerun()
             except users.UserError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
     with col_manage, st.form("manage_user"):
         st.subheader("Reset or disable")
         target = st.selectbox("User", staff["username"].tolist(), key="manage_user")
@@ -49,7 +50,7 @@ with tab_users:
                 with get_session() as session:
                     users.set_password(session=session, username=target, password=reset_password,
                                        actor=user.username)
-                st.success(f"Password of {target} set; their sessions ended.")
+                st.success(f"Password of {md(target)} set; their sessions ended.")
             elif do_disable:
                 if target == user.username:
                     st.error("You cannot disable yourself.")
@@ -57,13 +58,13 @@ with tab_users:
                     with get_session() as session:
                         users.set_disabled(session=session, username=target, disabled=True,
                                            actor=user.username)
-                    st.success(f"{target} disabled; their sessions ended.")
+                    st.success(f"{md(target)} disabled; their sessions ended.")
             elif do_enable:
                 with get_session() as session:
                     users.set_disabled(session=session, username=target, disabled=False, actor=user.username)
-                st.success(f"{target} enabled.")
+                st.success(f"{md(target)} enabled.")
         except users.UserError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
 
     st.subheader("Two-factor login")
     with get_session() as session:

@@ -14,9 +14,11 @@ from core.importing import (
     match_columns,
     read_csv_bytes,
 )
+from core.upload import UploadRefused, check_upload, preview_frame
 from ui.auth import require_screen
 from ui.data import IGNORE, export_download, overrides_from_editor
 from ui.db import get_session, precompute_in_background
+from ui.safe import md
 
 user = require_screen("data")
 st.title("Data")
@@ -48,11 +50,13 @@ def _import_flow() -> None:
                 "the examples/ folder; import them in the order products, customers, orders, feedback, "
                 "loyalty, tickets.")
         return
-    if upload.size > limit_mb * 1024 * 1024:
-        st.error(f"The file is {upload.size / 1024 / 1024:.0f} MB; the limit is {limit_mb} MB "
-                 "(HEARTH_MAX_UPLOAD_MB). Split the file or import it with `python -m core import`.")
-        return
     data = upload.getvalue()
+    try:
+        check_upload(data, filename=upload.name, max_mb=limit_mb)
+    except UploadRefused as exc:
+        st.error("The file is refused before reading it:")
+        st.text(str(exc))  # it names the file: plain text, never Markdown
+        return
     try:
         parsed = read_csv_bytes(data, filename=upload.name)
     except ImportFailed as exc:
@@ -62,9 +66,9 @@ def _import_flow() -> None:
         return
 
     st.subheader("Preview")
-    st.caption(f"{len(parsed.frame):,} rows, separated by '{parsed.delimiter}'"
+    st.caption(f"{len(parsed.frame):,} rows, separated by '{md(parsed.delimiter)}'"
                + (", with a byte order mark" if parsed.had_bom else ""))
-    st.dataframe(parsed.frame.head(10), hide_index=True)
+    st.dataframe(preview_frame(parsed.frame), hide_index=True)
 
     st.subheader("Columns")
     detected = match_columns(parsed.columns, kind)
@@ -102,7 +106,7 @@ def _import_flow() -> None:
         st.session_state["data_check_key"] = check_key
     check = st.session_state["data_check"]
     if not check["ok"]:
-        st.error(check["summary"])
+        st.error(md(check["summary"]))
         st.dataframe(pd.DataFrame(check["problems"], columns=["row", "column", "value", "problem"]),
                      hide_index=True)
         st.caption("Row numbers are those a spreadsheet shows (the header is row 1). Fix the file and "

@@ -15,6 +15,7 @@ from ui import feedback as ui
 from ui.auth import require_screen
 from ui.data import export_button
 from ui.db import get_session
+from ui.safe import md
 
 user = require_screen("feedback")
 roles = ui.roles_key(user.roles)
@@ -45,7 +46,7 @@ st.caption("Answers that need a human: detractors (0-6), clearly negative commen
 
 flash = st.session_state.pop("fb_flash", None)
 if flash:
-    st.success(flash)
+    st.success(md(flash))
 
 # ---------------------------------------------------------------- close the loop
 loop = ui.loop_figures(user.username, roles)
@@ -167,7 +168,7 @@ with st.container(border=True):
                 with get_session() as session:
                     action(session=session, feedback_id=item_id, actor=user.username, roles=user.roles, **kwargs)
             except (fbk.FeedbackError, NotAllowed) as exc:
-                st.error(str(exc))
+                st.error(md(exc))
                 return
             ui.clear_feedback_readers()
             st.session_state["fb_flash"] = done
@@ -211,7 +212,7 @@ with st.container(border=True):
                                                    idempotency_key=f"apology:feedback:{item_id}")
                 except OutreachError as exc:
                     preview = None
-                    st.error(str(exc))
+                    st.error(md(exc))
                 if preview is not None:
                     if preview.would_send:
                         # The address is customer text: st.text, never a caption (Markdown).
@@ -219,14 +220,14 @@ with st.container(border=True):
                         st.text(f"Subject: {preview.subject or ''}")
                         st.text(preview.body or "")
                     else:
-                        st.warning(f"Would not be sent: {preview.reason}")
+                        st.warning(f"Would not be sent: {md(preview.reason)}")
                     if st.button("Send apology", key="fb_apology", disabled=not preview.would_send):
                         try:
                             with get_session() as session:
                                 result = fbk.send_apology(session=session, feedback_id=item_id,
                                                           actor=user.username, roles=user.roles)
                         except (fbk.FeedbackError, NotAllowed, OutreachError) as exc:
-                            st.error(str(exc))
+                            st.error(md(exc))
                         else:
                             ui.clear_feedback_readers()
                             st.session_state["fb_flash"] = f"Apology for item #{item_id}: {result.describe()}"

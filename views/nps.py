@@ -13,6 +13,7 @@ from core.roles import may_see_personal_data
 from db.models import utcnow
 from ui import feedback as ui
 from ui.auth import require_screen
+from ui.safe import md, plain, plotly_chart
 
 user = require_screen("nps")
 roles = ui.roles_key(user.roles)
@@ -75,11 +76,11 @@ else:
     for group, part in periods.groupby(by):
         fig.add_trace(go.Scatter(x=part["period"], y=part["nps"], mode="lines+markers", name=str(group),
                                  customdata=part[["responses", "ci_low", "ci_high"]],
-                                 hovertemplate=f"{group} " + "%{x|%Y-%m-%d}: NPS %{y:.0f} (%{customdata[1]:.0f}"
+                                 hovertemplate=f"{plain(group)} " + "%{x|%Y-%m-%d}: NPS %{y:.0f} (%{customdata[1]:.0f}"
                                                " to %{customdata[2]:.0f}), %{customdata[0]} answers<extra></extra>"))
 fig.update_layout(yaxis={"title": "NPS", "range": [-100, 100]}, height=380, margin={"t": 30, "b": 10},
                   legend={"orientation": "h"})
-st.plotly_chart(fig, width="stretch", key="nps_trend")
+plotly_chart(fig, width="stretch", key="nps_trend")
 
 mix = overall.copy()
 mix_fig = go.Figure()
@@ -87,7 +88,7 @@ for column, color in (("detractors", "#d62728"), ("passives", "#bbbbbb"), ("prom
     mix_fig.add_trace(go.Bar(x=mix["period"], y=mix[column], name=column, marker_color=color))
 mix_fig.update_layout(barmode="stack", height=300, margin={"t": 30, "b": 10}, yaxis={"title": "answers"},
                       legend={"orientation": "h"}, title="Promoters, passives and detractors")
-st.plotly_chart(mix_fig, width="stretch", key="nps_mix")
+plotly_chart(mix_fig, width="stretch", key="nps_mix")
 
 with st.expander("Figures per period" + ("" if by is None else f" and {split_labels[split]}")):
     st.dataframe(periods, hide_index=True, width="stretch",
@@ -110,7 +111,7 @@ else:
     heat = go.Figure(go.Heatmap(z=grid.values, x=[f"{m:%Y-%m}" for m in grid.columns], y=list(grid.index),
                                 colorscale="Reds", hovertemplate="%{y}, %{x}: %{z} mentions<extra></extra>"))
     heat.update_layout(height=60 + 28 * len(grid), margin={"t": 10, "b": 10})
-    st.plotly_chart(heat, width="stretch", key="nps_themes")
+    plotly_chart(heat, width="stretch", key="nps_themes")
     st.caption("Problems named in the comments of answers scored 0-6, per month (one answer can name "
                "several). Themes come from the flagging rules.")
 
@@ -125,7 +126,7 @@ else:
         try:
             hits = ui.search(roles, word.strip())
         except fbk.FeedbackError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             if hits.empty:
                 # Not echoed: the search word may be pasted customer text, and st.info renders Markdown.

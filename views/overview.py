@@ -17,6 +17,7 @@ from core.kpis import KPI_INFO, format_change, format_value, kpi_table_csv
 from db.models import utcnow
 from ui import kpis as data
 from ui.auth import require_screen
+from ui.safe import md, plotly_chart
 
 user = require_screen("overview")
 
@@ -44,7 +45,7 @@ scope = ", ".join(f"{k} {v}" for k, v in (("segment", segment), ("region", regio
 table = data.kpi_table(*args)
 kpi = table.set_index("key")
 start = as_of - timedelta(days=horizon - 1)
-st.subheader(f"{start:%d %b %Y} to {as_of:%d %b %Y}" + (f" ({scope})" if scope else ""))
+st.subheader(f"{start:%d %b %Y} to {as_of:%d %b %Y}" + (f" ({md(scope)})" if scope else ""))
 st.caption(f"Changes compare with the {horizon} days before ({start - timedelta(days=horizon):%d %b %Y} "
            f"to {start - timedelta(days=1):%d %b %Y}). Hover over a number's label for its definition.")
 
@@ -126,12 +127,12 @@ if section == "Trends":
                           yaxis2={"title": "Active customers", "overlaying": "y", "side": "right"},
                           legend={"orientation": "h"}, margin={"t": 30}, height=380,
                           title="Every four weeks over the last year, each point over its trailing period")
-        st.plotly_chart(fig, key="ov_trend")
+        plotly_chart(fig, key="ov_trend")
         m = data.monthly(*flt)
         fig = px.bar(m, x="month", y="revenue", hover_data=["orders", "customers"],
                      title="Revenue by calendar month (the current month is partial)")
         fig.update_layout(height=320, margin={"t": 40})
-        st.plotly_chart(fig, key="ov_monthly")
+        plotly_chart(fig, key="ov_monthly")
 
 if section == "Cohorts":
     co = data.cohorts(*flt)
@@ -149,7 +150,7 @@ if section == "Cohorts":
             texttemplate="%{text}", hovertemplate="%{y}, %{x}: %{z:.1f} %<extra></extra>"))
         fig.update_layout(yaxis={"autorange": "reversed", "title": "Cohort (month of first order, size)"},
                           xaxis={"title": "Months after the first order"}, height=460, margin={"t": 30})
-        st.plotly_chart(fig, key="ov_cohorts")
+        plotly_chart(fig, key="ov_cohorts")
         st.caption("Share of each month's new customers who ordered again in month 1, 2, 3 ... after their "
                    "first order. Blank cells lie in the future.")
 
@@ -162,7 +163,7 @@ if section == "Revenue mix":
                      category_orders={"kind": ["new", "returning", "reactivated"]},
                      title="Revenue by kind of customer")
         fig.update_layout(height=380, margin={"t": 40}, legend={"orientation": "h"})
-        st.plotly_chart(fig, key="ov_split")
+        plotly_chart(fig, key="ov_split")
         st.caption(f"New: orders in the month of the customer's first order. Reactivated: the customer's "
                    f"previous order was {horizon} days or more earlier. Returning: every other order.")
 
@@ -177,7 +178,7 @@ if section == "Health bands":
                       color_discrete_map={"healthy": "#2e7d32", "watch": "#f9a825", "at_risk": "#c62828"},
                       title="Accounts per health band at each scoring run")
         fig.update_layout(height=360, margin={"t": 40})
-        st.plotly_chart(fig, key="ov_bands")
+        plotly_chart(fig, key="ov_bands")
         if moves["previous"] is None:
             st.info("Band moves need two scoring runs at least a week apart.")
         else:
@@ -207,7 +208,7 @@ if section == "NPS and loyalty":
                         hovertemplate="%{x}: %{y:.1f} (%{customdata} answers)<extra></extra>")
         fig.update_layout(yaxis={"range": [-100, 100], "title": "NPS"}, height=360, margin={"t": 30},
                           title="NPS by month")
-        st.plotly_chart(fig, key="ov_nps")
+        plotly_chart(fig, key="ov_nps")
     l1, l2, l3 = st.columns(3)
     for col, key in zip((l1, l2, l3), ("loyalty_outstanding_points", "loyalty_liability", "redemption_rate"),
                         strict=True):
@@ -226,7 +227,7 @@ if section == "NPS and loyalty":
                           yaxis2={"title": "Liability", "overlaying": "y", "side": "right"},
                           legend={"orientation": "h"}, height=360, margin={"t": 30},
                           title="Loyalty points and liability by month")
-        st.plotly_chart(fig, key="ov_loyalty")
+        plotly_chart(fig, key="ov_loyalty")
         if scope:
             st.caption("The monthly loyalty chart covers the whole store; the numbers above follow the filter.")
 
@@ -265,7 +266,7 @@ if section == "Outreach results":
             fig.add_vline(x=0, line_dash="dot")
             fig.update_layout(xaxis={"title": "Uplift in reactivation rate, points (95 % interval)"},
                               height=120 + 40 * len(plot), margin={"t": 20})
-            st.plotly_chart(fig, key="ov_uplift")
+            plotly_chart(fig, key="ov_uplift")
         st.caption("Uplift: reactivation rate of contacted customers who were inactive at outreach time "
                    "minus that of the held-out group; reactivated = an order within 30 days after.")
     oc = data.offer_codes(*args)
@@ -283,7 +284,7 @@ if section == "Lifetime value":
                  help="Fits two models on the whole order history; takes a few seconds on a large store."):
         lv = data.lifetime_value(*flt)
         if "error" in lv:
-            st.info(f"Lifetime value not available: {lv['error']}.")
+            st.info(f"Lifetime value not available: {md(lv['error'])}.")
         else:
             v1, v2, v3 = st.columns(3)
             v1.metric("Expected revenue, next 12 months", format_value("money", lv["total"]))
@@ -292,7 +293,7 @@ if section == "Lifetime value":
             fig = px.histogram(x=lv["clv_values"], nbins=40, labels={"x": "12-month value"},
                                title="Customers by 12-month lifetime value")
             fig.update_layout(height=320, margin={"t": 40}, yaxis_title="customers")
-            st.plotly_chart(fig, key="ov_clv_hist")
+            plotly_chart(fig, key="ov_clv_hist")
             st.dataframe(lv["by_segment"], hide_index=True, key="ov_clv_segments")
             p = lv["bgnbd"]
             g = lv["gamma_gamma"]

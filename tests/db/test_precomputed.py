@@ -153,7 +153,7 @@ def test_a_result_that_cannot_be_read_back_is_recomputed(session: Session) -> No
     compute = Counter({"a": 1})
     precomputed.remember(session, "test.unreadable", {}, compute)
     session.commit()
-    # Correctly signed, but not a pickle this Python can load (say, from another pandas).
+    # Correctly signed, but not a payload this version can read (say, an old pickled row).
     row = session.execute(select(PrecomputedResult)).scalar_one()
     bad = b"not a pickle"
     row.payload = bad
@@ -161,3 +161,54 @@ def test_a_result_that_cannot_be_read_back_is_recomputed(session: Session) -> No
     session.commit()
     assert precomputed.remember(session, "test.unreadable", {}, compute) == {"a": 1}
     assert compute.calls == 2
+
+
+class _Trap:
+    """Unpickling this creates the marker file: proof that code from the database ran."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def test_a_correctly_signed_pickle_is_never_unpickled(session: Session, tmp_path) -> None:  # noqa: ANN001
+    """The attacker knows the signing key (demo mode's is public) and writes a signed pickle."""
+    import pickle
+
+    _store_with_two_orders(session)
+    compute = Counter({"a": 1})
+    precomputed.remember(session, "test.trap", {}, compute)
+    session.commit()
+    marker = tmp_path / "ran"
+    row = session.execute(select(PrecomputedResult)).scalar_one()
+    evil = pickle.dumps(_Trap(str(marker)))
+    row.payload = evil
+    row.signature = precomputed._sign(row.name, row.params, row.data_version, evil)
+    session.commit()
+    assert precomputed.remember(session, "test.trap", {}, compute) == {"a": 1}
+    assert compute.calls == 2
+    assert not marker.exists()
+
+
+def test_every_warmed_result_is_stored_as_data_and_reads_back_the_same(session: Session) -> None:
+    import pandas as pd
+
+    from core import safe_codec
+
+    _store_with_two_orders(session)
+    precomputed.warm_up(engine=session.get_bind(), as_of=AS_OF, horizon_days=90)
+    payloads = session.execute(select(PrecomputedResult.name, PrecomputedResult.payload)).all()
+    assert len(payloads) >= 8
+    for name, payload in payloads:
+        assert bytes(payload).startswith(safe_codec.MAGIC), name
+        assert not bytes(payload).startswith(b"\x80"), name  # no pickle protocol header
+    # Read back through the screens' own call: the same frame as computing it afresh.
+    stored = kpis.kpi_trend(session=session, as_of=AS_OF, horizon_days=90)
+    fresh = kpis.kpi_trend.__wrapped__(session=session, as_of=AS_OF, horizon_days=90)
+    pd.testing.assert_frame_equal(stored, fresh, check_exact=True)
+    summary = loyalty.ledger_summary(session=session, as_of=AS_OF)
+    assert isinstance(summary, loyalty.LedgerSummary)

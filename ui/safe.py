@@ -1,0 +1,109 @@
+"""One way to put text that is not a literal of our code on screen.
+
+Streamlit renders Markdown in st.markdown, st.caption, st.subheader, alerts (st.error,
+st.warning, st.info, st.success), toasts, expander and tab labels and most widget labels:
+links, images (fetched by the browser: a tracking beacon), bold, `:red[colour]`, LaTeX.
+Plotly renders a subset of HTML (`<a href>`, `<b>`, `<span style>`) in trace names, legends,
+hover labels, axis categories and titles. Text from outside (a customer's name, an imported
+segment, region, channel, category or campaign name, a staff username, a file name, a query
+parameter) goes through :func:`md` before any of the first, and every figure goes through
+:func:`plotly_chart`; plain-text elements (st.text, st.code, st.dataframe) need neither.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+# Any ASCII punctuation may be backslash-escaped in CommonMark, and an escaped character is
+# always literal text. Escaped here: what can open a link or image (`[ ] ( ) !`), emphasis or
+# strike (`* _ ~`), code (`` ` ``), HTML or an entity (`< > &`), a table cell (`|`), LaTeX
+# (`$`), braces, a backslash itself, and a Streamlit colour or icon directive (its `[`). A
+# heading, list or quote can only start a line: a leading `#`, `>`, `-`, `+` or `1.` is
+# escaped, and line breaks are removed. Autolinks: `://`, `www.` and the `@` of an address
+# are broken by an escape. Ordinary punctuation (`. , : ; ' " / % ? =`) is left as it is,
+# so a message reads, and compares, the same.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]()!<>&|$\{}@])")
+_LINE_START = re.compile(r"^(\s*\d*)([#>+.)-])")
+_WWW = re.compile(r"(www)\.", re.IGNORECASE)
+
+
+def md(value: Any) -> str:
+    """``value`` as text that every Markdown-rendering element shows literally, on one line.
+
+    None is shown as an empty string. Line breaks become spaces (a line break could start a
+    heading, list or quote in the middle of our own sentence)."""
+    if value is None:
+        return ""
+    text = " ".join(str(value).splitlines())
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = _WWW.sub(r"\1\\.", text.replace("://", "\\://"))
+    return _LINE_START.sub(r"\1\\\2", text)
+
+
+def plain(value: Any) -> str:
+    """``value`` as text for Plotly, which renders HTML tags but decodes entities: `<b>` is
+    shown as the characters <b>, never as bold."""
+    return html.escape("" if value is None else str(value), quote=False)
+
+
+# Trace attributes that can carry data (categories, names, labels); templates are ours.
+_TRACE_TEXT = ("name", "legendgroup", "text", "hovertext", "x", "y", "labels", "ids", "customdata",
+               "ticktext", "header", "cells")
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return plain(value)
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "OUS":
+            return np.vectorize(_escaped, otypes=[object])(value) if value.size else value
+        return value
+    if isinstance(value, list | tuple):
+        return type(value)(_escaped(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    return value
+
+
+def safe_figure(fig: go.Figure) -> go.Figure:
+    """A copy of ``fig`` with every data-bearing string (trace names, legend groups, text,
+    hover text, categorical x and y, custom data, tick labels) HTML-escaped, and every
+    layout title and annotation too. Hover templates and number formats are left alone."""
+    out = go.Figure(fig)
+    for trace in out.data:
+        for attr in _TRACE_TEXT:
+            if attr in trace and trace[attr] is not None:
+                try:
+                    trace[attr] = _escaped(trace[attr])
+                except (ValueError, TypeError):
+                    continue
+    layout = out.layout
+    if layout.title and layout.title.text:
+        layout.title.text = plain(layout.title.text)
+    if layout.legend and layout.legend.title and layout.legend.title.text:
+        layout.legend.title.text = plain(layout.legend.title.text)
+    for name in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis", "coloraxis"))]:
+        axis = layout[name]
+        title = getattr(axis, "title", None)
+        if title is not None and title.text:
+            title.text = plain(title.text)
+        if getattr(axis, "ticktext", None) is not None:
+            axis.ticktext = _escaped(list(axis.ticktext))
+        colorbar = getattr(axis, "colorbar", None)
+        if colorbar is not None and colorbar.title and colorbar.title.text:
+            colorbar.title.text = plain(colorbar.title.text)
+    for annotation in layout.annotations or ():
+        if annotation.text:
+            annotation.text = plain(annotation.text)
+    return out
+
+
+def plotly_chart(fig: go.Figure, **kwargs: Any) -> Any:
+    """st.plotly_chart of :func:`safe_figure`: the only way a screen draws a figure."""
+    return st.plotly_chart(safe_figure(fig), **kwargs)
