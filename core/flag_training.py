@@ -1,0 +1,208 @@
+"""Training and measuring the negative-feedback flag's model (core.flag_model).
+
+Data: the ~20,000 human-rated English sentences in `../shared/data/sentiment/` (Hutto and
+Gilbert's VADER study: tweets, film-review snippets, newspaper opinion; MIT licence,
+Copyright (c) 2016 C.J. Hutto), read from beside the repository and never copied into it.
+Label "negative" = mean rating < -0.5. A seeded, stratified fifth (HOLDOUT_SHARE, HOLDOUT_SEED)
+is kept aside for measuring and never trained or tuned on; of the rest, a quarter picks the
+decision threshold (the best F1 with precision at least PRECISION_FLOOR) before the final fit.
+
+The team's triage decisions are labels too (Feedback.label): `retrain` adds the shop's English
+labels (a seeded third held out) to the sentences, weighted SHOP_LABEL_WEIGHT, and keeps the
+new model only when it is not worse than the current one on either held-out part.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+
+from core import sentiment
+from core.flag_model import FlagModel, design_matrix, hashed_counts, idf_of
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_SENTIMENT_DIR = REPO_ROOT.parent / "shared" / "data" / "sentiment"
+NEGATIVE_BELOW = -0.5
+HOLDOUT_SHARE = 0.2
+HOLDOUT_SEED = 15
+THRESHOLD_SEED = 16
+SHOP_HOLDOUT_SEED = 17
+SHOP_HOLDOUT_SHARE = 1 / 3
+PRECISION_FLOOR = 0.75
+REGULARISATION_C = 3.0
+SHOP_LABEL_WEIGHT = 3.0
+SOURCE = ("human-rated sentences of the VADER study (C.J. Hutto and E. Gilbert, ICWSM 2014): tweets, "
+          "film-review snippets, newspaper opinion; MIT licence, Copyright (c) 2016 C.J. Hutto")
+
+
+class TrainingDataMissing(FileNotFoundError):
+    """The shared sentences are not beside the repository."""
+
+
+@lru_cache(maxsize=2)
+def load_sentences(directory: str | None = None) -> pd.DataFrame:
+    """The shared sentences: columns text, mean (-4..4), negative (mean < -0.5), source.
+
+    Raises TrainingDataMissing when `directory` (default ../shared/data/sentiment) has none.
+    """
+    folder = Path(directory) if directory else SHARED_SENTIMENT_DIR
+    files = sorted(folder.glob("*_GroundTruth.txt"))
+    if not files:
+        raise TrainingDataMissing(f"no *_GroundTruth.txt files in {folder}: the shared sentences must sit "
+                                  "beside the repository (../shared/data/sentiment/)")
+    frames = []
+    for path in files:
+        part = pd.read_csv(path, sep="\t", header=None, names=["id", "mean", "text"], quoting=3,
+                           dtype={"text": str}, encoding="utf-8", encoding_errors="replace")
+        part["source"] = path.name.split("_")[0]
+        frames.append(part)
+    data = pd.concat(frames, ignore_index=True)
+    data["text"] = data["text"].fillna("").str.strip()
+    data = data.loc[data["text"] != ""].reset_index(drop=True)
+    data["negative"] = data["mean"] < NEGATIVE_BELOW
+    return data[["text", "mean", "negative", "source"]]
+
+
+def split_holdout(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training part, held-aside part): seeded and stratified on the label; the same every run."""
+    train, holdout = train_test_split(data, test_size=HOLDOUT_SHARE, random_state=HOLDOUT_SEED,
+                                      stratify=data["negative"])
+    return train.reset_index(drop=True), holdout.reset_index(drop=True)
+
+
+def shared_holdout(directory: str | None = None) -> pd.DataFrame:
+    """The held-aside part of the shared sentences (text, mean, negative, source)."""
+    return split_holdout(load_sentences(directory))[1]
+
+
+def _fit(x, y: np.ndarray, w: np.ndarray):  # noqa: ANN001, ANN202 - sparse matrix; LogisticRegression
+    return LogisticRegression(C=REGULARISATION_C, solver="liblinear", max_iter=2000).fit(x, y, sample_weight=w)
+
+
+def fit_model(texts: list[str], labels: np.ndarray, weights: np.ndarray | None = None, *,
+              meta: dict | None = None) -> FlagModel:
+    """Train a FlagModel on `texts` (English) and boolean `labels` (True = negative).
+
+    A stratified quarter (seeded) chooses the threshold: the best F1 with precision at least
+    PRECISION_FLOOR there (else the best F1); then the model is fitted again on everything.
+    """
+    labels = np.asarray(labels, dtype=bool)
+    weights = np.ones(len(texts)) if weights is None else np.asarray(weights, dtype=float)
+    clean, vader = sentiment.model_inputs(list(texts))
+    word, char = hashed_counts(clean)
+    idf_word, idf_char = idf_of(word), idf_of(char)
+    x = design_matrix(word, char, vader, idf_word, idf_char)
+    rows = np.arange(len(texts))
+    fit_rows, val_rows = train_test_split(rows, test_size=0.25, random_state=THRESHOLD_SEED, stratify=labels)
+    probe = _fit(x[fit_rows], labels[fit_rows], weights[fit_rows])
+    p = probe.predict_proba(x[val_rows])[:, 1]
+    truth = labels[val_rows]
+    best: tuple[float, float] | None = None
+    fallback = (0.0, 0.5)
+    for threshold in np.arange(0.15, 0.90, 0.01):
+        s = confusion(p >= threshold, truth)
+        fallback = max(fallback, (s.f1, float(threshold)))
+        if s.precision >= PRECISION_FLOOR and (best is None or s.f1 > best[0]):
+            best = (s.f1, float(threshold))
+    threshold = round((best or fallback)[1], 2)
+    final = _fit(x, labels, weights)
+    return FlagModel(idf_word=idf_word, idf_char=idf_char, coef=final.coef_.ravel().astype(np.float32),
+                     intercept=float(final.intercept_[0]), threshold=threshold, meta=dict(meta or {}))
+
+
+# ---------------------------------------------------------------- measuring
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """Counts and figures of a flag against labels ("negative" is the positive class)."""
+
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+    true_negatives: int
+
+    @property
+    def flagged(self) -> int:
+        return self.true_positives + self.false_positives
+
+    @property
+    def precision(self) -> float:
+        return self.true_positives / self.flagged if self.flagged else 0.0
+
+    @property
+    def recall(self) -> float:
+        positives = self.true_positives + self.false_negatives
+        return self.true_positives / positives if positives else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self) | {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
+                               "f1": round(self.f1, 4)}
+
+
+def confusion(predicted: np.ndarray, truth: np.ndarray) -> Confusion:
+    """Confusion counts of boolean predictions against boolean truth."""
+    predicted = np.asarray(predicted, dtype=bool)
+    truth = np.asarray(truth, dtype=bool)
+    return Confusion(int((predicted & truth).sum()), int((predicted & ~truth).sum()),
+                     int((~predicted & truth).sum()), int((~predicted & ~truth).sum()))
+
+
+def hearth_flags(comments: list[str], nps_scores: list | None = None, *,
+                 model: FlagModel | None = None) -> np.ndarray:
+    """Hearth's flag (model, themes, detractor score, language) for each comment."""
+    frame = pd.DataFrame({"comment": comments,
+                          "nps_score": nps_scores if nps_scores is not None else [None] * len(comments)})
+    return sentiment.assess_frame(frame, model=model)["flagged"].to_numpy(dtype=bool)
+
+
+def vader_flags(comments: list[str]) -> np.ndarray:
+    """Plain VADER: compound < -0.05."""
+    return np.array([sentiment.vader_compound(c) < sentiment.VADER_BASELINE_THRESHOLD for c in comments],
+                    dtype=bool)
+
+
+def measure_shared_holdout(model: FlagModel | None = None, directory: str | None = None
+                           ) -> dict[str, Confusion]:
+    """Hearth's flag and plain VADER on the held-aside shared sentences (comments only)."""
+    holdout = shared_holdout(directory)
+    texts = holdout["text"].tolist()
+    truth = holdout["negative"].to_numpy()
+    return {"hearth": confusion(hearth_flags(texts, model=model), truth),
+            "vader": confusion(vader_flags(texts), truth)}
+
+
+def train_shipped(directory: str | None = None) -> FlagModel:
+    """The model that ships with Hearth: the training part of the shared sentences only."""
+    train, _ = split_holdout(load_sentences(directory))
+    model = fit_model(train["text"].tolist(), train["negative"].to_numpy(),
+                      meta={"source": SOURCE, "trained_on": f"{len(train):,} shared sentences",
+                            "shop_labels": 0})
+    figures = measure_shared_holdout(model, directory)
+    model.meta["figures"] = {"shared_holdout": {k: v.as_dict() for k, v in figures.items()}}
+    return model
+
+
+def main() -> None:  # pragma: no cover - run by hand to rebuild core/feedback_flag_model.npz
+    from core.flag_model import SHIPPED_MODEL
+
+    model = train_shipped()
+    SHIPPED_MODEL.write_bytes(model.to_bytes())
+    print(json.dumps(model.meta, indent=1))
+    print(f"threshold {model.threshold}; wrote {SHIPPED_MODEL} ({SHIPPED_MODEL.stat().st_size:,} bytes)")
+
+
+if __name__ == "__main__":
+    main()
