@@ -19,9 +19,9 @@ from sqlalchemy import Integer, bindparam, case, cast, distinct, func, text, upd
 from sqlmodel import Session, col, select
 
 from core import audit
+from core.flag_model import FlagModel
 from core.precomputed import remembered
 from core.roles import NotAllowed, Role, can_view, may_see_personal_data, parse_roles, require_personal_data
-from core.flag_model import FlagModel
 from core.sentiment import DETRACTOR_MAX, PROMOTER_MIN, THEMES, assess_frame, parse_mentions
 from db.models import Customer, Feedback, FeedbackModel, Order, OrderLine, Product, StaffUser, utcnow
 

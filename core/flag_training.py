@@ -195,6 +195,140 @@ def train_shipped(directory: str | None = None) -> FlagModel:
     return model
 
 
+# ---------------------------------------------------------------- learning from the team
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    """What `retrain` did: figures of the current and the new model on each held-out part."""
+
+    switched: bool
+    reason: str
+    labels_used: int
+    labels_held_out: int
+    before: dict[str, Confusion]
+    after: dict[str, Confusion]
+    model_id: int
+
+
+def shop_labels(*, session) -> pd.DataFrame:  # noqa: ANN001 - a Session
+    """The team's labels on English comments: columns comment, nps_score, negative (bool).
+    Comments in other languages are left out: the model reads English only."""
+    from sqlmodel import col, select
+
+    from db.models import Feedback
+
+    stmt = (select(Feedback.comment, Feedback.nps_score, Feedback.label, Feedback.language)
+            .where(col(Feedback.label).is_not(None), col(Feedback.comment).is_not(None))
+            .order_by(Feedback.id))
+    frame = pd.read_sql(stmt, session.connection())
+    frame = frame.loc[frame["comment"].str.strip() != ""]
+    frame = frame.loc[frame["language"].isna() | (frame["language"] == "en")]
+    from core.feedback import LABEL_NEGATIVE
+
+    return pd.DataFrame({"comment": frame["comment"].tolist(), "nps_score": frame["nps_score"].tolist(),
+                         "negative": (frame["label"] == LABEL_NEGATIVE).tolist()})
+
+
+def _split_labels(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if len(labels) < 3:
+        return labels, labels.iloc[0:0]
+    counts = labels["negative"].value_counts()
+    stratify = labels["negative"] if len(counts) == 2 and counts.min() >= 2 else None
+    train, held = train_test_split(labels, test_size=SHOP_HOLDOUT_SHARE, random_state=SHOP_HOLDOUT_SEED,
+                                   stratify=stratify)
+    return train, held
+
+
+def _figures(model: FlagModel, holdout: pd.DataFrame, held: pd.DataFrame) -> dict[str, Confusion]:
+    out = {"shared sentences held aside": confusion(hearth_flags(holdout["text"].tolist(), model=model),
+                                                    holdout["negative"].to_numpy())}
+    if len(held):
+        flags = hearth_flags(held["comment"].tolist(), held["nps_score"].tolist(), model=model)
+        out["shop labels held out"] = confusion(flags, held["negative"].to_numpy())
+    return out
+
+
+def retrain(*, session, actor: str, directory: str | None = None) -> RetrainResult:  # noqa: ANN001
+    """Train a new model on the shared sentences' training part plus two thirds of the shop's
+    labels (weighted SHOP_LABEL_WEIGHT), measure it and the current one on the held-aside
+    sentences and the held-out third of the labels, and make it the model in use only when
+    its F1 is not lower on either part. The new model is stored either way (FeedbackModel,
+    `.npz` bytes and JSON figures; active only when switched) and the decision is audited.
+    Commits. Raises TrainingDataMissing without the shared sentences.
+    """
+    from sqlmodel import update
+
+    from core import audit
+    from core.feedback import active_flag_model
+    from db.models import FeedbackModel
+
+    train, holdout = split_holdout(load_sentences(directory))
+    labels = shop_labels(session=session)
+    shop_train, held = _split_labels(labels)
+    texts = train["text"].tolist() + shop_train["comment"].tolist()
+    truth = np.concatenate([train["negative"].to_numpy(dtype=bool), shop_train["negative"].to_numpy(dtype=bool)])
+    weights = np.concatenate([np.ones(len(train)), np.full(len(shop_train), SHOP_LABEL_WEIGHT)])
+    current = active_flag_model(session=session) or sentiment.shipped_model()
+    candidate = fit_model(texts, truth, weights,
+                          meta={"source": SOURCE, "trained_on": f"{len(train):,} shared sentences and "
+                                f"{len(shop_train):,} of the shop's labels", "shop_labels": len(shop_train)})
+    before = _figures(current, holdout, held)
+    after = _figures(candidate, holdout, held)
+    worse = [part for part in after if after[part].f1 < before[part].f1 - 1e-9]
+    switched = not worse
+    reason = ("not worse on any held-out part: now in use" if switched
+              else "worse on " + " and ".join(worse) + ": the current model stays in use")
+    candidate.meta["figures"] = {part: {"before": before[part].as_dict(), "after": after[part].as_dict()}
+                                 for part in after}
+    if switched:
+        session.execute(update(FeedbackModel).values(active=False))
+    row = FeedbackModel(created_by=actor, active=switched, labels_used=len(shop_train),
+                        figures=json.dumps(candidate.meta, sort_keys=True), params=candidate.to_bytes())
+    session.add(row)
+    session.flush()
+    audit.record(session=session, actor=actor, action="feedback.model_trained", record_type="feedback_model",
+                 record_id=row.id, detail={"switched": switched, "labels_used": len(shop_train),
+                                           "labels_held_out": len(held)})
+    session.commit()
+    return RetrainResult(switched, reason, len(shop_train), len(held), before, after, int(row.id))
+
+
+def model_history(*, session) -> pd.DataFrame:  # noqa: ANN001 - a Session
+    """Retrained models, newest first: id, created_at, created_by, active, labels_used and the
+    held-out F1 before and after (from their stored figures)."""
+    from sqlmodel import col, select
+
+    from db.models import FeedbackModel
+
+    rows = session.exec(select(FeedbackModel.id, FeedbackModel.created_at, FeedbackModel.created_by,
+                               FeedbackModel.active, FeedbackModel.labels_used, FeedbackModel.figures)
+                        .order_by(col(FeedbackModel.id).desc())).all()
+    out = []
+    for id_, created_at, by, active, used, figures in rows:
+        parts = json.loads(figures).get("figures", {})
+        record = {"id": id_, "created_at": created_at, "created_by": by, "in use": bool(active),
+                  "labels learnt from": used}
+        for part, fig in parts.items():
+            record[f"F1 before ({part})"] = fig["before"]["f1"]
+            record[f"F1 after ({part})"] = fig["after"]["f1"]
+        out.append(record)
+    return pd.DataFrame(out)
+
+
+def format_retrain(result: RetrainResult) -> str:
+    """The before/after table `python -m core feedback train` prints."""
+    lines = [f"learnt from {result.labels_used} of the shop's labels ({result.labels_held_out} held out)"]
+    for part in result.after:
+        for name, s in (("before", result.before[part]), ("after", result.after[part])):
+            lines.append(f"  {part:28s} {name:6s} precision {s.precision:.3f}  recall {s.recall:.3f}  "
+                         f"F1 {s.f1:.3f}  (TP {s.true_positives}, FP {s.false_positives}, "
+                         f"FN {s.false_negatives}, TN {s.true_negatives})")
+    lines.append(("switched: " if result.switched else "refused: ") + result.reason
+                 + f" (model #{result.model_id})")
+    return "\n".join(lines)
+
+
 def main() -> None:  # pragma: no cover - run by hand to rebuild core/feedback_flag_model.npz
     from core.flag_model import SHIPPED_MODEL
 

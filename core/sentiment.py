@@ -644,26 +644,41 @@ class Scores:
     f1: float
     flagged: int
     true_positives: int
+    false_negatives: int = 0
+    true_negatives: int = 0
+
+    @property
+    def false_positives(self) -> int:
+        return self.flagged - self.true_positives
 
 
 def _scores(predicted: np.ndarray, truth: np.ndarray) -> Scores:
+    predicted = np.asarray(predicted, dtype=bool)
+    truth = np.asarray(truth, dtype=bool)
     tp = int((predicted & truth).sum())
     flagged = int(predicted.sum())
     precision = tp / flagged if flagged else 0.0
     recall = tp / int(truth.sum()) if truth.sum() else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return Scores(precision, recall, f1, flagged, tp)
+    return Scores(precision, recall, f1, flagged, tp, int((~predicted & truth).sum()),
+                  int((~predicted & ~truth).sum()))
 
 
 def evaluate(path: str | Path) -> dict[str, object]:
     """Precision and recall of Hearth's flag, plain VADER (compound < -0.05) and VADER or
     detractor, against the `needs_human` labels of a CSV (comment, nps_score, needs_human)."""
     data = pd.read_csv(path, dtype={"comment": str}, keep_default_na=False)
-    for column in ("comment", "nps_score", "needs_human"):
+    for column in ("comment", "needs_human"):
         if column not in data.columns:
-            raise ValueError(f"{path}: missing column {column!r}")
+            raise ValueError(f"{path}: missing column {column!r} (columns: comment, nps_score, needs_human)")
+    if "nps_score" not in data.columns:
+        data["nps_score"] = ""
     data["nps_score"] = pd.to_numeric(data["nps_score"].replace("", None), errors="coerce")
-    truth = data["needs_human"].astype(int).to_numpy() == 1
+    bad = ~data["needs_human"].astype(str).str.strip().isin(["0", "1"])
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0]) + 2
+        raise ValueError(f"{path}: row {row}: needs_human must be 0 or 1, not {data['needs_human'].iloc[row - 2]!r}")
+    truth = data["needs_human"].astype(str).str.strip().to_numpy() == "1"
     ours = assess_frame(data)["flagged"].to_numpy()
     vader = np.array([vader_compound(c) < VADER_BASELINE_THRESHOLD for c in data["comment"]])
     detractor = (data["nps_score"] <= DETRACTOR_MAX).fillna(False).to_numpy(dtype=bool)
@@ -693,7 +708,8 @@ def format_evaluation(result: dict[str, object]) -> str:
     for key, label in names.items():
         s: Scores = result[key]  # type: ignore[assignment]
         lines.append(f"  {label:34s} precision {s.precision:.3f}  recall {s.recall:.3f}  "
-                     f"F1 {s.f1:.3f}  ({s.flagged} flagged, {s.true_positives} right)")
+                     f"F1 {s.f1:.3f}  (TP {s.true_positives}, FP {s.false_positives}, "
+                     f"FN {s.false_negatives}, TN {s.true_negatives})")
     lines.append(f"  (comment-only rows: {result['text_rows']}, scores ignored)")
     return "\n".join(lines)
 
