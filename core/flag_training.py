@@ -38,6 +38,9 @@ SHOP_HOLDOUT_SHARE = 1 / 3
 PRECISION_FLOOR = 0.75
 REGULARISATION_C = 3.0
 SHOP_LABEL_WEIGHT = 3.0
+# "Not worse": F1 at least the current model's minus this on every held-out part (a few of
+# ~4,000 held-aside sentences; a new fit moves by that much on its own).
+RETRAIN_TOLERANCE = 0.005
 SOURCE = ("human-rated sentences of the VADER study (C.J. Hutto and E. Gilbert, ICWSM 2014): tweets, "
           "film-review snippets, newspaper opinion; MIT licence, Copyright (c) 2016 C.J. Hutto")
 
@@ -253,8 +256,9 @@ def retrain(*, session, actor: str, directory: str | None = None) -> RetrainResu
     """Train a new model on the shared sentences' training part plus two thirds of the shop's
     labels (weighted SHOP_LABEL_WEIGHT), measure it and the current one on the held-aside
     sentences and the held-out third of the labels, and make it the model in use only when
-    its F1 is not lower on either part. The new model is stored either way (FeedbackModel,
-    `.npz` bytes and JSON figures; active only when switched) and the decision is audited.
+    it is not worse on either part (F1 not lower by more than RETRAIN_TOLERANCE). The new
+    model is stored either way (FeedbackModel, `.npz` bytes and JSON figures; active only when
+    switched) and the decision is audited.
     Commits. Raises TrainingDataMissing without the shared sentences.
     """
     from sqlmodel import update
@@ -275,7 +279,7 @@ def retrain(*, session, actor: str, directory: str | None = None) -> RetrainResu
                                 f"{len(shop_train):,} of the shop's labels", "shop_labels": len(shop_train)})
     before = _figures(current, holdout, held)
     after = _figures(candidate, holdout, held)
-    worse = [part for part in after if after[part].f1 < before[part].f1 - 1e-9]
+    worse = [part for part in after if after[part].f1 < before[part].f1 - RETRAIN_TOLERANCE]
     switched = not worse
     reason = ("not worse on any held-out part: now in use" if switched
               else "worse on " + " and ".join(worse) + ": the current model stays in use")
@@ -314,6 +318,46 @@ def model_history(*, session) -> pd.DataFrame:  # noqa: ANN001 - a Session
             record[f"F1 after ({part})"] = fig["after"]["f1"]
         out.append(record)
     return pd.DataFrame(out)
+
+
+def model_overview(*, session) -> dict[str, object]:  # noqa: ANN001 - a Session
+    """What Admin -> Feedback model shows: the model in use ("name", "trained_on", "source",
+    "threshold", "created_at", "created_by"), its measured figures (DataFrame: part, model,
+    precision, recall, F1, TP, FP, FN, TN) and the team's labels it learnt from (DataFrame:
+    id, submitted_at, label, labelled_by, labelled_at, language, comment; none for the shipped
+    model). Comments are customer text: show them with st.dataframe / st.text only."""
+    from sqlmodel import col, select
+
+    from db.models import Feedback, FeedbackModel
+
+    row = session.exec(select(FeedbackModel).where(col(FeedbackModel.active).is_(True))
+                       .order_by(col(FeedbackModel.id).desc())).first()
+    if row is None:
+        model = sentiment.shipped_model()
+        meta, name, created_at, created_by = model.meta, "shipped with Hearth", None, None
+    else:
+        model = FlagModel.from_bytes(row.params)
+        meta, name, created_at, created_by = json.loads(row.figures), f"retrained #{row.id}", row.created_at, \
+            row.created_by
+    figures = []
+    for part, fig in meta.get("figures", {}).items():
+        pairs = ([("Hearth flag", fig["hearth"]), ("plain VADER", fig["vader"])] if "hearth" in fig
+                 else [("previous model", fig["before"]), ("this model", fig["after"])])
+        for label, f in pairs:
+            figures.append({"part": part.replace("_", " "), "model": label, "precision": f["precision"],
+                            "recall": f["recall"], "F1": f["f1"], "TP": f["true_positives"],
+                            "FP": f["false_positives"], "FN": f["false_negatives"], "TN": f["true_negatives"]})
+    labels = pd.DataFrame(columns=["id", "submitted_at", "label", "labelled_by", "labelled_at", "language",
+                                   "comment"])
+    if row is not None:
+        stmt = (select(Feedback.id, Feedback.submitted_at, Feedback.label, Feedback.labelled_by,
+                       Feedback.labelled_at, Feedback.language, Feedback.comment)
+                .where(col(Feedback.label).is_not(None), Feedback.labelled_at <= row.created_at)
+                .order_by(col(Feedback.labelled_at).desc()).limit(5000))
+        labels = pd.read_sql(stmt, session.connection())
+    return {"name": name, "trained_on": meta.get("trained_on", ""), "source": meta.get("source", SOURCE),
+            "threshold": model.threshold, "created_at": created_at, "created_by": created_by,
+            "figures": pd.DataFrame(figures), "labels": labels}
 
 
 def format_retrain(result: RetrainResult) -> str:

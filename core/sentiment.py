@@ -424,14 +424,19 @@ def _analyse(clean: str) -> TextAnalysis:
     themes, negated = _scan(lowered)
     # "Never had a single leak": the problem word was denied, so it must not sour the tone
     # either (VADER only looks three words back for a negation).
+    read = clean
     for start, end in negated if len(lowered) == len(clean) else ():
         clean = clean[:start] + " " * (end - start) + clean[end:]
+        # The model reads n-grams, so the denial goes too ("nothing broken" -> ""), back to the
+        # start of the clause.
+        head = start - len(_CLAUSE_BREAK.split(lowered[max(0, start - 80) : start])[-1])
+        read = read[:head] + " " * (end - head) + read[end:]
     polarity = _analyzer().polarity_scores(clean)
     compound = float(polarity["compound"])
     resolved = bool(themes) and compound >= _RESOLVED_MIN_TONE and bool(_RESOLVED.search(clean.lower()))
     sentiment = min(compound, PROBLEM_TONE_CAP) if themes and not resolved else compound
     scores = (compound, float(polarity["neg"]), float(polarity["neu"]), float(polarity["pos"]))
-    return TextAnalysis(round(compound, 4), round(sentiment, 4), themes, resolved, scores, clean)
+    return TextAnalysis(round(compound, 4), round(sentiment, 4), themes, resolved, scores, read)
 
 
 def analyse_text(text: str) -> TextAnalysis:
