@@ -6,6 +6,8 @@
 
 The database must be empty (it is migrated and filled here). Answers repeat a few thousand
 phrases, like the demo store; `--unique` makes every comment different (the worst case).
+Flagging reads each distinct comment once: language detection (lingua, all cores), then the
+model's vectorised predict over batches of 20,000 and the problem themes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ PHRASES = [
     "Parcel arrived a week late.", "Great value, the big bottle lasts ages.", "I was charged twice.",
     "The door of the bread bin would not close properly.", "Absolutely terrible service.", "Fine.",
     "Please cancel my subscription.", "My daughter came out in a rash.", "No leaks so far, works well.",
+    # Other languages: detected, themes in de/fr/es/it, a person's read otherwise.
+    "Die Lieferung war schnell und alles gut verpackt.", "Le colis est arrivé cassé.",
+    "Producto roto, quiero un reembolso", "Pacco arrivato in ritardo e danneggiato", "Heel tevreden!",
 ]
 
 

@@ -1056,6 +1056,8 @@ def _scored(engine: Engine, feedback: pd.DataFrame, now: datetime) -> pd.DataFra
         flagged=scored["flagged"].to_numpy(),
         flag_reasons=pd.Series(scored["flag_reasons"].to_numpy(), index=feedback.index, dtype=object),
         severity=scored["severity"].to_numpy(),
+        language=pd.Series(scored["language"].to_numpy(), index=feedback.index, dtype=object),
+        needs_read=scored["needs_read"].to_numpy(),
     )
 
 

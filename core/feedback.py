@@ -19,10 +19,11 @@ from sqlalchemy import Integer, bindparam, case, cast, distinct, func, text, upd
 from sqlmodel import Session, col, select
 
 from core import audit
+from core.flag_model import FlagModel
 from core.precomputed import remembered
 from core.roles import NotAllowed, Role, can_view, may_see_personal_data, parse_roles, require_personal_data
 from core.sentiment import DETRACTOR_MAX, PROMOTER_MIN, THEMES, assess_frame, parse_mentions
-from db.models import Customer, Feedback, Order, OrderLine, Product, StaffUser, utcnow
+from db.models import Customer, Feedback, FeedbackModel, Order, OrderLine, Product, StaffUser, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,15 @@ AGE_BUCKETS: tuple[tuple[str, float, float], ...] = (
 )
 MAX_NOTE_CHARS = 2000
 _UPDATE_CHUNK = 20_000
+# The team's word on an answer (Feedback.label), which the flag's model learns from.
+LABEL_NEGATIVE = "negative"
+LABEL_NOT_NEGATIVE = "not negative"
+LABELS: tuple[str, ...] = (LABEL_NEGATIVE, LABEL_NOT_NEGATIVE)
+QUEUES: tuple[str, ...] = ("flagged", "needs_read")
+QUEUE_LABELS = {"flagged": "Flagged", "needs_read": "Needs a read (language the flag cannot read)"}
+# The inbox shows this much of a comment; the whole text is on the item and in the export.
+INBOX_COMMENT_CHARS = 1000
+HAND_FLAG_SEVERITY = 50.0
 
 
 class FeedbackError(ValueError):
@@ -113,6 +123,23 @@ def customer_values(*, session: Session, customer_ids: Iterable[int] | None = No
     return frame.set_index("customer_id")["value"].astype(float)
 
 
+_model_cache: dict[int, FlagModel] = {}
+
+
+def active_flag_model(*, session: Session) -> FlagModel | None:
+    """The retrained model in use (the active FeedbackModel row), None for the shipped one.
+    Read from `.npz` bytes with allow_pickle=False; cached by row id."""
+    row = session.exec(select(FeedbackModel.id).where(col(FeedbackModel.active).is_(True))
+                       .order_by(col(FeedbackModel.id).desc())).first()
+    if row is None:
+        return None
+    if row not in _model_cache:
+        params = session.exec(select(FeedbackModel.params).where(FeedbackModel.id == row)).one()
+        _model_cache.clear()
+        _model_cache[row] = FlagModel.from_bytes(params)
+    return _model_cache[row]
+
+
 def flag_frame(*, session: Session, frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
     """The same scoring as `flag_unscored`, for answers not stored yet: `frame` has
     customer_id (Customer.id or None), nps_score and comment; returns it with sentiment,
@@ -123,13 +150,16 @@ def flag_frame(*, session: Session, frame: pd.DataFrame, now: datetime | None = 
             raise ValueError(f"flag_frame needs a {column!r} column")
     values = customer_values(session=session, now=now)
     value = frame["customer_id"].map(values).fillna(0.0)
-    assessed = assess_frame(frame.assign(_value=value), customer_value="_value")
+    assessed = assess_frame(frame.assign(_value=value), customer_value="_value",
+                            model=active_flag_model(session=session))
     out = frame.copy()
     out["sentiment"] = assessed["sentiment"].astype(float)
     out["flagged"] = assessed["flagged"].astype(bool)
     out["flag_reasons"] = pd.Series([r if isinstance(r, str) else None for r in assessed["flag_reasons"]],
                                     index=frame.index, dtype=object)
     out["severity"] = assessed["severity"].astype(float)
+    out["language"] = pd.Series(assessed["language"].to_numpy(), index=frame.index, dtype=object)
+    out["needs_read"] = assessed["needs_read"].astype(bool)
     return out
 
 
@@ -138,24 +168,36 @@ def flag_unscored(*, session: Session, now: datetime | None = None) -> int:
     empty, in bulk; returns how many. Commits with the caller's session.
 
     Severity uses the customer's revenue over the 12 months up to `now`. An answer without a
-    comment gets sentiment 0.0 (neutral), so it is not picked up again.
+    comment gets sentiment 0.0 (neutral), so it is not picked up again. The comment's language
+    and whether it needs a person's read are stored with the flag. An answer the team labelled
+    negative (confirmed, or flagged by hand) stays flagged, whatever the model says now.
     """
     conn = session.connection()
-    stmt = select(Feedback.id, Feedback.customer_id, Feedback.nps_score, Feedback.comment).where(
-        col(Feedback.sentiment).is_(None))
+    stmt = select(Feedback.id, Feedback.customer_id, Feedback.nps_score, Feedback.comment, Feedback.label,
+                  Feedback.labelled_by).where(col(Feedback.sentiment).is_(None))
     frame = pd.read_sql(stmt, conn)
     if frame.empty:
         return 0
     values = customer_values(session=session, now=now)
     frame["value"] = frame["customer_id"].map(values).fillna(0.0)
-    assessed = assess_frame(frame, customer_value="value")
+    assessed = assess_frame(frame, customer_value="value", model=active_flag_model(session=session))
+    reasons = [r if isinstance(r, str) else None for r in assessed["flag_reasons"]]
+    flagged = assessed["flagged"].astype(bool).tolist()
+    severity = assessed["severity"].astype(float).tolist()
+    for i, (label, by) in enumerate(zip(frame["label"], frame["labelled_by"], strict=True)):
+        if label == LABEL_NEGATIVE and not flagged[i]:
+            flagged[i] = True
+            reasons[i] = _hand_reason(reasons[i], by)
+            severity[i] = max(severity[i], HAND_FLAG_SEVERITY)
     # Plain lists: pandas 3 would turn the missing reasons into NaN.
     out: dict[str, list] = {
         "id": frame["id"].astype(int).tolist(),
         "sentiment": assessed["sentiment"].astype(float).tolist(),
-        "flagged": assessed["flagged"].astype(bool).tolist(),
-        "flag_reasons": [r if isinstance(r, str) else None for r in assessed["flag_reasons"]],
-        "severity": assessed["severity"].astype(float).tolist(),
+        "flagged": flagged,
+        "flag_reasons": reasons,
+        "severity": severity,
+        "language": [v if isinstance(v, str) else None for v in assessed["language"]],
+        "needs_read": assessed["needs_read"].astype(bool).tolist(),
     }
     if conn.dialect.name == "postgresql":
         _update_pg(conn, out)
@@ -169,10 +211,13 @@ def _update_executemany(conn, out: dict[str, list]) -> None:  # noqa: ANN001 - a
     table = Feedback.__table__
     stmt = (update(table).where(table.c.id == bindparam("b_id"))
             .values(sentiment=bindparam("b_sentiment"), flagged=bindparam("b_flagged"),
-                    flag_reasons=bindparam("b_reasons"), severity=bindparam("b_severity")))
-    records = [{"b_id": i, "b_sentiment": s, "b_flagged": f, "b_reasons": r, "b_severity": v}
-               for i, s, f, r, v in zip(out["id"], out["sentiment"], out["flagged"], out["flag_reasons"],
-                                        out["severity"], strict=True)]
+                    flag_reasons=bindparam("b_reasons"), severity=bindparam("b_severity"),
+                    language=bindparam("b_language"), needs_read=bindparam("b_needs_read")))
+    records = [{"b_id": i, "b_sentiment": s, "b_flagged": f, "b_reasons": r, "b_severity": v, "b_language": lang,
+                "b_needs_read": nr}
+               for i, s, f, r, v, lang, nr in zip(out["id"], out["sentiment"], out["flagged"],
+                                                  out["flag_reasons"], out["severity"], out["language"],
+                                                  out["needs_read"], strict=True)]
     for start in range(0, len(records), _UPDATE_CHUNK):
         conn.execute(stmt, records[start : start + _UPDATE_CHUNK])
 
@@ -181,12 +226,15 @@ def _update_executemany(conn, out: dict[str, list]) -> None:  # noqa: ANN001 - a
 # UPDATE is a round trip per row there).
 _PG_UPDATE = text("""
     UPDATE feedback AS f
-    SET sentiment = v.sentiment, flagged = v.flagged, flag_reasons = v.flag_reasons, severity = v.severity
+    SET sentiment = v.sentiment, flagged = v.flagged, flag_reasons = v.flag_reasons, severity = v.severity,
+        language = v.language, needs_read = v.needs_read
     FROM (SELECT unnest(CAST(:ids AS integer[])) AS id,
                  unnest(CAST(:sentiment AS double precision[])) AS sentiment,
                  unnest(CAST(:flagged AS boolean[])) AS flagged,
                  unnest(CAST(:reasons AS text[])) AS flag_reasons,
-                 unnest(CAST(:severity AS double precision[])) AS severity) AS v
+                 unnest(CAST(:severity AS double precision[])) AS severity,
+                 unnest(CAST(:language AS text[])) AS language,
+                 unnest(CAST(:needs_read AS boolean[])) AS needs_read) AS v
     WHERE f.id = v.id
 """)
 
@@ -196,7 +244,8 @@ def _update_pg(conn, out: dict[str, list]) -> None:  # noqa: ANN001 - a Connecti
     for start in range(0, len(out["id"]), chunk):
         part = {k: v[start : start + chunk] for k, v in out.items()}
         conn.execute(_PG_UPDATE, {"ids": part["id"], "sentiment": part["sentiment"], "flagged": part["flagged"],
-                                  "reasons": part["flag_reasons"], "severity": part["severity"]})
+                                  "reasons": part["flag_reasons"], "severity": part["severity"],
+                                  "language": part["language"], "needs_read": part["needs_read"]})
 
 
 def reflag(*, session: Session, now: datetime | None = None) -> int:
@@ -216,25 +265,39 @@ class InboxPage:
 
 
 INBOX_COLUMNS = ["id", "response_id", "submitted_at", "customer_id", "customer_ref", "customer_name",
-                 "owner", "value_12m", "nps_score", "comment", "sentiment", "severity", "flag_reasons",
-                 "state", "assignee", "resolution", "notes", "first_response_at", "resolved_at", "channel"]
+                 "owner", "value_12m", "nps_score", "comment", "comment_chars", "sentiment", "severity",
+                 "flag_reasons", "state", "assignee", "resolution", "notes", "first_response_at", "resolved_at",
+                 "channel", "language", "label", "labelled_by"]
 
 
 def inbox(*, session: Session, username: str, roles: Iterable[Role | str],
           states: Iterable[str] | None = OPEN_STATES, assignee: str | None = None, owner: str | None = None,
           since: datetime | None = None, sort: str = "severity", limit: int = 200, offset: int = 0,
-          now: datetime | None = None) -> InboxPage:
+          now: datetime | None = None, queue: str = "flagged", language: str | None = None) -> InboxPage:
     """Flagged answers, most severe and newest first (`sort="severity"`) or newest first
     (`sort="newest"`), with the customer's 12-month revenue as `value_12m`.
 
-    Filters: `states` (None for all), `assignee` ("" for unassigned), `owner` (account
-    manager), `since` (submitted on or after). Managers only ever get their own accounts.
+    `queue="needs_read"` lists instead the answers a person must read: comments in a language
+    the flag cannot read, without a score, naming no problem it knows, not labelled yet (their
+    state filter is ignored). Filters: `states` (None for all), `assignee` ("" for
+    unassigned), `owner` (account manager), `since` (submitted on or after), `language` (ISO
+    639-1 code). Managers only ever get their own accounts. `comment` holds the first
+    INBOX_COMMENT_CHARS characters (get_item has the whole text), `comment_chars` its length.
     """
     role_set = _roles(roles)
     _require_inbox(role_set)
     if sort not in ("severity", "newest"):
         raise FeedbackError("sort must be 'severity' or 'newest'")
-    conds = [col(Feedback.flagged).is_(True)]
+    if queue not in QUEUES:
+        raise FeedbackError(f"unknown queue {queue!r}; use one of: {', '.join(QUEUES)}")
+    if queue == "needs_read":
+        conds = [col(Feedback.needs_read).is_(True), col(Feedback.flagged).is_(False),
+                 col(Feedback.label).is_(None)]
+        states = None
+    else:
+        conds = [col(Feedback.flagged).is_(True)]
+    if language:
+        conds.append(Feedback.language == language)
     if states is not None:
         wanted = list(states)
         unknown = set(wanted) - set(STATES)
@@ -256,9 +319,11 @@ def inbox(*, session: Session, username: str, roles: Iterable[Role | str],
     stmt = (select(Feedback.id, Feedback.external_id.label("response_id"), Feedback.submitted_at,
                    Feedback.customer_id, Customer.external_id.label("customer_ref"),
                    Customer.name.label("customer_name"), Customer.owner, Feedback.nps_score, Feedback.comment,
+                   func.length(Feedback.comment).label("comment_chars"),
                    Feedback.sentiment, Feedback.severity, Feedback.flag_reasons, Feedback.state,
                    Feedback.assignee, Feedback.resolution, Feedback.notes, Feedback.first_response_at,
-                   Feedback.resolved_at, Feedback.channel)
+                   Feedback.resolved_at, Feedback.channel, Feedback.language, Feedback.label,
+                   Feedback.labelled_by)
             .select_from(Feedback).outerjoin(Customer, Customer.id == Feedback.customer_id).where(*conds))
     stmt = _visible(stmt, username=username, roles=role_set)
     if sort == "severity":
@@ -269,10 +334,29 @@ def inbox(*, session: Session, username: str, roles: Iterable[Role | str],
                              col(Feedback.id).desc())
     stmt = stmt.limit(max(1, min(int(limit), 5000))).offset(max(0, int(offset)))
     rows = pd.read_sql(stmt, session.connection())
+    rows["comment"] = rows["comment"].map(_shortened)
     values = customer_values(session=session, customer_ids=rows["customer_id"].dropna().tolist(), now=now)
     rows["value_12m"] = rows["customer_id"].map(values).fillna(0.0).round(2)
     rows.loc[rows["customer_id"].isna(), "value_12m"] = None
     return InboxPage(rows[INBOX_COLUMNS], total)
+
+
+def _shortened(comment: object) -> object:
+    if isinstance(comment, str) and len(comment) > INBOX_COMMENT_CHARS:
+        return comment[:INBOX_COMMENT_CHARS] + f" … ({len(comment):,} characters in all)"
+    return comment
+
+
+def inbox_languages(*, session: Session, username: str, roles: Iterable[Role | str]) -> list[str]:
+    """The languages (ISO 639-1 codes) of the flagged or needs-a-read answers the caller may
+    see, most frequent first: the choices of the inbox's language filter."""
+    role_set = _roles(roles)
+    _require_inbox(role_set)
+    stmt = (select(Feedback.language, func.count().label("n")).select_from(Feedback)
+            .where(col(Feedback.language).is_not(None),
+                   col(Feedback.flagged).is_(True) | col(Feedback.needs_read).is_(True))
+            .group_by(Feedback.language).order_by(func.count().desc()))
+    return [lang for lang, _ in session.exec(_own_only(stmt, username=username, roles=role_set)).all()]
 
 
 def get_item(*, session: Session, feedback_id: int, username: str, roles: Iterable[Role | str]) -> Feedback:
@@ -429,6 +513,80 @@ def add_note(*, session: Session, feedback_id: int, actor: str, roles: Iterable[
     _append_note(fb, actor=actor, text=text, now=now)
     session.add(fb)
     _audit(session, fb, actor=actor, action="note", detail={"note": text})
+    session.flush()
+    return fb
+
+
+def _hand_reason(reasons: str | None, by: str | None) -> str:
+    hand = f"flagged by hand by {by}" if by else "flagged by hand"
+    return f"{reasons}; {hand}" if reasons else hand
+
+
+def _label(fb: Feedback, *, label: str, actor: str, now: datetime) -> None:
+    fb.label = label
+    fb.labelled_by = actor
+    fb.labelled_at = now
+
+
+def confirm_flag(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str],
+                 now: datetime | None = None) -> Feedback:
+    """The team agrees a flagged answer needs a human: labelled "negative" (the model learns it)."""
+    _require_triage(_roles(roles))
+    now = now or utcnow()
+    fb = _lock(session, feedback_id)
+    if not fb.flagged:
+        raise FeedbackError(f"feedback {feedback_id} is not flagged; use 'flag as a complaint' instead")
+    before = fb.label
+    _label(fb, label=LABEL_NEGATIVE, actor=actor, now=now)
+    session.add(fb)
+    _audit(session, fb, actor=actor, action="label", detail={"from": before, "to": LABEL_NEGATIVE})
+    session.flush()
+    return fb
+
+
+def not_a_problem(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str],
+                  now: datetime | None = None) -> Feedback:
+    """The team says an answer needs no human: labelled "not negative" (the model learns it);
+    an open flagged item is resolved as "no action needed", an item waiting for a read leaves
+    that queue."""
+    _require_triage(_roles(roles))
+    now = now or utcnow()
+    fb = _lock(session, feedback_id)
+    before = fb.label
+    _label(fb, label=LABEL_NOT_NEGATIVE, actor=actor, now=now)
+    detail: dict = {"from": before, "to": LABEL_NOT_NEGATIVE}
+    if fb.flagged and fb.state in OPEN_STATES:
+        detail |= {"state_from": fb.state, "state_to": "resolved"}
+        fb.state = "resolved"
+        fb.resolution = "no action needed"
+        fb.resolved_at = now
+        _first_response(fb, now)
+    session.add(fb)
+    _audit(session, fb, actor=actor, action="label", detail=detail)
+    session.flush()
+    return fb
+
+
+def flag_by_hand(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str],
+                 now: datetime | None = None) -> Feedback:
+    """A complaint the flag missed (or one it could not read): flagged, labelled "negative" (the
+    model learns it), put in the inbox as new with severity at least HAND_FLAG_SEVERITY."""
+    _require_triage(_roles(roles))
+    now = now or utcnow()
+    fb = _lock(session, feedback_id)
+    if fb.flagged:
+        raise FeedbackError(f"feedback {feedback_id} is already flagged")
+    before = fb.label
+    _label(fb, label=LABEL_NEGATIVE, actor=actor, now=now)
+    fb.flagged = True
+    fb.needs_read = False
+    fb.flag_reasons = _hand_reason(fb.flag_reasons, actor)
+    fb.severity = max(fb.severity or 0.0, HAND_FLAG_SEVERITY)
+    fb.state = "new"
+    fb.resolution = None
+    fb.resolved_at = None
+    session.add(fb)
+    _audit(session, fb, actor=actor, action="flag_by_hand", detail={"from": before, "to": LABEL_NEGATIVE})
     session.flush()
     return fb
 

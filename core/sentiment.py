@@ -33,6 +33,9 @@ import numpy as np
 import pandas as pd
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from core.flag_model import FlagModel, shipped_model
+from core.language import ENGLISH, detect_languages
+
 DETRACTOR_MAX = 6
 PROMOTER_MIN = 9
 # "Clearly negative": below VADER's own neutral band (-0.05), far enough that a single mildly
@@ -42,6 +45,8 @@ NEGATIVE_TONE = -0.35
 # ("Great, another leaking bottle" scores +0.79 in plain VADER).
 PROBLEM_TONE_CAP = -0.35
 VADER_BASELINE_THRESHOLD = -0.05
+# The flag reads this many characters of a comment (see judged_part).
+MAX_JUDGED_CHARS = 4000
 # 12-month revenue at which the customer-value part of the severity is full.
 VALUE_REFERENCE = 1000.0
 
@@ -236,6 +241,114 @@ _COMPILED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
+# Themes in the other languages the shop hears from. Keyword patterns only: the flag reads no
+# tone in these languages, so an answer there is flagged on a detractor score or a named
+# problem, and otherwise (without a score) goes to a human to read.
+_FOREIGN_THEME_PATTERNS: dict[str, dict[str, list[str]]] = {
+    "de": {
+        "leaking": [r"\b(?:undicht|ausgelaufen|läuft\s+aus|leckt|tropft)\b"],
+        "broken": [r"\b(?:kaputt|zerbrochen|gebrochen|defekt|beschädigt|zersprungen|gerissen)\b"],
+        "stopped working": [r"\b(?:funktioniert|geht)\s+nicht\s+mehr\b"],
+        "not working": [r"\bfunktioniert\s+nicht\b"],
+        "wrong item": [r"\bfalsche[nrs]?\s+(?:artikel|produkt|farbe|größe|lieferung)\b"],
+        "missing item": [r"\b(?:fehlt|fehlen|fehlte|nie\s+angekommen|nicht\s+angekommen)\b"],
+        "late delivery": [r"\b(?:verspätet|verspätung|zu\s+spät|immer\s+noch\s+nicht)\b"],
+        "damaged delivery": [r"\b(?:beschädigt|zerdrückt|eingedrückt)\b"],
+        "billing": [r"\b(?:doppelt\s+(?:abgebucht|berechnet)|zweimal\s+(?:abgebucht|berechnet))\b"],
+        "refund": [r"\b(?:rückerstattung|erstattung|geld\s+zurück)\b"],
+        "cancel": [r"\b(?:kündigen|kündigung|stornieren|stornierung|nie\s+wieder)\b"],
+        "allergic reaction": [r"\b(?:allergi\w*|ausschlag|juckreiz)\b"],
+        "safety": [r"\b(?:gefährlich|brand|feuer|rauch|giftig)\b"],
+    },
+    "fr": {
+        "leaking": [r"\b(?:fuit|fuite|a\s+coulé|coule)\b"],
+        "broken": [r"\b(?:cassée?s?|brisée?s?|défectueu(?:x|se)|abîmée?s?|fissurée?s?)\b"],
+        "stopped working": [r"\bne\s+fonctionne\s+plus\b|\bne\s+marche\s+plus\b"],
+        "not working": [r"\bne\s+(?:fonctionne|marche)\s+pas\b"],
+        "wrong item": [r"\bmauvais\s+(?:article|produit|colis)\b|\bmauvaise\s+(?:couleur|taille)\b"],
+        "missing item": [r"\b(?:manquant|manque|jamais\s+(?:arrivé|reçu)|pas\s+(?:arrivé|reçu))\b"],
+        "late delivery": [r"\b(?:en\s+retard|retard|toujours\s+pas)\b"],
+        "damaged delivery": [r"\b(?:endommagée?s?|abîmée?s?|écrasée?s?)\b",
+                             r"\barrivée?s?\s+(?:\w+\s+){0,2}cassée?s?\b"],
+        "billing": [r"\b(?:débitée?s?|facturée?s?)\s+deux\s+fois\b"],
+        "refund": [r"\b(?:rembours\w*)\b"],
+        "cancel": [r"\b(?:annuler|résilier|résiliation|plus\s+jamais)\b"],
+        "allergic reaction": [r"\b(?:allergi\w*|démangeaisons?|irritation|rougeurs?)\b"],
+        "safety": [r"\b(?:dangereu(?:x|se)|incendie|feu|fumée|toxique)\b"],
+    },
+    "es": {
+        "leaking": [r"\b(?:gotea|pierde\s+líquido|derramad[oa]|fuga)\b"],
+        "broken": [r"\b(?:rot[oa]s?|dañad[oa]s?|estropead[oa]s?|defectuos[oa]s?|rajad[oa]s?|partid[oa]s?)\b"],
+        "stopped working": [r"\bya\s+no\s+funciona\b|\bdejó\s+de\s+funcionar\b"],
+        "not working": [r"\bno\s+funciona\b"],
+        "wrong item": [r"\b(?:producto|artículo|color|talla)\s+equivocad[oa]\b"],
+        "missing item": [r"\b(?:falta|faltaba|nunca\s+llegó|no\s+ha\s+llegado|no\s+llegó)\b"],
+        "late delivery": [r"\b(?:con\s+retraso|retraso|tarde|todavía\s+no)\b"],
+        "damaged delivery": [r"\b(?:dañad[oa]s?|aplastad[oa]s?|abollad[oa]s?)\b"],
+        "billing": [r"\b(?:cobrad[oa]s?|cobraron)\s+dos\s+veces\b"],
+        "refund": [r"\b(?:reembolso|devolución\s+del\s+dinero|devuelvan\s+el\s+dinero)\b"],
+        "cancel": [r"\b(?:cancelar|darme\s+de\s+baja|nunca\s+más)\b"],
+        "allergic reaction": [r"\b(?:alergi\w*|picazón|irritación|sarpullido)\b"],
+        "safety": [r"\b(?:peligros[oa]|incendio|fuego|humo|tóxic[oa])\b"],
+    },
+    "it": {
+        "leaking": [r"\b(?:perde|perdita|gocciola|fuoriuscit[oa])\b"],
+        "broken": [r"\b(?:rott[oaie]|distrutt[oaie]|difettos[oaie]|crepat[oaie]|spaccat[oaie])\b"],
+        "stopped working": [r"\bnon\s+funziona\s+più\b|\bha\s+smesso\s+di\s+funzionare\b"],
+        "not working": [r"\bnon\s+funziona\b"],
+        "wrong item": [r"\b(?:prodotto|articolo|colore|taglia)\s+sbagliat[oa]\b"],
+        "missing item": [r"\b(?:manca|mancante|mai\s+arrivat[oa]|non\s+è\s+arrivat[oa])\b"],
+        "late delivery": [r"\b(?:in\s+ritardo|ritardo|ancora\s+non)\b"],
+        "damaged delivery": [r"\b(?:danneggiat[oaie]|schiacciat[oaie]|ammaccat[oaie])\b"],
+        "billing": [r"\b(?:addebitat[oa]|pagat[oa])\s+due\s+volte\b"],
+        "refund": [r"\b(?:rimborso|rimborsare|soldi\s+indietro)\b"],
+        "cancel": [r"\b(?:disdire|annullare|cancellare|mai\s+più)\b"],
+        "allergic reaction": [r"\b(?:allergi\w*|prurito|irritazione|eruzione)\b"],
+        "safety": [r"\b(?:pericolos[oa]|incendio|fuoco|fumo|tossic[oa])\b"],
+    },
+}
+# Words that deny what follows, per language ("nicht kaputt", "pas cassé", "no roto", "non rotto").
+_FOREIGN_NEGATORS: dict[str, frozenset[str]] = {
+    "de": frozenset({"nicht", "kein", "keine", "keinen", "nie", "ohne", "nichts", "falls", "wenn"}),
+    "fr": frozenset({"pas", "jamais", "sans", "aucun", "aucune", "rien", "si"}),
+    "es": frozenset({"no", "nunca", "sin", "ningún", "ninguna", "nada", "si"}),
+    "it": frozenset({"non", "mai", "senza", "nessun", "nessuna", "niente", "se"}),
+}
+_FOREIGN_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_FOREIGN_COMPILED: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
+    language: tuple((theme, re.compile(p, re.IGNORECASE)) for theme, ps in themes.items() for p in ps)
+    for language, themes in _FOREIGN_THEME_PATTERNS.items()
+}
+# Languages whose problem themes the flag can name; tone is read in English only.
+THEME_LANGUAGES: tuple[str, ...] = ("en", *_FOREIGN_THEME_PATTERNS)
+
+
+def _foreign_negated(text: str, start: int, negators: frozenset[str]) -> bool:
+    before = _CLAUSE_BREAK.split(text[max(0, start - 60) : start])[-1]
+    # "Pas arrivé" is the complaint itself in missing-item phrases; their patterns hold the negation.
+    return any(w in negators for w in _FOREIGN_WORD.findall(before)[-3:])
+
+
+def foreign_themes(text: str | None, language: str) -> tuple[str, ...]:
+    """Problem themes (THEMES names) of a comment in German, French, Spanish or Italian,
+    not negated, in THEMES order; () for another language. Reads the first MAX_JUDGED_CHARS."""
+    patterns = _FOREIGN_COMPILED.get(language)
+    if not text or not patterns:
+        return ()
+    lowered = judged_part(str(text)).translate(_QUOTES).lower()
+    negators = _FOREIGN_NEGATORS[language]
+    found = {theme for theme, pattern in patterns for m in pattern.finditer(lowered)
+             if m.group(0).split()[0] in negators or not _foreign_negated(lowered, m.start(), negators)}
+    return tuple(t for t in THEMES if t in found)
+
+
+def judged_part(text: str) -> str:
+    """The part of a comment the flag reads: its first MAX_JUDGED_CHARS characters. VADER's
+    cost grows with the square of the length (a 200,000-character comment took two minutes);
+    the whole text is kept and shown, only the judging is bounded."""
+    return text[:MAX_JUDGED_CHARS]
+
+
 @lru_cache(maxsize=1)
 def _analyzer() -> SentimentIntensityAnalyzer:
     analyzer = SentimentIntensityAnalyzer()
@@ -249,10 +362,11 @@ def _plain_analyzer() -> SentimentIntensityAnalyzer:
 
 
 def vader_compound(text: str | None) -> float:
-    """Plain VADER's compound score (-1 .. 1), the baseline Hearth's flag is measured against."""
+    """Plain VADER's compound score (-1 .. 1), the baseline Hearth's flag is measured against.
+    Reads the first MAX_JUDGED_CHARS characters."""
     if not text or not str(text).strip():
         return 0.0
-    return float(_plain_analyzer().polarity_scores(str(text))["compound"])
+    return float(_plain_analyzer().polarity_scores(judged_part(str(text)))["compound"])
 
 
 def _negated(text: str, start: int) -> bool:
@@ -284,47 +398,99 @@ def _scan(lowered: str) -> tuple[tuple[str, ...], list[tuple[int, int]]]:
 
 
 def problem_themes(text: str | None) -> tuple[str, ...]:
-    """The retention themes a comment names, not negated, in THEMES order."""
+    """The retention themes an English comment names, not negated, in THEMES order."""
     if not text:
         return ()
-    return _scan(str(text).translate(_QUOTES).lower())[0]
+    return _scan(judged_part(str(text)).translate(_QUOTES).lower())[0]
 
 
 @dataclass(frozen=True)
 class TextAnalysis:
-    """What the comment alone says."""
+    """What the comment alone says (English reading)."""
 
     compound: float  # VADER with the domain lexicon
     sentiment: float  # compound, capped at PROBLEM_TONE_CAP when a problem is named
     themes: tuple[str, ...]  # named retention problems, not negated
     resolved: bool  # the problem is said to be put right, in a warm tone
+    scores: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 0.0)  # compound, neg, neu, pos: model input
+    read: str = ""  # the text as the model reads it: problem words that were denied are blanked
 
 
 @lru_cache(maxsize=200_000)
-def analyse_text(text: str) -> TextAnalysis:
-    """Tone and problem themes of one comment. Cached: stores repeat the same phrases a lot."""
-    clean = text.translate(_QUOTES).strip()
+def _analyse(clean: str) -> TextAnalysis:
     if not clean:
         return TextAnalysis(0.0, 0.0, (), False)
     lowered = clean.lower()
     themes, negated = _scan(lowered)
     # "Never had a single leak": the problem word was denied, so it must not sour the tone
     # either (VADER only looks three words back for a negation).
+    read = clean
     for start, end in negated if len(lowered) == len(clean) else ():
         clean = clean[:start] + " " * (end - start) + clean[end:]
-    compound = float(_analyzer().polarity_scores(clean)["compound"])
+        # The model reads n-grams, so the denial goes too ("nothing broken" -> ""), back to the
+        # start of the clause.
+        head = start - len(_CLAUSE_BREAK.split(lowered[max(0, start - 80) : start])[-1])
+        read = read[:head] + " " * (end - head) + read[end:]
+    polarity = _analyzer().polarity_scores(clean)
+    compound = float(polarity["compound"])
     resolved = bool(themes) and compound >= _RESOLVED_MIN_TONE and bool(_RESOLVED.search(clean.lower()))
     sentiment = min(compound, PROBLEM_TONE_CAP) if themes and not resolved else compound
-    return TextAnalysis(round(compound, 4), round(sentiment, 4), themes, resolved)
+    scores = (compound, float(polarity["neg"]), float(polarity["neu"]), float(polarity["pos"]))
+    return TextAnalysis(round(compound, 4), round(sentiment, 4), themes, resolved, scores, read)
+
+
+def analyse_text(text: str) -> TextAnalysis:
+    """Tone and problem themes of one English comment (its first MAX_JUDGED_CHARS characters).
+    Cached: stores repeat the same phrases a lot."""
+    return _analyse(model_text(text))
+
+
+def model_text(text: str | None) -> str:
+    """The text the flag's model reads: the judged part, with typographic quotes made plain."""
+    return judged_part(str(text or "")).translate(_QUOTES).strip()
+
+
+def model_inputs(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """(texts as the model reads them, VADER scores (n, 4)) — the same for training and flagging.
+    Problem words that are denied ("no leaks so far") are blanked for the model as for VADER."""
+    analyses = [_analyse(model_text(t)) for t in texts]
+    return ([a.read for a in analyses],
+            np.array([a.scores for a in analyses], dtype=float).reshape(len(analyses), 4))
+
+
+# ---------------------------------------------------------------- the model in use
+
+_active: FlagModel | None = None
+
+
+def active_model() -> FlagModel:
+    """The model the flag uses: the one set by `use_model` (the database's, after a retrain),
+    else the one shipped with Hearth."""
+    return _active if _active is not None else shipped_model()
+
+
+def use_model(model: FlagModel | None) -> None:
+    """Make `model` the one `assess` and `assess_frame` use (None: back to the shipped one)."""
+    global _active
+    _active = model
+
+
+def negative_probabilities(texts: list[str], model: FlagModel | None = None) -> np.ndarray:
+    """The model's probability that each English comment is negative (0 .. 1)."""
+    model = model or active_model()
+    clean, vader = model_inputs(texts)
+    return model.probabilities(clean, vader)
 
 
 @dataclass(frozen=True)
 class Assessment:
-    sentiment: float  # -1 .. 1; 0.0 when there is no comment
+    sentiment: float  # -1 .. 1; 0.0 when there is no comment or it is not English
     flagged: bool
     reasons: tuple[str, ...]
     severity: float  # 0 .. 100; 0 when not flagged
     themes: tuple[str, ...]
+    language: str | None = None  # ISO 639-1 code of the comment; None without one
+    needs_read: bool = False  # a comment the flag cannot read, without a score: a person reads it
 
     @property
     def reasons_text(self) -> str:
@@ -337,10 +503,22 @@ def _value_points(value: float) -> float:
     return 15.0 * min(1.0, math.log1p(value) / math.log1p(VALUE_REFERENCE))
 
 
-def _judge(comment: str | None, nps_score: int | None) -> tuple[float, bool, tuple[str, ...], float,
-                                                                  tuple[str, ...]]:
-    """(sentiment, flagged, reasons, severity without customer value, themes)."""
-    text = analyse_text(comment) if isinstance(comment, str) and comment.strip() else None
+def is_read_as_english(language: str | None) -> bool:
+    """The flag reads tone in English only; a comment of unknown language (no letters) too."""
+    return language is None or language == ENGLISH
+
+
+def _judge(comment: str | None, nps_score: int | None, *, language: str | None = None,
+           negative_probability: float = 0.0, threshold: float = 1.0
+           ) -> tuple[float, bool, tuple[str, ...], float, tuple[str, ...], bool]:
+    """(sentiment, flagged, reasons, severity without customer value, themes, needs a read).
+
+    English: flagged on a detractor score, a negative tone (the model's probability at or above
+    its threshold; a promoter's own score outweighs it) or a named problem. Another language:
+    never read as English; flagged on a detractor score or a problem named in that language
+    (de, fr, es, it); otherwise, without a score, it needs a person to read it.
+    """
+    has_text = isinstance(comment, str) and bool(comment.strip())
     reasons: list[str] = []
     points = 0.0
     has_score = nps_score is not None
@@ -349,62 +527,97 @@ def _judge(comment: str | None, nps_score: int | None) -> tuple[float, bool, tup
         points += 20.0 + 20.0 * (DETRACTOR_MAX - nps_score) / DETRACTOR_MAX
     themes: tuple[str, ...] = ()
     sentiment = 0.0
-    if text is not None:
+    needs_read = False
+    if has_text and is_read_as_english(language):
+        text = analyse_text(comment)
         sentiment = text.sentiment
-        # A promoter's own score outweighs a lexicon's reading of their words.
         tone_counts = not (has_score and nps_score >= PROMOTER_MIN)
-        if text.compound <= NEGATIVE_TONE and tone_counts:
-            reasons.append(f"negative tone {text.compound:.2f}")
-        if text.compound < 0:
+        if negative_probability >= threshold and tone_counts:
+            reasons.append(f"negative tone ({negative_probability:.0%})")
+            points += 25.0 * min(1.0, max(negative_probability, -text.compound))
+        elif text.compound < 0:
             points += 25.0 * min(1.0, -text.compound)
         if text.themes and not text.resolved:
             themes = text.themes
-            reasons.append("mentions: " + ", ".join(themes))
-            if SAFETY_THEMES & set(themes):
-                points += 30.0
-            elif CHURN_THEMES & set(themes):
-                points += 20.0
-            else:
-                points += 15.0
+    elif has_text:
+        themes = foreign_themes(comment, language)
+        if themes:
+            sentiment = PROBLEM_TONE_CAP
+    if themes:
+        reasons.append("mentions: " + ", ".join(themes))
+        if SAFETY_THEMES & set(themes):
+            points += 30.0
+        elif CHURN_THEMES & set(themes):
+            points += 20.0
+        else:
+            points += 15.0
     flagged = bool(reasons)
-    return sentiment, flagged, tuple(reasons), (points if flagged else 0.0), themes
+    if has_text and not flagged and not is_read_as_english(language) and not has_score:
+        needs_read = True
+    return sentiment, flagged, tuple(reasons), (points if flagged else 0.0), themes, needs_read
 
 
-def assess(*, comment: str | None, nps_score: int | None, customer_value: float = 0.0) -> Assessment:
+def assess(*, comment: str | None, nps_score: int | None, customer_value: float = 0.0,
+           language: str | None = "detect", model: FlagModel | None = None) -> Assessment:
     """Sentiment, flag, reasons and severity (0-100) of one answer.
 
     Severity adds up: detractor (20-40, lower score more), negative tone (up to 25), a named
     problem (15; refund or cancel 20; safety or allergic reaction 30) and the customer's
     12-month revenue (up to 15, log scale, full at VALUE_REFERENCE). Capped at 100.
+    `language` is the comment's ISO 639-1 code; "detect" (the default) detects it.
     """
-    score = None if nps_score is None or pd.isna(nps_score) else int(nps_score)
-    sentiment, flagged, reasons, points, themes = _judge(comment, score)
-    severity = min(100.0, points + _value_points(customer_value)) if flagged else 0.0
-    return Assessment(sentiment, flagged, reasons, round(severity, 1), themes)
+    frame = pd.DataFrame({"comment": [comment], "nps_score": [nps_score], "value": [customer_value]})
+    if language != "detect":
+        frame["language"] = [language]
+    row = assess_frame(frame, customer_value="value", language="language" if language != "detect" else None,
+                       model=model).iloc[0]
+    reasons = tuple(row["flag_reasons"].split("; ")) if isinstance(row["flag_reasons"], str) else ()
+    themes = tuple(row["themes"].split(", ")) if isinstance(row["themes"], str) else ()
+    return Assessment(float(row["sentiment"]), bool(row["flagged"]), reasons, float(row["severity"]), themes,
+                      row["language"] if isinstance(row["language"], str) else None, bool(row["needs_read"]))
 
 
 def assess_frame(frame: pd.DataFrame, *, comment: str = "comment", nps_score: str = "nps_score",
-                 customer_value: str | None = None) -> pd.DataFrame:
-    """`assess` for a whole frame: columns sentiment, flagged, flag_reasons, severity, themes.
+                 customer_value: str | None = None, language: str | None = None,
+                 model: FlagModel | None = None) -> pd.DataFrame:
+    """`assess` for a whole frame: columns sentiment, flagged, flag_reasons, severity, themes,
+    language, needs_read.
 
-    Works on the distinct (comment, score) pairs only, so 300,000 answers that repeat a few
-    thousand phrases take a second or two.
+    `language` names a column of known ISO 639-1 codes; without it each distinct comment's
+    language is detected. Works on the distinct (comment, score, language) triples only, and the
+    model predicts for all distinct English comments in one vectorised pass, so 300,000 answers
+    that repeat a few thousand phrases take seconds.
     """
     if frame.empty:
         return pd.DataFrame({"sentiment": pd.Series(dtype=float), "flagged": pd.Series(dtype=bool),
                              "flag_reasons": pd.Series(dtype=object), "severity": pd.Series(dtype=float),
-                             "themes": pd.Series(dtype=object)}, index=frame.index)
+                             "themes": pd.Series(dtype=object), "language": pd.Series(dtype=object),
+                             "needs_read": pd.Series(dtype=bool)}, index=frame.index)
+    model = model or active_model()
     comments = frame[comment].astype(object).where(frame[comment].notna(), None)
     comments = comments.map(lambda c: c if isinstance(c, str) and c.strip() else "")
+    if language is not None:
+        languages = frame[language].astype(object).map(lambda v: v if isinstance(v, str) and v else "")
+    else:
+        distinct = pd.unique(comments.to_numpy())
+        found = dict(zip(distinct, detect_languages([c or None for c in distinct]), strict=True))
+        languages = comments.map(lambda c: found[c] or "")
+    languages = languages.where(comments != "", "")
     scores = pd.to_numeric(frame[nps_score], errors="coerce").fillna(-1).astype(int)
-    keys = pd.DataFrame({"c": comments.to_numpy(), "s": scores.to_numpy()})
+    keys = pd.DataFrame({"c": comments.to_numpy(), "s": scores.to_numpy(), "l": languages.to_numpy()})
     codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
-    judged = [_judge(c or None, None if s < 0 else s) for c, s in uniques]
+    english = sorted({c for c, _, lang in uniques if c and is_read_as_english(lang or None)})
+    probability = dict(zip(english, negative_probabilities(english, model), strict=True)) if english else {}
+    judged = [_judge(c or None, None if s < 0 else s, language=lang or None,
+                     negative_probability=probability.get(c, 0.0), threshold=model.threshold)
+              for c, s, lang in uniques]
     sentiment = np.array([j[0] for j in judged], dtype=float)[codes]
     flagged = np.array([j[1] for j in judged], dtype=bool)[codes]
     reasons = np.array(["; ".join(j[2]) or None for j in judged], dtype=object)[codes]
     points = np.array([j[3] for j in judged], dtype=float)[codes]
     themes = np.array([", ".join(j[4]) or None for j in judged], dtype=object)[codes]
+    needs_read = np.array([j[5] for j in judged], dtype=bool)[codes]
+    language_out = np.array([lang or None for _, _, lang in uniques], dtype=object)[codes]
     if customer_value is not None:
         value = pd.to_numeric(frame[customer_value], errors="coerce").fillna(0.0).clip(lower=0).to_numpy()
         value_points = 15.0 * np.minimum(1.0, np.log1p(value) / math.log1p(VALUE_REFERENCE))
@@ -412,7 +625,8 @@ def assess_frame(frame: pd.DataFrame, *, comment: str = "comment", nps_score: st
         value_points = np.zeros(len(frame))
     severity = np.where(flagged, np.minimum(100.0, points + value_points), 0.0).round(1)
     return pd.DataFrame({"sentiment": sentiment, "flagged": flagged, "flag_reasons": reasons,
-                         "severity": severity, "themes": themes}, index=frame.index)
+                         "severity": severity, "themes": themes, "language": language_out,
+                         "needs_read": needs_read}, index=frame.index)
 
 
 def parse_mentions(flag_reasons: str | None) -> list[str]:
@@ -435,26 +649,41 @@ class Scores:
     f1: float
     flagged: int
     true_positives: int
+    false_negatives: int = 0
+    true_negatives: int = 0
+
+    @property
+    def false_positives(self) -> int:
+        return self.flagged - self.true_positives
 
 
 def _scores(predicted: np.ndarray, truth: np.ndarray) -> Scores:
+    predicted = np.asarray(predicted, dtype=bool)
+    truth = np.asarray(truth, dtype=bool)
     tp = int((predicted & truth).sum())
     flagged = int(predicted.sum())
     precision = tp / flagged if flagged else 0.0
     recall = tp / int(truth.sum()) if truth.sum() else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return Scores(precision, recall, f1, flagged, tp)
+    return Scores(precision, recall, f1, flagged, tp, int((~predicted & truth).sum()),
+                  int((~predicted & ~truth).sum()))
 
 
 def evaluate(path: str | Path) -> dict[str, object]:
     """Precision and recall of Hearth's flag, plain VADER (compound < -0.05) and VADER or
     detractor, against the `needs_human` labels of a CSV (comment, nps_score, needs_human)."""
     data = pd.read_csv(path, dtype={"comment": str}, keep_default_na=False)
-    for column in ("comment", "nps_score", "needs_human"):
+    for column in ("comment", "needs_human"):
         if column not in data.columns:
-            raise ValueError(f"{path}: missing column {column!r}")
+            raise ValueError(f"{path}: missing column {column!r} (columns: comment, nps_score, needs_human)")
+    if "nps_score" not in data.columns:
+        data["nps_score"] = ""
     data["nps_score"] = pd.to_numeric(data["nps_score"].replace("", None), errors="coerce")
-    truth = data["needs_human"].astype(int).to_numpy() == 1
+    bad = ~data["needs_human"].astype(str).str.strip().isin(["0", "1"])
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0]) + 2
+        raise ValueError(f"{path}: row {row}: needs_human must be 0 or 1, not {data['needs_human'].iloc[row - 2]!r}")
+    truth = data["needs_human"].astype(str).str.strip().to_numpy() == "1"
     ours = assess_frame(data)["flagged"].to_numpy()
     vader = np.array([vader_compound(c) < VADER_BASELINE_THRESHOLD for c in data["comment"]])
     detractor = (data["nps_score"] <= DETRACTOR_MAX).fillna(False).to_numpy(dtype=bool)
@@ -484,7 +713,8 @@ def format_evaluation(result: dict[str, object]) -> str:
     for key, label in names.items():
         s: Scores = result[key]  # type: ignore[assignment]
         lines.append(f"  {label:34s} precision {s.precision:.3f}  recall {s.recall:.3f}  "
-                     f"F1 {s.f1:.3f}  ({s.flagged} flagged, {s.true_positives} right)")
+                     f"F1 {s.f1:.3f}  (TP {s.true_positives}, FP {s.false_positives}, "
+                     f"FN {s.false_negatives}, TN {s.true_negatives})")
     lines.append(f"  (comment-only rows: {result['text_rows']}, scores ignored)")
     return "\n".join(lines)
 

@@ -87,6 +87,15 @@ class Feedback(SQLModel, table=True):
     resolution: str | None = Field(default=None, max_length=60)
     first_response_at: NaiveDatetime | None = None
     resolved_at: NaiveDatetime | None = None
+    # Filled with the flag (core.sentiment): the comment's ISO 639-1 code, and whether a person
+    # must read it (a language the flag cannot read, no score, nothing named).
+    language: str | None = Field(default=None, max_length=8, index=True)
+    needs_read: bool = Field(default=False, index=True)
+    # The team's word on the flag, a label the model learns from: "negative" (flag confirmed,
+    # or a missed complaint flagged by hand) or "not negative" ("not a problem").
+    label: str | None = Field(default=None, max_length=16, index=True)
+    labelled_by: str | None = Field(default=None, max_length=64)
+    labelled_at: NaiveDatetime | None = None
 
 
 class LoyaltyEntry(SQLModel, table=True):
@@ -245,3 +254,18 @@ class PrecomputedResult(SQLModel, table=True):
     seconds: float = 0.0
     signature: str = Field(max_length=64)
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class FeedbackModel(SQLModel, table=True):
+    """A trained negative-feedback model (core.flag_model): its arrays as `.npz` bytes (loaded
+    with allow_pickle=False, never unpickled), its measured figures as JSON text."""
+
+    __tablename__ = "feedback_model"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    created_by: str = Field(max_length=64)
+    active: bool = Field(default=False, index=True)
+    labels_used: int = 0
+    figures: str = Field(sa_column=Column(Text, nullable=False))  # JSON
+    params: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # .npz

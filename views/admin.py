@@ -10,8 +10,8 @@ from ui.safe import md
 user = require_screen("admin")
 st.title("Admin")
 
-tab_users, tab_audit, tab_model, tab_loyalty, tab_speed = st.tabs(
-    ["Users", "Audit log", "Churn model", "Loyalty", "Precomputed figures"])
+tab_users, tab_audit, tab_model, tab_loyalty, tab_speed, tab_flag = st.tabs(
+    ["Users", "Audit log", "Churn model", "Loyalty", "Precomputed figures", "Feedback model"])
 
 with tab_users:
     with get_session() as session:
@@ -107,3 +107,8 @@ with tab_speed:
     from ui.precomputed import render_precomputed_admin
 
     render_precomputed_admin(user)
+
+with tab_flag:
+    from ui.feedback import render_flag_model_admin
+
+    render_flag_model_admin(user)

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core import feedback as fbk
+from core.language import language_name
 from core.outreach import OutreachError, preview_outreach
 from core.roles import NotAllowed
 from db.models import utcnow
@@ -73,6 +74,15 @@ with st.container(border=True):
                + ", ".join(f"{row.age}: {row.open:,}" for row in ages.itertuples()))
 
 # ---------------------------------------------------------------- filters
+q1, q2 = st.columns([2, 1])
+queue = q1.radio("Queue", list(fbk.QUEUES), key="fb_queue", horizontal=True, format_func=fbk.QUEUE_LABELS.get)
+language_codes = ui.inbox_languages(user.username, roles)
+language_choice = q2.selectbox("Language", ["all", *language_codes], key="fb_language",
+                               format_func=lambda c: "all languages" if c == "all" else language_name(c))
+language = None if language_choice == "all" else language_choice
+if queue == "needs_read":
+    st.caption("Comments in a language the flag cannot read, without a score and naming no problem it knows: "
+               "read them, then flag a complaint or mark it not a problem (the flag learns from both).")
 f1, f2, f3, f4 = st.columns([2, 1.2, 1.2, 1.2])
 states = f1.multiselect("State", list(fbk.STATES), default=list(fbk.OPEN_STATES), key="fb_states",
                         format_func=lambda s: fbk.STATE_LABELS[s])
@@ -93,10 +103,11 @@ page_no = st.session_state.get("fb_page", 1)
 
 state_filter = tuple(states) if states else None
 rows, total = ui.inbox_page(user.username, roles, state_filter, assignee, owner, since, sort, PAGE_SIZE,
-                            (page_no - 1) * PAGE_SIZE)
+                            (page_no - 1) * PAGE_SIZE, queue, language)
 if rows.empty and total > 0:  # the filters changed under a later page: back to the first
     page_no = st.session_state["fb_page"] = 1
-    rows, total = ui.inbox_page(user.username, roles, state_filter, assignee, owner, since, sort, PAGE_SIZE, 0)
+    rows, total = ui.inbox_page(user.username, roles, state_filter, assignee, owner, since, sort, PAGE_SIZE, 0,
+                                queue, language)
 if total == 0:
     st.info("Nothing to follow up with these filters. Widen the period or the states, "
             "or check back after the next import.")
@@ -108,10 +119,11 @@ st.number_input(f"Page (of {pages}; {total:,} items)", min_value=1, max_value=pa
 table = rows.assign(
     account=rows["customer_id"].map(lambda i: f"/account?id={int(i)}" if _known(i) else None),
     state=rows["state"].map(fbk.STATE_LABELS),
+    language=rows["language"].map(lambda c: language_name(c) if isinstance(c, str) else None),
 )
 st.dataframe(
     table[["id", "submitted_at", "account", "customer_name", "value_12m", "nps_score", "severity", "state",
-           "assignee", "flag_reasons", "comment"]],
+           "assignee", "flag_reasons", "language", "comment"]],
     hide_index=True,
     width="stretch",
     key="fb_table",
@@ -126,6 +138,7 @@ st.dataframe(
         "state": st.column_config.TextColumn("State"),
         "assignee": st.column_config.TextColumn("Assignee"),
         "flag_reasons": st.column_config.TextColumn("Why flagged", width="medium"),
+        "language": st.column_config.TextColumn("Language"),
         "comment": st.column_config.TextColumn("Comment", width="large"),
     },
 )
@@ -151,8 +164,19 @@ with st.container(border=True):
                 f"severity {item['severity']:.0f}")
         st.caption("Comment (shown as plain text)")
         st.text(item["comment"] if isinstance(item["comment"], str) and item["comment"] else "(no comment)")
+        if _known(item["comment_chars"]) and int(item["comment_chars"]) > fbk.INBOX_COMMENT_CHARS:
+            with get_session() as session:
+                whole = fbk.get_item(session=session, feedback_id=item_id, username=user.username,
+                                     roles=user.roles).comment or ""
+            st.download_button("Download the whole comment", data=whole.encode("utf-8"),
+                               file_name=f"comment-{item_id}.txt", mime="text/plain", key="fb_whole_comment")
+        st.caption("Language")
+        st.text(language_name(item["language"] if isinstance(item["language"], str) else None))
         st.caption("Why flagged")
         st.text(_txt(item["flag_reasons"], "–"))
+        if isinstance(item["label"], str):
+            st.caption("The team's label (the flag learns from it)")
+            st.text(f"{item['label']} ({_txt(item['labelled_by'], 'unknown')})")
         if isinstance(item["notes"], str) and item["notes"]:
             st.caption("Notes")
             st.text(item["notes"])
@@ -175,6 +199,16 @@ with st.container(border=True):
             st.rerun()
 
         if triage:
+            l1, l2 = st.columns(2)
+            if queue == "flagged" and item["label"] != fbk.LABEL_NEGATIVE and l1.button(
+                    "Confirm the flag", key="fb_confirm", help="It does need a human; the flag learns from this."):
+                run(fbk.confirm_flag, f"Item #{item_id}: flag confirmed.")
+            if queue == "needs_read" and l1.button(
+                    "Flag as a complaint", key="fb_flag_hand", help="Put it in the inbox; the flag learns from this."):
+                run(fbk.flag_by_hand, f"Item #{item_id} flagged by hand.")
+            if item["label"] != fbk.LABEL_NOT_NEGATIVE and l2.button(
+                    "Not a problem", key="fb_not_problem", help="No human needed; the flag learns from this."):
+                run(fbk.not_a_problem, f"Item #{item_id} marked not a problem.")
             b1, b2 = st.columns(2)
             if item["state"] in ("new", "waiting") and b1.button("Acknowledge", key="fb_ack"):
                 run(fbk.acknowledge, f"Item #{item_id} acknowledged.")

@@ -1,8 +1,9 @@
-"""`python -m core feedback flag|reflag|evaluate`"""
+"""`python -m core feedback flag|reflag|evaluate|train`"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from sqlmodel import Session
@@ -19,9 +20,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     f.set_defaults(func=run_flag)
     r = sub.add_parser("reflag", help="score and flag every answer again (triage state is kept)")
     r.set_defaults(func=run_reflag)
-    e = sub.add_parser("evaluate", help="precision and recall of the flag against plain VADER on a labelled CSV")
-    e.add_argument("csv", help="columns comment, nps_score, needs_human")
+    e = sub.add_parser("evaluate", help="precision, recall, F1 and confusion counts of the flag beside plain "
+                       "VADER, on a labelled CSV or the held-aside shared sentences")
+    e.add_argument("csv", nargs="?", help="columns comment, nps_score, needs_human (1 = negative)")
+    e.add_argument("--shared-holdout", action="store_true",
+                   help="measure on the held-aside fifth of ../shared/data/sentiment/ instead")
     e.set_defaults(func=run_evaluate)
+    t = sub.add_parser("train", help="retrain the flag on the shared sentences plus the team's triage labels; "
+                       "switch only when not worse")
+    t.add_argument("--by", default="cli", help="who asked (for the audit log)")
+    t.add_argument("--data", default=None, help="folder of the shared sentences (default ../shared/data/sentiment)")
+    t.set_defaults(func=run_train)
 
 
 def _run(reflag: bool) -> int:
@@ -46,5 +55,47 @@ def run_reflag(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    print(sentiment.format_evaluation(sentiment.evaluate(args.csv)))
+    from core import flag_training
+
+    if args.shared_holdout:
+        try:
+            figures = flag_training.measure_shared_holdout()
+        except flag_training.TrainingDataMissing as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        holdout = flag_training.shared_holdout()
+        print(f"{len(holdout):,} held-aside shared sentences, {int(holdout['negative'].sum()):,} negative "
+              f"(mean rating < {flag_training.NEGATIVE_BELOW})")
+        for name, label in (("hearth", "Hearth flag"), ("vader", "plain VADER (compound < -0.05)")):
+            s = figures[name]
+            print(f"  {label:34s} precision {s.precision:.3f}  recall {s.recall:.3f}  F1 {s.f1:.3f}  "
+                  f"(TP {s.true_positives}, FP {s.false_positives}, FN {s.false_negatives}, "
+                  f"TN {s.true_negatives})")
+        return 0
+    if not args.csv:
+        print("error: name a labelled CSV or pass --shared-holdout", file=sys.stderr)
+        return 2
+    try:
+        result = sentiment.evaluate(args.csv)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(sentiment.format_evaluation(result))
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from core import flag_training
+
+    started = time.perf_counter()
+    try:
+        with Session(get_engine()) as session:
+            result = flag_training.retrain(session=session, actor=args.by, directory=args.data)
+    except flag_training.TrainingDataMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(flag_training.format_retrain(result))
+    if result.switched:
+        print("run 'python -m core feedback reflag' to flag the stored answers with the new model")
+    print(f"took {time.perf_counter() - started:.0f} s")
     return 0

@@ -65,7 +65,9 @@ def test_flag_unscored_fills_every_row_once(session: Session, store: dict) -> No
     rows = {f.id: f for f in session.exec(select(Feedback)).all()}
     leak, calm, happy, score_only = (rows[store[k]] for k in ("leak", "calm", "happy", "score_only"))
     assert leak.flagged and "detractor 2" in leak.flag_reasons and "mentions: leaking" in leak.flag_reasons
-    assert calm.flagged and calm.flag_reasons == "mentions: does not close"
+    # The model also reads "does not close" as a negative tone; the theme is named either way.
+    assert calm.flagged and calm.flag_reasons.endswith("mentions: does not close")
+    assert "detractor" not in calm.flag_reasons
     assert not happy.flagged and happy.severity == 0 and happy.sentiment > 0.3
     assert score_only.flagged and score_only.flag_reasons == "detractor 5" and score_only.sentiment == 0.0
     # The leak comes from a customer worth 600 over the last 12 months: the value adds to severity.

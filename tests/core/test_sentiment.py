@@ -70,12 +70,12 @@ def test_detractor_without_text_is_flagged_on_the_score() -> None:
 def test_clearly_negative_text_without_score() -> None:
     out = assess(comment="Absolutely terrible service, awful people.", nps_score=None)
     assert out.flagged
-    assert out.reasons[0].startswith("negative tone -0.")
+    assert out.reasons[0].startswith("negative tone (")  # the model's probability, e.g. "(97%)"
 
 
 def test_reasons_read_like_the_issue_says() -> None:
     out = assess(comment="Awful. The bottle was leaking and I want a refund.", nps_score=2)
-    assert out.reasons_text.startswith("detractor 2; negative tone -")
+    assert out.reasons_text.startswith("detractor 2; negative tone (")
     assert out.reasons_text.endswith("mentions: leaking, refund")
     assert parse_mentions(out.reasons_text) == ["leaking", "refund"]
 

@@ -1,0 +1,86 @@
+"""The language of a comment, detected offline with lingua (lingua-language-detector).
+
+Why lingua: it is kept up to date, ships its language models inside the wheel (nothing is
+downloaded at run time), is accurate on short text, and detects in Rust (about 20,000 short
+comments a second on one core). It is asked to choose only among the languages a European
+household-goods shop hears from (LANGUAGES): fewer candidates, fewer wrong guesses.
+
+Short English remarks ("Fine.", "Meh", "ok") are ambiguous to any detector, and English is
+the shop's own language, so a comment is English when lingua puts English first or when most
+of its words are English words VADER knows; otherwise it is the language lingua puts first.
+A comment with no letters (an emoji, "10/10") has no language (None) and is read as English.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
+
+# ISO 639-1 code -> name shown on screen.
+LANGUAGE_NAMES: dict[str, str] = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "nl": "Dutch",
+    "pt": "Portuguese",
+}
+LANGUAGES: tuple[str, ...] = tuple(LANGUAGE_NAMES)
+ENGLISH = "en"
+# Only this much of a comment is read to tell its language.
+DETECT_CHARS = 1000
+ENGLISH_WORD_SHARE = 0.6
+_LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+_WORDS = re.compile(r"[^\W\d_][^\W\d_']*", re.UNICODE)
+_FUNCTION_WORDS = frozenset(
+    "a an the and or but of to in on at for with from by is are was were be been it its this that these those "
+    "i me my we our you your he she they them his her their not no very so too just all any some as if "
+    "have has had do does did will would can could should after before again still never ever one two".split())
+
+
+@lru_cache(maxsize=1)
+def _detector() -> LanguageDetector:
+    wanted = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in LANGUAGES]
+    return LanguageDetectorBuilder.from_languages(*wanted).build()
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return frozenset(w for w in SentimentIntensityAnalyzer().lexicon if w.isalpha()) | _FUNCTION_WORDS
+
+
+def _mostly_english_words(text: str) -> bool:
+    words = [w.lower() for w in _WORDS.findall(text)]
+    if not words:
+        return False
+    known = _english_words()
+    return sum(w in known for w in words) / len(words) >= ENGLISH_WORD_SHARE
+
+
+def detect_languages(texts: Sequence[str | None]) -> list[str | None]:
+    """ISO 639-1 code (one of LANGUAGES) of each text, None for an empty text or one without
+    letters. Reads the first DETECT_CHARS characters. Detection runs on all cores."""
+    out: list[str | None] = [None] * len(texts)
+    todo = [(i, t[:DETECT_CHARS]) for i, t in enumerate(texts) if isinstance(t, str) and _LETTERS.search(t)]
+    if not todo:
+        return out
+    found = _detector().detect_languages_in_parallel_of([t for _, t in todo])
+    for (i, text), language in zip(todo, found, strict=True):
+        code = language.iso_code_639_1.name.lower() if language is not None else None
+        if code != ENGLISH and (code is None or _mostly_english_words(text)):
+            code = ENGLISH
+        out[i] = code
+    return out
+
+
+def detect_language(text: str | None) -> str | None:
+    """`detect_languages` for one text."""
+    return detect_languages([text])[0]
+
+
+def language_name(code: str | None) -> str:
+    """"German" for "de"; "unknown" for None."""
+    if not code:
+        return "unknown"
+    return LANGUAGE_NAMES.get(code, code)
