@@ -11,9 +11,10 @@ import pytest
 from sqlmodel import Session, select
 
 from core.__main__ import main
+from core.clv import BetaGeoModel
 from core.features import customer_features, load_frames
 from core.health import health_components, health_score
-from core.scoring import bgnbd_churn, evaluate, score_all, scores_export_frame
+from core.scoring import evaluate, score_all, scores_export_frame
 from db.models import ModelRun, ScoreSnapshot
 from tests.factories import make_customer, make_feedback, make_order, make_product, make_ticket
 
@@ -132,7 +133,7 @@ def test_features_against_hand_computed_values(session: Session) -> None:
 
 def test_health_uses_only_present_components_with_rescaled_weights() -> None:
     features = pd.DataFrame({
-        "recency_days": [np.nan], "n_orders": [0], "orders_h": [0.0], "orders_prev_h": [0.0],
+        "recency_days": [np.nan], "n_orders": [0], "orders_h": [0.0], "orders_prev_h": [0.0], "orders_365": [0.0],
         "spend_h": [0.0], "spend_prev_h": [0.0], "median_gap_days": [np.nan], "replenish_interval": [np.nan],
         "days_overdue": [np.nan], "days_since_first_order": [np.nan], "latest_nps": [np.nan],
         "mean_sentiment": [np.nan], "has_tickets": [False], "open_tickets": [0.0], "tickets_h": [0.0],
@@ -156,11 +157,12 @@ def test_evaluate_by_hand() -> None:
 
 
 def test_bgnbd_churn_is_higher_for_a_customer_gone_quiet() -> None:
-    params = np.array([1.0, 3.0, 1.0, 10.0])
+    model = BetaGeoModel()
+    model.params_ = {"r": 1.0, "alpha": 3.0, "a": 1.0, "b": 10.0}
     x = np.array([10.0, 10.0])
     T = np.array([52.0, 52.0])  # noqa: N806
     tx = np.array([51.0, 30.0])
-    recent, quiet = bgnbd_churn(params, x, tx, T, horizon_weeks=13)
+    recent, quiet = model.probability_no_purchase(13, x, tx, T)
     assert quiet > recent
 
 
