@@ -26,7 +26,6 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
@@ -141,28 +140,64 @@ class ChurnModel:
     n_train: int
     base_rate: float
 
+    stacker: Any = None  # logistic regression on (boosting, BG/NBD) log-odds; None: boosting alone
+
     def predict(self, features: pd.DataFrame) -> np.ndarray:
-        return np.clip(self.estimator.predict_proba(features[MODEL_FEATURES])[:, 1], 0.001, 0.999)
+        """P(no order in the next H days) per row of `features` (all at one cut-off)."""
+        if self.stacker is None:
+            p = self.estimator.predict_proba(features[MODEL_FEATURES])[:, 1]
+        else:
+            p = self.stacker.predict_proba(_stack_inputs(self.estimator, features, self.horizon_days))[:, 1]
+        return np.clip(p, 0.001, 0.999)
+
+    horizon_days: int = 90
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _stack_inputs(boost: Any, features: pd.DataFrame, horizon_days: int) -> np.ndarray:
+    """The boosting's log-odds, BG/NBD's log-odds of no order in H (fitted on these customers'
+    own histories, which end at their cut-off) and whether they have ordered at all. BG/NBD is
+    smooth in recency, frequency and age: it ranks the customers the trees put in one leaf."""
+    lb = _logit(boost.predict_proba(features[MODEL_FEATURES])[:, 1])
+    has = features["n_orders"].to_numpy() > 0
+    lg = np.zeros(len(features))
+    if has.sum() >= 20 and (features.loc[has, "n_orders"] > 1).sum() >= 10:
+        try:
+            bg = BetaGeoModel(max_rows=30_000, seed=SEED).fit(*bgnbd_inputs(features[has]))
+            lg = np.where(has, _logit(bg.probability_no_purchase(horizon_days / 7, *bgnbd_inputs(features))), 0.0)
+        except ClvError:
+            pass
+    return np.column_stack([lb, lg, has.astype(float)])
 
 
 def fit_churn_model(frames: Frames, *, cutoffs: list[date], horizon_days: int) -> ChurnModel:
-    """Boosting on the older cut-offs, isotonic calibration on the newest one (so the
-    probabilities match the most recent churn level); with one cut-off, cross-validated."""
+    """Boosting on the older cut-offs; on the newest one, a logistic regression of the outcome
+    on the boosting's and BG/NBD's log-odds (Platt-style calibration to the most recent churn
+    level, smooth, so probabilities do not pile up); with one cut-off, boosting calibrated by
+    cross-validation."""
+    from sklearn.linear_model import LogisticRegression
+
     cutoffs = sorted(cutoffs)
     data = _training_set(frames, cutoffs, horizon_days)
     y = data["churned"].to_numpy()
     if len(np.unique(y)) < 2:
         raise ScoringError("every customer in the training window behaved the same; cannot train")
-    if len(cutoffs) >= 2:
+    stacker = None
+    cal_part = data[data["cutoff"] == cutoffs[-1]]
+    if len(cutoffs) >= 2 and cal_part["churned"].nunique() == 2:
         fit_part = data[data["cutoff"] < cutoffs[-1]]
-        cal_part = data[data["cutoff"] == cutoffs[-1]]
-        base = make_pipeline().fit(fit_part[MODEL_FEATURES], fit_part["churned"])
-        est = CalibratedClassifierCV(FrozenEstimator(base), method="sigmoid")
-        est.fit(cal_part[MODEL_FEATURES], cal_part["churned"])
+        est = make_pipeline().fit(fit_part[MODEL_FEATURES], fit_part["churned"])
+        stacker = LogisticRegression(C=100.0, max_iter=1000).fit(
+            _stack_inputs(est, cal_part, horizon_days), cal_part["churned"])
     else:
         est = CalibratedClassifierCV(make_pipeline(), method="sigmoid", cv=3)
         est.fit(data[MODEL_FEATURES], y)
-    return ChurnModel(estimator=est, cutoffs=cutoffs, n_train=len(data), base_rate=float(y.mean()))
+    return ChurnModel(estimator=est, cutoffs=cutoffs, n_train=len(data), base_rate=float(y.mean()),
+                      stacker=stacker, horizon_days=horizon_days)
 
 
 def rule_based_churn(features: pd.DataFrame, *, horizon_days: int) -> np.ndarray:
@@ -234,7 +269,12 @@ def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
 
 
 def backtest(frames: Frames, *, as_of: date, horizon_days: int, first_order: date) -> dict[str, Any]:
-    """Train on cut-offs whose labels end by D - H, test at D - H (labels in (D - H, D])."""
+    """Train on cut-offs whose labels end by D - H, test at D - H (labels in (D - H, D]).
+
+    Returns the churn model's metrics (`evaluate`) beside recency alone and BG/NBD expected
+    purchases; the health score's AUC for staying active with its fitted weights and each
+    component's own AUC; how many test accounts would be Healthy with churn risk above
+    HEALTHY_MAX_CHURN; the next-order date's median absolute error against two baselines."""
     test_cut = as_of - timedelta(days=horizon_days)
     cutoffs = training_cutoffs(last=test_cut - timedelta(days=horizon_days), first_order=first_order,
                                horizon_days=horizon_days)
@@ -274,6 +314,8 @@ def backtest(frames: Frames, *, as_of: date, horizon_days: int, first_order: dat
 
     # Health: weights fitted at the training cut-off, judged at the test cut-off.
     p_test = model.predict(test)
+    top = np.round(np.sort(p_test)[::-1][:100], 3)
+    result["model"]["top100_same_value"] = int(pd.Series(top).value_counts().max()) if len(top) else 0
     weights = fit_health_weights(health_components(train, horizon_days=horizon_days), 1 - ty)
     comps = health_components(test, horizon_days=horizon_days)
     hs = health_score(comps, weights).to_numpy()
@@ -321,6 +363,45 @@ def next_order_backtest(frames: Frames, features: pd.DataFrame, *, cutoff: date,
 
     return {"n": int(len(f)), "median_abs_error_days": mae(ours), "recency_baseline": mae(np.maximum(recency, 1)),
             "cadence_baseline": mae(cadence)}
+
+
+def backtest_order_history(orders: pd.DataFrame, *, horizon_days: int = 90,
+                           as_of: date | None = None) -> dict[str, Any]:
+    """`backtest` on an order history alone (customer_id, ordered_at, total), e.g. a public
+    retail data set: the held-out period is the last H days before `as_of` (default: the last
+    order's date). Raises ScoringError when the history is too short, ValueError on a bad row."""
+    from core.features import frames_from_orders
+
+    frames = frames_from_orders(orders, as_of=as_of)
+    first = _first_order_date(frames)
+    if first is None:
+        raise ScoringError("the order history has no orders")
+    with threadpool_limits(limits=1):
+        result = backtest(frames, as_of=frames.as_of, horizon_days=horizon_days, first_order=first)
+    if "skipped" in result:
+        raise ScoringError(result["skipped"])
+    result["as_of"] = frames.as_of.isoformat()
+    result["n_customers"] = len(frames.customers)
+    result["n_orders"] = len(frames.orders)
+    return result
+
+
+def backtest_store(*, engine: Engine, as_of: date | None = None, horizon_days: int = 90) -> dict[str, Any]:
+    """`backtest` on the database's store at `as_of` (default today, UTC); writes nothing."""
+    as_of = as_of or datetime.now(UTC).date()
+    with Session(engine) as session:
+        frames = load_frames(session=session, as_of=as_of)
+    first = _first_order_date(frames)
+    if first is None:
+        raise ScoringError("the store has no orders to backtest on")
+    with threadpool_limits(limits=1):
+        result = backtest(frames, as_of=as_of, horizon_days=horizon_days, first_order=first)
+    if "skipped" in result:
+        raise ScoringError(result["skipped"])
+    result["as_of"] = as_of.isoformat()
+    result["n_customers"] = len(frames.customers)
+    result["n_orders"] = len(frames.orders)
+    return result
 
 
 # --------------------------------------------------------------------------------------

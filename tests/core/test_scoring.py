@@ -250,3 +250,33 @@ def test_refills_say_when_the_next_order_is_due_but_a_bulk_buy_does_not_hide_a_l
     assert snaps[weekly.id].days_overdue == -60
     assert json.loads(snaps[weekly.id].components)["recency"]["score"] < 50
     assert json.loads(snaps[weekly.id].drivers)[0].startswith("No order for 30 days; usually orders every")
+
+
+def test_backtest_command_on_an_order_history_file(tmp_path, capsys) -> None:
+    """A simulated shop of steady weekly and monthly buyers and one-off buyers: the backtest
+    holds out the last 90 days of the file and prints every goal's figure with its baselines."""
+    rng = np.random.default_rng(4)
+    rows = []
+    start = datetime(2025, 1, 1)
+    for c in range(900):
+        kind = c % 3
+        gap = 7 if kind == 0 else 30
+        stop = 520 if kind == 2 else int(rng.integers(60, 520))
+        t = float(rng.integers(0, 60))
+        while t < stop:
+            rows.append((f"C{c:04d}", (start + timedelta(days=t)).date().isoformat(), 20.0 + kind))
+            t += gap * rng.uniform(0.7, 1.3)
+    path = tmp_path / "orders.csv"
+    pd.DataFrame(rows, columns=["Customer ID", "ordered_at", "total"]).to_csv(path, index=False)
+    assert main(["score", "--backtest", str(path)]) == 0
+    out = capsys.readouterr().out
+    for words in ("churn probability   AUC", "calibration gap", "recency alone       AUC",
+                  "BG/NBD expected     AUC", "health score        AUC", "weights (own AUC)",
+                  "next order date     median absolute error"):
+        assert words in out, words
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,ordered_at,total\nA,2025-01-01,10\nB,31/02/2025,5\n")
+    assert main(["score", "--backtest", str(bad)]) != 0
+    err = capsys.readouterr().err
+    assert "row 3: ordered_at '31/02/2025' is not a date" in err
