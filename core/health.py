@@ -33,6 +33,22 @@ DEFAULT_WEIGHTS: dict[str, float] = {name: w for name, (w, _label) in HEALTH_COM
 # above this is never shown as Healthy, whatever its health score (it is shown as Watch, and
 # the screen says why).
 HEALTHY_MAX_CHURN = 0.6
+# One rounding rule per figure, the same on every screen and in every export; scoring stores
+# the figures already rounded this way, so nothing rounds twice.
+HEALTH_DECIMALS = 0  # health score: a whole number, 0 to 100
+CHURN_PERCENT_DECIMALS = 1  # churn probability: a percentage with one decimal (stored to 0.001)
+
+
+def health_text(score: float) -> str:
+    """"12": the health score as every screen shows it."""
+    return f"{score:.{HEALTH_DECIMALS}f}"
+
+
+def churn_text(probability: float) -> str:
+    """"98.9 %": the churn probability as every screen shows it."""
+    return f"{probability * 100:.{CHURN_PERCENT_DECIMALS}f} %"
+
+
 NO_DATA_SCORE = 50.0  # a customer with no data at all (signed up, nothing else) sits mid-scale
 MIN_GAP_DAYS = 7.0
 SUBSCRIPTION_SCORES = {"active": 100.0, "paused": 40.0, "cancelled": 0.0}
@@ -259,12 +275,12 @@ def disagreement(health: float, churn: float, *, healthy: float = 70, watch: flo
 
     Health weighs how the account looks today (recency, feedback, tickets, ...); churn
     probability is the model's estimate of no order in the horizon from the shop's history."""
-    pct = f"{round(churn * 100, 1):g} %"
+    pct = churn_text(churn)
     if health >= healthy and churn > HEALTHY_MAX_CHURN:
-        return (f"Health {health:.0f} looks healthy, but the churn model puts the chance of no order in "
+        return (f"Health {health_text(health)} looks healthy, but the churn model puts the chance of no order in "
                 f"the horizon at {pct} (customers with this history usually stop), so it is shown as Watch.")
     if health < watch and churn < 0.3:
-        return (f"Health {health:.0f} is low, but the churn model puts the chance of no order in the "
+        return (f"Health {health_text(health)} is low, but the churn model puts the chance of no order in the "
                 f"horizon at only {pct}: customers with this order history usually come back.")
     return None
 

@@ -349,7 +349,7 @@ def test_agreed_band_and_what_the_screen_says_when_they_disagree() -> None:
     health = np.array([85.0, 85.0, 55.0, 20.0])
     churn = np.array([0.61, 0.60, 0.95, 0.9])
     assert agreed_band(health, churn).tolist() == ["watch", "healthy", "watch", "at_risk"]
-    assert "61 %" in disagreement(85, 0.61) and "shown as Watch" in disagreement(85, 0.61)
+    assert "61.0 %" in disagreement(85, 0.61) and "shown as Watch" in disagreement(85, 0.61)
     assert disagreement(85, 0.6) is None and disagreement(55, 0.95) is None
     assert "only 12.5 %" in disagreement(30, 0.125)
 
