@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
-from core.health import RFM_LABELS, RFM_SEGMENTS
+from core.health import CHURN_PERCENT_DECIMALS, RFM_LABELS, RFM_SEGMENTS
 from core.roles import Role, require_personal_data
 from core.scores import latest_as_of
 from db.models import Customer, Feedback, Order, ScoreSnapshot
@@ -143,7 +143,7 @@ def queue_page(
     rows = _with_order_aggregates(session=session, rows=rows, as_of=as_of)
     rows["top_driver"] = [json.loads(d)[0] if d and json.loads(d) else "" for d in rows.pop("drivers")]
     rows["rfm_segment"] = rows["rfm_segment"].map(RFM_LABELS).fillna("")
-    rows["churn_percent"] = (rows["churn_probability"] * 100).round(1)  # one rule: core.scores
+    rows["churn_percent"] = (rows["churn_probability"] * 100).round(CHURN_PERCENT_DECIMALS)
     rows["next_order_date"] = pd.to_datetime(rows["next_order_date"]).dt.date
     rows["open_detractor"] = rows["open_detractor"].astype(bool)
     rows["link"] = "/account?id=" + rows["customer_id"].astype(str)

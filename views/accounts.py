@@ -58,6 +58,21 @@ if page.as_of is None:
             "(or run `python -m core score`); the queue fills in then.")
     st.stop()
 
+feed = ui.what_changed(roles, None if show_all else user.username)
+if feed.since is not None:
+    with st.expander(f"What changed since the last scoring run ({feed.since:%d %b} → {feed.as_of:%d %b %Y}): "
+                     f"{len(feed.rows):,}" + ("" if show_all else " in your book"), expanded=False):
+        if feed.rows.empty:
+            st.write("Nothing changed.")
+        else:
+            changed = feed.rows.assign(link="/account?id=" + feed.rows["customer_id"].astype(str))
+            st.dataframe(changed[["at", "change", "detail", "link", "external_id", "name", "owner"]],
+                         hide_index=True, width="stretch", key="acc_changes", column_config={
+                             "at": st.column_config.DateColumn("When"),
+                             "link": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
+                             "external_id": st.column_config.TextColumn("Customer id"),
+                         })
+
 counts = page.segment_counts
 if counts["customers"].sum():
     fig = px.bar(counts, x="label", y="customers", hover_data={"value_at_risk": ":,.0f", "label": False},
