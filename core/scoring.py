@@ -141,13 +141,17 @@ class ChurnModel:
     base_rate: float
 
     stacker: Any = None  # logistic regression on (boosting, BG/NBD) log-odds; None: boosting alone
+    smooth: Any = None  # logistic regression on smooth history terms, averaged with the stacker
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """P(no order in the next H days) per row of `features` (all at one cut-off)."""
         if self.stacker is None:
             p = self.estimator.predict_proba(features[MODEL_FEATURES])[:, 1]
         else:
-            p = self.stacker.predict_proba(_stack_inputs(self.estimator, features, self.horizon_days))[:, 1]
+            inputs = _stack_inputs(self.estimator, features, self.horizon_days)
+            p = self.stacker.predict_proba(inputs[:, :3])[:, 1]
+            if self.smooth is not None:
+                p = (p + self.smooth.predict_proba(inputs[:, 1:])[:, 1]) / 2
         return np.clip(p, 0.001, 0.999)
 
     horizon_days: int = 90
@@ -171,7 +175,11 @@ def _stack_inputs(boost: Any, features: pd.DataFrame, horizon_days: int) -> np.n
             lg = np.where(has, _logit(bg.probability_no_purchase(horizon_days / 7, *bgnbd_inputs(features))), 0.0)
         except ClvError:
             pass
-    return np.column_stack([lb, lg, has.astype(float)])
+    def log1p(col: str) -> np.ndarray:
+        return np.log1p(np.clip(np.nan_to_num(features[col].to_numpy(float), nan=0.0), 0, None))
+
+    return np.column_stack([lb, lg, has.astype(float), log1p("recency_days"), log1p("n_orders"),
+                            log1p("orders_365"), log1p("spend_365"), log1p("days_since_first_order")])
 
 
 def fit_churn_model(frames: Frames, *, cutoffs: list[date], horizon_days: int) -> ChurnModel:
@@ -186,18 +194,21 @@ def fit_churn_model(frames: Frames, *, cutoffs: list[date], horizon_days: int) -
     y = data["churned"].to_numpy()
     if len(np.unique(y)) < 2:
         raise ScoringError("every customer in the training window behaved the same; cannot train")
-    stacker = None
+    stacker = smooth = None
     cal_part = data[data["cutoff"] == cutoffs[-1]]
     if len(cutoffs) >= 2 and cal_part["churned"].nunique() == 2:
         fit_part = data[data["cutoff"] < cutoffs[-1]]
         est = make_pipeline().fit(fit_part[MODEL_FEATURES], fit_part["churned"])
-        stacker = LogisticRegression(C=100.0, max_iter=1000).fit(
-            _stack_inputs(est, cal_part, horizon_days), cal_part["churned"])
+        inputs = _stack_inputs(est, cal_part, horizon_days)
+        stacker = LogisticRegression(C=100.0, max_iter=1000).fit(inputs[:, :3], cal_part["churned"])
+        # A smooth model of the same outcome (no trees): averaging two calibrated probabilities
+        # keeps the mean, and orders the customers the trees tie by how long and how much.
+        smooth = LogisticRegression(C=100.0, max_iter=2000).fit(inputs[:, 1:], cal_part["churned"])
     else:
         est = CalibratedClassifierCV(make_pipeline(), method="sigmoid", cv=3)
         est.fit(data[MODEL_FEATURES], y)
     return ChurnModel(estimator=est, cutoffs=cutoffs, n_train=len(data), base_rate=float(y.mean()),
-                      stacker=stacker, horizon_days=horizon_days)
+                      stacker=stacker, smooth=smooth, horizon_days=horizon_days)
 
 
 def rule_based_churn(features: pd.DataFrame, *, horizon_days: int) -> np.ndarray:
