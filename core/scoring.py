@@ -66,6 +66,9 @@ MIN_CUSTOMERS = 500
 MIN_HISTORY_BEFORE_CUTOFF_DAYS = 60  # a training cut-off needs some history behind it
 MAX_TRAIN_CUTOFFS = 4
 MAX_TRAIN_ROWS = 120_000
+# BG/NBD has four parameters: a seeded sample of customers pins them down (and keeps a fit
+# under a second at the reference size).
+BGNBD_MAX_ROWS = 30_000
 SEED = 42
 
 Progress = Callable[[float, str], None]
@@ -148,7 +151,7 @@ class ChurnModel:
         if self.stacker is None:
             p = self.estimator.predict_proba(features[MODEL_FEATURES])[:, 1]
         else:
-            inputs = _stack_inputs(self.estimator, features, self.horizon_days)
+            inputs = _stack_inputs(self.estimator, features, self.horizon_days, None)
             p = self.stacker.predict_proba(inputs[:, :3])[:, 1]
             if self.smooth is not None:
                 p = (p + self.smooth.predict_proba(inputs[:, 1:])[:, 1]) / 2
@@ -162,19 +165,31 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _stack_inputs(boost: Any, features: pd.DataFrame, horizon_days: int) -> np.ndarray:
+def fit_bgnbd_on(features: pd.DataFrame) -> BetaGeoModel | None:
+    """BG/NBD fitted on the customers with orders in `features` (None: too few repeat buyers)."""
+    has = features["n_orders"].to_numpy() > 0
+    if has.sum() < 20 or (features.loc[has, "n_orders"] > 1).sum() < 10:
+        return None
+    try:
+        return BetaGeoModel(max_rows=BGNBD_MAX_ROWS, seed=SEED, precise=False).fit(*bgnbd_inputs(features[has]))
+    except ClvError:
+        return None
+
+
+def _stack_inputs(boost: Any, features: pd.DataFrame, horizon_days: int,
+                  bg: BetaGeoModel | None) -> np.ndarray:
     """The boosting's log-odds, BG/NBD's log-odds of no order in H (fitted on these customers'
-    own histories, which end at their cut-off) and whether they have ordered at all. BG/NBD is
-    smooth in recency, frequency and age: it ranks the customers the trees put in one leaf."""
+    own histories, which end at their cut-off: refitting per cut-off kept the calibration on
+    CDNOW, reusing an earlier fit did not) and whether they have ordered
+    at all; then smooth terms: log recency, orders, orders in a year, spend in a year, age.
+    They rank the customers the trees put in one leaf."""
     lb = _logit(boost.predict_proba(features[MODEL_FEATURES])[:, 1])
     has = features["n_orders"].to_numpy() > 0
     lg = np.zeros(len(features))
-    if has.sum() >= 20 and (features.loc[has, "n_orders"] > 1).sum() >= 10:
-        try:
-            bg = BetaGeoModel(max_rows=30_000, seed=SEED).fit(*bgnbd_inputs(features[has]))
-            lg = np.where(has, _logit(bg.probability_no_purchase(horizon_days / 7, *bgnbd_inputs(features))), 0.0)
-        except ClvError:
-            pass
+    bg = bg or fit_bgnbd_on(features)
+    if bg is not None:
+        lg = np.where(has, _logit(bg.probability_no_purchase(horizon_days / 7, *bgnbd_inputs(features))), 0.0)
+
     def log1p(col: str) -> np.ndarray:
         return np.log1p(np.clip(np.nan_to_num(features[col].to_numpy(float), nan=0.0), 0, None))
 
@@ -199,7 +214,7 @@ def fit_churn_model(frames: Frames, *, cutoffs: list[date], horizon_days: int) -
     if len(cutoffs) >= 2 and cal_part["churned"].nunique() == 2:
         fit_part = data[data["cutoff"] < cutoffs[-1]]
         est = make_pipeline().fit(fit_part[MODEL_FEATURES], fit_part["churned"])
-        inputs = _stack_inputs(est, cal_part, horizon_days)
+        inputs = _stack_inputs(est, cal_part, horizon_days, None)
         stacker = LogisticRegression(C=100.0, max_iter=1000).fit(inputs[:, :3], cal_part["churned"])
         # A smooth model of the same outcome (no trees): averaging two calibrated probabilities
         # keeps the mean, and orders the customers the trees tie by how long and how much.
@@ -243,7 +258,7 @@ def bgnbd_churn(features_train: pd.DataFrame, features_test: pd.DataFrame, *, ho
     customers with orders at the training cut-off, P(no order in the next H days) at the
     test cut-off; customers without orders get `never_rate`."""
     has = features_train["n_orders"].to_numpy() > 0
-    model = BetaGeoModel(max_rows=30_000, seed=SEED).fit(*bgnbd_inputs(features_train[has]))
+    model = BetaGeoModel(max_rows=BGNBD_MAX_ROWS, seed=SEED, precise=False).fit(*bgnbd_inputs(features_train[has]))
     p = model.probability_no_purchase(horizon_days / 7, *bgnbd_inputs(features_test))
     p = np.where(features_test["n_orders"].to_numpy() > 0, p, never_rate)
     return p, model.params_
@@ -300,7 +315,7 @@ def backtest(frames: Frames, *, as_of: date, horizon_days: int, first_order: dat
         "test_cutoff": test_cut.isoformat(),
         "n_train": model.n_train,
         "n_test": int(len(test)),
-        "model": evaluate(y, model.predict(test)),
+        "model": evaluate(y, p_test := model.predict(test)),
     }
 
     # Baselines, fitted on the newest training cut-off only, tested on the same customers.
@@ -324,7 +339,6 @@ def backtest(frames: Frames, *, as_of: date, horizon_days: int, first_order: dat
         result["bgnbd_params"] = {k: round(float(v), 4) for k, v in params.items()}
 
     # Health: weights fitted at the training cut-off, judged at the test cut-off.
-    p_test = model.predict(test)
     top = np.round(np.sort(p_test)[::-1][:100], 3)
     result["model"]["top100_same_value"] = int(pd.Series(top).value_counts().max()) if len(top) else 0
     weights = fit_health_weights(health_components(train, horizon_days=horizon_days), 1 - ty)
