@@ -370,3 +370,22 @@ def test_fitted_health_weights_follow_what_predicts_staying_active() -> None:
     assert w["recency"] + w["frequency"] == pytest.approx(share, abs=1e-3)
     assert w["frequency"] < 0.05 * share and w["recency"] > 0.9 * share
     assert w["feedback"] == pytest.approx(1 - share, abs=1e-3)
+
+
+def test_expected_next_order_by_hand(session: Session, engine) -> None:
+    from core.health import expected_days_to_next_order
+
+    f = pd.DataFrame({"median_gap_days": [20.0, 20.0, np.nan], "replenish_interval": [30.0, 30.0, 30.0],
+                      "n_orders": [5, 5, 1], "recency_days": [3.0, 40.0, 10.0]})
+    # own gap 20 over 4 gaps, pulled towards the 30-day refill by two gaps' worth: (4 x 20 + 2 x 30) / 6
+    gap = (4 * 20 + 2 * 30) / 6
+    got = expected_days_to_next_order(f)
+    assert got[0] == pytest.approx(gap - 3)
+    assert got[1] == pytest.approx(gap / 4)  # 40 days since the last order: past due, a quarter gap
+    assert got[2] == pytest.approx(30 - 10)  # one order: the refill interval alone
+
+    weekly = make_customer(session, subscription_status=None)
+    _weekly(session, weekly, last=NOON, n=10)
+    session.commit()
+    score_all(engine=engine, as_of=D)
+    assert _snapshots(session)[weekly.id].next_order_date == D + timedelta(days=7)
