@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
-from core.health import RFM_LABELS, RFM_SEGMENTS
+from core.health import CHURN_PERCENT_DECIMALS, RFM_LABELS, RFM_SEGMENTS
 from core.roles import Role, require_personal_data
 from core.scores import latest_as_of
 from db.models import Customer, Feedback, Order, ScoreSnapshot
@@ -133,7 +133,7 @@ def queue_page(
         select(Customer.id.label("customer_id"), Customer.external_id, Customer.name, Customer.segment,
                Customer.region, Customer.owner, ScoreSnapshot.health_score, ScoreSnapshot.band,
                ScoreSnapshot.churn_probability, ScoreSnapshot.value_at_risk, ScoreSnapshot.rfm_segment,
-               ScoreSnapshot.days_overdue, ScoreSnapshot.drivers,
+               ScoreSnapshot.days_overdue, ScoreSnapshot.next_order_date, ScoreSnapshot.drivers,
                _open_detractor_clause().label("open_detractor"))
         .join(Customer, Customer.id == ScoreSnapshot.customer_id),
         filters=filters, username=username, as_of=as_of,
@@ -143,6 +143,8 @@ def queue_page(
     rows = _with_order_aggregates(session=session, rows=rows, as_of=as_of)
     rows["top_driver"] = [json.loads(d)[0] if d and json.loads(d) else "" for d in rows.pop("drivers")]
     rows["rfm_segment"] = rows["rfm_segment"].map(RFM_LABELS).fillna("")
+    rows["churn_percent"] = (rows["churn_probability"] * 100).round(CHURN_PERCENT_DECIMALS)
+    rows["next_order_date"] = pd.to_datetime(rows["next_order_date"]).dt.date
     rows["open_detractor"] = rows["open_detractor"].astype(bool)
     rows["link"] = "/account?id=" + rows["customer_id"].astype(str)
     counts = segment_counts(session=session, roles=roles, username=username, filters=filters, as_of=as_of)

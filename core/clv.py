@@ -19,7 +19,7 @@ Fader, Hardie & Lee 2005, "RFM and CLV"). Time is measured in weeks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -51,12 +51,14 @@ class ClvError(ValueError):
 LOG_BOUND = 9.0
 
 
-def _minimize(nll, start: np.ndarray) -> optimize.OptimizeResult:  # noqa: ANN001
+def _minimize(nll, start: np.ndarray, *, precise: bool = True) -> optimize.OptimizeResult:  # noqa: ANN001
     """L-BFGS-B on the log-parameters (a few hundred likelihood evaluations); Nelder-Mead
-    polishes only when it stops without converging."""
+    polishes only when it stops without converging. `precise`: tolerances tight enough to
+    reproduce published parameters to three decimals; otherwise scipy's defaults (faster)."""
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     start = np.clip(start, -LOG_BOUND, LOG_BOUND)
-    res = optimize.minimize(nll, start, method="L-BFGS-B", bounds=bounds)
+    options = {"ftol": 1e-13, "gtol": 1e-9, "maxiter": 2000} if precise else {}
+    res = optimize.minimize(nll, start, method="L-BFGS-B", bounds=bounds, options=options)
     if not res.success:
         res = optimize.minimize(nll, res.x, method="Nelder-Mead", bounds=bounds,
                                 options={"maxiter": 800, "xatol": 1e-5, "fatol": 1e-9})
@@ -73,10 +75,19 @@ class BetaGeoModel:
 
     penalizer: float = 0.0
 
+    max_rows: int | None = None  # fit on a seeded sample of this many customers (None: all)
+    seed: int = 42
+    precise: bool = True  # tight optimiser tolerances (see _minimize)
+
     def fit(self, frequency, recency, T) -> BetaGeoModel:  # noqa: N803 - the literature's name
+        """Maximum likelihood on (frequency x, recency t_x = age at last purchase, age T), in any
+        one time unit. Raises ClvError without customers."""
         x, tx, t = _pos(frequency), _pos(recency), _pos(T)
         if len(x) == 0:
             raise ClvError("no customers with orders to fit the BG/NBD model on")
+        if self.max_rows is not None and len(x) > self.max_rows:
+            pick = np.random.default_rng(self.seed).choice(len(x), self.max_rows, replace=False)
+            x, tx, t = x[pick], tx[pick], t[pick]
         # Customers with the same (x, t_x, T) share a likelihood term: fit on the distinct rows.
         frame = pd.DataFrame({"x": x, "tx": tx, "T": t}).round(6)
         grouped = frame.groupby(["x", "tx", "T"]).size().reset_index(name="w")
@@ -88,7 +99,7 @@ class BetaGeoModel:
             return -(w @ ll) / w.sum() + self.penalizer * float(np.sum(np.exp(log_params) ** 2))
 
         start = np.log([0.5, max(float(np.mean(t)), 1.0), 1.0, 1.0])
-        res = _minimize(nll, start)
+        res = _minimize(nll, start, precise=self.precise)
         if not np.all(np.isfinite(res.x)):
             raise ClvError("the BG/NBD fit did not converge")
         r, alpha, a, b = (float(v) for v in np.exp(res.x))
@@ -110,6 +121,16 @@ class BetaGeoModel:
         ratio = np.exp((p["r"] + x) * (np.log(p["alpha"] + t) - np.log(p["alpha"] + tx)))
         xs = np.maximum(x, 1.0)
         return 1.0 / (1.0 + np.where(x > 0, p["a"] / (p["b"] + xs - 1) * ratio, 0.0))
+
+    def probability_no_purchase(self, t: float, frequency, recency, T) -> np.ndarray:  # noqa: N803
+        """P(no purchase in the next `t` time units | x, t_x, T) = 1 - P(alive) x (1 - P(none | alive)),
+        with P(none | alive) = ((alpha + T) / (alpha + T + t)) ** (r + x)."""
+        x, age = _pos(frequency), _pos(T)
+        p = self.params_
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            none_alive = np.exp((p["r"] + x) * (np.log(p["alpha"] + age) - np.log(p["alpha"] + age + t)))
+        alive = self.probability_alive(frequency, recency, T)
+        return np.clip(1.0 - alive * (1.0 - none_alive), 0.0, 1.0)
 
     def expected_purchases(self, t: float, frequency, recency, T) -> np.ndarray:  # noqa: N803
         """Expected orders in the next `t` weeks for customers with (x, t_x, T)."""
@@ -155,10 +176,87 @@ class GammaGammaModel:
         return np.where((x > 0) & np.isfinite(value) & (q > 1), value, fallback)
 
 
-def rfm_summary(*, session: Session, as_of: date, segment: str | None = None,
-                region: str | None = None, owner: str | None = None) -> pd.DataFrame:
-    """Per customer with an order up to D: frequency (repeat orders), recency and T (weeks),
-    monetary_value (mean repeat order total; NaN without repeats), first_value.
+def rfm_summary(
+    transactions: pd.DataFrame,
+    customer_id_col: str,
+    datetime_col: str,
+    monetary_value_col: str | None = None,
+    observation_period_end: date | datetime | pd.Timestamp | None = None,
+    time_unit_days: float = 7.0,
+) -> pd.DataFrame:
+    """The BG/NBD and Gamma-Gamma inputs per customer, from a frame of transactions.
+
+    A pure function (the lifetimes / pymc-marketing convention). Purchases on the same
+    calendar day count as one purchase period. Time is measured in `time_unit_days` (weeks
+    by default) from each customer's first purchase.
+
+    Parameters
+    ----------
+    transactions : one row per purchase; other columns are ignored.
+    customer_id_col, datetime_col : the columns naming the customer and when they bought.
+    monetary_value_col : the purchase's value; adds ``monetary_value`` and ``first_value``.
+    observation_period_end : the end of the observation period (D); default: the last
+        purchase date. Purchases after it are left out. A date means the end of that day.
+
+    Returns
+    -------
+    DataFrame indexed by customer id with
+    ``frequency`` (repeat purchase periods: distinct purchase days minus one),
+    ``recency`` (the customer's age at their last purchase: first to last purchase, in time
+    units; not "days since the last order", which `core.features` calls ``recency_days``),
+    ``T`` (the customer's age at D: first purchase to D, in time units) and, with a value
+    column, ``monetary_value`` (mean value of the repeat purchase periods, 0 without
+    repeats) and ``first_value`` (the first purchase period's value).
+
+    Raises
+    ------
+    ValueError naming a missing column or an unreadable date.
+    """
+    cols = [customer_id_col, datetime_col] + ([monetary_value_col] if monetary_value_col else [])
+    missing = [c for c in cols if c not in transactions.columns]
+    if missing:
+        raise ValueError(f"column {missing[0]!r} is missing; the transactions have: "
+                         + ", ".join(map(str, transactions.columns)))
+    frame = transactions[cols].copy()
+    when = frame[datetime_col]
+    if not pd.api.types.is_datetime64_any_dtype(when):
+        try:
+            when = pd.to_datetime(when, format="ISO8601")
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"column {datetime_col!r} has a value that is not a date: {exc}") from exc
+    frame[datetime_col] = when.dt.normalize()
+    if observation_period_end is None:
+        end_day = frame[datetime_col].max()
+    else:
+        end_day = pd.Timestamp(observation_period_end).normalize()
+    frame = frame[frame[datetime_col] <= end_day]
+    periods = frame.groupby([customer_id_col, datetime_col], sort=True)
+    per_day = (periods[monetary_value_col].sum() if monetary_value_col else periods.size()).rename("value")
+    per_day = per_day.reset_index()
+    g = per_day.groupby(customer_id_col, sort=True)
+    first = g[datetime_col].min()
+    last = g[datetime_col].max()
+    unit = pd.Timedelta(days=time_unit_days)
+    out = pd.DataFrame({
+        "frequency": (g.size() - 1).astype(float),
+        "recency": (last - first) / unit,
+        "T": (end_day - first) / unit,
+    })
+    out.index.name = customer_id_col
+    if monetary_value_col:
+        first_value = g["value"].first().astype(float)
+        total = g["value"].sum().astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["monetary_value"] = np.where(out["frequency"] > 0,
+                                             (total - first_value) / out["frequency"].clip(lower=1), 0.0)
+        out["first_value"] = first_value
+    return out
+
+
+def store_rfm_summary(*, session: Session, as_of: date, segment: str | None = None,
+                      region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """`rfm_summary` of the store's orders up to the end of D (weeks; each order a purchase),
+    with a customer_id column and monetary_value NaN without repeat orders.
 
     Two grouped SQL reads, no per-order rows in Python.
     """
@@ -232,7 +330,7 @@ def customer_lifetime_value(
 
     Raises ClvError when there is too little history to fit.
     """
-    rfm = rfm_summary(session=session, as_of=as_of)
+    rfm = store_rfm_summary(session=session, as_of=as_of)
     if len(rfm) < 20 or int((rfm["frequency"] > 0).sum()) < 10:
         raise ClvError(
             "lifetime value needs at least 20 customers and 10 with a repeat order up to this date"
@@ -249,7 +347,8 @@ def customer_lifetime_value(
         "customer_id": rfm["customer_id"],
         "expected_orders": expected_orders,
         "expected_order_value": expected_value,
-        "clv": np.round(expected_orders * expected_value, 2),
+        # Never below 0 (design.md): a forecast of orders or order value is never negative.
+        "clv": np.round(np.clip(expected_orders * expected_value, 0.0, None), 2),
         "p_alive": bg.probability_alive(rfm["frequency"], rfm["recency"], rfm["T"]),
     })
     c = Customer.__table__.c

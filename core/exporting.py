@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core import audit
+from core.health import CHURN_PERCENT_DECIMALS, HEALTH_DECIMALS
 from core.roles import Role, may_see_personal_data
 from db.models import Customer, Order, ScoreSnapshot
 
@@ -160,9 +161,10 @@ def scores_frame(*, session: Session, as_of: date | None = None) -> pd.DataFrame
             .join(c, c.c.id == s.c.customer_id).where(s.c.as_of == day).order_by(c.c.external_id))
     df = pd.read_sql(stmt, session.connection())
     df["as_of"] = _fmt_date(df["as_of"])
-    df["health_score"] = df["health_score"].round(1)
-    df["churn_probability"] = df["churn_probability"].round(4)
-    df["value_at_risk"] = df["value_at_risk"].round(2)
+    # The screens' rounding (core.health): health whole, churn to 0.1 %, value at risk whole.
+    df["health_score"] = df["health_score"].round(HEALTH_DECIMALS)
+    df["churn_probability"] = df["churn_probability"].round(CHURN_PERCENT_DECIMALS + 2)
+    df["value_at_risk"] = df["value_at_risk"].round(0)
     df["top_drivers"] = df["drivers"].map(_top_drivers)
     return df[cols]
 

@@ -288,6 +288,19 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
     latest_due = _group_last(li, due, n)  # rows are sorted by customer, then due date
     due_product = _group_last(li, ln["product_id"].to_numpy()[lm].astype(float), n)
     days_overdue = np.clip(np.ceil(cut - latest_due) - 1, -MAX_OVERDUE_DAYS, MAX_OVERDUE_DAYS)
+    # Each refill product's own due date (its latest purchase): the most overdue ones, worst first.
+    refill = [np.full(n, np.nan) for _ in range(4)]  # product 1, days 1, product 2, days 2
+    if len(li):
+        per = (pd.DataFrame({"c": li, "p": ln["product_id"].to_numpy()[lm], "due": due})
+               .groupby(["c", "p"], sort=False)["due"].max().reset_index())
+        per["late"] = np.ceil(cut - per["due"].to_numpy()) - 1
+        per = per[(per["late"] > 0) & (per["late"] <= MAX_OVERDUE_DAYS)]
+        per = per.sort_values(["c", "late", "p"], ascending=[True, False, True], kind="stable")
+        rank = per.groupby("c", sort=False).cumcount().to_numpy()
+        for k in (0, 1):
+            sel = per[rank == k]
+            refill[2 * k][sel["c"].to_numpy()] = sel["p"].to_numpy(float)
+            refill[2 * k + 1][sel["c"].to_numpy()] = sel["late"].to_numpy(float)
     # typical refill interval of what they buy: median over their orders of the longest-lasting item
     replenish_interval = np.full(n, np.nan)
     refill_orders = _bincount(li, n)
@@ -376,6 +389,10 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
                 "days_overdue": days_overdue,
                 "replenish_interval": replenish_interval,
                 "due_product_id": due_product,
+                "overdue_refill_1": refill[0],  # product id of the most overdue refill
+                "overdue_refill_1_days": refill[1],
+                "overdue_refill_2": refill[2],
+                "overdue_refill_2_days": refill[3],
                 "refill_orders": refill_orders,
                 "latest_nps": latest_nps,
                 "previous_nps": previous_nps,
@@ -412,3 +429,65 @@ def churn_labels(frames: Frames, *, cutoff: date, horizon_days: int, index: pd.I
     ordered = _bincount(o["cidx"].to_numpy()[m], len(frames.customers)) > 0
     pos = pd.Index(frames.customers["id"]).get_indexer(index)
     return pd.Series((~ordered[pos]).astype(int), index=index, name="churned")
+
+
+ORDER_HISTORY_COLUMNS = ("customer_id", "ordered_at", "total")
+
+
+def frames_from_orders(orders: pd.DataFrame, *, as_of: date | None = None) -> Frames:
+    """Frames for an order history alone (no products, feedback, tickets or loyalty): what
+    `python -m core score --backtest FILE` scores. `orders` has customer_id, ordered_at and
+    total (column names matched without regard to case, spaces and underscores); customers
+    are those with an order, created at their first. `as_of` defaults to the last order's date.
+
+    Raises ValueError naming a missing column or the first row whose date or total is unreadable.
+    """
+    def norm(name: object) -> str:
+        return str(name).strip().lower().replace(" ", "").replace("_", "")
+
+    by_norm = {norm(c): c for c in orders.columns}
+    missing = [c for c in ORDER_HISTORY_COLUMNS if norm(c) not in by_norm]
+    if missing:
+        raise ValueError(f"the order history has no {missing[0]!r} column (it needs "
+                         f"{', '.join(ORDER_HISTORY_COLUMNS)}; it has {', '.join(map(str, orders.columns))})")
+    frame = pd.DataFrame({c: orders[by_norm[norm(c)]] for c in ORDER_HISTORY_COLUMNS})
+    when = pd.to_datetime(frame["ordered_at"].astype(str).str.strip(), format="ISO8601", errors="coerce")
+    bad = when.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"row {row + 2}: ordered_at {frame['ordered_at'].iloc[row]!r} is not a date "
+                         "(use YYYY-MM-DD)")
+    total = pd.to_numeric(frame["total"], errors="coerce")
+    bad = total.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"row {row + 2}: total {frame['total'].iloc[row]!r} is not a number")
+    ext = frame["customer_id"].astype(str).str.strip()
+    codes, uniques = pd.factorize(ext, sort=True)
+    ids = codes + 1
+    o = pd.DataFrame({"id": np.arange(1, len(frame) + 1), "customer_id": ids,
+                      "ordered_at": when.astype("datetime64[ns]").to_numpy(), "total": total.astype(float)})
+    as_of = as_of or o["ordered_at"].max().date()
+    o = o[o["ordered_at"] < _end_of(as_of)]
+    first = o.groupby("customer_id")["ordered_at"].min()
+    customers = pd.DataFrame({
+        "id": first.index.to_numpy(), "signup_date": pd.NaT, "created_at": first.to_numpy(),
+        "subscription_status": None, "last_login_at": pd.NaT, "external_id": uniques[first.index - 1],
+    })
+    for col in ("signup_date", "last_login_at"):
+        customers[col] = customers[col].astype("datetime64[ns]")
+    cid = pd.Index(customers["id"])
+    o = o.assign(cidx=cid.get_indexer(o["customer_id"])).sort_values(["cidx", "ordered_at"], kind="stable")
+    empty_ts = np.array([], dtype="datetime64[ns]")
+    return Frames(
+        as_of=as_of, customers=customers, orders=o.reset_index(drop=True),
+        lines=pd.DataFrame({"cidx": np.array([], dtype=int), "ordered_at": empty_ts, "lasts_days": [],
+                            "product_id": np.array([], dtype=int), "due": empty_ts}),
+        products=pd.DataFrame(columns=["product_id", "sku", "name", "category", "replenishment_days"]),
+        feedback=pd.DataFrame({"cidx": np.array([], dtype=int), "submitted_at": empty_ts,
+                               "nps_score": np.array([], dtype=float), "sentiment": np.array([], dtype=float)}),
+        tickets=pd.DataFrame({"cidx": np.array([], dtype=int), "opened_at": empty_ts, "closed_at": empty_ts,
+                              "status": np.array([], dtype=object)}),
+        loyalty=pd.DataFrame({"cidx": np.array([], dtype=int), "occurred_at": empty_ts,
+                              "kind": np.array([], dtype=object), "points": np.array([], dtype=float)}),
+    )

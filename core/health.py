@@ -15,16 +15,40 @@ import json
 import numpy as np
 import pandas as pd
 
-# name -> (weight, label shown on the account screen)
+# name -> (default weight, label shown on the account screen). Each scoring run with enough
+# history refits the weights on the store's own backtest (`fit_health_weights`); these are
+# the starting point and what a store too small for the model uses.
 HEALTH_COMPONENTS: dict[str, tuple[float, str]] = {
     "recency": (0.30, "Recency against own cadence and refills"),
-    "frequency_trend": (0.15, "Order frequency trend"),
-    "spend_trend": (0.10, "Spend trend"),
+    "frequency": (0.10, "Orders in the last 12 months"),
+    "frequency_trend": (0.10, "Order frequency trend"),
+    "spend_trend": (0.05, "Spend trend"),
     "feedback": (0.15, "NPS and feedback sentiment"),
     "tickets": (0.10, "Support tickets"),
     "engagement": (0.10, "Loyalty and login engagement"),
     "subscription": (0.10, "Subscription"),
 }
+DEFAULT_WEIGHTS: dict[str, float] = {name: w for name, (w, _label) in HEALTH_COMPONENTS.items()}
+# Bands and churn risk must not contradict each other: an account whose churn probability is
+# above this is never shown as Healthy, whatever its health score (it is shown as Watch, and
+# the screen says why).
+HEALTHY_MAX_CHURN = 0.6
+# One rounding rule per figure, the same on every screen and in every export; scoring stores
+# the figures already rounded this way, so nothing rounds twice.
+HEALTH_DECIMALS = 0  # health score: a whole number, 0 to 100
+CHURN_PERCENT_DECIMALS = 1  # churn probability: a percentage with one decimal (stored to 0.001)
+
+
+def health_text(score: float) -> str:
+    """"12": the health score as every screen shows it."""
+    return f"{score:.{HEALTH_DECIMALS}f}"
+
+
+def churn_text(probability: float) -> str:
+    """"98.9 %": the churn probability as every screen shows it."""
+    return f"{probability * 100:.{CHURN_PERCENT_DECIMALS}f} %"
+
+
 NO_DATA_SCORE = 50.0  # a customer with no data at all (signed up, nothing else) sits mid-scale
 MIN_GAP_DAYS = 7.0
 SUBSCRIPTION_SCORES = {"active": 100.0, "paused": 40.0, "cancelled": 0.0}
@@ -79,6 +103,28 @@ def overdue_days(features: pd.DataFrame) -> np.ndarray:
     return np.where(own | np.isnan(by_refill), by_cadence, by_refill)
 
 
+def expected_gap_blend(features: pd.DataFrame) -> np.ndarray:
+    """Days between orders expected for this customer: their own median gap, pulled towards
+    the refill interval of what they buy (else the store's typical gap) the fewer gaps they
+    have shown (two gaps' worth of prior)."""
+    own = features["median_gap_days"].to_numpy(float)
+    prior = features["replenish_interval"].to_numpy(float)
+    prior = np.where(np.isnan(prior), store_gap_days(features), prior)
+    k = np.clip(features["n_orders"].to_numpy(float) - 1, 0, None)
+    blend = np.where(np.isnan(own), prior, (k * np.nan_to_num(own) + 2 * prior) / (k + 2))
+    return np.maximum(blend, MIN_GAP_DAYS)
+
+
+def expected_days_to_next_order(features: pd.DataFrame) -> np.ndarray:
+    """Days from D to the customer's expected next order (NaN without orders): the expected
+    gap (`expected_gap_blend`) after their last order; one already past it is expected in a
+    quarter of that gap (measured on the backtest: overdue customers who do come back, come
+    back soon)."""
+    gap = expected_gap_blend(features)
+    recency = features["recency_days"].to_numpy(float)
+    return np.maximum(gap - recency, 0.25 * gap)
+
+
 def health_components(features: pd.DataFrame, *, horizon_days: int) -> pd.DataFrame:
     """Each component 0-100 per customer; NaN where the customer has no data for it."""
     f = features
@@ -86,7 +132,13 @@ def health_components(features: pd.DataFrame, *, horizon_days: int) -> pd.DataFr
     has_orders = f["n_orders"].to_numpy() > 0
     gap = expected_gap_days(f)
     over = overdue_days(f)
-    recency = np.where(has_orders, 100 * np.clip(1 - over / (2 * gap), 0, 1), np.nan)
+    # The chance of an order within the horizon for someone who orders every `gap` days (a
+    # Poisson process: 1 - exp(-H / gap)), times the chance they are still a customer, which
+    # halves for every `gap` days they are overdue. Smooth, so it ranks every customer.
+    alive = np.power(0.5, np.clip(np.nan_to_num(over, nan=0.0), 0, None) / gap)
+    recency = np.where(has_orders, 100 * alive * (1 - np.exp(-h / gap)), np.nan)
+    # Orders in the last year, saturating: 1 -> 22, 4 -> 63, 12 -> 95.
+    frequency = np.where(has_orders, 100 * (1 - np.exp(-f["orders_365"].to_numpy(float) / 4)), np.nan)
 
     # Trends: last H days against the H days before, for customers who had that earlier window.
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -126,31 +178,121 @@ def health_components(features: pd.DataFrame, *, horizon_days: int) -> pd.DataFr
     sub = pd.Series(f["subscription_status"].to_numpy(object)).map(SUBSCRIPTION_SCORES).to_numpy(float)
 
     return pd.DataFrame(
-        {"recency": recency, "frequency_trend": freq, "spend_trend": spend, "feedback": feedback,
-         "tickets": tickets, "engagement": engagement, "subscription": sub},
+        {"recency": recency, "frequency": frequency, "frequency_trend": freq, "spend_trend": spend,
+         "feedback": feedback, "tickets": tickets, "engagement": engagement, "subscription": sub},
         index=f.index,
     ).round(1)
 
 
-def health_score(components: pd.DataFrame) -> pd.Series:
-    """Weighted mean over the components the customer has (weights rescaled to sum to one)."""
-    weights = np.array([HEALTH_COMPONENTS[c][0] for c in components.columns])
+def _weights(names: list[str], weights: dict[str, float] | None) -> np.ndarray:
+    w = DEFAULT_WEIGHTS if weights is None else weights
+    return np.array([float(w.get(c, DEFAULT_WEIGHTS[c])) for c in names])
+
+
+def health_score(components: pd.DataFrame, weights: dict[str, float] | None = None) -> pd.Series:
+    """Weighted mean over the components the customer has (weights rescaled to sum to one),
+    rounded to a whole number: the one figure every screen and export shows.
+
+    `weights`: name -> weight (default: DEFAULT_WEIGHTS; a run's fitted weights otherwise)."""
+    w = _weights(list(components.columns), weights)
     values = components.to_numpy(float)
     present = ~np.isnan(values)
-    wsum = (present * weights).sum(axis=1)
-    total = np.nansum(values * weights, axis=1)
+    wsum = (present * w).sum(axis=1)
+    total = np.nansum(values * w, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(wsum > 0, total / wsum, NO_DATA_SCORE)
-    return pd.Series(np.round(score, 1), index=components.index, name="health_score")
+    return pd.Series(np.round(score), index=components.index, name="health_score")
 
 
-def components_json(components: pd.DataFrame) -> list[str]:
-    """Per customer: {name: {"score", "weight" (after rescaling), "label"}} for present components.
+def fit_health_weights(components: pd.DataFrame, active: np.ndarray, *, min_weight: float = 0.02
+                       ) -> dict[str, float]:
+    """Weights for the health components from what happened: a logistic regression of
+    "ordered within the horizon" (1) on the components (0-1; a missing component takes the
+    mean of those who have it, i.e. says nothing), with coefficients constrained to be
+    positive (a better component never lowers health), rescaled to sum to one.
+
+    Components with no data in `components` keep their default weight (in proportion); every
+    fitted weight is at least `min_weight` so no named component silently vanishes.
+    Returns name -> weight, summing to 1.
+    """
+    from scipy import optimize
+
+    names = list(components.columns)
+    y = np.asarray(active, dtype=float)
+    x = components.to_numpy(float) / 100
+    has = ~np.isnan(x).all(axis=0)
+    if len(y) < 50 or has.sum() == 0 or y.min() == y.max():
+        return dict(DEFAULT_WEIGHTS)
+    xs = x[:, has]
+    xs = np.where(np.isnan(xs), np.nanmean(xs, axis=0), xs)
+    k = xs.shape[1]
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = theta[0] + xs @ theta[1:]
+        p = 1 / (1 + np.exp(-z))
+        ll = np.logaddexp(0, z) - y * z
+        g = p - y
+        return float(ll.mean()), np.r_[g.mean(), xs.T @ g / len(y)]
+
+    res = optimize.minimize(loss, np.r_[-1.0, np.ones(k)], jac=True, method="L-BFGS-B",
+                            bounds=[(None, None)] + [(0, None)] * k)
+    coef = np.maximum(res.x[1:], 0)
+    if coef.sum() <= 0:
+        return dict(DEFAULT_WEIGHTS)
+    fitted = np.maximum(coef / coef.sum(), min_weight)
+    default = np.array([DEFAULT_WEIGHTS[c] for c in names])
+    share = default[has].sum() / default.sum()  # the present components' share of the whole
+    out = dict(zip(names, default / default.sum(), strict=True))
+    for name, w in zip(np.array(names)[has], fitted / fitted.sum() * share, strict=True):
+        out[name] = float(w)
+    return {name: round(float(w), 4) for name, w in out.items()}
+
+
+def component_aucs(components: pd.DataFrame, active: np.ndarray) -> dict[str, float | None]:
+    """Per component, its own AUC for staying active, among the customers who have it."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(active, dtype=int)
+    out: dict[str, float | None] = {}
+    for name in components.columns:
+        v = components[name].to_numpy(float)
+        m = ~np.isnan(v)
+        ok = m.sum() >= 10 and 0 < y[m].mean() < 1
+        out[name] = round(float(roc_auc_score(y[m], v[m])), 4) if ok else None
+    return out
+
+
+def agreed_band(score: pd.Series | np.ndarray, churn: np.ndarray, *, healthy: float = 70,
+                watch: float = 40) -> np.ndarray:
+    """The band of the health score, except that an account whose churn probability is above
+    HEALTHY_MAX_CHURN is at most Watch (see `disagreement` for what the screen says)."""
+    band = band_of(score, healthy=healthy, watch=watch)
+    return np.where((band == "healthy") & (np.asarray(churn, dtype=float) > HEALTHY_MAX_CHURN), "watch", band)
+
+
+def disagreement(health: float, churn: float, *, healthy: float = 70, watch: float = 40) -> str | None:
+    """Why health and churn risk point different ways for one account, or None when they agree.
+
+    Health weighs how the account looks today (recency, feedback, tickets, ...); churn
+    probability is the model's estimate of no order in the horizon from the shop's history."""
+    pct = churn_text(churn)
+    if health >= healthy and churn > HEALTHY_MAX_CHURN:
+        return (f"Health {health_text(health)} looks healthy, but the churn model puts the chance of no order in "
+                f"the horizon at {pct} (customers with this history usually stop), so it is shown as Watch.")
+    if health < watch and churn < 0.3:
+        return (f"Health {health_text(health)} is low, but the churn model puts the chance of no order in the "
+                f"horizon at only {pct}: customers with this order history usually come back.")
+    return None
+
+
+def components_json(components: pd.DataFrame, weights: dict[str, float] | None = None) -> list[str]:
+    """Per customer: {name: {"score" (whole number), "weight" (after rescaling), "label"}} for
+    present components.
 
     Built column by column with vectorised string operations (json.dumps per customer took
     most of the scoring time at 100,000 customers); the output is plain JSON."""
     names = list(components.columns)
-    weights = np.array([HEALTH_COMPONENTS[c][0] for c in names])
+    weights = _weights(names, weights)
     values = components.to_numpy(float)
     present = ~np.isnan(values)
     wsum = np.where(present.any(axis=1), (present * weights).sum(axis=1), 1.0)
@@ -158,7 +300,7 @@ def components_json(components: pd.DataFrame) -> list[str]:
     for i, name in enumerate(names):
         head = json.dumps(name) + ': {"score": '
         tail = ', "label": ' + json.dumps(HEALTH_COMPONENTS[name][1]) + "}"
-        score = pd.Series(np.nan_to_num(values[:, i])).round(1).astype(str)
+        score = pd.Series(np.round(np.nan_to_num(values[:, i]))).astype(int).astype(str)
         weight = pd.Series(np.round(weights[i] / wsum, 3)).astype(str)
         text = (head + score + ', "weight": ' + weight + tail).where(present[:, i], "")
         parts.append(text)
@@ -181,7 +323,7 @@ def _plural(n: np.ndarray, word: str) -> np.ndarray:
 
 def drivers(
     features: pd.DataFrame, components: pd.DataFrame, *, horizon_days: int,
-    product_names: dict[int, str] | None = None, top: int = 3,
+    product_names: dict[int, str] | None = None, top: int = 3, weights: dict[str, float] | None = None,
 ) -> list[list[str]]:
     """The top reasons for each customer's score, in plain words, worst first.
 
@@ -197,15 +339,28 @@ def drivers(
     gap = expected_gap_days(f)
     refill_over = f["days_overdue"].to_numpy(float)
     over = overdue_days(f)
-    item = pd.Series(f["due_product_id"].to_numpy(float)).map(names).astype(object)
-    item = item.where(item.notna(), "their usual items").to_numpy(object)
+    def product(col: str) -> np.ndarray:
+        if col not in f:
+            return np.full(n, "their usual items", dtype=object)
+        named = pd.Series(f[col].to_numpy(float)).map(names).astype(object)
+        return named.where(named.notna(), "their usual items").to_numpy(object)
+
+    # The most overdue refill first (each product by its own last purchase), then the next one.
+    days1 = f["overdue_refill_1_days"].to_numpy(float) if "overdue_refill_1_days" in f else np.full(n, np.nan)
+    days2 = f["overdue_refill_2_days"].to_numpy(float) if "overdue_refill_2_days" in f else np.full(n, np.nan)
+    item = np.where(np.isnan(days1), product("due_product_id"), product("overdue_refill_1"))
+    first_days = np.where(np.isnan(days1), f["days_overdue"].to_numpy(float), days1)
+    second = np.where(
+        np.isnan(days2) | (product("overdue_refill_2") == item), "",
+        "; " + _fmt_int(days2) + _plural(days2, " day") + " overdue for " + product("overdue_refill_2").astype(str)
+        + " refill")
     own_gap = f["median_gap_days"].to_numpy(float)
-    r_s, g_s, o_s = _fmt_int(recency), _fmt_int(gap), _fmt_int(refill_over)
+    r_s, g_s, o_s = _fmt_int(recency), _fmt_int(gap), _fmt_int(first_days)
     recency_sent = np.where(
         f["n_orders"].to_numpy() == 0, "No orders yet",
         np.where(
             (refill_over > 0) & (over > 0),
-            o_s + _plural(refill_over, " day") + " overdue for " + item.astype(str) + " refill",
+            o_s + _plural(first_days, " day") + " overdue for " + item.astype(str) + " refill" + second,
             np.where(
                 ~np.isnan(own_gap),
                 np.where(over > 0,
@@ -220,6 +375,10 @@ def drivers(
     )
     sent["recency"] = recency_sent
 
+    o365 = f["orders_365"].to_numpy(float)
+    sent["frequency"] = np.where(
+        o365 == 0, "No orders in the last 12 months",
+        _fmt_int(o365) + _plural(o365, " order") + " in the last 12 months")
     prev_o, rec_o = f["orders_prev_h"].to_numpy(float), f["orders_h"].to_numpy(float)
     sent["frequency_trend"] = np.where(
         rec_o < prev_o,
@@ -240,7 +399,8 @@ def drivers(
         np.where(
             latest <= 6, "Latest NPS " + _fmt_int(latest) + " (detractor)",
             np.where(latest >= 9, "Latest NPS " + _fmt_int(latest) + " (promoter)",
-                     np.where(msent < -0.2, "Negative tone in recent feedback",
+                     np.where(msent < -0.2, "Negative tone in recent feedback (mean sentiment "
+                              + pd.Series(np.nan_to_num(msent)).round(2).astype(str).to_numpy(object) + ")",
                               np.where(np.isnan(latest), "Feedback mostly positive",
                                        "Latest NPS " + _fmt_int(latest) + " (passive)")))),
     )
@@ -263,16 +423,19 @@ def drivers(
     )
 
     cols = list(components.columns)
-    weights = np.array([HEALTH_COMPONENTS[c][0] for c in cols])
+    w = _weights(cols, weights)
     values = components.to_numpy(float)
-    shortfall = np.where(np.isnan(values), -np.inf, (100 - values) * weights)
-    strength = np.where(np.isnan(values), -np.inf, values * weights)
+    present = ~np.isnan(values)
+    wsum = np.maximum((present * w).sum(axis=1, keepdims=True), 1e-9)
+    # Health points each component costs this account: (100 - score) x its rescaled weight.
+    shortfall = np.where(present, (100 - values) * w / wsum, -np.inf)
+    strength = np.where(present, values * w / wsum, -np.inf)
     worst = np.argsort(-shortfall, axis=1, kind="stable")[:, :top]
     best = np.argsort(-strength, axis=1, kind="stable")[:, :2]
     texts = np.stack([sent[c] for c in cols], axis=1)
     out: list[list[str]] = []
     for i in range(n):
-        row = [texts[i, j] for j in worst[i] if shortfall[i, j] >= 3.0]
+        row = [texts[i, j] for j in worst[i] if shortfall[i, j] >= 2.0]
         if not row:
             row = [texts[i, j] for j in best[i] if np.isfinite(strength[i, j])]
         if not row:

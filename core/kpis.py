@@ -1037,6 +1037,9 @@ def weekly_summary(*, session: Session, as_of: date, horizon_days: int | None = 
         )
         for row in moves["moves"].itertuples(index=False):
             lines.append(f"    {row.from_band} -> {row.to_band}: {int(row.customers):,}")
+    from core.changes import weekly_lines
+
+    lines += weekly_lines(session=session, as_of=as_of)
     return "\n".join(lines) + "\n"
 
 

@@ -22,12 +22,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
@@ -36,19 +34,26 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from threadpoolctl import threadpool_limits
 
+from core.clv import BetaGeoModel, ClvError
 from core.config import get_settings
 from core.features import MODEL_FEATURES, Frames, churn_labels, customer_features, load_frames
 from core.health import (
     HEALTH_COMPONENTS,
+    HEALTHY_MAX_CHURN,
+    agreed_band,
     band_of,
+    component_aucs,
     components_json,
     drivers,
     expected_annual_value,
+    expected_days_to_next_order,
     expected_gap_days,
+    fit_health_weights,
     health_components,
     health_score,
     overdue_days,
     rfm_segments,
+    store_gap_days,
 )
 from core.scores import latest_as_of, latest_model_run, scores_export_frame  # noqa: F401 - re-exported
 from db.bulk import bulk_insert
@@ -61,6 +66,9 @@ MIN_CUSTOMERS = 500
 MIN_HISTORY_BEFORE_CUTOFF_DAYS = 60  # a training cut-off needs some history behind it
 MAX_TRAIN_CUTOFFS = 4
 MAX_TRAIN_ROWS = 120_000
+# BG/NBD has four parameters: a seeded sample of customers pins them down (and keeps a fit
+# under a second at the reference size).
+BGNBD_MAX_ROWS = 30_000
 SEED = 42
 
 Progress = Callable[[float, str], None]
@@ -135,28 +143,87 @@ class ChurnModel:
     n_train: int
     base_rate: float
 
+    stacker: Any = None  # logistic regression on (boosting, BG/NBD) log-odds; None: boosting alone
+    smooth: Any = None  # logistic regression on smooth history terms, averaged with the stacker
+
     def predict(self, features: pd.DataFrame) -> np.ndarray:
-        return np.clip(self.estimator.predict_proba(features[MODEL_FEATURES])[:, 1], 0.001, 0.999)
+        """P(no order in the next H days) per row of `features` (all at one cut-off)."""
+        if self.stacker is None:
+            p = self.estimator.predict_proba(features[MODEL_FEATURES])[:, 1]
+        else:
+            inputs = _stack_inputs(self.estimator, features, self.horizon_days, None)
+            p = self.stacker.predict_proba(inputs[:, :3])[:, 1]
+            if self.smooth is not None:
+                p = (p + self.smooth.predict_proba(inputs[:, 1:])[:, 1]) / 2
+        return np.clip(p, 0.001, 0.999)
+
+    horizon_days: int = 90
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def fit_bgnbd_on(features: pd.DataFrame) -> BetaGeoModel | None:
+    """BG/NBD fitted on the customers with orders in `features` (None: too few repeat buyers)."""
+    has = features["n_orders"].to_numpy() > 0
+    if has.sum() < 20 or (features.loc[has, "n_orders"] > 1).sum() < 10:
+        return None
+    try:
+        return BetaGeoModel(max_rows=BGNBD_MAX_ROWS, seed=SEED, precise=False).fit(*bgnbd_inputs(features[has]))
+    except ClvError:
+        return None
+
+
+def _stack_inputs(boost: Any, features: pd.DataFrame, horizon_days: int,
+                  bg: BetaGeoModel | None) -> np.ndarray:
+    """The boosting's log-odds, BG/NBD's log-odds of no order in H (fitted on these customers'
+    own histories, which end at their cut-off: refitting per cut-off kept the calibration on
+    CDNOW, reusing an earlier fit did not) and whether they have ordered
+    at all; then smooth terms: log recency, orders, orders in a year, spend in a year, age.
+    They rank the customers the trees put in one leaf."""
+    lb = _logit(boost.predict_proba(features[MODEL_FEATURES])[:, 1])
+    has = features["n_orders"].to_numpy() > 0
+    lg = np.zeros(len(features))
+    bg = bg or fit_bgnbd_on(features)
+    if bg is not None:
+        lg = np.where(has, _logit(bg.probability_no_purchase(horizon_days / 7, *bgnbd_inputs(features))), 0.0)
+
+    def log1p(col: str) -> np.ndarray:
+        return np.log1p(np.clip(np.nan_to_num(features[col].to_numpy(float), nan=0.0), 0, None))
+
+    return np.column_stack([lb, lg, has.astype(float), log1p("recency_days"), log1p("n_orders"),
+                            log1p("orders_365"), log1p("spend_365"), log1p("days_since_first_order")])
 
 
 def fit_churn_model(frames: Frames, *, cutoffs: list[date], horizon_days: int) -> ChurnModel:
-    """Boosting on the older cut-offs, isotonic calibration on the newest one (so the
-    probabilities match the most recent churn level); with one cut-off, cross-validated."""
+    """Boosting on the older cut-offs; on the newest one, a logistic regression of the outcome
+    on the boosting's and BG/NBD's log-odds (Platt-style calibration to the most recent churn
+    level, smooth, so probabilities do not pile up); with one cut-off, boosting calibrated by
+    cross-validation."""
+    from sklearn.linear_model import LogisticRegression
+
     cutoffs = sorted(cutoffs)
     data = _training_set(frames, cutoffs, horizon_days)
     y = data["churned"].to_numpy()
     if len(np.unique(y)) < 2:
         raise ScoringError("every customer in the training window behaved the same; cannot train")
-    if len(cutoffs) >= 2:
+    stacker = smooth = None
+    cal_part = data[data["cutoff"] == cutoffs[-1]]
+    if len(cutoffs) >= 2 and cal_part["churned"].nunique() == 2:
         fit_part = data[data["cutoff"] < cutoffs[-1]]
-        cal_part = data[data["cutoff"] == cutoffs[-1]]
-        base = make_pipeline().fit(fit_part[MODEL_FEATURES], fit_part["churned"])
-        est = CalibratedClassifierCV(FrozenEstimator(base), method="isotonic")
-        est.fit(cal_part[MODEL_FEATURES], cal_part["churned"])
+        est = make_pipeline().fit(fit_part[MODEL_FEATURES], fit_part["churned"])
+        inputs = _stack_inputs(est, cal_part, horizon_days, None)
+        stacker = LogisticRegression(C=100.0, max_iter=1000).fit(inputs[:, :3], cal_part["churned"])
+        # A smooth model of the same outcome (no trees): averaging two calibrated probabilities
+        # keeps the mean, and orders the customers the trees tie by how long and how much.
+        smooth = LogisticRegression(C=100.0, max_iter=2000).fit(inputs[:, 1:], cal_part["churned"])
     else:
-        est = CalibratedClassifierCV(make_pipeline(), method="isotonic", cv=3)
+        est = CalibratedClassifierCV(make_pipeline(), method="sigmoid", cv=3)
         est.fit(data[MODEL_FEATURES], y)
-    return ChurnModel(estimator=est, cutoffs=cutoffs, n_train=len(data), base_rate=float(y.mean()))
+    return ChurnModel(estimator=est, cutoffs=cutoffs, n_train=len(data), base_rate=float(y.mean()),
+                      stacker=stacker, smooth=smooth, horizon_days=horizon_days)
 
 
 def rule_based_churn(features: pd.DataFrame, *, horizon_days: int) -> np.ndarray:
@@ -176,43 +243,25 @@ def rule_based_churn(features: pd.DataFrame, *, horizon_days: int) -> np.ndarray
 # Baselines
 
 
-def _bgnbd_inputs(features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Repeat orders x, weeks from first to last order t_x, weeks from first order to D: T."""
+def bgnbd_inputs(features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The BG/NBD inputs in weeks from the feature frame: frequency x (repeat orders), recency
+    t_x (age at the last order: weeks from first to last order) and T (age at D)."""
     x = np.clip(features["n_orders"].to_numpy(float) - 1, 0, None)
     T = features["days_since_first_order"].to_numpy(float) / 7  # noqa: N806
     tx = T - features["recency_days"].to_numpy(float) / 7
     return x, np.clip(tx, 0, None), T
 
 
-def fit_bgnbd(x: np.ndarray, tx: np.ndarray, T: np.ndarray, seed: int = SEED) -> np.ndarray:  # noqa: N803
-    """BG/NBD (Fader, Hardie & Lee 2005) by maximum likelihood; returns r, alpha, a, b."""
-    rng = np.random.default_rng(seed)
-    if len(x) > 30_000:
-        pick = rng.choice(len(x), 30_000, replace=False)
-        x, tx, T = x[pick], tx[pick], T[pick]  # noqa: N806
-
-    def nll(logp: np.ndarray) -> float:
-        r, alpha, a, b = np.exp(logp)
-        a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-        a2 = special.betaln(a, b + x) - special.betaln(a, b) - (r + x) * np.log(alpha + T)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            a3 = np.where(x > 0, special.betaln(a + 1, b + np.maximum(x, 1) - 1) - special.betaln(a, b)
-                          - (r + x) * np.log(alpha + tx), -np.inf)
-        return -float(np.sum(a1 + np.logaddexp(a2, a3)))
-
-    res = optimize.minimize(nll, np.zeros(4), method="L-BFGS-B", bounds=[(-6, 6)] * 4)
-    return np.exp(res.x)
-
-
-def bgnbd_churn(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray,  # noqa: N803
-                horizon_weeks: float) -> np.ndarray:
-    """P(no order in the next t weeks) = 1 - P(alive) x (1 - P(no order | alive))."""
-    r, alpha, a, b = params
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + tx)))
-        p_alive = np.where(x > 0, 1 / (1 + (a / (b + x - 1)) * ratio), 1.0)
-        p_none = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + horizon_weeks)))
-    return np.clip(1 - p_alive * (1 - p_none), 0.0, 1.0)
+def bgnbd_churn(features_train: pd.DataFrame, features_test: pd.DataFrame, *, horizon_days: int,
+                never_rate: float) -> tuple[np.ndarray, dict[str, float]]:
+    """The BG/NBD baseline: fitted (core.clv.BetaGeoModel, the one implementation) on the
+    customers with orders at the training cut-off, P(no order in the next H days) at the
+    test cut-off; customers without orders get `never_rate`."""
+    has = features_train["n_orders"].to_numpy() > 0
+    model = BetaGeoModel(max_rows=BGNBD_MAX_ROWS, seed=SEED, precise=False).fit(*bgnbd_inputs(features_train[has]))
+    p = model.probability_no_purchase(horizon_days / 7, *bgnbd_inputs(features_test))
+    p = np.where(features_test["n_orders"].to_numpy() > 0, p, never_rate)
+    return p, model.params_
 
 
 # --------------------------------------------------------------------------------------
@@ -234,6 +283,7 @@ def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         "brier": round(float(brier_score_loss(y, p)), 4),
         "top_decile_lift": round(float(y[top].mean() / base), 3) if base > 0 else None,
         "mean_predicted": round(float(p.mean()), 4),
+        "calibration_gap": round(abs(float(p.mean()) - float(base)), 4),
         "actual_share": round(float(base), 4),
         "calibration": [
             {"decile": int(r.d) + 1, "predicted": round(float(r.predicted), 4),
@@ -245,7 +295,12 @@ def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
 
 
 def backtest(frames: Frames, *, as_of: date, horizon_days: int, first_order: date) -> dict[str, Any]:
-    """Train on cut-offs whose labels end by D - H, test at D - H (labels in (D - H, D])."""
+    """Train on cut-offs whose labels end by D - H, test at D - H (labels in (D - H, D]).
+
+    Returns the churn model's metrics (`evaluate`) beside recency alone and BG/NBD expected
+    purchases; the health score's AUC for staying active with its fitted weights and each
+    component's own AUC; how many test accounts would be Healthy with churn risk above
+    HEALTHY_MAX_CHURN; the next-order date's median absolute error against two baselines."""
     test_cut = as_of - timedelta(days=horizon_days)
     cutoffs = training_cutoffs(last=test_cut - timedelta(days=horizon_days), first_order=first_order,
                                horizon_days=horizon_days)
@@ -260,7 +315,7 @@ def backtest(frames: Frames, *, as_of: date, horizon_days: int, first_order: dat
         "test_cutoff": test_cut.isoformat(),
         "n_train": model.n_train,
         "n_test": int(len(test)),
-        "model": evaluate(y, model.predict(test)),
+        "model": evaluate(y, p_test := model.predict(test)),
     }
 
     # Baselines, fitted on the newest training cut-off only, tested on the same customers.
@@ -273,13 +328,104 @@ def backtest(frames: Frames, *, as_of: date, horizon_days: int, first_order: dat
     result["recency_baseline"] = evaluate(y, iso.predict(test["recency_days"].fillna(big)))
 
     has = train["n_orders"].to_numpy() > 0
-    params = fit_bgnbd(*_bgnbd_inputs(train[has]))
     never_rate = float(ty[~has].mean()) if (~has).any() else 1.0
-    p_bg = bgnbd_churn(params, *_bgnbd_inputs(test), horizon_weeks=horizon_days / 7)
-    p_bg = np.where(test["n_orders"].to_numpy() > 0, p_bg, never_rate)
-    result["bgnbd_baseline"] = evaluate(y, p_bg)
-    result["bgnbd_params"] = dict(zip(["r", "alpha", "a", "b"], [round(float(v), 4) for v in params],
-                                      strict=True))
+    try:
+        p_bg, params = bgnbd_churn(train, test, horizon_days=horizon_days, never_rate=never_rate)
+    except ClvError as exc:
+        result["bgnbd_baseline"] = None
+        result["bgnbd_skipped"] = str(exc)
+    else:
+        result["bgnbd_baseline"] = evaluate(y, p_bg)
+        result["bgnbd_params"] = {k: round(float(v), 4) for k, v in params.items()}
+
+    # Health: weights fitted at the training cut-off, judged at the test cut-off.
+    top = np.round(np.sort(p_test)[::-1][:100], 3)
+    result["model"]["top100_same_value"] = int(pd.Series(top).value_counts().max()) if len(top) else 0
+    weights = fit_health_weights(health_components(train, horizon_days=horizon_days), 1 - ty)
+    comps = health_components(test, horizon_days=horizon_days)
+    hs = health_score(comps, weights).to_numpy()
+    active = 1 - y
+    both = 0 < active.mean() < 1
+    result["health"] = {
+        "auc": round(float(roc_auc_score(active, hs)), 4) if both else None,
+        "auc_default_weights": round(float(roc_auc_score(active, health_score(comps).to_numpy())), 4)
+        if both else None,
+        "weights": weights,
+        "component_auc": component_aucs(comps, active),
+        "healthy_above_max_churn_before": int(((band_of(hs) == "healthy") & (p_test > HEALTHY_MAX_CHURN)).sum()),
+        "healthy_above_max_churn": int(((agreed_band(hs, p_test) == "healthy")
+                                        & (p_test > HEALTHY_MAX_CHURN)).sum()),
+    }
+    result["next_order"] = next_order_backtest(frames, test, cutoff=test_cut, horizon_days=horizon_days)
+    return result
+
+
+def next_order_backtest(frames: Frames, features: pd.DataFrame, *, cutoff: date,
+                        horizon_days: int) -> dict[str, Any]:
+    """Median absolute error in days of the expected next order, among customers with orders
+    who did order in (cutoff, cutoff + H] (the days to their first order then), against two
+    baselines: recency alone (the next order comes as long after the last as the last came
+    before D: `recency_days` from D) and cadence alone (their own median gap, else the store's,
+    after the last order; at least today)."""
+    start = pd.Timestamp(cutoff + timedelta(days=1))
+    o = frames.orders
+    after = o[(o["ordered_at"] >= start) & (o["ordered_at"] < start + pd.Timedelta(days=horizon_days))]
+    first = after.groupby("cidx")["ordered_at"].min()
+    ids = frames.customers["id"].to_numpy()[first.index.to_numpy()]
+    actual_days = pd.Series(((first - start) / pd.Timedelta(days=1)).to_numpy() + 1, index=ids)
+    f = features[features["n_orders"].to_numpy() > 0]
+    f = f[f.index.isin(actual_days.index)]
+    if f.empty:
+        return {"skipped": "nobody with orders ordered in the horizon"}
+    actual = actual_days.reindex(f.index).to_numpy()
+    recency = f["recency_days"].to_numpy(float)
+    own = f["median_gap_days"].to_numpy(float)
+    cadence = np.maximum(np.where(np.isnan(own), store_gap_days(f), own) - recency, 0)
+    ours = expected_days_to_next_order(f)
+
+    def mae(pred: np.ndarray) -> float:
+        return round(float(np.median(np.abs(pred - actual))), 1)
+
+    return {"n": int(len(f)), "median_abs_error_days": mae(ours), "recency_baseline": mae(np.maximum(recency, 1)),
+            "cadence_baseline": mae(cadence)}
+
+
+def backtest_order_history(orders: pd.DataFrame, *, horizon_days: int = 90,
+                           as_of: date | None = None) -> dict[str, Any]:
+    """`backtest` on an order history alone (customer_id, ordered_at, total), e.g. a public
+    retail data set: the held-out period is the last H days before `as_of` (default: the last
+    order's date). Raises ScoringError when the history is too short, ValueError on a bad row."""
+    from core.features import frames_from_orders
+
+    frames = frames_from_orders(orders, as_of=as_of)
+    first = _first_order_date(frames)
+    if first is None:
+        raise ScoringError("the order history has no orders")
+    with threadpool_limits(limits=1):
+        result = backtest(frames, as_of=frames.as_of, horizon_days=horizon_days, first_order=first)
+    if "skipped" in result:
+        raise ScoringError(result["skipped"])
+    result["as_of"] = frames.as_of.isoformat()
+    result["n_customers"] = len(frames.customers)
+    result["n_orders"] = len(frames.orders)
+    return result
+
+
+def backtest_store(*, engine: Engine, as_of: date | None = None, horizon_days: int = 90) -> dict[str, Any]:
+    """`backtest` on the database's store at `as_of` (default today, UTC); writes nothing."""
+    as_of = as_of or datetime.now(UTC).date()
+    with Session(engine) as session:
+        frames = load_frames(session=session, as_of=as_of)
+    first = _first_order_date(frames)
+    if first is None:
+        raise ScoringError("the store has no orders to backtest on")
+    with threadpool_limits(limits=1):
+        result = backtest(frames, as_of=as_of, horizon_days=horizon_days, first_order=first)
+    if "skipped" in result:
+        raise ScoringError(result["skipped"])
+    result["as_of"] = as_of.isoformat()
+    result["n_customers"] = len(frames.customers)
+    result["n_orders"] = len(frames.orders)
     return result
 
 
@@ -304,6 +450,7 @@ def score_frame(frames: Frames, *, as_of: date, horizon_days: int,
     history_days = (as_of - first).days + 1 if first else 0
     n_customers = len(features)
     info: dict[str, Any] = {"horizon_days": h, "history_days": history_days, "n_customers": n_customers}
+    weights: dict[str, float] | None = None  # the default weights unless fitted below
 
     reasons = []
     if n_customers < MIN_CUSTOMERS:
@@ -341,28 +488,39 @@ def score_frame(frames: Frames, *, as_of: date, horizon_days: int,
             info["n_train"] = model.n_train
             info["train_churn_share"] = round(model.base_rate, 4)
             churn = model.predict(features)
+            # Health weights from the newest fully observed cut-off: who did order in the H days after.
+            newest = max(cutoffs)
+            past = customer_features(frames, cutoff=newest, horizon_days=h)
+            stayed = 1 - churn_labels(frames, cutoff=newest, horizon_days=h, index=past.index).to_numpy()
+            weights = fit_health_weights(health_components(past, horizon_days=h), stayed)
 
     say(0.75, f"health scores, drivers and value at risk for {n_customers:,} customers")
     settings = get_settings()
     comps = health_components(features, horizon_days=h)
-    score = health_score(comps)
+    score = health_score(comps, weights)
+    info["health_weights"] = weights or {k: w for k, (w, _l) in HEALTH_COMPONENTS.items()}
+    info["health_weights_fitted"] = weights is not None
     names = frames.products.set_index("product_id")
     product_names = names["category"].fillna(names["name"]).to_dict() if len(names) else {}
     value = expected_annual_value(features, horizon_days=h)
+    churn = np.round(churn, 3)  # shown as a percentage with one decimal everywhere
+    next_days = expected_days_to_next_order(features)
     out = pd.DataFrame({
         "customer_id": features.index.to_numpy(),
         "as_of": as_of,
         "health_score": score.to_numpy(),
-        "band": band_of(score, healthy=settings.health_band_healthy, watch=settings.health_band_watch),
-        "churn_probability": np.round(churn, 4),
+        "band": agreed_band(score, churn, healthy=settings.health_band_healthy,
+                            watch=settings.health_band_watch),
+        "churn_probability": churn,
         "expected_value": value,
-        "value_at_risk": np.round(value * churn, 2),
+        "value_at_risk": np.round(value * churn),
         "drivers": [json.dumps(d) for d in drivers(features, comps, horizon_days=h,
-                                                   product_names=product_names)],
-        "components": components_json(comps),
+                                                   product_names=product_names, weights=weights)],
+        "components": components_json(comps, weights),
         # the "overdue for refill" filter: days past when the refills they bought ran out
         "days_overdue": features["days_overdue"].to_numpy(float),
         "rfm_segment": rfm_segments(features),
+        "next_order_date": (pd.Timestamp(as_of) + pd.to_timedelta(np.round(next_days), unit="D")).to_numpy(),
     })
     info["mean_churn_probability"] = round(float(np.mean(churn)), 4)
     info["bands"] = out["band"].value_counts().to_dict()

@@ -60,6 +60,7 @@ def account_overview(*, session: Session, roles: frozenset[Role], customer_id: i
             "components": json.loads(snap.components) if snap.components else {},
             "rfm_segment": RFM_LABELS.get(snap.rfm_segment or "", ""),
             "days_overdue": snap.days_overdue,
+            "next_order_date": snap.next_order_date,
         }
     return {
         "id": c.id, "external_id": c.external_id, "name": c.name, "email": c.email, "phone": c.phone,

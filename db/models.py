@@ -181,6 +181,7 @@ class ScoreSnapshot(SQLModel, table=True):
     days_overdue: float | None = None  # days past when their refills ran out; negative: not yet due
     rfm_segment: str | None = Field(default=None, max_length=24, index=True)
     model_run_id: int | None = Field(default=None, foreign_key="model_run.id")
+    next_order_date: date | None = None  # expected from their own cadence and what they buy
 
 
 class Campaign(SQLModel, table=True):

@@ -86,7 +86,16 @@ def score_history(customer_id: int) -> pd.DataFrame:
         return core_timeline.score_history(session=session, customer_id=customer_id)
 
 
+@st.cache_data(ttl=QUEUE_TTL, show_spinner=False)
+def what_changed(roles: tuple[str, ...], owner: str | None):  # noqa: ANN201 - core.changes.ChangeFeed
+    """Changes since the last scoring run for `owner`'s book (None: all accounts)."""
+    from core import changes
+
+    with get_session() as session:
+        return changes.what_changed(session=session, roles=parse_roles(roles), owner=owner)
+
+
 def clear_account_readers() -> None:
     for reader in (queue_page, queue_ids, queue_options, account_overview, account_timeline, next_due,
-                   score_history):
+                   score_history, what_changed):
         reader.clear()

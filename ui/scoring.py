@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import audit
 from core.config import get_settings
+from core.health import HEALTH_COMPONENTS
 from core.roles import Role
 from core.scoring import ScoringError, latest_model_run, score_all
 from ui.accounts import clear_account_readers
@@ -30,7 +31,8 @@ def metrics_table(backtest: dict) -> pd.DataFrame:
     for key, label in BASELINES:
         m = backtest.get(key)
         if m:
-            rows.append({"score": label, "AUC": m["auc"], "Brier": m["brier"],
+            rows.append({"score": label, "AUC": m["auc"], "calibration gap": m.get("calibration_gap"),
+                         "Brier": m["brier"],
                          "top-decile lift": m["top_decile_lift"], "mean predicted": m["mean_predicted"],
                          "actual churn share": m["actual_share"]})
     return pd.DataFrame(rows)
@@ -98,6 +100,7 @@ def render_model_admin(user) -> None:  # noqa: ANN001
     if m.get("reason"):
         st.warning(m["reason"] + " It turns into the model once there is enough history.")
     bt = m.get("backtest")
+    render_health_check(bt if bt and "skipped" not in bt else {}, m)
     if not bt:
         return
     if "skipped" in bt:
@@ -110,6 +113,8 @@ def render_model_admin(user) -> None:  # noqa: ANN001
                "(lower is better). Top-decile lift: churn share among the riskiest 10 % over the overall share.")
     st.dataframe(metrics_table(bt), hide_index=True, width="stretch", column_config={
         "AUC": st.column_config.NumberColumn(format="%.3f"),
+        "calibration gap": st.column_config.NumberColumn(
+            format="%.3f", help="Mean predicted churn probability minus the share that churned, in absolute value."),
         "Brier": st.column_config.NumberColumn(format="%.3f"),
         "top-decile lift": st.column_config.NumberColumn(format="%.2f"),
         "mean predicted": st.column_config.NumberColumn(format="percent"),
@@ -117,3 +122,41 @@ def render_model_admin(user) -> None:  # noqa: ANN001
     })
     st.subheader("Calibration by decile")
     plotly_chart(calibration_figure(bt), width="stretch", key="model_calibration")
+
+
+def health_table(weights: dict, component_auc: dict) -> pd.DataFrame:
+    """One row per health component: its label, weight in the score and own AUC (aggregates)."""
+    return pd.DataFrame([
+        {"component": HEALTH_COMPONENTS[name][1], "weight": w, "AUC (own)": component_auc.get(name)}
+        for name, w in weights.items() if name in HEALTH_COMPONENTS
+    ])
+
+
+def render_health_check(bt: dict, m: dict) -> None:
+    health = bt.get("health") or {}
+    weights = m.get("health_weights") or health.get("weights")
+    if not weights:
+        return
+    st.subheader("Health score")
+    auc = health.get("auc")
+    if auc is not None:
+        st.caption("How well the health score ranks who ordered again in the backtest's horizon (AUC for "
+                   f"staying active): {auc:.3f}; with the default weights {health['auc_default_weights']:.3f}.")
+    st.caption("Weights: " + ("fitted on this store's history (a logistic regression of staying active on "
+                              "the components, weights kept positive and summing to 100 %)."
+                              if m.get("health_weights_fitted") else "the defaults (too little history to fit)."))
+    st.dataframe(health_table(weights, health.get("component_auc", {})), hide_index=True, width="stretch",
+                 key="model_health_weights",
+                 column_config={"weight": st.column_config.NumberColumn(format="percent"),
+                                "AUC (own)": st.column_config.NumberColumn(
+                                    format="%.3f", help="Among customers who have this component; empty: "
+                                                        "no backtest or no data for it in this store.")})
+    if not health:
+        return
+    st.caption(f"Accounts shown as Watch rather than Healthy because their churn risk is above 60 %: "
+               f"{health.get('healthy_above_max_churn_before', 0):,} in the backtest.")
+    nxt = bt.get("next_order")
+    if nxt and "skipped" not in nxt:
+        st.caption(f"Expected next order date: median absolute error {nxt['median_abs_error_days']:.1f} days "
+                   f"(recency alone {nxt['recency_baseline']:.1f}, cadence alone {nxt['cadence_baseline']:.1f}) "
+                   f"over {nxt['n']:,} customers who ordered in the backtest's horizon.")

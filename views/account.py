@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.accounts import BAND_LABELS
-from core.health import HEALTH_COMPONENTS, VALUE_EXPLANATION
+from core.health import HEALTH_COMPONENTS, VALUE_EXPLANATION, churn_text, disagreement, health_text
 from core.timeline import AccountNotFound
 from ui import accounts as ui
 from ui.auth import require_screen
@@ -38,21 +38,27 @@ score = info["score"]
 if score is None:
     st.info("This account has no score yet. An admin can score every account under Admin → Churn model.")
 else:
-    m = st.columns(5)
-    m[0].metric("Health", f"{score['health_score']:.0f} / 100")
+    m = st.columns(6)
+    m[0].metric("Health", f"{health_text(score['health_score'])} / 100")
     m[1].metric("Band", BAND_LABELS.get(score["band"], score["band"]))
     churn = score["churn_probability"]
-    churn_text = "> 99%" if churn > 0.99 else "< 1%" if churn < 0.01 else f"{churn:.0%}"
-    m[2].metric("Churn probability", churn_text, help="The chance of no order in the next horizon (90 days "
+    m[2].metric("Churn probability", churn_text(churn), help="The chance of no order in the next horizon (90 days "
                 "unless configured).")
     m[3].metric("Value at risk", f"{score['value_at_risk']:,.0f}", help=VALUE_EXPLANATION)
     m[4].metric("RFM segment", score["rfm_segment"] or "–")
+    nxt = score.get("next_order_date")
+    m[5].metric("Next order expected", f"{nxt:%d %b %Y}" if nxt else "–",
+                help="From the customer's own cadence and how long what they buy lasts.")
     st.caption(f"Scored as of {score['as_of']:%d %b %Y}.")
+    why_differ = disagreement(score["health_score"], churn)
+    if why_differ:
+        st.info(why_differ)
 
     left, right = st.columns([2, 3])
     with left:
         gauge = go.Figure(go.Indicator(
             mode="gauge+number", value=score["health_score"], title={"text": "Health score"},
+            number={"valueformat": ".0f"},
             gauge={"axis": {"range": [0, 100]}, "bar": {"color": "#444"},
                    "steps": [{"range": [0, 40], "color": "#f4c7c3"}, {"range": [40, 70], "color": "#fce8b2"},
                              {"range": [70, 100], "color": "#b7e1cd"}]}))

@@ -58,6 +58,21 @@ if page.as_of is None:
             "(or run `python -m core score`); the queue fills in then.")
     st.stop()
 
+feed = ui.what_changed(roles, None if show_all else user.username)
+if feed.since is not None:
+    with st.expander(f"What changed since the last scoring run ({feed.since:%d %b} → {feed.as_of:%d %b %Y}): "
+                     f"{len(feed.rows):,}" + ("" if show_all else " in your book"), expanded=False):
+        if feed.rows.empty:
+            st.write("Nothing changed.")
+        else:
+            changed = feed.rows.assign(link="/account?id=" + feed.rows["customer_id"].astype(str))
+            st.dataframe(changed[["at", "change", "detail", "link", "external_id", "name", "owner"]],
+                         hide_index=True, width="stretch", key="acc_changes", column_config={
+                             "at": st.column_config.DateColumn("When"),
+                             "link": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
+                             "external_id": st.column_config.TextColumn("Customer id"),
+                         })
+
 counts = page.segment_counts
 if counts["customers"].sum():
     fig = px.bar(counts, x="label", y="customers", hover_data={"value_at_risk": ":,.0f", "label": False},
@@ -73,8 +88,8 @@ if page.total == 0:
     st.stop()
 
 rows = page.rows
-table = rows[["link", "external_id", "name", "health_score", "band", "churn_probability", "value_at_risk",
-              "top_driver", "rfm_segment", "segment", "region", "owner", "last_order", "orders_365",
+table = rows[["link", "external_id", "name", "health_score", "band", "churn_percent", "value_at_risk",
+              "top_driver", "next_order_date", "rfm_segment", "segment", "region", "owner", "last_order", "orders_365",
               "spend_365", "open_detractor"]].copy()
 table["band"] = table["band"].map(BAND_LABELS)
 event = st.dataframe(
@@ -84,12 +99,14 @@ event = st.dataframe(
         "link": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
         "external_id": st.column_config.TextColumn("Customer id"),
         "name": st.column_config.TextColumn("Name"),
-        "health_score": st.column_config.ProgressColumn("Health", min_value=0, max_value=100, format="%.0f"),
+        "health_score": st.column_config.ProgressColumn("Health", min_value=0, max_value=100, format="%d"),
         "band": st.column_config.TextColumn("Band"),
-        "churn_probability": st.column_config.ProgressColumn("Churn risk", min_value=0, max_value=1,
-                                                             format="percent"),
+        "churn_percent": st.column_config.ProgressColumn("Churn risk", min_value=0, max_value=100,
+                                                         format="%.1f %%"),
         "value_at_risk": st.column_config.NumberColumn("Value at risk", format="%.0f"),
         "top_driver": st.column_config.TextColumn("Top reason", width="large"),
+        "next_order_date": st.column_config.DateColumn(
+            "Next order expected", help="From the customer's own cadence and how long what they buy lasts."),
         "rfm_segment": st.column_config.TextColumn("RFM segment"),
         "last_order": st.column_config.DateColumn("Last order"),
         "orders_365": st.column_config.NumberColumn("Orders (12 mo)"),

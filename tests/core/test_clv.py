@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from core.clv import BetaGeoModel, ClvError, GammaGammaModel, customer_lifetime_value, rfm_summary
+from core.clv import (
+    BetaGeoModel,
+    ClvError,
+    GammaGammaModel,
+    customer_lifetime_value,
+    rfm_summary,
+    store_rfm_summary,
+)
 from tests.factories import make_customer, make_order
 
 
@@ -72,7 +81,7 @@ def test_rfm_summary_by_hand(session):
     make_order(session, c, datetime(2026, 3, 1), 99.0)  # after D
     one = make_customer(session)
     make_order(session, one, datetime(2026, 1, 22), 5.0)
-    rfm = rfm_summary(session=session, as_of=date(2026, 2, 4)).set_index("customer_id")
+    rfm = store_rfm_summary(session=session, as_of=date(2026, 2, 4)).set_index("customer_id")
     row = rfm.loc[c.id]
     assert row["frequency"] == 2 and row["recency"] == pytest.approx(4.0)
     assert row["T"] == pytest.approx(5.0)  # end of Feb 4 = 35 days after Jan 1
@@ -101,3 +110,65 @@ def test_clv_refuses_a_tiny_store(session):
     make_order(session, make_customer(session), datetime(2026, 1, 1), 10.0)
     with pytest.raises(ClvError, match="at least 20 customers"):
         customer_lifetime_value(session=session, as_of=date(2026, 2, 1))
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _cdnow_sample() -> pd.DataFrame:
+    """CDNOW sample (Fader, Hardie & Lee 2005), as shipped by the lifetimes package (MIT,
+    lifetimes/datasets/CDNOW_sample.txt): master id, sample id, date, CDs, dollar value."""
+    return pd.read_csv(DATA / "cdnow_sample.txt", sep=r"\s+", header=None,
+                       names=["master_id", "customer_id", "date", "cds", "total"], dtype={"date": str})
+
+
+def test_rfm_summary_reproduces_the_published_cdnow_summary():
+    """The 39-week calibration period (to 1997-09-30) of the 2,357 sampled customers gives
+    exactly the summary the lifetimes package ships (cdnow_customers_summary.csv)."""
+    tx = _cdnow_sample()
+    tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
+    rfm = rfm_summary(tx, "customer_id", "date", observation_period_end="1997-09-30")
+    published = pd.read_csv(DATA / "cdnow_customers_summary.csv").set_index("ID")
+    assert len(rfm) == len(published) == 2357
+    both = rfm.join(published.add_suffix("_published"))
+    assert (both["frequency"] == both["frequency_published"]).all()
+    assert np.abs(both["recency"].round(2) - both["recency_published"]).max() < 1e-9
+    assert np.abs(both["T"].round(2) - both["T_published"]).max() < 1e-9
+
+
+def test_bgnbd_reproduces_the_published_cdnow_parameters():
+    """Fader, Hardie & Lee (2005), "Counting your customers the easy way", table 1:
+    r = 0.243, alpha = 4.414, a = 0.793, b = 2.426 on the CDNOW sample."""
+    summary = pd.read_csv(DATA / "cdnow_customers_summary.csv")
+    model = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
+    got = {k: round(v, 3) for k, v in model.params_.items()}
+    assert got == {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+
+
+def test_rfm_summary_by_hand_from_a_frame():
+    tx = pd.DataFrame({
+        "who": ["a", "a", "a", "a", "b", "a"],
+        "when": ["2026-01-01 09:00", "2026-01-01 18:00", "2026-01-15", "2026-01-29", "2026-01-22",
+                 "2026-03-01"],
+        "value": [4.0, 6.0, 20.0, 40.0, 5.0, 99.0],
+    })
+    rfm = rfm_summary(tx, "who", "when", "value", observation_period_end=date(2026, 2, 5))
+    # a: purchase days Jan 1 (4 + 6), Jan 15, Jan 29; Mar 1 is after the end.
+    assert rfm.loc["a", "frequency"] == 2.0
+    assert rfm.loc["a", "recency"] == pytest.approx(4.0)  # 28 days, first to last
+    assert rfm.loc["a", "T"] == pytest.approx(5.0)  # 35 days, first to Feb 5
+    assert rfm.loc["a", "monetary_value"] == 30.0 and rfm.loc["a", "first_value"] == 10.0
+    assert rfm.loc["b", "frequency"] == 0.0 and rfm.loc["b", "monetary_value"] == 0.0
+    with pytest.raises(ValueError, match="'amount' is missing"):
+        rfm_summary(tx, "who", "when", "amount")
+
+
+def test_probability_no_purchase_by_hand():
+    model = BetaGeoModel()
+    model.params_ = {"r": 0.5, "alpha": 2.0, "a": 1.0, "b": 3.0}
+    # x = 0: alive for sure; P(none in 4) = ((2 + 6) / (2 + 6 + 4)) ** 0.5
+    assert model.probability_no_purchase(4, [0], [0], [6])[0] == pytest.approx((8 / 12) ** 0.5)
+    # x = 2, t_x = 2, T = 6: P(alive) = 1 / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x))
+    alive = 1 / (1 + 1 / 4 * (8 / 4) ** 2.5)
+    expected = 1 - alive * (1 - (8 / 12) ** 2.5)
+    assert model.probability_no_purchase(4, [2], [2], [6])[0] == pytest.approx(expected)

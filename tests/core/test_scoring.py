@@ -11,9 +11,10 @@ import pytest
 from sqlmodel import Session, select
 
 from core.__main__ import main
+from core.clv import BetaGeoModel
 from core.features import customer_features, load_frames
 from core.health import health_components, health_score
-from core.scoring import bgnbd_churn, evaluate, score_all, scores_export_frame
+from core.scoring import evaluate, score_all, scores_export_frame
 from db.models import ModelRun, ScoreSnapshot
 from tests.factories import make_customer, make_feedback, make_order, make_product, make_ticket
 
@@ -132,7 +133,7 @@ def test_features_against_hand_computed_values(session: Session) -> None:
 
 def test_health_uses_only_present_components_with_rescaled_weights() -> None:
     features = pd.DataFrame({
-        "recency_days": [np.nan], "n_orders": [0], "orders_h": [0.0], "orders_prev_h": [0.0],
+        "recency_days": [np.nan], "n_orders": [0], "orders_h": [0.0], "orders_prev_h": [0.0], "orders_365": [0.0],
         "spend_h": [0.0], "spend_prev_h": [0.0], "median_gap_days": [np.nan], "replenish_interval": [np.nan],
         "days_overdue": [np.nan], "days_since_first_order": [np.nan], "latest_nps": [np.nan],
         "mean_sentiment": [np.nan], "has_tickets": [False], "open_tickets": [0.0], "tickets_h": [0.0],
@@ -156,11 +157,12 @@ def test_evaluate_by_hand() -> None:
 
 
 def test_bgnbd_churn_is_higher_for_a_customer_gone_quiet() -> None:
-    params = np.array([1.0, 3.0, 1.0, 10.0])
+    model = BetaGeoModel()
+    model.params_ = {"r": 1.0, "alpha": 3.0, "a": 1.0, "b": 10.0}
     x = np.array([10.0, 10.0])
     T = np.array([52.0, 52.0])  # noqa: N806
     tx = np.array([51.0, 30.0])
-    recent, quiet = bgnbd_churn(params, x, tx, T, horizon_weeks=13)
+    recent, quiet = model.probability_no_purchase(13, x, tx, T)
     assert quiet > recent
 
 
@@ -226,6 +228,14 @@ def test_on_a_small_demo_store_the_model_beats_both_baselines_and_is_calibrated(
     # and no decile more than 12 points off
     assert abs(model["mean_predicted"] - model["actual_share"]) < 0.03
     assert max(abs(d["predicted"] - d["actual"]) for d in model["calibration"]) < 0.12
+    # Health ranks who stays active nearly as well as the churn model, and the bands agree
+    # with churn risk: no account is Healthy while its churn probability is above 0.6.
+    assert bt["health"]["auc"] > 0.9
+    with Session(engine) as session:
+        snaps = session.exec(select(ScoreSnapshot)).all()
+    assert not [s for s in snaps if s.band == "healthy" and s.churn_probability > 0.6]
+    queue = sorted(snaps, key=lambda s: -s.value_at_risk)[:100]
+    assert pd.Series([s.churn_probability for s in queue]).value_counts().max() < 50
 
 
 def test_refills_say_when_the_next_order_is_due_but_a_bulk_buy_does_not_hide_a_lapse(
@@ -248,3 +258,134 @@ def test_refills_say_when_the_next_order_is_due_but_a_bulk_buy_does_not_hide_a_l
     assert snaps[weekly.id].days_overdue == -60
     assert json.loads(snaps[weekly.id].components)["recency"]["score"] < 50
     assert json.loads(snaps[weekly.id].drivers)[0].startswith("No order for 30 days; usually orders every")
+
+
+def test_backtest_command_on_an_order_history_file(tmp_path, capsys) -> None:
+    """A simulated shop of steady weekly and monthly buyers and one-off buyers: the backtest
+    holds out the last 90 days of the file and prints every goal's figure with its baselines."""
+    rng = np.random.default_rng(4)
+    rows = []
+    start = datetime(2025, 1, 1)
+    for c in range(900):
+        kind = c % 3
+        gap = 7 if kind == 0 else 30
+        stop = 520 if kind == 2 else int(rng.integers(60, 520))
+        t = float(rng.integers(0, 60))
+        while t < stop:
+            rows.append((f"C{c:04d}", (start + timedelta(days=t)).date().isoformat(), 20.0 + kind))
+            t += gap * rng.uniform(0.7, 1.3)
+    path = tmp_path / "orders.csv"
+    pd.DataFrame(rows, columns=["Customer ID", "ordered_at", "total"]).to_csv(path, index=False)
+    assert main(["score", "--backtest", str(path)]) == 0
+    out = capsys.readouterr().out
+    for words in ("churn probability   AUC", "calibration gap", "recency alone       AUC",
+                  "BG/NBD expected     AUC", "health score        AUC", "weights (own AUC)",
+                  "next order date     median absolute error"):
+        assert words in out, words
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,ordered_at,total\nA,2025-01-01,10\nB,31/02/2025,5\n")
+    assert main(["score", "--backtest", str(bad)]) != 0
+    err = capsys.readouterr().err
+    assert "row 3: ordered_at '31/02/2025' is not a date" in err
+
+
+def test_the_most_overdue_refill_comes_first_with_its_days(session: Session, engine) -> None:
+    """Paper goods (lasting 60 days) bought 235 days before D ran out 175 days ago; laundry
+    (30 days) bought 31 days before D ran out yesterday: the paper goods lead the reason."""
+    make_product(session, sku="PAP", name="Kitchen roll", category="paper goods", replenishment_days=60)
+    make_product(session, sku="LAU", name="Laundry liquid", category="laundry", replenishment_days=30)
+    c = make_customer(session, subscription_status=None)
+    make_order(session, c, NOON - timedelta(days=235), lines=[("PAP", 1, 12.0)])
+    make_order(session, c, NOON - timedelta(days=31), lines=[("LAU", 1, 25.0)])
+    session.commit()
+    score_all(engine=engine, as_of=D)
+    reasons = json.loads(_snapshots(session)[c.id].drivers)
+    assert reasons[0] == "175 days overdue for paper goods refill; 1 day overdue for laundry refill"
+
+
+def test_reasons_are_ranked_by_the_health_points_they_cost() -> None:
+    """Two components, weights 0.3 (recency) and 0.15 (feedback): recency 80 costs
+    (100 - 80) x 0.3 / 0.45 = 13.3 points, NPS 5 (score 50) costs 50 x 0.15 / 0.45 = 16.7:
+    the feedback reason comes first although recency carries the larger weight."""
+    from core.health import drivers
+
+    features = pd.DataFrame({
+        "recency_days": [3.0], "n_orders": [5], "orders_h": [2.0], "orders_prev_h": [2.0], "orders_365": [5.0],
+        "spend_h": [50.0], "spend_prev_h": [50.0], "median_gap_days": [20.0], "replenish_interval": [np.nan],
+        "days_overdue": [np.nan], "due_product_id": [np.nan], "days_since_first_order": [100.0],
+        "latest_nps": [5.0], "previous_nps": [np.nan], "mean_sentiment": [np.nan], "open_tickets": [0.0],
+        "tickets_h": [0.0], "days_since_loyalty": [np.nan], "days_since_login": [np.nan],
+        "subscription_status": [None],
+    }, index=[1])
+    comps = pd.DataFrame({"recency": [80.0], "feedback": [50.0]}, index=[1])
+    assert drivers(features, comps, horizon_days=90) == [["Latest NPS 5 (detractor)",
+                                                          "Ordered 3 days ago; next order expected in about 17 days"]]
+    # With feedback weighing little, recency leads: 20 x 0.3 / 0.32 = 18.8 > 50 x 0.02 / 0.32 = 3.1.
+    light = drivers(features, comps, horizon_days=90, weights={"recency": 0.3, "feedback": 0.02})
+    assert light[0][0].startswith("Ordered 3 days ago")
+
+
+def test_health_is_a_whole_number_and_churn_a_tenth_of_a_percent_in_snapshots_and_export(
+    session: Session, engine
+) -> None:
+    for k in range(4):
+        _weekly(session, make_customer(session), last=NOON - timedelta(days=9 * k), n=3 + k, total=17.35)
+    session.commit()
+    score_all(engine=engine, as_of=D)
+    snaps = _snapshots(session)
+    export = scores_export_frame(session=session, as_of=D)
+    for s in snaps.values():
+        assert s.health_score == round(s.health_score)
+        assert round(s.churn_probability * 1000, 6) == round(s.churn_probability * 1000)
+        assert s.value_at_risk == round(s.value_at_risk)
+    assert sorted(export["health_score"]) == sorted(s.health_score for s in snaps.values())
+    assert sorted(export["churn_probability"]) == sorted(s.churn_probability for s in snaps.values())
+
+
+def test_agreed_band_and_what_the_screen_says_when_they_disagree() -> None:
+    from core.health import agreed_band, disagreement
+
+    health = np.array([85.0, 85.0, 55.0, 20.0])
+    churn = np.array([0.61, 0.60, 0.95, 0.9])
+    assert agreed_band(health, churn).tolist() == ["watch", "healthy", "watch", "at_risk"]
+    assert "61.0 %" in disagreement(85, 0.61) and "shown as Watch" in disagreement(85, 0.61)
+    assert disagreement(85, 0.6) is None and disagreement(55, 0.95) is None
+    assert "only 12.5 %" in disagreement(30, 0.125)
+
+
+def test_fitted_health_weights_follow_what_predicts_staying_active() -> None:
+    """Staying active depends on component a only; b is noise: a gets (nearly) all the weight,
+    b the floor, and the weights of components without data keep their default share."""
+    from core.health import DEFAULT_WEIGHTS, fit_health_weights
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 100, 4000)
+    b = rng.uniform(0, 100, 4000)
+    active = (rng.uniform(0, 100, 4000) < a).astype(int)
+    comps = pd.DataFrame({"recency": a, "frequency": b, "feedback": np.nan})
+    w = fit_health_weights(comps, active)
+    share = (DEFAULT_WEIGHTS["recency"] + DEFAULT_WEIGHTS["frequency"]) / (
+        DEFAULT_WEIGHTS["recency"] + DEFAULT_WEIGHTS["frequency"] + DEFAULT_WEIGHTS["feedback"])
+    assert w["recency"] + w["frequency"] == pytest.approx(share, abs=1e-3)
+    assert w["frequency"] < 0.05 * share and w["recency"] > 0.9 * share
+    assert w["feedback"] == pytest.approx(1 - share, abs=1e-3)
+
+
+def test_expected_next_order_by_hand(session: Session, engine) -> None:
+    from core.health import expected_days_to_next_order
+
+    f = pd.DataFrame({"median_gap_days": [20.0, 20.0, np.nan], "replenish_interval": [30.0, 30.0, 30.0],
+                      "n_orders": [5, 5, 1], "recency_days": [3.0, 40.0, 10.0]})
+    # own gap 20 over 4 gaps, pulled towards the 30-day refill by two gaps' worth: (4 x 20 + 2 x 30) / 6
+    gap = (4 * 20 + 2 * 30) / 6
+    got = expected_days_to_next_order(f)
+    assert got[0] == pytest.approx(gap - 3)
+    assert got[1] == pytest.approx(gap / 4)  # 40 days since the last order: past due, a quarter gap
+    assert got[2] == pytest.approx(30 - 10)  # one order: the refill interval alone
+
+    weekly = make_customer(session, subscription_status=None)
+    _weekly(session, weekly, last=NOON, n=10)
+    session.commit()
+    score_all(engine=engine, as_of=D)
+    assert _snapshots(session)[weekly.id].next_order_date == D + timedelta(days=7)

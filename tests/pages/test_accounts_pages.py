@@ -102,6 +102,8 @@ def test_account_view_shows_score_drivers_items_and_timeline(demo_app: str) -> N
     for driver in json.loads(snap.drivers):
         assert driver in text
     assert f"{snap.health_score:.0f} / 100" in text
+    assert f"{snap.churn_probability * 100:.1f} %" in text  # one decimal, as in the queue
+    assert "Next order expected" in text and f"{snap.next_order_date:%d %b %Y}" in text
     assert "Timeline" in text and "What they buy" in text
     kinds = set(at.dataframe[-1].value["kind"])
     assert "order" in kinds
@@ -125,6 +127,9 @@ def test_admin_model_tab_rescore_shows_progress_result_and_audit(demo_app: str) 
     text = page_text(at)
     assert "Scored 300 customers" in text
     assert "Rule-based score: only 300 customers (the model needs 500)" in text
+    weights = next(d.value for d in at.dataframe if "component" in d.value.columns)
+    assert "Recency against own cadence and refills" in set(weights["component"])
+    assert weights["weight"].sum() == pytest.approx(1.0, abs=0.01)
     with Session(get_engine(demo_app)) as s:
         assert s.exec(select(func.count()).select_from(ModelRun)).one() == 1
         assert s.exec(select(AuditLog).where(AuditLog.action == "scoring.run")).first().actor == "admin"
