@@ -747,7 +747,7 @@ def _loyalty(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame,
     n_ev = len(ev_t)
     if n_ev == 0:
         return pd.DataFrame(columns=["id", "external_id", "customer_id", "occurred_at", "kind", "points",
-                                     "expires_at", "order_ref"])
+                                     "expires_at", "order_ref", "computed"])
     _, grp = np.unique(ev_cust, return_inverse=True)
     counts = np.bincount(grp)
     _, within, g0 = _group_index(counts)
@@ -822,6 +822,8 @@ def _loyalty(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame,
         "expires_at": np.r_[expires, np.full(red.sum() + ex.sum(), np.datetime64("NaT", "s"))],
         "order_ref": np.r_[ev_ref, ev_ref[red], np.full(ex.sum(), None, dtype=object)],
     })
+    # Expiries follow from Hearth's own rule: records of it, not debits (core.loyalty).
+    frame["computed"] = frame["kind"].to_numpy() == "expire"
     frame = frame.sort_values(["t", "customer_id"], kind="stable").reset_index(drop=True)
     ids = np.arange(first_id, first_id + len(frame))
     frame.insert(0, "id", ids)

@@ -105,7 +105,7 @@ FORMATS: dict[str, tuple[Col, ...]] = {
     "loyalty": (
         Col("customer_id", required=True, max_length=64),
         Col("occurred_at", "datetime", required=True),
-        Col("kind", "choice", required=True, choices=("earn", "redeem", "expire", "adjust")),
+        Col("kind", "choice", required=True, choices=("earn", "redeem", "expire", "adjust", "reverse")),
         Col("points", "whole", required=True),
         Col("entry_id", max_length=64),
         Col("expires_at", "datetime"),
@@ -127,6 +127,15 @@ FORMATS: dict[str, tuple[Col, ...]] = {
         Col("unit_price", "number", minimum=0),
     ),
 }
+
+def _loyalty_synonyms() -> dict[str, str]:
+    from core.loyalty import KIND_SYNONYMS
+
+    return KIND_SYNONYMS
+
+
+# Other words a file may use for a choice, by field (lower case, single spaces).
+CHOICE_SYNONYMS: dict[str, dict[str, str]] = {"kind": _loyalty_synonyms()}
 
 # The source id of each kind; a missing one is derived from the listed columns.
 KEY_COLUMN = {"customers": "customer_id", "orders": "order_id", "feedback": "response_id",
@@ -407,6 +416,9 @@ def _check_column(col: Col, raw: pd.Series) -> tuple[pd.Series, list[tuple[pd.Se
         return low.isin(_TRUE), [(~low.isin(_TRUE | _FALSE), "is not yes/no (use true/false, yes/no or 1/0)")]
     if col.kind == "choice":
         low = raw.str.lower()
+        if col.name in CHOICE_SYNONYMS:
+            words = low.str.replace(r"[\s_\-]+", " ", regex=True).str.strip()
+            low = words.map(CHOICE_SYNONYMS[col.name]).fillna(low)
         bad = ~empty & ~low.isin(col.choices)
         return low.where(~empty, None).astype(object), [(bad, f"is not one of {', '.join(col.choices)}")]
     raise AssertionError(col.kind)
@@ -852,7 +864,10 @@ def _import_feedback(ctx: _Context, problems: Problems) -> None:
 
 
 def _import_loyalty(ctx: _Context, problems: Problems) -> None:
-    kinds = _kinds_of("loyalty")
+    """Every entry counts as written: also the programme's own expire rows (``computed`` false,
+    see core.loyalty) and reversals of refunded orders."""
+    kinds = _kinds_of("loyalty") | {"computed": "flag"}
+    ctx.typed = ctx.typed.assign(computed=False)
     _generic(ctx, table=LoyaltyEntry.__table__, key_field="entry_id",
              db_columns={f: f for f in kinds} | {"entry_id": "external_id", "order_id": "order_ref"},
              field_kinds=kinds, problems=problems,
@@ -874,7 +889,8 @@ def _check_ledger(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> Non
     ext_to_id = dict(zip(customers["external_id"].astype(str), customers["id"], strict=True))
     affected_ids = {ext_to_id[c] for c in frame["customer_id"].unique() if c in ext_to_id}
     existing = _read(ctx.conn, select(table.c.id, table.c.external_id, table.c.customer_id,
-                                      table.c.occurred_at, table.c.kind, table.c.points, table.c.expires_at))
+                                      table.c.occurred_at, table.c.kind, table.c.points, table.c.expires_at,
+                                      table.c.computed))
     existing = existing[existing["customer_id"].isin(affected_ids)
                         & ~_isin(existing["external_id"], frame["entry_id"])]
     id_to_ext = {v: k for k, v in ext_to_id.items()}
@@ -883,12 +899,14 @@ def _check_ledger(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> Non
         "occurred_at": pd.to_datetime(existing["occurred_at"]).to_numpy(),
         "kind": existing["kind"].to_numpy(), "points": existing["points"].to_numpy(),
         "expires_at": pd.to_datetime(existing["expires_at"]).to_numpy(),
+        "computed": existing["computed"].fillna(False).astype(bool).to_numpy(),
     }, index=[("db", str(x)) for x in existing["external_id"]])
     new = pd.DataFrame({
         "customer_id": frame["customer_id"].to_numpy(), "occurred_at": frame["occurred_at"].to_numpy(),
         "kind": frame["kind"].to_numpy(), "points": frame["points"].astype("int64").to_numpy(),
         "expires_at": (frame["expires_at"] if "expires_at" in frame
                        else pd.Series(pd.NaT, index=frame.index)).to_numpy(),
+        "computed": False,
     }, index=[("file", int(r)) for r in ctx.rownum.loc[frame.index]])
     entries = pd.concat([old, new]) if len(old) else new
     entries = entries.iloc[np.argsort(entries["occurred_at"].to_numpy(), kind="stable")]
