@@ -200,3 +200,25 @@ def test_refunds_are_dated_by_refunded_at_and_fall_in_their_own_window(session):
     assert (jan["gross_sales"], jan["refunds"], jan["revenue"]) == (100.00, 0.00, 100.00)
     assert (mar["orders"], mar["gross_sales"], mar["refunds"], mar["revenue"]) == (0, 0.00, 30.00, -30.00)
     assert mar["average_order_value"] is None
+
+
+def test_exports_and_the_account_timeline_show_refunds_as_refunds(session):
+    from core.exporting import accounts_frame
+    from core.timeline import account_timeline
+
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,status,refunded_amount\n"
+                           "T1,K1,2025-02-01,80.00,partially refunded,20.00\n"
+                           "T2,K1,2025-02-03,15.00,cancelled,\n"
+                           "T3,K2,2025-02-04,10.00,paid,\n")
+    acc = accounts_frame(session=session).set_index("customer_id")
+    # K1: one real order of 80.00, 20.00 refunded: revenue 60.00; the cancelled T2 counts nowhere.
+    assert acc.loc["K1", ["orders", "revenue", "gross_sales", "refunds"]].tolist() == [1, 60.0, 80.0, 20.0]
+    assert acc.loc["K2", ["orders", "revenue", "gross_sales", "refunds"]].tolist() == [1, 10.0, 10.0, 0.0]
+    k1 = session.exec(select(Customer).where(Customer.external_id == "K1")).one().id
+    tl = account_timeline(session=session, customer_id=k1)
+    # Newest first: the cancellation (Feb 3), then the order and its refund (both dated Feb 1).
+    assert tl["kind"].tolist() == ["cancellation", "order", "refund"]
+    by_kind = dict(zip(tl["kind"], tl["title"], strict=True))
+    assert by_kind["refund"] == "Refund -20.00 of order T1"
+    assert by_kind["cancellation"] == "Cancelled order T2 · 15.00"
+    assert by_kind["order"] == "Order T1 · 80.00"
