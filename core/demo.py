@@ -17,6 +17,9 @@ The story the data tells, so the screens have something to find:
 - One product-quality incident ~4 months back: a batch of Fresh Linen laundry liquid leaked.
   Orders of it in the incident window bring a spike of detractor answers about leaks,
   tickets and goodwill points, and its reorders dip for a few months afterwards.
+- Refunds: about 3 % of orders are refunded (most in full, some in part) a few days to three
+  weeks after they were placed, and a third of the leaking batch's orders in the incident
+  window. A refund is not an order (core.kpis): revenue is net of it.
 - Loyalty: 1 point per currency unit earned on each order, lots expire after 12 months,
   redemptions never exceed the balance at that moment and, as design.md says, consume the
   oldest unexpired points first; `expire` entries record every lapsed lot.
@@ -36,7 +39,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from db.bulk import bulk_insert
-from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, SupportTicket
+from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, Refund, SupportTicket
 
 log = logging.getLogger(__name__)
 
@@ -832,6 +835,50 @@ def _loyalty(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame,
     return frame.drop(columns="t")
 
 
+# ----------------------------------------------------------------------------- refunds
+
+REFUND_SHARE = 0.03  # of ordinary orders
+INCIDENT_REFUND_SHARE = 0.35  # of orders with the leaking batch in the incident window
+REFUND_REASONS = ("damaged in transit", "wrong item", "changed mind", "item missing")
+
+
+def _refunds(rng: np.random.Generator, orders: pd.DataFrame, origin: np.datetime64, horizon: int,
+             first_id: int) -> pd.DataFrame:
+    """A few percent of orders refunded (more of the leaking batch's), in full or in part,
+    2 to 21 days after the order and before today."""
+    ox = orders["x"].to_numpy()
+    incident_x = horizon - INCIDENT_DAYS_AGO
+    incident = orders["has_incident"].to_numpy() & (ox >= incident_x) & (ox < incident_x + INCIDENT_WINDOW_DAYS)
+    pick = rng.random(len(orders)) < np.where(incident, INCIDENT_REFUND_SHARE, REFUND_SHARE)
+    o = orders[pick]
+    delay = np.round(rng.uniform(2, 21, len(o)) * DAY_S).astype("int64")
+    t = o["t"].to_numpy() + delay
+    keep = t < horizon * DAY_S
+    o, t = o[keep], t[keep]
+    by_time = np.argsort(t, kind="stable")
+    o, t = o.iloc[by_time], t[by_time]
+    cents = o["total_cents"].to_numpy()
+    full = rng.random(len(o)) < 0.7
+    part = np.maximum(1, np.round(cents * rng.uniform(0.2, 0.6, len(o)))).astype("int64")
+    amount = np.where(full, cents, part)
+    inc = incident[pick][keep][by_time]
+    reason = np.where(inc, "leaking bottle (batch LAU-101)",
+                      np.array(REFUND_REASONS, dtype=object)[rng.integers(0, len(REFUND_REASONS), len(o))])
+    ids = np.arange(first_id, first_id + len(o))
+    frame = _frame({
+        "id": ids,
+        "external_id": pd.Series(_ext_ids("RF", ids, 7), dtype=object),
+        "kind": np.full(len(o), "refund", dtype=object),
+        "order_id": o["id"].to_numpy(),
+        "order_ref": o["external_id"].to_numpy(),
+        "customer_id": o["customer_id"].to_numpy(),
+        "refunded_at": origin + t.astype("timedelta64[s]"),
+        "amount": amount / 100,
+        "reason": reason.astype(object),
+    })
+    return frame.reset_index(drop=True)
+
+
 # ----------------------------------------------------------------------------- tickets
 
 
@@ -912,8 +959,8 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
         raise ValueError("the demo store needs at least one customer")
     say = progress or (lambda _msg: None)
     today = today or datetime.now(UTC).date()
-    ids = {"customer": 1, "product": 1, "orders": 1, "order_line": 1, "feedback": 1, "loyalty_entry": 1,
-           "support_ticket": 1, **(first_ids or {})}
+    ids = {"customer": 1, "product": 1, "orders": 1, "order_line": 1, "refund": 1, "feedback": 1,
+           "loyalty_entry": 1, "support_ticket": 1, **(first_ids or {})}
     rng = np.random.default_rng(seed)
     horizon = HISTORY_DAYS
     start = today - timedelta(days=horizon)
@@ -926,6 +973,7 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
     orders, lines = _orders(rng, cust, prod, horizon, start, ids["orders"])
     say(f"generated {len(cust):,} customers, {len(orders):,} orders, {len(lines):,} order lines "
         f"({time.perf_counter() - started:.1f} s)")
+    refunds = _refunds(np.random.default_rng([seed, 3]), orders, origin, horizon, ids["refund"])
     feedback = _feedback(rng, cust, orders, prod, horizon, ids["feedback"])
     loyalty = _loyalty(rng, cust, orders, feedback, origin, horizon, ids["loyalty_entry"])
     tickets = _tickets(rng, cust, orders, feedback, horizon, ids["support_ticket"])
@@ -1020,6 +1068,7 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
         "customer": customers_frame,
         "orders": orders_frame,
         "order_line": lines_frame,
+        "refund": refunds,
         "feedback": feedback_frame,
         "loyalty_entry": loyalty,
         "support_ticket": tickets_frame,
@@ -1031,12 +1080,13 @@ TABLES = {
     "customer": Customer,
     "orders": Order,
     "order_line": OrderLine,
+    "refund": Refund,
     "feedback": Feedback,
     "loyalty_entry": LoyaltyEntry,
     "support_ticket": SupportTicket,
 }
 COUNT_NAMES = {"product": "products", "customer": "customers", "orders": "orders",
-               "order_line": "order lines", "feedback": "feedback", "loyalty_entry": "loyalty entries",
+               "order_line": "order lines", "refund": "refunds", "feedback": "feedback", "loyalty_entry": "loyalty entries",
                "support_ticket": "support tickets"}
 
 
