@@ -1086,8 +1086,8 @@ TABLES = {
     "support_ticket": SupportTicket,
 }
 COUNT_NAMES = {"product": "products", "customer": "customers", "orders": "orders",
-               "order_line": "order lines", "refund": "refunds", "feedback": "feedback", "loyalty_entry": "loyalty entries",
-               "support_ticket": "support tickets"}
+               "order_line": "order lines", "refund": "refunds", "feedback": "feedback",
+               "loyalty_entry": "loyalty entries", "support_ticket": "support tickets"}
 
 
 def _next_ids(engine: Engine) -> dict[str, int]:
