@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core.config import get_settings
 from db.bulk import bulk_insert
 from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, Refund, SupportTicket
 
@@ -45,7 +46,8 @@ log = logging.getLogger(__name__)
 
 HISTORY_DAYS = 3 * 365
 DAY_S = 86_400
-POINTS_EXPIRY_MONTHS = 12
+POINTS_EXPIRY_MONTHS = 12  # the default of HEARTH_POINTS_EXPIRY_MONTHS, which the demo follows
+NEVER_DEMO = "2200-01-01"  # a lot that never expires (HEARTH_POINTS_EXPIRY_MONTHS=0), for the simulation
 INCIDENT_SKU = "LAU-101"
 INCIDENT_ALTERNATIVES = ("LAU-102", "LAU-104")
 INCIDENT_DAYS_AGO = 122
@@ -756,7 +758,12 @@ def _loyalty(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame,
     _, within, g0 = _group_index(counts)
 
     occurred = origin + ev_t.astype("timedelta64[s]")
-    expires = _add_months(occurred, POINTS_EXPIRY_MONTHS)
+    # Hearth's one expiry setting (core.loyalty reads the same): 0 means points never expire.
+    months = get_settings().points_expiry_months
+    if months > 0:
+        expires = _add_months(occurred, months)
+    else:
+        expires = np.full(len(occurred), np.datetime64(NEVER_DEMO, "s"))
     e_t = (expires - origin).astype("int64")
     debit_t = ev_t + 60  # a redemption is booked a minute after the order that earned with it
     big = np.int64(10) ** 10
@@ -822,7 +829,8 @@ def _loyalty(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame,
         "kind": np.r_[earn_kind, np.full(red.sum(), "redeem", dtype=object), np.full(ex.sum(), "expire",
                                                                                    dtype=object)],
         "points": np.r_[ev_pts, -debit[red], -expired[ex]],
-        "expires_at": np.r_[expires, np.full(red.sum() + ex.sum(), np.datetime64("NaT", "s"))],
+        "expires_at": np.r_[expires if months > 0 else np.full(len(expires), np.datetime64("NaT", "s")),
+                            np.full(red.sum() + ex.sum(), np.datetime64("NaT", "s"))],
         "order_ref": np.r_[ev_ref, ev_ref[red], np.full(ex.sum(), None, dtype=object)],
     })
     # Expiries follow from Hearth's own rule: records of it, not debits (core.loyalty).
