@@ -222,3 +222,13 @@ def test_exports_and_the_account_timeline_show_refunds_as_refunds(session):
     assert by_kind["refund"] == "Refund -20.00 of order T1"
     assert by_kind["cancellation"] == "Cancelled order T2 · 15.00"
     assert by_kind["order"] == "Order T1 · 80.00"
+
+
+def test_the_example_refunds_file_imports_after_the_example_orders(session):
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    for kind in ("products", "customers", "orders"):
+        imp(session, kind, (examples / f"{kind}.csv").read_bytes())
+    summary = imp(session, "refunds", (examples / "refunds.csv").read_bytes())
+    assert summary.inserted == 1
+    # O5002 (C1002, 14.00 on 2025-02-11) was refunded 4.50 on 2025-02-20.
+    assert refunds(session) == [("RF-1", "refund", "O5002", "O5002", "C1002", 4.5, date(2025, 2, 20))]
