@@ -1066,7 +1066,10 @@ def _import_orders(ctx: _Context, problems: Problems) -> None:
                     extra[["id", "external_id"]], on="external_id")[["id", "external_id", *compare]]
                 changed = pd.concat([changed, add], ignore_index=True)
     cancelled_stored = _cancelled_orders_stored(refunds, existing)
-    refund_plan = _plan_refunds(ctx, refunds, problems, file_orders=incoming, stored_orders=existing,
+    file_orders = pd.DataFrame({"external_id": incoming["external_id"].to_numpy(),
+                                "customer_ext": orders["customer_id"].to_numpy(),
+                                "total": incoming["total"].to_numpy()})
+    refund_plan = _plan_refunds(ctx, refunds, problems, file_orders=file_orders, stored_orders=existing,
                                 replace_derived=orders["order_id"] if refund_cols else None)
     if problems:
         return
@@ -1252,7 +1255,7 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
                   stored_orders: pd.DataFrame, replace_derived: pd.Series | None) -> _RefundPlan:
     """Check the refunds against their orders and compare them with the stored ones.
 
-    ``file_orders``: the file's real orders (external_id, customer_id as internal id, total);
+    ``file_orders``: the file's real orders (external_id, customer_ext, total);
     ``stored_orders``: orders already stored (id, external_id, customer_id, total).
     ``replace_derived``: the order ids of an orders file with status or refund columns, whose
     stored status refunds and cancellations the file now decides.
@@ -1266,12 +1269,14 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
         return _RefundPlan(incoming=empty, new=empty, changed=empty, compare=[], stale=[])
     ids, created = _resolve_customers(ctx.conn, refunds["customer_ext"], write=ctx.write)
     ctx.summary.customers_created += created
+    people = _read(ctx.conn, select(Customer.__table__.c.id, Customer.__table__.c.external_id))
+    ext = pd.Series(people["external_id"].astype(str).to_numpy(), index=people["id"].to_numpy())
     totals = pd.concat([
         pd.DataFrame({"key": stored_orders["external_id"].astype(str).to_numpy(),
-                      "cust": stored_orders["customer_id"].astype("float64").to_numpy(),
+                      "cust": stored_orders["customer_id"].map(ext).to_numpy(dtype=object),
                       "total": stored_orders["total"].astype("float64").to_numpy()}),
         pd.DataFrame({"key": file_orders["external_id"].astype(str).to_numpy(),
-                      "cust": file_orders["customer_id"].astype("float64").to_numpy(),
+                      "cust": file_orders["customer_ext"].astype(str).to_numpy(dtype=object),
                       "total": file_orders["total"].astype("float64").to_numpy()}),
     ]).drop_duplicates("key", keep="last").set_index("key")
     incoming = pd.DataFrame({
@@ -1285,8 +1290,8 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
     is_refund = (incoming["kind"] == "refund").to_numpy()
     ref = incoming["order_ref"].where(pd.Series(is_refund)).astype(object)
     known = _isin(ref.fillna(""), totals.index).to_numpy() & ref.notna().to_numpy()
-    order_cust = ref.map(totals["cust"]).to_numpy(dtype="float64")
-    other = known & (order_cust != incoming["customer_id"].to_numpy())
+    order_cust = ref.map(totals["cust"]).to_numpy(dtype=object)
+    other = known & (order_cust != refunds["customer_ext"].astype(str).to_numpy(dtype=object))
     for i in np.flatnonzero(other)[:MAX_LISTED_PROBLEMS]:
         problems.append(Problem(int(row[i]), "customer_id", str(refunds["customer_ext"].iloc[i]),
                                 f"is not the customer of order {ref.iloc[i]}, which this refund names"))
@@ -1396,7 +1401,7 @@ def _import_refunds(ctx: _Context, problems: Problems) -> None:
         "order_ref": named.to_numpy(), "customer_ext": customer.to_numpy(),
         "refunded_at": t["refunded_at"].to_numpy(), "amount": _cents(t["amount"].abs()),
         "reason": t["reason"].where(t["reason"].notna(), "refunds file").to_numpy(), "row": rows})
-    plan = _plan_refunds(ctx, refunds, problems, file_orders=pd.DataFrame(columns=["external_id", "customer_id",
+    plan = _plan_refunds(ctx, refunds, problems, file_orders=pd.DataFrame(columns=["external_id", "customer_ext",
                                                                                     "total"]),
                          stored_orders=stored, replace_derived=None)
     ctx.summary.inserted += len(plan.new)

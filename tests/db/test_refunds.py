@@ -232,3 +232,17 @@ def test_the_example_refunds_file_imports_after_the_example_orders(session):
     assert summary.inserted == 1
     # O5002 (C1002, 14.00 on 2025-02-11) was refunded 4.50 on 2025-02-20.
     assert refunds(session) == [("RF-1", "refund", "O5002", "O5002", "C1002", 4.5, date(2025, 2, 20))]
+
+
+def test_a_dry_run_counts_refunds_and_cancellations_and_writes_nothing(session):
+    text = ("order_id,customer_id,ordered_at,total,status\n"
+            "D1,K1,2025-02-01,25.00,paid\n"
+            "D2,K1,2025-02-02,10.00,cancelled\n"
+            "D3,K2,2025-02-03,40.00,refunded\n"
+            "D4,K2,2025-02-05,-5.00,\n")
+    summary = import_csv(session=session, kind="orders", data=text.encode(), filename="o.csv", actor="admin",
+                         dry_run=True)
+    assert (summary.inserted, summary.refunds_inserted, summary.cancellations) == (2, 2, 1)
+    assert summary.refunded_money == 45.00  # 40.00 (D3 refunded in full) + 5.00 (D4)
+    assert any("1 cancelled orders" in line for line in summary.lines_of_text())
+    assert orders(session) == {} and refunds(session) == []
