@@ -246,3 +246,20 @@ def test_a_dry_run_counts_refunds_and_cancellations_and_writes_nothing(session):
     assert summary.refunded_money == 45.00  # 40.00 (D3 refunded in full) + 5.00 (D4)
     assert any("1 cancelled orders" in line for line in summary.lines_of_text())
     assert orders(session) == {} and refunds(session) == []
+
+
+def test_status_given_on_an_orders_first_line_only_counts_once(session):
+    # Shopify-style: one row per line item, the order's own fields only on the first.
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,sku,quantity,unit_price,status,refunded_amount\n"
+                           "M1,K1,2025-05-01,30.00,SKU-A,1,10.00,partially_refunded,10.00\n"
+                           "M1,K1,2025-05-01,30.00,SKU-B,2,10.00,,\n")
+    assert orders(session) == {"M1": 30.0}
+    assert len(session.exec(select(OrderLine)).all()) == 2
+    assert refunds(session) == [("refund-of-M1", "refund", "M1", "M1", "K1", 10.0, date(2025, 5, 1))]
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "order_id,customer_id,ordered_at,total,sku,status\n"
+                               "M2,K1,2025-05-02,30.00,SKU-A,paid\n"
+                               "M2,K1,2025-05-02,30.00,SKU-B,cancelled\n")
+    [problem] = err.value.problems
+    assert (problem.row, problem.column, problem.value) == (3, "status", "cancelled")
+    assert "differs from the other rows of order M2" in problem.message
