@@ -715,11 +715,11 @@ def customer_balance(*, session: Session, customer_id: int, as_of: date | None =
     b = customer_balances(entries, as_of=as_of)
     if b.empty:
         tiers = parse_tiers()
-        return {"customer_id": customer_id, "earned": 0, "redeemed": 0, "adjusted": 0, "expired": 0,
+        return {"customer_id": customer_id, "earned": 0, "redeemed": 0, "adjusted": 0, "reversed": 0, "expired": 0,
                 "balance": 0, "expiring_30d": 0, "next_expiry_date": None, "earned_12m": 0,
                 "tier": tiers[0].name if tiers[0].threshold <= 0 else None, "tier_drop_date": None}
     row = b.iloc[0].to_dict()
-    for key in ("earned", "redeemed", "adjusted", "expired", "balance", "expiring_30d", "earned_12m"):
+    for key in ("earned", "redeemed", "adjusted", "reversed", "expired", "balance", "expiring_30d", "earned_12m"):
         row[key] = int(row[key])
     for key in ("next_expiry_date", "tier_drop_date"):
         if pd.isna(row[key]):
