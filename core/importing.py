@@ -142,6 +142,7 @@ FORMATS: dict[str, tuple[Col, ...]] = {
     ),
 }
 
+
 def _loyalty_synonyms() -> dict[str, str]:
     from core.loyalty import KIND_SYNONYMS
 
@@ -1164,7 +1165,6 @@ def _refunds_in_orders(heads: pd.DataFrame, rownum: pd.Series, problems: Problem
     it) of refunded_amount when that is above 0, else of its whole total when its status is
     refunded. A refund is dated refunded_at when given, else at the row's ordered_at.
     """
-    n = len(heads)
     none = pd.Series(None, index=heads.index, dtype=object)
     status = _status_words(heads["status"]) if "status" in heads else pd.Series("", index=heads.index)
     refunded = heads["refunded_amount"] if "refunded_amount" in heads else pd.Series(np.nan, index=heads.index)
@@ -1214,7 +1214,6 @@ def _refunds_in_orders(heads: pd.DataFrame, rownum: pd.Series, problems: Problem
                        "refunded (or import the shop's refunds file)")
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=REFUND_COLUMNS)
     out["amount"] = _cents(out["amount"])
-    del n
     return out[REFUND_COLUMNS], pd.Series(real, index=heads.index)
 
 
