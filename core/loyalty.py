@@ -18,8 +18,11 @@ The rules (design.md, "Definitions"), computed from the ledger entries alone:
   job :func:`expire_points`, the demo): the computation ignores them and the job writes only
   what the computation says is missing. An ``expire`` entry from the programme's own file
   (``computed`` false) counts as written: its points are expired then, oldest first, so they
-  neither expire again nor show as "about to expire". A frame without a ``computed`` column
-  is taken as Hearth's own records (the old meaning).
+  neither expire again nor show as "about to expire". A member whose ledger holds such rows
+  has their points expired by the programme only (an ``expires_at`` of their own still
+  counts): programmes that write expiry rows mostly expire after months of inactivity, which
+  Hearth's rule of months since earning would get wrong. A frame without a ``computed``
+  column is taken as Hearth's own records (the old meaning).
 - A debit larger than the balance at that moment is refused on entry
   (:func:`record_redemption`) and on import (:func:`ledger_problems`). Should a ledger hold one
   anyway, the shortfall is carried as a negative balance that the next credits pay off first,
@@ -138,7 +141,10 @@ def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None
     Adds ``exp`` (effective expiry of a credit; :data:`NEVER` when it never expires),
     ``credit`` and ``debit`` (non-negative point amounts), ``written_expiry`` (an ``expire``
     entry from the programme's own file: a debit) and ``_pos`` (the entry order used to break
-    ties). ``expiry_months`` 0 means that lots without ``expires_at`` never expire.
+    ties). ``expiry_months`` 0 means that lots without ``expires_at`` never expire. An optional
+    ``by_programme`` column marks members whose programme writes their expiry rows (also
+    after the entries given; :func:`read_entries` fills it): their lots expire only by their
+    own ``expires_at`` and the programme's rows.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in entries.columns]
     if missing:
@@ -163,17 +169,6 @@ def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None
     else:
         expires = np.full(len(entries), np.datetime64("NaT"), dtype="datetime64[ns]")
     out["expires_at"] = expires
-    occurred = out["occurred_at"]
-    exp = out["expires_at"].copy()
-    need_default = exp.isna().to_numpy() & (out["points"].to_numpy() > 0)
-    if need_default.any():
-        if expiry_months > 0:
-            exp[need_default] = occurred[need_default] + pd.DateOffset(months=expiry_months)
-        else:
-            exp[need_default] = NEVER
-    out["exp"] = exp.where(exp >= occurred, occurred)
-    # An entry whose sign contradicts its kind (an earn below zero) counts for nothing here;
-    # ledger_problems reports it.
     kind = out["kind"].to_numpy()
     pts = out["points"].to_numpy()
     if "computed" in entries.columns:
@@ -182,6 +177,28 @@ def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None
         computed = np.ones(len(entries), dtype=bool)
     written = (kind == "expire") & ~computed
     out["written_expiry"] = written
+    occurred = out["occurred_at"]
+    exp = out["expires_at"].copy()
+    need_default = exp.isna().to_numpy() & (pts > 0)
+    by_programme = (entries["by_programme"].fillna(False).astype(bool).to_numpy()
+                    if "by_programme" in entries.columns else np.zeros(len(entries), dtype=bool))
+    if written.any():
+        by_programme = by_programme | out["customer_id"].isin(
+            pd.unique(out["customer_id"].to_numpy()[written])).to_numpy()
+    if by_programme.any():
+        # A member whose programme writes their expiry rows has their points expired by the
+        # programme only: Hearth's own rule would expire them a second time, or earlier than the
+        # programme does (most expire after months of inactivity, not of age).
+        exp[need_default & by_programme] = NEVER
+        need_default &= ~by_programme
+    if need_default.any():
+        if expiry_months > 0:
+            exp[need_default] = occurred[need_default] + pd.DateOffset(months=expiry_months)
+        else:
+            exp[need_default] = NEVER
+    out["exp"] = exp.where(exp >= occurred, occurred)
+    # An entry whose sign contradicts its kind (an earn below zero) counts for nothing here;
+    # ledger_problems reports it.
     signed = (kind == "adjust") | (kind == "reverse")
     credits = ((kind == "earn") | signed) & (pts > 0)
     debits = (((kind == "redeem") | signed) & (pts < 0)) | (written & (pts < 0))
@@ -521,7 +538,6 @@ def ledger_problems(entries: pd.DataFrame, *, expiry_months: int | None = None) 
                               strict=False)
         balance = credits - debits_before - expired
         kinds = norm["kind"].to_numpy()
-        months = get_settings().points_expiry_months if expiry_months is None else expiry_months
         words = {"redeem": "redemption", "adjust": "negative adjustment", "reverse": "reversal",
                  "expire": "expiry"}
         for i in np.flatnonzero(v > balance):
@@ -529,10 +545,6 @@ def ledger_problems(entries: pd.DataFrame, *, expiry_months: int | None = None) 
             what = words.get(kinds[row], kinds[row])
             msg = (f"{what} of {int(v[i])} points is larger than the balance of "
                    f"{max(int(balance[i]), 0)} points at that moment")
-            if kinds[row] == "expire" and months > 0:
-                msg += (f" (Hearth's own rule already expired points {months} months after they were "
-                        "earned; if the programme writes its own expiry rows, set "
-                        "HEARTH_POINTS_EXPIRY_MONTHS=0)")
             problems.append((int(pos[row]), norm.index[row], msg))
     problems.sort(key=lambda p: p[0])
     return [(label, msg) for _pos, label, msg in problems]
@@ -578,6 +590,14 @@ def read_entries(*, session: Session, before: datetime | None = None, customer_i
     frame["customer_id"] = frame["customer_id"].astype("int64")
     frame["id"] = frame["id"].astype("int64")
     frame["computed"] = frame["computed"].fillna(False).astype(bool)
+    # Members with the programme's own expiry rows at any time, so a view of an earlier date
+    # does not expire by Hearth's rule what the programme kept (see normalise_entries).
+    members = select(LoyaltyEntry.customer_id).where(
+        LoyaltyEntry.kind == "expire", LoyaltyEntry.computed.is_(False)).distinct()
+    if customer_id is not None:
+        members = members.where(LoyaltyEntry.customer_id == customer_id)
+    programme = {int(x) for x in session.connection().execute(members).scalars()}
+    frame["by_programme"] = frame["customer_id"].isin(programme) if programme else False
     return frame.set_index("id")
 
 

@@ -72,20 +72,37 @@ def test_the_programmes_expiry_rows_count_as_written(session, expiry_months):
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 4)
 
 
-def test_an_expiry_row_takes_the_oldest_points_first(session, expiry_months):
-    # 100 on Jan 1 and 300 on Mar 1; the programme expires 150 on Jun 1: all of the first lot
-    # and 50 of the second. Hearth's 12-month rule then expires the 250 left on 2025-03-01.
+def test_an_expiry_row_takes_the_oldest_points_first_and_the_programme_decides_expiry(session, expiry_months):
+    # K1: 100 on Jan 1 and 300 on Mar 1; the programme expires 150 on Jun 1: all of the first
+    # lot and 50 of the second. K1's programme writes its own expiry rows, so Hearth's 12-month
+    # rule does not expire the 250 left on 2025-03-01: the programme will, when it does.
+    # K2 has no expiry row: Hearth's rule expires its 80 points of 2024-01-01 on 2025-01-01.
     imp(session, "entry_id,customer_id,occurred_at,kind,points\n"
                  "a,K1,2024-01-01,earn,100\n"
                  "b,K1,2024-03-01,earn,300\n"
-                 "c,K1,2024-06-01,Points Expired,-150\n")
+                 "c,K1,2024-06-01,Points Expired,-150\n"
+                 "d,K2,2024-01-01,earn,80\n")
     b = balances(session, date(2024, 12, 31))
+    assert (b["K1"]["balance"], b["K1"]["expired"], b["K1"]["next_expiry_date"]) == (250, 150, None)
+    assert (b["K2"]["balance"], b["K2"]["expiring_30d"], b["K2"]["next_expiry_date"]) == (80, 80, date(2025, 1, 1))
+    b = balances(session, date(2025, 6, 1))
     assert (b["K1"]["balance"], b["K1"]["expired"]) == (250, 150)
-    assert b["K1"]["next_expiry_date"] == date(2025, 3, 1)
-    b = balances(session, date(2025, 1, 15))
-    assert (b["K1"]["balance"], b["K1"]["expired"]) == (250, 150)  # the Jan lot is gone already
-    b = balances(session, date(2025, 3, 1))
-    assert (b["K1"]["balance"], b["K1"]["expired"]) == (0, 400)
+    assert (b["K2"]["balance"], b["K2"]["expired"]) == (0, 80)
+
+
+def test_an_expiry_after_months_of_inactivity_imports_as_written(session, expiry_months):
+    # Smile.io-style: points expire 12 months after the member's last activity, so the row comes
+    # more than 12 months after the oldest points were earned. 100 earned, 50 redeemed, 50
+    # earned; the programme expires the 100 left a year after the last earning: 0 left.
+    imp(session, "entry_id,customer_id,occurred_at,kind,points\n"
+                 "1,S1,2023-01-10,earn,100\n"
+                 "2,S1,2023-03-01,redeem,-50\n"
+                 "3,S1,2023-06-15,earn,50\n"
+                 "4,S1,2024-06-15,expire,-100\n")
+    b = balances(session, date(2024, 9, 1))["S1"]
+    assert (b["earned"], b["redeemed"], b["expired"], b["balance"]) == (150, 50, 100, 0)
+    # Before the programme's row, its points were all still there (none expired by Hearth's rule).
+    assert balances(session, date(2024, 3, 1))["S1"]["balance"] == 100
 
 
 def test_a_programme_without_expiry_never_expires_points(session, expiry_months):
@@ -130,22 +147,21 @@ def test_adjustments_and_refund_reversals_count_as_written(session, expiry_month
 
 
 def test_a_ledger_that_would_go_below_zero_is_refused_with_the_row_named(session, expiry_months):
-    # 100 earned, then a reversal of 150 and an expiry of 10: both larger than what is there.
+    # 100 earned, then a reversal of 150; 40 earned and an expiry of 60: both larger than what is there.
     text = ("entry_id,customer_id,occurred_at,kind,points\n"
             "1,Z1,2024-01-01,earn,100\n"
             "2,Z1,2024-02-01,reverse,-150\n"
             "3,Z2,2022-01-01,earn,40\n"
-            "4,Z2,2023-06-01,expire,-40\n")
+            "4,Z2,2023-06-01,expire,-60\n")
     with pytest.raises(ImportFailed) as err:
         imp(session, text)
     problems = {(p.row, p.column, p.value): p.message for p in err.value.problems}
-    assert problems[(3, "points", "-150")].startswith(
-        "reversal of 150 points is larger than the balance of 100 points at that moment")
-    # Z2's 40 points had expired by Hearth's 12-month rule on 2023-01-01: the message says how to fix it.
-    assert "HEARTH_POINTS_EXPIRY_MONTHS=0" in problems[(5, "points", "-40")]
+    assert problems == {
+        (3, "points", "-150"): "reversal of 150 points is larger than the balance of 100 points at that moment",
+        (5, "points", "-60"): "expiry of 60 points is larger than the balance of 40 points at that moment",
+    }
     assert session.exec(select(LoyaltyEntry)).all() == []
-    # With the programme's own expiry only, Z2's file is right.
-    expiry_months(0)
-    imp(session, "entry_id,customer_id,occurred_at,kind,points\n3,Z2,2022-01-01,earn,40\n"
-                 "4,Z2,2023-06-01,expire,-40\n")
-    assert balances(session, date(2024, 1, 1))["Z2"]["balance"] == 0
+    # The ledger with the rows the programme really wrote imports, and nothing goes below 0.
+    imp(session, text.replace("-150", "-100").replace("-60", "-40"))
+    b = balances(session, date(2024, 6, 1))
+    assert (b["Z1"]["balance"], b["Z2"]["balance"]) == (0, 0)
