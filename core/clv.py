@@ -342,7 +342,9 @@ def customer_lifetime_value(
     expected_orders = bg.expected_purchases(weeks, rfm["frequency"], rfm["recency"], rfm["T"])
     if not np.all(np.isfinite(expected_orders)):
         raise ClvError("the order-count model gave unusable forecasts on this history")
-    expected_value = gg.expected_order_value(rfm["frequency"], rfm["monetary_value"], fallback=store_mean)
+    # Never below 0 (design.md): refunds are not orders, but a model may still extrapolate below zero.
+    expected_value = np.maximum(
+        gg.expected_order_value(rfm["frequency"], rfm["monetary_value"], fallback=store_mean), 0.0)
     out = pd.DataFrame({
         "customer_id": rfm["customer_id"],
         "expected_orders": expected_orders,

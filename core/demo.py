@@ -17,6 +17,9 @@ The story the data tells, so the screens have something to find:
 - One product-quality incident ~4 months back: a batch of Fresh Linen laundry liquid leaked.
   Orders of it in the incident window bring a spike of detractor answers about leaks,
   tickets and goodwill points, and its reorders dip for a few months afterwards.
+- Refunds: about 3 % of orders are refunded (most in full, some in part) a few days to three
+  weeks after they were placed, and a third of the leaking batch's orders in the incident
+  window. A refund is not an order (core.kpis): revenue is net of it.
 - Loyalty: 1 point per currency unit earned on each order, lots expire after 12 months,
   redemptions never exceed the balance at that moment and, as design.md says, consume the
   oldest unexpired points first; `expire` entries record every lapsed lot.
@@ -35,14 +38,16 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core.config import get_settings
 from db.bulk import bulk_insert
-from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, SupportTicket
+from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, Refund, SupportTicket
 
 log = logging.getLogger(__name__)
 
 HISTORY_DAYS = 3 * 365
 DAY_S = 86_400
-POINTS_EXPIRY_MONTHS = 12
+POINTS_EXPIRY_MONTHS = 12  # the default of HEARTH_POINTS_EXPIRY_MONTHS, which the demo follows
+NEVER_DEMO = "2200-01-01"  # a lot that never expires (HEARTH_POINTS_EXPIRY_MONTHS=0), for the simulation
 INCIDENT_SKU = "LAU-101"
 INCIDENT_ALTERNATIVES = ("LAU-102", "LAU-104")
 INCIDENT_DAYS_AGO = 122
@@ -747,13 +752,18 @@ def _loyalty(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame,
     n_ev = len(ev_t)
     if n_ev == 0:
         return pd.DataFrame(columns=["id", "external_id", "customer_id", "occurred_at", "kind", "points",
-                                     "expires_at", "order_ref"])
+                                     "expires_at", "order_ref", "computed"])
     _, grp = np.unique(ev_cust, return_inverse=True)
     counts = np.bincount(grp)
     _, within, g0 = _group_index(counts)
 
     occurred = origin + ev_t.astype("timedelta64[s]")
-    expires = _add_months(occurred, POINTS_EXPIRY_MONTHS)
+    # Hearth's one expiry setting (core.loyalty reads the same): 0 means points never expire.
+    months = get_settings().points_expiry_months
+    if months > 0:
+        expires = _add_months(occurred, months)
+    else:
+        expires = np.full(len(occurred), np.datetime64(NEVER_DEMO, "s"))
     e_t = (expires - origin).astype("int64")
     debit_t = ev_t + 60  # a redemption is booked a minute after the order that earned with it
     big = np.int64(10) ** 10
@@ -819,15 +829,62 @@ def _loyalty(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame,
         "kind": np.r_[earn_kind, np.full(red.sum(), "redeem", dtype=object), np.full(ex.sum(), "expire",
                                                                                    dtype=object)],
         "points": np.r_[ev_pts, -debit[red], -expired[ex]],
-        "expires_at": np.r_[expires, np.full(red.sum() + ex.sum(), np.datetime64("NaT", "s"))],
+        "expires_at": np.r_[expires if months > 0 else np.full(len(expires), np.datetime64("NaT", "s")),
+                            np.full(red.sum() + ex.sum(), np.datetime64("NaT", "s"))],
         "order_ref": np.r_[ev_ref, ev_ref[red], np.full(ex.sum(), None, dtype=object)],
     })
+    # Expiries follow from Hearth's own rule: records of it, not debits (core.loyalty).
+    frame["computed"] = frame["kind"].to_numpy() == "expire"
     frame = frame.sort_values(["t", "customer_id"], kind="stable").reset_index(drop=True)
     ids = np.arange(first_id, first_id + len(frame))
     frame.insert(0, "id", ids)
     frame.insert(1, "external_id", pd.Series(_ext_ids("L", ids, 7), dtype=object))
     frame["occurred_at"] = origin + frame["t"].to_numpy().astype("timedelta64[s]")
     return frame.drop(columns="t")
+
+
+# ----------------------------------------------------------------------------- refunds
+
+REFUND_SHARE = 0.03  # of ordinary orders
+INCIDENT_REFUND_SHARE = 0.35  # of orders with the leaking batch in the incident window
+REFUND_REASONS = ("damaged in transit", "wrong item", "changed mind", "item missing")
+
+
+def _refunds(rng: np.random.Generator, orders: pd.DataFrame, origin: np.datetime64, horizon: int,
+             first_id: int) -> pd.DataFrame:
+    """A few percent of orders refunded (more of the leaking batch's), in full or in part,
+    2 to 21 days after the order and before today."""
+    ox = orders["x"].to_numpy()
+    incident_x = horizon - INCIDENT_DAYS_AGO
+    incident = orders["has_incident"].to_numpy() & (ox >= incident_x) & (ox < incident_x + INCIDENT_WINDOW_DAYS)
+    pick = rng.random(len(orders)) < np.where(incident, INCIDENT_REFUND_SHARE, REFUND_SHARE)
+    o = orders[pick]
+    delay = np.round(rng.uniform(2, 21, len(o)) * DAY_S).astype("int64")
+    t = o["t"].to_numpy() + delay
+    keep = t < horizon * DAY_S
+    o, t = o[keep], t[keep]
+    by_time = np.argsort(t, kind="stable")
+    o, t = o.iloc[by_time], t[by_time]
+    cents = o["total_cents"].to_numpy()
+    full = rng.random(len(o)) < 0.7
+    part = np.maximum(1, np.round(cents * rng.uniform(0.2, 0.6, len(o)))).astype("int64")
+    amount = np.where(full, cents, part)
+    inc = incident[pick][keep][by_time]
+    reason = np.where(inc, "leaking bottle (batch LAU-101)",
+                      np.array(REFUND_REASONS, dtype=object)[rng.integers(0, len(REFUND_REASONS), len(o))])
+    ids = np.arange(first_id, first_id + len(o))
+    frame = _frame({
+        "id": ids,
+        "external_id": pd.Series(_ext_ids("RF", ids, 7), dtype=object),
+        "kind": np.full(len(o), "refund", dtype=object),
+        "order_id": o["id"].to_numpy(),
+        "order_ref": o["external_id"].to_numpy(),
+        "customer_id": o["customer_id"].to_numpy(),
+        "refunded_at": origin + t.astype("timedelta64[s]"),
+        "amount": amount / 100,
+        "reason": reason.astype(object),
+    })
+    return frame.reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- tickets
@@ -910,8 +967,8 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
         raise ValueError("the demo store needs at least one customer")
     say = progress or (lambda _msg: None)
     today = today or datetime.now(UTC).date()
-    ids = {"customer": 1, "product": 1, "orders": 1, "order_line": 1, "feedback": 1, "loyalty_entry": 1,
-           "support_ticket": 1, **(first_ids or {})}
+    ids = {"customer": 1, "product": 1, "orders": 1, "order_line": 1, "refund": 1, "feedback": 1,
+           "loyalty_entry": 1, "support_ticket": 1, **(first_ids or {})}
     rng = np.random.default_rng(seed)
     horizon = HISTORY_DAYS
     start = today - timedelta(days=horizon)
@@ -924,6 +981,7 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
     orders, lines = _orders(rng, cust, prod, horizon, start, ids["orders"])
     say(f"generated {len(cust):,} customers, {len(orders):,} orders, {len(lines):,} order lines "
         f"({time.perf_counter() - started:.1f} s)")
+    refunds = _refunds(np.random.default_rng([seed, 3]), orders, origin, horizon, ids["refund"])
     feedback = _feedback(rng, cust, orders, prod, horizon, ids["feedback"])
     loyalty = _loyalty(rng, cust, orders, feedback, origin, horizon, ids["loyalty_entry"])
     tickets = _tickets(rng, cust, orders, feedback, horizon, ids["support_ticket"])
@@ -1018,6 +1076,7 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
         "customer": customers_frame,
         "orders": orders_frame,
         "order_line": lines_frame,
+        "refund": refunds,
         "feedback": feedback_frame,
         "loyalty_entry": loyalty,
         "support_ticket": tickets_frame,
@@ -1029,13 +1088,14 @@ TABLES = {
     "customer": Customer,
     "orders": Order,
     "order_line": OrderLine,
+    "refund": Refund,
     "feedback": Feedback,
     "loyalty_entry": LoyaltyEntry,
     "support_ticket": SupportTicket,
 }
 COUNT_NAMES = {"product": "products", "customer": "customers", "orders": "orders",
-               "order_line": "order lines", "feedback": "feedback", "loyalty_entry": "loyalty entries",
-               "support_ticket": "support tickets"}
+               "order_line": "order lines", "refund": "refunds", "feedback": "feedback",
+               "loyalty_entry": "loyalty entries", "support_ticket": "support tickets"}
 
 
 def _next_ids(engine: Engine) -> dict[str, int]:

@@ -21,7 +21,7 @@ from sqlmodel import Session
 from core import audit
 from core.health import CHURN_PERCENT_DECIMALS, HEALTH_DECIMALS
 from core.roles import Role, may_see_personal_data
-from db.models import Customer, Order, ScoreSnapshot
+from db.models import Customer, Order, Refund, ScoreSnapshot
 
 EXPORT_KINDS = ("accounts", "scores", "feedback", "loyalty")
 PERSONAL_COLUMNS = ("name", "email", "phone", "comment")
@@ -100,8 +100,16 @@ def _fmt_datetime(values: pd.Series) -> pd.Series:
 
 
 def accounts_frame(*, session: Session, as_of: date | None = None) -> pd.DataFrame:
-    """One row per customer with order aggregates up to the end of ``as_of`` (default: all)."""
+    """One row per customer with order aggregates up to the end of ``as_of`` (default: all).
+
+    orders counts real orders; gross_sales is their totals, refunds the money refunded (by
+    refund date) and revenue = gross_sales - refunds (design.md's definitions)."""
     o = Order.__table__
+    r = Refund.__table__
+    refunded = select(r.c.customer_id, func.sum(r.c.amount).label("refunds")).where(r.c.kind == "refund")
+    if as_of is not None:
+        refunded = refunded.where(r.c.refunded_at < _end_of(as_of))
+    refunded = refunded.group_by(r.c.customer_id).subquery()
     agg = select(o.c.customer_id, func.count().label("orders"), func.sum(o.c.total).label("revenue"),
                  func.max(o.c.ordered_at).label("last_order_at"))
     if as_of is not None:
@@ -110,15 +118,18 @@ def accounts_frame(*, session: Session, as_of: date | None = None) -> pd.DataFra
     c = Customer.__table__
     stmt = (select(c.c.external_id.label("customer_id"), c.c.name, c.c.email, c.c.phone, c.c.segment,
                    c.c.region, c.c.owner, c.c.signup_date, agg.c.orders, agg.c.revenue, agg.c.last_order_at,
-                   c.c.subscription_status, c.c.email_opt_in, c.c.sms_opt_in)
-            .select_from(c.outerjoin(agg, agg.c.customer_id == c.c.id))
+                   c.c.subscription_status, c.c.email_opt_in, c.c.sms_opt_in, refunded.c.refunds)
+            .select_from(c.outerjoin(agg, agg.c.customer_id == c.c.id)
+                         .outerjoin(refunded, refunded.c.customer_id == c.c.id))
             .order_by(c.c.external_id))
     if as_of is not None:
         stmt = stmt.where(c.c.signup_date.is_(None) | (c.c.signup_date <= as_of)
                           | agg.c.orders.is_not(None))
     df = pd.read_sql(stmt, session.connection())
     df["orders"] = df["orders"].fillna(0).astype("int64")
-    df["revenue"] = df["revenue"].fillna(0.0).astype("float64").round(2)
+    df["gross_sales"] = df.pop("revenue").fillna(0.0).astype("float64").round(2)
+    df["refunds"] = df["refunds"].fillna(0.0).astype("float64").round(2)
+    df["revenue"] = (df["gross_sales"] - df["refunds"]).round(2) + 0.0
     df["signup_date"] = _fmt_date(df["signup_date"])
     df["last_order_at"] = _fmt_datetime(df["last_order_at"])
     email = df["email_opt_in"].fillna(False).astype(bool)
@@ -126,7 +137,10 @@ def accounts_frame(*, session: Session, as_of: date | None = None) -> pd.DataFra
     df["email_opt_in"], df["sms_opt_in"] = email, sms
     df["consent"] = (email.map({True: "email", False: ""}) + (email & sms).map({True: "+", False: ""})
                      + sms.map({True: "sms", False: ""})).replace("", "none")
-    return df
+    cols = ["customer_id", "name", "email", "phone", "segment", "region", "owner", "signup_date", "orders",
+            "revenue", "gross_sales", "refunds", "last_order_at", "subscription_status", "email_opt_in",
+            "sms_opt_in", "consent"]
+    return df[cols]
 
 
 def _latest_as_of(session: Session, as_of: date | None) -> date | None:

@@ -35,7 +35,7 @@ from sqlmodel import Session
 from core import exporting, loyalty, nps
 from core.config import get_settings
 from core.precomputed import remembered
-from db.models import Customer, Feedback, LoyaltyEntry, Order, Outreach, ScoreSnapshot, SupportTicket
+from db.models import Customer, Feedback, LoyaltyEntry, Order, Outreach, Refund, ScoreSnapshot, SupportTicket
 
 # The keys of `python -m core kpis --json`, in design.md's order.
 KPI_KEYS: tuple[str, ...] = (
@@ -56,6 +56,16 @@ KPI_KEYS: tuple[str, ...] = (
     "loyalty_outstanding_points",
     "loyalty_liability",
     "redemption_rate",
+    # Beside revenue (design.md, amended): revenue = gross_sales - refunds.
+    "gross_sales",
+    "refunds",
+)
+
+# How refunds count, in words, for the Overview and the weekly summary.
+REFUNDS_RULE = (
+    "Refunds and cancellations are not orders. Revenue is net of refunds: gross sales (order totals) "
+    "minus refunds (money given back, counted on the day it was refunded). Average order value is "
+    "gross sales / orders, as the shop platforms compute it. A cancelled order counts in none of them."
 )
 
 
@@ -73,10 +83,15 @@ KPI_INFO: dict[str, KpiInfo] = {
     "active_customers": KpiInfo(
         "Active customers", "count", "Customers with at least one order in the last H days (D - H, D]."
     ),
-    "orders": KpiInfo("Orders", "count", "Orders placed in the last H days."),
-    "revenue": KpiInfo("Revenue", "money", "Sum of order totals in the last H days."),
+    "orders": KpiInfo(
+        "Orders", "count", "Orders placed in the last H days (refunds and cancellations are not orders)."
+    ),
+    "revenue": KpiInfo("Revenue", "money", "Gross sales minus refunds in the last H days (net of refunds)."),
+    "gross_sales": KpiInfo("Gross sales", "money", "Sum of order totals in the last H days, before refunds."),
+    "refunds": KpiInfo("Refunds", "money", "Money refunded in the last H days (by refund date).",
+                       higher_is_better=False),
     "average_order_value": KpiInfo(
-        "Average order value", "money", "Revenue / orders over the last H days."
+        "Average order value", "money", "Gross sales / orders over the last H days."
     ),
     "repeat_purchase_rate": KpiInfo(
         "Repeat purchase rate",
@@ -195,13 +210,14 @@ def _read(session: Session, stmt: Select) -> pd.DataFrame:
 # --------------------------------------------------------------------------- order aggregates
 
 
-@remembered("kpis.customer_facts", tables=("customer", "orders"))
+@remembered("kpis.customer_facts", tables=("customer", "orders", "refund"))
 def customer_facts(*, session: Session, as_of: date, horizon_days: int) -> pd.DataFrame:
     """Every customer's order counts around D, from one pass over the orders up to D.
 
     Indexed by customer id, one row per customer in the store: known (signed up or ordered
     on or before D), n_all (orders up to D), n_cur (in (D-H, D]), n_prev (in (D-2H, D-H]),
-    n_before (before D-2H) and revenue_cur (order totals in (D-H, D]). Remembered per
+    n_before (before D-2H), revenue_cur (order totals in (D-H, D], gross) and refunds_cur
+    (money refunded in (D-H, D], by refund date; cancellations are not refunds). Remembered per
     (D, H), so a filter on segment, region or owner is a look-up, not another pass.
     """
     start, end = window_bounds(as_of, horizon_days)
@@ -232,6 +248,11 @@ def customer_facts(*, session: Session, as_of: date, horizon_days: int) -> pd.Da
         func.coalesce(p.revenue_cur, 0.0).label("revenue_cur"),
     ).select_from(Customer.__table__.outerjoin(per_customer, p.customer_id == c.id))
     facts = _read(session, stmt).set_index("customer_id")
+    r = Refund.__table__.c
+    refunded = _read(session, select(r.customer_id, func.sum(r.amount).label("refunds_cur"))
+                     .where(r.kind == "refund", r.refunded_at >= start, r.refunded_at < end)
+                     .group_by(r.customer_id)).set_index("customer_id")["refunds_cur"]
+    facts["refunds_cur"] = refunded.reindex(facts.index).fillna(0.0).astype("float64")
     counts = ["n_all", "n_cur", "n_prev", "n_before"]
     facts[counts] = facts[counts].astype("int64")
     facts["revenue_cur"] = facts["revenue_cur"].astype("float64")
@@ -257,8 +278,8 @@ def _order_aggregates(
     """Counts of customers from :func:`customer_facts`: buyers (>= 1 order up to D),
     repeaters (>= 2), active (order in (D-H, D]), prev_active (order in (D-2H, D-H]),
     retained (both), lapsed (ordered before D-2H but not in (D-2H, D-H]), reactivated
-    (lapsed and active), customers (signed up or ordered on or before D), orders and
-    revenue in (D-H, D].
+    (lapsed and active), customers (signed up or ordered on or before D), orders, gross_sales
+    and refunds in (D-H, D].
     """
     f = _filtered_facts(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds)
     cur, prev = f["n_cur"] > 0, f["n_prev"] > 0
@@ -273,7 +294,8 @@ def _order_aggregates(
         "reactivated": int((lapsed & cur).sum()),
         "customers": int(f["known"].sum()),
         "orders": int(f["n_cur"].sum()),
-        "revenue": float(f["revenue_cur"].sum()),
+        "gross_sales": float(f["revenue_cur"].sum()),
+        "refunds": float(f["refunds_cur"].sum()) if "refunds_cur" in f else 0.0,
     }
 
 
@@ -338,7 +360,7 @@ def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement])
 # --------------------------------------------------------------------------- the KPIs
 
 
-@remembered("kpis.compute_kpis", tables=("customer", "orders", "feedback", "loyalty_entry"))
+@remembered("kpis.compute_kpis", tables=("customer", "orders", "refund", "feedback", "loyalty_entry"))
 def compute_kpis(
     *,
     session: Session,
@@ -351,11 +373,15 @@ def compute_kpis(
     """The KPIs of design.md at date D, for all customers or one segment/region/owner.
 
     Returns a flat dict with exactly `KPI_KEYS`: rates as fractions 0-1, NPS -100..100,
-    money rounded to the cent, None where there is no data to compute from.
+    money rounded to the cent, None where there is no data to compute from. Orders are real
+    orders only; revenue = gross_sales - refunds; average order value = gross_sales / orders
+    (see :data:`REFUNDS_RULE`).
     """
     conds = _customer_conditions(segment, region, owner)
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds)
-    n_orders, revenue = agg["orders"], agg["revenue"]
+    n_orders = agg["orders"]
+    gross, refunds = _money(agg["gross_sales"]), _money(agg["refunds"])
+    revenue = gross - refunds
     retention = _rate(agg["retained"], agg["prev_active"])
     out: dict[str, Any] = {
         "as_of": as_of.isoformat(),
@@ -364,7 +390,9 @@ def compute_kpis(
         "active_customers": agg["active"],
         "orders": n_orders,
         "revenue": _money(revenue),
-        "average_order_value": _money(revenue / n_orders) if n_orders else None,
+        "gross_sales": gross,
+        "refunds": refunds,
+        "average_order_value": _money(gross / n_orders) if n_orders else None,
         "repeat_purchase_rate": _rate(agg["repeaters"], agg["buyers"]),
         "retention_rate": retention,
         "churn_rate": None if retention is None else 1.0 - retention,
@@ -522,7 +550,7 @@ def _onboarding(
 # --------------------------------------------------------------------------- trends
 
 
-@remembered("kpis.kpi_trend", tables=("customer", "orders"))
+@remembered("kpis.kpi_trend", tables=("customer", "orders", "refund"))
 def kpi_trend(
     *,
     session: Session,
@@ -535,8 +563,8 @@ def kpi_trend(
     owner: str | None = None,
 ) -> pd.DataFrame:
     """Points every `step_days` ending at D (default: 13 points, four weeks apart, a year):
-    active customers, orders, revenue and AOV over the trailing H days at each point, by
-    the same definitions as `compute_kpis`.
+    active customers, orders, gross_sales, refunds, revenue (net) and AOV (gross / orders)
+    over the trailing H days at each point, by the same definitions as `compute_kpis`.
 
     Two SQL aggregates, whatever the store's size: orders and revenue per day (summed over
     each window in pandas), and one pass over the (customer, ordered_at) index that flags,
@@ -573,31 +601,55 @@ def kpi_trend(
             conds,
         ),
     )
+    r = Refund.__table__.c
+    refund_day = func.date(r.refunded_at)
+    daily_refunds = _read(
+        session,
+        _filtered(
+            select(refund_day.label("day"), func.sum(r.amount).label("refunds"))
+            .where(r.kind == "refund", r.refunded_at >= read_from, r.refunded_at < end)
+            .group_by(refund_day),
+            r.customer_id,
+            conds,
+        ),
+    )
     out = pd.DataFrame({"as_of": pd.to_datetime(at_points)})
     out["active_customers"] = [int(v or 0) for v in active]
+    origin = pd.Timestamp(read_from)
+    n_days = int((pd.Timestamp(as_of) - origin).days) + 1
+    idx = (out["as_of"] - origin).dt.days.to_numpy()
+    lo = idx + 1 - horizon_days
+    if daily_refunds.empty:
+        out_refunds = np.zeros(len(out))
+    else:
+        rd = (_to_dates(daily_refunds["day"]) - origin).dt.days.to_numpy()
+        cum_refunds = np.concatenate(
+            [[0.0], np.cumsum(np.bincount(rd, weights=daily_refunds["refunds"].astype(float), minlength=n_days))]
+        )
+        out_refunds = np.round(cum_refunds[idx + 1] - cum_refunds[lo], 2)
     if daily.empty:
         out["orders"] = 0
-        out["revenue"] = 0.0
+        out["gross_sales"] = 0.0
+        out["refunds"] = out_refunds
+        out["revenue"] = np.round(-out_refunds, 2) + 0.0
         out["average_order_value"] = np.nan
         return out
-    origin = pd.Timestamp(read_from)
     d = (_to_dates(daily["day"]) - origin).dt.days.to_numpy()
-    n_days = int((pd.Timestamp(as_of) - origin).days) + 1
     cum_orders = np.concatenate([[0.0], np.cumsum(np.bincount(d, weights=daily["n"], minlength=n_days))])
     cum_revenue = np.concatenate(
         [[0.0], np.cumsum(np.bincount(d, weights=daily["revenue"].astype(float), minlength=n_days))]
     )
-    idx = (out["as_of"] - origin).dt.days.to_numpy()
-    lo = idx + 1 - horizon_days
     out["orders"] = (cum_orders[idx + 1] - cum_orders[lo]).round().astype(int)
-    out["revenue"] = np.round(cum_revenue[idx + 1] - cum_revenue[lo], 2)
+    out["gross_sales"] = np.round(cum_revenue[idx + 1] - cum_revenue[lo], 2)
+    out["refunds"] = out_refunds
+    out["revenue"] = np.round(out["gross_sales"] - out["refunds"], 2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["average_order_value"] = np.where(out["orders"] > 0, out["revenue"] / out["orders"], np.nan)
+        out["average_order_value"] = np.where(out["orders"] > 0, out["gross_sales"] / out["orders"], np.nan)
     out["average_order_value"] = out["average_order_value"].round(2)
     return out
 
 
-@remembered("kpis.monthly_sales", tables=("customer", "orders"))
+@remembered("kpis.monthly_sales", tables=("customer", "orders", "refund"))
 def monthly_sales(
     *,
     session: Session,
@@ -607,7 +659,8 @@ def monthly_sales(
     region: str | None = None,
     owner: str | None = None,
 ) -> pd.DataFrame:
-    """Calendar months up to D's month: orders, revenue, buying customers. D's month is partial."""
+    """Calendar months up to D's month: orders, revenue (net of refunds), buying customers,
+    gross_sales and refunds (by refund date). D's month is partial."""
     conds = _customer_conditions(segment, region, owner)
     end_key = as_of.year * 12 + as_of.month - 1
     start_key = end_key - months + 1
@@ -624,13 +677,22 @@ def monthly_sales(
         conds,
     )
     df = _read(session, stmt)
+    r = Refund.__table__.c
+    rk = _month_key(r.refunded_at).label("month_key")
+    refunds = _read(session, _filtered(
+        select(rk, func.sum(r.amount).label("refunds"))
+        .where(r.kind == "refund", r.refunded_at >= start, r.refunded_at < end).group_by(rk),
+        r.customer_id, conds))
     full = pd.DataFrame({"month_key": range(start_key, end_key + 1)})
     df = full.merge(df, on="month_key", how="left").fillna({"orders": 0, "revenue": 0.0, "customers": 0})
+    df = df.merge(refunds, on="month_key", how="left").fillna({"refunds": 0.0})
     df["month"] = df["month_key"].map(_month_label)
     df["orders"] = df["orders"].astype(int)
     df["customers"] = df["customers"].astype(int)
-    df["revenue"] = df["revenue"].astype(float).round(2)
-    return df[["month", "orders", "revenue", "customers"]]
+    df["gross_sales"] = df["revenue"].astype(float).round(2)
+    df["refunds"] = df["refunds"].astype(float).round(2)
+    df["revenue"] = (df["gross_sales"] - df["refunds"]).round(2)
+    return df[["month", "orders", "revenue", "customers", "gross_sales", "refunds"]]
 
 
 # --------------------------------------------------------------------------- cohorts and revenue mix
@@ -1005,7 +1067,7 @@ def weekly_summary(*, session: Session, as_of: date, horizon_days: int | None = 
             return format_change(kind, now[key] - other[key]) or "n/a"
 
         lines.append(f"{info.label:<{w_label}}{value:>{w_week}}{delta(week):>{w_week}}{delta(prev):>{w_week}}")
-    lines += ["", "Onboarding, reactivation, support"]
+    lines += [REFUNDS_RULE, "", "Onboarding, reactivation, support"]
     lines.append(
         f"  new customers ({h} days ending 60 days ago): {extras['new_customers']:,}; "
         f"second order within 60 days: {format_value('rate', extras['onboarding_second_order_rate'])}; "

@@ -2,23 +2,33 @@
 
 The rules (design.md, "Definitions"), computed from the ledger entries alone:
 
-- Every credit (an ``earn``, or an ``adjust`` with positive points) is a *lot*. It expires at
-  its ``expires_at``; an empty ``expires_at`` means ``HEARTH_POINTS_EXPIRY_MONTHS`` months after
-  it was earned (an ``expires_at`` before the earning time counts as the earning time).
-- Every debit (a ``redeem``, or an ``adjust`` with negative points) consumes the oldest
-  unexpired lots first; "oldest" is the earning time (then the earlier expiry, then entry order).
+- Every credit (an ``earn``, or an ``adjust`` or ``reverse`` with positive points) is a *lot*.
+  It expires at its ``expires_at``; an empty ``expires_at`` means ``HEARTH_POINTS_EXPIRY_MONTHS``
+  months after it was earned, and never when that setting is 0 (a programme without expiry; an
+  ``expires_at`` before the earning time counts as the earning time).
+- Every debit (a ``redeem``, an ``adjust`` or ``reverse`` with negative points, and an
+  ``expire`` written by the loyalty programme itself) consumes the oldest unexpired lots first;
+  "oldest" is the earning time (then the earlier expiry, then entry order). ``reverse`` is the
+  points of a refunded order taken back.
 - At its expiry instant a lot's unconsumed points expire. Within one instant, credits come
   first, then expiries, then debits: a redemption at the very instant a lot expires can no
   longer use it, a redemption at the instant points are earned can.
 - "As of date D" is the state at the end of D: every event before D + 1 day, 00:00 (UTC).
-- Stored ``expire`` entries are what the expiry job (:func:`expire_points`) wrote. The
-  computation ignores them; the job writes only what the computation says is missing.
+- Stored ``expire`` entries marked ``computed`` are what Hearth's own rule wrote (the expiry
+  job :func:`expire_points`, the demo): the computation ignores them and the job writes only
+  what the computation says is missing. An ``expire`` entry from the programme's own file
+  (``computed`` false) counts as written: its points are expired then, oldest first, so they
+  neither expire again nor show as "about to expire". A member whose ledger holds such rows
+  has their points expired by the programme only (an ``expires_at`` of their own still
+  counts): programmes that write expiry rows mostly expire after months of inactivity, which
+  Hearth's rule of months since earning would get wrong. A frame without a ``computed``
+  column is taken as Hearth's own records (the old meaning).
 - A debit larger than the balance at that moment is refused on entry
   (:func:`record_redemption`) and on import (:func:`ledger_problems`). Should a ledger hold one
   anyway, the shortfall is carried as a negative balance that the next credits pay off first,
   so ``balance = credited - debited - expired`` holds for every ledger.
 
-Balance = earned + adjusted - redeemed - expired. Liability = outstanding points x
+Balance = earned + adjusted - reversed - redeemed - expired. Liability = outstanding points x
 ``HEARTH_POINT_VALUE``. Breakage = expired / earned; redemption rate = redeemed / earned
 (both over all time up to the as-of date).
 
@@ -49,7 +59,22 @@ from db.models import Customer, LoyaltyEntry, Order
 
 log = logging.getLogger(__name__)
 
-KINDS = ("earn", "redeem", "expire", "adjust")
+KINDS = ("earn", "redeem", "expire", "adjust", "reverse")
+# Words loyalty programmes use for the kinds, as an import reads them (lower case, spaces).
+KIND_SYNONYMS: dict[str, str] = {
+    "earn": "earn", "earned": "earn", "earning": "earn", "award": "earn", "awarded": "earn",
+    "credit": "earn", "points earned": "earn", "purchase": "earn", "order": "earn",
+    "redeem": "redeem", "redeemed": "redeem", "redemption": "redeem", "spend": "redeem", "spent": "redeem",
+    "points redeemed": "redeem", "reward": "redeem",
+    "expire": "expire", "expired": "expire", "expiry": "expire", "expiration": "expire",
+    "points expired": "expire",
+    "adjust": "adjust", "adjusted": "adjust", "adjustment": "adjust", "manual adjustment": "adjust",
+    "admin adjustment": "adjust", "correction": "adjust",
+    "reverse": "reverse", "reversal": "reverse", "reversed": "reverse", "refund": "reverse",
+    "refunded": "reverse", "refund reversal": "reverse", "order refunded": "reverse", "clawback": "reverse",
+}
+# The instant a lot that never expires "expires" at (HEARTH_POINTS_EXPIRY_MONTHS=0).
+NEVER = pd.Timestamp.max.floor("D")
 REQUIRED_COLUMNS = ("customer_id", "occurred_at", "kind", "points")
 EXPIRING_WINDOW_DAYS = 30
 TIER_WINDOW_MONTHS = 12
@@ -113,8 +138,13 @@ def _to_ns(values: object) -> pd.Series:
 def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None) -> pd.DataFrame:
     """Typed copy of ``entries`` (same index) with the derived columns the computation needs.
 
-    Adds ``exp`` (effective expiry of a credit), ``credit`` and ``debit`` (non-negative point
-    amounts) and ``_pos`` (the entry order used to break ties).
+    Adds ``exp`` (effective expiry of a credit; :data:`NEVER` when it never expires),
+    ``credit`` and ``debit`` (non-negative point amounts), ``written_expiry`` (an ``expire``
+    entry from the programme's own file: a debit) and ``_pos`` (the entry order used to break
+    ties). ``expiry_months`` 0 means that lots without ``expires_at`` never expire. An optional
+    ``by_programme`` column marks members whose programme writes their expiry rows (also
+    after the entries given; :func:`read_entries` fills it): their lots expire only by their
+    own ``expires_at`` and the programme's rows.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in entries.columns]
     if missing:
@@ -139,18 +169,39 @@ def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None
     else:
         expires = np.full(len(entries), np.datetime64("NaT"), dtype="datetime64[ns]")
     out["expires_at"] = expires
+    kind = out["kind"].to_numpy()
+    pts = out["points"].to_numpy()
+    if "computed" in entries.columns:
+        computed = entries["computed"].fillna(False).astype(bool).to_numpy()
+    else:
+        computed = np.ones(len(entries), dtype=bool)
+    written = (kind == "expire") & ~computed
+    out["written_expiry"] = written
     occurred = out["occurred_at"]
     exp = out["expires_at"].copy()
-    need_default = exp.isna().to_numpy() & (out["points"].to_numpy() > 0)
+    need_default = exp.isna().to_numpy() & (pts > 0)
+    by_programme = (entries["by_programme"].fillna(False).astype(bool).to_numpy()
+                    if "by_programme" in entries.columns else np.zeros(len(entries), dtype=bool))
+    if written.any():
+        by_programme = by_programme | out["customer_id"].isin(
+            pd.unique(out["customer_id"].to_numpy()[written])).to_numpy()
+    if by_programme.any():
+        # A member whose programme writes their expiry rows has their points expired by the
+        # programme only: Hearth's own rule would expire them a second time, or earlier than the
+        # programme does (most expire after months of inactivity, not of age).
+        exp[need_default & by_programme] = NEVER
+        need_default &= ~by_programme
     if need_default.any():
-        exp[need_default] = occurred[need_default] + pd.DateOffset(months=expiry_months)
+        if expiry_months > 0:
+            exp[need_default] = occurred[need_default] + pd.DateOffset(months=expiry_months)
+        else:
+            exp[need_default] = NEVER
     out["exp"] = exp.where(exp >= occurred, occurred)
     # An entry whose sign contradicts its kind (an earn below zero) counts for nothing here;
     # ledger_problems reports it.
-    kind = out["kind"].to_numpy()
-    pts = out["points"].to_numpy()
-    credits = ((kind == "earn") | (kind == "adjust")) & (pts > 0)
-    debits = ((kind == "redeem") | (kind == "adjust")) & (pts < 0)
+    signed = (kind == "adjust") | (kind == "reverse")
+    credits = ((kind == "earn") | signed) & (pts > 0)
+    debits = (((kind == "redeem") | signed) & (pts < 0)) | (written & (pts < 0))
     out["credit"] = np.where(credits, pts, 0).astype("int64")
     out["debit"] = np.where(debits, -pts, 0).astype("int64")
     out["_pos"] = np.arange(len(out), dtype="int64")
@@ -356,7 +407,9 @@ def customer_balances(
 ) -> pd.DataFrame:
     """One row per customer with loyalty activity up to ``as_of``.
 
-    Columns: customer_id, earned, redeemed, adjusted (net), expired, balance, expiring_30d
+    Columns: customer_id, earned, redeemed, adjusted (net), reversed (points of refunded
+    orders taken back, net), expired (by Hearth's rule and as the programme wrote it), balance,
+    expiring_30d
     (remaining points of lots that expire within the 30 days after ``as_of``),
     next_expiry_date, earned_12m, tier, tier_drop_date (the first date on which, with no new
     earning, the customer falls to a lower tier; empty in the lowest tier).
@@ -375,27 +428,30 @@ def customer_balances(
         "earned": np.where(kind == "earn", seen["credit"], 0),
         "redeemed": np.where(kind == "redeem", seen["debit"], 0),
         "adjusted": np.where(kind == "adjust", pts, 0),
+        "reversed": np.where(kind == "reverse", -pts, 0),
+        "written_expired": np.where(seen["written_expiry"], seen["debit"], 0),
         "credit": seen["credit"].to_numpy(),
         "debit": seen["debit"].to_numpy(),
         "earned_12m": np.where(
             (kind == "earn") & (seen["occurred_at"] >= _earned_window_start(as_of) + _DAY), seen["credit"], 0
         ),
-        "active": (kind != "expire").to_numpy(),
+        "active": ((kind != "expire") | seen["written_expiry"]).to_numpy(),
     })
     g = g[g["active"]]
     out = g.groupby("customer_id", sort=True)[
-        ["earned", "redeemed", "adjusted", "credit", "debit", "earned_12m"]
+        ["earned", "redeemed", "adjusted", "reversed", "written_expired", "credit", "debit", "earned_12m"]
     ].sum()
     lot_sums = lots.groupby("customer_id")[["expired"]].sum()
     out = out.join(lot_sums).fillna({"expired": 0})
     out["expired"] = out["expired"].astype("int64")
     out["balance"] = out["credit"] - out["debit"] - out["expired"]
+    out["expired"] = out["expired"] + out.pop("written_expired").astype("int64")
     live = lots[lots["remaining"] > 0]
     soon = live[live["expires_at"] < cut + pd.Timedelta(days=EXPIRING_WINDOW_DAYS)]
     out["expiring_30d"] = soon.groupby("customer_id")["remaining"].sum().reindex(out.index).fillna(0)
     out["expiring_30d"] = out["expiring_30d"].astype("int64")
     # The date of the instant the next lot expires (at midnight: gone from that date on).
-    next_exp = live.groupby("customer_id")["expires_at"].min().reindex(out.index)
+    next_exp = live[live["expires_at"] < NEVER].groupby("customer_id")["expires_at"].min().reindex(out.index)
     out["next_expiry_date"] = next_exp.dt.date
     thresholds = np.array([t.threshold for t in tiers])
     names = np.array([t.name for t in tiers], dtype=object)
@@ -403,7 +459,7 @@ def customer_balances(
     out["tier"] = np.where(level >= 0, names[np.maximum(level, 0)], None)
     out["tier_drop_date"] = _tier_drop_dates(seen, as_of, out, level, thresholds)
     out = out.drop(columns=["credit", "debit"]).reset_index()
-    cols = ["customer_id", "earned", "redeemed", "adjusted", "expired", "balance", "expiring_30d",
+    cols = ["customer_id", "earned", "redeemed", "adjusted", "reversed", "expired", "balance", "expiring_30d",
             "next_expiry_date", "earned_12m", "tier", "tier_drop_date"]
     return out[cols]
 
@@ -457,7 +513,7 @@ def ledger_problems(entries: pd.DataFrame, *, expiry_months: int | None = None) 
     kind = norm["kind"]
     pts = norm["points"]
     for mask, msg in (
-        (~kind.isin(KINDS), "kind must be one of earn, redeem, expire, adjust"),
+        (~kind.isin(KINDS), "kind must be one of " + ", ".join(KINDS)),
         ((kind == "earn") & (pts <= 0), "an earn must have positive points"),
         ((kind == "redeem") & (pts >= 0), "a redeem must have negative points"),
         ((kind == "expire") & (pts > 0), "an expire must have negative points"),
@@ -482,12 +538,14 @@ def ledger_problems(entries: pd.DataFrame, *, expiry_months: int | None = None) 
                               strict=False)
         balance = credits - debits_before - expired
         kinds = norm["kind"].to_numpy()
+        words = {"redeem": "redemption", "adjust": "negative adjustment", "reverse": "reversal",
+                 "expire": "expiry"}
         for i in np.flatnonzero(v > balance):
             row = idx[i]
-            what = "redemption" if kinds[row] == "redeem" else "negative adjustment"
-            problems.append((int(pos[row]), norm.index[row],
-                             f"{what} of {int(v[i])} points is larger than the balance of "
-                             f"{max(int(balance[i]), 0)} points at that moment"))
+            what = words.get(kinds[row], kinds[row])
+            msg = (f"{what} of {int(v[i])} points is larger than the balance of "
+                   f"{max(int(balance[i]), 0)} points at that moment")
+            problems.append((int(pos[row]), norm.index[row], msg))
     problems.sort(key=lambda p: p[0])
     return [(label, msg) for _pos, label, msg in problems]
 
@@ -504,9 +562,10 @@ def read_entries(*, session: Session, before: datetime | None = None, customer_i
                  details: bool = True, stored_expiries: bool = True) -> pd.DataFrame:
     """The ledger entries, by id: optionally only those before an instant or of one customer;
     without ``details`` no external_id and order_ref; without ``stored_expiries`` no ``expire``
-    entries (the computation does not need them)."""
+    entries that Hearth computed itself (the computation does not need them; the programme's
+    own expiry entries stay)."""
     cols = [LoyaltyEntry.id, LoyaltyEntry.customer_id, LoyaltyEntry.occurred_at, LoyaltyEntry.kind,
-            LoyaltyEntry.points, LoyaltyEntry.expires_at]
+            LoyaltyEntry.points, LoyaltyEntry.expires_at, LoyaltyEntry.computed]
     if details:
         cols += [LoyaltyEntry.external_id, LoyaltyEntry.order_ref]
     stmt = select(*cols).order_by(LoyaltyEntry.id)
@@ -515,7 +574,7 @@ def read_entries(*, session: Session, before: datetime | None = None, customer_i
     if customer_id is not None:
         stmt = stmt.where(LoyaltyEntry.customer_id == customer_id)
     if not stored_expiries:
-        stmt = stmt.where(LoyaltyEntry.kind != "expire")
+        stmt = stmt.where(or_(LoyaltyEntry.kind != "expire", LoyaltyEntry.computed.is_(False)))
     result = session.connection().execute(stmt)
     try:
         # The DB-API rows, without SQLAlchemy's per-value conversion: a million SQLite timestamps
@@ -530,6 +589,15 @@ def read_entries(*, session: Session, before: datetime | None = None, customer_i
     frame["points"] = frame["points"].astype("int64")
     frame["customer_id"] = frame["customer_id"].astype("int64")
     frame["id"] = frame["id"].astype("int64")
+    frame["computed"] = frame["computed"].fillna(False).astype(bool)
+    # Members with the programme's own expiry rows at any time, so a view of an earlier date
+    # does not expire by Hearth's rule what the programme kept (see normalise_entries).
+    members = select(LoyaltyEntry.customer_id).where(
+        LoyaltyEntry.kind == "expire", LoyaltyEntry.computed.is_(False)).distinct()
+    if customer_id is not None:
+        members = members.where(LoyaltyEntry.customer_id == customer_id)
+    programme = {int(x) for x in session.connection().execute(members).scalars()}
+    frame["by_programme"] = frame["customer_id"].isin(programme) if programme else False
     return frame.set_index("id")
 
 
@@ -617,6 +685,7 @@ def kpis_from_state(state: LedgerSummary, *, customers: int) -> dict:
         "redeemed": redeemed,
         "expired": expired,
         "adjusted": int(b["adjusted"].sum()),
+        "reversed": int(b["reversed"].sum()) if "reversed" in b else 0,
         "members": members,
         "customers": customers,
     }
@@ -666,11 +735,11 @@ def customer_balance(*, session: Session, customer_id: int, as_of: date | None =
     b = customer_balances(entries, as_of=as_of)
     if b.empty:
         tiers = parse_tiers()
-        return {"customer_id": customer_id, "earned": 0, "redeemed": 0, "adjusted": 0, "expired": 0,
+        return {"customer_id": customer_id, "earned": 0, "redeemed": 0, "adjusted": 0, "reversed": 0, "expired": 0,
                 "balance": 0, "expiring_30d": 0, "next_expiry_date": None, "earned_12m": 0,
                 "tier": tiers[0].name if tiers[0].threshold <= 0 else None, "tier_drop_date": None}
     row = b.iloc[0].to_dict()
-    for key in ("earned", "redeemed", "adjusted", "expired", "balance", "expiring_30d", "earned_12m"):
+    for key in ("earned", "redeemed", "adjusted", "reversed", "expired", "balance", "expiring_30d", "earned_12m"):
         row[key] = int(row[key])
     for key in ("next_expiry_date", "tier_drop_date"):
         if pd.isna(row[key]):
@@ -681,7 +750,8 @@ def customer_balance(*, session: Session, customer_id: int, as_of: date | None =
 def customer_ledger(*, session: Session, customer_id: int, as_of: date | None = None) -> pd.DataFrame:
     """One customer's ledger up to the end of ``as_of`` with a running balance.
 
-    Earn, redeem and adjust entries as stored; expiries as computed from the lots (one row per
+    Earn, redeem, adjust and reverse entries and the programme's own expiries as stored;
+    expiries by Hearth's rule as computed from the lots (one row per
     expiry instant; ``recorded`` says whether the expiry job has written it). Columns:
     occurred_at, kind, points, expires_at, order_ref, entry_id, recorded, balance.
     """
@@ -694,17 +764,19 @@ def customer_ledger(*, session: Session, customer_id: int, as_of: date | None = 
     norm = normalise_entries(entries)
     lots = compute_lots(norm, cutoff=cut)
     ev = expiry_events(lots, cutoff=cut)
-    stored = entries[entries["kind"] == "expire"]
+    own = entries["computed"] if "computed" in entries else pd.Series(True, index=entries.index)
+    stored = entries[(entries["kind"] == "expire") & own]
     recorded_total = int(-stored["points"].sum())
     ev = ev.sort_values("at")
     matched = np.minimum(ev["points"].to_numpy(), np.maximum(0, recorded_total - (
         ev["points"].cumsum().to_numpy() - ev["points"].to_numpy())))
-    rows = entries[entries["kind"] != "expire"]
+    rows = entries[(entries["kind"] != "expire") | ~own]
     ledger = pd.DataFrame({
         "occurred_at": rows["occurred_at"].to_numpy(),
         "kind": rows["kind"].to_numpy(),
         "points": rows["points"].to_numpy(),
-        "expires_at": norm.loc[rows.index, "exp"].where(norm.loc[rows.index, "credit"] > 0).to_numpy(),
+        "expires_at": norm.loc[rows.index, "exp"].where((norm.loc[rows.index, "credit"] > 0)
+                                                        & (norm.loc[rows.index, "exp"] < NEVER)).to_numpy(),
         "order_ref": rows["order_ref"].to_numpy(),
         "entry_id": rows["external_id"].to_numpy(),
         "recorded": True,
@@ -734,26 +806,28 @@ def monthly_summary(*, session: Session, as_of: date, months: int = 24) -> pd.Da
 def summary_by_month(state: LedgerState, *, months: int = 24) -> pd.DataFrame:
     norm, lots = state.norm, state.lots
     cut = cutoff_for(state.as_of)
-    seen = norm[(norm["occurred_at"] < cut) & (norm["kind"] != "expire")]
+    seen = norm[(norm["occurred_at"] < cut) & ((norm["kind"] != "expire") | norm["written_expiry"])]
     ev = lots[(lots["expired"] > 0) & (lots["expires_at"] < cut)]
     flows = pd.concat([
         pd.DataFrame({"t": seen["occurred_at"].to_numpy(),
                       "earned": np.where(seen["kind"] == "earn", seen["credit"], 0),
                       "redeemed": np.where(seen["kind"] == "redeem", seen["debit"], 0),
                       "adjusted": np.where(seen["kind"] == "adjust", seen["points"], 0),
-                      "expired": 0}),
+                      "reversed": np.where(seen["kind"] == "reverse", -seen["points"], 0),
+                      "expired": np.where(seen["written_expiry"], seen["debit"], 0)}),
         pd.DataFrame({"t": ev["expires_at"].to_numpy(), "earned": 0, "redeemed": 0, "adjusted": 0,
-                      "expired": ev["expired"].to_numpy()}),
+                      "reversed": 0, "expired": ev["expired"].to_numpy()}),
     ], ignore_index=True)
     flows["month"] = flows["t"].dt.to_period("M")
     last = pd.Period(state.as_of, "M")
     all_months = pd.period_range(end=last, periods=months, freq="M")
-    by = flows.groupby("month")[["earned", "redeemed", "adjusted", "expired"]].sum()
+    by = flows.groupby("month")[["earned", "redeemed", "adjusted", "reversed", "expired"]].sum()
     start = all_months[0]
     carried = by[by.index < start]
-    base = int((carried["earned"] + carried["adjusted"] - carried["redeemed"] - carried["expired"]).sum())
+    base = int((carried["earned"] + carried["adjusted"] - carried["reversed"] - carried["redeemed"]
+                - carried["expired"]).sum())
     by = by.reindex(all_months, fill_value=0).astype("int64")
-    net = by["earned"] + by["adjusted"] - by["redeemed"] - by["expired"]
+    net = by["earned"] + by["adjusted"] - by["reversed"] - by["redeemed"] - by["expired"]
     by["outstanding_points"] = base + net.cumsum()
     by["liability"] = (by["outstanding_points"] * get_settings().point_value).round(2)
     by.index = by.index.to_timestamp()
@@ -823,7 +897,7 @@ def missing_expiries(entries: pd.DataFrame, *, as_of: date) -> pd.DataFrame:
     ev = expiry_events(lots, cutoff=cut)
     if ev.empty:
         return ev.assign(recorded_before=pd.Series(dtype="int64"))
-    stored = norm[(norm["kind"] == "expire") & (norm["occurred_at"] < cut)]
+    stored = norm[(norm["kind"] == "expire") & ~norm["written_expiry"] & (norm["occurred_at"] < cut)]
     recorded = (-stored.groupby("customer_id")["points"].sum()).reindex(ev["customer_id"]).fillna(0)
     recorded = recorded.to_numpy().astype("int64")
     ev = ev.sort_values(["customer_id", "at"], kind="stable")
@@ -847,7 +921,7 @@ def expire_points(*, session: Session, as_of: date, actor: str = "system") -> in
         {
             "external_id": f"EXP-{int(c)}-{pd.Timestamp(t):%Y%m%d%H%M%S}-{int(r)}",
             "customer_id": int(c), "occurred_at": pd.Timestamp(t).to_pydatetime(), "kind": "expire",
-            "points": -int(p), "expires_at": None, "order_ref": None,
+            "points": -int(p), "expires_at": None, "order_ref": None, "computed": True,
         }
         for c, t, p, r in zip(todo["customer_id"], todo["at"], todo["points"], todo["recorded_before"],
                               strict=True)

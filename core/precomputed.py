@@ -47,6 +47,7 @@ from db.models import (
     OrderLine,
     PrecomputedResult,
     Product,
+    Refund,
     ScoreSnapshot,
     SupportTicket,
     utcnow,
@@ -59,7 +60,8 @@ T = TypeVar("T")
 # The tables a remembered aggregate may read, by name. Outreach and campaigns are left out on
 # purpose: their results change as messages are sent and are cheap, so they are never remembered.
 TABLES: dict[str, type] = {
-    "customer": Customer, "orders": Order, "order_line": OrderLine, "product": Product, "feedback": Feedback,
+    "customer": Customer, "orders": Order, "refund": Refund, "order_line": OrderLine, "product": Product,
+    "feedback": Feedback,
     "loyalty_entry": LoyaltyEntry, "support_ticket": SupportTicket, "model_run": ModelRun,
     "score_snapshot": ScoreSnapshot,
 }

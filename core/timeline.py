@@ -1,6 +1,6 @@
 """One account's whole story: profile and consent, newest score with its components and
 drivers, score history, what they buy and when each item is next due, and a timeline that
-interleaves orders, feedback, tickets, loyalty entries, outreach and audit entries."""
+interleaves orders, refunds and cancellations, feedback, tickets, loyalty entries, outreach and audit entries."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from db.models import (
     OrderLine,
     Outreach,
     Product,
+    Refund,
     ScoreSnapshot,
     SupportTicket,
 )
@@ -141,6 +142,23 @@ def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
             "title": "Order " + orders["external_id"] + " · " + orders["total"].map("{:,.2f}".format),
             "detail": orders["id"].map(summary).fillna("")
             + orders["offer_code"].map(lambda c: f" (offer {c})" if pd.notna(c) and c else "").fillna(""),
+        }))
+
+    rf = pd.read_sql(select(Refund.refunded_at, Refund.kind, Refund.external_id, Refund.order_ref, Refund.amount,
+                            Refund.reason)
+                     .where(Refund.customer_id == cid).order_by(Refund.refunded_at.desc()).limit(MAX_PER_KIND), conn)
+    if not rf.empty:
+        # Shown as what they are: money given back, or an order that never counted.
+        cancelled = rf["kind"] == "cancellation"
+        amount = rf["amount"].map("{:,.2f}".format)
+        of_order = rf["order_ref"].map(lambda r: f" of order {r}" if pd.notna(r) and r else "").fillna("")
+        parts.append(pd.DataFrame({
+            "at": rf["refunded_at"], "kind": rf["kind"],
+            "title": cancelled.map({True: "Cancelled order ", False: "Refund "}) + rf["external_id"].where(
+                cancelled, amount.radd("-") + of_order) + cancelled.map({True: " · ", False: ""})
+            + amount.where(cancelled, ""),
+            "detail": rf["reason"].fillna("").map(lambda r: f"from the file's {r}" if r else "")
+            + cancelled.map({True: " (not an order; not in sales)", False: " (subtracted from revenue)"}),
         }))
 
     fb = pd.read_sql(select(Feedback.submitted_at, Feedback.channel, Feedback.nps_score, Feedback.comment,

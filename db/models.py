@@ -57,6 +57,30 @@ class Order(SQLModel, table=True):
     offer_code: str | None = Field(default=None, max_length=40, index=True)
 
 
+class Refund(SQLModel, table=True):
+    """Money given back, and orders cancelled before they counted: never an order.
+
+    ``kind`` is ``refund`` (money paid and given back: it is subtracted from revenue) or
+    ``cancellation`` (an order cancelled or voided as a whole: it never counted as an order
+    or as sales, so it is kept here for the record and counts in neither). ``order_id`` links
+    a refund to the stored order it refunds, when the file says which and Hearth has it;
+    ``order_ref`` keeps the order id the file named either way.
+    """
+
+    __tablename__ = "refund"
+    __table_args__ = (Index("ix_refund_customer_refunded", "customer_id", "refunded_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(index=True, unique=True, max_length=64)
+    kind: str = Field(default="refund", max_length=20)  # refund, cancellation
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    order_ref: str | None = Field(default=None, max_length=64)
+    customer_id: int = Field(foreign_key="customer.id")
+    refunded_at: NaiveDatetime = Field(index=True)
+    amount: float  # > 0, money given back (a cancellation: the order's total), rounded to cents
+    reason: str | None = Field(default=None, max_length=60)  # how the file said it: a status, a negative row
+
+
 class OrderLine(SQLModel, table=True):
     __tablename__ = "order_line"
 
@@ -106,10 +130,14 @@ class LoyaltyEntry(SQLModel, table=True):
     external_id: str = Field(index=True, unique=True, max_length=64)
     customer_id: int = Field(foreign_key="customer.id")
     occurred_at: NaiveDatetime = Field(index=True)
-    kind: str = Field(max_length=10)  # earn, redeem, expire, adjust
+    kind: str = Field(max_length=10)  # earn, redeem, expire, adjust, reverse
     points: int  # signed: earn and positive adjust > 0; redeem, expire, negative adjust < 0
     expires_at: NaiveDatetime | None = None  # earned lots only
     order_ref: str | None = Field(default=None, max_length=64)
+    # An expire entry Hearth wrote itself from its own expiry rule (the expiry job, the demo):
+    # the computation already has it, so it is a record, not a debit. An expire entry from the
+    # loyalty programme's own file (computed False) counts as written.
+    computed: bool = False
 
 
 class SupportTicket(SQLModel, table=True):

@@ -270,8 +270,9 @@ def render_ledger(user, as_of: date) -> None:  # noqa: ANN001
                      "expires_at": st.column_config.DatetimeColumn("Lot expires", format="YYYY-MM-DD"),
                      "order_ref": "Order", "entry_id": "Entry id",
                      "balance": st.column_config.NumberColumn("Balance", format="%d")})
-    st.caption("Redemptions use the oldest unexpired points first; expiries are computed from the lots. "
-               "The nightly `python -m core loyalty expire` writes them into the ledger.")
+    st.caption("Redemptions, reversals and the loyalty programme's own expiry rows use the oldest unexpired "
+               "points first; Hearth's own expiries are computed from the lots, and the nightly "
+               "`python -m core loyalty expire` writes them into the ledger.")
 
 
 def render_page(user) -> None:  # noqa: ANN001
@@ -303,9 +304,11 @@ def render_loyalty_admin(user) -> None:  # noqa: ANN001
     settings = get_settings()
     st.subheader("Loyalty")
     st.text(f"Point value: {settings.point_value:g} (HEARTH_POINT_VALUE)\n"
-            f"Points expire {settings.points_expiry_months} months after they are earned, unless the entry "
-            "says otherwise (HEARTH_POINTS_EXPIRY_MONTHS)\n"
-            "Tiers by points earned in the last 12 months: "
+            + (f"Points expire {settings.points_expiry_months} months after they are earned, unless the entry "
+               "says otherwise (HEARTH_POINTS_EXPIRY_MONTHS)\n" if settings.points_expiry_months > 0 else
+               "Points never expire by Hearth's rule (HEARTH_POINTS_EXPIRY_MONTHS=0); an entry's own expires_at "
+               "and the programme's own expiry rows still count\n")
+            + "Tiers by points earned in the last 12 months: "
             + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers())
             + " (HEARTH_LOYALTY_TIERS)")
     today = _today()

@@ -47,7 +47,7 @@ def _import_flow() -> None:
                               key="data_upload")
     if upload is None:
         st.info("Choose the kind of records, then a CSV file. Small example files for every kind are in "
-                "the examples/ folder; import them in the order products, customers, orders, feedback, "
+                "the examples/ folder; import them in the order products, customers, orders, refunds, feedback, "
                 "loyalty, tickets.")
         return
     data = upload.getvalue()

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.clv import CLV_EXPLANATION
-from core.kpis import KPI_INFO, format_change, format_value, kpi_table_csv
+from core.kpis import KPI_INFO, REFUNDS_RULE, format_change, format_value, kpi_table_csv
 from db.models import utcnow
 from ui import kpis as data
 from ui.auth import require_screen
@@ -68,12 +68,15 @@ def metric(col, key: str) -> None:  # noqa: ANN001
 
 
 headline = ["customers", "active_customers", "revenue", "orders", "average_order_value", "nps"]
-more = ["repeat_purchase_rate", "retention_rate", "churn_rate", "loyalty_outstanding_points",
-        "loyalty_liability", "redemption_rate"]
+more = ["gross_sales", "refunds", "repeat_purchase_rate", "retention_rate", "churn_rate",
+        "loyalty_outstanding_points", "loyalty_liability", "redemption_rate"]
 for keys in (headline, more):
     cols = st.columns(len(keys))
     for col, key in zip(cols, keys, strict=True):
         metric(col, key)
+st.caption(f"Revenue {format_value('money', kpi.loc['revenue', 'current'])} = gross sales "
+           f"{format_value('money', kpi.loc['gross_sales', 'current'])} - refunds "
+           f"{format_value('money', kpi.loc['refunds', 'current'])}. {REFUNDS_RULE}")
 if kpi.loc["nps", "current"] is not None:
     st.caption(f"NPS {format_value('nps', kpi.loc['nps', 'current'])}, 95 % interval "
                f"{format_value('nps', kpi.loc['nps_ci_low', 'current'])} to "
@@ -129,8 +132,8 @@ if section == "Trends":
                           title="Every four weeks over the last year, each point over its trailing period")
         plotly_chart(fig, key="ov_trend")
         m = data.monthly(*flt)
-        fig = px.bar(m, x="month", y="revenue", hover_data=["orders", "customers"],
-                     title="Revenue by calendar month (the current month is partial)")
+        fig = px.bar(m, x="month", y="revenue", hover_data=["orders", "customers", "gross_sales", "refunds"],
+                     title="Revenue (net of refunds) by calendar month (the current month is partial)")
         fig.update_layout(height=320, margin={"t": 40})
         plotly_chart(fig, key="ov_monthly")
 

@@ -56,5 +56,5 @@ def _balance(args: argparse.Namespace) -> int:
     print(f"  tier             {b['tier'] or '-'} ({b['earned_12m']} points earned in the last 12 months)"
           + (f", drops on {b['tier_drop_date']}" if b["tier_drop_date"] else ""))
     print(f"  lifetime         earned {b['earned']}, redeemed {b['redeemed']}, expired {b['expired']}, "
-          f"adjusted {b['adjusted']}")
+          f"adjusted {b['adjusted']}, reversed {b['reversed']}")
     return 0

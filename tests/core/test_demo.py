@@ -67,7 +67,7 @@ def test_stored_store_matches_the_generator(engine: Engine, demo: dict[str, int]
     expected = {"products": len(CATALOGUE), "customers": N, "orders": len(frames["orders"]),
                 "order lines": len(frames["order_line"]), "feedback": len(frames["feedback"]),
                 "loyalty entries": len(frames["loyalty_entry"]),
-                "support tickets": len(frames["support_ticket"])}
+                "support tickets": len(frames["support_ticket"]), "refunds": len(frames["refund"])}
     assert demo == expected
     for model, key in ((Customer, "customers"), (Order, "orders"), (OrderLine, "order lines"),
                        (Feedback, "feedback"), (LoyaltyEntry, "loyalty entries"),

@@ -169,7 +169,7 @@ def test_previous_period_comparison(session, store):
     assert prev["revenue"] == 67.00 and table.loc["revenue", "previous"] == 67.00
     assert table.loc["revenue", "change"] == -3.25
     assert table.loc["active_customers", "change"] == 0
-    assert table.loc["revenue", "definition"].startswith("Sum of order totals in the last 90 days")
+    assert table.loc["revenue", "definition"].startswith("Gross sales minus refunds in the last 90 days")
 
 
 def test_retention_extras(session, store):

@@ -133,7 +133,7 @@ def test_ledger_problems_report_redemptions_beyond_the_balance_and_bad_signs():
         ("c", "redemption of 1 points is larger than the balance of 0 points at that moment"),
         ("d", "an earn must have positive points"),
         ("e", "a redeem must have negative points"),
-        ("f", "kind must be one of earn, redeem, expire, adjust"),
+        ("f", "kind must be one of earn, redeem, expire, adjust, reverse"),
     ]
 
 

@@ -72,7 +72,7 @@ def test_an_import_recomputes_the_days_figures_in_the_background(demo_app: str, 
     proc = _precompute_runs()[demo_app]
     assert proc.wait(timeout=300) == 0
     with Session(engine) as session:
-        version = precomputed.data_version(session, ("customer", "feedback", "loyalty_entry", "orders"))
+        version = precomputed.data_version(session, ("customer", "feedback", "loyalty_entry", "orders", "refund"))
         stored = session.exec(select(PrecomputedResult.data_version).where(
             PrecomputedResult.name == "kpis.compute_kpis",
             PrecomputedResult.params.contains(f'"as_of":"{today.date().isoformat()}"'),

@@ -132,3 +132,19 @@ def test_every_role_may_open_it(store):
         at = app_as(user, PAGE, timeout=120)
         assert not at.exception, (user, at.exception)
         assert any(m.label == "Revenue" for m in at.metric), user
+
+
+def test_the_overview_shows_refunds_beside_revenue_and_says_how_they_count(store):
+    at = app_as("exec", PAGE, timeout=120)
+    assert not at.exception, at.exception
+    with Session(get_engine(store)) as s:
+        k = compute_kpis(session=s, as_of=utcnow().date(), horizon_days=90)
+    assert k["refunds"] > 0  # the demo store refunds a few percent of its orders
+    assert k["revenue"] == round(k["gross_sales"] - k["refunds"], 2)
+    shown = {m.label: m.value for m in at.metric}
+    for key in ("gross_sales", "refunds", "revenue", "average_order_value"):
+        info = KPI_INFO[key]
+        assert shown[info.label] == format_value(info.kind, k[key]), key
+    text = page_text(at)
+    assert "Refunds and cancellations are not orders. Revenue is net of refunds" in text
+    assert "gross sales / orders" in text

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0008_next_order_date'
-down_revision: str | None = '0004_queue_index'
+down_revision: str | None = '0007_feedback_model'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,167 @@
+"""A loyalty ledger imports as written (issue 14, kind 3): the programme's own expiry rows,
+reversals, programmes without expiry, and ledgers that would go below zero.
+
+Every expected value is worked out by hand in the comments (or, for the handed case, in
+tests/data/cases/imported-expiry-rows/expected.md)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from core import loyalty
+from core.config import get_settings
+from core.importing import ImportFailed, import_csv
+from db.models import Customer, LoyaltyEntry
+
+CASE = Path(__file__).resolve().parents[1] / "data" / "cases" / "imported-expiry-rows"
+
+
+@pytest.fixture
+def expiry_months(monkeypatch: pytest.MonkeyPatch):
+    """Set HEARTH_POINTS_EXPIRY_MONTHS for one test (12 unless set)."""
+
+    def set_months(months: int) -> None:
+        monkeypatch.setenv("HEARTH_POINTS_EXPIRY_MONTHS", str(months))
+        get_settings.cache_clear()
+
+    monkeypatch.setenv("HEARTH_POINT_VALUE", "0.01")
+    set_months(12)
+    yield set_months
+    get_settings.cache_clear()
+
+
+def imp(session: Session, text: str | bytes, filename: str = "loyalty.csv"):
+    data = text.encode() if isinstance(text, str) else text
+    return import_csv(session=session, kind="loyalty", data=data, filename=filename, actor="admin")
+
+
+def balances(session: Session, as_of: date) -> dict[str, dict]:
+    ids = {c.id: c.external_id for c in session.exec(select(Customer)).all()}
+    return {ids[c.id]: loyalty.customer_balance(session=session, customer_id=c.id, as_of=as_of)
+            for c in session.exec(select(Customer)).all()}
+
+
+def test_the_programmes_expiry_rows_count_as_written(session, expiry_months):
+    # The handed case: C1 earned 500 and the programme expired all 500 on 2024-07-10;
+    # C2 earned 300 and redeemed 100.
+    imp(session, (CASE / "loyalty.csv").read_bytes())
+    as_of = date(2024, 9, 1)
+    b = balances(session, as_of)
+    assert b["C1"]["balance"] == 0 and b["C1"]["expired"] == 500
+    assert b["C2"]["balance"] == 200
+    k = loyalty.loyalty_kpis(session=session, as_of=as_of)
+    assert k["outstanding_points"] == 200
+    assert k["liability"] == 2.00  # 200 points x 0.01
+    assert k["redemption_rate"] == 0.125  # 100 redeemed / 800 earned
+    assert k["expired"] == 500
+    # Nothing of C1's is about to expire later, nor does the expiry job expire it again.
+    later = balances(session, date(2024, 12, 20))
+    assert later["C1"]["expiring_30d"] == 0 and later["C1"]["next_expiry_date"] is None
+    assert later["C1"]["balance"] == 0
+    assert loyalty.expire_points(session=session, as_of=date(2025, 3, 1)) == 1  # only C2's 200
+    session.commit()
+    after = balances(session, date(2025, 3, 1))
+    assert (after["C1"]["balance"], after["C1"]["expired"]) == (0, 500)
+    assert (after["C2"]["balance"], after["C2"]["expired"]) == (0, 200)
+    # The same file again changes nothing.
+    again = imp(session, (CASE / "loyalty.csv").read_bytes())
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 4)
+
+
+def test_an_expiry_row_takes_the_oldest_points_first_and_the_programme_decides_expiry(session, expiry_months):
+    # K1: 100 on Jan 1 and 300 on Mar 1; the programme expires 150 on Jun 1: all of the first
+    # lot and 50 of the second. K1's programme writes its own expiry rows, so Hearth's 12-month
+    # rule does not expire the 250 left on 2025-03-01: the programme will, when it does.
+    # K2 has no expiry row: Hearth's rule expires its 80 points of 2024-01-01 on 2025-01-01.
+    imp(session, "entry_id,customer_id,occurred_at,kind,points\n"
+                 "a,K1,2024-01-01,earn,100\n"
+                 "b,K1,2024-03-01,earn,300\n"
+                 "c,K1,2024-06-01,Points Expired,-150\n"
+                 "d,K2,2024-01-01,earn,80\n")
+    b = balances(session, date(2024, 12, 31))
+    assert (b["K1"]["balance"], b["K1"]["expired"], b["K1"]["next_expiry_date"]) == (250, 150, None)
+    assert (b["K2"]["balance"], b["K2"]["expiring_30d"], b["K2"]["next_expiry_date"]) == (80, 80, date(2025, 1, 1))
+    b = balances(session, date(2025, 6, 1))
+    assert (b["K1"]["balance"], b["K1"]["expired"]) == (250, 150)
+    assert (b["K2"]["balance"], b["K2"]["expired"]) == (0, 80)
+
+
+def test_an_expiry_after_months_of_inactivity_imports_as_written(session, expiry_months):
+    # Smile.io-style: points expire 12 months after the member's last activity, so the row comes
+    # more than 12 months after the oldest points were earned. 100 earned, 50 redeemed, 50
+    # earned; the programme expires the 100 left a year after the last earning: 0 left.
+    imp(session, "entry_id,customer_id,occurred_at,kind,points\n"
+                 "1,S1,2023-01-10,earn,100\n"
+                 "2,S1,2023-03-01,redeem,-50\n"
+                 "3,S1,2023-06-15,earn,50\n"
+                 "4,S1,2024-06-15,expire,-100\n")
+    b = balances(session, date(2024, 9, 1))["S1"]
+    assert (b["earned"], b["redeemed"], b["expired"], b["balance"]) == (150, 50, 100, 0)
+    # Before the programme's row, its points were all still there (none expired by Hearth's rule).
+    assert balances(session, date(2024, 3, 1))["S1"]["balance"] == 100
+
+
+def test_a_programme_without_expiry_never_expires_points(session, expiry_months):
+    expiry_months(0)
+    # 500 earned three years ago, 200 redeemed two years ago, 100 earned last year: 400 left,
+    # nothing expires, nothing is "about to expire", never below zero.
+    imp(session, "entry_id,customer_id,occurred_at,kind,points\n"
+                 "1,N1,2021-05-01,earn,500\n"
+                 "2,N1,2022-05-01,redeem,-200\n"
+                 "3,N1,2023-05-01,earn,100\n"
+                 "4,N2,2020-01-01,earn,50\n"
+                 "5,N2,2024-06-01,redeem,-50\n")
+    b = balances(session, date(2024, 9, 1))
+    assert (b["N1"]["balance"], b["N1"]["expired"], b["N1"]["expiring_30d"]) == (400, 0, 0)
+    assert b["N1"]["next_expiry_date"] is None
+    assert (b["N2"]["balance"], b["N2"]["expired"]) == (0, 0)  # the 50 from 2020 were still there
+    k = loyalty.loyalty_kpis(session=session, as_of=date(2024, 9, 1))
+    assert (k["outstanding_points"], k["liability"]) == (400, 4.00)
+    assert k["redemption_rate"] == 250 / 650
+    assert loyalty.expire_points(session=session, as_of=date(2030, 1, 1)) == 0
+    # With 12-month expiry the same N2 redemption would have been refused: its points were gone.
+
+
+def test_adjustments_and_refund_reversals_count_as_written(session, expiry_months):
+    # earn 300; a reversal of 100 for a refunded order ("Refund" in the programme's words);
+    # a goodwill adjustment of +50; a correction of -20; redeem 200: 300 - 100 + 50 - 20 - 200 = 30.
+    imp(session, "entry_id,customer_id,occurred_at,kind,points,order_id\n"
+                 "r1,R1,2024-02-01,earn,300,#10\n"
+                 "r2,R1,2024-02-10,Refund,-100,#10\n"
+                 "r3,R1,2024-03-01,adjustment,50,\n"
+                 "r4,R1,2024-03-02,adjust,-20,\n"
+                 "r5,R1,2024-04-01,redeemed,-200,\n")
+    kinds = [e.kind for e in session.exec(select(LoyaltyEntry).order_by(LoyaltyEntry.id)).all()]
+    assert kinds == ["earn", "reverse", "adjust", "adjust", "redeem"]
+    b = balances(session, date(2024, 6, 1))["R1"]
+    assert (b["earned"], b["reversed"], b["adjusted"], b["redeemed"], b["balance"]) == (300, 100, 30, 200, 30)
+    k = loyalty.loyalty_kpis(session=session, as_of=date(2024, 6, 1))
+    assert k["redemption_rate"] == 200 / 300 and k["reversed"] == 100
+    month = loyalty.monthly_summary(session=session, as_of=date(2024, 6, 1), months=5).set_index("month")
+    assert int(month.loc["2024-02-01", "reversed"]) == 100
+    assert int(month.loc["2024-06-01", "outstanding_points"]) == 30
+
+
+def test_a_ledger_that_would_go_below_zero_is_refused_with_the_row_named(session, expiry_months):
+    # 100 earned, then a reversal of 150; 40 earned and an expiry of 60: both larger than what is there.
+    text = ("entry_id,customer_id,occurred_at,kind,points\n"
+            "1,Z1,2024-01-01,earn,100\n"
+            "2,Z1,2024-02-01,reverse,-150\n"
+            "3,Z2,2022-01-01,earn,40\n"
+            "4,Z2,2023-06-01,expire,-60\n")
+    with pytest.raises(ImportFailed) as err:
+        imp(session, text)
+    problems = {(p.row, p.column, p.value): p.message for p in err.value.problems}
+    assert problems == {
+        (3, "points", "-150"): "reversal of 150 points is larger than the balance of 100 points at that moment",
+        (5, "points", "-60"): "expiry of 60 points is larger than the balance of 40 points at that moment",
+    }
+    assert session.exec(select(LoyaltyEntry)).all() == []
+    # The ledger with the rows the programme really wrote imports, and nothing goes below 0.
+    imp(session, text.replace("-150", "-100").replace("-60", "-40"))
+    b = balances(session, date(2024, 6, 1))
+    assert (b["Z1"]["balance"], b["Z2"]["balance"]) == (0, 0)

@@ -1,0 +1,45 @@
+"""0005_refunds on a database made before it: negative orders become refunds, stored expiries
+stay Hearth's own records (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from alembic import command
+from sqlalchemy import text
+
+from db.engine import get_engine
+from db.migrate import alembic_config
+
+
+def _upgrade(engine, target: str) -> None:  # noqa: ANN001
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, target)
+
+
+def _downgrade(engine, target: str) -> None:  # noqa: ANN001
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, target)
+
+
+def test_negative_orders_move_to_refunds_and_stored_expiries_stay_records(db_url: str) -> None:
+    engine = get_engine(db_url)
+    _downgrade(engine, "0004_queue_index")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO customer (id, external_id, email_opt_in, sms_opt_in, created_at, updated_at) "
+                          "VALUES (1, 'C1', false, false, '2025-01-01', '2025-01-01')"))
+        conn.execute(text("INSERT INTO orders (id, external_id, customer_id, ordered_at, total) VALUES "
+                          "(1, '5101', 1, '2025-03-01 10:00:00', 40.0), (2, '5105', 1, '2025-03-05 15:00:00', -40.0)"))
+        conn.execute(text("INSERT INTO order_line (order_id, sku, quantity, unit_price) VALUES (2, 'X', 1, 40.0)"))
+        conn.execute(text("INSERT INTO loyalty_entry (external_id, customer_id, occurred_at, kind, points) VALUES "
+                          "('L1', 1, '2024-01-01', 'earn', 10), ('L2', 1, '2025-01-01', 'expire', -10)"))
+    _upgrade(engine, "head")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT external_id, total FROM orders ORDER BY id")).all() == [("5101", 40.0)]
+        assert conn.execute(text("SELECT count(*) FROM order_line")).scalar() == 0
+        assert conn.execute(text("SELECT external_id, kind, customer_id, amount, order_id FROM refund")).all() == [
+            ("5105", "refund", 1, 40.0, None)]
+        flags = dict(conn.execute(text("SELECT external_id, computed FROM loyalty_entry")).all())
+        assert (bool(flags["L1"]), bool(flags["L2"])) == (False, True)

@@ -1,0 +1,265 @@
+"""Refunds and cancellations are not orders (issue 14, kind 1), on SQLite and PostgreSQL.
+
+Expected values are worked out by hand in the comments; the handed case's are in
+tests/data/cases/refund-row-in-orders/expected.md."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from core.features import customer_features, load_frames
+from core.importing import ImportFailed, import_csv
+from core.kpis import compute_kpis, monthly_sales
+from db.models import Customer, Order, OrderLine, Refund
+
+CASE = Path(__file__).resolve().parents[1] / "data" / "cases" / "refund-row-in-orders"
+
+
+def imp(session: Session, kind: str, text: str | bytes, filename: str | None = None):
+    data = text.encode() if isinstance(text, str) else text
+    return import_csv(session=session, kind=kind, data=data, filename=filename or f"{kind}.csv", actor="admin")
+
+
+def orders(session: Session) -> dict[str, float]:
+    return {o.external_id: o.total for o in session.exec(select(Order).order_by(Order.id)).all()}
+
+
+def refunds(session: Session) -> list[tuple]:
+    """(external_id, kind, linked order's external id, order_ref, customer, amount, refunded_at date)."""
+    by_id = {o.id: o.external_id for o in session.exec(select(Order)).all()}
+    people = {c.id: c.external_id for c in session.exec(select(Customer)).all()}
+    return sorted((r.external_id, r.kind, by_id.get(r.order_id), r.order_ref, people[r.customer_id], r.amount,
+                   r.refunded_at.date()) for r in session.exec(select(Refund)).all())
+
+
+def test_a_negative_row_is_a_refund_not_a_fifth_order(session):
+    first = imp(session, "orders", (CASE / "orders.csv").read_bytes())
+    assert (first.inserted, first.refunds_inserted) == (4, 1)
+    assert orders(session) == {"5101": 40.0, "5102": 30.0, "5103": 20.0, "5104": 10.0}
+    # No refund_of column: the refund is kept with C1 and its date, unlinked.
+    assert refunds(session) == [("5105", "refund", None, None, "C1", 40.0, date(2025, 3, 5))]
+    k = compute_kpis(session=session, as_of=date(2025, 3, 31), horizon_days=90)
+    assert k["orders"] == 4
+    assert (k["revenue"], k["gross_sales"], k["refunds"]) == (60.00, 100.00, 40.00)
+    assert k["average_order_value"] == 25.00  # gross sales 100 / 4 orders
+    assert k["repeat_purchase_rate"] == 1 / 3  # only C3 ordered twice
+    # C1's cadence comes from its one real order: no gap between orders, one order.
+    frames = load_frames(session=session, as_of=date(2025, 3, 31))
+    feats = customer_features(frames, cutoff=date(2025, 3, 31), horizon_days=90)
+    c1 = session.exec(select(Customer).where(Customer.external_id == "C1")).one().id
+    assert feats.loc[c1, "n_orders"] == 1
+    assert pd_isna(feats.loc[c1, "median_gap_days"])
+    # The same file again changes nothing.
+    again = imp(session, "orders", (CASE / "orders.csv").read_bytes())
+    assert (again.inserted, again.updated, again.unchanged, again.refunds_inserted, again.refunds_unchanged) == (
+        0, 0, 4, 0, 1)
+    assert len(refunds(session)) == 1
+
+
+def pd_isna(value) -> bool:  # noqa: ANN001
+    return value != value
+
+
+def test_a_negative_row_naming_its_order_is_linked_to_it(session):
+    # O2 is refunded 12.50 in part (O2R names it); X9 names an order Hearth never saw: kept, unlinked.
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,refund_of\n"
+                           "O1,K1,2025-01-05,30.00,\n"
+                           "O2,K2,2025-01-06,50.00,\n"
+                           "O2R,K2,2025-01-20,-12.50,O2\n"
+                           "X9,K3,2025-01-21,-5.00,OLD-1\n")
+    assert orders(session) == {"O1": 30.0, "O2": 50.0}
+    assert refunds(session) == [
+        ("O2R", "refund", "O2", "O2", "K2", 12.5, date(2025, 1, 20)),
+        ("X9", "refund", None, "OLD-1", "K3", 5.0, date(2025, 1, 21)),
+    ]
+    k = compute_kpis(session=session, as_of=date(2025, 1, 31), horizon_days=30)
+    # gross 80.00; refunds 12.50 + 5.00 = 17.50; revenue 62.50; AOV 80 / 2 = 40.00
+    assert (k["orders"], k["gross_sales"], k["refunds"], k["revenue"]) == (2, 80.00, 17.50, 62.50)
+    assert k["average_order_value"] == 40.00
+
+
+def test_a_refund_of_another_customers_order_or_beyond_its_total_is_refused(session):
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "order_id,customer_id,ordered_at,total,refund_of\n"
+                               "A1,K1,2025-01-05,30.00,\n"
+                               "A1R,K2,2025-01-06,-10.00,A1\n"
+                               "B1,K3,2025-01-05,20.00,\n"
+                               "B1R,K3,2025-01-06,-15.00,B1\n"
+                               "B1S,K3,2025-01-07,-15.00,B1\n")
+    found = {(p.row, p.column) for p in err.value.problems}
+    assert (3, "customer_id") in found  # A1R: K2 is not A1's customer
+    assert any(p.row in (5, 6) and "add up to 30.00, more than its total of 20.00" in p.message
+               for p in err.value.problems)
+    assert orders(session) == {} and refunds(session) == []
+
+
+def test_a_status_column_says_cancelled_refunded_or_partly_refunded(session):
+    # S1 paid; S2 Cancelled (not an order, no sales, no refund); S3 refunded in full (an order
+    # of 40 and a refund of 40); S4 "Partially Refunded" 15 of 60; S5 "voided"; S6 completed with a
+    # refunded_amount of 5; S7 "canceled" (US spelling).
+    text = ("order_id,customer_id,ordered_at,total,status,refunded_amount\n"
+            "S1,K1,2025-02-01,25.00,paid,\n"
+            "S2,K1,2025-02-02,99.00,Cancelled,\n"
+            "S3,K2,2025-02-03,40.00,refunded,\n"
+            "S4,K2,2025-02-04,60.00,Partially Refunded,15.00\n"
+            "S5,K3,2025-02-05,12.00,voided,\n"
+            "S6,K3,2025-02-06,30.00,completed,5.00\n"
+            "S7,K3,2025-02-07,8.00,canceled,\n")
+    imp(session, "orders", text)
+    assert orders(session) == {"S1": 25.0, "S3": 40.0, "S4": 60.0, "S6": 30.0}
+    assert refunds(session) == [
+        ("S2", "cancellation", None, "S2", "K1", 99.0, date(2025, 2, 2)),
+        ("S5", "cancellation", None, "S5", "K3", 12.0, date(2025, 2, 5)),
+        ("S7", "cancellation", None, "S7", "K3", 8.0, date(2025, 2, 7)),
+        ("refund-of-S3", "refund", "S3", "S3", "K2", 40.0, date(2025, 2, 3)),
+        ("refund-of-S4", "refund", "S4", "S4", "K2", 15.0, date(2025, 2, 4)),
+        ("refund-of-S6", "refund", "S6", "S6", "K3", 5.0, date(2025, 2, 6)),
+    ]
+    k = compute_kpis(session=session, as_of=date(2025, 2, 28), horizon_days=90)
+    # 4 orders, gross 25 + 40 + 60 + 30 = 155.00, refunds 40 + 15 + 5 = 60.00, revenue 95.00,
+    # AOV 155 / 4 = 38.75; K2 and K3... K3 has one real order (S6): repeaters K2 only -> 1/3.
+    assert (k["orders"], k["gross_sales"], k["refunds"], k["revenue"]) == (4, 155.00, 60.00, 95.00)
+    assert k["average_order_value"] == 38.75
+    assert k["repeat_purchase_rate"] == 1 / 3
+    month = monthly_sales(session=session, as_of=date(2025, 2, 28), months=1).iloc[0]
+    assert (month["orders"], month["gross_sales"], month["refunds"], month["revenue"]) == (4, 155.0, 60.0, 95.0)
+    # The same file again changes nothing; then S1 is cancelled in a later export.
+    again = imp(session, "orders", text)
+    assert (again.inserted, again.updated, again.refunds_inserted, again.refunds_updated) == (0, 0, 0, 0)
+    later = imp(session, "orders", "order_id,customer_id,ordered_at,total,status\n"
+                                   "S1,K1,2025-02-01,25.00,cancelled\n")
+    assert "S1" not in orders(session)
+    assert ("S1", "cancellation", None, "S1", "K1", 25.0, date(2025, 2, 1)) in refunds(session)
+    assert any("cancelled in this file" in n for n in later.notes)
+
+
+def test_partly_refunded_without_an_amount_is_refused_with_the_row_named(session):
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "order_id,customer_id,ordered_at,total,status\n"
+                               "P1,K1,2025-02-01,25.00,processing\n"
+                               "P2,K1,2025-02-02,30.00,partially-refunded\n")
+    [problem] = err.value.problems
+    assert (problem.row, problem.column, problem.value) == (3, "status", "partially_refunded")
+    assert "refunded_amount is empty" in problem.message
+    assert orders(session) == {}
+
+
+def test_lines_of_a_refund_row_are_no_orders_lines(session):
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,sku,quantity,unit_price\n"
+                           "L1,K1,2025-03-01,20.00,SKU-A,2,10.00\n"
+                           "L1R,K1,2025-03-04,-10.00,SKU-A,1,10.00\n")
+    assert orders(session) == {"L1": 20.0}
+    lines = session.exec(select(OrderLine)).all()
+    assert [(ln.sku, ln.quantity) for ln in lines] == [("SKU-A", 2)]
+
+
+def test_a_separate_refunds_file(session):
+    imp(session, "orders", "order_id,customer_id,ordered_at,total\n"
+                           "R1,K1,2025-04-01,50.00\n"
+                           "R2,K2,2025-04-02,20.00\n")
+    text = ("refund_id,order_id,refunded_at,amount,customer_id\n"
+            "F1,R1,2025-04-10,10.00,\n"
+            "F2,R1,2025-04-11,-15.00,\n"      # a refunds export that writes money back as negative
+            "F3,GONE-7,2025-04-12,4.00,K9\n")  # an order Hearth does not have: kept with K9
+    summary = imp(session, "refunds", text)
+    assert (summary.inserted, summary.updated, summary.unchanged) == (3, 0, 0)
+    assert refunds(session) == [
+        ("F1", "refund", "R1", "R1", "K1", 10.0, date(2025, 4, 10)),
+        ("F2", "refund", "R1", "R1", "K1", 15.0, date(2025, 4, 11)),
+        ("F3", "refund", None, "GONE-7", "K9", 4.0, date(2025, 4, 12)),
+    ]
+    k = compute_kpis(session=session, as_of=date(2025, 4, 30), horizon_days=30)
+    # gross 70.00, refunds 29.00, revenue 41.00, AOV 35.00; K9 is a customer with no order.
+    assert (k["orders"], k["gross_sales"], k["refunds"], k["revenue"], k["average_order_value"]) == (
+        2, 70.00, 29.00, 41.00, 35.00)
+    again = imp(session, "refunds", text)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+    # More than the order's total, and an order nobody can place: refused, rows named.
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "refunds", "refund_id,order_id,refunded_at,amount\n"
+                                "F4,R2,2025-04-20,25.00\n"
+                                "F5,NOPE,2025-04-20,1.00\n")
+    problems = {(p.row, p.column): p.message for p in err.value.problems}
+    assert problems[(3, "order_id")].startswith("is not an order Hearth has")
+    assert len(refunds(session)) == 3
+
+
+def test_refunds_are_dated_by_refunded_at_and_fall_in_their_own_window(session):
+    # Ordered in January, refunded on 2025-03-02: January's revenue stays 100; the refund is
+    # subtracted in the 30 days to 2025-03-31, where there are no orders.
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,status,refunded_amount,refunded_at\n"
+                           "W1,K1,2025-01-10T10:00:00Z,100.00,partially_refunded,30.00,2025-03-02T09:00:00+01:00\n")
+    [r] = session.exec(select(Refund)).all()
+    assert r.refunded_at == datetime(2025, 3, 2, 8, 0)
+    jan = compute_kpis(session=session, as_of=date(2025, 1, 31), horizon_days=30)
+    mar = compute_kpis(session=session, as_of=date(2025, 3, 31), horizon_days=30)
+    assert (jan["gross_sales"], jan["refunds"], jan["revenue"]) == (100.00, 0.00, 100.00)
+    assert (mar["orders"], mar["gross_sales"], mar["refunds"], mar["revenue"]) == (0, 0.00, 30.00, -30.00)
+    assert mar["average_order_value"] is None
+
+
+def test_exports_and_the_account_timeline_show_refunds_as_refunds(session):
+    from core.exporting import accounts_frame
+    from core.timeline import account_timeline
+
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,status,refunded_amount\n"
+                           "T1,K1,2025-02-01,80.00,partially refunded,20.00\n"
+                           "T2,K1,2025-02-03,15.00,cancelled,\n"
+                           "T3,K2,2025-02-04,10.00,paid,\n")
+    acc = accounts_frame(session=session).set_index("customer_id")
+    # K1: one real order of 80.00, 20.00 refunded: revenue 60.00; the cancelled T2 counts nowhere.
+    assert acc.loc["K1", ["orders", "revenue", "gross_sales", "refunds"]].tolist() == [1, 60.0, 80.0, 20.0]
+    assert acc.loc["K2", ["orders", "revenue", "gross_sales", "refunds"]].tolist() == [1, 10.0, 10.0, 0.0]
+    k1 = session.exec(select(Customer).where(Customer.external_id == "K1")).one().id
+    tl = account_timeline(session=session, customer_id=k1)
+    # Newest first: the cancellation (Feb 3), then the order and its refund (both dated Feb 1).
+    assert tl["kind"].tolist() == ["cancellation", "order", "refund"]
+    by_kind = dict(zip(tl["kind"], tl["title"], strict=True))
+    assert by_kind["refund"] == "Refund -20.00 of order T1"
+    assert by_kind["cancellation"] == "Cancelled order T2 · 15.00"
+    assert by_kind["order"] == "Order T1 · 80.00"
+
+
+def test_the_example_refunds_file_imports_after_the_example_orders(session):
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    for kind in ("products", "customers", "orders"):
+        imp(session, kind, (examples / f"{kind}.csv").read_bytes())
+    summary = imp(session, "refunds", (examples / "refunds.csv").read_bytes())
+    assert summary.inserted == 1
+    # O5002 (C1002, 14.00 on 2025-02-11) was refunded 4.50 on 2025-02-20.
+    assert refunds(session) == [("RF-1", "refund", "O5002", "O5002", "C1002", 4.5, date(2025, 2, 20))]
+
+
+def test_a_dry_run_counts_refunds_and_cancellations_and_writes_nothing(session):
+    text = ("order_id,customer_id,ordered_at,total,status\n"
+            "D1,K1,2025-02-01,25.00,paid\n"
+            "D2,K1,2025-02-02,10.00,cancelled\n"
+            "D3,K2,2025-02-03,40.00,refunded\n"
+            "D4,K2,2025-02-05,-5.00,\n")
+    summary = import_csv(session=session, kind="orders", data=text.encode(), filename="o.csv", actor="admin",
+                         dry_run=True)
+    assert (summary.inserted, summary.refunds_inserted, summary.cancellations) == (2, 2, 1)
+    assert summary.refunded_money == 45.00  # 40.00 (D3 refunded in full) + 5.00 (D4)
+    assert any("1 cancelled orders" in line for line in summary.lines_of_text())
+    assert orders(session) == {} and refunds(session) == []
+
+
+def test_status_given_on_an_orders_first_line_only_counts_once(session):
+    # Shopify-style: one row per line item, the order's own fields only on the first.
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,sku,quantity,unit_price,status,refunded_amount\n"
+                           "M1,K1,2025-05-01,30.00,SKU-A,1,10.00,partially_refunded,10.00\n"
+                           "M1,K1,2025-05-01,30.00,SKU-B,2,10.00,,\n")
+    assert orders(session) == {"M1": 30.0}
+    assert len(session.exec(select(OrderLine)).all()) == 2
+    assert refunds(session) == [("refund-of-M1", "refund", "M1", "M1", "K1", 10.0, date(2025, 5, 1))]
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "order_id,customer_id,ordered_at,total,sku,status\n"
+                               "M2,K1,2025-05-02,30.00,SKU-A,paid\n"
+                               "M2,K1,2025-05-02,30.00,SKU-B,cancelled\n")
+    [problem] = err.value.problems
+    assert (problem.row, problem.column, problem.value) == (3, "status", "cancelled")
+    assert "differs from the other rows of order M2" in problem.message
