@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
-from core.health import CHURN_PERCENT_DECIMALS, RFM_LABELS, RFM_SEGMENTS
+from core.health import CHURN_PERCENT_DECIMALS, RFM_LABELS, RFM_SEGMENTS, disagreement
 from core.roles import Role, require_personal_data
 from core.scores import latest_as_of
 from db.models import Customer, Feedback, Order, ScoreSnapshot
@@ -144,6 +144,9 @@ def queue_page(
     rows["top_driver"] = [json.loads(d)[0] if d and json.loads(d) else "" for d in rows.pop("drivers")]
     rows["rfm_segment"] = rows["rfm_segment"].map(RFM_LABELS).fillna("")
     rows["churn_percent"] = (rows["churn_probability"] * 100).round(CHURN_PERCENT_DECIMALS)
+    # Where health and churn risk point different ways, the row says why (one page: <= 200 rows).
+    rows["score_note"] = [disagreement(h, c) or "" for h, c in
+                          zip(rows["health_score"], rows["churn_probability"], strict=True)]
     rows["next_order_date"] = pd.to_datetime(rows["next_order_date"]).dt.date
     rows["open_detractor"] = rows["open_detractor"].astype(bool)
     rows["link"] = "/account?id=" + rows["customer_id"].astype(str)

@@ -176,9 +176,9 @@ def scores_frame(*, session: Session, as_of: date | None = None) -> pd.DataFrame
     df = pd.read_sql(stmt, session.connection())
     df["as_of"] = _fmt_date(df["as_of"])
     # The screens' rounding (core.health): health whole, churn to 0.1 %, value at risk whole.
-    df["health_score"] = df["health_score"].round(HEALTH_DECIMALS)
+    df["health_score"] = df["health_score"].round(HEALTH_DECIMALS).astype("Int64")
     df["churn_probability"] = df["churn_probability"].round(CHURN_PERCENT_DECIMALS + 2)
-    df["value_at_risk"] = df["value_at_risk"].round(0)
+    df["value_at_risk"] = df["value_at_risk"].round(0).astype("Int64")
     df["top_drivers"] = df["drivers"].map(_top_drivers)
     return df[cols]
 

@@ -56,6 +56,10 @@ def scores_export_frame(*, session: Session, as_of: date | None = None) -> pd.Da
             .order_by(ScoreSnapshot.value_at_risk.desc(), Customer.external_id))
     frame = pd.read_sql(stmt, session.connection())
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date.astype(str)
+    # The screens' rounding (core.health): health and value at risk whole, churn to 0.1 %.
+    frame["health_score"] = frame["health_score"].round().astype("Int64")
+    frame["churn_probability"] = frame["churn_probability"].round(3)
+    frame["value_at_risk"] = frame["value_at_risk"].round().astype("Int64")
     frame["top_drivers"] = [
         "; ".join(json.loads(d)) if d else "" for d in frame.pop("drivers")
     ]

@@ -58,21 +58,6 @@ if page.as_of is None:
             "(or run `python -m core score`); the queue fills in then.")
     st.stop()
 
-feed = ui.what_changed(roles, None if show_all else user.username)
-if feed.since is not None:
-    with st.expander(f"What changed since the last scoring run ({feed.since:%d %b} → {feed.as_of:%d %b %Y}): "
-                     f"{len(feed.rows):,}" + ("" if show_all else " in your book"), expanded=False):
-        if feed.rows.empty:
-            st.write("Nothing changed.")
-        else:
-            changed = feed.rows.assign(link="/account?id=" + feed.rows["customer_id"].astype(str))
-            st.dataframe(changed[["at", "change", "detail", "link", "external_id", "name", "owner"]],
-                         hide_index=True, width="stretch", key="acc_changes", column_config={
-                             "at": st.column_config.DateColumn("When"),
-                             "link": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
-                             "external_id": st.column_config.TextColumn("Customer id"),
-                         })
-
 counts = page.segment_counts
 if counts["customers"].sum():
     fig = px.bar(counts, x="label", y="customers", hover_data={"value_at_risk": ":,.0f", "label": False},
@@ -89,8 +74,8 @@ if page.total == 0:
 
 rows = page.rows
 table = rows[["link", "external_id", "name", "health_score", "band", "churn_percent", "value_at_risk",
-              "top_driver", "next_order_date", "rfm_segment", "segment", "region", "owner", "last_order", "orders_365",
-              "spend_365", "open_detractor"]].copy()
+              "top_driver", "score_note", "next_order_date", "rfm_segment", "segment", "region", "owner",
+              "last_order", "orders_365", "spend_365", "open_detractor"]].copy()
 table["band"] = table["band"].map(BAND_LABELS)
 event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
@@ -105,6 +90,9 @@ event = st.dataframe(
                                                          format="%.1f %%"),
         "value_at_risk": st.column_config.NumberColumn("Value at risk", format="%.0f"),
         "top_driver": st.column_config.TextColumn("Top reason", width="large"),
+        "score_note": st.column_config.TextColumn(
+            "Health vs churn risk", width="medium",
+            help="Filled where the health score and the churn probability point different ways, saying why."),
         "next_order_date": st.column_config.DateColumn(
             "Next order expected", help="From the customer's own cadence and how long what they buy lasts."),
         "rfm_segment": st.column_config.TextColumn("RFM segment"),
@@ -121,6 +109,21 @@ if nav[0].button("Previous page", key="acc_prev", disabled=page.page <= 1):
 if nav[1].button("Next page", key="acc_next", disabled=page.page >= page.pages):
     st.session_state["acc_page"] = page.page + 1
     st.rerun()
+
+feed = ui.what_changed(roles, None if show_all else user.username)
+if feed.since is not None:
+    with st.expander(f"What changed since the last scoring run ({feed.since:%d %b} → {feed.as_of:%d %b %Y}): "
+                     f"{len(feed.rows):,}" + ("" if show_all else " in your book"), expanded=False):
+        if feed.rows.empty:
+            st.write("Nothing changed.")
+        else:
+            changed = feed.rows.assign(link="/account?id=" + feed.rows["customer_id"].astype(str))
+            st.dataframe(changed[["at", "change", "detail", "link", "external_id", "name", "owner"]],
+                         hide_index=True, width="stretch", key="acc_changes", column_config={
+                             "at": st.column_config.DateColumn("When"),
+                             "link": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
+                             "external_id": st.column_config.TextColumn("Customer id"),
+                         })
 
 selected_rows = list(event.selection.rows) if event and event.selection else []
 use_all = st.checkbox(f"Select all {min(page.total, MAX_SELECTION):,} accounts matching the filter"

@@ -40,6 +40,10 @@ def test_manager_sees_own_book_first_then_all_on_request(demo_app: str) -> None:
     assert f"{own:,} accounts in your book" in page_text(at)
     assert list(table["value_at_risk"]) == sorted(table["value_at_risk"], reverse=True)
     assert table["link"].str.startswith("/account?id=").all()
+    # one rounding rule: health whole, churn risk a percentage with one decimal
+    assert (table["health_score"] == table["health_score"].round()).all()
+    assert ((table["churn_percent"] * 10).round(6) == (table["churn_percent"] * 10).round()).all()
+    assert table["next_order_date"].notna().any()
 
     at.toggle(key="acc_all").set_value(True).run()
     assert not at.exception, at.exception
@@ -139,3 +143,25 @@ def test_exec_may_not_open_accounts(demo_app: str) -> None:
     at = app_as("exec", "views/accounts.py")
     assert "Not allowed" in page_text(at)
     assert not at.dataframe
+
+
+def test_accounts_show_what_changed_since_the_last_scoring_run(demo_app: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.changes import what_changed
+    from core.roles import Role
+
+    today = datetime.now(UTC).date()
+    score_all(engine=get_engine(demo_app), as_of=today - timedelta(days=14))
+    _score(demo_app)
+    with Session(get_engine(demo_app)) as s:
+        feed = what_changed(session=s, roles=frozenset({Role.ADMIN}), owner="manager")
+    at = app_as("manager", "views/accounts.py")
+    assert not at.exception, at.exception
+    label = f"What changed since the last scoring run ({feed.since:%d %b} → {feed.as_of:%d %b %Y}): " \
+            f"{len(feed.rows):,} in your book"
+    assert label in [e.label for e in at.expander]
+    assert len(feed.rows) > 0
+    changes = next(d.value for d in at.dataframe if "change" in d.value.columns)
+    assert list(changes["external_id"]) == list(feed.rows["external_id"])
+    assert list(changes["at"]) == sorted(changes["at"], reverse=True)  # newest first
