@@ -33,7 +33,7 @@ from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from core import audit
+from core import audit, consent
 from db.bulk import bulk_insert
 from db.models import (
     Customer,
@@ -83,6 +83,9 @@ FORMATS: dict[str, tuple[Col, ...]] = {
         Col("email_opt_in", "flag"),
         Col("sms_opt_in", "flag"),
         Col("subscription_status", "choice", choices=("active", "paused", "cancelled")),
+        # When the source system last recorded the consent choice (core.consent's import rule).
+        Col("email_consent_at", "datetime"),
+        Col("sms_consent_at", "datetime"),
     ),
     "orders": (
         Col("customer_id", required=True, max_length=64),
@@ -647,6 +650,8 @@ class ImportSummary:
     extra_columns: list[str] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    consent_conflicts: list[str] = field(default_factory=list)  # kept out by core.consent's rule
+    consent_conflict_total: int = 0
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -663,6 +668,8 @@ class ImportSummary:
             out["customers_created"] = self.customers_created
         if self.kind == "orders":
             out["lines"] = self.lines
+        if self.consent_conflict_total:
+            out["consent_kept_out"] = self.consent_conflict_total
         return out
 
     def lines_of_text(self) -> list[str]:
@@ -682,6 +689,12 @@ class ImportSummary:
                        "minimal customers")
         if self.extra_columns:
             out.append(f"  ignored columns: {', '.join(self.extra_columns)}")
+        if self.consent_conflict_total:
+            out.append(f"  consent withdrawn in Hearth {verb} kept for {self.consent_conflict_total:,} "
+                       "(the file says opted in):")
+            out += [f"    {c}" for c in self.consent_conflicts]
+            if self.consent_conflict_total > len(self.consent_conflicts):
+                out.append(f"    … and {self.consent_conflict_total - len(self.consent_conflicts):,} more")
         out += [f"  {n}" for n in self.notes]
         return out
 
@@ -964,12 +977,21 @@ def _now(_frame: pd.DataFrame | None = None) -> Any:
 
 def _import_customers(ctx: _Context, problems: Problems) -> None:
     kinds = _kinds_of("customers")
+    # Consent a withdrawal in Hearth holds back is stored as withdrawn (core.consent's rule).
+    plan = consent.reconcile_import(ctx.conn, ctx.typed, max_listed=MAX_LISTED_PROBLEMS)
+    if plan.kept:
+        ctx.typed = ctx.typed.assign(**plan.kept)
+    ctx.summary.consent_conflicts = plan.conflicts
+    ctx.summary.consent_conflict_total = plan.conflict_total
+    before = consent.snapshot(ctx.conn) if plan.kept and ctx.write else None
     _generic(ctx, table=Customer.__table__, key_field="customer_id",
-             db_columns={f: f for f in kinds} | {"customer_id": "external_id"}, field_kinds=kinds,
-             problems=problems,
+             db_columns={f: f for f in kinds if not f.endswith("_consent_at")} | {"customer_id": "external_id"},
+             field_kinds=kinds, problems=problems,
              defaults={"email_opt_in": lambda f: False, "sms_opt_in": lambda f: False, "created_at": _now,
                        "updated_at": _now},
              on_change={"updated_at": _now})
+    if before is not None and not problems:
+        consent.record_import(ctx.conn, ctx.typed, before, filename=ctx.summary.filename, by=None)
 
 
 def _import_products(ctx: _Context, problems: Problems) -> None:
