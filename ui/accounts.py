@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from core import accounts as core_accounts
+from core import consent as core_consent
 from core import timeline as core_timeline
 from core.roles import Role, parse_roles
 from ui.db import get_session
@@ -75,7 +76,13 @@ def score_history(customer_id: int) -> pd.DataFrame:
         return core_timeline.score_history(session=session, customer_id=customer_id)
 
 
+@st.cache_data(ttl=ACCOUNT_TTL, show_spinner=False)
+def consent_history(customer_id: int) -> pd.DataFrame:
+    with get_session() as session:
+        return core_consent.history(session=session, customer_id=customer_id)
+
+
 def clear_account_readers() -> None:
     for reader in (queue_page, queue_ids, queue_options, account_overview, account_timeline, next_due,
-                   score_history):
+                   score_history, consent_history):
         reader.clear()
