@@ -96,6 +96,10 @@ FORMATS: dict[str, tuple[Col, ...]] = {
         Col("quantity", "whole", minimum=1),
         Col("unit_price", "number", minimum=0),
         Col("offer_code", max_length=40),
+        # Refunds and cancellations (the orders import's semantics are issue 14, kind 1).
+        Col("status", "choice", choices=("paid", "pending", "cancelled", "refunded", "partially_refunded")),
+        Col("refunded_amount", "number", minimum=0),
+        Col("refund_of", max_length=64),
     ),
     "feedback": (
         Col("submitted_at", "datetime", required=True),
@@ -1262,11 +1266,13 @@ def import_csv(
     dry_run: bool = False,
     mapping: dict[str, str | None] | None = None,
     progress: Progress | None = None,
+    preset: str | None = None,
 ) -> ImportSummary:
     """Check the whole file, then write it in one transaction (commits) or, with ``dry_run``,
     report what would change and write nothing.
 
     ``mapping`` overrides the detected column mapping (file column -> field, None to ignore).
+    ``preset`` reads a platform's export layout first (core.presets, e.g. "shopify_orders").
     Raises ImportFailed (nothing written) when the file cannot be read or has bad rows; the
     refusal itself is recorded in the audit log.
     """
@@ -1275,7 +1281,7 @@ def import_csv(
     _format(kind)
     try:
         summary = _run(session=session, kind=kind, data=data, filename=filename, dry_run=dry_run,
-                       mapping=mapping, progress=say)
+                       mapping=mapping, progress=say, preset=preset)
     except ImportFailed as exc:
         session.rollback()
         if not dry_run:
@@ -1299,16 +1305,59 @@ def import_csv(
 
 
 def check_csv(*, session: Session, kind: str, data: bytes, filename: str,
-              mapping: dict[str, str | None] | None = None) -> ImportSummary:
+              mapping: dict[str, str | None] | None = None, preset: str | None = None) -> ImportSummary:
     """A dry run: what the file would change. Raises ImportFailed when it would be refused."""
     return import_csv(session=session, kind=kind, data=data, filename=filename, actor="-", dry_run=True,
-                      mapping=mapping)
+                      mapping=mapping, preset=preset)
+
+
+def read_with_preset(data: bytes, *, filename: str, kind: str, preset: str | None,
+                     session: Session | None = None) -> tuple[ParsedFile, dict[str, str]]:
+    """Read the file and, with a preset, bring it into the kind's columns; with ``session``, an
+    email address in customer_id becomes the id of the customer stored with that address.
+    Returns the file and, per field, the file column it came from (empty without a preset)."""
+    parsed = read_csv_bytes(data, filename=filename)
+    if not preset:
+        return parsed, {}
+    from core.presets import PRESETS, apply_preset
+
+    parsed, source = apply_preset(parsed, preset, kind)
+    if session is not None and PRESETS[preset].key_by_email and "customer_id" in parsed.frame:
+        parsed.frame["customer_id"] = _customer_ids_for_emails(session.connection(), parsed.frame["customer_id"])
+    return parsed, source
+
+
+def _customer_ids_for_emails(conn: Connection, values: pd.Series) -> pd.Series:
+    """Email addresses -> the external id of the one stored customer with that address (case
+    ignored); an address no single customer has is kept and becomes a new customer's id."""
+    has_at = values.str.contains("@", regex=False)
+    if not has_at.any():
+        return values
+    t = Customer.__table__
+    known = _read(conn, select(t.c.external_id, t.c.email).where(t.c.email.is_not(None)))
+    known["email"] = known["email"].astype(str).str.strip().str.lower()
+    known = known.drop_duplicates("email", keep=False)
+    lookup = pd.Series(known["external_id"].astype(str).to_numpy(), index=known["email"].to_numpy())
+    found = values.str.lower().map(lookup)
+    return values.where(~has_at | found.isna(), found).astype(str)
+
+
+def _in_file_words(problems: Problems, source: dict[str, str]) -> Problems:
+    """Problems name the file's own column when a preset renamed it."""
+    if not source:
+        return problems
+    out = Problems()
+    out.uncounted = problems.uncounted
+    out.extend(Problem(p.row, f"{source[p.column]} ({p.column})" if p.column in source else p.column,
+                       p.value, p.message) for p in problems)
+    return out
 
 
 def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bool,
-         mapping: dict[str, str | None] | None, progress: Progress) -> ImportSummary:
+         mapping: dict[str, str | None] | None, progress: Progress, preset: str | None = None
+         ) -> ImportSummary:
     progress(0.0, "reading the file")
-    parsed = read_csv_bytes(data, filename=filename)
+    parsed, source = read_with_preset(data, filename=filename, kind=kind, preset=preset, session=session)
     match = match_columns(parsed.columns, kind, mapping)
     if match.missing_required:
         cols = ", ".join(match.missing_required)
@@ -1319,15 +1368,19 @@ def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bo
     if parsed.frame.empty:
         raise _fail(filename, "the file has a header but no rows")
     progress(0.05, f"checking {len(parsed.frame):,} rows")
+    if preset:
+        from core.presets import PRESETS
+
+        summary.notes.append(f"read as {PRESETS[preset].title} (preset {preset})")
     typed, problems = check_cells(parsed, kind, match)
     if problems:
-        raise _refuse(filename, problems)
+        raise _refuse(filename, _in_file_words(problems, source))
     ctx = _Context(conn=session.connection(), typed=typed, rownum=pd.Series(parsed.frame.index + 2,
                                                                             index=parsed.frame.index),
                    summary=summary, write=not dry_run, progress=progress)
     _IMPORTERS[kind](ctx, problems)
     if problems:
-        raise _refuse(filename, problems)
+        raise _refuse(filename, _in_file_words(problems, source))
     if kind == "feedback" and not dry_run:
         _score_feedback(session, summary)
     return summary
