@@ -325,6 +325,23 @@ def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
                       sep_hint=bool(hint))
 
 
+def _delimiters_per_line(text: str, delimiter: str, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per line: how many delimiters it holds, and whether it is blank. numpy over the bytes
+    (the delimiters are ASCII; a multi-byte one falls back to pandas string counting)."""
+    if len(delimiter.encode()) != 1:
+        lines = pd.Series(text.split("\n")[:n_lines], dtype="str").str.rstrip("\r")
+        return lines.str.count(re.escape(delimiter)).to_numpy(), (lines.str.len() == 0).to_numpy()
+    buf = np.frombuffer(text.encode(), dtype=np.uint8)
+    breaks = np.flatnonzero(buf == 10)
+    line_of = np.searchsorted(breaks, np.flatnonzero(buf == ord(delimiter)))
+    counts = np.bincount(line_of, minlength=n_lines)[:n_lines]
+    starts = np.concatenate(([0], breaks + 1))[:n_lines]
+    ends = np.concatenate((breaks, [len(buf)]))[:n_lines]
+    length = ends - starts
+    cr = (length > 0) & (buf[np.maximum(ends - 1, 0)] == 13)
+    return counts, (length - cr) == 0
+
+
 def _account_for_every_line(filename: str, text: str, frame: pd.DataFrame, delimiter: str) -> None:
     """Refuse a file whose records do not account for its lines, or whose rows are short.
 
@@ -339,9 +356,8 @@ def _account_for_every_line(filename: str, text: str, frame: pd.DataFrame, delim
         if width < 2:
             return
         # Every line is one record: a line with fewer delimiters than the header has fewer cells.
-        lines = pd.Series(text.split("\n")[:n_lines], dtype="str").str.rstrip("\r")
-        counts = lines.str.count(re.escape(delimiter)).to_numpy()
-        short = (counts < width - 1) & (lines.str.len().to_numpy() > 0)
+        counts, blank = _delimiters_per_line(text, delimiter, n_lines)
+        short = (counts < width - 1) & ~blank
         short[0] = False
         hits = np.flatnonzero(short)
         if len(hits):
