@@ -361,6 +361,10 @@ def _account_for_every_line(filename: str, text: str, frame: pd.DataFrame, delim
         short[0] = False
         hits = np.flatnonzero(short)
         if len(hits):
+            # A line of spaces only is blank too (looked at on this rare path only).
+            lines = text.split("\n")
+            hits = np.array([i for i in hits if lines[i].strip()], dtype=np.int64)
+        if len(hits):
             problems = [Problem(int(i) + 1, None, None,
                                 f"has {int(counts[i]) + 1} cell{'s' if counts[i] else ''}, the header has "
                                 f"{width} (cells are separated by {words}; is a cell missing, or does this "

@@ -153,3 +153,9 @@ def test_identical_feedback_rows_without_ids_are_refused_but_with_ids_they_are_n
                                      "feedback")] == [3, 4]
     with_ids = "response_id,customer_id,submitted_at,nps_score,comment\nR1," + same + "R2," + same
     assert list(_problems(with_ids, "feedback")) == []
+
+
+def test_a_line_of_spaces_is_blank_not_a_short_row():
+    parsed = read_csv_bytes(b"a,b,c\n1,2,3\n   \n4,5,6\n")
+    assert parsed.frame["a"].tolist() == ["1", "4"]
+    assert (parsed.frame.index + 2).tolist() == [2, 4]
