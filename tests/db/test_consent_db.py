@@ -148,3 +148,40 @@ def test_unsubscribe_command_records_the_change(app_env, capsys):
     with Session(engine) as s:
         assert customer(s, "C-100").email_opt_in is False
         assert changes(s, "C-100")[-1] == ("email", False, "unsubscribe")
+
+
+def test_migration_backfills_current_consent_as_initial_rows(tmp_path):
+    from alembic import command
+    from sqlalchemy import text
+
+    from db.migrate import alembic_config, upgrade_to_head
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004_queue_index")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO customer (external_id, email_opt_in, sms_opt_in, created_at, updated_at) "
+                          "VALUES ('C1', 1, 0, '2024-05-01 10:00:00', '2024-05-01 10:00:00')"))
+    upgrade_to_head(engine)
+    with Session(engine) as s:
+        rows = s.exec(select(ConsentChange).order_by(ConsentChange.channel)).all()
+        assert [(r.channel, r.granted, r.source, r.changed_at.isoformat()) for r in rows] == [
+            ("email", True, "initial", "2024-05-01T10:00:00"), ("sms", False, "initial", "2024-05-01T10:00:00")]
+
+
+def test_consent_command_records_a_complaint_and_shows_the_history(app_env, capsys):
+    engine = get_engine(app_env)
+    with Session(engine) as s:
+        imp(s, "customers", f"{HEADER}\nC-7,Ann,a@example.org,yes,yes\n")
+    assert main(["outreach", "consent", "--customer", "C-7", "--channel", "sms", "--withdraw", "--source",
+                 "complaint", "--by", "support", "--detail", "phoned in"]) == 0
+    out_text = capsys.readouterr().out
+    assert "customer C-7: sms consent withdrawn (complaint)" in out_text
+    newest = out_text.splitlines()[2].split()  # after the message and the table's header
+    assert newest[2:] == ["SMS", "withdrawn", "complaint", "phoned", "in", "support"]
+    with Session(engine) as s:
+        assert customer(s, "C-7").sms_opt_in is False and customer(s, "C-7").email_opt_in is True
+    assert main(["outreach", "consent", "--customer", "C-7", "--give"]) == 1
+    assert "--by is needed" in capsys.readouterr().err
