@@ -310,6 +310,16 @@ def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
     except pd.errors.EmptyDataError:
         raise _fail(filename, "the file has no header row") from None
     header = [str(c).strip() for c in frame.iloc[0].fillna("")]
+    if frame.shape[1] == 1 and not hint:
+        # One column in the header, but the rows below all hold one separator: a guess on the
+        # header alone would read every row into one cell.
+        sample = frame.iloc[1:21, 0].astype(str)
+        sample = sample[sample.str.strip() != ""]
+        for d in DELIMITERS:
+            if len(sample) and sample.str.contains(d, regex=False).all():
+                raise _fail(filename, f"the header row has one column but the rows below are separated by "
+                                      f"{_DELIMITER_WORDS[d]}; give the header the same separators "
+                                      f"(or add a first line sep={d})")
     _account_for_every_line(filename, text, frame, delimiter)
     frame = frame.iloc[1:].fillna("")
     frame.index = frame.index - 1

@@ -159,3 +159,10 @@ def test_a_line_of_spaces_is_blank_not_a_short_row():
     parsed = read_csv_bytes(b"a,b,c\n1,2,3\n   \n4,5,6\n")
     assert parsed.frame["a"].tolist() == ["1", "4"]
     assert (parsed.frame.index + 2).tolist() == [2, 4]
+
+
+def test_a_one_column_header_over_separated_rows_is_refused():
+    err = _refusal("customer_id\nC1;Ann\nC2;Bo\n")
+    assert "the header row has one column but the rows below are separated by semicolons" in str(err)
+    # A real one-column file is fine.
+    assert read_csv_bytes(b"customer_id\nC1\nC2\n").frame["customer_id"].tolist() == ["C1", "C2"]
