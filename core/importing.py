@@ -366,9 +366,14 @@ def _account_for_every_line(filename: str, text: str, frame: pd.DataFrame, delim
         if width < 2:
             return
         # Every line is one record: a line with fewer delimiters than the header has fewer cells.
+        # pandas pads a short row with empty cells, so only rows whose last cell is empty can be
+        # short; the others are not looked at again.
+        maybe = (frame.iloc[:, -1].astype(str) == "").to_numpy(dtype=bool, copy=True)
+        maybe[0] = False
+        if not maybe.any():
+            return
         counts, blank = _delimiters_per_line(text, delimiter, n_lines)
-        short = (counts < width - 1) & ~blank
-        short[0] = False
+        short = maybe & (counts < width - 1) & ~blank
         hits = np.flatnonzero(short)
         if len(hits):
             # A line of spaces only is blank too (looked at on this rare path only).
