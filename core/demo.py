@@ -1171,6 +1171,18 @@ def _triaged(feedback: pd.DataFrame, now: datetime, seed: int) -> pd.DataFrame:
     return out
 
 
+def _demo_consent(conn, customers: pd.DataFrame) -> None:  # noqa: ANN001
+    """Each demo customer's consent as given when they signed up (core.consent's history)."""
+    from db.models import ConsentChange
+
+    parts = [pd.DataFrame({"customer_id": customers["id"].astype("int64").to_numpy(), "channel": channel,
+                           "granted": customers[f"{channel}_opt_in"].astype(bool).to_numpy(),
+                           "changed_at": customers["created_at"].to_numpy(), "source": "demo",
+                           "detail": "demo store", "recorded_by": None})
+             for channel in ("email", "sms")]
+    bulk_insert(conn, ConsentChange.__table__, pd.concat(parts, ignore_index=True))
+
+
 def load_demo(*, engine: Engine, customers: int, seed: int, today: date | None = None,
               progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Generate the demo store and write it to an (empty) database; returns rows per table.
@@ -1203,6 +1215,8 @@ def load_demo(*, engine: Engine, customers: int, seed: int, today: date | None =
         with engine.begin() as conn:
             counts[COUNT_NAMES[name]] = bulk_insert(conn, model.__table__, frame, rebuild_indexes=True)
         say(f"stored {len(frame):,} {COUNT_NAMES[name]} ({time.perf_counter() - t0:.1f} s)")
+    with engine.begin() as conn:
+        _demo_consent(conn, frames["customer"])
     with Session(engine) as session:
         flag_unscored(session=session, now=now)
         session.commit()

@@ -33,7 +33,7 @@ from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from core import audit
+from core import audit, consent
 from core.email_address import email_problem
 from db.bulk import bulk_insert
 from db.models import (
@@ -85,6 +85,9 @@ FORMATS: dict[str, tuple[Col, ...]] = {
         Col("email_opt_in", "flag"),
         Col("sms_opt_in", "flag"),
         Col("subscription_status", "choice", choices=("active", "paused", "cancelled")),
+        # When the source system last recorded the consent choice (core.consent's import rule).
+        Col("email_consent_at", "datetime"),
+        Col("sms_consent_at", "datetime"),
     ),
     "orders": (
         Col("customer_id", required=True, max_length=64),
@@ -242,25 +245,60 @@ def _fail(filename: str, message: str) -> ImportFailed:
 # Reading the file
 
 
+DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_WORDS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+# Excel writes (and hides) a first line "sep=;" naming the delimiter; some tools quote it.
+_SEP_HINT = re.compile(r'\s*"?sep=(.)"?[,;\t|]*\s*', re.IGNORECASE)
+
+
 @dataclass
 class ParsedFile:
-    """The file's cells as text ('' for empty), before any checking."""
+    """The file's cells as text ('' for empty), before any checking.
+
+    ``frame.index`` + 2 is the row number a spreadsheet shows (the header is row 1; a
+    ``sep=`` hint line, hidden by Excel, is not counted).
+    """
 
     filename: str
     frame: pd.DataFrame
     delimiter: str
     had_bom: bool
+    sep_hint: bool = False
 
     @property
     def columns(self) -> list[str]:
         return list(self.frame.columns)
 
 
+def _guess_delimiter(header: str) -> str:
+    """The candidate that splits the header into the most cells (commas on a tie)."""
+    best, best_n = ",", 1
+    for d in DELIMITERS:
+        try:
+            n = len(next(csv.reader([header], delimiter=d)))
+        except (csv.Error, StopIteration):
+            continue
+        if n > best_n:
+            best, best_n = d, n
+    return best
+
+
 def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
-    """Decode (UTF-8, with or without BOM), detect comma or semicolon, read every cell as text.
+    """Decode (UTF-8, with or without BOM), find the delimiter, read every cell as text.
+
+    Reading rules (the README's "Reading rules"):
+
+    - a first line ``sep=X`` (Excel's hint) sets the delimiter and is not a row; otherwise the
+      delimiter is the one of comma, semicolon, tab and vertical bar that splits the header
+      into the most cells;
+    - every record is accounted for: the number of records read plus the line breaks inside
+      quoted cells must equal the number of lines in the file, and a quoted cell whose extra
+      lines look like rows of their own (a quote opened and never closed) is refused, naming
+      the row where the quote opens;
+    - a row with more or fewer cells than the header is refused, naming the row.
 
     Raises ImportFailed with a message a person can act on for binary files, other
-    encodings, a missing header or rows with too many cells.
+    encodings, a missing header, an unclosed quote or rows of the wrong width.
     """
     if not data.strip():
         raise _fail(filename, "the file is empty")
@@ -275,17 +313,36 @@ def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
         line = data[: exc.start].count(b"\n") + 1
         raise _fail(filename, f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
                               "save it as 'CSV UTF-8'") from None
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    hint = _SEP_HINT.fullmatch(first_line)
+    if hint:
+        delimiter = hint.group(1)
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        if not text.strip():
+            raise _fail(filename, "the file has no header row (only the 'sep=' line)")
+        first_line = text.split("\n", 1)[0].rstrip("\r")
+    else:
+        delimiter = _guess_delimiter(first_line)
     try:
         # header=None: a row with more cells than the header is an error, not a silent index.
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
                             na_filter=False, skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL, header=None)
     except pd.errors.ParserError as exc:
-        raise _fail(filename, f"the file cannot be read as CSV ({_parser_detail(exc)})") from None
+        raise _fail(filename, _parser_detail(exc)) from None
     except pd.errors.EmptyDataError:
         raise _fail(filename, "the file has no header row") from None
     header = [str(c).strip() for c in frame.iloc[0].fillna("")]
+    if frame.shape[1] == 1 and not hint:
+        # One column in the header, but the rows below all hold one separator: a guess on the
+        # header alone would read every row into one cell.
+        sample = frame.iloc[1:21, 0].astype(str)
+        sample = sample[sample.str.strip() != ""]
+        for d in DELIMITERS:
+            if len(sample) and sample.str.contains(d, regex=False).all():
+                raise _fail(filename, f"the header row has one column but the rows below are separated by "
+                                      f"{_DELIMITER_WORDS[d]}; give the header the same separators "
+                                      f"(or add a first line sep={d})")
+    _account_for_every_line(filename, text, frame, delimiter)
     frame = frame.iloc[1:].fillna("")
     frame.index = frame.index - 1
     frame.columns = header
@@ -296,15 +353,95 @@ def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
     frame = frame.apply(lambda s: s.str.strip()) if len(frame.columns) else frame
     # Blank lines are dropped but keep their place, so row numbers stay those a spreadsheet shows.
     frame = frame[(frame != "").any(axis=1)] if len(frame.columns) else frame
-    return ParsedFile(filename=filename, frame=frame, delimiter=delimiter, had_bom=had_bom)
+    return ParsedFile(filename=filename, frame=frame, delimiter=delimiter, had_bom=had_bom,
+                      sep_hint=bool(hint))
+
+
+def _delimiters_per_line(text: str, delimiter: str, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per line: how many delimiters it holds, and whether it is blank. numpy over the bytes
+    (the delimiters are ASCII; a multi-byte one falls back to pandas string counting)."""
+    if len(delimiter.encode()) != 1:
+        lines = pd.Series(text.split("\n")[:n_lines], dtype="str").str.rstrip("\r")
+        return lines.str.count(re.escape(delimiter)).to_numpy(), (lines.str.len() == 0).to_numpy()
+    buf = np.frombuffer(text.encode(), dtype=np.uint8)
+    breaks = np.flatnonzero(buf == 10)
+    line_of = np.searchsorted(breaks, np.flatnonzero(buf == ord(delimiter)))
+    counts = np.bincount(line_of, minlength=n_lines)[:n_lines]
+    starts = np.concatenate(([0], breaks + 1))[:n_lines]
+    ends = np.concatenate((breaks, [len(buf)]))[:n_lines]
+    length = ends - starts
+    cr = (length > 0) & (buf[np.maximum(ends - 1, 0)] == 13)
+    return counts, (length - cr) == 0
+
+
+def _account_for_every_line(filename: str, text: str, frame: pd.DataFrame, delimiter: str) -> None:
+    """Refuse a file whose records do not account for its lines, or whose rows are short.
+
+    ``frame`` is the raw read (header as record 0). Costs one vectorised count per line; the
+    cells are only searched for line breaks when the file has fewer records than lines.
+    """
+    n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    records = len(frame)
+    width = frame.shape[1]
+    words = _DELIMITER_WORDS.get(delimiter, repr(delimiter))
+    if records == n_lines:
+        if width < 2:
+            return
+        # Every line is one record: a line with fewer delimiters than the header has fewer cells.
+        # pandas pads a short row with empty cells, so only rows whose last cell is empty can be
+        # short; the others are not looked at again.
+        maybe = (frame.iloc[:, -1].astype(str) == "").to_numpy(dtype=bool, copy=True)
+        maybe[0] = False
+        if not maybe.any():
+            return
+        counts, blank = _delimiters_per_line(text, delimiter, n_lines)
+        short = maybe & (counts < width - 1) & ~blank
+        hits = np.flatnonzero(short)
+        if len(hits):
+            # A line of spaces only is blank too (looked at on this rare path only).
+            lines = text.split("\n")
+            hits = np.array([i for i in hits if lines[i].strip()], dtype=np.int64)
+        if len(hits):
+            problems = [Problem(int(i) + 1, None, None,
+                                f"has {int(counts[i]) + 1} cell{'s' if counts[i] else ''}, the header has "
+                                f"{width} (cells are separated by {words}; is a cell missing, or does this "
+                                "row use another separator?)") for i in hits[:MAX_LISTED_PROBLEMS]]
+            raise ImportFailed(filename, problems, total=len(hits))
+        return
+    # Fewer records than lines: the difference must be line breaks inside quoted cells.
+    cells = frame.astype(str)
+    breaks = cells.apply(lambda s: s.str.count("\n"))
+    if records + int(breaks.to_numpy().sum()) != n_lines:
+        raise _fail(filename, f"the file has {n_lines - 1:,} lines of data but only {records - 1:,} rows "
+                              "could be read from them; check for quotes that are not closed")
+    rows, cols = np.nonzero(breaks.to_numpy() > 0)
+    for r, c in zip(rows, cols, strict=True):
+        cell = str(cells.iat[r, c])
+        inner = cell.split("\n")[1:]
+        # A line inside a cell that has as many separators as a whole row is a row of its own
+        # (too weak a sign with fewer than three columns, where one comma would do).
+        looks_like_rows = [ln for ln in inner if ln.count(delimiter) >= width - 1]
+        if width >= 3 and looks_like_rows:
+            column = str(frame.iat[0, c]).strip() if r else None
+            raise ImportFailed(filename, [Problem(
+                int(r) + 1, column or None, cell.split("\n")[0],
+                f"opens a quote (\") that is not closed: the next {len(inner)} line"
+                f"{'s' if len(inner) > 1 else ''} of the file, which look like rows of their own, "
+                "were read into this one cell. Remove the stray quote or double it (\"\"), "
+                "then import again")])
 
 
 def _parser_detail(exc: Exception) -> str:
     msg = str(exc).strip().splitlines()[-1]
     m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
     if m:
-        return f"line {m.group(2)} has {m.group(3)} cells, the header has {m.group(1)}"
-    return msg
+        return (f"line {m.group(2)} has {m.group(3)} cells, the header has {m.group(1)} "
+                "(a cell with the separator in it that is not in quotes?)")
+    m = re.search(r"EOF inside string starting at row (\d+)", msg)
+    if m:
+        return (f"row {int(m.group(1)) + 1} opens a quote (\") that is never closed, so the rest of the "
+                "file would be read into one cell; remove the stray quote or double it (\"\")")
+    return f"the file cannot be read as CSV ({msg})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,6 +514,14 @@ def _format(kind: str) -> tuple[Col, ...]:
 # --------------------------------------------------------------------------------------------
 # Checking cells (vectorised)
 
+# Dates before this are placeholders (1900-01-01, 1899-12-30: a spreadsheet's day zero,
+# 1970-01-01: a clock's) for a shop's customers, orders and answers. Only the listed fields may
+# lie in the future (up to FUTURE_DATES_UNTIL); the others may be at most two days ahead (time zones).
+EARLIEST_DATE = pd.Timestamp("1990-01-01")
+FUTURE_DATES_UNTIL = pd.Timestamp("2100-12-31")
+FUTURE_DATE_FIELDS = frozenset({"expires_at"})
+# Text fields holding ids: a cell like 6.52E+12 or 123.0 there is an id a spreadsheet mangled.
+ID_FIELDS = frozenset({"customer_id", "order_id", "response_id", "entry_id", "ticket_id", "refund_of"})
 _TRUE = {"true", "yes", "y", "1", "t", "x"}
 _FALSE = {"false", "no", "n", "0", "f", ""}
 _COMPACT_DATE = re.compile(r"\d{8}")
@@ -388,13 +533,20 @@ def parse_datetimes(values: pd.Series) -> pd.Series:
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     compact = values.str.fullmatch(r"\d{8}")
     if compact.any():
-        out[compact] = pd.to_datetime(values[compact], format="%Y%m%d", errors="coerce")
+        out[compact] = _in_ns_range(pd.to_datetime(values[compact], format="%Y%m%d", errors="coerce"))
     rest = ~compact
     if rest.any():
         # A lone date or a naive timestamp is taken as UTC; ISO8601 rejects "03/01/2025" and the like.
         parsed = pd.to_datetime(values[rest], format="ISO8601", errors="coerce", utc=True)
-        out[rest] = parsed.dt.tz_convert(None).astype("datetime64[ns]")
+        out[rest] = _in_ns_range(parsed.dt.tz_convert(None))
     return out
+
+
+def _in_ns_range(values: pd.Series) -> pd.Series:
+    """NaT for dates nanosecond timestamps cannot hold (0001-01-01, 9999-12-31): pandas parses
+    them at a coarser unit and would fail to convert."""
+    ok = (values >= pd.Timestamp("1678-01-01")) & (values <= pd.Timestamp("2261-12-31"))
+    return values.where(ok).astype("datetime64[ns]")
 
 
 def _check_column(col: Col, raw: pd.Series) -> tuple[pd.Series, list[tuple[pd.Series, str]]]:
@@ -402,17 +554,41 @@ def _check_column(col: Col, raw: pd.Series) -> tuple[pd.Series, list[tuple[pd.Se
     empty = raw == ""
     if col.kind == "text":
         out = raw.where(~empty, None).astype(object)
+        if col.name in ID_FIELDS:
+            excel = raw.str.fullmatch(r"[0-9]+(?:[.,][0-9]+)?[eE]\+?[0-9]+|[0-9]+\.0+").to_numpy(dtype=bool)
+            id_checks = [(excel, "looks like an id a spreadsheet turned into a number (scientific "
+                                 "notation or a trailing .0), so the real id is lost; format the column "
+                                 "as Text in the spreadsheet, or export the file from the shop again")]
+        else:
+            id_checks = []
         if not col.max_length:
-            return out, []
+            return out, id_checks
         too_long = ~empty & (raw.str.len() > col.max_length)
-        return out, [(too_long, f"is longer than {col.max_length} characters")]
+        return out, [(too_long, f"is longer than {col.max_length} characters"), *id_checks]
     if col.kind in ("datetime", "date"):
         parsed = parse_datetimes(raw)
         bad = ~empty & parsed.isna()
         if col.kind == "date":
             parsed = parsed.dt.normalize()
-        return parsed, [(bad, "is not a date (use ISO 8601 like 2025-03-01 or 2025-03-01T14:30:00, "
-                              "or YYYYMMDD)")]
+        # A well-formed date outside the range pandas holds (0001-01-01, 9999-12-31) is NaT too:
+        # it is a placeholder, not a typo. Only the unparsed cells are looked at again.
+        shaped = pd.Series(False, index=raw.index)
+        if bad.any():
+            cand = raw[bad]
+            year = pd.to_numeric(cand.str.slice(0, 4).where(cand.str.match(r"\d{4}-?\d{2}-?\d{2}"), ""),
+                                 errors="coerce")
+            shaped[bad] = ((year < EARLIEST_DATE.year) | (year > FUTURE_DATES_UNTIL.year)).to_numpy(dtype=bool)
+        latest = FUTURE_DATES_UNTIL if col.name in FUTURE_DATE_FIELDS else pd.Timestamp(utcnow()) \
+            + pd.Timedelta(days=2)
+        outside = ~empty & parsed.notna() & ((parsed < EARLIEST_DATE) | (parsed > latest))
+        when = "2100-12-31" if col.name in FUTURE_DATE_FIELDS else "today"
+        return parsed, [
+            (bad & ~shaped, "is not a date (use ISO 8601 like 2025-03-01 or 2025-03-01T14:30:00, "
+                            "or YYYYMMDD)"),
+            (shaped | outside, f"is a placeholder or impossible date (dates from "
+                               f"{EARLIEST_DATE:%Y-%m-%d} to {when} are accepted); leave the cell empty if "
+                               "the date is not known"),
+        ]
     if col.kind in ("number", "whole"):
         numbers = pd.to_numeric(raw.where(~empty, None), errors="coerce").astype("float64")
         bad = ~empty & ~np.isfinite(numbers.fillna(np.inf))
@@ -487,7 +663,34 @@ def check_cells(parsed: ParsedFile, kind: str, match: ColumnMatch) -> tuple[pd.D
         no_comment = typed["comment"].isna() if "comment" in typed else none
         problems.cells(rownum, parsed.frame.iloc[:, 0], no_score & no_comment, "nps_score",
                        "needs an nps_score or a comment; both are empty", show_value=False)
+    if kind in DERIVED_FROM:
+        _repeated_rows_without_key(parsed, kind, match, rownum, problems)
     return typed, problems
+
+
+def _repeated_rows_without_key(parsed: ParsedFile, kind: str, match: ColumnMatch, rownum: np.ndarray,
+                               problems: Problems) -> None:
+    """Two identical rows without a source id are refused: one record listed twice, or two
+    records that happen to look alike? Only the person who has the file can tell."""
+    key = KEY_COLUMN[kind]
+    key_col = {v: k for k, v in match.mapping.items()}.get(key)
+    frame = parsed.frame
+    no_key = np.ones(len(frame), dtype=bool) if key_col is None else (frame[key_col] == "").to_numpy()
+    if not no_key.any() or not match.mapping:
+        return
+    sub = frame.loc[no_key, list(match.mapping)]
+    hashes = pd.Series(pd.util.hash_pandas_object(sub, index=False).to_numpy(), index=sub.index)
+    repeat = hashes.duplicated(keep="first").to_numpy()
+    if not repeat.any():
+        return
+    rows = rownum[no_key]
+    first = pd.Series(rows).groupby(hashes.to_numpy()).transform("first").to_numpy()
+    hits = np.flatnonzero(repeat)
+    problems.uncounted += max(len(hits) - MAX_LISTED_PROBLEMS, 0)
+    problems.extend(Problem(int(rows[i]), key, None,
+                            f"is empty and the row repeats row {int(first[i])} exactly: the same record "
+                            f"listed twice, or two alike? Give each its {key}, or delete the copy")
+                    for i in hits[:MAX_LISTED_PROBLEMS])
 
 
 # --------------------------------------------------------------------------------------------
@@ -517,6 +720,8 @@ class ImportSummary:
     extra_columns: list[str] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    consent_conflicts: list[str] = field(default_factory=list)  # kept out by core.consent's rule
+    consent_conflict_total: int = 0
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -537,6 +742,8 @@ class ImportSummary:
             out["refunds"] = {"inserted": self.refunds_inserted, "updated": self.refunds_updated,
                               "unchanged": self.refunds_unchanged, "removed": self.refunds_removed,
                               "cancellations": self.cancellations, "refunded": self.refunded_money}
+        if self.consent_conflict_total:
+            out["consent_kept_out"] = self.consent_conflict_total
         return out
 
     def lines_of_text(self) -> list[str]:
@@ -562,6 +769,12 @@ class ImportSummary:
                        "minimal customers")
         if self.extra_columns:
             out.append(f"  ignored columns: {', '.join(self.extra_columns)}")
+        if self.consent_conflict_total:
+            out.append(f"  consent withdrawn in Hearth {verb} kept for {self.consent_conflict_total:,} "
+                       "(the file says opted in):")
+            out += [f"    {c}" for c in self.consent_conflicts]
+            if self.consent_conflict_total > len(self.consent_conflicts):
+                out.append(f"    … and {self.consent_conflict_total - len(self.consent_conflicts):,} more")
         out += [f"  {n}" for n in self.notes]
         return out
 
@@ -857,12 +1070,21 @@ def _check_emails(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> Non
 
 def _import_customers(ctx: _Context, problems: Problems) -> None:
     kinds = _kinds_of("customers")
+    # Consent a withdrawal in Hearth holds back is stored as withdrawn (core.consent's rule).
+    plan = consent.reconcile_import(ctx.conn, ctx.typed, max_listed=MAX_LISTED_PROBLEMS)
+    if plan.kept:
+        ctx.typed = ctx.typed.assign(**plan.kept)
+    ctx.summary.consent_conflicts = plan.conflicts
+    ctx.summary.consent_conflict_total = plan.conflict_total
+    before = consent.snapshot(ctx.conn) if plan.kept and ctx.write else None
     _generic(ctx, table=Customer.__table__, key_field="customer_id",
-             db_columns={f: f for f in kinds} | {"customer_id": "external_id"}, field_kinds=kinds,
-             problems=problems, extra_checks=_check_emails,
+             db_columns={f: f for f in kinds if not f.endswith("_consent_at")} | {"customer_id": "external_id"},
+             field_kinds=kinds, problems=problems, extra_checks=_check_emails,
              defaults={"email_opt_in": lambda f: False, "sms_opt_in": lambda f: False, "created_at": _now,
                        "updated_at": _now},
              on_change={"updated_at": _now})
+    if before is not None and not problems:
+        consent.record_import(ctx.conn, ctx.typed, before, filename=ctx.summary.filename, by=None)
 
 
 def _import_products(ctx: _Context, problems: Problems) -> None:
@@ -1463,11 +1685,13 @@ def import_csv(
     dry_run: bool = False,
     mapping: dict[str, str | None] | None = None,
     progress: Progress | None = None,
+    preset: str | None = None,
 ) -> ImportSummary:
     """Check the whole file, then write it in one transaction (commits) or, with ``dry_run``,
     report what would change and write nothing.
 
     ``mapping`` overrides the detected column mapping (file column -> field, None to ignore).
+    ``preset`` reads a platform's export layout first (core.presets, e.g. "shopify_orders").
     Raises ImportFailed (nothing written) when the file cannot be read or has bad rows; the
     refusal itself is recorded in the audit log.
     """
@@ -1476,7 +1700,7 @@ def import_csv(
     _format(kind)
     try:
         summary = _run(session=session, kind=kind, data=data, filename=filename, dry_run=dry_run,
-                       mapping=mapping, progress=say)
+                       mapping=mapping, progress=say, preset=preset)
     except ImportFailed as exc:
         session.rollback()
         if not dry_run:
@@ -1500,16 +1724,59 @@ def import_csv(
 
 
 def check_csv(*, session: Session, kind: str, data: bytes, filename: str,
-              mapping: dict[str, str | None] | None = None) -> ImportSummary:
+              mapping: dict[str, str | None] | None = None, preset: str | None = None) -> ImportSummary:
     """A dry run: what the file would change. Raises ImportFailed when it would be refused."""
     return import_csv(session=session, kind=kind, data=data, filename=filename, actor="-", dry_run=True,
-                      mapping=mapping)
+                      mapping=mapping, preset=preset)
+
+
+def read_with_preset(data: bytes, *, filename: str, kind: str, preset: str | None,
+                     session: Session | None = None) -> tuple[ParsedFile, dict[str, str]]:
+    """Read the file and, with a preset, bring it into the kind's columns; with ``session``, an
+    email address in customer_id becomes the id of the customer stored with that address.
+    Returns the file and, per field, the file column it came from (empty without a preset)."""
+    parsed = read_csv_bytes(data, filename=filename)
+    if not preset:
+        return parsed, {}
+    from core.presets import PRESETS, apply_preset
+
+    parsed, source = apply_preset(parsed, preset, kind)
+    if session is not None and PRESETS[preset].key_by_email and "customer_id" in parsed.frame:
+        parsed.frame["customer_id"] = _customer_ids_for_emails(session.connection(), parsed.frame["customer_id"])
+    return parsed, source
+
+
+def _customer_ids_for_emails(conn: Connection, values: pd.Series) -> pd.Series:
+    """Email addresses -> the external id of the one stored customer with that address (case
+    ignored); an address no single customer has is kept and becomes a new customer's id."""
+    has_at = values.str.contains("@", regex=False)
+    if not has_at.any():
+        return values
+    t = Customer.__table__
+    known = _read(conn, select(t.c.external_id, t.c.email).where(t.c.email.is_not(None)))
+    known["email"] = known["email"].astype(str).str.strip().str.lower()
+    known = known.drop_duplicates("email", keep=False)
+    lookup = pd.Series(known["external_id"].astype(str).to_numpy(), index=known["email"].to_numpy())
+    found = values.str.lower().map(lookup)
+    return values.where(~has_at | found.isna(), found).astype(str)
+
+
+def _in_file_words(problems: Problems, source: dict[str, str]) -> Problems:
+    """Problems name the file's own column when a preset renamed it."""
+    if not source:
+        return problems
+    out = Problems()
+    out.uncounted = problems.uncounted
+    out.extend(Problem(p.row, f"{source[p.column]} ({p.column})" if p.column in source else p.column,
+                       p.value, p.message) for p in problems)
+    return out
 
 
 def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bool,
-         mapping: dict[str, str | None] | None, progress: Progress) -> ImportSummary:
+         mapping: dict[str, str | None] | None, progress: Progress, preset: str | None = None
+         ) -> ImportSummary:
     progress(0.0, "reading the file")
-    parsed = read_csv_bytes(data, filename=filename)
+    parsed, source = read_with_preset(data, filename=filename, kind=kind, preset=preset, session=session)
     match = match_columns(parsed.columns, kind, mapping)
     if match.missing_required:
         cols = ", ".join(match.missing_required)
@@ -1520,15 +1787,19 @@ def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bo
     if parsed.frame.empty:
         raise _fail(filename, "the file has a header but no rows")
     progress(0.05, f"checking {len(parsed.frame):,} rows")
+    if preset:
+        from core.presets import PRESETS
+
+        summary.notes.append(f"read as {PRESETS[preset].title} (preset {preset})")
     typed, problems = check_cells(parsed, kind, match)
     if problems:
-        raise _refuse(filename, problems)
+        raise _refuse(filename, _in_file_words(problems, source))
     ctx = _Context(conn=session.connection(), typed=typed, rownum=pd.Series(parsed.frame.index + 2,
                                                                             index=parsed.frame.index),
                    summary=summary, write=not dry_run, progress=progress)
     _IMPORTERS[kind](ctx, problems)
     if problems:
-        raise _refuse(filename, problems)
+        raise _refuse(filename, _in_file_words(problems, source))
     if kind == "feedback" and not dry_run:
         _score_feedback(session, summary)
     return summary

@@ -38,7 +38,7 @@ from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core import audit, loyalty
+from core import audit, consent, loyalty
 from core.config import Settings, get_settings
 from core.email_address import email_problem
 from core.roles import Role, require_personal_data
@@ -804,9 +804,8 @@ def record_unsubscribe(*, session: Session, customer_id: int, actor: str, source
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise CustomerNotFound(f"no customer with id {customer_id}")
-    customer.email_opt_in = False
-    customer.updated_at = utcnow()
-    session.add(customer)
+    consent.set_consent(session=session, customer_id=customer_id, channel="email", granted=False,
+                        source="unsubscribe", by=actor, detail=f"via {source}")
     audit.record(session=session, actor=actor, action="outreach.unsubscribe", record_type="customer",
                  record_id=customer_id, customer_id=customer_id, detail={"source": source})
     session.commit()

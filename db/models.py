@@ -36,6 +36,24 @@ class Customer(SQLModel, table=True):
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
+class ConsentChange(SQLModel, table=True):
+    """One change of a customer's email or SMS consent (core.consent). The latest change per
+    customer and channel is mirrored in Customer.email_opt_in / sms_opt_in, the current value
+    outreach reads."""
+
+    __tablename__ = "consent_change"
+    __table_args__ = (Index("ix_consent_change_customer", "customer_id", "channel", "changed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    channel: str = Field(max_length=8)  # email, sms
+    granted: bool
+    changed_at: NaiveDatetime
+    source: str = Field(max_length=20)  # initial, import, unsubscribe, complaint, bounce, manual, demo
+    detail: str | None = Field(default=None, max_length=300)
+    recorded_by: str | None = Field(default=None, max_length=64)
+
+
 class Product(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     sku: str = Field(index=True, unique=True, max_length=64)

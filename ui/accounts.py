@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core import accounts as core_accounts
+from core import consent as core_consent
 from core import timeline as core_timeline
 from core.exporting import audited_csv
 from core.roles import Role, parse_roles
@@ -95,7 +96,13 @@ def what_changed(roles: tuple[str, ...], owner: str | None):  # noqa: ANN201 - c
         return changes.what_changed(session=session, roles=parse_roles(roles), owner=owner)
 
 
+@st.cache_data(ttl=ACCOUNT_TTL, show_spinner=False)
+def consent_history(customer_id: int) -> pd.DataFrame:
+    with get_session() as session:
+        return core_consent.history(session=session, customer_id=customer_id)
+
+
 def clear_account_readers() -> None:
     for reader in (queue_page, queue_ids, queue_options, account_overview, account_timeline, next_due,
-                   score_history, what_changed):
+                   score_history, what_changed, consent_history):
         reader.clear()

@@ -98,6 +98,14 @@ st.dataframe(pd.DataFrame([{
     "subscription": info["subscription_status"] or "none", "signed up": info["signup_date"],
     "last login": info["last_login_at"], "email": info["email"] or "", "phone": info["phone"] or "",
 }]), hide_index=True, width="stretch")
+consent_changes = ui.consent_history(customer_id)
+if consent_changes.empty:
+    st.caption("No consent changes recorded for this customer.")
+else:
+    st.caption("Consent history, newest first. An import never gives back consent withdrawn here "
+               "(unsubscribe, complaint, bounce).")
+    st.dataframe(consent_changes, hide_index=True, width="stretch", key="acct_consent_history",
+                 column_config={"changed at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
 
 render_account_outreach(user, customer_id)
 

@@ -13,12 +13,16 @@ from core.importing import (
     mapping_choices,
     match_columns,
     read_csv_bytes,
+    read_with_preset,
 )
+from core.presets import PRESETS, detect_preset, presets_for
 from core.upload import UploadRefused, check_upload, preview_frame
 from ui.auth import require_screen
 from ui.data import IGNORE, export_download, overrides_from_editor
 from ui.db import get_session, precompute_in_background
 from ui.safe import md
+
+OWN_LAYOUT = "Hearth's own columns"
 
 user = require_screen("data")
 st.title("Data")
@@ -43,7 +47,8 @@ def _import_flow() -> None:
         st.caption("Names match without regard to case, spaces and underscores. Dates: ISO 8601 or "
                    f"YYYYMMDD. Amounts with a decimal point. Key: {derived_key_rule(kind)}.")
     limit_mb = get_settings().max_upload_mb
-    upload = st.file_uploader(f"CSV file (UTF-8, comma or semicolon; up to {limit_mb} MB)", type=["csv"],
+    upload = st.file_uploader(f"CSV file (UTF-8; comma, semicolon, tab or '|'; up to {limit_mb} MB)",
+                              type=["csv"],
                               key="data_upload")
     if upload is None:
         st.info("Choose the kind of records, then a CSV file. Small example files for every kind are in "
@@ -58,16 +63,36 @@ def _import_flow() -> None:
         st.text(str(exc))  # it names the file: plain text, never Markdown
         return
     try:
-        parsed = read_csv_bytes(data, filename=upload.name)
+        raw = read_csv_bytes(data, filename=upload.name)
     except ImportFailed as exc:
         # The reason may quote the file's own content: shown as plain text, never as Markdown.
         st.error("The file cannot be read:")
         st.text(str(exc))
         return
 
+    layouts = [OWN_LAYOUT, *presets_for(kind)]
+    detected_preset = detect_preset(raw.columns, kind)
+    layout = st.selectbox(
+        "Layout of the file", layouts, key=f"data_preset_{kind}_{upload.file_id}",
+        index=layouts.index(detected_preset) if detected_preset else 0,
+        format_func=lambda name: name if name == OWN_LAYOUT else PRESETS[name].title,
+        help="A platform's own export is read as it is (detected from the header where it is clear).")
+    preset = None if layout == OWN_LAYOUT else layout
+    if preset:
+        try:
+            parsed, _source = read_with_preset(data, filename=upload.name, kind=kind, preset=preset)
+        except ImportFailed as exc:
+            st.error("The file does not have this layout:")
+            st.text(str(exc))
+            return
+    else:
+        parsed = raw
+
     st.subheader("Preview")
-    st.caption(f"{len(parsed.frame):,} rows, separated by '{md(parsed.delimiter)}'"
-               + (", with a byte order mark" if parsed.had_bom else ""))
+    st.caption(f"{len(raw.frame):,} rows, separated by '{md(raw.delimiter)}'"
+               + (", with a byte order mark" if raw.had_bom else "")
+               + (", after a 'sep=' line" if raw.sep_hint else "")
+               + (f", read as {md(PRESETS[preset].title)}" if preset else ""))
     st.dataframe(preview_frame(parsed.frame), hide_index=True)
 
     st.subheader("Columns")
@@ -84,7 +109,7 @@ def _import_flow() -> None:
     if match.extra:
         st.text("Ignored columns: " + ", ".join(match.extra))  # the file's own headers: text, not Markdown
 
-    check_key = (upload.file_id, kind, tuple(sorted(overrides.items())))
+    check_key = (upload.file_id, kind, preset, tuple(sorted(overrides.items())))
     done = st.session_state.get("data_result")
     if done and done["key"] == check_key:
         st.subheader("Imported")
@@ -97,7 +122,7 @@ def _import_flow() -> None:
         try:
             with get_session() as session, st.spinner("Checking every row…"):
                 summary = check_csv(session=session, kind=kind, data=data, filename=upload.name,
-                                    mapping=overrides or None)
+                                    mapping=overrides or None, preset=preset)
             st.session_state["data_check"] = {"ok": True, "lines": summary.lines_of_text(),
                                               "counts": summary.counts()}
         except ImportFailed as exc:
@@ -120,7 +145,7 @@ def _import_flow() -> None:
                 with get_session() as session:
                     result = import_csv(
                         session=session, kind=kind, data=data, filename=upload.name, actor=user.username,
-                        mapping=overrides or None,
+                        mapping=overrides or None, preset=preset,
                         progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
             except ImportFailed as exc:
                 st.error("Nothing was imported:")

@@ -1,4 +1,4 @@
-"""`python -m core import KIND FILE.csv [--dry-run] [--by USERNAME]`"""
+"""`python -m core import KIND FILE.csv [--dry-run] [--preset NAME] [--by USERNAME]`"""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from sqlmodel import Session
 
 from core.commands.data_export import acting_user
 from core.config import get_settings
-from core.importing import KINDS, import_csv
+from core.importing import KINDS, import_csv, read_csv_bytes
+from core.presets import PRESETS, detect_preset
 from core.roles import Role
 from db.engine import get_engine
 
@@ -19,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("kind", choices=KINDS)
     p.add_argument("file", type=Path)
     p.add_argument("--dry-run", action="store_true", help="check the file and say what would change")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="read a platform's export layout "
+                                                             "(default: detected from the header when clear)")
     p.add_argument("--by", metavar="USERNAME", help="the staff user (an admin) doing the import; "
                                                     "recorded in the audit log (default: cli)")
     p.set_defaults(func=run)
@@ -34,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
             raise PermissionError(f"{actor} may not import data: the admin role is needed")
         # A refused file raises ImportFailed: its text is the one-line summary and the listed
         # problems, which core.__main__ prints before exiting 1.
-        summary = import_csv(session=session, kind=args.kind, data=args.file.read_bytes(),
-                             filename=args.file.name, actor=actor, dry_run=args.dry_run)
+        data = args.file.read_bytes()
+        preset = args.preset or detect_preset(read_csv_bytes(data, filename=args.file.name).columns, args.kind)
+        summary = import_csv(session=session, kind=args.kind, data=data, filename=args.file.name, actor=actor,
+                             dry_run=args.dry_run, preset=preset)
     for line in summary.lines_of_text():
         print(line)
     print(f"done in {summary.seconds:.1f} s")

@@ -1,4 +1,4 @@
-"""`python -m core outreach trigger|deliver|requeue|unsubscribe`"""
+"""`python -m core outreach trigger|deliver|requeue|unsubscribe|consent`"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 
 from sqlmodel import Session
 
-from core import delivery
+from core import consent, delivery
 from core import outreach as core_outreach
 from core.config import get_settings
 from db.engine import get_engine
@@ -46,6 +46,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     u.add_argument("--customer", required=True)
     u.add_argument("--by", required=True)
     u.set_defaults(func=run_unsubscribe)
+
+    c = sub.add_parser("consent", help="show a customer's consent history, or record a change "
+                                       "(a complaint, a bounce, a change made by staff)")
+    c.add_argument("--customer", required=True)
+    c.add_argument("--channel", choices=consent.CHANNELS, default="email")
+    what = c.add_mutually_exclusive_group()
+    what.add_argument("--withdraw", action="store_true")
+    what.add_argument("--give", action="store_true")
+    c.add_argument("--source", choices=("complaint", "bounce", "manual"), default="manual")
+    c.add_argument("--detail", default=None, help="a note kept with the change")
+    c.add_argument("--by", help="staff username recorded with the change (needed to record one)")
+    c.set_defaults(func=run_consent)
 
 
 def run_trigger(args: argparse.Namespace) -> int:
@@ -97,4 +109,23 @@ def run_unsubscribe(args: argparse.Namespace) -> int:
         core_outreach.record_unsubscribe(session=session, customer_id=customer.id, actor=args.by,
                                          source="command line")
     print(f"customer {args.customer}: email consent withdrawn")
+    return 0
+
+
+def run_consent(args: argparse.Namespace) -> int:
+    with Session(_engine(), expire_on_commit=False) as session:
+        customer = core_outreach.find_customer(session=session, external_id=args.customer)
+        if args.withdraw or args.give:
+            if not args.by:
+                raise ValueError("--by is needed to record a consent change")
+            consent.set_consent(session=session, customer_id=customer.id, channel=args.channel,
+                                granted=bool(args.give), source=args.source, by=args.by, detail=args.detail)
+            session.commit()
+            print(f"customer {args.customer}: {args.channel} consent "
+                  f"{'given' if args.give else 'withdrawn'} ({args.source})")
+        history = consent.history(session=session, customer_id=customer.id)
+    if history.empty:
+        print(f"customer {args.customer}: no consent changes recorded")
+    else:
+        print(history.to_string(index=False))
     return 0

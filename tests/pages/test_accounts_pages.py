@@ -111,6 +111,14 @@ def test_account_view_shows_score_drivers_items_and_timeline(demo_app: str) -> N
     assert "Timeline" in text and "What they buy" in text
     kinds = set(at.dataframe[-1].value["kind"])
     assert "order" in kinds
+    # The consent history: the demo's consent at signup, one row per channel.
+    with Session(get_engine(demo_app)) as s:
+        c = s.get(Customer, cid)
+        wanted = {("email", "given" if c.email_opt_in else "withdrawn"), ("SMS", "given" if c.sms_opt_in
+                                                                          else "withdrawn")}
+    history = next(d.value for d in at.dataframe if "consent" in d.value.columns)
+    assert {(r.channel, r.consent) for r in history.itertuples()} == wanted
+    assert set(history["source"]) == {"demo"}
 
 
 def test_account_view_without_an_id_points_to_the_list(demo_app: str) -> None:

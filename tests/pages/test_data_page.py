@@ -133,3 +133,28 @@ def test_mapping_edits_become_overrides() -> None:
     assert overrides_from_editor(edited, {"SKU": "sku"}) == {"Product Name": "name"}
     edited.loc[0, "feeds field"] = "(ignore)"
     assert overrides_from_editor(edited, {"SKU": "sku"}) == {"SKU": None, "Product Name": "name"}
+
+
+def test_a_platform_export_is_detected_and_imported(demo_app: str) -> None:
+    at = app_as("admin", PAGE)
+    _upload(at, "shopify_customers.csv", (EXAMPLES / "shopify_customers.csv").read_bytes(), "customers")
+    assert not at.exception, at.exception
+    shown = page_text(at)
+    assert "read as Shopify customers export" in shown
+    assert "3 records would be inserted" in shown
+    # Hearth's own layout can be chosen instead: then the names and consent columns feed nothing.
+    at.selectbox(key=next(s.key for s in at.selectbox if s.key.startswith("data_preset_"))).set_value(
+        "Hearth's own columns")
+    at.run()
+    assert "Ignored columns: First Name, Last Name, Accepts Email Marketing" in page_text(at)
+
+
+def test_an_unclosed_quote_is_refused_before_the_preview(demo_app: str) -> None:
+    data = (Path(__file__).resolve().parents[1] / "data" / "cases" / "stray-quote-in-comment" /
+            "feedback.csv").read_bytes()
+    at = app_as("admin", PAGE)
+    _upload(at, "feedback.csv", data, "feedback")
+    assert not at.exception, at.exception
+    shown = page_text(at)
+    assert "The file cannot be read" in shown
+    assert "row 4, column comment: 'Arrived late again' opens a quote" in shown

@@ -11,7 +11,7 @@ import sqlmodel  # noqa: F401
 from alembic import op
 
 revision: str = '0007_feedback_model'
-down_revision: str | None = '0005_refunds'
+down_revision: str | None = '0006_consent_history'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,209 @@
+"""Consent: every change of a customer's email and SMS consent, kept with time and source.
+
+``consent_change`` holds the history; ``Customer.email_opt_in`` / ``sms_opt_in`` hold the
+current value (the latest change), which is what outreach and the delivery worker read. Both
+are decided only here: `set_consent` (through `apply_changes`) for one change (an
+unsubscribe, a complaint, a bounce, a change by staff); for a customers file,
+`reconcile_import` decides the values the importer's bulk write stores and `record_import`
+appends the history rows of what it changed, in the same transaction.
+
+The rule for imports (design.md, "Consent"): a customers file carries no time of its own, so
+an import is taken to repeat the source system's older state. It never re-grants consent that
+was withdrawn in Hearth (unsubscribe, complaint, bounce, manual): when the file says opted in
+and the latest change is such a withdrawal, the customer stays out and the import summary
+lists the conflict. Only a file that dates the consent (column ``email_consent_at`` /
+``sms_consent_at``) with a time after the withdrawal grants it again. A withdrawal in the
+file (opted out) always applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from db.bulk import bulk_insert
+from db.models import ConsentChange, Customer, utcnow
+
+CHANNELS = ("email", "sms")
+SOURCES = ("initial", "import", "unsubscribe", "complaint", "bounce", "manual", "demo")
+# Withdrawals made in Hearth itself, which a file can't know about.
+HEARTH_WITHDRAWALS = ("unsubscribe", "complaint", "bounce", "manual")
+_WITHDRAWN_WORDS = {"unsubscribe": "unsubscribed", "complaint": "complained",
+                    "bounce": "email bounced", "manual": "consent withdrawn by staff"}
+HISTORY_COLUMNS = ["changed at", "channel", "consent", "source", "detail", "by"]
+
+
+class ConsentError(ValueError):
+    """A consent change that cannot be recorded (unknown customer, channel or source)."""
+
+
+def _column(channel: str):
+    if channel not in CHANNELS:
+        raise ConsentError(f"unknown channel {channel!r}; use email or sms")
+    return Customer.__table__.c[f"{channel}_opt_in"]
+
+
+def apply_changes(conn: Connection, changes: pd.DataFrame) -> int:
+    """Append ``changes`` to the history and set each customer's current value to their latest.
+
+    ``changes`` has customer_id (int), channel, granted (bool), changed_at (naive UTC),
+    source, detail, recorded_by. Returns the number of rows written. The one writer of consent.
+    """
+    if changes.empty:
+        return 0
+    bad = set(changes["source"]) - set(SOURCES)
+    if bad:
+        raise ConsentError(f"unknown consent source(s): {', '.join(sorted(bad))}")
+    bulk_insert(conn, ConsentChange.__table__, changes)
+    latest = changes.sort_values("changed_at", kind="stable").drop_duplicates(["customer_id", "channel"],
+                                                                              keep="last")
+    table = Customer.__table__
+    now = utcnow()
+    for channel, rows in latest.groupby("channel"):
+        col = _column(str(channel))
+        stmt = (update(table).where(table.c.id == bindparam("_pk"))
+                .values({col.name: bindparam("v"), "updated_at": bindparam("t")}))
+        conn.execute(stmt, [{"_pk": int(c), "v": bool(g), "t": now}
+                            for c, g in zip(rows["customer_id"], rows["granted"], strict=True)])
+    return len(changes)
+
+
+def set_consent(*, session: Session, customer_id: int, channel: str, granted: bool, source: str,
+                by: str | None, detail: str | None = None, at: datetime | None = None) -> ConsentChange:
+    """Record one change of consent (does not commit) and make it the customer's current value.
+
+    A withdrawal is recorded even when consent is already withdrawn: its time is what later
+    imports are compared with. Raises ConsentError for an unknown customer, channel or source.
+    """
+    _column(channel)
+    if source not in SOURCES:
+        raise ConsentError(f"unknown consent source {source!r}; use one of {', '.join(SOURCES)}")
+    if session.get(Customer, customer_id) is None:
+        raise ConsentError(f"no customer with id {customer_id}")
+    when = at or utcnow()
+    apply_changes(session.connection(), pd.DataFrame([{
+        "customer_id": int(customer_id), "channel": channel, "granted": bool(granted), "changed_at": when,
+        "source": source, "detail": detail, "recorded_by": by}]))
+    session.expire_all()
+    return session.exec(select(ConsentChange).where(ConsentChange.customer_id == customer_id)
+                        .order_by(ConsentChange.id.desc())).first()  # type: ignore[union-attr]
+
+
+def history(*, session: Session, customer_id: int) -> pd.DataFrame:
+    """The customer's consent changes, newest first, with the columns in HISTORY_COLUMNS."""
+    t = ConsentChange.__table__
+    frame = pd.read_sql(select(t.c.changed_at, t.c.channel, t.c.granted, t.c.source, t.c.detail,
+                               t.c.recorded_by).where(t.c.customer_id == int(customer_id))
+                        .order_by(t.c.changed_at.desc(), t.c.id.desc()), session.connection())
+    return pd.DataFrame({
+        "changed at": pd.to_datetime(frame["changed_at"]),
+        "channel": frame["channel"].map({"email": "email", "sms": "SMS"}),
+        "consent": np.where(frame["granted"].astype(bool), "given", "withdrawn"),
+        "source": frame["source"], "detail": frame["detail"].fillna(""),
+        "by": frame["recorded_by"].fillna(""),
+    }, columns=HISTORY_COLUMNS)
+
+
+@dataclass
+class ImportConsent:
+    """What a customers file does to consent, decided before anything is written."""
+
+    kept: dict[str, pd.Series] = field(default_factory=dict)  # field -> the values to store
+    conflicts: list[str] = field(default_factory=list)  # one line per customer and channel kept out
+    conflict_total: int = 0
+
+
+def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int = 20) -> ImportConsent:
+    """Decide the consent a customers file may set (the module's import rule).
+
+    ``typed`` is the checked file: customer_id (external id), and any of email_opt_in,
+    sms_opt_in (bool) and email_consent_at, sms_consent_at (naive UTC or NaT). Returns the
+    values to store per field (same index) and the conflicts, "C2001: file says opted in,
+    unsubscribed in Hearth on 2026-11-30; kept out".
+    """
+    out = ImportConsent()
+    channels = [c for c in CHANNELS if f"{c}_opt_in" in typed]
+    if not channels:
+        return out
+    cust = Customer.__table__
+    t = ConsentChange.__table__
+    known = pd.read_sql(select(cust.c.id, cust.c.external_id), conn)
+    ids = typed["customer_id"].astype(object).map(
+        pd.Series(known["id"].to_numpy(), index=known["external_id"].astype(str).to_numpy())
+    ).astype("Int64").to_numpy()
+    changes = pd.read_sql(select(t.c.id, t.c.customer_id, t.c.channel, t.c.granted, t.c.changed_at, t.c.source),
+                          conn)
+    latest = (changes.sort_values(["changed_at", "id"], kind="stable")
+              .drop_duplicates(["customer_id", "channel"], keep="last"))
+    for channel in channels:
+        name = f"{channel}_opt_in"
+        wanted = typed[name].astype(bool)
+        last = latest[latest["channel"] == channel]
+        withdrawn = last[~last["granted"].astype(bool) & last["source"].isin(HEARTH_WITHDRAWALS)]
+        right = pd.DataFrame({"customer_id": withdrawn["customer_id"].astype("Int64").to_numpy(),
+                              "changed_at": pd.to_datetime(withdrawn["changed_at"]).astype("datetime64[ns]")
+                              .to_numpy(),
+                              "source": withdrawn["source"].astype(object).to_numpy()})
+        found = pd.DataFrame({"customer_id": ids}).merge(right, on="customer_id", how="left")
+        when = pd.Series(found["changed_at"].to_numpy(), index=typed.index)
+        source = pd.Series(found["source"].to_numpy(), index=typed.index)
+        conflict = wanted & when.notna()
+        dated = typed.get(f"{channel}_consent_at")
+        if dated is not None:
+            conflict &= ~(dated.notna() & (dated > when))
+        out.kept[name] = wanted & ~conflict
+        hits = np.flatnonzero(conflict.to_numpy())
+        out.conflict_total += len(hits)
+        to = "" if channel == "email" else " to SMS"
+        for i in hits[: max(max_listed - len(out.conflicts), 0)]:
+            out.conflicts.append(
+                f"{typed['customer_id'].iloc[i]}: file says opted in{to}, "
+                f"{_WITHDRAWN_WORDS[source.iloc[i]]} in Hearth on {when.iloc[i]:%Y-%m-%d}; kept out")
+    return out
+
+
+def record_import(conn: Connection, typed: pd.DataFrame, before: pd.DataFrame, *, filename: str,
+                  by: str | None) -> int:
+    """After a customers file is written: one 'import' change for each customer and channel whose
+    consent the file set for the first time or changed. ``before`` is customer table id,
+    external_id, email_opt_in, sms_opt_in as read before the import. Returns rows written."""
+    channels = [c for c in CHANNELS if f"{c}_opt_in" in typed]
+    if not channels:
+        return 0
+    cust = Customer.__table__
+    now = utcnow()
+    current = pd.read_sql(select(cust.c.id, cust.c.external_id, *[cust.c[f"{c}_opt_in"] for c in channels]),
+                          conn)
+    file_ids = pd.Index(typed["customer_id"].astype(str).unique())
+    current = current[current["external_id"].astype(str).isin(file_ids)]
+    merged = current.merge(before, on="id", how="left", suffixes=("", "__before"), indicator=True)
+    is_new = (merged["_merge"] == "left_only").to_numpy()
+    parts = []
+    for channel in channels:
+        name = f"{channel}_opt_in"
+        now_val = merged[name].astype(bool).to_numpy()
+        was = merged[f"{name}__before"]
+        changed = is_new | was.isna().to_numpy() | (was.fillna(False).astype(bool).to_numpy() != now_val)
+        rows = merged.loc[changed]
+        parts.append(pd.DataFrame({
+            "customer_id": rows["id"].astype("int64").to_numpy(), "channel": channel,
+            "granted": rows[name].astype(bool).to_numpy(), "changed_at": now, "source": "import",
+            "detail": f"file {filename}"[:300], "recorded_by": by}))
+    changes = pd.concat(parts, ignore_index=True)
+    if changes.empty:
+        return 0
+    bulk_insert(conn, ConsentChange.__table__, changes)
+    return len(changes)
+
+
+def snapshot(conn: Connection) -> pd.DataFrame:
+    """id, external_id, email_opt_in, sms_opt_in of every customer (for record_import)."""
+    cust = Customer.__table__
+    return pd.read_sql(select(cust.c.id, cust.c.external_id.label("external_id__x"), cust.c.email_opt_in,
+                              cust.c.sms_opt_in), conn).drop(columns="external_id__x")

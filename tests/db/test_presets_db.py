@@ -1,0 +1,136 @@
+"""Platform export presets (issue 14, kind 5) on SQLite and PostgreSQL.
+
+Every expected value is read by hand off the sample files in examples/.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from core.__main__ import main
+from core.importing import ImportFailed, import_csv, read_csv_bytes
+from core.presets import PRESETS, detect_preset
+from db.engine import get_engine
+from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def imp(session: Session, kind: str, name: str, preset: str | None, data: bytes | None = None):
+    data = data if data is not None else (EXAMPLES / f"{name}.csv").read_bytes()
+    return import_csv(session=session, kind=kind, data=data, filename=f"{name}.csv", actor="admin",
+                      preset=preset)
+
+
+def by_ext(session: Session, model, ext: str):
+    return session.exec(select(model).where(model.external_id == ext)).one()
+
+
+@pytest.mark.parametrize("name, kind", [("shopify_orders", "orders"), ("shopify_customers", "customers"),
+                                        ("woocommerce_orders", "orders"), ("smile_points", "loyalty"),
+                                        ("delighted_nps", "feedback"), ("typeform_nps", "feedback")])
+def test_each_sample_is_detected_from_its_header(name, kind):
+    columns = read_csv_bytes((EXAMPLES / f"{name}.csv").read_bytes()).columns
+    assert detect_preset(columns, kind) == name
+    # Hearth's own layout is never taken for a platform's.
+    own = read_csv_bytes((EXAMPLES / f"{kind}.csv").read_bytes()).columns
+    assert detect_preset(own, kind) is None
+
+
+def test_older_shopify_customer_exports_say_accepts_marketing():
+    assert detect_preset(["First Name", "Last Name", "Email", "Accepts Marketing", "Phone"],
+                         "customers") == "shopify_customers"
+
+
+def test_shopify_customers_then_orders(session):
+    customers = imp(session, "customers", "shopify_customers", "shopify_customers")
+    assert customers.inserted == 3
+    ada = by_ext(session, Customer, "7012000001")
+    bruno = by_ext(session, Customer, "7012000002")
+    assert (ada.name, ada.email, ada.email_opt_in, ada.sms_opt_in) == ("Ada Lovelace", "ada@example.com", True,
+                                                                       False)
+    assert (bruno.email_opt_in, bruno.sms_opt_in, bruno.phone) == (False, True, "+34 91 123 45 67")
+
+    orders = imp(session, "orders", "shopify_orders", "shopify_orders")
+    # 5 rows, 3 orders: #1001 and #1002 have two line items each; no new customers (matched by email,
+    # also "Ada@Example.com" in another case).
+    assert (orders.inserted, orders.lines, orders.customers_created) == (3, 5, 0)
+    first = by_ext(session, Order, "#1001")
+    assert (first.customer_id, first.total) == (ada.id, 31.0)
+    lines = session.exec(select(OrderLine).where(OrderLine.order_id == first.id).order_by(OrderLine.sku)).all()
+    assert [(li.sku, li.quantity, li.unit_price) for li in lines] == [("CANDLE-L", 1, 14.0), ("DET-1L", 2, 8.5)]
+    # 18:40:11 at -05:00 is 23:40:11 UTC; 10:15:22 at +01:00 is 09:15:22 UTC.
+    assert by_ext(session, Order, "#1002").ordered_at == datetime(2025, 3, 4, 23, 40, 11)
+    assert first.ordered_at == datetime(2025, 3, 1, 9, 15, 22)
+    assert by_ext(session, Order, "#1002").offer_code == "SPRING10"
+
+
+def test_woocommerce_orders_key_guests_by_email(session):
+    imp(session, "customers", "shopify_customers", "shopify_customers")
+    orders = imp(session, "orders", "woocommerce_orders", "woocommerce_orders")
+    # 4 rows, 3 orders; dana@example.com (a guest, customer_id 0) is new.
+    assert (orders.inserted, orders.lines, orders.customers_created) == (3, 4, 1)
+    dana = by_ext(session, Customer, "dana@example.com")
+    o = by_ext(session, Order, "2202")
+    assert (o.customer_id, o.total, o.offer_code) == (dana.id, 20.0, "SPRING10")
+    lines = session.exec(select(OrderLine).where(OrderLine.order_id == o.id).order_by(OrderLine.sku)).all()
+    # item_total / item_quantity: 12.00 / 1 and 8.00 / 2.
+    assert [(li.sku, li.quantity, li.unit_price) for li in lines] == [("CANDLE-L", 1, 12.0), ("SPONGE-4", 2, 4.0)]
+    assert by_ext(session, Order, "2201").customer_id == by_ext(session, Customer, "7012000001").id
+
+
+def test_smile_points_activity(session):
+    imp(session, "customers", "shopify_customers", "shopify_customers")
+    summary = imp(session, "loyalty", "smile_points", "smile_points")
+    assert (summary.inserted, summary.customers_created) == (5, 0)
+    rows = {e.external_id: (e.kind, e.points) for e in session.exec(select(LoyaltyEntry)).all()}
+    assert rows == {"pa_501": ("earn", 310), "pa_502": ("redeem", -200), "pa_503": ("earn", 280),
+                    "pa_504": ("adjust", -60), "pa_505": ("earn", 100)}
+    assert by_ext(session, LoyaltyEntry, "pa_503").occurred_at == datetime(2025, 3, 5, 0, 0)
+    assert by_ext(session, LoyaltyEntry, "pa_501").customer_id == by_ext(session, Customer, "7012000001").id
+
+
+def test_delighted_and_typeform_nps_exports(session):
+    imp(session, "customers", "shopify_customers", "shopify_customers")
+    assert imp(session, "feedback", "delighted_nps", "delighted_nps").inserted == 3
+    assert imp(session, "feedback", "typeform_nps", "typeform_nps").inserted == 2
+    answers = {f.external_id: (f.nps_score, f.comment) for f in session.exec(select(Feedback)).all()}
+    assert answers == {"dl_9001": (10, "Great detergent, arrived fast"),
+                       "dl_9002": (6, "Sponges were smaller than shown"), "dl_9003": (9, None),
+                       "tf_a1b2c3": (9, "Good value"), "tf_d4e5f6": (3, 'Lid cracked, "sturdy" my foot')}
+    # Unix seconds 1741600800 = 2025-03-10 10:00:00 UTC.
+    assert by_ext(session, Feedback, "dl_9002").submitted_at == datetime(2025, 3, 10, 10, 0)
+    assert by_ext(session, Feedback, "tf_d4e5f6").customer_id == by_ext(session, Customer, "7012000002").id
+
+
+def test_a_bad_cell_is_named_by_the_file_s_own_column(session):
+    text = (EXAMPLES / "shopify_orders.csv").read_text().replace(",2,Laundry detergent", ",two,Laundry detergent")
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "shopify_orders", "shopify_orders", data=text.encode())
+    assert [(p.row, p.column, p.value) for p in err.value.problems] == [(2, "Lineitem quantity (quantity)", "two")]
+    assert session.exec(select(Order)).all() == []
+
+
+def test_a_missing_layout_column_is_named(session):
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "x", "shopify_orders", data=b"Name,Email,Created at,Total\n#1,a@b.c,2025-01-01,5\n")
+    assert "Lineitem sku" in str(err.value) and "Shopify orders export" in str(err.value)
+    with pytest.raises(ImportFailed, match="is for customers files, not orders"):
+        imp(session, "orders", "shopify_customers", "shopify_customers")
+
+
+def test_cli_preset_flag_and_detection(app_env, capsys):
+    assert main(["import", "customers", str(EXAMPLES / "shopify_customers.csv"), "--preset",
+                 "shopify_customers"]) == 0
+    assert main(["import", "orders", str(EXAMPLES / "shopify_orders.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "read as Shopify orders export (preset shopify_orders)" in out
+    assert "3 orders were inserted" in out
+    with Session(get_engine(app_env)) as s:
+        assert len(s.exec(select(Order)).all()) == 3
+    assert set(PRESETS) == {"shopify_orders", "shopify_customers", "woocommerce_orders", "smile_points",
+                            "delighted_nps", "typeform_nps"}
