@@ -340,13 +340,13 @@ def test_scores_export_takes_the_latest_snapshot(session):
 
     load_examples(session, "customers")
     ids = dict(session.exec(select(Customer.external_id, Customer.id)).all())
-    for day, score in ((date(2025, 1, 1), 50.0), (date(2025, 2, 1), 72.5)):
+    for day, score in ((date(2025, 1, 1), 50.0), (date(2025, 2, 1), 72.0)):  # stored whole (scoring rounds)
         session.add(ScoreSnapshot(customer_id=ids["C1001"], as_of=day, health_score=score, band="watch",
                                   churn_probability=0.3, drivers=json.dumps(["late", "fewer orders", "x", "y"])))
     session.commit()
     latest = export_frame(session=session, kind="scores", roles=ADMIN)
     assert latest[["customer_id", "as_of", "health_score", "top_drivers"]].values.tolist() == [
-        ["C1001", "2025-02-01", 72.5, "late; fewer orders; x"]]
+        ["C1001", "2025-02-01", 72, "late; fewer orders; x"]]
     older = export_frame(session=session, kind="scores", roles=ADMIN, as_of=date(2025, 1, 15))
     assert older["health_score"].tolist() == [50.0]
 

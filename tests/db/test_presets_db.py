@@ -15,7 +15,7 @@ from core.__main__ import main
 from core.importing import ImportFailed, import_csv, read_csv_bytes
 from core.presets import PRESETS, detect_preset
 from db.engine import get_engine
-from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine
+from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Refund
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -57,8 +57,13 @@ def test_shopify_customers_then_orders(session):
 
     orders = imp(session, "orders", "shopify_orders", "shopify_orders")
     # 5 rows, 3 orders: #1001 and #1002 have two line items each; no new customers (matched by email,
-    # also "Ada@Example.com" in another case).
-    assert (orders.inserted, orders.lines, orders.customers_created) == (3, 5, 0)
+    # also "Ada@Example.com" in another case). #1003 is voided: a cancellation, not an order (its line
+    # is not stored); #1002 is partially refunded, 6.00 of 28.00.
+    assert (orders.inserted, orders.lines, orders.customers_created) == (2, 4, 0)
+    assert orders.cancellations == 1
+    assert session.exec(select(Order).where(Order.external_id == "#1003")).first() is None
+    refunds = {(r.kind, r.order_ref, r.amount) for r in session.exec(select(Refund)).all()}
+    assert refunds == {("refund", "#1002", 6.0), ("cancellation", "#1003", 9.0)}
     first = by_ext(session, Order, "#1001")
     assert (first.customer_id, first.total) == (ada.id, 31.0)
     lines = session.exec(select(OrderLine).where(OrderLine.order_id == first.id).order_by(OrderLine.sku)).all()
@@ -72,8 +77,12 @@ def test_shopify_customers_then_orders(session):
 def test_woocommerce_orders_key_guests_by_email(session):
     imp(session, "customers", "shopify_customers", "shopify_customers")
     orders = imp(session, "orders", "woocommerce_orders", "woocommerce_orders")
-    # 4 rows, 3 orders; dana@example.com (a guest, customer_id 0) is new.
-    assert (orders.inserted, orders.lines, orders.customers_created) == (3, 4, 1)
+    # 4 rows, 3 orders; dana@example.com (a guest, customer_id 0) is new. 2203 is cancelled: not an
+    # order; 2202 had 4.00 of its 20.00 refunded.
+    assert (orders.inserted, orders.lines, orders.customers_created) == (2, 3, 1)
+    assert orders.cancellations == 1
+    refunds = {(r.kind, r.order_ref, r.amount) for r in session.exec(select(Refund)).all()}
+    assert refunds == {("refund", "2202", 4.0), ("cancellation", "2203", 9.0)}
     dana = by_ext(session, Customer, "dana@example.com")
     o = by_ext(session, Order, "2202")
     assert (o.customer_id, o.total, o.offer_code) == (dana.id, 20.0, "SPRING10")
@@ -129,8 +138,8 @@ def test_cli_preset_flag_and_detection(app_env, capsys):
     assert main(["import", "orders", str(EXAMPLES / "shopify_orders.csv")]) == 0
     out = capsys.readouterr().out
     assert "read as Shopify orders export (preset shopify_orders)" in out
-    assert "3 orders were inserted" in out
+    assert "2 orders were inserted" in out
     with Session(get_engine(app_env)) as s:
-        assert len(s.exec(select(Order)).all()) == 3
+        assert len(s.exec(select(Order)).all()) == 2  # the third, #1003, was voided
     assert set(PRESETS) == {"shopify_orders", "shopify_customers", "woocommerce_orders", "smile_points",
                             "delighted_nps", "typeform_nps"}
