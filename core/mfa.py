@@ -14,6 +14,7 @@ from datetime import datetime
 
 import pyotp
 import qrcode
+from sqlalchemy import update
 from sqlmodel import Session
 
 from core import audit, users
@@ -87,13 +88,23 @@ def verify_login_code(*, session: Session, username: str, code: str, now: dateti
     from core.auth import count_failed_attempt  # avoid an import cycle
 
     user = _user(session, username)
+    session.refresh(user)  # the row as it is now: the lock and the codes another process may have changed
     now_naive = now or utcnow()
     if user.disabled or (user.locked_until and user.locked_until > now_naive):
         return False
     ok = bool(user.totp_secret) and _totp_ok(user.totp_secret, code, now)
     used_recovery = False
     if not ok:
+        before = user.recovery_codes
         ok = used_recovery = _consume_recovery_code(user, code)
+        if ok:
+            # Compare-and-swap: the code is spent only if nobody spent one since this read, so
+            # the same recovery code sent twice at once logs in once.
+            after = user.recovery_codes
+            session.expire(user, ["recovery_codes"])
+            ok = used_recovery = bool(session.execute(
+                update(StaffUser).where(StaffUser.id == user.id, StaffUser.recovery_codes == before)
+                .values(recovery_codes=after)).rowcount)
     if ok:
         user.failed_logins = 0
         session.add(user)

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         counts = result["demo_data"]
         print("demo data: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
     if args.demo and settings.is_production:
-        print("warning: HEARTH_ENV=production refuses to start while demo logins exist")
+        print("warning: HEARTH_ENV=production refuses to start while a demo login is enabled; disable each "
+              "(python -m core users disable NAME) or give it a new password (users set-password NAME)")
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
