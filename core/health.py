@@ -70,7 +70,23 @@ VALUE_EXPLANATION = (
 )
 
 
-def band_of(score: pd.Series | np.ndarray, *, healthy: float = 70, watch: float = 40) -> np.ndarray:
+def band_thresholds(healthy: float | None = None, watch: float | None = None) -> tuple[float, float]:
+    """(healthy, watch): the health score at and above which an account is Healthy, and below
+    which it is At risk. From the settings (HEARTH_HEALTH_BAND_HEALTHY, HEARTH_HEALTH_BAND_WATCH;
+    70 and 40 by default) unless given; the one source for bands, gauges and screen notes."""
+    from core.config import get_settings
+
+    if healthy is None or watch is None:
+        settings = get_settings()
+        healthy = settings.health_band_healthy if healthy is None else healthy
+        watch = settings.health_band_watch if watch is None else watch
+    return float(healthy), float(watch)
+
+
+def band_of(score: pd.Series | np.ndarray, *, healthy: float | None = None,
+            watch: float | None = None) -> np.ndarray:
+    """Healthy at and above `healthy`, At risk below `watch`, Watch between (band_thresholds)."""
+    healthy, watch = band_thresholds(healthy, watch)
     s = np.asarray(score, dtype=float)
     return np.where(s >= healthy, "healthy", np.where(s >= watch, "watch", "at_risk"))
 
@@ -262,19 +278,22 @@ def component_aucs(components: pd.DataFrame, active: np.ndarray) -> dict[str, fl
     return out
 
 
-def agreed_band(score: pd.Series | np.ndarray, churn: np.ndarray, *, healthy: float = 70,
-                watch: float = 40) -> np.ndarray:
+def agreed_band(score: pd.Series | np.ndarray, churn: np.ndarray, *, healthy: float | None = None,
+                watch: float | None = None) -> np.ndarray:
     """The band of the health score, except that an account whose churn probability is above
     HEALTHY_MAX_CHURN is at most Watch (see `disagreement` for what the screen says)."""
     band = band_of(score, healthy=healthy, watch=watch)
     return np.where((band == "healthy") & (np.asarray(churn, dtype=float) > HEALTHY_MAX_CHURN), "watch", band)
 
 
-def disagreement(health: float, churn: float, *, healthy: float = 70, watch: float = 40) -> str | None:
+def disagreement(health: float, churn: float, *, healthy: float | None = None,
+                 watch: float | None = None) -> str | None:
     """Why health and churn risk point different ways for one account, or None when they agree.
+    The bands' thresholds are band_thresholds' (the settings unless given).
 
     Health weighs how the account looks today (recency, feedback, tickets, ...); churn
     probability is the model's estimate of no order in the horizon from the shop's history."""
+    healthy, watch = band_thresholds(healthy, watch)
     pct = churn_text(churn)
     if health >= healthy and churn > HEALTHY_MAX_CHURN:
         return (f"Health {health_text(health)} looks healthy, but the churn model puts the chance of no order in "

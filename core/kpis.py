@@ -907,6 +907,101 @@ def band_moves(
     }
 
 
+def _move_dates(session: Session, as_of: date | None, days: int) -> tuple[date | None, date | None]:
+    """(newest snapshot date up to `as_of`, newest on or before it minus `days`), as band_moves."""
+    s = ScoreSnapshot.__table__.c
+    stmt = select(func.max(s.as_of))
+    if as_of is not None:
+        stmt = stmt.where(s.as_of <= as_of)
+    latest = session.execute(stmt).scalar_one_or_none()
+    if latest is None:
+        return None, None
+    latest = pd.Timestamp(latest).date()
+    previous = session.execute(select(func.max(s.as_of)).where(s.as_of <= latest - timedelta(days=days))
+                               ).scalar_one_or_none()
+    return latest, None if previous is None else pd.Timestamp(previous).date()
+
+
+def _move_stmt(columns: list[Any], *, previous: date, latest: date, from_band: str, to_band: str,
+               conds: list[ColumnElement]) -> Select:
+    a = ScoreSnapshot.__table__.alias("a")
+    b = ScoreSnapshot.__table__.alias("b")
+    cols = [c(a, b) if callable(c) else c for c in columns]
+    return _filtered(
+        select(*cols).select_from(a.join(b, a.c.customer_id == b.c.customer_id)
+                                  .join(Customer, Customer.id == a.c.customer_id))
+        .where(a.c.as_of == previous, b.c.as_of == latest, a.c.band == from_band, b.c.band == to_band),
+        a.c.customer_id, conds)
+
+
+def band_move_accounts(
+    *,
+    session: Session,
+    roles: frozenset[Any],
+    from_band: str,
+    to_band: str,
+    as_of: date | None = None,
+    days: int = 7,
+    segment: str | None = None,
+    region: str | None = None,
+    owner: str | None = None,
+) -> pd.DataFrame:
+    """The accounts behind one of band_moves' rows: in `from_band` at the previous snapshot date
+    and in `to_band` at the latest (the same two dates as band_moves), largest churn
+    probability first. Columns: customer_id, external_id, name, owner, band_before,
+    band_after, health_before, health_after (0-100, whole numbers), churn_percent (latest, one
+    decimal: the screens' rounding rule).
+
+    Personal data: raises core.roles.NotAllowed for a role that may not see it (exec)."""
+    from core.roles import require_personal_data
+
+    require_personal_data(roles)
+    from core.health import CHURN_PERCENT_DECIMALS, HEALTH_DECIMALS
+
+    cols = ["customer_id", "external_id", "name", "owner", "band_before", "band_after",
+            "health_before", "health_after", "churn_percent"]
+    latest, previous = _move_dates(session, as_of, days)
+    if latest is None or previous is None:
+        return pd.DataFrame(columns=cols)
+    stmt = _move_stmt(
+        [Customer.id.label("customer_id"), Customer.external_id, Customer.name, Customer.owner,
+         lambda a, b: a.c.band.label("band_before"), lambda a, b: b.c.band.label("band_after"),
+         lambda a, b: a.c.health_score.label("health_before"), lambda a, b: b.c.health_score.label("health_after"),
+         lambda a, b: b.c.churn_probability.label("churn_probability")],
+        previous=previous, latest=latest, from_band=from_band, to_band=to_band,
+        conds=_customer_conditions(segment, region, owner))
+    df = _read(session, stmt).sort_values(["churn_probability", "external_id"], ascending=[False, True])
+    df["churn_percent"] = (df["churn_probability"] * 100).round(CHURN_PERCENT_DECIMALS)
+    for col in ("health_before", "health_after"):
+        df[col] = df[col].round(HEALTH_DECIMALS)
+    return df.reindex(columns=cols).reset_index(drop=True)
+
+
+def band_move_breakdown(
+    *,
+    session: Session,
+    from_band: str,
+    to_band: str,
+    as_of: date | None = None,
+    days: int = 7,
+    segment: str | None = None,
+    region: str | None = None,
+    owner: str | None = None,
+) -> pd.DataFrame:
+    """The accounts behind one band move as aggregates only (any role): how many per segment
+    and region. Columns: segment, region, customers (most first)."""
+    latest, previous = _move_dates(session, as_of, days)
+    if latest is None or previous is None:
+        return pd.DataFrame(columns=["segment", "region", "customers"])
+    stmt = _move_stmt([Customer.segment, Customer.region, func.count().label("customers")],
+                      previous=previous, latest=latest, from_band=from_band, to_band=to_band,
+                      conds=_customer_conditions(segment, region, owner)).group_by(Customer.segment,
+                                                                                    Customer.region)
+    df = _read(session, stmt)
+    df[["segment", "region"]] = df[["segment", "region"]].fillna("(none)")
+    return df.sort_values(["customers", "segment", "region"], ascending=[False, True, True]).reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- NPS trend, offer codes
 
 

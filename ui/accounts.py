@@ -106,3 +106,15 @@ def clear_account_readers() -> None:
     for reader in (queue_page, queue_ids, queue_options, account_overview, account_timeline, next_due,
                    score_history, what_changed, consent_history):
         reader.clear()
+
+
+@st.cache_data(ttl=QUEUE_TTL, show_spinner=False)
+def band_move_accounts(roles: tuple[str, ...], db: str, as_of: date, from_band: str, to_band: str,
+                       segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    """The accounts behind one of the Overview's band moves (personal data: roles checked in core)."""
+    from core import kpis as core_kpis
+
+    with get_session() as session:
+        return core_kpis.band_move_accounts(session=session, roles=parse_roles(roles), from_band=from_band,
+                                            to_band=to_band, as_of=as_of, segment=segment, region=region,
+                                            owner=owner)

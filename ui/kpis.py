@@ -84,6 +84,14 @@ def bands(db: str, as_of: date, segment: str | None, region: str | None,
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def band_move_breakdown(db: str, as_of: date, from_band: str, to_band: str, segment: str | None,
+                        region: str | None, owner: str | None) -> pd.DataFrame:
+    with get_session() as session:
+        return kpis.band_move_breakdown(session=session, from_band=from_band, to_band=to_band, as_of=as_of,
+                                        segment=segment, region=region, owner=owner)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def nps_trend(db: str, as_of: date, segment: str | None, region: str | None,
               owner: str | None) -> pd.DataFrame:
     with get_session() as session:

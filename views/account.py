@@ -7,7 +7,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.accounts import BAND_LABELS
-from core.health import HEALTH_COMPONENTS, VALUE_EXPLANATION, churn_text, disagreement, health_text
+from core.health import (
+    HEALTH_COMPONENTS,
+    VALUE_EXPLANATION,
+    band_thresholds,
+    churn_text,
+    disagreement,
+    health_text,
+)
 from core.timeline import AccountNotFound
 from ui import accounts as ui
 from ui.auth import require_screen
@@ -56,12 +63,14 @@ else:
 
     left, right = st.columns([2, 3])
     with left:
+        healthy_at, watch_at = band_thresholds()
         gauge = go.Figure(go.Indicator(
             mode="gauge+number", value=score["health_score"], title={"text": "Health score"},
             number={"valueformat": ".0f"},
             gauge={"axis": {"range": [0, 100]}, "bar": {"color": "#444"},
-                   "steps": [{"range": [0, 40], "color": "#f4c7c3"}, {"range": [40, 70], "color": "#fce8b2"},
-                             {"range": [70, 100], "color": "#b7e1cd"}]}))
+                   "steps": [{"range": [0, watch_at], "color": "#f4c7c3"},
+                             {"range": [watch_at, healthy_at], "color": "#fce8b2"},
+                             {"range": [healthy_at, 100], "color": "#b7e1cd"}]}))
         gauge.update_layout(height=230, margin=dict(l=20, r=20, t=40, b=0))
         plotly_chart(gauge, width="stretch", key="acct_gauge")
         st.markdown("**Why**")

@@ -1,6 +1,8 @@
 """Overview: retention KPIs, cohorts, revenue mix, health bands, NPS, loyalty, outreach results.
 
-Every role may open it, so it shows aggregates only: no names, emails, phones or comments.
+Every role may open it, so it shows aggregates only: no names, emails, phones or comments;
+the one exception is the accounts behind a band move, listed only for roles that may see
+accounts (exec sees them by segment and region).
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.accounts import BAND_LABELS
 from core.clv import CLV_EXPLANATION
 from core.kpis import KPI_INFO, REFUNDS_RULE, format_change, format_value, kpi_table_csv
+from core.roles import may_see_personal_data
 from db.models import utcnow
+from ui import accounts as accounts_data
 from ui import kpis as data
 from ui.auth import require_screen
 from ui.safe import md, plotly_chart
@@ -22,7 +27,8 @@ from ui.safe import md, plotly_chart
 user = require_screen("overview")
 
 st.title("Overview")
-st.caption("Retention KPIs as design.md defines them. Aggregates only: no customer is named on this screen.")
+st.caption("Retention KPIs as design.md defines them. Aggregates only: no customer is named on this screen "
+           "(except the accounts behind a band move, for the roles that may see accounts).")
 
 db = data.db_key()
 options = data.filter_options(db)
@@ -195,6 +201,41 @@ if section == "Health bands":
             st.dataframe(moves["moves"], hide_index=True, key="ov_moves",
                          column_config={"from_band": "From", "to_band": "To",
                                         "customers": st.column_config.NumberColumn("Accounts")})
+            pairs = list(zip(moves["moves"]["from_band"], moves["moves"]["to_band"], moves["moves"]["customers"],
+                             strict=True))
+            if pairs:
+                pick = st.selectbox(
+                    "Open a band move", range(len(pairs)), index=None, key="ov_move",
+                    placeholder="Choose a move to see the accounts behind it",
+                    format_func=lambda i: (f"{BAND_LABELS.get(pairs[i][0], 'other')} → "
+                                           f"{BAND_LABELS.get(pairs[i][1], 'other')} ({pairs[i][2]:,} accounts)"))
+                if pick is not None:
+                    fb, tb, _n = pairs[pick]
+                    if may_see_personal_data(user.roles):
+                        acc = accounts_data.band_move_accounts(accounts_data.roles_key(user.roles), db, as_of,
+                                                               fb, tb, segment, region, owner)
+                        acc = acc.assign(band_before=acc["band_before"].map(BAND_LABELS),
+                                         band_after=acc["band_after"].map(BAND_LABELS))
+                        st.dataframe(acc.drop(columns=["customer_id"]), hide_index=True, key="ov_move_accounts",
+                                     column_config={
+                                         "external_id": st.column_config.TextColumn("Customer id"),
+                                         "name": st.column_config.TextColumn("Name"),
+                                         "owner": st.column_config.TextColumn("Owner"),
+                                         "band_before": st.column_config.TextColumn("Band before"),
+                                         "band_after": st.column_config.TextColumn("Band after"),
+                                         "health_before": st.column_config.NumberColumn("Health before",
+                                                                                        format="%d"),
+                                         "health_after": st.column_config.NumberColumn("Health after", format="%d"),
+                                         "churn_percent": st.column_config.NumberColumn("Churn risk",
+                                                                                        format="%.1f %%"),
+                                     })
+                    else:
+                        st.caption("Your role sees aggregates only: the accounts of this move by segment and "
+                                   "region.")
+                        st.dataframe(data.band_move_breakdown(db, as_of, fb, tb, segment, region, owner),
+                                     hide_index=True, key="ov_move_breakdown",
+                                     column_config={"segment": "Segment", "region": "Region",
+                                                    "customers": st.column_config.NumberColumn("Accounts")})
 
 if section == "NPS and loyalty":
     nt = data.nps_trend(*flt)

@@ -173,3 +173,38 @@ def test_accounts_show_what_changed_since_the_last_scoring_run(demo_app: str) ->
     changes = next(d.value for d in at.dataframe if "change" in d.value.columns)
     assert list(changes["external_id"]) == list(feed.rows["external_id"])
     assert list(changes["at"]) == sorted(changes["at"], reverse=True)  # newest first
+
+
+def test_the_health_vs_churn_note_and_the_gauge_follow_the_configured_bands(demo_app: str, monkeypatch) -> None:  # noqa: ANN001
+    """Health 75 with churn risk 70 %: Healthy by the default bands (70 / 40), so the screen says
+    why it is shown as Watch; with HEARTH_HEALTH_BAND_HEALTHY=80 it is Watch by its score and
+    there is nothing to explain, and the gauge's green starts at 80."""
+    from core.config import get_settings
+
+    _score(demo_app)
+    with Session(get_engine(demo_app)) as s:
+        snap = s.exec(select(ScoreSnapshot).order_by(ScoreSnapshot.customer_id)).first()
+        snap.health_score, snap.churn_probability, snap.band = 75, 0.7, "watch"
+        s.add(snap)
+        s.commit()
+        cid = snap.customer_id
+
+    def gauge_steps(at) -> list:  # noqa: ANN001
+        charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        gauges = [d for c in charts for d in c["data"] if d.get("type") == "indicator"]
+        assert len(gauges) == 1
+        return [step["range"] for step in gauges[0]["gauge"]["steps"]]
+
+    at = app_as("manager", "views/account.py", id=str(cid))
+    assert not at.exception, at.exception
+    assert "Health 75 looks healthy, but the churn model" in page_text(at)
+    assert gauge_steps(at) == [[0, 40], [40, 70], [70, 100]]
+
+    monkeypatch.setenv("HEARTH_HEALTH_BAND_HEALTHY", "80")
+    monkeypatch.setenv("HEARTH_HEALTH_BAND_WATCH", "50")
+    get_settings.cache_clear()
+    st.cache_data.clear()
+    at = app_as("manager", "views/account.py", id=str(cid))
+    assert not at.exception, at.exception
+    assert "looks healthy" not in page_text(at)
+    assert gauge_steps(at) == [[0, 50], [50, 80], [80, 100]]

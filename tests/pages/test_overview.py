@@ -148,3 +148,65 @@ def test_the_overview_shows_refunds_beside_revenue_and_says_how_they_count(store
     text = page_text(at)
     assert "Refunds and cancellations are not orders. Revenue is net of refunds" in text
     assert "gross sales / orders" in text
+
+
+def _two_runs_only(url: str) -> dict[str, tuple[str, str, str]]:
+    """Keep the fixture's two runs (15 and 1 days ago: everyone Watch, then a band drawn at
+    random) and drop the demo's own scoring run; returns external_id -> (name, before, after)."""
+    today = utcnow().date()
+    with Session(get_engine(url)) as s:
+        for snap in s.exec(select(ScoreSnapshot)).all():
+            if snap.as_of not in (today - timedelta(days=15), today - timedelta(days=1)):
+                s.delete(snap)
+        s.commit()
+        bands: dict[int, dict] = {}
+        for snap in s.exec(select(ScoreSnapshot)).all():
+            bands.setdefault(snap.customer_id, {})[snap.as_of] = snap.band
+        out = {}
+        for cid, by_day in bands.items():
+            if len(by_day) == 2:
+                c = s.get(Customer, cid)
+                out[c.external_id] = (c.name, by_day[today - timedelta(days=15)], by_day[today - timedelta(days=1)])
+    return out
+
+
+def _open_move(at, before: str, after: str):  # noqa: ANN001, ANN202
+    at.segmented_control(key="ov_section").set_value("Health bands").run()
+    box = at.selectbox(key="ov_move")
+    label = {"watch": "Watch", "at_risk": "At risk", "healthy": "Healthy"}
+    wanted = [i for i, text in enumerate(box.options) if text.startswith(f"{label[before]} → {label[after]} (")]
+    assert len(wanted) == 1, box.options
+    box.set_value(int(wanted[0])).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_band_move_opens_the_accounts_behind_it_for_a_manager(store):
+    accounts = _two_runs_only(store)
+    dropped = {x: name for x, (name, b, a) in accounts.items() if b == "watch" and a == "at_risk"}
+    assert 5 < len(dropped) < 60  # the fixture's draw: some, not all
+    at = _open_move(app_as("manager", PAGE, timeout=120), "watch", "at_risk")
+    assert f"Watch → At risk ({len(dropped):,} accounts)" in at.selectbox(key="ov_move").options
+    tables = [df.value for df in at.dataframe if "external_id" in df.value.columns]
+    assert len(tables) == 1
+    shown = tables[0]
+    assert dict(zip(shown["external_id"], shown["name"], strict=True)) == dropped
+    assert set(shown["band_before"]) == {"Watch"} and set(shown["band_after"]) == {"At risk"}
+    assert set(shown["churn_percent"]) == {40.0}  # 0.4 stored, one decimal as a percentage
+
+
+def test_exec_opening_a_band_move_sees_counts_by_segment_and_region_and_no_names(store):
+    from core.kpis import band_move_accounts
+    from core.roles import NotAllowed, Role
+
+    accounts = _two_runs_only(store)
+    dropped = [x for x, (_n, b, a) in accounts.items() if b == "watch" and a == "at_risk"]
+    at = _open_move(app_as("exec", PAGE, timeout=120), "watch", "at_risk")
+    assert not [df for df in at.dataframe if "external_id" in df.value.columns or "name" in df.value.columns]
+    counts = [df.value for df in at.dataframe if "segment" in df.value.columns]
+    assert len(counts) == 1 and int(counts[0]["customers"].sum()) == len(dropped)
+    text = page_text(at)
+    assert "Quartermain" not in text and "ovt-c-" not in text
+    # The server refuses too, not only the screen.
+    with Session(get_engine(store)) as s, pytest.raises(NotAllowed):
+        band_move_accounts(session=s, roles=frozenset({Role.EXEC}), from_band="watch", to_band="at_risk")
