@@ -50,12 +50,26 @@ def _english_words() -> frozenset[str]:
     return frozenset(w for w in SentimentIntensityAnalyzer().lexicon if w.isalpha()) | _FUNCTION_WORDS
 
 
-def _mostly_english_words(text: str) -> bool:
+def _english_share(text: str) -> float:
     words = [w.lower() for w in _WORDS.findall(text)]
     if not words:
-        return False
+        return 0.0
     known = _english_words()
-    return sum(w in known for w in words) / len(words) >= ENGLISH_WORD_SHARE
+    return sum(w in known for w in words) / len(words)
+
+
+def _read_as_english(text: str) -> bool:
+    """For a text lingua did not put in English: most of its words are English words VADER
+    knows, or half are and lingua thinks English at least half as likely ("Terrible service.")."""
+    share = _english_share(text)
+    if share >= ENGLISH_WORD_SHARE:
+        return True
+    if share < 0.5:
+        return False
+    confidences = _detector().compute_language_confidence_values(text)
+    top = confidences[0].value if confidences else 0.0
+    english = next((c.value for c in confidences if c.language == Language.ENGLISH), 0.0)
+    return top > 0 and english >= 0.5 * top
 
 
 def detect_languages(texts: Sequence[str | None]) -> list[str | None]:
@@ -68,7 +82,7 @@ def detect_languages(texts: Sequence[str | None]) -> list[str | None]:
     found = _detector().detect_languages_in_parallel_of([t for _, t in todo])
     for (i, text), language in zip(todo, found, strict=True):
         code = language.iso_code_639_1.name.lower() if language is not None else None
-        if code != ENGLISH and (code is None or _mostly_english_words(text)):
+        if code != ENGLISH and (code is None or _read_as_english(text)):
             code = ENGLISH
         out[i] = code
     return out

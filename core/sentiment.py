@@ -1,19 +1,25 @@
 """Sentiment and the "needs a human" flag for feedback answers.
 
-VADER (an offline lexicon) gives the tone. It misses complaints said in plain words
-("the door would not close", "stopped working after a week") and reads cleaning praise
-("kills germs", "tough on dirt") as negative, so Hearth adds two things on top:
+The tone is read by a small learnt model (core.flag_model: tf-idf word and character
+n-grams plus VADER's scores, trained on human-rated sentences, see core.flag_training).
+Plain VADER misses complaints said in plain words ("the door would not close") and reads
+cleaning praise ("kills germs", "tough on dirt") as negative, so Hearth also has:
 
-- a small domain lexicon that neutralises cleaning words and adds product-problem words;
+- a small domain lexicon that neutralises cleaning words and adds product-problem words
+  (VADER's scores are inputs of the model);
 - negation-aware problem patterns, each naming a retention theme (leaking, broken, late
   delivery, billing, refund, cancel, allergic reaction, safety, ...). "No leaks so far" and
-  "nothing missing" do not count; "if it ever leaks" does not either.
+  "nothing missing" do not count; "if it ever leaks" does not either; the denied words are
+  hidden from the model too. German, French, Spanish and Italian have keyword themes.
 
-An answer is flagged when it is a detractor (score 0 to 6), when its comment is clearly
-negative, or when the comment names a retention problem, even calmly. Answers without a
-score are judged on their text, answers without text on their score. The reasons are kept
-as short phrases ("detractor 3", "negative tone -0.72", "mentions: leaking, refund") so a
-support lead sees why.
+Each comment's language is detected (core.language). An answer is flagged when it is a
+detractor (score 0 to 6), when its English comment reads negative (the model's probability
+at its threshold; a promoter's own score outweighs it), or when the comment names a
+retention problem, even calmly. A comment in another language is never scored as English:
+without a detractor score or a named problem, and without any score, it "needs a read" by a
+person. Only the first MAX_JUDGED_CHARS characters are judged. The reasons are kept as short
+phrases ("detractor 3", "negative tone (82%)", "mentions: leaking, refund") so a support
+lead sees why.
 
 `python -m core.sentiment --evaluate tests/data/labelled_feedback.csv` prints precision and
 recall of the flag against plain VADER on a labelled set.
@@ -38,9 +44,6 @@ from core.language import ENGLISH, detect_languages
 
 DETRACTOR_MAX = 6
 PROMOTER_MIN = 9
-# "Clearly negative": below VADER's own neutral band (-0.05), far enough that a single mildly
-# negative word in an otherwise plain remark does not page a human.
-NEGATIVE_TONE = -0.35
 # A comment that names a problem is at least this negative, whatever its polite words say
 # ("Great, another leaking bottle" scores +0.79 in plain VADER).
 PROBLEM_TONE_CAP = -0.35

@@ -130,9 +130,10 @@ class Feedback(SQLModel, table=True):
     first_response_at: NaiveDatetime | None = None
     resolved_at: NaiveDatetime | None = None
     # Filled with the flag (core.sentiment): the comment's ISO 639-1 code, and whether a person
-    # must read it (a language the flag cannot read, no score, nothing named).
-    language: str | None = Field(default=None, max_length=8, index=True)
-    needs_read: bool = Field(default=False, index=True)
+    # must read it (a language the flag cannot read, no score, nothing named). Not indexed:
+    # flagging rewrites them for every answer, and two more indexes made that 50 % slower.
+    language: str | None = Field(default=None, max_length=8)
+    needs_read: bool = False
     # The team's word on the flag, a label the model learns from: "negative" (flag confirmed,
     # or a missed complaint flagged by hand) or "not negative" ("not a problem").
     label: str | None = Field(default=None, max_length=16, index=True)

@@ -267,5 +267,23 @@ with st.container(border=True):
                             st.session_state["fb_flash"] = f"Apology for item #{item_id}: {result.describe()}"
                             st.rerun()
 
+if triage:
+    with st.expander("Flag a missed complaint", icon=":material/flag:"):
+        st.caption("An answer the flag let through: find its id with the comment search on the NPS screen. "
+                   "It goes into the inbox as new, and the flag learns from it.")
+        with st.form("fb_missed_form", clear_on_submit=True):
+            missed_id = st.number_input("Answer id", min_value=1, step=1, key="fb_missed_id")
+            if st.form_submit_button("Flag as a complaint"):
+                try:
+                    with get_session() as session:
+                        fbk.flag_by_hand(session=session, feedback_id=int(missed_id), actor=user.username,
+                                         roles=user.roles)
+                except (fbk.FeedbackError, NotAllowed) as exc:
+                    st.error(str(exc))
+                else:
+                    ui.clear_feedback_readers()
+                    st.session_state["fb_flash"] = f"Answer #{int(missed_id)} flagged by hand."
+                    st.rerun()
+
 if sees_all:  # the export holds every answer; managers see only their own accounts' items
     export_button("feedback", user, label="Download all feedback as CSV", key="fb_export")

@@ -28,3 +28,18 @@ def test_flag_and_reflag(app_env: str, capsys: pytest.CaptureFixture[str]) -> No
     with Session(get_engine(app_env)) as session:
         flagged = session.exec(select(Feedback.flagged).order_by(Feedback.id)).all()
     assert flagged == [True, False]
+
+
+def test_evaluate_prints_hearth_and_vader_side_by_side(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    labelled = tmp_path / "labelled.csv"
+    # Worked by hand: VADER reads only "terrible" as negative (compound -0.48; the late parcel 0.0,
+    # the towels +0.59); Hearth also names the late delivery.
+    labelled.write_text("comment,needs_human\nTerrible service.,1\nParcel arrived a week late.,1\n"
+                        "Lovely towels.,0\n")
+    assert main(["feedback", "evaluate", str(labelled)]) == 0
+    out = capsys.readouterr().out
+    assert "Hearth flag                        precision 1.000  recall 1.000  F1 1.000  (TP 2, FP 0, FN 0, TN 1)" in out
+    assert "plain VADER (compound < -0.05)     precision 1.000  recall 0.500  F1 0.667  (TP 1, FP 0, FN 1, TN 1)" in out
+    labelled.write_text("comment,needs_human\nFine.,maybe\n")
+    assert main(["feedback", "evaluate", str(labelled)]) == 1
+    assert "row 2: needs_human must be 0 or 1, not 'maybe'" in capsys.readouterr().err

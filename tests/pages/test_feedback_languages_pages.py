@@ -66,3 +66,25 @@ def test_admin_sees_the_feedback_model(demo_app: str) -> None:
     assert hearth >= vader + 0.10
     with Session(get_engine(demo_app)) as session:
         assert session.exec(select(Feedback.label).where(Feedback.id == ids["german"])).one() is None
+
+
+def test_a_missed_complaint_is_flagged_by_hand_from_the_inbox(demo_app: str) -> None:
+    _store(demo_app)
+    now = utcnow()
+    with Session(get_engine(demo_app)) as session:
+        missed = make_feedback(session, make_customer(session), now - timedelta(hours=1), nps_score=9,
+                               comment="Lovely towels, but the colours are nothing like the website.")
+        session.commit()
+        flag_unscored(session=session)
+        session.commit()
+        missed_id = missed.id
+        assert not session.get(Feedback, missed_id).flagged  # a promoter: the flag let it through
+    at = app_as("support", "views/feedback.py")
+    at.number_input(key="fb_missed_id").set_value(missed_id)
+    form_button = next(b for b in at.button if b.label == "Flag as a complaint")
+    form_button.click().run()
+    assert not at.exception, at.exception
+    assert f"Answer #{missed_id} flagged by hand." in page_text(at)
+    with Session(get_engine(demo_app)) as session:
+        fb = session.get(Feedback, missed_id)
+        assert fb.flagged and fb.label == "negative" and fb.state == "new"

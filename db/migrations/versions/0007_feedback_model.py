@@ -23,8 +23,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
         batch_op.add_column(sa.Column('labelled_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
         batch_op.add_column(sa.Column('labelled_at', sa.DateTime(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_feedback_language'), ['language'], unique=False)
-        batch_op.create_index(batch_op.f('ix_feedback_needs_read'), ['needs_read'], unique=False)
         batch_op.create_index(batch_op.f('ix_feedback_label'), ['label'], unique=False)
     op.create_table(
         'feedback_model',
@@ -45,8 +43,6 @@ def downgrade() -> None:
     op.drop_table('feedback_model')
     with op.batch_alter_table('feedback', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_feedback_label'))
-        batch_op.drop_index(batch_op.f('ix_feedback_needs_read'))
-        batch_op.drop_index(batch_op.f('ix_feedback_language'))
         batch_op.drop_column('labelled_at')
         batch_op.drop_column('labelled_by')
         batch_op.drop_column('label')
