@@ -1,0 +1,74 @@
+"""My work through AppTest on the small demo store: the landing page of managers and support
+leads, their own tasks only, and acting on a task without leaving the screen."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from core.tasks import REASON_LABELS
+from db.engine import get_engine
+from db.models import AuditLog, Customer, Task
+from tests.pages.helpers import app_as, page_text
+
+
+def _open_tasks(url: str, username: str) -> list[Task]:
+    with Session(get_engine(url)) as s:
+        return list(s.execute(select(Task).where(Task.assignee == username, Task.closed_at.is_(None))).scalars())
+
+
+def test_a_manager_lands_on_my_work_with_only_their_own_tasks(demo_app: str) -> None:
+    at = app_as("manager")
+    assert not at.exception, at.exception
+    assert at.title[0].value == "My work"
+    mine = _open_tasks(demo_app, "manager")
+    assert mine, "the demo store gives the manager tasks"
+    assert at.metric[0].value == str(len(mine))
+    shown = at.dataframe[0].value
+    with Session(get_engine(demo_app)) as s:
+        owners = {s.get(Customer, t.customer_id).external_id for t in mine}
+    assert set(shown["external_id"]) == owners
+    assert "Priority = value at risk" in page_text(at)
+
+
+def test_the_exec_is_refused_and_lands_on_the_overview(demo_app: str) -> None:
+    at = app_as("exec")
+    assert at.title[0].value != "My work"
+    at = app_as("exec", "views/my_work.py")
+    assert any("Not allowed" in e.value for e in at.error)
+    assert not at.dataframe and not at.metric
+
+
+def test_a_support_lead_closes_a_detractor_task_in_two_clicks(demo_app: str) -> None:
+    at = app_as("support")
+    assert at.title[0].value == "My work"
+    text = page_text(at)
+    assert REASON_LABELS["detractor"] in text
+    before = len(_open_tasks(demo_app, "support"))
+    top = at.selectbox(key="mw_task").value
+    at.selectbox(key="mw_close_outcome").set_value("not_a_problem")
+    at.text_input(key="mw_close_note").input("answered by phone last week")
+    at.button(key="FormSubmitter:mw_close_form-Close task").click().run()
+    assert not at.exception, at.exception
+    assert "Task closed: Not a problem." in page_text(at)
+    assert len(_open_tasks(demo_app, "support")) == before - 1
+    with Session(get_engine(demo_app)) as s:
+        task = s.get(Task, top)
+        assert (task.outcome, task.closed_by, task.note) == ("not_a_problem", "support", "answered by phone last week")
+        entry = s.execute(select(AuditLog).where(AuditLog.action == "task.close",
+                                                 AuditLog.record_id == str(top))).scalars().one()
+        assert entry.customer_id == task.customer_id
+
+
+def test_snoozing_the_top_task_takes_it_off_the_list(demo_app: str) -> None:
+    at = app_as("manager")
+    top = at.selectbox(key="mw_task").value
+    at.date_input(key="mw_snooze_until").set_value(datetime.now(UTC).date() + timedelta(days=3))
+    at.text_input(key="mw_snooze_reason").input("on holiday")
+    at.button(key="FormSubmitter:mw_snooze_form-Snooze").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="mw_task").value != top
+    assert at.metric[3].value == "1"  # Snoozed
+    assert len(at.selectbox(key="mw_task").options) == len(_open_tasks(demo_app, "manager")) - 1
