@@ -9,8 +9,8 @@ from ui.db import get_session
 user = require_screen("admin")
 st.title("Admin")
 
-tab_users, tab_audit, tab_model, tab_loyalty, tab_speed = st.tabs(
-    ["Users", "Audit log", "Churn model", "Loyalty", "Precomputed figures"])
+tab_users, tab_audit, tab_model, tab_loyalty, tab_speed, tab_tasks = st.tabs(
+    ["Users", "Audit log", "Churn model", "Loyalty", "Precomputed figures", "Task rules"])
 
 with tab_users:
     with get_session() as session:
@@ -106,3 +106,8 @@ with tab_speed:
     from ui.precomputed import render_precomputed_admin
 
     render_precomputed_admin(user)
+
+with tab_tasks:
+    from ui.tasks import render_task_rules_admin
+
+    render_task_rules_admin(user)

@@ -72,3 +72,19 @@ def test_snoozing_the_top_task_takes_it_off_the_list(demo_app: str) -> None:
     assert at.selectbox(key="mw_task").value != top
     assert at.metric[3].value == "1"  # Snoozed
     assert len(at.selectbox(key="mw_task").options) == len(_open_tasks(demo_app, "manager")) - 1
+
+
+def test_an_admin_edits_a_rule_s_sla(demo_app: str) -> None:
+    at = app_as("admin", "views/admin.py")
+    assert not at.exception, at.exception
+    at.number_input(key="rule_detractor_sla_days").set_value(4)
+    at.checkbox(key="rule_ticket_open_enabled").uncheck()
+    at.button(key="FormSubmitter:task_rules_form-Save task rules").click().run()
+    assert not at.exception, at.exception
+    assert "Saved." in page_text(at)
+    from core.tasks import task_rules
+
+    with Session(get_engine(demo_app)) as s:
+        rules = task_rules(session=s)
+        assert rules["detractor"]["sla_days"] == 4 and rules["ticket_open"]["enabled"] is False
+        assert s.execute(select(AuditLog).where(AuditLog.action == "task.rules")).scalars().one().actor == "admin"
