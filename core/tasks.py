@@ -62,6 +62,7 @@ REASON_LABELS: dict[str, str] = {
     "refill_overdue": "Refill overdue (valuable customer)",
     "points_expiring": "VIP points about to expire",
     "ticket_open": "Support ticket open too long",
+    "call": "Call the customer",  # made by a person (the account page), not by a rule
 }
 OUTCOMES: tuple[str, ...] = ("reached", "offer_sent", "no_answer", "not_a_problem")
 OUTCOME_LABELS: dict[str, str] = {
@@ -78,6 +79,7 @@ REASON_TEMPLATES: dict[str, str | None] = {
     "refill_overdue": "refill_reminder",
     "points_expiring": "points_expiring",
     "ticket_open": None,
+    "call": None,
 }
 
 # Each rule: enabled, sla_days (due this many days after the task is made) and its thresholds.
@@ -729,3 +731,41 @@ def send_task_outreach(*, session: Session, task_id: int, actor: str, roles: fro
         task = close_task(session=session, task_id=task_id, outcome="offer_sent", actor=actor, roles=roles,
                           note=f"outreach {result.outreach.id} ({template})", now=now)
     return task, outcome_text
+
+
+CALL_TASK_SLA_DAYS = 2
+
+
+def create_call_task(*, session: Session, customer_id: int, actor: str, roles: frozenset[Role], note: str = "",
+                     today: date | None = None, now: datetime | None = None) -> Task:
+    """A call task for an account that cannot be emailed (offered on the account page instead of
+    an email): assigned to the person asking, due in CALL_TASK_SLA_DAYS days; audited. An open
+    call task for the customer is returned as it is (one open task per customer and reason)."""
+    require_personal_data(roles)
+    today = today or datetime.now(UTC).date()
+    now = now or utcnow()
+    customer = session.get(Customer, int(customer_id))
+    if customer is None:
+        raise TaskNotFound(f"no customer with id {customer_id}")
+    existing = session.execute(select(Task).where(Task.open_key == f"{customer.id}:call")).scalars().first()
+    if existing is not None:
+        return existing
+    contact = contactability(email_opt_in=customer.email_opt_in, email=customer.email, phone=customer.phone)
+    if contact == "none":
+        raise TaskError("this customer has no phone number on file, so there is no one to call")
+    why = "Call requested by " + actor + (f": {note.strip()}" if note and note.strip() else "")
+    task = Task(customer_id=customer.id, reason="call", signal_key=f"manual:{now.isoformat()}",
+                open_key=f"{customer.id}:call", why=why[:2000], assignee=actor, created_at=now, created_by=actor,
+                due_date=due_date_for(today, CALL_TASK_SLA_DAYS))
+    session.add(task)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return session.execute(select(Task).where(Task.open_key == f"{customer.id}:call")).scalars().one()
+    audit.record(session=session, actor=actor, action="task.create", record_type="task", record_id=task.id,
+                 customer_id=customer.id, detail={"reason": REASON_LABELS["call"], "assignee": actor,
+                                                  "due": task.due_date.isoformat(), "why": why})
+    session.commit()
+    session.refresh(task)
+    return task

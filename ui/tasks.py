@@ -109,3 +109,30 @@ def render_task_rules_admin(user) -> None:  # noqa: ANN001 - ui.auth.CurrentUser
             report = core_tasks.generate_tasks(session=session, actor=user.username)
         st.success(f"{report.total_created:,} new tasks.")
         st.text(report.summary())
+
+
+def render_account_tasks(user, customer_id: int, info: dict) -> None:  # noqa: ANN001 - ui.auth.CurrentUser
+    """The account page's contactability line, its tasks, and (when the customer cannot be
+    emailed) the offer of a call task instead."""
+    contact = core_tasks.contactability(email_opt_in=bool(info["email_opt_in"]), email=info["email"],
+                                        phone=info["phone"])
+    st.subheader("Contact and tasks")
+    st.text(f"Email: {'allowed' if contact == 'email' else 'not allowed'} · "
+            f"SMS consent: {'yes' if info['sms_opt_in'] else 'no'} · Phone: {'on file' if info['phone'] else 'none'}")
+    if contact != "email":
+        st.warning("This customer cannot be emailed"
+                   + (": call them instead." if contact == "phone" else ", and there is no phone number."),
+                   icon=":material/unsubscribe:")
+        if contact == "phone" and st.button("Make a call task for me", key="acct_call_task",
+                                            icon=":material/call:"):
+            with get_session() as session:
+                task = core_tasks.create_call_task(session=session, customer_id=customer_id, actor=user.username,
+                                                   roles=user.roles)
+            st.success(f"Call task due {task.due_date:%d %b %Y} is on My work.")
+    frame = customer_tasks(customer_id)
+    if frame.empty:
+        st.caption("No tasks for this account yet.")
+    else:
+        st.dataframe(frame.drop(columns=["task_id"]), hide_index=True, width="stretch", key="acct_tasks",
+                     column_config={"why": st.column_config.TextColumn("why", width="large"),
+                                    "note": st.column_config.TextColumn("note", width="medium")})

@@ -12,6 +12,7 @@ from core.timeline import AccountNotFound
 from ui import accounts as ui
 from ui.auth import require_screen
 from ui.outreach import render_account_outreach
+from ui.tasks import render_account_tasks
 
 user = require_screen("account")
 roles = ui.roles_key(user.roles)
@@ -92,6 +93,7 @@ st.dataframe(pd.DataFrame([{
     "last login": info["last_login_at"], "email": info["email"] or "", "phone": info["phone"] or "",
 }]), hide_index=True, width="stretch")
 
+render_account_tasks(user, customer_id, info)
 render_account_outreach(user, customer_id)
 
 st.subheader("What they buy")

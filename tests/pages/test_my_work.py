@@ -88,3 +88,48 @@ def test_an_admin_edits_a_rule_s_sla(demo_app: str) -> None:
         rules = task_rules(session=s)
         assert rules["detractor"]["sla_days"] == 4 and rules["ticket_open"]["enabled"] is False
         assert s.execute(select(AuditLog).where(AuditLog.action == "task.rules")).scalars().one().actor == "admin"
+
+
+def _no_email_customer(url: str) -> int:
+    with Session(get_engine(url)) as s:
+        return s.execute(select(Customer.id).where(Customer.email_opt_in.is_(False), Customer.phone.is_not(None),
+                                                   Customer.owner == "manager").order_by(Customer.id)).scalars().first()
+
+
+def test_an_account_that_cannot_be_emailed_offers_a_call_task(demo_app: str) -> None:
+    cid = _no_email_customer(demo_app)
+    at = app_as("manager", "views/account.py", id=str(cid))
+    assert not at.exception, at.exception
+    text = page_text(at)
+    assert "This customer cannot be emailed: call them instead." in text
+    at.button(key="acct_call_task").click().run()
+    assert not at.exception, at.exception
+    with Session(get_engine(demo_app)) as s:
+        task = s.execute(select(Task).where(Task.customer_id == cid, Task.reason == "call")).scalars().one()
+        assert (task.assignee, task.closed_at) == ("manager", None)
+    assert "Call the customer" in page_text(at)
+
+
+def test_the_queue_shows_consent_and_filters_by_contactability(demo_app: str) -> None:
+    at = app_as("manager", "views/accounts.py")
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert {"contact", "email_opt_in", "sms_opt_in"} <= set(table.columns)
+    at.selectbox(key="acc_contact").set_value("none").run()
+    table = at.dataframe[0].value if at.dataframe else None
+    with Session(get_engine(demo_app)) as s:
+        from core.scores import latest_as_of
+        from db.models import ScoreSnapshot
+
+        as_of = latest_as_of(session=s)
+        rows = s.execute(select(Customer).join(ScoreSnapshot, ScoreSnapshot.customer_id == Customer.id)
+                         .where(ScoreSnapshot.as_of == as_of, Customer.owner == "manager")).scalars().all()
+        unreachable = {c.external_id for c in rows if not (c.email_opt_in and c.email) and not c.phone}
+    assert unreachable and table is not None
+    shown = set(table["external_id"])
+    assert shown <= unreachable and len(shown) == min(50, len(unreachable))  # one page of at most 50
+    assert set(table["contact"]) == {"Cannot be contacted"}
+    at.radio(key="acc_order").set_value("priority").run()
+    assert not at.exception, at.exception
+    prio = at.dataframe[0].value["priority"].tolist()
+    assert prio == sorted(prio, reverse=True)
