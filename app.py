@@ -18,6 +18,7 @@ from core.roles import can_view, landing_screen
 from core.security import production_problems
 from ui.auth import current_user, login_page, logout, write_pending_cookie
 from ui.db import database_unavailable, get_session
+from ui.worker import start_app_worker
 
 st.set_page_config(page_title="Hearth", page_icon=":material/home:", layout="wide")
 
@@ -62,6 +63,8 @@ except DBAPIError as exc:
     st.navigation([st.Page(lambda: database_unavailable(failure), title="Hearth", url_path="unavailable")],
                   position="hidden").run()
     st.stop()
+if settings.runs_app_worker:
+    start_app_worker()
 if user is None:
     try:
         # Every screen's URL leads to the login form (no "page not found" for a bookmarked link).
