@@ -71,9 +71,9 @@ st.dataframe(table, hide_index=True, width="stretch", key="mw_table", column_con
 
 labels = {int(r.task_id): f"{i + 1}. Due {r.due_date:%d %b} · {r.reason_label} · {r.external_id} {r.name or ''}"
           for i, r in enumerate(frame.itertuples())}
-if st.session_state.get("mw_task") not in labels:
-    st.session_state.pop("mw_task", None)
-task_id = st.selectbox("Work on", list(labels), format_func=labels.get, key="mw_task",
+# A fresh widget after every change (the browser would otherwise keep showing a closed task).
+task_key = f"mw_task_{st.session_state.get('mw_version', 0)}"
+task_id = st.selectbox("Work on", list(labels), format_func=labels.get, key=task_key,
                        help="The top task is first.")
 task = frame[frame["task_id"] == task_id].iloc[0]
 
@@ -108,6 +108,8 @@ with st.container(border=True):
 
 def _done(kind: str, text: str) -> None:
     st.session_state["mw_flash"] = (kind, text)
+    st.session_state.pop(task_key, None)
+    st.session_state["mw_version"] = st.session_state.get("mw_version", 0) + 1
     ui.clear_task_readers()
     ui_accounts.clear_account_readers()
     st.rerun()
@@ -154,7 +156,7 @@ with tab_close, st.form("mw_close_form", clear_on_submit=True):
 with tab_snooze, st.form("mw_snooze_form", clear_on_submit=True):
     until = st.date_input("Snooze until", value=today + timedelta(days=7), min_value=today + timedelta(days=1),
                           key="mw_snooze_until")
-    why = st.text_input("Why", key="mw_snooze_reason", placeholder="e.g. on holiday until then")
+    why = st.text_input("Reason for snoozing", key="mw_snooze_reason", placeholder="e.g. on holiday until then")
     if st.form_submit_button("Snooze"):
         try:
             ui.snooze(int(task_id), until, why, user.username, roles)
