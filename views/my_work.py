@@ -22,8 +22,10 @@ today = datetime.now(UTC).date()
 st.title("My work")
 flash = st.session_state.pop("mw_flash", None)
 if flash:
-    kind, text = flash
+    kind, text, detail = flash  # text: literals of this screen only; detail (may hold data) as plain text
     (st.success if kind == "ok" else st.warning)(text)
+    if detail:
+        st.text(detail)
 
 everyone = False
 if user.has(Role.ADMIN):
@@ -106,8 +108,8 @@ with st.container(border=True):
                  query_params={"id": str(int(task["customer_id"]))})
 
 
-def _done(kind: str, text: str) -> None:
-    st.session_state["mw_flash"] = (kind, text)
+def _done(kind: str, text: str, detail: str = "") -> None:
+    st.session_state["mw_flash"] = (kind, text, detail)
     st.session_state.pop(task_key, None)
     st.session_state["mw_version"] = st.session_state.get("mw_version", 0) + 1
     ui.clear_task_readers()
@@ -125,9 +127,9 @@ if task["next_action"] == "email":
             st.error(str(exc))
         else:
             if result.closed_at is not None:
-                _done("ok", f"Email {said}. Task closed: offer sent.")
+                _done("ok", "Task closed: offer sent.", f"Email {said}.")
             else:
-                _done("warn", f"Email not sent: {said}. The task stays open.")
+                _done("warn", "Email not sent. The task stays open.", said)
 
 tab_call, tab_close, tab_snooze, tab_reassign = st.tabs(["Log a call", "Close", "Snooze", "Reassign"])
 with tab_call, st.form("mw_call_form", clear_on_submit=True):
@@ -173,4 +175,4 @@ with tab_reassign, st.form("mw_reassign_form", clear_on_submit=True):
         except core_tasks.TaskError as exc:
             st.error(str(exc))
         else:
-            _done("ok", f"Task given to {to}.")
+            _done("ok", "Task reassigned.", f"Now with {to}.")
