@@ -137,3 +137,18 @@ def test_the_queue_shows_consent_and_filters_by_contactability(demo_app: str) ->
     assert not at.exception, at.exception
     prio = at.dataframe[0].value["priority"].tolist()
     assert prio == sorted(prio, reverse=True)
+
+
+def test_a_hostile_name_stays_plain_text_on_my_work(demo_app: str) -> None:
+    hostile = "Mallory <img src=x onerror=alert(1)> **bold** [link](javascript:alert(1))"
+    with Session(get_engine(demo_app)) as s:
+        from core.roles import Role
+        from core.tasks import open_tasks
+
+        top = open_tasks(session=s, roles=frozenset({Role.ACCOUNT_MANAGER}), username="manager").iloc[0]
+        s.get(Customer, int(top["customer_id"])).name = hostile
+        s.commit()
+    at = app_as("manager")
+    assert not at.exception, at.exception
+    assert any(hostile in t.value for t in at.text)
+    assert not any("Mallory" in m.value for m in at.markdown)
