@@ -493,20 +493,28 @@ def priority_value(value_at_risk: Any, recent_detractor: Any, expiring_points: A
     return value_at_risk + bonus + PRIORITY_POINTS_FACTOR * pv * expiring_points
 
 
-def suggested_step(*, reason: str, contact: str, roles: Iterable[Role] = (Role.ACCOUNT_MANAGER,)) -> dict:
+def suggested_step(*, reason: str, contact: str, has_phone: bool | None = None,
+                   roles: Iterable[Role] = (Role.ACCOUNT_MANAGER,)) -> dict:
     """The one next step for a task: {"action": "email" | "call" | "close", "template": name or
-    None, "text": what to do, in words}. An email only when the customer may be emailed and the
-    user may send that template; else a call when there is a phone number."""
+    None, "text": what to do, in words}. The reason's email when the customer may be emailed
+    and the user may send that template; else a call when a phone number is on file (`has_phone`;
+    None: known only from `contact`); else what is left to do."""
     from core.outreach import TEMPLATE_LABELS, templates_for_roles
 
     template = REASON_TEMPLATES.get(reason)
+    phone = contact == "phone" if has_phone is None else bool(has_phone)
     if template and contact == "email" and template in templates_for_roles(roles):
         return {"action": "email", "template": template,
                 "text": f"Send the “{TEMPLATE_LABELS[template]}” email"}
-    if contact in ("email", "phone"):
+    if phone:
         return {"action": "call", "template": None,
-                "text": "Call the customer" + ("" if contact == "email" or not template
-                                               else " (email is not allowed)")}
+                "text": "Call the customer" + (" (email is not allowed)" if contact != "email" else "")}
+    if reason == "ticket_open":
+        return {"action": "close", "template": None,
+                "text": "No phone number: chase the ticket with support, then close with the outcome"}
+    if contact == "email":
+        return {"action": "close", "template": None,
+                "text": "No phone number and no email of yours fits: write to them yourself, then close"}
     return {"action": "close", "template": None,
             "text": "No way to reach them (no email consent, no phone): note why and close"}
 
@@ -566,8 +574,8 @@ def open_tasks(*, session: Session, roles: frozenset[Role], username: str | None
     frame = frame.merge(scores, on="customer_id", how="left")
     prio = priority_scores(session=session, customer_ids=frame["customer_id"].tolist(), as_of=today)
     frame = frame.join(prio, on="customer_id")
-    steps = [suggested_step(reason=r, contact=c, roles=roles) for r, c in zip(frame["reason"], frame["contact"],
-                                                                               strict=True)]
+    steps = [suggested_step(reason=r, contact=c, has_phone=bool(p), roles=roles)
+             for r, c, p in zip(frame["reason"], frame["contact"], frame["has_phone"], strict=True)]
     frame["next_step"] = [s["text"] for s in steps]
     frame["next_action"] = [s["action"] for s in steps]
     frame["next_template"] = [s["template"] for s in steps]

@@ -134,5 +134,13 @@ def render_account_tasks(user, customer_id: int, info: dict) -> None:  # noqa: A
         st.caption("No tasks for this account yet.")
     else:
         st.dataframe(frame.drop(columns=["task_id"]), hide_index=True, width="stretch", key="acct_tasks",
-                     column_config={"why": st.column_config.TextColumn("why", width="large"),
-                                    "note": st.column_config.TextColumn("note", width="medium")})
+                     column_config={
+                         "reason_label": st.column_config.TextColumn("Task"),
+                         "why": st.column_config.TextColumn("Why", width="large"),
+                         "assignee": st.column_config.TextColumn("Assigned to"),
+                         "created_at": st.column_config.DatetimeColumn("Made", format="YYYY-MM-DD"),
+                         "due_date": st.column_config.DateColumn("Due"),
+                         "snoozed_until": st.column_config.DateColumn("Snoozed until"),
+                         "closed_at": st.column_config.DatetimeColumn("Closed", format="YYYY-MM-DD HH:mm"),
+                         "outcome": st.column_config.TextColumn("Outcome"),
+                         "note": st.column_config.TextColumn("Note", width="medium")})

@@ -275,3 +275,15 @@ def test_priority_adds_a_recent_detractor_and_expiring_points(session: Session) 
     assert frame.loc[unhappy.id, "priority"] == pytest.approx(140.0)  # 40 + 100
     # 500 points at 0.01 each, counted ten times: 50
     assert tasks.priority_value(0.0, False, 500, point_value=0.01) == pytest.approx(50.0)
+
+
+def test_the_suggested_step_follows_consent_phone_and_role() -> None:
+    step = tasks.suggested_step
+    assert step(reason="at_risk", contact="email", has_phone=True)["template"] == "win_back"
+    assert step(reason="at_risk", contact="phone")["text"] == "Call the customer (email is not allowed)"
+    assert step(reason="ticket_open", contact="email", has_phone=True)["text"] == "Call the customer"
+    assert step(reason="ticket_open", contact="email", has_phone=False)["action"] == "close"
+    # A support lead may send only the apology: an at-risk task of theirs is a call.
+    assert step(reason="at_risk", contact="email", has_phone=True, roles=SUPPORT)["action"] == "call"
+    assert step(reason="detractor", contact="email", has_phone=False, roles=SUPPORT)["template"] == "apology"
+    assert step(reason="detractor", contact="none")["text"].startswith("No way to reach them")
