@@ -396,23 +396,25 @@ def _generate(session: Session, as_of: date, actor: str, now: datetime) -> Gener
                 seen_signals.add((int(cid), key))
                 if closed is None:
                     open_customers.add(int(cid))
-        created = 0
         already = 0
         due = due_date_for(as_of, params["sla_days"])
+        made: list[tuple[Task, str]] = []
         for cid, s in by_customer.items():
             if cid in open_customers or (cid, s["signal_key"]) in seen_signals:
                 already += 1
                 continue
-            task = Task(customer_id=cid, reason=reason, signal_key=s["signal_key"],
-                        open_key=f"{cid}:{reason}", why=s["why"], assignee=s.get("assignee"),
-                        created_at=now, created_by=actor, due_date=due, feedback_id=s.get("feedback_id"))
-            session.add(task)
-            session.flush()
+            made.append((Task(customer_id=cid, reason=reason, signal_key=s["signal_key"],
+                              open_key=f"{cid}:{reason}", why=s["why"], assignee=s.get("assignee"),
+                              created_at=now, created_by=actor, due_date=due, feedback_id=s.get("feedback_id")),
+                         s["why"]))
+        # One batched INSERT (ids come back with it), then the audit entries that name them.
+        session.add_all([task for task, _why in made])
+        session.flush()
+        for task, why in made:
             audit.record(session=session, actor=actor, action="task.create", record_type="task",
-                         record_id=task.id, customer_id=cid,
-                         detail={"reason": reason, "assignee": task.assignee, "due": due.isoformat(),
-                                 "why": s["why"]})
-            created += 1
+                         record_id=task.id, customer_id=task.customer_id,
+                         detail={"reason": reason, "assignee": task.assignee, "due": due.isoformat(), "why": why})
+        created = len(made)
         report.created[reason] = created
         report.already[reason] = already
     session.commit()

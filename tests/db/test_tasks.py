@@ -287,3 +287,34 @@ def test_the_suggested_step_follows_consent_phone_and_role() -> None:
     assert step(reason="at_risk", contact="email", has_phone=True, roles=SUPPORT)["action"] == "call"
     assert step(reason="detractor", contact="email", has_phone=False, roles=SUPPORT)["template"] == "apology"
     assert step(reason="detractor", contact="none")["text"].startswith("No way to reach them")
+
+
+def test_two_runs_at_once_make_each_task_once(engine, session: Session) -> None:  # noqa: ANN001
+    import threading
+
+    _staff(session, "support", "support_lead")
+    for _ in range(30):
+        c = make_customer(session)
+        make_feedback(session, c, NOON - timedelta(days=1), nps_score=2)
+    session.commit()
+    reports, errors = [], []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            with Session(engine) as own:
+                start.wait()
+                reports.append(tasks.generate_tasks(session=own, as_of=AS_OF, now=NOON))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sum(r.created["detractor"] for r in reports) == 30  # between them, each answer once
+    assert len(session.execute(select(Task)).scalars().all()) == 30
+    creates = session.execute(select(AuditLog).where(AuditLog.action == "task.create")).scalars().all()
+    assert len(creates) == 30
