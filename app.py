@@ -18,6 +18,7 @@ from core.roles import can_view, landing_screen
 from core.security import production_problems
 from ui.auth import current_user, login_page, logout, write_pending_cookie
 from ui.db import database_unavailable, get_session
+from ui.filters import keep_filters
 from ui.worker import start_app_worker
 
 st.set_page_config(page_title="Hearth", page_icon=":material/home:", layout="wide")
@@ -99,6 +100,7 @@ if not settings.is_production:
     st.warning("Demo mode: this Hearth runs on generated demo data, not real customers.",
                icon=":material/science:")
 
+keep_filters()
 try:
     current.run()
 except DBAPIError as exc:
