@@ -53,6 +53,10 @@ if frame.empty:
                "`python -m core tasks generate`, after scoring).")
     st.stop()
 
+MAX_SHOWN = 500  # a day's work; the rest follow as these are done
+if len(frame) > MAX_SHOWN:
+    st.caption(f"Showing the first {MAX_SHOWN:,} of {len(frame):,} open tasks in this order.")
+    frame = frame.head(MAX_SHOWN)
 table = frame[["due_date", "days_overdue", "reason_label", "external_id", "name", "value_at_risk",
                "churn_probability", "contact", "next_step", "priority", "snoozed_until"]].copy()
 table["days_overdue"] = table["days_overdue"].clip(lower=0)
