@@ -16,6 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
                    help="use the data and scores on or before this date (default: today, UTC)")
     g.set_defaults(func=run_generate)
+    d = sub.add_parser("digest", help="email each account manager and support lead their weekly digest "
+                                      "(once per week)")
+    d.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                   help="the week ending on this date (default: today, UTC)")
+    d.set_defaults(func=run_digest)
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -24,4 +29,19 @@ def run_generate(args: argparse.Namespace) -> int:
     with session_scope(engine) as session:
         report = generate_tasks(session=session, as_of=args.as_of)
     print(report.summary())
+    return 0
+
+
+def run_digest(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from core.digest import send_weekly_digests
+
+    engine = get_engine()
+    print(f"database: {engine.url.render_as_string(hide_password=True)}")
+    with session_scope(engine) as session:
+        result = send_weekly_digests(session=session, as_of=args.as_of or datetime.now(UTC).date())
+    for username, outcome in result.items():
+        print(f"  {username}: {outcome}")
+    print(f"weekly digest: {sum(1 for v in result.values() if v == 'sent')} sent")
     return 0
