@@ -144,3 +144,23 @@ def render_account_tasks(user, customer_id: int, info: dict) -> None:  # noqa: A
                          "closed_at": st.column_config.DatetimeColumn("Closed", format="YYYY-MM-DD HH:mm"),
                          "outcome": st.column_config.TextColumn("Outcome"),
                          "note": st.column_config.TextColumn("Note", width="medium")})
+
+
+def render_digest_admin(user) -> None:  # noqa: ANN001 - ui.auth.CurrentUser
+    """Admin → Task rules: who does not get the weekly digest (staff mail's own consent)."""
+    from core import digest
+
+    st.subheader("Weekly digest")
+    st.caption("Account managers and support leads get a weekly summary by email "
+               "(`python -m core tasks digest`, at most once a week). Staff listed here do not.")
+    with get_session() as session:
+        current = sorted(digest.opted_out(session=session))
+    with st.form("digest_form"):
+        chosen = st.multiselect("No weekly digest for", staff(), default=[u for u in current if u in staff()],
+                                key="digest_opt_out")
+        if st.form_submit_button("Save digest settings"):
+            with get_session() as session:
+                for username in set(chosen) ^ set(current):
+                    digest.set_opt_out(session=session, username=username, opt_out=username in chosen,
+                                       actor=user.username)
+            st.success("Saved.")

@@ -108,6 +108,7 @@ with tab_speed:
     render_precomputed_admin(user)
 
 with tab_tasks:
-    from ui.tasks import render_task_rules_admin
+    from ui.tasks import render_digest_admin, render_task_rules_admin
 
     render_task_rules_admin(user)
+    render_digest_admin(user)

@@ -152,3 +152,16 @@ def test_a_hostile_name_stays_plain_text_on_my_work(demo_app: str) -> None:
     assert not at.exception, at.exception
     assert any(hostile in t.value for t in at.text)
     assert not any("Mallory" in m.value for m in at.markdown)
+
+
+def test_an_admin_stops_the_weekly_digest_for_one_person(demo_app: str) -> None:
+    from core.digest import opted_out
+
+    at = app_as("admin", "views/admin.py")
+    at.multiselect(key="digest_opt_out").select("support")
+    at.button(key="FormSubmitter:digest_form-Save digest settings").click().run()
+    assert not at.exception, at.exception
+    with Session(get_engine(demo_app)) as s:
+        assert opted_out(session=s) == {"support"}
+        entry = s.execute(select(AuditLog).where(AuditLog.action == "digest.opt_out")).scalars().one()
+        assert (entry.actor, entry.record_id) == ("admin", "support")
