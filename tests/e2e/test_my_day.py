@@ -10,11 +10,13 @@ import io
 import re
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
+from core.delivery import outbox_path
 from core.outreach import preview_outreach, record_unsubscribe
 from core.roles import Role
 from core.tasks import open_tasks
@@ -40,20 +42,21 @@ def _wait_until(condition, what: str, timeout: float = 60.0):  # noqa: ANN001, A
         time.sleep(0.2)
 
 
-def _sent_eml(db_url: str, outbox: Path, customer_id: int, template: str) -> str:
-    """The .eml the worker wrote for the customer's outreach (the outreach must end as sent)."""
+def _sent_eml(db_url: str, outbox: Path, task_id: int, customer_id: int, template: str) -> str:
+    """The .eml the worker wrote for the task's outreach (the outreach must end as sent)."""
     def sent() -> Outreach | None:
         with Session(get_engine(db_url)) as s:
-            return s.exec(select(Outreach).where(Outreach.customer_id == customer_id,
-                                                 Outreach.template == template,
+            return s.exec(select(Outreach).where(Outreach.idempotency_key == f"task:{task_id}:{template}",
+                                                 Outreach.customer_id == customer_id,
                                                  Outreach.status == "sent")).first()
     outreach = _wait_until(sent, f"the {template} outreach to be sent")
     with Session(get_engine(db_url)) as s:
         email = s.get(Customer, customer_id).email
-    files = [p for p in outbox.glob("*.eml") if email in p.read_text()]
-    assert len(files) == 1, f"one .eml to {email}"
-    assert outreach.message_id and outreach.message_id.strip("<>").split("@")[0] in files[0].name
-    return files[0].read_text()
+    path = outbox_path(SimpleNamespace(outbox_dir=str(outbox)), outreach.message_id)
+    assert path.exists(), f"no .eml for {outreach.message_id} in the outbox"
+    text = path.read_text()
+    assert "To: " in text and email in text
+    return text
 
 
 def _main(page: Page):  # noqa: ANN202
@@ -90,10 +93,14 @@ def _audit_rows(browser, app_url: str, action_prefix: str) -> list[dict]:  # noq
 def _download_audit(page: Page, app_url: str, action_prefix: str) -> list[dict]:
     expect(_main(page).get_by_role("heading", name="Admin", exact=True)).to_be_visible()
     _main(page).get_by_role("tab", name="Audit log").click()
+    caption = _main(page).get_by_text(re.compile(r"[\d,]+ newest entries"))
+    expect(caption).to_be_visible()
+    unfiltered = caption.inner_text()
     box = _main(page).get_by_label("Action starts with (e.g. login, outreach, import)")
     box.fill(action_prefix)
     box.press("Enter")
-    expect(_main(page).get_by_text(re.compile(r"\d+ newest entries"))).to_be_visible()
+    # The filtered table has fewer entries: wait for that rerun to finish before downloading.
+    expect(caption).not_to_have_text(unfiltered)
     with page.expect_download() as dl:
         _main(page).get_by_test_id("stDownloadButton").get_by_role("button", name="Download as CSV").click()
     text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
@@ -158,7 +165,7 @@ def test_a_managers_day(page: Page, browser, app_url: str, e2e_db_url: str,  # n
     _choose_task(page, f"· {third.external_id}")
     main.get_by_role("button", name=re.compile("^Send the “Win-back offer” email")).click()
     expect(main.get_by_text("Task closed: offer sent.")).to_be_visible()
-    eml = _sent_eml(e2e_db_url, e2e_outbox, int(third.customer_id), "win_back")
+    eml = _sent_eml(e2e_db_url, e2e_outbox, int(third.task_id), int(third.customer_id), "win_back")
     assert "Subject:" in eml and "15 % off" in eml.replace("=\n", "")
 
     with Session(engine) as s:
@@ -199,7 +206,7 @@ def test_a_support_leads_detractor_task(page: Page, browser, app_url: str, e2e_d
     expect(main.get_by_text("Email: allowed")).to_be_visible()
     main.get_by_role("button", name=re.compile("^Send the “Apology” email")).click()
     expect(main.get_by_text("Task closed: offer sent.")).to_be_visible()
-    eml = _sent_eml(e2e_db_url, e2e_outbox, int(task["customer_id"]), "apology")
+    eml = _sent_eml(e2e_db_url, e2e_outbox, int(task["task_id"]), int(task["customer_id"]), "apology")
     assert "10 % off" in eml.replace("=\n", "")
     _timeline_shows(page, app_url, int(task["customer_id"]), "task.close by support", "Outreach apology by")
     rows = _audit_rows(browser, app_url, "task.close")
