@@ -14,16 +14,19 @@ import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
 from core.config import SettingsError, get_settings
-from core.roles import can_view
+from core.roles import can_view, landing_screen
 from core.security import production_problems
 from ui.auth import current_user, login_page, logout, write_pending_cookie
 from ui.db import database_unavailable, get_session
+from ui.filters import keep_filters
 from ui.safe import md
+from ui.worker import start_app_worker
 
 st.set_page_config(page_title="Hearth", page_icon=":material/home:", layout="wide")
 
 # (screen, file, title, icon, shown in the menu)
 SCREENS = [
+    ("my_work", "views/my_work.py", "My work", ":material/task_alt:", True),
     ("overview", "views/overview.py", "Overview", ":material/monitoring:", True),
     ("accounts", "views/accounts.py", "Accounts", ":material/group:", True),
     ("account", "views/account.py", "Account", ":material/person:", False),
@@ -65,6 +68,8 @@ except DBAPIError as exc:
     st.navigation([st.Page(lambda: database_unavailable(failure), title="Hearth", url_path="unavailable")],
                   position="hidden").run()
     st.stop()
+if settings.runs_app_worker:
+    start_app_worker()
 if user is None:
     try:
         # Every screen's URL leads to the login form (no "page not found" for a bookmarked link).
@@ -77,8 +82,10 @@ if user is None:
     st.stop()
 
 pages = {screen: st.Page(path, title=title, icon=icon, url_path=screen) for screen, path, title, icon, _ in SCREENS}
-# The root URL forwards to /overview, so every screen, the Overview included, has its own URL.
-home = st.Page(lambda: st.switch_page(pages["overview"]), title="Hearth", url_path="home", default=True)
+# The root URL forwards to the role's landing screen (My work for managers and support leads,
+# else the Overview), so every screen has its own URL.
+home = st.Page(lambda: st.switch_page(pages[landing_screen(user.roles)]), title="Hearth", url_path="home",
+               default=True)
 current = st.navigation([home, *pages.values()], position="hidden")
 
 with st.sidebar:
@@ -97,6 +104,7 @@ if not settings.is_production:
     st.warning("Demo mode: this Hearth runs on generated demo data, not real customers.",
                icon=":material/science:")
 
+keep_filters()
 try:
     current.run()
 except DBAPIError as exc:

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from core.health import CHURN_PERCENT_DECIMALS, RFM_LABELS, RFM_SEGMENTS, disagreement
 from core.roles import Role, require_personal_data
 from core.scores import latest_as_of
+from core.tasks import contact_clause, contactability, priority_scores
 from db.models import Customer, Feedback, Order, ScoreSnapshot
 
 BANDS = ("at_risk", "watch", "healthy")
@@ -45,6 +46,7 @@ class QueueFilters:
     overdue_only: bool = False
     open_detractor_only: bool = False
     search: str = ""  # external id or name, case-insensitive prefix/substring
+    contact: str = ""  # "" | email | phone | none: contactability (core.tasks.contact_clause)
 
     def as_rule(self, *, username: str) -> dict[str, Any]:
         """The filter as a JSON-able audience rule (for campaigns and exports)."""
@@ -100,6 +102,8 @@ def _filtered(stmt: Select, *, filters: QueueFilters, username: str, as_of: date
         stmt = stmt.where(ScoreSnapshot.days_overdue > 0)
     if filters.open_detractor_only:
         stmt = stmt.where(_open_detractor_clause())
+    if filters.contact:
+        stmt = stmt.where(contact_clause(filters.contact))
     text = filters.search.strip().lower()
     if text:
         # `%` and `_` in the search are the characters themselves, not LIKE wildcards.
@@ -115,9 +119,11 @@ def _base() -> Select:
 
 def queue_page(
     *, session: Session, roles: frozenset[Role], username: str, filters: QueueFilters = QueueFilters(),
-    page: int = 1, page_size: int = 50, as_of: date | None = None,
+    page: int = 1, page_size: int = 50, as_of: date | None = None, order: str = "value",
 ) -> QueuePage:
-    """One page of the at-risk queue, highest value at risk first, with segment counts."""
+    """One page of the at-risk queue, highest value at risk first (`order` "priority": by
+    core.tasks's one priority, over the first MAX_SELECTION accounts by value at risk), with
+    segment counts. Rows carry email_opt_in, sms_opt_in and contact (core.tasks.contactability)."""
     require_personal_data(roles)
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
     as_of = as_of or latest_as_of(session=session)
@@ -134,12 +140,26 @@ def queue_page(
                Customer.region, Customer.owner, ScoreSnapshot.health_score, ScoreSnapshot.band,
                ScoreSnapshot.churn_probability, ScoreSnapshot.value_at_risk, ScoreSnapshot.rfm_segment,
                ScoreSnapshot.days_overdue, ScoreSnapshot.next_order_date, ScoreSnapshot.drivers,
-               _open_detractor_clause().label("open_detractor"))
+               _open_detractor_clause().label("open_detractor"),
+               Customer.email_opt_in, Customer.sms_opt_in, Customer.email, Customer.phone)
         .join(Customer, Customer.id == ScoreSnapshot.customer_id),
         filters=filters, username=username, as_of=as_of,
     ).order_by(ScoreSnapshot.value_at_risk.desc(), ScoreSnapshot.churn_probability.desc(), Customer.id)
-    stmt = stmt.limit(page_size).offset((page - 1) * page_size)
+    prio = None
+    if order == "priority":
+        ids = queue_customer_ids(session=session, roles=roles, username=username, filters=filters, as_of=as_of)
+        prio = priority_scores(session=session, customer_ids=ids, as_of=as_of)
+        prio = prio.sort_values("priority", ascending=False, kind="stable")
+        page_ids = [int(i) for i in prio.index[(page - 1) * page_size:page * page_size]]
+        stmt = stmt.where(Customer.id.in_(page_ids))
+    else:
+        stmt = stmt.limit(page_size).offset((page - 1) * page_size)
     rows = pd.read_sql(stmt, session.connection())
+    rows["contact"] = [contactability(email_opt_in=bool(o), email=e, phone=p)
+                       for o, e, p in zip(rows["email_opt_in"], rows.pop("email"), rows.pop("phone"), strict=True)]
+    if prio is not None:
+        rows = rows.join(prio["priority"], on="customer_id").sort_values("priority", ascending=False,
+                                                                        kind="stable").reset_index(drop=True)
     rows = _with_order_aggregates(session=session, rows=rows, as_of=as_of)
     rows["top_driver"] = [json.loads(d)[0] if d and json.loads(d) else "" for d in rows.pop("drivers")]
     rows["rfm_segment"] = rows["rfm_segment"].map(RFM_LABELS).fillna("")

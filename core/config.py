@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # After an import on the Data screen, recompute the day's Overview and loyalty figures in
     # a separate process, so the next visitor does not wait for them.
     precompute_after_import: bool = Field(default=True, alias="HEARTH_PRECOMPUTE_AFTER_IMPORT")
+    # The app runs the outreach delivery worker itself (a thread) so the quick start sends what
+    # it queues. Unset: on in demo mode, off in production (run `python -m core outreach deliver`).
+    app_delivery_worker: bool | None = Field(default=None, alias="HEARTH_APP_DELIVERY_WORKER")
 
     @property
     def is_production(self) -> bool:
@@ -91,6 +94,10 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def runs_app_worker(self) -> bool:
+        return (not self.is_production) if self.app_delivery_worker is None else self.app_delivery_worker
 
 
 @lru_cache(maxsize=1)

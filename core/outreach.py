@@ -931,6 +931,15 @@ def campaign_results(*, session: Session, campaign_id: int | None = None,
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
+def uplift_window_text(*, created_at: datetime, window_complete: bool, now: datetime | None = None) -> str | None:
+    """"too early: N days of 30" for a campaign whose reactivation window (REACTIVATION_DAYS
+    after its outreach) has not passed, so no uplift is shown yet; None once it has."""
+    if window_complete:
+        return None
+    days = max(0, min((pd.Timestamp(now or utcnow()) - pd.Timestamp(created_at)).days, REACTIVATION_DAYS - 1))
+    return f"too early: {days} days of {REACTIVATION_DAYS}"
+
+
 LOG_COLUMNS = ["outreach_id", "triggered_at", "customer_id", "customer", "name", "template", "channel",
                "status", "reason", "attempts", "last_error", "sent_at", "offer_code", "campaign_id",
                "triggered_by", "subject"]

@@ -18,6 +18,7 @@ ALL_ROLES: tuple[Role, ...] = tuple(Role)
 # Screen name -> roles that may open it.
 SCREEN_ACCESS: dict[str, frozenset[Role]] = {
     "overview": frozenset(ALL_ROLES),
+    "my_work": frozenset({Role.ACCOUNT_MANAGER, Role.SUPPORT_LEAD, Role.ADMIN}),
     "accounts": frozenset({Role.ACCOUNT_MANAGER, Role.SUPPORT_LEAD, Role.ADMIN}),
     "account": frozenset({Role.ACCOUNT_MANAGER, Role.SUPPORT_LEAD, Role.ADMIN}),
     "feedback": frozenset({Role.ACCOUNT_MANAGER, Role.SUPPORT_LEAD, Role.ADMIN}),
@@ -47,6 +48,11 @@ def parse_roles(roles: str | list[str] | tuple[str, ...] | frozenset[str] | None
         if r in Role._value2member_map_:
             out.add(Role(r))
     return frozenset(out)
+
+
+def landing_screen(roles: frozenset[Role] | set[Role]) -> str:
+    """Where a login lands: My work for account managers and support leads, else the Overview."""
+    return "my_work" if set(roles) & {Role.ACCOUNT_MANAGER, Role.SUPPORT_LEAD} else "overview"
 
 
 def can_view(roles: frozenset[Role] | set[Role], screen: str) -> bool:

@@ -49,6 +49,12 @@ def prepare_database(
         # A demo without scores would open on an empty at-risk queue.
         say("scoring every account")
         result["scoring"] = score_all(engine=engine)
+        from core.tasks import generate_tasks
+
+        # The nightly `tasks generate`, once, so the demo logins land on work to do.
+        say("making the account team's tasks")
+        with Session(engine) as session:
+            result["tasks"] = generate_tasks(session=session).total_created
         from core.precomputed import warm_up
 
         # The nightly `precompute`, once, so the first visit to the Overview does not wait.

@@ -317,3 +317,36 @@ class FeedbackModel(SQLModel, table=True):
     labels_used: int = 0
     figures: str = Field(sa_column=Column(Text, nullable=False))  # JSON
     params: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # .npz
+
+
+class Task(SQLModel, table=True):
+    """A piece of the account team's work, made by a rule from a signal (core.tasks).
+
+    One open task per customer and reason: `open_key` ("customer_id:reason") is set while the
+    task is open and cleared when it closes, and is unique. One task per signal ever:
+    (customer_id, reason, signal_key) is unique, so a rule that fires again on the same
+    signal (the same detractor answer, the same ticket, the same entry into the at-risk
+    band) makes nothing new, even after the first task was closed."""
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "reason", "signal_key", name="uq_task_signal"),
+        Index("ix_task_assignee_open", "assignee", "closed_at", "due_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    reason: str = Field(max_length=30)  # at_risk, detractor, refill_overdue, points_expiring, ticket_open
+    signal_key: str = Field(max_length=80)
+    open_key: str | None = Field(default=None, max_length=120, unique=True, index=True)
+    why: str = Field(sa_column=Column(Text, nullable=False))
+    assignee: str | None = Field(default=None, max_length=64)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    created_by: str = Field(default="rules", max_length=64)
+    due_date: date
+    snoozed_until: date | None = None
+    snooze_reason: str | None = Field(default=None, max_length=300)
+    closed_at: NaiveDatetime | None = None
+    closed_by: str | None = Field(default=None, max_length=64)
+    outcome: str | None = Field(default=None, max_length=20)  # reached, offer_sent, no_answer, not_a_problem
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    feedback_id: int | None = Field(default=None, foreign_key="feedback.id")

@@ -29,10 +29,10 @@ def roles_key(roles: frozenset[Role]) -> tuple[str, ...]:
 
 @st.cache_data(ttl=QUEUE_TTL, show_spinner=False)
 def queue_page(username: str, roles: tuple[str, ...], filters: core_accounts.QueueFilters, page: int,
-               page_size: int) -> core_accounts.QueuePage:
+               page_size: int, order: str = "value") -> core_accounts.QueuePage:
     with get_session() as session:
         return core_accounts.queue_page(session=session, roles=parse_roles(roles), username=username,
-                                        filters=filters, page=page, page_size=page_size)
+                                        filters=filters, page=page, page_size=page_size, order=order)
 
 
 @st.cache_data(ttl=QUEUE_TTL, show_spinner=False)

@@ -278,8 +278,11 @@ def render_campaign_results(user) -> None:  # noqa: ANN001
     a.metric("Campaigns", len(results))
     b.metric("Messages sent", f"{int(total['sent']):,}")
     c.metric("Revenue from offer codes", f"{total['revenue_offer_codes']:,.2f}")
-    if results["uplift"].notna().any():
-        plotly_chart(uplift_chart(results), key="outreach_uplift_chart")
+    early = [core_outreach.uplift_window_text(created_at=c, window_complete=bool(w))
+             for c, w in zip(results["created_at"], results["window_complete"], strict=True)]
+    results = results.assign(uplift_status=early)
+    if results["uplift"].notna().any() and results["uplift_status"].isna().any():
+        plotly_chart(uplift_chart(results[results["uplift_status"].isna()]), key="outreach_uplift_chart")
     else:
         st.caption("Uplift appears once a campaign has inactive customers in both the contacted and the "
                    "held-out group.")
@@ -289,6 +292,9 @@ def render_campaign_results(user) -> None:  # noqa: ANN001
         for lo, hi in zip(table["uplift_ci_low"], table["uplift_ci_high"], strict=True)]
     for colname in ("reactivation_contacted", "reactivation_holdout", "uplift"):
         table[colname] = table[colname] * 100
+    # Before its 30-day window has passed a campaign's uplift means nothing yet: say so instead.
+    table["uplift_interval"] = table["uplift_status"].fillna(table["uplift_interval"])
+    table.loc[table["uplift_status"].notna(), ["uplift", "reactivation_contacted", "reactivation_holdout"]] = None
     st.dataframe(
         table[["name", "template", "created_at", "audience", "contacted", "holdout", "sent", "queued",
                "suppressed", "failed", "reactivation_contacted", "reactivation_holdout", "uplift",
@@ -312,7 +318,8 @@ def render_campaign_results(user) -> None:  # noqa: ANN001
             "reactivation_holdout": st.column_config.NumberColumn("Reactivated, held out",
                                                                   format="%.1f%%"),
             "uplift": st.column_config.NumberColumn("Uplift (pts)", format="%+.1f"),
-            "uplift_interval": st.column_config.TextColumn("95 % interval"),
+            "uplift_interval": st.column_config.TextColumn("95 % interval", help="“too early: N days of 30” "
+                                                           "until the reactivation window has passed"),
             "revenue_contacted": st.column_config.NumberColumn("Revenue, contacted (30 d)", format="%.2f"),
             "revenue_offer_codes": st.column_config.NumberColumn("Revenue, offer codes", format="%.2f"),
             "window_complete": st.column_config.CheckboxColumn("30 days over"),

@@ -20,6 +20,7 @@ from ui import accounts as ui
 from ui.auth import require_screen
 from ui.outreach import render_account_outreach
 from ui.safe import md, plotly_chart
+from ui.tasks import render_account_tasks
 
 user = require_screen("account")
 roles = ui.roles_key(user.roles)
@@ -116,6 +117,7 @@ else:
     st.dataframe(consent_changes, hide_index=True, width="stretch", key="acct_consent_history",
                  column_config={"changed at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
 
+render_account_tasks(user, customer_id, info)
 render_account_outreach(user, customer_id)
 
 st.subheader("What they buy")

@@ -8,6 +8,7 @@ import streamlit as st
 from core.accounts import BAND_LABELS, BANDS, MAX_SELECTION, AccountsError, QueueFilters
 from core.health import RFM_LABELS, RFM_SEGMENTS, VALUE_EXPLANATION
 from core.roles import Role
+from core.tasks import CONTACT_LABELS, PRIORITY_EXPLANATION
 from ui import accounts as ui
 from ui.auth import require_screen
 from ui.data import export_button
@@ -38,17 +39,23 @@ with st.expander("Filters", expanded=False):
     regions = c5.multiselect("Region", options["regions"], key="acc_regions")
     overdue = c6.checkbox("Overdue for refill", key="acc_overdue")
     detractor = c6.checkbox("Has open detractor feedback", key="acc_detractor")
+    c7, c8, _c9 = st.columns(3)
+    contact = c7.selectbox("Contactable", ["", "email", "phone", "none"], key="acc_contact",
+                           format_func=lambda v: {"": "any", "email": "by email", "phone": "by phone",
+                                                  "none": "not at all"}[v])
+    order = c8.radio("Order by", ["value", "priority"], key="acc_order", horizontal=True,
+                     format_func={"value": "value at risk", "priority": "priority"}.get, help=PRIORITY_EXPLANATION)
 
 filters = QueueFilters(scope="all" if show_all else "own", bands=tuple(bands), segments=tuple(segments),
                        rfm_segments=tuple(rfm), owners=tuple(owners) if show_all else (),
                        regions=tuple(regions), overdue_only=overdue, open_detractor_only=detractor,
-                       search=search)
+                       search=search, contact=contact)
 if st.session_state.get("acc_filters") != filters:  # new filters start again on page 1
     st.session_state["acc_filters"] = filters
     st.session_state["acc_page"] = 1
 page_no = int(st.session_state.get("acc_page", 1))
 try:
-    page = ui.queue_page(user.username, roles, filters, page_no, PAGE_SIZE)
+    page = ui.queue_page(user.username, roles, filters, page_no, PAGE_SIZE, order)
 except AccountsError as exc:
     st.error(md(exc))
     st.stop()
@@ -77,6 +84,12 @@ table = rows[["link", "external_id", "name", "health_score", "band", "churn_perc
               "top_driver", "score_note", "next_order_date", "rfm_segment", "segment", "region", "owner",
               "last_order", "orders_365", "spend_365", "open_detractor"]].copy()
 table["band"] = table["band"].map(BAND_LABELS)
+table.insert(8, "contact", rows["contact"].map(CONTACT_LABELS))
+table.insert(9, "email_opt_in", rows["email_opt_in"].astype(bool))
+table.insert(10, "sms_opt_in", rows["sms_opt_in"].astype(bool))
+if "priority" in rows:
+    table.insert(1, "priority", rows["priority"])
+    st.caption(PRIORITY_EXPLANATION)
 event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
     key="acc_table",
@@ -100,6 +113,10 @@ event = st.dataframe(
         "orders_365": st.column_config.NumberColumn("Orders (12 mo)"),
         "spend_365": st.column_config.NumberColumn("Spend (12 mo)", format="%.0f"),
         "open_detractor": st.column_config.CheckboxColumn("Open detractor"),
+        "contact": st.column_config.TextColumn("Contactable"),
+        "email_opt_in": st.column_config.CheckboxColumn("Email consent"),
+        "sms_opt_in": st.column_config.CheckboxColumn("SMS consent"),
+        "priority": st.column_config.NumberColumn("Priority", format="%.0f"),
     },
 )
 nav = st.columns([1, 1, 4])

@@ -10,8 +10,8 @@ from ui.safe import md
 user = require_screen("admin")
 st.title("Admin")
 
-tab_users, tab_audit, tab_model, tab_loyalty, tab_speed, tab_flag = st.tabs(
-    ["Users", "Audit log", "Churn model", "Loyalty", "Precomputed figures", "Feedback model"])
+tab_users, tab_audit, tab_model, tab_loyalty, tab_speed, tab_flag, tab_tasks = st.tabs(
+    ["Users", "Audit log", "Churn model", "Loyalty", "Precomputed figures", "Feedback model", "Task rules"])
 
 with tab_users:
     with get_session() as session:
@@ -112,3 +112,9 @@ with tab_flag:
     from ui.feedback import render_flag_model_admin
 
     render_flag_model_admin(user)
+
+with tab_tasks:
+    from ui.tasks import render_digest_admin, render_task_rules_admin
+
+    render_task_rules_admin(user)
+    render_digest_admin(user)

@@ -14,4 +14,5 @@ COMMANDS = {
     "feedback": "core.commands.feedback",
     "score": "core.commands.score",
     "precompute": "core.commands.precompute",
+    "tasks": "core.commands.tasks",
 }

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from core import consent, delivery
 from core import outreach as core_outreach
 from core.config import get_settings
+from core.worker import record_heartbeat
 from db.engine import get_engine
 
 
@@ -84,6 +85,7 @@ def run_deliver(args: argparse.Namespace) -> int:
         print(f"outreach worker polling every {args.poll_seconds:g} s (Ctrl-C stops)", flush=True)
 
     def _report(report: delivery.DeliveryReport) -> None:
+        record_heartbeat(engine=engine, source="cli")
         if report.touched or args.once:
             print(report.summary(), flush=True)
             for err in report.errors[:20]:

@@ -47,7 +47,13 @@ def e2e_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory, e2e_db_url: str) -> Iterator[str]:
+def e2e_outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the app's own delivery worker writes the .eml files (no SMTP in the tests)."""
+    return tmp_path_factory.mktemp("e2e-outbox")
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, e2e_db_url: str, e2e_outbox: Path) -> Iterator[str]:
     reason = _browser_missing()
     if reason:
         if REQUIRE_BROWSER:
@@ -59,7 +65,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, e2e_db_url: str) -> Iterat
         "DATABASE_URL": e2e_db_url,
         "HEARTH_ENV": "demo",
         "HEARTH_COOKIE_KEY": "e2e-cookie-key-" + "x" * 32,
-        "HEARTH_OUTBOX_DIR": str(workdir / "outbox"),
+        "HEARTH_OUTBOX_DIR": str(e2e_outbox),
         "HEARTH_PRECOMPUTE_AFTER_IMPORT": "0",
         "HEARTH_SECRETS_FILE": "/nonexistent/secrets.toml",
     }

@@ -42,7 +42,8 @@ def test_manager_previews_and_queues_outreach_from_an_account(page: Page, app_ur
     expect(main.get_by_text(re.compile(rf"{re.escape(label)}: .*queued"))).to_be_visible()
     with session_scope(get_engine(e2e_db_url)) as session:
         rows = session.exec(select(Outreach).where(Outreach.customer_id == customer_id)).all()
-    assert [(r.status, r.triggered_by) for r in rows] == [("queued", "manager")]
+    # The app's own delivery worker (demo mode) may already have sent it.
+    assert [(r.status in ("queued", "sending", "sent"), r.triggered_by) for r in rows] == [(True, "manager")]
 
 
 def test_support_lead_resolves_a_flagged_item(page: Page, app_url: str, e2e_db_url: str) -> None:

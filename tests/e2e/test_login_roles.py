@@ -10,10 +10,10 @@ from tests.e2e.helpers import log_in, sidebar_links
 pytestmark = pytest.mark.e2e
 
 MENUS = {
-    "manager": {"Overview", "Accounts", "Feedback inbox", "NPS", "Loyalty", "Outreach"},
-    "support": {"Overview", "Accounts", "Feedback inbox", "NPS", "Outreach"},
+    "manager": {"My work", "Overview", "Accounts", "Feedback inbox", "NPS", "Loyalty", "Outreach"},
+    "support": {"My work", "Overview", "Accounts", "Feedback inbox", "NPS", "Outreach"},
     "exec": {"Overview", "NPS", "Loyalty", "Outreach"},
-    "admin": {"Overview", "Accounts", "Feedback inbox", "NPS", "Loyalty", "Outreach", "Data", "Admin"},
+    "admin": {"My work", "Overview", "Accounts", "Feedback inbox", "NPS", "Loyalty", "Outreach", "Data", "Admin"},
 }
 
 
@@ -43,7 +43,7 @@ def test_logout_returns_to_the_login_form(page: Page, app_url: str) -> None:
     expect(page.get_by_role("textbox", name="Username")).to_be_visible()
 
 
-@pytest.mark.parametrize("screen", ["overview", "accounts", "account", "feedback", "nps", "loyalty",
+@pytest.mark.parametrize("screen", ["my_work", "overview", "accounts", "account", "feedback", "nps", "loyalty",
                                     "outreach", "data", "admin"])
 def test_a_visitor_who_is_not_logged_in_gets_only_the_login_form(page: Page, app_url: str, screen: str) -> None:
     page.goto(f"{app_url}/{screen}")

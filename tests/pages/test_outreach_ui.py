@@ -152,3 +152,14 @@ def test_outreach_screen_for_exec_shows_results_only(campaign):
     text = page_text(at)
     assert "Test campaign" in text
     assert "Message log" not in text and "Zelda" not in text and "@example.com" not in text
+
+
+def test_a_new_campaign_is_too_early_and_a_missing_worker_is_named(campaign):
+    at = app_as("manager", "views/outreach.py")
+    assert not at.exception, at.exception
+    text = page_text(at)
+    assert "No delivery worker has ever run" in text and "wait in the queue" in text
+    table = at.dataframe[0].value
+    row = table[table["name"] == "Test campaign"].iloc[0]
+    assert row["uplift_interval"] == "too early: 0 days of 30"
+    assert row["uplift"] != row["uplift"]  # no uplift figure (NaN) before the window has passed

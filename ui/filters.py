@@ -1,0 +1,26 @@
+"""Filters that stay set for the session when the user moves between screens.
+
+Streamlit forgets a widget's value once a run does not draw the widget (another screen).
+Assigning each filter's value to itself on every run, before the screen runs, keeps it
+(Streamlit's documented way: it marks the value as set by the app, so it is not cleaned up)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+# Widget keys of the screens' filters (not buttons, forms or uploads: those cannot be assigned).
+PERSISTENT_FILTERS: tuple[str, ...] = (
+    "ov_as_of", "ov_horizon", "ov_segment", "ov_region", "ov_owner", "ov_section",
+    "nps_months", "nps_freq", "nps_split",
+    "acc_all", "acc_search", "acc_bands", "acc_segments", "acc_rfm", "acc_owners", "acc_regions",
+    "acc_overdue", "acc_detractor", "acc_contact", "acc_order",
+    "loy_tier_filter", "loy_min_balance", "loy_own_only", "loy_search",
+    "mw_contact", "mw_snoozed", "mw_everyone",
+)
+
+
+def keep_filters() -> None:
+    """Call once per run, before the screen runs."""
+    for key in PERSISTENT_FILTERS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]

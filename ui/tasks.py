@@ -1,0 +1,166 @@
+"""Readers and writers for My work. The task list is read fresh on every run (a person
+acts on it and must see the change at once); the staff list is cached briefly."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import streamlit as st
+
+from core import tasks as core_tasks
+from core.roles import Role
+from db.models import Task
+from ui.db import get_session
+
+
+def open_tasks(username: str | None, roles: frozenset[Role], contact: str | None,
+               include_snoozed: bool) -> pd.DataFrame:
+    with get_session() as session:
+        return core_tasks.open_tasks(session=session, roles=roles, username=username, contact=contact,
+                                     include_snoozed=include_snoozed)
+
+
+def task_counts(username: str) -> dict[str, int]:
+    with get_session() as session:
+        return core_tasks.task_counts(session=session, username=username)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def staff() -> list[str]:
+    with get_session() as session:
+        return core_tasks.staff_for_tasks(session=session)
+
+
+def send_outreach(task_id: int, actor: str, roles: frozenset[Role]) -> tuple[Task, str]:
+    with get_session() as session:
+        return core_tasks.send_task_outreach(session=session, task_id=task_id, actor=actor, roles=roles)
+
+
+def log_call(task_id: int, outcome: str, note: str, actor: str, roles: frozenset[Role], close: bool) -> Task:
+    with get_session() as session:
+        return core_tasks.log_call(session=session, task_id=task_id, outcome=outcome, note=note, actor=actor,
+                                   roles=roles, close=close)
+
+
+def close(task_id: int, outcome: str, note: str, actor: str, roles: frozenset[Role]) -> Task:
+    with get_session() as session:
+        return core_tasks.close_task(session=session, task_id=task_id, outcome=outcome, note=note, actor=actor,
+                                     roles=roles)
+
+
+def snooze(task_id: int, until: date, reason: str, actor: str, roles: frozenset[Role]) -> Task:
+    with get_session() as session:
+        return core_tasks.snooze_task(session=session, task_id=task_id, until=until, reason=reason, actor=actor,
+                                      roles=roles, today=datetime.now(UTC).date())
+
+
+def reassign(task_id: int, to: str, actor: str, roles: frozenset[Role]) -> Task:
+    with get_session() as session:
+        return core_tasks.reassign_task(session=session, task_id=task_id, to=to, actor=actor, roles=roles)
+
+
+def customer_tasks(customer_id: int) -> pd.DataFrame:
+    with get_session() as session:
+        return core_tasks.customer_tasks(session=session, customer_id=customer_id)
+
+
+def clear_task_readers() -> None:
+    staff.clear()
+
+
+def render_task_rules_admin(user) -> None:  # noqa: ANN001 - ui.auth.CurrentUser
+    """Admin → Task rules: switch each rule on or off, its SLA and thresholds; run the rules now."""
+    st.caption("Each rule turns a signal into a task for the account's owner (support leads for detractor "
+               "answers), due SLA days after it is made. One task per signal; one open task per customer "
+               "and reason. The nightly `python -m core tasks generate` runs them after scoring.")
+    with get_session() as session:
+        rules = core_tasks.task_rules(session=session)
+    with st.form("task_rules_form"):
+        edited: dict[str, dict] = {}
+        for reason in core_tasks.REASONS:
+            params = rules[reason]
+            st.markdown(f"**{core_tasks.REASON_LABELS[reason]}**")
+            cols = st.columns(len(params))
+            values = {}
+            for col, (name, value) in zip(cols, params.items(), strict=True):
+                key = f"rule_{reason}_{name}"
+                label = name.replace("_", " ")
+                helptext = core_tasks.RULE_PARAM_HELP.get(name)
+                if isinstance(value, bool):
+                    values[name] = col.checkbox(label, value=value, key=key, help=helptext)
+                elif isinstance(value, str):
+                    values[name] = col.text_input(label, value=value, key=key, help=helptext)
+                elif isinstance(value, int):
+                    values[name] = col.number_input(label, value=value, min_value=0, step=1, key=key, help=helptext)
+                else:
+                    values[name] = col.number_input(label, value=float(value), min_value=0.0, key=key,
+                                                    help=helptext)
+            edited[reason] = values
+        if st.form_submit_button("Save task rules", type="primary"):
+            try:
+                with get_session() as session:
+                    core_tasks.save_task_rules(session=session, rules=edited, actor=user.username)
+                st.success("Saved. The next run of the rules uses them.")
+            except core_tasks.TaskError as exc:
+                st.error(str(exc))
+    if st.button("Run the rules now", key="task_rules_run"):
+        with get_session() as session:
+            report = core_tasks.generate_tasks(session=session, actor=user.username)
+        st.success(f"{report.total_created:,} new tasks.")
+        st.text(report.summary())
+
+
+def render_account_tasks(user, customer_id: int, info: dict) -> None:  # noqa: ANN001 - ui.auth.CurrentUser
+    """The account page's contactability line, its tasks, and (when the customer cannot be
+    emailed) the offer of a call task instead."""
+    contact = core_tasks.contactability(email_opt_in=bool(info["email_opt_in"]), email=info["email"],
+                                        phone=info["phone"])
+    st.subheader("Contact and tasks")
+    st.text(f"Email: {'allowed' if contact == 'email' else 'not allowed'} · "
+            f"SMS consent: {'yes' if info['sms_opt_in'] else 'no'} · Phone: {'on file' if info['phone'] else 'none'}")
+    if contact != "email":
+        st.warning("This customer cannot be emailed"
+                   + (": call them instead." if contact == "phone" else ", and there is no phone number."),
+                   icon=":material/unsubscribe:")
+        if contact == "phone" and st.button("Make a call task for me", key="acct_call_task",
+                                            icon=":material/call:"):
+            with get_session() as session:
+                task = core_tasks.create_call_task(session=session, customer_id=customer_id, actor=user.username,
+                                                   roles=user.roles)
+            st.success(f"Call task due {task.due_date:%d %b %Y} is on My work.")
+    frame = customer_tasks(customer_id)
+    if frame.empty:
+        st.caption("No tasks for this account yet.")
+    else:
+        st.dataframe(frame.drop(columns=["task_id"]), hide_index=True, width="stretch", key="acct_tasks",
+                     column_config={
+                         "reason_label": st.column_config.TextColumn("Task"),
+                         "why": st.column_config.TextColumn("Why", width="large"),
+                         "assignee": st.column_config.TextColumn("Assigned to"),
+                         "created_at": st.column_config.DatetimeColumn("Made", format="YYYY-MM-DD"),
+                         "due_date": st.column_config.DateColumn("Due"),
+                         "snoozed_until": st.column_config.DateColumn("Snoozed until"),
+                         "closed_at": st.column_config.DatetimeColumn("Closed", format="YYYY-MM-DD HH:mm"),
+                         "outcome": st.column_config.TextColumn("Outcome"),
+                         "note": st.column_config.TextColumn("Note", width="medium")})
+
+
+def render_digest_admin(user) -> None:  # noqa: ANN001 - ui.auth.CurrentUser
+    """Admin → Task rules: who does not get the weekly digest (staff mail's own consent)."""
+    from core import digest
+
+    st.subheader("Weekly digest")
+    st.caption("Account managers and support leads get a weekly summary by email "
+               "(`python -m core tasks digest`, at most once a week). Staff listed here do not.")
+    with get_session() as session:
+        current = sorted(digest.opted_out(session=session))
+    with st.form("digest_form"):
+        chosen = st.multiselect("No weekly digest for", staff(), default=[u for u in current if u in staff()],
+                                key="digest_opt_out")
+        if st.form_submit_button("Save digest settings"):
+            with get_session() as session:
+                for username in set(chosen) ^ set(current):
+                    digest.set_opt_out(session=session, username=username, opt_out=username in chosen,
+                                       actor=user.username)
+            st.success("Saved.")
