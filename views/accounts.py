@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
+from core import formatting as fmt
 from core.accounts import BAND_LABELS, BANDS, MAX_SELECTION, AccountsError, QueueFilters
 from core.health import RFM_LABELS, RFM_SEGMENTS, VALUE_EXPLANATION
 from core.roles import Role
@@ -71,13 +72,19 @@ if feed.since is not None:
                              "at": st.column_config.DateColumn("When"),
                              "link": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
                              "external_id": st.column_config.TextColumn("Customer id"),
+                             "change": st.column_config.TextColumn("Change"),
+                             "detail": st.column_config.TextColumn("Detail"),
+                             "name": st.column_config.TextColumn("Name"),
+                             "owner": st.column_config.TextColumn("Owner"),
                          })
 
 counts = page.segment_counts
 if counts["customers"].sum():
     fig = px.bar(counts, x="label", y="customers", hover_data={"value_at_risk": ":,.0f", "label": False},
-                 labels={"label": "RFM segment", "customers": "customers"}, height=230)
-    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
+                 labels={"label": "RFM segment", "customers": "Accounts",
+                         "value_at_risk": fmt.money_label("Value at risk")},
+                 title="Accounts per RFM segment", height=260)
+    fig.update_layout(margin=dict(l=0, r=0, t=40, b=0))
     plotly_chart(fig, width="stretch", key="acc_segments_chart")
 
 st.caption(f"Scores as of {page.as_of:%d %b %Y}: {page.total:,} accounts"
@@ -92,6 +99,11 @@ table = rows[["link", "external_id", "name", "health_score", "band", "churn_perc
               "top_driver", "next_order_date", "rfm_segment", "segment", "region", "owner", "last_order", "orders_365",
               "spend_365", "open_detractor"]].copy()
 table["band"] = table["band"].map(BAND_LABELS)
+# Codes as words and no "None" cells: an unset segment, region or owner is a blank.
+for col in ("segment", "region"):
+    table[col] = table[col].map(fmt.label)
+table["owner"] = table["owner"].map(fmt.text)
+table["top_driver"] = table["top_driver"].map(fmt.text)
 event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
     key="acc_table",
@@ -103,14 +115,18 @@ event = st.dataframe(
         "band": st.column_config.TextColumn("Band"),
         "churn_percent": st.column_config.ProgressColumn("Churn risk", min_value=0, max_value=100,
                                                          format="%.1f %%"),
-        "value_at_risk": st.column_config.NumberColumn("Value at risk", format="%.0f"),
+        "value_at_risk": st.column_config.NumberColumn("Value at risk", format=fmt.money_column_format(0),
+                                                       help=VALUE_EXPLANATION),
         "top_driver": st.column_config.TextColumn("Top reason", width="large"),
         "next_order_date": st.column_config.DateColumn(
             "Next order expected", help="From the customer's own cadence and how long what they buy lasts."),
         "rfm_segment": st.column_config.TextColumn("RFM segment"),
+        "segment": st.column_config.TextColumn("Segment"),
+        "region": st.column_config.TextColumn("Region"),
+        "owner": st.column_config.TextColumn("Owner"),
         "last_order": st.column_config.DateColumn("Last order"),
         "orders_365": st.column_config.NumberColumn("Orders (12 mo)"),
-        "spend_365": st.column_config.NumberColumn("Spend (12 mo)", format="%.0f"),
+        "spend_365": st.column_config.NumberColumn("Spend (12 mo)", format=fmt.money_column_format(0)),
         "open_detractor": st.column_config.CheckboxColumn("Open detractor"),
     },
 )
