@@ -9,6 +9,7 @@ value is shown as a blank or a dash, never as "None" or "nan". Pure Python: no s
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -147,3 +148,27 @@ def template_label(code: Any) -> str:
     from core.outreach import TEMPLATE_LABELS  # outreach is heavy; import on first use
 
     return label(code, TEMPLATE_LABELS)
+
+
+def detail_text(value: Any) -> str:
+    """A stored JSON detail as words: '{"from": "new", "to": "acknowledged"}' -> "From: new; To:
+    acknowledged". Keys become labels, empty values are left out, nested values stay compact;
+    text that is not JSON is returned as it is, None as a blank."""
+    if _missing(value):
+        return ""
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value)
+    if isinstance(data, dict):
+        parts = []
+        for key, item in data.items():
+            if _missing(item) or item == "" or item == [] or item == {}:
+                continue
+            shown = ", ".join(map(str, item)) if isinstance(item, list) else (
+                json.dumps(item, ensure_ascii=False) if isinstance(item, dict) else str(item))
+            parts.append(f"{label(key)}: {shown}")
+        return "; ".join(parts)
+    if isinstance(data, list):
+        return ", ".join(map(str, data))
+    return str(data)

@@ -96,3 +96,10 @@ def test_text_blanks_missing_values() -> None:
     assert fmt.text(None) == ""
     assert fmt.text(float("nan")) == ""
     assert fmt.text("alice") == "alice"
+
+
+def test_stored_details_read_as_words() -> None:
+    assert fmt.detail_text('{"from": "new", "to": "acknowledged", "note": null}') == "From: new; To: acknowledged"
+    assert fmt.detail_text('{"roles": ["admin", "exec"], "offer_code": ""}') == "Roles: admin, exec"
+    assert fmt.detail_text("not json at all") == "not json at all"
+    assert fmt.detail_text(None) == ""
