@@ -16,7 +16,13 @@ from datetime import date, datetime
 from typing import Any
 
 from babel.core import Locale, UnknownLocaleError
-from babel.numbers import format_compact_currency, format_currency, format_decimal, get_currency_symbol
+from babel.numbers import (
+    format_compact_currency,
+    format_compact_decimal,
+    format_currency,
+    format_decimal,
+    get_currency_symbol,
+)
 
 from core.config import get_settings
 
@@ -99,6 +105,16 @@ def count(value: Any, *, missing: str = DASH) -> str:
     if _missing(value):
         return missing
     return format_decimal(int(value), format="#,##0", locale=_locale())
+
+
+def count_compact(value: Any, *, missing: str = DASH) -> str:
+    """A whole number short enough for a metric tile: below a million in full ("913,294"), from a
+    million on compact ("13.29M"). Show :func:`count` in the tile's help."""
+    if _missing(value):
+        return missing
+    if abs(int(value)) < 1_000_000:
+        return count(value)
+    return format_compact_decimal(int(value), locale=_locale(), fraction_digits=2)
 
 
 def percent(rate: Any, *, decimals: int = 1, missing: str = DASH) -> str:

@@ -8,6 +8,7 @@ aggregates only, never a per-customer row.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from functools import partial
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -97,14 +98,16 @@ def render_programme(as_of: date, data: dict | None = None) -> None:
         st.info("No loyalty points yet. Import a loyalty file on the Data screen (admins) to see the programme.")
         return
     money = get_settings().point_value
-    a, b, c, d, e = st.columns(5)
-    a.metric("Outstanding points", f"{k['outstanding_points']:,}")
-    b.metric("Liability", fmt.money_compact(k["liability"]),
-             help=f"{fmt.money(k['liability'])}: outstanding points × point value ({fmt.money(money)}).")
-    c.metric("Redemption rate", _pct(k["redemption_rate"]), help="Points redeemed / points earned, all time.")
-    d.metric("Breakage", _pct(k["breakage"]), help="Points expired / points earned, all time.")
-    e.metric("Enrolment", _pct(k["enrolment_rate"]),
-             help=f"{k['members']:,} of {k['customers']:,} customers have any loyalty activity.")
+    # Tiles of one width in a row that wraps on a narrow screen: no figure is ever cut off.
+    tile = partial(st.container(horizontal=True, gap="small").metric, width=140)
+    tile("Outstanding points", fmt.count_compact(k["outstanding_points"]),
+         help=f"{fmt.count(k['outstanding_points'])} points earned and neither redeemed nor expired.")
+    tile("Liability", fmt.money_compact(k["liability"]),
+         help=f"{fmt.money(k['liability'])}: outstanding points × point value ({fmt.money(money)}).")
+    tile("Redemption rate", _pct(k["redemption_rate"]), help="Points redeemed / points earned, all time.")
+    tile("Breakage", _pct(k["breakage"]), help="Points expired / points earned, all time.")
+    tile("Enrolment", _pct(k["enrolment_rate"]),
+         help=f"{k['members']:,} of {k['customers']:,} customers have any loyalty activity.")
     monthly = data["monthly"]
     left, right = st.columns(2)
     with left:

@@ -293,7 +293,8 @@ def uplift_chart(results: pd.DataFrame) -> go.Figure:
                              "array": (df["uplift_ci_high"] - df["uplift"]) * 100,
                              "arrayminus": (df["uplift"] - df["uplift_ci_low"]) * 100})
     fig.update_layout(barmode="group", yaxis_title="Reactivated in 30 days, % (uplift: points)",
-                      legend={"orientation": "h"}, margin={"t": 30, "b": 10}, height=380)
+                      xaxis_title="Campaign", title="Reactivation, contacted against held out, per campaign",
+                      legend={"orientation": "h"}, margin={"t": 50, "b": 10}, height=400)
     fig.add_hline(y=0, line_width=1, line_color="grey")
     return fig
 

@@ -6,6 +6,7 @@ Every role may open it, so it shows aggregates only: no names, emails, phones or
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 
 import numpy as np
 import plotly.express as px
@@ -62,6 +63,11 @@ SHORT_LABELS = {"average_order_value": "Avg order value", "repeat_purchase_rate"
                 "loyalty_outstanding_points": "Points outstanding", "loyalty_liability": "Points liability"}
 
 
+# Tiles of one width in rows that wrap: six to a row at 1440 px, fewer on a narrower screen,
+# never a figure cut off.
+TILE_WIDTH = 140
+
+
 def metric(col, key: str) -> None:  # noqa: ANN001
     info = KPI_INFO[key]
     row = kpi.loc[key]
@@ -70,6 +76,9 @@ def metric(col, key: str) -> None:  # noqa: ANN001
         value = fmt.money_compact(row["current"], missing="n/a")
         delta = None if row["change"] is None or row["change"] != row["change"] else fmt.signed_money(row["change"])
         full = f"{info.label}: {fmt.money(row['current'], missing='n/a')}. "
+    elif info.kind in ("count", "points") and row["current"] is not None and abs(row["current"]) >= 1_000_000:
+        value, delta = fmt.count_compact(row["current"]), format_change(info.kind, row["change"])
+        full = f"{info.label}: {fmt.count(row['current'])}. "
     else:
         value, delta = format_value(info.kind, row["current"]), format_change(info.kind, row["change"])
         full = f"{info.label}. " if key in SHORT_LABELS else ""
@@ -79,6 +88,7 @@ def metric(col, key: str) -> None:  # noqa: ANN001
         delta=delta,
         delta_color="normal" if info.higher_is_better else "inverse",
         help=full + row["definition"],
+        width=TILE_WIDTH,
     )
 
 
@@ -86,9 +96,9 @@ headline = ["customers", "active_customers", "revenue", "orders", "average_order
 more = ["repeat_purchase_rate", "retention_rate", "churn_rate", "loyalty_outstanding_points",
         "loyalty_liability", "redemption_rate"]
 for keys in (headline, more):
-    cols = st.columns(len(keys))
-    for col, key in zip(cols, keys, strict=True):
-        metric(col, key)
+    tiles = st.container(horizontal=True, gap="small")
+    for key in keys:
+        metric(tiles, key)
 if kpi.loc["nps", "current"] is not None:
     st.caption(f"NPS {format_value('nps', kpi.loc['nps', 'current'])}, 95 % interval "
                f"{format_value('nps', kpi.loc['nps_ci_low', 'current'])} to "
@@ -105,24 +115,24 @@ st.download_button(
 
 x = data.extras(*args)
 with st.expander("Onboarding, reactivation, subscriptions and support", expanded=True):
-    e1, e2, e3, e4, e5, e6 = st.columns(6)
-    e1.metric("2nd order in 60 days", format_value("rate", x["onboarding_second_order_rate"]),
-              help=f"Of the {x['new_customers']:,} customers whose first order fell in the {horizon} days "
-                   "ending 60 days before the as-of date, the share who ordered again within 60 days.")
-    e2.metric("Days to 2nd order",
-              "n/a" if x["onboarding_median_days"] is None else f"{x['onboarding_median_days']:.0f}",
-              help="Among those new customers who have placed a second order.")
-    e3.metric("Lapsed reactivated", format_value("rate", x["reactivation_rate"]),
-              help=f"Of the {x['lapsed_customers']:,} customers lapsed at the start of the period (ordered "
-                   "before, but not in the period before it), the share who ordered in this period.")
-    e4.metric("Tickets per 100",
-              "n/a" if x["tickets_per_100_active"] is None else f"{x['tickets_per_100_active']:.1f}",
-              help="Support tickets opened in the period per 100 active customers.")
-    e5.metric("Subs paused", fmt.count(x["subscriptions_paused"]),
-              help="Current subscription states (the data keeps the present state only). "
-                   f"{x['subscriptions_active']:,} subscriptions are active.")
-    e6.metric("Subs cancelled", fmt.count(x["subscriptions_cancelled"]),
-              help="Current subscription states (the data keeps the present state only).")
+    tile = partial(st.container(horizontal=True, gap="small").metric, width=TILE_WIDTH)
+    tile("2nd order in 60 days", format_value("rate", x["onboarding_second_order_rate"]),
+         help=f"Of the {x['new_customers']:,} customers whose first order fell in the {horizon} days "
+              "ending 60 days before the as-of date, the share who ordered again within 60 days.")
+    tile("Days to 2nd order",
+         "n/a" if x["onboarding_median_days"] is None else f"{x['onboarding_median_days']:.0f}",
+         help="Among those new customers who have placed a second order.")
+    tile("Lapsed reactivated", format_value("rate", x["reactivation_rate"]),
+         help=f"Of the {x['lapsed_customers']:,} customers lapsed at the start of the period (ordered "
+              "before, but not in the period before it), the share who ordered in this period.")
+    tile("Tickets per 100",
+         "n/a" if x["tickets_per_100_active"] is None else f"{x['tickets_per_100_active']:.1f}",
+         help="Support tickets opened in the period per 100 active customers.")
+    tile("Subs paused", fmt.count(x["subscriptions_paused"]),
+         help="Current subscription states (the data keeps the present state only). "
+              f"{x['subscriptions_active']:,} subscriptions are active.")
+    tile("Subs cancelled", fmt.count(x["subscriptions_cancelled"]),
+         help="Current subscription states (the data keeps the present state only).")
 
 # One section at a time: each is computed only when it is shown (and then cached).
 SECTIONS = ["Trends", "Cohorts", "Revenue mix", "Health bands", "NPS and loyalty", "Outreach results",
@@ -241,10 +251,9 @@ if section == "NPS and loyalty":
         fig.update_layout(yaxis={"range": [-100, 100], "title": "NPS (-100 to +100)"}, height=380,
                           margin={"t": 50}, xaxis={"title": "Month"}, title="NPS by month")
         plotly_chart(fig, key="ov_nps")
-    l1, l2, l3 = st.columns(3)
-    for col, key in zip((l1, l2, l3), ("loyalty_outstanding_points", "loyalty_liability", "redemption_rate"),
-                        strict=True):
-        metric(col, key)
+    tiles = st.container(horizontal=True, gap="small")
+    for key in ("loyalty_outstanding_points", "loyalty_liability", "redemption_rate"):
+        metric(tiles, key)
     if kpi.loc["loyalty_liability", "current"] is None:
         st.info("Loyalty figures appear once loyalty entries are imported.")
     else:

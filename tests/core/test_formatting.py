@@ -103,3 +103,9 @@ def test_stored_details_read_as_words() -> None:
     assert fmt.detail_text('{"roles": ["admin", "exec"], "offer_code": ""}') == "Roles: admin, exec"
     assert fmt.detail_text("not json at all") == "not json at all"
     assert fmt.detail_text(None) == ""
+
+
+def test_compact_counts_from_a_million() -> None:
+    assert fmt.count_compact(913294) == "913,294"
+    assert fmt.count_compact(13294000) == "13.29M"
+    assert fmt.count_compact(None) == "–"
