@@ -121,18 +121,23 @@ st.number_input(f"Page (of {pages}; {total:,} items)", min_value=1, max_value=pa
 table = rows.assign(
     account=rows["customer_id"].map(lambda i: f"/account?id={int(i)}" if _known(i) else None),
     state=rows["state"].map(fbk.STATE_LABELS),
+    customer_ref=rows["customer_ref"].map(fmt.text),
+    assignee=rows["assignee"].map(fmt.text),
+    flag_reasons=rows["flag_reasons"].map(fmt.text),
     language=rows["language"].map(lambda c: language_name(c) if isinstance(c, str) else None),
 )
 st.dataframe(
-    table[["id", "submitted_at", "account", "customer_name", "value_12m", "nps_score", "severity", "state",
-           "assignee", "flag_reasons", "language", "comment"]],
+    table[["id", "submitted_at", "account", "customer_ref", "customer_name", "value_12m", "nps_score", "severity",
+           "state", "assignee", "flag_reasons", "language", "comment"]],
     hide_index=True,
     width="stretch",
     key="fb_table",
     column_config={
         "id": st.column_config.NumberColumn("#", format="%d"),
         "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY HH:mm"),
-        "account": st.column_config.LinkColumn("Account", display_text=r"/account\?id=(\d+)"),
+        # The shop's customer id (C000763) beside the link, never the database id (763).
+        "account": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
+        "customer_ref": st.column_config.TextColumn("Customer id"),
         "customer_name": st.column_config.TextColumn("Customer"),
         "value_12m": st.column_config.NumberColumn("Value 12 mo", format=fmt.money_column_format(0)),
         "nps_score": st.column_config.NumberColumn("Score", format="%d"),
