@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from db.models import AuditLog, StaffUser
+from db.models import AuditLog, Customer, StaffUser
 
 
 def staff_table(*, session: Session) -> pd.DataFrame:
@@ -27,9 +27,12 @@ def audit_table(
     since: datetime | None = None,
     limit: int = 2_000,
 ) -> pd.DataFrame:
-    """The newest audit entries matching the filters (bound parameters only)."""
-    stmt = select(AuditLog.at, AuditLog.actor, AuditLog.action, AuditLog.record_type, AuditLog.record_id,
-                  AuditLog.customer_id, AuditLog.detail)
+    """The newest audit entries matching the filters (bound parameters only). Columns: at, actor,
+    action, record_type, record_id, customer_id (database id), customer (the shop's customer id,
+    e.g. C000763), detail (JSON text)."""
+    stmt = (select(AuditLog.at, AuditLog.actor, AuditLog.action, AuditLog.record_type, AuditLog.record_id,
+                   AuditLog.customer_id, Customer.external_id.label("customer"), AuditLog.detail)
+            .outerjoin(Customer, Customer.id == AuditLog.customer_id))
     if actor:
         stmt = stmt.where(AuditLog.actor == actor)
     if action_prefix:

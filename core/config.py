@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     outbox_dir: str = Field(default=str(PROJECT_ROOT / "data" / "outbox"), alias="HEARTH_OUTBOX_DIR")
     frequency_cap_days: int = Field(default=14, alias="HEARTH_FREQUENCY_CAP_DAYS")
     point_value: float = Field(default=0.01, alias="HEARTH_POINT_VALUE")
+    # Money on screen, in exports and emails: an ISO 4217 code and the locale for its symbol and
+    # thousands separators (core/formatting.py).
+    currency: str = Field(default="EUR", alias="HEARTH_CURRENCY")
+    locale: str = Field(default="en_IE", alias="HEARTH_LOCALE")
     points_expiry_months: int = Field(default=12, alias="HEARTH_POINTS_EXPIRY_MONTHS")
     postal_address: str = Field(
         default="Hearth Home Ltd, 1 Market Street, Springfield", alias="HEARTH_POSTAL_ADDRESS"

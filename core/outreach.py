@@ -402,16 +402,40 @@ def _expiring_frame(balances: pd.DataFrame) -> pd.DataFrame:
                          "expires_at": pd.to_datetime(bal["next_expiry_date"])})
 
 
+def _unreachable(row: pd.Series | dict) -> str | None:
+    """Why no email can go to this customer at all (consent, address), else None."""
+    if not bool(row.get("email_opt_in")):
+        return SUPPRESS_NO_CONSENT
+    email = row.get("email")
+    if not isinstance(email, str) or not email.strip():
+        return SUPPRESS_NO_EMAIL
+    problem = email_problem(email)
+    return None if problem is None else _invalid_email_reason(problem)
+
+
+def contact_problem(*, session: Session, customer_id: int) -> str | None:
+    """Why no message of any template can go to this customer (SUPPRESS_NO_CONSENT,
+    SUPPRESS_NO_EMAIL or an invalid address), or None when they can be emailed.
+
+    Raises CustomerNotFound for an unknown id."""
+    ctx = customer_contexts(session=session, customer_ids=[customer_id], template="vip_thanks")
+    if ctx.empty:
+        raise CustomerNotFound(f"no customer with id {customer_id}")
+    return _unreachable(ctx.iloc[0])
+
+
 def fitting_templates(*, session: Session, customer_id: int,
                       now: datetime | None = None) -> dict[str, str | None]:
-    """{template: None when it fits this customer, else why not}."""
+    """{template: None when it fits this customer, else why not}: first whether they can be
+    emailed at all (consent, address; the same reason for every template), then the
+    template's own condition (e.g. "ordered in the last 30 days")."""
     out: dict[str, str | None] = {}
     for t in TEMPLATES:
         ctx = customer_contexts(session=session, customer_ids=[customer_id], template=t, now=now)
         if ctx.empty:
             raise CustomerNotFound(f"no customer with id {customer_id}")
         row = ctx.iloc[0]
-        out[t] = None if bool(row["fits"]) else str(row["not_fit_reason"])
+        out[t] = _unreachable(row) or (None if bool(row["fits"]) else str(row["not_fit_reason"]))
     return out
 
 
@@ -604,7 +628,9 @@ def preview_outreach(*, session: Session, customer_id: int, template: str, feedb
                               reason=f"already recorded: outreach {existing.id} is {existing.status}",
                               idempotency_key=key)
     subject = body = code = None
-    if bool(row["fits"]):
+    # No message (so no offer code, no "you agreed to hear from us") for a customer who cannot
+    # be emailed: the preview says why instead.
+    if bool(row["fits"]) and _unreachable(row) is None:
         code = offer_code_for(key, settings) if template in OFFER_TEMPLATES else None
         subject, body = render(template, row, offer_code=code, settings=settings, now=now)
     return MessagePreview(customer_id=customer_id, template=template, channel=channel_for(settings),

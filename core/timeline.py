@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from core import formatting as fmt
 from core.features import MAX_REFILL_DAYS
 from core.health import RFM_LABELS
 from core.roles import Role, require_personal_data
@@ -139,7 +140,7 @@ def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
         summary = lines.groupby("order_id")["item"].agg(", ".join)
         parts.append(pd.DataFrame({
             "at": orders["ordered_at"], "kind": "order",
-            "title": "Order " + orders["external_id"] + " · " + orders["total"].map("{:,.2f}".format),
+            "title": "Order " + orders["external_id"] + " · " + orders["total"].map(fmt.money),
             "detail": orders["id"].map(summary).fillna("")
             + orders["offer_code"].map(lambda c: f" (offer {c})" if pd.notna(c) and c else "").fillna(""),
         }))
@@ -204,7 +205,8 @@ def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
     if not out.empty:
         parts.append(pd.DataFrame({
             "at": out["triggered_at"], "kind": "outreach",
-            "title": "Outreach " + out["template"] + " by " + out["channel"] + " · " + out["status"],
+            "title": out["template"].map(fmt.template_label) + " by " + out["channel"] + " · "
+            + out["status"].map(fmt.label),
             "detail": "by " + out["triggered_by"]
             + out["reason"].map(lambda r: f" ({r})" if pd.notna(r) and r else "").fillna(""),
         }))

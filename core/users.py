@@ -58,7 +58,10 @@ def add_user(
 ) -> StaffUser:
     role_set = parse_roles(roles)
     if not role_set:
-        raise UserError(f"no known role in {roles!r}; use one of {', '.join(r.value for r in Role)}")
+        known = ", ".join(r.value for r in Role)
+        if not roles:
+            raise UserError(f"choose at least one role ({known})")
+        raise UserError(f"no known role in {roles!r}; use one of {known}")
     if get_user(session=session, username=username):
         raise UserError(f"user {username!r} already exists")
     if email and (problem := email_problem(email)) is not None:

@@ -8,11 +8,13 @@ aggregates only, never a per-customer row.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from functools import partial
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core import formatting as fmt
 from core import loyalty as core_loyalty
 from core.config import get_settings
 from core.exporting import safe_cell
@@ -96,13 +98,16 @@ def render_programme(as_of: date, data: dict | None = None) -> None:
         st.info("No loyalty points yet. Import a loyalty file on the Data screen (admins) to see the programme.")
         return
     money = get_settings().point_value
-    a, b, c, d, e = st.columns(5)
-    a.metric("Outstanding points", f"{k['outstanding_points']:,}")
-    b.metric("Liability", f"{k['liability']:,.2f}", help=f"Outstanding points × point value ({money:g}).")
-    c.metric("Redemption rate", _pct(k["redemption_rate"]), help="Points redeemed / points earned, all time.")
-    d.metric("Breakage", _pct(k["breakage"]), help="Points expired / points earned, all time.")
-    e.metric("Enrolment", _pct(k["enrolment_rate"]),
-             help=f"{k['members']:,} of {k['customers']:,} customers have any loyalty activity.")
+    # Tiles of one width in a row that wraps on a narrow screen: no figure is ever cut off.
+    tile = partial(st.container(horizontal=True, gap="small").metric, width=140)
+    tile("Outstanding points", fmt.count_compact(k["outstanding_points"]),
+         help=f"{fmt.count(k['outstanding_points'])} points earned and neither redeemed nor expired.")
+    tile("Liability", fmt.money_compact(k["liability"]),
+         help=f"{fmt.money(k['liability'])}: outstanding points × point value ({fmt.money(money)}).")
+    tile("Redemption rate", _pct(k["redemption_rate"]), help="Points redeemed / points earned, all time.")
+    tile("Breakage", _pct(k["breakage"]), help="Points expired / points earned, all time.")
+    tile("Enrolment", _pct(k["enrolment_rate"]),
+         help=f"{k['members']:,} of {k['customers']:,} customers have any loyalty activity.")
     monthly = data["monthly"]
     left, right = st.columns(2)
     with left:
@@ -110,13 +115,14 @@ def render_programme(as_of: date, data: dict | None = None) -> None:
         fig = go.Figure()
         fig.add_scatter(x=monthly["month"], y=monthly["outstanding_points"], name="Outstanding points",
                         customdata=monthly["liability"],
-                        hovertemplate="%{x|%b %Y}: %{y:,} points, liability %{customdata:,.2f}<extra></extra>")
+                        hovertemplate="%{x|%b %Y}: %{y:,} points, liability "
+                                      + fmt.currency_symbol() + "%{customdata:,.2f}<extra></extra>")
         top = max(int(monthly["outstanding_points"].max()), 1) * 1.1
         fig.add_scatter(x=monthly["month"], y=monthly["liability"], yaxis="y2", showlegend=False,
                         hoverinfo="skip", line={"width": 0})
         fig.update_layout(title="Outstanding points and liability (end of month)", height=360,
-                          yaxis={"title": "points", "range": [0, top]},
-                          yaxis2={"title": "liability", "overlaying": "y", "side": "right",
+                          xaxis={"title": "Month"}, yaxis={"title": "Outstanding points", "range": [0, top]},
+                          yaxis2={"title": fmt.money_label("Liability"), "overlaying": "y", "side": "right",
                                   "range": [0, top * money]},
                           showlegend=False, margin={"t": 50, "b": 10})
         plotly_chart(fig, key="loy_outstanding_chart")
@@ -125,6 +131,7 @@ def render_programme(as_of: date, data: dict | None = None) -> None:
         for col, label in (("earned", "Earned"), ("redeemed", "Redeemed"), ("expired", "Expired")):
             fig.add_bar(x=monthly["month"], y=monthly[col], name=label)
         fig.update_layout(title="Earned, redeemed and expired by month", barmode="group", height=360,
+                          xaxis={"title": "Month"}, yaxis={"title": "Points"},
                           legend={"orientation": "h"}, margin={"t": 50, "b": 10})
         plotly_chart(fig, key="loy_flows_chart")
     tiers = data["tiers"]
@@ -186,7 +193,7 @@ def render_balances(user, as_of: date) -> None:  # noqa: ANN001
         hay = (view["customer"].fillna("") + " " + view["name"].fillna("") + " " + view["email"].fillna(""))
         view = view[hay.str.lower().str.contains(search, regex=False)]
     st.caption(f"{len(view):,} members match, {int(view['balance'].sum()):,} points "
-               f"({view['balance'].sum() * get_settings().point_value:,.2f}); largest balances first"
+               f"({fmt.money(view['balance'].sum() * get_settings().point_value)}); largest balances first"
                + (f", first {MAX_ROWS:,} shown." if len(view) > MAX_ROWS else "."))
     if view.empty:
         st.info("No member matches these filters. Widen the tiers, lower the balance or switch off "
@@ -211,7 +218,7 @@ def render_expiring(user, as_of: date) -> None:  # noqa: ANN001
     a, b = st.columns(2)
     a.metric("Members with points expiring in 30 days", f"{len(soon):,}")
     b.metric("Points expiring", f"{int(soon['expiring_30d'].sum()):,}",
-             help=f"Worth {soon['expiring_30d'].sum() * get_settings().point_value:,.2f}.")
+             help=f"Worth {fmt.money(soon['expiring_30d'].sum() * get_settings().point_value)}.")
     event = st.dataframe(_table(soon), hide_index=True, key="loy_expiring", column_config=_member_columns(),
                          column_order=["link", "customer", "name", "owner", "tier", "expiring_30d",
                                        "next_expiry_date", "balance"],
@@ -265,9 +272,9 @@ def render_ledger(user, as_of: date) -> None:  # noqa: ANN001
     shown["kind"] = shown["kind"].where(shown["recorded"], shown["kind"] + " (not yet written by the job)")
     st.dataframe(_cell_safe(shown.drop(columns="recorded"), ["order_ref", "entry_id"]), hide_index=True,
                  key="loy_ledger", column_config={
-                     "occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                     "occurred_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm"),
                      "kind": "Entry", "points": st.column_config.NumberColumn("Points", format="%+d"),
-                     "expires_at": st.column_config.DatetimeColumn("Lot expires", format="YYYY-MM-DD"),
+                     "expires_at": st.column_config.DatetimeColumn("Lot expires", format="D MMM YYYY"),
                      "order_ref": "Order", "entry_id": "Entry id",
                      "balance": st.column_config.NumberColumn("Balance", format="%d")})
     st.caption("Redemptions, reversals and the loyalty programme's own expiry rows use the oldest unexpired "

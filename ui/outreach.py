@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core import formatting as fmt
 from core import outreach as core_outreach
 from core.exporting import safe_cell
 from core.roles import Role, may_see_personal_data
@@ -23,6 +24,29 @@ from ui.safe import md, plotly_chart
 LABELS = core_outreach.TEMPLATE_LABELS
 STATUS_ICONS = {"queued": "⏳", "sending": "📤", "sent": "✅", "failed": "❌", "suppressed": "🚫",
                 "holdout": "🧪"}
+# One message's columns, wherever a list of messages is shown.
+_MESSAGE_COLUMNS = {
+    "triggered_at": st.column_config.DatetimeColumn("Triggered (UTC)", format="D MMM YYYY HH:mm"),
+    "template": st.column_config.TextColumn("Template"),
+    "state": st.column_config.TextColumn("State"),
+    "reason": st.column_config.TextColumn("Reason"),
+    "sent_at": st.column_config.DatetimeColumn("Sent (UTC)", format="D MMM YYYY HH:mm"),
+    "offer_code": st.column_config.TextColumn("Offer code"),
+    "triggered_by": st.column_config.TextColumn("Sent by"),
+    "attempts": st.column_config.NumberColumn("Attempts"),
+    "last_error": st.column_config.TextColumn("Last error"),
+}
+
+
+def _state_label(status: str | None) -> str:
+    return f"{STATUS_ICONS.get(status, '')} {fmt.label(status)}".strip()
+
+
+def _blanks(frame: pd.DataFrame) -> pd.DataFrame:
+    """Empty text cells as blanks: st.dataframe shows a missing value as the word "None"."""
+    text = [c for c in ("reason", "last_error", "offer_code", "subject", "triggered_by", "name", "customer")
+            if c in frame.columns]
+    return frame.assign(**{c: frame[c].map(fmt.text) for c in text})
 
 
 def _roles_key(roles) -> tuple[str, ...]:  # noqa: ANN001
@@ -45,6 +69,12 @@ def _cell_safe(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def _fitting(customer_id: int) -> dict[str, str | None]:
     with get_session() as session:
         return core_outreach.fitting_templates(session=session, customer_id=customer_id)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _contact_problem(customer_id: int) -> str | None:
+    with get_session() as session:
+        return core_outreach.contact_problem(session=session, customer_id=customer_id)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -79,7 +109,7 @@ def _plan(customer_ids: tuple[int, ...], template: str, holdout_share: float) ->
 
 def clear_outreach_caches() -> None:
     """After any send or campaign: every reader whose answer it changes."""
-    for reader in (_fitting, _customer_log, _results, _log, _plan):
+    for reader in (_fitting, _contact_problem, _customer_log, _results, _log, _plan):
         reader.clear()
 
 
@@ -109,15 +139,19 @@ def render_account_outreach(user, customer_id: int, *, feedback_id: int | None =
     except core_outreach.OutreachError as exc:
         st.error(md(exc))
         return
+    unreachable = _contact_problem(customer_id)
     cols = st.columns(len(templates))
     for col, template in zip(cols, templates, strict=True):
         why_not = fits.get(template)
         if feedback_id is not None and template == "apology":
-            why_not = None  # an apology for this specific feedback always fits
+            why_not = unreachable  # an apology for this specific feedback fits, if it can be sent
         with col:
             clicked = st.button(LABELS[template], key=f"outreach_btn_{template}_{suffix}",
                                 disabled=why_not is not None,
-                                help=f"Does not fit: {md(why_not)}" if why_not else "Preview before sending")
+                                help=f"Not available: {md(why_not)}" if why_not else "Preview before sending")
+            if why_not:
+                # The reason beside the greyed-out button, not only in its tooltip.
+                st.caption(f"Not available: {md(why_not)}")
         if clicked:
             # One key per opened preview: a double click on Send, or a retry, is one outreach.
             st.session_state[pending_key] = {"template": template, "key": f"ui:{uuid.uuid4().hex}"}
@@ -173,12 +207,11 @@ def render_account_outreach(user, customer_id: int, *, feedback_id: int | None =
             st.caption("No outreach to this customer yet.")
         else:
             history = _cell_safe(history, ["reason", "last_error", "triggered_by"])
-            shown = history.assign(state=history["status"].map(lambda s: f"{STATUS_ICONS.get(s, '')} {s}"))
-            st.dataframe(shown[["triggered_at", "template", "state", "reason", "sent_at", "offer_code",
-                                "triggered_by", "attempts", "last_error"]], hide_index=True,
-                         key=f"outreach_history_{suffix}",
-                         column_config={"triggered_at": st.column_config.DatetimeColumn("Triggered (UTC)"),
-                                        "sent_at": st.column_config.DatetimeColumn("Sent (UTC)")})
+            shown = history.assign(state=history["status"].map(_state_label),
+                                   template=history["template"].map(fmt.template_label))
+            st.dataframe(_blanks(shown[["triggered_at", "template", "state", "reason", "sent_at", "offer_code",
+                                        "triggered_by", "attempts", "last_error"]]), hide_index=True,
+                         key=f"outreach_history_{suffix}", column_config=_MESSAGE_COLUMNS)
 
 
 # ---------------------------------------------------------------- bulk outreach
@@ -260,7 +293,8 @@ def uplift_chart(results: pd.DataFrame) -> go.Figure:
                              "array": (df["uplift_ci_high"] - df["uplift"]) * 100,
                              "arrayminus": (df["uplift"] - df["uplift_ci_low"]) * 100})
     fig.update_layout(barmode="group", yaxis_title="Reactivated in 30 days, % (uplift: points)",
-                      legend={"orientation": "h"}, margin={"t": 30, "b": 10}, height=380)
+                      xaxis_title="Campaign", title="Reactivation, contacted against held out, per campaign",
+                      legend={"orientation": "h"}, margin={"t": 50, "b": 10}, height=400)
     fig.add_hline(y=0, line_width=1, line_color="grey")
     return fig
 
@@ -277,7 +311,8 @@ def render_campaign_results(user) -> None:  # noqa: ANN001
     a, b, c = st.columns(3)
     a.metric("Campaigns", len(results))
     b.metric("Messages sent", f"{int(total['sent']):,}")
-    c.metric("Revenue from offer codes", f"{total['revenue_offer_codes']:,.2f}")
+    c.metric("Revenue from offer codes", fmt.money_compact(total["revenue_offer_codes"]),
+             help=fmt.money(total["revenue_offer_codes"]))
     early = [core_outreach.uplift_window_text(created_at=c, window_complete=bool(w))
              for c, w in zip(results["created_at"], results["window_complete"], strict=True)]
     results = results.assign(uplift_status=early)
@@ -286,7 +321,7 @@ def render_campaign_results(user) -> None:  # noqa: ANN001
     else:
         st.caption("Uplift appears once a campaign has inactive customers in both the contacted and the "
                    "held-out group.")
-    table = results.copy()
+    table = results.assign(template=results["template"].map(fmt.template_label))
     table["uplift_interval"] = [
         "–" if pd.isna(lo) else f"{lo * 100:+.1f} to {hi * 100:+.1f} pts"
         for lo, hi in zip(table["uplift_ci_low"], table["uplift_ci_high"], strict=True)]
@@ -320,8 +355,10 @@ def render_campaign_results(user) -> None:  # noqa: ANN001
             "uplift": st.column_config.NumberColumn("Uplift (pts)", format="%+.1f"),
             "uplift_interval": st.column_config.TextColumn("95 % interval", help="“too early: N days of 30” "
                                                            "until the reactivation window has passed"),
-            "revenue_contacted": st.column_config.NumberColumn("Revenue, contacted (30 d)", format="%.2f"),
-            "revenue_offer_codes": st.column_config.NumberColumn("Revenue, offer codes", format="%.2f"),
+            "revenue_contacted": st.column_config.NumberColumn("Revenue, contacted (30 d)",
+                                                               format=fmt.money_column_format()),
+            "revenue_offer_codes": st.column_config.NumberColumn("Revenue, offer codes",
+                                                                 format=fmt.money_column_format()),
             "window_complete": st.column_config.CheckboxColumn("30 days over"),
         })
     st.caption("Reactivation: a customer with no order in the activity horizon before the outreach who "
@@ -349,14 +386,19 @@ def render_message_log(user) -> None:  # noqa: ANN001
         return
     log = _cell_safe(log, ["customer", "name", "reason", "last_error", "subject", "triggered_by"])
     shown = log.assign(account="/account?id=" + log["customer_id"].astype(str),
-                       state=log["status"].map(lambda s: f"{STATUS_ICONS.get(s, '')} {s}"))
+                       state=log["status"].map(_state_label), template=log["template"].map(fmt.template_label),
+                       channel=log["channel"].map(fmt.label))
     st.dataframe(
-        shown[["triggered_at", "account", "customer", "name", "template", "channel", "state", "reason",
-               "attempts", "last_error", "sent_at", "offer_code", "campaign_id", "triggered_by", "subject"]],
+        _blanks(shown[["triggered_at", "account", "customer", "name", "template", "channel", "state", "reason",
+                       "attempts", "last_error", "sent_at", "offer_code", "campaign_id", "triggered_by",
+                       "subject"]]),
         hide_index=True, key="outreach_log",
-        column_config={
-            "triggered_at": st.column_config.DatetimeColumn("Triggered (UTC)"),
+        column_config=_MESSAGE_COLUMNS | {
             "account": st.column_config.LinkColumn("Account", display_text="Open"),
-            "sent_at": st.column_config.DatetimeColumn("Sent (UTC)"),
+            "customer": st.column_config.TextColumn("Customer id"),
+            "name": st.column_config.TextColumn("Name"),
+            "channel": st.column_config.TextColumn("Channel"),
+            "campaign_id": st.column_config.NumberColumn("Campaign", format="%d"),
+            "subject": st.column_config.TextColumn("Subject"),
         })
     st.caption(f"{len(log):,} messages (newest first, at most 2,000).")

@@ -49,8 +49,11 @@ def calibration_figure(backtest: dict) -> go.Figure:
                             customdata=cal[["decile", "n"]],
                             hovertemplate="decile %{customdata[0]} (%{customdata[1]} customers): predicted "
                                           "%{x:.0%}, actual %{y:.0%}<extra>" + label + "</extra>")
-    fig.update_layout(height=360, xaxis=dict(title="predicted churn probability", range=[0, 1]),
-                      yaxis=dict(title="actual churn share", range=[0, 1]), margin=dict(l=0, r=0, t=10, b=0))
+    fig.update_layout(height=380, xaxis=dict(title="Predicted churn probability (%)", range=[0, 1],
+                                             tickformat=".0%"),
+                      yaxis=dict(title="Actual churn share (%)", range=[0, 1], tickformat=".0%"),
+                      title="Calibration: predicted against actual churn, by decile",
+                      margin=dict(l=0, r=0, t=40, b=0))
     return fig
 
 

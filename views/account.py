@@ -6,9 +6,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core import formatting as fmt
 from core.accounts import BAND_LABELS
 from core.health import (
     HEALTH_COMPONENTS,
+    RFM_LABELS,
     VALUE_EXPLANATION,
     band_thresholds,
     churn_text,
@@ -40,7 +42,8 @@ except AccountNotFound as exc:
 
 # Customer text goes through st.text only.
 st.text(f"{info['name'] or '(no name)'} · {info['external_id']}")
-st.text(" · ".join(str(v) for v in (info["segment"], info["region"], f"owner {info['owner'] or 'none'}") if v))
+st.text(" · ".join(str(v) for v in (fmt.label(info["segment"]), fmt.label(info["region"]),
+                                     f"owner {info['owner'] or 'none'}") if v))
 
 score = info["score"]
 if score is None:
@@ -52,10 +55,10 @@ else:
     churn = score["churn_probability"]
     m[2].metric("Churn probability", churn_text(churn), help="The chance of no order in the next horizon (90 days "
                 "unless configured).")
-    m[3].metric("Value at risk", f"{score['value_at_risk']:,.0f}", help=VALUE_EXPLANATION)
-    m[4].metric("RFM segment", score["rfm_segment"] or "–")
+    m[3].metric("Value at risk", fmt.money(score["value_at_risk"], decimals=0), help=VALUE_EXPLANATION)
+    m[4].metric("RFM segment", fmt.label(score["rfm_segment"] or None, RFM_LABELS, missing="–"))
     nxt = score.get("next_order_date")
-    m[5].metric("Next order expected", f"{nxt:%d %b %Y}" if nxt else "–",
+    m[5].metric("Next order expected", fmt.date_text(nxt),
                 help="From the customer's own cadence and how long what they buy lasts.")
     st.caption(f"Scored as of {score['as_of']:%d %b %Y}.")
     why_differ = disagreement(score["health_score"], churn)
@@ -68,11 +71,13 @@ else:
         gauge = go.Figure(go.Indicator(
             mode="gauge+number", value=score["health_score"], title={"text": "Health score"},
             number={"valueformat": ".0f"},
-            gauge={"axis": {"range": [0, 100]}, "bar": {"color": "#444"},
+            # Explicit ticks and room on every side, so the end label reads "100", not "10".
+            gauge={"axis": {"range": [0, 100], "tickvals": [0, 20, 40, 60, 80, 100], "tickformat": "d"},
+                   "bar": {"color": "#444"},
                    "steps": [{"range": [0, watch_at], "color": "#f4c7c3"},
                              {"range": [watch_at, healthy_at], "color": "#fce8b2"},
                              {"range": [healthy_at, 100], "color": "#b7e1cd"}]}))
-        gauge.update_layout(height=230, margin=dict(l=20, r=20, t=40, b=0))
+        gauge.update_layout(height=250, margin=dict(l=40, r=40, t=50, b=10))
         plotly_chart(gauge, width="stretch", key="acct_gauge")
         st.markdown("**Why**")
         for line in score["drivers"]:
@@ -82,31 +87,44 @@ else:
         if comps:
             frame = pd.DataFrame([{"component": v["label"], "score": v["score"], "weight": v["weight"]}
                                   for v in comps.values()])
-            bar = go.Figure(go.Bar(x=frame["score"], y=frame["component"], orientation="h",
-                                   customdata=frame["weight"],
-                                   hovertemplate="%{y}: %{x:.0f} (weight %{customdata:.0%})<extra></extra>"))
-            bar.update_layout(height=260, xaxis=dict(range=[0, 100], title="score"),
-                              margin=dict(l=0, r=10, t=10, b=0))
-            plotly_chart(bar, width="stretch", key="acct_components")
             missing = [label for name, (_w, label) in HEALTH_COMPONENTS.items() if name not in comps]
+            # A score of 0 is a bar labelled "0"; a component with no data is a hatched grey bar
+            # labelled "no data", so the two never look alike.
+            bar = go.Figure(go.Bar(x=frame["score"], y=frame["component"], orientation="h", name="Score",
+                                   customdata=frame["weight"], text=frame["score"].map("{:.0f}".format),
+                                   textposition="outside", cliponaxis=False,
+                                   hovertemplate="%{y}: %{x:.0f} (weight %{customdata:.0%})<extra></extra>"))
+            if missing:
+                bar.add_bar(x=[100] * len(missing), y=missing, orientation="h", name="No data",
+                            text=["no data"] * len(missing), textposition="inside", insidetextanchor="middle",
+                            marker={"color": "rgba(160,160,160,0.25)", "pattern": {"shape": "/"}},
+                            hovertemplate="%{y}: no data, left out<extra></extra>")
+            bar.update_layout(height=300, xaxis=dict(range=[0, 108], title="Component score (0 to 100)"),
+                              title="Health score by component", barmode="overlay", showlegend=False,
+                              margin=dict(l=0, r=10, t=40, b=0))
+            plotly_chart(bar, width="stretch", key="acct_components")
             if missing:
                 st.caption("No data, left out (the other weights are rescaled): " + ", ".join(missing) + ".")
 
     history = ui.score_history(customer_id)
     if len(history) > 1:
         fig = go.Figure()
-        fig.add_scatter(x=history["as_of"], y=history["health_score"], name="health", mode="lines+markers")
-        fig.add_scatter(x=history["as_of"], y=history["churn_probability"] * 100, name="churn risk %",
+        fig.add_scatter(x=history["as_of"], y=history["health_score"], name="Health score", mode="lines+markers")
+        fig.add_scatter(x=history["as_of"], y=history["churn_probability"] * 100, name="Churn risk (%)",
                         mode="lines+markers")
-        fig.update_layout(height=240, yaxis=dict(range=[0, 100]), margin=dict(l=0, r=0, t=10, b=0))
+        fig.update_layout(height=280, yaxis=dict(range=[0, 100], title="Score / percent (0 to 100)"),
+                          xaxis=dict(title="Scoring run"), title="Health score and churn risk over time",
+                          legend={"orientation": "h"}, margin=dict(l=0, r=0, t=40, b=0))
         st.subheader("Score history")
         plotly_chart(fig, width="stretch", key="acct_history")
 
 st.subheader("Consent and subscription")
 st.dataframe(pd.DataFrame([{
-    "email consent": info["email_opt_in"], "SMS consent": info["sms_opt_in"],
-    "subscription": info["subscription_status"] or "none", "signed up": info["signup_date"],
-    "last login": info["last_login_at"], "email": info["email"] or "", "phone": info["phone"] or "",
+    "Email consent": bool(info["email_opt_in"]), "SMS consent": bool(info["sms_opt_in"]),
+    "Subscription": fmt.label(info["subscription_status"], missing="None taken"),
+    "Signed up": fmt.date_text(info["signup_date"], missing=""),
+    "Last login": fmt.date_text(info["last_login_at"], missing=""), "Email": info["email"] or "",
+    "Phone": info["phone"] or "",
 }]), hide_index=True, width="stretch")
 consent_changes = ui.consent_history(customer_id)
 if consent_changes.empty:
@@ -125,10 +143,16 @@ items = ui.next_due(customer_id, score["as_of"] if score else None)
 if items.empty:
     st.info("No orders yet.")
 else:
-    st.dataframe(items, hide_index=True, width="stretch", column_config={
-        "times_bought": st.column_config.NumberColumn("bought (times)"),
-        "replenishment_days": st.column_config.NumberColumn("lasts (days)"),
-        "days_until_due": st.column_config.NumberColumn("days until due", help="Negative: overdue."),
+    st.dataframe(items.assign(category=items["category"].map(fmt.label)), hide_index=True, width="stretch",
+                 column_config={
+        "sku": st.column_config.TextColumn("SKU"),
+        "name": st.column_config.TextColumn("Product"),
+        "category": st.column_config.TextColumn("Category"),
+        "times_bought": st.column_config.NumberColumn("Times bought"),
+        "last_bought": st.column_config.DateColumn("Last bought", format="D MMM YYYY"),
+        "replenishment_days": st.column_config.NumberColumn("Lasts (days)"),
+        "next_due": st.column_config.DateColumn("Next due", format="D MMM YYYY"),
+        "days_until_due": st.column_config.NumberColumn("Days until due", help="Negative: overdue."),
     })
 
 st.subheader("Timeline")
@@ -139,7 +163,10 @@ else:
     kinds = st.multiselect("Show", sorted(timeline["kind"].unique()), key="acct_kinds",
                            placeholder="everything")
     shown = timeline[timeline["kind"].isin(kinds)] if kinds else timeline
-    st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        "at": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm"),
-        "detail": st.column_config.TextColumn("detail", width="large"),
+    st.dataframe(shown.assign(kind=shown["kind"].map(fmt.label)), hide_index=True, width="stretch",
+                 column_config={
+        "at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm"),
+        "kind": st.column_config.TextColumn("What"),
+        "title": st.column_config.TextColumn("Event"),
+        "detail": st.column_config.TextColumn("Detail", width="large"),
     })

@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
+from core import formatting as fmt
 from core.accounts import BAND_LABELS, BANDS, MAX_SELECTION, AccountsError, QueueFilters
 from core.health import RFM_LABELS, RFM_SEGMENTS, VALUE_EXPLANATION
 from core.roles import Role
@@ -68,8 +69,10 @@ if page.as_of is None:
 counts = page.segment_counts
 if counts["customers"].sum():
     fig = px.bar(counts, x="label", y="customers", hover_data={"value_at_risk": ":,.0f", "label": False},
-                 labels={"label": "RFM segment", "customers": "customers"}, height=230)
-    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
+                 labels={"label": "RFM segment", "customers": "Accounts",
+                         "value_at_risk": fmt.money_label("Value at risk")},
+                 title="Accounts per RFM segment", height=260)
+    fig.update_layout(margin=dict(l=0, r=0, t=40, b=0))
     plotly_chart(fig, width="stretch", key="acc_segments_chart")
 
 st.caption(f"Scores as of {page.as_of:%d %b %Y}: {page.total:,} accounts"
@@ -84,6 +87,11 @@ table = rows[["link", "external_id", "name", "health_score", "band", "churn_perc
               "top_driver", "score_note", "next_order_date", "rfm_segment", "segment", "region", "owner",
               "last_order", "orders_365", "spend_365", "open_detractor"]].copy()
 table["band"] = table["band"].map(BAND_LABELS)
+# Codes as words and no "None" cells: an unset segment, region or owner is a blank.
+for col in ("segment", "region"):
+    table[col] = table[col].map(fmt.label)
+table["owner"] = table["owner"].map(fmt.text)
+table["top_driver"] = table["top_driver"].map(fmt.text)
 table.insert(8, "contact", rows["contact"].map(CONTACT_LABELS))
 table.insert(9, "email_opt_in", rows["email_opt_in"].astype(bool))
 table.insert(10, "sms_opt_in", rows["sms_opt_in"].astype(bool))
@@ -101,7 +109,8 @@ event = st.dataframe(
         "band": st.column_config.TextColumn("Band"),
         "churn_percent": st.column_config.ProgressColumn("Churn risk", min_value=0, max_value=100,
                                                          format="%.1f %%"),
-        "value_at_risk": st.column_config.NumberColumn("Value at risk", format="%.0f"),
+        "value_at_risk": st.column_config.NumberColumn("Value at risk", format=fmt.money_column_format(0),
+                                                       help=VALUE_EXPLANATION),
         "top_driver": st.column_config.TextColumn("Top reason", width="large"),
         "score_note": st.column_config.TextColumn(
             "Health vs churn risk", width="medium",
@@ -109,9 +118,12 @@ event = st.dataframe(
         "next_order_date": st.column_config.DateColumn(
             "Next order expected", help="From the customer's own cadence and how long what they buy lasts."),
         "rfm_segment": st.column_config.TextColumn("RFM segment"),
+        "segment": st.column_config.TextColumn("Segment"),
+        "region": st.column_config.TextColumn("Region"),
+        "owner": st.column_config.TextColumn("Owner"),
         "last_order": st.column_config.DateColumn("Last order"),
         "orders_365": st.column_config.NumberColumn("Orders (12 mo)"),
-        "spend_365": st.column_config.NumberColumn("Spend (12 mo)", format="%.0f"),
+        "spend_365": st.column_config.NumberColumn("Spend (12 mo)", format=fmt.money_column_format(0)),
         "open_detractor": st.column_config.CheckboxColumn("Open detractor"),
         "contact": st.column_config.TextColumn("Contactable"),
         "email_opt_in": st.column_config.CheckboxColumn("Email consent"),

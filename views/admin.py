@@ -1,6 +1,7 @@
 import streamlit as st
 
 from core import admin, mfa, users
+from core import formatting as fmt
 from core.exporting import write_csv
 from core.roles import Role
 from ui.auth import require_screen
@@ -17,15 +18,29 @@ with tab_users:
     with get_session() as session:
         staff = admin.staff_table(session=session)
     st.dataframe(staff, hide_index=True, width="stretch",
-                 column_config={"disabled": st.column_config.CheckboxColumn("disabled"),
-                                "is_demo": st.column_config.CheckboxColumn("demo login")})
+                 column_config={"username": st.column_config.TextColumn("Username"),
+                                "name": st.column_config.TextColumn("Name"),
+                                "email": st.column_config.TextColumn("Email"),
+                                "roles": st.column_config.TextColumn("Roles"),
+                                "disabled": st.column_config.CheckboxColumn("Disabled"),
+                                "is_demo": st.column_config.CheckboxColumn("Demo login"),
+                                "totp_enabled": st.column_config.CheckboxColumn("Two-factor"),
+                                "locked_until": st.column_config.DatetimeColumn("Locked until (UTC)"),
+                                "last_login_at": st.column_config.DatetimeColumn("Last login (UTC)")})
     col_add, col_manage = st.columns(2)
-    with col_add, st.form("add_user", clear_on_submit=True):
+    # The form keeps what was typed when the input is refused (a short password must not clear
+    # the username or the roles); it is emptied only after a user was added, and the confirmation
+    # survives the rerun that empties it.
+    add_keys = ("add_username", "add_name", "add_email", "add_roles", "add_password")
+    with col_add, st.form("add_user", clear_on_submit=False):
         st.subheader("Add a user")
+        added = st.session_state.pop("add_user_added", None)
+        if added:
+            st.success(f"Added {md(added)}. They can log in now.")
         new_username = st.text_input("Username", key="add_username")
         new_name = st.text_input("Full name", key="add_name")
         new_email = st.text_input("Email", key="add_email")
-        new_roles = st.multiselect("Roles", [r.value for r in Role], key="add_roles")
+        new_roles = st.multiselect("Roles", [r.value for r in Role], key="add_roles", format_func=fmt.label)
         new_password = st.text_input("Password (12+ characters)", type="password", key="add_password")
         if st.form_submit_button("Add user", type="primary"):
             try:
@@ -33,10 +48,13 @@ with tab_users:
                     users.add_user(session=session, username=new_username.strip(), name=new_name.strip(),
                                    email=new_email.strip() or None, roles=new_roles,
                                    password=new_password, actor=user.username)
-                st.success(f"Added {md(new_username)}.")
-                st.rerun()
             except users.UserError as exc:
                 st.error(md(exc))
+            else:
+                for key in add_keys:
+                    st.session_state.pop(key, None)
+                st.session_state["add_user_added"] = new_username.strip()
+                st.rerun()
     with col_manage, st.form("manage_user"):
         st.subheader("Reset or disable")
         target = st.selectbox("User", staff["username"].tolist(), key="manage_user")
@@ -71,7 +89,7 @@ with tab_users:
         current_required = sorted(r.value for r in mfa.required_roles(session=session))
     with st.form("mfa_settings"):
         required = st.multiselect("Roles that must use a TOTP app at login", [r.value for r in Role],
-                                  default=current_required, key="mfa_required")
+                                  default=current_required, key="mfa_required", format_func=fmt.label)
         mfa_target = st.selectbox("Reset two-factor for (lost phone)", [""] + staff["username"].tolist(),
                                   key="mfa_reset_user")
         if st.form_submit_button("Save two-factor settings"):
@@ -89,7 +107,15 @@ with tab_audit:
         log = admin.audit_table(session=session, actor=actor.strip() or None,
                                 action_prefix=action.strip() or None)
     st.caption(f"{len(log):,} newest entries")
-    st.dataframe(log, hide_index=True, width="stretch")
+    shown_log = log.drop(columns=["customer_id"]).assign(detail=log["detail"].map(fmt.detail_text),
+                                                         customer=log["customer"].map(fmt.text))
+    st.dataframe(shown_log, hide_index=True, width="stretch", column_config={
+        "at": st.column_config.DatetimeColumn("When (UTC)", format="D MMM YYYY HH:mm:ss"),
+        "actor": st.column_config.TextColumn("Who"), "action": st.column_config.TextColumn("Action"),
+        "record_type": st.column_config.TextColumn("Record"),
+        "record_id": st.column_config.NumberColumn("Record id", format="%d"),
+        "customer": st.column_config.TextColumn("Customer id"),
+        "detail": st.column_config.TextColumn("Detail", width="large")})
     st.download_button("Download as CSV", data=write_csv(log), file_name="audit-log.csv",
                        mime="text/csv", key="audit_download")
 

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core import feedback as fbk
+from core import formatting as fmt
 from core.language import language_name
 from core.outreach import OutreachError, preview_outreach
 from core.roles import NotAllowed
@@ -83,9 +84,10 @@ language = None if language_choice == "all" else language_choice
 if queue == "needs_read":
     st.caption("Comments in a language the flag cannot read, without a score and naming no problem it knows: "
                "read them, then flag a complaint or mark it not a problem (the flag learns from both).")
-f1, f2, f3, f4 = st.columns([2, 1.2, 1.2, 1.2])
-states = f1.multiselect("State", list(fbk.STATES), default=list(fbk.OPEN_STATES), key="fb_states",
+# The states on a row of their own: in a narrow column the chips were cut ("Waiting on cu...").
+states = st.multiselect("State", list(fbk.STATES), default=list(fbk.OPEN_STATES), key="fb_states",
                         format_func=lambda s: fbk.STATE_LABELS[s])
+f2, f3, f4 = st.columns(3)
 staff = ui.staff_for_inbox()
 assignee_choice = f2.selectbox("Assigned to", ["anyone", "unassigned", *staff], key="fb_assignee")
 window = f3.selectbox("Submitted", ["last 7 days", "last 30 days", "last 90 days", "last 365 days", "any time"],
@@ -119,20 +121,25 @@ st.number_input(f"Page (of {pages}; {total:,} items)", min_value=1, max_value=pa
 table = rows.assign(
     account=rows["customer_id"].map(lambda i: f"/account?id={int(i)}" if _known(i) else None),
     state=rows["state"].map(fbk.STATE_LABELS),
+    customer_ref=rows["customer_ref"].map(fmt.text),
+    assignee=rows["assignee"].map(fmt.text),
+    flag_reasons=rows["flag_reasons"].map(fmt.text),
     language=rows["language"].map(lambda c: language_name(c) if isinstance(c, str) else None),
 )
 st.dataframe(
-    table[["id", "submitted_at", "account", "customer_name", "value_12m", "nps_score", "severity", "state",
-           "assignee", "flag_reasons", "language", "comment"]],
+    table[["id", "submitted_at", "account", "customer_ref", "customer_name", "value_12m", "nps_score", "severity",
+           "state", "assignee", "flag_reasons", "language", "comment"]],
     hide_index=True,
     width="stretch",
     key="fb_table",
     column_config={
         "id": st.column_config.NumberColumn("#", format="%d"),
-        "submitted_at": st.column_config.DatetimeColumn("Submitted", format="YYYY-MM-DD HH:mm"),
-        "account": st.column_config.LinkColumn("Account", display_text=r"/account\?id=(\d+)"),
+        "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY HH:mm"),
+        # The shop's customer id (C000763) beside the link, never the database id (763).
+        "account": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
+        "customer_ref": st.column_config.TextColumn("Customer id"),
         "customer_name": st.column_config.TextColumn("Customer"),
-        "value_12m": st.column_config.NumberColumn("Value 12 mo", format="%.0f"),
+        "value_12m": st.column_config.NumberColumn("Value 12 mo", format=fmt.money_column_format(0)),
         "nps_score": st.column_config.NumberColumn("Score", format="%d"),
         "severity": st.column_config.ProgressColumn("Severity", min_value=0, max_value=100, format="%.0f"),
         "state": st.column_config.TextColumn("State"),
@@ -145,8 +152,10 @@ st.dataframe(
 
 # ---------------------------------------------------------------- one item
 ids = rows["id"].astype(int).tolist()
-labels = {int(r.id): f"#{int(r.id)} · {r.submitted_at:%Y-%m-%d} · score {_score(r.nps_score)} · "
-                     f"{fbk.STATE_LABELS[r.state]}"
+# The label names what does not change (number, date, score): the browser keeps the label of a
+# chosen option, so a state in it read "New" after the item was resolved. The state is shown
+# beside the item instead.
+labels = {int(r.id): f"#{int(r.id)} · {r.submitted_at:%d %b %Y} · score {_score(r.nps_score)}"
           for r in rows.itertuples()}
 if st.session_state.get("fb_item") not in ids:
     st.session_state.pop("fb_item", None)
@@ -248,11 +257,16 @@ with st.container(border=True):
                     preview = None
                     st.error(md(exc))
                 if preview is not None:
+                    already = (preview.reason or "").startswith("already recorded")
                     if preview.would_send:
                         # The address is customer text: st.text, never a caption (Markdown).
                         st.text(f"To: {preview.to}    Channel: {preview.channel}")
                         st.text(f"Subject: {preview.subject or ''}")
                         st.text(preview.body or "")
+                    elif already:
+                        # Not a warning: it is the apology just queued (see the account's outreach).
+                        st.caption("An apology for this item has been recorded; its state is in the "
+                                   "account's outreach history.")
                     else:
                         st.warning(f"Would not be sent: {md(preview.reason)}")
                     if st.button("Send apology", key="fb_apology", disabled=not preview.would_send):

@@ -38,6 +38,18 @@ by = None if split == "all" else split
 periods = ui.nps_periods(since, until, freq, by)
 counts = ui.answer_counts(since, until)
 
+def _nice_step(largest: int) -> int:
+    """A whole-number tick step giving about five ticks up to ``largest`` (1, 2, 5, 10, 20, 50 ...)."""
+    rough = max(largest, 1) / 5
+    step = 1
+    while step * 10 <= rough:
+        step *= 10
+    for m in (1, 2, 5, 10):
+        if step * m >= rough:
+            return step * m
+    return step * 10
+
+
 if periods.empty:
     st.info("No answers with a score in this period. Import survey answers on the Data screen "
             "(`python -m core import feedback FILE.csv`) or choose a longer period.")
@@ -71,22 +83,29 @@ if by is None:
                                            "%{customdata[2]:.0f}), %{customdata[0]} answers<extra></extra>"))
     fig.add_trace(go.Bar(x=x, y=periods["responses"], name="answers", yaxis="y2", opacity=0.25,
                          marker_color="gray"))
-    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "answers", "showgrid": False})
+    # Whole answers: integer ticks only (never 86.6).
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "Answers (count)", "showgrid": False,
+                              "tickformat": ",d", "rangemode": "tozero",
+                              "dtick": max(1, _nice_step(int(periods["responses"].max())))})
 else:
     for group, part in periods.groupby(by):
         fig.add_trace(go.Scatter(x=part["period"], y=part["nps"], mode="lines+markers", name=str(group),
                                  customdata=part[["responses", "ci_low", "ci_high"]],
                                  hovertemplate=f"{plain(group)} " + "%{x|%Y-%m-%d}: NPS %{y:.0f} (%{customdata[1]:.0f}"
                                                " to %{customdata[2]:.0f}), %{customdata[0]} answers<extra></extra>"))
-fig.update_layout(yaxis={"title": "NPS", "range": [-100, 100]}, height=380, margin={"t": 30, "b": 10},
-                  legend={"orientation": "h"})
+fig.update_layout(yaxis={"title": "NPS (-100 to +100)", "range": [-100, 100]}, height=400,
+                  margin={"t": 50, "b": 10}, xaxis={"title": "Period starting"}, legend={"orientation": "h"},
+                  title="NPS per period with its 95 % interval")
 plotly_chart(fig, width="stretch", key="nps_trend")
 
 mix = overall.copy()
 mix_fig = go.Figure()
 for column, color in (("detractors", "#d62728"), ("passives", "#bbbbbb"), ("promoters", "#2ca02c")):
-    mix_fig.add_trace(go.Bar(x=mix["period"], y=mix[column], name=column, marker_color=color))
-mix_fig.update_layout(barmode="stack", height=300, margin={"t": 30, "b": 10}, yaxis={"title": "answers"},
+    mix_fig.add_trace(go.Bar(x=mix["period"], y=mix[column], name=column.capitalize(), marker_color=color))
+mix_fig.update_layout(barmode="stack", height=320, margin={"t": 50, "b": 10},
+                      yaxis={"title": "Answers (count)", "tickformat": ",d", "rangemode": "tozero",
+                             "dtick": max(1, _nice_step(int(mix["responses"].max())))},
+                      xaxis={"title": "Period starting"},
                       legend={"orientation": "h"}, title="Promoters, passives and detractors")
 plotly_chart(mix_fig, width="stretch", key="nps_mix")
 
@@ -110,7 +129,8 @@ else:
     grid = grid.loc[grid.sum(axis=1).sort_values(ascending=False).index]
     heat = go.Figure(go.Heatmap(z=grid.values, x=[f"{m:%Y-%m}" for m in grid.columns], y=list(grid.index),
                                 colorscale="Reds", hovertemplate="%{y}, %{x}: %{z} mentions<extra></extra>"))
-    heat.update_layout(height=60 + 28 * len(grid), margin={"t": 10, "b": 10})
+    heat.update_layout(height=110 + 28 * len(grid), margin={"t": 50, "b": 10}, title="Detractor mentions per month",
+                       xaxis={"title": "Month"}, yaxis={"title": "Theme"})
     plotly_chart(heat, width="stretch", key="nps_themes")
     st.caption("Problems named in the comments of answers scored 0-6, per month (one answer can name "
                "several). Themes come from the flagging rules.")

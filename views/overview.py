@@ -8,12 +8,14 @@ accounts (exec sees them by segment and region).
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from core import formatting as fmt
 from core.accounts import BAND_LABELS
 from core.clv import CLV_EXPLANATION
 from core.kpis import KPI_INFO, REFUNDS_RULE, format_change, format_value, kpi_table_csv
@@ -27,8 +29,8 @@ from ui.safe import md, plotly_chart
 user = require_screen("overview")
 
 st.title("Overview")
-st.caption("Retention KPIs as design.md defines them. Aggregates only: no customer is named on this screen "
-           "(except the accounts behind a band move, for the roles that may see accounts).")
+st.caption("How many customers stay, buy again and recommend the shop. Aggregates only: no customer is named "
+           "on this screen (except the accounts behind a band move, for the roles that may see accounts).")
 
 db = data.db_key()
 options = data.filter_options(db)
@@ -60,16 +62,37 @@ if kpi.loc["customers", "current"] == 0:
             "(admin), or widen the filter.")
 
 
+# Labels short enough for a tile six to a row; the full name is in the tile's help.
+SHORT_LABELS = {"average_order_value": "Avg order value", "repeat_purchase_rate": "Repeat purchase",
+                "loyalty_outstanding_points": "Points outstanding", "loyalty_liability": "Points liability"}
+
+
+# Tiles of one width in rows that wrap: six to a row at 1440 px, fewer on a narrower screen,
+# never a figure cut off.
+TILE_WIDTH = 140
+
+
 def metric(col, key: str) -> None:  # noqa: ANN001
     info = KPI_INFO[key]
     row = kpi.loc[key]
-    delta = format_change(info.kind, row["change"])
+    if info.kind == "money":
+        # Compact in the tile ("€4.26M") so it is never cut off; the full amount in the help.
+        value = fmt.money_compact(row["current"], missing="n/a")
+        delta = None if row["change"] is None or row["change"] != row["change"] else fmt.signed_money(row["change"])
+        full = f"{info.label}: {fmt.money(row['current'], missing='n/a')}. "
+    elif info.kind in ("count", "points") and row["current"] is not None and abs(row["current"]) >= 1_000_000:
+        value, delta = fmt.count_compact(row["current"]), format_change(info.kind, row["change"])
+        full = f"{info.label}: {fmt.count(row['current'])}. "
+    else:
+        value, delta = format_value(info.kind, row["current"]), format_change(info.kind, row["change"])
+        full = f"{info.label}. " if key in SHORT_LABELS else ""
     col.metric(
-        info.label,
-        format_value(info.kind, row["current"]),
+        SHORT_LABELS.get(key, info.label),
+        value,
         delta=delta,
         delta_color="normal" if info.higher_is_better else "inverse",
-        help=row["definition"],
+        help=full + row["definition"],
+        width=TILE_WIDTH,
     )
 
 
@@ -77,12 +100,12 @@ headline = ["customers", "active_customers", "revenue", "orders", "average_order
 more = ["gross_sales", "refunds", "repeat_purchase_rate", "retention_rate", "churn_rate",
         "loyalty_outstanding_points", "loyalty_liability", "redemption_rate"]
 for keys in (headline, more):
-    cols = st.columns(len(keys))
-    for col, key in zip(cols, keys, strict=True):
-        metric(col, key)
-st.caption(f"Revenue {format_value('money', kpi.loc['revenue', 'current'])} = gross sales "
-           f"{format_value('money', kpi.loc['gross_sales', 'current'])} - refunds "
-           f"{format_value('money', kpi.loc['refunds', 'current'])}. {REFUNDS_RULE}")
+    tiles = st.container(horizontal=True, gap="small")
+    for key in keys:
+        metric(tiles, key)
+st.caption(f"Revenue {fmt.money(kpi.loc['revenue', 'current'])} = gross sales "
+           f"{fmt.money(kpi.loc['gross_sales', 'current'])} - refunds "
+           f"{fmt.money(kpi.loc['refunds', 'current'])}. {REFUNDS_RULE}")
 if kpi.loc["nps", "current"] is not None:
     st.caption(f"NPS {format_value('nps', kpi.loc['nps', 'current'])}, 95 % interval "
                f"{format_value('nps', kpi.loc['nps_ci_low', 'current'])} to "
@@ -99,23 +122,24 @@ st.download_button(
 
 x = data.extras(*args)
 with st.expander("Onboarding, reactivation, subscriptions and support", expanded=True):
-    e1, e2, e3, e4, e5 = st.columns(5)
-    e1.metric("Second order within 60 days", format_value("rate", x["onboarding_second_order_rate"]),
-              help=f"Of the {x['new_customers']:,} customers whose first order fell in the {horizon} days "
-                   "ending 60 days before the as-of date, the share who ordered again within 60 days.")
-    e2.metric("Median days to second order",
-              "n/a" if x["onboarding_median_days"] is None else f"{x['onboarding_median_days']:.0f}",
-              help="Among those new customers who have placed a second order.")
-    e3.metric("Reactivation of lapsed", format_value("rate", x["reactivation_rate"]),
-              help=f"Of the {x['lapsed_customers']:,} customers lapsed at the start of the period (ordered "
-                   "before, but not in the period before it), the share who ordered in this period.")
-    e4.metric("Tickets per 100 active",
-              "n/a" if x["tickets_per_100_active"] is None else f"{x['tickets_per_100_active']:.1f}",
-              help="Support tickets opened in the period per 100 active customers.")
-    e5.metric("Subscriptions paused / cancelled",
-              f"{x['subscriptions_paused']:,} / {x['subscriptions_cancelled']:,}",
-              help="Current subscription states (the data keeps the present state only). "
-                   f"{x['subscriptions_active']:,} subscriptions are active.")
+    tile = partial(st.container(horizontal=True, gap="small").metric, width=TILE_WIDTH)
+    tile("2nd order in 60 days", format_value("rate", x["onboarding_second_order_rate"]),
+         help=f"Of the {x['new_customers']:,} customers whose first order fell in the {horizon} days "
+              "ending 60 days before the as-of date, the share who ordered again within 60 days.")
+    tile("Days to 2nd order",
+         "n/a" if x["onboarding_median_days"] is None else f"{x['onboarding_median_days']:.0f}",
+         help="Among those new customers who have placed a second order.")
+    tile("Lapsed reactivated", format_value("rate", x["reactivation_rate"]),
+         help=f"Of the {x['lapsed_customers']:,} customers lapsed at the start of the period (ordered "
+              "before, but not in the period before it), the share who ordered in this period.")
+    tile("Tickets per 100",
+         "n/a" if x["tickets_per_100_active"] is None else f"{x['tickets_per_100_active']:.1f}",
+         help="Support tickets opened in the period per 100 active customers.")
+    tile("Subs paused", fmt.count(x["subscriptions_paused"]),
+         help="Current subscription states (the data keeps the present state only). "
+              f"{x['subscriptions_active']:,} subscriptions are active.")
+    tile("Subs cancelled", fmt.count(x["subscriptions_cancelled"]),
+         help="Current subscription states (the data keeps the present state only).")
 
 # One section at a time: each is computed only when it is shown (and then cached).
 SECTIONS = ["Trends", "Cohorts", "Revenue mix", "Health bands", "NPS and loyalty", "Outreach results",
@@ -132,13 +156,17 @@ if section == "Trends":
                         mode="lines+markers")
         fig.add_scatter(x=tr["as_of"], y=tr["active_customers"], name="Active customers", yaxis="y2",
                         mode="lines+markers")
-        fig.update_layout(yaxis={"title": "Revenue"},
-                          yaxis2={"title": "Active customers", "overlaying": "y", "side": "right"},
+        fig.update_layout(yaxis={"title": fmt.money_label(f"Revenue, trailing {horizon} days")},
+                          xaxis={"title": "As of (every four weeks)"},
+                          yaxis2={"title": "Active customers (count)", "overlaying": "y", "side": "right"},
                           legend={"orientation": "h"}, margin={"t": 30}, height=380,
                           title="Every four weeks over the last year, each point over its trailing period")
         plotly_chart(fig, key="ov_trend")
         m = data.monthly(*flt)
         fig = px.bar(m, x="month", y="revenue", hover_data=["orders", "customers", "gross_sales", "refunds"],
+                     labels={"month": "Month", "revenue": fmt.money_label("Revenue (net of refunds)"),
+                             "orders": "Orders", "customers": "Customers",
+                             "gross_sales": fmt.money_label("Gross sales"), "refunds": fmt.money_label("Refunds")},
                      title="Revenue (net of refunds) by calendar month (the current month is partial)")
         fig.update_layout(height=320, margin={"t": 40})
         plotly_chart(fig, key="ov_monthly")
@@ -146,7 +174,8 @@ if section == "Trends":
 if section == "Cohorts":
     co = data.cohorts(*flt)
     if co.empty:
-        st.info("No first orders in the last 12 months for this selection.")
+        st.info("No first orders in the last 12 months for this selection. Import orders on the Data "
+                "screen, or widen the filter.")
     else:
         month_cols = [c for c in co.columns if isinstance(c, int | np.integer)]
         z = co[month_cols].to_numpy(dtype=float)
@@ -158,7 +187,8 @@ if section == "Cohorts":
             text=np.where(np.isnan(z), "", np.char.mod("%.0f%%", np.nan_to_num(z) * 100)),
             texttemplate="%{text}", hovertemplate="%{y}, %{x}: %{z:.1f} %<extra></extra>"))
         fig.update_layout(yaxis={"autorange": "reversed", "title": "Cohort (month of first order, size)"},
-                          xaxis={"title": "Months after the first order"}, height=460, margin={"t": 30})
+                          xaxis={"title": "Months after the first order"}, height=480, margin={"t": 50},
+                          title="Share of each cohort ordering again (%)")
         plotly_chart(fig, key="ov_cohorts")
         st.caption("Share of each month's new customers who ordered again in month 1, 2, 3 ... after their "
                    "first order. Blank cells lie in the future.")
@@ -166,10 +196,14 @@ if section == "Cohorts":
 if section == "Revenue mix":
     rs = data.revenue_split(*args)
     if rs["revenue"].sum() == 0:
-        st.info("No revenue in the last 12 months for this selection.")
+        st.info("No revenue in the last 12 months for this selection. Import orders on the Data screen, "
+                "or widen the filter.")
     else:
-        fig = px.bar(rs, x="month", y="revenue", color="kind", hover_data=["orders"],
-                     category_orders={"kind": ["new", "returning", "reactivated"]},
+        fig = px.bar(rs.assign(kind=rs["kind"].map(fmt.label)), x="month", y="revenue", color="kind",
+                     hover_data=["orders"],
+                     labels={"month": "Month", "revenue": fmt.money_label("Revenue"), "kind": "Customer",
+                             "orders": "Orders"},
+                     category_orders={"kind": ["New", "Returning", "Reactivated"]},
                      title="Revenue by kind of customer")
         fig.update_layout(height=380, margin={"t": 40}, legend={"orientation": "h"})
         plotly_chart(fig, key="ov_split")
@@ -182,11 +216,15 @@ if section == "Health bands":
         st.info("No health scores yet. Run `python -m core score` (or wait for the nightly run) to "
                 "fill this chart.")
     else:
-        fig = px.area(mix, x="as_of", y="customers", color="band",
-                      category_orders={"band": ["healthy", "watch", "at_risk"]},
-                      color_discrete_map={"healthy": "#2e7d32", "watch": "#f9a825", "at_risk": "#c62828"},
-                      title="Accounts per health band at each scoring run")
-        fig.update_layout(height=360, margin={"t": 40})
+        # One bar per scoring run, on a category axis: a single run is a visible bar, not an empty
+        # area over a sub-millisecond time axis.
+        shown = mix.assign(run=mix["as_of"].map(fmt.date_text), band=mix["band"].map(BAND_LABELS))
+        fig = px.bar(shown, x="run", y="customers", color="band",
+                     category_orders={"band": ["Healthy", "Watch", "At risk"]},
+                     color_discrete_map={"Healthy": "#2e7d32", "Watch": "#f9a825", "At risk": "#c62828"},
+                     labels={"run": "Scoring run", "customers": "Accounts", "band": "Band"},
+                     title="Accounts per health band at each scoring run")
+        fig.update_layout(height=360, margin={"t": 40}, xaxis={"type": "category"})
         plotly_chart(fig, key="ov_bands")
         if moves["previous"] is None:
             st.info("Band moves need two scoring runs at least a week apart.")
@@ -198,7 +236,9 @@ if section == "Health bands":
                       help="Accounts in a less healthy band than a week ago.")
             b3.metric("Unchanged", f"{moves['unchanged']:,}")
             st.caption(f"Scores of {moves['latest']:%d %b %Y} against {moves['previous']:%d %b %Y}.")
-            st.dataframe(moves["moves"], hide_index=True, key="ov_moves",
+            st.dataframe(moves["moves"].assign(from_band=moves["moves"]["from_band"].map(BAND_LABELS),
+                                               to_band=moves["moves"]["to_band"].map(BAND_LABELS)),
+                         hide_index=True, key="ov_moves",
                          column_config={"from_band": "From", "to_band": "To",
                                         "customers": st.column_config.NumberColumn("Accounts")})
             pairs = list(zip(moves["moves"]["from_band"], moves["moves"]["to_band"], moves["moves"]["customers"],
@@ -240,7 +280,8 @@ if section == "Health bands":
 if section == "NPS and loyalty":
     nt = data.nps_trend(*flt)
     if nt.empty:
-        st.info("No survey answers with a score in the last 12 months for this selection.")
+        st.info("No survey answers with a score in the last 12 months for this selection. Import survey "
+                "answers on the Data screen, or widen the filter.")
     else:
         fig = go.Figure()
         fig.add_scatter(x=nt["month"], y=nt["nps_ci_high"], line={"width": 0}, showlegend=False,
@@ -250,13 +291,12 @@ if section == "NPS and loyalty":
         fig.add_scatter(x=nt["month"], y=nt["nps"], mode="lines+markers", name="NPS",
                         customdata=nt["nps_responses"],
                         hovertemplate="%{x}: %{y:.1f} (%{customdata} answers)<extra></extra>")
-        fig.update_layout(yaxis={"range": [-100, 100], "title": "NPS"}, height=360, margin={"t": 30},
-                          title="NPS by month")
+        fig.update_layout(yaxis={"range": [-100, 100], "title": "NPS (-100 to +100)"}, height=380,
+                          margin={"t": 50}, xaxis={"title": "Month"}, title="NPS by month")
         plotly_chart(fig, key="ov_nps")
-    l1, l2, l3 = st.columns(3)
-    for col, key in zip((l1, l2, l3), ("loyalty_outstanding_points", "loyalty_liability", "redemption_rate"),
-                        strict=True):
-        metric(col, key)
+    tiles = st.container(horizontal=True, gap="small")
+    for key in ("loyalty_outstanding_points", "loyalty_liability", "redemption_rate"):
+        metric(tiles, key)
     if kpi.loc["loyalty_liability", "current"] is None:
         st.info("Loyalty figures appear once loyalty entries are imported.")
     else:
@@ -267,9 +307,9 @@ if section == "NPS and loyalty":
         fig.add_bar(x=lm["month"], y=-lm["expired"], name="Expired")
         fig.add_scatter(x=lm["month"], y=lm["liability"], name="Liability at month end", yaxis="y2",
                         mode="lines+markers")
-        fig.update_layout(barmode="relative", yaxis={"title": "Points in the month"},
-                          yaxis2={"title": "Liability", "overlaying": "y", "side": "right"},
-                          legend={"orientation": "h"}, height=360, margin={"t": 30},
+        fig.update_layout(barmode="relative", yaxis={"title": "Points in the month"}, xaxis={"title": "Month"},
+                          yaxis2={"title": fmt.money_label("Liability"), "overlaying": "y", "side": "right"},
+                          legend={"orientation": "h"}, height=380, margin={"t": 50},
                           title="Loyalty points and liability by month")
         plotly_chart(fig, key="ov_loyalty")
         if scope:
@@ -284,7 +324,8 @@ if section == "Outreach results":
         if scope:
             st.caption("Campaign results cover each campaign's whole audience; the filter does not "
                        "apply here.")
-        show = camp[["name", "template", "created_at", "audience", "contacted", "holdout",
+        labelled = camp.assign(template=camp["template"].map(fmt.template_label))
+        show = labelled[["name", "template", "created_at", "audience", "contacted", "holdout",
                      "reactivation_contacted", "reactivation_holdout", "uplift", "uplift_ci_low",
                      "uplift_ci_high", "revenue_offer_codes", "offers_redeemed", "window_complete"]]
         pct = st.column_config.NumberColumn
@@ -296,7 +337,8 @@ if section == "Outreach results":
             "uplift": st.column_config.NumberColumn("Uplift", format="percent"),
             "uplift_ci_low": st.column_config.NumberColumn("95 % low", format="percent"),
             "uplift_ci_high": st.column_config.NumberColumn("95 % high", format="percent"),
-            "revenue_offer_codes": st.column_config.NumberColumn("Offer-code revenue", format="%.2f"),
+            "revenue_offer_codes": st.column_config.NumberColumn("Offer-code revenue",
+                                                                 format=fmt.money_column_format()),
             "offers_redeemed": "Codes redeemed",
             "window_complete": st.column_config.CheckboxColumn("30 days passed"),
         })
@@ -308,8 +350,9 @@ if section == "Outreach results":
                          "array": (plot["uplift_ci_high"] - plot["uplift"]) * 100,
                          "arrayminus": (plot["uplift"] - plot["uplift_ci_low"]) * 100}))
             fig.add_vline(x=0, line_dash="dot")
-            fig.update_layout(xaxis={"title": "Uplift in reactivation rate, points (95 % interval)"},
-                              height=120 + 40 * len(plot), margin={"t": 20})
+            fig.update_layout(xaxis={"title": "Uplift in reactivation rate, percentage points (95 % interval)"},
+                              yaxis={"title": "Campaign"}, title="Uplift per campaign",
+                              height=160 + 40 * len(plot), margin={"t": 50})
             plotly_chart(fig, key="ov_uplift")
         st.caption("Uplift: reactivation rate of contacted customers who were inactive at outreach time "
                    "minus that of the held-out group; reactivated = an order within 30 days after.")
@@ -318,29 +361,40 @@ if section == "Outreach results":
     if oc.empty:
         st.caption("No orders redeemed an outreach offer code in this period.")
     else:
-        st.dataframe(oc, hide_index=True, key="ov_offer_codes", column_config={
+        st.dataframe(oc.assign(template=oc["template"].map(fmt.template_label)), hide_index=True,
+                     key="ov_offer_codes", column_config={
             "template": "Template", "campaign_id": "Campaign id", "orders": "Orders",
-            "revenue": st.column_config.NumberColumn("Revenue", format="%.2f")})
+            "revenue": st.column_config.NumberColumn("Revenue", format=fmt.money_column_format())})
 
 if section == "Lifetime value":
     st.caption(CLV_EXPLANATION)
-    if st.toggle("Fit the lifetime-value model", key="ov_clv", value=False,
-                 help="Fits two models on the whole order history; takes a few seconds on a large store."):
-        lv = data.lifetime_value(*flt)
-        if "error" in lv:
-            st.info(f"Lifetime value not available: {md(lv['error'])}.")
-        else:
-            v1, v2, v3 = st.columns(3)
-            v1.metric("Expected revenue, next 12 months", format_value("money", lv["total"]))
-            v2.metric("Mean lifetime value", format_value("money", lv["mean"]))
-            v3.metric("Median lifetime value", format_value("money", lv["median"]))
-            fig = px.histogram(x=lv["clv_values"], nbins=40, labels={"x": "12-month value"},
-                               title="Customers by 12-month lifetime value")
-            fig.update_layout(height=320, margin={"t": 40}, yaxis_title="customers")
-            plotly_chart(fig, key="ov_clv_hist")
-            st.dataframe(lv["by_segment"], hide_index=True, key="ov_clv_segments")
-            p = lv["bgnbd"]
-            g = lv["gamma_gamma"]
-            st.caption(f"Fitted BG/NBD: r = {p['r']:.3g}, alpha = {p['alpha']:.3g}, a = {p['a']:.3g}, "
-                       f"b = {p['b']:.3g} (weeks). Gamma-Gamma: p = {g['p']:.3g}, q = {g['q']:.3g}, "
-                       f"v = {g['v']:.3g}.")
+    # Shown straight away (the fit is cached): a section that is blank until a switch is found
+    # by nobody.
+    lv = data.lifetime_value(*flt)
+    if "error" in lv:
+        st.info(f"Lifetime value not available: {md(lv['error'])}.")
+    else:
+        v1, v2, v3 = st.columns(3)
+        v1.metric("Expected revenue, next 12 months", fmt.money(lv["total"]))
+        v2.metric("Mean lifetime value", fmt.money(lv["mean"]))
+        v3.metric("Median lifetime value", fmt.money(lv["median"]))
+        fig = px.histogram(x=lv["clv_values"], nbins=40, labels={"x": fmt.money_label("12-month value")},
+                           title="Customers by 12-month lifetime value")
+        fig.update_layout(height=320, margin={"t": 40}, yaxis_title="Customers (count)")
+        plotly_chart(fig, key="ov_clv_hist")
+        by_segment = lv["by_segment"]
+        st.dataframe(by_segment.assign(segment=by_segment["segment"].map(fmt.label)), hide_index=True,
+                     key="ov_clv_segments", column_config={
+                         "segment": "Segment", "customers": st.column_config.NumberColumn("Customers"),
+                         "mean_clv": st.column_config.NumberColumn("Mean lifetime value",
+                                                                   format=fmt.money_column_format()),
+                         "total_clv": st.column_config.NumberColumn("Total lifetime value",
+                                                                    format=fmt.money_column_format()),
+                         "expected_orders": st.column_config.NumberColumn("Expected orders", format="%.2f")})
+        p = lv["bgnbd"]
+        g = lv["gamma_gamma"]
+        st.caption("Model parameters. BG/NBD estimates how often each customer buys and how likely they are "
+                   "to have stopped; Gamma-Gamma estimates how much they spend per order. "
+                   f"BG/NBD: r = {p['r']:.3g}, alpha = {p['alpha']:.3g}, a = {p['a']:.3g}, "
+                   f"b = {p['b']:.3g} (weeks). Gamma-Gamma: p = {g['p']:.3g}, q = {g['q']:.3g}, "
+                   f"v = {g['v']:.3g}.")

@@ -126,7 +126,7 @@ def test_timeline_interleaves_everything_newest_first(session: Session, engine) 
     assert list(tl["kind"]) == ["audit", "outreach", "ticket", "feedback", "loyalty", "order"]
     assert set(tl["kind"]) == {"order", "feedback", "ticket", "loyalty", "outreach", "audit"}
     order = tl[tl["kind"] == "order"].iloc[0]
-    assert order["detail"] == "2 x Laundry liquid, 1 x Vase" and "42.00" in order["title"]
+    assert order["detail"] == "2 x Laundry liquid, 1 x Vase" and "€42.00" in order["title"]
     assert tl[tl["kind"] == "feedback"].iloc[0]["detail"] == "Leaked all over the box"
 
     items = next_due_items(session=session, customer_id=c.id, as_of=D).set_index("sku")

@@ -275,3 +275,15 @@ def test_outreach_log_filters_and_refuses_exec(session):
     assert list(mine["name"]) == ["Log Person"]
     with pytest.raises(NotAllowed):
         out.outreach_log(session=session, roles={Role.EXEC})
+
+
+def test_no_email_consent_makes_every_template_unavailable_and_the_preview_empty(session):
+    c = make_customer(session, name="Grace Hopper", email_opt_in=False)
+    make_order(session, c, NOW - timedelta(days=100), total=30.0)
+    session.commit()
+    fits = out.fitting_templates(session=session, customer_id=c.id, now=NOW)
+    assert fits["win_back"] == "no email consent" and fits["vip_thanks"] == "no email consent"
+    assert out.contact_problem(session=session, customer_id=c.id) == "no email consent"
+    p = out.preview_outreach(session=session, customer_id=c.id, template="win_back", now=NOW)
+    assert not p.would_send and p.reason == "no email consent"
+    assert p.offer_code is None and p.body is None and p.subject is None

@@ -107,10 +107,18 @@ def test_account_view_shows_score_drivers_items_and_timeline(demo_app: str) -> N
         assert driver in text
     assert f"{snap.health_score:.0f} / 100" in text
     assert f"{snap.churn_probability * 100:.1f} %" in text  # one decimal, as in the queue
-    assert "Next order expected" in text and f"{snap.next_order_date:%d %b %Y}" in text
+    assert "Next order expected" in text and f"{snap.next_order_date.day} {snap.next_order_date:%b %Y}" in text
     assert "Timeline" in text and "What they buy" in text
     kinds = set(at.dataframe[-1].value["kind"])
-    assert "order" in kinds
+    assert "Order" in kinds  # a word, not the code "order"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Value at risk"] == f"€{snap.value_at_risk:,.0f}"
+    # Readable column names, and no "None" cell anywhere on the page.
+    headers = {c.get("label") for df in at.dataframe if df.proto.columns
+               for c in json.loads(df.proto.columns).values()}
+    assert {"Times bought", "Last bought", "Lasts (days)", "Days until due", "When", "Detail"} <= headers
+    assert not headers & {"bought (times)", "when", "last_bought", "offer_code"}
+    assert not any((df.value.astype(str) == "None").any().any() for df in at.dataframe)
     # The consent history: the demo's consent at signup, one row per channel.
     with Session(get_engine(demo_app)) as s:
         c = s.get(Customer, cid)

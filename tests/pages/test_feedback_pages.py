@@ -119,6 +119,18 @@ def test_send_apology_from_the_inbox(inbox_app: dict) -> None:
     at.button(key="fb_apology").click().run()
     assert not at.exception, at.exception
     assert "Apology for item" in page_text(at)
+    # The inbox names the customer by the shop's id, never the database id.
+    inbox = next(df.value for df in at.dataframe if "customer_ref" in df.value.columns)
+    refs = inbox["customer_ref"][inbox["customer_ref"] != ""]
+    assert len(refs) and not refs.str.fullmatch(r"\d+").any(), list(refs)
+    assert not (inbox.astype(str) == "None").any().any()
+    # The green "queued" is not contradicted by a yellow "would not be sent: already recorded".
+    assert "Would not be sent" not in page_text(at)
+    assert not [w.value for w in at.warning if not w.value.startswith("Demo mode")]
+    assert "An apology for this item has been recorded" in page_text(at)
+    # The item's state changed (acknowledged); the selector's label holds no stale state.
+    assert "State: Acknowledged" in page_text(at)
+    assert not any(o.endswith(("New", "Acknowledged")) for o in at.selectbox(key="fb_item").options)
     with Session(get_engine(inbox_app["url"])) as session:
         sent = session.exec(select(Outreach).where(Outreach.feedback_id == inbox_app["xss"])).all()
         assert len(sent) == 1 and sent[0].template == "apology" and sent[0].status == "queued"

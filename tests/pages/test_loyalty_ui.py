@@ -49,7 +49,11 @@ def test_exec_sees_aggregates_only(demo_app: str) -> None:
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Outstanding points"] == f"{k['outstanding_points']:,}"
-    assert metrics["Liability"] == f"{k['liability']:,.2f}"
+    # With its currency; compact from 10,000 up, the amount to the cent in the help.
+    liability = next(m for m in at.metric if m.label == "Liability")
+    expected = (f"€{k['liability']:,.2f}" if k["liability"] < 10_000 else f"€{k['liability'] / 1000:.2f}K")
+    assert liability.value == expected
+    assert f"€{k['liability']:,.2f}" in liability.proto.help
     assert "Redemption rate" in metrics and "Enrolment" in metrics
     # No per-customer table and no personal data anywhere on the page.
     assert len(at.dataframe) == 1 and list(at.dataframe[0].value.columns) == ["tier", "customers"]

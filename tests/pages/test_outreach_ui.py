@@ -76,18 +76,37 @@ def test_preview_then_send_from_an_account(demo_app):
         [o] = s.exec(select(Outreach)).all()
     assert o.status == "queued" and o.offer_code == code and o.triggered_by == "manager"
     # The history shows the state; a second win-back is now held back by the frequency cap.
-    assert "queued" in at.dataframe[0].value.to_csv()
+    history = at.dataframe[0].value
+    assert list(history["state"]) == ["⏳ Queued"] and list(history["template"]) == ["Win-back offer"]
+    assert list(history["last_error"]) == [""]  # a blank, not a "None" cell
     at.button(key=f"outreach_btn_win_back_{cid}_0").click().run()
     assert any("frequency cap" in w.value for w in at.warning)
     assert at.button(key=f"outreach_send_{cid}_0").disabled
 
 
-def test_opted_out_preview_says_why_and_cannot_send(demo_app):
-    [cid] = _lapsed(demo_app, email_opt_in=False)
+def test_without_email_consent_every_button_is_disabled_with_the_reason_beside_it(demo_app):
+    [cid] = _lapsed(demo_app, name="Grace Hopper", email_opt_in=False)
     at = _account_app(cid)
-    at.button(key=f"outreach_btn_win_back_{cid}_0").click().run()
-    assert any("no email consent" in w.value for w in at.warning)
-    assert at.button(key=f"outreach_send_{cid}_0").disabled
+    # Lapsed 100 days: win-back would fit, but she has not agreed to hear from us by email.
+    win_back = at.button(key=f"outreach_btn_win_back_{cid}_0")
+    assert win_back.disabled
+    assert "no email consent" in win_back.help
+    captions = [c.value for c in at.caption]
+    assert "Not available: no email consent" in captions
+    # The preview behind it makes no message: no offer code, no "you agreed to hear from us".
+    with Session(get_engine(demo_app)) as s:
+        preview = core_outreach.preview_outreach(session=s, customer_id=cid, template="win_back")
+        assert s.exec(select(Outreach)).all() == []
+    assert not preview.would_send and preview.reason == "no email consent"
+    assert preview.offer_code is None and preview.body is None
+    assert "agreed to hear from us" not in (preview.subject or "") + (preview.body or "")
+
+
+def test_with_consent_the_win_back_button_is_enabled_without_a_reason(demo_app):
+    [cid] = _lapsed(demo_app, name="Grace Hopper")
+    at = _account_app(cid)
+    assert not at.button(key=f"outreach_btn_win_back_{cid}_0").disabled
+    assert "Not available: no email consent" not in [c.value for c in at.caption]
 
 
 def test_buttons_absent_for_exec_and_only_apology_for_support(demo_app):

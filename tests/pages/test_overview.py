@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import numpy as np
@@ -72,7 +73,7 @@ def test_exec_sees_kpis_and_no_personal_data(store):
     at = app_as("exec", PAGE, timeout=120)
     assert not at.exception, at.exception
     labels = {m.label for m in at.metric}
-    assert {"Customers", "Active customers", "Revenue", "Orders", "Average order value", "NPS"} <= labels
+    assert {"Customers", "Active customers", "Revenue", "Orders", "Avg order value", "NPS"} <= labels
     text = page_text(at)
     leaks = [v for v in _personal_data(demo_app) if v in text]
     assert not leaks, leaks[:5]
@@ -80,9 +81,20 @@ def test_exec_sees_kpis_and_no_personal_data(store):
     with Session(get_engine(demo_app)) as s:
         k = compute_kpis(session=s, as_of=utcnow().date(), horizon_days=90)
     shown = {m.label: m.value for m in at.metric}
-    for key in ("customers", "active_customers", "revenue", "orders", "average_order_value", "nps"):
+    helps = {m.label: m.proto.help for m in at.metric}
+    for key in ("customers", "active_customers", "orders", "nps"):
         info = KPI_INFO[key]
         assert shown[info.label] == format_value(info.kind, k[key]), key
+    # Money carries its currency; the tile may be compact, its help has the amount to the cent.
+    for label, key in (("Revenue", "revenue"), ("Avg order value", "average_order_value")):
+        assert shown[label].startswith("€"), shown[label]
+        assert f"€{k[key]:,.2f}" in helps[label], helps[label]
+    if k["revenue"] >= 10_000:
+        assert shown["Revenue"] == f"€{k['revenue'] / 1000:.2f}K"
+    else:
+        assert shown["Revenue"] == f"€{k['revenue']:,.2f}"
+    assert not [m.label for m in at.metric if m.value in ("None", "nan") or "None" in m.value]
+    assert "design.md" not in page_text(at)
     assert at.get("download_button")
     assert "Quartermain" not in text and "secret-mail" not in text
     # Every section renders without an error or a leak.
@@ -95,6 +107,14 @@ def test_exec_sees_kpis_and_no_personal_data(store):
             assert "Spring win-back" in text  # the campaign and its uplift
         if section == "Health bands":
             assert "Improved" in text
+            # One bar per scoring run on a category axis (an area over two dates a fortnight
+            # apart drew nothing on a sub-millisecond axis); bands as words.
+            bands = next(c for c in at.get("plotly_chart") if "health band" in c.proto.spec)
+            spec = json.loads(bands.proto.spec)
+            assert spec["layout"]["xaxis"]["type"] == "category"
+            assert {t["type"] for t in spec["data"]} == {"bar"}
+            assert {t["name"] for t in spec["data"]} <= {"Healthy", "Watch", "At risk"}
+            assert spec["layout"]["xaxis"]["title"]["text"] == "Scoring run"
         if section == "NPS and loyalty":
             assert at.get("plotly_chart"), "the NPS and loyalty charts"
 
@@ -110,12 +130,15 @@ def test_filters_and_lifetime_value(store):
         k = compute_kpis(session=s, as_of=utcnow().date(), segment=choice)
     shown = {m.label: m.value for m in at.metric}
     assert shown["Customers"] == format_value("count", k["customers"])
-    assert shown["Revenue"] == format_value("money", k["revenue"])
+    assert shown["Revenue"].startswith("€")
+    # Shown straight away, no switch to find first.
     at.segmented_control(key="ov_section").set_value("Lifetime value").run()
-    at.toggle(key="ov_clv").set_value(True).run()
     assert not at.exception, at.exception
+    assert not at.toggle
     text = page_text(at)
-    assert "BG/NBD" in text
+    assert "BG/NBD estimates how often each customer buys" in text
+    assert {m.label for m in at.metric} >= {"Expected revenue, next 12 months", "Mean lifetime value"}
+    assert next(m for m in at.metric if m.label == "Mean lifetime value").value.startswith("€")
     leaks = [v for v in _personal_data(demo_app) if v in text]
     assert not leaks, leaks[:5]
 

@@ -1,0 +1,111 @@
+"""core.formatting: every expected string below is written by hand."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from core import formatting as fmt
+from core.config import get_settings
+
+
+@pytest.fixture
+def currency(monkeypatch: pytest.MonkeyPatch):
+    def use(code: str, locale: str = "en_IE") -> None:
+        monkeypatch.setenv("HEARTH_CURRENCY", code)
+        monkeypatch.setenv("HEARTH_LOCALE", locale)
+        get_settings.cache_clear()
+
+    yield use
+    get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def euro(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("HEARTH_CURRENCY", raising=False)
+    monkeypatch.delenv("HEARTH_LOCALE", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_money_has_the_euro_by_default_and_thousands_separators() -> None:
+    assert fmt.money(844.87) == "€844.87"
+    assert fmt.money(4264123.456) == "€4,264,123.46"
+    assert fmt.money(0) == "€0.00"
+    assert fmt.money(1234.5, decimals=0) == "€1,234"
+    assert fmt.money(-12.5) == "-€12.50"
+
+
+def test_missing_money_is_a_dash_never_none() -> None:
+    assert fmt.money(None) == "–"
+    assert fmt.money(float("nan")) == "–"
+    assert fmt.money(None, missing="n/a") == "n/a"
+
+
+def test_compact_money_fits_a_tile() -> None:
+    assert fmt.money_compact(4264123.45) == "€4.26M"
+    assert fmt.money_compact(84412.0) == "€84.41K"
+    assert fmt.money_compact(844.87) == "€844.87"
+
+
+def test_signed_money() -> None:
+    assert fmt.signed_money(12.5) == "+€12.50"
+    assert fmt.signed_money(-3) == "-€3.00"
+
+
+def test_another_currency_and_locale(currency) -> None:  # noqa: ANN001
+    currency("GBP", "en_GB")
+    assert fmt.money(1234.5) == "£1,234.50"
+    assert fmt.money_column_format() == "£%,.2f"
+    assert fmt.money_label("Revenue") == "Revenue (£)"
+    currency("EUR", "de_DE")
+    assert fmt.money(1234.5) == "€1.234,50"
+
+
+def test_column_format_and_label_carry_the_symbol() -> None:
+    assert fmt.money_column_format() == "€%,.2f"
+    assert fmt.money_column_format(0) == "€%,.0f"
+    assert fmt.money_label("Liability") == "Liability (€)"
+
+
+def test_counts_percentages_and_dates() -> None:
+    assert fmt.count(8917) == "8,917"
+    assert fmt.count(None) == "–"
+    assert fmt.percent(0.1234) == "12.3 %"
+    assert fmt.percent(1) == "100.0 %"
+    assert fmt.percent(None) == "–"
+    assert fmt.date_text(date(2026, 11, 3)) == "3 Nov 2026"
+    assert fmt.date_text(datetime(2026, 11, 30, 23, 59)) == "30 Nov 2026"
+    assert fmt.date_text("2026-01-05") == "5 Jan 2026"
+    assert fmt.date_text(None) == "–"
+
+
+def test_codes_become_labels() -> None:
+    assert fmt.label("small_business") == "Small business"
+    assert fmt.label("vip") == "VIP"
+    assert fmt.label("north") == "North"
+    assert fmt.label(None) == ""
+    assert fmt.label("at_risk", {"at_risk": "At risk"}) == "At risk"
+    assert fmt.template_label("win_back") == "Win-back offer"
+    assert fmt.template_label("vip_thanks") == "VIP thank-you"
+
+
+def test_text_blanks_missing_values() -> None:
+    assert fmt.text(None) == ""
+    assert fmt.text(float("nan")) == ""
+    assert fmt.text("alice") == "alice"
+
+
+def test_stored_details_read_as_words() -> None:
+    assert fmt.detail_text('{"from": "new", "to": "acknowledged", "note": null}') == "From: new; To: acknowledged"
+    assert fmt.detail_text('{"roles": ["admin", "exec"], "offer_code": ""}') == "Roles: admin, exec"
+    assert fmt.detail_text("not json at all") == "not json at all"
+    assert fmt.detail_text(None) == ""
+
+
+def test_compact_counts_from_a_million() -> None:
+    assert fmt.count_compact(913294) == "913,294"
+    assert fmt.count_compact(13294000) == "13.29M"
+    assert fmt.count_compact(None) == "–"
