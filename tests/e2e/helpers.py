@@ -16,13 +16,20 @@ def log_in(page: Page, base_url: str, username: str, password: str = DEMO_PASSWO
     wait_for_login_cookie(page)
 
 
-def wait_for_login_cookie(page: Page, timeout_s: float = 10) -> None:
-    """The re-login cookie is written by a component in the browser, a moment after login."""
+def wait_for_login_cookie(page: Page, timeout_s: float = 60) -> None:
+    """The re-login cookie is written by a component in the browser, a moment after login.
+
+    A condition polled until it holds (a loaded CI machine may take many seconds), not a clock."""
     for _ in range(int(timeout_s * 10)):
         if any(c["name"] == "hearth_session" for c in page.context.cookies()):
             return
         page.wait_for_timeout(100)
     raise AssertionError("the login cookie was never set")
+
+
+def wait_until_idle(page: Page) -> None:
+    """Wait until the app's script run has finished (Streamlit marks it on the root element)."""
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_have_count(1)
 
 
 def sidebar_links(page: Page) -> set[str]:

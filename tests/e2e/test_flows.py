@@ -56,7 +56,7 @@ def test_support_lead_resolves_a_flagged_item(page: Page, app_url: str, e2e_db_u
     main.get_by_role("button", name="Resolve").click()
     expect(main.get_by_text(re.compile("resolved", re.I)).first).to_be_visible()
     with session_scope(get_engine(e2e_db_url)) as session:
-        for _ in range(50):
+        for _ in range(300):  # a condition polled for up to a minute, not a clock
             item = session.get(Feedback, item_id)
             session.refresh(item)
             if item.state == "resolved":

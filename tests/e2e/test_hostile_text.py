@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from db.engine import get_engine, session_scope
 from db.models import Customer, Feedback, utcnow
-from tests.e2e.helpers import log_in
+from tests.e2e.helpers import log_in, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ def _watch(page: Page) -> list[str]:
 
 
 def _nothing_ran(page: Page, dialogs: list[str]) -> None:
-    page.wait_for_timeout(1000)
+    wait_until_idle(page)  # the whole page has rendered: anything injected would have run by now
     assert dialogs == []
     assert page.evaluate("window.__xss === undefined")
     assert page.locator('img[src="x"]').count() == 0

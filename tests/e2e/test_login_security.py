@@ -27,7 +27,7 @@ def _submit(page: Page, username: str, password: str) -> None:
 
 def _wait_for_failures(page: Page, db_url: str, username: str, attempt: int) -> None:
     """Each submit is one run on the server; wait until it was counted before the next."""
-    for _ in range(100):
+    for _ in range(600):  # up to a minute on a loaded machine
         with session_scope(get_engine(db_url)) as session:
             user = users.get_user(session=session, username=username)
             if user.failed_logins >= attempt or user.locked_until is not None:

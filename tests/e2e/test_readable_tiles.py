@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.helpers import log_in
+from tests.e2e.helpers import log_in, wait_until_idle
 
 # For every metric label and value: is its text wider than its box (cut off with an ellipsis)?
 CUT_OFF = """() => [...document.querySelectorAll(
@@ -29,7 +29,7 @@ def test_metric_tiles_fit_and_show_the_currency(browser, app_url: str, width: in
             page.get_by_role("tab", name="Programme").click()
         values = page.locator('[data-testid="stMetricValue"]:visible')
         expect(values.first).to_be_visible()
-        page.wait_for_timeout(1500)  # let the last tiles render
+        wait_until_idle(page)  # every tile has rendered
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"tiles-{screen}-{width}.png"), full_page=True)
         texts = values.all_inner_texts()
