@@ -10,17 +10,13 @@ took the revoked cookie. Now the cookie carries its issue time and every process
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ROOT, _free_port
+from tests.e2e.conftest import running_app
 from tests.e2e.helpers import log_in
 
 pytestmark = pytest.mark.e2e
@@ -38,30 +34,8 @@ def replica_url(app_url: str, e2e_db_url: str, tmp_path: Path) -> Iterator[str]:
         "HEARTH_PRECOMPUTE_AFTER_IMPORT": "0",
         "HEARTH_SECRETS_FILE": "/nonexistent/secrets.toml",
     }
-    port = _free_port()
-    with open(tmp_path / "replica.log", "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
-        try:
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running_app(env, tmp_path / "replica.log") as url:
+        yield url
 
 
 def test_revoked_cookie_replayed_on_a_replica_with_another_lifetime(
