@@ -151,7 +151,7 @@ def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
     if not rf.empty:
         # Shown as what they are: money given back, or an order that never counted.
         cancelled = rf["kind"] == "cancellation"
-        amount = rf["amount"].map("{:,.2f}".format)
+        amount = rf["amount"].map(fmt.money)
         of_order = rf["order_ref"].map(lambda r: f" of order {r}" if pd.notna(r) and r else "").fillna("")
         parts.append(pd.DataFrame({
             "at": rf["refunded_at"], "kind": rf["kind"],

@@ -219,9 +219,10 @@ def test_exports_and_the_account_timeline_show_refunds_as_refunds(session):
     # Newest first: the cancellation (Feb 3), then the order and its refund (both dated Feb 1).
     assert tl["kind"].tolist() == ["cancellation", "order", "refund"]
     by_kind = dict(zip(tl["kind"], tl["title"], strict=True))
-    assert by_kind["refund"] == "Refund -20.00 of order T1"
-    assert by_kind["cancellation"] == "Cancelled order T2 · 15.00"
-    assert by_kind["order"] == "Order T1 · 80.00"
+    # Money with its currency (HEARTH_CURRENCY, EUR by default), as on every screen.
+    assert by_kind["refund"] == "Refund -€20.00 of order T1"
+    assert by_kind["cancellation"] == "Cancelled order T2 · €15.00"
+    assert by_kind["order"] == "Order T1 · €80.00"
 
 
 def test_the_example_refunds_file_imports_after_the_example_orders(session):

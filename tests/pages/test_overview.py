@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -166,9 +168,14 @@ def test_the_overview_shows_refunds_beside_revenue_and_says_how_they_count(store
     assert k["revenue"] == round(k["gross_sales"] - k["refunds"], 2)
     shown = {m.label: m.value for m in at.metric}
     for key in ("gross_sales", "refunds", "revenue", "average_order_value"):
-        info = KPI_INFO[key]
-        assert shown[info.label] == format_value(info.kind, k[key]), key
+        assert shown[KPI_INFO[key].label].startswith("€"), key  # money with its currency, compact in a tile
     text = page_text(at)
+    # The full amounts are spelled out under the tiles, and they add up to the cent.
+    found = re.search(r"Revenue €([\d,]+\.\d\d) = gross sales €([\d,]+\.\d\d) - refunds €([\d,]+\.\d\d)", text)
+    assert found, text
+    revenue, gross, refunds = (Decimal(g.replace(",", "")) for g in found.groups())
+    assert revenue == gross - refunds
+    assert (revenue, gross, refunds) == tuple(Decimal(f"{k[x]:.2f}") for x in ("revenue", "gross_sales", "refunds"))
     assert "Refunds and cancellations are not orders. Revenue is net of refunds" in text
     assert "gross sales / orders" in text
 
