@@ -179,7 +179,7 @@ def test_a_managers_day(page: Page, browser, app_url: str, e2e_db_url: str,  # n
     _timeline_shows(page, app_url, int(top["customer_id"]), "call.log by manager", "will reorder next month",
                     "task.close by manager")
     _timeline_shows(page, app_url, int(second["customer_id"]), "task.snooze by manager", "Customer on holiday")
-    _timeline_shows(page, app_url, int(third.customer_id), "task.close by manager", "Win-back offer by")
+    _timeline_shows(page, app_url, int(third.customer_id), "task.close by manager", "Win-back offer by email")
 
     # ...and in the audit log.
     rows = _audit_rows(browser, app_url, "task.")
@@ -208,7 +208,7 @@ def test_a_support_leads_detractor_task(page: Page, browser, app_url: str, e2e_d
     expect(main.get_by_text("Task closed: offer sent.")).to_be_visible()
     eml = _sent_eml(e2e_db_url, e2e_outbox, int(task["task_id"]), int(task["customer_id"]), "apology")
     assert "10 % off" in eml.replace("=\n", "")
-    _timeline_shows(page, app_url, int(task["customer_id"]), "task.close by support", "Apology by")
+    _timeline_shows(page, app_url, int(task["customer_id"]), "task.close by support", "Apology by email")
     rows = _audit_rows(browser, app_url, "task.close")
     assert any(r["action"] == "task.close" and r["actor"] == "support" and r["record_id"] == str(task["task_id"])
                and "Offer sent" in r["detail"]
