@@ -107,7 +107,7 @@ def _download_audit(page: Page, app_url: str, action_prefix: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def _timeline_shows(page: Page, app_url: str, customer_id: int, *texts: str) -> None:
+def _timeline_shows(page: Page, app_url: str, customer_id: int, *texts: str | re.Pattern) -> None:
     page.goto(f"{app_url}/account?id={customer_id}")
     main = _main(page)
     expect(main.get_by_role("heading", name="Timeline")).to_be_visible()
@@ -179,7 +179,8 @@ def test_a_managers_day(page: Page, browser, app_url: str, e2e_db_url: str,  # n
     _timeline_shows(page, app_url, int(top["customer_id"]), "call.log by manager", "will reorder next month",
                     "task.close by manager")
     _timeline_shows(page, app_url, int(second["customer_id"]), "task.snooze by manager", "Customer on holiday")
-    _timeline_shows(page, app_url, int(third.customer_id), "task.close by manager", "Win-back offer by email")
+    _timeline_shows(page, app_url, int(third.customer_id), "task.close by manager",
+                    re.compile(r"Win-back offer by \w+ · "))  # the outreach itself: template, channel, status
 
     # ...and in the audit log.
     rows = _audit_rows(browser, app_url, "task.")
@@ -208,7 +209,8 @@ def test_a_support_leads_detractor_task(page: Page, browser, app_url: str, e2e_d
     expect(main.get_by_text("Task closed: offer sent.")).to_be_visible()
     eml = _sent_eml(e2e_db_url, e2e_outbox, int(task["task_id"]), int(task["customer_id"]), "apology")
     assert "10 % off" in eml.replace("=\n", "")
-    _timeline_shows(page, app_url, int(task["customer_id"]), "task.close by support", "Apology by email")
+    _timeline_shows(page, app_url, int(task["customer_id"]), "task.close by support",
+                    re.compile(r"Apology by \w+ · "))
     rows = _audit_rows(browser, app_url, "task.close")
     assert any(r["action"] == "task.close" and r["actor"] == "support" and r["record_id"] == str(task["task_id"])
                and "Offer sent" in r["detail"]
