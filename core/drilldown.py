@@ -13,7 +13,7 @@ behind a count always add up to it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -24,7 +24,7 @@ from core import kpis
 from core.loyalty import ledger_summary
 from core.nps import DETRACTOR_MAX, PROMOTER_MIN
 from core.roles import parse_roles, require_personal_data
-from db.models import Customer, Feedback
+from db.models import Customer, Feedback, Order
 
 # ---------------------------------------------------------------- Overview KPI counts
 
@@ -132,6 +132,66 @@ def kpi_breakdown(
     out[["customers", "orders_in_period"]] = out[["customers", "orders_in_period"]].astype("int64")
     return out.sort_values(["customers", "segment", "region"], ascending=[False, True, True]).reset_index(
         drop=True)
+
+
+def _month_bounds(month: str, as_of: date) -> tuple[datetime, datetime]:
+    """[start, end) of calendar month "YYYY-MM" (core.kpis.monthly_sales' month labels), cut at
+    the end of D. Raises KpiError for a label that is not a month."""
+    try:
+        start = datetime.strptime(month, "%Y-%m")
+    except (TypeError, ValueError):
+        raise kpis.KpiError(f"{month!r} is not a month: write it as YYYY-MM, e.g. 2026-03") from None
+    nxt = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start, min(nxt, kpis.day_start(as_of + timedelta(days=1)))
+
+
+def _month_orders(session: Session, month: str, as_of: date, segment: str | None, region: str | None,
+                  owner: str | None) -> pd.DataFrame:
+    """Per customer: orders and order totals (gross_sales) in the month, by the rules of
+    core.kpis.monthly_sales (every order row, up to the end of D)."""
+    start, end = _month_bounds(month, as_of)
+    o = Order.__table__.c
+    stmt = (select(o.customer_id, func.count().label("orders"), func.sum(o.total).label("gross_sales"))
+            .where(o.ordered_at >= start, o.ordered_at < end).group_by(o.customer_id))
+    return pd.read_sql(kpis._filtered(stmt, o.customer_id, kpis._customer_conditions(segment, region, owner)),
+                       session.connection())
+
+
+def month_customers(*, session: Session, roles: Iterable[Any], month: str, as_of: date,
+                    segment: str | None = None, region: str | None = None,
+                    owner: str | None = None) -> pd.DataFrame:
+    """The customers behind one bar of the Overview's "Revenue by calendar month" (month
+    "YYYY-MM", up to the end of D), under the segment/region/owner filter.
+
+    Columns: customer_id, external_id, name, owner, segment, region, orders (in the month),
+    gross_sales (their order totals in the month, to the cent); most orders first. The rows
+    are the bar's "customers", the orders add up to its "orders". Raises core.roles.NotAllowed
+    for a role that may not see personal data (exec: month_breakdown) and core.kpis.KpiError
+    for a month label that is not YYYY-MM."""
+    require_personal_data(_roles(roles))
+    per = _month_orders(session, month, as_of, segment, region, owner)
+    people = _people(session, [int(i) for i in per["customer_id"]])
+    out = people.merge(per, on="customer_id")
+    out["orders"] = out["orders"].astype("int64")
+    out["gross_sales"] = out["gross_sales"].astype(float).round(2)
+    out = out.sort_values(["orders", "gross_sales", "external_id"], ascending=[False, False, True], kind="stable")
+    return out.reindex(columns=["customer_id", "external_id", "name", "owner", "segment", "region", "orders",
+                                "gross_sales"]).reset_index(drop=True)
+
+
+def month_breakdown(*, session: Session, month: str, as_of: date, segment: str | None = None,
+                    region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The customers behind one month's bar as aggregates only (any role): columns segment,
+    region ("(none)" where missing), customers, orders; most customers first. Raises
+    core.kpis.KpiError for a month label that is not YYYY-MM."""
+    per = _month_orders(session, month, as_of, segment, region, owner)
+    c = Customer.__table__.c
+    seg = pd.read_sql(select(c.id, c.segment, c.region), session.connection()).set_index("id")
+    rows = per.join(seg, on="customer_id").fillna({"segment": "(none)", "region": "(none)"})
+    out = rows.assign(customers=1).groupby(["segment", "region"], as_index=False)[["customers", "orders"]].sum()
+    out[["customers", "orders"]] = out[["customers", "orders"]].astype("int64")
+    return out.sort_values(["customers", "segment", "region"], ascending=[False, True, True]).reset_index(
+        drop=True).reindex(columns=["segment", "region", "customers", "orders"])
 
 
 # ---------------------------------------------------------------- NPS groups

@@ -39,6 +39,22 @@ def kpi_breakdown(db: str, kpi: str, as_of: date, horizon_days: int, segment: st
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def month_customers(roles: tuple[str, ...], db: str, month: str, as_of: date, segment: str | None,
+                    region: str | None, owner: str | None) -> pd.DataFrame:
+    with get_session() as session:
+        return drilldown.month_customers(session=session, roles=roles, month=month, as_of=as_of, segment=segment,
+                                         region=region, owner=owner)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def month_breakdown(db: str, month: str, as_of: date, segment: str | None, region: str | None,
+                    owner: str | None) -> pd.DataFrame:
+    with get_session() as session:
+        return drilldown.month_breakdown(session=session, month=month, as_of=as_of, segment=segment,
+                                         region=region, owner=owner)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def nps_answers(roles: tuple[str, ...], db: str, group: str, since: datetime, until: datetime) -> pd.DataFrame:
     with get_session() as session:
         return drilldown.nps_answers(session=session, roles=roles, group=group, since=since, until=until)

@@ -203,6 +203,27 @@ if section == "Trends":
                      title="Revenue (net of refunds) by calendar month (the current month is partial)")
         fig.update_layout(height=320, margin={"t": 40})
         plotly_chart(fig, key="ov_monthly")
+        months = [str(v) for v in m.loc[m["orders"] > 0, "month"]]
+        month = st.selectbox("Open a month", months[::-1], index=None, key="ov_drill_month",
+                             placeholder="Choose a month to see the customers who ordered in it")
+        if month is not None and may_see_personal_data(user.roles):
+            st.dataframe(drill_data.month_customers(drill_data.roles_key(user.roles), db, month, as_of, segment,
+                                                    region, owner).drop(columns=["customer_id"]),
+                         hide_index=True, key="ov_month_customers", column_config={
+                             "external_id": st.column_config.TextColumn("Customer id"),
+                             "name": st.column_config.TextColumn("Name"), "owner": st.column_config.TextColumn("Owner"),
+                             "segment": st.column_config.TextColumn("Segment"),
+                             "region": st.column_config.TextColumn("Region"),
+                             "orders": st.column_config.NumberColumn("Orders"),
+                             "gross_sales": st.column_config.NumberColumn("Order totals",
+                                                                          format=fmt.money_column_format())})
+        elif month is not None:
+            st.caption("Your role sees aggregates only: the customers of this month by segment and region.")
+            st.dataframe(drill_data.month_breakdown(db, month, as_of, segment, region, owner), hide_index=True,
+                         key="ov_month_breakdown", column_config={
+                             "segment": "Segment", "region": "Region",
+                             "customers": st.column_config.NumberColumn("Customers"),
+                             "orders": st.column_config.NumberColumn("Orders")})
 
 if section == "Cohorts":
     co = data.cohorts(*flt)

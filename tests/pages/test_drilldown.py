@@ -69,7 +69,7 @@ def store(demo_app: str) -> dict:
         make_loyalty(s, people["C"], now - timedelta(days=5), "redeem", -40)
         s.commit()
         out = {"url": demo_app, "ids": {k: c.id for k, c in people.items()}, "answers": answers,
-               "month_of_c": (now - timedelta(days=2)).date()}
+               "month_of_c": (now - timedelta(days=2)).date(), "month_of_e": f"{now - timedelta(days=300):%Y-%m}"}
     return out
 
 
@@ -109,9 +109,17 @@ def test_a_manager_opens_the_customers_behind_the_overview_counts(store):
     assert tiles["Orders"] == "3"
     assert "Orders in the period (the customers who placed them) (3)" in at.selectbox(key="ov_drill").options
 
+    # A bar of "Revenue by calendar month": E's month holds E's one order only (the nearest other
+    # order is 130 days later).
+    at.selectbox(key="ov_drill_month").set_value(store["month_of_e"]).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "gross_sales")
+    assert list(zip(shown["external_id"], shown["orders"], shown["gross_sales"], strict=True)) == [
+        ("DRL-E", 1, 40.0)]
+
 
 def test_exec_sees_the_overview_counts_by_segment_and_region_and_no_names(store):
-    from core.drilldown import kpi_customers
+    from core.drilldown import kpi_customers, month_customers
     from core.roles import NotAllowed, Role
 
     at = _overview("exec", "churned")
@@ -119,10 +127,17 @@ def test_exec_sees_the_overview_counts_by_segment_and_region_and_no_names(store)
     counts = _table(at, "segment")
     assert sorted(zip(counts["segment"], counts["region"], counts["customers"], strict=True)) == [
         (SEGMENT, "north-x", 1), (SEGMENT, "south-x", 1)]
+    at.selectbox(key="ov_drill_month").set_value(store["month_of_e"]).run()
+    month = _table(at, "orders")
+    assert list(zip(month["segment"], month["region"], month["customers"], month["orders"], strict=True)) == [
+        (SEGMENT, "north-x", 1, 1)]
+    assert not [df for df in at.dataframe if {"external_id", "name", "customer_id"} & set(df.value.columns)]
     text = page_text(at)
     assert "Drillperson" not in text and "DRL-" not in text and "hidden-mail" not in text
     with Session(get_engine(store["url"])) as s, pytest.raises(NotAllowed):
         kpi_customers(session=s, roles=frozenset({Role.EXEC}), kpi="churned", as_of=utcnow().date())
+    with Session(get_engine(store["url"])) as s, pytest.raises(NotAllowed):
+        month_customers(session=s, roles=frozenset({Role.EXEC}), month=store["month_of_e"], as_of=utcnow().date())
 
 
 def _nps(username: str, group: str):  # noqa: ANN202
