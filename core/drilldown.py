@@ -30,6 +30,7 @@ from db.models import Customer, Feedback, Order
 
 # The Overview counts that open the customers behind them, with the words the screen uses.
 KPI_DRILLS: dict[str, str] = {
+    "customers": "Customers (signed up or ordered by the as-of date)",
     "active_customers": "Active customers (ordered in the period)",
     "orders": "Orders in the period (the customers who placed them)",
     "churned": "Customers who churned (active in the period before, not in this one)",
@@ -47,8 +48,10 @@ def _kpi_mask(facts: pd.DataFrame, kpi: str) -> pd.Series:
     """Which customers a KPI count counts, by core.kpis' definitions: active = an order in
     (D-H, D]; orders = the customers with an order in (D-H, D] (their order counts add up to the
     orders KPI); churned = an order in (D-2H, D-H] but none in (D-H, D] (prev_active - retained,
-    the numerator of the churn rate)."""
+    the numerator of the churn rate); customers = signed up or ordered on or before D."""
     cur, prev = facts["n_cur"] > 0, facts["n_prev"] > 0
+    if kpi == "customers":
+        return facts["known"]
     if kpi in ("active_customers", "orders"):
         return cur
     if kpi == "churned":
@@ -90,7 +93,7 @@ def kpi_customers(
     Columns (KPI_CUSTOMER_COLUMNS): customer_id (Customer.id), external_id, name, owner,
     segment, region, orders_in_period (orders in (D-H, D]), orders_previous_period (orders in
     (D-2H, D-H]); most orders in the period first, then external id. The row count is the
-    active-customers or churned count; for "orders" the orders_in_period column adds up to
+    customers, active-customers or churned count; for "orders" the orders_in_period column adds up to
     the orders KPI.
 
     Raises core.roles.NotAllowed for a role that may not see personal data (exec: use

@@ -124,7 +124,7 @@ st.download_button(
 )
 
 # Drill-down: the customers behind a count (exec: by segment and region, never names or ids).
-drill_counts = {"active_customers": kpi.loc["active_customers", "current"], "orders": kpi.loc["orders", "current"]}
+drill_counts = {k: kpi.loc[k, "current"] for k in ("customers", "active_customers", "orders")}
 drill = st.selectbox(
     "Open a count", list(KPI_DRILLS), index=None, key="ov_drill",
     placeholder="Choose a count to see the customers behind it",

@@ -103,6 +103,10 @@ def test_a_manager_opens_the_customers_behind_the_overview_counts(store):
     tiles = {m.label: m.value for m in at.metric}
     assert tiles["Active customers"] == "2"
 
+    at.selectbox(key="ov_drill").set_value("customers").run()
+    assert set(_table(at, "external_id")["external_id"]) == {f"DRL-{k}" for k in "ABCDEF"}  # all signed up
+    assert tiles["Customers"] == "6"
+
     at.selectbox(key="ov_drill").set_value("orders").run()
     shown = _table(at, "external_id")
     assert dict(zip(shown["external_id"], shown["orders_in_period"], strict=True)) == {"DRL-A": 2, "DRL-B": 1}
