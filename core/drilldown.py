@@ -274,15 +274,21 @@ def nps_breakdown(*, session: Session, group: str, since: datetime, until: datet
 TOP_BALANCES = 100  # "top balances": the members with the largest balances, this many
 
 LOYALTY_DRILLS: dict[str, str] = {
+    "members": "All members (the bars of Members per tier)",
     "expiring": "Members with points expiring in the next 30 days",
     "top": f"The {TOP_BALANCES} largest balances",
 }
 
 
-def _loyalty_rows(session: Session, as_of: date, which: str) -> pd.DataFrame:
-    """Members of core.loyalty's ledger behind a loyalty count: "expiring" = expiring_30d > 0;
+def _loyalty_rows(session: Session, as_of: date, which: str, tier: str | None = None) -> pd.DataFrame:
+    """Members of core.loyalty's ledger behind a loyalty count, in one tier if `tier` is given:
+    "members" = every member (core.loyalty.tier_mix counts these); "expiring" = expiring_30d > 0;
     "top" = the TOP_BALANCES largest positive balances (ties by customer id)."""
     b = ledger_summary(session=session, as_of=as_of).balances
+    if tier is not None:
+        b = b[b["tier"] == tier]
+    if which == "members":
+        return b
     if which == "expiring":
         return b[b["expiring_30d"] > 0]
     if which == "top":
@@ -291,12 +297,13 @@ def _loyalty_rows(session: Session, as_of: date, which: str) -> pd.DataFrame:
     raise ValueError(f"no loyalty drill-down {which!r}: choose one of {', '.join(LOYALTY_DRILLS)}")
 
 
-def loyalty_breakdown(*, session: Session, as_of: date, which: str) -> pd.DataFrame:
-    """The members behind a loyalty count (a key of LOYALTY_DRILLS) as aggregates only (any
-    role): columns segment, region ("(none)" where missing), tier, members, balance (points
-    held), expiring_30d (points expiring in the next 30 days); most members first. The members
-    column adds up to the count. Raises ValueError for an unknown `which`."""
-    rows = _loyalty_rows(session, as_of, which)
+def loyalty_breakdown(*, session: Session, as_of: date, which: str, tier: str | None = None) -> pd.DataFrame:
+    """The members behind a loyalty count (a key of LOYALTY_DRILLS; in one tier, a bar of
+    Members per tier, if `tier` is given) as aggregates only (any role): columns segment,
+    region ("(none)" where missing), tier, members, balance (points held), expiring_30d
+    (points expiring in the next 30 days); most members first. The members column adds up
+    to the count. Raises ValueError for an unknown `which`."""
+    rows = _loyalty_rows(session, as_of, which, tier)
     c = Customer.__table__.c
     cols = ["segment", "region", "tier", "members", "balance", "expiring_30d"]
     if rows.empty:

@@ -67,6 +67,6 @@ def nps_breakdown(db: str, group: str, since: datetime, until: datetime) -> pd.D
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def loyalty_breakdown(db: str, as_of: date, which: str) -> pd.DataFrame:
+def loyalty_breakdown(db: str, as_of: date, which: str, tier: str | None = None) -> pd.DataFrame:
     with get_session() as session:
-        return drilldown.loyalty_breakdown(session=session, as_of=as_of, which=which)
+        return drilldown.loyalty_breakdown(session=session, as_of=as_of, which=which, tier=tier)

@@ -289,11 +289,14 @@ def render_member_breakdown(as_of: date) -> None:
     from ui.kpis import db_key
 
     st.subheader("Who holds the points")
-    which = st.selectbox("Open", list(LOYALTY_DRILLS), index=None, key="loy_drill", format_func=LOYALTY_DRILLS.get,
-                         placeholder="Choose a group of members to see them by segment, region and tier")
+    a, b = st.columns([2, 1])
+    which = a.selectbox("Open", list(LOYALTY_DRILLS), index=None, key="loy_drill", format_func=LOYALTY_DRILLS.get,
+                        placeholder="Choose a group of members to see them by segment, region and tier")
+    tier = b.selectbox("Tier", [None, *(t.name for t in core_loyalty.parse_tiers())], key="loy_drill_tier",
+                       format_func=lambda t: "every tier" if t is None else t)
     if which is None:
         return
-    table = loyalty_breakdown(db_key(), as_of, which)
+    table = loyalty_breakdown(db_key(), as_of, which, tier)
     if table.empty:
         st.info("No member in this group.")
         return

@@ -105,3 +105,7 @@ def test_loyalty_members_as_aggregates(session, book):
     top = drilldown.loyalty_breakdown(session=session, as_of=D, which="top")
     assert int(top["members"].sum()) == 2 and int(top["balance"].sum()) == 250
     assert not {"name", "customer", "customer_id"} & set(top.columns)
+    # A bar of Members per tier (tiers by points earned in 12 months: A 200 and B 50, both Bronze).
+    bronze = drilldown.loyalty_breakdown(session=session, as_of=D, which="members", tier="Bronze")
+    assert int(bronze["members"].sum()) == 2
+    assert drilldown.loyalty_breakdown(session=session, as_of=D, which="members", tier="Gold").empty

@@ -212,5 +212,11 @@ def test_exec_opens_the_loyalty_members_as_aggregates(store):
     at.selectbox(key="loy_drill").set_value("top").run()
     table = _table(at, "members")
     assert int(table["members"].sum()) == 3 and int(table["balance"].sum()) == 860
+    # The Silver bar (400 points earned in 12 months): A only.
+    at.selectbox(key="loy_drill").set_value("members").run()
+    at.selectbox(key="loy_drill_tier").set_value("Silver").run()
+    table = _table(at, "members")
+    assert list(zip(table["region"], table["tier"], table["members"], table["balance"], strict=True)) == [
+        ("north-x", "Silver", 1, 500)]
     text = page_text(at)
     assert "Drillperson" not in text and "DRL-" not in text
