@@ -158,3 +158,9 @@ def clear() -> None:
     for fn in (filter_options, kpi_table, extras, trend, monthly, cohorts, revenue_split, bands, nps_trend,
                offer_codes, campaigns, lifetime_value, loyalty_by_month):
         fn.clear()
+    from ui import drilldown  # the records behind the counts read the same data
+
+    for fn in (drilldown.kpi_customers, drilldown.kpi_breakdown, drilldown.month_customers,
+               drilldown.month_breakdown, drilldown.nps_answers, drilldown.nps_breakdown,
+               drilldown.loyalty_breakdown):
+        fn.clear()

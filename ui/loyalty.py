@@ -282,6 +282,33 @@ def render_ledger(user, as_of: date) -> None:  # noqa: ANN001
                "`python -m core loyalty expire` writes them into the ledger.")
 
 
+def render_member_breakdown(as_of: date) -> None:
+    """The members behind the expiring-points and top-balance counts, as aggregates (execs)."""
+    from core.drilldown import LOYALTY_DRILLS
+    from ui.drilldown import loyalty_breakdown
+    from ui.kpis import db_key
+
+    st.subheader("Who holds the points")
+    a, b = st.columns([2, 1])
+    which = a.selectbox("Open", list(LOYALTY_DRILLS), index=None, key="loy_drill", format_func=LOYALTY_DRILLS.get,
+                        placeholder="Choose a group of members to see them by segment, region and tier")
+    tier = b.selectbox("Tier", [None, *(t.name for t in core_loyalty.parse_tiers())], key="loy_drill_tier",
+                       format_func=lambda t: "every tier" if t is None else t)
+    if which is None:
+        return
+    table = loyalty_breakdown(db_key(), as_of, which, tier)
+    if table.empty:
+        st.info("No member in this group.")
+        return
+    st.caption(f"{int(table['members'].sum()):,} members by segment, region and tier (your role sees aggregates "
+               "only).")
+    st.dataframe(table, hide_index=True, key="loy_drill_breakdown", column_config={
+        "segment": "Segment", "region": "Region", "tier": "Tier",
+        "members": st.column_config.NumberColumn("Members"),
+        "balance": st.column_config.NumberColumn("Points held", format="%d"),
+        "expiring_30d": st.column_config.NumberColumn("Expiring in 30 days", format="%d")})
+
+
 def render_page(user) -> None:  # noqa: ANN001
     st.title("Loyalty")
     as_of = st.date_input("As of", value=_today(), max_value=_today(), key="loy_as_of")
@@ -300,6 +327,7 @@ def render_page(user) -> None:  # noqa: ANN001
         else:
             st.caption("The programme as a whole: aggregates only.")
             render_programme(as_of)
+            render_member_breakdown(as_of)
     except core_loyalty.LoyaltyError as exc:
         st.error(md(exc))
 

@@ -8,11 +8,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import feedback as fbk
+from core.drilldown import NPS_GROUPS, period_window
 from core.nps import nps_from_counts
 from core.roles import may_see_personal_data
 from db.models import utcnow
+from ui import drilldown as drill
 from ui import feedback as ui
 from ui.auth import require_screen
+from ui.kpis import db_key
 from ui.safe import md, plain, plotly_chart
 
 user = require_screen("nps")
@@ -108,6 +111,36 @@ mix_fig.update_layout(barmode="stack", height=320, margin={"t": 50, "b": 10},
                       xaxis={"title": "Period starting"},
                       legend={"orientation": "h"}, title="Promoters, passives and detractors")
 plotly_chart(mix_fig, width="stretch", key="nps_mix")
+
+# Drill-down: the answers behind a bar or a count (exec: by segment, region and channel only).
+g1, g2 = st.columns(2)
+group = g1.selectbox("Open the answers of", list(NPS_GROUPS), index=None, key="nps_drill_group",
+                     placeholder="Promoters, passives or detractors",
+                     format_func=lambda g: f"{g.capitalize()} ({int(total[g]):,} in the period)")
+bars = list(mix["period"])
+bar = g2.selectbox("In", [None, *range(len(bars))], key="nps_drill_period",
+                   format_func=lambda i: "the whole period" if i is None else
+                   ("the week of " if freq == "W" else "the month of ")
+                   + (f"{bars[i]:%d %b %Y}" if freq == "W" else f"{bars[i]:%B %Y}"))
+if group is not None:
+    lo, hi = (since, until) if bar is None else period_window(bars[bar], freq, since, until)
+    if may_see_personal_data(user.roles):
+        answers = drill.nps_answers(roles, db_key(), group, lo, hi)
+        st.caption(f"{len(answers):,} answers, newest first.")
+        st.dataframe(answers, hide_index=True, width="stretch", key="nps_drill_answers", column_config={
+            "answer_id": st.column_config.NumberColumn("Answer id", format="%d"),
+            "customer_id": st.column_config.NumberColumn("Customer number", format="%d"),
+            "customer": st.column_config.TextColumn("Customer id"),
+            "score": st.column_config.NumberColumn("Score", format="%d"),
+            "submitted_at": st.column_config.DatetimeColumn("Submitted", format="YYYY-MM-DD"),
+            "channel": st.column_config.TextColumn("Channel"),
+            "comment": st.column_config.TextColumn("Comment", width="large"),
+        })
+    else:
+        st.caption("Your role sees aggregates only: these answers by segment, region and channel.")
+        st.dataframe(drill.nps_breakdown(db_key(), group, lo, hi), hide_index=True, key="nps_drill_breakdown",
+                     column_config={"segment": "Segment", "region": "Region", "channel": "Channel",
+                                    "answers": st.column_config.NumberColumn("Answers")})
 
 with st.expander("Figures per period" + ("" if by is None else f" and {split_labels[split]}")):
     st.dataframe(periods, hide_index=True, width="stretch",

@@ -18,10 +18,12 @@ import streamlit as st
 from core import formatting as fmt
 from core.accounts import BAND_LABELS
 from core.clv import CLV_EXPLANATION
+from core.drilldown import KPI_DRILLS
 from core.kpis import KPI_INFO, REFUNDS_RULE, format_change, format_value, kpi_table_csv
 from core.roles import may_see_personal_data
 from db.models import utcnow
 from ui import accounts as accounts_data
+from ui import drilldown as drill_data
 from ui import kpis as data
 from ui.auth import require_screen
 from ui.safe import md, plotly_chart
@@ -30,7 +32,8 @@ user = require_screen("overview")
 
 st.title("Overview")
 st.caption("How many customers stay, buy again and recommend the shop. Aggregates only: no customer is named "
-           "on this screen (except the accounts behind a band move, for the roles that may see accounts).")
+           "on this screen (except the customers behind a count or a band move, for the roles that may see "
+           "accounts).")
 
 db = data.db_key()
 options = data.filter_options(db)
@@ -120,6 +123,36 @@ st.download_button(
     key="ov_download",
 )
 
+# Drill-down: the customers behind a count (exec: by segment and region, never names or ids).
+drill_counts = {k: kpi.loc[k, "current"] for k in ("customers", "active_customers", "orders")}
+drill = st.selectbox(
+    "Open a count", list(KPI_DRILLS), index=None, key="ov_drill",
+    placeholder="Choose a count to see the customers behind it",
+    format_func=lambda k: KPI_DRILLS[k] + (f" ({fmt.count(drill_counts[k])})" if k in drill_counts else ""))
+if drill is not None:
+    if may_see_personal_data(user.roles):
+        people = drill_data.kpi_customers(drill_data.roles_key(user.roles), db, drill, as_of, horizon,
+                                          segment, region, owner)
+        st.caption(f"{len(people):,} customers" + (f", {int(people['orders_in_period'].sum()):,} orders in the "
+                                                    "period" if drill == "orders" else "") + ".")
+        st.dataframe(people.drop(columns=["customer_id"]), hide_index=True, key="ov_drill_customers",
+                     column_config={
+                         "external_id": st.column_config.TextColumn("Customer id"),
+                         "name": st.column_config.TextColumn("Name"),
+                         "owner": st.column_config.TextColumn("Owner"),
+                         "segment": st.column_config.TextColumn("Segment"),
+                         "region": st.column_config.TextColumn("Region"),
+                         "orders_in_period": st.column_config.NumberColumn("Orders in the period"),
+                         "orders_previous_period": st.column_config.NumberColumn("Orders in the period before"),
+                     })
+    else:
+        st.caption("Your role sees aggregates only: the customers behind this count by segment and region.")
+        st.dataframe(drill_data.kpi_breakdown(db, drill, as_of, horizon, segment, region, owner), hide_index=True,
+                     key="ov_drill_breakdown",
+                     column_config={"segment": "Segment", "region": "Region",
+                                    "customers": st.column_config.NumberColumn("Customers"),
+                                    "orders_in_period": st.column_config.NumberColumn("Orders in the period")})
+
 x = data.extras(*args)
 with st.expander("Onboarding, reactivation, subscriptions and support", expanded=True):
     tile = partial(st.container(horizontal=True, gap="small").metric, width=TILE_WIDTH)
@@ -170,6 +203,27 @@ if section == "Trends":
                      title="Revenue (net of refunds) by calendar month (the current month is partial)")
         fig.update_layout(height=320, margin={"t": 40})
         plotly_chart(fig, key="ov_monthly")
+        months = [str(v) for v in m.loc[m["orders"] > 0, "month"]]
+        month = st.selectbox("Open a month", months[::-1], index=None, key="ov_drill_month",
+                             placeholder="Choose a month to see the customers who ordered in it")
+        if month is not None and may_see_personal_data(user.roles):
+            st.dataframe(drill_data.month_customers(drill_data.roles_key(user.roles), db, month, as_of, segment,
+                                                    region, owner).drop(columns=["customer_id"]),
+                         hide_index=True, key="ov_month_customers", column_config={
+                             "external_id": st.column_config.TextColumn("Customer id"),
+                             "name": st.column_config.TextColumn("Name"), "owner": st.column_config.TextColumn("Owner"),
+                             "segment": st.column_config.TextColumn("Segment"),
+                             "region": st.column_config.TextColumn("Region"),
+                             "orders": st.column_config.NumberColumn("Orders"),
+                             "gross_sales": st.column_config.NumberColumn("Order totals",
+                                                                          format=fmt.money_column_format())})
+        elif month is not None:
+            st.caption("Your role sees aggregates only: the customers of this month by segment and region.")
+            st.dataframe(drill_data.month_breakdown(db, month, as_of, segment, region, owner), hide_index=True,
+                         key="ov_month_breakdown", column_config={
+                             "segment": "Segment", "region": "Region",
+                             "customers": st.column_config.NumberColumn("Customers"),
+                             "orders": st.column_config.NumberColumn("Orders")})
 
 if section == "Cohorts":
     co = data.cohorts(*flt)

@@ -1,0 +1,318 @@
+"""Drill-down: the records behind a count on the Overview, NPS and Loyalty screens.
+
+(The Loyalty screen's member tables for managers come from core.loyalty.member_balances;
+this module adds their aggregate-only view for execs.)
+
+Each count has two readers: one with the records themselves (names, ids, comments: personal
+data, so it raises core.roles.NotAllowed for a role that may not see it, e.g. exec) and one
+with the same records as aggregates only (how many per segment and region, any role). Both
+use the definitions of the count they open (core.kpis, core.nps, core.loyalty), so the rows
+behind a count always add up to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from core import kpis
+from core.loyalty import ledger_summary
+from core.nps import DETRACTOR_MAX, PROMOTER_MIN
+from core.roles import parse_roles, require_personal_data
+from db.models import Customer, Feedback, Order
+
+# ---------------------------------------------------------------- Overview KPI counts
+
+# The Overview counts that open the customers behind them, with the words the screen uses.
+KPI_DRILLS: dict[str, str] = {
+    "customers": "Customers (signed up or ordered by the as-of date)",
+    "active_customers": "Active customers (ordered in the period)",
+    "orders": "Orders in the period (the customers who placed them)",
+    "churned": "Customers who churned (active in the period before, not in this one)",
+}
+
+KPI_CUSTOMER_COLUMNS = ["customer_id", "external_id", "name", "owner", "segment", "region",
+                        "orders_in_period", "orders_previous_period"]
+
+
+def _roles(roles: Iterable[Any]) -> frozenset:
+    return parse_roles([getattr(r, "value", r) for r in roles])
+
+
+def _kpi_mask(facts: pd.DataFrame, kpi: str) -> pd.Series:
+    """Which customers a KPI count counts, by core.kpis' definitions: active = an order in
+    (D-H, D]; orders = the customers with an order in (D-H, D] (their order counts add up to the
+    orders KPI); churned = an order in (D-2H, D-H] but none in (D-H, D] (prev_active - retained,
+    the numerator of the churn rate); customers = signed up or ordered on or before D."""
+    cur, prev = facts["n_cur"] > 0, facts["n_prev"] > 0
+    if kpi == "customers":
+        return facts["known"]
+    if kpi in ("active_customers", "orders"):
+        return cur
+    if kpi == "churned":
+        return prev & ~cur
+    raise kpis.KpiError(f"no drill-down for {kpi!r}: choose one of {', '.join(KPI_DRILLS)}")
+
+
+def _kpi_facts(*, session: Session, kpi: str, as_of: date, horizon_days: int, segment: str | None,
+               region: str | None, owner: str | None) -> pd.DataFrame:
+    conds = kpis._customer_conditions(segment, region, owner)
+    facts = kpis._filtered_facts(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds)
+    return facts[_kpi_mask(facts, kpi)]
+
+
+def _people(session: Session, ids: list[int]) -> pd.DataFrame:
+    c = Customer.__table__.c
+    if not ids:
+        return pd.DataFrame(columns=["customer_id", "external_id", "name", "owner", "segment", "region"])
+    frames = [pd.read_sql(select(c.id.label("customer_id"), c.external_id, c.name, c.owner, c.segment, c.region)
+                          .where(c.id.in_(ids[i:i + 5000])), session.connection())
+              for i in range(0, len(ids), 5000)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def kpi_customers(
+    *,
+    session: Session,
+    roles: Iterable[Any],
+    kpi: str,
+    as_of: date,
+    horizon_days: int = 90,
+    segment: str | None = None,
+    region: str | None = None,
+    owner: str | None = None,
+) -> pd.DataFrame:
+    """The customers behind one Overview count (a key of KPI_DRILLS) for D = `as_of` and the
+    horizon H in days, under the Overview's segment/region/owner filter.
+
+    Columns (KPI_CUSTOMER_COLUMNS): customer_id (Customer.id), external_id, name, owner,
+    segment, region, orders_in_period (orders in (D-H, D]), orders_previous_period (orders in
+    (D-2H, D-H]); most orders in the period first, then external id. The row count is the
+    customers, active-customers or churned count; for "orders" the orders_in_period column adds up to
+    the orders KPI.
+
+    Raises core.roles.NotAllowed for a role that may not see personal data (exec: use
+    kpi_breakdown) and core.kpis.KpiError for an unknown `kpi` or a horizon under a day.
+    """
+    require_personal_data(_roles(roles))
+    f = _kpi_facts(session=session, kpi=kpi, as_of=as_of, horizon_days=horizon_days, segment=segment,
+                   region=region, owner=owner)
+    people = _people(session, [int(i) for i in f.index])
+    counts = f[["n_cur", "n_prev"]].rename(columns={"n_cur": "orders_in_period",
+                                                    "n_prev": "orders_previous_period"})
+    out = people.join(counts, on="customer_id")
+    out = out.sort_values(["orders_in_period", "orders_previous_period", "external_id"],
+                          ascending=[False, False, True], kind="stable")
+    return out.reindex(columns=KPI_CUSTOMER_COLUMNS).reset_index(drop=True)
+
+
+def kpi_breakdown(
+    *,
+    session: Session,
+    kpi: str,
+    as_of: date,
+    horizon_days: int = 90,
+    segment: str | None = None,
+    region: str | None = None,
+    owner: str | None = None,
+) -> pd.DataFrame:
+    """The customers behind one Overview count as aggregates only (any role): columns segment,
+    region ("(none)" where missing), customers, orders_in_period; most customers first.
+    The customers column adds up to the count. Raises core.kpis.KpiError for an unknown `kpi`."""
+    f = _kpi_facts(session=session, kpi=kpi, as_of=as_of, horizon_days=horizon_days, segment=segment,
+                   region=region, owner=owner)
+    c = Customer.__table__.c
+    where = kpis._customer_conditions(segment, region, owner)
+    seg = pd.read_sql(select(c.id, c.segment, c.region).where(*where), session.connection()).set_index("id")
+    rows = seg.reindex(f.index).fillna({"segment": "(none)", "region": "(none)"})
+    rows = rows.assign(customers=1, orders_in_period=f["n_cur"].to_numpy())
+    out = rows.groupby(["segment", "region"], as_index=False)[["customers", "orders_in_period"]].sum()
+    out[["customers", "orders_in_period"]] = out[["customers", "orders_in_period"]].astype("int64")
+    return out.sort_values(["customers", "segment", "region"], ascending=[False, True, True]).reset_index(
+        drop=True)
+
+
+def _month_bounds(month: str, as_of: date) -> tuple[datetime, datetime]:
+    """[start, end) of calendar month "YYYY-MM" (core.kpis.monthly_sales' month labels), cut at
+    the end of D. Raises KpiError for a label that is not a month."""
+    try:
+        start = datetime.strptime(month, "%Y-%m")
+    except (TypeError, ValueError):
+        raise kpis.KpiError(f"{month!r} is not a month: write it as YYYY-MM, e.g. 2026-03") from None
+    nxt = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start, min(nxt, kpis.day_start(as_of + timedelta(days=1)))
+
+
+def _month_orders(session: Session, month: str, as_of: date, segment: str | None, region: str | None,
+                  owner: str | None) -> pd.DataFrame:
+    """Per customer: orders and order totals (gross_sales) in the month, by the rules of
+    core.kpis.monthly_sales (every order row, up to the end of D)."""
+    start, end = _month_bounds(month, as_of)
+    o = Order.__table__.c
+    stmt = (select(o.customer_id, func.count().label("orders"), func.sum(o.total).label("gross_sales"))
+            .where(o.ordered_at >= start, o.ordered_at < end).group_by(o.customer_id))
+    return pd.read_sql(kpis._filtered(stmt, o.customer_id, kpis._customer_conditions(segment, region, owner)),
+                       session.connection())
+
+
+def month_customers(*, session: Session, roles: Iterable[Any], month: str, as_of: date,
+                    segment: str | None = None, region: str | None = None,
+                    owner: str | None = None) -> pd.DataFrame:
+    """The customers behind one bar of the Overview's "Revenue by calendar month" (month
+    "YYYY-MM", up to the end of D), under the segment/region/owner filter.
+
+    Columns: customer_id, external_id, name, owner, segment, region, orders (in the month),
+    gross_sales (their order totals in the month, to the cent); most orders first. The rows
+    are the bar's "customers", the orders add up to its "orders". Raises core.roles.NotAllowed
+    for a role that may not see personal data (exec: month_breakdown) and core.kpis.KpiError
+    for a month label that is not YYYY-MM."""
+    require_personal_data(_roles(roles))
+    per = _month_orders(session, month, as_of, segment, region, owner)
+    people = _people(session, [int(i) for i in per["customer_id"]])
+    out = people.merge(per, on="customer_id")
+    out["orders"] = out["orders"].astype("int64")
+    out["gross_sales"] = out["gross_sales"].astype(float).round(2)
+    out = out.sort_values(["orders", "gross_sales", "external_id"], ascending=[False, False, True], kind="stable")
+    return out.reindex(columns=["customer_id", "external_id", "name", "owner", "segment", "region", "orders",
+                                "gross_sales"]).reset_index(drop=True)
+
+
+def month_breakdown(*, session: Session, month: str, as_of: date, segment: str | None = None,
+                    region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The customers behind one month's bar as aggregates only (any role): columns segment,
+    region ("(none)" where missing), customers, orders; most customers first. Raises
+    core.kpis.KpiError for a month label that is not YYYY-MM."""
+    per = _month_orders(session, month, as_of, segment, region, owner)
+    c = Customer.__table__.c
+    seg = pd.read_sql(select(c.id, c.segment, c.region), session.connection()).set_index("id")
+    rows = per.join(seg, on="customer_id").fillna({"segment": "(none)", "region": "(none)"})
+    out = rows.assign(customers=1).groupby(["segment", "region"], as_index=False)[["customers", "orders"]].sum()
+    out[["customers", "orders"]] = out[["customers", "orders"]].astype("int64")
+    return out.sort_values(["customers", "segment", "region"], ascending=[False, True, True]).reset_index(
+        drop=True).reindex(columns=["segment", "region", "customers", "orders"])
+
+
+# ---------------------------------------------------------------- NPS groups
+
+# The NPS groups of core.nps, by the scores they hold (inclusive).
+NPS_GROUPS: dict[str, tuple[int, int]] = {
+    "promoters": (PROMOTER_MIN, 10),
+    "passives": (DETRACTOR_MAX + 1, PROMOTER_MIN - 1),
+    "detractors": (0, DETRACTOR_MAX),
+}
+
+NPS_ANSWER_COLUMNS = ["answer_id", "customer_id", "customer", "score", "submitted_at", "channel", "comment"]
+
+
+def _group_stmt(group: str, since: datetime, until: datetime, columns: list[Any]):  # noqa: ANN202
+    if group not in NPS_GROUPS:
+        raise ValueError(f"no NPS group {group!r}: choose one of {', '.join(NPS_GROUPS)}")
+    low, high = NPS_GROUPS[group]
+    score = col(Feedback.nps_score)
+    return (select(*columns).select_from(Feedback).outerjoin(Customer, Customer.id == Feedback.customer_id)
+            .where(score.is_not(None), score >= low, score <= high,
+                   Feedback.submitted_at >= since, Feedback.submitted_at <= until))
+
+
+def period_window(period_start: date | datetime, freq: str, since: datetime, until: datetime) -> tuple[datetime,
+                                                                                                        datetime]:
+    """[start, end] (both inclusive) of one bar of the NPS screen: the week from Monday ("W") or
+    the calendar month ("M") starting `period_start`, as core.nps.nps_by_period groups them,
+    clipped to the screen's window [since, until]. Raises ValueError for another `freq`."""
+    if freq not in ("W", "M"):
+        raise ValueError(f"freq must be 'W' or 'M', not {freq!r}")
+    start = pd.Timestamp(period_start).normalize()
+    nxt = start + (pd.DateOffset(weeks=1) if freq == "W" else pd.DateOffset(months=1))
+    end = (nxt - pd.Timedelta(microseconds=1)).to_pydatetime()
+    return max(start.to_pydatetime(), since), min(end, until)
+
+
+def nps_answers(*, session: Session, roles: Iterable[Any], group: str, since: datetime,
+                until: datetime) -> pd.DataFrame:
+    """The answers behind the NPS screen's promoters, passives or detractors count of the window
+    [since, until] (core.feedback.nps_window, the same bounds as core.feedback.nps_counts).
+
+    Columns (NPS_ANSWER_COLUMNS): answer_id (Feedback.id), customer_id (Customer.id or missing
+    for an answer no customer matched), customer (external id), score (0-10), submitted_at,
+    channel, comment (the customer's own words: plain text, never Markdown); newest first.
+
+    Raises core.roles.NotAllowed for a role that may not read comments (exec: use
+    nps_breakdown) and ValueError for a group not in NPS_GROUPS."""
+    require_personal_data(_roles(roles))
+    stmt = _group_stmt(group, since, until, [
+        Feedback.id.label("answer_id"), Feedback.customer_id, Customer.external_id.label("customer"),
+        Feedback.nps_score.label("score"), Feedback.submitted_at, Feedback.channel, Feedback.comment,
+    ]).order_by(col(Feedback.submitted_at).desc(), col(Feedback.id).desc())
+    out = pd.read_sql(stmt, session.connection())
+    out["score"] = out["score"].astype("int64")
+    out["customer_id"] = out["customer_id"].astype("Int64")
+    return out.reindex(columns=NPS_ANSWER_COLUMNS)
+
+
+def nps_breakdown(*, session: Session, group: str, since: datetime, until: datetime) -> pd.DataFrame:
+    """The answers behind one NPS group count as aggregates only (any role): columns segment,
+    region, channel ("(none)" where missing, e.g. an answer no customer matched), answers; most
+    answers first. The answers column adds up to the count. Raises ValueError for an unknown
+    group."""
+    keys = [Customer.segment.label("segment"), Customer.region.label("region"), Feedback.channel.label("channel")]
+    stmt = _group_stmt(group, since, until, [*keys, func.count().label("answers")]).group_by(*keys)
+    out = pd.read_sql(stmt, session.connection())
+    out[["segment", "region", "channel"]] = out[["segment", "region", "channel"]].fillna("(none)")
+    out = out.groupby(["segment", "region", "channel"], as_index=False)["answers"].sum()
+    out["answers"] = out["answers"].astype("int64")
+    return out.sort_values(["answers", "segment", "region", "channel"],
+                           ascending=[False, True, True, True]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- Loyalty members
+
+TOP_BALANCES = 100  # "top balances": the members with the largest balances, this many
+
+LOYALTY_DRILLS: dict[str, str] = {
+    "members": "All members (the bars of Members per tier)",
+    "expiring": "Members with points expiring in the next 30 days",
+    "top": f"The {TOP_BALANCES} largest balances",
+}
+
+
+def _loyalty_rows(session: Session, as_of: date, which: str, tier: str | None = None) -> pd.DataFrame:
+    """Members of core.loyalty's ledger behind a loyalty count, in one tier if `tier` is given:
+    "members" = every member (core.loyalty.tier_mix counts these); "expiring" = expiring_30d > 0;
+    "top" = the TOP_BALANCES largest positive balances (ties by customer id)."""
+    b = ledger_summary(session=session, as_of=as_of).balances
+    if tier is not None:
+        b = b[b["tier"] == tier]
+    if which == "members":
+        return b
+    if which == "expiring":
+        return b[b["expiring_30d"] > 0]
+    if which == "top":
+        pos = b[b["balance"] > 0]
+        return pos.sort_values(["balance", "customer_id"], ascending=[False, True], kind="stable").head(TOP_BALANCES)
+    raise ValueError(f"no loyalty drill-down {which!r}: choose one of {', '.join(LOYALTY_DRILLS)}")
+
+
+def loyalty_breakdown(*, session: Session, as_of: date, which: str, tier: str | None = None) -> pd.DataFrame:
+    """The members behind a loyalty count (a key of LOYALTY_DRILLS; in one tier, a bar of
+    Members per tier, if `tier` is given) as aggregates only (any role): columns segment,
+    region ("(none)" where missing), tier, members, balance (points held), expiring_30d
+    (points expiring in the next 30 days); most members first. The members column adds up
+    to the count. Raises ValueError for an unknown `which`."""
+    rows = _loyalty_rows(session, as_of, which, tier)
+    c = Customer.__table__.c
+    cols = ["segment", "region", "tier", "members", "balance", "expiring_30d"]
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    seg = pd.read_sql(select(c.id, c.segment, c.region), session.connection()).set_index("id")
+    keyed = rows.join(seg, on="customer_id").fillna({"segment": "(none)", "region": "(none)"})
+    keyed["tier"] = keyed["tier"].fillna("(none)").astype(str)
+    out = keyed.assign(members=1).groupby(["segment", "region", "tier"], as_index=False)[
+        ["members", "balance", "expiring_30d"]].sum()
+    out[["members", "balance", "expiring_30d"]] = out[["members", "balance", "expiring_30d"]].astype("int64")
+    return out.sort_values(["members", "segment", "region", "tier"],
+                           ascending=[False, True, True, True]).reset_index(drop=True)[cols]
