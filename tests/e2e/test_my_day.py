@@ -23,7 +23,7 @@ from core.tasks import open_tasks
 from core.users import DEMO_PASSWORD
 from db.engine import get_engine
 from db.models import Customer, Outreach, Task
-from tests.e2e.helpers import log_in
+from tests.e2e.helpers import log_in, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 MANAGER = frozenset({Role.ACCOUNT_MANAGER})
@@ -83,8 +83,11 @@ def _audit_rows(browser, app_url: str, action_prefix: str) -> list[dict]:  # noq
         page.get_by_role("textbox", name="Username").fill("admin")
         page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        # Through the menu, in the same session (no reload, so no wait for the re-login cookie).
-        page.locator('[data-testid="stSidebar"]').get_by_text("Admin", exact=True).click()
+        # Through the menu, in the same session (no reload, so no wait for the re-login cookie), once
+        # the first page after the login has finished its run (a click during it can be lost).
+        expect(page.get_by_text("Signed in as")).to_be_visible()
+        wait_until_idle(page)
+        page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Admin").click()
         return _download_audit(page, app_url, action_prefix)
     finally:
         context.close()
@@ -112,6 +115,14 @@ def _timeline_shows(page: Page, app_url: str, customer_id: int, *texts: str | re
     main = _main(page)
     expect(main.get_by_role("heading", name="Timeline")).to_be_visible()
     for text in texts:
+        if isinstance(text, re.Pattern):
+            # An outreach row: show only outreach, so the table's scrolling cannot hide it below the
+            # newer audit rows (the table draws only the rows in view).
+            main.get_by_role("combobox", name=re.compile("Show")).click()
+            page.keyboard.type("outreach")
+            page.keyboard.press("Enter")
+            page.keyboard.press("Escape")
+            wait_until_idle(page)
         expect(main.get_by_text(text, exact=False).first).to_be_attached()
 
 
