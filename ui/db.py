@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,5 +83,13 @@ def precompute_in_background(*, asked: bool = False) -> subprocess.Popen | None:
     proc = subprocess.Popen([sys.executable, "-m", "core", "precompute"], cwd=root, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs[settings.database_url] = proc
+    # Someone must wait() for the child or it stays a zombie in the process table after it
+    # exits: a daemon thread reaps it and logs how it ended.
+    threading.Thread(target=_reap, args=(proc,), name=f"reap-precompute-{proc.pid}", daemon=True).start()
     logger.info("precomputing the day's figures in process %s", proc.pid)
     return proc
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    code = proc.wait()
+    logger.info("precompute process %s ended with exit code %s", proc.pid, code)
