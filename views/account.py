@@ -32,7 +32,7 @@ st.title("Account")
 st.page_link("views/accounts.py", label="Back to the queue", icon=":material/arrow_back:")
 raw_id = st.query_params.get("id", "")
 if not str(raw_id).isdigit():
-    st.info("Open an account from the Accounts list (choose it under the table and press “Open”).")
+    st.info("Open an account from the Accounts list (choose it under the table and press “Open account”).")
     st.stop()
 customer_id = int(raw_id)
 try:

@@ -139,7 +139,7 @@ open_ids = list(open_labels)
 pick = st.columns([3, 1, 2], vertical_alignment="bottom")
 chosen = pick[0].selectbox("Open an account from this page", open_ids, format_func=open_labels.get,
                            key="acc_open_choice", index=None, placeholder="Choose a customer id or name")
-if pick[1].button("Open", key="acc_open", icon=":material/person:", disabled=chosen is None):
+if pick[1].button("Open account", key="acc_open", icon=":material/person:", disabled=chosen is None):
     st.switch_page("views/account.py", query_params={"id": str(chosen)})
 nav = st.columns([1, 1, 4])
 if nav[0].button("Previous page", key="acc_prev", disabled=page.page <= 1):
