@@ -39,3 +39,17 @@ def test_manager_opens_an_account_in_the_same_tab_and_returns_to_the_queue(page:
     expect(page).to_have_url(re.compile(r"/accounts$"))
     expect(picker).to_be_visible()
     assert len(page.context.pages) == 1
+
+
+def test_a_new_tab_opens_a_screen_straight_away_from_the_login_cookie(page: Page, app_url: str) -> None:
+    """The cookie is read on the server on the new tab's first run: no login form in between."""
+    log_in(page, app_url, "manager")  # waits until the browser holds the login cookie
+    tab = page.context.new_page()
+    try:
+        tab.goto(f"{app_url}/overview")
+        expect(tab.get_by_text("Signed in as manager")).to_be_visible()
+        wait_until_idle(tab)
+        expect(tab.get_by_role("textbox", name="Password")).to_have_count(0)
+        expect(tab).to_have_url(re.compile(r"/overview$"))
+    finally:
+        tab.close()
