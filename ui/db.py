@@ -7,7 +7,8 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,15 +26,28 @@ logger = logging.getLogger("hearth")
 @st.cache_resource(show_spinner="Preparing the database (first start: building the demo store)…")
 def _prepared_engine(url: str, demo: bool) -> Engine:
     engine = get_engine(url)
-    result = prepare_database(engine=engine, demo=demo,
-                              progress=lambda msg: logger.info("database: %s", msg))
+    result = prepare_database(engine=engine, demo=demo, progress=terminal_progress())
     if demo:
-        # Printed so the terminal that ran `streamlit run` says how to get in.
-        print("Hearth is ready on demo data. Log in as manager, support, exec or admin "
+        # Printed so the terminal that ran `streamlit run` says where to go and how to get in.
+        where = str(getattr(st.context, "url", "") or "the address Streamlit printed above")
+        print(f"Hearth is ready on demo data at {where}. Log in as manager, support, exec or admin "
               "with the password hearth-demo.", flush=True)
     if result.get("demo_data"):
         logger.info("demo store created: %s", result["demo_data"])
     return engine
+
+
+def terminal_progress() -> Callable[[str], None]:
+    """A progress callback that prints each step of preparing the database to the terminal that
+    ran `streamlit run`, with the seconds since the start (the "hearth" logger has no handler of
+    its own, so its INFO lines would not be seen there), and logs it too."""
+    started = time.perf_counter()
+
+    def say(message: str) -> None:
+        print(f"Hearth first start [{time.perf_counter() - started:6.1f} s] {message}", flush=True)
+        logger.info("database: %s", message)
+
+    return say
 
 
 def app_engine() -> Engine:
