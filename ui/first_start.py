@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+from sqlalchemy.exc import DBAPIError
 
 from core.config import SettingsError, get_settings
 from core.setup import prepare_database
@@ -28,7 +29,11 @@ def prepare_at_server_start() -> None:
     demo = not settings.is_production
     say = terminal_progress()
     say("preparing the database" + (" (first start: building the demo store)" if demo else ""))
-    prepare_database(engine=get_engine(settings.database_url), demo=demo, progress=say)
+    try:
+        prepare_database(engine=get_engine(settings.database_url), demo=demo, progress=say)
+    except DBAPIError as exc:  # database down or busy: start anyway; the first page tries again
+        say(f"the database is not reachable now ({type(exc.orig).__name__}); the first page will try again")
+        return
     say("done")
     if demo:
         print("Hearth is ready on demo data: open the Local URL printed above in a browser and log in "
