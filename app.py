@@ -22,8 +22,6 @@ from ui.filters import keep_filters
 from ui.safe import md
 from ui.worker import start_app_worker
 
-st.set_page_config(page_title="Hearth", page_icon=":material/home:", layout="wide")
-
 # (screen, file, title, icon, shown in the menu)
 SCREENS = [
     ("my_work", "views/my_work.py", "My work", ":material/task_alt:", True),
@@ -49,63 +47,79 @@ def _refuse(problems: list[str]) -> None:
     st.stop()
 
 
-try:
-    settings = get_settings()
-except SettingsError as exc:  # production with a default key, or a value that is not valid
-    _refuse([str(exc)])
-if settings.is_production:
-    with get_session() as session:
-        refusals = production_problems(settings=settings, session=session,
-                                       show_error_details=bool(st.get_option("client.showErrorDetails")
-                                                               not in (False, "none")))
-    if refusals:
-        _refuse(refusals)
+def _route() -> None:
+    """One script run: production guard, login gate, navigation by role, the screen."""
+    st.set_page_config(page_title="Hearth", page_icon=":material/home:", layout="wide")
 
-try:
-    user = current_user()
-except DBAPIError as exc:
-    failure = exc
-    st.navigation([st.Page(lambda: database_unavailable(failure), title="Hearth", url_path="unavailable")],
-                  position="hidden").run()
-    st.stop()
-if settings.runs_app_worker:
-    start_app_worker()
-if user is None:
     try:
-        # Every screen's URL leads to the login form (no "page not found" for a bookmarked link).
-        login_pages = [st.Page(login_page, title="Log in", icon=":material/login:", default=True)] + [
-            st.Page(login_page, title="Log in", url_path=screen) for screen, *_ in SCREENS
-        ]
-        st.navigation(login_pages, position="hidden").run()
+        settings = get_settings()
+    except SettingsError as exc:  # production with a default key, or a value that is not valid
+        _refuse([str(exc)])
+    if settings.is_production:
+        with get_session() as session:
+            refusals = production_problems(settings=settings, session=session,
+                                           show_error_details=bool(st.get_option("client.showErrorDetails")
+                                                                   not in (False, "none")))
+        if refusals:
+            _refuse(refusals)
+
+    try:
+        user = current_user()
+    except DBAPIError as exc:
+        failure = exc
+        st.navigation([st.Page(lambda: database_unavailable(failure), title="Hearth", url_path="unavailable")],
+                      position="hidden").run()
+        st.stop()
+    if settings.runs_app_worker:
+        start_app_worker()
+    if user is None:
+        try:
+            # Every screen's URL leads to the login form (no "page not found" for a bookmarked link).
+            login_pages = [st.Page(login_page, title="Log in", icon=":material/login:", default=True)] + [
+                st.Page(login_page, title="Log in", url_path=screen) for screen, *_ in SCREENS
+            ]
+            st.navigation(login_pages, position="hidden").run()
+        except DBAPIError as exc:
+            database_unavailable(exc)
+        st.stop()
+
+    pages = {screen: st.Page(path, title=title, icon=icon, url_path=screen) for screen, path, title, icon, _ in SCREENS}
+    # The root URL forwards to the role's landing screen (My work for managers and support leads,
+    # else the Overview), so every screen has its own URL.
+    home = st.Page(lambda: st.switch_page(pages[landing_screen(user.roles)]), title="Hearth", url_path="home",
+                   default=True)
+    current = st.navigation([home, *pages.values()], position="hidden")
+
+    with st.sidebar:
+        st.markdown("### :material/home: Hearth")
+        for screen, _path, _title, _icon, in_menu in SCREENS:
+            if in_menu and can_view(user.roles, screen):
+                st.page_link(pages[screen])
+        st.divider()
+        st.caption(f"Signed in as **{md(user.username)}** ({', '.join(sorted(r.value for r in user.roles))})")
+        write_pending_cookie()
+        if st.button("Log out", key="hearth_logout", icon=":material/logout:"):
+            logout(user)
+            st.rerun()
+
+    if not settings.is_production:
+        st.warning("Demo mode: this Hearth runs on generated demo data, not real customers.",
+                   icon=":material/science:")
+
+    keep_filters()
+    try:
+        current.run()
     except DBAPIError as exc:
         database_unavailable(exc)
-    st.stop()
 
-pages = {screen: st.Page(path, title=title, icon=icon, url_path=screen) for screen, path, title, icon, _ in SCREENS}
-# The root URL forwards to the role's landing screen (My work for managers and support leads,
-# else the Overview), so every screen has its own URL.
-home = st.Page(lambda: st.switch_page(pages[landing_screen(user.roles)]), title="Hearth", url_path="home",
-               default=True)
-current = st.navigation([home, *pages.values()], position="hidden")
 
-with st.sidebar:
-    st.markdown("### :material/home: Hearth")
-    for screen, _path, _title, _icon, in_menu in SCREENS:
-        if in_menu and can_view(user.roles, screen):
-            st.page_link(pages[screen])
-    st.divider()
-    st.caption(f"Signed in as **{md(user.username)}** ({', '.join(sorted(r.value for r in user.roles))})")
-    write_pending_cookie()
-    if st.button("Log out", key="hearth_logout", icon=":material/logout:"):
-        logout(user)
-        st.rerun()
+if __name__ == "app":
+    # `streamlit run app.py` imports this file as the module `app` to find this st.App (a
+    # script run has the name "__main__"): its lifespan builds the database (and the demo store)
+    # before the server answers, with progress in the terminal. Each session then runs this file
+    # as the script, which routes.
+    from ui.first_start import lifespan
 
-if not settings.is_production:
-    st.warning("Demo mode: this Hearth runs on generated demo data, not real customers.",
-               icon=":material/science:")
-
-keep_filters()
-try:
-    current.run()
-except DBAPIError as exc:
-    database_unavailable(exc)
+    app = st.App(__file__, lifespan=lifespan)
+else:
+    _route()

@@ -6,7 +6,9 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,15 +26,28 @@ logger = logging.getLogger("hearth")
 @st.cache_resource(show_spinner="Preparing the database (first start: building the demo store)…")
 def _prepared_engine(url: str, demo: bool) -> Engine:
     engine = get_engine(url)
-    result = prepare_database(engine=engine, demo=demo,
-                              progress=lambda msg: logger.info("database: %s", msg))
+    result = prepare_database(engine=engine, demo=demo, progress=terminal_progress())
     if demo:
-        # Printed so the terminal that ran `streamlit run` says how to get in.
-        print("Hearth is ready on demo data. Log in as manager, support, exec or admin "
+        # Printed so the terminal that ran `streamlit run` says where to go and how to get in.
+        where = str(getattr(st.context, "url", "") or "the address Streamlit printed above")
+        print(f"Hearth is ready on demo data at {where}. Log in as manager, support, exec or admin "
               "with the password hearth-demo.", flush=True)
     if result.get("demo_data"):
         logger.info("demo store created: %s", result["demo_data"])
     return engine
+
+
+def terminal_progress() -> Callable[[str], None]:
+    """A progress callback that prints each step of preparing the database to the terminal that
+    ran `streamlit run`, with the seconds since the start (the "hearth" logger has no handler of
+    its own, so its INFO lines would not be seen there), and logs it too."""
+    started = time.perf_counter()
+
+    def say(message: str) -> None:
+        print(f"Hearth first start [{time.perf_counter() - started:6.1f} s] {message}", flush=True)
+        logger.info("database: %s", message)
+
+    return say
 
 
 def app_engine() -> Engine:
@@ -82,5 +97,13 @@ def precompute_in_background(*, asked: bool = False) -> subprocess.Popen | None:
     proc = subprocess.Popen([sys.executable, "-m", "core", "precompute"], cwd=root, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs[settings.database_url] = proc
+    # Someone must wait() for the child or it stays a zombie in the process table after it
+    # exits: a daemon thread reaps it and logs how it ended.
+    threading.Thread(target=_reap, args=(proc,), name=f"reap-precompute-{proc.pid}", daemon=True).start()
     logger.info("precomputing the day's figures in process %s", proc.pid)
     return proc
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    code = proc.wait()
+    logger.info("precompute process %s ended with exit code %s", proc.pid, code)

@@ -28,10 +28,11 @@ user = require_screen("account")
 roles = ui.roles_key(user.roles)
 
 st.title("Account")
+# Same tab, back to the queue's page and filters as they were (both kept in the session).
+st.page_link("views/accounts.py", label="Back to the queue", icon=":material/arrow_back:")
 raw_id = st.query_params.get("id", "")
 if not str(raw_id).isdigit():
-    st.info("Open an account from the Accounts list (each row has an “Open” link).")
-    st.page_link("views/accounts.py", label="Go to Accounts", icon=":material/group:")
+    st.info("Open an account from the Accounts list (choose it under the table and press “Open account”).")
     st.stop()
 customer_id = int(raw_id)
 try:

@@ -102,7 +102,8 @@ event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
     key="acc_table",
     column_config={
-        "link": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
+        "link": st.column_config.LinkColumn("Account", display_text="New tab", width="small",
+                                            help="A new browser tab; to open it in this tab, choose it below."),
         "external_id": st.column_config.TextColumn("Customer id"),
         "name": st.column_config.TextColumn("Name"),
         "health_score": st.column_config.ProgressColumn("Health", min_value=0, max_value=100, format="%d"),
@@ -131,6 +132,16 @@ event = st.dataframe(
         "priority": st.column_config.NumberColumn("Priority", format="%.0f"),
     },
 )
+# Open an account in this tab (the table's "Open" link starts a new tab, which loads the whole
+# app again); the queue's page and filters stay in the session, so "Back to the queue" returns here.
+open_labels = {int(cid): f"{ext} · {fmt.text(name)}"
+               for cid, ext, name in zip(rows["customer_id"], rows["external_id"], rows["name"], strict=True)}
+open_ids = list(open_labels)
+pick = st.columns([3, 1, 2], vertical_alignment="bottom")
+chosen = pick[0].selectbox("Open an account from this page", open_ids, format_func=open_labels.get,
+                           key="acc_open_choice", index=None, placeholder="Choose a customer id or name")
+if pick[1].button("Open account", key="acc_open", icon=":material/person:", disabled=chosen is None):
+    st.switch_page("views/account.py", query_params={"id": str(chosen)})
 nav = st.columns([1, 1, 4])
 if nav[0].button("Previous page", key="acc_prev", disabled=page.page <= 1):
     st.session_state["acc_page"] = page.page - 1
@@ -150,7 +161,8 @@ if feed.since is not None:
             st.dataframe(changed[["at", "change", "detail", "link", "external_id", "name", "owner"]],
                          hide_index=True, width="stretch", key="acc_changes", column_config={
                              "at": st.column_config.DateColumn("When"),
-                             "link": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
+                             "link": st.column_config.LinkColumn("Account", display_text="New tab", width="small",
+                                                                 help="Opens the account in a new browser tab."),
                              "external_id": st.column_config.TextColumn("Customer id"),
                          })
 

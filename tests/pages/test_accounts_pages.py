@@ -216,3 +216,30 @@ def test_the_health_vs_churn_note_and_the_gauge_follow_the_configured_bands(demo
     assert not at.exception, at.exception
     assert "looks healthy" not in page_text(at)
     assert gauge_steps(at) == [[0, 50], [50, 80], [80, 100]]
+
+
+def test_open_an_account_in_this_tab_and_come_back_to_the_same_queue_page(demo_app: str) -> None:
+    _score(demo_app)
+    at = app_as("manager", "views/accounts.py")
+    at.toggle(key="acc_all").set_value(True).run()
+    at.button(key="acc_next").click().run()
+    assert not at.exception, at.exception
+    caption = next(c.value for c in at.caption if " · page 2 of " in c.value)
+    second_page = at.dataframe[0].value
+    external_id = second_page["external_id"].iloc[3]
+    with Session(get_engine(demo_app)) as s:
+        customer = s.exec(select(Customer).where(Customer.external_id == external_id)).one()
+    assert at.button(key="acc_open").disabled  # nothing chosen yet
+    at.selectbox(key="acc_open_choice").set_value(customer.id).run()
+    at.button(key="acc_open").click().run()
+    assert not at.exception, at.exception
+    # The same session (no new login) now shows that customer's account, by id in the URL.
+    assert at.query_params["id"] == [str(customer.id)] or at.query_params["id"] == str(customer.id)
+    assert at.title[0].value == "Account"
+    assert f"{customer.name} · {external_id}" in page_text(at)
+    # "Back to the queue" leads to the same page of the same (all accounts) queue.
+    at.switch_page("views/accounts.py").run()
+    assert not at.exception, at.exception
+    assert caption in page_text(at)
+    assert at.toggle(key="acc_all").value is True
+    assert at.dataframe[0].value["external_id"].iloc[3] == external_id

@@ -158,3 +158,36 @@ def test_an_unclosed_quote_is_refused_before_the_preview(demo_app: str) -> None:
     shown = page_text(at)
     assert "The file cannot be read" in shown
     assert "row 4, column comment: 'Arrived late again' opens a quote" in shown
+
+
+def _process_state(pid: int) -> str | None:
+    """The state letter of a process from /proc (Z for a zombie), or None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_the_precompute_started_by_an_import_leaves_no_zombie(demo_app: str, monkeypatch) -> None:  # noqa: ANN001
+    import time
+
+    from core.config import get_settings
+    from ui.db import _precompute_runs
+
+    monkeypatch.setenv("HEARTH_PRECOMPUTE_AFTER_IMPORT", "1")
+    get_settings.cache_clear()
+    at = app_as("admin", PAGE)
+    _upload(at, "products.csv", b"SKU;Name\nZOMBIE-1;Tin bucket\n", "products")
+    at.button(key="data_import_button").click()
+    at.run()
+    assert not at.exception, at.exception
+    pid = _precompute_runs()[demo_app].pid
+    assert _process_state(pid) is not None  # it was started (and is running or just ended)
+    # The app must wait() for its child: once the process has exited, its entry leaves the process
+    # table. A zombie (state Z) stays there for good. (No wait() here: that would reap it for the app.)
+    deadline = time.monotonic() + 300
+    while _process_state(pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)  # polling a condition, with a deadline
+    assert _process_state(pid) is None, f"process {pid} is still in the process table: {_process_state(pid)}"

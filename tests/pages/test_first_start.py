@@ -1,0 +1,42 @@
+"""The first start says in the terminal what it is building, step by step, with the time taken."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from core.setup import prepare_database
+from db.engine import get_engine
+
+
+def test_each_step_of_building_the_demo_store_is_printed_to_the_terminal(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from ui.db import terminal_progress
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'first.db'}")
+    prepare_database(engine=engine, demo=True, customers=120, seed=3, progress=terminal_progress())
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Hearth first start")]
+    steps = [re.sub(r"^Hearth first start \[\s*[\d.]+ s\] ", "", line) for line in lines]
+    assert steps[0] == "schema is at the newest migration"
+    assert any(step.startswith("generated 120 customers") for step in steps)
+    assert "scoring every account" in steps
+    assert steps[-1] == "precomputing the Overview and the loyalty balances"
+    seconds = [float(re.search(r"\[\s*([\d.]+) s\]", line).group(1)) for line in lines]
+    assert seconds == sorted(seconds)  # time since the start, so it only grows
+    engine.dispose()
+
+
+def test_a_database_that_is_not_reachable_does_not_stop_the_server_from_starting(monkeypatch, capsys) -> None:  # noqa: ANN001
+    from core.config import get_settings
+    from ui.first_start import prepare_at_server_start
+
+    # PostgreSQL on a port where nothing listens (the connection is refused at once).
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
+    monkeypatch.setenv("HEARTH_ENV", "demo")
+    get_settings.cache_clear()
+    try:
+        prepare_at_server_start()  # returns instead of raising
+    finally:
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert "the database is not reachable now" in out and "the first page will try again" in out
+    assert "Hearth is ready" not in out
