@@ -512,7 +512,7 @@ def is_read_as_english(language: str | None) -> bool:
 
 
 def _judge(comment: str | None, nps_score: int | None, *, language: str | None = None,
-           negative_probability: float = 0.0, threshold: float = 1.0
+           negative_probability: float = 0.0, threshold: float = 1.0, analysis: TextAnalysis | None = None
            ) -> tuple[float, bool, tuple[str, ...], float, tuple[str, ...], bool]:
     """(sentiment, flagged, reasons, severity without customer value, themes, needs a read).
 
@@ -520,6 +520,7 @@ def _judge(comment: str | None, nps_score: int | None, *, language: str | None =
     its threshold; a promoter's own score outweighs it) or a named problem. Another language:
     never read as English; flagged on a detractor score or a problem named in that language
     (de, fr, es, it); otherwise, without a score, it needs a person to read it.
+    `analysis` is `analyse_text(comment)` when the caller already has it.
     """
     has_text = isinstance(comment, str) and bool(comment.strip())
     reasons: list[str] = []
@@ -532,7 +533,7 @@ def _judge(comment: str | None, nps_score: int | None, *, language: str | None =
     sentiment = 0.0
     needs_read = False
     if has_text and is_read_as_english(language):
-        text = analyse_text(comment)
+        text = analysis if analysis is not None else analyse_text(comment)
         sentiment = text.sentiment
         tone_counts = not (has_score and nps_score >= PROMOTER_MIN)
         if negative_probability >= threshold and tone_counts:
@@ -610,9 +611,16 @@ def assess_frame(frame: pd.DataFrame, *, comment: str = "comment", nps_score: st
     keys = pd.DataFrame({"c": comments.to_numpy(), "s": scores.to_numpy(), "l": languages.to_numpy()})
     codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
     english = sorted({c for c, _, lang in uniques if c and is_read_as_english(lang or None)})
-    probability = dict(zip(english, negative_probabilities(english, model), strict=True)) if english else {}
+    # Each distinct English comment is analysed once (VADER, themes), for the model and the reasons.
+    analyses = {c: _analyse(model_text(c)) for c in english}
+    probability: dict[str, float] = {}
+    if english:
+        read = [analyses[c].read for c in english]
+        vader = np.array([analyses[c].scores for c in english], dtype=float).reshape(len(english), 4)
+        probability = dict(zip(english, model.probabilities(read, vader), strict=True))
     judged = [_judge(c or None, None if s < 0 else s, language=lang or None,
-                     negative_probability=probability.get(c, 0.0), threshold=model.threshold)
+                     negative_probability=probability.get(c, 0.0), threshold=model.threshold,
+                     analysis=analyses.get(c))
               for c, s, lang in uniques]
     sentiment = np.array([j[0] for j in judged], dtype=float)[codes]
     flagged = np.array([j[1] for j in judged], dtype=bool)[codes]
