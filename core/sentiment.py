@@ -237,11 +237,20 @@ _RESOLVED = re.compile(r"\b(?:replacement|replaced|refunded|sorted|resolved|fixe
 _RESOLVED_MIN_TONE = 0.5
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 
-_COMPILED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (theme, re.compile(pattern, re.IGNORECASE))
-    for theme, patterns in _THEME_PATTERNS.items()
-    for pattern in patterns
-)
+
+def _any_of(patterns: list[str]) -> re.Pattern[str]:
+    """One pattern that matches where any of `patterns` matches (their common leading \\b taken
+    out front, so the engine tries the alternatives only at word starts)."""
+    bounded = [p[2:] for p in patterns if p.startswith(r"\b")]
+    rest = [f"(?:{p})" for p in patterns if not p.startswith(r"\b")]
+    return re.compile("|".join([r"\b(?:" + "|".join(f"(?:{p})" for p in bounded) + ")"] * bool(bounded) + rest),
+                      re.IGNORECASE)
+
+
+# A theme's own patterns are run only when its combined pattern matches: most comments name
+# one theme or none, and fifteen searches tell so faster than ninety. Same matches as before.
+_BY_THEME: tuple[tuple[str, re.Pattern[str], tuple[re.Pattern[str], ...]], ...] = tuple(
+    (theme, _any_of(ps), tuple(re.compile(p, re.IGNORECASE) for p in ps)) for theme, ps in _THEME_PATTERNS.items())
 
 
 # Themes in the other languages the shop hears from. Keyword patterns only: the flag reads no
@@ -391,12 +400,15 @@ def _scan(lowered: str) -> tuple[tuple[str, ...], list[tuple[int, int]]]:
     """(themes named and not negated, spans of problem words that were negated)."""
     found: set[str] = set()
     negated: list[tuple[int, int]] = []
-    for theme, pattern in _COMPILED:
-        for match in pattern.finditer(lowered):
-            if _negated(lowered, match.start()):
-                negated.append(match.span())
-            else:
-                found.add(theme)
+    for theme, any_of_theme, patterns in _BY_THEME:
+        if not any_of_theme.search(lowered):
+            continue
+        for pattern in patterns:
+            for match in pattern.finditer(lowered):
+                if _negated(lowered, match.start()):
+                    negated.append(match.span())
+                else:
+                    found.add(theme)
     return tuple(t for t in THEMES if t in found), negated
 
 
