@@ -29,8 +29,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
+import os
 import re
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +46,9 @@ from core.flag_model import FlagModel, shipped_model
 from core.language import ENGLISH, detect_languages
 
 DETRACTOR_MAX = 6
+# With `processes` > 1, from this many distinct English comments on, a pool of processes reads them.
+PARALLEL_MIN = 20_000
+_PARALLEL_CHUNK = 10_000
 PROMOTER_MIN = 9
 # A comment that names a problem is at least this negative, whatever its polite words say
 # ("Great, another leaking bottle" scores +0.79 in plain VADER).
@@ -497,6 +503,39 @@ def negative_probabilities(texts: list[str], model: FlagModel | None = None) -> 
     return model.probabilities(clean, vader)
 
 
+def _read_english(texts: list[str], model: FlagModel | bytes | None
+                  ) -> tuple[list[TextAnalysis], np.ndarray]:
+    """(analysis, the model's negative probability) of each English comment. `model` may be
+    `FlagModel.to_bytes()` output (in a worker process) or None for the shipped model."""
+    if not isinstance(model, FlagModel):
+        model = FlagModel.from_bytes(model) if model is not None else shipped_model()
+    analyses = [_analyse(model_text(c)) for c in texts]
+    vader = np.array([a.scores for a in analyses], dtype=float).reshape(len(analyses), 4)
+    return analyses, model.probabilities([a.read for a in analyses], vader)
+
+
+def read_english(texts: list[str], model: FlagModel, processes: int = 1
+                 ) -> tuple[list[TextAnalysis], np.ndarray]:
+    """(analysis, negative probability 0..1) of each English comment, in order. With
+    `processes` > 1 and PARALLEL_MIN comments or more, chunks of them are read by a pool of
+    that many fresh ("spawn") processes (VADER and the n-gram hashing are pure Python); the
+    results are the same. Only for callers run as a guarded `__main__` (a command line, a
+    benchmark): spawned workers import the main module again."""
+    workers = min(processes, os.cpu_count() or 1, math.ceil(len(texts) / _PARALLEL_CHUNK))
+    if workers < 2 or len(texts) < PARALLEL_MIN:
+        return _read_english(texts, model)
+    shipped = model is shipped_model()
+    payload = None if shipped else model.to_bytes()
+    chunks = [texts[i : i + _PARALLEL_CHUNK] for i in range(0, len(texts), _PARALLEL_CHUNK)]
+    analyses: list[TextAnalysis] = []
+    parts: list[np.ndarray] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for chunk_analyses, chunk_probabilities in pool.map(_read_english, chunks, [payload] * len(chunks)):
+            analyses.extend(chunk_analyses)
+            parts.append(chunk_probabilities)
+    return analyses, np.concatenate(parts)
+
+
 @dataclass(frozen=True)
 class Assessment:
     sentiment: float  # -1 .. 1; 0.0 when there is no comment or it is not English
@@ -595,14 +634,14 @@ def assess(*, comment: str | None, nps_score: int | None, customer_value: float 
 
 def assess_frame(frame: pd.DataFrame, *, comment: str = "comment", nps_score: str = "nps_score",
                  customer_value: str | None = None, language: str | None = None,
-                 model: FlagModel | None = None) -> pd.DataFrame:
+                 model: FlagModel | None = None, processes: int = 1) -> pd.DataFrame:
     """`assess` for a whole frame: columns sentiment, flagged, flag_reasons, severity, themes,
     language, needs_read.
 
     `language` names a column of known ISO 639-1 codes; without it each distinct comment's
     language is detected. Works on the distinct (comment, score, language) triples only, and the
     model predicts for all distinct English comments in one vectorised pass, so 300,000 answers
-    that repeat a few thousand phrases take seconds.
+    that repeat a few thousand phrases take seconds. `processes`: see `read_english`.
     """
     if frame.empty:
         return pd.DataFrame({"sentiment": pd.Series(dtype=float), "flagged": pd.Series(dtype=bool),
@@ -624,12 +663,9 @@ def assess_frame(frame: pd.DataFrame, *, comment: str = "comment", nps_score: st
     codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
     english = sorted({c for c, _, lang in uniques if c and is_read_as_english(lang or None)})
     # Each distinct English comment is analysed once (VADER, themes), for the model and the reasons.
-    analyses = {c: _analyse(model_text(c)) for c in english}
-    probability: dict[str, float] = {}
-    if english:
-        read = [analyses[c].read for c in english]
-        vader = np.array([analyses[c].scores for c in english], dtype=float).reshape(len(english), 4)
-        probability = dict(zip(english, model.probabilities(read, vader), strict=True))
+    analysed, probabilities = read_english(english, model, processes) if english else ([], np.empty(0))
+    analyses = dict(zip(english, analysed, strict=True))
+    probability = dict(zip(english, probabilities, strict=True))
     judged = [_judge(c or None, None if s < 0 else s, language=lang or None,
                      negative_probability=probability.get(c, 0.0), threshold=model.threshold,
                      analysis=analyses.get(c))
