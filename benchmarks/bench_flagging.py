@@ -6,13 +6,14 @@
 
 The database must be empty (it is migrated and filled here). Answers repeat a few thousand
 phrases, like the demo store; `--unique` makes every comment different (the worst case).
-Flagging reads each distinct comment once: language detection (lingua, all cores), then the
-model's vectorised predict over batches of 20,000 and the problem themes.
+Flagging reads each distinct comment once: language detection (lingua, all cores), then VADER,
+the problem themes and the model's vectorised predict, in a pool of one process per core.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from datetime import datetime, timedelta
 
@@ -73,7 +74,7 @@ def main() -> None:
     print(f"loaded in {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
     with Session(engine) as session:
-        n = flag_unscored(session=session, now=now)
+        n = flag_unscored(session=session, now=now, processes=os.cpu_count() or 1)
         session.commit()
     print(f"flag_unscored: {n:,} answers in {time.perf_counter() - t:.1f} s")
 

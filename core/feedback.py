@@ -163,7 +163,7 @@ def flag_frame(*, session: Session, frame: pd.DataFrame, now: datetime | None = 
     return out
 
 
-def flag_unscored(*, session: Session, now: datetime | None = None) -> int:
+def flag_unscored(*, session: Session, now: datetime | None = None, processes: int = 1) -> int:
     """Fill sentiment, flagged, flag_reasons and severity for every answer whose sentiment is
     empty, in bulk; returns how many. Commits with the caller's session.
 
@@ -171,6 +171,8 @@ def flag_unscored(*, session: Session, now: datetime | None = None) -> int:
     comment gets sentiment 0.0 (neutral), so it is not picked up again. The comment's language
     and whether it needs a person's read are stored with the flag. An answer the team labelled
     negative (confirmed, or flagged by hand) stays flagged, whatever the model says now.
+    `processes` > 1 reads many distinct comments in a pool of processes (see
+    core.sentiment.read_english; command lines only).
     """
     conn = session.connection()
     stmt = select(Feedback.id, Feedback.customer_id, Feedback.nps_score, Feedback.comment, Feedback.label,
@@ -180,7 +182,8 @@ def flag_unscored(*, session: Session, now: datetime | None = None) -> int:
         return 0
     values = customer_values(session=session, now=now)
     frame["value"] = frame["customer_id"].map(values).fillna(0.0)
-    assessed = assess_frame(frame, customer_value="value", model=active_flag_model(session=session))
+    assessed = assess_frame(frame, customer_value="value", model=active_flag_model(session=session),
+                            processes=processes)
     reasons = [r if isinstance(r, str) else None for r in assessed["flag_reasons"]]
     flagged = assessed["flagged"].astype(bool).tolist()
     severity = assessed["severity"].astype(float).tolist()
@@ -248,11 +251,11 @@ def _update_pg(conn, out: dict[str, list]) -> None:  # noqa: ANN001 - a Connecti
                                   "language": part["language"], "needs_read": part["needs_read"]})
 
 
-def reflag(*, session: Session, now: datetime | None = None) -> int:
+def reflag(*, session: Session, now: datetime | None = None, processes: int = 1) -> int:
     """Recompute sentiment, flag, reasons and severity of every answer (after the rules or the
     customers' values changed). Triage state, notes and assignees stay as they are."""
     session.execute(update(Feedback.__table__).values(sentiment=None))
-    return flag_unscored(session=session, now=now)
+    return flag_unscored(session=session, now=now, processes=processes)
 
 
 # ---------------------------------------------------------------- inbox

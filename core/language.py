@@ -58,10 +58,11 @@ def _english_share(text: str) -> float:
     return sum(w in known for w in words) / len(words)
 
 
-def _read_as_english(text: str) -> bool:
+def _read_as_english(text: str, share: float | None = None) -> bool:
     """For a text lingua did not put in English: most of its words are English words VADER
-    knows, or half are and lingua thinks English at least half as likely ("Terrible service.")."""
-    share = _english_share(text)
+    knows, or half are and lingua thinks English at least half as likely ("Terrible service.").
+    `share` is `_english_share(text)` when the caller has it."""
+    share = _english_share(text) if share is None else share
     if share >= ENGLISH_WORD_SHARE:
         return True
     if share < 0.5:
@@ -74,15 +75,26 @@ def _read_as_english(text: str) -> bool:
 
 def detect_languages(texts: Sequence[str | None]) -> list[str | None]:
     """ISO 639-1 code (one of LANGUAGES) of each text, None for an empty text or one without
-    letters. Reads the first DETECT_CHARS characters. Detection runs on all cores."""
+    letters. Reads the first DETECT_CHARS characters. Detection runs on all cores.
+
+    A text whose words are mostly English words VADER knows is English whatever lingua says
+    (see _read_as_english), so lingua is asked only about the others."""
     out: list[str | None] = [None] * len(texts)
-    todo = [(i, t[:DETECT_CHARS]) for i, t in enumerate(texts) if isinstance(t, str) and _LETTERS.search(t)]
+    todo: list[tuple[int, str, float]] = []
+    for i, t in enumerate(texts):
+        if isinstance(t, str) and _LETTERS.search(t):
+            text = t[:DETECT_CHARS]
+            share = _english_share(text)
+            if share >= ENGLISH_WORD_SHARE:
+                out[i] = ENGLISH
+            else:
+                todo.append((i, text, share))
     if not todo:
         return out
-    found = _detector().detect_languages_in_parallel_of([t for _, t in todo])
-    for (i, text), language in zip(todo, found, strict=True):
+    found = _detector().detect_languages_in_parallel_of([t for _, t, _ in todo])
+    for (i, text, share), language in zip(todo, found, strict=True):
         code = language.iso_code_639_1.name.lower() if language is not None else None
-        if code != ENGLISH and (code is None or _read_as_english(text)):
+        if code != ENGLISH and (code is None or _read_as_english(text, share)):
             code = ENGLISH
         out[i] = code
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -37,9 +38,9 @@ def _run(reflag: bool) -> int:
     started = time.perf_counter()
     with Session(get_engine()) as session:
         if reflag:
-            n = core_feedback.reflag(session=session)
+            n = core_feedback.reflag(session=session, processes=os.cpu_count() or 1)
         else:
-            n = core_feedback.flag_unscored(session=session)
+            n = core_feedback.flag_unscored(session=session, processes=os.cpu_count() or 1)
         session.commit()
     verb = "re-scored" if reflag else "scored"
     print(f"{verb} {n:,} feedback answers in {time.perf_counter() - started:.1f} s")
