@@ -156,7 +156,7 @@ def lifetime_value(db: str, as_of: date, segment: str | None, region: str | None
 def clear() -> None:
     """Call after an import or a scoring run: every Overview reader reads again."""
     for fn in (filter_options, kpi_table, extras, trend, monthly, cohorts, revenue_split, bands, nps_trend,
-               offer_codes, campaigns, lifetime_value, loyalty_by_month):
+               offer_codes, campaigns, lifetime_value, loyalty_by_month, band_move_breakdown):
         fn.clear()
     from ui import drilldown  # the records behind the counts read the same data
 

@@ -162,7 +162,7 @@ if timeline.empty:
     st.info("Nothing has happened with this customer yet.")
 else:
     kinds = st.multiselect("Show", sorted(timeline["kind"].unique()), key="acct_kinds",
-                           placeholder="everything")
+                           placeholder="everything", format_func=fmt.label)
     shown = timeline[timeline["kind"].isin(kinds)] if kinds else timeline
     st.dataframe(shown.assign(kind=shown["kind"].map(fmt.label)), hide_index=True, width="stretch",
                  column_config={

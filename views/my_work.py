@@ -20,7 +20,9 @@ roles = user.roles
 today = datetime.now(UTC).date()
 
 st.title("My work")
-flash = st.session_state.pop("mw_flash", None)
+# The last action's confirmation stays until the next action or another task is chosen: a rerun
+# that no one asked for (the login cookie being written, say) must not make it vanish unread.
+flash = st.session_state.get("mw_flash")
 if flash:
     kind, text, detail = flash  # text: literals of this screen only; detail (may hold data) as plain text
     (st.success if kind == "ok" else st.warning)(text)
@@ -80,7 +82,7 @@ labels = {int(r.task_id): f"{i + 1}. Due {r.due_date:%d %b} · {r.reason_label} 
 # A fresh widget after every change (the browser would otherwise keep showing a closed task).
 task_key = f"mw_task_{st.session_state.get('mw_version', 0)}"
 task_id = st.selectbox("Work on", list(labels), format_func=labels.get, key=task_key,
-                       help="The top task is first.")
+                       help="The top task is first.", on_change=lambda: st.session_state.pop("mw_flash", None))
 task = frame[frame["task_id"] == task_id].iloc[0]
 
 with st.container(border=True):

@@ -23,7 +23,7 @@ from core.tasks import open_tasks
 from core.users import DEMO_PASSWORD
 from db.engine import get_engine
 from db.models import Customer, Outreach, Task
-from tests.e2e.helpers import log_in, wait_until_idle
+from tests.e2e.helpers import log_in, wait_for_login_cookie, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 MANAGER = frozenset({Role.ACCOUNT_MANAGER})
@@ -83,9 +83,10 @@ def _audit_rows(browser, app_url: str, action_prefix: str) -> list[dict]:  # noq
         page.get_by_role("textbox", name="Username").fill("admin")
         page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        # Through the menu, in the same session (no reload, so no wait for the re-login cookie), once
-        # the first page after the login has finished its run (a click during it can be lost).
+        # Through the menu, in the same session, once the login has settled: the cookie is written
+        # and the page's run has finished (a click during either can be lost).
         expect(page.get_by_text("Signed in as")).to_be_visible()
+        wait_for_login_cookie(page)  # writing it reruns the app; a click before that can be undone
         wait_until_idle(page)
         page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Admin").click()
         return _download_audit(page, app_url, action_prefix)
