@@ -68,10 +68,23 @@ def _work_on(page: Page):  # noqa: ANN202
 
 
 def _choose_task(page: Page, label_part: str) -> None:
-    _work_on(page).click()
-    _work_on(page).press_sequentially(label_part.lstrip("· "))  # the list is long: type to filter it
-    page.get_by_role("option", name=re.compile(re.escape(label_part))).click()
-    expect(_work_on(page)).to_have_value(re.compile(re.escape(label_part)))
+    """Pick a task in "Work on" by typing part of its label and taking the one match with Enter
+    (the list redraws while it filters, so a click on an option can land on a detached element);
+    tried again if the page's run replaced the box meanwhile."""
+    wanted = re.compile(re.escape(label_part))
+    for attempt in range(3):
+        wait_until_idle(page)
+        _work_on(page).click()
+        _work_on(page).press_sequentially(label_part.lstrip("· "))  # the list is long: type to filter it
+        expect(page.get_by_role("option", name=wanted)).to_have_count(1)
+        page.keyboard.press("Enter")
+        try:
+            expect(_work_on(page)).to_have_value(wanted, timeout=10_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
 
 
 def _audit_rows(browser, app_url: str, action_prefix: str) -> list[dict]:  # noqa: ANN001
