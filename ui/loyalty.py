@@ -1,41 +1,23 @@
-"""Loyalty screen pieces: cached readers and the two views (members for managers and admins,
-programme aggregates for everyone who may open the screen).
-
-Customer text (names, emails) reaches the page only through st.dataframe; execs get
-aggregates only, never a per-customer row.
+"""Loyalty readers shared by the Loyalty and Admin screens (cached, cleared after a write to the
+ledger), and the Admin screen's loyalty section. The Loyalty screen itself is views/loyalty.py.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from functools import partial
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from core import formatting as fmt
 from core import loyalty as core_loyalty
 from core.config import get_settings
-from core.exporting import safe_cell
 from core.roles import Role, may_see_personal_data
 from ui.db import get_session
-from ui.safe import md, plotly_chart
-
-MAX_ROWS = 2_000
+from ui.safe import md
 
 
-def _roles_key(roles) -> tuple[str, ...]:  # noqa: ANN001
+def roles_key(roles) -> tuple[str, ...]:  # noqa: ANN001
     return tuple(sorted(r.value for r in roles))
-
-
-def _cell_safe(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """st.dataframe's own CSV download bypasses the export code: text a spreadsheet would run
-    as a formula gets a leading apostrophe."""
-    df = df.copy()
-    for c in columns:
-        df[c] = df[c].map(safe_cell)  # the export's one rule (core.exporting)
-    return df
 
 
 # ---------------------------------------------------------------- cached readers
@@ -79,257 +61,8 @@ def clear_readers() -> None:
     ledger.clear()
 
 
-# ---------------------------------------------------------------- views
-
-
-def _today() -> date:
+def today_utc() -> date:
     return datetime.now(UTC).date()
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1%}"
-
-
-def render_programme(as_of: date, data: dict | None = None) -> None:
-    """Aggregates only: liability, rates, flows by month, tier mix."""
-    data = data or overview(as_of)
-    k = data["kpis"]
-    if not k["members"]:
-        st.info("No loyalty points yet. Import a loyalty file on the Data screen (admins) to see the programme.")
-        return
-    money = get_settings().point_value
-    # Tiles of one width in a row that wraps on a narrow screen: no figure is ever cut off.
-    tile = partial(st.container(horizontal=True, gap="small").metric, width=140)
-    tile("Outstanding points", fmt.count_compact(k["outstanding_points"]),
-         help=f"{fmt.count(k['outstanding_points'])} points earned and neither redeemed nor expired.")
-    tile("Liability", fmt.money_compact(k["liability"]),
-         help=f"{fmt.money(k['liability'])}: outstanding points × point value ({fmt.money(money)}).")
-    tile("Redemption rate", _pct(k["redemption_rate"]), help="Points redeemed / points earned, all time.")
-    tile("Breakage", _pct(k["breakage"]), help="Points expired / points earned, all time.")
-    tile("Enrolment", _pct(k["enrolment_rate"]),
-         help=f"{k['members']:,} of {k['customers']:,} customers have any loyalty activity.")
-    monthly = data["monthly"]
-    left, right = st.columns(2)
-    with left:
-        # Liability is points x point value: one line, read on either axis.
-        fig = go.Figure()
-        fig.add_scatter(x=monthly["month"], y=monthly["outstanding_points"], name="Outstanding points",
-                        customdata=monthly["liability"],
-                        hovertemplate="%{x|%b %Y}: %{y:,} points, liability "
-                                      + fmt.currency_symbol() + "%{customdata:,.2f}<extra></extra>")
-        top = max(int(monthly["outstanding_points"].max()), 1) * 1.1
-        fig.add_scatter(x=monthly["month"], y=monthly["liability"], yaxis="y2", showlegend=False,
-                        hoverinfo="skip", line={"width": 0})
-        fig.update_layout(title="Outstanding points and liability (end of month)", height=360,
-                          xaxis={"title": "Month"}, yaxis={"title": "Outstanding points", "range": [0, top]},
-                          yaxis2={"title": fmt.money_label("Liability"), "overlaying": "y", "side": "right",
-                                  "range": [0, top * money]},
-                          showlegend=False, margin={"t": 50, "b": 10})
-        plotly_chart(fig, key="loy_outstanding_chart")
-    with right:
-        fig = go.Figure()
-        for col, label in (("earned", "Earned"), ("redeemed", "Redeemed"), ("expired", "Expired")):
-            fig.add_bar(x=monthly["month"], y=monthly[col], name=label)
-        fig.update_layout(title="Earned, redeemed and expired by month", barmode="group", height=360,
-                          xaxis={"title": "Month"}, yaxis={"title": "Points"},
-                          legend={"orientation": "h"}, margin={"t": 50, "b": 10})
-        plotly_chart(fig, key="loy_flows_chart")
-    tiers = data["tiers"]
-    left, right = st.columns([1, 2])
-    with left:
-        st.subheader("Tier mix")
-        st.dataframe(tiers, hide_index=True, key="loy_tier_table",
-                     column_config={"tier": "Tier", "customers": st.column_config.NumberColumn("Members")})
-        st.caption("Tiers by points earned in the last 12 months: "
-                   + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers()) + ".")
-    with right:
-        fig = go.Figure(go.Bar(x=tiers["tier"], y=tiers["customers"]))
-        fig.update_layout(title="Members per tier", height=300, margin={"t": 50, "b": 10})
-        plotly_chart(fig, key="loy_tier_chart")
-
-
-def _member_columns() -> dict:
-    return {
-        "id": None,
-        "link": st.column_config.LinkColumn("Account", display_text="open"),
-        "customer": "Customer id",
-        "name": "Name",
-        "email": "Email",
-        "owner": "Owner",
-        "tier": "Tier",
-        "balance": st.column_config.NumberColumn("Balance", format="%d"),
-        "expiring_30d": st.column_config.NumberColumn("Expiring in 30 days", format="%d"),
-        "next_expiry_date": st.column_config.DateColumn("Next expiry"),
-        "earned_12m": st.column_config.NumberColumn("Earned, 12 months", format="%d"),
-        "tier_drop_date": st.column_config.DateColumn("Drops a tier on"),
-        "earned": st.column_config.NumberColumn("Lifetime earned", format="%d"),
-        "redeemed": st.column_config.NumberColumn("Lifetime redeemed", format="%d"),
-        "expired": st.column_config.NumberColumn("Lifetime expired", format="%d"),
-    }
-
-
-def _table(df: pd.DataFrame) -> pd.DataFrame:
-    shown = df.head(MAX_ROWS).copy()
-    shown.insert(1, "link", "/account?id=" + shown["id"].astype(str))
-    return _cell_safe(shown, ["customer", "name", "email", "owner"])
-
-
-def render_balances(user, as_of: date) -> None:  # noqa: ANN001
-    df = members(_roles_key(user.roles), as_of)
-    if df.empty:
-        st.info("No member has loyalty points yet. Import a loyalty file on the Data screen (admins).")
-        return
-    tiers = [t.name for t in core_loyalty.parse_tiers()]
-    a, b, c, d = st.columns([2, 1, 1, 2])
-    chosen = a.multiselect("Tier", tiers, default=tiers, key="loy_tier_filter")
-    minimum = b.number_input("Balance at least", min_value=0, value=1, step=50, key="loy_min_balance")
-    own = c.toggle("My accounts only", value=user.has(Role.ACCOUNT_MANAGER) and not user.has(Role.ADMIN),
-                   key="loy_own_only")
-    search = d.text_input("Search name, email or id", key="loy_search").strip().lower()
-    view = df[df["tier"].isin(chosen) & (df["balance"] >= minimum)]
-    if own:
-        view = view[view["owner"] == user.username]
-    if search:
-        hay = (view["customer"].fillna("") + " " + view["name"].fillna("") + " " + view["email"].fillna(""))
-        view = view[hay.str.lower().str.contains(search, regex=False)]
-    st.caption(f"{len(view):,} members match, {int(view['balance'].sum()):,} points "
-               f"({fmt.money(view['balance'].sum() * get_settings().point_value)}); largest balances first"
-               + (f", first {MAX_ROWS:,} shown." if len(view) > MAX_ROWS else "."))
-    if view.empty:
-        st.info("No member matches these filters. Widen the tiers, lower the balance or switch off "
-                "'My accounts only'.")
-        return
-    st.dataframe(_table(view), hide_index=True, key="loy_balances", column_config=_member_columns(),
-                 column_order=["link", "customer", "name", "owner", "tier", "balance", "expiring_30d",
-                               "next_expiry_date", "earned_12m", "tier_drop_date"])
-
-
-def render_expiring(user, as_of: date) -> None:  # noqa: ANN001
-    df = members(_roles_key(user.roles), as_of)
-    soon = df[df["expiring_30d"] > 0].sort_values(["expiring_30d", "customer"], ascending=[False, True])
-    own = st.toggle("My accounts only", value=user.has(Role.ACCOUNT_MANAGER) and not user.has(Role.ADMIN),
-                    key="loy_exp_own_only")
-    if own:
-        soon = soon[soon["owner"] == user.username]
-    if soon.empty:
-        st.info("No member has points expiring in the next 30 days"
-                + (" among your accounts; switch off 'My accounts only' to see everyone." if own else "."))
-        return
-    a, b = st.columns(2)
-    a.metric("Members with points expiring in 30 days", f"{len(soon):,}")
-    b.metric("Points expiring", f"{int(soon['expiring_30d'].sum()):,}",
-             help=f"Worth {fmt.money(soon['expiring_30d'].sum() * get_settings().point_value)}.")
-    event = st.dataframe(_table(soon), hide_index=True, key="loy_expiring", column_config=_member_columns(),
-                         column_order=["link", "customer", "name", "owner", "tier", "expiring_30d",
-                                       "next_expiry_date", "balance"],
-                         on_select="rerun", selection_mode="multi-row")
-    picked = list(event.selection.rows) if event is not None and hasattr(event, "selection") else []
-    shown = soon.head(MAX_ROWS)
-    # Checking consent, the cap and fit for thousands of members takes seconds: only on request.
-    if not st.toggle("Plan outreach to these members", key="loy_exp_plan",
-                     help="Shows who would be contacted, held out or suppressed, and why, before anything "
-                          "is sent."):
-        return
-    everyone = st.checkbox(f"Plan outreach to all {len(soon):,} listed members", value=not picked,
-                           key="loy_exp_all")
-    ids = soon["id"].tolist() if everyone else shown.iloc[picked]["id"].tolist()
-    rule = {"screen": "loyalty", "rule": "points_expiring_within_30_days", "as_of": as_of.isoformat(),
-            "own_accounts_only": bool(own)}
-    try:
-        from ui.outreach import render_bulk_outreach
-    except ImportError:  # the outreach area is not merged into this build
-        st.caption("Outreach is not available in this build.")
-        return
-    st.session_state.setdefault("bulk_template", "points_expiring")
-    render_bulk_outreach(user, [int(i) for i in ids], rule)
-
-
-def render_ledger(user, as_of: date) -> None:  # noqa: ANN001
-    default = st.query_params.get("customer", "")
-    external_id = st.text_input("Customer id", value=default, key="loy_ledger_customer",
-                                placeholder="the customer's id in the shop, e.g. C0000042").strip()
-    if not external_id:
-        st.info("Enter a customer id to see their points ledger with the running balance.")
-        return
-    info, rows = ledger(_roles_key(user.roles), external_id, as_of)
-    if info is None:
-        st.warning(f"No customer with id {md(external_id)}.")
-        return
-    st.text(f"{info['customer']} · {info['name'] or ''}")
-    st.page_link("views/account.py", label="Open the account", query_params={"id": str(info["id"])},
-                 icon=":material/person:")
-    a, b, c, d = st.columns(4)
-    a.metric("Balance", f"{info['balance']:,}")
-    b.metric("Expiring in 30 days", f"{info['expiring_30d']:,}",
-             help=f"Next expiry: {info['next_expiry_date'] or 'none'}")
-    c.metric("Tier", info["tier"] or "–", help=(f"Drops a tier on {info['tier_drop_date']} unless they earn more."
-                                                 if info["tier_drop_date"] else None))
-    d.metric("Earned in 12 months", f"{info['earned_12m']:,}")
-    if rows.empty:
-        st.info("This customer has no loyalty entries yet.")
-        return
-    shown = rows.copy()
-    shown["kind"] = shown["kind"].where(shown["recorded"], shown["kind"] + " (not yet written by the job)")
-    st.dataframe(_cell_safe(shown.drop(columns="recorded"), ["order_ref", "entry_id"]), hide_index=True,
-                 key="loy_ledger", column_config={
-                     "occurred_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm"),
-                     "kind": "Entry", "points": st.column_config.NumberColumn("Points", format="%+d"),
-                     "expires_at": st.column_config.DatetimeColumn("Lot expires", format="D MMM YYYY"),
-                     "order_ref": "Order", "entry_id": "Entry id",
-                     "balance": st.column_config.NumberColumn("Balance", format="%d")})
-    st.caption("Redemptions, reversals and the loyalty programme's own expiry rows use the oldest unexpired "
-               "points first; Hearth's own expiries are computed from the lots, and the nightly "
-               "`python -m core loyalty expire` writes them into the ledger.")
-
-
-def render_member_breakdown(as_of: date) -> None:
-    """The members behind the expiring-points and top-balance counts, as aggregates (execs)."""
-    from core.drilldown import LOYALTY_DRILLS
-    from ui.drilldown import loyalty_breakdown
-    from ui.kpis import db_key
-
-    st.subheader("Who holds the points")
-    a, b = st.columns([2, 1])
-    which = a.selectbox("Open", list(LOYALTY_DRILLS), index=None, key="loy_drill", format_func=LOYALTY_DRILLS.get,
-                        placeholder="Choose a group of members to see them by segment, region and tier")
-    tier = b.selectbox("Tier", [None, *(t.name for t in core_loyalty.parse_tiers())], key="loy_drill_tier",
-                       format_func=lambda t: "every tier" if t is None else t)
-    if which is None:
-        return
-    table = loyalty_breakdown(db_key(), as_of, which, tier)
-    if table.empty:
-        st.info("No member in this group.")
-        return
-    st.caption(f"{int(table['members'].sum()):,} members by segment, region and tier (your role sees aggregates "
-               "only).")
-    st.dataframe(table, hide_index=True, key="loy_drill_breakdown", column_config={
-        "segment": "Segment", "region": "Region", "tier": "Tier",
-        "members": st.column_config.NumberColumn("Members"),
-        "balance": st.column_config.NumberColumn("Points held", format="%d"),
-        "expiring_30d": st.column_config.NumberColumn("Expiring in 30 days", format="%d")})
-
-
-def render_page(user) -> None:  # noqa: ANN001
-    st.title("Loyalty")
-    as_of = st.date_input("As of", value=_today(), max_value=_today(), key="loy_as_of")
-    try:
-        if may_see_personal_data(user.roles):
-            members_tab, expiring_tab, ledger_tab, programme_tab = st.tabs(
-                ["Balances", "Expiring in 30 days", "Customer ledger", "Programme"])
-            with members_tab:
-                render_balances(user, as_of)
-            with expiring_tab:
-                render_expiring(user, as_of)
-            with ledger_tab:
-                render_ledger(user, as_of)
-            with programme_tab:
-                render_programme(as_of, members_and_overview(_roles_key(user.roles), as_of)[1])
-        else:
-            st.caption("The programme as a whole: aggregates only.")
-            render_programme(as_of)
-            render_member_breakdown(as_of)
-    except core_loyalty.LoyaltyError as exc:
-        st.error(md(exc))
 
 
 def render_loyalty_admin(user) -> None:  # noqa: ANN001
@@ -346,7 +79,7 @@ def render_loyalty_admin(user) -> None:  # noqa: ANN001
             + "Tiers by points earned in the last 12 months: "
             + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers())
             + " (HEARTH_LOYALTY_TIERS)")
-    today = _today()
+    today = today_utc()
     with get_session() as session:
         due = core_loyalty.pending_expiries(session=session, as_of=today)
     st.caption("The expiry job writes an `expire` entry for every lot whose unused points lapsed. "

@@ -17,8 +17,11 @@ import re
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+
+from core.exporting import safe_cell
 
 # Any ASCII punctuation may be backslash-escaped in CommonMark, and an escaped character is
 # always literal text. Escaped here: what can open a link or image (`[ ] ( ) !`), emphasis or
@@ -107,3 +110,14 @@ def safe_figure(fig: go.Figure) -> go.Figure:
 def plotly_chart(fig: go.Figure, **kwargs: Any) -> Any:
     """st.plotly_chart of :func:`safe_figure`: the only way a screen draws a figure."""
     return st.plotly_chart(safe_figure(fig), **kwargs)
+
+
+def formula_safe(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A copy of ``df`` whose text ``columns`` a spreadsheet would not run as a formula.
+
+    st.dataframe's own CSV download bypasses the export code, so a table of outside text
+    applies the export's one rule (:func:`core.exporting.safe_cell`) to its cells."""
+    df = df.copy()
+    for c in columns:
+        df[c] = df[c].map(safe_cell)
+    return df

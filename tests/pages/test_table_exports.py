@@ -32,11 +32,10 @@ def test_streamlit_table_download_is_off() -> None:
 
 
 def test_the_tables_own_rule_is_the_exports_rule() -> None:
-    from ui.loyalty import _cell_safe as loyalty_cells
-    from ui.outreach import _cell_safe as outreach_cells
+    from ui.safe import formula_safe
 
     frame = pd.DataFrame({"name": FORMULAS, "n": range(len(FORMULAS))})
-    for cells in (loyalty_cells, outreach_cells):
+    for cells in (formula_safe,):
         out = cells(frame, ["name"])
         assert out["name"].tolist() == ["'" + f for f in FORMULAS]
         assert out["n"].tolist() == list(range(len(FORMULAS)))
