@@ -20,7 +20,8 @@ The story the data tells, so the screens have something to find:
 - Refunds: about 3 % of orders are refunded (most in full, some in part) a few days to three
   weeks after they were placed, and a third of the leaking batch's orders in the incident
   window. A refund is not an order (core.kpis): revenue is net of it.
-- Loyalty: 1 point per currency unit earned on each order, lots expire after 12 months,
+- Loyalty: 1 point per currency unit earned on each order, lots expire after
+  HEARTH_POINTS_EXPIRY_MONTHS (the setting core.loyalty reads; 0: never),
   redemptions never exceed the balance at that moment and, as design.md says, consume the
   oldest unexpired points first; `expire` entries record every lapsed lot.
 """

@@ -29,6 +29,14 @@ log = logging.getLogger(__name__)
 
 STATES: tuple[str, ...] = ("new", "acknowledged", "waiting", "resolved")
 OPEN_STATES: tuple[str, ...] = ("new", "acknowledged", "waiting")
+# Triage by hand: action -> (the states it may start from, the state it leads to). The one
+# table both the state changes below and the inbox's buttons read.
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "acknowledge": (("new", "waiting"), "acknowledged"),
+    "waiting": (("new", "acknowledged"), "waiting"),
+    "resolve": (OPEN_STATES, "resolved"),
+    "reopen": (("resolved",), "acknowledged"),
+}
 STATE_LABELS = {"new": "New", "acknowledged": "Acknowledged", "waiting": "Waiting on customer",
                 "resolved": "Resolved"}
 RESOLUTION_CATEGORIES: tuple[str, ...] = (
@@ -403,14 +411,27 @@ def _audit(session: Session, fb: Feedback, *, actor: str, action: str, detail: d
                  record_id=fb.id, customer_id=fb.customer_id, detail=detail)
 
 
+def may_move(action: str, state: str) -> bool:
+    """Whether the triage ``action`` (a key of TRANSITIONS) may start from ``state``.
+
+    Raises KeyError for an action that is not in TRANSITIONS."""
+    return state in TRANSITIONS[action][0]
+
+
+def apology_key(feedback_id: int) -> str:
+    """The idempotency key of the apology for one feedback item: one apology per item, however
+    often it is previewed or sent, from the inbox or the account."""
+    return f"apology:feedback:{feedback_id}"
+
+
 def _first_response(fb: Feedback, now: datetime) -> None:
     if fb.first_response_at is None:
         fb.first_response_at = now
 
 
-def _set_state(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str], to: str,
-               allowed_from: tuple[str, ...], now: datetime | None, action: str,
-               extra: dict | None = None) -> Feedback:
+def _set_state(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str],
+               now: datetime | None, action: str, extra: dict | None = None) -> Feedback:
+    allowed_from, to = TRANSITIONS[action]
     role_set = _roles(roles)
     _require_triage(role_set)
     now = now or utcnow()
@@ -434,15 +455,15 @@ def _set_state(*, session: Session, feedback_id: int, actor: str, roles: Iterabl
 def acknowledge(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str],
                 now: datetime | None = None) -> Feedback:
     """New (or waiting) -> acknowledged; the first response time is set if not yet."""
-    return _set_state(session=session, feedback_id=feedback_id, actor=actor, roles=roles, to="acknowledged",
-                      allowed_from=("new", "waiting"), now=now, action="acknowledge")
+    return _set_state(session=session, feedback_id=feedback_id, actor=actor, roles=roles, now=now,
+                      action="acknowledge")
 
 
 def mark_waiting(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str],
                  now: datetime | None = None) -> Feedback:
     """New or acknowledged -> waiting on customer."""
-    return _set_state(session=session, feedback_id=feedback_id, actor=actor, roles=roles, to="waiting",
-                      allowed_from=("new", "acknowledged"), now=now, action="waiting")
+    return _set_state(session=session, feedback_id=feedback_id, actor=actor, roles=roles, now=now,
+                      action="waiting")
 
 
 def resolve(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str], resolution: str,
@@ -452,8 +473,8 @@ def resolve(*, session: Session, feedback_id: int, actor: str, roles: Iterable[R
         raise FeedbackError(f"unknown resolution {resolution!r}; "
                             f"use one of: {', '.join(RESOLUTION_CATEGORIES)}")
     now = now or utcnow()
-    fb = _set_state(session=session, feedback_id=feedback_id, actor=actor, roles=roles, to="resolved",
-                    allowed_from=OPEN_STATES, now=now, action="resolve", extra={"resolution": resolution})
+    fb = _set_state(session=session, feedback_id=feedback_id, actor=actor, roles=roles, now=now,
+                    action="resolve", extra={"resolution": resolution})
     fb.resolution = resolution
     fb.resolved_at = now
     if note and note.strip():
@@ -466,8 +487,8 @@ def resolve(*, session: Session, feedback_id: int, actor: str, roles: Iterable[R
 def reopen(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str],
            now: datetime | None = None) -> Feedback:
     """Resolved -> acknowledged; the resolution is cleared (the audit log keeps it)."""
-    fb = _set_state(session=session, feedback_id=feedback_id, actor=actor, roles=roles, to="acknowledged",
-                    allowed_from=("resolved",), now=now, action="reopen")
+    fb = _set_state(session=session, feedback_id=feedback_id, actor=actor, roles=roles, now=now,
+                    action="reopen")
     fb.resolution = None
     fb.resolved_at = None
     session.add(fb)
@@ -614,7 +635,7 @@ def send_apology(*, session: Session, feedback_id: int, actor: str, roles: Itera
     customer_id = fb.customer_id
     result = trigger_outreach(session=session, customer_id=customer_id, template="apology",
                               triggered_by=actor, feedback_id=feedback_id,
-                              idempotency_key=f"apology:feedback:{feedback_id}", now=now)
+                              idempotency_key=apology_key(feedback_id), now=now)
     if result.created and result.outreach.status == "queued":
         fb = _lock(session, feedback_id)
         _first_response(fb, now)

@@ -106,6 +106,12 @@ def set_password(*, session: Session, username: str, password: str, actor: str =
 def set_disabled(
     *, session: Session, username: str, disabled: bool = True, actor: str = "system"
 ) -> StaffUser:
+    """Disable (ending every open session) or enable the staff user ``username``, audited.
+
+    Raises UserError for an unknown user, and when ``actor`` would disable themself (an admin
+    locked out by their own click; another admin or the command line can do it)."""
+    if disabled and actor == username:
+        raise UserError("you cannot disable yourself")
     user = get_user(session=session, username=username)
     if user is None:
         raise UserError(f"no user {username!r}")

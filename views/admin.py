@@ -70,13 +70,9 @@ with tab_users:
                                        actor=user.username)
                 st.success(f"Password of {md(target)} set; their sessions ended.")
             elif do_disable:
-                if target == user.username:
-                    st.error("You cannot disable yourself.")
-                else:
-                    with get_session() as session:
-                        users.set_disabled(session=session, username=target, disabled=True,
-                                           actor=user.username)
-                    st.success(f"{md(target)} disabled; their sessions ended.")
+                with get_session() as session:
+                    users.set_disabled(session=session, username=target, disabled=True, actor=user.username)
+                st.success(f"{md(target)} disabled; their sessions ended.")
             elif do_enable:
                 with get_session() as session:
                     users.set_disabled(session=session, username=target, disabled=False, actor=user.username)

@@ -219,13 +219,13 @@ with st.container(border=True):
                     "Not a problem", key="fb_not_problem", help="No human needed; the flag learns from this."):
                 run(fbk.not_a_problem, f"Item #{item_id} marked not a problem.")
             b1, b2 = st.columns(2)
-            if item["state"] in ("new", "waiting") and b1.button("Acknowledge", key="fb_ack"):
+            if fbk.may_move("acknowledge", item["state"]) and b1.button("Acknowledge", key="fb_ack"):
                 run(fbk.acknowledge, f"Item #{item_id} acknowledged.")
-            if item["state"] in ("new", "acknowledged") and b2.button("Waiting on customer", key="fb_wait"):
+            if fbk.may_move("waiting", item["state"]) and b2.button("Waiting on customer", key="fb_wait"):
                 run(fbk.mark_waiting, f"Item #{item_id} is waiting on the customer.")
-            if item["state"] == "resolved" and b1.button("Reopen", key="fb_reopen"):
+            if fbk.may_move("reopen", item["state"]) and b1.button("Reopen", key="fb_reopen"):
                 run(fbk.reopen, f"Item #{item_id} reopened.")
-            if item["state"] != "resolved":
+            if fbk.may_move("resolve", item["state"]):  # open: may be assigned and resolved
                 a1, a2 = st.columns([2, 1])
                 current = item["assignee"] if item["assignee"] in staff else None
                 who = a1.selectbox("Assign to", ["nobody", *staff], key="fb_assign_to",
@@ -252,7 +252,7 @@ with st.container(border=True):
                     with get_session() as session:
                         preview = preview_outreach(session=session, customer_id=int(item["customer_id"]),
                                                    template="apology", feedback_id=item_id,
-                                                   idempotency_key=f"apology:feedback:{item_id}")
+                                                   idempotency_key=fbk.apology_key(item_id))
                 except OutreachError as exc:
                     preview = None
                     st.error(md(exc))

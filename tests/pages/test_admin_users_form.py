@@ -68,3 +68,14 @@ def test_the_audit_log_reads_as_words(demo_app: str) -> None:
     assert len(log) and not log["detail"].str.startswith(("{", "[")).any(), log["detail"].head()
     added = log[log["action"].str.startswith("user")]
     assert len(added), set(log["action"])
+
+
+def test_an_admin_cannot_disable_themself_from_the_form(demo_app: str) -> None:
+    at = app_as("admin", PAGE)
+    at.selectbox(key="manage_user").set_value("admin")
+    next(b for b in at.button if b.label == "Disable").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("cannot disable yourself" in e.value for e in at.error), [e.value for e in at.error]
+    with Session(get_engine(demo_app)) as session:
+        assert get_user(session=session, username="admin").disabled is False
