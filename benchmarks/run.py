@@ -44,8 +44,9 @@ GOALS = {  # figure -> (goal, unit); every goal is "at most"; None: reported, no
     "app peak memory": (2048.0, "MB"),
 }
 
-FORGET = ("from core import precomputed; from db.engine import session_scope\n"
-          "with session_scope() as s: precomputed.forget(s)")
+FORGET = ("from core import precomputed; from core.config import get_settings\n"
+          "from db.engine import get_engine, session_scope\n"
+          "with session_scope(get_engine(get_settings().database_url)) as s: precomputed.forget(s)")
 
 
 @dataclass

@@ -55,9 +55,10 @@ def _timed_run(at: AppTest) -> float:
 
 def _forget_precomputed() -> None:
     from core import precomputed
-    from db.engine import session_scope
+    from core.config import get_settings
+    from db.engine import get_engine, session_scope
 
-    with session_scope() as session:
+    with session_scope(get_engine(get_settings().database_url)) as session:
         precomputed.forget(session)
 
 

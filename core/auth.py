@@ -5,18 +5,17 @@ revocation, and the audit trail of logins."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import case, or_, update
+from sqlalchemy import or_, update
 from sqlmodel import Session
 
 from core import audit, mfa, users
 from core.roles import Role, parse_roles
+from core.users import LOCKOUT, MAX_FAILED_LOGINS, count_failed_attempt  # noqa: F401 - auth.LOCKOUT kept for callers
 from db.models import StaffUser, utcnow
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 # One message for every failure, so a stranger learns nothing about which usernames exist.
 LOGIN_FAILED_MESSAGE = (
     "Login failed: wrong username or password, or the account is locked for 15 minutes "
@@ -107,22 +106,6 @@ def check_password_login(
         return LoginOutcome.NEEDS_ENROLMENT, user
     complete_login(session=session, user=user, now=now)
     return LoginOutcome.OK, user
-
-
-def count_failed_attempt(*, session: Session, user_id: int, now: datetime) -> tuple[int, datetime | None]:
-    """Add one failed attempt in a single statement; the one that reaches MAX_FAILED_LOGINS
-    sets the lock and starts the count again. Returns (count after, locked_until)."""
-    reaches = StaffUser.failed_logins + 1 >= MAX_FAILED_LOGINS
-    row = session.execute(
-        update(StaffUser)
-        .where(StaffUser.id == user_id)
-        .values(
-            failed_logins=case((reaches, 0), else_=StaffUser.failed_logins + 1),
-            locked_until=case((reaches, now + LOCKOUT), else_=StaffUser.locked_until),
-        )
-        .returning(StaffUser.failed_logins, StaffUser.locked_until)
-    ).one()
-    return int(row[0]), row[1]
 
 
 def complete_login(*, session: Session, user: StaffUser, now: datetime | None = None) -> None:

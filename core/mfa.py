@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from core import audit, users
 from core.roles import Role, parse_roles
+from core.users import count_failed_attempt
 from db.models import Setting, StaffUser, utcnow
 
 ISSUER = "Hearth"
@@ -85,8 +86,6 @@ def confirm_enrolment(*, session: Session, username: str, code: str, now: dateti
 
 def verify_login_code(*, session: Session, username: str, code: str, now: datetime | None = None) -> bool:
     """Check a TOTP code or consume a recovery code; failures count toward the lockout."""
-    from core.auth import count_failed_attempt  # avoid an import cycle
-
     user = _user(session, username)
     session.refresh(user)  # the row as it is now: the lock and the codes another process may have changed
     now_naive = now or utcnow()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import bcrypt
+from sqlalchemy import case, update
 from sqlmodel import Session, select
 
 from core import audit
@@ -12,6 +15,9 @@ from db.models import StaffUser, utcnow
 
 DEMO_PASSWORD = "hearth-demo"
 MIN_PASSWORD_LENGTH = 12
+# Login lockout, counted by password and by two-factor failures alike (core.auth, core.mfa).
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
 DEMO_USERS: tuple[tuple[str, str, Role], ...] = (
     ("manager", "Morgan Manager", Role.ACCOUNT_MANAGER),
     ("support", "Sam Support", Role.SUPPORT_LEAD),
@@ -137,3 +143,19 @@ def ensure_demo_users(*, session: Session) -> list[str]:
                  password_hash=demo_hash)
         created.append(username)
     return created
+
+
+def count_failed_attempt(*, session: Session, user_id: int, now: datetime) -> tuple[int, datetime | None]:
+    """Add one failed attempt in a single statement; the one that reaches MAX_FAILED_LOGINS
+    sets the lock and starts the count again. Returns (count after, locked_until)."""
+    reaches = StaffUser.failed_logins + 1 >= MAX_FAILED_LOGINS
+    row = session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user_id)
+        .values(
+            failed_logins=case((reaches, 0), else_=StaffUser.failed_logins + 1),
+            locked_until=case((reaches, now + LOCKOUT), else_=StaffUser.locked_until),
+        )
+        .returning(StaffUser.failed_logins, StaffUser.locked_until)
+    ).one()
+    return int(row[0]), row[1]

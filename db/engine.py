@@ -11,8 +11,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
-from core.config import get_settings
-
 _BUSY_TIMEOUT_MS = 15_000
 
 
@@ -36,12 +34,12 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def get_engine(url: str | None = None) -> Engine:
+def get_engine(url: str) -> Engine:
     """One engine per database URL for the whole process (the app, the CLI, a worker).
 
-    Without a URL, the configured one; resolved before the cache, so a changed DATABASE_URL
-    (after get_settings.cache_clear()) gets its own engine."""
-    return _engine_for(normalise_url(url or get_settings().database_url))
+    db/ knows no settings (imports go core -> db, never back): the caller passes the URL,
+    usually core.config.get_settings().database_url."""
+    return _engine_for(normalise_url(url))
 
 
 @lru_cache(maxsize=8)
@@ -82,9 +80,9 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """A short session that commits on success and rolls back on any error."""
-    with Session(engine or get_engine(), expire_on_commit=False) as session:
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A short session on ``engine`` that commits on success and rolls back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from core import feedback as core_feedback
 from core import sentiment
+from core.config import get_settings
 from db.engine import get_engine
 
 
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(reflag: bool) -> int:
     started = time.perf_counter()
-    with Session(get_engine()) as session:
+    with Session(get_engine(get_settings().database_url)) as session:
         if reflag:
             n = core_feedback.reflag(session=session, processes=os.cpu_count() or 1)
         else:
@@ -90,7 +91,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     try:
-        with Session(get_engine()) as session:
+        with Session(get_engine(get_settings().database_url)) as session:
             result = flag_training.retrain(session=session, actor=args.by, directory=args.data)
     except flag_training.TrainingDataMissing as exc:
         print(f"error: {exc}", file=sys.stderr)

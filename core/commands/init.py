@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--customers must be at least 1")
     started = time.perf_counter()
     settings = get_settings()
-    engine = get_engine()
+    engine = get_engine(settings.database_url)
     print(f"database: {engine.url.render_as_string(hide_password=True)}")
     result = prepare_database(engine=engine, demo=args.demo, customers=args.customers, seed=args.seed,
                               progress=lambda msg: print(f"  {msg}", flush=True))

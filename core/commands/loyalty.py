@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from sqlmodel import select
 
 from core import loyalty
+from core.config import get_settings
 from db.engine import get_engine, session_scope
 from db.models import Customer
 
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _expire(args: argparse.Namespace) -> int:
     as_of = args.as_of or datetime.now(UTC).date()
-    with session_scope(get_engine()) as session:
+    with session_scope(get_engine(get_settings().database_url)) as session:
         written = loyalty.expire_points(session=session, as_of=as_of, actor=args.by)
     print(f"expire entries written as of {as_of}: {written}")
     return 0
@@ -44,7 +45,7 @@ def _expire(args: argparse.Namespace) -> int:
 
 def _balance(args: argparse.Namespace) -> int:
     as_of = args.as_of or datetime.now(UTC).date()
-    with session_scope(get_engine()) as session:
+    with session_scope(get_engine(get_settings().database_url)) as session:
         customer = session.exec(select(Customer).where(Customer.external_id == args.customer)).first()
         if customer is None:
             raise loyalty.LoyaltyError(f"no customer with id {args.customer}")

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, date, datetime
 
 from core import precomputed
+from core.config import get_settings
 from db.engine import get_engine, session_scope
 
 
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    engine = get_engine()
+    engine = get_engine(get_settings().database_url)
     as_of = args.as_of or datetime.now(UTC).date()
     print(f"database: {engine.url.render_as_string(hide_password=True)}; as of {as_of}")
     if args.forget:

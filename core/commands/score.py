@@ -99,7 +99,7 @@ def run_backtest(args: argparse.Namespace, horizon: int) -> int:
         except ValueError as exc:
             raise ValueError(f"{args.backtest}: {exc}") from exc
     else:
-        engine = get_engine()
+        engine = get_engine(get_settings().database_url)
         print(f"database: {engine.url.render_as_string(hide_password=True)}")
         bt = backtest_store(engine=engine, as_of=args.as_of, horizon_days=horizon)
     bt["horizon_days"] = horizon
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     horizon = args.horizon_days or get_settings().horizon_days
     if args.backtest is not None:
         return run_backtest(args, horizon)
-    engine = get_engine()
+    engine = get_engine(get_settings().database_url)
     print(f"database: {engine.url.render_as_string(hide_password=True)}")
     info = score_all(engine=engine, as_of=args.as_of, horizon_days=horizon,
                      progress=lambda frac, msg: print(f"  [{frac:4.0%}] {msg}", flush=True))

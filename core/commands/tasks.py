@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from core.config import get_settings
 from core.tasks import generate_tasks
 from db.engine import get_engine, session_scope
 
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    engine = get_engine()
+    engine = get_engine(get_settings().database_url)
     print(f"database: {engine.url.render_as_string(hide_password=True)}")
     with session_scope(engine) as session:
         report = generate_tasks(session=session, as_of=args.as_of)
@@ -37,7 +38,7 @@ def run_digest(args: argparse.Namespace) -> int:
 
     from core.digest import send_weekly_digests
 
-    engine = get_engine()
+    engine = get_engine(get_settings().database_url)
     print(f"database: {engine.url.render_as_string(hide_password=True)}")
     with session_scope(engine) as session:
         result = send_weekly_digests(session=session, as_of=args.as_of or datetime.now(UTC).date())

@@ -7,6 +7,7 @@ import getpass
 import os
 
 from core import users
+from core.config import get_settings
 from db.engine import get_engine, session_scope
 
 
@@ -45,7 +46,7 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _add(args: argparse.Namespace) -> int:
-    with session_scope(get_engine()) as session:
+    with session_scope(get_engine(get_settings().database_url)) as session:
         user = users.add_user(session=session, username=args.username, name=args.name,
                               password=_password(args), roles=args.role, email=args.email, actor="cli")
         print(f"added {user.username} ({user.roles})")
@@ -53,7 +54,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    with session_scope(get_engine()) as session:
+    with session_scope(get_engine(get_settings().database_url)) as session:
         rows = users.list_users(session=session)
         print(f"{'username':<16} {'roles':<32} {'state':<10} name")
         for u in rows:
@@ -64,21 +65,21 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _set_password(args: argparse.Namespace) -> int:
-    with session_scope(get_engine()) as session:
+    with session_scope(get_engine(get_settings().database_url)) as session:
         users.set_password(session=session, username=args.username, password=_password(args), actor="cli")
     print(f"password of {args.username} changed; their open sessions are ended")
     return 0
 
 
 def _disable(args: argparse.Namespace) -> int:
-    with session_scope(get_engine()) as session:
+    with session_scope(get_engine(get_settings().database_url)) as session:
         users.set_disabled(session=session, username=args.username, disabled=True, actor="cli")
     print(f"{args.username} disabled; their open sessions are ended")
     return 0
 
 
 def _enable(args: argparse.Namespace) -> int:
-    with session_scope(get_engine()) as session:
+    with session_scope(get_engine(get_settings().database_url)) as session:
         users.set_disabled(session=session, username=args.username, disabled=False, actor="cli")
     print(f"{args.username} enabled")
     return 0

@@ -1,4 +1,7 @@
-"""Alembic environment. Uses the connection handed over by db.migrate, or DATABASE_URL."""
+"""Alembic environment. Uses the connection handed over by db.migrate (`python -m core init`,
+the app's start, the tests), or for a bare `alembic upgrade head` the DATABASE_URL variable."""
+
+import os
 
 from alembic import context
 from sqlmodel import SQLModel
@@ -23,7 +26,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    with get_engine().connect() as connection:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        raise SystemExit("set DATABASE_URL, or migrate with `python -m core init` (it reads Hearth's settings)")
+    with get_engine(url).connect() as connection:
         _run(connection)
         connection.commit()
 
