@@ -141,9 +141,9 @@ def _expiring(*, session: Session, as_of: date, owner: str | None) -> pd.DataFra
     from core.loyalty import ledger_summary
 
     balances = ledger_summary(session=session, as_of=as_of).balances
-    if balances.empty or "expiring_30d" not in balances:
+    if balances.empty or "expiring_points" not in balances:
         return pd.DataFrame(columns=COLUMNS)
-    soon = balances[balances["expiring_30d"] > 0][["customer_id", "expiring_30d", "next_expiry_date"]]
+    soon = balances[balances["expiring_points"] > 0][["customer_id", "expiring_points", "next_expiry_date"]]
     if soon.empty:
         return pd.DataFrame(columns=COLUMNS)
     stmt = select(Customer.id.label("customer_id"), Customer.external_id, Customer.name, Customer.owner)
@@ -153,7 +153,7 @@ def _expiring(*, session: Session, as_of: date, owner: str | None) -> pd.DataFra
     soon = soon.merge(who, on="customer_id", how="inner")
     when = pd.to_datetime(soon["next_expiry_date"]).dt.strftime("%Y-%m-%d").fillna("within 30 days")
     return soon.assign(at=as_of, kind="points_expiring",
-                       detail=soon["expiring_30d"].round().astype(int).astype(str) + " points expire on " + when)
+                       detail=soon["expiring_points"].round().astype(int).astype(str) + " points expire on " + when)
 
 
 def change_counts_by_owner(*, session: Session, as_of: date | None = None) -> tuple[ChangeFeed, pd.DataFrame]:

@@ -79,10 +79,10 @@ class BetaGeoModel:
     seed: int = 42
     precise: bool = True  # tight optimiser tolerances (see _minimize)
 
-    def fit(self, frequency, recency, T) -> BetaGeoModel:  # noqa: N803 - the literature's name
-        """Maximum likelihood on (frequency x, recency t_x = age at last purchase, age T), in any
+    def fit(self, frequency, t_x, T) -> BetaGeoModel:  # noqa: N803 - the literature's name
+        """Maximum likelihood on (frequency x, BG/NBD's recency t_x = age at last purchase, age T), in any
         one time unit. Raises ClvError without customers."""
-        x, tx, t = _pos(frequency), _pos(recency), _pos(T)
+        x, tx, t = _pos(frequency), _pos(t_x), _pos(T)
         if len(x) == 0:
             raise ClvError("no customers with orders to fit the BG/NBD model on")
         if self.max_rows is not None and len(x) > self.max_rows:
@@ -115,26 +115,26 @@ class BetaGeoModel:
         t2 = special.betaln(a + 1, b + xs - 1) - special.betaln(a, b) - (r + x) * np.log(alpha + tx)
         return a1 + np.where(x > 0, np.logaddexp(t1, t2), t1)
 
-    def probability_alive(self, frequency, recency, T) -> np.ndarray:  # noqa: N803
-        x, tx, t = _pos(frequency), _pos(recency), _pos(T)
+    def probability_alive(self, frequency, t_x, T) -> np.ndarray:  # noqa: N803
+        x, tx, t = _pos(frequency), _pos(t_x), _pos(T)
         p = self.params_
         ratio = np.exp((p["r"] + x) * (np.log(p["alpha"] + t) - np.log(p["alpha"] + tx)))
         xs = np.maximum(x, 1.0)
         return 1.0 / (1.0 + np.where(x > 0, p["a"] / (p["b"] + xs - 1) * ratio, 0.0))
 
-    def probability_no_purchase(self, t: float, frequency, recency, T) -> np.ndarray:  # noqa: N803
+    def probability_no_purchase(self, t: float, frequency, t_x, T) -> np.ndarray:  # noqa: N803
         """P(no purchase in the next `t` time units | x, t_x, T) = 1 - P(alive) x (1 - P(none | alive)),
         with P(none | alive) = ((alpha + T) / (alpha + T + t)) ** (r + x)."""
         x, age = _pos(frequency), _pos(T)
         p = self.params_
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             none_alive = np.exp((p["r"] + x) * (np.log(p["alpha"] + age) - np.log(p["alpha"] + age + t)))
-        alive = self.probability_alive(frequency, recency, T)
+        alive = self.probability_alive(frequency, t_x, T)
         return np.clip(1.0 - alive * (1.0 - none_alive), 0.0, 1.0)
 
-    def expected_purchases(self, t: float, frequency, recency, T) -> np.ndarray:  # noqa: N803
+    def expected_purchases(self, t: float, frequency, t_x, T) -> np.ndarray:  # noqa: N803
         """Expected orders in the next `t` weeks for customers with (x, t_x, T)."""
-        x, tx, age = _pos(frequency), _pos(recency), _pos(T)
+        x, tx, age = _pos(frequency), _pos(t_x), _pos(T)
         p = self.params_
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + age + t))
@@ -202,8 +202,9 @@ def rfm_summary(
     -------
     DataFrame indexed by customer id with
     ``frequency`` (repeat purchase periods: distinct purchase days minus one),
-    ``recency`` (the customer's age at their last purchase: first to last purchase, in time
-    units; not "days since the last order", which `core.features` calls ``recency_days``),
+    ``t_x`` (BG/NBD's recency: the customer's age at their last purchase, first to last
+    purchase in time units; not "days since the last order", which `core.features` calls
+    ``recency_days``),
     ``T`` (the customer's age at D: first purchase to D, in time units) and, with a value
     column, ``monetary_value`` (mean value of the repeat purchase periods, 0 without
     repeats) and ``first_value`` (the first purchase period's value).
@@ -239,7 +240,7 @@ def rfm_summary(
     unit = pd.Timedelta(days=time_unit_days)
     out = pd.DataFrame({
         "frequency": (g.size() - 1).astype(float),
-        "recency": (last - first) / unit,
+        "t_x": (last - first) / unit,
         "T": (end_day - first) / unit,
     })
     out.index.name = customer_id_col
@@ -271,7 +272,7 @@ def store_rfm_summary(*, session: Session, as_of: date, segment: str | None = No
         stmt = stmt.where(o.customer_id.in_(select(c.id).where(*conds)))
     agg = pd.read_sql(stmt, session.connection())
     if agg.empty:
-        return pd.DataFrame(columns=["customer_id", "frequency", "recency", "T", "monetary_value",
+        return pd.DataFrame(columns=["customer_id", "frequency", "t_x", "T", "monetary_value",
                                      "first_value"])
     # The first order's total, by one index seek per customer (ties: the lowest id).
     o2 = Order.__table__.alias("o2")
@@ -289,7 +290,7 @@ def store_rfm_summary(*, session: Session, as_of: date, segment: str | None = No
     out = pd.DataFrame({
         "customer_id": df["customer_id"],
         "frequency": (df["n"] - 1).astype(float),
-        "recency": (last_at - first_at) / week,
+        "t_x": (last_at - first_at) / week,
         "T": (pd.Timestamp(end) - first_at) / week,
         "first_value": first_value,
     })
@@ -335,11 +336,11 @@ def customer_lifetime_value(
         raise ClvError(
             "lifetime value needs at least 20 customers and 10 with a repeat order up to this date"
         )
-    bg = BetaGeoModel().fit(rfm["frequency"], rfm["recency"], rfm["T"])
+    bg = BetaGeoModel().fit(rfm["frequency"], rfm["t_x"], rfm["T"])
     repeat = rfm["frequency"] > 0
     gg = GammaGammaModel().fit(rfm.loc[repeat, "frequency"], rfm.loc[repeat, "monetary_value"])
     store_mean = float(rfm["first_value"].mean())
-    expected_orders = bg.expected_purchases(weeks, rfm["frequency"], rfm["recency"], rfm["T"])
+    expected_orders = bg.expected_purchases(weeks, rfm["frequency"], rfm["t_x"], rfm["T"])
     if not np.all(np.isfinite(expected_orders)):
         raise ClvError("the order-count model gave unusable forecasts on this history")
     # Never below 0 (design.md): refunds are not orders, but a model may still extrapolate below zero.
@@ -351,7 +352,7 @@ def customer_lifetime_value(
         "expected_order_value": expected_value,
         # Never below 0 (design.md): a forecast of orders or order value is never negative.
         "clv": np.round(np.clip(expected_orders * expected_value, 0.0, None), 2),
-        "p_alive": bg.probability_alive(rfm["frequency"], rfm["recency"], rfm["T"]),
+        "p_alive": bg.probability_alive(rfm["frequency"], rfm["t_x"], rfm["T"]),
     })
     c = Customer.__table__.c
     seg = pd.read_sql(select(c.id.label("customer_id"), c.segment, c.region, c.owner), session.connection())

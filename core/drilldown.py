@@ -282,7 +282,7 @@ LOYALTY_DRILLS: dict[str, str] = {
 
 def _loyalty_rows(session: Session, as_of: date, which: str, tier: str | None = None) -> pd.DataFrame:
     """Members of core.loyalty's ledger behind a loyalty count, in one tier if `tier` is given:
-    "members" = every member (core.loyalty.tier_mix counts these); "expiring" = expiring_30d > 0;
+    "members" = every member (core.loyalty.tier_mix counts these); "expiring" = expiring_points > 0;
     "top" = the TOP_BALANCES largest positive balances (ties by customer id)."""
     b = ledger_summary(session=session, as_of=as_of).balances
     if tier is not None:
@@ -290,7 +290,7 @@ def _loyalty_rows(session: Session, as_of: date, which: str, tier: str | None = 
     if which == "members":
         return b
     if which == "expiring":
-        return b[b["expiring_30d"] > 0]
+        return b[b["expiring_points"] > 0]
     if which == "top":
         pos = b[b["balance"] > 0]
         return pos.sort_values(["balance", "customer_id"], ascending=[False, True], kind="stable").head(TOP_BALANCES)
@@ -300,19 +300,19 @@ def _loyalty_rows(session: Session, as_of: date, which: str, tier: str | None = 
 def loyalty_breakdown(*, session: Session, as_of: date, which: str, tier: str | None = None) -> pd.DataFrame:
     """The members behind a loyalty count (a key of LOYALTY_DRILLS; in one tier, a bar of
     Members per tier, if `tier` is given) as aggregates only (any role): columns segment,
-    region ("(none)" where missing), tier, members, balance (points held), expiring_30d
+    region ("(none)" where missing), tier, members, balance (points held), expiring_points
     (points expiring in the next 30 days); most members first. The members column adds up
     to the count. Raises ValueError for an unknown `which`."""
     rows = _loyalty_rows(session, as_of, which, tier)
     c = Customer.__table__.c
-    cols = ["segment", "region", "tier", "members", "balance", "expiring_30d"]
+    cols = ["segment", "region", "tier", "members", "balance", "expiring_points"]
     if rows.empty:
         return pd.DataFrame(columns=cols)
     seg = pd.read_sql(select(c.id, c.segment, c.region), session.connection()).set_index("id")
     keyed = rows.join(seg, on="customer_id").fillna({"segment": "(none)", "region": "(none)"})
     keyed["tier"] = keyed["tier"].fillna("(none)").astype(str)
     out = keyed.assign(members=1).groupby(["segment", "region", "tier"], as_index=False)[
-        ["members", "balance", "expiring_30d"]].sum()
-    out[["members", "balance", "expiring_30d"]] = out[["members", "balance", "expiring_30d"]].astype("int64")
+        ["members", "balance", "expiring_points"]].sum()
+    out[["members", "balance", "expiring_points"]] = out[["members", "balance", "expiring_points"]].astype("int64")
     return out.sort_values(["members", "segment", "region", "tier"],
                            ascending=[False, True, True, True]).reset_index(drop=True)[cols]

@@ -409,7 +409,7 @@ def customer_balances(
 
     Columns: customer_id, earned, redeemed, adjusted (net), reversed (points of refunded
     orders taken back, net), expired (by Hearth's rule and as the programme wrote it), balance,
-    expiring_30d
+    expiring_points
     (remaining points of lots that expire within the 30 days after ``as_of``),
     next_expiry_date, earned_12m, tier, tier_drop_date (the first date on which, with no new
     earning, the customer falls to a lower tier; empty in the lowest tier).
@@ -448,8 +448,8 @@ def customer_balances(
     out["expired"] = out["expired"] + out.pop("written_expired").astype("int64")
     live = lots[lots["remaining"] > 0]
     soon = live[live["expires_at"] < cut + pd.Timedelta(days=EXPIRING_WINDOW_DAYS)]
-    out["expiring_30d"] = soon.groupby("customer_id")["remaining"].sum().reindex(out.index).fillna(0)
-    out["expiring_30d"] = out["expiring_30d"].astype("int64")
+    out["expiring_points"] = soon.groupby("customer_id")["remaining"].sum().reindex(out.index).fillna(0)
+    out["expiring_points"] = out["expiring_points"].astype("int64")
     # The date of the instant the next lot expires (at midnight: gone from that date on).
     next_exp = live[live["expires_at"] < NEVER].groupby("customer_id")["expires_at"].min().reindex(out.index)
     out["next_expiry_date"] = next_exp.dt.date
@@ -459,7 +459,7 @@ def customer_balances(
     out["tier"] = np.where(level >= 0, names[np.maximum(level, 0)], None)
     out["tier_drop_date"] = _tier_drop_dates(seen, as_of, out, level, thresholds)
     out = out.drop(columns=["credit", "debit"]).reset_index()
-    cols = ["customer_id", "earned", "redeemed", "adjusted", "reversed", "expired", "balance", "expiring_30d",
+    cols = ["customer_id", "earned", "redeemed", "adjusted", "reversed", "expired", "balance", "expiring_points",
             "next_expiry_date", "earned_12m", "tier", "tier_drop_date"]
     return out[cols]
 
@@ -709,7 +709,7 @@ def _today() -> date:
 
 
 def loyalty_export_frame(*, session: Session, as_of: date | None = None) -> pd.DataFrame:
-    """Per customer with loyalty activity: customer_id (external id), balance, expiring_30d,
+    """Per customer with loyalty activity: customer_id (external id), balance, expiring_points,
     next_expiry_date, tier, lifetime_earned, lifetime_redeemed, as of the end of ``as_of``
     (default: today, UTC)."""
     as_of = as_of or _today()
@@ -719,7 +719,7 @@ def loyalty_export_frame(*, session: Session, as_of: date | None = None) -> pd.D
     out = pd.DataFrame({
         "customer_id": b["customer_id"].map(ext).to_numpy(),
         "balance": b["balance"].to_numpy(),
-        "expiring_30d": b["expiring_30d"].to_numpy(),
+        "expiring_points": b["expiring_points"].to_numpy(),
         "next_expiry_date": b["next_expiry_date"].to_numpy(),
         "tier": b["tier"].to_numpy(),
         "lifetime_earned": b["earned"].to_numpy(),
@@ -736,10 +736,10 @@ def customer_balance(*, session: Session, customer_id: int, as_of: date | None =
     if b.empty:
         tiers = parse_tiers()
         return {"customer_id": customer_id, "earned": 0, "redeemed": 0, "adjusted": 0, "reversed": 0, "expired": 0,
-                "balance": 0, "expiring_30d": 0, "next_expiry_date": None, "earned_12m": 0,
+                "balance": 0, "expiring_points": 0, "next_expiry_date": None, "earned_12m": 0,
                 "tier": tiers[0].name if tiers[0].threshold <= 0 else None, "tier_drop_date": None}
     row = b.iloc[0].to_dict()
-    for key in ("earned", "redeemed", "adjusted", "reversed", "expired", "balance", "expiring_30d", "earned_12m"):
+    for key in ("earned", "redeemed", "adjusted", "reversed", "expired", "balance", "expiring_points", "earned_12m"):
         row[key] = int(row[key])
     for key in ("next_expiry_date", "tier_drop_date"):
         if pd.isna(row[key]):
@@ -956,7 +956,7 @@ def member_balances(*, session: Session, as_of: date, roles) -> pd.DataFrame:  #
     """Every member's figures with who they are, for managers and admins.
 
     Columns: id (Customer.id), customer (external id), name, email, owner, tier, balance,
-    expiring_30d, next_expiry_date, earned_12m, tier_drop_date, earned, redeemed, expired.
+    expiring_points, next_expiry_date, earned_12m, tier_drop_date, earned, redeemed, expired.
     Raises NotAllowed for a role that may not see personal data.
     """
     require_personal_data(roles)
@@ -967,7 +967,7 @@ def member_balances(*, session: Session, as_of: date, roles) -> pd.DataFrame:  #
     ).set_index("id")
     out = b.rename(columns={"customer_id": "id"}).join(people, on="id")
     out = out.rename(columns={"external_id": "customer"})
-    cols = ["id", "customer", "name", "email", "owner", "tier", "balance", "expiring_30d", "next_expiry_date",
+    cols = ["id", "customer", "name", "email", "owner", "tier", "balance", "expiring_points", "next_expiry_date",
             "earned_12m", "tier_drop_date", "earned", "redeemed", "expired"]
     return out[cols].sort_values(["balance", "customer"], ascending=[False, True], kind="stable").reset_index(
         drop=True)

@@ -398,7 +398,7 @@ def expiring_points(*, session: Session, customer_ids: Sequence[int], now: datet
 def _expiring_frame(balances: pd.DataFrame) -> pd.DataFrame:
     """core.loyalty's balances as expiring_points reports them, indexed by customer_id."""
     bal = balances.set_index("customer_id")
-    return pd.DataFrame({"balance": bal["balance"], "expiring_points": bal["expiring_30d"],
+    return pd.DataFrame({"balance": bal["balance"], "expiring_points": bal["expiring_points"],
                          "expires_at": pd.to_datetime(bal["next_expiry_date"])})
 
 

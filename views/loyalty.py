@@ -98,7 +98,7 @@ def _member_columns() -> dict:
         "owner": "Owner",
         "tier": "Tier",
         "balance": st.column_config.NumberColumn("Balance", format="%d"),
-        "expiring_30d": st.column_config.NumberColumn("Expiring in 30 days", format="%d"),
+        "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d"),
         "next_expiry_date": st.column_config.DateColumn("Next expiry"),
         "earned_12m": st.column_config.NumberColumn("Earned, 12 months", format="%d"),
         "tier_drop_date": st.column_config.DateColumn("Drops a tier on"),
@@ -140,13 +140,13 @@ def render_balances(user, as_of: date) -> None:  # noqa: ANN001
                 "'My accounts only'.")
         return
     st.dataframe(_table(view), hide_index=True, key="loy_balances", column_config=_member_columns(),
-                 column_order=["link", "customer", "name", "owner", "tier", "balance", "expiring_30d",
+                 column_order=["link", "customer", "name", "owner", "tier", "balance", "expiring_points",
                                "next_expiry_date", "earned_12m", "tier_drop_date"])
 
 
 def render_expiring(user, as_of: date) -> None:  # noqa: ANN001
     df = members(roles_key(user.roles), as_of)
-    soon = df[df["expiring_30d"] > 0].sort_values(["expiring_30d", "customer"], ascending=[False, True])
+    soon = df[df["expiring_points"] > 0].sort_values(["expiring_points", "customer"], ascending=[False, True])
     own = st.toggle("My accounts only", value=user.has(Role.ACCOUNT_MANAGER) and not user.has(Role.ADMIN),
                     key="loy_exp_own_only")
     if own:
@@ -157,10 +157,10 @@ def render_expiring(user, as_of: date) -> None:  # noqa: ANN001
         return
     a, b = st.columns(2)
     a.metric("Members with points expiring in 30 days", f"{len(soon):,}")
-    b.metric("Points expiring", f"{int(soon['expiring_30d'].sum()):,}",
-             help=f"Worth {fmt.money(soon['expiring_30d'].sum() * get_settings().point_value)}.")
+    b.metric("Points expiring", f"{int(soon['expiring_points'].sum()):,}",
+             help=f"Worth {fmt.money(soon['expiring_points'].sum() * get_settings().point_value)}.")
     event = st.dataframe(_table(soon), hide_index=True, key="loy_expiring", column_config=_member_columns(),
-                         column_order=["link", "customer", "name", "owner", "tier", "expiring_30d",
+                         column_order=["link", "customer", "name", "owner", "tier", "expiring_points",
                                        "next_expiry_date", "balance"],
                          on_select="rerun", selection_mode="multi-row")
     picked = list(event.selection.rows) if event is not None and hasattr(event, "selection") else []
@@ -200,7 +200,7 @@ def render_ledger(user, as_of: date) -> None:  # noqa: ANN001
                  icon=":material/person:")
     a, b, c, d = st.columns(4)
     a.metric("Balance", f"{info['balance']:,}")
-    b.metric("Expiring in 30 days", f"{info['expiring_30d']:,}",
+    b.metric("Expiring in 30 days", f"{info['expiring_points']:,}",
              help=f"Next expiry: {info['next_expiry_date'] or 'none'}")
     c.metric("Tier", info["tier"] or "–", help=(f"Drops a tier on {info['tier_drop_date']} unless they earn more."
                                                  if info["tier_drop_date"] else None))
@@ -246,7 +246,7 @@ def render_member_breakdown(as_of: date) -> None:
         "segment": "Segment", "region": "Region", "tier": "Tier",
         "members": st.column_config.NumberColumn("Members"),
         "balance": st.column_config.NumberColumn("Points held", format="%d"),
-        "expiring_30d": st.column_config.NumberColumn("Expiring in 30 days", format="%d")})
+        "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d")})
 
 
 def render_page(user) -> None:  # noqa: ANN001

@@ -52,7 +52,7 @@ def _balance(args: argparse.Namespace) -> int:
         b = loyalty.customer_balance(session=session, customer_id=customer.id, as_of=as_of)
     print(f"customer {args.customer} as of {as_of}")
     print(f"  balance          {b['balance']} points")
-    print(f"  expiring in 30 d {b['expiring_30d']} points"
+    print(f"  expiring in 30 d {b['expiring_points']} points"
           + (f" (next expiry {b['next_expiry_date']})" if b["next_expiry_date"] else ""))
     print(f"  tier             {b['tier'] or '-'} ({b['earned_12m']} points earned in the last 12 months)"
           + (f", drops on {b['tier_drop_date']}" if b["tier_drop_date"] else ""))

@@ -83,7 +83,7 @@ def test_rfm_summary_by_hand(session):
     make_order(session, one, datetime(2026, 1, 22), 5.0)
     rfm = store_rfm_summary(session=session, as_of=date(2026, 2, 4)).set_index("customer_id")
     row = rfm.loc[c.id]
-    assert row["frequency"] == 2 and row["recency"] == pytest.approx(4.0)
+    assert row["frequency"] == 2 and row["t_x"] == pytest.approx(4.0)
     assert row["T"] == pytest.approx(5.0)  # end of Feb 4 = 35 days after Jan 1
     assert row["monetary_value"] == 30.0 and row["first_value"] == 10.0
     assert rfm.loc[one.id, "frequency"] == 0 and np.isnan(rfm.loc[one.id, "monetary_value"])
@@ -132,7 +132,7 @@ def test_rfm_summary_reproduces_the_published_cdnow_summary():
     assert len(rfm) == len(published) == 2357
     both = rfm.join(published.add_suffix("_published"))
     assert (both["frequency"] == both["frequency_published"]).all()
-    assert np.abs(both["recency"].round(2) - both["recency_published"]).max() < 1e-9
+    assert np.abs(both["t_x"].round(2) - both["recency_published"]).max() < 1e-9
     assert np.abs(both["T"].round(2) - both["T_published"]).max() < 1e-9
 
 
@@ -140,7 +140,7 @@ def test_bgnbd_reproduces_the_published_cdnow_parameters():
     """Fader, Hardie & Lee (2005), "Counting your customers the easy way", table 1:
     r = 0.243, alpha = 4.414, a = 0.793, b = 2.426 on the CDNOW sample."""
     summary = pd.read_csv(DATA / "cdnow_customers_summary.csv")
-    model = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
+    model = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])  # the file: t_x
     got = {k: round(v, 3) for k, v in model.params_.items()}
     assert got == {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 
@@ -155,7 +155,7 @@ def test_rfm_summary_by_hand_from_a_frame():
     rfm = rfm_summary(tx, "who", "when", "value", observation_period_end=date(2026, 2, 5))
     # a: purchase days Jan 1 (4 + 6), Jan 15, Jan 29; Mar 1 is after the end.
     assert rfm.loc["a", "frequency"] == 2.0
-    assert rfm.loc["a", "recency"] == pytest.approx(4.0)  # 28 days, first to last
+    assert rfm.loc["a", "t_x"] == pytest.approx(4.0)  # 28 days, first to last
     assert rfm.loc["a", "T"] == pytest.approx(5.0)  # 35 days, first to Feb 5
     assert rfm.loc["a", "monetary_value"] == 30.0 and rfm.loc["a", "first_value"] == 10.0
     assert rfm.loc["b", "frequency"] == 0.0 and rfm.loc["b", "monetary_value"] == 0.0

@@ -100,7 +100,7 @@ def test_a_bar_is_its_week_or_month_cut_to_the_window():
 
 def test_loyalty_members_as_aggregates(session, book):
     expiring = drilldown.loyalty_breakdown(session=session, as_of=D, which="expiring")
-    assert list(zip(expiring["segment"], expiring["region"], expiring["members"], expiring["expiring_30d"],
+    assert list(zip(expiring["segment"], expiring["region"], expiring["members"], expiring["expiring_points"],
                     strict=True)) == [("vip", "north", 1, 200)]
     top = drilldown.loyalty_breakdown(session=session, as_of=D, which="top")
     assert int(top["members"].sum()) == 2 and int(top["balance"].sum()) == 250

@@ -51,7 +51,7 @@ def test_redemption_uses_the_oldest_lot_first_and_the_rest_expires():
     # (expired, remaining, consumed) per lot
     assert lots(SCENARIO, date(2026, 4, 1)) == [(0, 0, 100), (0, 30, 20)]
     b = balance(SCENARIO, date(2026, 8, 31))
-    assert (b["balance"], b["expiring_30d"], b["next_expiry_date"]) == (30, 30, date(2026, 9, 1))
+    assert (b["balance"], b["expiring_points"], b["next_expiry_date"]) == (30, 30, date(2026, 9, 1))
     assert lots(SCENARIO, date(2026, 9, 1)) == [(0, 0, 100), (30, 0, 20)]
     b = balance(SCENARIO, date(2026, 9, 1))
     assert (b["earned"], b["redeemed"], b["expired"], b["balance"]) == (150, 120, 30, 0)

@@ -60,7 +60,7 @@ def test_the_programmes_expiry_rows_count_as_written(session, expiry_months):
     assert k["expired"] == 500
     # Nothing of C1's is about to expire later, nor does the expiry job expire it again.
     later = balances(session, date(2024, 12, 20))
-    assert later["C1"]["expiring_30d"] == 0 and later["C1"]["next_expiry_date"] is None
+    assert later["C1"]["expiring_points"] == 0 and later["C1"]["next_expiry_date"] is None
     assert later["C1"]["balance"] == 0
     assert loyalty.expire_points(session=session, as_of=date(2025, 3, 1)) == 1  # only C2's 200
     session.commit()
@@ -84,7 +84,7 @@ def test_an_expiry_row_takes_the_oldest_points_first_and_the_programme_decides_e
                  "d,K2,2024-01-01,earn,80\n")
     b = balances(session, date(2024, 12, 31))
     assert (b["K1"]["balance"], b["K1"]["expired"], b["K1"]["next_expiry_date"]) == (250, 150, None)
-    assert (b["K2"]["balance"], b["K2"]["expiring_30d"], b["K2"]["next_expiry_date"]) == (80, 80, date(2025, 1, 1))
+    assert (b["K2"]["balance"], b["K2"]["expiring_points"], b["K2"]["next_expiry_date"]) == (80, 80, date(2025, 1, 1))
     b = balances(session, date(2025, 6, 1))
     assert (b["K1"]["balance"], b["K1"]["expired"]) == (250, 150)
     assert (b["K2"]["balance"], b["K2"]["expired"]) == (0, 80)
@@ -116,7 +116,7 @@ def test_a_programme_without_expiry_never_expires_points(session, expiry_months)
                  "4,N2,2020-01-01,earn,50\n"
                  "5,N2,2024-06-01,redeem,-50\n")
     b = balances(session, date(2024, 9, 1))
-    assert (b["N1"]["balance"], b["N1"]["expired"], b["N1"]["expiring_30d"]) == (400, 0, 0)
+    assert (b["N1"]["balance"], b["N1"]["expired"], b["N1"]["expiring_points"]) == (400, 0, 0)
     assert b["N1"]["next_expiry_date"] is None
     assert (b["N2"]["balance"], b["N2"]["expired"]) == (0, 0)  # the 50 from 2020 were still there
     k = loyalty.loyalty_kpis(session=session, as_of=date(2024, 9, 1))

@@ -48,9 +48,9 @@ def test_kpis_export_and_ledger(session):
 
     frame = loyalty_export_frame(session=session, as_of=date(2026, 8, 31))
     assert frame.to_dict("records") == [
-        {"customer_id": "ANN", "balance": 30, "expiring_30d": 30, "next_expiry_date": date(2026, 9, 1),
+        {"customer_id": "ANN", "balance": 30, "expiring_points": 30, "next_expiry_date": date(2026, 9, 1),
          "tier": "Bronze", "lifetime_earned": 150, "lifetime_redeemed": 120},
-        {"customer_id": "BOB", "balance": 200, "expiring_30d": 0, "next_expiry_date": date(2027, 2, 1),
+        {"customer_id": "BOB", "balance": 200, "expiring_points": 0, "next_expiry_date": date(2027, 2, 1),
          "tier": "Bronze", "lifetime_earned": 200, "lifetime_redeemed": 0},
     ]
 

@@ -208,7 +208,7 @@ def test_exec_opens_the_loyalty_members_as_aggregates(store):
     # A (north-x) 500 expiring, C (north-x) 100 earned - 40 redeemed = 60 expiring.
     assert int(table["members"].sum()) == 2
     assert set(table["region"]) == {"north-x"} and set(table["segment"]) == {SEGMENT}
-    assert int(table["expiring_30d"].sum()) == 560 and int(table["balance"].sum()) == 560
+    assert int(table["expiring_points"].sum()) == 560 and int(table["balance"].sum()) == 560
     at.selectbox(key="loy_drill").set_value("top").run()
     table = _table(at, "members")
     assert int(table["members"].sum()) == 3 and int(table["balance"].sum()) == 860
