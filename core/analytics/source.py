@@ -58,9 +58,9 @@ VIEWS: dict[str, str] = {
     "support_ticket": "SELECT CAST(customer_id AS BIGINT) AS customer_id, "
                       "CAST(opened_at AS TIMESTAMP) AS opened_at FROM raw_support_ticket",
     "loyalty_entry": "SELECT CAST(id AS BIGINT) AS id, CAST(customer_id AS BIGINT) AS customer_id, "
-                     "CAST(occurred_at AS TIMESTAMP) AS occurred_at, lower(trim(CAST(kind AS VARCHAR))) AS kind, "
+                     "CAST(occurred_at AS TIMESTAMP) AS occurred_at, CAST(kind AS VARCHAR) AS kind, "
                      "CAST(points AS BIGINT) AS points, CAST(expires_at AS TIMESTAMP) AS expires_at, "
-                     "coalesce(CAST(computed AS BOOLEAN), false) AS computed FROM raw_loyalty_entry",
+                     "CAST(computed AS BOOLEAN) AS computed FROM raw_loyalty_entry",
 }
 
 _INFO_KEY = "hearth.analytics.reads"
@@ -170,11 +170,16 @@ def read_table(session: Session, name: str) -> pa.Table:
     return table
 
 
+def duckdb_connection() -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB connection (milliseconds to open; closed by its user)."""
+    return duckdb.connect(":memory:")
+
+
 def engine_for(session: Session, tables: Iterable[str]) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB connection with the named tables as typed views.
 
     Each view has the columns of :data:`VIEWS`; timestamps are naive UTC as stored."""
-    db = duckdb.connect(":memory:")
+    db = duckdb_connection()
     for name in tables:
         db.register(f"raw_{name}", read_table(session, name))
         db.execute(f"CREATE VIEW {name} AS {VIEWS[name]}")
