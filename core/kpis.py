@@ -15,17 +15,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Integer,
-    and_,
-    case,
     cast,
-    distinct,
     extract,
     func,
-    literal,
     literal_column,
     select,
 )
@@ -33,9 +30,13 @@ from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session
 
 from core import exporting, loyalty, nps
+from core.analytics import orders as analytics_orders
+from core.analytics import source
+from core.analytics.definitions import reactivation_moment
+from core.analytics.orders import Filter
 from core.config import get_settings
 from core.precomputed import remembered
-from db.models import Customer, Feedback, LoyaltyEntry, Order, Outreach, Refund, ScoreSnapshot, SupportTicket
+from db.models import Customer, Feedback, LoyaltyEntry, Order, Outreach, ScoreSnapshot
 
 # The keys of `python -m core kpis --json`, in design.md's order.
 KPI_KEYS: tuple[str, ...] = (
@@ -217,54 +218,18 @@ def customer_facts(*, session: Session, as_of: date, horizon_days: int) -> pd.Da
     Indexed by customer id, one row per customer in the store: known (signed up or ordered
     on or before D), n_all (orders up to D), n_cur (in (D-H, D]), n_prev (in (D-2H, D-H]),
     n_before (before D-2H), revenue_cur (order totals in (D-H, D], gross) and refunds_cur
-    (money refunded in (D-H, D], by refund date; cancellations are not refunds). Remembered per
-    (D, H), so a filter on segment, region or owner is a look-up, not another pass.
+    (money refunded in (D-H, D], by refund date; cancellations are not refunds). Computed in
+    DuckDB over the columnar reads (core.analytics).
     """
     start, end = window_bounds(as_of, horizon_days)
-    prev_start = start - timedelta(days=horizon_days)
-    o = Order.__table__.c
-    c = Customer.__table__.c
-    per_customer = (
-        select(
-            o.customer_id,
-            func.count().label("n_all"),
-            func.sum(case((o.ordered_at >= start, 1), else_=0)).label("n_cur"),
-            func.sum(case((and_(o.ordered_at >= prev_start, o.ordered_at < start), 1), else_=0)).label("n_prev"),
-            func.sum(case((o.ordered_at < prev_start, 1), else_=0)).label("n_before"),
-            func.sum(case((o.ordered_at >= start, o.total), else_=0.0)).label("revenue_cur"),
-        )
-        .where(o.ordered_at < end)
-        .group_by(o.customer_id)
-        .subquery()
-    )
-    p = per_customer.c
-    stmt = select(
-        c.id.label("customer_id"),
-        case((c.signup_date <= as_of, 1), else_=0).label("signed_up"),
-        func.coalesce(p.n_all, 0).label("n_all"),
-        func.coalesce(p.n_cur, 0).label("n_cur"),
-        func.coalesce(p.n_prev, 0).label("n_prev"),
-        func.coalesce(p.n_before, 0).label("n_before"),
-        func.coalesce(p.revenue_cur, 0.0).label("revenue_cur"),
-    ).select_from(Customer.__table__.outerjoin(per_customer, p.customer_id == c.id))
-    facts = _read(session, stmt).set_index("customer_id")
-    r = Refund.__table__.c
-    refunded = _read(session, select(r.customer_id, func.sum(r.amount).label("refunds_cur"))
-                     .where(r.kind == "refund", r.refunded_at >= start, r.refunded_at < end)
-                     .group_by(r.customer_id)).set_index("customer_id")["refunds_cur"]
-    facts["refunds_cur"] = refunded.reindex(facts.index).fillna(0.0).astype("float64")
-    counts = ["n_all", "n_cur", "n_prev", "n_before"]
-    facts[counts] = facts[counts].astype("int64")
-    facts["revenue_cur"] = facts["revenue_cur"].astype("float64")
-    facts["known"] = (facts.pop("signed_up").astype(bool)) | (facts["n_all"] > 0)
-    return facts
+    with _engine(session, "customer", "orders", "refund") as db:
+        return analytics_orders.customer_facts(db, as_of_day=day_start(as_of), start=start, end=end,
+                                               prev_start=start - timedelta(days=horizon_days))
 
 
-def _filtered_facts(
-    *, session: Session, as_of: date, horizon_days: int, conds: list[ColumnElement]
-) -> pd.DataFrame:
-    facts = customer_facts(session=session, as_of=as_of, horizon_days=horizon_days)
-    return facts[facts.index.isin(_customer_ids(session, conds))] if conds else facts
+def _engine(session: Session, *tables: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection over the named tables as this session sees them (core.analytics.source)."""
+    return source.engine_for(session, tables)
 
 
 def _customer_ids(session: Session, conds: list[ColumnElement]) -> list[int]:
@@ -273,30 +238,17 @@ def _customer_ids(session: Session, conds: list[ColumnElement]) -> list[int]:
 
 
 def _order_aggregates(
-    *, session: Session, as_of: date, horizon_days: int, conds: list[ColumnElement]
+    *, session: Session, as_of: date, horizon_days: int, flt: Filter
 ) -> dict[str, int]:
-    """Counts of customers from :func:`customer_facts`: buyers (>= 1 order up to D),
-    repeaters (>= 2), active (order in (D-H, D]), prev_active (order in (D-2H, D-H]),
-    retained (both), lapsed (ordered before D-2H but not in (D-2H, D-H]), reactivated
-    (lapsed and active), customers (signed up or ordered on or before D), orders, gross_sales
+    """Counts of customers at D (core.analytics.orders.order_aggregates): buyers (>= 1 order up
+    to D), repeaters (>= 2), active (order in (D-H, D]), prev_active (order in (D-2H, D-H]),
+    retained (both), customers (signed up or ordered on or before D), orders, gross_sales
     and refunds in (D-H, D].
     """
-    f = _filtered_facts(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds)
-    cur, prev = f["n_cur"] > 0, f["n_prev"] > 0
-    lapsed = (f["n_before"] > 0) & ~prev
-    return {
-        "buyers": int((f["n_all"] > 0).sum()),
-        "repeaters": int((f["n_all"] >= 2).sum()),
-        "active": int(cur.sum()),
-        "prev_active": int(prev.sum()),
-        "retained": int((cur & prev).sum()),
-        "lapsed": int(lapsed.sum()),
-        "reactivated": int((lapsed & cur).sum()),
-        "customers": int(f["known"].sum()),
-        "orders": int(f["n_cur"].sum()),
-        "gross_sales": float(f["revenue_cur"].sum()),
-        "refunds": float(f["refunds_cur"].sum()) if "refunds_cur" in f else 0.0,
-    }
+    start, end = window_bounds(as_of, horizon_days)
+    with _engine(session, "customer", "orders", "refund") as db:
+        return analytics_orders.order_aggregates(db, as_of_day=day_start(as_of), start=start, end=end,
+                                                 prev_start=start - timedelta(days=horizon_days), flt=flt)
 
 
 def _score_counts(
@@ -378,7 +330,8 @@ def compute_kpis(
     (see :data:`REFUNDS_RULE`).
     """
     conds = _customer_conditions(segment, region, owner)
-    agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds)
+    agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days,
+                            flt=Filter(segment, region, owner))
     n_orders = agg["orders"]
     gross, refunds = _money(agg["gross_sales"]), _money(agg["refunds"])
     revenue = gross - refunds
@@ -464,21 +417,28 @@ def retention_extras(
       (D - 60 - H, D - 60] (so each has had 60 days to come back), the share who placed
       a second order within 60 days of the first; onboarding_median_days: the median
       days from first to second order among those of them with a second order up to D.
-    - reactivation_rate: of the customers lapsed at D - H (ordered before, but not in
-      (D - 2H, D - H]), the share who ordered in (D - H, D].
+    - reactivation (core.analytics.definitions, design.md's one definition): lapsed_customers
+      ordered before t = D - 30 days but not in the H days up to t; reactivated_customers
+      are those of them who ordered in the 30 days (t, D]; reactivation_rate = reactivated /
+      lapsed (None without lapsed customers).
     - subscriptions_*: current subscription states of the filtered customers (the data
       keeps the present state only, not its history).
     - tickets_per_100_active: support tickets opened in (D - H, D] per 100 active customers.
     """
     conds = _customer_conditions(segment, region, owner)
-    agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds)
-    out: dict[str, Any] = {
-        "lapsed_customers": agg["lapsed"],
-        "reactivated_customers": agg["reactivated"],
-        "reactivation_rate": _rate(agg["reactivated"], agg["lapsed"]),
-    }
-    out.update(_onboarding(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds,
-                           days=onboarding_days))
+    flt = Filter(segment, region, owner)
+    agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, flt=flt)
+    start, end = window_bounds(as_of, horizon_days)
+    with _engine(session, "customer", "orders", "support_ticket") as db:
+        lapsed, reactivated = analytics_orders.reactivation_counts(
+            db, moment=reactivation_moment(as_of), horizon_days=horizon_days, end=end, flt=flt)
+        tickets = analytics_orders.ticket_count(db, start=start, end=end, flt=flt)
+        out: dict[str, Any] = {
+            "lapsed_customers": lapsed,
+            "reactivated_customers": reactivated,
+            "reactivation_rate": _rate(reactivated, lapsed),
+        }
+        out.update(_onboarding(db, as_of=as_of, horizon_days=horizon_days, flt=flt, days=onboarding_days))
 
     c = Customer.__table__.c
     subs = session.execute(
@@ -491,50 +451,21 @@ def retention_extras(
     out["subscriptions_cancelled"] = by_state.get("cancelled", 0)
     out["subscription_pause_rate"] = _rate(out["subscriptions_paused"], subscribers)
     out["subscription_cancel_rate"] = _rate(out["subscriptions_cancelled"], subscribers)
-
-    start, end = window_bounds(as_of, horizon_days)
-    t = SupportTicket.__table__.c
-    tickets = int(
-        session.execute(
-            _filtered(
-                select(func.count()).where(t.opened_at >= start, t.opened_at < end), t.customer_id, conds
-            )
-        ).scalar_one()
-        or 0
-    )
     out["tickets"] = tickets
     out["tickets_per_100_active"] = None if not agg["active"] else 100.0 * tickets / agg["active"]
     return out
 
 
 def _onboarding(
-    *, session: Session, as_of: date, horizon_days: int, conds: list[ColumnElement], days: int
+    db: duckdb.DuckDBPyConnection, *, as_of: date, horizon_days: int, flt: Filter, days: int
 ) -> dict[str, Any]:
     cohort_end = day_start(as_of + timedelta(days=1 - days))
     cohort_start = cohort_end - timedelta(days=horizon_days)
     as_of_end = day_start(as_of + timedelta(days=1))
-    o = Order.__table__.c
-    firsts = _filtered(
-        select(o.customer_id, func.min(o.ordered_at).label("first_at"))
-        .where(o.ordered_at < as_of_end)
-        .group_by(o.customer_id),
-        o.customer_id,
-        conds,
-    ).subquery()
-    cohort = select(firsts.c.customer_id).where(
-        firsts.c.first_at >= cohort_start, firsts.c.first_at < cohort_end
-    )
-    # The cohort's own orders only (new customers of one period): small, so sorted in pandas.
-    stmt = select(o.customer_id, o.ordered_at).where(o.customer_id.in_(cohort), o.ordered_at < as_of_end)
-    df = _read(session, stmt)
+    df = analytics_orders.onboarding_pairs(db, cohort_start=cohort_start, cohort_end=cohort_end, end=as_of_end,
+                                           flt=flt)
     if df.empty:
         return {"new_customers": 0, "onboarding_second_order_rate": None, "onboarding_median_days": None}
-    df["ordered_at"] = pd.to_datetime(df["ordered_at"])
-    df = df.sort_values(["customer_id", "ordered_at"], kind="stable")
-    rank = df.groupby("customer_id").cumcount()
-    df = df[rank < 2].assign(rank=rank[rank < 2])
-    wide = df.pivot(index="customer_id", columns="rank", values="ordered_at").reindex(columns=[0, 1])
-    df = pd.DataFrame({"first_at": wide[0], "second_at": wide[1]})
     first = pd.to_datetime(df["first_at"])
     second = pd.to_datetime(df["second_at"])
     gap = (second - first).dt.total_seconds() / 86400.0
@@ -566,53 +497,16 @@ def kpi_trend(
     active customers, orders, gross_sales, refunds, revenue (net) and AOV (gross / orders)
     over the trailing H days at each point, by the same definitions as `compute_kpis`.
 
-    Two SQL aggregates, whatever the store's size: orders and revenue per day (summed over
-    each window in pandas), and one pass over the (customer, ordered_at) index that flags,
-    per customer, the points at which they were active.
+    One columnar pass (core.analytics.orders): customers active in each point's window, and
+    orders, gross sales and refunds per day (summed over each window here).
     """
-    conds = _customer_conditions(segment, region, owner)
+    flt = Filter(segment, region, owner)
     at_points = [as_of - timedelta(days=step_days * k) for k in range(points - 1, -1, -1)]
     bounds = [window_bounds(p, horizon_days) for p in at_points]
     read_from, end = bounds[0][0], bounds[-1][1]
-    o = Order.__table__.c
-    at = _scan(session, o.ordered_at)
-
-    flags = [
-        func.max(case((and_(o.ordered_at >= lo, o.ordered_at < hi), 1), else_=0)).label(f"f{k}")
-        for k, (lo, hi) in enumerate(bounds)
-    ]
-    per_customer = _filtered(
-        select(o.customer_id, *flags).where(at >= read_from, at < end).group_by(o.customer_id),
-        o.customer_id,
-        conds,
-    ).subquery()
-    active = session.execute(
-        select(*[func.coalesce(func.sum(per_customer.c[f"f{k}"]), 0) for k in range(points)])
-    ).one()
-
-    day = func.date(o.ordered_at)
-    daily = _read(
-        session,
-        _filtered(
-            select(day.label("day"), func.count().label("n"), func.sum(o.total).label("revenue"))
-            .where(at >= read_from, at < end)
-            .group_by(day),
-            o.customer_id,
-            conds,
-        ),
-    )
-    r = Refund.__table__.c
-    refund_day = func.date(r.refunded_at)
-    daily_refunds = _read(
-        session,
-        _filtered(
-            select(refund_day.label("day"), func.sum(r.amount).label("refunds"))
-            .where(r.kind == "refund", r.refunded_at >= read_from, r.refunded_at < end)
-            .group_by(refund_day),
-            r.customer_id,
-            conds,
-        ),
-    )
+    with _engine(session, "customer", "orders", "refund") as db:
+        active = analytics_orders.active_at_points(db, bounds=bounds, flt=flt)
+        daily, daily_refunds = analytics_orders.daily_sales(db, start=read_from, end=end, flt=flt)
     out = pd.DataFrame({"as_of": pd.to_datetime(at_points)})
     out["active_customers"] = [int(v or 0) for v in active]
     origin = pd.Timestamp(read_from)
@@ -622,7 +516,7 @@ def kpi_trend(
     if daily_refunds.empty:
         out_refunds = np.zeros(len(out))
     else:
-        rd = (_to_dates(daily_refunds["day"]) - origin).dt.days.to_numpy()
+        rd = (pd.to_datetime(daily_refunds["day"]) - origin).dt.days.to_numpy()
         cum_refunds = np.concatenate(
             [[0.0], np.cumsum(np.bincount(rd, weights=daily_refunds["refunds"].astype(float), minlength=n_days))]
         )
@@ -634,7 +528,7 @@ def kpi_trend(
         out["revenue"] = np.round(-out_refunds, 2) + 0.0
         out["average_order_value"] = np.nan
         return out
-    d = (_to_dates(daily["day"]) - origin).dt.days.to_numpy()
+    d = (pd.to_datetime(daily["day"]) - origin).dt.days.to_numpy()
     cum_orders = np.concatenate([[0.0], np.cumsum(np.bincount(d, weights=daily["n"], minlength=n_days))])
     cum_revenue = np.concatenate(
         [[0.0], np.cumsum(np.bincount(d, weights=daily["revenue"].astype(float), minlength=n_days))]
@@ -661,28 +555,12 @@ def monthly_sales(
 ) -> pd.DataFrame:
     """Calendar months up to D's month: orders, revenue (net of refunds), buying customers,
     gross_sales and refunds (by refund date). D's month is partial."""
-    conds = _customer_conditions(segment, region, owner)
     end_key = as_of.year * 12 + as_of.month - 1
     start_key = end_key - months + 1
     start = datetime(start_key // 12, start_key % 12 + 1, 1)
     end = day_start(as_of + timedelta(days=1))
-    o = Order.__table__.c
-    mk = _month_key(o.ordered_at).label("month_key")
-    stmt = _filtered(
-        select(mk, func.count().label("orders"), func.sum(o.total).label("revenue"),
-               func.count(distinct(o.customer_id)).label("customers"))
-        .where(_scan(session, o.ordered_at) >= start, _scan(session, o.ordered_at) < end)
-        .group_by(mk),
-        o.customer_id,
-        conds,
-    )
-    df = _read(session, stmt)
-    r = Refund.__table__.c
-    rk = _month_key(r.refunded_at).label("month_key")
-    refunds = _read(session, _filtered(
-        select(rk, func.sum(r.amount).label("refunds"))
-        .where(r.kind == "refund", r.refunded_at >= start, r.refunded_at < end).group_by(rk),
-        r.customer_id, conds))
+    with _engine(session, "customer", "orders", "refund") as db:
+        df, refunds = analytics_orders.monthly_sales(db, start=start, end=end, flt=Filter(segment, region, owner))
     full = pd.DataFrame({"month_key": range(start_key, end_key + 1)})
     df = full.merge(df, on="month_key", how="left").fillna({"orders": 0, "revenue": 0.0, "customers": 0})
     df = df.merge(refunds, on="month_key", how="left").fillna({"refunds": 0.0})
@@ -715,28 +593,11 @@ def cohort_matrix(
     least one order in that month after the first (month 0 is 1.0 by construction).
     Months not yet reached at D are NaN. Orders after D are ignored.
     """
-    conds = _customer_conditions(segment, region, owner)
     end = day_start(as_of + timedelta(days=1))
     end_key = as_of.year * 12 + as_of.month - 1
     start_key = end_key - months + 1
-    o = Order.__table__.c
-    mk = _month_key(o.ordered_at)
-    pairs = _filtered(
-        select(o.customer_id, mk.label("mk")).where(o.ordered_at < end).group_by(o.customer_id, mk),
-        o.customer_id,
-        conds,
-    ).subquery()
-    firsts = select(pairs.c.customer_id, func.min(pairs.c.mk).label("cohort")).group_by(
-        pairs.c.customer_id
-    ).subquery()
-    offset = (pairs.c.mk - firsts.c.cohort).label("offset")
-    stmt = (
-        select(firsts.c.cohort, offset, func.count().label("n"))
-        .select_from(pairs.join(firsts, pairs.c.customer_id == firsts.c.customer_id))
-        .where(firsts.c.cohort >= start_key)
-        .group_by(firsts.c.cohort, offset)
-    )
-    df = _read(session, stmt)
+    with _engine(session, "customer", "orders") as db:
+        df = analytics_orders.cohort_counts(db, end=end, start_key=start_key, flt=Filter(segment, region, owner))
     cols = list(range(months))
     if df.empty:
         return pd.DataFrame(columns=["cohort", "customers", *cols])
@@ -767,48 +628,18 @@ def revenue_split(
 
     - new: the order falls in the calendar month of the customer's first order;
     - reactivated: otherwise, when the customer's previous order was H days or more
-      before this one (the customer was not active just before ordering);
+      before this one: the order that reactivates an inactive customer
+      (core.analytics.definitions);
     - returning: every other order.
     Returns long form: month, kind, orders, revenue.
     """
-    conds = _customer_conditions(segment, region, owner)
     end = day_start(as_of + timedelta(days=1))
     end_key = as_of.year * 12 + as_of.month - 1
     start_key = end_key - months + 1
     window_start = datetime(start_key // 12, start_key % 12 + 1, 1)
-    o = Order.__table__.c
-    mk = _month_key(o.ordered_at)
-    base = _filtered(
-        select(
-            o.customer_id,
-            o.ordered_at,
-            o.total,
-            mk.label("mk"),
-            func.min(mk).over(partition_by=o.customer_id).label("first_mk"),
-            func.lag(o.ordered_at).over(partition_by=o.customer_id, order_by=(o.ordered_at, o.id)).label(
-                "prev_at"
-            ),
-        ).where(o.ordered_at < end),
-        o.customer_id,
-        conds,
-    ).subquery()
-    # The window functions above saw the full history; only the window's months are summed,
-    # in SQL, so a few dozen rows come back whatever the store's size.
-    if session.get_bind().dialect.name == "sqlite":
-        gap_days = func.julianday(base.c.ordered_at) - func.julianday(base.c.prev_at)
-    else:
-        gap_days = extract("epoch", base.c.ordered_at - base.c.prev_at) / 86400.0
-    kind = case(
-        (base.c.mk == base.c.first_mk, literal("new")),
-        (and_(base.c.prev_at.is_not(None), gap_days >= horizon_days), literal("reactivated")),
-        else_=literal("returning"),
-    ).label("kind")
-    stmt = (
-        select(base.c.mk, kind, func.count().label("orders"), func.sum(base.c.total).label("revenue"))
-        .where(base.c.ordered_at >= window_start)
-        .group_by(base.c.mk, kind)
-    )
-    df = _read(session, stmt)
+    with _engine(session, "customer", "orders") as db:
+        df = analytics_orders.revenue_kinds(db, end=end, window_start=window_start, horizon_days=horizon_days,
+                                            flt=Filter(segment, region, owner))
     kinds = ["new", "returning", "reactivated"]
     full = pd.MultiIndex.from_product([range(start_key, end_key + 1), kinds], names=["mk", "kind"])
     res = (

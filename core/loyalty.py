@@ -53,6 +53,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from core import audit
+from core.analytics import ledger as analytics_ledger
 from core.config import get_settings
 from core.roles import require_personal_data
 from db.models import Customer, LoyaltyEntry, Order
@@ -334,27 +335,11 @@ def compute_lots(norm: pd.DataFrame, *, cutoff: pd.Timestamp | None = None,
 
     fast = ~slow
     if fast.any():
+        # Oldest-first matching as window sums and an ASOF join in DuckDB (core.analytics.ledger).
         f = np.flatnonzero(fast)
-        f_c, f_e, f_a = lc[f], le[f], la[f]
-        s_cum = _group_cumsum(f_c, f_a)
-        s_prev = s_cum - f_a
-        d_before = _prefix_sum(dc, dt, dv, f_c, f_e, strict=True)
-        is_exp = f_e < cut
-        # Lots expire in FIFO order here, so the expired ones are a prefix of each customer's:
-        # after lot k expires, the customer's expired total is max(0, max_{j<=k} S_j - D(e_j)).
-        v = np.where(is_exp, s_cum - d_before, np.iinfo("int64").min)
-        e_cum = np.maximum(pd.Series(v).groupby(f_c, sort=False).cummax().to_numpy(), 0)
-        e_prev = np.r_[0, e_cum[:-1]]
-        e_prev[_group_starts(f_c)] = 0
-        f_expired = np.where(is_exp, e_cum - e_prev, 0)
-        # Where each customer's consumption pointer stands at the cutoff: debits + expired.
-        expired_total = np.zeros(n_codes, dtype="int64")
-        np.maximum.at(expired_total, f_c, np.where(is_exp, e_cum, 0))
-        debit_total = np.bincount(dc, weights=dv, minlength=n_codes).round().astype("int64")
-        pointer = (expired_total + debit_total)[f_c]
-        f_remaining = np.where(is_exp, 0, np.maximum(0, s_cum - np.maximum(pointer, s_prev)))
-        expired[f] = f_expired
-        remaining[f] = f_remaining
+        fd = ~slow_code[dc]
+        expired[f], remaining[f] = analytics_ledger.fifo_fates(
+            lot_c=lc[f], lot_e=le[f], lot_a=la[f], deb_c=dc[fd], deb_t=dt[fd], deb_v=dv[fd], cut=cut)
 
     if slow.any():
         s_idx = np.flatnonzero(slow)
@@ -563,7 +548,9 @@ def read_entries(*, session: Session, before: datetime | None = None, customer_i
     """The ledger entries, by id: optionally only those before an instant or of one customer;
     without ``details`` no external_id and order_ref; without ``stored_expiries`` no ``expire``
     entries that Hearth computed itself (the computation does not need them; the programme's
-    own expiry entries stay)."""
+    own expiry entries stay). The whole ledger is read as columns (core.analytics.ledger)."""
+    if customer_id is None and not details:
+        return analytics_ledger.read_entries(session=session, before=before, stored_expiries=stored_expiries)
     cols = [LoyaltyEntry.id, LoyaltyEntry.customer_id, LoyaltyEntry.occurred_at, LoyaltyEntry.kind,
             LoyaltyEntry.points, LoyaltyEntry.expires_at, LoyaltyEntry.computed]
     if details:

@@ -174,8 +174,12 @@ def test_previous_period_comparison(session, store):
 
 def test_retention_extras(session, store):
     x = retention_extras(session=session, as_of=D)
-    assert (x["lapsed_customers"], x["reactivated_customers"]) == (2, 1)  # C D; D
-    assert x["reactivation_rate"] == 0.5
+    # Reactivation (design.md, core.analytics.definitions) at t = D - 30 days = 2026-06-01 00:00:
+    # inactive = no order in the 90 days [2026-03-03, 2026-06-01). Lapsed (ordered before t,
+    # inactive at t): B (last order 03-01), C (2025-06-01), D (2025-07-01); A (05-05) and H
+    # (04-01, 04-02) were active. Reactivated: D, who ordered on 06-01 10:00, within the 30 days.
+    assert (x["lapsed_customers"], x["reactivated_customers"]) == (3, 1)
+    assert x["reactivation_rate"] == pytest.approx(1 / 3)
     # First orders in (D-150, D-60] = [2026-02-01, 2026-05-02): A (2nd after 84 days), B (none),
     # H (2nd one second later).
     assert x["new_customers"] == 3
@@ -284,7 +288,7 @@ def test_weekly_summary_text(session, store):
     text = weekly_summary(session=session, as_of=D, horizon_days=90)
     assert "Hearth weekly summary for 2026-06-30" in text
     assert "63.75" in text and "-3.25" in text  # revenue and its change against the previous period
-    assert "reactivated: 1 of 2" in text
+    assert "reactivated: 1 of 3" in text  # D of B, C, D (see test_retention_extras)
     for c in store.values():
         assert c.name not in text and c.email not in text
 

@@ -1,0 +1,192 @@
+"""Columnar reads of the tables figures are computed from, and the DuckDB engine over them.
+
+Why this path (measured in benchmarks/bench_kpis.py, see the README's benchmark section): at
+the reference size SQLite's own aggregates walk 1.5 M order rows one at a time (seconds per
+figure, and every Overview figure is another pass), and reading rows through the DB-API
+turns every value into a Python object (17 s for the orders). The ADBC drivers for SQLite
+and PostgreSQL hand the rows over as Arrow columns (about 1 s for the orders), and DuckDB
+computes every aggregate over those columns in tens of milliseconds, vectorised and on both
+cores. The same SQL runs whichever database the rows came from.
+
+Reads, in this order of preference:
+
+- the session has writes not yet committed (a test's flushed rows, an import in progress):
+  read through the session's own connection, so the figures see what the session sees;
+- otherwise read through ADBC on a connection of its own (SQLite file or PostgreSQL URL);
+- an in-memory SQLite database (no file another connection could open): the session's
+  connection too.
+
+A read is kept for the rest of the session's transaction (``session.info``), so the figures
+of one request share one read. When ``db.generation`` (the data generation moved by database
+triggers on every write) is present, reads are also kept between requests in this process,
+keyed by the table's generation, so a write anywhere makes the next read fresh.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
+
+# name -> the SELECT that reads it; columns are exactly what the analytics use.
+# Timestamps come as text from SQLite and as timestamps from PostgreSQL: the views below cast.
+READS: dict[str, str] = {
+    "customer": "SELECT id, signup_date, segment, region, owner, subscription_status FROM customer",
+    "orders": "SELECT id, customer_id, ordered_at, total FROM orders",
+    "refund": "SELECT customer_id, refunded_at, amount, kind FROM refund",
+    "support_ticket": "SELECT customer_id, opened_at FROM support_ticket",
+    "loyalty_entry": "SELECT id, customer_id, occurred_at, kind, points, expires_at, computed FROM loyalty_entry",
+}
+
+# DuckDB views with the types the SQL relies on, whatever the database gave.
+VIEWS: dict[str, str] = {
+    "customer": "SELECT CAST(id AS BIGINT) AS id, CAST(signup_date AS DATE) AS signup_date, "
+                "CAST(segment AS VARCHAR) AS segment, CAST(region AS VARCHAR) AS region, "
+                "CAST(owner AS VARCHAR) AS owner, CAST(subscription_status AS VARCHAR) AS subscription_status "
+                "FROM raw_customer",
+    "orders": "SELECT CAST(id AS BIGINT) AS id, CAST(customer_id AS BIGINT) AS customer_id, "
+              "CAST(ordered_at AS TIMESTAMP) AS ordered_at, CAST(total AS DOUBLE) AS total FROM raw_orders",
+    "refund": "SELECT CAST(customer_id AS BIGINT) AS customer_id, CAST(refunded_at AS TIMESTAMP) AS refunded_at, "
+              "CAST(amount AS DOUBLE) AS amount, CAST(kind AS VARCHAR) AS kind FROM raw_refund",
+    "support_ticket": "SELECT CAST(customer_id AS BIGINT) AS customer_id, "
+                      "CAST(opened_at AS TIMESTAMP) AS opened_at FROM raw_support_ticket",
+    "loyalty_entry": "SELECT CAST(id AS BIGINT) AS id, CAST(customer_id AS BIGINT) AS customer_id, "
+                     "CAST(occurred_at AS TIMESTAMP) AS occurred_at, CAST(kind AS VARCHAR) AS kind, "
+                     "CAST(points AS BIGINT) AS points, CAST(expires_at AS TIMESTAMP) AS expires_at, "
+                     "CAST(computed AS BOOLEAN) AS computed FROM raw_loyalty_entry",
+}
+
+_INFO_KEY = "hearth.analytics.reads"
+_lock = threading.Lock()
+_process_reads: dict[tuple[str, str], tuple[tuple, pa.Table]] = {}
+
+
+@dataclass(frozen=True)
+class Where:
+    """How a read was made, for the benchmark and tests: 'adbc' or 'session'."""
+
+    how: str
+
+
+def _clear_reads(session: OrmSession, *_args: object) -> None:
+    session.info.pop(_INFO_KEY, None)
+
+
+event.listen(OrmSession, "after_transaction_end", _clear_reads)
+event.listen(OrmSession, "after_flush", _clear_reads)
+
+
+def session_writing(session: Session) -> bool:
+    """True while ``session`` holds writes not yet committed (pending or flushed)."""
+    if session.new or session.dirty or session.deleted:
+        return True
+    if not session.in_transaction():
+        return False
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        return bool(getattr(conn.connection.dbapi_connection, "in_transaction", False))
+    return conn.execute(text("SELECT txid_current_if_assigned()")).scalar() is not None
+
+
+def _adbc_uri(conn: Connection) -> tuple[str, str] | None:
+    """(driver, uri) for ADBC, or None when only the session's connection can see the data."""
+    url = make_url(str(conn.engine.url.render_as_string(hide_password=False)))
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if not url.database or url.database == ":memory:":
+            return None
+        return "sqlite", f"file:{url.database}?mode=ro"
+    if backend == "postgresql":
+        return "postgresql", url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return None
+
+
+def _read_adbc(driver: str, uri: str, sql: str) -> pa.Table:
+    if driver == "sqlite":
+        import adbc_driver_sqlite.dbapi as adbc
+    else:
+        import adbc_driver_postgresql.dbapi as adbc
+    with adbc.connect(uri) as aconn, aconn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetch_arrow_table()
+
+
+def _read_session(conn: Connection, sql: str) -> pa.Table:
+    result = conn.exec_driver_sql(sql)
+    names = list(result.keys())
+    rows = result.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    arrays = []
+    for col in columns:
+        # pyarrow types Python dates, datetimes and numbers itself; SQLite's timestamps are text.
+        arrays.append(pa.array(list(col)) if len(col) else pa.array([], type=pa.string()))
+    return pa.table(dict(zip(names, arrays, strict=True)))
+
+
+def _generation(conn: Connection, name: str) -> tuple | None:
+    """The table's data generation when db.generation exists (after issue 17's trigger
+    migration), else None: then reads are kept for one transaction only."""
+    try:
+        from db import generation  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    try:
+        return tuple(generation.read(conn, [name]))
+    except Exception:  # noqa: BLE001 - no counter table yet (an old database): keep nothing
+        return None
+
+
+def read_table(session: Session, name: str) -> pa.Table:
+    """The rows of one table of :data:`READS` as an Arrow table (raw database types)."""
+    kept: dict[str, pa.Table] = session.info.setdefault(_INFO_KEY, {})
+    if name in kept:
+        return kept[name]
+    conn = session.connection()
+    target = _adbc_uri(conn)
+    if session_writing(session) or target is None:
+        table = _read_session(conn, READS[name])
+        kept[name] = table
+        return table
+    gen = _generation(conn, name)
+    key = (target[1], name)
+    if gen is not None:
+        with _lock:
+            hit = _process_reads.get(key)
+        if hit is not None and hit[0] == gen:
+            kept[name] = hit[1]
+            return hit[1]
+    table = _read_adbc(target[0], target[1], READS[name])
+    if gen is not None:
+        with _lock:
+            _process_reads[key] = (gen, table)
+    kept[name] = table
+    return table
+
+
+def duckdb_connection() -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB connection (milliseconds to open; closed by its user)."""
+    return duckdb.connect(":memory:")
+
+
+def engine_for(session: Session, tables: Iterable[str]) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB connection with the named tables as typed views.
+
+    Each view has the columns of :data:`VIEWS`; timestamps are naive UTC as stored."""
+    db = duckdb_connection()
+    for name in tables:
+        db.register(f"raw_{name}", read_table(session, name))
+        db.execute(f"CREATE VIEW {name} AS {VIEWS[name]}")
+    return db
+
+
+def forget_reads() -> None:
+    """Drop the reads kept between requests (tests, the benchmark's cold runs)."""
+    with _lock:
+        _process_reads.clear()
