@@ -29,6 +29,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import csv as pa_csv
 from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
@@ -52,6 +55,8 @@ log = logging.getLogger(__name__)
 
 KINDS = ("customers", "orders", "refunds", "feedback", "loyalty", "tickets", "products")
 MAX_LISTED_PROBLEMS = 20
+# From this many new rows into a table that holds fewer, its indexes are dropped and built again.
+REBUILD_INDEXES_FROM = 50_000
 Progress = Callable[[float, str], None]
 
 
@@ -323,6 +328,58 @@ def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
         first_line = text.split("\n", 1)[0].rstrip("\r")
     else:
         delimiter = _guess_delimiter(first_line)
+    fast = _read_with_arrow(text, delimiter)
+    header, frame = fast if fast is not None else _read_with_pandas(filename, text, delimiter, bool(hint))
+    if len(set(header)) != len(header) or "" in header:
+        dupes = sorted({c for c in header if header.count(c) > 1 or c == ""})
+        raise _fail(filename, "the header row has empty or repeated column names: "
+                              + ", ".join(repr(c) for c in dupes))
+    frame.columns = header
+    return ParsedFile(filename=filename, frame=frame, delimiter=delimiter, had_bom=had_bom,
+                      sep_hint=bool(hint))
+
+
+def _read_with_arrow(text: str, delimiter: str) -> tuple[list[str], pd.DataFrame] | None:
+    """The fast read (pyarrow.csv, several threads) of a file that is plainly well formed:
+    every line one record with exactly the header's number of cells, at least two of them.
+
+    Returns the stripped header and cells (str columns, row 0 = the first row under the
+    header, all-empty rows dropped), or None for anything else (a row of another width, a
+    blank line, a line break inside a quoted cell, a quote arrow cannot read): the careful
+    pandas read then finds and names the problem, or reads the file as it is.
+    """
+    raw = text.encode()
+    n_lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(raw),
+            read_options=pa_csv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                              ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(raw.split(b"\n", 1)[0].count(
+                    delimiter.encode()) + 64)},
+                strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[]),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if table.num_columns < 2 or table.num_rows != n_lines or any(
+            not pa.types.is_string(t) for t in table.schema.types):
+        return None
+    columns = [pc.utf8_trim_whitespace(table.column(i).combine_chunks()) for i in range(table.num_columns)]
+    header = [str(c[0].as_py()) for c in columns]
+    body = [c.slice(1) for c in columns]
+    frame = pd.DataFrame({i: pd.Series(pd.array(c, dtype="str"), copy=False) for i, c in enumerate(body)})
+    given = pc.not_equal(body[0], "")
+    for c in body[1:]:
+        given = pc.or_(given, pc.not_equal(c, ""))
+    if not pc.all(given).as_py():
+        frame = frame[given.to_numpy(zero_copy_only=False)]
+    return header, frame
+
+
+def _read_with_pandas(filename: str, text: str, delimiter: str, hint: bool) -> tuple[list[str], pd.DataFrame]:
+    """The careful read: every record accounted for, problems named (see read_csv_bytes)."""
     try:
         # header=None: a row with more cells than the header is an error, not a silent index.
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
@@ -345,16 +402,11 @@ def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
     _account_for_every_line(filename, text, frame, delimiter)
     frame = frame.iloc[1:].fillna("")
     frame.index = frame.index - 1
-    frame.columns = header
-    if len(set(header)) != len(header) or "" in header:
-        dupes = sorted({c for c in header if header.count(c) > 1 or c == ""})
-        raise _fail(filename, "the header row has empty or repeated column names: "
-                              + ", ".join(repr(c) for c in dupes))
-    frame = frame.apply(lambda s: s.str.strip()) if len(frame.columns) else frame
-    # Blank lines are dropped but keep their place, so row numbers stay those a spreadsheet shows.
-    frame = frame[(frame != "").any(axis=1)] if len(frame.columns) else frame
-    return ParsedFile(filename=filename, frame=frame, delimiter=delimiter, had_bom=had_bom,
-                      sep_hint=bool(hint))
+    if len(set(header)) == len(header) and "" not in header and len(frame.columns):
+        frame = frame.apply(lambda s: s.str.strip())
+        # Blank lines are dropped but keep their place, so row numbers stay those a spreadsheet shows.
+        frame = frame[(frame != "").any(axis=1)]
+    return header, frame
 
 
 def _delimiters_per_line(text: str, delimiter: str, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
@@ -527,8 +579,33 @@ _FALSE = {"false", "no", "n", "0", "f", ""}
 _COMPACT_DATE = re.compile(r"\d{8}")
 
 
+def _arrow_cells(values: pd.Series) -> pa.Array:
+    """The cells as an arrow string array, empty ones as null."""
+    arr = pa.array(values.astype(str))
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+
+
+def _arrow_datetimes(values: pd.Series) -> pd.Series | None:
+    """The fast path of parse_datetimes: when every non-empty cell is an ISO 8601 date or date
+    and time that arrow reads, all without a UTC offset or all with one, the same values pandas
+    gives (nanoseconds, naive UTC); else None."""
+    cells = _arrow_cells(values)
+    for target in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
+        try:
+            parsed = pc.cast(cells, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        out = np.asarray(pc.fill_null(pc.cast(parsed, pa.int64()), 0)).view("datetime64[ns]").copy()
+        out[np.asarray(pc.is_null(parsed))] = np.datetime64("NaT")
+        return pd.Series(out, index=values.index, dtype="datetime64[ns]")
+    return None
+
+
 def parse_datetimes(values: pd.Series) -> pd.Series:
     """ISO 8601 (any offset, converted to naive UTC) or YYYYMMDD; NaT where unparseable."""
+    fast = _arrow_datetimes(values)
+    if fast is not None:
+        return fast
     values = values.astype(str)
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     compact = values.str.fullmatch(r"\d{8}")
@@ -590,7 +667,7 @@ def _check_column(col: Col, raw: pd.Series) -> tuple[pd.Series, list[tuple[pd.Se
                                "the date is not known"),
         ]
     if col.kind in ("number", "whole"):
-        numbers = pd.to_numeric(raw.where(~empty, None), errors="coerce").astype("float64")
+        numbers = _numbers(raw, empty)
         bad = ~empty & ~np.isfinite(numbers.fillna(np.inf))
         checks = [(bad, "is not a number (use digits with a decimal point, like 12.50)")]
         if col.kind == "whole":
@@ -615,6 +692,16 @@ def _check_column(col: Col, raw: pd.Series) -> tuple[pd.Series, list[tuple[pd.Se
         bad = ~empty & ~low.isin(col.choices)
         return low.where(~empty, None).astype(object), [(bad, f"is not one of {', '.join(col.choices)}")]
     raise AssertionError(col.kind)
+
+
+def _numbers(raw: pd.Series, empty: pd.Series) -> pd.Series:
+    """Cells as float64 (NaN for empty and unparseable ones); arrow's cast when every
+    non-empty cell is a plain number, else pandas' to_numeric."""
+    try:
+        cast = pc.cast(_arrow_cells(raw), pa.float64())
+        return pd.Series(np.asarray(pc.fill_null(cast, np.nan)), index=raw.index, dtype="float64")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(raw.where(~empty, None), errors="coerce").astype("float64")
 
 
 class Problems(list):
@@ -911,13 +998,15 @@ def _resolve_customers(conn: Connection, external_ids: pd.Series, *, write: bool
     """Internal ids for external customer ids (same index); unknown ids become minimal customers.
 
     Without ``write`` the unknown ids get negative placeholder ids and nothing is created.
+    Each distinct id is looked up once (a file repeats its customers).
     """
     table = Customer.__table__
+    codes, uniques = pd.factorize(external_ids.to_numpy(dtype=object))
     known = _read(conn, select(table.c.id, table.c.external_id))
-    lookup = pd.Series(known["id"].to_numpy(), index=known["external_id"].astype(str).to_numpy())
-    wanted = pd.Series(external_ids.dropna().to_numpy(dtype=object), dtype=object)
-    unknown = pd.Index(wanted.unique(), dtype=object)
-    unknown = unknown[~_isin(pd.Series(unknown, dtype=object), lookup.index).to_numpy()]
+    lookup = pd.Series(known["id"].to_numpy(), index=known["external_id"].astype(str).to_numpy(dtype=object))
+    wanted = pd.Series(uniques, dtype=object)
+    found = wanted.map(lookup)
+    unknown = pd.Index(wanted[found.isna().to_numpy()].to_numpy(), dtype=object)
     if len(unknown):
         if write:
             now = utcnow()
@@ -927,12 +1016,14 @@ def _resolve_customers(conn: Connection, external_ids: pd.Series, *, write: bool
                 "created_at": now, "updated_at": now}))
             fresh = _read(conn, select(table.c.id, table.c.external_id).where(table.c.id > before))
             fresh = fresh[_isin(fresh["external_id"], unknown)]
-            extra = pd.Series(fresh["id"].to_numpy(), index=fresh["external_id"].to_numpy())
+            extra = pd.Series(fresh["id"].to_numpy(), index=fresh["external_id"].to_numpy(dtype=object))
         else:
             extra = pd.Series(-np.arange(1, len(unknown) + 1), index=unknown.to_numpy())
-        lookup = pd.concat([lookup, extra])
-    ids = external_ids.astype(object).map(lookup)
-    return ids, len(unknown)
+        found = found.fillna(wanted.map(extra))
+    per_unique = found.to_numpy(dtype="float64")
+    ids = np.where(codes >= 0, per_unique[np.maximum(codes, 0)] if len(per_unique) else np.nan, np.nan)
+    out = pd.Series(ids, index=external_ids.index)
+    return (out.astype("int64") if len(out) and not out.isna().any() else out), len(unknown)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1188,173 +1279,257 @@ def _check_ledger(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> Non
                                                           "is applied"))
 
 
-def _import_orders(ctx: _Context, problems: Problems) -> None:
-    t = ctx.typed
-    has_lines = "sku" in t
-    for name, default in (("order_id", None), ("offer_code", None)):
-        if name not in t:
-            t[name] = pd.Series(default, index=t.index, dtype=object)
-    # Rows without an order_id: rows with the same customer, time, total and offer code form
-    # one order, keyed by a SHA-1 of those and its sorted lines.
+def _order_positions(order_ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the number of its order (0, 1, ... in order of first appearance); per order,
+    the position of its first row (increasing)."""
+    codes, uniques = pd.factorize(order_ids.to_numpy(dtype=object))
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return codes, first
+
+
+def _derive_order_ids(t: pd.DataFrame, has_lines: bool) -> None:
+    """Rows without an order_id: rows with the same customer, time, total and offer code form
+    one order, keyed by a SHA-1 of those and its sorted lines (in place)."""
     missing = t["order_id"].isna()
-    if missing.any():
-        sub = t[missing]
-        header = [_canon(sub["customer_id"], "text"), _canon(sub["ordered_at"], "datetime"),
-                  _canon(sub["total"], "number"), _canon(sub["offer_code"], "text")]
-        group = header[0] + "|" + header[1] + "|" + header[2] + "|" + header[3]
-        if has_lines:
-            line = (_canon(sub["sku"], "text") + ":"
-                    + _canon(sub.get("quantity", pd.Series(1.0, index=sub.index)).fillna(1.0), "number")
-                    + ":" + _canon(sub.get("unit_price", pd.Series(np.nan, index=sub.index)), "number"))
-            lines_text = (pd.DataFrame({"g": group, "l": line}).sort_values(["g", "l"])
-                          .groupby("g", sort=False)["l"].agg(",".join))
-            group_text = group + "|" + group.map(lines_text)
-        else:
-            group_text = group
-        t.loc[missing, "order_id"] = _sha_keys([group_text])
-    # Every row of one order must agree on the order's own fields.
-    first = t.groupby("order_id", sort=False)[["customer_id", "ordered_at", "total", "offer_code"]
-                                              ].transform("first")
-    first_row = ctx.rownum.groupby(t["order_id"].to_numpy()).transform("first").to_numpy()
+    if not missing.any():
+        return
+    sub = t[missing]
+    header = [_canon(sub["customer_id"], "text"), _canon(sub["ordered_at"], "datetime"),
+              _canon(sub["total"], "number"), _canon(sub["offer_code"], "text")]
+    group = header[0] + "|" + header[1] + "|" + header[2] + "|" + header[3]
+    if has_lines:
+        line = (_canon(sub["sku"], "text") + ":"
+                + _canon(sub.get("quantity", pd.Series(1.0, index=sub.index)).fillna(1.0), "number")
+                + ":" + _canon(sub.get("unit_price", pd.Series(np.nan, index=sub.index)), "number"))
+        lines_text = (pd.DataFrame({"g": group, "l": line}).sort_values(["g", "l"])
+                      .groupby("g", sort=False)["l"].agg(",".join))
+        group_text = group + "|" + group.map(lines_text)
+    else:
+        group_text = group
+    t.loc[missing, "order_id"] = _sha_keys([group_text])
+
+
+def _differs_from_order(problems: Problems, t: pd.DataFrame, column: str, reference: pd.Series,
+                        mask: np.ndarray, rownum: np.ndarray, first_row: np.ndarray) -> None:
+    """A problem for each row (where ``mask``) whose ``column`` differs from its order's value."""
+    bad = np.flatnonzero(mask)
+    if not len(bad):
+        return
+    problems.uncounted += max(len(bad) - MAX_LISTED_PROBLEMS, 0)
+    values, order_ids = t[column].to_numpy(), t["order_id"].to_numpy()
+    problems.extend(Problem(int(rownum[i]), column, str(values[i]),
+                            f"differs from the other rows of order {order_ids[i]} "
+                            f"(first at row {int(first_row[i])})") for i in bad[:MAX_LISTED_PROBLEMS])
+
+
+def _check_order_rows(ctx: _Context, t: pd.DataFrame, problems: Problems) -> pd.DataFrame:
+    """Every row of one order must agree on the order's own fields; the refund columns, often
+    filled on an order's first row only, must agree where given (and then fill the others).
+    Returns ``t`` with the refund columns filled."""
+    codes, first = _order_positions(t["order_id"])
+    first_of_row = first[codes]
     rownum = ctx.rownum.to_numpy()
+    first_row = rownum[first_of_row]
     for column in ("customer_id", "ordered_at", "total", "offer_code"):
-        bad = np.flatnonzero(~_same(t[column], first[column]))
-        problems.uncounted += max(len(bad) - MAX_LISTED_PROBLEMS, 0)
-        raw_vals = t[column].astype(str).to_numpy()
-        problems.extend(Problem(int(rownum[i]), column, raw_vals[i],
-                                f"differs from the other rows of order {t['order_id'].iloc[i]} "
-                                f"(first at row {int(first_row[i])})") for i in bad[:MAX_LISTED_PROBLEMS])
+        values = t[column]
+        if values.isna().any():  # the first value given, as groupby's "first" takes it
+            ref = t.groupby("order_id", sort=False)[column].transform("first")
+        else:
+            ref = pd.Series(values.to_numpy()[first_of_row], index=t.index)
+        _differs_from_order(problems, t, column, ref, ~_same(values, ref), rownum, first_row)
     refund_cols = [c for c in ("status", "refunded_amount", "refund_of", "refunded_at") if c in t]
     if refund_cols:
-        # Shops often fill these on an order's first row only: the non-empty ones must agree.
         given = t.groupby("order_id", sort=False)[refund_cols].transform("first")
         for column in refund_cols:
-            bad = np.flatnonzero(t[column].notna().to_numpy() & ~_same(t[column], given[column]))
-            raw_vals = t[column].astype(str).to_numpy()
-            problems.uncounted += max(len(bad) - MAX_LISTED_PROBLEMS, 0)
-            problems.extend(Problem(int(rownum[i]), column, raw_vals[i],
-                                    f"differs from the other rows of order {t['order_id'].iloc[i]} "
-                                    f"(first at row {int(first_row[i])})") for i in bad[:MAX_LISTED_PROBLEMS])
+            mask = t[column].notna().to_numpy() & ~_same(t[column], given[column])
+            _differs_from_order(problems, t, column, given[column], mask, rownum, first_row)
         t = t.assign(**{c: given[c] for c in refund_cols})
-    if problems:
-        return
-    header_rows = ~t.duplicated("order_id", keep="first")
-    refunds, real = _refunds_in_orders(t.loc[header_rows], ctx.rownum, problems)
-    if problems:
-        return
-    if not real.all():
-        # Refund and cancellation rows are kept as refunds: their lines are no order's lines.
-        t = t[_isin(t["order_id"], t.loc[header_rows, "order_id"][real.to_numpy()])]
-        header_rows = header_rows.loc[t.index]
-    orders = t.loc[header_rows, ["order_id", "customer_id", "ordered_at", "total", "offer_code"]]
-    if has_lines:
-        lines = t.loc[t["sku"].notna(), ["order_id", "sku"]].copy()
+    return t
+
+
+def _order_lines(ctx: _Context, t: pd.DataFrame, codes: np.ndarray, first: np.ndarray
+                 ) -> tuple[pd.DataFrame | None, np.ndarray]:
+    """The file's order lines (order_id, sku, quantity, unit_price) and each line's order
+    number; rows that only repeat an order are counted as skipped."""
+    header = np.zeros(len(t), dtype=bool)
+    header[first] = True
+    if "sku" not in t:
+        lines, line_codes = None, np.array([], dtype=np.int64)
+        skipped_rows = int((~header).sum())
+    else:
+        has_sku = t["sku"].notna().to_numpy()
+        lines = t.loc[has_sku, ["order_id", "sku"]].copy()
+        line_codes = codes[has_sku]
         quantity = t["quantity"] if "quantity" in t else pd.Series(1.0, index=t.index)
         unit_price = t["unit_price"] if "unit_price" in t else pd.Series(np.nan, index=t.index)
-        lines["quantity"] = quantity.loc[lines.index].fillna(1.0)
-        lines["unit_price"] = unit_price.loc[lines.index]
+        lines["quantity"] = quantity.to_numpy()[has_sku]
+        lines["quantity"] = lines["quantity"].fillna(1.0)
+        lines["unit_price"] = unit_price.to_numpy()[has_sku]
         if lines["unit_price"].isna().any():
             prices = _read(ctx.conn, select(Product.__table__.c.sku, Product.__table__.c.unit_price))
             known = pd.Series(prices["unit_price"].to_numpy(), index=prices["sku"].astype(str).to_numpy())
             lines["unit_price"] = lines["unit_price"].fillna(lines["sku"].map(known)).fillna(0.0)
-        skipped_rows = int((~header_rows & t["sku"].isna()).sum())
-    else:
-        lines = None
-        skipped_rows = int((~header_rows).sum())
+        skipped_rows = int((~header & ~has_sku).sum())
     if skipped_rows:
         _skip(ctx.summary, "repeats an order given on an earlier row, with no line of its own", skipped_rows)
-    ctx.progress(0.2, f"{len(orders):,} orders checked; matching customers")
+    return lines, line_codes
 
+
+def _changed_lines(ctx: _Context, incoming: pd.DataFrame, existing: pd.DataFrame, lines: pd.DataFrame
+                   ) -> np.ndarray:
+    """Ids of stored orders whose stored lines differ from the file's (multiset hash)."""
+    matched = incoming.merge(existing[["id", "external_id"]], on="external_id")
+    if not len(matched):
+        return np.array([], dtype="int64")
+    line_table = OrderLine.__table__
+    stored = _read(ctx.conn, select(line_table.c.order_id, line_table.c.sku, line_table.c.quantity,
+                                    line_table.c.unit_price))
+    stored = stored[stored["order_id"].isin(matched["id"])]
+    file_lines = lines.merge(matched[["id", "external_id"]], left_on="order_id", right_on="external_id")
+    sig_db = _line_signature(stored["order_id"], stored)
+    sig_file = _line_signature(file_lines["id"], file_lines)
+    ids = pd.Index(matched["id"])
+    db_sig = sig_db.reindex(ids, fill_value=0).to_numpy()
+    file_sig = sig_file.reindex(ids, fill_value=0).to_numpy()
+    return ids[db_sig != file_sig].to_numpy(dtype="int64")
+
+
+@dataclass
+class _OrderPlan:
+    incoming: pd.DataFrame  # one row per order of the file, in order of first appearance
+    is_new: np.ndarray  # per incoming order
+    changed: pd.DataFrame  # id + the compared columns of stored orders to update
+    compare: list[str]
+    lines: pd.DataFrame | None
+    line_codes: np.ndarray  # per line, its order's position in incoming
+    relined: np.ndarray  # per incoming order: its stored lines are replaced
+    relined_ids: np.ndarray  # stored ids of those orders
+    relined_db_ids: np.ndarray  # the same, in the order of incoming's relined orders
+    cancelled_stored: pd.DataFrame
+    refund_plan: _RefundPlan
+    existing_count: int
+
+
+def _import_orders(ctx: _Context, problems: Problems) -> None:
+    """Orders and their lines, one order per order_id (rows of one order are its lines);
+    refund and cancellation rows become refunds (see _refunds_in_orders)."""
+    t = ctx.typed
+    for name in ("order_id", "offer_code"):
+        if name not in t:
+            t[name] = pd.Series(None, index=t.index, dtype=object)
+    _derive_order_ids(t, "sku" in t)
+    t = _check_order_rows(ctx, t, problems)
+    if problems:
+        return
+    codes, first = _order_positions(t["order_id"])
+    refunds, real = _refunds_in_orders(t.iloc[first], ctx.rownum, problems)
+    if problems:
+        return
+    if not real.all():
+        # Refund and cancellation rows are kept as refunds: their lines are no order's lines.
+        t = t[real.to_numpy()[codes]]
+        codes, first = _order_positions(t["order_id"])
+    plan = _plan_orders(ctx, t, codes, first, refunds, problems)
+    if problems or plan is None:
+        return
+    if not ctx.write:
+        return
+    _write_orders(ctx, plan)
+
+
+def _plan_orders(ctx: _Context, t: pd.DataFrame, codes: np.ndarray, first: np.ndarray,
+                 refunds: pd.DataFrame, problems: Problems) -> _OrderPlan | None:
+    """Compare the file's orders with the stored ones; count what will change."""
+    orders = t.iloc[first]
+    lines, line_codes = _order_lines(ctx, t, codes, first)
+    ctx.progress(0.2, f"{len(orders):,} orders checked; matching customers")
     ids, created = _resolve_customers(ctx.conn, orders["customer_id"], write=ctx.write)
     ctx.summary.customers_created += created
-    incoming = pd.DataFrame({"external_id": orders["order_id"].astype(str).to_numpy(),
+    incoming = pd.DataFrame({"external_id": orders["order_id"].to_numpy(dtype=object),
                              "customer_id": ids.to_numpy(), "ordered_at": orders["ordered_at"].to_numpy(),
                              "total": orders["total"].to_numpy(),
                              "offer_code": orders["offer_code"].to_numpy()})
     compare = {"customer_id": "whole", "ordered_at": "datetime", "total": "number"}
     if "offer_code" in ctx.summary.mapping.values():
         compare["offer_code"] = "text"
-    table, line_table = Order.__table__, OrderLine.__table__
+    table = Order.__table__
     existing = _read(ctx.conn, select(table.c.id, table.c.external_id, table.c.customer_id,
                                       table.c.ordered_at, table.c.total, table.c.offer_code))
     ctx.progress(0.3, "comparing with the orders already stored")
     plan = _plan(incoming[["external_id", *compare]], existing, "external_id", compare)
     changed = plan.changed
-    changed_lines_ids = np.array([], dtype="int64")
-    if has_lines and not existing.empty:
-        # Orders whose stored lines differ from the file's are changed too (multiset hash).
-        matched = incoming.merge(existing[["id", "external_id"]], on="external_id")
-        if len(matched):
-            stored = _read(ctx.conn, select(line_table.c.order_id, line_table.c.sku, line_table.c.quantity,
-                                            line_table.c.unit_price))
-            stored = stored[stored["order_id"].isin(matched["id"])]
-            file_lines = lines.merge(matched[["id", "external_id"]], left_on="order_id",
-                                     right_on="external_id")
-            sig_db = _line_signature(stored["order_id"], stored)
-            sig_file = _line_signature(file_lines["id"], file_lines)
-            ids = pd.Index(matched["id"])
-            db_sig = sig_db.reindex(ids, fill_value=0).to_numpy()
-            file_sig = sig_file.reindex(ids, fill_value=0).to_numpy()
-            differs = ids[db_sig != file_sig]
-            changed_lines_ids = differs.to_numpy(dtype="int64")
-            extra = matched[matched["id"].isin(differs) & ~matched["id"].isin(changed["id"])]
-            if len(extra):
-                add = incoming[_isin(incoming["external_id"], extra["external_id"])].merge(
-                    extra[["id", "external_id"]], on="external_id")[["id", "external_id", *compare]]
-                changed = pd.concat([changed, add], ignore_index=True)
+    is_new = np.ones(len(incoming), dtype=bool) if existing.empty else \
+        _isin(incoming["external_id"], plan.new["external_id"]).to_numpy()
+    relined_ids = np.array([], dtype="int64")
+    if lines is not None and not existing.empty:
+        relined_ids = _changed_lines(ctx, incoming, existing, lines)
+        extra = existing[existing["id"].isin(relined_ids) & ~existing["id"].isin(changed["id"])]
+        if len(extra):
+            add = incoming[_isin(incoming["external_id"], extra["external_id"])].merge(
+                extra[["id", "external_id"]], on="external_id")[["id", "external_id", *compare]]
+            changed = pd.concat([changed, add], ignore_index=True)
+    relined_stored = existing[existing["id"].isin(relined_ids)]
+    relined = _isin(incoming["external_id"], relined_stored["external_id"]).to_numpy()
+    relined_db_ids = pd.Series(relined_stored["id"].to_numpy(), index=relined_stored["external_id"].astype(str)
+                               ).reindex(incoming["external_id"][relined].astype(str)).to_numpy(dtype="int64")
     cancelled_stored = _cancelled_orders_stored(refunds, existing)
     file_orders = pd.DataFrame({"external_id": incoming["external_id"].to_numpy(),
                                 "customer_ext": orders["customer_id"].to_numpy(),
                                 "total": incoming["total"].to_numpy()})
+    has_refund_cols = any(c in t for c in ("status", "refunded_amount", "refund_of", "refunded_at"))
     refund_plan = _plan_refunds(ctx, refunds, problems, file_orders=file_orders, stored_orders=existing,
-                                replace_derived=orders["order_id"] if refund_cols else None)
+                                replace_derived=orders["order_id"] if has_refund_cols else None)
     if problems:
-        return
+        return None
     if len(cancelled_stored):
         ctx.summary.notes.append(f"{len(cancelled_stored):,} orders stored before are cancelled in this file: "
                                  "they leave the orders and are kept as cancellations")
-    n_new_lines = 0 if lines is None else int(_isin(lines["order_id"], plan.new["external_id"]).sum())
-    n_changed_lines = 0 if lines is None else int(
-        _isin(lines["order_id"], existing.loc[existing["id"].isin(changed_lines_ids), "external_id"]).sum())
-    ctx.summary.inserted += len(plan.new)
+    ctx.summary.inserted += int(is_new.sum())
     ctx.summary.updated += len(changed)
-    ctx.summary.unchanged += len(incoming) - len(plan.new) - len(changed)
-    ctx.summary.lines += n_new_lines + n_changed_lines
-    if not ctx.write:
-        return
+    ctx.summary.unchanged += len(incoming) - int(is_new.sum()) - len(changed)
+    ctx.summary.lines += int((is_new | relined)[line_codes].sum())
+    return _OrderPlan(incoming=incoming, is_new=is_new, changed=changed, compare=list(compare), lines=lines,
+                      line_codes=line_codes, relined=relined, relined_ids=relined_ids, relined_db_ids=relined_db_ids,
+                      cancelled_stored=cancelled_stored, refund_plan=refund_plan, existing_count=len(existing))
 
+
+def _write_orders(ctx: _Context, plan: _OrderPlan) -> None:
+    """Insert new orders (ids given here, so lines need no read-back), update changed ones,
+    replace the lines of orders whose lines changed, then write the refunds."""
+    table, line_table = Order.__table__, OrderLine.__table__
     before = _max_id(ctx.conn, table)
-    new = incoming[_isin(incoming["external_id"], plan.new["external_id"])]
-    total = max(len(new) + n_new_lines, 1)
-    bulk_insert(ctx.conn, table, new,
+    new = plan.incoming[plan.is_new]
+    new_ids = before + 1 + np.arange(len(new), dtype=np.int64)
+    new.insert(0, "id", new_ids)
+    n_lines = 0 if plan.lines is None else len(plan.lines)
+    total = max(len(new) + n_lines, 1)
+    # Into a table this file outgrows, dropping and re-creating the indexes is faster (db.bulk).
+    rebuild = len(new) >= max(REBUILD_INDEXES_FROM, plan.existing_count)
+    bulk_insert(ctx.conn, table, new, rebuild_indexes=rebuild,
                 progress=lambda n: ctx.progress(0.35 + 0.3 * n / total, f"inserted {n:,} orders"))
-    header_cols = [c for c in compare if c != "customer_id"] + ["customer_id"]
-    upd = changed.copy()
+    upd = plan.changed.copy()
     upd["customer_id"] = upd["customer_id"].astype("int64")
-    _update_rows(ctx.conn, table, upd, header_cols)
-    _remove_orders(ctx, cancelled_stored)
-    if lines is None:
-        _write_refunds(ctx, refund_plan)
-        return
-    if len(changed_lines_ids):
-        for start in range(0, len(changed_lines_ids), 5_000):
-            chunk = [int(x) for x in changed_lines_ids[start:start + 5_000]]
+    _update_rows(ctx.conn, table, upd, [c for c in plan.compare if c != "customer_id"] + ["customer_id"])
+    _remove_orders(ctx, plan.cancelled_stored)
+    if plan.lines is not None:
+        for start in range(0, len(plan.relined_ids), 5_000):
+            chunk = [int(x) for x in plan.relined_ids[start:start + 5_000]]
             ctx.conn.execute(delete(line_table).where(line_table.c.order_id.in_(chunk)))
-    fresh = _read(ctx.conn, select(table.c.id, table.c.external_id).where(table.c.id > before))
-    ids_by_key = pd.concat([
-        pd.Series(fresh["id"].to_numpy(), index=fresh["external_id"].to_numpy()),
-        pd.Series(existing.loc[existing["id"].isin(changed_lines_ids), "id"].to_numpy(),
-                  index=existing.loc[existing["id"].isin(changed_lines_ids), "external_id"].to_numpy()),
-    ])
-    to_write = lines[_isin(lines["order_id"], ids_by_key.index)]
-    out = pd.DataFrame({"order_id": to_write["order_id"].map(ids_by_key).astype("int64").to_numpy(),
-                        "sku": to_write["sku"].to_numpy(),
-                        "quantity": to_write["quantity"].astype("int64").to_numpy(),
-                        "unit_price": to_write["unit_price"].astype("float64").to_numpy()})
-    n_lines = max(len(out), 1)
-    bulk_insert(ctx.conn, line_table, out,
-                progress=lambda n: ctx.progress(0.65 + 0.3 * n / n_lines, f"inserted {n:,} order lines"))
-    _write_refunds(ctx, refund_plan)
+        db_id = np.full(len(plan.incoming), -1, dtype=np.int64)
+        db_id[plan.is_new] = new_ids
+        db_id[plan.relined] = plan.relined_db_ids
+        line_ids = db_id[plan.line_codes]
+        keep = line_ids >= 0
+        lines = plan.lines
+        out = pd.DataFrame({"order_id": line_ids[keep], "sku": lines["sku"].to_numpy()[keep],
+                            "quantity": lines["quantity"].to_numpy()[keep].astype("int64"),
+                            "unit_price": lines["unit_price"].to_numpy()[keep].astype("float64")})
+        n_out = max(len(out), 1)
+        bulk_insert(ctx.conn, line_table, out, rebuild_indexes=rebuild and len(out) >= REBUILD_INDEXES_FROM,
+                    progress=lambda n: ctx.progress(0.65 + 0.3 * n / n_out, f"inserted {n:,} order lines"))
+    _write_refunds(ctx, plan.refund_plan)
+
 
 
 # --------------------------------------------------------------------------------------------
