@@ -180,7 +180,7 @@ def flag_unscored(*, session: Session, now: datetime | None = None, processes: i
     and whether it needs a person's read are stored with the flag. An answer the team labelled
     negative (confirmed, or flagged by hand) stays flagged, whatever the model says now.
     `processes` > 1 reads many distinct comments in a pool of processes (see
-    core.sentiment.read_english; command lines only).
+    core.sentiment.judge_distinct; command lines only).
     """
     conn = session.connection()
     stmt = select(Feedback.id, Feedback.customer_id, Feedback.nps_score, Feedback.comment, Feedback.label,

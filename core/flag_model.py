@@ -44,9 +44,32 @@ def _vectorizers() -> tuple[HashingVectorizer, HashingVectorizer]:
 
 
 def hashed_counts(texts: list[str]) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-    """Raw n-gram counts of `texts`: (word counts, character counts), each (n, N_FEATURES)."""
-    word, char = _vectorizers()
-    return word.transform(texts).tocsr(), char.transform(texts).tocsr()
+    """Raw n-gram counts of `texts`: (word counts, character counts), each (n, N_FEATURES)
+    float64, the same matrices as the two HashingVectorizers' `transform`."""
+    word, _ = _vectorizers()
+    return word.transform(texts).tocsr(), _char_counts(texts)
+
+
+def _char_counts(texts: list[str]) -> sparse.csr_matrix:
+    """The character vectorizer's counts, built word by word: its "char_wb" n-grams never cross
+    a space, so a text's counts are the sum of its words' counts (each word hashed once per
+    call as a one-word text, by the vectorizer itself). Words repeat across comments, so this
+    is about three times faster than `transform` on every text, with the same integers."""
+    _, char = _vectorizers()
+    vocabulary: dict[str, int] = {}
+    ids: list[int] = []
+    indptr = [0]
+    for text in texts:
+        # What char_wb does: lower-case, then split on white space.
+        ids.extend(vocabulary.setdefault(w, len(vocabulary)) for w in text.lower().split())
+        indptr.append(len(ids))
+    words = sparse.csr_matrix((np.ones(len(ids)), np.asarray(ids, dtype=np.int64), np.asarray(indptr)),
+                              shape=(len(texts), len(vocabulary)))
+    per_word = char.transform(list(vocabulary)).tocsr() if vocabulary else sparse.csr_matrix((0, N_FEATURES))
+    counts = sparse.csr_matrix(words @ per_word)
+    counts.sum_duplicates()
+    counts.sort_indices()
+    return counts
 
 
 def _tfidf(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
