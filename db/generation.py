@@ -46,7 +46,8 @@ def _trigger_names(table: str) -> list[str]:
 def create_statements(dialect: str, tables: Iterable[str] = WATCHED) -> list[str]:
     """DDL that creates the counter table (if missing), its rows and the triggers for ``tables``."""
     tables = list(tables)
-    out = [f"CREATE TABLE IF NOT EXISTS {TABLE} (table_name VARCHAR(64) NOT NULL PRIMARY KEY, n BIGINT NOT NULL DEFAULT 0)"]
+    out = [f"CREATE TABLE IF NOT EXISTS {TABLE} "
+           "(table_name VARCHAR(64) NOT NULL PRIMARY KEY, n BIGINT NOT NULL DEFAULT 0)"]
     for t in tables:
         out.append(f"INSERT INTO {TABLE} (table_name, n) SELECT '{t}', 0 "
                    f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} WHERE table_name = '{t}')")
