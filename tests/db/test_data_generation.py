@@ -238,3 +238,34 @@ def test_two_replicas_on_one_database_never_disagree_after_a_write(db_url: str, 
         replica.stdin.close()
         replica.wait(60)
     assert replica.returncode == 0
+
+
+def test_a_bulk_insert_moves_the_generation_and_leaves_every_trigger_in_place(engine: Engine) -> None:
+    import pandas as pd
+
+    from db.bulk import bulk_insert
+    from db.models import Order
+
+    with Session(engine) as session:
+        ids = _store(session)
+    _kpis(engine)  # kept
+    with engine.connect() as conn:
+        before = dict(generation.read(conn, ["orders"]))["orders"]
+    rows = pd.DataFrame({"external_id": ["GEN-B1", "GEN-B2"], "customer_id": [int(ids["a"])] * 2,
+                         "ordered_at": [datetime(2026, 6, 2), datetime(2026, 6, 3)], "total": [1.0, 2.0]})
+    with engine.begin() as conn:
+        bulk_insert(conn, Order.__table__, rows)
+    with engine.connect() as conn:
+        assert dict(generation.read(conn, ["orders"]))["orders"] > before
+    assert (_kpis(engine)["orders"], _kpis(engine)["revenue"]) == (5, 63.0)  # 60 + 1 + 2
+    with engine.begin() as conn:  # the row triggers are back for every other writer
+        conn.execute(text("UPDATE orders SET total = 4 WHERE external_id = 'GEN-B2'"))
+    assert _kpis(engine)["revenue"] == 65.0
+    with engine.connect() as conn:  # a failed bulk write rolls back and leaves them too
+        tx = conn.begin()
+        with pytest.raises(Exception):  # noqa: B017 - the duplicate key, whatever the driver calls it
+            bulk_insert(conn, Order.__table__, rows)
+        tx.rollback()
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM orders WHERE external_id = 'GEN-B1'"))
+    assert _kpis(engine)["revenue"] == 64.0
