@@ -31,7 +31,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import numpy as np
@@ -211,7 +211,7 @@ def cached(*, tables: Iterable[str] | None = None) -> Callable[[Callable[..., T]
             state = _database_state(bound.arguments.get("session"), watched)
             if state is None:
                 return fn(*args, **kwargs)
-            key = (name, state[0], frozen, settings_key(), date.today(), state[1])
+            key = (name, state[0], frozen, settings_key(), date.today(), datetime.now(UTC).date(), state[1])
             value = _get(key)
             if value is _MISSING:
                 with _computing(key):

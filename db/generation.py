@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 TABLE = "data_generation"
+EPOCH = "~epoch"
 
 # The tables figures and screens read. Not audit_log (every sign-in, export and view writes it).
 WATCHED: tuple[str, ...] = (
@@ -50,6 +51,11 @@ def create_statements(dialect: str, tables: Iterable[str] = WATCHED) -> list[str
     tables = list(tables)
     out = [f"CREATE TABLE IF NOT EXISTS {TABLE} "
            "(table_name VARCHAR(64) NOT NULL PRIMARY KEY, n BIGINT NOT NULL DEFAULT 0)"]
+    # A random epoch, new whenever the counters are created afresh (a schema rebuilt, a
+    # downgrade and upgrade), so counters that start again at 0 never match older keys.
+    rand = "abs(random())" if dialect == "sqlite" else "floor(random() * 9e15)::bigint"
+    out.append(f"INSERT INTO {TABLE} (table_name, n) SELECT '{EPOCH}', {rand} "
+               f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} WHERE table_name = '{EPOCH}')")
     for t in tables:
         out.append(f"INSERT INTO {TABLE} (table_name, n) SELECT '{t}', 0 "
                    f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} WHERE table_name = '{t}')")
@@ -91,7 +97,7 @@ def install(connection: Connection, tables: Iterable[str] = WATCHED) -> None:
 
 
 def read(connection: Connection, tables: Iterable[str] | None = None) -> tuple[tuple[str, int], ...]:
-    """The counters of ``tables`` (default: every watched table), sorted by table name.
+    """The epoch, then the counters of ``tables`` (default: every watched table) by table name.
 
     One primary-key read of a table of ~20 rows. Raises KeyError naming a table that is not
     watched (a figure keyed by an unwatched table could never see its writes)."""
@@ -100,7 +106,7 @@ def read(connection: Connection, tables: Iterable[str] | None = None) -> tuple[t
     missing = [t for t in names if t not in rows]
     if missing:
         raise KeyError(f"tables without a data generation: {', '.join(missing)}")
-    return tuple((t, int(rows[t])) for t in names)
+    return ((EPOCH, int(rows.get(EPOCH, 0))), *((t, int(rows[t])) for t in names))
 
 
 @contextmanager
