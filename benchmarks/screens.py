@@ -3,12 +3,12 @@
 Run by benchmarks/run.py in its own process (so its peak memory is the app's), with
 DATABASE_URL pointing at the store to measure. Prints one JSON object. Per screen:
 
-- first_s: the first visit, with the process's caches empty (st.cache_data cleared) and the
-  day's results precomputed, as after the nightly `python -m core precompute`;
+- first_s: the first visit, with the process's kept figures empty (core.readcache cleared),
+  as for the first visitor after a restart or a write to the tables the screen reads;
 - revisit_s: the same screen again (the cache now warm);
 - filter_s: one filter changed (a tier, a segment, a band ...), where the screen has one;
-- cold_s: the first visit with nothing precomputed either, as for the first visitor after
-  an import during the day (only with --cold).
+- cold_s: the first visit again after clearing the kept figures, once every screen has been
+  visited (only with --cold).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,18 +52,15 @@ def _timed_run(at: AppTest) -> float:
     return time.perf_counter() - t0
 
 
-def _forget_precomputed() -> None:
-    from core import precomputed
-    from core.config import get_settings
-    from db.engine import get_engine, session_scope
+def _forget_kept_figures() -> None:
+    from core import readcache
 
-    with session_scope(get_engine(get_settings().database_url)) as session:
-        precomputed.forget(session)
+    readcache.clear()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cold", action="store_true", help="also time each screen with nothing precomputed")
+    parser.add_argument("--cold", action="store_true", help="also time each screen again from cold")
     args = parser.parse_args(argv)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
     started = time.perf_counter()
@@ -78,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if screen == "account":
             at.query_params["id"] = "1"
         at.switch_page(f"views/{screen}.py")
-        st.cache_data.clear()
+        _forget_kept_figures()
         first = _timed_run(at)
         revisit = _timed_run(at)
         error = str(at.exception[0].message)[:200] if at.exception else None
@@ -94,10 +90,9 @@ def main(argv: list[str] | None = None) -> int:
                                      "filter_s": filter_s, "cold_s": None, "error": error,
                                      "max_table_rows": rows}
     if args.cold:
-        # Last, because forgetting the precomputed results changes what the others measure.
+        # Last, because forgetting the kept figures changes what the others measure.
         for screen in SCREENS:
-            _forget_precomputed()
-            st.cache_data.clear()
+            _forget_kept_figures()
             at.switch_page(f"views/{screen}.py")
             result["screens"][screen]["cold_s"] = round(_timed_run(at), 3)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

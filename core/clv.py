@@ -27,7 +27,7 @@ from scipy import optimize, special
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core.precomputed import remembered
+from core.readcache import cached
 from db.models import Customer, Order
 
 CLV_EXPLANATION = (
@@ -316,7 +316,7 @@ class ClvResult:
         return round(float(self.customers["clv"].mean()), 2)
 
 
-@remembered("clv.customer_lifetime_value", tables=("customer", "orders"))
+@cached(tables=("customer", "orders"))
 def customer_lifetime_value(
     *,
     session: Session,

@@ -67,9 +67,8 @@ class Settings(BaseSettings):
     # Health score bands (design.md): healthy at and above the first, at risk below the second.
     health_band_healthy: float = Field(default=70, alias="HEARTH_HEALTH_BAND_HEALTHY")
     health_band_watch: float = Field(default=40, alias="HEARTH_HEALTH_BAND_WATCH")
-    # After an import on the Data screen, recompute the day's Overview and loyalty figures in
-    # a separate process, so the next visitor does not wait for them.
-    precompute_after_import: bool = Field(default=True, alias="HEARTH_PRECOMPUTE_AFTER_IMPORT")
+    # Memory for figures kept between requests, per app process (core.readcache).
+    read_cache_mb: int = Field(default=512, ge=1, alias="HEARTH_READ_CACHE_MB")
     # The app runs the outreach delivery worker itself (a thread) so the quick start sends what
     # it queues. Unset: on in demo mode, off in production (run `python -m core outreach deliver`).
     app_delivery_worker: bool | None = Field(default=None, alias="HEARTH_APP_DELIVERY_WORKER")
@@ -124,3 +123,9 @@ def _reason(error: dict) -> str:
     if error.get("type") == "value_error" and not error.get("loc"):
         return str(error["ctx"]["error"])
     return f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error['msg']}"
+
+
+def resolve_horizon(horizon_days: int | None = None) -> int:
+    """The activity horizon H in days: ``horizon_days`` when given, else HEARTH_HORIZON_DAYS.
+    Every screen, command and core function that defaults H takes it from here."""
+    return int(get_settings().horizon_days if horizon_days is None else horizon_days)

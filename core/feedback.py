@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from core import audit
 from core.flag_model import FlagModel
-from core.precomputed import remembered
+from core.readcache import cached
 from core.roles import NotAllowed, Role, can_view, may_see_personal_data, parse_roles, require_personal_data
 from core.sentiment import DETRACTOR_MAX, PROMOTER_MIN, THEMES, assess_frame, parse_mentions
 from db.models import Customer, Feedback, FeedbackModel, Order, OrderLine, Product, StaffUser, utcnow
@@ -855,13 +855,13 @@ NPS_DEFAULT_MONTHS = 12
 
 def nps_window(*, months: int, today: date) -> tuple[datetime, datetime]:
     """[since, until] of the NPS screen's "last N months": whole days up to the end of today,
-    so the counts are the same all day long and can be computed once (core.precomputed)."""
+    so the counts are the same all day long and can be kept between requests (core.readcache)."""
     until = datetime.combine(today, time.max)
     since = datetime.combine(today + timedelta(days=1) - timedelta(days=round(30.44 * months)), time.min)
     return since, until
 
 
-@remembered("feedback.nps_counts", tables=("customer", "feedback", "orders", "order_line", "product"))
+@cached(tables=("customer", "feedback", "orders", "order_line", "product"))
 def nps_counts(*, session: Session, since: datetime, until: datetime, by: str | None = None) -> pd.DataFrame:
     """Promoters, passives and detractors per day (and per `by`: segment, region, channel or
     category) for answers with a score in [since, until]. Feed it to core.nps.nps_by_period

@@ -34,8 +34,8 @@ from core.analytics import orders as analytics_orders
 from core.analytics import source
 from core.analytics.definitions import reactivation_moment
 from core.analytics.orders import Filter
-from core.config import get_settings
-from core.precomputed import remembered
+from core.config import resolve_horizon
+from core.readcache import cached
 from db.models import Customer, Feedback, LoyaltyEntry, Order, Outreach, ScoreSnapshot
 
 # The keys of `python -m core kpis --json`, in design.md's order.
@@ -211,7 +211,7 @@ def _read(session: Session, stmt: Select) -> pd.DataFrame:
 # --------------------------------------------------------------------------- order aggregates
 
 
-@remembered("kpis.customer_facts", tables=("customer", "orders", "refund"))
+@cached(tables=("customer", "orders", "refund"))
 def customer_facts(*, session: Session, as_of: date, horizon_days: int) -> pd.DataFrame:
     """Every customer's order counts around D, from one pass over the orders up to D.
 
@@ -312,12 +312,12 @@ def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement])
 # --------------------------------------------------------------------------- the KPIs
 
 
-@remembered("kpis.compute_kpis", tables=("customer", "orders", "refund", "feedback", "loyalty_entry"))
+@cached(tables=("customer", "orders", "refund", "feedback", "loyalty_entry"))
 def compute_kpis(
     *,
     session: Session,
     as_of: date,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
     segment: str | None = None,
     region: str | None = None,
     owner: str | None = None,
@@ -329,6 +329,7 @@ def compute_kpis(
     orders only; revenue = gross_sales - refunds; average order value = gross_sales / orders
     (see :data:`REFUNDS_RULE`).
     """
+    horizon_days = default_horizon(horizon_days)
     conds = _customer_conditions(segment, region, owner)
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days,
                             flt=Filter(segment, region, owner))
@@ -359,7 +360,7 @@ def compare_kpis(
     *,
     session: Session,
     as_of: date,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
     segment: str | None = None,
     region: str | None = None,
     owner: str | None = None,
@@ -370,6 +371,7 @@ def compare_kpis(
     for rates in fraction points, for NPS in NPS points), change_pct (relative, counts
     and money only).
     """
+    horizon_days = default_horizon(horizon_days)
     kw = {"segment": segment, "region": region, "owner": owner, "horizon_days": horizon_days}
     cur = compute_kpis(session=session, as_of=as_of, **kw)
     prev = compute_kpis(session=session, as_of=as_of - timedelta(days=horizon_days), **kw)
@@ -400,12 +402,12 @@ def compare_kpis(
 # --------------------------------------------------------------------------- more retention numbers
 
 
-@remembered("kpis.retention_extras", tables=("customer", "orders", "support_ticket"))
+@cached(tables=("customer", "orders", "support_ticket"))
 def retention_extras(
     *,
     session: Session,
     as_of: date,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
     segment: str | None = None,
     region: str | None = None,
     owner: str | None = None,
@@ -425,6 +427,7 @@ def retention_extras(
       keeps the present state only, not its history).
     - tickets_per_100_active: support tickets opened in (D - H, D] per 100 active customers.
     """
+    horizon_days = default_horizon(horizon_days)
     conds = _customer_conditions(segment, region, owner)
     flt = Filter(segment, region, owner)
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, flt=flt)
@@ -481,12 +484,12 @@ def _onboarding(
 # --------------------------------------------------------------------------- trends
 
 
-@remembered("kpis.kpi_trend", tables=("customer", "orders", "refund"))
+@cached(tables=("customer", "orders", "refund"))
 def kpi_trend(
     *,
     session: Session,
     as_of: date,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
     points: int = 13,
     step_days: int = 28,
     segment: str | None = None,
@@ -500,6 +503,7 @@ def kpi_trend(
     One columnar pass (core.analytics.orders): customers active in each point's window, and
     orders, gross sales and refunds per day (summed over each window here).
     """
+    horizon_days = default_horizon(horizon_days)
     flt = Filter(segment, region, owner)
     at_points = [as_of - timedelta(days=step_days * k) for k in range(points - 1, -1, -1)]
     bounds = [window_bounds(p, horizon_days) for p in at_points]
@@ -543,7 +547,7 @@ def kpi_trend(
     return out
 
 
-@remembered("kpis.monthly_sales", tables=("customer", "orders", "refund"))
+@cached(tables=("customer", "orders", "refund"))
 def monthly_sales(
     *,
     session: Session,
@@ -576,7 +580,7 @@ def monthly_sales(
 # --------------------------------------------------------------------------- cohorts and revenue mix
 
 
-@remembered("kpis.cohort_matrix", tables=("customer", "orders"))
+@cached(tables=("customer", "orders"))
 def cohort_matrix(
     *,
     session: Session,
@@ -613,13 +617,13 @@ def cohort_matrix(
     return share.reset_index(drop=True)
 
 
-@remembered("kpis.revenue_split", tables=("customer", "orders"))
+@cached(tables=("customer", "orders"))
 def revenue_split(
     *,
     session: Session,
     as_of: date,
     months: int = 12,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
     segment: str | None = None,
     region: str | None = None,
     owner: str | None = None,
@@ -633,6 +637,7 @@ def revenue_split(
     - returning: every other order.
     Returns long form: month, kind, orders, revenue.
     """
+    horizon_days = default_horizon(horizon_days)
     end = day_start(as_of + timedelta(days=1))
     end_key = as_of.year * 12 + as_of.month - 1
     start_key = end_key - months + 1
@@ -887,7 +892,7 @@ def offer_code_revenue(
     *,
     session: Session,
     as_of: date,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
     segment: str | None = None,
     region: str | None = None,
     owner: str | None = None,
@@ -897,6 +902,7 @@ def offer_code_revenue(
     Columns: template, campaign_id, orders, revenue. An order counts when its offer code is
     the code an outreach carried (codes are unique and single-use).
     """
+    horizon_days = default_horizon(horizon_days)
     conds = _customer_conditions(segment, region, owner)
     start, end = window_bounds(as_of, horizon_days)
     o = Order.__table__.c
@@ -932,8 +938,10 @@ def latest_activity_date(*, session: Session) -> date | None:
     return None if latest is None else pd.Timestamp(latest).date()
 
 
-def default_horizon() -> int:
-    return int(get_settings().horizon_days)
+def default_horizon(horizon_days: int | None = None) -> int:
+    """The activity horizon H in days: ``horizon_days`` if given, else HEARTH_HORIZON_DAYS
+    (core.config), the one place every screen and command takes it from."""
+    return resolve_horizon(horizon_days)
 
 
 def format_value(kind: str, value: Any) -> str:
@@ -968,7 +976,7 @@ def weekly_summary(*, session: Session, as_of: date, horizon_days: int | None = 
     """A plain-text weekly report: the KPIs at D with their change since last week (D - 7)
     and against the previous period (D - H), then onboarding, reactivation, support load
     and health band moves. Aggregates only: safe to mail to anyone on the exec list."""
-    h = int(horizon_days or default_horizon())
+    h = default_horizon(horizon_days)
     now = compute_kpis(session=session, as_of=as_of, horizon_days=h)
     week = compute_kpis(session=session, as_of=as_of - timedelta(days=7), horizon_days=h)
     prev = compute_kpis(session=session, as_of=as_of - timedelta(days=h), horizon_days=h)

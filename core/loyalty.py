@@ -55,6 +55,7 @@ from sqlmodel import Session, select
 from core import audit
 from core.analytics import ledger as analytics_ledger
 from core.config import get_settings
+from core.readcache import cached
 from core.roles import require_personal_data
 from db.models import Customer, LoyaltyEntry, Order
 
@@ -622,19 +623,14 @@ class LedgerSummary:
     customers: int
 
 
+@cached(tables=("customer", "orders", "loyalty_entry"))
 def ledger_summary(*, session: Session, as_of: date) -> LedgerSummary:
     """:func:`ledger_state` reduced to what readers need, computed once per as-of date and
-    ledger version and shared by every process (core.precomputed)."""
-    from core import precomputed
-
-    def compute() -> LedgerSummary:
-        state = ledger_state(session=session, as_of=as_of)
-        return LedgerSummary(as_of=as_of, balances=state.balances,
-                             monthly=summary_by_month(state, months=SUMMARY_MONTHS),
-                             customers=_customer_count(session=session, as_of=as_of))
-
-    return precomputed.remember(session, "loyalty.ledger_summary", {"as_of": as_of}, compute,
-                                tables=("customer", "orders", "loyalty_entry"))
+    data generation of the ledger (core.readcache)."""
+    state = ledger_state(session=session, as_of=as_of)
+    return LedgerSummary(as_of=as_of, balances=state.balances,
+                         monthly=summary_by_month(state, months=SUMMARY_MONTHS),
+                         customers=_customer_count(session=session, as_of=as_of))
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -964,17 +960,12 @@ def customer_by_external_id(*, session: Session, external_id: str) -> Customer |
     return session.exec(select(Customer).where(Customer.external_id == external_id.strip())).first()
 
 
+@cached(tables=("loyalty_entry",))
 def pending_expiries(*, session: Session, as_of: date) -> dict:
     """What :func:`expire_points` would write for ``as_of``: entries, points, customers
-    (remembered per ledger version, see core.precomputed)."""
-    from core import precomputed
-
-    def compute() -> dict:
-        entries = read_entries(session=session, before=_end_of(as_of), details=False)
-        todo = missing_expiries(entries, as_of=as_of) if not entries.empty else pd.DataFrame(
-            {"customer_id": [], "points": []})
-        return {"entries": int(len(todo)), "points": int(todo["points"].sum()),
-                "customers": int(todo["customer_id"].nunique())}
-
-    return precomputed.remember(session, "loyalty.pending_expiries", {"as_of": as_of}, compute,
-                                tables=("loyalty_entry",))
+    (kept per data generation of the ledger, see core.readcache)."""
+    entries = read_entries(session=session, before=_end_of(as_of), details=False)
+    todo = missing_expiries(entries, as_of=as_of) if not entries.empty else pd.DataFrame(
+        {"customer_id": [], "points": []})
+    return {"entries": int(len(todo)), "points": int(todo["points"].sum()),
+            "customers": int(todo["customer_id"].nunique())}

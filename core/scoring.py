@@ -35,7 +35,7 @@ from sqlmodel import Session
 from threadpoolctl import threadpool_limits
 
 from core.clv import BetaGeoModel, ClvError
-from core.config import get_settings
+from core.config import get_settings, resolve_horizon
 from core.features import MODEL_FEATURES, Frames, churn_labels, customer_features, load_frames
 from core.health import (
     HEALTH_COMPONENTS,
@@ -408,13 +408,14 @@ def next_order_backtest(frames: Frames, features: pd.DataFrame, *, cutoff: date,
             "cadence_baseline": mae(cadence)}
 
 
-def backtest_order_history(orders: pd.DataFrame, *, horizon_days: int = 90,
+def backtest_order_history(orders: pd.DataFrame, *, horizon_days: int | None = None,
                            as_of: date | None = None) -> dict[str, Any]:
     """`backtest` on an order history alone (customer_id, ordered_at, total), e.g. a public
     retail data set: the held-out period is the last H days before `as_of` (default: the last
     order's date). Raises ScoringError when the history is too short, ValueError on a bad row."""
     from core.features import frames_from_orders
 
+    horizon_days = resolve_horizon(horizon_days)
     frames = frames_from_orders(orders, as_of=as_of)
     first = _first_order_date(frames)
     if first is None:
@@ -429,8 +430,10 @@ def backtest_order_history(orders: pd.DataFrame, *, horizon_days: int = 90,
     return result
 
 
-def backtest_store(*, engine: Engine, as_of: date | None = None, horizon_days: int = 90) -> dict[str, Any]:
-    """`backtest` on the database's store at `as_of` (default today, UTC); writes nothing."""
+def backtest_store(*, engine: Engine, as_of: date | None = None, horizon_days: int | None = None) -> dict[str, Any]:
+    """`backtest` on the database's store at `as_of` (default today, UTC) and horizon (default
+    HEARTH_HORIZON_DAYS); writes nothing."""
+    horizon_days = resolve_horizon(horizon_days)
     as_of = as_of or datetime.now(UTC).date()
     with Session(engine) as session:
         frames = load_frames(session=session, as_of=as_of)
@@ -545,13 +548,14 @@ def score_frame(frames: Frames, *, as_of: date, horizon_days: int,
     return out, info
 
 
-def score_all(*, engine: Engine, as_of: date | None = None, horizon_days: int = 90,
+def score_all(*, engine: Engine, as_of: date | None = None, horizon_days: int | None = None,
               progress: Progress | None = None) -> dict[str, Any]:
     """Score every customer at `as_of` (default: today, UTC) with only what happened on or
     before it; store one ScoreSnapshot per customer (replacing that date's earlier run) and a
     ModelRun with the backtest. Returns the run's summary."""
     say = progress or (lambda _f, _m: None)
     as_of = as_of or datetime.now(UTC).date()
+    horizon_days = resolve_horizon(horizon_days)
     if horizon_days < 7:
         raise ScoringError("--horizon-days must be at least 7")
     if not inspect(engine).has_table(Customer.__tablename__):

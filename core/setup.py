@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -55,11 +54,6 @@ def prepare_database(
         say("making the account team's tasks")
         with Session(engine) as session:
             result["tasks"] = generate_tasks(session=session).total_created
-        from core.precomputed import warm_up
-
-        # The nightly `precompute`, once, so the first visit to the Overview does not wait.
-        say("precomputing the Overview and the loyalty balances")
-        warm_up(engine=engine, as_of=datetime.now(UTC).date(), filters=False)
     else:
         say("the store already has customers; demo data left as it is")
     return result

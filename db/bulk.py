@@ -18,6 +18,8 @@ from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from db import generation
+
 SQLITE_CHUNK = 100_000
 
 
@@ -230,7 +232,9 @@ def bulk_insert(
         old_cache = int(connection.exec_driver_sql("PRAGMA cache_size").scalar())
         connection.exec_driver_sql("PRAGMA cache_size = -262144")
         try:
-            _insert_sqlite(connection, table, frame, progress, chunk_size or SQLITE_CHUNK)
+            # One move of the data generation instead of a trigger run per row (db.generation).
+            with generation.bulk_write(connection, table.name):
+                _insert_sqlite(connection, table, frame, progress, chunk_size or SQLITE_CHUNK)
             for _name, sql in indexes:
                 connection.exec_driver_sql(sql)
         finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from pydantic import NaiveDatetime
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 
@@ -286,22 +286,14 @@ class Setting(SQLModel, table=True):
     value: str = Field(sa_column=Column(Text))
 
 
-class PrecomputedResult(SQLModel, table=True):
-    """A heavy aggregate (KPIs, cohorts, the loyalty ledger's balances) computed once and
-    shared by every app process and the command line until the data it was computed from
-    changes. See core.precomputed."""
+class DataGeneration(SQLModel, table=True):
+    """One counter per table that figures read, moved on by a database trigger on every INSERT,
+    UPDATE and DELETE of that table, by any writer (db.generation; core.readcache keys on it)."""
 
-    __tablename__ = "precomputed_result"
-    __table_args__ = (UniqueConstraint("name", "params", name="uq_precomputed_name_params"),)
+    __tablename__ = "data_generation"
 
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=80)
-    params: str = Field(max_length=400)
-    data_version: str = Field(max_length=400)
-    computed_at: NaiveDatetime = Field(default_factory=utcnow)
-    seconds: float = 0.0
-    signature: str = Field(max_length=64)
-    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    table_name: str = Field(primary_key=True, max_length=64)
+    n: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
 
 
 class FeedbackModel(SQLModel, table=True):
@@ -350,3 +342,15 @@ class Task(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=20)  # reached, offer_sent, no_answer, not_a_problem
     note: str | None = Field(default=None, sa_column=Column(Text))
     feedback_id: int | None = Field(default=None, foreign_key="feedback.id")
+
+
+def _install_generation(target, connection, **kw) -> None:  # noqa: ANN001 - SQLAlchemy DDL event
+    """`SQLModel.metadata.create_all` (a schema built without Alembic) gets the same data
+    generation counters and triggers as migration 0012 (db.generation)."""
+    from db import generation
+
+    created = {t.name for t in (kw.get("tables") or target.sorted_tables)}
+    generation.install(connection, [t for t in generation.WATCHED if t in created])
+
+
+event.listen(SQLModel.metadata, "after_create", _install_generation)

@@ -1,8 +1,9 @@
 """Cached readers for the Accounts queue and the Account (360) screen.
 
 Readers that return personal data take the caller's roles (and username where it filters)
-as arguments, so one user's cached answer is never served to another. `clear_account_readers`
-after a write (re-scoring, outreach)."""
+as arguments, so one user's kept answer is never served to another. Kept readers are keyed by
+the data generation (core.readcache), so a write (re-scoring, outreach) shows at once; the
+timeline (it reads the audit log) and what is due next (it depends on the clock) are read each time."""
 
 from __future__ import annotations
 
@@ -10,24 +11,21 @@ from collections.abc import Callable
 from datetime import date
 
 import pandas as pd
-import streamlit as st
 
 from core import accounts as core_accounts
 from core import consent as core_consent
 from core import timeline as core_timeline
 from core.exporting import audited_csv
+from core.readcache import cached
 from core.roles import Role, parse_roles
 from ui.db import get_session
-
-QUEUE_TTL = 60
-ACCOUNT_TTL = 60
 
 
 def roles_key(roles: frozenset[Role]) -> tuple[str, ...]:
     return tuple(sorted(str(r) for r in roles))
 
 
-@st.cache_data(ttl=QUEUE_TTL, show_spinner=False)
+@cached()
 def queue_page(username: str, roles: tuple[str, ...], filters: core_accounts.QueueFilters, page: int,
                page_size: int, order: str = "value") -> core_accounts.QueuePage:
     with get_session() as session:
@@ -35,14 +33,14 @@ def queue_page(username: str, roles: tuple[str, ...], filters: core_accounts.Que
                                         filters=filters, page=page, page_size=page_size, order=order)
 
 
-@st.cache_data(ttl=QUEUE_TTL, show_spinner=False)
+@cached()
 def queue_ids(username: str, roles: tuple[str, ...], filters: core_accounts.QueueFilters) -> list[int]:
     with get_session() as session:
         return core_accounts.queue_customer_ids(session=session, roles=parse_roles(roles), username=username,
                                                 filters=filters)
 
 
-@st.cache_data(ttl=600, show_spinner=False)
+@cached()
 def queue_options() -> dict[str, list[str]]:
     with get_session() as session:
         return core_accounts.queue_options(session=session)
@@ -63,31 +61,29 @@ def selection_csv(username: str, roles: frozenset[Role], customer_ids: list[int]
     return build
 
 
-@st.cache_data(ttl=ACCOUNT_TTL, show_spinner=False)
+@cached()
 def account_overview(roles: tuple[str, ...], customer_id: int) -> dict:
     with get_session() as session:
         return core_timeline.account_overview(session=session, roles=parse_roles(roles), customer_id=customer_id)
 
 
-@st.cache_data(ttl=ACCOUNT_TTL, show_spinner=False)
 def account_timeline(roles: tuple[str, ...], customer_id: int) -> pd.DataFrame:
     with get_session() as session:
         return core_timeline.account_timeline(session=session, customer_id=customer_id)
 
 
-@st.cache_data(ttl=ACCOUNT_TTL, show_spinner=False)
 def next_due(customer_id: int, as_of: date | None) -> pd.DataFrame:
     with get_session() as session:
         return core_timeline.next_due_items(session=session, customer_id=customer_id, as_of=as_of)
 
 
-@st.cache_data(ttl=ACCOUNT_TTL, show_spinner=False)
+@cached()
 def score_history(customer_id: int) -> pd.DataFrame:
     with get_session() as session:
         return core_timeline.score_history(session=session, customer_id=customer_id)
 
 
-@st.cache_data(ttl=QUEUE_TTL, show_spinner=False)
+@cached()
 def what_changed(roles: tuple[str, ...], owner: str | None):  # noqa: ANN201 - core.changes.ChangeFeed
     """Changes since the last scoring run for `owner`'s book (None: all accounts)."""
     from core import changes
@@ -96,19 +92,13 @@ def what_changed(roles: tuple[str, ...], owner: str | None):  # noqa: ANN201 - c
         return changes.what_changed(session=session, roles=parse_roles(roles), owner=owner)
 
 
-@st.cache_data(ttl=ACCOUNT_TTL, show_spinner=False)
+@cached()
 def consent_history(customer_id: int) -> pd.DataFrame:
     with get_session() as session:
         return core_consent.history(session=session, customer_id=customer_id)
 
 
-def clear_account_readers() -> None:
-    for reader in (queue_page, queue_ids, queue_options, account_overview, account_timeline, next_due,
-                   score_history, what_changed, consent_history):
-        reader.clear()
-
-
-@st.cache_data(ttl=QUEUE_TTL, show_spinner=False)
+@cached()
 def band_move_accounts(roles: tuple[str, ...], db: str, as_of: date, from_band: str, to_band: str,
                        segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
     """The accounts behind one of the Overview's band moves (personal data: roles checked in core)."""

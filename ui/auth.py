@@ -233,7 +233,6 @@ def logout(user: CurrentUser) -> None:
     _forget()
     st.session_state.pop(_SET_COOKIE, None)
     st.session_state[_LOGGED_OUT] = True
-    st.cache_data.clear()
 
 
 def require_screen(screen: str) -> CurrentUser:

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -73,37 +68,3 @@ def database_unavailable(exc: Exception) -> None:
              "Nothing you entered was lost; try again in a moment.", icon=":material/database:")
     if st.button("Try again", key="db_retry", type="primary"):
         st.rerun()
-
-
-@st.cache_resource
-def _precompute_runs() -> dict[str, subprocess.Popen]:
-    return {}
-
-
-def precompute_in_background(*, asked: bool = False) -> subprocess.Popen | None:
-    """Start `python -m core precompute` in its own process (after an import, or when an admin
-    asks): the heavy aggregates are recomputed off the request path, without holding the
-    server's GIL. A run still going from earlier is stopped first; its work is stale anyway.
-    After an import only when HEARTH_PRECOMPUTE_AFTER_IMPORT is on."""
-    settings = get_settings()
-    if not asked and not settings.precompute_after_import:
-        return None
-    runs = _precompute_runs()
-    earlier = runs.get(settings.database_url)
-    if earlier is not None and earlier.poll() is None:
-        earlier.terminate()
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "DATABASE_URL": settings.database_url}
-    proc = subprocess.Popen([sys.executable, "-m", "core", "precompute"], cwd=root, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    runs[settings.database_url] = proc
-    # Someone must wait() for the child or it stays a zombie in the process table after it
-    # exits: a daemon thread reaps it and logs how it ended.
-    threading.Thread(target=_reap, args=(proc,), name=f"reap-precompute-{proc.pid}", daemon=True).start()
-    logger.info("precomputing the day's figures in process %s", proc.pid)
-    return proc
-
-
-def _reap(proc: subprocess.Popen) -> None:
-    code = proc.wait()
-    logger.info("precompute process %s ended with exit code %s", proc.pid, code)

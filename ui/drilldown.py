@@ -1,4 +1,4 @@
-"""Cached readers for the drill-downs of the Overview, NPS and Loyalty screens (core.drilldown).
+"""Kept readers (core.readcache) for the drill-downs of the Overview, NPS and Loyalty screens (core.drilldown).
 
 Readers of records (names, ids, comments) take the roles in their cache key and let core
 check them: a role that may not see personal data gets core.roles.NotAllowed, never rows.
@@ -9,20 +9,18 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pandas as pd
-import streamlit as st
 
 from core import drilldown
+from core.readcache import cached
 from core.roles import Role
 from ui.db import get_session
-
-TTL = 300  # seconds, as the Overview's own readers
 
 
 def roles_key(roles: frozenset[Role]) -> tuple[str, ...]:
     return tuple(sorted(getattr(r, "value", str(r)) for r in roles))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def kpi_customers(roles: tuple[str, ...], db: str, kpi: str, as_of: date, horizon_days: int,
                   segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
     with get_session() as session:
@@ -30,7 +28,7 @@ def kpi_customers(roles: tuple[str, ...], db: str, kpi: str, as_of: date, horizo
                                        horizon_days=horizon_days, segment=segment, region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def kpi_breakdown(db: str, kpi: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
                   owner: str | None) -> pd.DataFrame:
     with get_session() as session:
@@ -38,7 +36,7 @@ def kpi_breakdown(db: str, kpi: str, as_of: date, horizon_days: int, segment: st
                                        segment=segment, region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def month_customers(roles: tuple[str, ...], db: str, month: str, as_of: date, segment: str | None,
                     region: str | None, owner: str | None) -> pd.DataFrame:
     with get_session() as session:
@@ -46,7 +44,7 @@ def month_customers(roles: tuple[str, ...], db: str, month: str, as_of: date, se
                                          region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def month_breakdown(db: str, month: str, as_of: date, segment: str | None, region: str | None,
                     owner: str | None) -> pd.DataFrame:
     with get_session() as session:
@@ -54,19 +52,19 @@ def month_breakdown(db: str, month: str, as_of: date, segment: str | None, regio
                                          region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def nps_answers(roles: tuple[str, ...], db: str, group: str, since: datetime, until: datetime) -> pd.DataFrame:
     with get_session() as session:
         return drilldown.nps_answers(session=session, roles=roles, group=group, since=since, until=until)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def nps_breakdown(db: str, group: str, since: datetime, until: datetime) -> pd.DataFrame:
     with get_session() as session:
         return drilldown.nps_breakdown(session=session, group=group, since=since, until=until)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def loyalty_breakdown(db: str, as_of: date, which: str, tier: str | None = None) -> pd.DataFrame:
     with get_session() as session:
         return drilldown.loyalty_breakdown(session=session, as_of=as_of, which=which, tier=tier)

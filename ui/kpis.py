@@ -1,7 +1,6 @@
-"""Cached readers for the Overview. Every result is an aggregate (no names, emails, phones
-or comments), the same for every role, so the cache key is the database, the date, the
-horizon and the filter. The database URL is part of the key so two databases in one
-process (tests) never share an entry."""
+"""Kept readers for the Overview (core.readcache). Every result is an aggregate (no names,
+emails, phones or comments), the same for every role, so the key is the database, the date,
+the horizon, the filter and the data generation: a write anywhere shows at the next run."""
 
 from __future__ import annotations
 
@@ -13,68 +12,67 @@ import streamlit as st
 
 from core import clv, kpis
 from core.config import get_settings
+from core.readcache import cached
 from ui.db import get_session
-
-TTL = 300  # seconds: orders arrive by import, a few minutes' lag is fine on a KPI screen
 
 
 def db_key() -> str:
     return get_settings().database_url
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def filter_options(db: str) -> dict[str, list[str]]:
     with get_session() as session:
         return kpis.filter_options(session=session)
 
 
-@st.cache_data(ttl=TTL, show_spinner="Computing the KPIs for this selection…")
+@cached()
 def kpi_table(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
               owner: str | None) -> pd.DataFrame:
-    with get_session() as session:
+    with st.spinner('Computing the KPIs for this selection…'), get_session() as session:
         return kpis.compare_kpis(session=session, as_of=as_of, horizon_days=horizon_days,
                                  segment=segment, region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner="Counting onboarding, reactivation and support load…")
+@cached()
 def extras(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
            owner: str | None) -> dict[str, Any]:
-    with get_session() as session:
+    with st.spinner('Counting onboarding, reactivation and support load…'), get_session() as session:
         return kpis.retention_extras(session=session, as_of=as_of, horizon_days=horizon_days,
                                      segment=segment, region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner="Computing the year's trend…")
+@cached()
 def trend(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
           owner: str | None) -> pd.DataFrame:
-    with get_session() as session:
+    with st.spinner("Computing the year's trend…"), get_session() as session:
         return kpis.kpi_trend(session=session, as_of=as_of, horizon_days=horizon_days,
                               segment=segment, region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner="Adding up sales by month…")
+@cached()
 def monthly(db: str, as_of: date, segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
-    with get_session() as session:
+    with st.spinner('Adding up sales by month…'), get_session() as session:
         return kpis.monthly_sales(session=session, as_of=as_of, months=12, segment=segment, region=region,
                                   owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner="Building the cohorts from every first order…")
+@cached()
 def cohorts(db: str, as_of: date, segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
-    with get_session() as session:
+    with st.spinner('Building the cohorts from every first order…'), get_session() as session:
         return kpis.cohort_matrix(session=session, as_of=as_of, months=12, segment=segment, region=region,
                                   owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner="Splitting revenue by kind of customer…")
+@cached()
 def revenue_split(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
                   owner: str | None) -> pd.DataFrame:
-    with get_session() as session:
+    with st.spinner('Splitting revenue by kind of customer…'), get_session() as session:
         return kpis.revenue_split(session=session, as_of=as_of, months=12, horizon_days=horizon_days,
                                   segment=segment, region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def bands(db: str, as_of: date, segment: str | None, region: str | None,
           owner: str | None) -> tuple[pd.DataFrame, dict[str, Any]]:
     with get_session() as session:
@@ -83,7 +81,7 @@ def bands(db: str, as_of: date, segment: str | None, region: str | None,
     return mix, moves
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def band_move_breakdown(db: str, as_of: date, from_band: str, to_band: str, segment: str | None,
                         region: str | None, owner: str | None) -> pd.DataFrame:
     with get_session() as session:
@@ -91,7 +89,7 @@ def band_move_breakdown(db: str, as_of: date, from_band: str, to_band: str, segm
                                         segment=segment, region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def nps_trend(db: str, as_of: date, segment: str | None, region: str | None,
               owner: str | None) -> pd.DataFrame:
     with get_session() as session:
@@ -99,7 +97,7 @@ def nps_trend(db: str, as_of: date, segment: str | None, region: str | None,
                               owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def loyalty_by_month(db: str, as_of: date) -> pd.DataFrame:
     """Points earned, redeemed, expired per month and the liability at each month's end
     (core.loyalty's ledger; the whole store)."""
@@ -109,7 +107,7 @@ def loyalty_by_month(db: str, as_of: date) -> pd.DataFrame:
         return loyalty.monthly_summary(session=session, as_of=as_of, months=12)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def offer_codes(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
                 owner: str | None) -> pd.DataFrame:
     with get_session() as session:
@@ -117,7 +115,7 @@ def offer_codes(db: str, as_of: date, horizon_days: int, segment: str | None, re
                                        segment=segment, region=region, owner=owner)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@cached()
 def campaigns(db: str) -> pd.DataFrame:
     from core.outreach import campaign_results
 
@@ -125,11 +123,11 @@ def campaigns(db: str) -> pd.DataFrame:
         return campaign_results(session=session)
 
 
-@st.cache_data(ttl=TTL, show_spinner="Fitting the lifetime-value models…")
+@cached()
 def lifetime_value(db: str, as_of: date, segment: str | None, region: str | None,
                    owner: str | None) -> dict[str, Any]:
     """Aggregates of the CLV fit only: per-customer rows never leave this function."""
-    with get_session() as session:
+    with st.spinner('Fitting the lifetime-value models…'), get_session() as session:
         try:
             res = clv.customer_lifetime_value(session=session, as_of=as_of, segment=segment, region=region,
                                               owner=owner)
@@ -153,14 +151,3 @@ def lifetime_value(db: str, as_of: date, segment: str | None, region: str | None
     }
 
 
-def clear() -> None:
-    """Call after an import or a scoring run: every Overview reader reads again."""
-    for fn in (filter_options, kpi_table, extras, trend, monthly, cohorts, revenue_split, bands, nps_trend,
-               offer_codes, campaigns, lifetime_value, loyalty_by_month, band_move_breakdown):
-        fn.clear()
-    from ui import drilldown  # the records behind the counts read the same data
-
-    for fn in (drilldown.kpi_customers, drilldown.kpi_breakdown, drilldown.month_customers,
-               drilldown.month_breakdown, drilldown.nps_answers, drilldown.nps_breakdown,
-               drilldown.loyalty_breakdown):
-        fn.clear()

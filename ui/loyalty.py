@@ -11,6 +11,7 @@ import streamlit as st
 
 from core import loyalty as core_loyalty
 from core.config import get_settings
+from core.readcache import cached
 from core.roles import Role, may_see_personal_data
 from ui.db import get_session
 from ui.safe import md
@@ -23,16 +24,16 @@ def roles_key(roles) -> tuple[str, ...]:  # noqa: ANN001
 # ---------------------------------------------------------------- cached readers
 
 
-@st.cache_data(ttl=300, show_spinner="Adding up the points…")
+@cached()
 def overview(as_of: date, months: int = 24) -> dict:
-    with get_session() as session:
+    with st.spinner('Adding up the points…'), get_session() as session:
         return core_loyalty.loyalty_overview(session=session, as_of=as_of, months=months)
 
 
-@st.cache_data(ttl=300, show_spinner="Working out every member's balance…")
+@cached()
 def members_and_overview(roles: tuple[str, ...], as_of: date, months: int = 24) -> tuple[pd.DataFrame, dict]:
     """Both from one computation of the ledger (the manager's screen shows both)."""
-    with get_session() as session:
+    with st.spinner("Working out every member's balance…"), get_session() as session:
         members = core_loyalty.member_balances(session=session, as_of=as_of, roles={Role(r) for r in roles})
         return members, core_loyalty.loyalty_overview(session=session, as_of=as_of, months=months)
 
@@ -41,7 +42,7 @@ def members(roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
     return members_and_overview(roles, as_of)[0]
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached()
 def ledger(roles: tuple[str, ...], external_id: str, as_of: date) -> tuple[dict | None, pd.DataFrame]:
     if not may_see_personal_data({Role(r) for r in roles}):
         return None, pd.DataFrame()
@@ -52,13 +53,6 @@ def ledger(roles: tuple[str, ...], external_id: str, as_of: date) -> tuple[dict 
         info = core_loyalty.customer_balance(session=session, customer_id=customer.id, as_of=as_of)
         info.update({"id": customer.id, "customer": customer.external_id, "name": customer.name})
         return info, core_loyalty.customer_ledger(session=session, customer_id=customer.id, as_of=as_of)
-
-
-def clear_readers() -> None:
-    """After a write to the ledger (expiry job, redemption)."""
-    overview.clear()
-    members_and_overview.clear()
-    ledger.clear()
 
 
 def today_utc() -> date:
@@ -96,5 +90,4 @@ def render_loyalty_admin(user) -> None:  # noqa: ANN001
         except core_loyalty.LoyaltyError as exc:
             st.error(md(exc))
             return
-        clear_readers()
         st.success(f"Wrote {written:,} expire entries.")

@@ -17,6 +17,7 @@ import streamlit as st
 
 from core import formatting as fmt
 from core import outreach as core_outreach
+from core.readcache import cached
 from core.roles import Role, may_see_personal_data
 from ui.db import get_session
 from ui.safe import formula_safe, md
@@ -56,32 +57,30 @@ def roles_key(roles) -> tuple[str, ...]:  # noqa: ANN001
 # ---------------------------------------------------------------- cached readers
 
 
-@st.cache_data(ttl=60, show_spinner=False)
 def _fitting(customer_id: int) -> dict[str, str | None]:
     with get_session() as session:
         return core_outreach.fitting_templates(session=session, customer_id=customer_id)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
 def _contact_problem(customer_id: int) -> str | None:
     with get_session() as session:
         return core_outreach.contact_problem(session=session, customer_id=customer_id)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached()
 def _customer_log(roles: tuple[str, ...], customer_id: int) -> pd.DataFrame:
     with get_session() as session:
         return core_outreach.outreach_log(session=session, roles={Role(r) for r in roles},
                                           customer_id=customer_id, limit=200)
 
 
-@st.cache_data(ttl=120, show_spinner=False)
+@cached()
 def _results() -> pd.DataFrame:
     with get_session() as session:
         return core_outreach.campaign_results(session=session)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached()
 def _log(roles: tuple[str, ...], username: str, statuses: tuple[str, ...], template: str | None,
          triggered_by: str | None, since: date | None, campaign_id: int | None) -> pd.DataFrame:
     with get_session() as session:
@@ -91,20 +90,10 @@ def _log(roles: tuple[str, ...], username: str, statuses: tuple[str, ...], templ
             since=datetime.combine(since, time.min) if since else None, limit=2000)
 
 
-@st.cache_data(ttl=30, show_spinner="Checking consent, frequency cap and fit…")
 def _plan(customer_ids: tuple[int, ...], template: str, holdout_share: float) -> core_outreach.CampaignPlan:
-    with get_session() as session:
+    with st.spinner('Checking consent, frequency cap and fit…'), get_session() as session:
         return core_outreach.plan_campaign(session=session, customer_ids=customer_ids, template=template,
                                            holdout_share=holdout_share)
-
-
-def clear_outreach_caches() -> None:
-    """After any send or campaign: every reader whose answer it changes."""
-    for reader in (_fitting, _contact_problem, _customer_log, _results, _log, _plan):
-        reader.clear()
-
-
-# ---------------------------------------------------------------- account buttons
 
 
 def _show_preview(preview: core_outreach.MessagePreview) -> None:
@@ -186,7 +175,6 @@ def render_account_outreach(user, customer_id: int, *, feedback_id: int | None =
             except core_outreach.OutreachError as exc:
                 st.error(md(exc))
                 return
-            clear_outreach_caches()
             st.session_state.pop(pending_key, None)
             st.session_state[result_key] = {"ok": res.outreach.status == "queued",
                                             "text": f"{LABELS[template]}: {res.describe()}"}
@@ -254,7 +242,6 @@ def render_bulk_outreach(user, customer_ids: list[int], audience_rule: dict) -> 
         except core_outreach.OutreachError as exc:
             st.error(md(exc))
             return
-        clear_outreach_caches()
         done[token] = (f"Campaign “{campaign.name}” created: {int(res['queued'])} queued, "
                        f"{int(res['holdout'])} held out, {int(res['suppressed'])} suppressed.")
         st.session_state["bulk_token"] = uuid.uuid4().hex

@@ -9,9 +9,9 @@ import streamlit as st
 from core import audit
 from core.config import get_settings
 from core.health import HEALTH_COMPONENTS
+from core.readcache import cached
 from core.roles import Role
 from core.scoring import ScoringError, latest_model_run, score_all
-from ui.accounts import clear_account_readers
 from ui.db import app_engine, get_session
 from ui.safe import md, plotly_chart
 
@@ -19,7 +19,7 @@ BASELINES = (("model", "Churn model"), ("recency_baseline", "Recency alone"),
              ("bgnbd_baseline", "BG/NBD expected purchases"))
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached()
 def last_run() -> dict | None:
     """Model metrics only (aggregates): no personal data."""
     with get_session() as session:
@@ -69,8 +69,6 @@ def _rescore(user) -> None:  # noqa: ANN001
         audit.record(session=session, actor=user.username, action="scoring.run", record_type="model_run",
                      record_id=info["model_run_id"],
                      detail={"as_of": info["as_of"], "method": info["method"], "customers": info["n_customers"]})
-    last_run.clear()
-    clear_account_readers()
     st.session_state["model_flash"] = (f"Scored {info['n_customers']:,} customers as of {info['as_of']} "
                                        f"in {info['seconds']} s ({info['method']}).")
     st.rerun()

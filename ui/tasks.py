@@ -1,5 +1,6 @@
 """Readers and writers for My work. The task list is read fresh on every run (a person
-acts on it and must see the change at once); the staff list is cached briefly."""
+acts on it and must see the change at once); the staff list is kept per data generation
+(core.readcache)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import tasks as core_tasks
+from core.readcache import cached
 from core.roles import Role
 from db.models import Task
 from ui.db import get_session
@@ -26,7 +28,7 @@ def task_counts(username: str) -> dict[str, int]:
         return core_tasks.task_counts(session=session, username=username)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@cached()
 def staff() -> list[str]:
     with get_session() as session:
         return core_tasks.staff_for_tasks(session=session)
@@ -63,10 +65,6 @@ def reassign(task_id: int, to: str, actor: str, roles: frozenset[Role]) -> Task:
 def customer_tasks(customer_id: int) -> pd.DataFrame:
     with get_session() as session:
         return core_tasks.customer_tasks(session=session, customer_id=customer_id)
-
-
-def clear_task_readers() -> None:
-    staff.clear()
 
 
 def render_task_rules_admin(user) -> None:  # noqa: ANN001 - ui.auth.CurrentUser

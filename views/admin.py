@@ -11,8 +11,8 @@ from ui.safe import md
 user = require_screen("admin")
 st.title("Admin")
 
-tab_users, tab_audit, tab_model, tab_loyalty, tab_speed, tab_flag, tab_tasks = st.tabs(
-    ["Users", "Audit log", "Churn model", "Loyalty", "Precomputed figures", "Feedback model", "Task rules"])
+tab_users, tab_audit, tab_model, tab_loyalty, tab_flag, tab_tasks = st.tabs(
+    ["Users", "Audit log", "Churn model", "Loyalty", "Feedback model", "Task rules"])
 
 with tab_users:
     with get_session() as session:
@@ -124,11 +124,6 @@ with tab_loyalty:
     from ui.loyalty import render_loyalty_admin
 
     render_loyalty_admin(user)
-
-with tab_speed:
-    from ui.precomputed import render_precomputed_admin
-
-    render_precomputed_admin(user)
 
 with tab_flag:
     from ui.feedback import render_flag_model_admin

@@ -19,7 +19,7 @@ from core.presets import PRESETS, detect_preset, presets_for
 from core.upload import UploadRefused, check_upload, preview_frame
 from ui.auth import require_screen
 from ui.data import IGNORE, export_download, overrides_from_editor
-from ui.db import get_session, precompute_in_background
+from ui.db import get_session
 from ui.safe import md
 
 OWN_LAYOUT = "Hearth's own columns"
@@ -154,8 +154,6 @@ def _import_flow() -> None:
             st.session_state["data_result"] = {"key": check_key, "lines": result.lines_of_text(),
                                                "counts": result.counts()}
             st.session_state.pop("data_check_key", None)
-            st.cache_data.clear()  # every cached reader of customers, orders and feedback is stale now
-            precompute_in_background()
             st.rerun()
 
 

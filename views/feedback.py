@@ -203,7 +203,6 @@ with st.container(border=True):
             except (fbk.FeedbackError, NotAllowed) as exc:
                 st.error(md(exc))
                 return
-            ui.clear_feedback_readers()
             st.session_state["fb_flash"] = done
             st.rerun()
 
@@ -277,7 +276,6 @@ with st.container(border=True):
                         except (fbk.FeedbackError, NotAllowed, OutreachError) as exc:
                             st.error(md(exc))
                         else:
-                            ui.clear_feedback_readers()
                             st.session_state["fb_flash"] = f"Apology for item #{item_id}: {result.describe()}"
                             st.rerun()
 
@@ -295,7 +293,6 @@ if triage:
                 except (fbk.FeedbackError, NotAllowed) as exc:
                     st.error(str(exc))
                 else:
-                    ui.clear_feedback_readers()
                     st.session_state["fb_flash"] = f"Answer #{int(missed_id)} flagged by hand."
                     st.rerun()
 

@@ -11,7 +11,6 @@ import streamlit as st
 from core import tasks as core_tasks
 from core.outreach import TEMPLATE_LABELS
 from core.roles import Role
-from ui import accounts as ui_accounts
 from ui import tasks as ui
 from ui.auth import require_screen
 
@@ -118,8 +117,6 @@ def _done(kind: str, text: str, detail: str = "") -> None:
     st.session_state["mw_flash"] = (kind, text, detail)
     st.session_state.pop(task_key, None)
     st.session_state["mw_version"] = st.session_state.get("mw_version", 0) + 1
-    ui.clear_task_readers()
-    ui_accounts.clear_account_readers()
     st.rerun()
 
 

@@ -18,6 +18,7 @@ import streamlit as st
 from core import formatting as fmt
 from core.accounts import BAND_LABELS
 from core.clv import CLV_EXPLANATION
+from core.config import resolve_horizon
 from core.drilldown import KPI_DRILLS
 from core.kpis import KPI_INFO, REFUNDS_RULE, format_change, format_value, kpi_table_csv
 from core.roles import may_see_personal_data
@@ -43,7 +44,9 @@ with st.container(border=True):
     c1, c2, c3, c4, c5 = st.columns([1.2, 1, 1, 1, 1])
     as_of = c1.date_input("As of", value=utcnow().date(), key="ov_as_of", min_value=date(2000, 1, 1),
                           help="KPIs are computed at the end of this day.")
-    horizon = c2.selectbox("Period (days)", [30, 60, 90, 180, 365], index=2, key="ov_horizon",
+    # The configured horizon (HEARTH_HORIZON_DAYS) is the default, as on the command line.
+    horizons = sorted({30, 60, 90, 180, 365, resolve_horizon()})
+    horizon = c2.selectbox("Period (days)", horizons, index=horizons.index(resolve_horizon()), key="ov_horizon",
                            help="The activity horizon H: the days each KPI covers, ending on the as-of date.")
     seg = c3.selectbox("Segment", [ALL, *options["segment"]], key="ov_segment")
     reg = c4.selectbox("Region", [ALL, *options["region"]], key="ov_region")

@@ -13,6 +13,5 @@ COMMANDS = {
     "outreach": "core.commands.outreach",
     "feedback": "core.commands.feedback",
     "score": "core.commands.score",
-    "precompute": "core.commands.precompute",
     "tasks": "core.commands.tasks",
 }

@@ -6,7 +6,7 @@ import argparse
 import json
 from datetime import date
 
-from core.config import get_settings
+from core.config import get_settings, resolve_horizon
 from core.kpis import KPI_INFO, compute_kpis, format_value, weekly_summary
 from db.engine import get_engine, session_scope
 
@@ -21,7 +21,8 @@ def _date(value: str) -> date:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("kpis", help="print the retention KPIs at a date (design.md definitions)")
     p.add_argument("--as-of", type=_date, default=None, help="the date D (default: today, UTC)")
-    p.add_argument("--horizon-days", type=int, default=None, help="activity horizon H (default: 90)")
+    p.add_argument("--horizon-days", type=int, default=None,
+                   help="activity horizon H (default: HEARTH_HORIZON_DAYS, 90)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one flat JSON object with design.md's keys")
     out.add_argument("--weekly", action="store_true", help="the plain-text weekly summary")
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from db.models import utcnow
 
     as_of = args.as_of or utcnow().date()
-    horizon = args.horizon_days or get_settings().horizon_days
+    horizon = resolve_horizon(args.horizon_days)
     if horizon < 1:
         raise ValueError("--horizon-days must be at least 1")
     # The URL is passed explicitly: get_engine() without one caches under the key None and

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from core.config import get_settings
+from core.config import get_settings, resolve_horizon
 from core.scoring import score_all
 from db.engine import get_engine
 
@@ -110,7 +110,7 @@ def run_backtest(args: argparse.Namespace, horizon: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    horizon = args.horizon_days or get_settings().horizon_days
+    horizon = resolve_horizon(args.horizon_days)
     if args.backtest is not None:
         return run_backtest(args, horizon)
     engine = get_engine(get_settings().database_url)

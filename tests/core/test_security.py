@@ -76,7 +76,7 @@ def test_get_settings_refuses_a_default_key_in_production(monkeypatch: pytest.Mo
         get_settings.cache_clear()
 
 
-@pytest.mark.parametrize("argv", [["outreach", "deliver", "--once"], ["precompute"], ["kpis", "--json"]])
+@pytest.mark.parametrize("argv", [["outreach", "deliver", "--once"], ["score"], ["kpis", "--json"]])
 def test_every_command_refuses_a_default_key_in_production(argv: list[str], tmp_path: Path) -> None:
     """The command line and the delivery worker, not only the app: nothing is signed with it."""
     env = {**os.environ, "HEARTH_ENV": "production", "HEARTH_COOKIE_KEY": "change-me",

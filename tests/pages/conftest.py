@@ -36,8 +36,6 @@ def demo_app(_demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("HEARTH_ENV", "demo")
     monkeypatch.setenv("HEARTH_COOKIE_KEY", "test-cookie-key-" + "x" * 32)
     monkeypatch.setenv("HEARTH_OUTBOX_DIR", str(tmp_path / "outbox"))
-    # Off except where a test asks for it: a background process per import slows the suite.
-    monkeypatch.setenv("HEARTH_PRECOMPUTE_AFTER_IMPORT", "0")
     # No delivery thread per test database (the browser tests run the app's worker for real).
     monkeypatch.setenv("HEARTH_APP_DELIVERY_WORKER", "0")
     get_settings.cache_clear()

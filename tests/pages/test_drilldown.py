@@ -15,7 +15,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session
 
 from db.engine import get_engine
-from db.models import Feedback, LoyaltyEntry, Outreach, PrecomputedResult, Task, utcnow
+from db.models import Feedback, LoyaltyEntry, Outreach, Task, utcnow
 from tests.factories import make_customer, make_feedback, make_loyalty, make_order
 from tests.pages.helpers import app_as, page_text
 
@@ -44,7 +44,6 @@ def store(demo_app: str) -> dict:
         s.execute(update(Task).values(feedback_id=None))
         s.execute(delete(Feedback))
         s.execute(delete(LoyaltyEntry))
-        s.execute(delete(PrecomputedResult))
         people = {}
         for i, key in enumerate("ABCDEF"):
             people[key] = make_customer(s, external_id=f"DRL-{key}", name=f"Drillperson {key}anders",

@@ -21,14 +21,13 @@ import json
 import re
 
 import pytest
-import streamlit as st
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from core import users
 from core.outreach import create_campaign
 from db.engine import get_engine
-from db.models import Customer, Feedback, PrecomputedResult, Product, SupportTicket
+from db.models import Customer, Feedback, Product, SupportTicket
 from tests.pages.helpers import APP, log_in
 
 HOSTILE = ("EVIL[link](https://evil.example/a) ![img](https://evil.example/b.png) **EVILBOLD** "
@@ -127,14 +126,11 @@ def hostile_store(demo_app: str) -> dict:
         session.execute(update(Feedback).where(Feedback.customer_id == victim).values(
             comment=HOSTILE, flagged=True, state="new", channel=CHANNEL))
         session.execute(update(SupportTicket).where(SupportTicket.customer_id == victim).values(topic=HOSTILE[:80]))
-        # An in-place edit adds no ids: forget what was remembered so every screen reads the new text.
-        session.execute(delete(PrecomputedResult))
-        session.commit()
+        session.commit()  # in-place edits: the data generation makes every screen read the new text
         create_campaign(session=session, name="Camp " + HOSTILE, template="win_back", customer_ids=ids[10:40],
                         audience_rule={"segment": SEGMENT}, holdout_share=0.1, created_by=OWNER)
         session.commit()
         external = session.get(Customer, victim).external_id
-    st.cache_data.clear()
     return {"id": victim, "external_id": external}
 
 

@@ -1,0 +1,135 @@
+"""The data generation: a counter per table that every INSERT, UPDATE and DELETE moves on.
+
+``data_generation`` holds one row per watched table, ``(table_name, n)``. A trigger on each
+watched table adds one to its row in the same transaction as the write, so:
+
+- any writer counts, whatever process, replica or tool it is (an import, the app, a psql
+  session, another replica): the database does it, not Hearth's code;
+- the counter moves exactly when the write commits (a rolled-back write moves nothing), and a
+  reader that sees the new counter sees the written rows too;
+- on PostgreSQL the trigger is statement-level (``FOR EACH STATEMENT``: one update per
+  INSERT/UPDATE/DELETE/TRUNCATE statement, however many rows; a COPY counts as one statement).
+  The counter row stays locked until the writer commits, so two writers of the same table take
+  turns at commit time and both increments count (no lost update, whatever order ids came in).
+- SQLite triggers are row-level only: one tiny UPDATE per row written, which about doubles the
+  cost of inserting a row. Bulk writes (db.bulk) therefore go through :func:`bulk_write`, which
+  moves the counter once per bulk write instead (see there why that is correct for every writer).
+
+core.readcache keys every cached figure by these counters. Audit log, users' sign-in
+bookkeeping and other tables no figure reads are not watched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+TABLE = "data_generation"
+EPOCH = "~epoch"
+
+# The tables figures and screens read. Not audit_log (every sign-in, export and view writes it).
+WATCHED: tuple[str, ...] = (
+    "customer", "consent_change", "product", "orders", "refund", "order_line", "feedback",
+    "loyalty_entry", "support_ticket", "staff_user", "model_run", "score_snapshot", "campaign",
+    "outreach", "setting", "feedback_model", "task",
+)
+
+
+def _function_name(table: str) -> str:
+    return f"hearth_generation_{table}"
+
+
+def _trigger_names(table: str) -> list[str]:
+    return [f"hearth_generation_{table}_{op}" for op in ("insert", "update", "delete")]
+
+
+def create_statements(dialect: str, tables: Iterable[str] = WATCHED) -> list[str]:
+    """DDL that creates the counter table (if missing), its rows and the triggers for ``tables``."""
+    tables = list(tables)
+    out = [f"CREATE TABLE IF NOT EXISTS {TABLE} "
+           "(table_name VARCHAR(64) NOT NULL PRIMARY KEY, n BIGINT NOT NULL DEFAULT 0)"]
+    # A random epoch, new whenever the counters are created afresh (a schema rebuilt, a
+    # downgrade and upgrade), so counters that start again at 0 never match older keys.
+    rand = "abs(random())" if dialect == "sqlite" else "floor(random() * 9e15)::bigint"
+    out.append(f"INSERT INTO {TABLE} (table_name, n) SELECT '{EPOCH}', {rand} "
+               f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} WHERE table_name = '{EPOCH}')")
+    for t in tables:
+        out.append(f"INSERT INTO {TABLE} (table_name, n) SELECT '{t}', 0 "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} WHERE table_name = '{t}')")
+    if dialect == "sqlite":
+        for t in tables:
+            for name, op in zip(_trigger_names(t), ("INSERT", "UPDATE", "DELETE"), strict=True):
+                out.append(f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {op} ON \"{t}\" FOR EACH ROW BEGIN "
+                           f"UPDATE {TABLE} SET n = n + 1 WHERE table_name = '{t}'; END")
+    elif dialect == "postgresql":
+        for t in tables:
+            fn = _function_name(t)
+            out.append(f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                       f"UPDATE {TABLE} SET n = n + 1 WHERE table_name = '{t}'; RETURN NULL; END $$")
+            out.append(f'DROP TRIGGER IF EXISTS {fn} ON "{t}"')
+            out.append(f'CREATE TRIGGER {fn} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "{t}" '
+                       f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()")
+    else:
+        raise ValueError(f"no data-generation triggers for the {dialect!r} dialect")
+    return out
+
+
+def drop_statements(dialect: str, tables: Iterable[str] = WATCHED) -> list[str]:
+    """DDL that removes the triggers for ``tables`` and the counter table."""
+    out: list[str] = []
+    for t in tables:
+        if dialect == "sqlite":
+            out.extend(f"DROP TRIGGER IF EXISTS {name}" for name in _trigger_names(t))
+        else:
+            out.append(f'DROP TRIGGER IF EXISTS {_function_name(t)} ON "{t}"')
+            out.append(f"DROP FUNCTION IF EXISTS {_function_name(t)}()")
+    out.append(f"DROP TABLE IF EXISTS {TABLE}")
+    return out
+
+
+def install(connection: Connection, tables: Iterable[str] = WATCHED) -> None:
+    """Create the counters and triggers on ``connection`` (idempotent)."""
+    for statement in create_statements(connection.dialect.name, tables):
+        connection.exec_driver_sql(statement)
+
+
+def read(connection: Connection, tables: Iterable[str] | None = None) -> tuple[tuple[str, int], ...]:
+    """The epoch, then the counters of ``tables`` (default: every watched table) by table name.
+
+    One primary-key read of a table of ~20 rows. Raises KeyError naming a table that is not
+    watched (a figure keyed by an unwatched table could never see its writes)."""
+    rows = dict(connection.execute(text(f"SELECT table_name, n FROM {TABLE}")).all())
+    names = sorted(WATCHED if tables is None else set(tables))
+    missing = [t for t in names if t not in rows]
+    if missing:
+        raise KeyError(f"tables without a data generation: {', '.join(missing)}")
+    return ((EPOCH, int(rows.get(EPOCH, 0))), *((t, int(rows[t])) for t in names))
+
+
+@contextmanager
+def bulk_write(connection: Connection, table: str) -> Iterator[None]:
+    """Around a bulk write of ``table`` inside the caller's open transaction: on SQLite the
+    table's row triggers are dropped, the counter is moved once, and the triggers are created
+    again, all in that transaction. Correct for every writer: SQLite lets one connection write
+    at a time, so no other writer can touch the table while the triggers are away, and DDL is
+    transactional, so a rollback brings them back. PostgreSQL's statement triggers already
+    cost one update per statement (a COPY is one): nothing is changed there."""
+    if connection.dialect.name != "sqlite" or table not in WATCHED:
+        yield
+        return
+    names = _trigger_names(table)
+    rows = connection.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)", tuple(names)).all()
+    for name, _sql in rows:
+        connection.exec_driver_sql(f"DROP TRIGGER {name}")
+    try:
+        yield
+        connection.exec_driver_sql(f"UPDATE {TABLE} SET n = n + 1 WHERE table_name = ?", (table,))
+    finally:
+        for name, sql in rows:  # unless a failed write's rollback has brought it back already
+            if not connection.exec_driver_sql(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?", (name,)).first():
+                connection.exec_driver_sql(sql)
