@@ -32,7 +32,8 @@ READ_SCREEN = """() => {
   // Prose and labels, one text node a line, without code (commands to type are code on purpose),
   // tables and charts (read below) and what the user typed.
   const skip = 'code, pre, [data-testid="stCode"], .js-plotly-plot, [data-testid="stDataFrame"], '
-               + '[data-testid="stTable"], textarea, input, script, style';
+               + '[data-testid="stTable"], textarea, input, script, style, '
+               + '[data-testid="stIconMaterial"], [data-testid*="Icon"], .material-symbols-rounded';
   const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
   const lines = [];
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
@@ -100,6 +101,33 @@ def _open(page: Page, title: str) -> None:
     wait_until_idle(page)
 
 
+OVERVIEW_SECTIONS = ["Cohorts", "Revenue mix", "Health bands", "NPS and loyalty", "Outreach results",
+                     "Lifetime value", "Trends"]
+
+
+def _other_views(page: Page, title: str, where: str, sections: bool) -> list[str]:
+    """What the screen shows behind its tabs (no rerun) and, for the Overview at the first width,
+    behind each section of "Show" (a rerun each)."""
+    out: list[str] = []
+    tabs = page.locator('[data-testid="stMain"] [role="tab"]')
+    for i in range(1, tabs.count()):
+        tab = tabs.nth(i)
+        name = tab.inner_text().strip()
+        tab.click()
+        expect(tab).to_have_attribute("aria-selected", "true")
+        out += _findings(page.evaluate(READ_SCREEN), f"{where}, tab {name}")
+    if tabs.count() > 1:
+        tabs.first.click()
+    if title == "Overview" and sections:
+        for name in OVERVIEW_SECTIONS:
+            page.locator('[data-testid="stMain"] [data-testid="stButtonGroup"]').get_by_role(
+                "button", name=name, exact=True).click()
+            wait_until_idle(page)
+            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+            out += _findings(page.evaluate(READ_SCREEN), f"{where}, {name}")
+    return out
+
+
 @pytest.mark.parametrize("username", ["manager", "support", "exec", "admin"])
 def test_every_screen_reads_like_a_product(browser, app_url: str, username: str) -> None:  # noqa: ANN001
     context = browser.new_context(viewport={"width": WIDTHS[0], "height": 1000})
@@ -118,6 +146,7 @@ def test_every_screen_reads_like_a_product(browser, app_url: str, username: str)
                 page.screenshot(path=str(ARTIFACTS / f"screen-{SCREENS[title]}-{username}-{width}.png"),
                                 full_page=True)
                 findings += _findings(page.evaluate(READ_SCREEN), f"{title} as {username} at {width} px")
+                findings += _other_views(page, title, f"{title} as {username} at {width} px", width == WIDTHS[0])
             if "Accounts" in screens:  # the account page: from the queue's first row, in this tab
                 page.goto(f"{app_url}/account?id=1")
                 expect(page.locator('[data-testid="stMainBlockContainer"] h1').first).to_be_visible()
