@@ -122,7 +122,7 @@ def queue_page(
     page: int = 1, page_size: int = 50, as_of: date | None = None, order: str = "value",
 ) -> QueuePage:
     """One page of the at-risk queue, highest value at risk first (`order` "priority": by
-    core.tasks's one priority, over the first MAX_SELECTION accounts by value at risk), with
+    core.tasks's one priority over every matching account, ties by value at risk), with
     segment counts. Rows carry email_opt_in, sms_opt_in and contact (core.tasks.contactability)."""
     require_personal_data(roles)
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
@@ -147,8 +147,11 @@ def queue_page(
     ).order_by(ScoreSnapshot.value_at_risk.desc(), ScoreSnapshot.churn_probability.desc(), Customer.id)
     prio = None
     if order == "priority":
-        ids = queue_customer_ids(session=session, roles=roles, username=username, filters=filters, as_of=as_of)
-        prio = priority_scores(session=session, customer_ids=ids, as_of=as_of)
+        # Every matching account, not only the first by value at risk: a detractor bonus or
+        # expiring points can lift any of them to the top.
+        ids = queue_customer_ids(session=session, roles=roles, username=username, filters=filters, as_of=as_of,
+                                 limit=None)
+        prio = priority_scores(session=session, customer_ids=ids, as_of=as_of).reindex(ids)
         prio = prio.sort_values("priority", ascending=False, kind="stable")
         page_ids = [int(i) for i in prio.index[(page - 1) * page_size:page * page_size]]
         stmt = stmt.where(Customer.id.in_(page_ids))
@@ -223,16 +226,18 @@ def segment_counts(
 
 def queue_customer_ids(
     *, session: Session, roles: frozenset[Role], username: str, filters: QueueFilters = QueueFilters(),
-    as_of: date | None = None, limit: int = MAX_SELECTION,
+    as_of: date | None = None, limit: int | None = MAX_SELECTION,
 ) -> list[int]:
-    """Every customer matching the filters (highest value at risk first, at most `limit`),
-    for "all matching the filter" in bulk outreach."""
+    """Every customer matching the filters (highest value at risk first, then customer id; at
+    most `limit`, None: all), for "all matching the filter" in bulk outreach and the priority order."""
     require_personal_data(roles)
     as_of = as_of or latest_as_of(session=session)
     if as_of is None:
         return []
     stmt = _filtered(_base(), filters=filters, username=username, as_of=as_of)
-    stmt = stmt.order_by(ScoreSnapshot.value_at_risk.desc(), ScoreSnapshot.customer_id).limit(limit)
+    stmt = stmt.order_by(ScoreSnapshot.value_at_risk.desc(), ScoreSnapshot.customer_id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return [int(r) for r in session.execute(stmt).scalars()]
 
 

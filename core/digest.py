@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core import audit
+from core import formatting as fmt
 from core.config import Settings, get_settings
 from core.roles import Role, parse_roles
 from core.tasks import OUTCOME_LABELS, task_counts
@@ -84,10 +85,10 @@ def digest_text(*, session: Session, username: str, as_of: date) -> tuple[str, s
                                  if closed else "none"),
         "",
         "Your book",
-        f"  accounts at risk: {int(book[0])} (value at risk {float(book[1]):,.0f})",
+        f"  accounts at risk: {int(book[0]):,} (value at risk {fmt.money(float(book[1]), decimals=0)})",
         "",
         "Your outreach this week",
-        "  " + (", ".join(f"{k} {v}" for k, v in sorted(sent.items())) if sent else "none"),
+        "  " + (", ".join(f"{fmt.label(k).lower()} {v}" for k, v in sorted(sent.items())) if sent else "none"),
         "",
         "Open My work in Hearth to act on your tasks.",
         "You get this because you are an account manager or support lead; ask an admin to stop it.",

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -316,3 +317,170 @@ def loyalty_breakdown(*, session: Session, as_of: date, which: str, tier: str | 
     out[["members", "balance", "expiring_points"]] = out[["members", "balance", "expiring_points"]].astype("int64")
     return out.sort_values(["members", "segment", "region", "tier"],
                            ascending=[False, True, True, True]).reset_index(drop=True)[cols]
+
+
+# ---------------------------------------------------------------- chart cells (Overview, NPS)
+
+def breakdown(*, session: Session, records: pd.DataFrame, counts: dict[str, str]) -> pd.DataFrame:
+    """Records behind a chart bar or cell as aggregates only (any role): one row per segment and
+    region ("(none)" where missing) with `counts`' columns, e.g. {"customers": "customer_id"}
+    counts the distinct values of a column, {"orders": "sum:orders"} sums one; most first.
+    `records` must have a customer_id column (Customer.id; missing for an unmatched answer)."""
+    c = Customer.__table__.c
+    seg = pd.read_sql(select(c.id, c.segment, c.region), session.connection()).set_index("id")
+    keyed = records.join(seg, on="customer_id") if len(records) else records.assign(segment=[], region=[])
+    keyed = keyed.fillna({"segment": "(none)", "region": "(none)"})
+    agg = {}
+    for name, how in counts.items():
+        agg[name] = (how[4:], "sum") if how.startswith("sum:") else (how, "size")
+    out = keyed.groupby(["segment", "region"], as_index=False).agg(**agg) if len(keyed) else pd.DataFrame(
+        columns=["segment", "region", *counts])
+    for name in counts:
+        out[name] = out[name].astype("int64")
+    first = next(iter(counts))
+    return out.sort_values([first, "segment", "region"], ascending=[False, True, True]).reset_index(drop=True)[
+        ["segment", "region", *counts]]
+
+
+def _month_start(label: str) -> datetime:
+    try:
+        return datetime.strptime(label, "%Y-%m")
+    except (TypeError, ValueError):
+        raise kpis.KpiError(f"{label!r} is not a month: write it as YYYY-MM, e.g. 2026-03") from None
+
+
+def _add_months(start: datetime, n: int) -> datetime:
+    k = start.year * 12 + start.month - 1 + n
+    return datetime(k // 12, k % 12 + 1, 1)
+
+
+MIX_KINDS = ("new", "returning", "reactivated")
+
+
+def mix_orders(*, session: Session, month: str, kind: str, as_of: date, horizon_days: int = 90,
+               segment: str | None = None, region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The orders behind one bar of the Overview's "Revenue by kind of customer"
+    (core.kpis.revenue_split): orders in calendar month `month` ("YYYY-MM", up to the end of D)
+    of kind `kind`: "new" (in the month of the customer's first order), "reactivated" (else, the
+    customer's previous order H = `horizon_days` days or more before), "returning" (every other).
+
+    Columns: customer_id (Customer.id), orders, revenue (their order totals of that kind in the
+    month, to the cent); one row per customer. orders and revenue add up to the bar's. Raises
+    core.kpis.KpiError for a month that is not YYYY-MM and ValueError for another kind."""
+    if kind not in MIX_KINDS:
+        raise ValueError(f"no kind of customer {kind!r}: choose one of {', '.join(MIX_KINDS)}")
+    start = _month_start(month)
+    end = min(_add_months(start, 1), kpis.day_start(as_of + timedelta(days=1)))
+    o = Order.__table__.c
+    conds = kpis._customer_conditions(segment, region, owner)
+    buyers = kpis._filtered(select(o.customer_id).where(o.ordered_at >= start, o.ordered_at < end),
+                            o.customer_id, conds)
+    hist = pd.read_sql(select(o.id, o.customer_id, o.ordered_at, o.total)
+                       .where(o.customer_id.in_(buyers), o.ordered_at < end), session.connection())
+    cols = ["customer_id", "orders", "revenue"]
+    if hist.empty:
+        return pd.DataFrame(columns=cols)
+    hist["ordered_at"] = pd.to_datetime(hist["ordered_at"], format="ISO8601")
+    hist = hist.sort_values(["customer_id", "ordered_at", "id"], kind="stable")
+    first = hist.groupby("customer_id")["ordered_at"].transform("min")
+    prev = hist.groupby("customer_id")["ordered_at"].shift(1)
+    gap_days = (hist["ordered_at"] - prev).dt.total_seconds() / 86400.0
+    is_new = (first.dt.year == start.year) & (first.dt.month == start.month)
+    kinds = np.where(is_new, "new", np.where(prev.notna() & (gap_days >= horizon_days), "reactivated",
+                                             "returning"))
+    picked = hist[(hist["ordered_at"] >= start) & (kinds == kind)]
+    out = picked.groupby("customer_id", as_index=False).agg(orders=("id", "size"), revenue=("total", "sum"))
+    out["orders"] = out["orders"].astype("int64")
+    out["revenue"] = out["revenue"].astype(float).round(2)
+    return out[cols]
+
+
+def cohort_customers(*, session: Session, cohort: str, offset: int, as_of: date, segment: str | None = None,
+                     region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The customers behind one cell of the Overview's cohort heatmap (core.kpis.cohort_matrix):
+    customers whose first order (up to the end of D) fell in month `cohort` ("YYYY-MM") and who
+    ordered in the month `offset` months later (0: the cohort itself).
+
+    Columns: customer_id (Customer.id), first_order (timestamp), orders (in that month); most
+    orders first. The row count is the cell's share times the cohort size. Raises
+    core.kpis.KpiError for a month that is not YYYY-MM or a negative offset."""
+    if int(offset) < 0:
+        raise kpis.KpiError("months after the first order start at 0")
+    start = _month_start(cohort)
+    end = kpis.day_start(as_of + timedelta(days=1))
+    lo, hi = _add_months(start, int(offset)), min(_add_months(start, int(offset) + 1), end)
+    o = Order.__table__.c
+    conds = kpis._customer_conditions(segment, region, owner)
+    firsts = (kpis._filtered(select(o.customer_id, func.min(o.ordered_at).label("first_order"))
+                             .where(o.ordered_at < end), o.customer_id, conds)
+              .group_by(o.customer_id)
+              .having(func.min(o.ordered_at) >= start, func.min(o.ordered_at) < _add_months(start, 1))).subquery()
+    stmt = (select(firsts.c.customer_id, firsts.c.first_order, func.count(o.id).label("orders"))
+            .join(Order.__table__, o.customer_id == firsts.c.customer_id)
+            .where(o.ordered_at >= lo, o.ordered_at < hi)
+            .group_by(firsts.c.customer_id, firsts.c.first_order))
+    out = pd.read_sql(stmt, session.connection())
+    out["orders"] = out["orders"].astype("int64")
+    out["first_order"] = pd.to_datetime(out["first_order"], format="ISO8601")
+    return out.sort_values(["orders", "customer_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def with_people(*, session: Session, roles: Iterable[Any], records: pd.DataFrame) -> pd.DataFrame:
+    """`records` (with a customer_id column, Customer.id) with the customer's external_id, name,
+    owner, segment and region in front: personal data, so core.roles.NotAllowed for a role that
+    may not see it (exec: use :func:`breakdown`)."""
+    require_personal_data(_roles(roles))
+    people = _people(session, [int(i) for i in records["customer_id"].dropna()])
+    rest = [c for c in records.columns if c != "customer_id"]
+    return people.merge(records, on="customer_id", how="right")[list(people.columns) + rest]
+
+
+def theme_answers(*, session: Session, roles: Iterable[Any], theme: str, month: str,
+                  now: datetime) -> pd.DataFrame:
+    """The detractor answers behind one cell of the NPS screen's "Detractor mentions per month"
+    (core.feedback.detractor_themes): answers scored 0-6 submitted in calendar month `month`
+    ("YYYY-MM", up to `now`) whose flag reasons name `theme`.
+
+    Columns (NPS_ANSWER_COLUMNS); newest first; the row count is the cell's mentions. Raises
+    core.roles.NotAllowed for a role that may not read comments (exec: theme_breakdown) and
+    core.kpis.KpiError for a month that is not YYYY-MM."""
+    require_personal_data(_roles(roles))
+    return _theme_rows(session, theme, month, now).reindex(columns=NPS_ANSWER_COLUMNS)
+
+
+def theme_breakdown(*, session: Session, theme: str, month: str, now: datetime) -> pd.DataFrame:
+    """The answers of one theme cell as aggregates only (any role): segment, region, channel
+    ("(none)" where missing), answers; most first; the answers add up to the cell."""
+    rows = _theme_rows(session, theme, month, now)
+    if rows.empty:
+        return pd.DataFrame(columns=["segment", "region", "channel", "answers"])
+    c = Customer.__table__.c
+    seg = pd.read_sql(select(c.id, c.segment, c.region), session.connection()).set_index("id")
+    keyed = rows.join(seg, on="customer_id").fillna({"segment": "(none)", "region": "(none)"})
+    keyed["channel"] = keyed["channel"].fillna("(none)")
+    out = keyed.groupby(["segment", "region", "channel"], as_index=False).agg(answers=("answer_id", "size"))
+    out["answers"] = out["answers"].astype("int64")
+    return out.sort_values(["answers", "segment", "region", "channel"],
+                           ascending=[False, True, True, True]).reset_index(drop=True)
+
+
+def _theme_rows(session: Session, theme: str, month: str, now: datetime) -> pd.DataFrame:
+    from core.sentiment import parse_mentions
+
+    start = _month_start(month)
+    end = _add_months(start, 1)
+    score = col(Feedback.nps_score)
+    stmt = (select(Feedback.id.label("answer_id"), Feedback.customer_id, Customer.external_id.label("customer"),
+                   Feedback.nps_score.label("score"), Feedback.submitted_at, Feedback.channel, Feedback.comment,
+                   Feedback.flag_reasons)
+            .select_from(Feedback).outerjoin(Customer, Customer.id == Feedback.customer_id)
+            .where(score.is_not(None), score <= DETRACTOR_MAX, Feedback.submitted_at >= start,
+                   Feedback.submitted_at < end, Feedback.submitted_at <= now,
+                   col(Feedback.flag_reasons).contains("mentions: "))
+            .order_by(col(Feedback.submitted_at).desc(), col(Feedback.id).desc()))
+    rows = pd.read_sql(stmt, session.connection())
+    named = [theme in (parse_mentions(r) or []) for r in rows["flag_reasons"]]
+    rows = rows[pd.Series(named, index=rows.index, dtype=bool)].drop(columns=["flag_reasons"])
+    rows["score"] = rows["score"].astype("int64")
+    rows["customer_id"] = rows["customer_id"].astype("Int64")
+    return rows.reset_index(drop=True)

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core import audit
+from core import formatting as fmt
 from core.health import CHURN_PERCENT_DECIMALS, HEALTH_DECIMALS
 from core.roles import Role, may_see_personal_data
 from db.models import Customer, Order, Refund, ScoreSnapshot
@@ -26,6 +27,20 @@ from db.models import Customer, Order, Refund, ScoreSnapshot
 EXPORT_KINDS = ("accounts", "scores", "feedback", "loyalty")
 PERSONAL_COLUMNS = ("name", "email", "phone", "comment")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# Columns that hold an amount of money, in any export; the file says their currency in a
+# `currency` column (ISO 4217, HEARTH_CURRENCY), the numbers stay numbers a spreadsheet can add.
+MONEY_COLUMNS = ("revenue", "gross_sales", "refunds", "value_at_risk", "spend_365", "total", "liability",
+                 "order_totals", "revenue_offer_codes", "balance_value", "expiring_value")
+
+
+def with_currency(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a `currency` column (core.formatting.currency_code, e.g. "EUR") when it has
+    a column of MONEY_COLUMNS and none yet; otherwise unchanged."""
+    if "currency" in frame.columns or not any(c in frame.columns for c in MONEY_COLUMNS):
+        return frame
+    return frame.assign(currency=fmt.currency_code())
 
 
 class ExportError(ValueError):
@@ -221,8 +236,8 @@ def export_frame(*, session: Session, kind: str, roles: frozenset[Role] | set[Ro
     if not roles:
         raise ExportError("no role given: exports are filtered by the caller's roles")
     if kind == "feedback":
-        return personal_filter(feedback_frame(session=session, as_of=as_of, roles=roles), roles)
-    return personal_filter(_FRAMES[kind](session=session, as_of=as_of), roles)
+        return with_currency(personal_filter(feedback_frame(session=session, as_of=as_of, roles=roles), roles))
+    return with_currency(personal_filter(_FRAMES[kind](session=session, as_of=as_of), roles))
 
 
 def export_csv(
@@ -256,6 +271,7 @@ def audited_csv(*, session: Session, frame: pd.DataFrame, kind: str, actor: str,
 
     For exports of what a screen holds (a selection), so they follow the same two rules as
     the full exports: no cell a spreadsheet would run, and a record of who took what."""
+    frame = with_currency(frame)
     data = write_csv(frame)
     audit.record(session=session, actor=actor, action=f"export.{kind}", record_type=kind,
                  detail={"file": filename, "rows": len(frame), "columns": [str(c) for c in frame.columns],

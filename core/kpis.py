@@ -30,6 +30,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session
 
 from core import exporting, loyalty, nps
+from core import formatting as fmt
 from core.analytics import orders as analytics_orders
 from core.analytics import source
 from core.analytics.definitions import reactivation_moment
@@ -949,7 +950,7 @@ def format_value(kind: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "n/a"
     if kind == "money":
-        return f"{value:,.2f}"
+        return fmt.money(value)  # with its currency (HEARTH_CURRENCY)
     if kind == "rate":
         return f"{100 * value:.1f} %"
     if kind == "nps":
@@ -961,7 +962,7 @@ def format_change(kind: str, change: Any) -> str | None:
     if change is None or (isinstance(change, float) and np.isnan(change)):
         return None
     if kind == "money":
-        return f"{change:+,.2f}"
+        return fmt.signed_money(change)
     if kind == "rate":
         return f"{100 * change:+.1f} pts"
     if kind == "nps":
@@ -1032,7 +1033,7 @@ def weekly_summary(*, session: Session, as_of: date, horizon_days: int | None = 
             f"{moves['worsened']:,} worsened, {moves['unchanged']:,} unchanged"
         )
         for row in moves["moves"].itertuples(index=False):
-            lines.append(f"    {row.from_band} -> {row.to_band}: {int(row.customers):,}")
+            lines.append(f"    {fmt.label(row.from_band)} -> {fmt.label(row.to_band)}: {int(row.customers):,}")
     from core.changes import weekly_lines
 
     lines += weekly_lines(session=session, as_of=as_of)

@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core import audit, consent, loyalty
+from core import formatting as fmt
 from core.config import Settings, get_settings
 from core.email_address import email_problem
 from core.roles import Role, require_personal_data
@@ -486,7 +487,7 @@ def render(template: str, row: pd.Series | dict, *, offer_code: str | None, sett
         worth = pts * float(row.get("point_value", settings.point_value))
         subject = f"{first}, {pts:,} of your points expire on {_day(row.get('expires_at'))}"
         body = (f"Hello {first},\n\nYou have {bal:,} loyalty points. {pts:,} of them (worth "
-                f"{worth:,.2f}) expire on {_day(row.get('expires_at'))}. Use them on your next order "
+                f"{fmt.money(worth)}) expire on {_day(row.get('expires_at'))}. Use them on your next order "
                 f"before they go.{code_line}")
     elif template == "vip_thanks":
         n = int(row.get("order_count") or 0)

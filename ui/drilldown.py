@@ -6,9 +6,12 @@ The breakdowns are aggregates, the same for every role."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
 import pandas as pd
+import streamlit as st
 
 from core import drilldown
 from core.readcache import cached
@@ -68,3 +71,65 @@ def nps_breakdown(db: str, group: str, since: datetime, until: datetime) -> pd.D
 def loyalty_breakdown(db: str, as_of: date, which: str, tier: str | None = None) -> pd.DataFrame:
     with get_session() as session:
         return drilldown.loyalty_breakdown(session=session, as_of=as_of, which=which, tier=tier)
+
+
+# Chart bars and cells (Overview: revenue mix, cohorts; NPS: themes). Records with names for the
+# roles that may see them (core checks the roles), aggregates by segment and region otherwise.
+
+@cached()
+def mix_customers(roles: tuple[str, ...] | None, db: str, month: str, kind: str, as_of: date, horizon_days: int,
+                  segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    """roles None: the aggregate-safe breakdown (customers, orders by segment and region)."""
+    with get_session() as session:
+        rec = drilldown.mix_orders(session=session, month=month, kind=kind, as_of=as_of, horizon_days=horizon_days,
+                                   segment=segment, region=region, owner=owner)
+        if roles is None:
+            return drilldown.breakdown(session=session, records=rec,
+                                       counts={"customers": "customer_id", "orders": "sum:orders"})
+        out = drilldown.with_people(session=session, roles=roles, records=rec)
+        return out.sort_values(["orders", "revenue", "external_id"], ascending=[False, False, True]).reset_index(
+            drop=True)
+
+
+@cached()
+def cohort_customers(roles: tuple[str, ...] | None, db: str, cohort: str, offset: int, as_of: date,
+                     segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    """roles None: the aggregate-safe breakdown (customers by segment and region)."""
+    with get_session() as session:
+        rec = drilldown.cohort_customers(session=session, cohort=cohort, offset=offset, as_of=as_of,
+                                         segment=segment, region=region, owner=owner)
+        if roles is None:
+            return drilldown.breakdown(session=session, records=rec, counts={"customers": "customer_id"})
+        return drilldown.with_people(session=session, roles=roles, records=rec)
+
+
+@cached()
+def theme_answers(roles: tuple[str, ...] | None, db: str, theme: str, month: str, now: datetime) -> pd.DataFrame:
+    """roles None: the aggregate-safe breakdown (answers by segment, region and channel)."""
+    with get_session() as session:
+        if roles is None:
+            return drilldown.theme_breakdown(session=session, theme=theme, month=month, now=now)
+        return drilldown.theme_answers(session=session, roles=roles, theme=theme, month=month, now=now)
+
+
+def opens(chart_key: str, box_key: str, to_option: Callable[[dict], Any]) -> Callable[[], None]:
+    """An on_select callback for st.plotly_chart(key=chart_key): the first selected bar, point or
+    cell, turned into an option by `to_option(point)`, becomes the value of the selectbox `box_key`
+    that opens the records behind it. So a click on the chart and a choice in the box open the
+    same records (and the box works by keyboard). A selection cleared leaves the box as it is."""
+    def _picked() -> None:
+        event = st.session_state.get(chart_key) or {}
+        points = (event.get("selection") or {}).get("points") or []
+        if points:
+            option = to_option(points[0])
+            if option is not None:
+                st.session_state[box_key] = option
+    return _picked
+
+
+def custom(point: dict, i: int = 0) -> Any:
+    """Item `i` of a selected point's customdata (a scalar when the trace had one value a point)."""
+    data = point.get("customdata")
+    if isinstance(data, list | tuple):
+        return data[i] if len(data) > i else None
+    return data if i == 0 else None

@@ -68,8 +68,8 @@ def render_loyalty_admin(user) -> None:  # noqa: ANN001
     st.text(f"Point value: {settings.point_value:g} (HEARTH_POINT_VALUE)\n"
             + (f"Points expire {settings.points_expiry_months} months after they are earned, unless the entry "
                "says otherwise (HEARTH_POINTS_EXPIRY_MONTHS)\n" if settings.points_expiry_months > 0 else
-               "Points never expire by Hearth's rule (HEARTH_POINTS_EXPIRY_MONTHS=0); an entry's own expires_at "
-               "and the programme's own expiry rows still count\n")
+               "Points never expire by Hearth's rule (HEARTH_POINTS_EXPIRY_MONTHS=0); an entry's own expiry "
+               "date and the programme's own expiry rows still count\n")
             + "Tiers by points earned in the last 12 months: "
             + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers())
             + " (HEARTH_LOYALTY_TIERS)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -50,16 +52,18 @@ score = info["score"]
 if score is None:
     st.info("This account has no score yet. An admin can score every account under Admin → Churn model.")
 else:
-    m = st.columns(6)
-    m[0].metric("Health", f"{health_text(score['health_score'])} / 100")
-    m[1].metric("Band", BAND_LABELS.get(score["band"], score["band"]))
+    # Tiles as wide as their figure, wrapping onto another row on a narrow screen: never cut off.
+    row = st.container(horizontal=True, gap="small")
+    m = [partial(row.metric, width="content")] * 6
+    m[0]("Health", f"{health_text(score['health_score'])} / 100")
+    m[1]("Band", BAND_LABELS.get(score["band"], score["band"]))
     churn = score["churn_probability"]
-    m[2].metric("Churn probability", churn_text(churn), help="The chance of no order in the next horizon (90 days "
+    m[2]("Churn probability", churn_text(churn), help="The chance of no order in the next horizon (90 days "
                 "unless configured).")
-    m[3].metric("Value at risk", fmt.money(score["value_at_risk"], decimals=0), help=VALUE_EXPLANATION)
-    m[4].metric("RFM segment", fmt.label(score["rfm_segment"] or None, RFM_LABELS, missing="–"))
+    m[3]("Value at risk", fmt.money(score["value_at_risk"], decimals=0), help=VALUE_EXPLANATION)
+    m[4]("RFM segment", fmt.label(score["rfm_segment"] or None, RFM_LABELS, missing="–"))
     nxt = score.get("next_order_date")
-    m[5].metric("Next order expected", fmt.date_text(nxt),
+    m[5]("Next order expected", fmt.date_text(nxt),
                 help="From the customer's own cadence and how long what they buy lasts.")
     st.caption(f"Scored as of {score['as_of']:%d %b %Y}.")
     why_differ = disagreement(score["health_score"], churn)
@@ -70,7 +74,7 @@ else:
     with left:
         healthy_at, watch_at = band_thresholds()
         gauge = go.Figure(go.Indicator(
-            mode="gauge+number", value=score["health_score"], title={"text": "Health score"},
+            mode="gauge+number", value=score["health_score"],
             number={"valueformat": ".0f"},
             # Explicit ticks and room on every side, so the end label reads "100", not "10".
             gauge={"axis": {"range": [0, 100], "tickvals": [0, 20, 40, 60, 80, 100], "tickformat": "d"},
@@ -78,7 +82,7 @@ else:
                    "steps": [{"range": [0, watch_at], "color": "#f4c7c3"},
                              {"range": [watch_at, healthy_at], "color": "#fce8b2"},
                              {"range": [healthy_at, 100], "color": "#b7e1cd"}]}))
-        gauge.update_layout(height=250, margin=dict(l=40, r=40, t=50, b=10))
+        gauge.update_layout(height=250, margin=dict(l=40, r=40, t=50, b=10), title="Health score (0 to 100)")
         plotly_chart(gauge, width="stretch", key="acct_gauge")
         st.markdown("**Why**")
         for line in score["drivers"]:
@@ -101,6 +105,7 @@ else:
                             marker={"color": "rgba(160,160,160,0.25)", "pattern": {"shape": "/"}},
                             hovertemplate="%{y}: no data, left out<extra></extra>")
             bar.update_layout(height=300, xaxis=dict(range=[0, 108], title="Component score (0 to 100)"),
+                              yaxis=dict(title="Component"),
                               title="Health score by component", barmode="overlay", showlegend=False,
                               margin=dict(l=0, r=10, t=40, b=0))
             plotly_chart(bar, width="stretch", key="acct_components")

@@ -17,6 +17,8 @@ tab_users, tab_audit, tab_model, tab_loyalty, tab_flag, tab_tasks = st.tabs(
 with tab_users:
     with get_session() as session:
         staff = admin.staff_table(session=session)
+    # Roles as words ("Account manager"), never their codes.
+    staff["roles"] = [", ".join(fmt.label(r) for r in str(v or "").replace(",", " ").split()) for v in staff["roles"]]
     st.dataframe(staff, hide_index=True, width="stretch",
                  column_config={"username": st.column_config.TextColumn("Username"),
                                 "name": st.column_config.TextColumn("Name"),

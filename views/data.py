@@ -1,3 +1,5 @@
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -24,6 +26,14 @@ from ui.safe import md
 
 OWN_LAYOUT = "Hearth's own columns"
 
+
+
+def _as_code(rule: str) -> str:
+    """Our own sentence about the key with its CSV column names (customer_id) set as code, the
+    way a person types them in the file's header."""
+    return re.sub(r"\b[a-z]+(?:_[a-z]+)+\b", lambda m: f"`{m.group(0)}`", rule)
+
+
 user = require_screen("data")
 st.title("Data")
 st.caption("Bring the shop's own history in from CSV files, and take tables out. An import writes all "
@@ -45,7 +55,7 @@ def _import_flow() -> None:
         st.dataframe(format_table(kind), hide_index=True,
                      column_config={"required": st.column_config.CheckboxColumn("required")})
         st.caption("Names match without regard to case, spaces and underscores. Dates: ISO 8601 or "
-                   f"YYYYMMDD. Amounts with a decimal point. Key: {derived_key_rule(kind)}.")
+                   f"YYYYMMDD. Amounts with a decimal point. Key: {_as_code(derived_key_rule(kind))}.")
     limit_mb = get_settings().max_upload_mb
     upload = st.file_uploader(f"CSV file (UTF-8; comma, semicolon, tab or '|'; up to {limit_mb} MB)",
                               type=["csv"],

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
+from types import SimpleNamespace
 
 import pandas as pd
 import streamlit as st
@@ -64,7 +66,9 @@ def _share(value: float | None) -> str:
 
 with st.container(border=True):
     st.markdown("**Closing the loop** (flagged answers of the last 90 days)")
-    m1, m2, m3, m4, m5 = st.columns(5)
+    # Tiles as wide as their figure, wrapping on a narrow screen: never cut off.
+    tile = partial(st.container(horizontal=True, gap="small").metric, width="content")
+    m1 = m2 = m3 = m4 = m5 = SimpleNamespace(metric=tile)
     m1.metric("Flagged", f"{loop['flagged']:,}")
     m2.metric("Median to first response", _hours(loop["median_hours_to_first_response"]))
     m3.metric("First response within 48 h", _share(loop["share_first_response_within_48h"]))

@@ -84,7 +84,8 @@ def render_programme(as_of: date, data: dict | None = None) -> None:
                    + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers()) + ".")
     with right:
         fig = go.Figure(go.Bar(x=tiers["tier"], y=tiers["customers"]))
-        fig.update_layout(title="Members per tier", height=300, margin={"t": 50, "b": 10})
+        fig.update_layout(title="Members per tier", height=300, margin={"t": 50, "b": 10},
+                          xaxis={"title": "Tier"}, yaxis={"title": "Members (count)"})
         plotly_chart(fig, key="loy_tier_chart")
 
 

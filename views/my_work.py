@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
+from core import formatting as fmt
 from core import tasks as core_tasks
 from core.outreach import TEMPLATE_LABELS
 from core.roles import Role
@@ -88,15 +89,17 @@ with st.container(border=True):
     st.subheader("Why")
     st.text(f"{task['reason_label']} · {task['name'] or '(no name)'} · {task['external_id']}")
     st.text(task["why"])
-    k = st.columns(4)
-    k[0].metric("Value at risk", "–" if task["value_at_risk"] != task["value_at_risk"]
-                else f"{task['value_at_risk']:,.0f}")
+    # Tiles as wide as their figure, wrapping on a narrow screen: never cut off.
+    tiles = st.container(horizontal=True, gap="small")
+    k = [tiles] * 4
+    k[0].metric("Value at risk", fmt.money(task["value_at_risk"], decimals=0, missing="–"), width="content")
     churn = task["churn_probability"]
-    k[1].metric("Churn risk", "–" if churn != churn else f"{churn:.0%}")
+    k[1].metric("Churn risk", "–" if churn != churn else f"{churn:.0%}", width="content")
     overdue = int(task["days_overdue"])
     k[2].metric("Due", f"{task['due_date']:%d %b %Y}",
-                delta=(f"overdue by {overdue} days" if overdue > 0 else None), delta_color="inverse")
-    k[3].metric("Priority", f"{task['priority']:,.0f}", help=core_tasks.PRIORITY_EXPLANATION)
+                delta=(f"overdue by {overdue} days" if overdue > 0 else None), delta_color="inverse", width="content")
+    k[3].metric("Priority", f"{task['priority']:,.0f}", help=core_tasks.PRIORITY_EXPLANATION,
+                width="content")
 
     st.markdown("**Contact**")
     email_line = ("Email: allowed" if task["contact"] == "email"

@@ -3,11 +3,16 @@ detractors talk about, and (for roles that may read comments) comment search."""
 
 from __future__ import annotations
 
+from functools import partial
+from types import SimpleNamespace
+from urllib.parse import quote
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from core import feedback as fbk
+from core import formatting as fmt
 from core.drilldown import NPS_GROUPS, period_window
 from core.nps import nps_from_counts
 from core.roles import may_see_personal_data
@@ -61,7 +66,9 @@ if periods.empty:
 overall = periods if by is None else ui.nps_periods(since, until, freq, None)
 total = nps_from_counts(int(overall["promoters"].sum()), int(overall["passives"].sum()),
                         int(overall["detractors"].sum()))
-m1, m2, m3, m4 = st.columns(4)
+# Tiles as wide as their figure, wrapping on a narrow screen: never cut off.
+tile = partial(st.container(horizontal=True, gap="small").metric, width="content")
+m1 = m2 = m3 = m4 = SimpleNamespace(metric=tile)
 m1.metric("NPS", f"{total['nps']:+.0f}", help=f"95 % interval {total['ci_low']:+.0f} to {total['ci_high']:+.0f}")
 m2.metric("95 % interval", f"{total['ci_low']:+.0f} to {total['ci_high']:+.0f}")
 m3.metric("Answers with a score", f"{total['responses']:,}")
@@ -104,18 +111,40 @@ plotly_chart(fig, width="stretch", key="nps_trend")
 mix = overall.copy()
 mix_fig = go.Figure()
 for column, color in (("detractors", "#d62728"), ("passives", "#bbbbbb"), ("promoters", "#2ca02c")):
-    mix_fig.add_trace(go.Bar(x=mix["period"], y=mix[column], name=column.capitalize(), marker_color=color))
+    mix_fig.add_trace(go.Bar(x=mix["period"], y=mix[column], name=column.capitalize(), marker_color=color,
+                             customdata=[[column, i] for i in range(len(mix))]))
 mix_fig.update_layout(barmode="stack", height=320, margin={"t": 50, "b": 10},
                       yaxis={"title": "Answers (count)", "tickformat": ",d", "rangemode": "tozero",
                              "dtick": max(1, _nice_step(int(mix["responses"].max())))},
                       xaxis={"title": "Period starting"},
                       legend={"orientation": "h"}, title="Promoters, passives and detractors")
-plotly_chart(mix_fig, width="stretch", key="nps_mix")
+
+
+def _open_bar(point: dict) -> None:
+    """A click on a bar of the mix: its group and its period (the two boxes below)."""
+    group_code, index = drill.custom(point, 0), drill.custom(point, 1)
+    if group_code in NPS_GROUPS and index is not None:
+        st.session_state["nps_drill_period"] = int(index)
+        return group_code
+    return None
+
+
+plotly_chart(mix_fig, width="stretch", key="nps_mix", selection_mode="points",
+             on_select=drill.opens("nps_mix", "nps_drill_group", _open_bar))
+
+ANSWER_COLUMNS = {
+    "answer_id": st.column_config.NumberColumn("Answer id", format="%d"),
+    "customer": st.column_config.TextColumn("Customer id"),
+    "score": st.column_config.NumberColumn("Score", format="%d"),
+    "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY"),
+    "channel": st.column_config.TextColumn("Channel"),
+    "comment": st.column_config.TextColumn("Comment", width="large"),
+}
 
 # Drill-down: the answers behind a bar or a count (exec: by segment, region and channel only).
 g1, g2 = st.columns(2)
 group = g1.selectbox("Open the answers of", list(NPS_GROUPS), index=None, key="nps_drill_group",
-                     placeholder="Promoters, passives or detractors",
+                     placeholder="Click a bar, or choose promoters, passives or detractors",
                      format_func=lambda g: f"{g.capitalize()} ({int(total[g]):,} in the period)")
 bars = list(mix["period"])
 bar = g2.selectbox("In", [None, *range(len(bars))], key="nps_drill_period",
@@ -127,15 +156,8 @@ if group is not None:
     if may_see_personal_data(user.roles):
         answers = drill.nps_answers(roles, db_key(), group, lo, hi)
         st.caption(f"{len(answers):,} answers, newest first.")
-        st.dataframe(answers, hide_index=True, width="stretch", key="nps_drill_answers", column_config={
-            "answer_id": st.column_config.NumberColumn("Answer id", format="%d"),
-            "customer_id": st.column_config.NumberColumn("Customer number", format="%d"),
-            "customer": st.column_config.TextColumn("Customer id"),
-            "score": st.column_config.NumberColumn("Score", format="%d"),
-            "submitted_at": st.column_config.DatetimeColumn("Submitted", format="YYYY-MM-DD"),
-            "channel": st.column_config.TextColumn("Channel"),
-            "comment": st.column_config.TextColumn("Comment", width="large"),
-        })
+        st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, width="stretch",
+                     key="nps_drill_answers", column_config=ANSWER_COLUMNS)
     else:
         st.caption("Your role sees aggregates only: these answers by segment, region and channel.")
         st.dataframe(drill.nps_breakdown(db_key(), group, lo, hi), hide_index=True, key="nps_drill_breakdown",
@@ -164,7 +186,32 @@ else:
                                 colorscale="Reds", hovertemplate="%{y}, %{x}: %{z} mentions<extra></extra>"))
     heat.update_layout(height=110 + 28 * len(grid), margin={"t": 50, "b": 10}, title="Detractor mentions per month",
                        xaxis={"title": "Month"}, yaxis={"title": "Theme"})
-    plotly_chart(heat, width="stretch", key="nps_themes")
+    # A transparent marker on every cell with mentions takes the click (a heatmap cannot be selected).
+    cells = [(str(t), f"{m:%Y-%m}") for t in grid.index for m in grid.columns if grid.loc[t, m] > 0]
+    heat.add_scatter(x=[m for _t, m in cells], y=[t for t, _m in cells], mode="markers", showlegend=False,
+                     marker={"symbol": "square", "size": 18, "opacity": 0}, customdata=[f"{t}|{m}" for t, m in cells],
+                     hovertemplate="%{y}, %{x}: click to see the answers<extra></extra>")
+    plotly_chart(heat, width="stretch", key="nps_themes", selection_mode="points",
+                 on_select=drill.opens("nps_themes", "nps_drill_theme", drill.custom))
+    mentions = {(str(t), f"{m:%Y-%m}"): int(grid.loc[t, m]) for t in grid.index for m in grid.columns}
+    theme_cell = st.selectbox(
+        "Open a cell", [f"{t}|{m}" for t, m in cells], index=None, key="nps_drill_theme",
+        placeholder="Click a cell, or choose one, to see the detractor answers behind it",
+        format_func=lambda v: f"{v.split('|')[0]} in {v.split('|')[1]} "
+                              f"({mentions.get(tuple(v.split('|')), 0):,} mentions)")
+    if theme_cell is not None:
+        theme, month_label = theme_cell.split("|")
+        if may_see_personal_data(user.roles):
+            answers = drill.theme_answers(roles, db_key(), theme, month_label, utcnow())
+            st.caption(f"{len(answers):,} detractor answers naming {md(theme)} in {month_label}, newest first.")
+            st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, width="stretch",
+                         key="nps_theme_answers", column_config=ANSWER_COLUMNS)
+        else:
+            st.caption("Your role sees aggregates only: these answers by segment, region and channel.")
+            st.dataframe(drill.theme_answers(None, db_key(), theme, month_label, utcnow()), hide_index=True,
+                         key="nps_theme_breakdown", column_config={
+                             "segment": "Segment", "region": "Region", "channel": "Channel",
+                             "answers": st.column_config.NumberColumn("Answers")})
     st.caption("Problems named in the comments of answers scored 0-6, per month (one answer can name "
                "several). Themes come from the flagging rules.")
 
@@ -185,16 +232,21 @@ else:
                 # Not echoed: the search word may be pasted customer text, and st.info renders Markdown.
                 st.info("No comment contains that word or phrase. Try a shorter or different word.")
             else:
-                hits = hits.assign(account=hits["customer_id"].map(
-                    lambda i: f"/account?id={int(i)}" if pd.notna(i) else None))
+                # The link reads the customer id (C000763), never the database number.
+                hits = hits.assign(account=[
+                    f"/account?id={int(i)}&customer={quote(str(ref))}" if pd.notna(i) else None
+                    for i, ref in zip(hits["customer_id"], hits["customer_ref"], strict=True)])
                 st.caption(f"{len(hits):,} most recent matches" + (" (first 200)" if len(hits) >= 200 else ""))
+                hits["state"] = hits["state"].map(lambda v: fmt.label(v, fbk.STATE_LABELS))
                 st.dataframe(hits[["submitted_at", "nps_score", "comment", "flagged", "state", "account"]],
                              hide_index=True, width="stretch", key="nps_hits",
                              column_config={
                                  "submitted_at": st.column_config.DatetimeColumn("Submitted",
-                                                                                 format="YYYY-MM-DD"),
+                                                                                 format="D MMM YYYY"),
                                  "nps_score": st.column_config.NumberColumn("Score", format="%d"),
                                  "comment": st.column_config.TextColumn("Comment", width="large"),
-                                 "account": st.column_config.LinkColumn("Account",
-                                                                        display_text=r"/account\?id=(\d+)"),
+                                 "flagged": st.column_config.CheckboxColumn("Flagged"),
+                                 "state": st.column_config.TextColumn("State"),
+                                 "account": st.column_config.LinkColumn("Customer",
+                                                                        display_text=r"customer=([^&]+)$"),
                              })

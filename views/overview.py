@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from functools import partial
 
 import numpy as np
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -156,6 +157,32 @@ if drill is not None:
                                     "customers": st.column_config.NumberColumn("Customers"),
                                     "orders_in_period": st.column_config.NumberColumn("Orders in the period")})
 
+PEOPLE_COLUMNS = {
+    "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
+    "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
+    "region": st.column_config.TextColumn("Region"), "orders": st.column_config.NumberColumn("Orders"),
+    "customers": st.column_config.NumberColumn("Customers"),
+    "revenue": st.column_config.NumberColumn(fmt.money_label("Order totals"), format=fmt.money_column_format()),
+    "first_order": st.column_config.DateColumn("First order", format="D MMM YYYY"),
+    "orders_in_period": st.column_config.NumberColumn("Orders in the period"),
+    "orders_previous_period": st.column_config.NumberColumn("Orders in the period before"),
+}
+
+
+def show_records(frame, key: str, what: str) -> None:  # noqa: ANN001
+    """The records behind a chart bar or cell: customers (roles that may see them) or, for the
+    others, the same records by segment and region."""
+    if "customer_id" in frame.columns:
+        st.caption(f"{len(frame):,} customers {what}.")
+        st.dataframe(frame.drop(columns=["customer_id"]), hide_index=True, key=key, column_config=PEOPLE_COLUMNS)
+    else:
+        st.caption(f"Your role sees aggregates only: the customers {what}, by segment and region.")
+        st.dataframe(frame, hide_index=True, key=key, column_config=PEOPLE_COLUMNS)
+
+
+personal = may_see_personal_data(user.roles)
+drill_roles = drill_data.roles_key(user.roles) if personal else None
+
 x = data.extras(*args)
 with st.expander("Onboarding, reactivation, subscriptions and support", expanded=True):
     tile = partial(st.container(horizontal=True, gap="small").metric, width=TILE_WIDTH)
@@ -188,27 +215,46 @@ if section == "Trends":
         st.info("No orders in the last year for this selection; the trend fills in as orders are imported.")
     else:
         fig = go.Figure()
+        points_on = [str(pd.Timestamp(d).date()) for d in tr["as_of"]]
         fig.add_scatter(x=tr["as_of"], y=tr["revenue"], name=f"Revenue, trailing {horizon} days",
-                        mode="lines+markers")
+                        mode="lines+markers", customdata=[f"{d}|orders" for d in points_on])
         fig.add_scatter(x=tr["as_of"], y=tr["active_customers"], name="Active customers", yaxis="y2",
-                        mode="lines+markers")
+                        mode="lines+markers", customdata=[f"{d}|active_customers" for d in points_on])
         fig.update_layout(yaxis={"title": fmt.money_label(f"Revenue, trailing {horizon} days")},
                           xaxis={"title": "As of (every four weeks)"},
                           yaxis2={"title": "Active customers (count)", "overlaying": "y", "side": "right"},
                           legend={"orientation": "h"}, margin={"t": 30}, height=380,
                           title="Every four weeks over the last year, each point over its trailing period")
-        plotly_chart(fig, key="ov_trend")
+        plotly_chart(fig, key="ov_trend", on_select=drill_data.opens("ov_trend", "ov_drill_point", drill_data.custom),
+                     selection_mode="points")
+        point = st.selectbox(
+            "Open a point", [f"{d}|{k}" for d in points_on[::-1] for k in ("orders", "active_customers")],
+            index=None, key="ov_drill_point",
+            placeholder="Click a point, or choose one, to see the customers behind it",
+            format_func=lambda v: ("Customers behind the revenue (their orders) in the " if v.endswith("|orders")
+                                   else "Active customers in the ") + f"{horizon} days to {fmt.date_text(v[:10])}")
+        if point is not None:
+            on, which = point.split("|")
+            on_day = date.fromisoformat(on)
+            if personal:
+                rows = drill_data.kpi_customers(drill_roles, db, which, on_day, horizon, segment, region, owner)
+            else:
+                rows = drill_data.kpi_breakdown(db, which, on_day, horizon, segment, region, owner)
+            show_records(rows, "ov_point_customers", f"behind this point ({fmt.date_text(on_day)})")
         m = data.monthly(*flt)
         fig = px.bar(m, x="month", y="revenue", hover_data=["orders", "customers", "gross_sales", "refunds"],
+                     custom_data=["month"],
                      labels={"month": "Month", "revenue": fmt.money_label("Revenue (net of refunds)"),
                              "orders": "Orders", "customers": "Customers",
                              "gross_sales": fmt.money_label("Gross sales"), "refunds": fmt.money_label("Refunds")},
                      title="Revenue (net of refunds) by calendar month (the current month is partial)")
         fig.update_layout(height=320, margin={"t": 40})
-        plotly_chart(fig, key="ov_monthly")
+        fig.update_xaxes(type="category")
+        plotly_chart(fig, key="ov_monthly", selection_mode="points",
+                     on_select=drill_data.opens("ov_monthly", "ov_drill_month", drill_data.custom))
         months = [str(v) for v in m.loc[m["orders"] > 0, "month"]]
         month = st.selectbox("Open a month", months[::-1], index=None, key="ov_drill_month",
-                             placeholder="Choose a month to see the customers who ordered in it")
+                             placeholder="Click a bar, or choose a month, to see the customers who ordered in it")
         if month is not None and may_see_personal_data(user.roles):
             st.dataframe(drill_data.month_customers(drill_data.roles_key(user.roles), db, month, as_of, segment,
                                                     region, owner).drop(columns=["customer_id"]),
@@ -246,7 +292,26 @@ if section == "Cohorts":
         fig.update_layout(yaxis={"autorange": "reversed", "title": "Cohort (month of first order, size)"},
                           xaxis={"title": "Months after the first order"}, height=480, margin={"t": 50},
                           title="Share of each cohort ordering again (%)")
-        plotly_chart(fig, key="ov_cohorts")
+        # A transparent marker on every cell takes the click (a heatmap itself cannot be selected).
+        cells = [(str(c), int(k)) for c, row in zip(co["cohort"], z, strict=True)
+                 for k, v in zip(month_cols, row, strict=True) if not np.isnan(v)]
+        ylab = dict(zip(co["cohort"], fig.data[0].y, strict=True))
+        fig.add_scatter(x=[f"M{k}" for _c, k in cells], y=[ylab[c] for c, _k in cells], mode="markers",
+                        marker={"symbol": "square", "size": 18, "opacity": 0}, showlegend=False,
+                        customdata=[f"{c}|{k}" for c, k in cells],
+                        hovertemplate="%{y}, %{x}: click to see the customers<extra></extra>")
+        plotly_chart(fig, key="ov_cohorts", selection_mode="points",
+                     on_select=drill_data.opens("ov_cohorts", "ov_drill_cohort", drill_data.custom))
+        sizes = dict(zip(co["cohort"], co["customers"], strict=True))
+        cell = st.selectbox(
+            "Open a cell", [f"{c}|{k}" for c, k in cells], index=None, key="ov_drill_cohort",
+            placeholder="Click a cell, or choose one, to see the customers behind it",
+            format_func=lambda v: f"Cohort {v.split('|')[0]} ({sizes.get(v.split('|')[0], 0):,} customers), "
+                                  f"month {v.split('|')[1]} after the first order")
+        if cell is not None:
+            cohort, offset = cell.split("|")
+            rows = drill_data.cohort_customers(drill_roles, db, cohort, int(offset), as_of, segment, region, owner)
+            show_records(rows, "ov_cohort_customers", f"of cohort {cohort} who ordered in month {offset}")
         st.caption("Share of each month's new customers who ordered again in month 1, 2, 3 ... after their "
                    "first order. Blank cells lie in the future.")
 
@@ -256,14 +321,25 @@ if section == "Revenue mix":
         st.info("No revenue in the last 12 months for this selection. Import orders on the Data screen, "
                 "or widen the filter.")
     else:
-        fig = px.bar(rs.assign(kind=rs["kind"].map(fmt.label)), x="month", y="revenue", color="kind",
-                     hover_data=["orders"],
+        fig = px.bar(rs.assign(kind_code=rs["kind"], kind=rs["kind"].map(fmt.label)), x="month", y="revenue",
+                     color="kind", hover_data=["orders"], custom_data=["month", "kind_code"],
                      labels={"month": "Month", "revenue": fmt.money_label("Revenue"), "kind": "Customer",
                              "orders": "Orders"},
                      category_orders={"kind": ["New", "Returning", "Reactivated"]},
                      title="Revenue by kind of customer")
         fig.update_layout(height=380, margin={"t": 40}, legend={"orientation": "h"})
-        plotly_chart(fig, key="ov_split")
+        fig.update_xaxes(type="category")
+        plotly_chart(fig, key="ov_split", selection_mode="points", on_select=drill_data.opens(
+            "ov_split", "ov_drill_mix", lambda p: f"{drill_data.custom(p, 0)}|{drill_data.custom(p, 1)}"))
+        bars = rs[rs["orders"] > 0]
+        mix_bar = st.selectbox(
+            "Open a bar", [f"{mo}|{k}" for mo, k in zip(bars["month"], bars["kind"], strict=True)][::-1], index=None,
+            key="ov_drill_mix", placeholder="Click a bar, or choose one, to see the customers behind it",
+            format_func=lambda v: f"{fmt.label(v.split('|')[1])} customers in {v.split('|')[0]}")
+        if mix_bar is not None:
+            mo, kind = mix_bar.split("|")
+            rows = drill_data.mix_customers(drill_roles, db, mo, kind, as_of, horizon, segment, region, owner)
+            show_records(rows, "ov_mix_customers", f"behind {fmt.label(kind).lower()} revenue in {mo}")
         st.caption(f"New: orders in the month of the customer's first order. Reactivated: the customer's "
                    f"previous order was {horizon} days or more earlier. Returning: every other order.")
 

@@ -287,7 +287,7 @@ def test_band_mix_and_moves(session, store):
 def test_weekly_summary_text(session, store):
     text = weekly_summary(session=session, as_of=D, horizon_days=90)
     assert "Hearth weekly summary for 2026-06-30" in text
-    assert "63.75" in text and "-3.25" in text  # revenue and its change against the previous period
+    assert "€63.75" in text and "-€3.25" in text  # revenue and its change, in euros (the default currency)
     assert "reactivated: 1 of 3" in text  # D of B, C, D (see test_retention_extras)
     for c in store.values():
         assert c.name not in text and c.email not in text

@@ -54,7 +54,7 @@ def test_each_manager_gets_one_digest_a_week(session: Session, tmp_path: Path,
     body = files["Manager <m@shop.example>"].get_content()
     assert "open: 1 (overdue: 1, due today: 0, snoozed: 0)" in body
     assert "new this week: 1" in body and "closed this week: Offer sent 1" in body
-    assert "accounts at risk: 2 (value at risk 150)" in body  # 120 + 30.5, rounded
+    assert "accounts at risk: 2 (value at risk €150)" in body  # 120 + 30.5, rounded, in euros (the default)
     assert files["Manager <m@shop.example>"]["Subject"] == "Hearth weekly digest: 1 open tasks, 1 overdue"
     # Staff mail is not customer outreach.
     assert session.execute(select(func.count()).select_from(Outreach)).scalar() == 0

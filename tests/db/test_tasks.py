@@ -318,3 +318,35 @@ def test_two_runs_at_once_make_each_task_once(engine, session: Session) -> None:
     assert len(session.execute(select(Task)).scalars().all()) == 30
     creates = session.execute(select(AuditLog).where(AuditLog.action == "task.create")).scalars().all()
     assert len(creates) == 30
+
+
+def test_the_queue_priority_covers_every_account_not_only_the_first_5000(session: Session) -> None:
+    """5,010 accounts in one book. The one with the smallest value at risk (0) gave a detractor
+    answer 20 days ago: priority 0 + 100 = 100, above everyone else's (60 to 65, no bonus), so it
+    heads the priority order, though it is 5,010th by value at risk (beyond the 5,000 the order
+    used to cover). Then the others follow by value at risk."""
+    from sqlalchemy import insert
+
+    from core.accounts import QueueFilters, queue_page
+
+    n = 5_010
+    session.execute(insert(Customer), [{"external_id": f"Q{i:05d}", "name": f"Q {i}", "owner": "manager",
+                                        "email_opt_in": False} for i in range(n)])
+    ids = dict(session.execute(select(Customer.external_id, Customer.id)
+                               .where(Customer.external_id.like("Q%"))).all())
+    # Q00000 has the most at risk (65.0), Q05008 the least of the others, Q05009 nothing.
+    values = {f"Q{i:05d}": (0.0 if i == n - 1 else 65.0 - i * 0.001) for i in range(n)}
+    session.execute(insert(ScoreSnapshot), [
+        {"customer_id": ids[ext], "as_of": AS_OF, "health_score": 30.0, "band": "at_risk", "churn_probability": 0.7,
+         "value_at_risk": v, "drivers": "[]"} for ext, v in values.items()])
+    make_feedback(session, session.get(Customer, ids["Q05009"]), NOON - timedelta(days=20), nps_score=3)
+    session.commit()
+    page = queue_page(session=session, roles=MANAGER, username="manager", filters=QueueFilters(scope="own"),
+                      page=1, page_size=3, as_of=AS_OF, order="priority")
+    assert page.total == n
+    assert page.rows["external_id"].tolist() == ["Q05009", "Q00000", "Q00001"]
+    assert page.rows["priority"].tolist() == pytest.approx([100.0, 65.0, 64.999])
+    last = queue_page(session=session, roles=MANAGER, username="manager", filters=QueueFilters(scope="own"),
+                      page=1_670, page_size=3, as_of=AS_OF, order="priority")  # 5,010 = 3 × 1,670
+    # The last page: the three smallest values at risk after Q05009 moved to the top.
+    assert last.rows["external_id"].tolist() == ["Q05006", "Q05007", "Q05008"]

@@ -67,7 +67,7 @@ def store(demo_app: str) -> dict:
         make_loyalty(s, people["C"], now - timedelta(days=30), "earn", 100, expires_at=now + timedelta(days=20))
         make_loyalty(s, people["C"], now - timedelta(days=5), "redeem", -40)
         s.commit()
-        out = {"url": demo_app, "ids": {k: c.id for k, c in people.items()}, "answers": answers,
+        out = {"now": now, "url": demo_app, "ids": {k: c.id for k, c in people.items()}, "answers": answers,
                "month_of_c": (now - timedelta(days=2)).date(), "month_of_e": f"{now - timedelta(days=300):%Y-%m}"}
     return out
 

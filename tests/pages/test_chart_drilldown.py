@@ -1,0 +1,162 @@
+"""Chart drill-down: a bar or cell of the Overview's revenue mix and cohort heatmap, a point of its
+trend, and a cell of the NPS themes heatmap open the records behind them (the box under each chart
+is what a click on the chart sets, see ui.drilldown.opens); exec gets them by segment and region.
+
+The store is test_drilldown's: six hand-built customers in segment "drilltest" with orders 5, 10
+and 100 days ago (A), 30 (B), 120 (C), 150 and 170 (D), 300 (E), 40.00 each. The expected rows
+are worked out below from that list by the definitions in words, not by the code under test."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import streamlit as st
+from sqlalchemy import update
+from sqlmodel import Session
+
+from db.engine import get_engine
+from db.models import Feedback
+from tests.pages.helpers import app_as, page_text
+from tests.pages.test_drilldown import SEGMENT, store  # noqa: F401 - the shared fixture
+
+ORDERS = {"A": [5, 10, 100], "B": [30], "C": [120], "D": [150, 170], "E": [300]}
+
+
+def _month(ts: datetime) -> str:
+    return f"{ts:%Y-%m}"
+
+
+def _kinds(now: datetime, horizon: int = 90) -> list[tuple[str, str, str]]:
+    """(customer, month, kind) of every order: new in the month of the first order; otherwise
+    reactivated after a gap of `horizon` days or more; otherwise returning."""
+    out = []
+    for who, days in ORDERS.items():
+        dates = sorted(now - timedelta(days=d) for d in days)
+        for i, d in enumerate(dates):
+            if _month(d) == _month(dates[0]):
+                kind = "new"
+            elif (d - dates[i - 1]).days >= horizon:
+                kind = "reactivated"
+            else:
+                kind = "returning"
+            out.append((f"DRL-{who}", _month(d), kind))
+    return out
+
+
+def _overview(username: str):  # noqa: ANN202
+    st.cache_data.clear()
+    at = app_as(username, "views/overview.py", timeout=120)
+    assert not at.exception, at.exception
+    at.selectbox(key="ov_segment").set_value(SEGMENT).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _table(at, column: str):  # noqa: ANN001, ANN202
+    """The one table on the page with this column."""
+    tables = [df.value for df in at.dataframe if column in df.value.columns]
+    assert len(tables) == 1, [list(df.value.columns) for df in at.dataframe]
+    return tables[0]
+
+
+def test_a_bar_of_the_revenue_mix_opens_its_customers(store):  # noqa: F811
+    now = store["now"]
+    at = _overview("manager")
+    at.segmented_control(key="ov_section").set_value("Revenue mix").run()
+    assert not at.exception, at.exception
+    for month, kind in ((_month(now - timedelta(days=30)), "new"), (_month(now - timedelta(days=150)), "returning")):
+        expected = {}
+        for who, m, k in _kinds(now):
+            if (m, k) == (month, kind):
+                expected[who] = expected.get(who, 0) + 1
+        box = at.selectbox(key="ov_drill_mix")
+        value = f"{month}|{kind}"
+        label = f"{kind.capitalize()} customers in {month}"  # the box's words for the bar
+        if not expected:
+            assert label not in box.options
+            continue
+        assert label in box.options
+        box.set_value(value).run()
+        assert not at.exception, at.exception
+        shown = _table(at, "revenue")
+        assert dict(zip(shown["external_id"], shown["orders"], strict=True)) == expected
+        assert list(shown["revenue"]) == [40.0 * n for n in shown["orders"]]
+
+
+def test_a_cohort_cell_opens_the_customers_who_came_back_that_month(store):  # noqa: F811
+    now = store["now"]
+    cohort = _month(now - timedelta(days=100))  # A's first order
+    later = now - timedelta(days=10)
+    offset = (later.year * 12 + later.month) - ((now - timedelta(days=100)).year * 12
+                                                + (now - timedelta(days=100)).month)
+    # Customers whose first order fell in the cohort month and who ordered in the month `offset` later.
+    expected = {}
+    for who, days in ORDERS.items():
+        dates = sorted(now - timedelta(days=d) for d in days)
+        if _month(dates[0]) != cohort:
+            continue
+        n = sum(1 for d in dates if _month(d) == _month(later))
+        if n:
+            expected[f"DRL-{who}"] = n
+    assert expected  # A at least
+    at = _overview("manager")
+    at.segmented_control(key="ov_section").set_value("Cohorts").run()
+    at.selectbox(key="ov_drill_cohort").set_value(f"{cohort}|{offset}").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "first_order")
+    assert dict(zip(shown["external_id"], shown["orders"], strict=True)) == expected
+    assert set(shown["name"]) == {f"Drillperson {k[-1]}anders" for k in expected}
+
+    # Exec: the same cell by segment and region, without a name or an id.
+    at = _overview("exec")
+    at.segmented_control(key="ov_section").set_value("Cohorts").run()
+    at.selectbox(key="ov_drill_cohort").set_value(f"{cohort}|{offset}").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "customers")
+    assert not {"external_id", "name", "customer_id"} & set(shown.columns)
+    assert int(shown["customers"].sum()) == len(expected)
+    assert "Drillperson" not in page_text(at) and "DRL-" not in page_text(at)
+
+
+def test_a_point_of_the_trend_opens_the_active_customers_on_that_date(store):  # noqa: F811
+    now = store["now"]
+    at = _overview("manager")
+    box = at.selectbox(key="ov_drill_point")
+    first = box.options[0]  # the newest point: "... in the 90 days to 30 Nov 2026"
+    point_day = datetime.strptime(first.rsplit(" to ", 1)[1], "%d %b %Y")
+    day = f"{point_day:%Y-%m-%d}"
+    box.set_value(f"{day}|active_customers").run()
+    assert not at.exception, at.exception
+    # Active on that day: an order in the 90 days up to its end.
+    end = point_day + timedelta(days=1)
+    expected = {f"DRL-{who}" for who, days in ORDERS.items()
+                if any(end - timedelta(days=90) <= now - timedelta(days=d) < end for d in days)}
+    shown = _table(at, "orders_in_period")
+    assert set(shown["external_id"]) == expected
+
+
+def test_a_cell_of_the_detractor_themes_opens_its_answers(store):  # noqa: F811
+    now = store["now"]
+    a = store["answers"]
+    with Session(get_engine(store["url"])) as s:
+        s.execute(update(Feedback).where(Feedback.id == a[("C", 3)]).values(
+            flag_reasons="detractor 3; mentions: leaking, refund"))
+        s.execute(update(Feedback).where(Feedback.id == a[(None, 0)]).values(flag_reasons="mentions: leaking"))
+        s.commit()
+    st.cache_data.clear()
+    month = _month(now - timedelta(days=2))  # C's answer; the other one is 40 days old, another month
+    at = app_as("manager", "views/nps.py", timeout=120)
+    assert not at.exception, at.exception
+    at.selectbox(key="nps_drill_theme").set_value(f"leaking|{month}").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "answer_id")
+    assert list(shown["answer_id"]) == [a[("C", 3)]]
+    assert list(shown["customer"]) == ["DRL-C"]
+
+    at = app_as("exec", "views/nps.py", timeout=120)
+    at.selectbox(key="nps_drill_theme").set_value(f"leaking|{month}").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "channel")
+    assert list(zip(shown["segment"], shown["region"], shown["channel"], shown["answers"], strict=True)) == [
+        (SEGMENT, "north-x", "email", 1)]
+    assert "Leaky" not in page_text(at)
