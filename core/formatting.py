@@ -154,6 +154,16 @@ def label(code: Any, labels: Mapping[str, str] | None = None, *, missing: str = 
     return " ".join([first, *words[1:]])
 
 
+# Outreach templates by code, as the screens, exports and emails name them (core.outreach reads it).
+TEMPLATE_LABELS: dict[str, str] = {
+    "win_back": "Win-back offer",
+    "refill_reminder": "Refill reminder",
+    "apology": "Apology",
+    "points_expiring": "Points expiring",
+    "vip_thanks": "VIP thank-you",
+}
+
+
 def text(value: Any) -> str:
     """A value for a table cell or caption: None or NaN as a blank, anything else as str."""
     return "" if _missing(value) else str(value)
@@ -161,8 +171,6 @@ def text(value: Any) -> str:
 
 def template_label(code: Any) -> str:
     """An outreach template's name on screen: "win_back" -> "Win-back offer"."""
-    from core.outreach import TEMPLATE_LABELS  # outreach is heavy; import on first use
-
     return label(code, TEMPLATE_LABELS)
 
 

@@ -57,13 +57,7 @@ from db.models import (
 )
 
 TEMPLATES: tuple[str, ...] = ("win_back", "refill_reminder", "apology", "points_expiring", "vip_thanks")
-TEMPLATE_LABELS: dict[str, str] = {
-    "win_back": "Win-back offer",
-    "refill_reminder": "Refill reminder",
-    "apology": "Apology",
-    "points_expiring": "Points expiring",
-    "vip_thanks": "VIP thank-you",
-}
+TEMPLATE_LABELS: dict[str, str] = fmt.TEMPLATE_LABELS  # the one list of template names on screen
 # Templates that carry a single-use offer code.
 OFFER_TEMPLATES = frozenset({"win_back", "apology", "vip_thanks"})
 OFFER_TEXT = {
