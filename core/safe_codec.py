@@ -36,7 +36,10 @@ def dumps(value: Any) -> bytes:
 
 
 def loads(payload: bytes) -> Any:
-    """The value :func:`dumps` wrote; ValueError for anything else (an old pickle included)."""
+    """The value :func:`dumps` wrote; ValueError for anything else (an old pickle included).
+
+    Raises ValueError for bytes it did not write.
+    """
     if not payload.startswith(MAGIC):
         raise ValueError("not a Hearth result payload")
     return _decode(json.loads(payload[len(MAGIC):].decode("utf-8")))
