@@ -30,6 +30,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `python -m core` with `argv` (default: the process's). Returns the exit code: the
+    command's, 130 when interrupted, 1 with a one-line reason on stderr for any error (no traceback)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser(argv).parse_args(argv)
     try:

@@ -12,6 +12,8 @@ from db.models import AuditLog, Customer, StaffUser
 
 
 def staff_table(*, session: Session) -> pd.DataFrame:
+    """Every staff user, one row each by username: username, name, email, roles (comma-separated),
+    disabled, is_demo, totp_enabled, locked_until and last_login_at (naive UTC). No password hashes."""
     stmt = select(
         StaffUser.username, StaffUser.name, StaffUser.email, StaffUser.roles, StaffUser.disabled,
         StaffUser.is_demo, StaffUser.totp_enabled, StaffUser.locked_until, StaffUser.last_login_at,

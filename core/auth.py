@@ -40,6 +40,7 @@ class StaffIdentity:
 
 
 def identity(user: StaffUser) -> StaffIdentity:
+    """The session identity of a stored staff user: username, name and roles as a frozenset."""
     return StaffIdentity(username=user.username, name=user.name, roles=parse_roles(user.roles))
 
 
@@ -109,6 +110,8 @@ def check_password_login(
 
 
 def complete_login(*, session: Session, user: StaffUser, now: datetime | None = None) -> None:
+    """Record a login that passed every check (password and, where required, two-factor):
+    last_login_at = ``now`` (default: now, UTC), an audit entry ``login.ok``. Commits."""
     user.last_login_at = now or utcnow()
     session.add(user)
     audit.record(session=session, actor=user.username, action="login.ok", record_type="staff_user",
@@ -140,6 +143,7 @@ def logout(*, session: Session, username: str, now: datetime | None = None) -> N
 
 
 def record_denied(*, session: Session, username: str, screen: str) -> None:
+    """Audit a screen refused to ``username`` (``permission.denied`` on record ``screen``). Commits."""
     audit.record(session=session, actor=username or "-", action="permission.denied",
                  record_type="screen", record_id=screen)
     session.commit()

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
 
     @property
     def is_production(self) -> bool:
+        """HEARTH_ENV is ``production`` (defaults that are unsafe there are refused)."""
         return self.env == "production"
 
     def secret_problems(self) -> list[str]:
@@ -100,6 +101,8 @@ class Settings(BaseSettings):
 
     @property
     def runs_app_worker(self) -> bool:
+        """Whether the app process runs the outreach delivery worker: HEARTH_APP_DELIVERY_WORKER when set,
+        otherwise everywhere but production (where `python -m core outreach deliver` runs on its own)."""
         return (not self.is_production) if self.app_delivery_worker is None else self.app_delivery_worker
 
 

@@ -54,6 +54,8 @@ def apply_changes(conn: Connection, changes: pd.DataFrame) -> int:
 
     ``changes`` has customer_id (int), channel, granted (bool), changed_at (naive UTC),
     source, detail, recorded_by. Returns the number of rows written. The one writer of consent.
+
+    Raises ConsentError naming a source that is not one of the known ones.
     """
     if changes.empty:
         return 0

@@ -98,16 +98,19 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: DeliveryReport) -> None:
+        """Add ``other``'s counts and errors to this report (one report over several passes)."""
         for name in ("sent", "retrying", "failed", "recovered_sent", "requeued", "uncertain", "suppressed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
     @property
     def touched(self) -> int:
+        """How many messages this pass changed, whatever the outcome."""
         return (self.sent + self.retrying + self.failed + self.recovered_sent + self.requeued + self.uncertain
                 + self.suppressed)
 
     def summary(self) -> str:
+        """The counts in words for the command line and the Admin screen, e.g. "sent 3, retrying 0, failed 1"."""
         parts = [f"sent {self.sent}", f"retrying {self.retrying}", f"failed {self.failed}"]
         if self.suppressed:
             parts.append(f"suppressed {self.suppressed} (consent withdrawn, no valid address or frequency cap)")
@@ -152,6 +155,8 @@ class Message:
         return msg
 
     def payload(self) -> dict:
+        """The message as the webhook's JSON body: ids, recipient, subject, text and HTML bodies,
+        offer code, template and campaign id."""
         return {
             "message_id": self.message_id, "outreach_id": self.outreach_id,
             "customer_id": self.customer_external_id, "to": self.to, "name": self.name,
@@ -174,6 +179,8 @@ def backoff(attempts: int) -> timedelta:
 
 
 def outbox_path(settings: Settings, message_id: str) -> Path:
+    """The .eml file of message ``message_id`` in HEARTH_OUTBOX_DIR (characters that a file name
+    cannot hold become ``_``)."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>"))
     return Path(settings.outbox_dir) / f"{safe}.eml"
 
@@ -203,6 +210,10 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 def send_smtp(msg: Message, settings: Settings, now: datetime) -> None:
+    """Send ``msg`` through the configured SMTP server (plain, STARTTLS or SSL as configured).
+
+    Raises DeliveryError: permanent when the server refuses the recipient, temporary (retried)
+    for any other SMTP or network failure."""
     host, port = settings.smtp_host, settings.smtp_port
     email = msg.email(settings, now)  # built before connecting: a message that cannot be built fails alone
     try:
@@ -224,6 +235,10 @@ def send_smtp(msg: Message, settings: Settings, now: datetime) -> None:
 
 
 def send_webhook(msg: Message, settings: Settings, now: datetime) -> None:
+    """POST ``msg``'s payload as JSON to HEARTH_WEBHOOK_URL, with the message id as Idempotency-Key.
+
+    Raises DeliveryError for an answer other than 2xx (permanent for a 4xx the receiver will
+    not change its mind about) or a network failure (temporary, retried)."""
     data = json.dumps(msg.payload()).encode()
     req = urllib.request.Request(
         settings.webhook_url, data=data, method="POST",
@@ -373,7 +388,10 @@ def _recover_stale(engine: Engine, now: datetime, settings: Settings) -> Deliver
 
 def requeue_outreach(*, session: Session, outreach_id: int, actor: str,
                      now: datetime | None = None) -> Outreach:
-    """Put a failed message back in the queue (after checking it never arrived)."""
+    """Put a failed message back in the queue (after checking it never arrived).
+
+    Raises ValueError for an unknown outreach id or a message that is not failed.
+    """
     o = session.get(Outreach, outreach_id)
     if o is None:
         raise ValueError(f"no outreach with id {outreach_id}")

@@ -963,6 +963,8 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
     seed : the same seed and `today` give the same store, row for row.
     today : the last day of the history (default: today's UTC date); events end before it.
     first_ids : the first id per table (default 1), for a store that already has rows.
+
+    Raises ValueError for fewer than one customer.
     """
     if customers < 1:
         raise ValueError("the demo store needs at least one customer")

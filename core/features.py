@@ -235,6 +235,8 @@ def customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd.
     customer id, with the MODEL_FEATURES plus what the health score and drivers need.
 
     Only facts on or before `cutoff` are used, whatever `frames` holds beyond it.
+
+    Raises ValueError when ``cutoff`` is after the data read.
     """
     if cutoff > frames.as_of:
         raise ValueError(f"cut-off {cutoff} is after the data read ({frames.as_of})")
@@ -419,7 +421,10 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
 def churn_labels(frames: Frames, *, cutoff: date, horizon_days: int, index: pd.Index) -> pd.Series:
     """1 where the customer placed no order in (cutoff, cutoff + H], for the customers in `index`.
 
-    `frames` must reach at least cutoff + H."""
+    `frames` must reach at least cutoff + H.
+
+    Raises ValueError when the label window reaches past the data read.
+    """
     if cutoff + timedelta(days=horizon_days) > frames.as_of:
         raise ValueError("the label window reaches past the data read")
     start = _days(np.array([_end_of(cutoff)], dtype="datetime64[ns]"))[0]

@@ -89,6 +89,7 @@ def sees_all_feedback(roles: Iterable[Role | str]) -> bool:
 
 
 def may_triage(roles: Iterable[Role | str]) -> bool:
+    """Support leads and admins change an item's state; managers add notes and send the apology."""
     return bool(_roles(roles) & {Role.SUPPORT_LEAD, Role.ADMIN})
 
 
@@ -152,7 +153,10 @@ def flag_frame(*, session: Session, frame: pd.DataFrame, now: datetime | None = 
     """The same scoring as `flag_unscored`, for answers not stored yet: `frame` has
     customer_id (Customer.id or None), nps_score and comment; returns it with sentiment,
     flagged, flag_reasons and severity filled. Bulk writers (the demo generator) insert
-    these columns with the rows, which saves rewriting 300,000 rows afterwards."""
+    these columns with the rows, which saves rewriting 300,000 rows afterwards.
+
+    Raises ValueError naming a column the frame lacks.
+    """
     for column in ("customer_id", "nps_score", "comment"):
         if column not in frame.columns:
             raise ValueError(f"flag_frame needs a {column!r} column")
@@ -294,6 +298,8 @@ def inbox(*, session: Session, username: str, roles: Iterable[Role | str],
     unassigned), `owner` (account manager), `since` (submitted on or after), `language` (ISO
     639-1 code). Managers only ever get their own accounts. `comment` holds the first
     INBOX_COMMENT_CHARS characters (get_item has the whole text), `comment_chars` its length.
+
+    Raises FeedbackError for an unknown sort, queue or state.
     """
     role_set = _roles(roles)
     _require_inbox(role_set)
@@ -371,7 +377,10 @@ def inbox_languages(*, session: Session, username: str, roles: Iterable[Role | s
 
 
 def get_item(*, session: Session, feedback_id: int, username: str, roles: Iterable[Role | str]) -> Feedback:
-    """One feedback answer, if the caller may see it."""
+    """One feedback answer, if the caller may see it.
+
+    Raises FeedbackNotFound for an unknown id, NotAllowed for another manager's account.
+    """
     role_set = _roles(roles)
     _require_inbox(role_set)
     fb = session.get(Feedback, feedback_id)
@@ -468,7 +477,10 @@ def mark_waiting(*, session: Session, feedback_id: int, actor: str, roles: Itera
 
 def resolve(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str], resolution: str,
             note: str | None = None, now: datetime | None = None) -> Feedback:
-    """Any open state -> resolved with a resolution category (RESOLUTION_CATEGORIES)."""
+    """Any open state -> resolved with a resolution category (RESOLUTION_CATEGORIES).
+
+    Raises FeedbackError for an unknown resolution or a state it cannot leave this way.
+    """
     if resolution not in RESOLUTION_CATEGORIES:
         raise FeedbackError(f"unknown resolution {resolution!r}; "
                             f"use one of: {', '.join(RESOLUTION_CATEGORIES)}")
@@ -498,7 +510,10 @@ def reopen(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Ro
 
 def assign(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str],
            assignee: str | None) -> Feedback:
-    """Give the item to a staff user (None to unassign). Not a response to the customer."""
+    """Give the item to a staff user (None to unassign). Not a response to the customer.
+
+    Raises FeedbackError for a resolved item, an unknown or disabled staff user, or one without access to the inbox.
+    """
     role_set = _roles(roles)
     _require_triage(role_set)
     if assignee:
@@ -525,7 +540,10 @@ def _append_note(fb: Feedback, *, actor: str, text: str, now: datetime) -> None:
 
 def add_note(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str], text: str,
              now: datetime | None = None) -> Feedback:
-    """Append a dated note. Support leads and admins on any item, managers on their own accounts'."""
+    """Append a dated note. Support leads and admins on any item, managers on their own accounts'.
+
+    Raises FeedbackError for an empty note or one over MAX_NOTE_CHARS characters.
+    """
     text = (text or "").strip()
     if not text:
         raise FeedbackError("the note is empty")
@@ -554,7 +572,10 @@ def _label(fb: Feedback, *, label: str, actor: str, now: datetime) -> None:
 
 def confirm_flag(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str],
                  now: datetime | None = None) -> Feedback:
-    """The team agrees a flagged answer needs a human: labelled "negative" (the model learns it)."""
+    """The team agrees a flagged answer needs a human: labelled "negative" (the model learns it).
+
+    Raises FeedbackError when the answer is not flagged.
+    """
     _require_triage(_roles(roles))
     now = now or utcnow()
     fb = _lock(session, feedback_id)
@@ -594,7 +615,10 @@ def not_a_problem(*, session: Session, feedback_id: int, actor: str, roles: Iter
 def flag_by_hand(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str],
                  now: datetime | None = None) -> Feedback:
     """A complaint the flag missed (or one it could not read): flagged, labelled "negative" (the
-    model learns it), put in the inbox as new with severity at least HAND_FLAG_SEVERITY."""
+    model learns it), put in the inbox as new with severity at least HAND_FLAG_SEVERITY.
+
+    Raises FeedbackError when the answer is already flagged.
+    """
     _require_triage(_roles(roles))
     now = now or utcnow()
     fb = _lock(session, feedback_id)
@@ -622,6 +646,8 @@ def send_apology(*, session: Session, feedback_id: int, actor: str, roles: Itera
 
     A queued apology counts as the first response and moves a new item to acknowledged.
     Returns core.outreach.TriggerResult. Commits (the outreach decision commits itself).
+
+    Raises FeedbackError when the answer has no known customer, NotAllowed for a role that may not send outreach.
     """
     from core.outreach import trigger_outreach  # outreach imports this area's tables only
 
@@ -804,7 +830,10 @@ def escape_like(text: str, escape: str = "\\") -> str:
 def search_comments(*, session: Session, roles: Iterable[Role | str], word: str, limit: int = 200,
                     since: datetime | None = None) -> pd.DataFrame:
     """Answers whose comment contains `word` (any case), newest first, with their scores.
-    Comments are personal data: exec may not search them."""
+    Comments are personal data: exec may not search them.
+
+    Raises FeedbackError for fewer than two or more than 100 characters.
+    """
     require_personal_data(_roles(roles))
     word = (word or "").strip()
     if len(word) < 2:
@@ -866,7 +895,10 @@ def nps_counts(*, session: Session, since: datetime, until: datetime, by: str | 
     """Promoters, passives and detractors per day (and per `by`: segment, region, channel or
     category) for answers with a score in [since, until]. Feed it to core.nps.nps_by_period
     with date_col="day". With by="category" an answer counts once in each product category the
-    customer bought in the same window."""
+    customer bought in the same window.
+
+    Raises FeedbackError for a split that is not one of NPS_SPLITS or "category".
+    """
     if by == "category":
         return _nps_counts_by_category(session=session, since=since, until=until)
     if by is not None and by not in NPS_SPLITS:

@@ -32,11 +32,14 @@ class MfaError(ValueError):
 
 
 def required_roles(*, session: Session) -> frozenset[Role]:
+    """The roles that must log in with a TOTP code (the stored setting; none until an admin sets it)."""
     row = session.get(Setting, REQUIRED_ROLES_KEY)
     return parse_roles(json.loads(row.value)) if row else frozenset()
 
 
 def set_required_roles(*, session: Session, roles: list[str], actor: str) -> None:
+    """Store the roles that must use two-factor login (unknown names are dropped), audited.
+    The caller commits."""
     role_set = sorted(r.value for r in parse_roles(roles))
     row = session.get(Setting, REQUIRED_ROLES_KEY) or Setting(key=REQUIRED_ROLES_KEY, value="[]")
     row.value = json.dumps(role_set)
@@ -46,6 +49,7 @@ def set_required_roles(*, session: Session, roles: list[str], actor: str) -> Non
 
 
 def must_enrol(*, session: Session, user: StaffUser) -> bool:
+    """The user has no TOTP yet but one of their roles requires it: they set it up before going on."""
     return not user.totp_enabled and bool(parse_roles(user.roles) & required_roles(session=session))
 
 
@@ -62,13 +66,17 @@ def start_enrolment(*, session: Session, username: str) -> tuple[str, str]:
 
 
 def qr_png(uri: str) -> bytes:
+    """The provisioning ``uri`` (otpauth://) as a QR code, PNG bytes, for the phone app to scan."""
     buf = io.BytesIO()
     qrcode.make(uri).save(buf, format="PNG")
     return buf.getvalue()
 
 
 def confirm_enrolment(*, session: Session, username: str, code: str, now: datetime | None = None) -> list[str]:
-    """Turn TOTP on once one code from the app checks out; returns the recovery codes, shown once."""
+    """Turn TOTP on once one code from the app checks out; returns the recovery codes, shown once.
+
+    Raises MfaError before the enrolment was started or when the code does not match.
+    """
     user = _user(session, username)
     if not user.totp_secret:
         raise MfaError("start the enrolment first")

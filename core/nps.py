@@ -51,6 +51,8 @@ def nps_summary(scores: pd.Series) -> dict[str, float | int | None]:
     --------
     >>> nps_summary(pd.Series([10] * 5 + [8] * 3 + [3] * 2))["nps"]
     30.0
+
+    Raises ValueError for a score outside 0 to 10.
     """
     values = pd.to_numeric(pd.Series(scores), errors="coerce").dropna()
     bad = values[(values < 0) | (values > 10)]
@@ -86,6 +88,9 @@ def nps_by_period(frame: pd.DataFrame, freq: Literal["W", "M"] = "M", by: str | 
     pre-aggregated counts (`promoters`, `passives`, `detractors`), plus `date_col`.
     Returns period (start date), [by], nps, ci_low, ci_high, responses, promoters, passives,
     detractors, one row per period (and group) that has answers, sorted by period.
+
+    Raises ValueError for a frame without scores or counts, a missing date or split column, or a ``freq`` other than
+    "W" or "M".
     """
     if freq not in ("W", "M"):
         raise ValueError(f"freq must be 'W' or 'M', not {freq!r}")

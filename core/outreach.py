@@ -115,6 +115,7 @@ class MessagePreview:
 
     @property
     def would_send(self) -> bool:
+        """Send would queue this message (not suppressed, held out or already recorded)."""
         return self.outcome == "would_send"
 
 
@@ -129,6 +130,7 @@ class TriggerResult:
         return self.outreach.status if self.created else f"already_{self.outreach.status}"
 
     def describe(self) -> str:
+        """The outcome in words for the person who clicked, e.g. "queued (outreach 12, email, code AB12)"."""
         o = self.outreach
         if not self.created:
             return f"already recorded (outreach {o.id}, {o.status}{': ' + o.reason if o.reason else ''})"
@@ -150,6 +152,7 @@ class CampaignPlan:
 
     @property
     def suppressed_total(self) -> int:
+        """Customers suppressed for any reason (the sum over ``suppressed``)."""
         return sum(self.suppressed.values())
 
 
@@ -203,6 +206,7 @@ def offer_code_for(idempotency_key: str, settings: Settings | None = None) -> st
 
 
 def message_id_for(settings: Settings | None = None) -> str:
+    """A new, globally unique Message-ID (RFC 5322, angle brackets included) in the sender's domain."""
     domain = parseaddr((settings or get_settings()).smtp_from)[1].rpartition("@")[2] or "hearth.local"
     return f"<outreach.{uuid.uuid4().hex}@{domain}>"
 
@@ -262,6 +266,8 @@ def customer_contexts(*, session: Session, customer_ids: Sequence[int], template
     """One row per customer with what the template needs, `fits` and `not_fit_reason`.
 
     Vectorised: a handful of queries whatever the number of customers.
+
+    Raises OutreachError when ``feedback_id`` belongs to another customer.
     """
     _check_template(template)
     now = now or utcnow()
@@ -423,7 +429,10 @@ def fitting_templates(*, session: Session, customer_id: int,
                       now: datetime | None = None) -> dict[str, str | None]:
     """{template: None when it fits this customer, else why not}: first whether they can be
     emailed at all (consent, address; the same reason for every template), then the
-    template's own condition (e.g. "ordered in the last 30 days")."""
+    template's own condition (e.g. "ordered in the last 30 days").
+
+    Raises CustomerNotFound for an unknown customer id.
+    """
     out: dict[str, str | None] = {}
     for t in TEMPLATES:
         ctx = customer_contexts(session=session, customer_ids=[customer_id], template=t, now=now)
@@ -448,7 +457,10 @@ def _footer(settings: Settings) -> str:
 
 def render(template: str, row: pd.Series | dict, *, offer_code: str | None, settings: Settings,
            now: datetime) -> tuple[str, str]:
-    """Subject and plain-text body from the customer's own data (a row of customer_contexts)."""
+    """Subject and plain-text body from the customer's own data (a row of customer_contexts).
+
+    Raises UnknownTemplate for a template that is not one of TEMPLATES.
+    """
     first = _first_name(row.get("name"))
     offer = OFFER_TEXT.get(template)
     code_line = (f"\n\nYour code for {offer}: {offer_code}\n(single use; enter it at checkout)"
@@ -602,7 +614,10 @@ def recheck_before_send(*, session: Session, customer_id: int, email: str | None
 
 def preview_outreach(*, session: Session, customer_id: int, template: str, feedback_id: int | None = None,
                      idempotency_key: str | None = None, now: datetime | None = None) -> MessagePreview:
-    """The exact message `trigger_outreach` with the same key would queue, and its outcome."""
+    """The exact message `trigger_outreach` with the same key would queue, and its outcome.
+
+    Raises CustomerNotFound for an unknown customer id.
+    """
     _check_template(template)
     settings = get_settings()
     now = now or utcnow()
@@ -674,6 +689,9 @@ def trigger_outreach(*, session: Session, customer_id: int, template: str, trigg
     frequency cap with the date of the last contact, template not applicable); holdout for a
     campaign's control group; or, for a key already used, the outreach recorded then
     (`created` False).
+
+    Raises CustomerNotFound for an unknown customer, OutreachError without ``triggered_by`` or for an unknown
+    campaign.
     """
     _check_template(template)
     if not triggered_by:
@@ -737,6 +755,8 @@ def plan_campaign(*, session: Session, customer_ids: Sequence[int], template: st
 
     The holdout is drawn from the eligible customers only, so contacted and held-out groups
     are comparable. Without a campaign id yet the holdout count is the expected share.
+
+    Raises OutreachError for a holdout share outside [0, 1).
     """
     _check_template(template)
     if not 0 <= holdout_share < 1:
@@ -762,7 +782,10 @@ def create_campaign(*, session: Session, name: str, template: str, customer_ids:
                     audience_rule: dict, holdout_share: float, created_by: str,
                     now: datetime | None = None) -> Campaign:
     """Create the campaign and record every audience member's outreach in one transaction:
-    queued (the worker sends), holdout, or suppressed with its reason."""
+    queued (the worker sends), holdout, or suppressed with its reason.
+
+    Raises OutreachError for an empty name or audience, or a holdout share outside [0, 1).
+    """
     _check_template(template)
     if not name or not name.strip():
         raise OutreachError("give the campaign a name")
@@ -821,7 +844,10 @@ def create_campaign(*, session: Session, name: str, template: str, customer_ids:
 
 
 def record_unsubscribe(*, session: Session, customer_id: int, actor: str, source: str = "reply") -> Customer:
-    """An unsubscribe is withdrawn email consent; later outreach is suppressed for it."""
+    """An unsubscribe is withdrawn email consent; later outreach is suppressed for it.
+
+    Raises CustomerNotFound for an unknown customer id.
+    """
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise CustomerNotFound(f"no customer with id {customer_id}")
@@ -999,6 +1025,9 @@ def outreach_log(*, session: Session, roles: Iterable[Role], customer_id: int | 
 
 
 def find_customer(*, session: Session, external_id: str) -> Customer:
+    """The customer with the shop's id ``external_id``.
+
+    Raises CustomerNotFound when there is none."""
     customer = session.exec(select(Customer).where(Customer.external_id == external_id)).first()
     if customer is None:
         raise CustomerNotFound(f"no customer with id {external_id!r}")

@@ -38,6 +38,8 @@ class NotAllowed(PermissionError):
 
 
 def parse_roles(roles: str | list[str] | tuple[str, ...] | frozenset[str] | None) -> frozenset[Role]:
+    """Roles from a comma-separated string or a collection of names; unknown names and blanks are
+    dropped (never an error: a stored role that no longer exists grants nothing)."""
     if not roles:
         return frozenset()
     if isinstance(roles, str):
@@ -56,14 +58,19 @@ def landing_screen(roles: frozenset[Role] | set[Role]) -> str:
 
 
 def can_view(roles: frozenset[Role] | set[Role], screen: str) -> bool:
+    """Whether any of ``roles`` may open ``screen`` (a key of SCREEN_ACCESS; KeyError for another)."""
     return bool(set(roles) & SCREEN_ACCESS[screen])
 
 
 def may_see_personal_data(roles: frozenset[Role] | set[Role]) -> bool:
+    """Whether any of ``roles`` may see customer names, emails, phones and comments (not exec)."""
     return bool(set(roles) & PERSONAL_DATA_ROLES)
 
 
 def require_personal_data(roles: frozenset[Role] | set[Role]) -> None:
-    """Core functions returning names, emails, phones or comments call this first."""
+    """Core functions returning names, emails, phones or comments call this first.
+
+    Raises NotAllowed for roles that may not see personal data.
+    """
     if not may_see_personal_data(roles):
         raise NotAllowed("this role may not see customer personal data")

@@ -99,10 +99,12 @@ class DropEmptyColumns(TransformerMixin, BaseEstimator):
     loyalty data): gradient boosting cannot bin a column that is entirely missing."""
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> DropEmptyColumns:  # noqa: N803
+        """Remember the columns of ``X`` that have at least one value (scikit-learn's fit)."""
         self.columns_ = [c for c in X.columns if X[c].notna().any()]
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        """``X`` with only the columns remembered by fit, in their order."""
         return X[self.columns_]
 
 
@@ -215,7 +217,10 @@ def fit_churn_model(frames: Frames, *, cutoffs: list[date], horizon_days: int) -
     on the boosting's and BG/NBD's log-odds (Platt-style calibration to the most recent churn
     level), averaged with a penalised logistic regression on smooth history terms (so the
     probabilities of the riskiest accounts do not pile up at one value); with one cut-off,
-    boosting calibrated by cross-validation."""
+    boosting calibrated by cross-validation.
+
+    Raises ScoringError when every customer in the training window behaved the same.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline as make_sklearn_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -432,7 +437,10 @@ def backtest_order_history(orders: pd.DataFrame, *, horizon_days: int | None = N
 
 def backtest_store(*, engine: Engine, as_of: date | None = None, horizon_days: int | None = None) -> dict[str, Any]:
     """`backtest` on the database's store at `as_of` (default today, UTC) and horizon (default
-    HEARTH_HORIZON_DAYS); writes nothing."""
+    HEARTH_HORIZON_DAYS); writes nothing.
+
+    Raises ScoringError without orders, or when the backtest is skipped (its reason).
+    """
     horizon_days = resolve_horizon(horizon_days)
     as_of = as_of or datetime.now(UTC).date()
     with Session(engine) as session:
@@ -461,7 +469,10 @@ def _first_order_date(frames: Frames) -> date | None:
 
 def score_frame(frames: Frames, *, as_of: date, horizon_days: int,
                 progress: Progress | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Scores for every customer at `as_of` plus the model run's description (no writes)."""
+    """Scores for every customer at `as_of` plus the model run's description (no writes).
+
+    Raises ScoringError when no customer existed on ``as_of``.
+    """
     say = progress or (lambda _f, _m: None)
     h = horizon_days
     features = customer_features(frames, cutoff=as_of, horizon_days=h)
@@ -552,7 +563,10 @@ def score_all(*, engine: Engine, as_of: date | None = None, horizon_days: int | 
               progress: Progress | None = None) -> dict[str, Any]:
     """Score every customer at `as_of` (default: today, UTC) with only what happened on or
     before it; store one ScoreSnapshot per customer (replacing that date's earlier run) and a
-    ModelRun with the backtest. Returns the run's summary."""
+    ModelRun with the backtest. Returns the run's summary.
+
+    Raises ScoringError for a horizon under 7 days or a database without tables.
+    """
     say = progress or (lambda _f, _m: None)
     as_of = as_of or datetime.now(UTC).date()
     horizon_days = resolve_horizon(horizon_days)

@@ -17,6 +17,7 @@ DEFAULT_DEMO_SEED = 7
 
 
 def customer_count(engine: Engine) -> int:
+    """Customers stored in the database behind ``engine``."""
     with Session(engine) as session:
         return int(session.exec(select(func.count()).select_from(Customer)).one())
 

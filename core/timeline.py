@@ -228,5 +228,6 @@ def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
 
 
 def account_exists(*, session: Session, customer_id: int) -> bool:
+    """Whether a customer with id ``customer_id`` is stored."""
     return bool(session.execute(select(func.count()).select_from(Customer)
                                 .where(Customer.id == int(customer_id))).scalar())

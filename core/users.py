@@ -31,10 +31,12 @@ class UserError(ValueError):
 
 
 def hash_password(password: str) -> str:
+    """A bcrypt hash (12 rounds) of ``password``, as ASCII text for the database."""
     return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=12)).decode("ascii")
 
 
 def check_password(password: str, password_hash: str) -> bool:
+    """Whether ``password`` matches ``password_hash``; a hash that is not bcrypt's never matches."""
     try:
         return bcrypt.checkpw(password.encode("utf-8"), password_hash.encode("ascii"))
     except ValueError:
@@ -42,11 +44,13 @@ def check_password(password: str, password_hash: str) -> bool:
 
 
 def validate_new_password(password: str) -> None:
+    """Raises UserError when ``password`` is shorter than MIN_PASSWORD_LENGTH characters."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
 
 
 def get_user(*, session: Session, username: str) -> StaffUser | None:
+    """The staff user called ``username``, or None."""
     return session.exec(select(StaffUser).where(StaffUser.username == username)).first()
 
 
@@ -62,6 +66,10 @@ def add_user(
     is_demo: bool = False,
     password_hash: str | None = None,
 ) -> StaffUser:
+    """Create a staff user with a bcrypt-hashed password, audited; the caller commits.
+
+    Raises UserError for no or unknown roles, a username that exists, an email address that is
+    not valid, or a password that is too short."""
     role_set = parse_roles(roles)
     if not role_set:
         known = ", ".join(r.value for r in Role)
@@ -90,10 +98,15 @@ def add_user(
 
 
 def list_users(*, session: Session) -> list[StaffUser]:
+    """Every staff user, by username."""
     return list(session.exec(select(StaffUser).order_by(StaffUser.username)))
 
 
 def set_password(*, session: Session, username: str, password: str, actor: str = "system") -> StaffUser:
+    """Set a new password: ends every open session of the user, clears the lockout and the demo
+    flag, audited.
+
+    Raises UserError for an unknown user or a password that is too short."""
     user = get_user(session=session, username=username)
     if user is None:
         raise UserError(f"no user {username!r}")

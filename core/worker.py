@@ -45,6 +45,7 @@ class WorkerStatus:
     stale: bool  # no worker pass within STALE_AFTER
 
     def describe(self) -> str:
+        """When the delivery worker was last seen and how many messages wait, in words."""
         seen = "never" if self.last_seen is None else f"last seen {self.last_seen:%Y-%m-%d %H:%M:%S} UTC"
         return f"delivery worker {seen}; {self.waiting:,} messages waiting"
 
@@ -73,6 +74,7 @@ class BackgroundWorker:
         self.thread = threading.Thread(target=self._run, name="hearth-delivery", daemon=True)
 
     def start(self) -> BackgroundWorker:
+        """Start the worker's thread; returns the worker."""
         self.thread.start()
         return self
 
@@ -92,5 +94,6 @@ class BackgroundWorker:
                 self._stop.wait(self.poll_seconds)
 
     def stop(self, timeout: float = 10) -> None:
+        """Ask the worker to stop and wait for it at most ``timeout`` seconds."""
         self._stop.set()
         self.thread.join(timeout)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import integrate, stats
 
 from core.clv import (
     BetaGeoModel,
@@ -89,20 +90,69 @@ def test_rfm_summary_by_hand(session):
     assert rfm.loc[one.id, "frequency"] == 0 and np.isnan(rfm.loc[one.id, "monetary_value"])
 
 
+def _bgnbd_by_integration(params: dict, x: float, tx: float, T: float, t: float) -> tuple[float, float]:  # noqa: N803
+    """E[orders in the next t weeks] and P(alive) for one customer, by integrating over the
+    dropout probability p numerically (the lambda integrals are Gamma integrals), not through
+    the closed form's hypergeometric function: the posterior weights of (lambda, p) given
+    (x, t_x, T), times E[orders in t | lambda, p, alive] = (1 - exp(-lambda p t)) / p."""
+    r, alpha, a, b = params["r"], params["alpha"], params["a"], params["b"]
+
+    def k(s: float) -> float:  # ∫ lambda^x e^(-lambda s) Gamma(r, alpha)(lambda) dlambda, up to a constant
+        return (alpha + s) ** -(r + x)
+
+    def quad(f) -> float:  # noqa: ANN001 - ∫ f(p) Beta(a, b)(p) dp, up to a constant
+        return integrate.quad(f, 0, 1, weight="alg", wvar=(a - 1, b - 1), limit=200)[0]
+
+    alive = quad(lambda p: (1 - p) ** x * k(T))
+    died = quad(lambda p: p * (1 - p) ** (x - 1) * k(tx)) if x > 0 else 0.0
+    ahead = quad(lambda p: (1 - p) ** x * (k(T) - (alpha + T + p * t) ** -(r + x)) / p
+                 if p > 0 else (1 - p) ** x * (r + x) * t * (alpha + T) ** -(r + x + 1))
+    return ahead / (alive + died), alive / (alive + died)
+
+
+def _order_value_by_integration(params: dict, x: float, mean_value: float) -> float:
+    """E[order value | x repeat orders of mean m]: E[p / nu] over nu's posterior Gamma(px + q, v + x m)."""
+    p, q, v = params["p"], params["q"], params["v"]
+    posterior = stats.gamma(a=p * x + q, scale=1 / (v + x * mean_value))
+    return integrate.quad(lambda nu: p / nu * posterior.pdf(nu), 0, np.inf, limit=200)[0]
+
+
 def test_clv_on_a_store(session):
     rng = np.random.default_rng(5)
     start = datetime(2025, 1, 1)
+    as_of = date(2026, 2, 15)
+    orders: dict[int, list[tuple[datetime, float]]] = {}
     for i in range(40):
         c = make_customer(session, segment="home" if i % 2 else "office")
         k = 1 + int(rng.integers(0, 6))
         for j in range(k):
             when = start + timedelta(days=int(rng.integers(0, 400)))
             make_order(session, c, when, float(10 + (i % 7) * 3 + j))
-    res = customer_lifetime_value(session=session, as_of=date(2026, 2, 15))
+            orders.setdefault(c.id, []).append((when, float(10 + (i % 7) * 3 + j)))
+    res = customer_lifetime_value(session=session, as_of=as_of)
     assert len(res.customers) == 40
-    assert (res.customers["clv"] >= 0).all() and res.total > 0
     assert set(res.bgnbd) == {"r", "alpha", "a", "b"} and set(res.gamma_gamma) == {"p", "q", "v"}
-    home = customer_lifetime_value(session=session, as_of=date(2026, 2, 15), segment="home")
+    got = res.customers.set_index("customer_id")
+    end = datetime.combine(as_of + timedelta(days=1), datetime.min.time())  # the end of D
+    checked = 0
+    for customer_id, placed in orders.items():
+        placed.sort(key=lambda o: o[0])
+        x = len(placed) - 1  # repeat orders (each order a purchase)
+        if x == 0:
+            continue
+        tx = (placed[-1][0] - placed[0][0]).days / 7
+        T = (end - placed[0][0]).days / 7  # noqa: N806
+        mean_repeat = sum(v for _, v in placed[1:]) / x
+        orders_ahead, p_alive = _bgnbd_by_integration(res.bgnbd, x, tx, T, 52)
+        value = _order_value_by_integration(res.gamma_gamma, x, mean_repeat)
+        row = got.loc[customer_id]
+        assert row["p_alive"] == pytest.approx(p_alive, rel=1e-6)
+        assert row["expected_orders"] == pytest.approx(orders_ahead, rel=1e-6)
+        assert row["expected_order_value"] == pytest.approx(value, rel=1e-6)
+        assert row["clv"] == pytest.approx(round(orders_ahead * value, 2), abs=0.011)
+        checked += 1
+    assert checked >= 20
+    home = customer_lifetime_value(session=session, as_of=as_of, segment="home")
     assert len(home.customers) == 20
 
 

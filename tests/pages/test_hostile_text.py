@@ -198,10 +198,31 @@ def test_outreach_message_log(hostile: dict, user: str) -> None:
     assert log["subject"].str.contains(f"{BOLD}{SCRIPT}", regex=False).any()  # "<first name>, we are sorry"
 
 
+def _audit_rows(at):  # noqa: ANN001, ANN202 - the audit tab's table and its "N newest entries" caption
+    table = next(df.value for df in at.dataframe if {"actor", "action", "detail"} <= set(df.value.columns))
+    shown = next(int(c.value.split()[0].replace(",", "")) for c in at.caption if c.value.endswith("newest entries"))
+    return table, shown
+
+
 def test_admin_audit_log(hostile: dict) -> None:
     at = app_as("admin", "views/admin.py")
     _ok(at)
+    table, shown = _audit_rows(at)
+    # The note's hostile text is in the log, whole, as a table cell (plain text, never rendered).
+    notes = table[table["action"] == "feedback.note"]
+    assert list(notes["detail"]) == [f"Note: {NOTE}"], list(notes["detail"])
+    assert shown == len(table) > 1
+    # Quotes and % are literal text in the filters, not SQL and not wildcards: nobody is called
+    # O'Brien 100%, and no action starts with the four characters "feed" + "back%".
     at.text_input(key="audit_actor").input("O'Brien 100%").run()
     _ok(at)
+    assert _audit_rows(at)[1] == 0
+    at.text_input(key="audit_actor").input("support").run()
     at.text_input(key="audit_action").input("feedback%").run()
     _ok(at)
+    assert _audit_rows(at)[1] == 0
+    at.text_input(key="audit_action").input("feedback").run()
+    _ok(at)
+    table, shown = _audit_rows(at)
+    assert shown == len(table) >= 1 and set(table["actor"]) == {"support"}
+    assert all(a.startswith("feedback.") for a in table["action"]) and f"Note: {NOTE}" in set(table["detail"])
