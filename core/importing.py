@@ -318,14 +318,14 @@ def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
         line = data[: exc.start].count(b"\n") + 1
         raise _fail(filename, f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
                               "save it as 'CSV UTF-8'") from None
-    first_line = text.split("\n", 1)[0].rstrip("\r")
+    first_line = _first_line(text)
     hint = _SEP_HINT.fullmatch(first_line)
     if hint:
         delimiter = hint.group(1)
-        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text[text.index("\n") + 1:] if "\n" in text else ""
         if not text.strip():
             raise _fail(filename, "the file has no header row (only the 'sep=' line)")
-        first_line = text.split("\n", 1)[0].rstrip("\r")
+        first_line = _first_line(text)
     else:
         delimiter = _guess_delimiter(first_line)
     fast = _read_with_arrow(text, delimiter)
@@ -337,6 +337,11 @@ def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
     frame.columns = header
     return ParsedFile(filename=filename, frame=frame, delimiter=delimiter, had_bom=had_bom,
                       sep_hint=bool(hint))
+
+
+def _first_line(text: str) -> str:
+    end = text.find("\n")
+    return (text if end < 0 else text[:end]).rstrip("\r")
 
 
 def _read_with_arrow(text: str, delimiter: str) -> tuple[list[str], pd.DataFrame] | None:
@@ -357,7 +362,7 @@ def _read_with_arrow(text: str, delimiter: str) -> tuple[list[str], pd.DataFrame
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                               ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(
-                column_types={f"f{i}": pa.string() for i in range(raw.split(b"\n", 1)[0].count(
+                column_types={f"f{i}": pa.string() for i in range(raw[:raw.find(b"\n")].count(
                     delimiter.encode()) + 64)},
                 strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[]),
         )
@@ -1323,17 +1328,21 @@ def _differs_from_order(problems: Problems, t: pd.DataFrame, column: str, refere
                             f"(first at row {int(first_row[i])})") for i in bad[:MAX_LISTED_PROBLEMS])
 
 
-def _check_order_rows(ctx: _Context, t: pd.DataFrame, problems: Problems) -> pd.DataFrame:
+def _check_order_rows(ctx: _Context, t: pd.DataFrame, problems: Problems
+                      ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Every row of one order must agree on the order's own fields; the refund columns, often
     filled on an order's first row only, must agree where given (and then fill the others).
-    Returns ``t`` with the refund columns filled."""
+    Returns ``t`` with the refund columns filled, and _order_positions of its order ids."""
     codes, first = _order_positions(t["order_id"])
     first_of_row = first[codes]
     rownum = ctx.rownum.to_numpy()
     first_row = rownum[first_of_row]
     for column in ("customer_id", "ordered_at", "total", "offer_code"):
         values = t[column]
-        if values.isna().any():  # the first value given, as groupby's "first" takes it
+        missing = values.isna().to_numpy()
+        if missing.all():
+            continue
+        if missing.any():  # the first value given, as groupby's "first" takes it
             ref = t.groupby("order_id", sort=False)[column].transform("first")
         else:
             ref = pd.Series(values.to_numpy()[first_of_row], index=t.index)
@@ -1345,7 +1354,7 @@ def _check_order_rows(ctx: _Context, t: pd.DataFrame, problems: Problems) -> pd.
             mask = t[column].notna().to_numpy() & ~_same(t[column], given[column])
             _differs_from_order(problems, t, column, given[column], mask, rownum, first_row)
         t = t.assign(**{c: given[c] for c in refund_cols})
-    return t
+    return t, codes, first
 
 
 def _order_lines(ctx: _Context, t: pd.DataFrame, codes: np.ndarray, first: np.ndarray
@@ -1419,10 +1428,9 @@ def _import_orders(ctx: _Context, problems: Problems) -> None:
         if name not in t:
             t[name] = pd.Series(None, index=t.index, dtype=object)
     _derive_order_ids(t, "sku" in t)
-    t = _check_order_rows(ctx, t, problems)
+    t, codes, first = _check_order_rows(ctx, t, problems)
     if problems:
         return
-    codes, first = _order_positions(t["order_id"])
     refunds, real = _refunds_in_orders(t.iloc[first], ctx.rownum, problems)
     if problems:
         return
@@ -1588,10 +1596,10 @@ def _refunds_in_orders(heads: pd.DataFrame, rownum: pd.Series, problems: Problem
     cancelled = status.isin(CANCELLED_STATUSES).to_numpy() & ~negative
     real = ~negative & ~cancelled
     over = real & (refunded > total + 0.005).to_numpy()
-    problems.cells(rows.to_numpy(), refunded.astype(str), over, "refunded_amount",
+    problems.cells(rows.to_numpy(), refunded, over, "refunded_amount",
                    "is more than the order's total")
     linked_to_self = refund_of.notna().to_numpy() & ~negative
-    problems.cells(rows.to_numpy(), refund_of.astype(str), linked_to_self, "refund_of",
+    problems.cells(rows.to_numpy(), refund_of, linked_to_self, "refund_of",
                    "names an order to refund, but this row's total is not negative "
                    "(a refund row has a negative total)")
     by_status = status.isin(REFUNDED_STATUSES).to_numpy()
