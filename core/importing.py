@@ -1043,6 +1043,7 @@ class _Context:
     summary: ImportSummary
     write: bool
     progress: Progress
+    actor: str | None = None  # who imports (the logged-in user, or "cli"): kept on consent changes
 
 
 def _dedupe(ctx: _Context, key: str, problems: Problems) -> pd.DataFrame:
@@ -1180,7 +1181,7 @@ def _import_customers(ctx: _Context, problems: Problems) -> None:
                        "updated_at": _now},
              on_change={"updated_at": _now})
     if before is not None and not problems:
-        consent.record_import(ctx.conn, ctx.typed, before, filename=ctx.summary.filename, by=None)
+        consent.record_import(ctx.conn, ctx.typed, before, filename=ctx.summary.filename, by=ctx.actor)
 
 
 def _import_products(ctx: _Context, problems: Problems) -> None:
@@ -1883,7 +1884,7 @@ def import_csv(
     _format(kind)
     try:
         summary = _run(session=session, kind=kind, data=data, filename=filename, dry_run=dry_run,
-                       mapping=mapping, progress=say, preset=preset)
+                       mapping=mapping, progress=say, preset=preset, actor=actor)
     except ImportFailed as exc:
         session.rollback()
         if not dry_run:
@@ -1956,8 +1957,8 @@ def _in_file_words(problems: Problems, source: dict[str, str]) -> Problems:
 
 
 def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bool,
-         mapping: dict[str, str | None] | None, progress: Progress, preset: str | None = None
-         ) -> ImportSummary:
+         mapping: dict[str, str | None] | None, progress: Progress, preset: str | None = None,
+         actor: str | None = None) -> ImportSummary:
     progress(0.0, "reading the file")
     parsed, source = read_with_preset(data, filename=filename, kind=kind, preset=preset, session=session)
     match = match_columns(parsed.columns, kind, mapping)
@@ -1979,7 +1980,7 @@ def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bo
         raise _refuse(filename, _in_file_words(problems, source))
     ctx = _Context(conn=session.connection(), typed=typed, rownum=pd.Series(parsed.frame.index + 2,
                                                                             index=parsed.frame.index),
-                   summary=summary, write=not dry_run, progress=progress)
+                   summary=summary, write=not dry_run, progress=progress, actor=actor)
     _IMPORTERS[kind](ctx, problems)
     if problems:
         raise _refuse(filename, _in_file_words(problems, source))
