@@ -75,7 +75,12 @@ def _arrow_datetimes(values: pd.Series) -> pd.Series | None:
 
 
 def parse_datetimes(values: pd.Series) -> pd.Series:
-    """ISO 8601 (any offset, converted to naive UTC) or YYYYMMDD; NaT where unparseable."""
+    """Text cells -> datetime64[ns] Series (same index), naive UTC.
+
+    Accepts ISO 8601 (a date, or a date and time with or without seconds, fraction and UTC
+    offset; an offset is converted to UTC, no offset is taken as UTC) and YYYYMMDD. NaT for
+    empty and unparseable cells and for dates nanosecond timestamps cannot hold (0001-01-01,
+    9999-12-31). Never raises on bad cells; check_cells turns NaT into named problems."""
     fast = _arrow_datetimes(values)
     if fast is not None:
         return fast
@@ -178,7 +183,12 @@ def _numbers(raw: pd.Series, empty: pd.Series) -> pd.Series:
 
 
 def check_cells(parsed: ParsedFile, kind: str, match: ColumnMatch) -> tuple[pd.DataFrame, Problems]:
-    """Typed frame (one column per fed field, same index as the file) and every cell problem."""
+    """Check every cell of ``parsed`` as the fields of ``kind`` (columns mapped by ``match``).
+
+    Returns the typed frame (one column per fed field, same index as ``parsed.frame``: text as
+    object/None, dates as datetime64[ns] naive UTC, numbers as float64, flags as bool) and
+    the problems found (the first MAX_LISTED_PROBLEMS per check listed, the rest counted).
+    Raises ValueError for an unknown kind."""
     fmt = _format(kind)
     problems = Problems()
     by_field = {v: k for k, v in match.mapping.items()}

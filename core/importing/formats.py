@@ -161,6 +161,7 @@ class ColumnMatch:
     unmatched_fields: list[str]  # optional fields no column feeds
 
     def as_frame(self, kind: str) -> pd.DataFrame:
+        """One row per field of ``kind``: field, required ("yes" or ""), the file column feeding it."""
         by_field = {v: k for k, v in self.mapping.items()}
         rows = [{"field": c.name, "required": "yes" if c.required else "",
                  "file column": by_field.get(c.name, "")} for c in FORMATS[kind]]
@@ -169,7 +170,10 @@ class ColumnMatch:
 
 def match_columns(columns: Iterable[str], kind: str, overrides: dict[str, str | None] | None = None
                   ) -> ColumnMatch:
-    """Detect the mapping; ``overrides`` (file column -> field, or None to ignore) win."""
+    """Which file column feeds which field of ``kind``: names match ignoring case, spaces,
+    underscores and hyphens (the first column wins a field); ``overrides`` (file column ->
+    field, or None to ignore the column) win. Raises ValueError for an unknown kind or an
+    override naming a field the kind does not have."""
     fmt = _format(kind)
     by_norm = {normalise_name(c.name): c.name for c in fmt}
     mapping: dict[str, str] = {}
@@ -214,7 +218,8 @@ _KIND_WORDS = {"text": "text", "datetime": "date or date and time", "date": "dat
 
 
 def format_table(kind: str) -> pd.DataFrame:
-    """The columns of a kind's file: name, required, what goes in it."""
+    """The columns of a kind's file, one row each: column, required (bool), contents (words).
+    Raises ValueError for an unknown kind."""
     rows = []
     for c in _format(kind):
         what = _KIND_WORDS[c.kind] + (f" {', '.join(c.choices)}" if c.choices else "")

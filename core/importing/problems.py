@@ -43,10 +43,12 @@ class ImportFailed(ValueError):
 
     @property
     def bad_rows(self) -> int:
+        """How many distinct rows the listed problems name."""
         return len({p.row for p in self.problems if p.row is not None})
 
     @property
     def summary(self) -> str:
+        """One line: the file, how many problems, and that nothing was imported."""
         if self.total == 1 and self.problems and self.problems[0].row is None:
             return f"{self.filename}: {self.problems[0]}; nothing was imported"
         shown = f" (first {len(self.problems)} listed)" if self.total > len(self.problems) else ""
@@ -81,10 +83,13 @@ class Problems(list):
 
     @property
     def total(self) -> int:
+        """Listed plus counted-only problems."""
         return len(self) + self.uncounted
 
     def cells(self, rownum: np.ndarray, raw: pd.Series, mask: pd.Series | np.ndarray, column: str,
               message: str, *, show_value: bool = True) -> None:
+        """A problem for each position where ``mask`` is true: row ``rownum[i]``, ``column``,
+        the cell ``raw[i]`` as text (made text only for the rows listed), ``message``."""
         hits = np.flatnonzero(np.asarray(mask))
         if not len(hits):
             return

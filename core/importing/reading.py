@@ -47,6 +47,7 @@ class ParsedFile:
 
     @property
     def columns(self) -> list[str]:
+        """The header's column names, stripped."""
         return list(self.frame.columns)
 
 

@@ -37,9 +37,11 @@ class ImportSummary:
 
     @property
     def records(self) -> int:
+        """Records the file holds: inserted + updated + unchanged."""
         return self.inserted + self.updated + self.unchanged
 
     def counts(self) -> dict[str, Any]:
+        """The counts as a plain dict, for the audit log."""
         out: dict[str, Any] = {"rows": self.rows, "inserted": self.inserted, "updated": self.updated,
                                "unchanged": self.unchanged, "skipped": self.skipped}
         if self.skipped_reasons:
