@@ -13,8 +13,10 @@ then, per database, in one run:
 3. Hearth's import of the orders file (read, every check, write, one transaction) into the
    database after its customers were imported, and the ratio of 3 to 1 (the goal: <= 1.5).
 
-A re-import of the same file (everything unchanged) is timed too with ``--again``.
-Prints wall seconds and the process's own CPU seconds (the machine may be shared).
+A re-import of the same file (everything unchanged) is timed too with ``--again``; with
+``--repeat N`` the anchor and the import run N times in turns and the best of each counts.
+Prints wall seconds and the process's own CPU seconds (on a shared machine the CPU ratio says
+how much of the difference is ours; SQLite runs in the process, PostgreSQL's server does not).
 """
 
 from __future__ import annotations
@@ -110,25 +112,35 @@ def empty_orders(engine) -> None:  # noqa: ANN001
             conn.execute(text(f"DELETE FROM {table}"))
 
 
-def run(url: str, rows: int, customers: int, cpath: Path, opath: Path, again: bool) -> None:
+def run(url: str, rows: int, customers: int, cpath: Path, opath: Path, again: bool, repeat: int) -> None:
+    """Best of ``repeat`` for the anchor and the import, taken in turns (the machine may be shared)."""
     engine = get_engine(url)
     upgrade_to_head(engine)
     empty_orders(engine)
     name = engine.dialect.name
     clock, what = timed_import(engine, "customers", cpath)
-    print(f"[{name}] customers (setup): {customers:,} rows in {clock.wall:.1f} s ({what})")
-    bare = bare_load(engine, opath)
-    print(f"[{name}] bare pandas load (pd.read_csv + to_sql, chunksize=None, method=None): {rows:,} rows "
-          f"in {bare.wall:.1f} s (CPU {bare.cpu:.1f} s)")
+    print(f"[{name}] customers (setup): {customers:,} rows in {clock.wall:.1f} s ({what})", flush=True)
+    bare: Clock | None = None
+    hearth: Clock | None = None
+    for _ in range(repeat):
+        b = bare_load(engine, opath)
+        bare = b if bare is None or b.wall < bare.wall else bare
+        empty_orders(engine)
+        h, what = timed_import(engine, "orders", opath)
+        hearth = h if hearth is None or h.wall < hearth.wall else hearth
+    assert bare is not None and hearth is not None
     with Clock() as read:
         pd.read_csv(opath)
+    best = f"best of {repeat}, " if repeat > 1 else ""
+    print(f"[{name}] bare pandas load (pd.read_csv + to_sql, chunksize=None, method=None): {rows:,} rows "
+          f"in {bare.wall:.1f} s ({best}CPU {bare.cpu:.1f} s)")
     print(f"[{name}] pd.read_csv alone: {read.wall:.1f} s (CPU {read.cpu:.1f} s)")
-    clock, what = timed_import(engine, "orders", opath)
-    print(f"[{name}] Hearth import of orders: {rows:,} rows in {clock.wall:.1f} s (CPU {clock.cpu:.1f} s) "
-          f"= {clock.wall / bare.wall:.2f}x the bare pandas load (goal <= 1.5x); {what}")
+    print(f"[{name}] Hearth import of orders: {rows:,} rows in {hearth.wall:.1f} s ({best}CPU {hearth.cpu:.1f} s) "
+          f"= {hearth.wall / bare.wall:.2f}x the bare pandas load (goal <= 1.5x; CPU {hearth.cpu / bare.cpu:.2f}x); "
+          f"{what}", flush=True)
     if again:
         clock, what = timed_import(engine, "orders", opath)
-        print(f"[{name}] same file again: {clock.wall:.1f} s = {clock.wall / bare.wall:.2f}x; {what}")
+        print(f"[{name}] same file again: {clock.wall:.1f} s = {clock.wall / bare.wall:.2f}x; {what}", flush=True)
 
 
 def main() -> None:
@@ -138,6 +150,7 @@ def main() -> None:
     parser.add_argument("--database-url", action="append", required=True)
     parser.add_argument("--dir", default="/tmp/hearth-bench")
     parser.add_argument("--again", action="store_true", help="also time a re-import of the same file")
+    parser.add_argument("--repeat", type=int, default=1, help="best of N for the anchor and the import")
     args = parser.parse_args()
     cpath, opath = Path(args.dir) / "bench-customers.csv", Path(args.dir) / "bench-orders.csv"
     if not opath.exists() or sum(1 for _ in opath.open()) - 1 != args.rows:
@@ -145,7 +158,7 @@ def main() -> None:
             cpath, opath = generate(args.rows, args.customers, Path(args.dir))
         print(f"generated {args.rows:,} order rows in {clock.wall:.1f} s")
     for url in args.database_url:
-        run(url, args.rows, args.customers, cpath, opath, args.again)
+        run(url, args.rows, args.customers, cpath, opath, args.again, args.repeat)
 
 
 if __name__ == "__main__":

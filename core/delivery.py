@@ -63,7 +63,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from core import audit
+from core import audit, consent
 from core.config import Settings, get_settings
 from core.email_address import check_email
 from core.outreach import channel_for, html_alternative, recheck_before_send
@@ -79,11 +79,13 @@ WORKER = "worker"
 
 
 class DeliveryError(Exception):
-    """A send that did not go through; `permanent` ones are not retried."""
+    """A send that did not go through; `permanent` ones are not retried. A `bounce` is a hard
+    bounce: the server refused the recipient with a 5xx (permanent failure) code."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, bounce: bool = False) -> None:
         super().__init__(message)
-        self.permanent = permanent
+        self.permanent = permanent or bounce
+        self.bounce = bounce
 
 
 @dataclass
@@ -229,7 +231,8 @@ def send_smtp(msg: Message, settings: Settings, now: datetime) -> None:
             # The envelope names the one validated recipient, whatever the headers say.
             client.send_message(email, to_addrs=[msg.to])
     except smtplib.SMTPRecipientsRefused as exc:
-        raise DeliveryError(f"SMTP refused the recipient: {exc.recipients}", permanent=True) from exc
+        hard = any(500 <= int(code) < 600 for code, _text in exc.recipients.values())
+        raise DeliveryError(f"SMTP refused the recipient: {exc.recipients}", permanent=True, bounce=hard) from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"SMTP {host}:{port}: {type(exc).__name__}: {exc}") from exc
 
@@ -330,7 +333,11 @@ def _claim_next(engine: Engine | Connection, now: datetime, settings: Settings, 
 
 def _mark(engine: Engine | Connection, msg: Message, *, status: str, now: datetime, channel: str,
           error: str | None = None, next_at: datetime | None = None, action: str,
-          from_status: str = "sending", detail: dict | None = None, reason: str | None = None) -> bool:
+          from_status: str = "sending", detail: dict | None = None, reason: str | None = None,
+          bounce: str | None = None) -> bool:
+    """Move the message from ``from_status`` to ``status`` (False if another worker moved it
+    first) and audit it; a ``bounce`` (the server's refusal) also withdraws the customer's
+    email consent with source 'bounce' (core.consent), in the same transaction."""
     table = Outreach.__table__
     values: dict = {"status": status, "channel": channel, "last_error": error, "next_attempt_at": next_at}
     if reason is not None:
@@ -348,6 +355,9 @@ def _mark(engine: Engine | Connection, msg: Message, *, status: str, now: dateti
                      record_id=msg.outreach_id, customer_id=msg.customer_id,
                      detail={"channel": channel, "attempt": msg.attempts, "error": error,
                              "message_id": msg.message_id, "by": WORKER, **(detail or {})})
+        if bounce is not None:
+            consent.set_consent(session=session, customer_id=msg.customer_id, channel="email", granted=False,
+                                source="bounce", by=WORKER, detail=f"{msg.to}: {bounce}"[:300], at=now)
         session.commit()
         return True
 
@@ -441,7 +451,8 @@ def _send_one(engine: Engine | Connection, msg: Message, sender, *, settings: Se
         report.errors.append(f"outreach {msg.outreach_id}: {err}")
         log.warning("outreach %s attempt %s failed: %s", msg.outreach_id, msg.attempts, err)
         if exc.permanent or msg.attempts >= MAX_ATTEMPTS:
-            _mark(engine, msg, status="failed", now=now, channel=channel, error=err, action="outreach.fail")
+            _mark(engine, msg, status="failed", now=now, channel=channel, error=err, action="outreach.fail",
+                  bounce=err if exc.bounce else None)
             report.failed += 1
         else:
             _mark(engine, msg, status="queued", now=now, channel=channel, error=err,

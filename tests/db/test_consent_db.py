@@ -185,3 +185,21 @@ def test_consent_command_records_a_complaint_and_shows_the_history(app_env, caps
         assert customer(s, "C-7").sms_opt_in is False and customer(s, "C-7").email_opt_in is True
     assert main(["outreach", "consent", "--customer", "C-7", "--give"]) == 1
     assert "--by is needed" in capsys.readouterr().err
+
+
+def test_consent_changes_of_an_import_carry_who_imported(session):
+    import_csv(session=session, kind="customers", data=f"{HEADER}\nC1,Ann,a@example.org,yes,no\n".encode(),
+               filename="shop.csv", actor="maria")
+    frame = consent.history(session=session, customer_id=customer(session, "C1").id)
+    assert sorted(frame[["channel", "source", "by"]].values.tolist()) == [
+        ["SMS", "import", "maria"], ["email", "import", "maria"]]
+
+
+def test_consent_changes_of_a_command_line_import_carry_cli(app_env, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(f"{HEADER}\nC-9,Ann,a@example.org,no,yes\n")
+    assert main(["import", "customers", str(path)]) == 0
+    with Session(get_engine(app_env)) as s:
+        frame = consent.history(session=s, customer_id=customer(s, "C-9").id)
+    assert sorted(frame[["channel", "consent", "by"]].values.tolist()) == [
+        ["SMS", "given", "cli"], ["email", "withdrawn", "cli"]]

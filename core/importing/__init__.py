@@ -1,0 +1,230 @@
+"""Bring your own data: CSV files of customers, orders, feedback, loyalty entries, tickets
+and products (design.md, "Import formats").
+
+The whole file is read and checked before anything is written. A file with any bad row
+imports nothing; the error names the row (as a spreadsheet shows it: the header is row 1),
+the column and the value of the first problems. A good file is written in one transaction,
+keyed by the source system's ids, so the same file imported twice changes nothing and a
+changed row updates its record.
+
+Every step is set-based: the file is read by pyarrow.csv (or, when irregular, the careful
+pandas read) and checked with vectorised arrow/pandas; existing records are read once and
+compared in pandas; new records go through `db.bulk.bulk_insert` (executemany in one
+transaction on SQLite, COPY on PostgreSQL) and changed ones through one executemany UPDATE.
+
+Records without a source id get a derived one (``auto-`` + the first 40 hex digits of a
+SHA-1 of their content); see `derived_key_rule` for what goes into it per kind.
+
+The modules, by concern: `formats` (columns of each kind, matching a file's columns),
+`problems` (a bad cell, the refusal), `reading` (file -> cells), `checks` (cells -> typed
+values), `summary`, `store` (keys, comparison, writing), `records` (customers, products,
+tickets, feedback, loyalty), `orders`, `refunds`. This module is the entry point.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from core import audit
+from core.importing.checks import (
+    EARLIEST_DATE,
+    FUTURE_DATE_FIELDS,
+    FUTURE_DATES_UNTIL,
+    ID_FIELDS,
+    check_cells,
+    parse_datetimes,
+)
+from core.importing.formats import (
+    CHOICE_SYNONYMS,
+    DERIVED_FROM,
+    FORMATS,
+    KEY_COLUMN,
+    KINDS,
+    MAX_LISTED_PROBLEMS,
+    REBUILD_INDEXES_FROM,
+    Col,
+    ColumnMatch,
+    Progress,
+    _format,
+    derived_key_rule,
+    format_table,
+    mapping_choices,
+    match_columns,
+    normalise_name,
+)
+from core.importing.orders import _import_orders
+from core.importing.problems import ImportFailed, Problem, Problems, _fail, _in_file_words, _refuse
+from core.importing.reading import DELIMITERS, ParsedFile, read_csv_bytes
+from core.importing.records import (
+    _import_customers,
+    _import_feedback,
+    _import_loyalty,
+    _import_products,
+    _import_tickets,
+)
+from core.importing.refunds import (
+    CANCELLED_STATUSES,
+    PARTLY_REFUNDED_STATUSES,
+    REFUND_COLUMNS,
+    REFUNDED_STATUSES,
+    _import_refunds,
+)
+from core.importing.store import _Context, _read
+from core.importing.summary import ImportSummary
+from db.models import Customer
+
+__all__ = [
+    'CANCELLED_STATUSES', 'CHOICE_SYNONYMS', 'Col', 'ColumnMatch', 'DELIMITERS', 'DERIVED_FROM',
+    'EARLIEST_DATE', 'FORMATS', 'FUTURE_DATES_UNTIL', 'FUTURE_DATE_FIELDS', 'ID_FIELDS', 'ImportFailed',
+    'ImportSummary', 'KEY_COLUMN', 'KINDS', 'MAX_LISTED_PROBLEMS', 'PARTLY_REFUNDED_STATUSES', 'ParsedFile',
+    'Problem', 'Problems', 'Progress', 'REBUILD_INDEXES_FROM', 'REFUNDED_STATUSES', 'REFUND_COLUMNS',
+    'check_cells', 'check_csv', 'derived_key_rule', 'format_table', 'import_csv', 'mapping_choices',
+    'match_columns', 'normalise_name', 'parse_datetimes', 'read_csv_bytes', 'read_with_preset',
+]
+
+
+_IMPORTERS: dict[str, Callable[[_Context, Problems], None]] = {
+    "customers": _import_customers,
+    "orders": _import_orders,
+    "refunds": _import_refunds,
+    "feedback": _import_feedback,
+    "loyalty": _import_loyalty,
+    "tickets": _import_tickets,
+    "products": _import_products,
+}
+
+
+def import_csv(
+    *,
+    session: Session,
+    kind: str,
+    data: bytes,
+    filename: str,
+    actor: str,
+    dry_run: bool = False,
+    mapping: dict[str, str | None] | None = None,
+    progress: Progress | None = None,
+    preset: str | None = None,
+) -> ImportSummary:
+    """Check the whole file, then write it in one transaction (commits) or, with ``dry_run``,
+    report what would change and write nothing.
+
+    ``mapping`` overrides the detected column mapping (file column -> field, None to ignore).
+    ``preset`` reads a platform's export layout first (core.presets, e.g. "shopify_orders").
+    Raises ImportFailed (nothing written) when the file cannot be read or has bad rows; the
+    refusal itself is recorded in the audit log.
+    """
+    started = time.perf_counter()
+    say = progress or (lambda _f, _m: None)
+    _format(kind)
+    try:
+        summary = _run(session=session, kind=kind, data=data, filename=filename, dry_run=dry_run,
+                       mapping=mapping, progress=say, preset=preset, actor=actor)
+    except ImportFailed as exc:
+        session.rollback()
+        if not dry_run:
+            audit.record(session=session, actor=actor, action=f"import.{kind}.rejected", record_type=kind,
+                         detail={"file": filename, "problems": exc.total,
+                                 "first": [str(p) for p in exc.problems[:5]]})
+            session.commit()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    summary.seconds = time.perf_counter() - started
+    if dry_run:
+        session.rollback()
+    else:
+        audit.record(session=session, actor=actor, action=f"import.{kind}", record_type=kind,
+                     detail={"file": filename, **summary.counts(), "seconds": round(summary.seconds, 2)})
+        session.commit()
+    say(1.0, "done")
+    return summary
+
+
+def check_csv(*, session: Session, kind: str, data: bytes, filename: str,
+              mapping: dict[str, str | None] | None = None, preset: str | None = None) -> ImportSummary:
+    """A dry run: what the file would change. Raises ImportFailed when it would be refused."""
+    return import_csv(session=session, kind=kind, data=data, filename=filename, actor="-", dry_run=True,
+                      mapping=mapping, preset=preset)
+
+
+def read_with_preset(data: bytes, *, filename: str, kind: str, preset: str | None,
+                     session: Session | None = None) -> tuple[ParsedFile, dict[str, str]]:
+    """Read the file and, with a preset, bring it into the kind's columns; with ``session``, an
+    email address in customer_id becomes the id of the customer stored with that address.
+    Returns the file and, per field, the file column it came from (empty without a preset)."""
+    parsed = read_csv_bytes(data, filename=filename)
+    if not preset:
+        return parsed, {}
+    from core.presets import PRESETS, apply_preset
+
+    parsed, source = apply_preset(parsed, preset, kind)
+    if session is not None and PRESETS[preset].key_by_email and "customer_id" in parsed.frame:
+        parsed.frame["customer_id"] = _customer_ids_for_emails(session.connection(), parsed.frame["customer_id"])
+    return parsed, source
+
+
+def _customer_ids_for_emails(conn: Connection, values: pd.Series) -> pd.Series:
+    """Email addresses -> the external id of the one stored customer with that address (case
+    ignored); an address no single customer has is kept and becomes a new customer's id."""
+    has_at = values.str.contains("@", regex=False)
+    if not has_at.any():
+        return values
+    t = Customer.__table__
+    known = _read(conn, select(t.c.external_id, t.c.email).where(t.c.email.is_not(None)))
+    known["email"] = known["email"].astype(str).str.strip().str.lower()
+    known = known.drop_duplicates("email", keep=False)
+    lookup = pd.Series(known["external_id"].astype(str).to_numpy(), index=known["email"].to_numpy())
+    found = values.str.lower().map(lookup)
+    return values.where(~has_at | found.isna(), found).astype(str)
+
+
+def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bool,
+         mapping: dict[str, str | None] | None, progress: Progress, preset: str | None = None,
+         actor: str | None = None) -> ImportSummary:
+    progress(0.0, "reading the file")
+    parsed, source = read_with_preset(data, filename=filename, kind=kind, preset=preset, session=session)
+    match = match_columns(parsed.columns, kind, mapping)
+    if match.missing_required:
+        cols = ", ".join(match.missing_required)
+        found = ", ".join(parsed.columns) or "none"
+        raise _fail(filename, f"required column(s) missing: {cols} (the file has: {found})")
+    summary = ImportSummary(kind=kind, filename=filename, rows=len(parsed.frame), dry_run=dry_run,
+                            extra_columns=match.extra, mapping=dict(match.mapping))
+    if parsed.frame.empty:
+        raise _fail(filename, "the file has a header but no rows")
+    progress(0.05, f"checking {len(parsed.frame):,} rows")
+    if preset:
+        from core.presets import PRESETS
+
+        summary.notes.append(f"read as {PRESETS[preset].title} (preset {preset})")
+    typed, problems = check_cells(parsed, kind, match)
+    if problems:
+        raise _refuse(filename, _in_file_words(problems, source))
+    ctx = _Context(conn=session.connection(), typed=typed, rownum=pd.Series(parsed.frame.index + 2,
+                                                                            index=parsed.frame.index),
+                   summary=summary, write=not dry_run, progress=progress, actor=actor)
+    _IMPORTERS[kind](ctx, problems)
+    if problems:
+        raise _refuse(filename, _in_file_words(problems, source))
+    if kind == "feedback" and not dry_run:
+        _score_feedback(session, summary)
+    return summary
+
+
+def _score_feedback(session: Session, summary: ImportSummary) -> None:
+    """New and changed answers get sentiment and flags (core.feedback, the feedback area)."""
+    try:
+        from core.feedback import flag_unscored
+    except ImportError:
+        summary.notes.append("sentiment and flags not computed yet: core.feedback.flag_unscored is not "
+                             "available in this build")
+        return
+    flag_unscored(session=session)

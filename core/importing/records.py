@@ -1,0 +1,237 @@
+"""The kinds with one record per row: customers (with core.consent's rule), products, tickets,
+feedback and loyalty entries (with core.loyalty's ledger check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Table, select
+
+from core import consent
+from core.email_address import email_problem
+from core.importing.formats import FORMATS, MAX_LISTED_PROBLEMS
+from core.importing.problems import Problem, Problems
+from core.importing.store import (
+    _canon,
+    _Context,
+    _dedupe,
+    _isin,
+    _plan,
+    _read,
+    _resolve_customers,
+    _sha_keys,
+    _to_db_types,
+    _update_rows,
+)
+from db.bulk import bulk_insert
+from db.models import (
+    Customer,
+    Feedback,
+    LoyaltyEntry,
+    Product,
+    SupportTicket,
+    utcnow,
+)
+
+
+def _generic(ctx: _Context, *, table: Table, key_field: str, db_columns: dict[str, str],
+             field_kinds: dict[str, str], problems: Problems,
+             defaults: dict[str, Callable[[pd.DataFrame], Any]] | None = None,
+             derive: list[tuple[str, str]] | None = None, customer_field: str | None = None,
+             extra_checks: Callable[[pd.DataFrame, _Context, Problems], None] | None = None,
+             on_change: dict[str, Callable[[], Any]] | None = None) -> None:
+    """Import one record per row, keyed by the file field ``key_field``.
+
+    Only the columns the file has are compared and written: a file without an email column
+    leaves stored emails alone.
+    """
+    t = ctx.typed
+    if derive is not None:
+        given = (t[key_field] if key_field in t else pd.Series(None, index=t.index)).astype(object)
+        missing = given.isna().to_numpy()
+        if missing.any():
+            parts = [_canon(t[f], how) if f in t else pd.Series("", index=t.index) for f, how in derive]
+            given = given.copy()
+            given[missing] = _sha_keys([p[missing] for p in parts]).to_numpy()
+        ctx.typed = t = t.assign(**{key_field: given})
+    t = _dedupe(ctx, key_field, problems)
+    if not problems and extra_checks:
+        extra_checks(t, ctx, problems)
+    if problems:
+        return
+    fed = [f for f in t.columns if f in db_columns]
+    incoming = pd.DataFrame({db_columns[f]: t[f] for f in fed}, index=t.index)
+    compare = {db_columns[f]: field_kinds[f] for f in fed if f != key_field}
+    if customer_field and customer_field in t:
+        ids, created = _resolve_customers(ctx.conn, t[customer_field], write=ctx.write)
+        incoming["customer_id"] = ids.astype("float64")
+        compare["customer_id"] = "whole"
+        ctx.summary.customers_created += created
+    key = db_columns[key_field]
+    cols = [key, *compare]
+    existing = _read(ctx.conn, select(*[table.c[c] for c in ["id", *cols]]))
+    plan = _plan(incoming[cols], existing, key, compare)
+    ctx.summary.inserted += len(plan.new)
+    ctx.summary.updated += len(plan.changed)
+    ctx.summary.unchanged += plan.unchanged
+    if not ctx.write:
+        return
+    ctx.progress(0.5, f"writing {len(plan.new):,} new and {len(plan.changed):,} changed records")
+    new = _to_db_types(plan.new, compare)
+    for c, make in (defaults or {}).items():
+        value = make(new)
+        new[c] = value if c not in new else new[c].where(new[c].notna(), value)
+    total = max(len(new), 1)
+    bulk_insert(ctx.conn, table, new,
+                progress=lambda n: ctx.progress(0.5 + 0.4 * n / total, f"inserted {n:,} records"))
+    changed = _to_db_types(plan.changed, compare)
+    update_cols = list(plan.update_columns)
+    for c, make in (on_change or {}).items():
+        changed[c] = make()
+        update_cols.append(c)
+    _update_rows(ctx.conn, table, changed, update_cols)
+
+
+def _kinds_of(kind: str) -> dict[str, str]:
+    return {c.name: c.kind for c in FORMATS[kind]}
+
+
+def _now(_frame: pd.DataFrame | None = None) -> Any:
+    return utcnow()
+
+
+def _check_emails(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> None:
+    """Each email cell is one valid address (core.email_address); a bad one refuses the file."""
+    if "email" not in frame:
+        return
+    given = frame["email"].dropna()
+    bad = {i: why for i, address in given.items() if (why := email_problem(str(address))) is not None}
+    rows = ctx.rownum.loc[list(bad)]
+    problems.uncounted += max(len(bad) - MAX_LISTED_PROBLEMS, 0)
+    for i in list(bad)[:MAX_LISTED_PROBLEMS]:
+        problems.append(Problem(int(rows.loc[i]), "email", str(given.loc[i]),
+                                f"is not a valid email address: {bad[i]}"))
+
+
+def _import_customers(ctx: _Context, problems: Problems) -> None:
+    kinds = _kinds_of("customers")
+    # Consent a withdrawal in Hearth holds back is stored as withdrawn (core.consent's rule).
+    plan = consent.reconcile_import(ctx.conn, ctx.typed, max_listed=MAX_LISTED_PROBLEMS)
+    if plan.kept:
+        ctx.typed = ctx.typed.assign(**plan.kept)
+    ctx.summary.consent_conflicts = plan.conflicts
+    ctx.summary.consent_conflict_total = plan.conflict_total
+    before = consent.snapshot(ctx.conn) if plan.kept and ctx.write else None
+    _generic(ctx, table=Customer.__table__, key_field="customer_id",
+             db_columns={f: f for f in kinds if not f.endswith("_consent_at")} | {"customer_id": "external_id"},
+             field_kinds=kinds, problems=problems, extra_checks=_check_emails,
+             defaults={"email_opt_in": lambda f: False, "sms_opt_in": lambda f: False, "created_at": _now,
+                       "updated_at": _now},
+             on_change={"updated_at": _now})
+    if before is not None and not problems:
+        consent.record_import(ctx.conn, ctx.typed, before, filename=ctx.summary.filename, by=ctx.actor)
+
+
+def _import_products(ctx: _Context, problems: Problems) -> None:
+    kinds = _kinds_of("products")
+    _generic(ctx, table=Product.__table__, key_field="sku", db_columns={f: f for f in kinds},
+             field_kinds=kinds, problems=problems)
+
+
+def _ticket_status(frame: pd.DataFrame) -> pd.Series:
+    """A ticket without a status is closed when it has closed_at, else open."""
+    closed = frame["closed_at"].notna() if "closed_at" in frame else pd.Series(False, index=frame.index)
+    return pd.Series(np.where(closed, "closed", "open"), index=frame.index, dtype=object)
+
+
+def _import_tickets(ctx: _Context, problems: Problems) -> None:
+    kinds = _kinds_of("tickets")
+
+    def closed_after_opened(frame: pd.DataFrame, ctx_: _Context, probs: Problems) -> None:
+        if "closed_at" in frame:
+            bad = (frame["closed_at"].notna() & (frame["closed_at"] < frame["opened_at"])).to_numpy()
+            probs.cells(ctx_.rownum.loc[frame.index].to_numpy(), frame["closed_at"].astype(str), bad,
+                        "closed_at", "is before opened_at")
+
+    if "status" in ctx.typed and ctx.typed["status"].isna().any():
+        t = ctx.typed
+        ctx.typed = t.assign(status=t["status"].where(t["status"].notna(), _ticket_status(t)))
+    _generic(ctx, table=SupportTicket.__table__, key_field="ticket_id",
+             db_columns={f: f for f in kinds} | {"ticket_id": "external_id"}, field_kinds=kinds,
+             problems=problems, defaults={"status": _ticket_status},
+             derive=[("customer_id", "text"), ("opened_at", "datetime"), ("topic", "text")],
+             customer_field="customer_id", extra_checks=closed_after_opened)
+
+
+def _import_feedback(ctx: _Context, problems: Problems) -> None:
+    kinds = _kinds_of("feedback")
+    # A changed answer is scored again by core.feedback.flag_unscored after the import.
+    rescore = {"sentiment": lambda: None, "flagged": lambda: False, "flag_reasons": lambda: None,
+               "severity": lambda: None}
+    _generic(ctx, table=Feedback.__table__, key_field="response_id",
+             db_columns={f: f for f in kinds} | {"response_id": "external_id"}, field_kinds=kinds,
+             problems=problems, defaults={"flagged": lambda f: False, "state": lambda f: "new"},
+             derive=[("customer_id", "text"), ("submitted_at", "datetime"), ("channel", "text"),
+                     ("nps_score", "number"), ("comment", "text")],
+             customer_field="customer_id", on_change=rescore)
+
+
+def _import_loyalty(ctx: _Context, problems: Problems) -> None:
+    """Every entry counts as written: also the programme's own expire rows (``computed`` false,
+    see core.loyalty) and reversals of refunded orders."""
+    kinds = _kinds_of("loyalty") | {"computed": "flag"}
+    ctx.typed = ctx.typed.assign(computed=False)
+    _generic(ctx, table=LoyaltyEntry.__table__, key_field="entry_id",
+             db_columns={f: f for f in kinds} | {"entry_id": "external_id", "order_id": "order_ref"},
+             field_kinds=kinds, problems=problems,
+             derive=[("customer_id", "text"), ("occurred_at", "datetime"), ("kind", "text"),
+                     ("points", "number"), ("expires_at", "datetime"), ("order_id", "text")],
+             customer_field="customer_id", extra_checks=_check_ledger)
+
+
+def _check_ledger(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> None:
+    """A redemption larger than the balance at that moment is a bad row (core.loyalty's rule)."""
+    try:
+        from core.loyalty import ledger_problems
+    except ImportError:
+        ctx.summary.notes.append("loyalty balances not checked: core.loyalty.ledger_problems is not "
+                                 "available in this build")
+        return
+    table = LoyaltyEntry.__table__
+    customers = _read(ctx.conn, select(Customer.__table__.c.id, Customer.__table__.c.external_id))
+    ext_to_id = dict(zip(customers["external_id"].astype(str), customers["id"], strict=True))
+    affected_ids = {ext_to_id[c] for c in frame["customer_id"].unique() if c in ext_to_id}
+    existing = _read(ctx.conn, select(table.c.id, table.c.external_id, table.c.customer_id,
+                                      table.c.occurred_at, table.c.kind, table.c.points, table.c.expires_at,
+                                      table.c.computed))
+    existing = existing[existing["customer_id"].isin(affected_ids)
+                        & ~_isin(existing["external_id"], frame["entry_id"])]
+    id_to_ext = {v: k for k, v in ext_to_id.items()}
+    old = pd.DataFrame({
+        "customer_id": existing["customer_id"].map(id_to_ext).to_numpy(),
+        "occurred_at": pd.to_datetime(existing["occurred_at"]).to_numpy(),
+        "kind": existing["kind"].to_numpy(), "points": existing["points"].to_numpy(),
+        "expires_at": pd.to_datetime(existing["expires_at"]).to_numpy(),
+        "computed": existing["computed"].fillna(False).astype(bool).to_numpy(),
+    }, index=[("db", str(x)) for x in existing["external_id"]])
+    new = pd.DataFrame({
+        "customer_id": frame["customer_id"].to_numpy(), "occurred_at": frame["occurred_at"].to_numpy(),
+        "kind": frame["kind"].to_numpy(), "points": frame["points"].astype("int64").to_numpy(),
+        "expires_at": (frame["expires_at"] if "expires_at" in frame
+                       else pd.Series(pd.NaT, index=frame.index)).to_numpy(),
+        "computed": False,
+    }, index=[("file", int(r)) for r in ctx.rownum.loc[frame.index]])
+    entries = pd.concat([old, new]) if len(old) else new
+    entries = entries.iloc[np.argsort(entries["occurred_at"].to_numpy(), kind="stable")]
+    values = dict(zip(new.index, frame["points"].to_numpy(), strict=True))
+    for label, message in ledger_problems(entries):
+        source, ref = label
+        if source == "file":
+            problems.append(Problem(ref, "points", str(int(values[label])), message))
+        else:
+            problems.append(Problem(None, "points", None, f"existing entry {ref}: {message} once this file "
+                                                          "is applied"))

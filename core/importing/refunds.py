@@ -1,0 +1,324 @@
+"""Refunds and cancellations (design.md: they are kept as refunds, never as orders), from the
+status and refund columns of an orders file or from a separate refunds file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, select, update
+
+from core.importing.formats import MAX_LISTED_PROBLEMS
+from core.importing.problems import Problem, Problems
+from core.importing.store import (
+    _canon,
+    _Context,
+    _dedupe,
+    _isin,
+    _plan,
+    _read,
+    _resolve_customers,
+    _sha_keys,
+    _update_rows,
+)
+from db.bulk import bulk_insert
+from db.models import (
+    Customer,
+    Order,
+    OrderLine,
+    Refund,
+)
+
+# Order statuses, normalised to lower case with single underscores. Any other status (paid,
+# completed, processing, pending, fulfilled, shipped, on_hold, ...) is an ordinary order.
+CANCELLED_STATUSES = frozenset({"cancelled", "canceled", "voided", "void", "cancel", "failed"})
+
+
+REFUNDED_STATUSES = frozenset({"refunded", "fully_refunded", "refund", "returned"})
+
+
+PARTLY_REFUNDED_STATUSES = frozenset({"partially_refunded", "partial_refund", "partly_refunded",
+                                      "partially_returned"})
+
+
+REFUND_COLUMNS = ["external_id", "kind", "order_ref", "customer_ext", "refunded_at", "amount", "reason", "row"]
+
+
+def _status_words(values: pd.Series) -> pd.Series:
+    return values.astype(object).where(values.notna(), "").astype(str).str.lower().str.strip() \
+        .str.replace(r"[\s\-_]+", "_", regex=True)
+
+
+def _cents(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Money rounded to the cent (what is stored and summed)."""
+    return np.round(np.asarray(values, dtype="float64"), 2) + 0.0
+
+
+def _refund_key(order_ids: pd.Series) -> pd.Series:
+    """The key of the refund a status or refunded_amount gives an order: ``refund-of-<order_id>``,
+    or a derived key where that would be longer than 64 characters."""
+    key = "refund-of-" + order_ids.astype(str)
+    long = key.str.len() > 64
+    if long.any():
+        key = key.copy()
+        key[long] = _sha_keys([key[long]]).to_numpy()
+    return key
+
+
+def _refunds_in_orders(heads: pd.DataFrame, rownum: pd.Series, problems: Problems
+                       ) -> tuple[pd.DataFrame, pd.Series]:
+    """The refunds and cancellations an orders file holds, and which of its orders are real.
+
+    One row per order (its first row). A negative total is a refund of ``-total`` (of the
+    order named in refund_of, else unlinked but kept with its customer and date). A status of
+    cancelled, canceled, voided or failed makes the order a cancellation: not an order, kept
+    as a cancellation of its total. Every other order is real; it also gets a refund (linked to
+    it) of refunded_amount when that is above 0, else of its whole total when its status is
+    refunded. A refund is dated refunded_at when given, else at the row's ordered_at.
+    """
+    none = pd.Series(None, index=heads.index, dtype=object)
+    status = _status_words(heads["status"]) if "status" in heads else pd.Series("", index=heads.index)
+    refunded = heads["refunded_amount"] if "refunded_amount" in heads else pd.Series(np.nan, index=heads.index)
+    refund_of = heads["refund_of"].astype(object) if "refund_of" in heads else none
+    when = heads["refunded_at"] if "refunded_at" in heads else pd.Series(pd.NaT, index=heads.index)
+    when = when.where(when.notna(), heads["ordered_at"])
+    total = heads["total"].astype("float64")
+    rows = rownum.loc[heads.index]
+    negative = (total < 0).to_numpy()
+    cancelled = status.isin(CANCELLED_STATUSES).to_numpy() & ~negative
+    real = ~negative & ~cancelled
+    over = real & (refunded > total + 0.005).to_numpy()
+    problems.cells(rows.to_numpy(), refunded, over, "refunded_amount",
+                   "is more than the order's total")
+    linked_to_self = refund_of.notna().to_numpy() & ~negative
+    problems.cells(rows.to_numpy(), refund_of, linked_to_self, "refund_of",
+                   "names an order to refund, but this row's total is not negative "
+                   "(a refund row has a negative total)")
+    by_status = status.isin(REFUNDED_STATUSES).to_numpy()
+    amount = np.where(refunded.fillna(0).to_numpy() > 0, refunded.fillna(0).to_numpy(),
+                      np.where(by_status, total.to_numpy(), 0.0))
+    gets_refund = real & (amount > 0)
+    parts = []
+    if negative.any():
+        parts.append(pd.DataFrame({
+            "external_id": heads["order_id"][negative].astype(str), "kind": "refund",
+            "order_ref": refund_of[negative], "customer_ext": heads["customer_id"][negative],
+            "refunded_at": when[negative], "amount": -total[negative], "reason": "negative total",
+            "row": rows[negative]}))
+    if cancelled.any():
+        parts.append(pd.DataFrame({
+            "external_id": heads["order_id"][cancelled].astype(str), "kind": "cancellation",
+            "order_ref": heads["order_id"][cancelled].astype(str),
+            "customer_ext": heads["customer_id"][cancelled], "refunded_at": when[cancelled],
+            "amount": total[cancelled], "reason": "status " + status[cancelled], "row": rows[cancelled]}))
+    if gets_refund.any():
+        reason = np.where(status[gets_refund] != "", "status " + status[gets_refund], "refunded_amount")
+        parts.append(pd.DataFrame({
+            "external_id": _refund_key(heads["order_id"][gets_refund]), "kind": "refund",
+            "order_ref": heads["order_id"][gets_refund].astype(str),
+            "customer_ext": heads["customer_id"][gets_refund], "refunded_at": when[gets_refund],
+            "amount": amount[gets_refund], "reason": reason, "row": rows[gets_refund]}))
+    partly = real & status.isin(PARTLY_REFUNDED_STATUSES).to_numpy() & ~gets_refund
+    if partly.any():
+        problems.cells(rows.to_numpy(), status, partly, "status",
+                       "says the order was partly refunded, but refunded_amount is empty: give the amount "
+                       "refunded (or import the shop's refunds file)")
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=REFUND_COLUMNS)
+    out["amount"] = _cents(out["amount"])
+    return out[REFUND_COLUMNS], pd.Series(real, index=heads.index)
+
+
+def _cancelled_orders_stored(refunds: pd.DataFrame, existing: pd.DataFrame) -> pd.DataFrame:
+    """Stored orders (id, external_id) that this file cancels."""
+    if refunds.empty or existing.empty:
+        return existing.iloc[0:0][["id", "external_id"]]
+    keys = refunds.loc[refunds["kind"] == "cancellation", "external_id"]
+    return existing.loc[_isin(existing["external_id"].astype(str), keys), ["id", "external_id"]]
+
+
+def _remove_orders(ctx: _Context, gone: pd.DataFrame) -> None:
+    """Orders a later file cancels leave the orders with their lines and status refunds."""
+    if gone.empty:
+        return
+    ids = [int(x) for x in gone["id"]]
+    r, ln, o = Refund.__table__, OrderLine.__table__, Order.__table__
+    for start in range(0, len(ids), 5_000):
+        chunk = ids[start:start + 5_000]
+        ctx.conn.execute(update(r).where(r.c.order_id.in_(chunk)).values(order_id=None))
+        ctx.conn.execute(delete(ln).where(ln.c.order_id.in_(chunk)))
+        ctx.conn.execute(delete(o).where(o.c.id.in_(chunk)))
+    keys = _refund_key(gone["external_id"].astype(str)).tolist()
+    for start in range(0, len(keys), 5_000):
+        ctx.conn.execute(delete(r).where(r.c.external_id.in_(keys[start:start + 5_000])))
+
+
+@dataclass
+class _RefundPlan:
+    incoming: pd.DataFrame  # external_id, kind, order_ref, customer_id, refunded_at, amount, reason
+    new: pd.DataFrame
+    changed: pd.DataFrame
+    compare: list[str]
+    stale: list[int]  # stored refunds this file replaces (an order no longer refunded or cancelled)
+
+
+def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, file_orders: pd.DataFrame,
+                  stored_orders: pd.DataFrame, replace_derived: pd.Series | None) -> _RefundPlan:
+    """Check the refunds against their orders and compare them with the stored ones.
+
+    ``file_orders``: the file's real orders (external_id, customer_ext, total);
+    ``stored_orders``: orders already stored (id, external_id, customer_id, total).
+    ``replace_derived``: the order ids of an orders file with status or refund columns, whose
+    stored status refunds and cancellations the file now decides.
+    A refund that names an order of another customer, or refunds that add up to more than
+    their order's total, are problems.
+    """
+    r = Refund.__table__
+    if refunds.empty and replace_derived is None:
+        empty = pd.DataFrame(columns=["external_id", "kind", "order_ref", "customer_id", "refunded_at",
+                                      "amount", "reason"])
+        return _RefundPlan(incoming=empty, new=empty, changed=empty, compare=[], stale=[])
+    ids, created = _resolve_customers(ctx.conn, refunds["customer_ext"], write=ctx.write)
+    ctx.summary.customers_created += created
+    people = _read(ctx.conn, select(Customer.__table__.c.id, Customer.__table__.c.external_id))
+    ext = pd.Series(people["external_id"].astype(str).to_numpy(), index=people["id"].to_numpy())
+    totals = pd.concat([
+        pd.DataFrame({"key": stored_orders["external_id"].astype(str).to_numpy(),
+                      "cust": stored_orders["customer_id"].map(ext).to_numpy(dtype=object),
+                      "total": stored_orders["total"].astype("float64").to_numpy()}),
+        pd.DataFrame({"key": file_orders["external_id"].astype(str).to_numpy(),
+                      "cust": file_orders["customer_ext"].astype(str).to_numpy(dtype=object),
+                      "total": file_orders["total"].astype("float64").to_numpy()}),
+    ]).drop_duplicates("key", keep="last").set_index("key")
+    incoming = pd.DataFrame({
+        "external_id": refunds["external_id"].astype(str).to_numpy(),
+        "kind": refunds["kind"].to_numpy(), "order_ref": refunds["order_ref"].astype(object).to_numpy(),
+        "customer_id": ids.astype("float64").to_numpy(),
+        "refunded_at": pd.to_datetime(refunds["refunded_at"]).astype("datetime64[ns]").to_numpy(),
+        "amount": refunds["amount"].astype("float64").to_numpy(),
+        "reason": refunds["reason"].astype(object).to_numpy()})
+    row = refunds["row"].to_numpy()
+    is_refund = (incoming["kind"] == "refund").to_numpy()
+    ref = incoming["order_ref"].where(pd.Series(is_refund)).astype(object)
+    known = _isin(ref.fillna(""), totals.index).to_numpy() & ref.notna().to_numpy()
+    order_cust = ref.map(totals["cust"]).to_numpy(dtype=object)
+    other = known & (order_cust != refunds["customer_ext"].astype(str).to_numpy(dtype=object))
+    for i in np.flatnonzero(other)[:MAX_LISTED_PROBLEMS]:
+        problems.append(Problem(int(row[i]), "customer_id", str(refunds["customer_ext"].iloc[i]),
+                                f"is not the customer of order {ref.iloc[i]}, which this refund names"))
+    existing = _read(ctx.conn, select(r.c.id, r.c.external_id, r.c.kind, r.c.order_ref, r.c.customer_id,
+                                      r.c.refunded_at, r.c.amount, r.c.reason))
+    # Refunds of one order, stored and in this file, may not add up to more than its total.
+    others = existing[(existing["kind"] == "refund") & existing["order_ref"].notna()
+                      & ~_isin(existing["external_id"].astype(str), incoming["external_id"])]
+    linked = pd.concat([pd.Series(others["amount"].to_numpy(), index=others["order_ref"].astype(str).to_numpy()),
+                        pd.Series(incoming["amount"].to_numpy()[known], index=ref[known].astype(str).to_numpy())])
+    sums = linked.groupby(level=0).sum()
+    too_much = sums[sums > totals["total"].reindex(sums.index).fillna(np.inf) + 0.005]
+    for key, value in too_much.items():
+        hits = np.flatnonzero(known & (ref.astype(str).to_numpy() == key))
+        if len(hits):
+            problems.append(Problem(int(row[hits[0]]), "total" if ctx.summary.kind == "orders" else "amount",
+                                    f"{incoming['amount'].iloc[hits[0]]:.2f}",
+                                    f"refunds of order {key} add up to {value:.2f}, more than its total of "
+                                    f"{totals.loc[key, 'total']:.2f}"))
+    compare = {"kind": "text", "order_ref": "text", "customer_id": "whole", "refunded_at": "datetime",
+               "amount": "number", "reason": "text"}
+    plan = _plan(incoming, existing, "external_id", compare)
+    stale: list[int] = []
+    if replace_derived is not None and not existing.empty:
+        decided = pd.concat([_refund_key(replace_derived.astype(str)), replace_derived.astype(str)])
+        gone = existing[_isin(existing["external_id"].astype(str), decided)
+                        & ~_isin(existing["external_id"].astype(str), incoming["external_id"])]
+        stale = [int(x) for x in gone["id"]]
+    ctx.summary.refunds_inserted += int((plan.new["kind"] == "refund").sum())
+    ctx.summary.cancellations += int((incoming["kind"] == "cancellation").sum())
+    ctx.summary.refunds_updated += len(plan.changed)
+    ctx.summary.refunds_unchanged += plan.unchanged
+    ctx.summary.refunds_removed += len(stale)
+    ctx.summary.refunded_money = round(ctx.summary.refunded_money + float(incoming.loc[is_refund, "amount"].sum()), 2)
+    return _RefundPlan(incoming=incoming, new=plan.new, changed=plan.changed, compare=list(compare), stale=stale)
+
+
+def _write_refunds(ctx: _Context, plan: _RefundPlan) -> None:
+    """Insert and update the planned refunds, each linked to its stored order where there is one."""
+    r, o = Refund.__table__, Order.__table__
+    if plan.stale:
+        for start in range(0, len(plan.stale), 5_000):
+            ctx.conn.execute(delete(r).where(r.c.id.in_(plan.stale[start:start + 5_000])))
+    if plan.new.empty and plan.changed.empty:
+        return
+    refs = pd.concat([plan.new["order_ref"], plan.changed["order_ref"]]).dropna().astype(str).unique().tolist()
+    link: dict[str, int] = {}
+    for start in range(0, len(refs), 5_000):
+        link.update({str(k): int(v) for k, v in ctx.conn.execute(
+            select(o.c.external_id, o.c.id).where(o.c.external_id.in_(refs[start:start + 5_000])))})
+
+    def prepared(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        refund = (out["kind"] == "refund").to_numpy()
+        out["order_id"] = pd.Series([link.get(str(k)) if ok and k is not None else None
+                                     for k, ok in zip(out["order_ref"], refund, strict=True)],
+                                    index=out.index, dtype=object)
+        out["customer_id"] = out["customer_id"].astype("int64")
+        return out
+
+    bulk_insert(ctx.conn, r, prepared(plan.new))
+    _update_rows(ctx.conn, r, prepared(plan.changed), [*plan.compare, "order_id"])
+
+
+def _import_refunds(ctx: _Context, problems: Problems) -> None:
+    """A shop's separate refunds file: one refund per row, linked to the stored order it names.
+
+    amount is the money given back (a negative amount counts as its absolute value; 0 is a
+    problem). The customer is the named order's, or customer_id for a refund of an order
+    Hearth does not have (kept unlinked); a row with neither is a problem.
+    """
+    t = ctx.typed
+    for name in ("order_id", "customer_id", "refund_id", "reason"):
+        if name not in t:
+            t[name] = pd.Series(None, index=t.index, dtype=object)
+    missing = t["refund_id"].isna().to_numpy()
+    if missing.any():
+        keys = _sha_keys([_canon(t[f], how)[missing] for f, how in (
+            ("order_id", "text"), ("customer_id", "text"), ("refunded_at", "datetime"), ("amount", "number"))])
+        t.loc[missing, "refund_id"] = keys.to_numpy()
+    ctx.typed = t
+    t = _dedupe(ctx, "refund_id", problems)
+    rows = ctx.rownum.loc[t.index].to_numpy()
+    problems.cells(rows, t["amount"].astype(str), (t["amount"] == 0).to_numpy(), "amount",
+                   "is 0: a refund gives money back")
+    o, c = Order.__table__, Customer.__table__
+    stored = _read(ctx.conn, select(o.c.id, o.c.external_id, o.c.customer_id, o.c.total))
+    people = _read(ctx.conn, select(c.c.id, c.c.external_id))
+    ext = pd.Series(people["external_id"].to_numpy(), index=people["id"].to_numpy())
+    order_cust = pd.Series(stored["customer_id"].to_numpy(), index=stored["external_id"].astype(str).to_numpy())
+    named = t["order_id"].astype(object)
+    owner = named.map(lambda k: order_cust.get(str(k)) if k is not None and k == k else None)
+    owner_ext = owner.map(lambda i: None if i is None or i != i else ext.get(int(i)))
+    customer = t["customer_id"].astype(object).where(t["customer_id"].notna(), owner_ext)
+    problems.cells(rows, named.astype(str), (customer.isna() & named.notna()).to_numpy(), "order_id",
+                   "is not an order Hearth has; import the orders first, or give the customer_id")
+    problems.cells(rows, named.astype(str), (customer.isna() & named.isna()).to_numpy(), "order_id",
+                   "is empty and so is customer_id: say whose refund it is")
+    if problems:
+        return
+    unlinked = int((named.notna() & owner.isna()).sum())
+    if unlinked:
+        ctx.summary.notes.append(f"{unlinked:,} refunds name an order Hearth does not have; kept with their "
+                                 "customer, unlinked")
+    refunds = pd.DataFrame({
+        "external_id": t["refund_id"].astype(str).to_numpy(), "kind": "refund",
+        "order_ref": named.to_numpy(), "customer_ext": customer.to_numpy(),
+        "refunded_at": t["refunded_at"].to_numpy(), "amount": _cents(t["amount"].abs()),
+        "reason": t["reason"].where(t["reason"].notna(), "refunds file").to_numpy(), "row": rows})
+    plan = _plan_refunds(ctx, refunds, problems, file_orders=pd.DataFrame(columns=["external_id", "customer_ext",
+                                                                                    "total"]),
+                         stored_orders=stored, replace_derived=None)
+    ctx.summary.inserted += len(plan.new)
+    ctx.summary.updated += len(plan.changed)
+    ctx.summary.unchanged += len(plan.incoming) - len(plan.new) - len(plan.changed)
+    if problems or not ctx.write:
+        return
+    _write_refunds(ctx, plan)
