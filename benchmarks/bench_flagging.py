@@ -7,21 +7,31 @@
 The database must be empty (it is migrated and filled here). Answers repeat a few thousand
 phrases, like the demo store; `--unique` makes every comment different (the worst case).
 Flagging reads each distinct comment once: language detection (lingua, all cores), then VADER,
-the problem themes and the model's vectorised predict, in a pool of one process per core.
+the problem themes, the model's vectorised predict and the judging, in a pool of one process
+per core.
+
+Beside the goal (300,000 answers flagged on PostgreSQL in under 60 s) the same run prints two
+bare anchors on the same rows: reading and writing them back without any scoring (the floor
+the database sets), and plain VADER's `polarity_scores` over the same comments in one process
+(the library the flag is built on, with nothing of Hearth's). Times are wall seconds; CPU
+seconds count this process and its workers (not the database server); the load average is
+read before and after, since other work on the machine slows every figure alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlmodel import Session
+from sqlmodel import Session, col, select, update
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from core.feedback import flag_unscored
+from core.feedback import _update_executemany, _update_pg, flag_unscored
 from db.bulk import bulk_insert
 from db.engine import get_engine
 from db.migrate import upgrade_to_head
@@ -45,11 +55,41 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=300_000)
     parser.add_argument("--orders", type=int, default=1_500_000)
     parser.add_argument("--unique", action="store_true")
+    parser.add_argument("--again", action="store_true",
+                        help="the database was filled by an earlier run: clear its flags and flag it again")
     args = parser.parse_args()
-    rng = np.random.default_rng(7)
     engine = get_engine(args.url)
     upgrade_to_head(engine)
     now = datetime(2026, 11, 20)
+    if args.again:
+        with engine.begin() as conn:
+            conn.execute(update(Feedback.__table__).values(sentiment=None))
+            comments = pd.read_sql(select(Feedback.comment), conn)["comment"].tolist()
+    else:
+        comments = _fill(engine, args, now)
+    load_before = os.getloadavg()
+    io_seconds = _read_write_anchor(engine)
+    texts = [c for c in comments if isinstance(c, str)]
+    vader_seconds = _vader_anchor(texts)
+    t, cpu = time.perf_counter(), _cpu_seconds()
+    with Session(engine) as session:
+        n = flag_unscored(session=session, now=now, processes=os.cpu_count() or 1)
+        session.commit()
+    seconds, cpu = time.perf_counter() - t, _cpu_seconds() - cpu
+    load_after = os.getloadavg()
+    kind = "all different" if len(set(texts)) == len(texts) else "repeated"
+    print(f"flag_unscored ({engine.dialect.name}, {kind} comments): {n:,} answers in {seconds:.1f} s "
+          f"({cpu:.1f} CPU s, {os.cpu_count()} cores); goal under 60 s")
+    print(f"anchor, read and write the rows without scoring: {io_seconds:.1f} s; "
+          f"flagging / anchor = {seconds / io_seconds:.1f}")
+    print(f"anchor, plain VADER polarity_scores over the same comments, one process: {vader_seconds:.1f} s; "
+          f"flagging / anchor = {seconds / vader_seconds:.2f}")
+    print(f"load average (1, 5, 15 min) before {_load(load_before)}, after {_load(load_after)}")
+
+
+def _fill(engine, args: argparse.Namespace, now: datetime) -> list[str | None]:  # noqa: ANN001 - an Engine
+    """Customers, orders and answers at the reference size; returns the comments."""
+    rng = np.random.default_rng(7)
     t = time.perf_counter()
     with engine.begin() as conn:
         bulk_insert(conn, Customer.__table__, [
@@ -72,11 +112,41 @@ def main() -> None:
             "submitted_at": [now - timedelta(hours=int(h)) for h in rng.integers(0, 730 * 24, args.answers)],
             "nps_score": scores, "comment": comments, "flagged": False, "state": "new"}))
     print(f"loaded in {time.perf_counter() - t:.1f} s")
+    return comments
+
+
+def _cpu_seconds() -> float:
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+def _load(values: tuple[float, float, float]) -> str:
+    return " ".join(f"{v:.1f}" for v in values)
+
+
+def _read_write_anchor(engine) -> float:  # noqa: ANN001 - an Engine
+    """Read what flagging reads and write the same columns back unscored (sentiment stays NULL,
+    so flagging still finds every answer afterwards): seconds."""
     t = time.perf_counter()
-    with Session(engine) as session:
-        n = flag_unscored(session=session, now=now, processes=os.cpu_count() or 1)
-        session.commit()
-    print(f"flag_unscored: {n:,} answers in {time.perf_counter() - t:.1f} s")
+    with engine.begin() as conn:
+        frame = pd.read_sql(select(Feedback.id, Feedback.customer_id, Feedback.nps_score, Feedback.comment,
+                                   Feedback.label, Feedback.labelled_by).where(col(Feedback.sentiment).is_(None)),
+                            conn)
+        n = len(frame)
+        out = {"id": frame["id"].astype(int).tolist(), "sentiment": [None] * n, "flagged": [False] * n,
+               "flag_reasons": [None] * n, "severity": [0.0] * n, "language": [None] * n,
+               "needs_read": [False] * n}
+        (_update_pg if conn.dialect.name == "postgresql" else _update_executemany)(conn, out)
+    return time.perf_counter() - t
+
+
+def _vader_anchor(comments: list[str]) -> float:
+    """Plain VADER's polarity_scores over `comments` in this process: seconds."""
+    analyzer = SentimentIntensityAnalyzer()
+    t = time.perf_counter()
+    for comment in comments:
+        analyzer.polarity_scores(comment)
+    return time.perf_counter() - t
 
 
 if __name__ == "__main__":
