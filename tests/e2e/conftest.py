@@ -100,7 +100,6 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, e2e_db_url: str, e2e_outbo
         "HEARTH_ENV": "demo",
         "HEARTH_COOKIE_KEY": "e2e-cookie-key-" + "x" * 32,
         "HEARTH_OUTBOX_DIR": str(e2e_outbox),
-        "HEARTH_PRECOMPUTE_AFTER_IMPORT": "0",
         "HEARTH_SECRETS_FILE": "/nonexistent/secrets.toml",
     }
     subprocess.run([sys.executable, "-m", "core", "init", "--demo", "--customers", "300", "--seed", "5"],

@@ -31,7 +31,6 @@ def replica_url(app_url: str, e2e_db_url: str, tmp_path: Path) -> Iterator[str]:
         "HEARTH_COOKIE_KEY": "e2e-cookie-key-" + "x" * 32,  # the same key: a real replica
         "HEARTH_COOKIE_EXPIRY_DAYS": "0.5",  # but a different lifetime
         "HEARTH_OUTBOX_DIR": str(tmp_path / "outbox"),
-        "HEARTH_PRECOMPUTE_AFTER_IMPORT": "0",
         "HEARTH_SECRETS_FILE": "/nonexistent/secrets.toml",
     }
     with running_app(env, tmp_path / "replica.log") as url:

@@ -18,7 +18,7 @@ def test_the_demo_store_is_ready_before_the_server_answers(tmp_path: Path) -> No
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     env = {**os.environ, "DATABASE_URL": url, "HEARTH_ENV": "demo",
            "HEARTH_COOKIE_KEY": "e2e-cookie-key-" + "x" * 32, "HEARTH_OUTBOX_DIR": str(tmp_path / "outbox"),
-           "HEARTH_PRECOMPUTE_AFTER_IMPORT": "0", "HEARTH_SECRETS_FILE": "/nonexistent/secrets.toml"}
+           "HEARTH_SECRETS_FILE": "/nonexistent/secrets.toml"}
     log = tmp_path / "streamlit.log"
     with running_app(env, log):  # returns once /_stcore/health answers; no browser has opened a page
         engine = create_engine(url)
