@@ -211,7 +211,7 @@ def render_account_outreach(user, customer_id: int, *, feedback_id: int | None =
                                    template=history["template"].map(fmt.template_label))
             st.dataframe(_blanks(shown[["triggered_at", "template", "state", "reason", "sent_at", "offer_code",
                                         "triggered_by", "attempts", "last_error"]]), hide_index=True,
-                         key=f"outreach_history_{suffix}", column_config=_MESSAGE_COLUMNS)
+                         key=f"outreach_history_{suffix}", column_config=_MESSAGE_COLUMNS, placeholder=fmt.DASH)
 
 
 # ---------------------------------------------------------------- bulk outreach
@@ -243,7 +243,7 @@ def render_bulk_outreach(user, customer_ids: list[int], audience_rule: dict) -> 
     d.metric("Suppressed", f"{plan.suppressed_total:,}")
     if plan.suppressed:
         reasons = pd.DataFrame({"reason": list(plan.suppressed), "customers": list(plan.suppressed.values())})
-        st.dataframe(reasons, hide_index=True, key="bulk_suppressed")
+        st.dataframe(reasons, hide_index=True, key="bulk_suppressed", placeholder=fmt.DASH)
     token = st.session_state.setdefault("bulk_token", uuid.uuid4().hex)
     done = st.session_state.setdefault("bulk_done", {})
     if token in done:
@@ -360,7 +360,7 @@ def render_campaign_results(user) -> None:  # noqa: ANN001
             "revenue_offer_codes": st.column_config.NumberColumn("Revenue, offer codes",
                                                                  format=fmt.money_column_format()),
             "window_complete": st.column_config.CheckboxColumn("30 days over"),
-        })
+        }, placeholder=fmt.DASH)
     st.caption("Reactivation: a customer with no order in the activity horizon before the outreach who "
                "orders within 30 days after it; rates are of those inactive customers. Contacted means "
                "chosen for sending (queued, sent or failed); uplift is contacted minus held out, with a "
@@ -400,5 +400,5 @@ def render_message_log(user) -> None:  # noqa: ANN001
             "channel": st.column_config.TextColumn("Channel"),
             "campaign_id": st.column_config.NumberColumn("Campaign", format="%d"),
             "subject": st.column_config.TextColumn("Subject"),
-        })
+        }, placeholder=fmt.DASH)
     st.caption(f"{len(log):,} messages (newest first, at most 2,000).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core import formatting as fmt
 from core import precomputed
 from core.roles import Role
 from ui.db import get_session, precompute_in_background
@@ -33,7 +34,7 @@ def render_precomputed_admin(user) -> None:  # noqa: ANN001
             "name": "Result", "params": "For",
             "computed_at": st.column_config.DatetimeColumn("Computed (UTC)", format="YYYY-MM-DD HH:mm"),
             "seconds": st.column_config.NumberColumn("Took (s)", format="%.1f"),
-            "size_kb": st.column_config.NumberColumn("Size (KB)", format="%.0f")})
+            "size_kb": st.column_config.NumberColumn("Size (KB)", format="%.0f")}, placeholder=fmt.DASH)
     if st.button("Recompute today's figures now", key="precompute_now",
                  help="Runs `python -m core precompute` in a separate process; screens keep working meanwhile."):
         precompute_in_background(asked=True)

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import audit
+from core import formatting as fmt
 from core.config import get_settings
 from core.health import HEALTH_COMPONENTS
 from core.roles import Role
@@ -122,7 +123,7 @@ def render_model_admin(user) -> None:  # noqa: ANN001
         "top-decile lift": st.column_config.NumberColumn(format="%.2f"),
         "mean predicted": st.column_config.NumberColumn(format="percent"),
         "actual churn share": st.column_config.NumberColumn(format="percent"),
-    })
+    }, placeholder=fmt.DASH)
     st.subheader("Calibration by decile")
     plotly_chart(calibration_figure(bt), width="stretch", key="model_calibration")
 
@@ -153,7 +154,8 @@ def render_health_check(bt: dict, m: dict) -> None:
                  column_config={"weight": st.column_config.NumberColumn(format="percent"),
                                 "AUC (own)": st.column_config.NumberColumn(
                                     format="%.3f", help="Among customers who have this component; empty: "
-                                                        "no backtest or no data for it in this store.")})
+                                                        "no backtest or no data for it in this store.")},
+                                                            placeholder=fmt.DASH)
     if not health:
         return
     st.caption(f"Accounts shown as Watch rather than Healthy because their churn risk is above 60 %: "
