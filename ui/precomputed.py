@@ -26,10 +26,11 @@ def render_precomputed_admin(user) -> None:  # noqa: ANN001
         st.info("Nothing is precomputed yet: the first visit to each screen computes its figures. "
                 "Start the computation below, or schedule `python -m core precompute` nightly.")
     else:
-        a, b, c = st.columns(3)
-        a.metric("Stored results", f"{len(stored):,}")
-        b.metric("Newest", f"{stored['computed_at'].max():%d %b %Y %H:%M} UTC")
-        c.metric("Size", f"{stored['size_kb'].sum() / 1024:,.1f} MB")
+        # Tiles as wide as their figure, wrapping on a narrow screen: never cut off.
+        tiles = st.container(horizontal=True, gap="small")
+        tiles.metric("Stored results", f"{len(stored):,}", width="content")
+        tiles.metric("Newest", f"{stored['computed_at'].max():%d %b %Y %H:%M} UTC", width="content")
+        tiles.metric("Size", f"{stored['size_kb'].sum() / 1024:,.1f} MB", width="content")
         st.dataframe(stored, hide_index=True, width="stretch", key="precomputed_table", column_config={
             "name": "Result", "params": "For",
             "computed_at": st.column_config.DatetimeColumn("Computed (UTC)", format="YYYY-MM-DD HH:mm"),

@@ -93,11 +93,12 @@ def render_model_admin(user) -> None:  # noqa: ANN001
         st.info("No scoring run yet. Press “Re-score now” (or run `python -m core score`).")
         return
     m = run["metrics"]
-    c = st.columns(4)
-    c[0].metric("Scored as of", f"{run['as_of']:%d %b %Y}")
-    c[1].metric("Customers", f"{run['n_customers']:,}")
-    c[2].metric("Method", "Model" if run["method"] == "model" else "Rules")
-    c[3].metric("Horizon", f"{run['horizon_days']} days")
+    # Tiles as wide as their figure, wrapping on a narrow screen: never cut off.
+    tiles = st.container(horizontal=True, gap="small")
+    tiles.metric("Scored as of", f"{run['as_of']:%d %b %Y}", width="content")
+    tiles.metric("Customers", f"{run['n_customers']:,}", width="content")
+    tiles.metric("Method", "Model" if run["method"] == "model" else "Rules", width="content")
+    tiles.metric("Horizon", f"{run['horizon_days']} days", width="content")
     st.caption(f"Trained {run['trained_at']:%Y-%m-%d %H:%M} UTC in {m.get('seconds', '?')} s"
                + (f" on cut-offs {', '.join(m['train_cutoffs'])} ({m['n_train']:,} rows)"
                   if m.get("train_cutoffs") else "") + ".")
