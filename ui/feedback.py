@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core import feedback as fbk
+from core import formatting as fmt
 from core.nps import nps_by_period
 from core.readcache import cached
 from ui.db import get_session
@@ -98,7 +99,7 @@ def render_flag_model_admin(user) -> None:  # noqa: ANN001 - ui.auth's signed-in
     st.text(f"Data source: {overview['source']}")
     st.text(f"Threshold on the model's probability of 'negative': {overview['threshold']:.2f}")
     st.caption("Measured figures (precision, recall and F1 for 'negative'; held-out parts never trained on)")
-    st.dataframe(overview["figures"], hide_index=True, width="stretch")
+    st.dataframe(overview["figures"], hide_index=True, width="stretch", placeholder=fmt.DASH)
     labels = overview["labels"]
     st.caption(f"The team's labels it learnt from: {len(labels):,} (confirmed flags, 'not a problem', "
                "complaints flagged by hand)")
@@ -107,7 +108,8 @@ def render_flag_model_admin(user) -> None:  # noqa: ANN001 - ui.auth's signed-in
                 "'python -m core feedback train' to retrain (it switches only when the new model is not worse).")
     else:
         st.dataframe(labels, hide_index=True, width="stretch",
-                     column_config={"comment": st.column_config.TextColumn("Comment", width="large")})
+                     column_config={"comment": st.column_config.TextColumn("Comment", width="large")},
+                         placeholder=fmt.DASH)
     if not history.empty:
         st.caption("Retrains tried (a refused model is kept here, not used)")
-        st.dataframe(history, hide_index=True, width="stretch")
+        st.dataframe(history, hide_index=True, width="stretch", placeholder=fmt.DASH)

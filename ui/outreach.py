@@ -190,7 +190,7 @@ def render_account_outreach(user, customer_id: int, *, feedback_id: int | None =
                                    template=history["template"].map(fmt.template_label))
             st.dataframe(blanks(shown[["triggered_at", "template", "state", "reason", "sent_at", "offer_code",
                                         "triggered_by", "attempts", "last_error"]]), hide_index=True,
-                         key=f"outreach_history_{suffix}", column_config=MESSAGE_COLUMNS)
+                         key=f"outreach_history_{suffix}", column_config=MESSAGE_COLUMNS, placeholder=fmt.DASH)
 
 
 # ---------------------------------------------------------------- bulk outreach
@@ -222,7 +222,7 @@ def render_bulk_outreach(user, customer_ids: list[int], audience_rule: dict) -> 
     d.metric("Suppressed", f"{plan.suppressed_total:,}")
     if plan.suppressed:
         reasons = pd.DataFrame({"reason": list(plan.suppressed), "customers": list(plan.suppressed.values())})
-        st.dataframe(reasons, hide_index=True, key="bulk_suppressed")
+        st.dataframe(reasons, hide_index=True, key="bulk_suppressed", placeholder=fmt.DASH)
     token = st.session_state.setdefault("bulk_token", uuid.uuid4().hex)
     done = st.session_state.setdefault("bulk_done", {})
     if token in done:

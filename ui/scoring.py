@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import audit
+from core import formatting as fmt
 from core.config import get_settings
 from core.health import HEALTH_COMPONENTS
 from core.readcache import cached
@@ -90,11 +91,12 @@ def render_model_admin(user) -> None:  # noqa: ANN001
         st.info("No scoring run yet. Press “Re-score now” (or run `python -m core score`).")
         return
     m = run["metrics"]
-    c = st.columns(4)
-    c[0].metric("Scored as of", f"{run['as_of']:%d %b %Y}")
-    c[1].metric("Customers", f"{run['n_customers']:,}")
-    c[2].metric("Method", "Model" if run["method"] == "model" else "Rules")
-    c[3].metric("Horizon", f"{run['horizon_days']} days")
+    # Tiles as wide as their figure, wrapping on a narrow screen: never cut off.
+    tiles = st.container(horizontal=True, gap="small")
+    tiles.metric("Scored as of", f"{run['as_of']:%d %b %Y}", width="content")
+    tiles.metric("Customers", f"{run['n_customers']:,}", width="content")
+    tiles.metric("Method", "Model" if run["method"] == "model" else "Rules", width="content")
+    tiles.metric("Horizon", f"{run['horizon_days']} days", width="content")
     st.caption(f"Trained {run['trained_at']:%Y-%m-%d %H:%M} UTC in {m.get('seconds', '?')} s"
                + (f" on cut-offs {', '.join(m['train_cutoffs'])} ({m['n_train']:,} rows)"
                   if m.get("train_cutoffs") else "") + ".")
@@ -120,7 +122,7 @@ def render_model_admin(user) -> None:  # noqa: ANN001
         "top-decile lift": st.column_config.NumberColumn(format="%.2f"),
         "mean predicted": st.column_config.NumberColumn(format="percent"),
         "actual churn share": st.column_config.NumberColumn(format="percent"),
-    })
+    }, placeholder=fmt.DASH)
     st.subheader("Calibration by decile")
     plotly_chart(calibration_figure(bt), width="stretch", key="model_calibration")
 
@@ -151,7 +153,8 @@ def render_health_check(bt: dict, m: dict) -> None:
                  column_config={"weight": st.column_config.NumberColumn(format="percent"),
                                 "AUC (own)": st.column_config.NumberColumn(
                                     format="%.3f", help="Among customers who have this component; empty: "
-                                                        "no backtest or no data for it in this store.")})
+                                                        "no backtest or no data for it in this store.")},
+                                                            placeholder=fmt.DASH)
     if not health:
         return
     st.caption(f"Accounts shown as Watch rather than Healthy because their churn risk is above 60 %: "

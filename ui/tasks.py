@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import streamlit as st
 
+from core import formatting as fmt
 from core import tasks as core_tasks
 from core.readcache import cached
 from core.roles import Role
@@ -141,7 +142,7 @@ def render_account_tasks(user, customer_id: int, info: dict) -> None:  # noqa: A
                          "snoozed_until": st.column_config.DateColumn("Snoozed until"),
                          "closed_at": st.column_config.DatetimeColumn("Closed", format="YYYY-MM-DD HH:mm"),
                          "outcome": st.column_config.TextColumn("Outcome"),
-                         "note": st.column_config.TextColumn("Note", width="medium")})
+                         "note": st.column_config.TextColumn("Note", width="medium")}, placeholder=fmt.DASH)
 
 
 def render_digest_admin(user) -> None:  # noqa: ANN001 - ui.auth.CurrentUser

@@ -131,7 +131,7 @@ st.dataframe(pd.DataFrame([{
     "Signed up": fmt.date_text(info["signup_date"], missing=""),
     "Last login": fmt.date_text(info["last_login_at"], missing=""), "Email": info["email"] or "",
     "Phone": info["phone"] or "",
-}]), hide_index=True, width="stretch")
+}]), hide_index=True, width="stretch", placeholder=fmt.DASH)
 consent_changes = ui.consent_history(customer_id)
 if consent_changes.empty:
     st.caption("No consent changes recorded for this customer.")
@@ -139,7 +139,8 @@ else:
     st.caption("Consent history, newest first. An import never gives back consent withdrawn here "
                "(unsubscribe, complaint, bounce).")
     st.dataframe(consent_changes, hide_index=True, width="stretch", key="acct_consent_history",
-                 column_config={"changed at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+                 column_config={"changed at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+                     placeholder=fmt.DASH)
 
 render_account_tasks(user, customer_id, info)
 render_account_outreach(user, customer_id)
@@ -159,7 +160,7 @@ else:
         "replenishment_days": st.column_config.NumberColumn("Lasts (days)"),
         "next_due": st.column_config.DateColumn("Next due", format="D MMM YYYY"),
         "days_until_due": st.column_config.NumberColumn("Days until due", help="Negative: overdue."),
-    })
+    }, placeholder=fmt.DASH)
 
 st.subheader("Timeline")
 timeline = ui.account_timeline(roles, customer_id)
@@ -175,4 +176,4 @@ else:
         "kind": st.column_config.TextColumn("What"),
         "title": st.column_config.TextColumn("Event"),
         "detail": st.column_config.TextColumn("Detail", width="large"),
-    })
+    }, placeholder=fmt.DASH)

@@ -130,7 +130,7 @@ event = st.dataframe(
         "email_opt_in": st.column_config.CheckboxColumn("Email consent"),
         "sms_opt_in": st.column_config.CheckboxColumn("SMS consent"),
         "priority": st.column_config.NumberColumn("Priority", format="%.0f"),
-    },
+    }, placeholder=fmt.DASH
 )
 # Open an account in this tab (the table's "Open" link starts a new tab, which loads the whole
 # app again); the queue's page and filters stay in the session, so "Back to the queue" returns here.
@@ -164,7 +164,7 @@ if feed.since is not None:
                              "link": st.column_config.LinkColumn("Account", display_text="New tab", width="small",
                                                                  help="Opens the account in a new browser tab."),
                              "external_id": st.column_config.TextColumn("Customer id"),
-                         })
+                         }, placeholder=fmt.DASH)
 
 selected_rows = list(event.selection.rows) if event and event.selection else []
 use_all = st.checkbox(f"Select all {min(page.total, MAX_SELECTION):,} accounts matching the filter"

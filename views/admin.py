@@ -28,7 +28,8 @@ with tab_users:
                                 "is_demo": st.column_config.CheckboxColumn("Demo login"),
                                 "totp_enabled": st.column_config.CheckboxColumn("Two-factor"),
                                 "locked_until": st.column_config.DatetimeColumn("Locked until (UTC)"),
-                                "last_login_at": st.column_config.DatetimeColumn("Last login (UTC)")})
+                                "last_login_at": st.column_config.DatetimeColumn("Last login (UTC)")},
+                                    placeholder=fmt.DASH)
     col_add, col_manage = st.columns(2)
     # The form keeps what was typed when the input is refused (a short password must not clear
     # the username or the roles); it is emptied only after a user was added, and the confirmation
@@ -113,7 +114,7 @@ with tab_audit:
         "record_type": st.column_config.TextColumn("Record"),
         "record_id": st.column_config.NumberColumn("Record id", format="%d"),
         "customer": st.column_config.TextColumn("Customer id"),
-        "detail": st.column_config.TextColumn("Detail", width="large")})
+        "detail": st.column_config.TextColumn("Detail", width="large")}, placeholder=fmt.DASH)
     st.download_button("Download as CSV", data=write_csv(log), file_name="audit-log.csv",
                        mime="text/csv", key="audit_download")
 

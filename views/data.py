@@ -3,6 +3,7 @@ import re
 import pandas as pd
 import streamlit as st
 
+from core import formatting as fmt
 from core.config import get_settings
 from core.exporting import EXPORT_KINDS
 from core.importing import (
@@ -53,7 +54,7 @@ def _import_flow() -> None:
     kind = st.selectbox("What the file holds", KINDS, key="data_kind")
     with st.expander(f"Columns of a {kind} file"):
         st.dataframe(format_table(kind), hide_index=True,
-                     column_config={"required": st.column_config.CheckboxColumn("required")})
+                     column_config={"required": st.column_config.CheckboxColumn("required")}, placeholder=fmt.DASH)
         st.caption("Names match without regard to case, spaces and underscores. Dates: ISO 8601 or "
                    f"YYYYMMDD. Amounts with a decimal point. Key: {_as_code(derived_key_rule(kind))}.")
     limit_mb = get_settings().max_upload_mb
@@ -103,7 +104,7 @@ def _import_flow() -> None:
                + (", with a byte order mark" if raw.had_bom else "")
                + (", after a 'sep=' line" if raw.sep_hint else "")
                + (f", read as {md(PRESETS[preset].title)}" if preset else ""))
-    st.dataframe(preview_frame(parsed.frame), hide_index=True)
+    st.dataframe(preview_frame(parsed.frame), hide_index=True, placeholder=fmt.DASH)
 
     st.subheader("Columns")
     detected = match_columns(parsed.columns, kind)
@@ -143,7 +144,7 @@ def _import_flow() -> None:
     if not check["ok"]:
         st.error(md(check["summary"]))
         st.dataframe(pd.DataFrame(check["problems"], columns=["row", "column", "value", "problem"]),
-                     hide_index=True)
+                     hide_index=True, placeholder=fmt.DASH)
         st.caption("Row numbers are those a spreadsheet shows (the header is row 1). Fix the file and "
                    "upload it again.")
     else:

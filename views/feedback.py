@@ -151,7 +151,7 @@ st.dataframe(
         "flag_reasons": st.column_config.TextColumn("Why flagged", width="medium"),
         "language": st.column_config.TextColumn("Language"),
         "comment": st.column_config.TextColumn("Comment", width="large"),
-    },
+    }, placeholder=fmt.DASH
 )
 
 # ---------------------------------------------------------------- one item

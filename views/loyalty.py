@@ -79,7 +79,8 @@ def render_programme(as_of: date, data: dict | None = None) -> None:
     with left:
         st.subheader("Tier mix")
         st.dataframe(tiers, hide_index=True, key="loy_tier_table",
-                     column_config={"tier": "Tier", "customers": st.column_config.NumberColumn("Members")})
+                     column_config={"tier": "Tier", "customers": st.column_config.NumberColumn("Members")},
+                     placeholder=fmt.DASH)
         st.caption("Tiers by points earned in the last 12 months: "
                    + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers()) + ".")
     with right:
@@ -142,7 +143,7 @@ def render_balances(user, as_of: date) -> None:  # noqa: ANN001
         return
     st.dataframe(_table(view), hide_index=True, key="loy_balances", column_config=_member_columns(),
                  column_order=["link", "customer", "name", "owner", "tier", "balance", "expiring_points",
-                               "next_expiry_date", "earned_12m", "tier_drop_date"])
+                               "next_expiry_date", "earned_12m", "tier_drop_date"], placeholder=fmt.DASH)
 
 
 def render_expiring(user, as_of: date) -> None:  # noqa: ANN001
@@ -163,7 +164,7 @@ def render_expiring(user, as_of: date) -> None:  # noqa: ANN001
     event = st.dataframe(_table(soon), hide_index=True, key="loy_expiring", column_config=_member_columns(),
                          column_order=["link", "customer", "name", "owner", "tier", "expiring_points",
                                        "next_expiry_date", "balance"],
-                         on_select="rerun", selection_mode="multi-row")
+                         on_select="rerun", selection_mode="multi-row", placeholder=fmt.DASH)
     picked = list(event.selection.rows) if event is not None and hasattr(event, "selection") else []
     shown = soon.head(MAX_ROWS)
     # Checking consent, the cap and fit for thousands of members takes seconds: only on request.
@@ -217,7 +218,7 @@ def render_ledger(user, as_of: date) -> None:  # noqa: ANN001
                      "kind": "Entry", "points": st.column_config.NumberColumn("Points", format="%+d"),
                      "expires_at": st.column_config.DatetimeColumn("Lot expires", format="D MMM YYYY"),
                      "order_ref": "Order", "entry_id": "Entry id",
-                     "balance": st.column_config.NumberColumn("Balance", format="%d")})
+                     "balance": st.column_config.NumberColumn("Balance", format="%d")}, placeholder=fmt.DASH)
     st.caption("Redemptions, reversals and the loyalty programme's own expiry rows use the oldest unexpired "
                "points first; Hearth's own expiries are computed from the lots, and the nightly "
                "`python -m core loyalty expire` writes them into the ledger.")
@@ -247,7 +248,7 @@ def render_member_breakdown(as_of: date) -> None:
         "segment": "Segment", "region": "Region", "tier": "Tier",
         "members": st.column_config.NumberColumn("Members"),
         "balance": st.column_config.NumberColumn("Points held", format="%d"),
-        "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d")})
+        "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d")}, placeholder=fmt.DASH)
 
 
 def render_page(user) -> None:  # noqa: ANN001

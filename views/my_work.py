@@ -75,7 +75,7 @@ st.dataframe(table, hide_index=True, width="stretch", key="mw_table", column_con
     "next_step": st.column_config.TextColumn("Next step", width="medium"),
     "priority": st.column_config.NumberColumn("Priority", format="%.0f"),
     "snoozed_until": st.column_config.DateColumn("Snoozed until"),
-})
+}, placeholder=fmt.DASH)
 
 labels = {int(r.task_id): f"{i + 1}. Due {r.due_date:%d %b} · {r.reason_label} · {r.external_id} {r.name or ''}"
           for i, r in enumerate(frame.itertuples())}

@@ -157,19 +157,20 @@ if group is not None:
         answers = drill.nps_answers(roles, db_key(), group, lo, hi)
         st.caption(f"{len(answers):,} answers, newest first.")
         st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, width="stretch",
-                     key="nps_drill_answers", column_config=ANSWER_COLUMNS)
+                     key="nps_drill_answers", column_config=ANSWER_COLUMNS, placeholder=fmt.DASH)
     else:
         st.caption("Your role sees aggregates only: these answers by segment, region and channel.")
         st.dataframe(drill.nps_breakdown(db_key(), group, lo, hi), hide_index=True, key="nps_drill_breakdown",
                      column_config={"segment": "Segment", "region": "Region", "channel": "Channel",
-                                    "answers": st.column_config.NumberColumn("Answers")})
+                                    "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
 
 with st.expander("Figures per period" + ("" if by is None else f" and {split_labels[split]}")):
     st.dataframe(periods, hide_index=True, width="stretch",
                  column_config={"period": st.column_config.DateColumn("Period starting"),
                                 "nps": st.column_config.NumberColumn("NPS", format="%.0f"),
                                 "ci_low": st.column_config.NumberColumn("95 % low", format="%.0f"),
-                                "ci_high": st.column_config.NumberColumn("95 % high", format="%.0f")})
+                                "ci_high": st.column_config.NumberColumn("95 % high", format="%.0f")},
+                                    placeholder=fmt.DASH)
 
 # ---------------------------------------------------------------- themes
 st.subheader("What detractors talk about")
@@ -205,13 +206,13 @@ else:
             answers = drill.theme_answers(roles, db_key(), theme, month_label, utcnow())
             st.caption(f"{len(answers):,} detractor answers naming {md(theme)} in {month_label}, newest first.")
             st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, width="stretch",
-                         key="nps_theme_answers", column_config=ANSWER_COLUMNS)
+                         key="nps_theme_answers", column_config=ANSWER_COLUMNS, placeholder=fmt.DASH)
         else:
             st.caption("Your role sees aggregates only: these answers by segment, region and channel.")
             st.dataframe(drill.theme_answers(None, db_key(), theme, month_label, utcnow()), hide_index=True,
                          key="nps_theme_breakdown", column_config={
                              "segment": "Segment", "region": "Region", "channel": "Channel",
-                             "answers": st.column_config.NumberColumn("Answers")})
+                             "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
     st.caption("Problems named in the comments of answers scored 0-6, per month (one answer can name "
                "several). Themes come from the flagging rules.")
 
@@ -249,4 +250,4 @@ else:
                                  "state": st.column_config.TextColumn("State"),
                                  "account": st.column_config.LinkColumn("Customer",
                                                                         display_text=r"customer=([^&]+)$"),
-                             })
+                             }, placeholder=fmt.DASH)

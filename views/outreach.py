@@ -106,7 +106,7 @@ def render_campaign_results(user) -> None:  # noqa: ANN001
             "revenue_offer_codes": st.column_config.NumberColumn("Revenue, offer codes",
                                                                  format=fmt.money_column_format()),
             "window_complete": st.column_config.CheckboxColumn("30 days over"),
-        })
+        }, placeholder=fmt.DASH)
     st.caption("Reactivation: a customer with no order in the activity horizon before the outreach who "
                "orders within 30 days after it; rates are of those inactive customers. Contacted means "
                "chosen for sending (queued, sent or failed); uplift is contacted minus held out, with a "
@@ -146,7 +146,7 @@ def render_message_log(user) -> None:  # noqa: ANN001
             "channel": st.column_config.TextColumn("Channel"),
             "campaign_id": st.column_config.NumberColumn("Campaign", format="%d"),
             "subject": st.column_config.TextColumn("Subject"),
-        })
+        }, placeholder=fmt.DASH)
     st.caption(f"{len(log):,} messages (newest first, at most 2,000).")
 
 

@@ -148,14 +148,15 @@ if drill is not None:
                          "region": st.column_config.TextColumn("Region"),
                          "orders_in_period": st.column_config.NumberColumn("Orders in the period"),
                          "orders_previous_period": st.column_config.NumberColumn("Orders in the period before"),
-                     })
+                     }, placeholder=fmt.DASH)
     else:
         st.caption("Your role sees aggregates only: the customers behind this count by segment and region.")
         st.dataframe(drill_data.kpi_breakdown(db, drill, as_of, horizon, segment, region, owner), hide_index=True,
                      key="ov_drill_breakdown",
                      column_config={"segment": "Segment", "region": "Region",
                                     "customers": st.column_config.NumberColumn("Customers"),
-                                    "orders_in_period": st.column_config.NumberColumn("Orders in the period")})
+                                    "orders_in_period": st.column_config.NumberColumn("Orders in the period")},
+                                        placeholder=fmt.DASH)
 
 PEOPLE_COLUMNS = {
     "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
@@ -174,10 +175,11 @@ def show_records(frame, key: str, what: str) -> None:  # noqa: ANN001
     others, the same records by segment and region."""
     if "customer_id" in frame.columns:
         st.caption(f"{len(frame):,} customers {what}.")
-        st.dataframe(frame.drop(columns=["customer_id"]), hide_index=True, key=key, column_config=PEOPLE_COLUMNS)
+        st.dataframe(frame.drop(columns=["customer_id"]), hide_index=True, key=key, column_config=PEOPLE_COLUMNS,
+            placeholder=fmt.DASH)
     else:
         st.caption(f"Your role sees aggregates only: the customers {what}, by segment and region.")
-        st.dataframe(frame, hide_index=True, key=key, column_config=PEOPLE_COLUMNS)
+        st.dataframe(frame, hide_index=True, key=key, column_config=PEOPLE_COLUMNS, placeholder=fmt.DASH)
 
 
 personal = may_see_personal_data(user.roles)
@@ -265,14 +267,15 @@ if section == "Trends":
                              "region": st.column_config.TextColumn("Region"),
                              "orders": st.column_config.NumberColumn("Orders"),
                              "gross_sales": st.column_config.NumberColumn("Order totals",
-                                                                          format=fmt.money_column_format())})
+                                                                          format=fmt.money_column_format())},
+                                                                              placeholder=fmt.DASH)
         elif month is not None:
             st.caption("Your role sees aggregates only: the customers of this month by segment and region.")
             st.dataframe(drill_data.month_breakdown(db, month, as_of, segment, region, owner), hide_index=True,
                          key="ov_month_breakdown", column_config={
                              "segment": "Segment", "region": "Region",
                              "customers": st.column_config.NumberColumn("Customers"),
-                             "orders": st.column_config.NumberColumn("Orders")})
+                             "orders": st.column_config.NumberColumn("Orders")}, placeholder=fmt.DASH)
 
 if section == "Cohorts":
     co = data.cohorts(*flt)
@@ -373,7 +376,7 @@ if section == "Health bands":
                                                to_band=moves["moves"]["to_band"].map(BAND_LABELS)),
                          hide_index=True, key="ov_moves",
                          column_config={"from_band": "From", "to_band": "To",
-                                        "customers": st.column_config.NumberColumn("Accounts")})
+                                        "customers": st.column_config.NumberColumn("Accounts")}, placeholder=fmt.DASH)
             pairs = list(zip(moves["moves"]["from_band"], moves["moves"]["to_band"], moves["moves"]["customers"],
                              strict=True))
             if pairs:
@@ -401,14 +404,15 @@ if section == "Health bands":
                                          "health_after": st.column_config.NumberColumn("Health after", format="%d"),
                                          "churn_percent": st.column_config.NumberColumn("Churn risk",
                                                                                         format="%.1f %%"),
-                                     })
+                                     }, placeholder=fmt.DASH)
                     else:
                         st.caption("Your role sees aggregates only: the accounts of this move by segment and "
                                    "region.")
                         st.dataframe(data.band_move_breakdown(db, as_of, fb, tb, segment, region, owner),
                                      hide_index=True, key="ov_move_breakdown",
                                      column_config={"segment": "Segment", "region": "Region",
-                                                    "customers": st.column_config.NumberColumn("Accounts")})
+                                                    "customers": st.column_config.NumberColumn("Accounts")},
+                                                        placeholder=fmt.DASH)
 
 if section == "NPS and loyalty":
     nt = data.nps_trend(*flt)
@@ -474,7 +478,7 @@ if section == "Outreach results":
                                                                  format=fmt.money_column_format()),
             "offers_redeemed": "Codes redeemed",
             "window_complete": st.column_config.CheckboxColumn("30 days passed"),
-        })
+        }, placeholder=fmt.DASH)
         plot = camp.dropna(subset=["uplift"])
         if not plot.empty:
             fig = go.Figure(go.Scatter(
@@ -497,7 +501,8 @@ if section == "Outreach results":
         st.dataframe(oc.assign(template=oc["template"].map(fmt.template_label)), hide_index=True,
                      key="ov_offer_codes", column_config={
             "template": "Template", "campaign_id": "Campaign id", "orders": "Orders",
-            "revenue": st.column_config.NumberColumn("Revenue", format=fmt.money_column_format())})
+            "revenue": st.column_config.NumberColumn("Revenue", format=fmt.money_column_format())},
+                placeholder=fmt.DASH)
 
 if section == "Lifetime value":
     st.caption(CLV_EXPLANATION)
@@ -523,7 +528,8 @@ if section == "Lifetime value":
                                                                    format=fmt.money_column_format()),
                          "total_clv": st.column_config.NumberColumn("Total lifetime value",
                                                                     format=fmt.money_column_format()),
-                         "expected_orders": st.column_config.NumberColumn("Expected orders", format="%.2f")})
+                         "expected_orders": st.column_config.NumberColumn("Expected orders", format="%.2f")},
+                             placeholder=fmt.DASH)
         p = lv["bgnbd"]
         g = lv["gamma_gamma"]
         st.caption("Model parameters. BG/NBD estimates how often each customer buys and how likely they are "

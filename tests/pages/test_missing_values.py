@@ -1,0 +1,28 @@
+"""A missing value in a table reads as a dash, never "None" (st.dataframe's own placeholder for a
+missing cell is the word None): every table on every screen, as the roles that open them."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import formatting as fmt
+from tests.pages.helpers import app_as
+
+SCREENS = {
+    "manager": ["views/my_work.py", "views/overview.py", "views/accounts.py", "views/feedback.py", "views/nps.py",
+                "views/loyalty.py"],
+    "admin": ["views/admin.py", "views/data.py"],
+}
+
+
+@pytest.mark.parametrize("username", sorted(SCREENS))
+def test_every_table_shows_a_missing_value_as_a_dash(demo_app: str, username: str) -> None:
+    assert fmt.DASH == "–"
+    for screen in SCREENS[username]:
+        at = app_as(username, screen, timeout=120)
+        assert not at.exception, (screen, at.exception)
+        tables = list(at.dataframe)
+        assert tables, f"{screen} shows no table"
+        assert [t.proto.placeholder for t in tables] == ["–"] * len(tables), screen
+    at = app_as(username, "views/account.py", timeout=120, id="1")
+    assert [t.proto.placeholder for t in at.dataframe] == ["–"] * len(at.dataframe)
