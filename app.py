@@ -13,6 +13,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
+from core.analytics.source import request_scope
 from core.config import SettingsError, get_settings
 from core.roles import can_view, landing_screen
 from core.security import production_problems
@@ -108,7 +109,8 @@ def _route() -> None:
 
     keep_filters()
     try:
-        current.run()
+        with request_scope():  # the screen's figures share one read of each table (core.analytics)
+            current.run()
     except DBAPIError as exc:
         database_unavailable(exc)
 

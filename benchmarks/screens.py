@@ -1,101 +1,168 @@
-"""Time every screen through AppTest, logged in as admin.
+"""Time every screen in real Chromium, logged in as admin, with nothing computed ahead.
 
-Run by benchmarks/run.py in its own process (so its peak memory is the app's), with
-DATABASE_URL pointing at the store to measure. Prints one JSON object. Per screen:
+Run by benchmarks/run.py in its own process, with DATABASE_URL pointing at the store to
+measure (or by hand: `DATABASE_URL=sqlite:////tmp/i17b/h100k.db python -m benchmarks.screens`).
+Starts a fresh `streamlit run app.py` (figures are kept only in the app process, by
+core.readcache, so nothing is computed ahead), drives Debian's Chromium through Playwright
+and prints one JSON object. Per screen:
 
-- first_s: the first visit, with the process's kept figures empty (core.readcache cleared),
-  as for the first visitor after a restart or a write to the tables the screen reads;
-- revisit_s: the same screen again (the cache now warm);
-- filter_s: one filter changed (a tier, a segment, a band ...), where the screen has one;
-- cold_s: the first visit again after clearing the kept figures, once every screen has been
-  visited (only with --cold).
+- first_s: the first load of the screen in this app process (a click in the menu; the Account
+  screen by its address), from the click until the script run has finished;
+- revisit_s: the same screen opened again after every other screen;
+- filter_s: None (filter combinations are timed in benchmarks/bench_kpis.py);
+- cold_s: the same as first_s (kept for benchmarks/run.py's table).
+
+Waits are conditions: a MutationObserver notes when Streamlit's script state goes from
+running to notRunning (tests/e2e/helpers.py wait_until_idle reads the same attribute).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import resource
+import os
+import socket
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
-
 ROOT = Path(__file__).resolve().parents[1]
-SCREENS = ["overview", "accounts", "account", "feedback", "nps", "loyalty", "outreach", "data", "admin"]
+CHROMIUM = "/usr/bin/chromium"
+# (url path, title in the menu); the Account screen is opened by its address.
+SCREENS = [("my_work", "My work"), ("overview", "Overview"), ("accounts", "Accounts"),
+           ("feedback", "Feedback inbox"), ("nps", "NPS"), ("loyalty", "Loyalty"), ("outreach", "Outreach"),
+           ("data", "Data"), ("admin", "Admin"), ("account", None)]
+
+_WATCH = """() => {
+  const el = document.querySelector('[data-testid="stApp"]');
+  window.__run = {started: false, done: false};
+  new MutationObserver(() => {
+    const s = el.getAttribute('data-test-script-state');
+    if (s === 'running') window.__run.started = true;
+    else if (window.__run.started && s === 'notRunning') window.__run.done = true;
+  }).observe(el, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
 
 
-def _pick_second(key: str) -> Callable[[AppTest], None]:
-    def change(at: AppTest) -> None:
-        box = at.selectbox(key=key)
-        box.select_index(1)
-
-    return change
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
-# One filter change per screen that has filters: what a user does next after opening it.
-FILTERS: dict[str, Callable[[AppTest], None]] = {
-    "overview": _pick_second("ov_segment"),
-    "accounts": lambda at: at.multiselect(key="acc_bands").set_value(["at_risk"]),
-    "feedback": _pick_second("fb_assignee"),
-    "nps": _pick_second("nps_split"),
-    "loyalty": lambda at: at.multiselect(key="loy_tier_filter").set_value(
-        at.multiselect(key="loy_tier_filter").value[1:]),
-}
+@contextlib.contextmanager
+def _app(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    port = _free_port()
+    with log.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                                 "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 300
+            while True:
+                try:
+                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
+                        if resp.status == 200:
+                            break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("streamlit did not start: " + log.read_text()[-2000:]) from None
+                    time.sleep(0.3)
+            yield url, proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
-def _timed_run(at: AppTest) -> float:
+def _peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _timed(page, action) -> float:  # noqa: ANN001
+    """Seconds from ``action()`` until the script run it started has finished."""
+    page.evaluate(_WATCH)
     t0 = time.perf_counter()
-    at.run()
+    action()
+    page.wait_for_function("window.__run && window.__run.done", timeout=600_000, polling=50)
     return time.perf_counter() - t0
 
 
-def _forget_kept_figures() -> None:
-    from core import readcache
+def _open(page, url: str, screen: str, title: str | None) -> float:  # noqa: ANN001
+    if title is None:  # not in the menu: by its address (a new page load; the login cookie signs in)
+        t0 = time.perf_counter()
+        page.goto(f"{url}/{screen}?id=1")
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=600_000)
+        page.get_by_text("Signed in as").first.wait_for(timeout=600_000)
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=600_000)
+        return time.perf_counter() - t0
+    link = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]').filter(has_text=title)
+    return _timed(page, lambda: link.first.click())
 
-    readcache.clear()
+
+def _log_in(page, url: str) -> float:  # noqa: ANN001
+    """Log in on the Account screen's address, so the login lands there (a light screen) and
+    every other screen's first load is a click; returns the seconds from "Log in" until the
+    Account screen has finished (the password check included)."""
+    from core.users import DEMO_PASSWORD
+
+    page.goto(f"{url}/account?id=1")
+    page.get_by_role("textbox", name="Username").fill("admin")
+    page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)
+    seconds = _timed(page, lambda: page.get_by_role("button", name="Log in").click())
+    page.get_by_text("Signed in as admin").wait_for(timeout=600_000)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=600_000)
+    for _ in range(600):  # the re-login cookie is written a moment after login: a condition
+        if any(c["name"] == "hearth_session" for c in page.context.cookies()):
+            break
+        page.wait_for_timeout(100)
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cold", action="store_true", help="also time each screen again from cold")
-    args = parser.parse_args(argv)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
-    started = time.perf_counter()
-    at.run()
-    at.text_input(key="login_username").input("admin")
-    at.text_input(key="login_password").input("hearth-demo")
-    at.button[0].click()
-    at.run()
-    result: dict[str, object] = {"login_s": round(time.perf_counter() - started, 3), "screens": {}}
-    for screen in SCREENS:
-        if screen == "account":
-            at.query_params["id"] = "1"
-        at.switch_page(f"views/{screen}.py")
-        _forget_kept_figures()
-        first = _timed_run(at)
-        revisit = _timed_run(at)
-        error = str(at.exception[0].message)[:200] if at.exception else None
-        rows = max((len(df.value) for df in at.dataframe), default=0)
-        filter_s = None
-        if screen in FILTERS and not error:
-            try:
-                FILTERS[screen](at)
-                filter_s = round(_timed_run(at), 3)
-            except (KeyError, IndexError, ValueError) as exc:
-                error = f"filter: {exc}"
-        result["screens"][screen] = {"first_s": round(first, 3), "revisit_s": round(revisit, 3),
-                                     "filter_s": filter_s, "cold_s": None, "error": error,
-                                     "max_table_rows": rows}
-    if args.cold:
-        # Last, because forgetting the kept figures changes what the others measure.
-        for screen in SCREENS:
-            _forget_kept_figures()
-            at.switch_page(f"views/{screen}.py")
-            result["screens"][screen]["cold_s"] = round(_timed_run(at), 3)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    parser.add_argument("--cold", action="store_true", help="kept for benchmarks/run.py: every load is cold")
+    parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(ROOT))
+    env = dict(os.environ)
+    result: dict[str, object] = {"screens": {}}
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"hearth-screens-{os.getpid()}.log"
+    with _app(env, log) as (url, pid), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        landing = _log_in(page, url)
+        result["login_s"] = round(landing, 3)
+        for rnd in ("first_s", "revisit_s"):
+            for screen, title in SCREENS:
+                if rnd == "first_s" and title is None:
+                    seconds = landing  # the Account screen's first load was the login's landing
+                else:
+                    seconds = _open(page, url, screen, title)
+                errors = page.locator('[data-testid="stException"]').count()
+                entry = result["screens"].setdefault(screen, {"filter_s": None, "error": None, "max_table_rows": 0})
+                entry[rnd] = round(seconds, 3)
+                if errors:
+                    entry["error"] = f"{errors} exception(s) on the page"
+                print(f"{screen:<10} {rnd:<10} {seconds:6.2f} s", file=sys.stderr, flush=True)
+        for entry in result["screens"].values():
+            entry["cold_s"] = entry["first_s"]
+        result["peak_rss_mb"] = _peak_rss_mb(pid)
+        browser.close()
     print(json.dumps(result))
     return 0
 

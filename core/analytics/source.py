@@ -12,26 +12,32 @@ Reads, in this order of preference:
 
 - the session has writes not yet committed (a test's flushed rows, an import in progress):
   read through the session's own connection, so the figures see what the session sees;
-- otherwise read through ADBC on a connection of its own (SQLite file or PostgreSQL URL);
+- otherwise read through ADBC on a connection of its own: for PostgreSQL in this process, for
+  a SQLite file in a helper process (core.analytics.sqlite_reader: the driver's own copy of
+  SQLite must never share a process with Python's, or concurrent writes corrupt the file);
 - an in-memory SQLite database (no file another connection could open): the session's
   connection too.
 
-A read is kept for the rest of the session's transaction (``session.info``), so the figures
-of one request share one read. When ``db.generation`` (the data generation moved by database
+A read is kept for the rest of the session's transaction (``session.info``) and, inside
+:func:`request_scope` (one script run of the app: app.py opens it around the screen), for the
+rest of the request, so the figures of one request share one read; a write to a table read
+here, committed by this process, ends what the scope kept. When ``db.generation`` (the data generation moved by database
 triggers on every write) is present, reads are also kept between requests in this process,
 keyed by the table's generation, so a write anywhere makes the next read fresh.
 """
 
 from __future__ import annotations
 
+import contextvars
+import re
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
@@ -68,19 +74,47 @@ _lock = threading.Lock()
 _process_reads: dict[tuple[str, str], tuple[tuple, pa.Table]] = {}
 
 
-@dataclass(frozen=True)
-class Where:
-    """How a read was made, for the benchmark and tests: 'adbc' or 'session'."""
+_scope: contextvars.ContextVar[dict[str, pa.Table] | None] = contextvars.ContextVar("hearth_reads", default=None)
+_WRITE = re.compile(r"\s*(?:insert\s+(?:or\s+\w+\s+)?into|update|delete\s+from)\s+\"?(\w+)", re.IGNORECASE)
+_WROTE_KEY = "hearth.analytics.wrote"
 
-    how: str
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Keep reads for the block (one request): every figure in it shares one read per table."""
+    token = _scope.set({})
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 def _clear_reads(session: OrmSession, *_args: object) -> None:
     session.info.pop(_INFO_KEY, None)
 
 
+def _note_write(conn: Connection, _cursor: object, statement: str, *_args: object) -> None:
+    match = _WRITE.match(statement)
+    if match and match.group(1).lower() in READS:
+        conn.info[_WROTE_KEY] = True
+
+
+def _after_commit(conn: Connection) -> None:
+    if conn.info.pop(_WROTE_KEY, False):
+        kept = _scope.get()
+        if kept is not None:
+            kept.clear()
+
+
+def _after_rollback(conn: Connection) -> None:
+    conn.info.pop(_WROTE_KEY, None)
+
+
 event.listen(OrmSession, "after_transaction_end", _clear_reads)
 event.listen(OrmSession, "after_flush", _clear_reads)
+event.listen(Engine, "before_cursor_execute", _note_write)
+event.listen(Engine, "commit", _after_commit)
+event.listen(Engine, "rollback", _after_rollback)
 
 
 def session_writing(session: Session) -> bool:
@@ -110,9 +144,12 @@ def _adbc_uri(conn: Connection) -> tuple[str, str] | None:
 
 def _read_adbc(driver: str, uri: str, sql: str) -> pa.Table:
     if driver == "sqlite":
-        import adbc_driver_sqlite.dbapi as adbc
-    else:
-        import adbc_driver_postgresql.dbapi as adbc
+        # Never in this process: see core.analytics.sqlite_reader (two SQLite copies corrupt).
+        from core.analytics import sqlite_reader
+
+        return sqlite_reader.read(uri, sql)
+    import adbc_driver_postgresql.dbapi as adbc
+
     with adbc.connect(uri) as aconn, aconn.cursor() as cur:
         cur.execute(sql)
         return cur.fetch_arrow_table()
@@ -154,6 +191,10 @@ def read_table(session: Session, name: str) -> pa.Table:
         table = _read_session(conn, READS[name])
         kept[name] = table
         return table
+    scoped = _scope.get()
+    if scoped is not None and name in scoped:
+        kept[name] = scoped[name]
+        return scoped[name]
     gen = _generation(conn, name)
     key = (target[1], name)
     if gen is not None:
@@ -166,6 +207,8 @@ def read_table(session: Session, name: str) -> pa.Table:
     if gen is not None:
         with _lock:
             _process_reads[key] = (gen, table)
+    if scoped is not None:
+        scoped[name] = table
     kept[name] = table
     return table
 

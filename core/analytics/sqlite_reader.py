@@ -1,0 +1,93 @@
+"""Read SQLite tables through ADBC in a helper process of their own, as Arrow.
+
+Why a process of its own: the ADBC SQLite driver carries its own copy of SQLite, and two
+copies of SQLite in one process corrupt a database that others write at the same time (POSIX
+locks belong to the process, so when one copy closes its file it drops the locks the other
+copy holds: https://www.sqlite.org/howtocorrupt.html, "Multiple copies of SQLite linked into
+the same application"). It happened here: reading through ADBC in the app's process while
+another process wrote gave "database disk image is malformed". In its own process the driver
+is one more reader among the database's processes, which SQLite handles.
+
+The helper is started once per process on first use (about a third of a second) and serves
+one request at a time: a JSON line {"uri": ..., "sql": ...} on its stdin; on its stdout a
+status byte (0 = Arrow IPC stream follows, 1 = an error message follows), an 8-byte length
+and the payload. It exits when its parent closes the pipe (or dies).
+
+Run as a script, this file is the helper; it imports only pyarrow and the ADBC driver.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+
+
+class ReadError(RuntimeError):
+    """The helper could not read (its message is the driver's)."""
+
+
+class Reader:
+    """The parent's end: one helper process, one request at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve())],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        return self._proc
+
+    def read(self, uri: str, sql: str) -> pa.Table:
+        """The rows of ``sql`` on the SQLite database at ``uri`` as an Arrow table."""
+        with self._lock:
+            proc = self._start()
+            proc.stdin.write((json.dumps({"uri": uri, "sql": sql}) + "\n").encode())
+            proc.stdin.flush()
+            head = proc.stdout.read(9)
+            if len(head) < 9:
+                self._proc = None
+                raise ReadError("the SQLite reader process ended unexpectedly")
+            size = int.from_bytes(head[1:], "little")
+            payload = proc.stdout.read(size)
+        if head[0] != 0:
+            raise ReadError(payload.decode(errors="replace"))
+        return pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
+
+
+_reader = Reader()
+
+
+def read(uri: str, sql: str) -> pa.Table:
+    """Read through this process's helper (started on first use)."""
+    return _reader.read(uri, sql)
+
+
+def _serve() -> None:
+    import adbc_driver_sqlite.dbapi as adbc
+
+    out = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        try:
+            with adbc.connect(request["uri"]) as conn, conn.cursor() as cur:
+                cur.execute(request["sql"])
+                table = cur.fetch_arrow_table()
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table)
+            payload, status = sink.getvalue().to_pybytes(), 0
+        except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller as text
+            payload, status = f"{type(exc).__name__}: {exc}".encode(), 1
+        out.write(bytes([status]) + len(payload).to_bytes(8, "little") + payload)
+        out.flush()
+
+
+if __name__ == "__main__":
+    _serve()
