@@ -17,14 +17,11 @@ from core import consent as core_consent
 from core import timeline as core_timeline
 from core.exporting import audited_csv
 from core.roles import Role, parse_roles
+from ui.auth import roles_key  # noqa: F401 - the screens call it ui.roles_key
 from ui.db import get_session
 
 QUEUE_TTL = 60
 ACCOUNT_TTL = 60
-
-
-def roles_key(roles: frozenset[Role]) -> tuple[str, ...]:
-    return tuple(sorted(str(r) for r in roles))
 
 
 @st.cache_data(ttl=QUEUE_TTL, show_spinner=False)

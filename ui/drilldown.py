@@ -12,14 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from core import drilldown
-from core.roles import Role
+from ui.auth import roles_key  # noqa: F401 - the screens call it ui.roles_key
 from ui.db import get_session
 
 TTL = 300  # seconds, as the Overview's own readers
-
-
-def roles_key(roles: frozenset[Role]) -> tuple[str, ...]:
-    return tuple(sorted(getattr(r, "value", str(r)) for r in roles))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -14,14 +14,11 @@ import streamlit as st
 
 from core import feedback as fbk
 from core.nps import nps_by_period
+from ui.auth import roles_key as _roles
 from ui.db import get_session
 
 INBOX_TTL = 30
 NPS_TTL = 600
-
-
-def _roles(roles: frozenset) -> tuple[str, ...]:
-    return tuple(sorted(str(r) for r in roles))
 
 
 @st.cache_data(ttl=INBOX_TTL, show_spinner=False)
