@@ -18,11 +18,8 @@ from core import timeline as core_timeline
 from core.exporting import audited_csv
 from core.readcache import cached
 from core.roles import Role, parse_roles
+from ui.auth import roles_key  # noqa: F401 - the screens call it ui.roles_key
 from ui.db import get_session
-
-
-def roles_key(roles: frozenset[Role]) -> tuple[str, ...]:
-    return tuple(sorted(str(r) for r in roles))
 
 
 @cached()

@@ -33,6 +33,11 @@ _PENDING = "hearth_pending_second_factor"
 _ENROL_SECRET = "hearth_enrol_secret"
 
 
+def roles_key(roles) -> tuple[str, ...]:  # noqa: ANN001 - Roles or their names
+    """Roles as a sorted tuple of names: hashable and stable, the key of a cached reader."""
+    return tuple(sorted(str(r) for r in roles))
+
+
 @dataclass(frozen=True)
 class CurrentUser:
     username: str

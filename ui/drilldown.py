@@ -15,12 +15,8 @@ import streamlit as st
 
 from core import drilldown
 from core.readcache import cached
-from core.roles import Role
+from ui.auth import roles_key  # noqa: F401 - the screens call it ui.roles_key
 from ui.db import get_session
-
-
-def roles_key(roles: frozenset[Role]) -> tuple[str, ...]:
-    return tuple(sorted(getattr(r, "value", str(r)) for r in roles))
 
 
 @cached()

@@ -16,11 +16,8 @@ from core import feedback as fbk
 from core import formatting as fmt
 from core.nps import nps_by_period
 from core.readcache import cached
+from ui.auth import roles_key as _roles
 from ui.db import get_session
-
-
-def _roles(roles: frozenset) -> tuple[str, ...]:
-    return tuple(sorted(str(r) for r in roles))
 
 
 def inbox_page(username: str, roles: tuple[str, ...], states: tuple[str, ...] | None, assignee: str | None,

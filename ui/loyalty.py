@@ -16,11 +16,6 @@ from core.roles import Role, may_see_personal_data
 from ui.db import get_session
 from ui.safe import md
 
-
-def roles_key(roles) -> tuple[str, ...]:  # noqa: ANN001
-    return tuple(sorted(r.value for r in roles))
-
-
 # ---------------------------------------------------------------- cached readers
 
 

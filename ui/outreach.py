@@ -19,6 +19,7 @@ from core import formatting as fmt
 from core import outreach as core_outreach
 from core.readcache import cached
 from core.roles import Role, may_see_personal_data
+from ui.auth import roles_key
 from ui.db import get_session
 from ui.safe import formula_safe, md
 
@@ -48,10 +49,6 @@ def blanks(frame: pd.DataFrame) -> pd.DataFrame:
     text = [c for c in ("reason", "last_error", "offer_code", "subject", "triggered_by", "name", "customer")
             if c in frame.columns]
     return frame.assign(**{c: frame[c].map(fmt.text) for c in text})
-
-
-def roles_key(roles) -> tuple[str, ...]:  # noqa: ANN001
-    return tuple(sorted(r.value for r in roles))
 
 
 # ---------------------------------------------------------------- cached readers

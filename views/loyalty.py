@@ -18,9 +18,9 @@ from core import formatting as fmt
 from core import loyalty as core_loyalty
 from core.config import get_settings
 from core.roles import Role, may_see_personal_data
-from ui.auth import require_screen
+from ui.auth import require_screen, roles_key
 from ui.data import export_button
-from ui.loyalty import ledger, members, members_and_overview, overview, roles_key, today_utc
+from ui.loyalty import ledger, members, members_and_overview, overview, today_utc
 from ui.safe import formula_safe, md, plotly_chart
 
 MAX_ROWS = 2_000

@@ -16,8 +16,8 @@ import streamlit as st
 from core import formatting as fmt
 from core import outreach as core_outreach
 from core.roles import may_see_personal_data
-from ui.auth import require_screen
-from ui.outreach import LABELS, MESSAGE_COLUMNS, _log, _results, blanks, roles_key, state_label
+from ui.auth import require_screen, roles_key
+from ui.outreach import LABELS, MESSAGE_COLUMNS, _log, _results, blanks, state_label
 from ui.safe import formula_safe, plotly_chart
 from ui.worker import render_worker_status
 
