@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
 import streamlit as st
 from sqlalchemy import update
 from sqlmodel import Session
