@@ -90,6 +90,16 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+def _open_tier() -> None:
+    """A click on a bar of Members per tier: "Who holds the points" opens that tier's members."""
+    from ui.drilldown import custom
+
+    points = ((st.session_state.get("loy_tier_chart") or {}).get("selection") or {}).get("points") or []
+    if points and custom(points[0]):
+        st.session_state["loy_drill"] = "members"
+        st.session_state["loy_drill_tier"] = custom(points[0])
+
+
 def render_programme(as_of: date, data: dict | None = None) -> None:
     """Aggregates only: liability, rates, flows by month, tier mix."""
     data = data or overview(as_of)
@@ -144,10 +154,11 @@ def render_programme(as_of: date, data: dict | None = None) -> None:
         st.caption("Tiers by points earned in the last 12 months: "
                    + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers()) + ".")
     with right:
-        fig = go.Figure(go.Bar(x=tiers["tier"], y=tiers["customers"]))
+        fig = go.Figure(go.Bar(x=tiers["tier"], y=tiers["customers"], customdata=list(tiers["tier"])))
         fig.update_layout(title="Members per tier", height=300, margin={"t": 50, "b": 10},
                           xaxis={"title": "Tier"}, yaxis={"title": "Members (count)"})
-        plotly_chart(fig, key="loy_tier_chart")
+        # A click on a bar opens its members under "Who holds the points" (by segment and region).
+        plotly_chart(fig, key="loy_tier_chart", selection_mode="points", on_select=_open_tier)
 
 
 def _member_columns() -> dict:

@@ -66,3 +66,21 @@ def test_exec_clicks_a_cohort_cell_and_sees_it_by_segment_and_region(page: Page,
     table = page.locator('[data-testid="stDataFrame"]').last
     expect(table).to_contain_text("Segment")
     expect(table).not_to_contain_text("Customer id")
+
+
+def test_exec_clicks_a_tier_bar_and_sees_its_members_by_segment_and_region(page: Page, app_url: str) -> None:
+    log_in(page, app_url, "exec")
+    page.goto(f"{app_url}/loyalty")
+    chart = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="Members per tier"))
+    expect(chart).to_have_count(1, timeout=180_000)
+    wait_until_idle(page)
+    bar = chart.locator(".barlayer .point path").first
+    expect(bar).to_be_visible()
+    tier = chart.locator(".xtick text").first.text_content()
+    _click(page, bar)
+    wait_until_idle(page)
+    expect(page.get_by_role("combobox", name="Open")).to_have_value("All members (the bars of Members per tier)")
+    expect(page.get_by_role("combobox", name="Tier")).to_have_value(tier)
+    table = page.locator('[data-testid="stDataFrame"]').last
+    expect(table).to_contain_text("Segment")
+    expect(table).to_contain_text(tier)
