@@ -149,9 +149,14 @@ def queue_page(
     if order == "priority":
         # Every matching account, not only the first by value at risk: a detractor bonus or
         # expiring points can lift any of them to the top.
-        ids = queue_customer_ids(session=session, roles=roles, username=username, filters=filters, as_of=as_of,
-                                 limit=None)
-        prio = priority_scores(session=session, customer_ids=ids, as_of=as_of).reindex(ids)
+        ranked = pd.read_sql(
+            _filtered(select(ScoreSnapshot.customer_id, ScoreSnapshot.value_at_risk)
+                      .join(Customer, Customer.id == ScoreSnapshot.customer_id),
+                      filters=filters, username=username, as_of=as_of)
+            .order_by(ScoreSnapshot.value_at_risk.desc(), ScoreSnapshot.customer_id), session.connection())
+        ids = [int(i) for i in ranked["customer_id"]]
+        prio = priority_scores(session=session, customer_ids=ids, as_of=as_of,
+                               values_at_risk=ranked.set_index("customer_id")["value_at_risk"]).reindex(ids)
         prio = prio.sort_values("priority", ascending=False, kind="stable")
         page_ids = [int(i) for i in prio.index[(page - 1) * page_size:page * page_size]]
         stmt = stmt.where(Customer.id.in_(page_ids))

@@ -72,11 +72,12 @@ def money(value: Any, *, decimals: int = 2, missing: str = DASH) -> str:
 
 
 def money_compact(value: Any, *, missing: str = DASH) -> str:
-    """An amount short enough for a metric tile: 4264123.45 -> "€4.26M", 84412 -> "€84.41K",
-    below 10,000 the full amount ("€844.87"). Show :func:`money` in the tile's help."""
+    """An amount short enough for a metric tile: 4264123.45 -> "€4.26M", 2647.22 -> "€2.65K",
+    below 1,000 the full amount ("€844.87"; "€2,647.22" did not fit a tile). Show :func:`money`
+    in the tile's help."""
     if _missing(value):
         return missing
-    if abs(float(value)) < 10_000:
+    if abs(float(value)) < 1_000:
         return money(value)
     return format_compact_currency(float(value), currency_code(), locale=_locale(), fraction_digits=2)
 

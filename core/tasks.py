@@ -451,10 +451,13 @@ def contact_clause(kind: str):  # noqa: ANN201 - a SQL expression on Customer
     raise TaskError(f"unknown contactability {kind!r}; use email, phone or none")
 
 
-def priority_scores(*, session: Session, customer_ids: Sequence[int], as_of: date | None = None) -> pd.DataFrame:
+def priority_scores(*, session: Session, customer_ids: Sequence[int], as_of: date | None = None,
+                    values_at_risk: pd.Series | None = None) -> pd.DataFrame:
     """The one priority (PRIORITY_EXPLANATION) for these customers, indexed by customer_id:
     value_at_risk (newest score on or before `as_of`; 0 without a score), recent_detractor
-    (bool), expiring_points (within 30 days, by core.loyalty's rules), priority (higher first)."""
+    (bool), expiring_points (within 30 days, by core.loyalty's rules), priority (higher first).
+    `values_at_risk` (indexed by customer id), when the caller has just read them from the same
+    snapshot, saves reading them again."""
     from core.outreach import expiring_points
 
     as_of = as_of or datetime.now(UTC).date()
@@ -470,10 +473,12 @@ def priority_scores(*, session: Session, customer_ids: Sequence[int], as_of: dat
     since = _end_of(as_of) - timedelta(days=PRIORITY_DETRACTOR_DAYS)
     detractor = (Feedback.nps_score <= DETRACTOR_MAX, Feedback.submitted_at >= since,
                  Feedback.submitted_at < _end_of(as_of))
+    if values_at_risk is not None:
+        frame["value_at_risk"] = values_at_risk.reindex(frame.index).fillna(0.0).astype(float)
     if len(ids) > _PRIORITY_CHUNK:
         # A whole book or store (the queue's order covers every account): one read of the day's
         # scores and of the month's detractors, matched in memory, instead of many IN lists.
-        if snap_day is not None:
+        if snap_day is not None and values_at_risk is None:
             var = pd.read_sql(select(ScoreSnapshot.customer_id, ScoreSnapshot.value_at_risk)
                               .where(ScoreSnapshot.as_of == snap_day), session.connection())
             frame["value_at_risk"] = (var.set_index("customer_id")["value_at_risk"].reindex(frame.index)
@@ -482,7 +487,7 @@ def priority_scores(*, session: Session, customer_ids: Sequence[int], as_of: dat
             Feedback.customer_id.is_not(None), *detractor)).scalars().all()
         frame["recent_detractor"] = frame.index.isin([int(c) for c in detractors])
     else:
-        if snap_day is not None:
+        if snap_day is not None and values_at_risk is None:
             for cid, var in session.execute(select(ScoreSnapshot.customer_id, ScoreSnapshot.value_at_risk)
                                             .where(ScoreSnapshot.as_of == snap_day,
                                                    ScoreSnapshot.customer_id.in_(ids))):

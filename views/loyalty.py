@@ -20,6 +20,7 @@ from core.config import get_settings
 from core.roles import Role, may_see_personal_data
 from ui.auth import require_screen, roles_key
 from ui.data import export_button
+from ui.drilldown import custom
 from ui.loyalty import ledger, members, members_and_overview, overview, today_utc
 from ui.safe import formula_safe, md, plotly_chart
 
@@ -28,6 +29,14 @@ MAX_ROWS = 2_000
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
+
+
+def _open_tier() -> None:
+    """A click on a bar of Members per tier: "Who holds the points" opens that tier's members."""
+    points = ((st.session_state.get("loy_tier_chart") or {}).get("selection") or {}).get("points") or []
+    if points and custom(points[0]):
+        st.session_state["loy_drill"] = "members"
+        st.session_state["loy_drill_tier"] = custom(points[0])
 
 
 def render_programme(as_of: date, data: dict | None = None) -> None:
@@ -84,10 +93,11 @@ def render_programme(as_of: date, data: dict | None = None) -> None:
         st.caption("Tiers by points earned in the last 12 months: "
                    + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers()) + ".")
     with right:
-        fig = go.Figure(go.Bar(x=tiers["tier"], y=tiers["customers"]))
+        fig = go.Figure(go.Bar(x=tiers["tier"], y=tiers["customers"], customdata=list(tiers["tier"])))
         fig.update_layout(title="Members per tier", height=300, margin={"t": 50, "b": 10},
                           xaxis={"title": "Tier"}, yaxis={"title": "Members (count)"})
-        plotly_chart(fig, key="loy_tier_chart")
+        # A click on a bar opens its members under "Who holds the points" (by segment and region).
+        plotly_chart(fig, key="loy_tier_chart", selection_mode="points", on_select=_open_tier)
 
 
 def _member_columns() -> dict:

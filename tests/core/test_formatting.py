@@ -48,6 +48,7 @@ def test_compact_money_fits_a_tile() -> None:
     assert fmt.money_compact(4264123.45) == "€4.26M"
     assert fmt.money_compact(84412.0) == "€84.41K"
     assert fmt.money_compact(844.87) == "€844.87"
+    assert fmt.money_compact(2647.22) == "€2.65K"  # "€2,647.22" was cut off in its tile
 
 
 def test_signed_money() -> None:

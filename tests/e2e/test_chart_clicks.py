@@ -33,6 +33,8 @@ def _click(page: Page, target: Locator) -> None:
 def test_a_manager_clicks_a_month_bar_and_sees_its_customers(page: Page, app_url: str) -> None:
     log_in(page, app_url, "manager")
     page.goto(f"{app_url}/overview")
+    # The Overview's first run computes its figures: on a loaded machine well over 30 s.
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=180_000)
     wait_until_idle(page)
     chart = _chart(page, "Revenue (net of refunds) by calendar month")
     bars = chart.locator(".barlayer .point path")
@@ -49,6 +51,8 @@ def test_a_manager_clicks_a_month_bar_and_sees_its_customers(page: Page, app_url
 def test_exec_clicks_a_cohort_cell_and_sees_it_by_segment_and_region(page: Page, app_url: str) -> None:
     log_in(page, app_url, "exec")
     page.goto(f"{app_url}/overview")
+    # The Overview's first run computes its figures: on a loaded machine well over 30 s.
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=180_000)
     wait_until_idle(page)
     page.locator('[data-testid="stMain"] button').filter(has_text=re.compile("^Cohorts$")).first.click()
     chart = _chart(page, "Share of each cohort ordering again")
@@ -62,3 +66,21 @@ def test_exec_clicks_a_cohort_cell_and_sees_it_by_segment_and_region(page: Page,
     table = page.locator('[data-testid="stDataFrame"]').last
     expect(table).to_contain_text("Segment")
     expect(table).not_to_contain_text("Customer id")
+
+
+def test_exec_clicks_a_tier_bar_and_sees_its_members_by_segment_and_region(page: Page, app_url: str) -> None:
+    log_in(page, app_url, "exec")
+    page.goto(f"{app_url}/loyalty")
+    chart = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="Members per tier"))
+    expect(chart).to_have_count(1, timeout=180_000)
+    wait_until_idle(page)
+    bar = chart.locator(".barlayer .point path").first
+    expect(bar).to_be_visible()
+    tier = chart.locator(".xtick text").first.text_content()
+    _click(page, bar)
+    wait_until_idle(page)
+    expect(page.get_by_role("combobox", name="Open")).to_have_value("All members (the bars of Members per tier)")
+    expect(page.get_by_role("combobox", name="Tier")).to_have_value(tier)
+    table = page.locator('[data-testid="stDataFrame"]').last
+    expect(table).to_contain_text("Segment")
+    expect(table).to_contain_text(tier)
