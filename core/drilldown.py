@@ -62,8 +62,8 @@ def _kpi_mask(facts: pd.DataFrame, kpi: str) -> pd.Series:
 
 def _kpi_facts(*, session: Session, kpi: str, as_of: date, horizon_days: int, segment: str | None,
                region: str | None, owner: str | None) -> pd.DataFrame:
-    conds = kpis._customer_conditions(segment, region, owner)
-    facts = kpis._filtered_facts(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds)
+    facts = kpis.filtered_customer_facts(session=session, as_of=as_of, horizon_days=horizon_days,
+                                         segment=segment, region=region, owner=owner)
     return facts[_kpi_mask(facts, kpi)]
 
 

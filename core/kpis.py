@@ -228,6 +228,16 @@ def customer_facts(*, session: Session, as_of: date, horizon_days: int) -> pd.Da
                                                prev_start=start - timedelta(days=horizon_days))
 
 
+def filtered_customer_facts(*, session: Session, as_of: date, horizon_days: int,
+                            segment: str | None = None, region: str | None = None,
+                            owner: str | None = None) -> pd.DataFrame:
+    """:func:`customer_facts` for the customers a segment/region/owner filter selects (all
+    when no filter is set); the rows the Overview's counts are made of, for the drill-downs."""
+    facts = customer_facts(session=session, as_of=as_of, horizon_days=horizon_days)
+    conds = _customer_conditions(segment, region, owner)
+    return facts[facts.index.isin(_customer_ids(session, conds))] if conds else facts
+
+
 def _engine(session: Session, *tables: str) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection over the named tables as this session sees them (core.analytics.source)."""
     return source.engine_for(session, tables)
