@@ -32,6 +32,7 @@ import math
 import multiprocessing
 import os
 import re
+import string
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -400,6 +401,23 @@ def vader_compound(text: str | None) -> float:
     return float(_plain_analyzer().polarity_scores(judged_part(str(text)))["compound"])
 
 
+_NEUTRAL = {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
+_EMPTY = {"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0}
+
+
+def _polarity(text: str) -> dict[str, float]:
+    """`_analyzer().polarity_scores(text)`, without VADER's per-word work for a plain-ASCII text
+    none of whose words (as VADER splits and strips them) is in its lexicon: every valence is
+    then 0, so VADER returns neutral (no words at all: all 0). ASCII has none of VADER's emoji."""
+    analyzer = _analyzer()
+    if text.isascii():
+        lexicon = analyzer.lexicon
+        words = text.split()
+        if not any(w.lower() in lexicon or w.strip(string.punctuation).lower() in lexicon for w in words):
+            return dict(_NEUTRAL if words else _EMPTY)
+    return analyzer.polarity_scores(text)
+
+
 def _negated(text: str, start: int) -> bool:
     """True when a negation or hypothetical sits in the same clause, a few words before `start`."""
     before = text[max(0, start - 80) : start]
@@ -468,7 +486,7 @@ def _analyse(clean: str) -> TextAnalysis:
         # start of the clause.
         head = start - len(_CLAUSE_BREAK.split(lowered[max(0, start - 80) : start])[-1])
         read = read[:head] + " " * (end - head) + read[end:]
-    polarity = _analyzer().polarity_scores(clean)
+    polarity = _polarity(clean)
     compound = float(polarity["compound"])
     resolved = bool(themes) and compound >= _RESOLVED_MIN_TONE and bool(_RESOLVED.search(clean.lower()))
     sentiment = min(compound, PROBLEM_TONE_CAP) if themes and not resolved else compound
