@@ -374,6 +374,8 @@ def format_retrain(result: RetrainResult) -> str:
 
 
 def main() -> None:  # pragma: no cover - run by hand to rebuild core/feedback_flag_model.npz
+    """Train the shipped model on the shared sentences and write core/feedback_flag_model.npz.
+    Raises TrainingDataMissing without them."""
     from core.flag_model import SHIPPED_MODEL
 
     model = train_shipped()
