@@ -29,6 +29,7 @@ class Scores:
 
     @property
     def false_positives(self) -> int:
+        """Comments flagged that the labels say need no human (flagged - true positives)."""
         return self.flagged - self.true_positives
 
 
@@ -46,7 +47,11 @@ def _scores(predicted: np.ndarray, truth: np.ndarray) -> Scores:
 
 def evaluate(path: str | Path) -> dict[str, object]:
     """Precision and recall of Hearth's flag, plain VADER (compound < -0.05) and VADER or
-    detractor, against the `needs_human` labels of a CSV (comment, nps_score, needs_human)."""
+    detractor, against the `needs_human` labels of a CSV (comment, nps_score, needs_human).
+
+    Raises ValueError naming the file and the column or row when a column is missing or a
+    `needs_human` cell is not 0 or 1.
+    """
     data = pd.read_csv(path, dtype={"comment": str}, keep_default_na=False)
     for column in ("comment", "needs_human"):
         if column not in data.columns:

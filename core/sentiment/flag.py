@@ -65,6 +65,7 @@ class Assessment:
 
     @property
     def reasons_text(self) -> str:
+        """The reasons a support lead reads, joined with "; " (empty when nothing was found)."""
         return "; ".join(self.reasons)
 
 
