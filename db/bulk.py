@@ -231,13 +231,18 @@ def bulk_insert(
         # A bigger page cache (about 256 MB) for this connection while it writes.
         old_cache = int(connection.exec_driver_sql("PRAGMA cache_size").scalar())
         connection.exec_driver_sql("PRAGMA cache_size = -262144")
+        # Index builds sort with helper threads (SQLite's sorter; 0 = none, the default).
+        old_threads = int(connection.exec_driver_sql("PRAGMA threads").scalar())
         try:
             # One move of the data generation instead of a trigger run per row (db.generation).
             with generation.bulk_write(connection, table.name):
                 _insert_sqlite(connection, table, frame, progress, chunk_size or SQLITE_CHUNK)
+            if indexes:
+                connection.exec_driver_sql("PRAGMA threads = 2")
             for _name, sql in indexes:
                 connection.exec_driver_sql(sql)
         finally:
+            connection.exec_driver_sql(f"PRAGMA threads = {old_threads}")
             connection.exec_driver_sql(f"PRAGMA cache_size = {old_cache}")
     else:  # any other database: SQLAlchemy's own executemany
         records = frame.astype(object).where(frame.notna(), None).to_dict("records")
