@@ -1053,8 +1053,20 @@ def weekly_summary(*, session: Session, as_of: date, horizon_days: int | None = 
 # --------------------------------------------------------------------------- CSV of the KPI table
 
 
+def kpi_unit(kind: str) -> str:
+    """The unit a KPI of ``kind`` (count, money, rate, nps, points) is written in, in words a
+    spreadsheet reader understands: money in the configured currency's ISO code (HEARTH_CURRENCY)."""
+    return {"money": fmt.currency_code(), "rate": "share (0.25 = 25 %)", "nps": "NPS points (-100 to 100)",
+            "points": "loyalty points", "count": "count"}.get(kind, "")
+
+
 def kpi_table_csv(table: pd.DataFrame) -> bytes:
     """The KPI table as UTF-8 CSV through the export safety helper: a text cell that begins
     with =, +, - or @ is written so a spreadsheet shows it instead of running it; numbers
-    (negative changes too) stay numbers."""
+    (negative changes too) stay numbers. A `unit` column after `kpi` says what each row's
+    numbers are in (money rows: the currency code, e.g. EUR), when the table has a `key` column."""
+    if "key" in table.columns and "unit" not in table.columns:
+        units = table["key"].map(lambda k: kpi_unit(KPI_INFO[k].kind) if k in KPI_INFO else "")
+        table = table.copy()
+        table.insert(list(table.columns).index("kpi") + 1 if "kpi" in table.columns else 1, "unit", units)
     return exporting.write_csv(table)

@@ -303,3 +303,5 @@ def test_kpi_table_csv_is_formula_safe(session, store):
     assert back.loc[0, "kpi"] == "'=HYPERLINK(1)"
     revenue = back.set_index("key").loc["revenue"]
     assert float(revenue["current"]) == 63.75 and float(revenue["change"]) == -3.25  # numbers stay numbers
+    assert revenue["unit"] == "EUR"  # money says its currency (HEARTH_CURRENCY, EUR by default)
+    assert back.set_index("key").loc["orders", "unit"] == "count"
