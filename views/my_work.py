@@ -64,7 +64,7 @@ table = frame[["due_date", "days_overdue", "reason_label", "external_id", "name"
 table["days_overdue"] = table["days_overdue"].clip(lower=0)
 table["contact"] = table["contact"].map(core_tasks.CONTACT_LABELS)
 st.dataframe(table, hide_index=True, width="stretch", key="mw_table", column_config={
-    "due_date": st.column_config.DateColumn("Due"),
+    "due_date": st.column_config.DateColumn("Due", format="D MMM YYYY"),
     "days_overdue": st.column_config.NumberColumn("Days overdue"),
     "reason_label": st.column_config.TextColumn("Task"),
     "external_id": st.column_config.TextColumn("Customer id"),
