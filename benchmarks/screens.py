@@ -9,7 +9,8 @@ and prints one JSON object. Per screen:
 - first_s: the first load of the screen in this app process (a click in the menu; the Account
   screen by its address), from the click until the script run has finished;
 - revisit_s: the same screen opened again after every other screen;
-- filter_s: None (filter combinations are timed in benchmarks/bench_kpis.py);
+- filter_s: on the Overview, the second segment picked after its revisit (a filter
+  combination not computed before); None elsewhere (bench_kpis.py times many combinations);
 - cold_s: the same as first_s (kept for benchmarks/run.py's table).
 
 Waits are conditions: a MutationObserver notes when Streamlit's script state goes from
@@ -113,6 +114,12 @@ def _open(page, url: str, screen: str, title: str | None) -> float:  # noqa: ANN
     return _timed(page, lambda: link.first.click())
 
 
+def _pick_segment(page) -> None:  # noqa: ANN001
+    """Open the Overview's Segment box and pick its second entry (the first segment)."""
+    page.locator(".st-key-ov_segment").get_by_role("combobox").click()
+    page.get_by_role("option").nth(1).click()
+
+
 def _log_in(page, url: str) -> float:  # noqa: ANN001
     """Log in on the Account screen's address, so the login lands there (a light screen) and
     every other screen's first load is a click; returns the seconds from "Log in" until the
@@ -159,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                 if errors:
                     entry["error"] = f"{errors} exception(s) on the page"
                 print(f"{screen:<10} {rnd:<10} {seconds:6.2f} s", file=sys.stderr, flush=True)
+        _open(page, url, "overview", "Overview")
+        result["screens"]["overview"]["filter_s"] = round(_timed(page, lambda: _pick_segment(page)), 3)
         for entry in result["screens"].values():
             entry["cold_s"] = entry["first_s"]
         result["peak_rss_mb"] = _peak_rss_mb(pid)

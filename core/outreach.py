@@ -40,6 +40,7 @@ from sqlmodel import Session, col, select
 
 from core import audit, consent, loyalty
 from core import formatting as fmt
+from core.analytics.definitions import REACTIVATION_WINDOW_DAYS
 from core.config import Settings, get_settings
 from core.email_address import email_problem
 from core.roles import Role, require_personal_data
@@ -72,7 +73,8 @@ REFILL_LOOKAHEAD_DAYS = 7
 POINTS_EXPIRY_WINDOW_DAYS = loyalty.EXPIRING_WINDOW_DAYS
 APOLOGY_LOOKBACK_DAYS = 90
 VIP_MIN_ORDERS = 10
-REACTIVATION_DAYS = 30
+# Reactivation is defined once, in core.analytics.definitions (design.md).
+REACTIVATION_DAYS = REACTIVATION_WINDOW_DAYS
 _CHUNK = 5000
 
 SUPPRESS_NO_CONSENT = "no email consent"
@@ -886,8 +888,9 @@ def campaign_results(*, session: Session, campaign_id: int | None = None,
     """One row per campaign: counts, reactivation of contacted vs held-out, uplift, revenue.
 
     contacted = the eligible customers not held out (queued, being sent, sent or failed).
-    Reactivation (design.md): inactive at outreach time (no order in the activity horizon
-    before it) and an order within 30 days after; a group's rate is reactivated / inactive.
+    Reactivation (design.md, core.analytics.definitions): inactive at outreach time (no order
+    in the activity horizon before it) and an order within 30 days after; a group's rate is
+    reactivated / inactive.
     Revenue: order totals in those 30 days (contacted and holdout groups) and of orders
     carrying one of the campaign's offer codes (first use of each code). No personal data.
     """

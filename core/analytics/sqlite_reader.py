@@ -45,7 +45,10 @@ class Reader:
         return self._proc
 
     def read(self, uri: str, sql: str) -> pa.Table:
-        """The rows of ``sql`` on the SQLite database at ``uri`` as an Arrow table."""
+        """The rows of ``sql`` on the SQLite database at ``uri`` as an Arrow table.
+
+        Raises ReadError with the helper's message when the query fails there, or when the
+        helper process ended (the next read starts a new one)."""
         with self._lock:
             proc = self._start()
             proc.stdin.write((json.dumps({"uri": uri, "sql": sql}) + "\n").encode())

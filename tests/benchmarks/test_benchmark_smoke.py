@@ -31,7 +31,7 @@ def test_a_figure_over_its_goal_is_marked_and_one_under_is_not(capsys: pytest.Ca
     # Exactly at the goal is within it ("at most"); a figure not measured reads n/a, not 0.
     assert "!" not in _row(out, "init --demo") and "n/a" in _row(out, "init --demo")
     # A figure without a goal is never marked, however large.
-    assert GOALS["precompute (nightly)"][0] is None
+    assert GOALS["screen, cold again"][0] is None
 
 
 def test_a_screen_that_failed_says_error_beside_its_timings(capsys: pytest.CaptureFixture[str]) -> None:
