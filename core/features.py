@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, String, case, cast, func, select, type_coerce
 from sqlmodel import Session
 
-from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, SupportTicket
+from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, Refund, SupportTicket
 
 DAY = np.timedelta64(1, "D")
 # A bought item's quantity stretches its due date, but a bulk buy of 10 is not 10 months' supply.
@@ -74,6 +74,11 @@ class Frames:
     feedback: pd.DataFrame  # cidx, submitted_at, nps_score, sentiment
     tickets: pd.DataFrame  # cidx, opened_at, closed_at, status
     loyalty: pd.DataFrame  # cidx, occurred_at, kind, points
+    # Money given back (kind 'refund'; cancellations never counted as sales): cidx, refunded_at,
+    # amount. Spend figures are net of it (design.md: revenue is net of refunds).
+    refunds: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"cidx": np.array([], dtype=int), "refunded_at": np.array([], dtype="datetime64[ns]"),
+         "amount": np.array([], dtype=float)}))
     # Features and labels already computed, by (what, cut-off, horizon): a scoring run asks for
     # the same cut-off in the backtest and in the final training.
     cache: dict = field(default_factory=dict, repr=False)
@@ -194,11 +199,16 @@ def load_frames(
                     .where(LoyaltyEntry.occurred_at < end))
     loyalty["occurred_at"] = _ts(loyalty["occurred_at"])
     loyalty = _cidx(loyalty, ids).reset_index(drop=True)
+    refunds = _read(conn, select(Refund.customer_id, _raw(Refund.refunded_at), Refund.amount)
+                    .where(Refund.kind == "refund", Refund.refunded_at < end))
+    refunds["refunded_at"] = _ts(refunds["refunded_at"])
+    refunds["amount"] = refunds["amount"].astype(float)
+    refunds = _cidx(refunds, ids).reset_index(drop=True)
     say(f"read {len(feedback):,} feedback answers, {len(tickets):,} tickets, "
-        f"{len(loyalty):,} loyalty entries")
+        f"{len(loyalty):,} loyalty entries, {len(refunds):,} refunds")
 
     return Frames(as_of=as_of, customers=customers, orders=orders, lines=lines, products=products,
-                  feedback=feedback, tickets=tickets, loyalty=loyalty)
+                  feedback=feedback, tickets=tickets, loyalty=loyalty, refunds=refunds)
 
 
 def _bincount(idx: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -246,6 +256,20 @@ def customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd.
     return frames.cache[key]
 
 
+def _net_of_refunds(refunds: pd.DataFrame, cut: float, n: int, h: float, *, spend: np.ndarray,
+                    spend_h: np.ndarray, spend_prev_h: np.ndarray,
+                    spend_365: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each spend window (all time, (D-H, D], (D-2H, D-H], last 365 days; money per customer)
+    minus the money refunded in that window by refund date, floored at 0."""
+    rt = _days(refunds["refunded_at"])
+    m = rt < cut
+    ri, age, amount = refunds["cidx"].to_numpy()[m], cut - rt[m], refunds["amount"].to_numpy()[m]
+    windows = (np.ones(len(age), dtype=bool), age <= h, (age > h) & (age <= 2 * h), age <= 365)
+    out = [np.maximum(gross - _bincount(ri[w], n, amount[w]), 0.0)
+           for gross, w in zip((spend, spend_h, spend_prev_h, spend_365), windows, strict=True)]
+    return out[0], out[1], out[2], out[3]
+
+
 def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd.DataFrame:
     h = float(horizon_days)
     cut = _days(np.array([_end_of(cutoff)], dtype="datetime64[ns]"))[0]
@@ -273,6 +297,11 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
     spend_h = _bincount(oi[w_h], n, total[w_h])
     spend_prev_h = _bincount(oi[w_prev], n, total[w_prev])
     spend_365 = _bincount(oi[w_365], n, total[w_365])
+    # Net of refunds, by refund date in the same window, never below 0 (a refund of an order
+    # bought before the window must not make the window's spend negative).
+    gross_spend = spend  # average order value follows the platforms: gross sales / orders
+    spend, spend_h, spend_prev_h, spend_365 = _net_of_refunds(
+        frames.refunds, cut, n, h, spend=spend, spend_h=spend_h, spend_prev_h=spend_prev_h, spend_365=spend_365)
     # The customer's own cadence: median gap between consecutive orders (orders are sorted).
     same = np.r_[False, oi[1:] == oi[:-1]]
     gaps = np.r_[np.nan, np.diff(ot)][same]
@@ -383,7 +412,7 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
                 "spend_h": spend_h,
                 "spend_prev_h": spend_prev_h,
                 "spend_365": spend_365,
-                "average_order_value": np.where(n_orders > 0, spend / np.maximum(n_orders, 1), np.nan),
+                "average_order_value": np.where(n_orders > 0, gross_spend / np.maximum(n_orders, 1), np.nan),
                 "days_since_first_order": days_to_d(first_t),
                 "days_since_signup": np.where(signup < cut, days_to_d(signup), np.nan),
                 "median_gap_days": median_gap,

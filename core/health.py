@@ -64,7 +64,8 @@ RFM_LABELS = {
     "hibernating": "Hibernating", "no_orders": "No orders yet",
 }
 VALUE_EXPLANATION = (
-    "Expected value over the next year = the customer's spend over the last 365 days (annualised "
+    "Expected value over the next year = the customer's spend over the last 365 days, net of the money "
+    "refunded in them (annualised "
     "when they have ordered for less than a year, over at least one horizon). Value at risk = "
     "that expected value x churn probability."
 )

@@ -60,6 +60,26 @@ def test_a_negative_row_is_a_refund_not_a_fifth_order(session):
     assert len(refunds(session)) == 1
 
 
+def test_spend_and_the_value_at_risk_are_net_of_refunds(session):
+    """The handed case: C1 ordered 40.00 on 2025-03-01 and got 40.00 back on 2025-03-05; C2
+    ordered 30.00. By hand: C1's spend over 365 days is 40 - 40 = 0, so its expected annual
+    value (and value at risk) is 0 whatever its churn probability; C2's is 30.00 annualised.
+    Its average order value stays gross (40.00 / 1 order), as the platforms count it."""
+    from core.health import expected_annual_value
+
+    imp(session, "orders", (CASE / "orders.csv").read_bytes())
+    frames = load_frames(session=session, as_of=date(2025, 3, 31))
+    feats = customer_features(frames, cutoff=date(2025, 3, 31), horizon_days=90)
+    ids = {c.external_id: c.id for c in session.exec(select(Customer)).all()}
+    c1, c2 = feats.loc[ids["C1"]], feats.loc[ids["C2"]]
+    assert (c1["spend_365"], c1["spend_total"], c1["spend_h"]) == (0.0, 0.0, 0.0)
+    assert c1["average_order_value"] == 40.0
+    assert c2["spend_365"] == 30.0
+    value = dict(zip(feats.index, expected_annual_value(feats, horizon_days=90), strict=True))
+    assert value[ids["C1"]] == 0.0
+    assert value[ids["C2"]] > 0.0
+
+
 def pd_isna(value) -> bool:  # noqa: ANN001
     return value != value
 
