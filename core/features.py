@@ -256,18 +256,13 @@ def customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd.
     return frames.cache[key]
 
 
-def _net_of_refunds(refunds: pd.DataFrame, cut: float, n: int, h: float, *, spend: np.ndarray,
-                    spend_h: np.ndarray, spend_prev_h: np.ndarray,
-                    spend_365: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each spend window (all time, (D-H, D], (D-2H, D-H], last 365 days; money per customer)
-    minus the money refunded in that window by refund date, floored at 0."""
+def _net_of_refunds(refunds: pd.DataFrame, cut: float, n: int, spend_365: np.ndarray) -> np.ndarray:
+    """Per customer (length ``n``, money), ``spend_365`` minus the money refunded in the last
+    365 days before the cut-off (by refund date), floored at 0."""
     rt = _days(refunds["refunded_at"])
-    m = rt < cut
-    ri, age, amount = refunds["cidx"].to_numpy()[m], cut - rt[m], refunds["amount"].to_numpy()[m]
-    windows = (np.ones(len(age), dtype=bool), age <= h, (age > h) & (age <= 2 * h), age <= 365)
-    out = [np.maximum(gross - _bincount(ri[w], n, amount[w]), 0.0)
-           for gross, w in zip((spend, spend_h, spend_prev_h, spend_365), windows, strict=True)]
-    return out[0], out[1], out[2], out[3]
+    m = (rt < cut) & (cut - rt <= 365)
+    refunded = _bincount(refunds["cidx"].to_numpy()[m], n, refunds["amount"].to_numpy()[m])
+    return np.maximum(spend_365 - refunded, 0.0)
 
 
 def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd.DataFrame:
@@ -297,11 +292,9 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
     spend_h = _bincount(oi[w_h], n, total[w_h])
     spend_prev_h = _bincount(oi[w_prev], n, total[w_prev])
     spend_365 = _bincount(oi[w_365], n, total[w_365])
-    # Net of refunds, by refund date in the same window, never below 0 (a refund of an order
-    # bought before the window must not make the window's spend negative).
-    gross_spend = spend  # average order value follows the platforms: gross sales / orders
-    spend, spend_h, spend_prev_h, spend_365 = _net_of_refunds(
-        frames.refunds, cut, n, h, spend=spend, spend_h=spend_h, spend_prev_h=spend_prev_h, spend_365=spend_365)
+    # The last 365 days' spend net of the money refunded in them (by refund date), never below
+    # 0: the basis of the expected value (core.health). The model's inputs stay gross sales.
+    net_spend_365 = _net_of_refunds(frames.refunds, cut, n, spend_365)
     # The customer's own cadence: median gap between consecutive orders (orders are sorted).
     same = np.r_[False, oi[1:] == oi[:-1]]
     gaps = np.r_[np.nan, np.diff(ot)][same]
@@ -412,7 +405,8 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
                 "spend_h": spend_h,
                 "spend_prev_h": spend_prev_h,
                 "spend_365": spend_365,
-                "average_order_value": np.where(n_orders > 0, gross_spend / np.maximum(n_orders, 1), np.nan),
+                "net_spend_365": net_spend_365,
+                "average_order_value": np.where(n_orders > 0, spend / np.maximum(n_orders, 1), np.nan),
                 "days_since_first_order": days_to_d(first_t),
                 "days_since_signup": np.where(signup < cut, days_to_d(signup), np.nan),
                 "median_gap_days": median_gap,

@@ -468,7 +468,7 @@ def expected_annual_value(features: pd.DataFrame, *, horizon_days: int) -> np.nd
     """See VALUE_EXPLANATION."""
     tenure = features["days_since_first_order"].to_numpy(float)
     span = np.clip(np.nan_to_num(tenure, nan=365.0), horizon_days, 365)
-    return np.round(features["spend_365"].to_numpy(float) * 365 / span, 2)
+    return np.round(features["net_spend_365"].to_numpy(float) * 365 / span, 2)
 
 
 def rfm_segments(features: pd.DataFrame) -> np.ndarray:

@@ -72,9 +72,9 @@ def test_spend_and_the_value_at_risk_are_net_of_refunds(session):
     feats = customer_features(frames, cutoff=date(2025, 3, 31), horizon_days=90)
     ids = {c.external_id: c.id for c in session.exec(select(Customer)).all()}
     c1, c2 = feats.loc[ids["C1"]], feats.loc[ids["C2"]]
-    assert (c1["spend_365"], c1["spend_total"], c1["spend_h"]) == (0.0, 0.0, 0.0)
+    assert c1["net_spend_365"] == 0.0 and c1["spend_365"] == 40.0  # gross sales stay the model's input
     assert c1["average_order_value"] == 40.0
-    assert c2["spend_365"] == 30.0
+    assert c2["net_spend_365"] == 30.0
     value = dict(zip(feats.index, expected_annual_value(feats, horizon_days=90), strict=True))
     assert value[ids["C1"]] == 0.0
     assert value[ids["C2"]] > 0.0
