@@ -167,6 +167,8 @@ PEOPLE_COLUMNS = {
     "first_order": st.column_config.DateColumn("First order", format="D MMM YYYY"),
     "orders_in_period": st.column_config.NumberColumn("Orders in the period"),
     "orders_previous_period": st.column_config.NumberColumn("Orders in the period before"),
+    "health_score": st.column_config.NumberColumn("Health", format="%d"),
+    "churn_percent": st.column_config.NumberColumn("Churn risk", format="%.1f %%"),
 }
 
 
@@ -354,14 +356,30 @@ if section == "Health bands":
     else:
         # One bar per scoring run, on a category axis: a single run is a visible bar, not an empty
         # area over a sub-millisecond time axis.
-        shown = mix.assign(run=mix["as_of"].map(fmt.date_text), band=mix["band"].map(BAND_LABELS))
-        fig = px.bar(shown, x="run", y="customers", color="band",
+        shown = mix.assign(run=mix["as_of"].map(fmt.date_text), band=mix["band"].map(BAND_LABELS),
+                           pick=[f"{d:%Y-%m-%d}|{b}" for d, b in zip(mix["as_of"], mix["band"], strict=True)])
+        fig = px.bar(shown, x="run", y="customers", color="band", custom_data=["pick"],
                      category_orders={"band": ["Healthy", "Watch", "At risk"]},
                      color_discrete_map={"Healthy": "#2e7d32", "Watch": "#f9a825", "At risk": "#c62828"},
                      labels={"run": "Scoring run", "customers": "Accounts", "band": "Band"},
                      title="Accounts per health band at each scoring run")
         fig.update_layout(height=360, margin={"t": 40}, xaxis={"type": "category"})
-        plotly_chart(fig, key="ov_bands")
+        plotly_chart(fig, key="ov_bands", selection_mode="points",
+                     on_select=drill_data.opens("ov_bands", "ov_drill_band", drill_data.custom))
+        # Newest run first; a bar is "YYYY-MM-DD|band" (the run's date and the band's code).
+        band_bars = {p: (d, b, int(n)) for p, d, b, n in zip(shown["pick"], shown["as_of"], shown["band"],
+                                                              shown["customers"], strict=True) if n > 0}
+        band_pick = st.selectbox(
+            "Open a bar", sorted(band_bars, key=lambda p: (band_bars[p][0], p), reverse=True), index=None,
+            key="ov_drill_band", placeholder="Click a bar, or choose one, to see the accounts behind it",
+            format_func=lambda p: (f"{band_bars[p][1]} on {fmt.date_text(band_bars[p][0])} "
+                                   f"({band_bars[p][2]:,} accounts)"))
+        if band_pick is not None:
+            run_day, band_code = band_pick.split("|")
+            rows = drill_data.band_customers(drill_roles, db, date.fromisoformat(run_day), band_code, segment,
+                                             region, owner)
+            band_words = f"in the {band_bars[band_pick][1]} band on {fmt.date_text(band_bars[band_pick][0])}"
+            show_records(rows, "ov_band_customers", band_words)
         if moves["previous"] is None:
             st.info("Band moves need two scoring runs at least a week apart.")
         else:
