@@ -430,6 +430,55 @@ def cohort_customers(*, session: Session, cohort: str, offset: int, as_of: date,
     return out.sort_values(["orders", "customer_id"], ascending=[False, True]).reset_index(drop=True)
 
 
+def _month_answer_rows(session: Session, month: str, as_of: date, segment: str | None, region: str | None,
+                       owner: str | None) -> pd.DataFrame:
+    """Answers with a score submitted in calendar month `month` up to the end of D, under the
+    filter (core.kpis.nps_trend's rows: with a filter, answers no customer matched drop out)."""
+    start = _month_start(month)
+    end = min(_add_months(start, 1), kpis.day_start(as_of + timedelta(days=1)))
+    stmt = (select(Feedback.id.label("answer_id"), Feedback.customer_id, Customer.external_id.label("customer"),
+                   Feedback.nps_score.label("score"), Feedback.submitted_at, Feedback.channel, Feedback.comment)
+            .select_from(Feedback).outerjoin(Customer, Customer.id == Feedback.customer_id)
+            .where(col(Feedback.nps_score).is_not(None), Feedback.submitted_at >= start, Feedback.submitted_at < end)
+            .order_by(col(Feedback.submitted_at).desc(), col(Feedback.id).desc()))
+    conds = kpis._customer_conditions(segment, region, owner)
+    rows = pd.read_sql(kpis._filtered(stmt, Feedback.customer_id, conds) if conds else stmt, session.connection())
+    rows["score"] = rows["score"].astype("int64")
+    rows["customer_id"] = rows["customer_id"].astype("Int64")
+    return rows.reindex(columns=NPS_ANSWER_COLUMNS)
+
+
+def month_answers(*, session: Session, roles: Iterable[Any], month: str, as_of: date, segment: str | None = None,
+                  region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The answers behind one point of the Overview's "NPS by month" (core.kpis.nps_trend):
+    answers with a score (0-10) submitted in calendar month `month` ("YYYY-MM") up to the end of
+    D = `as_of`, under the segment/region/owner filter.
+
+    Columns (NPS_ANSWER_COLUMNS); newest first; the row count is the point's answers. Raises
+    core.roles.NotAllowed for a role that may not read comments (exec: month_answer_breakdown)
+    and core.kpis.KpiError for a month that is not YYYY-MM."""
+    require_personal_data(_roles(roles))
+    return _month_answer_rows(session, month, as_of, segment, region, owner)
+
+
+def month_answer_breakdown(*, session: Session, month: str, as_of: date, segment: str | None = None,
+                           region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The answers of one point of "NPS by month" as aggregates only (any role): segment, region,
+    channel ("(none)" where missing), answers; most first; the answers add up to the point's.
+    Raises core.kpis.KpiError for a month that is not YYYY-MM."""
+    rows = _month_answer_rows(session, month, as_of, segment, region, owner)
+    if rows.empty:
+        return pd.DataFrame(columns=["segment", "region", "channel", "answers"])
+    c = Customer.__table__.c
+    seg = pd.read_sql(select(c.id, c.segment, c.region), session.connection()).set_index("id")
+    keyed = rows.join(seg, on="customer_id").fillna({"segment": "(none)", "region": "(none)"})
+    keyed["channel"] = keyed["channel"].fillna("(none)")
+    out = keyed.groupby(["segment", "region", "channel"], as_index=False).agg(answers=("answer_id", "size"))
+    out["answers"] = out["answers"].astype("int64")
+    return out.sort_values(["answers", "segment", "region", "channel"],
+                           ascending=[False, True, True, True]).reset_index(drop=True)
+
+
 def band_customers(*, session: Session, run: date, band: str, segment: str | None = None,
                    region: str | None = None, owner: str | None = None) -> pd.DataFrame:
     """The accounts behind one bar of the Overview's "Accounts per health band at each scoring

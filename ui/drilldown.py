@@ -112,6 +112,18 @@ def band_customers(roles: tuple[str, ...] | None, db: str, run: date, band: str,
 
 
 @cached()
+def month_answers(roles: tuple[str, ...] | None, db: str, month: str, as_of: date, segment: str | None,
+                  region: str | None, owner: str | None) -> pd.DataFrame:
+    """roles None: the aggregate-safe breakdown (answers by segment, region and channel)."""
+    with get_session() as session:
+        if roles is None:
+            return drilldown.month_answer_breakdown(session=session, month=month, as_of=as_of, segment=segment,
+                                                    region=region, owner=owner)
+        return drilldown.month_answers(session=session, roles=roles, month=month, as_of=as_of, segment=segment,
+                                       region=region, owner=owner)
+
+
+@cached()
 def theme_answers(roles: tuple[str, ...] | None, db: str, theme: str, month: str, now: datetime) -> pd.DataFrame:
     """roles None: the aggregate-safe breakdown (answers by segment, region and channel)."""
     with get_session() as session:

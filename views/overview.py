@@ -171,6 +171,15 @@ PEOPLE_COLUMNS = {
     "churn_percent": st.column_config.NumberColumn("Churn risk", format="%.1f %%"),
 }
 
+ANSWER_COLUMNS = {
+    "answer_id": st.column_config.NumberColumn("Answer id", format="%d"),
+    "customer": st.column_config.TextColumn("Customer id"),
+    "score": st.column_config.NumberColumn("Score", format="%d"),
+    "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY"),
+    "channel": st.column_config.TextColumn("Channel"),
+    "comment": st.column_config.TextColumn("Comment", width="large"),
+}
+
 
 def show_records(frame, key: str, what: str) -> None:  # noqa: ANN001
     """The records behind a chart bar or cell: customers (roles that may see them) or, for the
@@ -444,11 +453,29 @@ if section == "NPS and loyalty":
         fig.add_scatter(x=nt["month"], y=nt["nps_ci_low"], fill="tonexty", line={"width": 0},
                         name="95 % interval", hoverinfo="skip")
         fig.add_scatter(x=nt["month"], y=nt["nps"], mode="lines+markers", name="NPS",
-                        customdata=nt["nps_responses"],
-                        hovertemplate="%{x}: %{y:.1f} (%{customdata} answers)<extra></extra>")
+                        customdata=nt[["nps_responses", "month"]],
+                        hovertemplate="%{x}: %{y:.1f} (%{customdata[0]} answers)<extra></extra>")
         fig.update_layout(yaxis={"range": [-100, 100], "title": "NPS (-100 to +100)"}, height=380,
                           margin={"t": 50}, xaxis={"title": "Month"}, title="NPS by month")
-        plotly_chart(fig, key="ov_nps")
+        plotly_chart(fig, key="ov_nps", selection_mode="points",
+                     on_select=drill_data.opens("ov_nps", "ov_drill_nps", lambda p: drill_data.custom(p, 1)))
+        nps_points = dict(zip(nt["month"], zip(nt["nps_responses"], nt["nps"], strict=True), strict=True))
+        nps_month = st.selectbox(
+            "Open a month", list(nps_points)[::-1], index=None, key="ov_drill_nps",
+            placeholder="Click a point, or choose a month, to see the answers behind its NPS",
+            format_func=lambda m: f"{m} ({int(nps_points[m][0]):,} answers, NPS {nps_points[m][1]:+.0f})")
+        if nps_month is not None:
+            answers = drill_data.month_answers(drill_roles, db, nps_month, as_of, segment, region, owner)
+            if personal:
+                st.caption(f"{len(answers):,} answers with a score in {nps_month}, newest first.")
+                st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, key="ov_nps_answers",
+                             column_config=ANSWER_COLUMNS, placeholder=fmt.DASH)
+            else:
+                st.caption(f"Your role sees aggregates only: the answers of {nps_month} by segment, region and "
+                           "channel.")
+                st.dataframe(answers, hide_index=True, key="ov_nps_breakdown", column_config={
+                    "segment": "Segment", "region": "Region", "channel": "Channel",
+                    "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
     tiles = st.container(horizontal=True, gap="small")
     for key in ("loyalty_outstanding_points", "loyalty_liability", "redemption_rate"):
         metric(tiles, key)

@@ -234,3 +234,33 @@ def test_a_point_of_the_nps_trend_opens_its_answers(store):  # noqa: F811
     assert not {"answer_id", "customer", "comment"} & set(shown.columns)
     assert int(shown["answers"].sum()) == len(expected)
     assert "Leaky" not in page_text(at) and "DRL-" not in page_text(at)
+
+
+def test_a_point_of_the_overview_nps_by_month_opens_its_answers(store):  # noqa: F811
+    """Under the segment filter only the six customers' answers count (the answer no customer
+    matched drops out); C's month holds the scored answers of that month by their age in days."""
+    now = store["now"]
+    a = store["answers"]
+    ages = {("A", 10): 3, ("B", 9): 50, ("D", 7): 60, ("C", 3): 2}
+    month = _month(now - timedelta(days=2))
+    expected = {a[k] for k, days in ages.items() if _month(now - timedelta(days=days)) == month}
+    at = _overview("manager")
+    at.segmented_control(key="ov_section").set_value("NPS and loyalty").run()
+    assert not at.exception, at.exception
+    box = at.selectbox(key="ov_drill_nps")
+    assert [o for o in box.options if o.startswith(f"{month} (")][0].startswith(f"{month} ({len(expected)} answers")
+    box.set_value(month).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "answer_id")
+    assert set(shown["answer_id"]) == expected
+    assert a[(None, 0)] not in set(shown["answer_id"])
+
+    at = _overview("exec")
+    at.segmented_control(key="ov_section").set_value("NPS and loyalty").run()
+    at.selectbox(key="ov_drill_nps").set_value(month).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "channel")
+    assert not {"answer_id", "customer", "comment"} & set(shown.columns)
+    assert set(shown["segment"]) == {SEGMENT}
+    assert int(shown["answers"].sum()) == len(expected)
+    assert "Leaky" not in page_text(at) and "DRL-" not in page_text(at)
