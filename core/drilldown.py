@@ -22,10 +22,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from core import kpis
+from core.health import CHURN_PERCENT_DECIMALS, HEALTH_DECIMALS
 from core.loyalty import ledger_summary
 from core.nps import DETRACTOR_MAX, PROMOTER_MIN
 from core.roles import parse_roles, require_personal_data
-from db.models import Customer, Feedback, Order
+from db.models import Customer, Feedback, Order, ScoreSnapshot
 
 # ---------------------------------------------------------------- Overview KPI counts
 
@@ -210,10 +211,11 @@ NPS_GROUPS: dict[str, tuple[int, int]] = {
 NPS_ANSWER_COLUMNS = ["answer_id", "customer_id", "customer", "score", "submitted_at", "channel", "comment"]
 
 
-def _group_stmt(group: str, since: datetime, until: datetime, columns: list[Any]):  # noqa: ANN202
-    if group not in NPS_GROUPS:
+def _group_stmt(group: str | None, since: datetime, until: datetime, columns: list[Any]):  # noqa: ANN202
+    """Answers with a score in [since, until], in one NPS group (None: every scored answer, 0-10)."""
+    if group is not None and group not in NPS_GROUPS:
         raise ValueError(f"no NPS group {group!r}: choose one of {', '.join(NPS_GROUPS)}")
-    low, high = NPS_GROUPS[group]
+    low, high = (0, 10) if group is None else NPS_GROUPS[group]
     score = col(Feedback.nps_score)
     return (select(*columns).select_from(Feedback).outerjoin(Customer, Customer.id == Feedback.customer_id)
             .where(score.is_not(None), score >= low, score <= high,
@@ -233,10 +235,12 @@ def period_window(period_start: date | datetime, freq: str, since: datetime, unt
     return max(start.to_pydatetime(), since), min(end, until)
 
 
-def nps_answers(*, session: Session, roles: Iterable[Any], group: str, since: datetime,
+def nps_answers(*, session: Session, roles: Iterable[Any], group: str | None, since: datetime,
                 until: datetime) -> pd.DataFrame:
     """The answers behind the NPS screen's promoters, passives or detractors count of the window
-    [since, until] (core.feedback.nps_window, the same bounds as core.feedback.nps_counts).
+    [since, until] (core.feedback.nps_window, the same bounds as core.feedback.nps_counts);
+    `group` None: every answer with a score (0-10), the answers behind a point of the NPS trend
+    (core.nps.nps_by_period's "responses" of that period, with `period_window`'s bounds).
 
     Columns (NPS_ANSWER_COLUMNS): answer_id (Feedback.id), customer_id (Customer.id or missing
     for an answer no customer matched), customer (external id), score (0-10), submitted_at,
@@ -255,8 +259,9 @@ def nps_answers(*, session: Session, roles: Iterable[Any], group: str, since: da
     return out.reindex(columns=NPS_ANSWER_COLUMNS)
 
 
-def nps_breakdown(*, session: Session, group: str, since: datetime, until: datetime) -> pd.DataFrame:
-    """The answers behind one NPS group count as aggregates only (any role): columns segment,
+def nps_breakdown(*, session: Session, group: str | None, since: datetime, until: datetime) -> pd.DataFrame:
+    """The answers behind one NPS group count (`group` None: every scored answer, a point of the
+    NPS trend) as aggregates only (any role): columns segment,
     region, channel ("(none)" where missing, e.g. an answer no customer matched), answers; most
     answers first. The answers column adds up to the count. Raises ValueError for an unknown
     group."""
@@ -423,6 +428,77 @@ def cohort_customers(*, session: Session, cohort: str, offset: int, as_of: date,
     out["orders"] = out["orders"].astype("int64")
     out["first_order"] = pd.to_datetime(out["first_order"], format="ISO8601")
     return out.sort_values(["orders", "customer_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _month_answer_rows(session: Session, month: str, as_of: date, segment: str | None, region: str | None,
+                       owner: str | None) -> pd.DataFrame:
+    """Answers with a score submitted in calendar month `month` up to the end of D, under the
+    filter (core.kpis.nps_trend's rows: with a filter, answers no customer matched drop out)."""
+    start = _month_start(month)
+    end = min(_add_months(start, 1), kpis.day_start(as_of + timedelta(days=1)))
+    stmt = (select(Feedback.id.label("answer_id"), Feedback.customer_id, Customer.external_id.label("customer"),
+                   Feedback.nps_score.label("score"), Feedback.submitted_at, Feedback.channel, Feedback.comment)
+            .select_from(Feedback).outerjoin(Customer, Customer.id == Feedback.customer_id)
+            .where(col(Feedback.nps_score).is_not(None), Feedback.submitted_at >= start, Feedback.submitted_at < end)
+            .order_by(col(Feedback.submitted_at).desc(), col(Feedback.id).desc()))
+    conds = kpis._customer_conditions(segment, region, owner)
+    rows = pd.read_sql(kpis._filtered(stmt, Feedback.customer_id, conds) if conds else stmt, session.connection())
+    rows["score"] = rows["score"].astype("int64")
+    rows["customer_id"] = rows["customer_id"].astype("Int64")
+    return rows.reindex(columns=NPS_ANSWER_COLUMNS)
+
+
+def month_answers(*, session: Session, roles: Iterable[Any], month: str, as_of: date, segment: str | None = None,
+                  region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The answers behind one point of the Overview's "NPS by month" (core.kpis.nps_trend):
+    answers with a score (0-10) submitted in calendar month `month` ("YYYY-MM") up to the end of
+    D = `as_of`, under the segment/region/owner filter.
+
+    Columns (NPS_ANSWER_COLUMNS); newest first; the row count is the point's answers. Raises
+    core.roles.NotAllowed for a role that may not read comments (exec: month_answer_breakdown)
+    and core.kpis.KpiError for a month that is not YYYY-MM."""
+    require_personal_data(_roles(roles))
+    return _month_answer_rows(session, month, as_of, segment, region, owner)
+
+
+def month_answer_breakdown(*, session: Session, month: str, as_of: date, segment: str | None = None,
+                           region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The answers of one point of "NPS by month" as aggregates only (any role): segment, region,
+    channel ("(none)" where missing), answers; most first; the answers add up to the point's.
+    Raises core.kpis.KpiError for a month that is not YYYY-MM."""
+    rows = _month_answer_rows(session, month, as_of, segment, region, owner)
+    if rows.empty:
+        return pd.DataFrame(columns=["segment", "region", "channel", "answers"])
+    c = Customer.__table__.c
+    seg = pd.read_sql(select(c.id, c.segment, c.region), session.connection()).set_index("id")
+    keyed = rows.join(seg, on="customer_id").fillna({"segment": "(none)", "region": "(none)"})
+    keyed["channel"] = keyed["channel"].fillna("(none)")
+    out = keyed.groupby(["segment", "region", "channel"], as_index=False).agg(answers=("answer_id", "size"))
+    out["answers"] = out["answers"].astype("int64")
+    return out.sort_values(["answers", "segment", "region", "channel"],
+                           ascending=[False, True, True, True]).reset_index(drop=True)
+
+
+def band_customers(*, session: Session, run: date, band: str, segment: str | None = None,
+                   region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The accounts behind one bar of the Overview's "Accounts per health band at each scoring
+    run" (core.kpis.band_mix): customers whose score snapshot of date `run` is in `band`
+    ("healthy", "watch" or "at_risk", core.kpis.BANDS), under the segment/region/owner filter.
+
+    Columns: customer_id (Customer.id), health_score (0-100, whole numbers), churn_percent
+    (churn probability in %, one decimal); largest churn risk first. The row count is the bar's
+    accounts. Raises ValueError for a band not in core.kpis.BANDS."""
+    if band not in kpis.BANDS:
+        raise ValueError(f"no health band {band!r}: choose one of {', '.join(kpis.BANDS)}")
+    s = ScoreSnapshot.__table__.c
+    stmt = kpis._filtered(select(s.customer_id, s.health_score, s.churn_probability)
+                          .where(s.as_of == run, s.band == band),
+                          s.customer_id, kpis._customer_conditions(segment, region, owner))
+    out = pd.read_sql(stmt, session.connection())
+    out["health_score"] = out["health_score"].astype(float).round(HEALTH_DECIMALS)
+    out["churn_percent"] = (out["churn_probability"].astype(float) * 100).round(CHURN_PERCENT_DECIMALS)
+    out = out.sort_values(["churn_percent", "customer_id"], ascending=[False, True], kind="stable")
+    return out[["customer_id", "health_score", "churn_percent"]].reset_index(drop=True)
 
 
 def with_people(*, session: Session, roles: Iterable[Any], records: pd.DataFrame) -> pd.DataFrame:

@@ -52,13 +52,13 @@ def month_breakdown(db: str, month: str, as_of: date, segment: str | None, regio
 
 
 @cached()
-def nps_answers(roles: tuple[str, ...], db: str, group: str, since: datetime, until: datetime) -> pd.DataFrame:
+def nps_answers(roles: tuple[str, ...], db: str, group: str | None, since: datetime, until: datetime) -> pd.DataFrame:
     with get_session() as session:
         return drilldown.nps_answers(session=session, roles=roles, group=group, since=since, until=until)
 
 
 @cached()
-def nps_breakdown(db: str, group: str, since: datetime, until: datetime) -> pd.DataFrame:
+def nps_breakdown(db: str, group: str | None, since: datetime, until: datetime) -> pd.DataFrame:
     with get_session() as session:
         return drilldown.nps_breakdown(session=session, group=group, since=since, until=until)
 
@@ -97,6 +97,30 @@ def cohort_customers(roles: tuple[str, ...] | None, db: str, cohort: str, offset
         if roles is None:
             return drilldown.breakdown(session=session, records=rec, counts={"customers": "customer_id"})
         return drilldown.with_people(session=session, roles=roles, records=rec)
+
+
+@cached()
+def band_customers(roles: tuple[str, ...] | None, db: str, run: date, band: str, segment: str | None,
+                   region: str | None, owner: str | None) -> pd.DataFrame:
+    """roles None: the aggregate-safe breakdown (accounts by segment and region)."""
+    with get_session() as session:
+        rec = drilldown.band_customers(session=session, run=run, band=band, segment=segment, region=region,
+                                       owner=owner)
+        if roles is None:
+            return drilldown.breakdown(session=session, records=rec, counts={"customers": "customer_id"})
+        return drilldown.with_people(session=session, roles=roles, records=rec)
+
+
+@cached()
+def month_answers(roles: tuple[str, ...] | None, db: str, month: str, as_of: date, segment: str | None,
+                  region: str | None, owner: str | None) -> pd.DataFrame:
+    """roles None: the aggregate-safe breakdown (answers by segment, region and channel)."""
+    with get_session() as session:
+        if roles is None:
+            return drilldown.month_answer_breakdown(session=session, month=month, as_of=as_of, segment=segment,
+                                                    region=region, owner=owner)
+        return drilldown.month_answers(session=session, roles=roles, month=month, as_of=as_of, segment=segment,
+                                       region=region, owner=owner)
 
 
 @cached()

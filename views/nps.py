@@ -79,6 +79,15 @@ st.caption(f"Promoters {total['promoters']:,} · passives {total['passives']:,} 
 if split == "category":
     st.caption("A customer's answer counts once in each product category they bought in the period.")
 
+ANSWER_COLUMNS = {
+    "answer_id": st.column_config.NumberColumn("Answer id", format="%d"),
+    "customer": st.column_config.TextColumn("Customer id"),
+    "score": st.column_config.NumberColumn("Score", format="%d"),
+    "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY"),
+    "channel": st.column_config.TextColumn("Channel"),
+    "comment": st.column_config.TextColumn("Comment", width="large"),
+}
+
 # ---------------------------------------------------------------- trend
 fig = go.Figure()
 if by is None:
@@ -87,12 +96,13 @@ if by is None:
                              y=list(periods["ci_high"]) + list(periods["ci_low"][::-1]),
                              fill="toself", fillcolor="rgba(31,119,180,0.15)", line={"width": 0},
                              hoverinfo="skip", name="95 % interval"))
+    # The 4th item of a point's customdata is the period's index: a click opens its answers.
     fig.add_trace(go.Scatter(x=x, y=periods["nps"], mode="lines+markers", name="NPS",
-                             customdata=periods[["responses", "ci_low", "ci_high"]],
+                             customdata=periods[["responses", "ci_low", "ci_high"]].assign(i=range(len(periods))),
                              hovertemplate="%{x|%Y-%m-%d}: NPS %{y:.0f} (%{customdata[1]:.0f} to "
                                            "%{customdata[2]:.0f}), %{customdata[0]} answers<extra></extra>"))
     fig.add_trace(go.Bar(x=x, y=periods["responses"], name="answers", yaxis="y2", opacity=0.25,
-                         marker_color="gray"))
+                         marker_color="gray", customdata=[[0, 0, 0, i] for i in range(len(periods))]))
     # Whole answers: integer ticks only (never 86.6).
     fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "Answers (count)", "showgrid": False,
                               "tickformat": ",d", "rangemode": "tozero",
@@ -106,7 +116,31 @@ else:
 fig.update_layout(yaxis={"title": "NPS (-100 to +100)", "range": [-100, 100]}, height=400,
                   margin={"t": 50, "b": 10}, xaxis={"title": "Period starting"}, legend={"orientation": "h"},
                   title="NPS per period with its 95 % interval")
-plotly_chart(fig, width="stretch", key="nps_trend")
+if by is not None:
+    plotly_chart(fig, width="stretch", key="nps_trend")
+else:
+    plotly_chart(fig, width="stretch", key="nps_trend", selection_mode="points",
+                 on_select=drill.opens("nps_trend", "nps_drill_point", lambda p: drill.custom(p, 3)))
+    # Drill-down: the answers behind a point of the trend (exec: by segment, region and channel).
+    point = st.selectbox(
+        "Open a point", list(range(len(periods)))[::-1], index=None, key="nps_drill_point",
+        placeholder="Click a point, or choose a period, to see the answers behind its NPS",
+        format_func=lambda i: ("The week of " if freq == "W" else "The month of ")
+        + (f"{periods['period'].iloc[i]:%d %b %Y}" if freq == "W" else f"{periods['period'].iloc[i]:%B %Y}")
+        + f" ({int(periods['responses'].iloc[i]):,} answers, NPS {periods['nps'].iloc[i]:+.0f})")
+    if point is not None:
+        p_lo, p_hi = period_window(periods["period"].iloc[point], freq, since, until)
+        if may_see_personal_data(user.roles):
+            answers = drill.nps_answers(roles, db_key(), None, p_lo, p_hi)
+            st.caption(f"{len(answers):,} answers with a score, newest first.")
+            st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, width="stretch",
+                         key="nps_point_answers", column_config=ANSWER_COLUMNS, placeholder=fmt.DASH)
+        else:
+            st.caption("Your role sees aggregates only: these answers by segment, region and channel.")
+            st.dataframe(drill.nps_breakdown(db_key(), None, p_lo, p_hi), hide_index=True,
+                         key="nps_point_breakdown",
+                         column_config={"segment": "Segment", "region": "Region", "channel": "Channel",
+                                        "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
 
 mix = overall.copy()
 mix_fig = go.Figure()
@@ -131,15 +165,6 @@ def _open_bar(point: dict) -> None:
 
 plotly_chart(mix_fig, width="stretch", key="nps_mix", selection_mode="points",
              on_select=drill.opens("nps_mix", "nps_drill_group", _open_bar))
-
-ANSWER_COLUMNS = {
-    "answer_id": st.column_config.NumberColumn("Answer id", format="%d"),
-    "customer": st.column_config.TextColumn("Customer id"),
-    "score": st.column_config.NumberColumn("Score", format="%d"),
-    "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY"),
-    "channel": st.column_config.TextColumn("Channel"),
-    "comment": st.column_config.TextColumn("Comment", width="large"),
-}
 
 # Drill-down: the answers behind a bar or a count (exec: by segment, region and channel only).
 g1, g2 = st.columns(2)

@@ -167,6 +167,17 @@ PEOPLE_COLUMNS = {
     "first_order": st.column_config.DateColumn("First order", format="D MMM YYYY"),
     "orders_in_period": st.column_config.NumberColumn("Orders in the period"),
     "orders_previous_period": st.column_config.NumberColumn("Orders in the period before"),
+    "health_score": st.column_config.NumberColumn("Health", format="%d"),
+    "churn_percent": st.column_config.NumberColumn("Churn risk", format="%.1f %%"),
+}
+
+ANSWER_COLUMNS = {
+    "answer_id": st.column_config.NumberColumn("Answer id", format="%d"),
+    "customer": st.column_config.TextColumn("Customer id"),
+    "score": st.column_config.NumberColumn("Score", format="%d"),
+    "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY"),
+    "channel": st.column_config.TextColumn("Channel"),
+    "comment": st.column_config.TextColumn("Comment", width="large"),
 }
 
 
@@ -354,14 +365,30 @@ if section == "Health bands":
     else:
         # One bar per scoring run, on a category axis: a single run is a visible bar, not an empty
         # area over a sub-millisecond time axis.
-        shown = mix.assign(run=mix["as_of"].map(fmt.date_text), band=mix["band"].map(BAND_LABELS))
-        fig = px.bar(shown, x="run", y="customers", color="band",
+        shown = mix.assign(run=mix["as_of"].map(fmt.date_text), band=mix["band"].map(BAND_LABELS),
+                           pick=[f"{d:%Y-%m-%d}|{b}" for d, b in zip(mix["as_of"], mix["band"], strict=True)])
+        fig = px.bar(shown, x="run", y="customers", color="band", custom_data=["pick"],
                      category_orders={"band": ["Healthy", "Watch", "At risk"]},
                      color_discrete_map={"Healthy": "#2e7d32", "Watch": "#f9a825", "At risk": "#c62828"},
                      labels={"run": "Scoring run", "customers": "Accounts", "band": "Band"},
                      title="Accounts per health band at each scoring run")
         fig.update_layout(height=360, margin={"t": 40}, xaxis={"type": "category"})
-        plotly_chart(fig, key="ov_bands")
+        plotly_chart(fig, key="ov_bands", selection_mode="points",
+                     on_select=drill_data.opens("ov_bands", "ov_drill_band", drill_data.custom))
+        # Newest run first; a bar is "YYYY-MM-DD|band" (the run's date and the band's code).
+        band_bars = {p: (d, b, int(n)) for p, d, b, n in zip(shown["pick"], shown["as_of"], shown["band"],
+                                                              shown["customers"], strict=True) if n > 0}
+        band_pick = st.selectbox(
+            "Open a bar", sorted(band_bars, key=lambda p: (band_bars[p][0], p), reverse=True), index=None,
+            key="ov_drill_band", placeholder="Click a bar, or choose one, to see the accounts behind it",
+            format_func=lambda p: (f"{band_bars[p][1]} on {fmt.date_text(band_bars[p][0])} "
+                                   f"({band_bars[p][2]:,} accounts)"))
+        if band_pick is not None:
+            run_day, band_code = band_pick.split("|")
+            rows = drill_data.band_customers(drill_roles, db, date.fromisoformat(run_day), band_code, segment,
+                                             region, owner)
+            band_words = f"in the {band_bars[band_pick][1]} band on {fmt.date_text(band_bars[band_pick][0])}"
+            show_records(rows, "ov_band_customers", band_words)
         if moves["previous"] is None:
             st.info("Band moves need two scoring runs at least a week apart.")
         else:
@@ -426,11 +453,29 @@ if section == "NPS and loyalty":
         fig.add_scatter(x=nt["month"], y=nt["nps_ci_low"], fill="tonexty", line={"width": 0},
                         name="95 % interval", hoverinfo="skip")
         fig.add_scatter(x=nt["month"], y=nt["nps"], mode="lines+markers", name="NPS",
-                        customdata=nt["nps_responses"],
-                        hovertemplate="%{x}: %{y:.1f} (%{customdata} answers)<extra></extra>")
+                        customdata=nt[["nps_responses", "month"]],
+                        hovertemplate="%{x}: %{y:.1f} (%{customdata[0]} answers)<extra></extra>")
         fig.update_layout(yaxis={"range": [-100, 100], "title": "NPS (-100 to +100)"}, height=380,
                           margin={"t": 50}, xaxis={"title": "Month"}, title="NPS by month")
-        plotly_chart(fig, key="ov_nps")
+        plotly_chart(fig, key="ov_nps", selection_mode="points",
+                     on_select=drill_data.opens("ov_nps", "ov_drill_nps", lambda p: drill_data.custom(p, 1)))
+        nps_points = dict(zip(nt["month"], zip(nt["nps_responses"], nt["nps"], strict=True), strict=True))
+        nps_month = st.selectbox(
+            "Open a month", list(nps_points)[::-1], index=None, key="ov_drill_nps",
+            placeholder="Click a point, or choose a month, to see the answers behind its NPS",
+            format_func=lambda m: f"{m} ({int(nps_points[m][0]):,} answers, NPS {nps_points[m][1]:+.0f})")
+        if nps_month is not None:
+            answers = drill_data.month_answers(drill_roles, db, nps_month, as_of, segment, region, owner)
+            if personal:
+                st.caption(f"{len(answers):,} answers with a score in {nps_month}, newest first.")
+                st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, key="ov_nps_answers",
+                             column_config=ANSWER_COLUMNS, placeholder=fmt.DASH)
+            else:
+                st.caption(f"Your role sees aggregates only: the answers of {nps_month} by segment, region and "
+                           "channel.")
+                st.dataframe(answers, hide_index=True, key="ov_nps_breakdown", column_config={
+                    "segment": "Segment", "region": "Region", "channel": "Channel",
+                    "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
     tiles = st.container(horizontal=True, gap="small")
     for key in ("loyalty_outstanding_points", "loyalty_liability", "redemption_rate"):
         metric(tiles, key)

@@ -84,3 +84,37 @@ def test_exec_clicks_a_tier_bar_and_sees_its_members_by_segment_and_region(page:
     table = page.locator('[data-testid="stDataFrame"]').last
     expect(table).to_contain_text("Segment")
     expect(table).to_contain_text(tier)
+
+
+def test_a_manager_clicks_a_period_of_the_nps_trend_and_sees_its_answers(page: Page, app_url: str) -> None:
+    log_in(page, app_url, "manager")
+    page.goto(f"{app_url}/nps")
+    chart = page.locator(".js-plotly-plot").filter(
+        has=page.locator(".gtitle", has_text="NPS per period with its 95 % interval"))
+    expect(chart).to_have_count(1, timeout=180_000)
+    wait_until_idle(page)
+    bars = chart.locator(".barlayer .point path")  # the answers per period, under the NPS line
+    expect(bars.last).to_be_visible()
+    _click(page, bars.last)  # the newest period
+    wait_until_idle(page)
+    expect(page.get_by_role("combobox", name="Open a point")).to_have_value(
+        re.compile(r"^The month of \w+ \d{4} \([\d,]+ answers, NPS [+-]?\d+\)$"))
+    expect(page.get_by_text(re.compile(r"^[\d,]+ answers with a score, newest first\.$"))).to_be_visible()
+
+
+def test_exec_clicks_a_health_band_bar_and_sees_it_by_segment_and_region(page: Page, app_url: str) -> None:
+    log_in(page, app_url, "exec")
+    page.goto(f"{app_url}/overview")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=180_000)
+    wait_until_idle(page)
+    page.locator('[data-testid="stMain"] button').filter(has_text=re.compile("^Health bands$")).first.click()
+    chart = _chart(page, "Accounts per health band at each scoring run")
+    bars = chart.locator(".barlayer .point path")
+    expect(bars.last).to_be_visible()
+    _click(page, bars.last)
+    wait_until_idle(page)
+    expect(page.get_by_role("combobox", name="Open a bar")).to_have_value(
+        re.compile(r"^(Healthy|Watch|At risk) on .+ \([\d,]+ accounts\)$"))
+    expect(page.get_by_text("Your role sees aggregates only: the customers in the")).to_be_visible()
+    table = page.locator('[data-testid="stDataFrame"]').filter(has_text="Segment").last
+    expect(table).not_to_contain_text("Customer id")

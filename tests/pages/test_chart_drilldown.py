@@ -1,5 +1,6 @@
-"""Chart drill-down: a bar or cell of the Overview's revenue mix and cohort heatmap, a point of its
-trend, and a cell of the NPS themes heatmap open the records behind them (the box under each chart
+"""Chart drill-down: a bar or cell of the Overview's revenue mix, cohort heatmap and health bands, a
+point of its trend, and a point of the NPS trend and a cell of its themes heatmap open the records
+behind them (the box under each chart
 is what a click on the chart sets, see ui.drilldown.opens); exec gets them by segment and region.
 
 The store is test_drilldown's: six hand-built customers in segment "drilltest" with orders 5, 10
@@ -15,7 +16,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from db.engine import get_engine
-from db.models import Feedback
+from db.models import Feedback, ScoreSnapshot
 from tests.pages.helpers import app_as, page_text
 from tests.pages.test_drilldown import SEGMENT, store  # noqa: F401 - the shared fixture
 
@@ -160,3 +161,106 @@ def test_a_cell_of_the_detractor_themes_opens_its_answers(store):  # noqa: F811
     assert list(zip(shown["segment"], shown["region"], shown["channel"], shown["answers"], strict=True)) == [
         (SEGMENT, "north-x", "email", 1)]
     assert "Leaky" not in page_text(at)
+
+
+def test_a_bar_of_the_health_bands_opens_its_accounts(store):  # noqa: F811
+    """Two scoring runs by hand: 8 days ago A watch, B at risk; yesterday A healthy, B and C at
+    risk, D watch. The at-risk bar of yesterday holds B and C, largest churn risk first."""
+    today = store["now"].date()
+    runs = {
+        today - timedelta(days=8): [("A", "watch", 55.0, 0.35), ("B", "at_risk", 25.0, 0.7)],
+        today - timedelta(days=1): [("A", "healthy", 80.0, 0.1), ("B", "at_risk", 20.0, 0.8),
+                                    ("C", "at_risk", 30.4, 0.6), ("D", "watch", 50.0, 0.3)],
+    }
+    with Session(get_engine(store["url"])) as s:
+        for day, rows in runs.items():
+            for who, band, health, churn in rows:
+                s.add(ScoreSnapshot(customer_id=store["ids"][who], as_of=day, health_score=health, band=band,
+                                    churn_probability=churn))
+        s.commit()
+    yesterday = f"{today - timedelta(days=1):%Y-%m-%d}"
+    at = _overview("manager")
+    at.segmented_control(key="ov_section").set_value("Health bands").run()
+    assert not at.exception, at.exception
+    box = at.selectbox(key="ov_drill_band")
+    assert len(box.options) == 5  # one per bar with accounts: 2 + 3
+    assert any(o.startswith("At risk on ") and o.endswith("(2 accounts)") for o in box.options)
+    box.set_value(f"{yesterday}|at_risk").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "churn_percent")
+    assert list(zip(shown["external_id"], shown["health_score"], shown["churn_percent"], strict=True)) == [
+        ("DRL-B", 20.0, 80.0), ("DRL-C", 30.0, 60.0)]
+    assert list(shown["name"]) == ["Drillperson Banders", "Drillperson Canders"]
+
+    # Exec: the same bar by segment and region (B south-x, C north-x), no name or id.
+    at = _overview("exec")
+    at.segmented_control(key="ov_section").set_value("Health bands").run()
+    at.selectbox(key="ov_drill_band").set_value(f"{yesterday}|at_risk").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "region")
+    assert not {"external_id", "name", "customer_id"} & set(shown.columns)
+    assert sorted(zip(shown["segment"], shown["region"], shown["customers"], strict=True)) == [
+        (SEGMENT, "north-x", 1), (SEGMENT, "south-x", 1)]
+    assert "Drillperson" not in page_text(at) and "DRL-" not in page_text(at)
+
+
+def test_a_point_of_the_nps_trend_opens_its_answers(store):  # noqa: F811
+    """The monthly trend's point of C's month holds every scored answer submitted in that month
+    (the fixture's answers, by their age in days; the 400-day-old one is outside the window)."""
+    now = store["now"]
+    a = store["answers"]
+    ages = {("A", 10): 3, ("B", 9): 50, ("D", 7): 60, ("C", 3): 2, (None, 0): 40}
+    month = now - timedelta(days=2)
+    expected = {a[k] for k, days in ages.items() if _month(now - timedelta(days=days)) == _month(month)}
+    st.cache_data.clear()
+    at = app_as("manager", "views/nps.py", timeout=120)
+    assert not at.exception, at.exception
+    box = at.selectbox(key="nps_drill_point")
+    words = f"The month of {month:%B %Y} ("
+    labels = [o for o in box.options if o.startswith(words)]
+    assert labels == [f"{words}{len(expected)} answers, " + labels[0].split(", ", 1)[1]]
+    # Values run newest period first, as the labels: the value is the period's index.
+    value = len(box.options) - 1 - box.options.index(labels[0])
+    box.set_value(value).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "answer_id")
+    assert set(shown["answer_id"]) == expected
+    assert list(shown["submitted_at"]) == sorted(shown["submitted_at"], reverse=True)  # newest first
+
+    at = app_as("exec", "views/nps.py", timeout=120)
+    at.selectbox(key="nps_drill_point").set_value(value).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "channel")
+    assert not {"answer_id", "customer", "comment"} & set(shown.columns)
+    assert int(shown["answers"].sum()) == len(expected)
+    assert "Leaky" not in page_text(at) and "DRL-" not in page_text(at)
+
+
+def test_a_point_of_the_overview_nps_by_month_opens_its_answers(store):  # noqa: F811
+    """Under the segment filter only the six customers' answers count (the answer no customer
+    matched drops out); C's month holds the scored answers of that month by their age in days."""
+    now = store["now"]
+    a = store["answers"]
+    ages = {("A", 10): 3, ("B", 9): 50, ("D", 7): 60, ("C", 3): 2}
+    month = _month(now - timedelta(days=2))
+    expected = {a[k] for k, days in ages.items() if _month(now - timedelta(days=days)) == month}
+    at = _overview("manager")
+    at.segmented_control(key="ov_section").set_value("NPS and loyalty").run()
+    assert not at.exception, at.exception
+    box = at.selectbox(key="ov_drill_nps")
+    assert [o for o in box.options if o.startswith(f"{month} (")][0].startswith(f"{month} ({len(expected)} answers")
+    box.set_value(month).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "answer_id")
+    assert set(shown["answer_id"]) == expected
+    assert a[(None, 0)] not in set(shown["answer_id"])
+
+    at = _overview("exec")
+    at.segmented_control(key="ov_section").set_value("NPS and loyalty").run()
+    at.selectbox(key="ov_drill_nps").set_value(month).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "channel")
+    assert not {"answer_id", "customer", "comment"} & set(shown.columns)
+    assert set(shown["segment"]) == {SEGMENT}
+    assert int(shown["answers"].sum()) == len(expected)
+    assert "Leaky" not in page_text(at) and "DRL-" not in page_text(at)
