@@ -36,13 +36,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from core.config import get_settings
 from db import generation
-from db.engine import get_engine
+from db.engine import get_engine, session_writing
 
 T = TypeVar("T")
 
@@ -116,23 +115,11 @@ def _state_of(connection: Connection, tables: Iterable[str] | None) -> tuple[tup
             _counters["checks"] += 1
 
 
-def _session_writing(session: Session) -> bool:
-    """True while ``session`` holds writes not yet committed (its reads must not be kept)."""
-    if session.new or session.dirty or session.deleted:
-        return True
-    if not session.in_transaction():
-        return False
-    conn = session.connection()
-    if conn.dialect.name == "sqlite":
-        return bool(getattr(conn.connection.dbapi_connection, "in_transaction", False))
-    return conn.execute(text("SELECT txid_current_if_assigned()")).scalar() is not None
-
-
 def _database_state(session: Session | None,
                     tables: Iterable[str] | None) -> tuple[str, tuple[tuple[str, int], ...]] | None:
     """(database, generation) for the key, or None when the read must not be kept."""
     if session is not None:
-        if _session_writing(session):
+        if session_writing(session):
             return None
         conn = session.connection()
         return str(conn.engine.url), _state_of(conn, tables)

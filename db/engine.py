@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -89,3 +89,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def session_writing(session: Session) -> bool:
+    """True while ``session`` holds writes not yet committed (pending, flushed, or an open
+    write transaction): reads made in it must not be kept for others (core.readcache,
+    core.analytics.source)."""
+    if session.new or session.dirty or session.deleted:
+        return True
+    if not session.in_transaction():
+        return False
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        return bool(getattr(conn.connection.dbapi_connection, "in_transaction", False))
+    return conn.execute(text("SELECT txid_current_if_assigned()")).scalar() is not None

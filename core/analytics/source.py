@@ -36,10 +36,12 @@ from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
+
+from db.engine import session_writing
 
 # name -> the SELECT that reads it; columns are exactly what the analytics use.
 # Timestamps come as text from SQLite and as timestamps from PostgreSQL: the views below cast.
@@ -115,18 +117,6 @@ event.listen(OrmSession, "after_flush", _clear_reads)
 event.listen(Engine, "before_cursor_execute", _note_write)
 event.listen(Engine, "commit", _after_commit)
 event.listen(Engine, "rollback", _after_rollback)
-
-
-def session_writing(session: Session) -> bool:
-    """True while ``session`` holds writes not yet committed (pending or flushed)."""
-    if session.new or session.dirty or session.deleted:
-        return True
-    if not session.in_transaction():
-        return False
-    conn = session.connection()
-    if conn.dialect.name == "sqlite":
-        return bool(getattr(conn.connection.dbapi_connection, "in_transaction", False))
-    return conn.execute(text("SELECT txid_current_if_assigned()")).scalar() is not None
 
 
 def _adbc_uri(conn: Connection) -> tuple[str, str] | None:
