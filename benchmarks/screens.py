@@ -60,7 +60,8 @@ def _app(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
     port = _free_port()
     with log.open("w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                 "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                                 "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                                 "--server.fileWatcherType", "none"],
                                 cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:

@@ -50,7 +50,10 @@ def running_app(env: dict[str, str], log_path: Path) -> Iterator[str]:
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+             "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             # Not watching the checkout: an edit made while the tests run must not reload modules
+             # under the running app (db.models defined twice).
+             "--server.fileWatcherType", "none"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
