@@ -264,3 +264,40 @@ def test_a_point_of_the_overview_nps_by_month_opens_its_answers(store):  # noqa:
     assert set(shown["segment"]) == {SEGMENT}
     assert int(shown["answers"].sum()) == len(expected)
     assert "Leaky" not in page_text(at) and "DRL-" not in page_text(at)
+
+
+def _loyalty(username: str):  # noqa: ANN202
+    st.cache_data.clear()
+    at = app_as(username, "views/loyalty.py", timeout=120)
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_bar_of_loyalty_flows_opens_its_members(store):  # noqa: F811
+    """The store's ledger (every other entry removed): A earns 500, B 300 and C 100 thirty days
+    ago; C redeems 40 five days ago; nothing has expired yet (A's lot expires in 10 days)."""
+    now = store["now"]
+    earned, redeemed = _month(now - timedelta(days=30)), _month(now - timedelta(days=5))
+    at = _loyalty("manager")
+    box = at.selectbox(key="loy_flow_bar")
+    # A bar for each kind with points in a month, and none for expired points.
+    assert set(box.options) == {f"Earned points in {earned}", f"Redeemed points in {redeemed}"}
+    box.set_value(f"{earned}|earned").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "points")
+    assert list(zip(shown["external_id"], shown["points"], strict=True)) == [
+        ("DRL-A", 500), ("DRL-B", 300), ("DRL-C", 100)]
+    assert list(shown["name"]) == ["Drillperson Aanders", "Drillperson Banders", "Drillperson Canders"]
+    at.selectbox(key="loy_flow_bar").set_value(f"{redeemed}|redeemed").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "points")
+    assert list(zip(shown["external_id"], shown["points"], strict=True)) == [("DRL-C", 40)]
+
+    at = _loyalty("exec")
+    at.selectbox(key="loy_flow_bar").set_value(f"{earned}|earned").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "members")
+    # A and C are in north-x, B in south-x.
+    assert [tuple(r) for r in shown[["segment", "region", "members", "points"]].itertuples(index=False)] == [
+        (SEGMENT, "north-x", 2, 600), (SEGMENT, "south-x", 1, 300)]
+    assert "Drillperson" not in page_text(at) and "DRL-" not in page_text(at)
