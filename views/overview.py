@@ -484,16 +484,27 @@ if section == "NPS and loyalty":
     else:
         lm = data.loyalty_by_month(db, as_of)
         fig = go.Figure()
-        fig.add_bar(x=lm["month"], y=lm["earned"], name="Earned")
-        fig.add_bar(x=lm["month"], y=-lm["redeemed"], name="Redeemed")
-        fig.add_bar(x=lm["month"], y=-lm["expired"], name="Expired")
+        flows = {"earned": "Earned", "redeemed": "Redeemed", "expired": "Expired"}
+        for kind, label in flows.items():
+            fig.add_bar(x=lm["month"], y=lm[kind] if kind == "earned" else -lm[kind], name=label,
+                        customdata=[f"{m:%Y-%m}|{kind}" for m in lm["month"]])
         fig.add_scatter(x=lm["month"], y=lm["liability"], name="Liability at month end", yaxis="y2",
                         mode="lines+markers")
         fig.update_layout(barmode="relative", yaxis={"title": "Points in the month"}, xaxis={"title": "Month"},
                           yaxis2={"title": fmt.money_label("Liability"), "overlaying": "y", "side": "right"},
                           legend={"orientation": "h"}, height=380, margin={"t": 50},
                           title="Loyalty points and liability by month")
-        plotly_chart(fig, key="ov_loyalty")
+        plotly_chart(fig, key="ov_loyalty", selection_mode="points",
+                     on_select=drill_data.opens("ov_loyalty", "ov_drill_loyalty", drill_data.custom))
+        loy_bars = [f"{m:%Y-%m}|{kind}" for m, row in zip(lm["month"], lm.itertuples(), strict=True)
+                    for kind in flows if getattr(row, kind) > 0][::-1]
+        loy_bar = st.selectbox("Open a bar", loy_bars, index=None, key="ov_drill_loyalty",
+                               placeholder="Click a bar, or choose one, to see the members behind it",
+                               format_func=lambda v: f"{flows[v.split('|')[1]]} points in {v.split('|')[0]}")
+        if loy_bar is not None:
+            mo, kind = loy_bar.split("|")
+            rows = drill_data.loyalty_flow_members(drill_roles, db, as_of, mo, kind)
+            show_records(rows, "ov_loyalty_members", f"with {flows[kind].lower()} points in {mo} (points: how many)")
         if scope:
             st.caption("The monthly loyalty chart covers the whole store; the numbers above follow the filter.")
 

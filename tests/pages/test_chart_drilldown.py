@@ -301,3 +301,27 @@ def test_a_bar_of_loyalty_flows_opens_its_members(store):  # noqa: F811
     assert [tuple(r) for r in shown[["segment", "region", "members", "points"]].itertuples(index=False)] == [
         (SEGMENT, "north-x", 2, 600), (SEGMENT, "south-x", 1, 300)]
     assert "Drillperson" not in page_text(at) and "DRL-" not in page_text(at)
+
+
+def test_a_bar_of_the_overviews_loyalty_by_month_opens_its_members(store):  # noqa: F811
+    """The same ledger as above, on the Overview's "Loyalty points and liability by month"."""
+    now = store["now"]
+    earned, redeemed = _month(now - timedelta(days=30)), _month(now - timedelta(days=5))
+    at = _overview("manager")
+    at.segmented_control(key="ov_section").set_value("NPS and loyalty").run()
+    assert not at.exception, at.exception
+    box = at.selectbox(key="ov_drill_loyalty")
+    assert set(box.options) == {f"Earned points in {earned}", f"Redeemed points in {redeemed}"}
+    box.set_value(f"{redeemed}|redeemed").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "points")
+    assert list(zip(shown["external_id"], shown["points"], strict=True)) == [("DRL-C", 40)]
+
+    at = _overview("exec")
+    at.segmented_control(key="ov_section").set_value("NPS and loyalty").run()
+    at.selectbox(key="ov_drill_loyalty").set_value(f"{earned}|earned").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "members")
+    assert [tuple(r) for r in shown[["segment", "region", "members", "points"]].itertuples(index=False)] == [
+        (SEGMENT, "north-x", 2, 600), (SEGMENT, "south-x", 1, 300)]
+    assert "Drillperson" not in page_text(at) and "DRL-" not in page_text(at)
