@@ -338,6 +338,28 @@ def loyalty_flow_members(*, session: Session, as_of: date, month: str, kind: str
     return member_flows(ledger_state(session=session, as_of=as_of), month=start.date(), kind=kind)
 
 
+CAMPAIGN_GROUPS = ("contacted", "holdout")
+
+
+def campaign_customers(*, session: Session, campaign_id: int) -> pd.DataFrame:
+    """The customers behind one campaign of the Overview's "Uplift per campaign": its contacted and
+    held-out customers with their outcome, by core.outreach.outreach_outcomes (the rows
+    core.outreach.campaign_results counts, so they add up to its figures).
+
+    Columns: customer_id (Customer.id), group ("contacted" or "holdout"), triggered_at,
+    inactive (no order in the activity horizon before the outreach), reactivated (inactive and an
+    order within 30 days after), revenue_after (order totals in those days, money); contacted first,
+    reactivated first, then by customer id. Show with :func:`with_people` (personal data) or count
+    with :func:`breakdown` (exec; add `contacted`, `held_out` etc. as 0/1 columns first)."""
+    from core.outreach import outreach_outcomes
+
+    out = outreach_outcomes(session=session, campaign_id=campaign_id)
+    out = out[out["group"].isin(CAMPAIGN_GROUPS)]
+    out = out.sort_values(["group", "reactivated", "customer_id"], ascending=[True, False, True], kind="stable")
+    return out[["customer_id", "group", "triggered_at", "inactive", "reactivated", "revenue_after"]].reset_index(
+        drop=True)
+
+
 # ---------------------------------------------------------------- chart cells (Overview, NPS)
 
 def breakdown(*, session: Session, records: pd.DataFrame, counts: dict[str, str]) -> pd.DataFrame:

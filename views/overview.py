@@ -538,7 +538,7 @@ if section == "Outreach results":
         plot = camp.dropna(subset=["uplift"])
         if not plot.empty:
             fig = go.Figure(go.Scatter(
-                x=plot["uplift"] * 100, y=plot["name"], mode="markers",
+                x=plot["uplift"] * 100, y=plot["name"], mode="markers", customdata=plot["campaign_id"].astype(int),
                 error_x={"type": "data", "symmetric": False,
                          "array": (plot["uplift_ci_high"] - plot["uplift"]) * 100,
                          "arrayminus": (plot["uplift"] - plot["uplift_ci_low"]) * 100}))
@@ -546,7 +546,16 @@ if section == "Outreach results":
             fig.update_layout(xaxis={"title": "Uplift in reactivation rate, percentage points (95 % interval)"},
                               yaxis={"title": "Campaign"}, title="Uplift per campaign",
                               height=160 + 40 * len(plot), margin={"t": 50})
-            plotly_chart(fig, key="ov_uplift")
+            plotly_chart(fig, key="ov_uplift", selection_mode="points",
+                         on_select=drill_data.opens("ov_uplift", "ov_drill_campaign", drill_data.custom))
+        names = dict(zip(camp["campaign_id"].astype(int), camp["name"], strict=True))
+        picked = st.selectbox("Open a campaign", list(names), index=None, key="ov_drill_campaign",
+                              format_func=names.get,
+                              placeholder="Click a point, or choose a campaign, to see its customers and outcome")
+        if picked is not None:
+            show_records(drill_data.campaign_customers(drill_roles, db, int(picked)), "ov_campaign_customers",
+                         f"contacted or held out by {names[int(picked)]} (reactivated: inactive before, an order "
+                         "within 30 days after)")
         st.caption("Uplift: reactivation rate of contacted customers who were inactive at outreach time "
                    "minus that of the held-out group; reactivated = an order within 30 days after.")
     oc = data.offer_codes(*args)

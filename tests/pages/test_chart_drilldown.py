@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from db.engine import get_engine
-from db.models import Feedback, ScoreSnapshot
+from db.models import Campaign, Feedback, Outreach, ScoreSnapshot
 from tests.pages.helpers import app_as, page_text
 from tests.pages.test_drilldown import SEGMENT, store  # noqa: F401 - the shared fixture
 
@@ -324,4 +324,45 @@ def test_a_bar_of_the_overviews_loyalty_by_month_opens_its_members(store):  # no
     shown = _table(at, "members")
     assert [tuple(r) for r in shown[["segment", "region", "members", "points"]].itertuples(index=False)] == [
         (SEGMENT, "north-x", 2, 600), (SEGMENT, "south-x", 1, 300)]
+    assert "Drillperson" not in page_text(at) and "DRL-" not in page_text(at)
+
+
+def test_a_campaign_of_the_uplift_chart_opens_its_customers(store):  # noqa: F811
+    """A campaign 35 days ago (horizon 90 days, reactivation window 30): sent to A, B and D, C and
+    E held out, F suppressed. By the store's orders: A (100 days ago) and C (120) ordered in the
+    90 days before, so were active; B, D and E were inactive; B ordered 30 days ago, within 30 days
+    after, so B is reactivated; nobody else ordered in the window. F is in neither group."""
+    now, ids = store["now"], store["ids"]
+    at_time = now - timedelta(days=35)
+    with Session(get_engine(store["url"])) as s:
+        camp = Campaign(name="Drill campaign", template="winback", created_by="manager", created_at=at_time)
+        s.add(camp)
+        s.flush()
+        for key, status in (("A", "sent"), ("B", "sent"), ("D", "sent"), ("C", "holdout"), ("E", "holdout"),
+                            ("F", "suppressed")):
+            s.add(Outreach(customer_id=ids[key], template="winback", channel="email", campaign_id=camp.id,
+                           triggered_by="manager", triggered_at=at_time, idempotency_key=f"drill-{key}",
+                           status=status))
+        s.commit()
+        cid = camp.id
+    at = _overview("manager")
+    at.segmented_control(key="ov_section").set_value("Outreach results").run()
+    assert not at.exception, at.exception
+    at.selectbox(key="ov_drill_campaign").set_value(cid).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "reactivated")
+    assert [tuple(r) for r in shown[["external_id", "group", "inactive", "reactivated"]].itertuples(index=False)] == [
+        ("DRL-B", "contacted", True, True), ("DRL-A", "contacted", False, False),
+        ("DRL-D", "contacted", True, False), ("DRL-C", "holdout", False, False),
+        ("DRL-E", "holdout", True, False)]
+
+    at = _overview("exec")
+    at.segmented_control(key="ov_section").set_value("Outreach results").run()
+    at.selectbox(key="ov_drill_campaign").set_value(cid).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "contacted_reactivated")
+    # north-x: A (contacted), C and E (held out); south-x: B (contacted, reactivated) and D (contacted).
+    assert [tuple(r) for r in shown[["region", "customers", "contacted", "contacted_reactivated", "held_out",
+                                     "held_out_reactivated"]].itertuples(index=False)] == [
+        ("north-x", 3, 1, 0, 2, 0), ("south-x", 2, 2, 1, 0, 0)]
     assert "Drillperson" not in page_text(at) and "DRL-" not in page_text(at)
