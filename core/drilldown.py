@@ -23,7 +23,7 @@ from sqlmodel import Session, col
 
 from core import kpis
 from core.health import CHURN_PERCENT_DECIMALS, HEALTH_DECIMALS
-from core.loyalty import ledger_summary
+from core.loyalty import ledger_state, ledger_summary, member_flows
 from core.nps import DETRACTOR_MAX, PROMOTER_MIN
 from core.roles import parse_roles, require_personal_data
 from db.models import Customer, Feedback, Order, ScoreSnapshot
@@ -322,6 +322,42 @@ def loyalty_breakdown(*, session: Session, as_of: date, which: str, tier: str | 
     out[["members", "balance", "expiring_points"]] = out[["members", "balance", "expiring_points"]].astype("int64")
     return out.sort_values(["members", "segment", "region", "tier"],
                            ascending=[False, True, True, True]).reset_index(drop=True)[cols]
+
+
+def loyalty_flow_members(*, session: Session, as_of: date, month: str, kind: str) -> pd.DataFrame:
+    """The members behind one bar of the Loyalty screen's "Earned, redeemed and expired by month"
+    (core.loyalty.summary_by_month at `as_of`): those with points of `kind` ("earned", "redeemed"
+    or "expired") in `month` ("YYYY-MM"), by core.loyalty.member_flows.
+
+    Columns: customer_id (Customer.id), points (of that kind in that month); most points first.
+    The points add up to the bar. Aggregates only, but per customer: show them with
+    :func:`with_people` (personal data) or count them with :func:`breakdown` (exec). Computes the
+    ledger for `as_of` afresh (seconds at the reference size): for a click, not for a page.
+    Raises core.kpis.KpiError for a label that is not a month, core.loyalty.LoyaltyError for another kind."""
+    start = _month_start(month)
+    return member_flows(ledger_state(session=session, as_of=as_of), month=start.date(), kind=kind)
+
+
+CAMPAIGN_GROUPS = ("contacted", "holdout")
+
+
+def campaign_customers(*, session: Session, campaign_id: int) -> pd.DataFrame:
+    """The customers behind one campaign of the Overview's "Uplift per campaign": its contacted and
+    held-out customers with their outcome, by core.outreach.outreach_outcomes (the rows
+    core.outreach.campaign_results counts, so they add up to its figures).
+
+    Columns: customer_id (Customer.id), group ("contacted" or "holdout"), triggered_at,
+    inactive (no order in the activity horizon before the outreach), reactivated (inactive and an
+    order within 30 days after), revenue_after (order totals in those days, money); contacted first,
+    reactivated first, then by customer id. Show with :func:`with_people` (personal data) or count
+    with :func:`breakdown` (exec; add `contacted`, `held_out` etc. as 0/1 columns first)."""
+    from core.outreach import outreach_outcomes
+
+    out = outreach_outcomes(session=session, campaign_id=campaign_id)
+    out = out[out["group"].isin(CAMPAIGN_GROUPS)]
+    out = out.sort_values(["group", "reactivated", "customer_id"], ascending=[True, False, True], kind="stable")
+    return out[["customer_id", "group", "triggered_at", "inactive", "reactivated", "revenue_after"]].reset_index(
+        drop=True)
 
 
 # ---------------------------------------------------------------- chart cells (Overview, NPS)

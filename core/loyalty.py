@@ -786,22 +786,60 @@ def monthly_summary(*, session: Session, as_of: date, months: int = 24) -> pd.Da
     return summary_by_month(ledger_state(session=session, as_of=as_of), months=months)
 
 
-def summary_by_month(state: LedgerState, *, months: int = 24) -> pd.DataFrame:
+FLOW_COLUMNS = ("earned", "redeemed", "adjusted", "reversed", "expired")
+
+
+def point_flows(state: LedgerState) -> pd.DataFrame:
+    """Every movement of points seen by ``state.as_of`` (before its cutoff), one row each.
+
+    Columns: customer_id (Customer.id), month (pandas Period "M" of when it happened), and the
+    points it moved, each row non-zero in one column: earned (an earn entry's credit), redeemed
+    (a redemption's debit), adjusted (an adjustment, signed), reversed (points taken back by a
+    reversal, positive), expired (a written expiry entry's debit, or a lot's expired points at its
+    expiry date). This is the one definition of the monthly flows: :func:`summary_by_month` sums
+    it by month, :func:`member_flows` by member.
+    """
     norm, lots = state.norm, state.lots
     cut = cutoff_for(state.as_of)
     seen = norm[(norm["occurred_at"] < cut) & ((norm["kind"] != "expire") | norm["written_expiry"])]
     ev = lots[(lots["expired"] > 0) & (lots["expires_at"] < cut)]
     flows = pd.concat([
-        pd.DataFrame({"t": seen["occurred_at"].to_numpy(),
+        pd.DataFrame({"customer_id": seen["customer_id"].to_numpy(), "t": seen["occurred_at"].to_numpy(),
                       "earned": np.where(seen["kind"] == "earn", seen["credit"], 0),
                       "redeemed": np.where(seen["kind"] == "redeem", seen["debit"], 0),
                       "adjusted": np.where(seen["kind"] == "adjust", seen["points"], 0),
                       "reversed": np.where(seen["kind"] == "reverse", -seen["points"], 0),
                       "expired": np.where(seen["written_expiry"], seen["debit"], 0)}),
-        pd.DataFrame({"t": ev["expires_at"].to_numpy(), "earned": 0, "redeemed": 0, "adjusted": 0,
-                      "reversed": 0, "expired": ev["expired"].to_numpy()}),
+        pd.DataFrame({"customer_id": ev["customer_id"].to_numpy(), "t": ev["expires_at"].to_numpy(), "earned": 0,
+                      "redeemed": 0, "adjusted": 0, "reversed": 0, "expired": ev["expired"].to_numpy()}),
     ], ignore_index=True)
     flows["month"] = flows["t"].dt.to_period("M")
+    return flows[["customer_id", "month", *FLOW_COLUMNS]]
+
+
+def member_flows(state: LedgerState, *, month: date, kind: str) -> pd.DataFrame:
+    """The members behind one bar of "Earned, redeemed and expired by month": those with points of
+    ``kind`` ("earned", "redeemed" or "expired") in the calendar month of ``month``, by
+    :func:`point_flows` (the same rows :func:`summary_by_month` sums, so the points add up to the bar).
+
+    Columns: customer_id (Customer.id), points (of that kind in that month, > 0); most points first,
+    then by customer id. Raises LoyaltyError for another ``kind``.
+    """
+    if kind not in ("earned", "redeemed", "expired"):
+        raise LoyaltyError(f"no flow {kind!r}: choose earned, redeemed or expired")
+    flows = point_flows(state)
+    flows = flows[(flows["month"] == pd.Period(month, "M")) & (flows[kind] != 0)]
+    out = flows.groupby("customer_id", as_index=False)[kind].sum().rename(columns={kind: "points"})
+    out["points"] = out["points"].astype("int64")
+    out = out[out["points"] > 0]
+    return out.sort_values(["points", "customer_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def summary_by_month(state: LedgerState, *, months: int = 24) -> pd.DataFrame:
+    """Per calendar month, the last ``months`` up to ``state.as_of``: :func:`point_flows` summed
+    (earned, redeemed, adjusted, reversed, expired, in points) with outstanding_points and
+    liability (money, point value from the settings) at the month's end."""
+    flows = point_flows(state)
     last = pd.Period(state.as_of, "M")
     all_months = pd.period_range(end=last, periods=months, freq="M")
     by = flows.groupby("month")[["earned", "redeemed", "adjusted", "reversed", "expired"]].sum()

@@ -883,36 +883,33 @@ def uplift_interval(x_c: int, n_c: int, x_h: int, n_h: int, z: float = 1.96) -> 
     return (d, d - z * se, d + z * se)
 
 
-def campaign_results(*, session: Session, campaign_id: int | None = None,
-                     now: datetime | None = None) -> pd.DataFrame:
-    """One row per campaign: counts, reactivation of contacted vs held-out, uplift, revenue.
+def outreach_outcomes(*, session: Session, campaign_id: int | None = None) -> pd.DataFrame:
+    """One row per campaign outreach (of one campaign if `campaign_id` is given) with its outcome.
 
-    contacted = the eligible customers not held out (queued, being sent, sent or failed).
-    Reactivation (design.md, core.analytics.definitions): inactive at outreach time (no order
-    in the activity horizon before it) and an order within 30 days after; a group's rate is
-    reactivated / inactive.
-    Revenue: order totals in those 30 days (contacted and holdout groups) and of orders
-    carrying one of the campaign's offer codes (first use of each code). No personal data.
+    Columns: outreach_id, campaign_id, customer_id (Customer.id), triggered_at, status,
+    offer_code, group ("contacted" = queued, being sent, sent or failed; "holdout"; "other" =
+    suppressed and the like), active_before (an order in the activity horizon up to
+    triggered_at), inactive (not active_before), ordered_after (an order within
+    REACTIVATION_DAYS after triggered_at), reactivated (inactive and ordered_after, the
+    reactivation of design.md / core.analytics.definitions), revenue_after (order totals in those
+    days, money). "other" rows are never inactive, reactivated or with revenue. This is the one
+    definition :func:`campaign_results` counts per campaign. No personal data beyond the id.
     """
-    now = now or utcnow()
     horizon = pd.Timedelta(days=get_settings().horizon_days)
     window = pd.Timedelta(days=REACTIVATION_DAYS)
-    cstmt = select(Campaign.id.label("campaign_id"), Campaign.name, Campaign.template, Campaign.created_at,
-                   Campaign.created_by, Campaign.holdout_share)
     ostmt = select(Outreach.id.label("outreach_id"), Outreach.campaign_id, Outreach.customer_id,
                    Outreach.triggered_at, Outreach.status, Outreach.offer_code).where(
         col(Outreach.campaign_id).is_not(None))
     if campaign_id is not None:
-        cstmt = cstmt.where(Campaign.id == campaign_id)
         ostmt = ostmt.where(Outreach.campaign_id == campaign_id)
-    camps = pd.read_sql(cstmt.order_by(col(Campaign.created_at).desc()), session.connection())
-    if camps.empty:
-        return pd.DataFrame(columns=RESULT_COLUMNS)
     outs = pd.read_sql(ostmt, session.connection())
     outs["triggered_at"] = pd.to_datetime(outs["triggered_at"])
     contacted_status = {"queued", "sending", "sent", "failed"}
     outs["group"] = outs["status"].map(lambda s: "contacted" if s in contacted_status
                                        else ("holdout" if s == "holdout" else "other"))
+    outs["active_before"] = False
+    outs["ordered_after"] = False
+    outs["revenue_after"] = 0.0
     grp = outs[outs["group"] != "other"]
     if not grp.empty:
         start = grp["triggered_at"].min() - horizon
@@ -926,13 +923,38 @@ def campaign_results(*, session: Session, campaign_id: int | None = None,
         m = grp[["outreach_id", "customer_id", "triggered_at"]].merge(orders, on="customer_id", how="inner")
         before = m[(m["ordered_at"] > m["triggered_at"] - horizon) & (m["ordered_at"] <= m["triggered_at"])]
         after = m[(m["ordered_at"] > m["triggered_at"]) & (m["ordered_at"] <= m["triggered_at"] + window)]
-        grp = grp.assign(
-            active_before=grp["outreach_id"].isin(before["outreach_id"]),
-            ordered_after=grp["outreach_id"].isin(after["outreach_id"]),
-            revenue_after=grp["outreach_id"].map(after.groupby("outreach_id")["total"].sum()).fillna(0.0),
-        )
-        grp["inactive"] = ~grp["active_before"]
-        grp["reactivated"] = grp["inactive"] & grp["ordered_after"]
+        in_grp = outs["group"] != "other"
+        outs["active_before"] = in_grp & outs["outreach_id"].isin(before["outreach_id"])
+        outs["ordered_after"] = in_grp & outs["outreach_id"].isin(after["outreach_id"])
+        outs["revenue_after"] = outs["outreach_id"].map(after.groupby("outreach_id")["total"].sum()).fillna(
+            0.0).where(in_grp, 0.0).astype(float)
+    outs["inactive"] = (outs["group"] != "other") & ~outs["active_before"]
+    outs["reactivated"] = outs["inactive"] & outs["ordered_after"]
+    return outs
+
+
+def campaign_results(*, session: Session, campaign_id: int | None = None,
+                     now: datetime | None = None) -> pd.DataFrame:
+    """One row per campaign: counts, reactivation of contacted vs held-out, uplift, revenue.
+
+    contacted = the eligible customers not held out (queued, being sent, sent or failed).
+    Reactivation (design.md, core.analytics.definitions): inactive at outreach time (no order
+    in the activity horizon before it) and an order within 30 days after; a group's rate is
+    reactivated / inactive (per outreach, by :func:`outreach_outcomes`).
+    Revenue: order totals in those 30 days (contacted and holdout groups) and of orders
+    carrying one of the campaign's offer codes (first use of each code). No personal data.
+    """
+    now = now or utcnow()
+    window = pd.Timedelta(days=REACTIVATION_DAYS)
+    cstmt = select(Campaign.id.label("campaign_id"), Campaign.name, Campaign.template, Campaign.created_at,
+                   Campaign.created_by, Campaign.holdout_share)
+    if campaign_id is not None:
+        cstmt = cstmt.where(Campaign.id == campaign_id)
+    camps = pd.read_sql(cstmt.order_by(col(Campaign.created_at).desc()), session.connection())
+    if camps.empty:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    outs = outreach_outcomes(session=session, campaign_id=campaign_id)
+    grp = outs[outs["group"] != "other"]
     codes = outs.dropna(subset=["offer_code"])
     redeemed = pd.DataFrame(columns=["campaign_id", "total"])
     if not codes.empty:

@@ -132,6 +132,36 @@ def theme_answers(roles: tuple[str, ...] | None, db: str, theme: str, month: str
         return drilldown.theme_answers(session=session, roles=roles, theme=theme, month=month, now=now)
 
 
+@cached()
+def loyalty_flow_members(roles: tuple[str, ...] | None, db: str, as_of: date, month: str,
+                         kind: str) -> pd.DataFrame:
+    """roles None: the aggregate-safe breakdown (members and points by segment and region)."""
+    with get_session() as session:
+        rec = drilldown.loyalty_flow_members(session=session, as_of=as_of, month=month, kind=kind)
+        if roles is None:
+            return drilldown.breakdown(session=session, records=rec,
+                                       counts={"members": "customer_id", "points": "sum:points"})
+        return drilldown.with_people(session=session, roles=roles, records=rec)
+
+
+@cached()
+def campaign_customers(roles: tuple[str, ...] | None, db: str, campaign_id: int) -> pd.DataFrame:
+    """roles None: the aggregate-safe breakdown (customers, contacted and held out, and how many of
+    each reactivated, by segment and region)."""
+    with get_session() as session:
+        rec = drilldown.campaign_customers(session=session, campaign_id=campaign_id)
+        if roles is None:
+            contacted, held = rec["group"] == "contacted", rec["group"] == "holdout"
+            counted = rec.assign(contacted=contacted.astype(int), held_out=held.astype(int),
+                                 contacted_reactivated=(contacted & rec["reactivated"]).astype(int),
+                                 held_out_reactivated=(held & rec["reactivated"]).astype(int))
+            return drilldown.breakdown(session=session, records=counted, counts={
+                "customers": "customer_id", "contacted": "sum:contacted",
+                "contacted_reactivated": "sum:contacted_reactivated", "held_out": "sum:held_out",
+                "held_out_reactivated": "sum:held_out_reactivated"})
+        return drilldown.with_people(session=session, roles=roles, records=rec)
+
+
 def opens(chart_key: str, box_key: str, to_option: Callable[[dict], Any]) -> Callable[[], None]:
     """An on_select callback for st.plotly_chart(key=chart_key): the first selected bar, point or
     cell, turned into an option by `to_option(point)`, becomes the value of the selectbox `box_key`

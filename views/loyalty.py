@@ -20,7 +20,7 @@ from core.config import get_settings
 from core.roles import Role, may_see_personal_data
 from ui.auth import require_screen, roles_key
 from ui.data import export_button
-from ui.drilldown import custom
+from ui.drilldown import custom, opens
 from ui.loyalty import ledger, members, members_and_overview, overview, today_utc
 from ui.safe import formula_safe, md, plotly_chart
 
@@ -39,8 +39,45 @@ def _open_tier() -> None:
         st.session_state["loy_drill_tier"] = custom(points[0])
 
 
-def render_programme(as_of: date, data: dict | None = None) -> None:
-    """Aggregates only: liability, rates, flows by month, tier mix."""
+FLOWS = {"earned": "Earned", "redeemed": "Redeemed", "expired": "Expired"}
+
+
+def _flow_members(roles: tuple[str, ...] | None, monthly: pd.DataFrame, as_of: date) -> None:
+    """The box under "Earned, redeemed and expired by month" (a click on a bar sets it): the members
+    with that kind of points that month, with names for roles that may see them (`roles`), by
+    segment and region otherwise (None)."""
+    from ui.drilldown import loyalty_flow_members
+    from ui.kpis import db_key
+
+    bars = [f"{m:%Y-%m}|{kind}" for m, row in zip(monthly["month"], monthly.itertuples(), strict=True)
+            for kind in FLOWS if getattr(row, kind) > 0][::-1]
+    pick = st.selectbox("Open a bar", bars, index=None, key="loy_flow_bar",
+                        placeholder="Click a bar, or choose one, to see the members behind it",
+                        format_func=lambda v: f"{FLOWS[v.split('|')[1]]} points in {v.split('|')[0]}")
+    if pick is None:
+        return
+    month, kind = pick.split("|")
+    rows = loyalty_flow_members(roles, db_key(), as_of, month, kind)
+    what = f"{FLOWS[kind].lower()} points in {month}"
+    points = st.column_config.NumberColumn(f"Points {FLOWS[kind].lower()}", format="%d")
+    if roles is None:
+        st.caption(f"{int(rows['members'].sum()):,} members {what}, by segment and region (your role sees "
+                   "aggregates only).")
+        st.dataframe(rows, hide_index=True, key="loy_flow_members", placeholder=fmt.DASH, column_config={
+            "segment": "Segment", "region": "Region", "members": st.column_config.NumberColumn("Members"),
+            "points": points})
+        return
+    st.caption(f"{len(rows):,} members {what}, most points first.")
+    st.dataframe(formula_safe(rows.drop(columns=["customer_id"]), ["external_id", "name", "owner", "segment",
+                                                                     "region"]),
+                 hide_index=True, key="loy_flow_members", placeholder=fmt.DASH, column_config={
+                     "external_id": "Customer id", "name": "Name", "owner": "Owner", "segment": "Segment",
+                     "region": "Region", "points": points})
+
+
+def render_programme(as_of: date, data: dict | None = None, roles: tuple[str, ...] | None = None) -> None:
+    """Aggregates only: liability, rates, flows by month, tier mix. A bar of the flows opens its
+    members: with names for `roles` that may see them, by segment and region for None."""
     data = data or overview(as_of)
     k = data["kpis"]
     if not k["members"]:
@@ -77,12 +114,15 @@ def render_programme(as_of: date, data: dict | None = None) -> None:
         plotly_chart(fig, key="loy_outstanding_chart")
     with right:
         fig = go.Figure()
-        for col, label in (("earned", "Earned"), ("redeemed", "Redeemed"), ("expired", "Expired")):
-            fig.add_bar(x=monthly["month"], y=monthly[col], name=label)
+        for col, label in FLOWS.items():
+            fig.add_bar(x=monthly["month"], y=monthly[col], name=label,
+                        customdata=[f"{m:%Y-%m}|{col}" for m in monthly["month"]])
         fig.update_layout(title="Earned, redeemed and expired by month", barmode="group", height=360,
                           xaxis={"title": "Month"}, yaxis={"title": "Points"},
                           legend={"orientation": "h"}, margin={"t": 50, "b": 10})
-        plotly_chart(fig, key="loy_flows_chart")
+        plotly_chart(fig, key="loy_flows_chart", selection_mode="points",
+                     on_select=opens("loy_flows_chart", "loy_flow_bar", custom))
+        _flow_members(roles, monthly, as_of)
     tiers = data["tiers"]
     left, right = st.columns([1, 2])
     with left:
@@ -275,7 +315,7 @@ def render_page(user) -> None:  # noqa: ANN001
             with ledger_tab:
                 render_ledger(user, as_of)
             with programme_tab:
-                render_programme(as_of, members_and_overview(roles_key(user.roles), as_of)[1])
+                render_programme(as_of, members_and_overview(roles_key(user.roles), as_of)[1], roles_key(user.roles))
         else:
             st.caption("The programme as a whole: aggregates only.")
             render_programme(as_of)

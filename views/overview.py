@@ -484,16 +484,27 @@ if section == "NPS and loyalty":
     else:
         lm = data.loyalty_by_month(db, as_of)
         fig = go.Figure()
-        fig.add_bar(x=lm["month"], y=lm["earned"], name="Earned")
-        fig.add_bar(x=lm["month"], y=-lm["redeemed"], name="Redeemed")
-        fig.add_bar(x=lm["month"], y=-lm["expired"], name="Expired")
+        flows = {"earned": "Earned", "redeemed": "Redeemed", "expired": "Expired"}
+        for kind, label in flows.items():
+            fig.add_bar(x=lm["month"], y=lm[kind] if kind == "earned" else -lm[kind], name=label,
+                        customdata=[f"{m:%Y-%m}|{kind}" for m in lm["month"]])
         fig.add_scatter(x=lm["month"], y=lm["liability"], name="Liability at month end", yaxis="y2",
                         mode="lines+markers")
         fig.update_layout(barmode="relative", yaxis={"title": "Points in the month"}, xaxis={"title": "Month"},
                           yaxis2={"title": fmt.money_label("Liability"), "overlaying": "y", "side": "right"},
                           legend={"orientation": "h"}, height=380, margin={"t": 50},
                           title="Loyalty points and liability by month")
-        plotly_chart(fig, key="ov_loyalty")
+        plotly_chart(fig, key="ov_loyalty", selection_mode="points",
+                     on_select=drill_data.opens("ov_loyalty", "ov_drill_loyalty", drill_data.custom))
+        loy_bars = [f"{m:%Y-%m}|{kind}" for m, row in zip(lm["month"], lm.itertuples(), strict=True)
+                    for kind in flows if getattr(row, kind) > 0][::-1]
+        loy_bar = st.selectbox("Open a bar", loy_bars, index=None, key="ov_drill_loyalty",
+                               placeholder="Click a bar, or choose one, to see the members behind it",
+                               format_func=lambda v: f"{flows[v.split('|')[1]]} points in {v.split('|')[0]}")
+        if loy_bar is not None:
+            mo, kind = loy_bar.split("|")
+            rows = drill_data.loyalty_flow_members(drill_roles, db, as_of, mo, kind)
+            show_records(rows, "ov_loyalty_members", f"with {flows[kind].lower()} points in {mo} (points: how many)")
         if scope:
             st.caption("The monthly loyalty chart covers the whole store; the numbers above follow the filter.")
 
@@ -527,7 +538,7 @@ if section == "Outreach results":
         plot = camp.dropna(subset=["uplift"])
         if not plot.empty:
             fig = go.Figure(go.Scatter(
-                x=plot["uplift"] * 100, y=plot["name"], mode="markers",
+                x=plot["uplift"] * 100, y=plot["name"], mode="markers", customdata=plot["campaign_id"].astype(int),
                 error_x={"type": "data", "symmetric": False,
                          "array": (plot["uplift_ci_high"] - plot["uplift"]) * 100,
                          "arrayminus": (plot["uplift"] - plot["uplift_ci_low"]) * 100}))
@@ -535,7 +546,16 @@ if section == "Outreach results":
             fig.update_layout(xaxis={"title": "Uplift in reactivation rate, percentage points (95 % interval)"},
                               yaxis={"title": "Campaign"}, title="Uplift per campaign",
                               height=160 + 40 * len(plot), margin={"t": 50})
-            plotly_chart(fig, key="ov_uplift")
+            plotly_chart(fig, key="ov_uplift", selection_mode="points",
+                         on_select=drill_data.opens("ov_uplift", "ov_drill_campaign", drill_data.custom))
+        names = dict(zip(camp["campaign_id"].astype(int), camp["name"], strict=True))
+        picked = st.selectbox("Open a campaign", list(names), index=None, key="ov_drill_campaign",
+                              format_func=names.get,
+                              placeholder="Click a point, or choose a campaign, to see its customers and outcome")
+        if picked is not None:
+            show_records(drill_data.campaign_customers(drill_roles, db, int(picked)), "ov_campaign_customers",
+                         f"contacted or held out by {names[int(picked)]} (reactivated: inactive before, an order "
+                         "within 30 days after)")
         st.caption("Uplift: reactivation rate of contacted customers who were inactive at outreach time "
                    "minus that of the held-out group; reactivated = an order within 30 days after.")
     oc = data.offer_codes(*args)

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from db.engine import get_engine
-from db.models import Feedback, ScoreSnapshot
+from db.models import Campaign, Feedback, Outreach, ScoreSnapshot
 from tests.pages.helpers import app_as, page_text
 from tests.pages.test_drilldown import SEGMENT, store  # noqa: F401 - the shared fixture
 
@@ -264,3 +264,105 @@ def test_a_point_of_the_overview_nps_by_month_opens_its_answers(store):  # noqa:
     assert set(shown["segment"]) == {SEGMENT}
     assert int(shown["answers"].sum()) == len(expected)
     assert "Leaky" not in page_text(at) and "DRL-" not in page_text(at)
+
+
+def _loyalty(username: str):  # noqa: ANN202
+    st.cache_data.clear()
+    at = app_as(username, "views/loyalty.py", timeout=120)
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_bar_of_loyalty_flows_opens_its_members(store):  # noqa: F811
+    """The store's ledger (every other entry removed): A earns 500, B 300 and C 100 thirty days
+    ago; C redeems 40 five days ago; nothing has expired yet (A's lot expires in 10 days)."""
+    now = store["now"]
+    earned, redeemed = _month(now - timedelta(days=30)), _month(now - timedelta(days=5))
+    at = _loyalty("manager")
+    box = at.selectbox(key="loy_flow_bar")
+    # A bar for each kind with points in a month, and none for expired points.
+    assert set(box.options) == {f"Earned points in {earned}", f"Redeemed points in {redeemed}"}
+    box.set_value(f"{earned}|earned").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "points")
+    assert list(zip(shown["external_id"], shown["points"], strict=True)) == [
+        ("DRL-A", 500), ("DRL-B", 300), ("DRL-C", 100)]
+    assert list(shown["name"]) == ["Drillperson Aanders", "Drillperson Banders", "Drillperson Canders"]
+    at.selectbox(key="loy_flow_bar").set_value(f"{redeemed}|redeemed").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "points")
+    assert list(zip(shown["external_id"], shown["points"], strict=True)) == [("DRL-C", 40)]
+
+    at = _loyalty("exec")
+    at.selectbox(key="loy_flow_bar").set_value(f"{earned}|earned").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "members")
+    # A and C are in north-x, B in south-x.
+    assert [tuple(r) for r in shown[["segment", "region", "members", "points"]].itertuples(index=False)] == [
+        (SEGMENT, "north-x", 2, 600), (SEGMENT, "south-x", 1, 300)]
+    assert "Drillperson" not in page_text(at) and "DRL-" not in page_text(at)
+
+
+def test_a_bar_of_the_overviews_loyalty_by_month_opens_its_members(store):  # noqa: F811
+    """The same ledger as above, on the Overview's "Loyalty points and liability by month"."""
+    now = store["now"]
+    earned, redeemed = _month(now - timedelta(days=30)), _month(now - timedelta(days=5))
+    at = _overview("manager")
+    at.segmented_control(key="ov_section").set_value("NPS and loyalty").run()
+    assert not at.exception, at.exception
+    box = at.selectbox(key="ov_drill_loyalty")
+    assert set(box.options) == {f"Earned points in {earned}", f"Redeemed points in {redeemed}"}
+    box.set_value(f"{redeemed}|redeemed").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "points")
+    assert list(zip(shown["external_id"], shown["points"], strict=True)) == [("DRL-C", 40)]
+
+    at = _overview("exec")
+    at.segmented_control(key="ov_section").set_value("NPS and loyalty").run()
+    at.selectbox(key="ov_drill_loyalty").set_value(f"{earned}|earned").run()
+    assert not at.exception, at.exception
+    shown = _table(at, "members")
+    assert [tuple(r) for r in shown[["segment", "region", "members", "points"]].itertuples(index=False)] == [
+        (SEGMENT, "north-x", 2, 600), (SEGMENT, "south-x", 1, 300)]
+    assert "Drillperson" not in page_text(at) and "DRL-" not in page_text(at)
+
+
+def test_a_campaign_of_the_uplift_chart_opens_its_customers(store):  # noqa: F811
+    """A campaign 35 days ago (horizon 90 days, reactivation window 30): sent to A, B and D, C and
+    E held out, F suppressed. By the store's orders: A (100 days ago) and C (120) ordered in the
+    90 days before, so were active; B, D and E were inactive; B ordered 30 days ago, within 30 days
+    after, so B is reactivated; nobody else ordered in the window. F is in neither group."""
+    now, ids = store["now"], store["ids"]
+    at_time = now - timedelta(days=35)
+    with Session(get_engine(store["url"])) as s:
+        camp = Campaign(name="Drill campaign", template="winback", created_by="manager", created_at=at_time)
+        s.add(camp)
+        s.flush()
+        for key, status in (("A", "sent"), ("B", "sent"), ("D", "sent"), ("C", "holdout"), ("E", "holdout"),
+                            ("F", "suppressed")):
+            s.add(Outreach(customer_id=ids[key], template="winback", channel="email", campaign_id=camp.id,
+                           triggered_by="manager", triggered_at=at_time, idempotency_key=f"drill-{key}",
+                           status=status))
+        s.commit()
+        cid = camp.id
+    at = _overview("manager")
+    at.segmented_control(key="ov_section").set_value("Outreach results").run()
+    assert not at.exception, at.exception
+    at.selectbox(key="ov_drill_campaign").set_value(cid).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "reactivated")
+    assert [tuple(r) for r in shown[["external_id", "group", "inactive", "reactivated"]].itertuples(index=False)] == [
+        ("DRL-B", "contacted", True, True), ("DRL-A", "contacted", False, False),
+        ("DRL-D", "contacted", True, False), ("DRL-C", "holdout", False, False),
+        ("DRL-E", "holdout", True, False)]
+
+    at = _overview("exec")
+    at.segmented_control(key="ov_section").set_value("Outreach results").run()
+    at.selectbox(key="ov_drill_campaign").set_value(cid).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "contacted_reactivated")
+    # north-x: A (contacted), C and E (held out); south-x: B (contacted, reactivated) and D (contacted).
+    assert [tuple(r) for r in shown[["region", "customers", "contacted", "contacted_reactivated", "held_out",
+                                     "held_out_reactivated"]].itertuples(index=False)] == [
+        ("north-x", 3, 1, 0, 2, 0), ("south-x", 2, 2, 1, 0, 0)]
+    assert "Drillperson" not in page_text(at) and "DRL-" not in page_text(at)
