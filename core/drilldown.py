@@ -497,12 +497,9 @@ def month_answers(*, session: Session, roles: Iterable[Any], month: str, as_of: 
     return _month_answer_rows(session, month, as_of, segment, region, owner)
 
 
-def month_answer_breakdown(*, session: Session, month: str, as_of: date, segment: str | None = None,
-                           region: str | None = None, owner: str | None = None) -> pd.DataFrame:
-    """The answers of one point of "NPS by month" as aggregates only (any role): segment, region,
-    channel ("(none)" where missing), answers; most first; the answers add up to the point's.
-    Raises core.kpis.KpiError for a month that is not YYYY-MM."""
-    rows = _month_answer_rows(session, month, as_of, segment, region, owner)
+def _answers_by_segment_region_channel(session: Session, rows: pd.DataFrame) -> pd.DataFrame:
+    """Answers (rows with answer_id, customer_id, channel) counted by segment, region and
+    channel ("(none)" where missing), most first: the aggregate-safe view of any answer list."""
     if rows.empty:
         return pd.DataFrame(columns=["segment", "region", "channel", "answers"])
     c = Customer.__table__.c
@@ -513,6 +510,15 @@ def month_answer_breakdown(*, session: Session, month: str, as_of: date, segment
     out["answers"] = out["answers"].astype("int64")
     return out.sort_values(["answers", "segment", "region", "channel"],
                            ascending=[False, True, True, True]).reset_index(drop=True)
+
+
+def month_answer_breakdown(*, session: Session, month: str, as_of: date, segment: str | None = None,
+                           region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The answers of one point of "NPS by month" as aggregates only (any role): segment, region,
+    channel ("(none)" where missing), answers; most first; the answers add up to the point's.
+    Raises core.kpis.KpiError for a month that is not YYYY-MM."""
+    rows = _month_answer_rows(session, month, as_of, segment, region, owner)
+    return _answers_by_segment_region_channel(session, rows)
 
 
 def band_customers(*, session: Session, run: date, band: str, segment: str | None = None,
@@ -564,16 +570,7 @@ def theme_breakdown(*, session: Session, theme: str, month: str, now: datetime) 
     """The answers of one theme cell as aggregates only (any role): segment, region, channel
     ("(none)" where missing), answers; most first; the answers add up to the cell."""
     rows = _theme_rows(session, theme, month, now)
-    if rows.empty:
-        return pd.DataFrame(columns=["segment", "region", "channel", "answers"])
-    c = Customer.__table__.c
-    seg = pd.read_sql(select(c.id, c.segment, c.region), session.connection()).set_index("id")
-    keyed = rows.join(seg, on="customer_id").fillna({"segment": "(none)", "region": "(none)"})
-    keyed["channel"] = keyed["channel"].fillna("(none)")
-    out = keyed.groupby(["segment", "region", "channel"], as_index=False).agg(answers=("answer_id", "size"))
-    out["answers"] = out["answers"].astype("int64")
-    return out.sort_values(["answers", "segment", "region", "channel"],
-                           ascending=[False, True, True, True]).reset_index(drop=True)
+    return _answers_by_segment_region_channel(session, rows)
 
 
 def _theme_rows(session: Session, theme: str, month: str, now: datetime) -> pd.DataFrame:

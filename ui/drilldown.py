@@ -18,6 +18,16 @@ from core.readcache import cached
 from ui.auth import roles_key  # noqa: F401 - the screens call it ui.roles_key
 from ui.db import get_session
 
+# How a list of survey answers reads on the Overview and NPS screens (column labels and formats).
+ANSWER_COLUMNS = {
+    "answer_id": st.column_config.NumberColumn("Answer id", format="%d"),
+    "customer": st.column_config.TextColumn("Customer id"),
+    "score": st.column_config.NumberColumn("Score", format="%d"),
+    "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY"),
+    "channel": st.column_config.TextColumn("Channel"),
+    "comment": st.column_config.TextColumn("Comment", width="large"),
+}
+
 
 @cached()
 def kpi_customers(roles: tuple[str, ...], db: str, kpi: str, as_of: date, horizon_days: int,

@@ -79,14 +79,6 @@ st.caption(f"Promoters {total['promoters']:,} · passives {total['passives']:,} 
 if split == "category":
     st.caption("A customer's answer counts once in each product category they bought in the period.")
 
-ANSWER_COLUMNS = {
-    "answer_id": st.column_config.NumberColumn("Answer id", format="%d"),
-    "customer": st.column_config.TextColumn("Customer id"),
-    "score": st.column_config.NumberColumn("Score", format="%d"),
-    "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY"),
-    "channel": st.column_config.TextColumn("Channel"),
-    "comment": st.column_config.TextColumn("Comment", width="large"),
-}
 
 # ---------------------------------------------------------------- trend
 fig = go.Figure()
@@ -134,7 +126,7 @@ else:
             answers = drill.nps_answers(roles, db_key(), None, p_lo, p_hi)
             st.caption(f"{len(answers):,} answers with a score, newest first.")
             st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, width="stretch",
-                         key="nps_point_answers", column_config=ANSWER_COLUMNS, placeholder=fmt.DASH)
+                         key="nps_point_answers", column_config=drill.ANSWER_COLUMNS, placeholder=fmt.DASH)
         else:
             st.caption("Your role sees aggregates only: these answers by segment, region and channel.")
             st.dataframe(drill.nps_breakdown(db_key(), None, p_lo, p_hi), hide_index=True,
@@ -182,7 +174,7 @@ if group is not None:
         answers = drill.nps_answers(roles, db_key(), group, lo, hi)
         st.caption(f"{len(answers):,} answers, newest first.")
         st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, width="stretch",
-                     key="nps_drill_answers", column_config=ANSWER_COLUMNS, placeholder=fmt.DASH)
+                     key="nps_drill_answers", column_config=drill.ANSWER_COLUMNS, placeholder=fmt.DASH)
     else:
         st.caption("Your role sees aggregates only: these answers by segment, region and channel.")
         st.dataframe(drill.nps_breakdown(db_key(), group, lo, hi), hide_index=True, key="nps_drill_breakdown",
@@ -231,7 +223,7 @@ else:
             answers = drill.theme_answers(roles, db_key(), theme, month_label, utcnow())
             st.caption(f"{len(answers):,} detractor answers naming {md(theme)} in {month_label}, newest first.")
             st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, width="stretch",
-                         key="nps_theme_answers", column_config=ANSWER_COLUMNS, placeholder=fmt.DASH)
+                         key="nps_theme_answers", column_config=drill.ANSWER_COLUMNS, placeholder=fmt.DASH)
         else:
             st.caption("Your role sees aggregates only: these answers by segment, region and channel.")
             st.dataframe(drill.theme_answers(None, db_key(), theme, month_label, utcnow()), hide_index=True,

@@ -171,14 +171,6 @@ PEOPLE_COLUMNS = {
     "churn_percent": st.column_config.NumberColumn("Churn risk", format="%.1f %%"),
 }
 
-ANSWER_COLUMNS = {
-    "answer_id": st.column_config.NumberColumn("Answer id", format="%d"),
-    "customer": st.column_config.TextColumn("Customer id"),
-    "score": st.column_config.NumberColumn("Score", format="%d"),
-    "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY"),
-    "channel": st.column_config.TextColumn("Channel"),
-    "comment": st.column_config.TextColumn("Comment", width="large"),
-}
 
 
 def show_records(frame, key: str, what: str) -> None:  # noqa: ANN001
@@ -469,7 +461,7 @@ if section == "NPS and loyalty":
             if personal:
                 st.caption(f"{len(answers):,} answers with a score in {nps_month}, newest first.")
                 st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, key="ov_nps_answers",
-                             column_config=ANSWER_COLUMNS, placeholder=fmt.DASH)
+                             column_config=drill_data.ANSWER_COLUMNS, placeholder=fmt.DASH)
             else:
                 st.caption(f"Your role sees aggregates only: the answers of {nps_month} by segment, region and "
                            "channel.")
