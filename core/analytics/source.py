@@ -109,6 +109,11 @@ def _after_commit(conn: Connection) -> None:
 
 
 def _after_rollback(conn: Connection) -> None:
+    # A connection the server dropped (a restart) is invalidated and rolled back without its
+    # DB-API connection: asking for its info would raise inside the rollback and kill the
+    # caller's retry (the outreach worker's). Its info went with it; nothing to forget.
+    if conn.invalidated:
+        return
     conn.info.pop(_WROTE_KEY, None)
 
 
