@@ -1,0 +1,160 @@
+"""The loyalty rules as data: the entry kinds (and the words programmes use for them), the
+expiry and tier settings, the errors, and the typed, normalised frame of ledger entries every
+computation starts from (each credit's effective expiry, credits and debits)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+import numpy as np
+import pandas as pd
+
+from core.config import get_settings
+
+KINDS = ("earn", "redeem", "expire", "adjust", "reverse")
+
+# Words loyalty programmes use for the kinds, as an import reads them (lower case, spaces).
+KIND_SYNONYMS: dict[str, str] = {
+    "earn": "earn", "earned": "earn", "earning": "earn", "award": "earn", "awarded": "earn",
+    "credit": "earn", "points earned": "earn", "purchase": "earn", "order": "earn",
+    "redeem": "redeem", "redeemed": "redeem", "redemption": "redeem", "spend": "redeem", "spent": "redeem",
+    "points redeemed": "redeem", "reward": "redeem",
+    "expire": "expire", "expired": "expire", "expiry": "expire", "expiration": "expire",
+    "points expired": "expire",
+    "adjust": "adjust", "adjusted": "adjust", "adjustment": "adjust", "manual adjustment": "adjust",
+    "admin adjustment": "adjust", "correction": "adjust",
+    "reverse": "reverse", "reversal": "reverse", "reversed": "reverse", "refund": "reverse",
+    "refunded": "reverse", "refund reversal": "reverse", "order refunded": "reverse", "clawback": "reverse",
+}
+
+# The instant a lot that never expires "expires" at (HEARTH_POINTS_EXPIRY_MONTHS=0).
+NEVER = pd.Timestamp.max.floor("D")
+
+REQUIRED_COLUMNS = ("customer_id", "occurred_at", "kind", "points")
+
+EXPIRING_WINDOW_DAYS = 30
+
+TIER_WINDOW_MONTHS = 12
+
+_DAY = pd.Timedelta(days=1)
+
+
+class LoyaltyError(ValueError):
+    """A loyalty request that cannot be carried out, with a reason a user can act on."""
+
+
+class InsufficientPoints(LoyaltyError):
+    """A redemption (or negative adjustment) larger than the balance at that moment."""
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    threshold: int  # points earned in the last 12 months needed for this tier
+
+
+def parse_tiers(spec: str | None = None) -> list[Tier]:
+    """Tiers from ``HEARTH_LOYALTY_TIERS`` ("Bronze:0,Silver:500,Gold:1500"), lowest first."""
+    spec = get_settings().loyalty_tiers if spec is None else spec
+    tiers: list[Tier] = []
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        name, sep, threshold = part.partition(":")
+        if not sep or not name.strip():
+            raise LoyaltyError(f"HEARTH_LOYALTY_TIERS: {part.strip()!r} is not Name:points")
+        try:
+            value = int(threshold.strip())
+        except ValueError:
+            raise LoyaltyError(f"HEARTH_LOYALTY_TIERS: {threshold.strip()!r} is not a whole number") from None
+        tiers.append(Tier(name.strip(), value))
+    if not tiers:
+        raise LoyaltyError("HEARTH_LOYALTY_TIERS names no tier")
+    tiers.sort(key=lambda t: t.threshold)
+    if len({t.threshold for t in tiers}) != len(tiers):
+        raise LoyaltyError("HEARTH_LOYALTY_TIERS: two tiers have the same threshold")
+    return tiers
+
+
+def cutoff_for(as_of: date) -> pd.Timestamp:
+    """The first instant after ``as_of``: the state "as of D" holds every event before it."""
+    return pd.Timestamp(datetime.combine(as_of, time())) + _DAY
+
+
+def _to_ns(values: object) -> pd.Series:
+    return pd.Series(pd.to_datetime(values), copy=False).astype("datetime64[ns]")
+
+
+def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None) -> pd.DataFrame:
+    """Typed copy of ``entries`` (same index) with the derived columns the computation needs.
+
+    Adds ``exp`` (effective expiry of a credit; :data:`NEVER` when it never expires),
+    ``credit`` and ``debit`` (non-negative point amounts), ``written_expiry`` (an ``expire``
+    entry from the programme's own file: a debit) and ``_pos`` (the entry order used to break
+    ties). ``expiry_months`` 0 means that lots without ``expires_at`` never expire. An optional
+    ``by_programme`` column marks members whose programme writes their expiry rows (also
+    after the entries given; :func:`read_entries` fills it): their lots expire only by their
+    own ``expires_at`` and the programme's rows.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in entries.columns]
+    if missing:
+        raise LoyaltyError(f"loyalty entries lack the column(s): {', '.join(missing)}")
+    if expiry_months is None:
+        expiry_months = get_settings().points_expiry_months
+    out = pd.DataFrame(index=entries.index)
+    out["customer_id"] = entries["customer_id"].to_numpy()
+    try:
+        out["occurred_at"] = _to_ns(entries["occurred_at"]).to_numpy()
+    except (ValueError, TypeError) as exc:
+        raise LoyaltyError(f"occurred_at: {exc}") from None
+    if out["occurred_at"].isna().any():
+        raise LoyaltyError("occurred_at is empty in some loyalty entries")
+    out["kind"] = entries["kind"].astype(str).str.strip().str.lower().to_numpy()
+    points = pd.to_numeric(entries["points"], errors="coerce")
+    if points.isna().any() or (points != points.round()).any():
+        raise LoyaltyError("points must be whole numbers in every loyalty entry")
+    out["points"] = points.astype("int64").to_numpy()
+    if "expires_at" in entries.columns:
+        expires = _to_ns(entries["expires_at"]).to_numpy()
+    else:
+        expires = np.full(len(entries), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out["expires_at"] = expires
+    kind = out["kind"].to_numpy()
+    pts = out["points"].to_numpy()
+    if "computed" in entries.columns:
+        computed = entries["computed"].fillna(False).astype(bool).to_numpy()
+    else:
+        computed = np.ones(len(entries), dtype=bool)
+    written = (kind == "expire") & ~computed
+    out["written_expiry"] = written
+    occurred = out["occurred_at"]
+    exp = out["expires_at"].copy()
+    need_default = exp.isna().to_numpy() & (pts > 0)
+    by_programme = (entries["by_programme"].fillna(False).astype(bool).to_numpy()
+                    if "by_programme" in entries.columns else np.zeros(len(entries), dtype=bool))
+    if written.any():
+        by_programme = by_programme | out["customer_id"].isin(
+            pd.unique(out["customer_id"].to_numpy()[written])).to_numpy()
+    if by_programme.any():
+        # A member whose programme writes their expiry rows has their points expired by the
+        # programme only: Hearth's own rule would expire them a second time, or earlier than the
+        # programme does (most expire after months of inactivity, not of age).
+        exp[need_default & by_programme] = NEVER
+        need_default &= ~by_programme
+    if need_default.any():
+        if expiry_months > 0:
+            exp[need_default] = occurred[need_default] + pd.DateOffset(months=expiry_months)
+        else:
+            exp[need_default] = NEVER
+    out["exp"] = exp.where(exp >= occurred, occurred)
+    # An entry whose sign contradicts its kind (an earn below zero) counts for nothing here;
+    # ledger_problems reports it.
+    signed = (kind == "adjust") | (kind == "reverse")
+    credits = ((kind == "earn") | signed) & (pts > 0)
+    debits = (((kind == "redeem") | signed) & (pts < 0)) | (written & (pts < 0))
+    out["credit"] = np.where(credits, pts, 0).astype("int64")
+    out["debit"] = np.where(debits, -pts, 0).astype("int64")
+    out["_pos"] = np.arange(len(out), dtype="int64")
+    out["_c"] = pd.factorize(out["customer_id"])[0].astype("int64")
+    return out

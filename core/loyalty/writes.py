@@ -1,0 +1,124 @@
+"""Writes to the ledger: a redemption entered by staff (refused when larger than the balance)
+and the expiry run that records the expiries Hearth's rule says are due (and what it would
+write)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+from sqlmodel import Session, select
+
+from core import audit
+from core.loyalty.ledger import _end_of, read_entries
+from core.loyalty.lots import compute_lots, expiry_events, ledger_problems
+from core.loyalty.rules import InsufficientPoints, LoyaltyError, cutoff_for, normalise_entries
+from core.readcache import cached
+from db.models import Customer, LoyaltyEntry
+
+log = logging.getLogger(__name__)
+
+
+def record_redemption(*, session: Session, customer_id: int, points: int, at: datetime, actor: str,
+                      order_ref: str | None = None) -> LoyaltyEntry:
+    """Add a redemption of ``points`` (a positive number) at ``at``; refuses one larger than
+    the balance at that moment, and a redemption dated before the customer's later entries that
+    would leave any later debit uncovered. Flushes; the caller commits."""
+    points = int(points)
+    if points <= 0:
+        raise LoyaltyError("a redemption must be of at least 1 point")
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise LoyaltyError(f"no customer with id {customer_id}")
+    # Lock the customer's row so two redemptions at once cannot both pass the check.
+    if session.get_bind().dialect.name != "sqlite":
+        session.exec(select(Customer.id).where(Customer.id == customer_id).with_for_update()).one()
+    entries = read_entries(session=session, customer_id=customer_id)
+    proposal = pd.DataFrame([{"external_id": None, "customer_id": customer_id,
+                              "occurred_at": pd.Timestamp(at), "kind": "redeem", "points": -points,
+                              "expires_at": pd.NaT, "order_ref": order_ref}], index=["new"])
+    both = pd.concat([entries, proposal]) if not entries.empty else proposal
+    before = {label for label, _ in ledger_problems(entries)} if not entries.empty else set()
+    new_problems = [(label, msg) for label, msg in ledger_problems(both) if label not in before]
+    if new_problems:
+        label, msg = new_problems[0]
+        if label == "new":
+            raise InsufficientPoints(f"customer {customer.external_id}: {msg}")
+        raise InsufficientPoints(
+            f"customer {customer.external_id}: a redemption of {points} points on {at:%Y-%m-%d} would leave "
+            f"a later entry uncovered ({msg})")
+    entry = LoyaltyEntry(
+        external_id=f"RDM-{customer_id}-{pd.Timestamp(at):%Y%m%d%H%M%S%f}-{len(entries)}",
+        customer_id=customer_id, occurred_at=at, kind="redeem", points=-points, order_ref=order_ref,
+    )
+    session.add(entry)
+    session.flush()
+    audit.record(session=session, actor=actor, action="loyalty.redeem", record_type="loyalty_entry",
+                 record_id=entry.id, customer_id=customer_id,
+                 detail={"points": points, "order_ref": order_ref})
+    return entry
+
+
+def missing_expiries(entries: pd.DataFrame, *, as_of: date) -> pd.DataFrame:
+    """Expiries up to the end of ``as_of`` that no stored ``expire`` entry records yet.
+
+    Per customer, stored expire points (before the cutoff) are matched against the computed
+    expiry events oldest first; what is left unmatched is returned (customer_id, at, points).
+    """
+    cut = cutoff_for(as_of)
+    norm = normalise_entries(entries)
+    lots = compute_lots(norm, cutoff=cut)
+    ev = expiry_events(lots, cutoff=cut)
+    if ev.empty:
+        return ev.assign(recorded_before=pd.Series(dtype="int64"))
+    stored = norm[(norm["kind"] == "expire") & ~norm["written_expiry"] & (norm["occurred_at"] < cut)]
+    recorded = (-stored.groupby("customer_id")["points"].sum()).reindex(ev["customer_id"]).fillna(0)
+    recorded = recorded.to_numpy().astype("int64")
+    ev = ev.sort_values(["customer_id", "at"], kind="stable")
+    cum = ev.groupby("customer_id", sort=False)["points"].cumsum().to_numpy()
+    pts = ev["points"].to_numpy()
+    unmatched = np.minimum(pts, np.maximum(0, cum - recorded))
+    out = ev.assign(points=unmatched, recorded_before=recorded)
+    return out[out["points"] > 0].reset_index(drop=True)
+
+
+def expire_points(*, session: Session, as_of: date, actor: str = "system") -> int:
+    """Write the ``expire`` entries that the computation says are due by the end of ``as_of``
+    and that are not written yet; returns how many were written. A second run writes none."""
+    entries = read_entries(session=session, before=_end_of(as_of), details=False)
+    if entries.empty:
+        return 0
+    todo = missing_expiries(entries, as_of=as_of)
+    if todo.empty:
+        return 0
+    rows = [
+        {
+            "external_id": f"EXP-{int(c)}-{pd.Timestamp(t):%Y%m%d%H%M%S}-{int(r)}",
+            "customer_id": int(c), "occurred_at": pd.Timestamp(t).to_pydatetime(), "kind": "expire",
+            "points": -int(p), "expires_at": None, "order_ref": None, "computed": True,
+        }
+        for c, t, p, r in zip(todo["customer_id"], todo["at"], todo["points"], todo["recorded_before"],
+                              strict=True)
+    ]
+    from db.bulk import bulk_insert
+
+    bulk_insert(session.connection(), LoyaltyEntry.__table__, rows)
+    audit.record(session=session, actor=actor, action="loyalty.expire", record_type="loyalty_entry",
+                 detail={"as_of": as_of.isoformat(), "entries": len(rows),
+                         "points": int(todo["points"].sum()),
+                         "customers": int(todo["customer_id"].nunique())})
+    log.info("wrote %d expire entries as of %s", len(rows), as_of)
+    return len(rows)
+
+
+@cached(tables=("loyalty_entry",))
+def pending_expiries(*, session: Session, as_of: date) -> dict:
+    """What :func:`expire_points` would write for ``as_of``: entries, points, customers
+    (kept per data generation of the ledger, see core.readcache)."""
+    entries = read_entries(session=session, before=_end_of(as_of), details=False)
+    todo = missing_expiries(entries, as_of=as_of) if not entries.empty else pd.DataFrame(
+        {"customer_id": [], "points": []})
+    return {"entries": int(len(todo)), "points": int(todo["points"].sum()),
+            "customers": int(todo["customer_id"].nunique())}
