@@ -55,6 +55,10 @@ REFUNDS_RULE = (
 
 @dataclass(frozen=True)
 class KpiInfo:
+    """One KPI as the screens describe it: label, kind (count, money, rate, nps, points), the
+    one-line definition (design.md, "Definitions", with H for the horizon) and whether a
+    higher value is better (which way a change is coloured)."""
+
     label: str
     kind: str  # count, money, rate, nps, points
     definition: str
@@ -119,11 +123,14 @@ class KpiError(ValueError):
 
 
 def day_start(d: date) -> datetime:
+    """Midnight at the start of day ``d``, a naive datetime (timestamps are stored as naive UTC):
+    the instant a KPI window's day begins."""
     return datetime.combine(d, time())
 
 
 def window_bounds(as_of: date, horizon_days: int) -> tuple[datetime, datetime]:
-    """(D - H, D] as timestamps [start, end): end is midnight after D."""
+    """(D - H, D] as timestamps [start, end): end is midnight after D. Raises KpiError for a
+    horizon under 1 day."""
     if horizon_days < 1:
         raise KpiError("the horizon must be at least 1 day")
     end = day_start(as_of + timedelta(days=1))

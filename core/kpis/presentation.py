@@ -31,6 +31,10 @@ def format_value(kind: str, value: Any) -> str:
 
 
 def format_change(kind: str, change: Any) -> str | None:
+    """One way of printing a KPI's change, always signed, shared by the weekly summary and the
+    Overview: money in the configured currency (HEARTH_CURRENCY), rates in percentage points
+    ("+1.5 pts"), NPS in NPS points, counts and points as whole numbers. None when there is no
+    change to show (None or NaN)."""
     if change is None or (isinstance(change, float) and np.isnan(change)):
         return None
     if kind == "money":

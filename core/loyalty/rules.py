@@ -50,12 +50,18 @@ class InsufficientPoints(LoyaltyError):
 
 @dataclass(frozen=True)
 class Tier:
+    """A loyalty tier: its name and the points earned in the last TIER_WINDOW_MONTHS (12) months
+    that reach it."""
+
     name: str
     threshold: int  # points earned in the last 12 months needed for this tier
 
 
 def parse_tiers(spec: str | None = None) -> list[Tier]:
-    """Tiers from ``HEARTH_LOYALTY_TIERS`` ("Bronze:0,Silver:500,Gold:1500"), lowest first."""
+    """Tiers from ``HEARTH_LOYALTY_TIERS`` ("Bronze:0,Silver:500,Gold:1500"), lowest first.
+
+    Raises LoyaltyError for a part that is not Name:points, a threshold that is not a whole
+    number, a spec that names no tier, or two tiers with the same threshold."""
     spec = get_settings().loyalty_tiers if spec is None else spec
     tiers: list[Tier] = []
     for part in spec.split(","):
@@ -96,6 +102,9 @@ def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None
     ``by_programme`` column marks members whose programme writes their expiry rows (also
     after the entries given; :func:`read_entries` fills it): their lots expire only by their
     own ``expires_at`` and the programme's rows.
+
+    Raises LoyaltyError when a required column (customer_id, occurred_at, kind, points) is
+    missing, an occurred_at is empty or not a time, or points are not whole numbers.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in entries.columns]
     if missing:

@@ -17,7 +17,7 @@ from core.loyalty.ledger import _end_of, ledger_state, read_entries, summary_by_
 from core.loyalty.lots import compute_lots, customer_balances, expiry_events
 from core.loyalty.rules import NEVER, cutoff_for, normalise_entries, parse_tiers
 from core.readcache import cached
-from core.roles import require_personal_data
+from core.roles import Role, require_personal_data
 from db.models import Customer, LoyaltyEntry, Order
 
 SUMMARY_MONTHS = 24
@@ -62,6 +62,14 @@ def _customer_count(*, session: Session, as_of: date) -> int:
 
 
 def kpis_from_state(state: LedgerSummary, *, customers: int) -> dict:
+    """The loyalty figures of :func:`loyalty_kpis` from a ledger summary's balances, by design.md's
+    definitions, as a flat dict: as_of (ISO date); outstanding_points (sum of balances, points);
+    liability (outstanding points x HEARTH_POINT_VALUE, money rounded to the cent);
+    redemption_rate (redeemed / earned) and breakage (expired / earned), over all time up to
+    ``state.as_of``; enrolment_rate (members / ``customers``); earned, redeemed, expired,
+    adjusted (net), reversed (points); members (customers with a balance row), customers (as
+    given). Rates are fractions 0-1, None when their denominator is zero. core.kpis calls it
+    with a filtered summary for the Overview's loyalty KPIs."""
     b = state.balances
     earned = int(b["earned"].sum())
     redeemed = int(b["redeemed"].sum())
@@ -208,7 +216,7 @@ def loyalty_overview(*, session: Session, as_of: date, months: int = 24) -> dict
     }
 
 
-def member_balances(*, session: Session, as_of: date, roles) -> pd.DataFrame:  # noqa: ANN001
+def member_balances(*, session: Session, as_of: date, roles: frozenset[Role] | set[Role]) -> pd.DataFrame:
     """Every member's figures with who they are, for managers and admins.
 
     Columns: id (Customer.id), customer (external id), name, email, owner, tier, balance,
@@ -230,4 +238,5 @@ def member_balances(*, session: Session, as_of: date, roles) -> pd.DataFrame:  #
 
 
 def customer_by_external_id(*, session: Session, external_id: str) -> Customer | None:
+    """The customer whose external id is ``external_id`` (surrounding spaces ignored), or None."""
     return session.exec(select(Customer).where(Customer.external_id == external_id.strip())).first()

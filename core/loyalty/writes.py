@@ -25,7 +25,11 @@ def record_redemption(*, session: Session, customer_id: int, points: int, at: da
                       order_ref: str | None = None) -> LoyaltyEntry:
     """Add a redemption of ``points`` (a positive number) at ``at``; refuses one larger than
     the balance at that moment, and a redemption dated before the customer's later entries that
-    would leave any later debit uncovered. Flushes; the caller commits."""
+    would leave any later debit uncovered. Flushes; the caller commits.
+
+    Raises LoyaltyError for fewer than 1 point or an unknown customer, and InsufficientPoints
+    (a LoyaltyError) when the balance at ``at`` does not cover it or a later debit would be
+    left uncovered."""
     points = int(points)
     if points <= 0:
         raise LoyaltyError("a redemption must be of at least 1 point")
