@@ -62,15 +62,19 @@ def month_breakdown(db: str, month: str, as_of: date, segment: str | None, regio
 
 
 @cached()
-def nps_answers(roles: tuple[str, ...], db: str, group: str | None, since: datetime, until: datetime) -> pd.DataFrame:
+def nps_answers(roles: tuple[str, ...], db: str, group: str | None, since: datetime, until: datetime,
+                split: tuple[str, str] | None = None, bought: tuple[datetime, datetime] | None = None) -> pd.DataFrame:
     with get_session() as session:
-        return drilldown.nps_answers(session=session, roles=roles, group=group, since=since, until=until)
+        return drilldown.nps_answers(session=session, roles=roles, group=group, since=since, until=until,
+                                     split=split, bought=bought)
 
 
 @cached()
-def nps_breakdown(db: str, group: str | None, since: datetime, until: datetime) -> pd.DataFrame:
+def nps_breakdown(db: str, group: str | None, since: datetime, until: datetime, split: tuple[str, str] | None = None,
+                  bought: tuple[datetime, datetime] | None = None) -> pd.DataFrame:
     with get_session() as session:
-        return drilldown.nps_breakdown(session=session, group=group, since=since, until=until)
+        return drilldown.nps_breakdown(session=session, group=group, since=since, until=until, split=split,
+                                       bought=bought)
 
 
 @cached()
@@ -169,6 +173,19 @@ def campaign_customers(roles: tuple[str, ...] | None, db: str, campaign_id: int)
                 "customers": "customer_id", "contacted": "sum:contacted",
                 "contacted_reactivated": "sum:contacted_reactivated", "held_out": "sum:held_out",
                 "held_out_reactivated": "sum:held_out_reactivated"})
+        return drilldown.with_people(session=session, roles=roles, records=rec)
+
+
+@cached()
+def clv_bin_customers(roles: tuple[str, ...] | None, db: str, as_of: date, low: float, high: float,
+                      segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    """One bar of the lifetime-value histogram. roles None: the aggregate-safe breakdown (customers
+    and their summed 12-month value by segment and region)."""
+    with get_session() as session:
+        rec = drilldown.clv_bin_customers(session=session, as_of=as_of, low=low, high=high, segment=segment,
+                                          region=region, owner=owner)
+        if roles is None:
+            return drilldown.breakdown(session=session, records=rec, counts={"customers": "customer_id"})
         return drilldown.with_people(session=session, roles=roles, records=rec)
 
 

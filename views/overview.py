@@ -169,6 +169,9 @@ PEOPLE_COLUMNS = {
     "orders_previous_period": st.column_config.NumberColumn("Orders in the period before"),
     "health_score": st.column_config.NumberColumn("Health", format="%d"),
     "churn_percent": st.column_config.NumberColumn("Churn risk", format="%.1f %%"),
+    "clv": st.column_config.NumberColumn(fmt.money_label("12-month value"), format=fmt.money_column_format()),
+    "expected_orders": st.column_config.NumberColumn("Expected orders, 12 months", format="%.2f"),
+    "p_alive": st.column_config.NumberColumn("Still a customer (probability)", format="percent"),
 }
 
 
@@ -573,10 +576,29 @@ if section == "Lifetime value":
         v1.metric("Expected revenue, next 12 months", fmt.money(lv["total"]))
         v2.metric("Mean lifetime value", fmt.money(lv["mean"]))
         v3.metric("Median lifetime value", fmt.money(lv["median"]))
-        fig = px.histogram(x=lv["clv_values"], nbins=40, labels={"x": fmt.money_label("12-month value")},
-                           title="Customers by 12-month lifetime value")
-        fig.update_layout(height=320, margin={"t": 40}, yaxis_title="Customers (count)")
-        plotly_chart(fig, key="ov_clv_hist")
+        # Fixed round bins from core (the last one open, "or more"): a click on a bar opens its customers.
+        hist, bins = lv["histogram"], lv["bins"]
+        step = bins.edges[1] - bins.edges[0]
+        fig = go.Figure(go.Bar(
+            x=[lo + step / 2 for lo in hist["low"]], y=hist["customers"], width=step * 0.95,
+            customdata=hist[["bin", "label"]],
+            hovertemplate="%{customdata[1]}: %{y:,} customers<extra></extra>"))
+        fig.update_layout(height=320, margin={"t": 40}, title="Customers by 12-month lifetime value",
+                          xaxis={"title": fmt.money_label("12-month value")
+                                 + (" (the last bar: that much or more)" if len(bins.edges) > 2
+                                    and bins.edges[-1] == float("inf") else "")},
+                          yaxis={"title": "Customers (count)", "tickformat": ",d", "rangemode": "tozero"})
+        plotly_chart(fig, key="ov_clv_hist", selection_mode="points",
+                     on_select=drill_data.opens("ov_clv_hist", "ov_drill_clv", lambda p: drill_data.custom(p, 0)))
+        clv_bars = {int(b): (lab, int(n)) for b, lab, n in zip(hist["bin"], hist["label"], hist["customers"],
+                                                               strict=True) if n > 0}
+        clv_bar = st.selectbox("Open a bar", list(clv_bars), index=None, key="ov_drill_clv",
+                               placeholder="Click a bar, or choose one, to see the customers behind it",
+                               format_func=lambda b: f"{clv_bars[b][0]} ({clv_bars[b][1]:,} customers)")
+        if clv_bar is not None:
+            rows = drill_data.clv_bin_customers(drill_roles, db, as_of, bins.edges[clv_bar], bins.edges[clv_bar + 1],
+                                                segment, region, owner)
+            show_records(rows, "ov_clv_customers", f"with a 12-month value of {clv_bars[clv_bar][0]}")
         by_segment = lv["by_segment"]
         st.dataframe(by_segment.assign(segment=by_segment["segment"].map(fmt.label)), hide_index=True,
                      key="ov_clv_segments", column_config={
