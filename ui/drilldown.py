@@ -205,8 +205,13 @@ def opens(chart_key: str, box_key: str, to_option: Callable[[dict], Any]) -> Cal
 
 
 def custom(point: dict, i: int = 0) -> Any:
-    """Item `i` of a selected point's customdata (a scalar when the trace had one value a point)."""
+    """Item `i` of a selected point's customdata (a scalar when the trace had one value a point).
+    A numeric customdata (a frame or array of numbers, sent as a typed array) comes back as a
+    dict keyed "0", "1", ...; a whole number in it comes back as an int."""
     data = point.get("customdata")
+    if isinstance(data, dict):
+        value = data.get(str(i))
+        return int(value) if isinstance(value, float) and value.is_integer() else value
     if isinstance(data, list | tuple):
         return data[i] if len(data) > i else None
     return data if i == 0 else None
