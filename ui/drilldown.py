@@ -138,6 +138,19 @@ def month_answers(roles: tuple[str, ...] | None, db: str, month: str, as_of: dat
 
 
 @cached()
+def period_answers(roles: tuple[str, ...] | None, db: str, as_of: date, horizon_days: int, segment: str | None,
+                   region: str | None, owner: str | None) -> pd.DataFrame:
+    """The Overview's NPS tile. roles None: the aggregate-safe breakdown (answers by segment,
+    region and channel)."""
+    with get_session() as session:
+        if roles is None:
+            return drilldown.period_answer_breakdown(session=session, as_of=as_of, horizon_days=horizon_days,
+                                                     segment=segment, region=region, owner=owner)
+        return drilldown.period_answers(session=session, roles=roles, as_of=as_of, horizon_days=horizon_days,
+                                        segment=segment, region=region, owner=owner)
+
+
+@cached()
 def theme_answers(roles: tuple[str, ...] | None, db: str, theme: str, month: str, now: datetime) -> pd.DataFrame:
     """roles None: the aggregate-safe breakdown (answers by segment, region and channel)."""
     with get_session() as session:

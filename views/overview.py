@@ -20,7 +20,7 @@ from core import formatting as fmt
 from core.accounts import BAND_LABELS
 from core.clv import CLV_EXPLANATION
 from core.config import resolve_horizon
-from core.drilldown import KPI_DRILLS
+from core.drilldown import KPI_DRILLS, NPS_TILE_DRILL
 from core.kpis import KPI_INFO, REFUNDS_RULE, format_change, format_value, kpi_table_csv
 from core.roles import may_see_personal_data
 from db.models import utcnow
@@ -128,12 +128,28 @@ st.download_button(
 )
 
 # Drill-down: the customers behind a count (exec: by segment and region, never names or ids).
+# The NPS tile opens its answers (exec: by segment, region and channel).
 drill_counts = {k: kpi.loc[k, "current"] for k in ("customers", "active_customers", "orders")}
+drill_counts["nps"] = kpi.loc["nps_responses", "current"]
+drill_words = {**KPI_DRILLS, "nps": NPS_TILE_DRILL}
 drill = st.selectbox(
-    "Open a count", list(KPI_DRILLS), index=None, key="ov_drill",
+    "Open a count", list(drill_words), index=None, key="ov_drill",
     placeholder="Choose a count to see the customers behind it",
-    format_func=lambda k: KPI_DRILLS[k] + (f" ({fmt.count(drill_counts[k])})" if k in drill_counts else ""))
-if drill is not None:
+    format_func=lambda k: drill_words[k] + (f" ({fmt.count(drill_counts[k])})" if k in drill_counts else ""))
+if drill == "nps":
+    tile_answers = drill_data.period_answers(
+        drill_data.roles_key(user.roles) if may_see_personal_data(user.roles) else None, db, as_of, horizon,
+        segment, region, owner)
+    if may_see_personal_data(user.roles):
+        st.caption(f"{len(tile_answers):,} answers with a score in the period, newest first.")
+        st.dataframe(tile_answers.drop(columns=["customer_id"]), hide_index=True, key="ov_drill_answers",
+                     column_config=drill_data.ANSWER_COLUMNS, placeholder=fmt.DASH)
+    else:
+        st.caption("Your role sees aggregates only: the answers behind the NPS by segment, region and channel.")
+        st.dataframe(tile_answers, hide_index=True, key="ov_drill_answer_breakdown", column_config={
+            "segment": "Segment", "region": "Region", "channel": "Channel",
+            "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
+elif drill is not None:
     if may_see_personal_data(user.roles):
         people = drill_data.kpi_customers(drill_data.roles_key(user.roles), db, drill, as_of, horizon,
                                           segment, region, owner)

@@ -22,10 +22,13 @@ from core.drilldown.answers import (
     NPS_ANSWER_COLUMNS,
     NPS_GROUPS,
     NPS_SPLITS,
+    NPS_TILE_DRILL,
     month_answer_breakdown,
     month_answers,
     nps_answers,
     nps_breakdown,
+    period_answer_breakdown,
+    period_answers,
     period_window,
     theme_answers,
     theme_breakdown,
@@ -55,9 +58,11 @@ from core.drilldown.people import breakdown, with_people
 
 __all__ = [
     "CAMPAIGN_GROUPS", "KPI_CUSTOMER_COLUMNS", "KPI_DRILLS", "LOYALTY_DRILLS", "MIX_KINDS", "NPS_ANSWER_COLUMNS",
-    "NPS_GROUPS", "NPS_SPLITS", "TOP_BALANCES", "ClvBins", "band_customers", "breakdown", "campaign_customers",
+    "NPS_GROUPS", "NPS_SPLITS", "NPS_TILE_DRILL", "TOP_BALANCES", "ClvBins", "band_customers", "breakdown",
+    "campaign_customers",
     "clv_bin_customers", "clv_bin_edges", "clv_histogram", "cohort_customers", "kpi_breakdown", "kpi_customers",
     "loyalty_breakdown", "loyalty_flow_members", "mix_orders", "month_answer_breakdown", "month_answers",
-    "month_breakdown", "month_customers", "nps_answers", "nps_breakdown", "period_window", "theme_answers",
+    "month_breakdown", "month_customers", "nps_answers", "nps_breakdown", "period_answer_breakdown",
+    "period_answers", "period_window", "theme_answers",
     "theme_breakdown", "with_people",
 ]

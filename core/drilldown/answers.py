@@ -129,12 +129,10 @@ def nps_breakdown(*, session: Session, group: str | None, since: datetime, until
                            ascending=[False, True, True, True]).reset_index(drop=True)
 
 
-def _month_answer_rows(session: Session, month: str, as_of: date, segment: str | None, region: str | None,
-                       owner: str | None) -> pd.DataFrame:
-    """Answers with a score submitted in calendar month `month` up to the end of D, under the
-    filter (core.kpis.nps_trend's rows: with a filter, answers no customer matched drop out)."""
-    start = _month_start(month)
-    end = min(_add_months(start, 1), kpis.day_start(as_of + timedelta(days=1)))
+def _answer_rows(session: Session, start: datetime, end: datetime, segment: str | None, region: str | None,
+                 owner: str | None) -> pd.DataFrame:
+    """Answers with a score submitted in [start, end), under the filter (core.kpis' NPS rows: with
+    a filter, answers no customer matched drop out); newest first."""
     stmt = (select(Feedback.id.label("answer_id"), Feedback.customer_id, Customer.external_id.label("customer"),
                    Feedback.nps_score.label("score"), Feedback.submitted_at, Feedback.channel, Feedback.comment)
             .select_from(Feedback).outerjoin(Customer, Customer.id == Feedback.customer_id)
@@ -145,6 +143,42 @@ def _month_answer_rows(session: Session, month: str, as_of: date, segment: str |
     rows["score"] = rows["score"].astype("int64")
     rows["customer_id"] = rows["customer_id"].astype("Int64")
     return rows.reindex(columns=NPS_ANSWER_COLUMNS)
+
+
+def _month_answer_rows(session: Session, month: str, as_of: date, segment: str | None, region: str | None,
+                       owner: str | None) -> pd.DataFrame:
+    """Answers with a score submitted in calendar month `month` up to the end of D, under the
+    filter (core.kpis.nps_trend's rows)."""
+    start = _month_start(month)
+    end = min(_add_months(start, 1), kpis.day_start(as_of + timedelta(days=1)))
+    return _answer_rows(session, start, end, segment, region, owner)
+
+
+# The Overview's NPS tile opened from its "Open a count" box, in the words the screen uses.
+NPS_TILE_DRILL = "Answers behind the NPS (with a score, in the period)"
+
+
+def period_answers(*, session: Session, roles: Iterable[Any], as_of: date, horizon_days: int = 90,
+                   segment: str | None = None, region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The answers behind the Overview's NPS tile: answers with a score (0-10) submitted in
+    (D - H, D] (core.kpis.window_bounds, D = `as_of`, H = `horizon_days`), under the
+    segment/region/owner filter (then answers no customer matched drop out, as in core.kpis).
+
+    Columns (NPS_ANSWER_COLUMNS); newest first; the row count is the tile's "NPS answers".
+    Raises core.roles.NotAllowed for a role that may not read comments (exec:
+    period_answer_breakdown) and core.kpis.KpiError for a horizon under a day."""
+    require_personal_data(_roles(roles))
+    start, end = kpis.window_bounds(as_of, horizon_days)
+    return _answer_rows(session, start, end, segment, region, owner)
+
+
+def period_answer_breakdown(*, session: Session, as_of: date, horizon_days: int = 90, segment: str | None = None,
+                            region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The answers behind the Overview's NPS tile as aggregates only (any role): segment, region,
+    channel ("(none)" where missing), answers; most first; the answers add up to the tile's
+    "NPS answers". Raises core.kpis.KpiError for a horizon under a day."""
+    start, end = kpis.window_bounds(as_of, horizon_days)
+    return _answers_by_segment_region_channel(session, _answer_rows(session, start, end, segment, region, owner))
 
 
 def month_answers(*, session: Session, roles: Iterable[Any], month: str, as_of: date, segment: str | None = None,

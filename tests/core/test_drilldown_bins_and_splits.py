@@ -186,3 +186,26 @@ def test_a_split_needs_a_known_column_and_comments_stay_with_roles_that_may_read
     det = drilldown.nps_answers(session=session, roles=MANAGER, group="detractors", since=SINCE, until=UNTIL,
                                 split=("segment", "vip"))
     assert set(det["answer_id"]) == {answers["a_may"]}
+
+
+# ---------------------------------------------------------------- the Overview's NPS tile
+
+def test_the_nps_tile_opens_the_answers_of_the_period(session, answers):
+    """D = 30 June, H = 30 days: the period is [1 June 00:00, 1 July 00:00). A's answer at the very
+    first moment counts; A's answer at 1 July 00:00 and the May one do not; unscored ones never."""
+    from core.kpis import compute_kpis
+
+    d = date(2026, 6, 30)
+    got = drilldown.period_answers(session=session, roles=MANAGER, as_of=d, horizon_days=30)
+    assert set(got["answer_id"]) == {answers[k] for k in ("a_jun", "b_jun", "c_jun", "n_jun", "x_jun")}
+    assert list(got["submitted_at"]) == sorted(got["submitted_at"], reverse=True)
+    assert len(got) == compute_kpis(session=session, as_of=d, horizon_days=30)["nps_responses"]
+    # Under a filter, the answer no customer matched drops out (as in the tile).
+    vip = drilldown.period_answers(session=session, roles=MANAGER, as_of=d, horizon_days=30, segment="vip")
+    assert set(vip["answer_id"]) == {answers["a_jun"], answers["b_jun"]}
+    assert len(vip) == compute_kpis(session=session, as_of=d, horizon_days=30, segment="vip")["nps_responses"]
+    agg = drilldown.period_answer_breakdown(session=session, as_of=d, horizon_days=30, segment="vip")
+    assert sorted(zip(agg["region"], agg["channel"], agg["answers"], strict=True)) == [
+        ("north", "email", 1), ("south", "email", 1)]
+    with pytest.raises(NotAllowed):
+        drilldown.period_answers(session=session, roles=EXEC, as_of=d, horizon_days=30)
