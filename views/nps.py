@@ -32,16 +32,24 @@ st.caption("NPS = % promoters (9-10) minus % detractors (0-6) among answers with
            "few answers: read the counts with it.")
 
 c1, c2, c3 = st.columns(3)
+
+
+def _close_points() -> None:
+    """The trend's points (and the mix's periods) are numbered afresh when the period, the step or
+    the split changes: a point left open would name another one."""
+    for key in ("nps_drill_point", "nps_drill_period"):
+        st.session_state.pop(key, None)
+
+
 periods_offered = [3, 6, 12, 24]
 months = c1.selectbox("Period", periods_offered, index=periods_offered.index(fbk.NPS_DEFAULT_MONTHS), key="nps_months",
-                      format_func=lambda m: f"last {m} months")
+                      format_func=lambda m: f"last {m} months", on_change=_close_points)
 freq = c2.radio("By", ["W", "M"], index=1, key="nps_freq", horizontal=True,
-                format_func=lambda f: "week" if f == "W" else "month")
+                format_func=lambda f: "week" if f == "W" else "month", on_change=_close_points)
 split_labels = {"all": "all customers", "segment": "segment", "region": "region", "channel": "channel",
                 "category": "product category bought"}
 split = c3.selectbox("Split", list(split_labels), key="nps_split", format_func=split_labels.get,
-                     # The trend's points change with the split: an open point would name another one.
-                     on_change=lambda: st.session_state.pop("nps_drill_point", None))
+                     on_change=_close_points)
 
 since, until = fbk.nps_window(months=months, today=utcnow().date())
 by = None if split == "all" else split

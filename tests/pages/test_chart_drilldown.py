@@ -262,6 +262,10 @@ def test_a_point_of_the_nps_trend_split_by_channel_opens_that_channels_answers(s
     shown = _table(at, "answer_id")
     assert set(shown["answer_id"]) == expected
     assert f"{len(expected)} answers with a score (channel email), newest first." in page_text(at)
+    # Another split numbers the points afresh: the open one closes rather than name another point.
+    at.selectbox(key="nps_split").set_value("segment").run()
+    assert at.selectbox(key="nps_drill_point").value is None
+    assert not [df for df in at.dataframe if "answer_id" in df.value.columns]
 
     at = app_as("exec", "views/nps.py", timeout=120)
     at.selectbox(key="nps_split").set_value("channel").run()
