@@ -131,11 +131,22 @@ st.download_button(
 # The NPS tile opens its answers (exec: by segment, region and channel).
 drill_counts = {k: kpi.loc[k, "current"] for k in ("customers", "active_customers", "orders")}
 drill_counts["nps"] = kpi.loc["nps_responses", "current"]
+# The rates open the customers of their numerators; the box shows the rate.
+drill_rates = {"retained": "retention_rate", "repeat": "repeat_purchase_rate"}
 drill_words = {**KPI_DRILLS, "nps": NPS_TILE_DRILL}
-drill = st.selectbox(
-    "Open a count", list(drill_words), index=None, key="ov_drill",
-    placeholder="Choose a count to see the customers behind it",
-    format_func=lambda k: drill_words[k] + (f" ({fmt.count(drill_counts[k])})" if k in drill_counts else ""))
+
+
+def _drill_label(k: str) -> str:
+    if k in drill_counts:
+        return f"{drill_words[k]} ({fmt.count(drill_counts[k])})"
+    if k in drill_rates:
+        rate = kpi.loc[drill_rates[k], "current"]
+        return f"{drill_words[k]} ({KPI_INFO[drill_rates[k]].label.lower()} {format_value('rate', rate)})"
+    return drill_words[k]
+
+
+drill = st.selectbox("Open a count", list(drill_words), index=None, key="ov_drill",
+                     placeholder="Choose a count to see the customers behind it", format_func=_drill_label)
 if drill == "nps":
     tile_answers = drill_data.period_answers(
         drill_data.roles_key(user.roles) if may_see_personal_data(user.roles) else None, db, as_of, horizon,

@@ -24,6 +24,8 @@ KPI_DRILLS: dict[str, str] = {
     "active_customers": "Active customers (ordered in the period)",
     "orders": "Orders in the period (the customers who placed them)",
     "churned": "Customers who churned (active in the period before, not in this one)",
+    "retained": "Customers retained (active in the period before and in this one)",
+    "repeat": "Repeat buyers (two or more orders by the as-of date)",
 }
 
 KPI_CUSTOMER_COLUMNS = ["customer_id", "external_id", "name", "owner", "segment", "region",
@@ -34,10 +36,16 @@ def _kpi_mask(facts: pd.DataFrame, kpi: str) -> pd.Series:
     """Which customers a KPI count counts, by core.kpis' definitions: active = an order in
     (D-H, D]; orders = the customers with an order in (D-H, D] (their order counts add up to the
     orders KPI); churned = an order in (D-2H, D-H] but none in (D-H, D] (prev_active - retained,
-    the numerator of the churn rate); customers = signed up or ordered on or before D."""
+    the numerator of the churn rate); retained = an order in both (the retention rate's numerator);
+    repeat = two or more orders up to D (the repeat purchase rate's numerator; its denominator is
+    every customer with an order up to D); customers = signed up or ordered on or before D."""
     cur, prev = facts["n_cur"] > 0, facts["n_prev"] > 0
     if kpi == "customers":
         return facts["known"]
+    if kpi == "retained":
+        return prev & cur
+    if kpi == "repeat":
+        return facts["n_all"] >= 2
     if kpi in ("active_customers", "orders"):
         return cur
     if kpi == "churned":
@@ -69,8 +77,9 @@ def kpi_customers(
     Columns (KPI_CUSTOMER_COLUMNS): customer_id (Customer.id), external_id, name, owner,
     segment, region, orders_in_period (orders in (D-H, D]), orders_previous_period (orders in
     (D-2H, D-H]); most orders in the period first, then external id. The row count is the
-    customers, active-customers or churned count; for "orders" the orders_in_period column adds up to
-    the orders KPI.
+    customers, active-customers or churned count, or the numerator of the retention rate
+    ("retained") or of the repeat purchase rate ("repeat"); for "orders" the orders_in_period
+    column adds up to the orders KPI.
 
     Raises core.roles.NotAllowed for a role that may not see personal data (exec: use
     kpi_breakdown) and core.kpis.KpiError for an unknown `kpi` or a horizon under a day.

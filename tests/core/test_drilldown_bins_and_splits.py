@@ -209,3 +209,30 @@ def test_the_nps_tile_opens_the_answers_of_the_period(session, answers):
         ("north", "email", 1), ("south", "email", 1)]
     with pytest.raises(NotAllowed):
         drilldown.period_answers(session=session, roles=EXEC, as_of=d, horizon_days=30)
+
+
+# ---------------------------------------------------------------- retention and repeat purchase rates
+
+def test_the_rates_open_the_customers_of_their_numerators(session):
+    """D = 30 June, H = 30 days: the period is June, the one before 1-31 May.
+    A: 10 May and 10 June (active in both: retained; two orders: repeat).
+    B: 15 May only (churned). C: 1 January and 20 June (repeat, not retained).
+    E: 1 June, and 5 July after D (one order by D: not a repeat buyer)."""
+    from core.kpis import compute_kpis
+
+    d = date(2026, 6, 30)
+    people = {k: make_customer(session, external_id=f"R{k}", segment="s", region="r") for k in "ABCE"}
+    for k, when in (("A", datetime(2026, 5, 10)), ("A", datetime(2026, 6, 10)), ("B", datetime(2026, 5, 15)),
+                    ("C", datetime(2026, 1, 1)), ("C", datetime(2026, 6, 20)), ("E", datetime(2026, 6, 1)),
+                    ("E", datetime(2026, 7, 5))):
+        make_order(session, people[k], when, 10.0)
+    session.commit()
+    retained = drilldown.kpi_customers(session=session, roles=MANAGER, kpi="retained", as_of=d, horizon_days=30)
+    repeat = drilldown.kpi_customers(session=session, roles=MANAGER, kpi="repeat", as_of=d, horizon_days=30)
+    assert list(retained["external_id"]) == ["RA"]
+    assert set(repeat["external_id"]) == {"RA", "RC"}
+    k = compute_kpis(session=session, as_of=d, horizon_days=30)
+    assert k["retention_rate"] == pytest.approx(len(retained) / 2)  # of A and B, active in May
+    assert k["repeat_purchase_rate"] == pytest.approx(len(repeat) / 4)  # of the four who ordered by D
+    agg = drilldown.kpi_breakdown(session=session, kpi="repeat", as_of=d, horizon_days=30)
+    assert list(zip(agg["segment"], agg["customers"], strict=True)) == [("s", 2)]
