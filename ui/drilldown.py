@@ -62,15 +62,19 @@ def month_breakdown(db: str, month: str, as_of: date, segment: str | None, regio
 
 
 @cached()
-def nps_answers(roles: tuple[str, ...], db: str, group: str | None, since: datetime, until: datetime) -> pd.DataFrame:
+def nps_answers(roles: tuple[str, ...], db: str, group: str | None, since: datetime, until: datetime,
+                split: tuple[str, str] | None = None, bought: tuple[datetime, datetime] | None = None) -> pd.DataFrame:
     with get_session() as session:
-        return drilldown.nps_answers(session=session, roles=roles, group=group, since=since, until=until)
+        return drilldown.nps_answers(session=session, roles=roles, group=group, since=since, until=until,
+                                     split=split, bought=bought)
 
 
 @cached()
-def nps_breakdown(db: str, group: str | None, since: datetime, until: datetime) -> pd.DataFrame:
+def nps_breakdown(db: str, group: str | None, since: datetime, until: datetime, split: tuple[str, str] | None = None,
+                  bought: tuple[datetime, datetime] | None = None) -> pd.DataFrame:
     with get_session() as session:
-        return drilldown.nps_breakdown(session=session, group=group, since=since, until=until)
+        return drilldown.nps_breakdown(session=session, group=group, since=since, until=until, split=split,
+                                       bought=bought)
 
 
 @cached()
@@ -134,6 +138,19 @@ def month_answers(roles: tuple[str, ...] | None, db: str, month: str, as_of: dat
 
 
 @cached()
+def period_answers(roles: tuple[str, ...] | None, db: str, as_of: date, horizon_days: int, segment: str | None,
+                   region: str | None, owner: str | None) -> pd.DataFrame:
+    """The Overview's NPS tile. roles None: the aggregate-safe breakdown (answers by segment,
+    region and channel)."""
+    with get_session() as session:
+        if roles is None:
+            return drilldown.period_answer_breakdown(session=session, as_of=as_of, horizon_days=horizon_days,
+                                                     segment=segment, region=region, owner=owner)
+        return drilldown.period_answers(session=session, roles=roles, as_of=as_of, horizon_days=horizon_days,
+                                        segment=segment, region=region, owner=owner)
+
+
+@cached()
 def theme_answers(roles: tuple[str, ...] | None, db: str, theme: str, month: str, now: datetime) -> pd.DataFrame:
     """roles None: the aggregate-safe breakdown (answers by segment, region and channel)."""
     with get_session() as session:
@@ -172,6 +189,19 @@ def campaign_customers(roles: tuple[str, ...] | None, db: str, campaign_id: int)
         return drilldown.with_people(session=session, roles=roles, records=rec)
 
 
+@cached()
+def clv_bin_customers(roles: tuple[str, ...] | None, db: str, as_of: date, low: float, high: float,
+                      segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    """One bar of the lifetime-value histogram. roles None: the aggregate-safe breakdown (customers
+    and their summed 12-month value by segment and region)."""
+    with get_session() as session:
+        rec = drilldown.clv_bin_customers(session=session, as_of=as_of, low=low, high=high, segment=segment,
+                                          region=region, owner=owner)
+        if roles is None:
+            return drilldown.breakdown(session=session, records=rec, counts={"customers": "customer_id"})
+        return drilldown.with_people(session=session, roles=roles, records=rec)
+
+
 def opens(chart_key: str, box_key: str, to_option: Callable[[dict], Any]) -> Callable[[], None]:
     """An on_select callback for st.plotly_chart(key=chart_key): the first selected bar, point or
     cell, turned into an option by `to_option(point)`, becomes the value of the selectbox `box_key`
@@ -188,8 +218,13 @@ def opens(chart_key: str, box_key: str, to_option: Callable[[dict], Any]) -> Cal
 
 
 def custom(point: dict, i: int = 0) -> Any:
-    """Item `i` of a selected point's customdata (a scalar when the trace had one value a point)."""
+    """Item `i` of a selected point's customdata (a scalar when the trace had one value a point).
+    A numeric customdata (a frame or array of numbers, sent as a typed array) comes back as a
+    dict keyed "0", "1", ...; a whole number in it comes back as an int."""
     data = point.get("customdata")
+    if isinstance(data, dict):
+        value = data.get(str(i))
+        return int(value) if isinstance(value, float) and value.is_integer() else value
     if isinstance(data, list | tuple):
         return data[i] if len(data) > i else None
     return data if i == 0 else None

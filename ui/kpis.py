@@ -11,7 +11,9 @@ import pandas as pd
 import streamlit as st
 
 from core import clv, kpis
+from core import formatting as fmt
 from core.config import get_settings
+from core.drilldown import clv_bin_edges, clv_histogram
 from core.readcache import cached
 from ui.db import get_session
 
@@ -134,6 +136,7 @@ def lifetime_value(db: str, as_of: date, segment: str | None, region: str | None
         except clv.ClvError as exc:
             return {"error": str(exc)}
     c = res.customers
+    bins = clv_bin_edges(c["clv"], currency=fmt.currency_code())
     by_segment = (c.assign(segment=c["segment"].fillna("(none)"))
                   .groupby("segment")
                   .agg(customers=("clv", "size"), mean_clv=("clv", "mean"), total_clv=("clv", "sum"),
@@ -144,7 +147,9 @@ def lifetime_value(db: str, as_of: date, segment: str | None, region: str | None
         "total": res.total,
         "mean": res.mean,
         "median": round(float(c["clv"].median()), 2) if len(c) else None,
-        "clv_values": c["clv"].to_numpy(),
+        # Customers per fixed bin (core.drilldown.clv_bin_edges): a bar a click opens.
+        "bins": bins,
+        "histogram": clv_histogram(c["clv"], bins, money=lambda x: fmt.money(x, decimals=0)),
         "by_segment": by_segment,
         "bgnbd": res.bgnbd,
         "gamma_gamma": res.gamma_gamma,

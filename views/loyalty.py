@@ -37,6 +37,25 @@ def _open_tier() -> None:
     if points and custom(points[0]):
         st.session_state["loy_drill"] = "members"
         st.session_state["loy_drill_tier"] = custom(points[0])
+        st.session_state["loy_tier_open"] = custom(points[0])  # the box under the chart (names)
+
+
+def _tier_members(roles: tuple[str, ...], tiers: pd.DataFrame, as_of: date) -> None:
+    """The box under "Members per tier" for roles that may see members (a click on a bar sets it):
+    that tier's members with their names, largest balances first; as many as the bar counts."""
+    counts = {str(t): int(n) for t, n in zip(tiers["tier"], tiers["customers"], strict=True) if n > 0}
+    tier = st.selectbox("Open a tier", list(counts), index=None, key="loy_tier_open",
+                        placeholder="Click a bar, or choose a tier, to see its members",
+                        format_func=lambda t: f"{t} ({counts[t]:,} member{'s' if counts[t] != 1 else ''})")
+    if tier is None:
+        return
+    rows = members(roles, as_of)
+    rows = rows[rows["tier"] == tier].sort_values(["balance", "customer"], ascending=[False, True])
+    st.caption(f"{len(rows):,} member{'s' if len(rows) != 1 else ''} in the {tier} tier, largest balances first"
+               + (f", first {MAX_ROWS:,} shown." if len(rows) > MAX_ROWS else "."))
+    st.dataframe(_table(rows), hide_index=True, key="loy_tier_members", column_config=_member_columns(),
+                 column_order=["link", "customer", "name", "owner", "tier", "balance", "expiring_points",
+                               "earned_12m", "tier_drop_date"], placeholder=fmt.DASH)
 
 
 FLOWS = {"earned": "Earned", "redeemed": "Redeemed", "expired": "Expired"}
@@ -136,8 +155,10 @@ def render_programme(as_of: date, data: dict | None = None, roles: tuple[str, ..
         fig = go.Figure(go.Bar(x=tiers["tier"], y=tiers["customers"], customdata=list(tiers["tier"])))
         fig.update_layout(title="Members per tier", height=300, margin={"t": 50, "b": 10},
                           xaxis={"title": "Tier"}, yaxis={"title": "Members (count)"})
-        # A click on a bar opens its members under "Who holds the points" (by segment and region).
+        # A click on a bar opens its members: "Open a tier" below (names) or "Who holds the points" (exec).
         plotly_chart(fig, key="loy_tier_chart", selection_mode="points", on_select=_open_tier)
+    if roles is not None:
+        _tier_members(roles, tiers, as_of)
 
 
 def _member_columns() -> dict:

@@ -32,14 +32,24 @@ st.caption("NPS = % promoters (9-10) minus % detractors (0-6) among answers with
            "few answers: read the counts with it.")
 
 c1, c2, c3 = st.columns(3)
+
+
+def _close_points() -> None:
+    """The trend's points (and the mix's periods) are numbered afresh when the period, the step or
+    the split changes: a point left open would name another one."""
+    for key in ("nps_drill_point", "nps_drill_period"):
+        st.session_state.pop(key, None)
+
+
 periods_offered = [3, 6, 12, 24]
 months = c1.selectbox("Period", periods_offered, index=periods_offered.index(fbk.NPS_DEFAULT_MONTHS), key="nps_months",
-                      format_func=lambda m: f"last {m} months")
+                      format_func=lambda m: f"last {m} months", on_change=_close_points)
 freq = c2.radio("By", ["W", "M"], index=1, key="nps_freq", horizontal=True,
-                format_func=lambda f: "week" if f == "W" else "month")
+                format_func=lambda f: "week" if f == "W" else "month", on_change=_close_points)
 split_labels = {"all": "all customers", "segment": "segment", "region": "region", "channel": "channel",
                 "category": "product category bought"}
-split = c3.selectbox("Split", list(split_labels), key="nps_split", format_func=split_labels.get)
+split = c3.selectbox("Split", list(split_labels), key="nps_split", format_func=split_labels.get,
+                     on_change=_close_points)
 
 since, until = fbk.nps_window(months=months, today=utcnow().date())
 by = None if split == "all" else split
@@ -100,39 +110,52 @@ if by is None:
                               "tickformat": ",d", "rangemode": "tozero",
                               "dtick": max(1, _nice_step(int(periods["responses"].max())))})
 else:
+    # The 4th item of a point's customdata is its row in `periods` (a period and a group).
     for group, part in periods.groupby(by):
         fig.add_trace(go.Scatter(x=part["period"], y=part["nps"], mode="lines+markers", name=str(group),
-                                 customdata=part[["responses", "ci_low", "ci_high"]],
+                                 customdata=part[["responses", "ci_low", "ci_high"]].assign(i=part.index),
                                  hovertemplate=f"{plain(group)} " + "%{x|%Y-%m-%d}: NPS %{y:.0f} (%{customdata[1]:.0f}"
                                                " to %{customdata[2]:.0f}), %{customdata[0]} answers<extra></extra>"))
 fig.update_layout(yaxis={"title": "NPS (-100 to +100)", "range": [-100, 100]}, height=400,
                   margin={"t": 50, "b": 10}, xaxis={"title": "Period starting"}, legend={"orientation": "h"},
                   title="NPS per period with its 95 % interval")
-if by is not None:
-    plotly_chart(fig, width="stretch", key="nps_trend")
-else:
-    plotly_chart(fig, width="stretch", key="nps_trend", selection_mode="points",
-                 on_select=drill.opens("nps_trend", "nps_drill_point", lambda p: drill.custom(p, 3)))
-    # Drill-down: the answers behind a point of the trend (exec: by segment, region and channel).
-    point = st.selectbox(
-        "Open a point", list(range(len(periods)))[::-1], index=None, key="nps_drill_point",
-        placeholder="Click a point, or choose a period, to see the answers behind its NPS",
-        format_func=lambda i: ("The week of " if freq == "W" else "The month of ")
-        + (f"{periods['period'].iloc[i]:%d %b %Y}" if freq == "W" else f"{periods['period'].iloc[i]:%B %Y}")
-        + f" ({int(periods['responses'].iloc[i]):,} answers, NPS {periods['nps'].iloc[i]:+.0f})")
-    if point is not None:
-        p_lo, p_hi = period_window(periods["period"].iloc[point], freq, since, until)
-        if may_see_personal_data(user.roles):
-            answers = drill.nps_answers(roles, db_key(), None, p_lo, p_hi)
-            st.caption(f"{len(answers):,} answers with a score, newest first.")
-            st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, width="stretch",
-                         key="nps_point_answers", column_config=drill.ANSWER_COLUMNS, placeholder=fmt.DASH)
-        else:
-            st.caption("Your role sees aggregates only: these answers by segment, region and channel.")
-            st.dataframe(drill.nps_breakdown(db_key(), None, p_lo, p_hi), hide_index=True,
-                         key="nps_point_breakdown",
-                         column_config={"segment": "Segment", "region": "Region", "channel": "Channel",
-                                        "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
+plotly_chart(fig, width="stretch", key="nps_trend", selection_mode="points",
+             on_select=drill.opens("nps_trend", "nps_drill_point", lambda p: drill.custom(p, 3)))
+
+
+def _point_words(i: int) -> str:
+    """A point of the trend in words: its group (when split), its period, its answers and NPS."""
+    row = periods.iloc[i]
+    when = f"{row['period']:%d %b %Y}" if freq == "W" else f"{row['period']:%B %Y}"
+    group_words = "" if by is None else f"{split_labels[split].capitalize()} {row[by]}, "
+    return (group_words + ("the week of " if freq == "W" else "the month of ") + when
+            + f" ({int(row['responses']):,} answers, NPS {row['nps']:+.0f})")
+
+
+# Drill-down: the answers behind a point of the trend, of its period and (split) its group; exec: by
+# segment, region and channel. Newest period first; the value is the point's row in `periods`.
+point = st.selectbox(
+    "Open a point", sorted(range(len(periods)), key=lambda i: (periods["period"].iloc[i], -i), reverse=True),
+    index=None, key="nps_drill_point",
+    placeholder="Click a point, or choose a period, to see the answers behind its NPS",
+    format_func=lambda i: _point_words(i)[0].upper() + _point_words(i)[1:])
+if point is not None:
+    p_lo, p_hi = period_window(periods["period"].iloc[point], freq, since, until)
+    # The split's line: core.feedback.nps_counts' groups (category: bought in the whole window).
+    line = None if by is None else (by, str(periods[by].iloc[point]))
+    if may_see_personal_data(user.roles):
+        answers = drill.nps_answers(roles, db_key(), None, p_lo, p_hi, line, (since, until))
+        st.caption(f"{len(answers):,} answers with a score" + ("" if line is None else
+                                                               f" ({split_labels[split]} {md(line[1])})")
+                   + ", newest first.")
+        st.dataframe(answers.drop(columns=["customer_id"]), hide_index=True, width="stretch",
+                     key="nps_point_answers", column_config=drill.ANSWER_COLUMNS, placeholder=fmt.DASH)
+    else:
+        st.caption("Your role sees aggregates only: these answers by segment, region and channel.")
+        st.dataframe(drill.nps_breakdown(db_key(), None, p_lo, p_hi, line, (since, until)), hide_index=True,
+                     key="nps_point_breakdown",
+                     column_config={"segment": "Segment", "region": "Region", "channel": "Channel",
+                                    "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
 
 mix = overall.copy()
 mix_fig = go.Figure()

@@ -20,7 +20,7 @@ from core import formatting as fmt
 from core.accounts import BAND_LABELS
 from core.clv import CLV_EXPLANATION
 from core.config import resolve_horizon
-from core.drilldown import KPI_DRILLS
+from core.drilldown import KPI_DRILLS, NPS_TILE_DRILL
 from core.kpis import KPI_INFO, REFUNDS_RULE, format_change, format_value, kpi_table_csv
 from core.roles import may_see_personal_data
 from db.models import utcnow
@@ -128,12 +128,39 @@ st.download_button(
 )
 
 # Drill-down: the customers behind a count (exec: by segment and region, never names or ids).
+# The NPS tile opens its answers (exec: by segment, region and channel).
 drill_counts = {k: kpi.loc[k, "current"] for k in ("customers", "active_customers", "orders")}
-drill = st.selectbox(
-    "Open a count", list(KPI_DRILLS), index=None, key="ov_drill",
-    placeholder="Choose a count to see the customers behind it",
-    format_func=lambda k: KPI_DRILLS[k] + (f" ({fmt.count(drill_counts[k])})" if k in drill_counts else ""))
-if drill is not None:
+drill_counts["nps"] = kpi.loc["nps_responses", "current"]
+# The rates open the customers of their numerators; the box shows the rate.
+drill_rates = {"retained": "retention_rate", "repeat": "repeat_purchase_rate"}
+drill_words = {**KPI_DRILLS, "nps": NPS_TILE_DRILL}
+
+
+def _drill_label(k: str) -> str:
+    if k in drill_counts:
+        return f"{drill_words[k]} ({fmt.count(drill_counts[k])})"
+    if k in drill_rates:
+        rate = kpi.loc[drill_rates[k], "current"]
+        return f"{drill_words[k]} ({KPI_INFO[drill_rates[k]].label.lower()} {format_value('rate', rate)})"
+    return drill_words[k]
+
+
+drill = st.selectbox("Open a count", list(drill_words), index=None, key="ov_drill",
+                     placeholder="Choose a count to see the customers behind it", format_func=_drill_label)
+if drill == "nps":
+    tile_answers = drill_data.period_answers(
+        drill_data.roles_key(user.roles) if may_see_personal_data(user.roles) else None, db, as_of, horizon,
+        segment, region, owner)
+    if may_see_personal_data(user.roles):
+        st.caption(f"{len(tile_answers):,} answers with a score in the period, newest first.")
+        st.dataframe(tile_answers.drop(columns=["customer_id"]), hide_index=True, key="ov_drill_answers",
+                     column_config=drill_data.ANSWER_COLUMNS, placeholder=fmt.DASH)
+    else:
+        st.caption("Your role sees aggregates only: the answers behind the NPS by segment, region and channel.")
+        st.dataframe(tile_answers, hide_index=True, key="ov_drill_answer_breakdown", column_config={
+            "segment": "Segment", "region": "Region", "channel": "Channel",
+            "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
+elif drill is not None:
     if may_see_personal_data(user.roles):
         people = drill_data.kpi_customers(drill_data.roles_key(user.roles), db, drill, as_of, horizon,
                                           segment, region, owner)
@@ -169,6 +196,9 @@ PEOPLE_COLUMNS = {
     "orders_previous_period": st.column_config.NumberColumn("Orders in the period before"),
     "health_score": st.column_config.NumberColumn("Health", format="%d"),
     "churn_percent": st.column_config.NumberColumn("Churn risk", format="%.1f %%"),
+    "clv": st.column_config.NumberColumn(fmt.money_label("12-month value"), format=fmt.money_column_format()),
+    "expected_orders": st.column_config.NumberColumn("Expected orders, 12 months", format="%.2f"),
+    "p_alive": st.column_config.NumberColumn("Still a customer (probability)", format="percent"),
 }
 
 
@@ -573,10 +603,29 @@ if section == "Lifetime value":
         v1.metric("Expected revenue, next 12 months", fmt.money(lv["total"]))
         v2.metric("Mean lifetime value", fmt.money(lv["mean"]))
         v3.metric("Median lifetime value", fmt.money(lv["median"]))
-        fig = px.histogram(x=lv["clv_values"], nbins=40, labels={"x": fmt.money_label("12-month value")},
-                           title="Customers by 12-month lifetime value")
-        fig.update_layout(height=320, margin={"t": 40}, yaxis_title="Customers (count)")
-        plotly_chart(fig, key="ov_clv_hist")
+        # Fixed round bins from core (the last one open, "or more"): a click on a bar opens its customers.
+        hist, bins = lv["histogram"], lv["bins"]
+        step = bins.edges[1] - bins.edges[0]
+        fig = go.Figure(go.Bar(
+            x=[lo + step / 2 for lo in hist["low"]], y=hist["customers"], width=step * 0.95,
+            customdata=hist[["bin", "label"]],
+            hovertemplate="%{customdata[1]}: %{y:,} customers<extra></extra>"))
+        fig.update_layout(height=320, margin={"t": 40}, title="Customers by 12-month lifetime value",
+                          xaxis={"title": fmt.money_label("12-month value")
+                                 + (" (the last bar: that much or more)" if len(bins.edges) > 2
+                                    and bins.edges[-1] == float("inf") else "")},
+                          yaxis={"title": "Customers (count)", "tickformat": ",d", "rangemode": "tozero"})
+        plotly_chart(fig, key="ov_clv_hist", selection_mode="points",
+                     on_select=drill_data.opens("ov_clv_hist", "ov_drill_clv", lambda p: drill_data.custom(p, 0)))
+        clv_bars = {int(b): (lab, int(n)) for b, lab, n in zip(hist["bin"], hist["label"], hist["customers"],
+                                                               strict=True) if n > 0}
+        clv_bar = st.selectbox("Open a bar", list(clv_bars), index=None, key="ov_drill_clv",
+                               placeholder="Click a bar, or choose one, to see the customers behind it",
+                               format_func=lambda b: f"{clv_bars[b][0]} ({clv_bars[b][1]:,} customers)")
+        if clv_bar is not None:
+            rows = drill_data.clv_bin_customers(drill_roles, db, as_of, bins.edges[clv_bar], bins.edges[clv_bar + 1],
+                                                segment, region, owner)
+            show_records(rows, "ov_clv_customers", f"with a 12-month value of {clv_bars[clv_bar][0]}")
         by_segment = lv["by_segment"]
         st.dataframe(by_segment.assign(segment=by_segment["segment"].map(fmt.label)), hide_index=True,
                      key="ov_clv_segments", column_config={

@@ -33,13 +33,11 @@ from core.kpis.definitions import (
     latest_activity_date,
     window_bounds,
 )
-from core.kpis.definitions import _customer_conditions as _customer_conditions
-from core.kpis.definitions import _filtered as _filtered
+from core.kpis.definitions import customer_conditions, filtered
 from core.kpis.figures import compare_kpis, compute_kpis, customer_facts, filtered_customer_facts, retention_extras
 from core.kpis.presentation import format_change, format_value, kpi_table_csv, kpi_unit, weekly_summary
 from core.kpis.trends import cohort_matrix, kpi_trend, monthly_sales, nps_trend, offer_code_revenue, revenue_split
 
-# Also reachable here, not public: _customer_conditions and _filtered (core.drilldown imports them).
 __all__ = [
     "KPI_KEYS",
     "REFUNDS_RULE",
@@ -49,6 +47,8 @@ __all__ = [
     "KpiError",
     "day_start",
     "window_bounds",
+    "customer_conditions",
+    "filtered",
     "customer_facts",
     "filtered_customer_facts",
     "compute_kpis",

@@ -120,3 +120,68 @@ def test_exec_clicks_a_health_band_bar_and_sees_it_by_segment_and_region(page: P
     expect(page.get_by_text("Your role sees aggregates only: the customers in the")).to_be_visible()
     table = page.locator('[data-testid="stDataFrame"]').filter(has_text="Segment").last
     expect(table).not_to_contain_text("Customer id")
+
+
+def _rows_shown(table: Locator) -> int:
+    """Data rows of a st.dataframe as the grid announces them (aria-rowcount counts the header)."""
+    grid = table.locator('[role="grid"]').first
+    expect(grid).to_have_attribute("aria-rowcount", re.compile(r"^\d+$"))
+    return int(grid.get_attribute("aria-rowcount")) - 1
+
+
+def test_a_manager_clicks_a_lifetime_value_bar_and_sees_its_customers(page: Page, app_url: str) -> None:
+    log_in(page, app_url, "manager")
+    page.goto(f"{app_url}/overview")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=180_000)
+    wait_until_idle(page)
+    page.locator('[data-testid="stMain"] button').filter(has_text=re.compile("^Lifetime value$")).first.click()
+    # The first run of the section fits the lifetime-value models: allow for a loaded machine.
+    chart = page.locator(".js-plotly-plot").filter(
+        has=page.locator(".gtitle", has_text="Customers by 12-month lifetime value"))
+    expect(chart).to_have_count(1, timeout=180_000)
+    wait_until_idle(page)
+    bars = chart.locator(".barlayer .point path")
+    expect(bars.first).to_be_visible()
+    heights = [(b.bounding_box() or {"height": 0})["height"] for b in bars.all()]
+    _click(page, bars.nth(heights.index(max(heights))))  # the tallest bar
+    wait_until_idle(page)
+    box = page.get_by_role("combobox", name="Open a bar")
+    expect(box).to_have_value(re.compile(r"^€[\d,]+ (to €[\d,]+|or more) \([\d,]+ customers\)$"))
+    label = box.input_value()
+    in_bar = int(re.search(r"\(([\d,]+) customers\)$", label).group(1).replace(",", ""))
+    assert in_bar > 0
+    # The customers a manager sees: as many as the bar counts, with their names and values.
+    words = label.rsplit(" (", 1)[0]
+    expect(page.get_by_text(f"{in_bar:,} customers with a 12-month value of {words}.")).to_be_visible()
+    table = page.locator('[data-testid="stDataFrame"]').filter(has_text="Name").filter(has_text="12-month value")
+    expect(table).to_be_visible()
+    assert _rows_shown(table) == in_bar
+
+
+def test_a_manager_clicks_a_point_of_the_nps_trend_split_by_segment(page: Page, app_url: str) -> None:
+    log_in(page, app_url, "manager")
+    page.goto(f"{app_url}/nps")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=180_000)
+    wait_until_idle(page)
+    page.get_by_role("combobox", name="Split").click()
+    page.get_by_role("option", name="segment", exact=True).click()
+    wait_until_idle(page)
+    chart = page.locator(".js-plotly-plot").filter(
+        has=page.locator(".gtitle", has_text="NPS per period with its 95 % interval"))
+    expect(chart.locator(".legend")).to_be_visible()
+    line = chart.locator(".scatterlayer .trace").first  # the first segment's line
+    points = line.locator(".point")
+    expect(points.last).to_be_attached()
+    _click(page, points.last)  # its newest period
+    wait_until_idle(page)
+    box = page.get_by_role("combobox", name="Open a point")
+    expect(box).to_have_value(
+        re.compile(r"^Segment .+, the month of \w+ \d{4} \([\d,]+ answers, NPS [+-]?\d+\)$"))
+    label = box.input_value()
+    segment = re.match(r"^Segment (.+), the month of", label).group(1)
+    in_point = int(re.search(r"\(([\d,]+) answers, NPS", label).group(1).replace(",", ""))
+    # The answers of that segment in that month only: as many as the point counts.
+    expect(page.get_by_text(f"{in_point:,} answers with a score (segment {segment}), newest first.")).to_be_visible()
+    table = page.locator('[data-testid="stDataFrame"]').filter(has_text="Comment").first
+    expect(table).to_be_visible()
+    assert _rows_shown(table) == in_point

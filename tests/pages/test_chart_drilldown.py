@@ -236,6 +236,46 @@ def test_a_point_of_the_nps_trend_opens_its_answers(store):  # noqa: F811
     assert "Leaky" not in page_text(at) and "DRL-" not in page_text(at)
 
 
+def test_a_point_of_the_nps_trend_split_by_channel_opens_that_channels_answers(store):  # noqa: F811
+    """Split by channel, the "email" line's point of C's month holds the email answers of that
+    month only (A's 10 three days ago if in the same month, C's 3): not B's or the unknown
+    customer's web answers, nor D's email answer sixty days ago."""
+    now = store["now"]
+    a = store["answers"]
+    answers = {("A", 10): (3, "email"), ("B", 9): (50, "web"), ("D", 7): (60, "email"), ("C", 3): (2, "email"),
+               (None, 0): (40, "web")}
+    month = now - timedelta(days=2)
+    expected = {a[k] for k, (days, channel) in answers.items()
+                if channel == "email" and _month(now - timedelta(days=days)) == _month(month)}
+    st.cache_data.clear()
+    at = app_as("manager", "views/nps.py", timeout=120)
+    at.selectbox(key="nps_split").set_value("channel").run()
+    assert not at.exception, at.exception
+    box = at.selectbox(key="nps_drill_point")
+    words = f"Channel email, the month of {month:%B %Y} ("
+    labels = [o for o in box.options if o.startswith(words)]
+    assert labels == [f"{words}{len(expected)} answers, " + labels[0].split(", ", 2)[2]]
+    # The value is the point's row in the split figures: the one whose label this is.
+    value = next(i for i in range(len(box.options)) if box.format_func(i) == labels[0])
+    box.set_value(value).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "answer_id")
+    assert set(shown["answer_id"]) == expected
+    assert f"{len(expected)} answers with a score (channel email), newest first." in page_text(at)
+    # Another split numbers the points afresh: the open one closes rather than name another point.
+    at.selectbox(key="nps_split").set_value("segment").run()
+    assert at.selectbox(key="nps_drill_point").value is None
+    assert not [df for df in at.dataframe if "answer_id" in df.value.columns]
+
+    at = app_as("exec", "views/nps.py", timeout=120)
+    at.selectbox(key="nps_split").set_value("channel").run()
+    at.selectbox(key="nps_drill_point").set_value(value).run()
+    assert not at.exception, at.exception
+    shown = _table(at, "answers")
+    assert set(shown["channel"]) == {"email"} and int(shown["answers"].sum()) == len(expected)
+    assert "Leaky" not in page_text(at) and "DRL-" not in page_text(at)
+
+
 def test_a_point_of_the_overview_nps_by_month_opens_its_answers(store):  # noqa: F811
     """Under the segment filter only the six customers' answers count (the answer no customer
     matched drops out); C's month holds the scored answers of that month by their age in days."""

@@ -219,3 +219,42 @@ def test_exec_opens_the_loyalty_members_as_aggregates(store):
         ("north-x", "Silver", 1, 500)]
     text = page_text(at)
     assert "Drillperson" not in text and "DRL-" not in text
+
+
+def test_the_nps_tile_opens_its_answers(store):
+    """Under the segment filter and the 90-day period: A's 10 (3 days ago), B's 9 (50), D's 7 (60)
+    and C's 3 (2); the answer no customer matched (40 days) drops out under a filter and the one
+    400 days ago is outside the period. Exec gets them by segment, region and channel."""
+    a = store["answers"]
+    expected = {a[("A", 10)], a[("B", 9)], a[("D", 7)], a[("C", 3)]}
+    at = _overview("manager", "nps")
+    shown = _table(at, "answer_id")
+    assert set(shown["answer_id"]) == expected
+    tiles = {m.label: m for m in at.metric}
+    assert f"from {len(expected)} answers" in page_text(at) and "NPS" in tiles
+    assert "4 answers with a score in the period, newest first." in page_text(at)
+
+    at = _overview("exec", "nps")
+    shown = _table(at, "answers")
+    assert sorted(zip(shown["region"], shown["channel"], shown["answers"], strict=True)) == [
+        ("north-x", "email", 2), ("south-x", "email", 1), ("south-x", "web", 1)]
+    assert "Drillperson" not in page_text(at) and "DRL-" not in page_text(at)
+
+
+def test_the_retention_and_repeat_rates_open_their_customers(store):
+    """Retained (an order in the period and in the one before): A only. Repeat buyers (two or more
+    orders by today): A (3) and D (2). The box shows each rate beside it."""
+    at = _overview("manager", "retained")
+    assert list(_table(at, "external_id")["external_id"]) == ["DRL-A"]
+    labels = at.selectbox(key="ov_drill").options
+    # Retention: of A, C and D (active in the period before), A is active now: 1 of 3.
+    assert any(o.startswith("Customers retained") and o.endswith("(retention rate 33.3 %)") for o in labels), labels
+    # Repeat purchase rate: of A-E (an order by today; F none), A and D ordered twice or more: 2 of 5.
+    assert any(o.startswith("Repeat buyers") and o.endswith("(repeat purchase rate 40.0 %)") for o in labels)
+    at.selectbox(key="ov_drill").set_value("repeat").run()
+    assert set(_table(at, "external_id")["external_id"]) == {"DRL-A", "DRL-D"}
+
+    at = _overview("exec", "repeat")
+    shown = _table(at, "customers")
+    assert sorted(zip(shown["region"], shown["customers"], strict=True)) == [("north-x", 1), ("south-x", 1)]
+    assert "Drillperson" not in page_text(at)

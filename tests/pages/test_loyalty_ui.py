@@ -113,3 +113,20 @@ def test_outreach_to_members_with_expiring_points_is_planned_on_request(demo_app
     plan = {m.label: m.value for m in at.metric}
     contacted = int(plan["Will be contacted"].replace(",", ""))
     assert 0 < contacted <= int(members.value.replace(",", ""))
+
+
+def test_a_manager_opens_the_members_of_a_tier_bar(demo_app: str) -> None:
+    """The box under "Members per tier" (what a click on a bar sets) opens that tier's members with
+    their names: as many as the bar (the Tier mix table beside it) counts."""
+    at = app_as("manager", PAGE)
+    assert not at.exception, at.exception
+    mix = next(df.value for df in at.dataframe if list(df.value.columns) == ["tier", "customers"])
+    tier, count = max(zip(mix["tier"], mix["customers"], strict=True), key=lambda tc: tc[1])
+    at.selectbox(key="loy_tier_open").set_value(tier).run()
+    assert not at.exception, at.exception
+    # The table under the box: the last member table on the page (Balances and Expiring come first).
+    shown = [df.value for df in at.dataframe if {"name", "tier"} <= set(df.value.columns)][-1]
+    assert len(shown) == min(count, 2_000)
+    assert set(shown["tier"]) == {tier} and shown["name"].notna().all()
+    assert shown["balance"].is_monotonic_decreasing
+    assert f"{count:,} member{'s' if count != 1 else ''} in the {tier} tier, largest balances first" in page_text(at)

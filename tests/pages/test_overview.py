@@ -279,3 +279,54 @@ def test_exec_opening_a_band_move_sees_counts_by_segment_and_region_and_no_names
     # The server refuses too, not only the screen.
     with Session(get_engine(store)) as s, pytest.raises(NotAllowed):
         band_move_accounts(session=s, roles=frozenset({Role.EXEC}), from_band="watch", to_band="at_risk")
+
+
+def _clv_bar_heights(at) -> dict[int, int]:  # noqa: ANN001
+    """Bin -> customers, as the lifetime-value histogram draws them (the chart's own spec; Plotly
+    writes a numeric array as base64 with its dtype)."""
+    import base64
+
+    def values(v):  # noqa: ANN001, ANN202
+        if isinstance(v, dict) and "bdata" in v:
+            return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).reshape(v.get("shape", -1))
+        return np.asarray(v, dtype=object)
+
+    chart = next(c for c in at.get("plotly_chart") if "12-month lifetime value" in c.proto.spec)
+    bar = json.loads(chart.proto.spec)["data"][0]
+    return {int(cd[0]): int(y) for cd, y in zip(values(bar["customdata"]), values(bar["y"]), strict=True)}
+
+
+def test_a_bar_of_the_lifetime_value_histogram_opens_its_customers(store):
+    """The box under the histogram (what a click on a bar sets) lists every non-empty bar; the
+    customers it opens are as many as the bar is high, with names for a manager and by segment
+    and region only for exec."""
+    at = app_as("manager", PAGE, timeout=120)
+    at.segmented_control(key="ov_section").set_value("Lifetime value").run()
+    assert not at.exception, at.exception
+    heights = _clv_bar_heights(at)
+    end = datetime.combine(utcnow().date() + timedelta(days=1), datetime.min.time())
+    with get_engine(store).connect() as conn:  # every customer with an order by D has a value
+        buyers = conn.execute(sql("SELECT COUNT(DISTINCT customer_id) FROM orders WHERE ordered_at < :end"),
+                              {"end": end}).scalar()
+    assert sum(heights.values()) == buyers
+    box = at.selectbox(key="ov_drill_clv")
+    assert len(box.options) == len([b for b, n in heights.items() if n > 0])
+    tallest = max(heights, key=heights.get)
+    box.set_value(tallest).run()
+    assert not at.exception, at.exception
+    shown = next(df.value for df in at.dataframe if "clv" in df.value.columns)
+    assert len(shown) == heights[tallest]
+    assert "name" in shown.columns and shown["name"].notna().all()
+    assert list(shown["clv"]) == sorted(shown["clv"], reverse=True)
+    assert f"{heights[tallest]:,} customers with a 12-month value of €" in page_text(at)
+
+    at = app_as("exec", PAGE, timeout=120)
+    at.segmented_control(key="ov_section").set_value("Lifetime value").run()
+    at.selectbox(key="ov_drill_clv").set_value(tallest).run()
+    assert not at.exception, at.exception
+    shown = next(df.value for df in at.dataframe if "customers" in df.value.columns
+                 and "region" in df.value.columns)
+    assert int(shown["customers"].sum()) == heights[tallest]
+    assert not {"name", "external_id", "customer_id"} & set(shown.columns)
+    leaks = [v for v in _personal_data(store) if v in page_text(at)]
+    assert not leaks, leaks[:5]

@@ -1,0 +1,68 @@
+"""Drill-down: the records behind a count or a chart bar on the Overview, NPS and Loyalty screens.
+
+Each count has two readers: one with the records themselves (names, ids, comments: personal
+data, so it raises core.roles.NotAllowed for a role that may not see it, e.g. exec) and one
+with the same records as aggregates only (how many per segment and region, any role). Both
+use the definitions of the count they open (core.kpis, core.nps, core.loyalty, core.clv), so the
+rows behind a count always add up to it.
+
+One module per capability, all names importable from here (``from core.drilldown import X``):
+
+- :mod:`core.drilldown.orders`: the Overview's customer counts and charts (KPI tiles, revenue by
+  month and by kind of customer, cohorts, health bands, campaigns);
+- :mod:`core.drilldown.answers`: survey answers (NPS groups, trend points, themes);
+- :mod:`core.drilldown.loyalty`: loyalty members (tiers, expiring points, top balances, flows);
+- :mod:`core.drilldown.lifetime_value`: the Overview's lifetime-value histogram (fixed money bins);
+- :mod:`core.drilldown.people`: names for a record list, or its breakdown by segment and region.
+"""
+
+from __future__ import annotations
+
+from core.drilldown.answers import (
+    NPS_ANSWER_COLUMNS,
+    NPS_GROUPS,
+    NPS_SPLITS,
+    NPS_TILE_DRILL,
+    month_answer_breakdown,
+    month_answers,
+    nps_answers,
+    nps_breakdown,
+    period_answer_breakdown,
+    period_answers,
+    period_window,
+    theme_answers,
+    theme_breakdown,
+)
+from core.drilldown.lifetime_value import (
+    ClvBins,
+    clv_bin_customers,
+    clv_bin_edges,
+    clv_histogram,
+)
+from core.drilldown.loyalty import LOYALTY_DRILLS, TOP_BALANCES, loyalty_breakdown, loyalty_flow_members
+from core.drilldown.orders import (
+    CAMPAIGN_GROUPS,
+    KPI_CUSTOMER_COLUMNS,
+    KPI_DRILLS,
+    MIX_KINDS,
+    band_customers,
+    campaign_customers,
+    cohort_customers,
+    kpi_breakdown,
+    kpi_customers,
+    mix_orders,
+    month_breakdown,
+    month_customers,
+)
+from core.drilldown.people import breakdown, with_people
+
+__all__ = [
+    "CAMPAIGN_GROUPS", "KPI_CUSTOMER_COLUMNS", "KPI_DRILLS", "LOYALTY_DRILLS", "MIX_KINDS", "NPS_ANSWER_COLUMNS",
+    "NPS_GROUPS", "NPS_SPLITS", "NPS_TILE_DRILL", "TOP_BALANCES", "ClvBins", "band_customers", "breakdown",
+    "campaign_customers",
+    "clv_bin_customers", "clv_bin_edges", "clv_histogram", "cohort_customers", "kpi_breakdown", "kpi_customers",
+    "loyalty_breakdown", "loyalty_flow_members", "mix_orders", "month_answer_breakdown", "month_answers",
+    "month_breakdown", "month_customers", "nps_answers", "nps_breakdown", "period_answer_breakdown",
+    "period_answers", "period_window", "theme_answers",
+    "theme_breakdown", "with_people",
+]
