@@ -27,13 +27,14 @@ from core.kpis.definitions import (
     REFUNDS_RULE,
     KpiError,
     KpiInfo,
+    customer_conditions,
     day_start,
     default_horizon,
     filter_options,
+    filtered,
     latest_activity_date,
     window_bounds,
 )
-from core.kpis.definitions import customer_conditions, filtered
 from core.kpis.figures import compare_kpis, compute_kpis, customer_facts, filtered_customer_facts, retention_extras
 from core.kpis.presentation import format_change, format_value, kpi_table_csv, kpi_unit, weekly_summary
 from core.kpis.trends import cohort_matrix, kpi_trend, monthly_sales, nps_trend, offer_code_revenue, revenue_split
