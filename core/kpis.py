@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session
 
-from core import exporting, loyalty, nps
+from core import exporting, loyalty, money, nps
 from core import formatting as fmt
 from core.analytics import orders as analytics_orders
 from core.analytics import source
@@ -171,8 +171,9 @@ def _filtered(stmt: Select, fk: ColumnElement, conds: list[ColumnElement]) -> Se
     return stmt.where(fk.in_(select(c.id).where(*conds)))
 
 
-def _money(x: float | None) -> float | None:
-    return None if x is None else round(float(x) + 0.0, 2)
+def _money(cents: int | None) -> float | None:
+    """Whole cents as currency units for a figure (core.money.to_units): 1235 -> 12.35."""
+    return money.to_units(cents)
 
 
 def _rate(num: int, den: int) -> float | None:
@@ -218,8 +219,9 @@ def customer_facts(*, session: Session, as_of: date, horizon_days: int) -> pd.Da
 
     Indexed by customer id, one row per customer in the store: known (signed up or ordered
     on or before D), n_all (orders up to D), n_cur (in (D-H, D]), n_prev (in (D-2H, D-H]),
-    n_before (before D-2H), revenue_cur (order totals in (D-H, D], gross) and refunds_cur
-    (money refunded in (D-H, D], by refund date; cancellations are not refunds). Computed in
+    n_before (before D-2H), revenue_cur_cents (order totals in (D-H, D], gross) and
+    refunds_cur_cents (money refunded in (D-H, D], by refund date; cancellations are not
+    refunds), whole cents. Computed in
     DuckDB over the columnar reads (core.analytics).
     """
     start, end = window_bounds(as_of, horizon_days)
@@ -253,8 +255,8 @@ def _order_aggregates(
 ) -> dict[str, int]:
     """Counts of customers at D (core.analytics.orders.order_aggregates): buyers (>= 1 order up
     to D), repeaters (>= 2), active (order in (D-H, D]), prev_active (order in (D-2H, D-H]),
-    retained (both), customers (signed up or ordered on or before D), orders, gross_sales
-    and refunds in (D-H, D].
+    retained (both), customers (signed up or ordered on or before D), orders, gross_sales_cents
+    and refunds_cents in (D-H, D] (whole cents).
     """
     start, end = window_bounds(as_of, horizon_days)
     with _engine(session, "customer", "orders", "refund") as db:
@@ -315,7 +317,7 @@ def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement])
         return none
     return {
         "loyalty_outstanding_points": int(lk["outstanding_points"]),
-        "loyalty_liability": _money(lk["liability"]),
+        "loyalty_liability": _money(lk["liability_cents"]),
         "redemption_rate": lk["redemption_rate"],
     }
 
@@ -336,17 +338,17 @@ def compute_kpis(
     """The KPIs of design.md at date D, for all customers or one segment/region/owner.
 
     Returns a flat dict with exactly `KPI_KEYS`: rates as fractions 0-1, NPS -100..100,
-    money rounded to the cent, None where there is no data to compute from. Orders are real
-    orders only; revenue = gross_sales - refunds; average order value = gross_sales / orders
-    (see :data:`REFUNDS_RULE`).
+    money in currency units exact to the cent (summed in whole cents; core.money), None where
+    there is no data to compute from. Orders are real orders only; revenue = gross_sales -
+    refunds; average order value = gross_sales / orders rounded to the cent half up (37.04 /
+    3 -> 12.35; see :data:`REFUNDS_RULE`).
     """
     horizon_days = default_horizon(horizon_days)
     conds = _customer_conditions(segment, region, owner)
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days,
                             flt=Filter(segment, region, owner))
     n_orders = agg["orders"]
-    gross, refunds = _money(agg["gross_sales"]), _money(agg["refunds"])
-    revenue = gross - refunds
+    gross, refunds = agg["gross_sales_cents"], agg["refunds_cents"]
     retention = _rate(agg["retained"], agg["prev_active"])
     out: dict[str, Any] = {
         "as_of": as_of.isoformat(),
@@ -354,10 +356,10 @@ def compute_kpis(
         "customers": agg["customers"],
         "active_customers": agg["active"],
         "orders": n_orders,
-        "revenue": _money(revenue),
-        "gross_sales": gross,
-        "refunds": refunds,
-        "average_order_value": _money(gross / n_orders) if n_orders else None,
+        "revenue": _money(gross - refunds),
+        "gross_sales": _money(gross),
+        "refunds": _money(refunds),
+        "average_order_value": _money(money.divide(gross, n_orders)) if n_orders else None,
         "repeat_purchase_rate": _rate(agg["repeaters"], agg["buyers"]),
         "retention_rate": retention,
         "churn_rate": None if retention is None else 1.0 - retention,
@@ -391,7 +393,7 @@ def compare_kpis(
         a, b = cur[key], prev[key]
         change = None if a is None or b is None else a - b
         if change is not None and info.kind == "money":
-            change = round(change, 2)
+            change = _money(money.to_cents(a) - money.to_cents(b))
         pct = None
         if change is not None and info.kind in ("count", "money", "points") and b:
             pct = change / b
@@ -528,33 +530,23 @@ def kpi_trend(
     n_days = int((pd.Timestamp(as_of) - origin).days) + 1
     idx = (out["as_of"] - origin).dt.days.to_numpy()
     lo = idx + 1 - horizon_days
-    if daily_refunds.empty:
-        out_refunds = np.zeros(len(out))
-    else:
-        rd = (pd.to_datetime(daily_refunds["day"]) - origin).dt.days.to_numpy()
-        cum_refunds = np.concatenate(
-            [[0.0], np.cumsum(np.bincount(rd, weights=daily_refunds["refunds"].astype(float), minlength=n_days))]
-        )
-        out_refunds = np.round(cum_refunds[idx + 1] - cum_refunds[lo], 2)
-    if daily.empty:
-        out["orders"] = 0
-        out["gross_sales"] = 0.0
-        out["refunds"] = out_refunds
-        out["revenue"] = np.round(-out_refunds, 2) + 0.0
-        out["average_order_value"] = np.nan
-        return out
-    d = (pd.to_datetime(daily["day"]) - origin).dt.days.to_numpy()
-    cum_orders = np.concatenate([[0.0], np.cumsum(np.bincount(d, weights=daily["n"], minlength=n_days))])
-    cum_revenue = np.concatenate(
-        [[0.0], np.cumsum(np.bincount(d, weights=daily["revenue"].astype(float), minlength=n_days))]
-    )
-    out["orders"] = (cum_orders[idx + 1] - cum_orders[lo]).round().astype(int)
-    out["gross_sales"] = np.round(cum_revenue[idx + 1] - cum_revenue[lo], 2)
-    out["refunds"] = out_refunds
-    out["revenue"] = np.round(out["gross_sales"] - out["refunds"], 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["average_order_value"] = np.where(out["orders"] > 0, out["gross_sales"] / out["orders"], np.nan)
-    out["average_order_value"] = out["average_order_value"].round(2)
+    def window_sums(days: pd.Series, values: pd.Series) -> np.ndarray:
+        """Per point, the sum of ``values`` (integers: counts or whole cents) over its window."""
+        if days.empty:
+            return np.zeros(len(out), dtype="int64")
+        at = (pd.to_datetime(days) - origin).dt.days.to_numpy()
+        per_day = np.zeros(n_days, dtype="int64")
+        np.add.at(per_day, at, values.to_numpy(dtype="int64"))
+        cum = np.concatenate([[0], np.cumsum(per_day)])
+        return cum[idx + 1] - cum[lo]
+
+    refunds = window_sums(daily_refunds["day"], daily_refunds["refunds_cents"])
+    gross = window_sums(daily["day"], daily["revenue_cents"])
+    out["orders"] = window_sums(daily["day"], daily["n"]).astype(int)
+    out["gross_sales"] = money.units_array(gross)
+    out["refunds"] = money.units_array(refunds)
+    out["revenue"] = money.units_array(gross - refunds)
+    out["average_order_value"] = money.units_array(money.divide_array(gross, out["orders"]))
     return out
 
 
@@ -577,14 +569,15 @@ def monthly_sales(
     with _engine(session, "customer", "orders", "refund") as db:
         df, refunds = analytics_orders.monthly_sales(db, start=start, end=end, flt=Filter(segment, region, owner))
     full = pd.DataFrame({"month_key": range(start_key, end_key + 1)})
-    df = full.merge(df, on="month_key", how="left").fillna({"orders": 0, "revenue": 0.0, "customers": 0})
-    df = df.merge(refunds, on="month_key", how="left").fillna({"refunds": 0.0})
+    df = full.merge(df, on="month_key", how="left").fillna({"orders": 0, "revenue_cents": 0, "customers": 0})
+    df = df.merge(refunds, on="month_key", how="left").fillna({"refunds_cents": 0})
     df["month"] = df["month_key"].map(_month_label)
     df["orders"] = df["orders"].astype(int)
     df["customers"] = df["customers"].astype(int)
-    df["gross_sales"] = df["revenue"].astype(float).round(2)
-    df["refunds"] = df["refunds"].astype(float).round(2)
-    df["revenue"] = (df["gross_sales"] - df["refunds"]).round(2)
+    gross, refunded = df["revenue_cents"].astype("int64"), df["refunds_cents"].astype("int64")
+    df["gross_sales"] = money.units_array(gross)
+    df["refunds"] = money.units_array(refunded)
+    df["revenue"] = money.units_array(gross - refunded)
     return df[["month", "orders", "revenue", "customers", "gross_sales", "refunds"]]
 
 
@@ -659,13 +652,13 @@ def revenue_split(
     kinds = ["new", "returning", "reactivated"]
     full = pd.MultiIndex.from_product([range(start_key, end_key + 1), kinds], names=["mk", "kind"])
     res = (
-        df.set_index(["mk", "kind"])[["orders", "revenue"]]
+        df.set_index(["mk", "kind"])[["orders", "revenue_cents"]]
         .reindex(full, fill_value=0)
         .reset_index()
     )
     res["month"] = res["mk"].map(_month_label)
     res["orders"] = res["orders"].astype(int)
-    res["revenue"] = res["revenue"].astype(float).round(2)
+    res["revenue"] = money.units_array(res["revenue_cents"].astype("int64"))
     return res[["month", "kind", "orders", "revenue"]]
 
 
@@ -919,7 +912,7 @@ def offer_code_revenue(
     o = Order.__table__.c
     r = Outreach.__table__.c
     stmt = _filtered(
-        select(r.template, r.campaign_id, func.count().label("orders"), func.sum(o.total).label("revenue"))
+        select(r.template, r.campaign_id, func.count().label("orders"), func.sum(o.total_cents).label("revenue_cents"))
         .select_from(Order.__table__.join(Outreach.__table__, o.offer_code == r.offer_code))
         .where(o.ordered_at >= start, o.ordered_at < end, o.offer_code.is_not(None))
         .group_by(r.template, r.campaign_id),
@@ -929,7 +922,7 @@ def offer_code_revenue(
     df = _read(session, stmt)
     if df.empty:
         return pd.DataFrame(columns=["template", "campaign_id", "orders", "revenue"])
-    df["revenue"] = df["revenue"].astype(float).round(2)
+    df["revenue"] = money.units_array(df.pop("revenue_cents").astype("int64"))
     return df.sort_values("revenue", ascending=False).reset_index(drop=True)
 
 

@@ -52,7 +52,7 @@ import pandas as pd
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from core import audit
+from core import audit, money
 from core.analytics import ledger as analytics_ledger
 from core.config import get_settings
 from core.readcache import cached
@@ -657,10 +657,12 @@ def kpis_from_state(state: LedgerSummary, *, customers: int) -> dict:
     expired = int(b["expired"].sum())
     outstanding = int(b["balance"].sum())
     members = int(len(b))
+    liability_cents = money.times(outstanding, get_settings().point_value)
     return {
         "as_of": state.as_of.isoformat(),
         "outstanding_points": outstanding,
-        "liability": round(outstanding * get_settings().point_value, 2),
+        "liability": money.to_units(liability_cents),
+        "liability_cents": liability_cents,
         "redemption_rate": _ratio(redeemed, earned),
         "breakage": _ratio(expired, earned),
         "enrolment_rate": _ratio(members, customers),
@@ -677,7 +679,8 @@ def kpis_from_state(state: LedgerSummary, *, customers: int) -> dict:
 def loyalty_kpis(*, session: Session, as_of: date) -> dict:
     """Loyalty figures as of the end of ``as_of`` (all time up to it).
 
-    outstanding_points (sum of balances), liability (x HEARTH_POINT_VALUE, rounded to cents),
+    outstanding_points (sum of balances), liability (x HEARTH_POINT_VALUE, rounded to the cent
+    half up by core.money; in currency units, and in whole cents as liability_cents),
     redemption_rate (redeemed / earned), breakage (expired / earned), enrolment_rate
     (customers with any loyalty activity / customers who signed up, ordered or had loyalty
     activity by then), earned, redeemed, expired, adjusted (net), members, customers.
@@ -850,7 +853,8 @@ def summary_by_month(state: LedgerState, *, months: int = 24) -> pd.DataFrame:
     by = by.reindex(all_months, fill_value=0).astype("int64")
     net = by["earned"] + by["adjusted"] - by["reversed"] - by["redeemed"] - by["expired"]
     by["outstanding_points"] = base + net.cumsum()
-    by["liability"] = (by["outstanding_points"] * get_settings().point_value).round(2)
+    point_value = get_settings().point_value
+    by["liability"] = [money.to_units(money.times(int(p), point_value)) for p in by["outstanding_points"]]
     by.index = by.index.to_timestamp()
     return by.rename_axis("month").reset_index()
 

@@ -66,6 +66,16 @@ def divide(cents: int, by: int | float | Decimal) -> int:
     return int(quotient.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def divide_array(cents: Any, by: Any) -> np.ndarray:
+    """:func:`divide` element-wise on integer arrays (whole cents / a positive whole count, e.g.
+    gross sales / orders), in integers, half away from zero; NaN (float) where ``by`` is 0."""
+    c = np.asarray(cents, dtype="int64")
+    n = np.asarray(by, dtype="int64")
+    safe = np.where(n > 0, n, 1)
+    q = np.sign(c) * ((2 * np.abs(c) + safe) // (2 * safe))
+    return np.where(n > 0, q.astype("float64"), np.nan)
+
+
 def times(amount: Decimal | float | int, factor: Decimal | float | int) -> int:
     """``amount x factor`` in whole cents by the one rule, the product in currency units:
     times(500, 0.01) (500 points at a point value of 0.01) = 500 cents; times(3, 0.005) = 2."""
