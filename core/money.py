@@ -76,6 +76,14 @@ def divide_array(cents: Any, by: Any) -> np.ndarray:
     return np.where(n > 0, q.astype("float64"), np.nan)
 
 
+def cents_array(units: Any) -> np.ndarray:
+    """Whole cents (int64) from an array of floats in currency units (a model's forecast), by the
+    one rule, half away from zero; the float noise below a millionth of a cent is ignored first
+    (12.345 * 100 is 1234.4999999999998 in floats: 1235). NaN is not allowed."""
+    x = np.asarray(units, dtype="float64") * 100
+    return (np.sign(x) * np.floor(np.round(np.abs(x), 6) + 0.5)).astype("int64")
+
+
 def times(amount: Decimal | float | int, factor: Decimal | float | int) -> int:
     """``amount x factor`` in whole cents by the one rule, the product in currency units:
     times(500, 0.01) (500 points at a point value of 0.01) = 500 cents; times(3, 0.005) = 2."""
