@@ -82,6 +82,8 @@ def _differs_from_order(problems: Problems, t: pd.DataFrame, column: str, refere
         return
     problems.uncounted += max(len(bad) - MAX_LISTED_PROBLEMS, 0)
     values, order_ids = t[column].to_numpy(), t["order_id"].to_numpy()
+    if column in ("total", "refunded_amount"):  # typed in whole cents: shown as the amount, "12.00"
+        values = np.array([money.format(v) if pd.notna(v) else "" for v in values], dtype=object)
     problems.extend(Problem(int(rownum[i]), column, str(values[i]),
                             f"differs from the other rows of order {order_ids[i]} "
                             f"(first at row {int(first_row[i])})") for i in bad[:MAX_LISTED_PROBLEMS])

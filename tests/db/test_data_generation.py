@@ -252,7 +252,7 @@ def test_a_bulk_insert_moves_the_generation_and_leaves_every_trigger_in_place(en
     with engine.connect() as conn:
         before = dict(generation.read(conn, ["orders"]))["orders"]
     rows = pd.DataFrame({"external_id": ["GEN-B1", "GEN-B2"], "customer_id": [int(ids["a"])] * 2,
-                         "ordered_at": [datetime(2026, 6, 2), datetime(2026, 6, 3)], "total": [1.0, 2.0]})
+                         "ordered_at": [datetime(2026, 6, 2), datetime(2026, 6, 3)], "total_cents": [100, 200]})
     with engine.begin() as conn:
         bulk_insert(conn, Order.__table__, rows)
     with engine.connect() as conn:

@@ -32,7 +32,8 @@ def _staff(session: Session, username: str, roles: str) -> None:
 def _snap(session: Session, customer_id: int, as_of: date, band: str, value: float = 100.0,
           days_overdue: float | None = None) -> None:
     session.add(ScoreSnapshot(customer_id=customer_id, as_of=as_of, health_score=30.0 if band == "at_risk" else 55.0,
-                              band=band, churn_probability=0.7, value_at_risk=value, days_overdue=days_overdue,
+                              band=band, churn_probability=0.7, value_at_risk_cents=round(value * 100),
+                              days_overdue=days_overdue,
                               drivers=json.dumps(["no order for 80 days"])))
     session.flush()
 
