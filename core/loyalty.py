@@ -650,6 +650,13 @@ def _customer_count(*, session: Session, as_of: date) -> int:
     return int(session.exec(signed_up).one()) + int(session.exec(others).one())
 
 
+def points_value_cents(points: int) -> int:
+    """What ``points`` are worth: points x the configured point value (HEARTH_POINT_VALUE), in
+    whole cents rounded half up by core.money (design.md: liability = outstanding points x
+    point value). 1,250 points at 0.01 -> 1250 cents."""
+    return money.times(int(points), get_settings().point_value)
+
+
 def kpis_from_state(state: LedgerSummary, *, customers: int) -> dict:
     b = state.balances
     earned = int(b["earned"].sum())
@@ -657,7 +664,7 @@ def kpis_from_state(state: LedgerSummary, *, customers: int) -> dict:
     expired = int(b["expired"].sum())
     outstanding = int(b["balance"].sum())
     members = int(len(b))
-    liability_cents = money.times(outstanding, get_settings().point_value)
+    liability_cents = points_value_cents(outstanding)
     return {
         "as_of": state.as_of.isoformat(),
         "outstanding_points": outstanding,
@@ -853,8 +860,7 @@ def summary_by_month(state: LedgerState, *, months: int = 24) -> pd.DataFrame:
     by = by.reindex(all_months, fill_value=0).astype("int64")
     net = by["earned"] + by["adjusted"] - by["reversed"] - by["redeemed"] - by["expired"]
     by["outstanding_points"] = base + net.cumsum()
-    point_value = get_settings().point_value
-    by["liability"] = [money.to_units(money.times(int(p), point_value)) for p in by["outstanding_points"]]
+    by["liability"] = [money.to_units(points_value_cents(p)) for p in by["outstanding_points"]]
     by.index = by.index.to_timestamp()
     return by.rename_axis("month").reset_index()
 

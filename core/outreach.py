@@ -492,7 +492,7 @@ def render(template: str, row: pd.Series | dict, *, offer_code: str | None, sett
     elif template == "points_expiring":
         pts = int(row.get("expiring_points"))
         bal = int(row.get("balance"))
-        worth = money.to_units(money.times(pts, row.get("point_value", settings.point_value)))
+        worth = money.to_units(money.times(pts, row.get("point_value", settings.point_value)))  # exact cents
         subject = f"{first}, {pts:,} of your points expire on {_day(row.get('expires_at'))}"
         body = (f"Hello {first},\n\nYou have {bal:,} loyalty points. {pts:,} of them (worth "
                 f"{fmt.money(worth)}) expire on {_day(row.get('expires_at'))}. Use them on your next order "
