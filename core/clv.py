@@ -319,7 +319,9 @@ class ClvResult:
     def mean(self) -> float:
         """The mean CLV, in currency units, rounded to the cent half up (core.money)."""
         n = len(self.customers)
-        return money.to_units(money.divide(int(money.cents_array(self.customers["clv"]).sum()), n)) if n else float("nan")
+        if not n:
+            return float("nan")
+        return money.to_units(money.divide(int(money.cents_array(self.customers["clv"]).sum()), n))
 
 
 @cached(tables=("customer", "orders"))

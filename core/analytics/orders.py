@@ -185,7 +185,8 @@ def daily_sales(db: duckdb.DuckDBPyConnection, *, start: datetime, end: datetime
     ``day`` is a datetime64 at midnight."""
     where, params = flt.sql("customer_id")
     daily = db.execute(f"""
-        SELECT CAST(CAST(ordered_at AS DATE) AS TIMESTAMP) AS day, count(*) AS n, CAST(sum(total_cents) AS BIGINT) AS revenue_cents
+        SELECT CAST(CAST(ordered_at AS DATE) AS TIMESTAMP) AS day, count(*) AS n,
+               CAST(sum(total_cents) AS BIGINT) AS revenue_cents
         FROM orders WHERE ordered_at >= ? AND ordered_at < ? {where} GROUP BY 1 ORDER BY 1
     """, [start, end, *params]).df()
     refunds = db.execute(f"""

@@ -216,8 +216,8 @@ def _format(kind: str) -> tuple[Col, ...]:
     return FORMATS[kind]
 
 
-_KIND_WORDS = {"text": "text", "datetime": "date or date and time", "date": "date", "number": "number", "money": "amount",
-               "whole": "whole number", "flag": "yes/no", "choice": "one of"}
+_KIND_WORDS = {"text": "text", "datetime": "date or date and time", "date": "date", "number": "number",
+               "money": "amount", "whole": "whole number", "flag": "yes/no", "choice": "one of"}
 
 
 def format_table(kind: str) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import delete, select
 
+from core import money
 from core.importing.formats import MAX_LISTED_PROBLEMS, REBUILD_INDEXES_FROM
 from core.importing.problems import Problem, Problems
 from core.importing.refunds import (

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, select

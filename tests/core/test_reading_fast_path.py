@@ -7,7 +7,6 @@ import csv
 import io
 from datetime import UTC, datetime
 
-import numpy as np
 import pandas as pd
 import pytest
 

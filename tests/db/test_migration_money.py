@@ -76,7 +76,8 @@ def test_every_changed_table_still_moves_its_generation_after_the_migration(db_u
         conn.execute(text("INSERT INTO product (sku, name, unit_price_cents) VALUES ('P7', 'Soap', 399)"))
         conn.execute(text("INSERT INTO orders (id, external_id, customer_id, ordered_at, total_cents) "
                           "VALUES (7, 'O7', 7, '2025-03-01 10:00:00', 1235)"))
-        conn.execute(text("INSERT INTO order_line (order_id, sku, quantity, unit_price_cents) VALUES (7, 'P7', 1, 1235)"))
+        conn.execute(text("INSERT INTO order_line (order_id, sku, quantity, unit_price_cents) "
+                          "VALUES (7, 'P7', 1, 1235)"))
         conn.execute(text("INSERT INTO refund (external_id, kind, customer_id, refunded_at, amount_cents) "
                           "VALUES ('R7', 'refund', 7, '2025-03-04 10:00:00', 100)"))
         conn.execute(text("INSERT INTO score_snapshot (customer_id, as_of, health_score, band, churn_probability, "
