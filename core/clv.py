@@ -323,6 +323,31 @@ class ClvResult:
             return float("nan")
         return money.to_units(money.divide(int(money.cents_array(self.customers["clv"]).sum()), n))
 
+    @property
+    def median(self) -> float | None:
+        """The median CLV in currency units (the mean of the two middle ones for an even count,
+        rounded to the cent half up by core.money); None without customers."""
+        cents = np.sort(money.cents_array(self.customers["clv"]))
+        n = len(cents)
+        if not n:
+            return None
+        mid = int(cents[n // 2]) if n % 2 else money.divide(int(cents[n // 2 - 1]) + int(cents[n // 2]), 2)
+        return money.to_units(mid)
+
+    def by_segment(self) -> pd.DataFrame:
+        """Per segment ("(none)" where missing): customers, mean_clv and total_clv (currency units,
+        summed in whole cents, the mean rounded to the cent half up by core.money) and
+        expected_orders (the mean forecast, 2 decimals)."""
+        c = self.customers.assign(segment=self.customers["segment"].fillna("(none)"),
+                                  clv_cents=money.cents_array(self.customers["clv"]))
+        g = c.groupby("segment").agg(customers=("clv", "size"), total=("clv_cents", "sum"),
+                                     expected_orders=("expected_orders", "mean")).reset_index()
+        g["mean_clv"] = money.units_array([money.divide(int(t), int(n)) for t, n in zip(g["total"], g["customers"],
+                                                                                      strict=True)])
+        g["total_clv"] = money.units_array(g.pop("total"))
+        g["expected_orders"] = g["expected_orders"].round(2)
+        return g[["segment", "customers", "mean_clv", "total_clv", "expected_orders"]]
+
 
 @cached(tables=("customer", "orders"))
 def customer_lifetime_value(

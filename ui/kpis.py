@@ -134,18 +134,13 @@ def lifetime_value(db: str, as_of: date, segment: str | None, region: str | None
         except clv.ClvError as exc:
             return {"error": str(exc)}
     c = res.customers
-    by_segment = (c.assign(segment=c["segment"].fillna("(none)"))
-                  .groupby("segment")
-                  .agg(customers=("clv", "size"), mean_clv=("clv", "mean"), total_clv=("clv", "sum"),
-                       expected_orders=("expected_orders", "mean"))
-                  .round(2).reset_index())
     return {
         "customers": len(c),
         "total": res.total,
         "mean": res.mean,
-        "median": round(float(c["clv"].median()), 2) if len(c) else None,
+        "median": res.median,
         "clv_values": c["clv"].to_numpy(),
-        "by_segment": by_segment,
+        "by_segment": res.by_segment(),
         "bgnbd": res.bgnbd,
         "gamma_gamma": res.gamma_gamma,
     }
