@@ -284,8 +284,12 @@ def test_the_migration_goes_down_to_the_precomputed_table_and_up_again(engine: E
             command.downgrade(config, "0011_tasks")
         tables = set(inspect(engine).get_table_names())
         assert "precomputed_result" in tables and "data_generation" not in tables
-        with Session(engine) as session:  # writes work without the counters (no trigger is left)
-            _store(session)
+        with engine.begin() as conn:  # writes work without the counters (no trigger is left)
+            # Raw SQL: the schema of 0011 still has the float `total` (0013 made it whole cents).
+            conn.execute(text("INSERT INTO customer (id, external_id, email_opt_in, sms_opt_in, created_at, "
+                              "updated_at) VALUES (1, 'GEN-A', false, false, '2026-01-01', '2026-01-01')"))
+            conn.execute(text("INSERT INTO orders (external_id, customer_id, ordered_at, total) "
+                              "VALUES ('GEN-O0', 1, '2026-01-05 10:00:00', 99.0)"))
     finally:
         upgrade_to_head(engine)
     assert is_at_head(engine)
@@ -293,6 +297,8 @@ def test_the_migration_goes_down_to_the_precomputed_table_and_up_again(engine: E
     assert "precomputed_result" not in tables and "data_generation" in tables
     with engine.connect() as conn:
         before = dict(generation.read(conn, ["orders"]))["orders"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT total_cents FROM orders WHERE external_id = 'GEN-O0'")).scalar() == 9900
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM orders WHERE external_id = 'GEN-O0'"))
     with engine.connect() as conn:
