@@ -108,7 +108,7 @@ class OrderLine(SQLModel, table=True):
     order_id: int = Field(foreign_key="orders.id", index=True)
     sku: str = Field(max_length=64, index=True)
     quantity: int = 1
-    unit_price_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    unit_price_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
 
 
 class Feedback(SQLModel, table=True):
@@ -224,7 +224,7 @@ class ScoreSnapshot(SQLModel, table=True):
     band: str = Field(max_length=10, index=True)  # healthy, watch, at_risk
     churn_probability: float
     # Churn probability x the last 12 months' net spend, in whole cents (core.money).
-    value_at_risk_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    value_at_risk_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     drivers: str | None = Field(default=None, sa_column=Column(Text))  # JSON list of sentences
     components: str | None = Field(default=None, sa_column=Column(Text))  # JSON {name: {value, weight}}
     # Kept as columns (not only in the JSON) so the at-risk queue filters and counts in SQL.

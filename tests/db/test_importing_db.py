@@ -332,7 +332,7 @@ def test_formula_cells_export_safely(session, tmp_path):
     back = pd.read_csv(tmp_path / "a.csv", dtype=str)
     assert back["name"].tolist() == ["'=HYPERLINK(\"http://evil\",\"x\")", "'-Minus"]
     assert back["email"].tolist() == ["'=cmd@x.example", "'+plus@x.example"]
-    assert back["revenue"].tolist() == ["0.0", "0.0"]
+    assert back["revenue"].tolist() == ["0.00", "0.00"]  # money: two places (core.money)
 
 
 def test_scores_export_takes_the_latest_snapshot(session):
