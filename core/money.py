@@ -28,6 +28,18 @@ CENT = Decimal("0.01")
 RULE = "amounts are rounded to the cent, half away from zero (12.345 -> 12.35)"
 
 
+def _decimal(value: Any) -> Decimal:
+    """A number as a Decimal: a float (numpy's too) by its shortest decimal text, so 12.345 is
+    "12.345", not the binary 12.3449999...; an integer (numpy's too) exactly."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int | np.integer):
+        return Decimal(int(value))
+    if isinstance(value, float | np.floating):
+        return Decimal(repr(float(value)))
+    return Decimal(str(value).strip())
+
+
 def from_text(text: str) -> int:
     """Cents from an amount as written ("12.34", "-5", "1e2", " 3.5 "), by the one rule.
 
@@ -48,12 +60,10 @@ def to_cents(value: Decimal | float | int | str) -> int:
     A float is read as its shortest decimal text (``repr``: 12.345 is "12.345", not the
     binary 12.3449999...), so a float that was once typed as a decimal rounds as written.
     Raises ValueError for NaN or an infinity."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{value!r} is not an amount")
-        value = Decimal(repr(value))
-    elif not isinstance(value, Decimal):
-        value = Decimal(str(value))
+    try:
+        value = _decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
     if not value.is_finite():
         raise ValueError(f"{value!r} is not an amount")
     return int(value.quantize(CENT, rounding=ROUND_HALF_UP) * 100)
@@ -62,7 +72,7 @@ def to_cents(value: Decimal | float | int | str) -> int:
 def divide(cents: int, by: int | float | Decimal) -> int:
     """``cents / by`` in whole cents by the one rule: divide(3704, 3) = 1235 (1234.67 cents),
     divide(2469, 2) = 1235 (1234.5 cents, half up). Raises ZeroDivisionError for ``by`` 0."""
-    quotient = Decimal(int(cents)) / (Decimal(repr(by)) if isinstance(by, float) else Decimal(by))
+    quotient = Decimal(int(cents)) / _decimal(by)
     return int(quotient.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -87,9 +97,7 @@ def cents_array(units: Any) -> np.ndarray:
 def times(amount: Decimal | float | int, factor: Decimal | float | int) -> int:
     """``amount x factor`` in whole cents by the one rule, the product in currency units:
     times(500, 0.01) (500 points at a point value of 0.01) = 500 cents; times(3, 0.005) = 2."""
-    a = Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
-    f = Decimal(repr(factor)) if isinstance(factor, float) else Decimal(factor)
-    return to_cents(a * f)
+    return to_cents(_decimal(amount) * _decimal(factor))
 
 
 def to_units(cents: Any) -> float | None:
