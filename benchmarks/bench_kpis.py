@@ -173,8 +173,8 @@ def anchor(url: str, as_of: date, horizon: int) -> dict:
     tables = {}
     with adbc.connect(uri) as conn, conn.cursor() as cur:
         for name, sql in (("customer", "SELECT id, signup_date FROM customer"),
-                          ("orders", "SELECT customer_id, ordered_at, total_cents / 100.0 AS total FROM orders"),
-                          ("refund", "SELECT refunded_at, amount_cents / 100.0 AS amount, kind FROM refund")):
+                          ("orders", "SELECT customer_id, ordered_at, total_cents FROM orders"),
+                          ("refund", "SELECT refunded_at, amount_cents, kind FROM refund")):
             cur.execute(sql)
             tables[name] = cur.fetch_arrow_table()
     t1 = time.perf_counter()
