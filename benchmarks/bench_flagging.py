@@ -99,7 +99,8 @@ def _fill(engine, args: argparse.Namespace, now: datetime) -> list[str | None]: 
         when = pd.Timestamp(now) - pd.to_timedelta(rng.integers(0, 730 * 24, args.orders), unit="h")
         bulk_insert(conn, Order.__table__, pd.DataFrame({
             "external_id": [f"O{i}" for i in range(args.orders)], "customer_id": cust,
-            "ordered_at": when.to_pydatetime(), "total": rng.gamma(2.0, 20.0, args.orders).round(2)}))
+            "ordered_at": when.to_pydatetime(),
+            "total_cents": (rng.gamma(2.0, 20.0, args.orders) * 100).round().astype("int64")}))
         variants = [f"{p} {k}" for p in PHRASES for k in range(200)]  # 2,400 distinct comments
         pick = rng.integers(0, len(variants), args.answers)
         comments = [f"{variants[i]} #{n}" if args.unique else variants[i] for n, i in enumerate(pick)]

@@ -43,7 +43,7 @@ def _frames(customers: int, orders: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     ords = pd.DataFrame({"external_id": [f"O{i:08d}" for i in range(orders)],
                          "customer_id": rng.integers(1, customers + 1, orders),
                          "ordered_at": pd.to_datetime(start + seconds),
-                         "total": rng.integers(500, 20000, orders) / 100})
+                         "total_cents": rng.integers(500, 20000, orders)})
     return cust, ords
 
 

@@ -73,7 +73,7 @@ def build(url: str, customers: int = 100_000, orders: int = 1_500_000, seed: int
         "external_id": [f"O{i:08d}" for i in range(orders)],
         "customer_id": who,
         "ordered_at": pd.to_datetime(at).to_pydatetime(),
-        "total": np.round(rng.gamma(4, 8, orders), 2),
+        "total_cents": np.round(rng.gamma(4, 8, orders) * 100).astype("int64"),
     })
     nf = 300_000
     fb = pd.DataFrame({
@@ -131,7 +131,7 @@ def _anchor_sql(as_of: date, horizon: int) -> tuple[str, list]:
     start = end - timedelta(days=horizon)
     prev = start - timedelta(days=horizon)
     sql = """
-    WITH o AS (SELECT customer_id, CAST(ordered_at AS TIMESTAMP) AS t, CAST(total AS DOUBLE) AS total
+    WITH o AS (SELECT customer_id, CAST(ordered_at AS TIMESTAMP) AS t, CAST(total_cents AS DOUBLE) / 100 AS total
                FROM orders WHERE CAST(ordered_at AS TIMESTAMP) < ?),
     per AS (SELECT customer_id, count(*) AS n, max(CASE WHEN t >= ? THEN 1 ELSE 0 END) AS cur,
                    max(CASE WHEN t >= ? AND t < ? THEN 1 ELSE 0 END) AS prv FROM o GROUP BY customer_id)
@@ -140,7 +140,7 @@ def _anchor_sql(as_of: date, horizon: int) -> tuple[str, list]:
           OR c.id IN (SELECT customer_id FROM per)),
       (SELECT sum(cur) FROM per), (SELECT count(*) FROM o WHERE t >= ?),
       (SELECT sum(total) FROM o WHERE t >= ?),
-      (SELECT coalesce(sum(CAST(amount AS DOUBLE)), 0) FROM refund WHERE kind = 'refund'
+      (SELECT coalesce(sum(CAST(amount_cents AS DOUBLE)), 0) / 100 FROM refund WHERE kind = 'refund'
           AND CAST(refunded_at AS TIMESTAMP) >= ? AND CAST(refunded_at AS TIMESTAMP) < ?),
       (SELECT count(*) FILTER (WHERE n >= 2) * 1.0 / count(*) FROM per),
       (SELECT sum(cur * prv) * 1.0 / sum(prv) FROM per)
@@ -173,8 +173,8 @@ def anchor(url: str, as_of: date, horizon: int) -> dict:
     tables = {}
     with adbc.connect(uri) as conn, conn.cursor() as cur:
         for name, sql in (("customer", "SELECT id, signup_date FROM customer"),
-                          ("orders", "SELECT customer_id, ordered_at, total FROM orders"),
-                          ("refund", "SELECT refunded_at, amount, kind FROM refund")):
+                          ("orders", "SELECT customer_id, ordered_at, total_cents FROM orders"),
+                          ("refund", "SELECT refunded_at, amount_cents, kind FROM refund")):
             cur.execute(sql)
             tables[name] = cur.fetch_arrow_table()
     t1 = time.perf_counter()

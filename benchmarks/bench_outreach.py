@@ -65,7 +65,7 @@ def main() -> None:
         ages = rng.integers(0, 720, k)
         s.execute(insert(Order), [
             {"external_id": f"O{i:09d}", "customer_id": int(c), "ordered_at": now - timedelta(days=int(a)),
-             "total": float(20 + a % 50)} for i, (c, a) in enumerate(zip(cust, ages, strict=True))])
+             "total_cents": int(20 + a % 50) * 100} for i, (c, a) in enumerate(zip(cust, ages, strict=True))])
         s.execute(insert(LoyaltyEntry), [
             {"external_id": f"L{i:08d}", "customer_id": (i % n) + 1, "occurred_at": now - timedelta(days=300),
              "kind": "earn", "points": 200, "expires_at": now + timedelta(days=int(i % 90))}

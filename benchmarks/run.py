@@ -95,7 +95,8 @@ def _export_orders_csv(url: str, path: Path) -> int:
     from db.engine import get_engine
 
     engine = get_engine(url)
-    query = text("SELECT o.external_id AS order_id, c.external_id AS customer_id, o.ordered_at, o.total, "
+    query = text("SELECT o.external_id AS order_id, c.external_id AS customer_id, o.ordered_at, "
+                 "o.total_cents / 100.0 AS total, "
                  "o.offer_code FROM orders o JOIN customer c ON c.id = o.customer_id ORDER BY o.id")
     rows = 0
     with engine.connect() as conn, path.open("w", newline="") as fh:

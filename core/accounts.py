@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
+from core import money
 from core.health import CHURN_PERCENT_DECIMALS, RFM_LABELS, RFM_SEGMENTS, disagreement
 from core.roles import Role, require_personal_data
 from core.scores import latest_as_of
@@ -138,31 +139,34 @@ def queue_page(
     stmt = _filtered(
         select(Customer.id.label("customer_id"), Customer.external_id, Customer.name, Customer.segment,
                Customer.region, Customer.owner, ScoreSnapshot.health_score, ScoreSnapshot.band,
-               ScoreSnapshot.churn_probability, ScoreSnapshot.value_at_risk, ScoreSnapshot.rfm_segment,
+               ScoreSnapshot.churn_probability, ScoreSnapshot.value_at_risk_cents, ScoreSnapshot.rfm_segment,
                ScoreSnapshot.days_overdue, ScoreSnapshot.next_order_date, ScoreSnapshot.drivers,
                _open_detractor_clause().label("open_detractor"),
                Customer.email_opt_in, Customer.sms_opt_in, Customer.email, Customer.phone)
         .join(Customer, Customer.id == ScoreSnapshot.customer_id),
         filters=filters, username=username, as_of=as_of,
-    ).order_by(ScoreSnapshot.value_at_risk.desc(), ScoreSnapshot.churn_probability.desc(), Customer.id)
+    ).order_by(ScoreSnapshot.value_at_risk_cents.desc(), ScoreSnapshot.churn_probability.desc(), Customer.id)
     prio = None
     if order == "priority":
         # Every matching account, not only the first by value at risk: a detractor bonus or
         # expiring points can lift any of them to the top.
         ranked = pd.read_sql(
-            _filtered(select(ScoreSnapshot.customer_id, ScoreSnapshot.value_at_risk)
+            _filtered(select(ScoreSnapshot.customer_id, ScoreSnapshot.value_at_risk_cents)
                       .join(Customer, Customer.id == ScoreSnapshot.customer_id),
                       filters=filters, username=username, as_of=as_of)
-            .order_by(ScoreSnapshot.value_at_risk.desc(), ScoreSnapshot.customer_id), session.connection())
+            .order_by(ScoreSnapshot.value_at_risk_cents.desc(), ScoreSnapshot.customer_id), session.connection())
         ids = [int(i) for i in ranked["customer_id"]]
+        at_risk = pd.Series(money.units_array(ranked["value_at_risk_cents"]), index=ranked["customer_id"])
         prio = priority_scores(session=session, customer_ids=ids, as_of=as_of,
-                               values_at_risk=ranked.set_index("customer_id")["value_at_risk"]).reindex(ids)
+                               values_at_risk=at_risk).reindex(ids)
         prio = prio.sort_values("priority", ascending=False, kind="stable")
         page_ids = [int(i) for i in prio.index[(page - 1) * page_size:page * page_size]]
         stmt = stmt.where(Customer.id.in_(page_ids))
     else:
         stmt = stmt.limit(page_size).offset((page - 1) * page_size)
     rows = pd.read_sql(stmt, session.connection())
+    rows.insert(rows.columns.get_loc("value_at_risk_cents"), "value_at_risk",
+                money.units_array(rows.pop("value_at_risk_cents")))
     rows["contact"] = [contactability(email_opt_in=bool(o), email=e, phone=p)
                        for o, e, p in zip(rows["email_opt_in"], rows.pop("email"), rows.pop("phone"), strict=True)]
     if prio is not None:
@@ -192,14 +196,14 @@ def _with_order_aggregates(*, session: Session, rows: pd.DataFrame, as_of: date)
     agg = pd.read_sql(
         select(Order.customer_id, func.max(Order.ordered_at).label("last_order"),
                func.sum(case((Order.ordered_at >= year_ago, 1), else_=0)).label("orders_365"),
-               func.sum(case((Order.ordered_at >= year_ago, Order.total), else_=0.0)).label("spend_365"))
+               func.sum(case((Order.ordered_at >= year_ago, Order.total_cents), else_=0)).label("spend_365"))
         .where(Order.customer_id.in_(ids), Order.ordered_at < end).group_by(Order.customer_id),
         session.connection(),
     )
     agg["last_order"] = pd.to_datetime(agg["last_order"], format="ISO8601").dt.date
     out = rows.merge(agg, on="customer_id", how="left")
     out["orders_365"] = out["orders_365"].fillna(0).astype(int)
-    out["spend_365"] = out["spend_365"].fillna(0.0).astype(float).round(2)
+    out["spend_365"] = money.units_array(out["spend_365"].fillna(0).astype("int64"))  # from whole cents
     return out
 
 
@@ -215,16 +219,16 @@ def segment_counts(
     if as_of is not None:
         stmt = _filtered(
             select(ScoreSnapshot.rfm_segment.label("segment"), func.count().label("customers"),
-                   func.sum(ScoreSnapshot.value_at_risk).label("value_at_risk"))
+                   func.sum(ScoreSnapshot.value_at_risk_cents).label("value_at_risk"))
             .join(Customer, Customer.id == ScoreSnapshot.customer_id),
             filters=filters, username=username, as_of=as_of, skip_rfm=True,
         ).group_by(ScoreSnapshot.rfm_segment)
         got = pd.read_sql(stmt, session.connection())
         frame = frame.merge(got, on="segment", how="left")
     else:
-        frame = frame.assign(customers=0, value_at_risk=0.0)
+        frame = frame.assign(customers=0, value_at_risk=0)
     frame["customers"] = frame["customers"].fillna(0).astype(int)
-    frame["value_at_risk"] = frame["value_at_risk"].fillna(0.0).astype(float).round(2)
+    frame["value_at_risk"] = money.units_array(frame["value_at_risk"].fillna(0).astype("int64"))  # from cents
     frame["label"] = frame["segment"].map(RFM_LABELS)
     return frame[["segment", "label", "customers", "value_at_risk"]]
 
@@ -240,7 +244,7 @@ def queue_customer_ids(
     if as_of is None:
         return []
     stmt = _filtered(_base(), filters=filters, username=username, as_of=as_of)
-    stmt = stmt.order_by(ScoreSnapshot.value_at_risk.desc(), ScoreSnapshot.customer_id)
+    stmt = stmt.order_by(ScoreSnapshot.value_at_risk_cents.desc(), ScoreSnapshot.customer_id)
     if limit is not None:
         stmt = stmt.limit(limit)
     return [int(r) for r in session.execute(stmt).scalars()]
@@ -268,12 +272,13 @@ def accounts_export_frame(
         return pd.DataFrame(columns=cols)
     stmt = (select(Customer.external_id.label("customer_id"), Customer.name, Customer.email, Customer.segment,
                    Customer.region, Customer.owner, ScoreSnapshot.as_of, ScoreSnapshot.health_score,
-                   ScoreSnapshot.band, ScoreSnapshot.churn_probability, ScoreSnapshot.value_at_risk,
+                   ScoreSnapshot.band, ScoreSnapshot.churn_probability, ScoreSnapshot.value_at_risk_cents,
                    ScoreSnapshot.rfm_segment, ScoreSnapshot.drivers)
             .join(ScoreSnapshot, and_(ScoreSnapshot.customer_id == Customer.id, ScoreSnapshot.as_of == as_of))
             .where(Customer.id.in_([int(i) for i in customer_ids[:MAX_SELECTION]]))
-            .order_by(ScoreSnapshot.value_at_risk.desc()))
+            .order_by(ScoreSnapshot.value_at_risk_cents.desc()))
     frame = pd.read_sql(stmt, session.connection())
+    frame["value_at_risk"] = money.units_array(frame.pop("value_at_risk_cents"))
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date.astype(str)
     frame["rfm_segment"] = frame["rfm_segment"].map(RFM_LABELS)
     frame["top_drivers"] = ["; ".join(json.loads(d)) if d else "" for d in frame.pop("drivers")]

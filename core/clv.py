@@ -27,6 +27,7 @@ from scipy import optimize, special
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from core import money
 from core.readcache import cached
 from db.models import Customer, Order
 
@@ -265,7 +266,7 @@ def store_rfm_summary(*, session: Session, as_of: date, segment: str | None = No
     o = Order.__table__.c
     c = Customer.__table__.c
     stmt = (select(o.customer_id, func.count().label("n"), func.min(o.ordered_at).label("first_at"),
-                   func.max(o.ordered_at).label("last_at"), func.sum(o.total).label("spend"))
+                   func.max(o.ordered_at).label("last_at"), func.sum(o.total_cents).label("spend"))
             .where(o.ordered_at < end).group_by(o.customer_id))
     conds = [col == val for col, val in ((c.segment, segment), (c.region, region), (c.owner, owner)) if val]
     if conds:
@@ -276,7 +277,7 @@ def store_rfm_summary(*, session: Session, as_of: date, segment: str | None = No
                                      "first_value"])
     # The first order's total, by one index seek per customer (ties: the lowest id).
     o2 = Order.__table__.alias("o2")
-    first_total = (select(o2.c.total).where(o2.c.customer_id == o.customer_id)
+    first_total = (select(o2.c.total_cents).where(o2.c.customer_id == o.customer_id)
                    .order_by(o2.c.ordered_at, o2.c.id).limit(1).scalar_subquery())
     first_stmt = select(o.customer_id, first_total.label("first_value")).group_by(o.customer_id)
     if conds:
@@ -286,7 +287,9 @@ def store_rfm_summary(*, session: Session, as_of: date, segment: str | None = No
     first_at = pd.to_datetime(df["first_at"])
     last_at = pd.to_datetime(df["last_at"])
     week = pd.Timedelta(days=7)
-    first_value = df["first_value"].astype(float)
+    # The model works in floats of currency units, from the stored whole cents (core.money).
+    first_value = pd.Series(money.units_array(df["first_value"].astype("int64")), index=df.index)
+    spend = pd.Series(money.units_array(df["spend"].astype("int64")), index=df.index)
     out = pd.DataFrame({
         "customer_id": df["customer_id"],
         "frequency": (df["n"] - 1).astype(float),
@@ -296,7 +299,7 @@ def store_rfm_summary(*, session: Session, as_of: date, segment: str | None = No
     })
     repeats = df["n"] - 1
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["monetary_value"] = np.where(repeats > 0, (df["spend"] - first_value) / repeats, np.nan)
+        out["monetary_value"] = np.where(repeats > 0, (spend - first_value) / repeats, np.nan)
     return out
 
 
@@ -309,11 +312,41 @@ class ClvResult:
 
     @property
     def total(self) -> float:
-        return round(float(self.customers["clv"].sum()), 2)
+        """The customers' CLV summed, in currency units (each CLV is already whole cents)."""
+        return money.to_units(int(money.cents_array(self.customers["clv"]).sum()))
 
     @property
     def mean(self) -> float:
-        return round(float(self.customers["clv"].mean()), 2)
+        """The mean CLV, in currency units, rounded to the cent half up (core.money)."""
+        n = len(self.customers)
+        if not n:
+            return float("nan")
+        return money.to_units(money.divide(int(money.cents_array(self.customers["clv"]).sum()), n))
+
+    @property
+    def median(self) -> float | None:
+        """The median CLV in currency units (the mean of the two middle ones for an even count,
+        rounded to the cent half up by core.money); None without customers."""
+        cents = np.sort(money.cents_array(self.customers["clv"]))
+        n = len(cents)
+        if not n:
+            return None
+        mid = int(cents[n // 2]) if n % 2 else money.divide(int(cents[n // 2 - 1]) + int(cents[n // 2]), 2)
+        return money.to_units(mid)
+
+    def by_segment(self) -> pd.DataFrame:
+        """Per segment ("(none)" where missing): customers, mean_clv and total_clv (currency units,
+        summed in whole cents, the mean rounded to the cent half up by core.money) and
+        expected_orders (the mean forecast, 2 decimals)."""
+        c = self.customers.assign(segment=self.customers["segment"].fillna("(none)"),
+                                  clv_cents=money.cents_array(self.customers["clv"]))
+        g = c.groupby("segment").agg(customers=("clv", "size"), total=("clv_cents", "sum"),
+                                     expected_orders=("expected_orders", "mean")).reset_index()
+        g["mean_clv"] = money.units_array([money.divide(int(t), int(n)) for t, n in zip(g["total"], g["customers"],
+                                                                                      strict=True)])
+        g["total_clv"] = money.units_array(g.pop("total"))
+        g["expected_orders"] = g["expected_orders"].round(2)
+        return g[["segment", "customers", "mean_clv", "total_clv", "expected_orders"]]
 
 
 @cached(tables=("customer", "orders"))
@@ -351,7 +384,8 @@ def customer_lifetime_value(
         "expected_orders": expected_orders,
         "expected_order_value": expected_value,
         # Never below 0 (design.md): a forecast of orders or order value is never negative.
-        "clv": np.round(np.clip(expected_orders * expected_value, 0.0, None), 2),
+        # In currency units, rounded to the cent by core.money's one rule (half up).
+        "clv": money.units_array(money.cents_array(np.clip(expected_orders * expected_value, 0.0, None))),
         "p_alive": bg.probability_alive(rfm["frequency"], rfm["t_x"], rfm["T"]),
     })
     c = Customer.__table__.c

@@ -882,7 +882,7 @@ def _refunds(rng: np.random.Generator, orders: pd.DataFrame, origin: np.datetime
         "order_ref": o["external_id"].to_numpy(),
         "customer_id": o["customer_id"].to_numpy(),
         "refunded_at": origin + t.astype("timedelta64[s]"),
-        "amount": amount / 100,
+        "amount_cents": amount.astype("int64"),  # whole cents (core.money)
         "reason": reason.astype(object),
     })
     return frame.reset_index(drop=True)
@@ -1038,13 +1038,14 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
         "updated_at": created.to_numpy().astype("datetime64[s]"),
         "kind": cust["kind"],
     })
-    products_frame = prod[["id", "sku", "name", "category", "replenishment_days", "unit_price"]]
+    products_frame = prod[["id", "sku", "name", "category", "replenishment_days"]].assign(
+        unit_price_cents=np.round(prod["unit_price"].to_numpy() * 100).astype("int64"))  # whole cents
     orders_frame = _frame({
         "id": orders["id"],
         "external_id": orders["external_id"],
         "customer_id": orders["customer_id"],
         "ordered_at": origin + orders["t"].to_numpy().astype("timedelta64[s]"),
-        "total": orders["total_cents"].to_numpy() / 100,
+        "total_cents": orders["total_cents"].to_numpy().astype("int64"),
         "offer_code": orders["offer_code"],
     })
     lines_frame = _frame({
@@ -1052,7 +1053,7 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
         "order_id": lines["order_id"],
         "sku": lines["sku"],
         "quantity": lines["quantity"],
-        "unit_price": lines["unit_cents"].to_numpy() / 100,
+        "unit_price_cents": lines["unit_cents"].to_numpy().astype("int64"),
     })
     feedback_frame = _frame({
         "id": feedback["id"],

@@ -68,7 +68,8 @@ def digest_text(*, session: Session, username: str, as_of: date) -> tuple[str, s
     closed = dict(session.execute(select(Task.outcome, func.count()).where(
         Task.closed_by == username, Task.closed_at >= start, Task.closed_at < end).group_by(Task.outcome)).all())
     latest = session.execute(select(func.max(ScoreSnapshot.as_of)).where(ScoreSnapshot.as_of <= as_of)).scalar()
-    book = session.execute(select(func.count(), func.coalesce(func.sum(ScoreSnapshot.value_at_risk), 0.0)).select_from(
+    at_risk_cents = func.coalesce(func.sum(ScoreSnapshot.value_at_risk_cents), 0)
+    book = session.execute(select(func.count(), at_risk_cents).select_from(
         ScoreSnapshot).join(Customer, Customer.id == ScoreSnapshot.customer_id).where(
         Customer.owner == username, ScoreSnapshot.as_of == latest, ScoreSnapshot.band == "at_risk")).one()
     sent = dict(session.execute(select(Outreach.status, func.count()).where(
@@ -85,7 +86,7 @@ def digest_text(*, session: Session, username: str, as_of: date) -> tuple[str, s
                                  if closed else "none"),
         "",
         "Your book",
-        f"  accounts at risk: {int(book[0]):,} (value at risk {fmt.money(float(book[1]), decimals=0)})",
+        f"  accounts at risk: {int(book[0]):,} (value at risk {fmt.money_cents(int(book[1]), decimals=0)})",
         "",
         "Your outreach this week",
         "  " + (", ".join(f"{fmt.label(k).lower()} {v}" for k, v in sorted(sent.items())) if sent else "none"),

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core import audit
+from core import audit, money
 from core import formatting as fmt
 from core.health import CHURN_PERCENT_DECIMALS, HEALTH_DECIMALS
 from core.roles import Role, may_see_personal_data
@@ -30,7 +30,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # Columns that hold an amount of money, in any export; the file says their currency in a
-# `currency` column (ISO 4217, HEARTH_CURRENCY), the numbers stay numbers a spreadsheet can add.
+# `currency` column (ISO 4217, HEARTH_CURRENCY), the numbers stay numbers a spreadsheet can add,
+# written as decimal text with exactly two places from whole cents (core.money): "12.35".
 MONEY_COLUMNS = ("revenue", "gross_sales", "refunds", "value_at_risk", "spend_365", "total", "liability",
                  "order_totals", "revenue_offer_codes", "balance_value", "expiring_value")
 
@@ -77,10 +78,22 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _money_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numeric MONEY_COLUMNS as decimal text with two places, exact to the cent (after
+    safe_frame: "-5.00" is a number, not a formula)."""
+    out = frame
+    for column in MONEY_COLUMNS:
+        if column in out.columns and pd.api.types.is_numeric_dtype(out[column]):
+            out = out.copy() if out is frame else out
+            values = out[column]
+            out[column] = values.map(lambda v: "" if pd.isna(v) else money.format(money.to_cents(float(v))))
+    return out
+
+
 def write_csv(frame: pd.DataFrame, path_or_buffer: str | Path | IO[str] | IO[bytes] | None = None
               ) -> bytes | None:
     """Write ``frame`` as UTF-8 CSV with formula-safe cells; without a target, return the bytes."""
-    text = safe_frame(frame).to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S")
+    text = _money_text(safe_frame(frame)).to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S")
     if path_or_buffer is None:
         return text.encode("utf-8")
     if isinstance(path_or_buffer, str | Path):
@@ -121,11 +134,11 @@ def accounts_frame(*, session: Session, as_of: date | None = None) -> pd.DataFra
     refund date) and revenue = gross_sales - refunds (design.md's definitions)."""
     o = Order.__table__
     r = Refund.__table__
-    refunded = select(r.c.customer_id, func.sum(r.c.amount).label("refunds")).where(r.c.kind == "refund")
+    refunded = select(r.c.customer_id, func.sum(r.c.amount_cents).label("refunds")).where(r.c.kind == "refund")
     if as_of is not None:
         refunded = refunded.where(r.c.refunded_at < _end_of(as_of))
     refunded = refunded.group_by(r.c.customer_id).subquery()
-    agg = select(o.c.customer_id, func.count().label("orders"), func.sum(o.c.total).label("revenue"),
+    agg = select(o.c.customer_id, func.count().label("orders"), func.sum(o.c.total_cents).label("revenue"),
                  func.max(o.c.ordered_at).label("last_order_at"))
     if as_of is not None:
         agg = agg.where(o.c.ordered_at < _end_of(as_of))
@@ -142,9 +155,11 @@ def accounts_frame(*, session: Session, as_of: date | None = None) -> pd.DataFra
                           | agg.c.orders.is_not(None))
     df = pd.read_sql(stmt, session.connection())
     df["orders"] = df["orders"].fillna(0).astype("int64")
-    df["gross_sales"] = df.pop("revenue").fillna(0.0).astype("float64").round(2)
-    df["refunds"] = df["refunds"].fillna(0.0).astype("float64").round(2)
-    df["revenue"] = (df["gross_sales"] - df["refunds"]).round(2) + 0.0
+    gross = df.pop("revenue").fillna(0).astype("int64")  # whole cents
+    refunds = df["refunds"].fillna(0).astype("int64")
+    df["gross_sales"] = money.units_array(gross)
+    df["refunds"] = money.units_array(refunds)
+    df["revenue"] = money.units_array(gross - refunds)
     df["signup_date"] = _fmt_date(df["signup_date"])
     df["last_order_at"] = _fmt_datetime(df["last_order_at"])
     email = df["email_opt_in"].fillna(False).astype(bool)
@@ -186,14 +201,15 @@ def scores_frame(*, session: Session, as_of: date | None = None) -> pd.DataFrame
         return pd.DataFrame(columns=cols)
     s, c = ScoreSnapshot.__table__, Customer.__table__
     stmt = (select(c.c.external_id.label("customer_id"), s.c.as_of, s.c.health_score, s.c.band,
-                   s.c.churn_probability, s.c.value_at_risk, s.c.drivers)
+                   s.c.churn_probability, s.c.value_at_risk_cents, s.c.drivers)
             .join(c, c.c.id == s.c.customer_id).where(s.c.as_of == day).order_by(c.c.external_id))
     df = pd.read_sql(stmt, session.connection())
     df["as_of"] = _fmt_date(df["as_of"])
-    # The screens' rounding (core.health): health whole, churn to 0.1 %, value at risk whole.
+    # The screens' rounding (core.health): health whole, churn to 0.1 %; value at risk is stored
+    # in whole currency units (as cents), written with two places like every amount.
     df["health_score"] = df["health_score"].round(HEALTH_DECIMALS).astype("Int64")
     df["churn_probability"] = df["churn_probability"].round(CHURN_PERCENT_DECIMALS + 2)
-    df["value_at_risk"] = df["value_at_risk"].round(0).astype("Int64")
+    df["value_at_risk"] = money.units_array(df.pop("value_at_risk_cents"))
     df["top_drivers"] = df["drivers"].map(_top_drivers)
     return df[cols]
 

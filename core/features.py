@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, String, case, cast, func, select, type_coerce
 from sqlmodel import Session
 
+from core import money
 from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, Refund, SupportTicket
 
 DAY = np.timedelta64(1, "D")
@@ -145,10 +146,11 @@ def load_frames(
     ids = pd.Index(customers["id"])
     say(f"read {len(customers):,} customers")
 
-    orders = _read(conn, select(Order.id, Order.customer_id, _raw(Order.ordered_at), Order.total)
+    orders = _read(conn, select(Order.id, Order.customer_id, _raw(Order.ordered_at), Order.total_cents)
                    .where(Order.ordered_at < end))
     orders["ordered_at"] = _ts(orders["ordered_at"])
-    orders["total"] = orders["total"].astype(float)
+    # The model's features are floats in currency units, from the stored whole cents (core.money).
+    orders["total"] = money.units_array(orders.pop("total_cents"))
     orders = _cidx(orders, ids).sort_values(["cidx", "ordered_at"], kind="stable").reset_index(drop=True)
     say(f"read {len(orders):,} orders")
 
@@ -199,10 +201,10 @@ def load_frames(
                     .where(LoyaltyEntry.occurred_at < end))
     loyalty["occurred_at"] = _ts(loyalty["occurred_at"])
     loyalty = _cidx(loyalty, ids).reset_index(drop=True)
-    refunds = _read(conn, select(Refund.customer_id, _raw(Refund.refunded_at), Refund.amount)
+    refunds = _read(conn, select(Refund.customer_id, _raw(Refund.refunded_at), Refund.amount_cents)
                     .where(Refund.kind == "refund", Refund.refunded_at < end))
     refunds["refunded_at"] = _ts(refunds["refunded_at"])
-    refunds["amount"] = refunds["amount"].astype(float)
+    refunds["amount"] = money.units_array(refunds.pop("amount_cents"))
     refunds = _cidx(refunds, ids).reset_index(drop=True)
     say(f"read {len(feedback):,} feedback answers, {len(tickets):,} tickets, "
         f"{len(loyalty):,} loyalty entries, {len(refunds):,} refunds")

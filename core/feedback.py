@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Integer, bindparam, case, cast, distinct, func, text, update
 from sqlmodel import Session, col, select
 
-from core import audit
+from core import audit, money
 from core.flag_model import FlagModel
 from core.readcache import cached
 from core.roles import NotAllowed, Role, can_view, may_see_personal_data, parse_roles, require_personal_data
@@ -120,7 +120,7 @@ def customer_values(*, session: Session, customer_ids: Iterable[int] | None = No
                     now: datetime | None = None) -> pd.Series:
     """Each customer's revenue over the 12 months up to `now` (customer id -> amount)."""
     now = now or utcnow()
-    stmt = (select(Order.customer_id, func.sum(Order.total).label("value"))
+    stmt = (select(Order.customer_id, func.sum(Order.total_cents).label("value"))
             .where(Order.ordered_at > now - timedelta(days=VALUE_WINDOW_DAYS), Order.ordered_at <= now)
             .group_by(Order.customer_id))
     if customer_ids is not None:
@@ -129,7 +129,8 @@ def customer_values(*, session: Session, customer_ids: Iterable[int] | None = No
             return pd.Series(dtype=float, name="value")
         stmt = stmt.where(col(Order.customer_id).in_(ids))
     frame = pd.read_sql(stmt, session.connection())
-    return frame.set_index("customer_id")["value"].astype(float)
+    # A weight for the flag's severity, in currency units from the stored whole cents.
+    return pd.Series(money.units_array(frame["value"].astype("int64")), index=frame["customer_id"], name="value")
 
 
 _model_cache: dict[int, FlagModel] = {}

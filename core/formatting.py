@@ -25,6 +25,7 @@ from babel.numbers import (
 )
 
 from core.config import get_settings
+from core.money import to_units as money_units
 
 DASH = "–"
 # Words that are acronyms on screen, whatever their case in the data.
@@ -69,6 +70,12 @@ def money(value: Any, *, decimals: int = 2, missing: str = DASH) -> str:
     pattern = "¤#,##0" + ("." + "0" * decimals if decimals > 0 else "")
     return format_currency(float(value), currency_code(), format=pattern, locale=_locale(),
                            currency_digits=False)
+
+
+def money_cents(cents: Any, *, decimals: int = 2, missing: str = DASH) -> str:
+    """An amount stored in cents (core.money) as :func:`money`: 426412345 -> "€4,264,123.45".
+    None or NaN gives ``missing``."""
+    return money(money_units(cents), decimals=decimals, missing=missing)
 
 
 def money_compact(value: Any, *, missing: str = DASH) -> str:

@@ -38,7 +38,7 @@ from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core import audit, consent, loyalty
+from core import audit, consent, loyalty, money
 from core import formatting as fmt
 from core.analytics.definitions import REACTIVATION_WINDOW_DAYS
 from core.config import Settings, get_settings
@@ -283,13 +283,13 @@ def customer_contexts(*, session: Session, customer_ids: Sequence[int], template
     cust = cust.set_index("customer_id")
     orders = _read(session, select(Order.customer_id, func.count().label("order_count"),
                                    func.max(Order.ordered_at).label("last_order_at"),
-                                   func.sum(Order.total).label("lifetime_spend"))
+                                   func.sum(Order.total_cents).label("lifetime_spend"))
                    .where(Order.ordered_at <= now).group_by(Order.customer_id),
                    ids, col(Order.customer_id), ["customer_id", "order_count", "last_order_at",
                                                  "lifetime_spend"]).set_index("customer_id")
     ctx = cust.join(orders, how="left")
     ctx["order_count"] = ctx["order_count"].fillna(0).astype(int)
-    ctx["lifetime_spend"] = ctx["lifetime_spend"].fillna(0.0).astype(float)
+    ctx["lifetime_spend"] = money.units_array(ctx["lifetime_spend"].fillna(0).astype("int64"))  # from cents
     ctx["last_order_at"] = pd.to_datetime(ctx["last_order_at"])
     ctx["fits"] = True
     ctx["not_fit_reason"] = None
@@ -492,7 +492,7 @@ def render(template: str, row: pd.Series | dict, *, offer_code: str | None, sett
     elif template == "points_expiring":
         pts = int(row.get("expiring_points"))
         bal = int(row.get("balance"))
-        worth = pts * float(row.get("point_value", settings.point_value))
+        worth = money.to_units(money.times(pts, row.get("point_value", settings.point_value)))  # exact cents
         subject = f"{first}, {pts:,} of your points expire on {_day(row.get('expires_at'))}"
         body = (f"Hello {first},\n\nYou have {bal:,} loyalty points. {pts:,} of them (worth "
                 f"{fmt.money(worth)}) expire on {_day(row.get('expires_at'))}. Use them on your next order "
@@ -909,14 +909,14 @@ def outreach_outcomes(*, session: Session, campaign_id: int | None = None) -> pd
                                        else ("holdout" if s == "holdout" else "other"))
     outs["active_before"] = False
     outs["ordered_after"] = False
-    outs["revenue_after"] = 0.0
+    outs["revenue_after_cents"] = 0
     grp = outs[outs["group"] != "other"]
     if not grp.empty:
         start = grp["triggered_at"].min() - horizon
         sub = select(Outreach.customer_id).where(col(Outreach.campaign_id).is_not(None))
         if campaign_id is not None:
             sub = sub.where(Outreach.campaign_id == campaign_id)
-        orders = pd.read_sql(select(Order.customer_id, Order.ordered_at, Order.total)
+        orders = pd.read_sql(select(Order.customer_id, Order.ordered_at, Order.total_cents)
                              .where(col(Order.customer_id).in_(sub.distinct()),
                                     Order.ordered_at > start.to_pydatetime()), session.connection())
         orders["ordered_at"] = pd.to_datetime(orders["ordered_at"])
@@ -926,8 +926,9 @@ def outreach_outcomes(*, session: Session, campaign_id: int | None = None) -> pd
         in_grp = outs["group"] != "other"
         outs["active_before"] = in_grp & outs["outreach_id"].isin(before["outreach_id"])
         outs["ordered_after"] = in_grp & outs["outreach_id"].isin(after["outreach_id"])
-        outs["revenue_after"] = outs["outreach_id"].map(after.groupby("outreach_id")["total"].sum()).fillna(
-            0.0).where(in_grp, 0.0).astype(float)
+        outs["revenue_after_cents"] = outs["outreach_id"].map(
+            after.groupby("outreach_id")["total_cents"].sum()).fillna(0).where(in_grp, 0).astype("int64")
+    outs["revenue_after"] = money.units_array(outs["revenue_after_cents"])
     outs["inactive"] = (outs["group"] != "other") & ~outs["active_before"]
     outs["reactivated"] = outs["inactive"] & outs["ordered_after"]
     return outs
@@ -956,9 +957,9 @@ def campaign_results(*, session: Session, campaign_id: int | None = None,
     outs = outreach_outcomes(session=session, campaign_id=campaign_id)
     grp = outs[outs["group"] != "other"]
     codes = outs.dropna(subset=["offer_code"])
-    redeemed = pd.DataFrame(columns=["campaign_id", "total"])
+    redeemed = pd.DataFrame(columns=["campaign_id", "total_cents"])
     if not codes.empty:
-        red = pd.read_sql(select(Order.offer_code, Order.ordered_at, Order.total)
+        red = pd.read_sql(select(Order.offer_code, Order.ordered_at, Order.total_cents)
                           .where(col(Order.offer_code).in_(
                               select(Outreach.offer_code).where(col(Outreach.campaign_id).is_not(None),
                                                                 col(Outreach.offer_code).is_not(None)))),
@@ -994,9 +995,10 @@ def campaign_results(*, session: Session, campaign_id: int | None = None,
             "holdout_inactive": nh, "holdout_reactivated": xh,
             "reactivation_holdout": xh / nh if nh else math.nan,
             "uplift": d, "uplift_ci_low": lo, "uplift_ci_high": hi,
-            "revenue_contacted": float(gc["revenue_after"].sum()) if not gc.empty else 0.0,
-            "revenue_holdout": float(gh["revenue_after"].sum()) if not gh.empty else 0.0,
-            "revenue_offer_codes": float(r["total"].sum()) if not r.empty else 0.0,
+            # Summed in whole cents (core.money), shown in currency units.
+            "revenue_contacted": money.to_units(int(gc["revenue_after_cents"].sum()) if not gc.empty else 0),
+            "revenue_holdout": money.to_units(int(gh["revenue_after_cents"].sum()) if not gh.empty else 0),
+            "revenue_offer_codes": money.to_units(int(r["total_cents"].sum()) if not r.empty else 0),
             "offers_redeemed": len(r),
             "window_complete": bool(pd.notna(last_t) and last_t + window <= pd.Timestamp(now)),
         })

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core import money
 from core.importing import ImportFailed, ParsedFile, Problem, normalise_name
 
 
@@ -146,6 +147,21 @@ _WOO_STATUS = {"completed": "paid", "processing": "paid", "on-hold": "pending", 
                "cancelled": "cancelled", "failed": "cancelled", "refunded": "refunded"}
 
 
+def _unit_prices(item_totals: pd.Series, quantities: pd.Series) -> pd.Series:
+    """A line's unit price as text, "" where unknown: item total / quantity in whole cents,
+    rounded to the cent by core.money's one rule (10.00 / 3 -> "3.33", 0.05 / 2 -> "0.03")."""
+    def one(total: str, qty: str) -> str:
+        try:
+            n = float(qty)
+            if not n > 0 or n != int(n):
+                return ""
+            return money.format(money.divide(money.from_text(total), int(n)))
+        except ValueError:
+            return ""
+    return pd.Series([one(t, q) for t, q in zip(item_totals.astype(str), quantities.astype(str), strict=True)],
+                     index=item_totals.index, dtype=object)
+
+
 def _woocommerce_orders(frame: pd.DataFrame, cols: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str]]:
     order = _col(frame, cols, "order_id", "order_number")
     refunded = _col(frame, cols, "refunded_total", "order_refund", required=False)
@@ -155,16 +171,14 @@ def _woocommerce_orders(frame: pd.DataFrame, cols: dict[str, str]) -> tuple[pd.D
     customer = _col(frame, cols, "customer_id", "customer_user", required=False)
     email = _col(frame, cols, "billing_email", "customer_email")
     quantity = _col(frame, cols, "item_quantity")
-    total = pd.to_numeric(_col(frame, cols, "item_total").where(lambda s: s != ""), errors="coerce")
-    qty = pd.to_numeric(quantity.where(quantity != ""), errors="coerce")
-    unit = (total / qty).round(2)
+    unit = _unit_prices(_col(frame, cols, "item_total"), quantity)
     out = pd.DataFrame({
         "order_id": order,
         # A guest's customer_id is 0: such orders are keyed by the billing email.
         "customer_id": _email_or(email, customer.where(~customer.isin(["", "0"]), "")),
         "ordered_at": _col(frame, cols, "order_date").str.replace(" ", "T", n=1, regex=False),
         "total": _col(frame, cols, "order_total"), "sku": _col(frame, cols, "item_sku", "item_name"),
-        "quantity": quantity, "unit_price": unit.map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
+        "quantity": quantity, "unit_price": unit,
         "offer_code": _col(frame, cols, "coupon_items", "coupon_code", required=False)
         .str.extract(r"(?:code:)?([^|;]+)", expand=False).fillna("").str.strip(),
         "status": status, "refunded_amount": refunded,

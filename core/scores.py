@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from core import money
 from db.models import Customer, ModelRun, ScoreSnapshot
 
 
@@ -50,16 +51,18 @@ def scores_export_frame(*, session: Session, as_of: date | None = None) -> pd.Da
         return pd.DataFrame(columns=cols)
     stmt = (select(Customer.external_id.label("customer_id"), ScoreSnapshot.as_of,
                    ScoreSnapshot.health_score, ScoreSnapshot.band, ScoreSnapshot.churn_probability,
-                   ScoreSnapshot.value_at_risk, ScoreSnapshot.drivers)
+                   ScoreSnapshot.value_at_risk_cents, ScoreSnapshot.drivers)
             .join(Customer, Customer.id == ScoreSnapshot.customer_id)
             .where(ScoreSnapshot.as_of == as_of)
-            .order_by(ScoreSnapshot.value_at_risk.desc(), Customer.external_id))
+            .order_by(ScoreSnapshot.value_at_risk_cents.desc(), Customer.external_id))
     frame = pd.read_sql(stmt, session.connection())
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date.astype(str)
-    # The screens' rounding (core.health): health and value at risk whole, churn to 0.1 %.
+    # The screens' rounding (core.health): health whole, churn to 0.1 %; value at risk is whole
+    # currency units (stored as cents), in units like every amount (core.money).
     frame["health_score"] = frame["health_score"].round().astype("Int64")
     frame["churn_probability"] = frame["churn_probability"].round(3)
-    frame["value_at_risk"] = frame["value_at_risk"].round().astype("Int64")
+    frame.insert(frame.columns.get_loc("value_at_risk_cents"), "value_at_risk",
+                 money.units_array(frame.pop("value_at_risk_cents")))
     frame["top_drivers"] = [
         "; ".join(json.loads(d)) if d else "" for d in frame.pop("drivers")
     ]

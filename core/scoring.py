@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from threadpoolctl import threadpool_limits
 
+from core import money
 from core.clv import BetaGeoModel, ClvError
 from core.config import get_settings, resolve_horizon
 from core.features import MODEL_FEATURES, Frames, churn_labels, customer_features, load_frames
@@ -545,7 +546,7 @@ def score_frame(frames: Frames, *, as_of: date, horizon_days: int,
                             watch=settings.health_band_watch),
         "churn_probability": churn,
         "expected_value": value,
-        "value_at_risk": np.round(value * churn),
+        "value_at_risk_cents": _value_at_risk_cents(value, churn),
         "drivers": [json.dumps(d) for d in drivers(features, comps, horizon_days=h,
                                                    product_names=product_names, weights=weights)],
         "components": components_json(comps, weights),
@@ -557,6 +558,15 @@ def score_frame(frames: Frames, *, as_of: date, horizon_days: int,
     info["mean_churn_probability"] = round(float(np.mean(churn)), 4)
     info["bands"] = out["band"].value_counts().to_dict()
     return out, info
+
+
+def _value_at_risk_cents(value: np.ndarray, churn: np.ndarray) -> np.ndarray:
+    """Expected annual value (currency, to the cent) x churn probability (3 decimals), in whole
+    currency units as the screens show it, stored as cents: exact integer arithmetic, rounded
+    half up by core.money (100.00 x 0.505 = 50.5 -> 51, i.e. 5100 cents)."""
+    value_cents = np.round(np.asarray(value, dtype="float64") * 100).astype("int64")
+    churn_millis = np.round(np.asarray(churn, dtype="float64") * 1000).astype("int64")
+    return (money.divide_array(value_cents * churn_millis, 100_000) * 100).astype("int64")
 
 
 def score_all(*, engine: Engine, as_of: date | None = None, horizon_days: int | None = None,

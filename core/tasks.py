@@ -38,7 +38,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from core import audit
+from core import audit, money
 from core.config import get_settings
 from core.roles import Role, parse_roles, require_personal_data
 from core.scores import latest_as_of
@@ -209,10 +209,10 @@ def _at_risk_signals(session: Session, as_of: date, params: dict) -> list[dict]:
     if isinstance(previous, str):
         previous = date.fromisoformat(previous)
     stmt = (select(ScoreSnapshot.customer_id, ScoreSnapshot.health_score, ScoreSnapshot.churn_probability,
-                   ScoreSnapshot.value_at_risk, ScoreSnapshot.drivers, Customer.owner)
+                   ScoreSnapshot.value_at_risk_cents, ScoreSnapshot.drivers, Customer.owner)
             .join(Customer, Customer.id == ScoreSnapshot.customer_id)
             .where(ScoreSnapshot.as_of == snap_day, ScoreSnapshot.band == "at_risk",
-                   ScoreSnapshot.value_at_risk >= float(params["min_value_at_risk"])))
+                   ScoreSnapshot.value_at_risk_cents >= money.to_cents(params["min_value_at_risk"])))
     if previous is not None:
         was_at_risk = select(ScoreSnapshot.customer_id).where(ScoreSnapshot.as_of == previous,
                                                               ScoreSnapshot.band == "at_risk")
@@ -221,7 +221,7 @@ def _at_risk_signals(session: Session, as_of: date, params: dict) -> list[dict]:
     for cid, health, churn, var, drivers, owner in session.execute(stmt):
         top = json.loads(drivers)[0] if drivers and json.loads(drivers) else ""
         why = (f"Entered the at-risk band when scored on {snap_day:%d %b %Y}: health {health:.0f}/100, "
-               f"churn probability {churn:.0%}, value at risk {_money(var)}."
+               f"churn probability {churn:.0%}, value at risk {_money(money.to_units(var))}."
                + (f" Top reason: {top}" if top else ""))
         out.append({"customer_id": int(cid), "signal_key": f"entered:{snap_day.isoformat()}", "why": why,
                     "assignee": owner})
@@ -262,7 +262,7 @@ def _refill_signals(session: Session, as_of: date, params: dict) -> list[dict]:
     if snap_day is None:
         return []
     year_ago = _end_of(as_of) - timedelta(days=365)
-    spend = (select(Order.customer_id, func.sum(Order.total).label("spend"))
+    spend = (select(Order.customer_id, func.sum(Order.total_cents).label("spend"))
              .where(Order.ordered_at >= year_ago, Order.ordered_at < _end_of(as_of))
              .group_by(Order.customer_id).subquery())
     stmt = (select(ScoreSnapshot.customer_id, ScoreSnapshot.days_overdue, spend.c.spend, Customer.owner)
@@ -270,12 +270,12 @@ def _refill_signals(session: Session, as_of: date, params: dict) -> list[dict]:
             .join(spend, spend.c.customer_id == ScoreSnapshot.customer_id)
             .where(ScoreSnapshot.as_of == snap_day,
                    ScoreSnapshot.days_overdue >= float(params["min_days_overdue"]),
-                   spend.c.spend >= float(params["min_spend_365"])))
+                   spend.c.spend >= money.to_cents(params["min_spend_365"])))
     out = []
     for cid, overdue, spent, owner in session.execute(stmt):
         ran_out = snap_day - timedelta(days=round(float(overdue)))
         why = (f"Refills ran out about {ran_out:%d %b %Y} ({float(overdue):.0f} days overdue on "
-               f"{snap_day:%d %b %Y}); spent {_money(float(spent))} over the last 365 days.")
+               f"{snap_day:%d %b %Y}); spent {_money(money.to_units(spent))} over the last 365 days.")
         out.append({"customer_id": int(cid), "signal_key": f"ran_out:{ran_out.isoformat()}", "why": why,
                     "assignee": owner})
     return out
@@ -479,19 +479,19 @@ def priority_scores(*, session: Session, customer_ids: Sequence[int], as_of: dat
         # A whole book or store (the queue's order covers every account): one read of the day's
         # scores and of the month's detractors, matched in memory, instead of many IN lists.
         if snap_day is not None and values_at_risk is None:
-            var = pd.read_sql(select(ScoreSnapshot.customer_id, ScoreSnapshot.value_at_risk)
+            var = pd.read_sql(select(ScoreSnapshot.customer_id, ScoreSnapshot.value_at_risk_cents)
                               .where(ScoreSnapshot.as_of == snap_day), session.connection())
-            frame["value_at_risk"] = (var.set_index("customer_id")["value_at_risk"].reindex(frame.index)
-                                      .fillna(0.0).astype(float))
+            cents = var.set_index("customer_id")["value_at_risk_cents"].reindex(frame.index).fillna(0)
+            frame["value_at_risk"] = money.units_array(cents.astype("int64"))
         detractors = session.execute(select(Feedback.customer_id).distinct().where(
             Feedback.customer_id.is_not(None), *detractor)).scalars().all()
         frame["recent_detractor"] = frame.index.isin([int(c) for c in detractors])
     else:
         if snap_day is not None and values_at_risk is None:
-            for cid, var in session.execute(select(ScoreSnapshot.customer_id, ScoreSnapshot.value_at_risk)
+            for cid, var in session.execute(select(ScoreSnapshot.customer_id, ScoreSnapshot.value_at_risk_cents)
                                             .where(ScoreSnapshot.as_of == snap_day,
                                                    ScoreSnapshot.customer_id.in_(ids))):
-                frame.at[int(cid), "value_at_risk"] = float(var or 0.0)
+                frame.at[int(cid), "value_at_risk"] = money.to_units(var or 0)
         detractors = session.execute(select(Feedback.customer_id).distinct().where(
             Feedback.customer_id.in_(ids), *detractor)).scalars().all()
         frame.loc[[int(c) for c in detractors], "recent_detractor"] = True

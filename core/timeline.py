@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core import formatting as fmt
+from core import money
 from core.features import MAX_REFILL_DAYS
 from core.health import RFM_LABELS
 from core.roles import Role, require_personal_data
@@ -57,7 +58,8 @@ def account_overview(*, session: Session, roles: frozenset[Role], customer_id: i
     if snap is not None:
         score = {
             "as_of": snap.as_of, "health_score": snap.health_score, "band": snap.band,
-            "churn_probability": snap.churn_probability, "value_at_risk": snap.value_at_risk,
+            "churn_probability": snap.churn_probability,
+            "value_at_risk": money.to_units(snap.value_at_risk_cents),
             "drivers": json.loads(snap.drivers) if snap.drivers else [],
             "components": json.loads(snap.components) if snap.components else {},
             "rfm_segment": RFM_LABELS.get(snap.rfm_segment or "", ""),
@@ -75,9 +77,10 @@ def account_overview(*, session: Session, roles: frozenset[Role], customer_id: i
 def score_history(*, session: Session, customer_id: int) -> pd.DataFrame:
     """Every snapshot of the customer, oldest first: as_of, health_score, band, churn_probability."""
     stmt = (select(ScoreSnapshot.as_of, ScoreSnapshot.health_score, ScoreSnapshot.band,
-                   ScoreSnapshot.churn_probability, ScoreSnapshot.value_at_risk)
+                   ScoreSnapshot.churn_probability, ScoreSnapshot.value_at_risk_cents)
             .where(ScoreSnapshot.customer_id == int(customer_id)).order_by(ScoreSnapshot.as_of))
     frame = pd.read_sql(stmt, session.connection())
+    frame["value_at_risk"] = money.units_array(frame.pop("value_at_risk_cents"))
     frame["as_of"] = pd.to_datetime(frame["as_of"])
     return frame
 
@@ -129,7 +132,7 @@ def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
     conn = session.connection()
     parts = []
 
-    orders = pd.read_sql(select(Order.id, Order.external_id, Order.ordered_at, Order.total, Order.offer_code)
+    orders = pd.read_sql(select(Order.id, Order.external_id, Order.ordered_at, Order.total_cents, Order.offer_code)
                          .where(Order.customer_id == cid).order_by(Order.ordered_at.desc())
                          .limit(MAX_PER_KIND), conn)
     if not orders.empty:
@@ -140,18 +143,18 @@ def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
         summary = lines.groupby("order_id")["item"].agg(", ".join)
         parts.append(pd.DataFrame({
             "at": orders["ordered_at"], "kind": "order",
-            "title": "Order " + orders["external_id"] + " · " + orders["total"].map(fmt.money),
+            "title": "Order " + orders["external_id"] + " · " + orders["total_cents"].map(fmt.money_cents),
             "detail": orders["id"].map(summary).fillna("")
             + orders["offer_code"].map(lambda c: f" (offer {c})" if pd.notna(c) and c else "").fillna(""),
         }))
 
-    rf = pd.read_sql(select(Refund.refunded_at, Refund.kind, Refund.external_id, Refund.order_ref, Refund.amount,
-                            Refund.reason)
+    rf = pd.read_sql(select(Refund.refunded_at, Refund.kind, Refund.external_id, Refund.order_ref,
+                            Refund.amount_cents, Refund.reason)
                      .where(Refund.customer_id == cid).order_by(Refund.refunded_at.desc()).limit(MAX_PER_KIND), conn)
     if not rf.empty:
         # Shown as what they are: money given back, or an order that never counted.
         cancelled = rf["kind"] == "cancellation"
-        amount = rf["amount"].map(fmt.money)
+        amount = rf["amount_cents"].map(fmt.money_cents)
         of_order = rf["order_ref"].map(lambda r: f" of order {r}" if pd.notna(r) and r else "").fillna("")
         parts.append(pd.DataFrame({
             "at": rf["refunded_at"], "kind": rf["kind"],

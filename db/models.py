@@ -60,7 +60,8 @@ class Product(SQLModel, table=True):
     name: str = Field(max_length=200)
     category: str | None = Field(default=None, max_length=60, index=True)
     replenishment_days: int | None = None
-    unit_price: float | None = None
+    # Money is whole cents (core.money): 12.35 is 1235.
+    unit_price_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class Order(SQLModel, table=True):
@@ -71,7 +72,7 @@ class Order(SQLModel, table=True):
     external_id: str = Field(index=True, unique=True, max_length=64)
     customer_id: int = Field(foreign_key="customer.id")
     ordered_at: NaiveDatetime = Field(index=True)
-    total: float
+    total_cents: int = Field(sa_column=Column(BigInteger, nullable=False))  # whole cents (core.money)
     offer_code: str | None = Field(default=None, max_length=40, index=True)
 
 
@@ -95,7 +96,8 @@ class Refund(SQLModel, table=True):
     order_ref: str | None = Field(default=None, max_length=64)
     customer_id: int = Field(foreign_key="customer.id")
     refunded_at: NaiveDatetime = Field(index=True)
-    amount: float  # > 0, money given back (a cancellation: the order's total), rounded to cents
+    # > 0, money given back (a cancellation: the order's total), in whole cents (core.money)
+    amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
     reason: str | None = Field(default=None, max_length=60)  # how the file said it: a status, a negative row
 
 
@@ -106,7 +108,7 @@ class OrderLine(SQLModel, table=True):
     order_id: int = Field(foreign_key="orders.id", index=True)
     sku: str = Field(max_length=64, index=True)
     quantity: int = 1
-    unit_price: float = 0.0
+    unit_price_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
 
 
 class Feedback(SQLModel, table=True):
@@ -212,7 +214,7 @@ class ScoreSnapshot(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("customer_id", "as_of", name="uq_score_customer_as_of"),
         # The at-risk queue: one day's snapshots, highest value at risk first, read backwards.
-        Index("ix_score_snapshot_queue", "as_of", "value_at_risk", "churn_probability"),
+        Index("ix_score_snapshot_queue", "as_of", "value_at_risk_cents", "churn_probability"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -221,7 +223,8 @@ class ScoreSnapshot(SQLModel, table=True):
     health_score: float
     band: str = Field(max_length=10, index=True)  # healthy, watch, at_risk
     churn_probability: float
-    value_at_risk: float = 0.0
+    # Churn probability x the last 12 months' net spend, in whole cents (core.money).
+    value_at_risk_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     drivers: str | None = Field(default=None, sa_column=Column(Text))  # JSON list of sentences
     components: str | None = Field(default=None, sa_column=Column(Text))  # JSON {name: {value, weight}}
     # Kept as columns (not only in the JSON) so the at-risk queue filters and counts in SQL.

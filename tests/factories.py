@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
+from core import money
 from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, SupportTicket
 
 # Far above the demo store's ids (C000001, O0000001, ...), so factories can add rows to a
@@ -51,12 +52,14 @@ def make_order(
     lines: list[tuple[str, int, float]] | None = None,
     **kw,
 ) -> Order:
+    """An order of ``total`` in currency units (stored as whole cents by core.money's rule);
+    ``lines`` as (sku, quantity, unit price in currency units)."""
     kw.setdefault("external_id", _next("O"))
-    o = Order(customer_id=customer.id, ordered_at=ordered_at, total=total, **kw)
+    o = Order(customer_id=customer.id, ordered_at=ordered_at, total_cents=money.to_cents(total), **kw)
     session.add(o)
     session.flush()
     for sku, qty, price in lines or []:
-        session.add(OrderLine(order_id=o.id, sku=sku, quantity=qty, unit_price=price))
+        session.add(OrderLine(order_id=o.id, sku=sku, quantity=qty, unit_price_cents=money.to_cents(price)))
     session.flush()
     return o
 

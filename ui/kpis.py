@@ -137,20 +137,15 @@ def lifetime_value(db: str, as_of: date, segment: str | None, region: str | None
             return {"error": str(exc)}
     c = res.customers
     bins = clv_bin_edges(c["clv"], currency=fmt.currency_code())
-    by_segment = (c.assign(segment=c["segment"].fillna("(none)"))
-                  .groupby("segment")
-                  .agg(customers=("clv", "size"), mean_clv=("clv", "mean"), total_clv=("clv", "sum"),
-                       expected_orders=("expected_orders", "mean"))
-                  .round(2).reset_index())
     return {
         "customers": len(c),
         "total": res.total,
         "mean": res.mean,
-        "median": round(float(c["clv"].median()), 2) if len(c) else None,
+        "median": res.median,
         # Customers per fixed bin (core.drilldown.clv_bin_edges): a bar a click opens.
         "bins": bins,
         "histogram": clv_histogram(c["clv"], bins, money=lambda x: fmt.money(x, decimals=0)),
-        "by_segment": by_segment,
+        "by_segment": res.by_segment(),
         "bgnbd": res.bgnbd,
         "gamma_gamma": res.gamma_gamma,
     }

@@ -206,7 +206,7 @@ def render_balances(user, as_of: date) -> None:  # noqa: ANN001
         hay = (view["customer"].fillna("") + " " + view["name"].fillna("") + " " + view["email"].fillna(""))
         view = view[hay.str.lower().str.contains(search, regex=False)]
     st.caption(f"{len(view):,} members match, {int(view['balance'].sum()):,} points "
-               f"({fmt.money(view['balance'].sum() * get_settings().point_value)}); largest balances first"
+               f"({fmt.money_cents(core_loyalty.points_value_cents(view['balance'].sum()))}); largest balances first"
                + (f", first {MAX_ROWS:,} shown." if len(view) > MAX_ROWS else "."))
     if view.empty:
         st.info("No member matches these filters. Widen the tiers, lower the balance or switch off "
@@ -231,7 +231,7 @@ def render_expiring(user, as_of: date) -> None:  # noqa: ANN001
     a, b = st.columns(2)
     a.metric("Members with points expiring in 30 days", f"{len(soon):,}")
     b.metric("Points expiring", f"{int(soon['expiring_points'].sum()):,}",
-             help=f"Worth {fmt.money(soon['expiring_points'].sum() * get_settings().point_value)}.")
+             help=f"Worth {fmt.money_cents(core_loyalty.points_value_cents(soon['expiring_points'].sum()))}.")
     event = st.dataframe(_table(soon), hide_index=True, key="loy_expiring", column_config=_member_columns(),
                          column_order=["link", "customer", "name", "owner", "tier", "expiring_points",
                                        "next_expiry_date", "balance"],

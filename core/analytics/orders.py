@@ -3,8 +3,9 @@
 Every function takes a DuckDB connection from :func:`core.analytics.source.engine_for` with
 the views it names, and a :class:`Filter` (segment, region, owner; None for all). Times are
 naive timestamps as stored (UTC); a window [start, end) is half-open, as core.kpis's
-``window_bounds`` gives it for (D - H, D]. Money is summed as stored (floats) and rounded by
-the callers to the cent, exactly as before. The definitions are design.md's, written out in
+``window_bounds`` gives it for (D - H, D]. Money is whole cents (core.money), summed as
+integers (CAST to BIGINT: DuckDB sums BIGINT as HUGEINT, which pandas would make a float);
+every money column or key here ends in ``_cents``. The definitions are design.md's, written out in
 core/kpis.py's docstrings; this module only computes them.
 """
 
@@ -52,8 +53,8 @@ def order_aggregates(db: duckdb.DuckDBPyConnection, *, as_of_day: datetime, star
     ``as_of_day`` is D at 00:00; [start, end) is (D - H, D], [prev_start, start) the H days
     before. Returns buyers (>= 1 order up to D), repeaters (>= 2), active (order in (D-H, D]),
     prev_active (in (D-2H, D-H]), retained (both), customers (signed up on or before D, or
-    ordered by then), orders and gross_sales in (D-H, D], refunds (kind 'refund', refunded in
-    (D-H, D]).
+    ordered by then), orders and gross_sales_cents in (D-H, D], refunds_cents (kind 'refund',
+    refunded in (D-H, D]), whole cents.
     """
     where, params = flt.sql("id")
     owhere, oparams = flt.sql("customer_id")
@@ -63,7 +64,7 @@ def order_aggregates(db: duckdb.DuckDBPyConnection, *, as_of_day: datetime, star
                    count(*) FILTER (WHERE ordered_at >= ?) AS n_cur,
                    count(*) FILTER (WHERE ordered_at >= ? AND ordered_at < ?) AS n_prev,
                    count(*) FILTER (WHERE ordered_at < ?) AS n_before,
-                   coalesce(sum(total) FILTER (WHERE ordered_at >= ?), 0.0) AS revenue_cur
+                   coalesce(sum(total_cents) FILTER (WHERE ordered_at >= ?), 0) AS revenue_cur
             FROM orders WHERE ordered_at < ? {owhere} GROUP BY customer_id),
         c AS (SELECT id, signup_date FROM customer WHERE true {where})
         SELECT
@@ -71,18 +72,18 @@ def order_aggregates(db: duckdb.DuckDBPyConnection, *, as_of_day: datetime, star
             count(*) FILTER (WHERE n_cur > 0), count(*) FILTER (WHERE n_prev > 0),
             count(*) FILTER (WHERE n_cur > 0 AND n_prev > 0),
             count(*) FILTER (WHERE c.signup_date <= CAST(? AS DATE) OR coalesce(n_all, 0) > 0),
-            coalesce(sum(n_cur), 0), coalesce(sum(revenue_cur), 0.0)
+            coalesce(sum(n_cur), 0), CAST(coalesce(sum(revenue_cur), 0) AS BIGINT)
         FROM c LEFT JOIN per ON per.customer_id = c.id
     """, [start, prev_start, start, prev_start, start, end, *oparams, *params, as_of_day]).fetchone()
     rwhere, rparams = flt.sql("customer_id")
     refunds = db.execute(
-        f"SELECT coalesce(sum(amount), 0.0) FROM refund WHERE kind = 'refund' AND refunded_at >= ? "
+        f"SELECT CAST(coalesce(sum(amount_cents), 0) AS BIGINT) FROM refund WHERE kind = 'refund' AND refunded_at >= ? "
         f"AND refunded_at < ? {rwhere}", [start, end, *rparams]).fetchone()[0]
     keys = ("buyers", "repeaters", "active", "prev_active", "retained", "customers")
     out: dict[str, float] = {k: int(v) for k, v in zip(keys, row[:6], strict=True)}
     out["orders"] = int(row[6])
-    out["gross_sales"] = float(row[7])
-    out["refunds"] = float(refunds)
+    out["gross_sales_cents"] = int(row[7])
+    out["refunds_cents"] = int(refunds)
     return out
 
 
@@ -90,25 +91,26 @@ def customer_facts(db: duckdb.DuckDBPyConnection, *, as_of_day: datetime, start:
                    prev_start: datetime) -> pd.DataFrame:
     """One row per customer in the store, indexed by customer id: known (bool), n_all, n_cur,
     n_prev, n_before (order counts up to D, in (D-H, D], (D-2H, D-H], before D-2H),
-    revenue_cur (gross, (D-H, D]) and refunds_cur (refunded in (D-H, D], by refund date)."""
+    revenue_cur_cents (gross, (D-H, D]) and refunds_cur_cents (refunded in (D-H, D], by refund
+    date), whole cents."""
     df = db.execute("""
         WITH per AS (
             SELECT customer_id, count(*) AS n_all,
                    count(*) FILTER (WHERE ordered_at >= ?) AS n_cur,
                    count(*) FILTER (WHERE ordered_at >= ? AND ordered_at < ?) AS n_prev,
                    count(*) FILTER (WHERE ordered_at < ?) AS n_before,
-                   sum(total) FILTER (WHERE ordered_at >= ?) AS revenue_cur
+                   CAST(sum(total_cents) FILTER (WHERE ordered_at >= ?) AS BIGINT) AS revenue_cur_cents
             FROM orders WHERE ordered_at < ? GROUP BY customer_id),
-        ref AS (SELECT customer_id, sum(amount) AS refunds_cur FROM refund
+        ref AS (SELECT customer_id, CAST(sum(amount_cents) AS BIGINT) AS refunds_cur_cents FROM refund
                 WHERE kind = 'refund' AND refunded_at >= ? AND refunded_at < ? GROUP BY customer_id)
         SELECT c.id AS customer_id, coalesce(n_all, 0) AS n_all, coalesce(n_cur, 0) AS n_cur,
                coalesce(n_prev, 0) AS n_prev, coalesce(n_before, 0) AS n_before,
-               coalesce(revenue_cur, 0.0) AS revenue_cur, coalesce(refunds_cur, 0.0) AS refunds_cur,
+               coalesce(revenue_cur_cents, 0) AS revenue_cur_cents, coalesce(refunds_cur_cents, 0) AS refunds_cur_cents,
                coalesce(c.signup_date <= CAST(? AS DATE), false) OR coalesce(n_all, 0) > 0 AS known
         FROM customer c LEFT JOIN per ON per.customer_id = c.id LEFT JOIN ref ON ref.customer_id = c.id
         ORDER BY c.id
     """, [start, prev_start, start, prev_start, start, end, start, end, as_of_day]).df()
-    counts = ["n_all", "n_cur", "n_prev", "n_before"]
+    counts = ["n_all", "n_cur", "n_prev", "n_before", "revenue_cur_cents", "refunds_cur_cents"]
     df[counts] = df[counts].astype("int64")
     df["known"] = df["known"].astype(bool)
     return df.set_index("customer_id")
@@ -178,15 +180,17 @@ def active_at_points(db: duckdb.DuckDBPyConnection, *, bounds: list[tuple[dateti
 
 def daily_sales(db: duckdb.DuckDBPyConnection, *, start: datetime, end: datetime,
                 flt: Filter) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(orders per day: day, n, revenue (gross); refunds per day: day, refunds), for [start, end).
+    """(orders per day: day, n, revenue_cents (gross); refunds per day: day, refunds_cents), for
+    [start, end), whole cents.
     ``day`` is a datetime64 at midnight."""
     where, params = flt.sql("customer_id")
     daily = db.execute(f"""
-        SELECT CAST(CAST(ordered_at AS DATE) AS TIMESTAMP) AS day, count(*) AS n, sum(total) AS revenue
+        SELECT CAST(CAST(ordered_at AS DATE) AS TIMESTAMP) AS day, count(*) AS n,
+               CAST(sum(total_cents) AS BIGINT) AS revenue_cents
         FROM orders WHERE ordered_at >= ? AND ordered_at < ? {where} GROUP BY 1 ORDER BY 1
     """, [start, end, *params]).df()
     refunds = db.execute(f"""
-        SELECT CAST(CAST(refunded_at AS DATE) AS TIMESTAMP) AS day, sum(amount) AS refunds
+        SELECT CAST(CAST(refunded_at AS DATE) AS TIMESTAMP) AS day, CAST(sum(amount_cents) AS BIGINT) AS refunds_cents
         FROM refund WHERE kind = 'refund' AND refunded_at >= ? AND refunded_at < ? {where} GROUP BY 1 ORDER BY 1
     """, [start, end, *params]).df()
     return daily, refunds
@@ -194,18 +198,18 @@ def daily_sales(db: duckdb.DuckDBPyConnection, *, start: datetime, end: datetime
 
 def monthly_sales(db: duckdb.DuckDBPyConnection, *, start: datetime, end: datetime,
                   flt: Filter) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per month key: orders, revenue (gross), customers (distinct buyers); per month key:
-    refunds (kind 'refund', by refund month)), for [start, end)."""
+    """(per month key: orders, revenue_cents (gross), customers (distinct buyers); per month key:
+    refunds_cents (kind 'refund', by refund month)), for [start, end); whole cents."""
     where, params = flt.sql("customer_id")
     mk = month_key_sql("ordered_at")
     sales = db.execute(f"""
-        SELECT {mk} AS month_key, count(*) AS orders, sum(total) AS revenue,
+        SELECT {mk} AS month_key, count(*) AS orders, CAST(sum(total_cents) AS BIGINT) AS revenue_cents,
                count(DISTINCT customer_id) AS customers
         FROM orders WHERE ordered_at >= ? AND ordered_at < ? {where} GROUP BY 1
     """, [start, end, *params]).df()
     rk = month_key_sql("refunded_at")
     refunds = db.execute(f"""
-        SELECT {rk} AS month_key, sum(amount) AS refunds FROM refund
+        SELECT {rk} AS month_key, CAST(sum(amount_cents) AS BIGINT) AS refunds_cents FROM refund
         WHERE kind = 'refund' AND refunded_at >= ? AND refunded_at < ? {where} GROUP BY 1
     """, [start, end, *params]).df()
     return sales, refunds
@@ -230,18 +234,19 @@ def revenue_kinds(db: duckdb.DuckDBPyConnection, *, end: datetime, window_start:
                   flt: Filter) -> pd.DataFrame:
     """Orders from ``window_start`` to ``end`` by month key and kind: 'new' (in the month of the
     customer's first order), 'reactivated' (the customer was inactive before it: see
-    core.analytics.definitions), 'returning' (every other). Columns: mk, kind, orders, revenue."""
+    core.analytics.definitions), 'returning' (every other). Columns: mk, kind, orders,
+    revenue_cents."""
     where, params = flt.sql("customer_id")
     mk = month_key_sql("ordered_at")
     return db.execute(f"""
         WITH base AS (
-            SELECT ordered_at, total, {mk} AS mk,
+            SELECT ordered_at, total_cents, {mk} AS mk,
                    min({mk}) OVER (PARTITION BY customer_id) AS first_mk,
                    lag(ordered_at) OVER (PARTITION BY customer_id ORDER BY ordered_at, id) AS prev_at
             FROM orders WHERE ordered_at < ? {where})
         SELECT mk, CASE WHEN mk = first_mk THEN 'new'
                         WHEN prev_at IS NOT NULL AND {INACTIVE_GAP_SQL} THEN 'reactivated'
                         ELSE 'returning' END AS kind,
-               count(*) AS orders, sum(total) AS revenue
+               count(*) AS orders, CAST(sum(total_cents) AS BIGINT) AS revenue_cents
         FROM base WHERE ordered_at >= ? GROUP BY 1, 2
     """, [end, *params, horizon_days, window_start]).df()

@@ -43,12 +43,13 @@ from sqlmodel import Session
 
 from db.engine import session_writing
 
-# name -> the SELECT that reads it; columns are exactly what the analytics use.
+# name -> the SELECT that reads it; columns are exactly what the analytics use. Money is whole
+# cents (BIGINT, core.money), summed as integers.
 # Timestamps come as text from SQLite and as timestamps from PostgreSQL: the views below cast.
 READS: dict[str, str] = {
     "customer": "SELECT id, signup_date, segment, region, owner, subscription_status FROM customer",
-    "orders": "SELECT id, customer_id, ordered_at, total FROM orders",
-    "refund": "SELECT customer_id, refunded_at, amount, kind FROM refund",
+    "orders": "SELECT id, customer_id, ordered_at, total_cents FROM orders",
+    "refund": "SELECT customer_id, refunded_at, amount_cents, kind FROM refund",
     "support_ticket": "SELECT customer_id, opened_at FROM support_ticket",
     "loyalty_entry": "SELECT id, customer_id, occurred_at, kind, points, expires_at, computed FROM loyalty_entry",
 }
@@ -60,9 +61,9 @@ VIEWS: dict[str, str] = {
                 "CAST(owner AS VARCHAR) AS owner, CAST(subscription_status AS VARCHAR) AS subscription_status "
                 "FROM raw_customer",
     "orders": "SELECT CAST(id AS BIGINT) AS id, CAST(customer_id AS BIGINT) AS customer_id, "
-              "CAST(ordered_at AS TIMESTAMP) AS ordered_at, CAST(total AS DOUBLE) AS total FROM raw_orders",
+              "CAST(ordered_at AS TIMESTAMP) AS ordered_at, CAST(total_cents AS BIGINT) AS total_cents FROM raw_orders",
     "refund": "SELECT CAST(customer_id AS BIGINT) AS customer_id, CAST(refunded_at AS TIMESTAMP) AS refunded_at, "
-              "CAST(amount AS DOUBLE) AS amount, CAST(kind AS VARCHAR) AS kind FROM raw_refund",
+              "CAST(amount_cents AS BIGINT) AS amount_cents, CAST(kind AS VARCHAR) AS kind FROM raw_refund",
     "support_ticket": "SELECT CAST(customer_id AS BIGINT) AS customer_id, "
                       "CAST(opened_at AS TIMESTAMP) AS opened_at FROM raw_support_ticket",
     "loyalty_entry": "SELECT CAST(id AS BIGINT) AS id, CAST(customer_id AS BIGINT) AS customer_id, "

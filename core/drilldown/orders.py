@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core import kpis
+from core import kpis, money
 from core.drilldown.people import _add_months, _month_start, _people, _roles
 from core.health import CHURN_PERCENT_DECIMALS, HEALTH_DECIMALS
 from core.roles import require_personal_data
@@ -139,7 +139,7 @@ def _month_orders(session: Session, month: str, as_of: date, segment: str | None
     core.kpis.monthly_sales (every order row, up to the end of D)."""
     start, end = _month_bounds(month, as_of)
     o = Order.__table__.c
-    stmt = (select(o.customer_id, func.count().label("orders"), func.sum(o.total).label("gross_sales"))
+    stmt = (select(o.customer_id, func.count().label("orders"), func.sum(o.total_cents).label("gross_sales"))
             .where(o.ordered_at >= start, o.ordered_at < end).group_by(o.customer_id))
     return pd.read_sql(kpis.filtered(stmt, o.customer_id, kpis.customer_conditions(segment, region, owner)),
                        session.connection())
@@ -161,7 +161,7 @@ def month_customers(*, session: Session, roles: Iterable[Any], month: str, as_of
     people = _people(session, [int(i) for i in per["customer_id"]])
     out = people.merge(per, on="customer_id")
     out["orders"] = out["orders"].astype("int64")
-    out["gross_sales"] = out["gross_sales"].astype(float).round(2)
+    out["gross_sales"] = money.units_array(out["gross_sales"].astype("int64"))  # from whole cents
     out = out.sort_values(["orders", "gross_sales", "external_id"], ascending=[False, False, True], kind="stable")
     return out.reindex(columns=["customer_id", "external_id", "name", "owner", "segment", "region", "orders",
                                 "gross_sales"]).reset_index(drop=True)
@@ -225,7 +225,7 @@ def mix_orders(*, session: Session, month: str, kind: str, as_of: date, horizon_
     conds = kpis.customer_conditions(segment, region, owner)
     buyers = kpis.filtered(select(o.customer_id).where(o.ordered_at >= start, o.ordered_at < end),
                             o.customer_id, conds)
-    hist = pd.read_sql(select(o.id, o.customer_id, o.ordered_at, o.total)
+    hist = pd.read_sql(select(o.id, o.customer_id, o.ordered_at, o.total_cents)
                        .where(o.customer_id.in_(buyers), o.ordered_at < end), session.connection())
     cols = ["customer_id", "orders", "revenue"]
     if hist.empty:
@@ -239,9 +239,10 @@ def mix_orders(*, session: Session, month: str, kind: str, as_of: date, horizon_
     kinds = np.where(is_new, "new", np.where(prev.notna() & (gap_days >= horizon_days), "reactivated",
                                              "returning"))
     picked = hist[(hist["ordered_at"] >= start) & (kinds == kind)]
-    out = picked.groupby("customer_id", as_index=False).agg(orders=("id", "size"), revenue=("total", "sum"))
+    out = picked.groupby("customer_id", as_index=False).agg(orders=("id", "size"),
+                                                            revenue=("total_cents", "sum"))
     out["orders"] = out["orders"].astype("int64")
-    out["revenue"] = out["revenue"].astype(float).round(2)
+    out["revenue"] = money.units_array(out["revenue"].astype("int64"))  # from whole cents
     return out[cols]
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core import money
 from core.importing.formats import (
     CHOICE_SYNONYMS,
     DERIVED_FROM,
@@ -144,20 +145,22 @@ def _check_column(col: Col, raw: pd.Series) -> tuple[pd.Series, list[tuple[pd.Se
                                f"{EARLIEST_DATE:%Y-%m-%d} to {when} are accepted); leave the cell empty if "
                                "the date is not known"),
         ]
-    if col.kind in ("number", "whole"):
-        numbers = _numbers(raw, empty)
+    if col.kind in ("number", "whole", "money"):
+        # Money as whole cents (core.money), so the limits below are in cents too.
+        numbers = _money_cents(raw, empty) if col.kind == "money" else _numbers(raw, empty)
+        scale = 100 if col.kind == "money" else 1
         bad = ~empty & ~np.isfinite(numbers.fillna(np.inf))
         checks = [(bad, "is not a number (use digits with a decimal point, like 12.50)")]
         if col.kind == "whole":
             checks.append((~empty & ~bad & (numbers != numbers.round()), "is not a whole number"))
         ok = ~empty & ~bad
         if col.minimum is not None and col.maximum is not None:
-            checks.append((ok & ((numbers < col.minimum) | (numbers > col.maximum)),
+            checks.append((ok & ((numbers < col.minimum * scale) | (numbers > col.maximum * scale)),
                            f"is outside {col.minimum:g} to {col.maximum:g}"))
         elif col.minimum is not None:
-            checks.append((ok & (numbers < col.minimum), f"is below {col.minimum:g}"))
+            checks.append((ok & (numbers < col.minimum * scale), f"is below {col.minimum:g}"))
         elif col.maximum is not None:
-            checks.append((ok & (numbers > col.maximum), f"is above {col.maximum:g}"))
+            checks.append((ok & (numbers > col.maximum * scale), f"is above {col.maximum:g}"))
         return numbers, checks
     if col.kind == "flag":
         low = raw.str.lower()
@@ -180,6 +183,27 @@ def _numbers(raw: pd.Series, empty: pd.Series) -> pd.Series:
         return pd.Series(np.asarray(pc.fill_null(cast, np.nan)), index=raw.index, dtype="float64")
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return pd.to_numeric(raw.where(~empty, None), errors="coerce").astype("float64")
+
+
+def _money_cents(raw: pd.Series, empty: pd.Series) -> pd.Series:
+    """Amounts as whole cents (float64 holding integers; NaN for empty and unreadable cells),
+    read as decimals, never as binary floats, and rounded to the cent half away from zero
+    (core.money's one rule: "12.345" -> 1235, "-0.005" -> -1). Arrow's decimal cast when every
+    non-empty cell is a plain decimal with at most 12 places, else core.money.from_text per cell."""
+    try:
+        dec = pc.cast(_arrow_cells(raw), pa.decimal128(38, 12))
+        at_cent = pc.cast(pc.round(dec, ndigits=2, round_mode="half_towards_infinity"), pa.decimal128(30, 2))
+        cents = pc.cast(pc.multiply(at_cent, pa.scalar(100, pa.decimal128(3, 0))), pa.int64())
+        return pd.Series(np.asarray(pc.fill_null(pc.cast(cents, pa.float64()), np.nan)), index=raw.index,
+                         dtype="float64")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        def one(cell: str) -> float:
+            try:
+                return float(money.from_text(cell))
+            except ValueError:
+                return np.nan
+        return pd.Series([np.nan if e else one(c) for c, e in zip(raw, empty, strict=True)], index=raw.index,
+                         dtype="float64")
 
 
 def check_cells(parsed: ParsedFile, kind: str, match: ColumnMatch) -> tuple[pd.DataFrame, Problems]:

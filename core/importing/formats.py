@@ -31,7 +31,10 @@ class Col:
     """One column of an import format. ``kind`` is how its cells are read."""
 
     name: str
-    kind: str = "text"  # text, datetime, date, number, whole, flag, choice
+    # text, datetime, date, number, whole, money, flag, choice. A money cell is read with Decimal
+    # and typed as whole cents (float64 holding integers, NaN when empty), core.money's rule:
+    # "12.345" is 1235 (rounded to the cent, half away from zero).
+    kind: str = "text"
     required: bool = False
     max_length: int | None = None
     choices: tuple[str, ...] = ()
@@ -59,21 +62,21 @@ FORMATS: dict[str, tuple[Col, ...]] = {
     "orders": (
         Col("customer_id", required=True, max_length=64),
         Col("ordered_at", "datetime", required=True),
-        Col("total", "number", required=True),
+        Col("total", "money", required=True),
         Col("order_id", max_length=64),
         Col("sku", max_length=64),
         Col("quantity", "whole", minimum=1),
-        Col("unit_price", "number", minimum=0),
+        Col("unit_price", "money", minimum=0),
         Col("offer_code", max_length=40),
         # Refunds and cancellations as shops export them (see _import_orders).
         Col("status", max_length=40),
-        Col("refunded_amount", "number", minimum=0),
+        Col("refunded_amount", "money", minimum=0),
         Col("refund_of", max_length=64),
         Col("refunded_at", "datetime"),
     ),
     "refunds": (
         Col("refunded_at", "datetime", required=True),
-        Col("amount", "number", required=True),
+        Col("amount", "money", required=True),
         Col("order_id", max_length=64),
         Col("customer_id", max_length=64),
         Col("refund_id", max_length=64),
@@ -109,7 +112,7 @@ FORMATS: dict[str, tuple[Col, ...]] = {
         Col("name", required=True, max_length=200),
         Col("category", max_length=60),
         Col("replenishment_days", "whole", minimum=1),
-        Col("unit_price", "number", minimum=0),
+        Col("unit_price", "money", minimum=0),
     ),
 }
 
@@ -214,7 +217,7 @@ def _format(kind: str) -> tuple[Col, ...]:
 
 
 _KIND_WORDS = {"text": "text", "datetime": "date or date and time", "date": "date", "number": "number",
-               "whole": "whole number", "flag": "yes/no", "choice": "one of"}
+               "money": "amount", "whole": "whole number", "flag": "yes/no", "choice": "one of"}
 
 
 def format_table(kind: str) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import delete, select
 
+from core import money
 from core.importing.formats import MAX_LISTED_PROBLEMS, REBUILD_INDEXES_FROM
 from core.importing.problems import Problem, Problems
 from core.importing.refunds import (
@@ -57,13 +58,15 @@ def _derive_order_ids(t: pd.DataFrame, has_lines: bool) -> None:
     if not missing.any():
         return
     sub = t[missing]
+    # Money is typed in whole cents; the keys hash it in currency units, as before cents, so a
+    # file imported before keeps its derived order ids.
     header = [_canon(sub["customer_id"], "text"), _canon(sub["ordered_at"], "datetime"),
-              _canon(sub["total"], "number"), _canon(sub["offer_code"], "text")]
+              _canon(sub["total"], "money"), _canon(sub["offer_code"], "text")]
     group = header[0] + "|" + header[1] + "|" + header[2] + "|" + header[3]
     if has_lines:
         line = (_canon(sub["sku"], "text") + ":"
                 + _canon(sub.get("quantity", pd.Series(1.0, index=sub.index)).fillna(1.0), "number")
-                + ":" + _canon(sub.get("unit_price", pd.Series(np.nan, index=sub.index)), "number"))
+                + ":" + _canon(sub.get("unit_price", pd.Series(np.nan, index=sub.index)), "money"))
         lines_text = (pd.DataFrame({"g": group, "l": line}).sort_values(["g", "l"])
                       .groupby("g", sort=False)["l"].agg(",".join))
         group_text = group + "|" + group.map(lines_text)
@@ -80,6 +83,8 @@ def _differs_from_order(problems: Problems, t: pd.DataFrame, column: str, refere
         return
     problems.uncounted += max(len(bad) - MAX_LISTED_PROBLEMS, 0)
     values, order_ids = t[column].to_numpy(), t["order_id"].to_numpy()
+    if column in ("total", "refunded_amount"):  # typed in whole cents: shown as the amount, "12.00"
+        values = np.array([money.format(v) if pd.notna(v) else "" for v in values], dtype=object)
     problems.extend(Problem(int(rownum[i]), column, str(values[i]),
                             f"differs from the other rows of order {order_ids[i]} "
                             f"(first at row {int(first_row[i])})") for i in bad[:MAX_LISTED_PROBLEMS])
@@ -133,8 +138,9 @@ def _order_lines(ctx: _Context, t: pd.DataFrame, codes: np.ndarray, first: np.nd
         lines["quantity"] = lines["quantity"].fillna(1.0)
         lines["unit_price"] = unit_price.to_numpy()[has_sku]
         if lines["unit_price"].isna().any():
-            prices = _read(ctx.conn, select(Product.__table__.c.sku, Product.__table__.c.unit_price))
-            known = pd.Series(prices["unit_price"].to_numpy(), index=prices["sku"].astype(str).to_numpy())
+            prices = _read(ctx.conn, select(Product.__table__.c.sku, Product.__table__.c.unit_price_cents))
+            known = pd.Series(prices["unit_price_cents"].to_numpy(dtype="float64"),
+                              index=prices["sku"].astype(str).to_numpy())
             lines["unit_price"] = lines["unit_price"].fillna(lines["sku"].map(known)).fillna(0.0)
         skipped_rows = int((~header & ~has_sku).sum())
     if skipped_rows:
@@ -150,7 +156,7 @@ def _changed_lines(ctx: _Context, incoming: pd.DataFrame, existing: pd.DataFrame
         return np.array([], dtype="int64")
     line_table = OrderLine.__table__
     stored = _read(ctx.conn, select(line_table.c.order_id, line_table.c.sku, line_table.c.quantity,
-                                    line_table.c.unit_price))
+                                    line_table.c.unit_price_cents.label("unit_price")))
     stored = stored[stored["order_id"].isin(matched["id"])]
     file_lines = lines.merge(matched[["id", "external_id"]], left_on="order_id", right_on="external_id")
     sig_db = _line_signature(stored["order_id"], stored)
@@ -213,14 +219,14 @@ def _plan_orders(ctx: _Context, t: pd.DataFrame, codes: np.ndarray, first: np.nd
     ctx.summary.customers_created += created
     incoming = pd.DataFrame({"external_id": orders["order_id"].to_numpy(dtype=object),
                              "customer_id": ids.to_numpy(), "ordered_at": orders["ordered_at"].to_numpy(),
-                             "total": orders["total"].to_numpy(),
+                             "total_cents": orders["total"].to_numpy(),  # typed in whole cents
                              "offer_code": orders["offer_code"].to_numpy()})
-    compare = {"customer_id": "whole", "ordered_at": "datetime", "total": "number"}
+    compare = {"customer_id": "whole", "ordered_at": "datetime", "total_cents": "number"}
     if "offer_code" in ctx.summary.mapping.values():
         compare["offer_code"] = "text"
     table = Order.__table__
     existing = _read(ctx.conn, select(table.c.id, table.c.external_id, table.c.customer_id,
-                                      table.c.ordered_at, table.c.total, table.c.offer_code))
+                                      table.c.ordered_at, table.c.total_cents, table.c.offer_code))
     ctx.progress(0.3, "comparing with the orders already stored")
     plan = _plan(incoming[["external_id", *compare]], existing, "external_id", compare)
     changed = plan.changed
@@ -241,7 +247,7 @@ def _plan_orders(ctx: _Context, t: pd.DataFrame, codes: np.ndarray, first: np.nd
     cancelled_stored = _cancelled_orders_stored(refunds, existing)
     file_orders = pd.DataFrame({"external_id": incoming["external_id"].to_numpy(),
                                 "customer_ext": orders["customer_id"].to_numpy(),
-                                "total": incoming["total"].to_numpy()})
+                                "total_cents": incoming["total_cents"].to_numpy()})
     has_refund_cols = any(c in t for c in ("status", "refunded_amount", "refund_of", "refunded_at"))
     refund_plan = _plan_refunds(ctx, refunds, problems, file_orders=file_orders, stored_orders=existing,
                                 replace_derived=orders["order_id"] if has_refund_cols else None)
@@ -267,6 +273,7 @@ def _write_orders(ctx: _Context, plan: _OrderPlan) -> None:
     new = plan.incoming[plan.is_new]
     new_ids = before + 1 + np.arange(len(new), dtype=np.int64)
     new.insert(0, "id", new_ids)
+    new["total_cents"] = new["total_cents"].astype("int64")
     n_lines = 0 if plan.lines is None else len(plan.lines)
     total = max(len(new) + n_lines, 1)
     # Into a table this file outgrows, dropping and re-creating the indexes is faster (db.bulk).
@@ -275,6 +282,7 @@ def _write_orders(ctx: _Context, plan: _OrderPlan) -> None:
                 progress=lambda n: ctx.progress(0.35 + 0.3 * n / total, f"inserted {n:,} orders"))
     upd = plan.changed.copy()
     upd["customer_id"] = upd["customer_id"].astype("int64")
+    upd["total_cents"] = upd["total_cents"].astype("int64")
     _update_rows(ctx.conn, table, upd, [c for c in plan.compare if c != "customer_id"] + ["customer_id"])
     _remove_orders(ctx, plan.cancelled_stored)
     if plan.lines is not None:
@@ -289,7 +297,7 @@ def _write_orders(ctx: _Context, plan: _OrderPlan) -> None:
         lines = plan.lines
         out = pd.DataFrame({"order_id": line_ids[keep], "sku": lines["sku"].to_numpy()[keep],
                             "quantity": lines["quantity"].to_numpy()[keep].astype("int64"),
-                            "unit_price": lines["unit_price"].to_numpy()[keep].astype("float64")})
+                            "unit_price_cents": lines["unit_price"].to_numpy()[keep].astype("int64")})
         n_out = max(len(out), 1)
         bulk_insert(ctx.conn, line_table, out, rebuild_indexes=rebuild and len(out) >= REBUILD_INDEXES_FROM,
                     progress=lambda n: ctx.progress(0.65 + 0.3 * n / n_out, f"inserted {n:,} order lines"))

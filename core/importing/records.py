@@ -138,7 +138,9 @@ def _import_customers(ctx: _Context, problems: Problems) -> None:
 
 def _import_products(ctx: _Context, problems: Problems) -> None:
     kinds = _kinds_of("products")
-    _generic(ctx, table=Product.__table__, key_field="sku", db_columns={f: f for f in kinds},
+    # unit_price is typed as whole cents (a money column), stored as unit_price_cents.
+    _generic(ctx, table=Product.__table__, key_field="sku",
+             db_columns={f: f for f in kinds} | {"unit_price": "unit_price_cents"},
              field_kinds=kinds, problems=problems)
 
 

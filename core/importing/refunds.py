@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import delete, select, update
 
+from core import money
 from core.importing.formats import MAX_LISTED_PROBLEMS
 from core.importing.problems import Problem, Problems
 from core.importing.store import (
@@ -52,8 +53,8 @@ def _status_words(values: pd.Series) -> pd.Series:
 
 
 def _cents(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Money rounded to the cent (what is stored and summed)."""
-    return np.round(np.asarray(values, dtype="float64"), 2) + 0.0
+    """Money as whole cents (int64), from amounts already typed in whole cents (core.money)."""
+    return np.asarray(values, dtype="float64").round().astype("int64")
 
 
 def _refund_key(order_ids: pd.Series) -> pd.Series:
@@ -89,7 +90,7 @@ def _refunds_in_orders(heads: pd.DataFrame, rownum: pd.Series, problems: Problem
     negative = (total < 0).to_numpy()
     cancelled = status.isin(CANCELLED_STATUSES).to_numpy() & ~negative
     real = ~negative & ~cancelled
-    over = real & (refunded > total + 0.005).to_numpy()
+    over = real & (refunded > total).to_numpy()  # whole cents: exact
     problems.cells(rows.to_numpy(), refunded, over, "refunded_amount",
                    "is more than the order's total")
     linked_to_self = refund_of.notna().to_numpy() & ~negative
@@ -126,7 +127,7 @@ def _refunds_in_orders(heads: pd.DataFrame, rownum: pd.Series, problems: Problem
                        "says the order was partly refunded, but refunded_amount is empty: give the amount "
                        "refunded (or import the shop's refunds file)")
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=REFUND_COLUMNS)
-    out["amount"] = _cents(out["amount"])
+    out["amount"] = _cents(out["amount"]) if len(out) else out["amount"]
     return out[REFUND_COLUMNS], pd.Series(real, index=heads.index)
 
 
@@ -167,8 +168,9 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
                   stored_orders: pd.DataFrame, replace_derived: pd.Series | None) -> _RefundPlan:
     """Check the refunds against their orders and compare them with the stored ones.
 
-    ``file_orders``: the file's real orders (external_id, customer_ext, total);
-    ``stored_orders``: orders already stored (id, external_id, customer_id, total).
+    ``file_orders``: the file's real orders (external_id, customer_ext, total_cents);
+    ``stored_orders``: orders already stored (id, external_id, customer_id, total_cents).
+    Money is whole cents throughout (core.money); refunds' ``amount`` is stored as amount_cents.
     ``replace_derived``: the order ids of an orders file with status or refund columns, whose
     stored status refunds and cancellations the file now decides.
     A refund that names an order of another customer, or refunds that add up to more than
@@ -177,7 +179,7 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
     r = Refund.__table__
     if refunds.empty and replace_derived is None:
         empty = pd.DataFrame(columns=["external_id", "kind", "order_ref", "customer_id", "refunded_at",
-                                      "amount", "reason"])
+                                      "amount_cents", "reason"])
         return _RefundPlan(incoming=empty, new=empty, changed=empty, compare=[], stale=[])
     ids, created = _resolve_customers(ctx.conn, refunds["customer_ext"], write=ctx.write)
     ctx.summary.customers_created += created
@@ -186,17 +188,17 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
     totals = pd.concat([
         pd.DataFrame({"key": stored_orders["external_id"].astype(str).to_numpy(),
                       "cust": stored_orders["customer_id"].map(ext).to_numpy(dtype=object),
-                      "total": stored_orders["total"].astype("float64").to_numpy()}),
+                      "total": stored_orders["total_cents"].astype("float64").to_numpy()}),
         pd.DataFrame({"key": file_orders["external_id"].astype(str).to_numpy(),
                       "cust": file_orders["customer_ext"].astype(str).to_numpy(dtype=object),
-                      "total": file_orders["total"].astype("float64").to_numpy()}),
+                      "total": file_orders["total_cents"].astype("float64").to_numpy()}),
     ]).drop_duplicates("key", keep="last").set_index("key")
     incoming = pd.DataFrame({
         "external_id": refunds["external_id"].astype(str).to_numpy(),
         "kind": refunds["kind"].to_numpy(), "order_ref": refunds["order_ref"].astype(object).to_numpy(),
         "customer_id": ids.astype("float64").to_numpy(),
         "refunded_at": pd.to_datetime(refunds["refunded_at"]).astype("datetime64[ns]").to_numpy(),
-        "amount": refunds["amount"].astype("float64").to_numpy(),
+        "amount_cents": refunds["amount"].astype("int64").to_numpy(),
         "reason": refunds["reason"].astype(object).to_numpy()})
     row = refunds["row"].to_numpy()
     is_refund = (incoming["kind"] == "refund").to_numpy()
@@ -208,23 +210,25 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
         problems.append(Problem(int(row[i]), "customer_id", str(refunds["customer_ext"].iloc[i]),
                                 f"is not the customer of order {ref.iloc[i]}, which this refund names"))
     existing = _read(ctx.conn, select(r.c.id, r.c.external_id, r.c.kind, r.c.order_ref, r.c.customer_id,
-                                      r.c.refunded_at, r.c.amount, r.c.reason))
+                                      r.c.refunded_at, r.c.amount_cents, r.c.reason))
     # Refunds of one order, stored and in this file, may not add up to more than its total.
     others = existing[(existing["kind"] == "refund") & existing["order_ref"].notna()
                       & ~_isin(existing["external_id"].astype(str), incoming["external_id"])]
-    linked = pd.concat([pd.Series(others["amount"].to_numpy(), index=others["order_ref"].astype(str).to_numpy()),
-                        pd.Series(incoming["amount"].to_numpy()[known], index=ref[known].astype(str).to_numpy())])
+    linked = pd.concat([pd.Series(others["amount_cents"].to_numpy(dtype="float64"),
+                                  index=others["order_ref"].astype(str).to_numpy()),
+                        pd.Series(incoming["amount_cents"].to_numpy(dtype="float64")[known],
+                                  index=ref[known].astype(str).to_numpy())])
     sums = linked.groupby(level=0).sum()
-    too_much = sums[sums > totals["total"].reindex(sums.index).fillna(np.inf) + 0.005]
+    too_much = sums[sums > totals["total"].reindex(sums.index).fillna(np.inf)]  # whole cents: exact
     for key, value in too_much.items():
         hits = np.flatnonzero(known & (ref.astype(str).to_numpy() == key))
         if len(hits):
             problems.append(Problem(int(row[hits[0]]), "total" if ctx.summary.kind == "orders" else "amount",
-                                    f"{incoming['amount'].iloc[hits[0]]:.2f}",
-                                    f"refunds of order {key} add up to {value:.2f}, more than its total of "
-                                    f"{totals.loc[key, 'total']:.2f}"))
+                                    money.format(incoming["amount_cents"].iloc[hits[0]]),
+                                    f"refunds of order {key} add up to {money.format(value)}, more than its "
+                                    f"total of {money.format(totals.loc[key, 'total'])}"))
     compare = {"kind": "text", "order_ref": "text", "customer_id": "whole", "refunded_at": "datetime",
-               "amount": "number", "reason": "text"}
+               "amount_cents": "number", "reason": "text"}
     plan = _plan(incoming, existing, "external_id", compare)
     stale: list[int] = []
     if replace_derived is not None and not existing.empty:
@@ -237,7 +241,7 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
     ctx.summary.refunds_updated += len(plan.changed)
     ctx.summary.refunds_unchanged += plan.unchanged
     ctx.summary.refunds_removed += len(stale)
-    ctx.summary.refunded_money = round(ctx.summary.refunded_money + float(incoming.loc[is_refund, "amount"].sum()), 2)
+    ctx.summary.refunded_cents += int(incoming.loc[is_refund, "amount_cents"].sum())
     return _RefundPlan(incoming=incoming, new=plan.new, changed=plan.changed, compare=list(compare), stale=stale)
 
 
@@ -262,6 +266,7 @@ def _write_refunds(ctx: _Context, plan: _RefundPlan) -> None:
                                      for k, ok in zip(out["order_ref"], refund, strict=True)],
                                     index=out.index, dtype=object)
         out["customer_id"] = out["customer_id"].astype("int64")
+        out["amount_cents"] = out["amount_cents"].astype("int64")
         return out
 
     bulk_insert(ctx.conn, r, prepared(plan.new))
@@ -282,7 +287,8 @@ def _import_refunds(ctx: _Context, problems: Problems) -> None:
     missing = t["refund_id"].isna().to_numpy()
     if missing.any():
         keys = _sha_keys([_canon(t[f], how)[missing] for f, how in (
-            ("order_id", "text"), ("customer_id", "text"), ("refunded_at", "datetime"), ("amount", "number"))])
+            ("order_id", "text"), ("customer_id", "text"), ("refunded_at", "datetime"),
+            ("amount", "money"))])
         t.loc[missing, "refund_id"] = keys.to_numpy()
     ctx.typed = t
     t = _dedupe(ctx, "refund_id", problems)
@@ -290,7 +296,7 @@ def _import_refunds(ctx: _Context, problems: Problems) -> None:
     problems.cells(rows, t["amount"].astype(str), (t["amount"] == 0).to_numpy(), "amount",
                    "is 0: a refund gives money back")
     o, c = Order.__table__, Customer.__table__
-    stored = _read(ctx.conn, select(o.c.id, o.c.external_id, o.c.customer_id, o.c.total))
+    stored = _read(ctx.conn, select(o.c.id, o.c.external_id, o.c.customer_id, o.c.total_cents))
     people = _read(ctx.conn, select(c.c.id, c.c.external_id))
     ext = pd.Series(people["external_id"].to_numpy(), index=people["id"].to_numpy())
     order_cust = pd.Series(stored["customer_id"].to_numpy(), index=stored["external_id"].astype(str).to_numpy())
@@ -314,7 +320,7 @@ def _import_refunds(ctx: _Context, problems: Problems) -> None:
         "refunded_at": t["refunded_at"].to_numpy(), "amount": _cents(t["amount"].abs()),
         "reason": t["reason"].where(t["reason"].notna(), "refunds file").to_numpy(), "row": rows})
     plan = _plan_refunds(ctx, refunds, problems, file_orders=pd.DataFrame(columns=["external_id", "customer_ext",
-                                                                                    "total"]),
+                                                                                    "total_cents"]),
                          stored_orders=stored, replace_derived=None)
     ctx.summary.inserted += len(plan.new)
     ctx.summary.updated += len(plan.changed)

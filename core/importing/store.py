@@ -35,7 +35,11 @@ def _sha_keys(parts: list[pd.Series]) -> pd.Series:
 
 
 def _canon(values: pd.Series, how: str) -> pd.Series:
-    """Text form of a value for derived keys: stable across runs and machines."""
+    """Text form of a value for derived keys: stable across runs and machines. ``money`` is an
+    amount typed in whole cents, hashed in currency units as it was before cents (so keys derived
+    then still match)."""
+    if how == "money":
+        values, how = values / 100, "number"
     if how == "datetime":
         return values.dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
     if how == "number":
@@ -63,7 +67,7 @@ def _as_db(values: pd.Series, kind: str) -> pd.Series:
     if kind in ("datetime", "date"):
         out = pd.to_datetime(values, errors="coerce").astype("datetime64[ns]")
         return out.dt.normalize() if kind == "date" else out
-    if kind in ("number", "whole"):
+    if kind in ("number", "whole", "money"):
         return pd.to_numeric(values, errors="coerce").astype("float64")
     if kind == "flag":
         return values.fillna(False).astype(bool)
@@ -223,6 +227,6 @@ def _to_db_types(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
         if k == "date":
             frame[c] = pd.Series([None if pd.isna(v) else v.date() for v in frame[c]], index=frame.index,
                                  dtype=object)
-        elif k == "whole":
+        elif k in ("whole", "money"):  # money: whole cents (core.money)
             frame[c] = frame[c].astype("Int64")
     return frame

@@ -26,7 +26,7 @@ class ImportSummary:
     refunds_unchanged: int = 0
     refunds_removed: int = 0
     cancellations: int = 0
-    refunded_money: float = 0.0
+    refunded_cents: int = 0  # whole cents (core.money)
     extra_columns: list[str] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -34,6 +34,11 @@ class ImportSummary:
     consent_conflict_total: int = 0
     dry_run: bool = False
     seconds: float = 0.0
+
+    @property
+    def refunded_money(self) -> float:
+        """The money the file's refunds give back, in currency units (exact to the cent)."""
+        return self.refunded_cents / 100
 
     @property
     def records(self) -> int:

@@ -17,6 +17,7 @@ from sqlalchemy import Integer, cast, extract, func, literal_column, select
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session
 
+from core import money
 from core.analytics import source
 from core.config import resolve_horizon
 from db.models import Customer, Order
@@ -166,8 +167,9 @@ def filtered(stmt: Select, fk: ColumnElement, conds: list[ColumnElement]) -> Sel
 _customer_conditions, _filtered = customer_conditions, filtered
 
 
-def _money(x: float | None) -> float | None:
-    return None if x is None else round(float(x) + 0.0, 2)
+def _money(cents: int | None) -> float | None:
+    """Whole cents as currency units for a figure (core.money.to_units): 1235 -> 12.35."""
+    return money.to_units(cents)
 
 
 def _rate(num: int, den: int) -> float | None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
-from core import loyalty, nps
+from core import loyalty, money, nps
 from core.analytics import orders as analytics_orders
 from core.analytics.definitions import reactivation_moment
 from core.analytics.orders import Filter
@@ -44,8 +44,9 @@ def customer_facts(*, session: Session, as_of: date, horizon_days: int) -> pd.Da
 
     Indexed by customer id, one row per customer in the store: known (signed up or ordered
     on or before D), n_all (orders up to D), n_cur (in (D-H, D]), n_prev (in (D-2H, D-H]),
-    n_before (before D-2H), revenue_cur (order totals in (D-H, D], gross) and refunds_cur
-    (money refunded in (D-H, D], by refund date; cancellations are not refunds). Computed in
+    n_before (before D-2H), revenue_cur_cents (order totals in (D-H, D], gross) and
+    refunds_cur_cents (money refunded in (D-H, D], by refund date; cancellations are not
+    refunds), whole cents. Computed in
     DuckDB over the columnar reads (core.analytics).
     """
     start, end = window_bounds(as_of, horizon_days)
@@ -69,8 +70,8 @@ def _order_aggregates(
 ) -> dict[str, int]:
     """Counts of customers at D (core.analytics.orders.order_aggregates): buyers (>= 1 order up
     to D), repeaters (>= 2), active (order in (D-H, D]), prev_active (order in (D-2H, D-H]),
-    retained (both), customers (signed up or ordered on or before D), orders, gross_sales
-    and refunds in (D-H, D].
+    retained (both), customers (signed up or ordered on or before D), orders, gross_sales_cents
+    and refunds_cents in (D-H, D] (whole cents).
     """
     start, end = window_bounds(as_of, horizon_days)
     with _engine(session, "customer", "orders", "refund") as db:
@@ -131,7 +132,7 @@ def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement])
         return none
     return {
         "loyalty_outstanding_points": int(lk["outstanding_points"]),
-        "loyalty_liability": _money(lk["liability"]),
+        "loyalty_liability": _money(lk["liability_cents"]),
         "redemption_rate": lk["redemption_rate"],
     }
 
@@ -149,17 +150,17 @@ def compute_kpis(
     """The KPIs of design.md at date D, for all customers or one segment/region/owner.
 
     Returns a flat dict with exactly `KPI_KEYS`: rates as fractions 0-1, NPS -100..100,
-    money rounded to the cent, None where there is no data to compute from. Orders are real
-    orders only; revenue = gross_sales - refunds; average order value = gross_sales / orders
-    (see :data:`REFUNDS_RULE`).
+    money in currency units exact to the cent (summed in whole cents; core.money), None where
+    there is no data to compute from. Orders are real orders only; revenue = gross_sales -
+    refunds; average order value = gross_sales / orders rounded to the cent half up (37.04 /
+    3 -> 12.35; see :data:`REFUNDS_RULE`).
     """
     horizon_days = default_horizon(horizon_days)
     conds = _customer_conditions(segment, region, owner)
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days,
                             flt=Filter(segment, region, owner))
     n_orders = agg["orders"]
-    gross, refunds = _money(agg["gross_sales"]), _money(agg["refunds"])
-    revenue = gross - refunds
+    gross, refunds = agg["gross_sales_cents"], agg["refunds_cents"]
     retention = _rate(agg["retained"], agg["prev_active"])
     out: dict[str, Any] = {
         "as_of": as_of.isoformat(),
@@ -167,10 +168,10 @@ def compute_kpis(
         "customers": agg["customers"],
         "active_customers": agg["active"],
         "orders": n_orders,
-        "revenue": _money(revenue),
-        "gross_sales": gross,
-        "refunds": refunds,
-        "average_order_value": _money(gross / n_orders) if n_orders else None,
+        "revenue": _money(gross - refunds),
+        "gross_sales": _money(gross),
+        "refunds": _money(refunds),
+        "average_order_value": _money(money.divide(gross, n_orders)) if n_orders else None,
         "repeat_purchase_rate": _rate(agg["repeaters"], agg["buyers"]),
         "retention_rate": retention,
         "churn_rate": None if retention is None else 1.0 - retention,
@@ -204,7 +205,7 @@ def compare_kpis(
         a, b = cur[key], prev[key]
         change = None if a is None or b is None else a - b
         if change is not None and info.kind == "money":
-            change = round(change, 2)
+            change = _money(money.to_cents(a) - money.to_cents(b))
         pct = None
         if change is not None and info.kind in ("count", "money", "points") and b:
             pct = change / b

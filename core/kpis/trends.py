@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core import nps
+from core import money, nps
 from core.analytics import orders as analytics_orders
 from core.analytics.orders import Filter
 from core.kpis.definitions import (
@@ -61,33 +61,23 @@ def kpi_trend(
     n_days = int((pd.Timestamp(as_of) - origin).days) + 1
     idx = (out["as_of"] - origin).dt.days.to_numpy()
     lo = idx + 1 - horizon_days
-    if daily_refunds.empty:
-        out_refunds = np.zeros(len(out))
-    else:
-        rd = (pd.to_datetime(daily_refunds["day"]) - origin).dt.days.to_numpy()
-        cum_refunds = np.concatenate(
-            [[0.0], np.cumsum(np.bincount(rd, weights=daily_refunds["refunds"].astype(float), minlength=n_days))]
-        )
-        out_refunds = np.round(cum_refunds[idx + 1] - cum_refunds[lo], 2)
-    if daily.empty:
-        out["orders"] = 0
-        out["gross_sales"] = 0.0
-        out["refunds"] = out_refunds
-        out["revenue"] = np.round(-out_refunds, 2) + 0.0
-        out["average_order_value"] = np.nan
-        return out
-    d = (pd.to_datetime(daily["day"]) - origin).dt.days.to_numpy()
-    cum_orders = np.concatenate([[0.0], np.cumsum(np.bincount(d, weights=daily["n"], minlength=n_days))])
-    cum_revenue = np.concatenate(
-        [[0.0], np.cumsum(np.bincount(d, weights=daily["revenue"].astype(float), minlength=n_days))]
-    )
-    out["orders"] = (cum_orders[idx + 1] - cum_orders[lo]).round().astype(int)
-    out["gross_sales"] = np.round(cum_revenue[idx + 1] - cum_revenue[lo], 2)
-    out["refunds"] = out_refunds
-    out["revenue"] = np.round(out["gross_sales"] - out["refunds"], 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["average_order_value"] = np.where(out["orders"] > 0, out["gross_sales"] / out["orders"], np.nan)
-    out["average_order_value"] = out["average_order_value"].round(2)
+    def window_sums(days: pd.Series, values: pd.Series) -> np.ndarray:
+        """Per point, the sum of ``values`` (integers: counts or whole cents) over its window."""
+        if days.empty:
+            return np.zeros(len(out), dtype="int64")
+        at = (pd.to_datetime(days) - origin).dt.days.to_numpy()
+        per_day = np.zeros(n_days, dtype="int64")
+        np.add.at(per_day, at, values.to_numpy(dtype="int64"))
+        cum = np.concatenate([[0], np.cumsum(per_day)])
+        return cum[idx + 1] - cum[lo]
+
+    refunds = window_sums(daily_refunds["day"], daily_refunds["refunds_cents"])
+    gross = window_sums(daily["day"], daily["revenue_cents"])
+    out["orders"] = window_sums(daily["day"], daily["n"]).astype(int)
+    out["gross_sales"] = money.units_array(gross)
+    out["refunds"] = money.units_array(refunds)
+    out["revenue"] = money.units_array(gross - refunds)
+    out["average_order_value"] = money.units_array(money.divide_array(gross, out["orders"]))
     return out
 
 
@@ -110,14 +100,15 @@ def monthly_sales(
     with _engine(session, "customer", "orders", "refund") as db:
         df, refunds = analytics_orders.monthly_sales(db, start=start, end=end, flt=Filter(segment, region, owner))
     full = pd.DataFrame({"month_key": range(start_key, end_key + 1)})
-    df = full.merge(df, on="month_key", how="left").fillna({"orders": 0, "revenue": 0.0, "customers": 0})
-    df = df.merge(refunds, on="month_key", how="left").fillna({"refunds": 0.0})
+    df = full.merge(df, on="month_key", how="left").fillna({"orders": 0, "revenue_cents": 0, "customers": 0})
+    df = df.merge(refunds, on="month_key", how="left").fillna({"refunds_cents": 0})
     df["month"] = df["month_key"].map(_month_label)
     df["orders"] = df["orders"].astype(int)
     df["customers"] = df["customers"].astype(int)
-    df["gross_sales"] = df["revenue"].astype(float).round(2)
-    df["refunds"] = df["refunds"].astype(float).round(2)
-    df["revenue"] = (df["gross_sales"] - df["refunds"]).round(2)
+    gross, refunded = df["revenue_cents"].astype("int64"), df["refunds_cents"].astype("int64")
+    df["gross_sales"] = money.units_array(gross)
+    df["refunds"] = money.units_array(refunded)
+    df["revenue"] = money.units_array(gross - refunded)
     return df[["month", "orders", "revenue", "customers", "gross_sales", "refunds"]]
 
 
@@ -189,13 +180,13 @@ def revenue_split(
     kinds = ["new", "returning", "reactivated"]
     full = pd.MultiIndex.from_product([range(start_key, end_key + 1), kinds], names=["mk", "kind"])
     res = (
-        df.set_index(["mk", "kind"])[["orders", "revenue"]]
+        df.set_index(["mk", "kind"])[["orders", "revenue_cents"]]
         .reindex(full, fill_value=0)
         .reset_index()
     )
     res["month"] = res["mk"].map(_month_label)
     res["orders"] = res["orders"].astype(int)
-    res["revenue"] = res["revenue"].astype(float).round(2)
+    res["revenue"] = money.units_array(res["revenue_cents"].astype("int64"))
     return res[["month", "kind", "orders", "revenue"]]
 
 
@@ -266,7 +257,7 @@ def offer_code_revenue(
     o = Order.__table__.c
     r = Outreach.__table__.c
     stmt = _filtered(
-        select(r.template, r.campaign_id, func.count().label("orders"), func.sum(o.total).label("revenue"))
+        select(r.template, r.campaign_id, func.count().label("orders"), func.sum(o.total_cents).label("revenue_cents"))
         .select_from(Order.__table__.join(Outreach.__table__, o.offer_code == r.offer_code))
         .where(o.ordered_at >= start, o.ordered_at < end, o.offer_code.is_not(None))
         .group_by(r.template, r.campaign_id),
@@ -276,5 +267,5 @@ def offer_code_revenue(
     df = _read(session, stmt)
     if df.empty:
         return pd.DataFrame(columns=["template", "campaign_id", "orders", "revenue"])
-    df["revenue"] = df["revenue"].astype(float).round(2)
+    df["revenue"] = money.units_array(df.pop("revenue_cents").astype("int64"))
     return df.sort_values("revenue", ascending=False).reset_index(drop=True)

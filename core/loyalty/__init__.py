@@ -63,6 +63,7 @@ from core.loyalty.ledger import (
 )
 from core.loyalty.lots import compute_lots, customer_balances, expiry_events, ledger_problems
 from core.loyalty.rules import (
+    points_value_cents,
     EXPIRING_WINDOW_DAYS,
     KIND_SYNONYMS,
     KINDS,
@@ -116,6 +117,7 @@ __all__ = [
     "LedgerSummary",
     "ledger_summary",
     "kpis_from_state",
+    "points_value_cents",
     "loyalty_kpis",
     "loyalty_export_frame",
     "customer_balance",

@@ -12,10 +12,10 @@ import pandas as pd
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
+from core import money
 from core.analytics import ledger as analytics_ledger
-from core.config import get_settings
 from core.loyalty.lots import compute_lots, customer_balances
-from core.loyalty.rules import LoyaltyError, cutoff_for, normalise_entries, parse_tiers
+from core.loyalty.rules import LoyaltyError, cutoff_for, normalise_entries, parse_tiers, points_value_cents
 from db.models import LoyaltyEntry
 
 
@@ -152,7 +152,7 @@ def summary_by_month(state: LedgerState, *, months: int = 24) -> pd.DataFrame:
     by = by.reindex(all_months, fill_value=0).astype("int64")
     net = by["earned"] + by["adjusted"] - by["reversed"] - by["redeemed"] - by["expired"]
     by["outstanding_points"] = base + net.cumsum()
-    by["liability"] = (by["outstanding_points"] * get_settings().point_value).round(2)
+    by["liability"] = [money.to_units(points_value_cents(p)) for p in by["outstanding_points"]]
     by.index = by.index.to_timestamp()
     return by.rename_axis("month").reset_index()
 

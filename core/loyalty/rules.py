@@ -10,6 +10,7 @@ from datetime import date, datetime, time
 import numpy as np
 import pandas as pd
 
+from core import money
 from core.config import get_settings
 
 KINDS = ("earn", "redeem", "expire", "adjust", "reverse")
@@ -167,3 +168,10 @@ def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None
     out["_pos"] = np.arange(len(out), dtype="int64")
     out["_c"] = pd.factorize(out["customer_id"])[0].astype("int64")
     return out
+
+
+def points_value_cents(points: int) -> int:
+    """What ``points`` are worth: points x the configured point value (HEARTH_POINT_VALUE), in
+    whole cents rounded half up by core.money (design.md: liability = outstanding points x
+    point value). 1,250 points at 0.01 -> 1250 cents."""
+    return money.times(int(points), get_settings().point_value)

@@ -12,10 +12,10 @@ import pandas as pd
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from core.config import get_settings
+from core import money
 from core.loyalty.ledger import _end_of, ledger_state, read_entries, summary_by_month, tier_mix
 from core.loyalty.lots import compute_lots, customer_balances, expiry_events
-from core.loyalty.rules import NEVER, cutoff_for, normalise_entries, parse_tiers
+from core.loyalty.rules import NEVER, cutoff_for, normalise_entries, parse_tiers, points_value_cents
 from core.readcache import cached
 from core.roles import Role, require_personal_data
 from db.models import Customer, LoyaltyEntry, Order
@@ -76,10 +76,12 @@ def kpis_from_state(state: LedgerSummary, *, customers: int) -> dict:
     expired = int(b["expired"].sum())
     outstanding = int(b["balance"].sum())
     members = int(len(b))
+    liability_cents = points_value_cents(outstanding)
     return {
         "as_of": state.as_of.isoformat(),
         "outstanding_points": outstanding,
-        "liability": round(outstanding * get_settings().point_value, 2),
+        "liability": money.to_units(liability_cents),
+        "liability_cents": liability_cents,
         "redemption_rate": _ratio(redeemed, earned),
         "breakage": _ratio(expired, earned),
         "enrolment_rate": _ratio(members, customers),
@@ -96,7 +98,8 @@ def kpis_from_state(state: LedgerSummary, *, customers: int) -> dict:
 def loyalty_kpis(*, session: Session, as_of: date) -> dict:
     """Loyalty figures as of the end of ``as_of`` (all time up to it).
 
-    outstanding_points (sum of balances), liability (x HEARTH_POINT_VALUE, rounded to cents),
+    outstanding_points (sum of balances), liability (x HEARTH_POINT_VALUE, rounded to the cent
+    half up by core.money; in currency units, and in whole cents as liability_cents),
     redemption_rate (redeemed / earned), breakage (expired / earned), enrolment_rate
     (customers with any loyalty activity / customers who signed up, ordered or had loyalty
     activity by then), earned, redeemed, expired, adjusted (net), members, customers.

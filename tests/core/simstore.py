@@ -50,9 +50,10 @@ def build_store(engine: Engine, *, customers: int = 1500, days: int = 540, seed:
     n = len(ci)
     orders = pd.DataFrame({"id": np.arange(1, n + 1), "external_id": [f"SO{i}" for i in range(1, n + 1)],
                            "customer_id": ids[ci], "ordered_at": when,
-                           "total": np.round(rng.gamma(4, 8, n), 2), "offer_code": None})
+                           "total_cents": np.round(rng.gamma(4, 8, n) * 100).astype("int64"), "offer_code": None})
     sku = np.array([p[0] for p in PRODUCTS])[rng.choice(4, n, p=[.5, .25, .15, .1])]
-    lines = pd.DataFrame({"order_id": orders["id"], "sku": sku, "quantity": 1, "unit_price": orders["total"]})
+    lines = pd.DataFrame({"order_id": orders["id"], "sku": sku, "quantity": 1,
+                          "unit_price_cents": orders["total_cents"]})
     # Feedback: those about to leave answer lower.
     nf = customers // 2
     fc = rng.choice(customers, nf)
@@ -65,7 +66,7 @@ def build_store(engine: Engine, *, customers: int = 1500, days: int = 540, seed:
     with engine.begin() as conn:
         bulk_insert(conn, Customer.__table__, cust)
         bulk_insert(conn, Product.__table__, pd.DataFrame(
-            [{"sku": s, "name": nm, "category": c, "replenishment_days": r, "unit_price": p}
+            [{"sku": s, "name": nm, "category": c, "replenishment_days": r, "unit_price_cents": round(p * 100)}
              for s, nm, c, r, p in PRODUCTS]))
         bulk_insert(conn, Order.__table__, orders)
         bulk_insert(conn, OrderLine.__table__, lines)

@@ -76,8 +76,8 @@ def test_cohorts_trend_and_revenue_mix_by_hand(committed):
 
 
 def _total_of_orders(s: Session) -> float:
-    with source.engine_for(s, ["orders"]) as db:
-        return round(db.execute("SELECT sum(total) FROM orders").fetchone()[0], 2)
+    with source.engine_for(s, ["orders"]) as db:  # whole cents, summed exactly
+        return int(db.execute("SELECT sum(total_cents) FROM orders").fetchone()[0]) / 100
 
 
 def test_a_committed_update_is_seen_within_one_request(committed, engine):
@@ -91,7 +91,8 @@ def test_a_committed_update_is_seen_within_one_request(committed, engine):
         s.commit()
         with Session(engine) as writer:  # another session, as another screen would
             writer.execute(update(Order).where(Order.customer_id == customers["A"].id,
-                                               Order.ordered_at == datetime(2026, 6, 30, 23, 30)).values(total=20.5))
+                                               Order.ordered_at == datetime(2026, 6, 30, 23, 30))
+                           .values(total_cents=2050))
             writer.commit()
         assert _total_of_orders(s) == 266.75  # 256.75 - 10.50 + 20.50
         assert calls.count("orders") == 2

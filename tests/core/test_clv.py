@@ -13,6 +13,7 @@ from scipy import integrate, stats
 from core.clv import (
     BetaGeoModel,
     ClvError,
+    ClvResult,
     GammaGammaModel,
     customer_lifetime_value,
     rfm_summary,
@@ -222,3 +223,14 @@ def test_probability_no_purchase_by_hand():
     alive = 1 / (1 + 1 / 4 * (8 / 4) ** 2.5)
     expected = 1 - alive * (1 - (8 / 12) ** 2.5)
     assert model.probability_no_purchase(4, [2], [2], [6])[0] == pytest.approx(expected)
+
+
+def test_clv_aggregates_are_whole_cents_rounded_half_up_once():
+    """Summed in cents, each mean or median rounded once: 24.70 / 4 = 6.175 -> 6.18, not a float's 6.17."""
+    c = pd.DataFrame({"customer_id": [1, 2, 3, 4], "segment": ["a", "a", None, "a"],
+                      "expected_orders": [1.0, 2.0, 3.0, 4.0], "clv": [12.34, 12.35, 0.01, 0.0]})
+    res = ClvResult(customers=c, bgnbd={}, gamma_gamma={}, horizon_weeks=52)
+    assert (res.total, res.mean, res.median) == (24.70, 6.18, 6.18)  # median: (0.01 + 12.34) / 2 = 6.175
+    seg = res.by_segment().set_index("segment")
+    assert (seg.loc["a", "total_clv"], seg.loc["a", "mean_clv"]) == (24.69, 8.23)  # 24.69 / 3 = 8.23
+    assert (seg.loc["(none)", "customers"], seg.loc["(none)", "total_clv"]) == (1, 0.01)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
@@ -73,13 +72,13 @@ def test_stored_store_matches_the_generator(engine: Engine, demo: dict[str, int]
                        (Feedback, "feedback"), (LoyaltyEntry, "loyalty entries"),
                        (SupportTicket, "support tickets"), (Product, "products")):
         assert _read(engine, select(func.count()).select_from(model)).iloc[0, 0] == expected[key]
-    stored = _read(engine, select(Order.external_id, Order.customer_id, Order.ordered_at, Order.total,
+    stored = _read(engine, select(Order.external_id, Order.customer_id, Order.ordered_at, Order.total_cents,
                                   Order.offer_code).order_by(Order.id).limit(20))
     made = frames["orders"].head(20)
     assert stored["external_id"].tolist() == made["external_id"].tolist()
     assert stored["customer_id"].tolist() == made["customer_id"].tolist()
     assert pd.to_datetime(stored["ordered_at"]).tolist() == pd.to_datetime(made["ordered_at"]).tolist()
-    assert stored["total"].tolist() == pytest.approx(made["total"].tolist())
+    assert stored["total_cents"].tolist() == made["total_cents"].tolist()  # whole cents, exactly
     first = _read(engine, select(Customer).order_by(Customer.id).limit(1)).iloc[0]
     assert first["external_id"] == "C000001"
     assert re.fullmatch(r"O\d{7}", stored["external_id"].iloc[0])
@@ -235,14 +234,15 @@ def test_incident_shows_in_feedback_and_reorders(engine: Engine, demo: dict[str,
 
 
 def test_every_order_sums_its_lines(engine: Engine, demo: dict[str, int]) -> None:
-    sums = _read(engine, select(Order.id, Order.total,
-                                func.sum(OrderLine.quantity * OrderLine.unit_price).label("lines"),
+    sums = _read(engine, select(Order.id, Order.total_cents,
+                                func.sum(OrderLine.quantity * OrderLine.unit_price_cents).label("lines"),
                                 func.count(OrderLine.id).label("n"))
-                 .join(OrderLine, OrderLine.order_id == Order.id, isouter=True).group_by(Order.id, Order.total))
+                 .join(OrderLine, OrderLine.order_id == Order.id, isouter=True)
+                 .group_by(Order.id, Order.total_cents))
     assert len(sums) == demo["orders"]
     assert (sums["n"] >= 1).all()
-    assert np.allclose(sums["lines"], sums["total"], atol=0.005)
-    assert (sums["total"] > 0).all()
+    assert (sums["lines"].astype("int64") == sums["total_cents"]).all()  # whole cents: exactly, not close
+    assert (sums["total_cents"] > 0).all()
     skus = set(_read(engine, select(Product.sku))["sku"])
     assert set(_read(engine, select(OrderLine.sku).distinct())["sku"]) <= skus
 
@@ -295,10 +295,10 @@ def test_loyalty_ledger_is_consistent(engine: Engine, demo: dict[str, int]) -> N
     assert (earn["points"] > 0).all()
     assert (entries.loc[entries["kind"].isin(["redeem", "expire"]), "points"] < 0).all()
     # 1 point per currency unit, expiring 12 months after it was earned.
-    orders = _read(engine, select(Order.external_id, Order.total, Order.ordered_at))
+    orders = _read(engine, select(Order.external_id, Order.total_cents, Order.ordered_at))
     joined = earn.merge(orders, left_on="order_ref", right_on="external_id")
     assert len(joined) == len(earn)
-    assert (joined["points"] == np.floor(joined["total"])).all()
+    assert (joined["points"] == joined["total_cents"] // 100).all()
     assert (joined["occurred_at"] == pd.to_datetime(joined["ordered_at"])).all()
     assert (earn["expires_at"] == earn["occurred_at"] + pd.DateOffset(months=12)).all()
 

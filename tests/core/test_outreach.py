@@ -252,9 +252,9 @@ def test_uplift_arithmetic_on_a_hand_made_campaign(session):
     assert r["uplift"] == pytest.approx(p_c - p_h)
     assert r["uplift_ci_low"] == pytest.approx(p_c - p_h - 1.96 * se)
     assert r["uplift_ci_high"] == pytest.approx(p_c - p_h + 1.96 * se)
-    assert r["revenue_contacted"] == pytest.approx(6 * 50 + 70 + 70)
-    assert r["revenue_holdout"] == pytest.approx(60.0)
-    assert r["revenue_offer_codes"] == pytest.approx(70.0) and r["offers_redeemed"] == 1
+    assert r["revenue_contacted"] == 440.00  # 6 x 50 + 70 + 70, summed in whole cents
+    assert r["revenue_holdout"] == 60.00
+    assert r["revenue_offer_codes"] == 70.00 and r["offers_redeemed"] == 1
     assert bool(r["window_complete"])
 
 

@@ -240,7 +240,7 @@ def test_on_a_small_demo_store_the_model_beats_both_baselines_and_is_calibrated(
     riskiest = sorted((s.churn_probability for s in snaps), reverse=True)[:100]
     assert pd.Series(riskiest).value_counts().max() <= 25
     assert len(set(riskiest)) >= 10
-    queue = sorted(snaps, key=lambda s: -s.value_at_risk)[:100]
+    queue = sorted(snaps, key=lambda s: -s.value_at_risk_cents)[:100]
     assert pd.Series([s.churn_probability for s in queue]).value_counts().max() <= 10
 
 
@@ -344,7 +344,7 @@ def test_health_is_a_whole_number_and_churn_a_tenth_of_a_percent_in_snapshots_an
     for s in snaps.values():
         assert s.health_score == round(s.health_score)
         assert round(s.churn_probability * 1000, 6) == round(s.churn_probability * 1000)
-        assert s.value_at_risk == round(s.value_at_risk)
+        assert s.value_at_risk_cents % 100 == 0  # whole currency units, stored as cents
     assert sorted(export["health_score"]) == sorted(s.health_score for s in snaps.values())
     assert sorted(export["churn_probability"]) == sorted(s.churn_probability for s in snaps.values())
 

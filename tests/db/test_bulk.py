@@ -100,7 +100,7 @@ def test_rebuilding_indexes_keeps_them_and_enforces_uniqueness(engine: Engine) -
         bulk_insert(conn, Customer.__table__, _customers(2))
         orders = pd.DataFrame({
             "id": [1, 2], "external_id": pd.Series(["O1", "O2"], dtype=object), "customer_id": [1, 2],
-            "ordered_at": pd.to_datetime(["2026-01-01", "2026-01-02"]), "total": [10.0, 12.5],
+            "ordered_at": pd.to_datetime(["2026-01-01", "2026-01-02"]), "total_cents": [1000, 1250],
         })
         bulk_insert(conn, Order.__table__, orders, rebuild_indexes=True)
     assert index_names() == before
@@ -115,7 +115,7 @@ def test_rebuilding_indexes_keeps_them_and_enforces_uniqueness(engine: Engine) -
 def test_rebuilding_keeps_foreign_keys(engine: Engine) -> None:
     orphan = pd.DataFrame({
         "id": [1], "external_id": pd.Series(["O1"], dtype=object), "customer_id": [999],
-        "ordered_at": pd.to_datetime(["2026-01-01"]), "total": [10.0],
+        "ordered_at": pd.to_datetime(["2026-01-01"]), "total_cents": [1000],
     })
     with pytest.raises(IntegrityError), engine.begin() as conn:
         bulk_insert(conn, Order.__table__, orphan, rebuild_indexes=True)

@@ -66,7 +66,7 @@ def test_insert_update_delete_move_the_generation_and_a_rollback_does_not(engine
         _store(session)
     start = orders_n()
     with engine.begin() as conn:
-        conn.execute(text("UPDATE orders SET total = total + 1 WHERE external_id = 'GEN-O1'"))
+        conn.execute(text("UPDATE orders SET total_cents = total_cents + 100 WHERE external_id = 'GEN-O1'"))
     after_update = orders_n()
     assert after_update > start
     with engine.begin() as conn:
@@ -91,7 +91,7 @@ def test_the_kpis_change_right_after_a_raw_update_and_delete(engine: Engine) -> 
 
     # Outside any Hearth code path, as a psql session or another tool would.
     with engine.begin() as conn:
-        conn.execute(text("UPDATE orders SET total = 45 WHERE external_id = 'GEN-O3'"))
+        conn.execute(text("UPDATE orders SET total_cents = 4500 WHERE external_id = 'GEN-O3'"))
     assert (_kpis(engine)["orders"], _kpis(engine)["revenue"]) == (3, 75.0)  # 10 + 20 + 45
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM orders WHERE external_id = 'GEN-O2'"))
@@ -119,7 +119,7 @@ def test_reads_in_a_session_with_uncommitted_writes_are_not_kept(engine: Engine)
     with Session(engine) as session:
         _store(session)
     with Session(engine) as session:
-        session.execute(text("UPDATE orders SET total = 1000 WHERE external_id = 'GEN-O1'"))
+        session.execute(text("UPDATE orders SET total_cents = 100000 WHERE external_id = 'GEN-O1'"))
         inside = kpis.compute_kpis(session=session, as_of=AS_OF, horizon_days=90)
         assert inside["revenue"] == 1050.0  # its own write
         session.rollback()
@@ -171,12 +171,12 @@ def test_two_writers_of_one_table_both_count_while_one_waits_for_the_other(db_ur
 
     def writer_b() -> None:
         with engine.begin() as conn_b:
-            conn_b.execute(text("UPDATE orders SET total = 21 WHERE external_id = 'GEN-O2'"))
+            conn_b.execute(text("UPDATE orders SET total_cents = 2100 WHERE external_id = 'GEN-O2'"))
         done.set()
 
     with engine.connect() as conn_a:
         tx_a = conn_a.begin()
-        conn_a.execute(text("UPDATE orders SET total = 11 WHERE external_id = 'GEN-O1'"))
+        conn_a.execute(text("UPDATE orders SET total_cents = 1100 WHERE external_id = 'GEN-O1'"))
         thread = threading.Thread(target=writer_b)
         thread.start()
         waited = not done.wait(0.5)  # B waits for A's counter row (asserted once A let go)
@@ -202,8 +202,8 @@ REPLICA = textwrap.dedent("""
         command = line.split()
         if command[0] == "write":
             with engine.begin() as conn:
-                conn.execute(text("UPDATE orders SET total = :t WHERE external_id = :x"),
-                             {"t": float(command[2]), "x": command[1]})
+                conn.execute(text("UPDATE orders SET total_cents = :t WHERE external_id = :x"),
+                             {"t": round(float(command[2]) * 100), "x": command[1]})
         with Session(engine) as session:
             figure = kpis.compute_kpis(session=session, as_of=date(2026, 6, 30), horizon_days=90)
         print(json.dumps({"revenue": figure["revenue"], "orders": figure["orders"]}), flush=True)
@@ -230,7 +230,7 @@ def test_two_replicas_on_one_database_never_disagree_after_a_write(db_url: str, 
     try:
         assert here() == ask("read") == {"revenue": 60.0, "orders": 3}  # both keep it now
         with engine.begin() as conn:  # a write by this replica
-            conn.execute(text("UPDATE orders SET total = 35 WHERE external_id = 'GEN-O3'"))
+            conn.execute(text("UPDATE orders SET total_cents = 3500 WHERE external_id = 'GEN-O3'"))
         assert ask("read") == here() == {"revenue": 65.0, "orders": 3}
         assert ask("write GEN-O1 15") == {"revenue": 70.0, "orders": 3}  # a write by the other one
         assert here() == {"revenue": 70.0, "orders": 3}
@@ -252,14 +252,14 @@ def test_a_bulk_insert_moves_the_generation_and_leaves_every_trigger_in_place(en
     with engine.connect() as conn:
         before = dict(generation.read(conn, ["orders"]))["orders"]
     rows = pd.DataFrame({"external_id": ["GEN-B1", "GEN-B2"], "customer_id": [int(ids["a"])] * 2,
-                         "ordered_at": [datetime(2026, 6, 2), datetime(2026, 6, 3)], "total": [1.0, 2.0]})
+                         "ordered_at": [datetime(2026, 6, 2), datetime(2026, 6, 3)], "total_cents": [100, 200]})
     with engine.begin() as conn:
         bulk_insert(conn, Order.__table__, rows)
     with engine.connect() as conn:
         assert dict(generation.read(conn, ["orders"]))["orders"] > before
     assert (_kpis(engine)["orders"], _kpis(engine)["revenue"]) == (5, 63.0)  # 60 + 1 + 2
     with engine.begin() as conn:  # the row triggers are back for every other writer
-        conn.execute(text("UPDATE orders SET total = 4 WHERE external_id = 'GEN-B2'"))
+        conn.execute(text("UPDATE orders SET total_cents = 400 WHERE external_id = 'GEN-B2'"))
     assert _kpis(engine)["revenue"] == 65.0
     with engine.connect() as conn:  # a failed bulk write rolls back and leaves them too
         tx = conn.begin()
@@ -284,8 +284,12 @@ def test_the_migration_goes_down_to_the_precomputed_table_and_up_again(engine: E
             command.downgrade(config, "0011_tasks")
         tables = set(inspect(engine).get_table_names())
         assert "precomputed_result" in tables and "data_generation" not in tables
-        with Session(engine) as session:  # writes work without the counters (no trigger is left)
-            _store(session)
+        with engine.begin() as conn:  # writes work without the counters (no trigger is left)
+            # Raw SQL: the schema of 0011 still has the float `total` (0013 made it whole cents).
+            conn.execute(text("INSERT INTO customer (id, external_id, email_opt_in, sms_opt_in, created_at, "
+                              "updated_at) VALUES (1, 'GEN-A', false, false, '2026-01-01', '2026-01-01')"))
+            conn.execute(text("INSERT INTO orders (external_id, customer_id, ordered_at, total) "
+                              "VALUES ('GEN-O0', 1, '2026-01-05 10:00:00', 99.0)"))
     finally:
         upgrade_to_head(engine)
     assert is_at_head(engine)
@@ -293,6 +297,8 @@ def test_the_migration_goes_down_to_the_precomputed_table_and_up_again(engine: E
     assert "precomputed_result" not in tables and "data_generation" in tables
     with engine.connect() as conn:
         before = dict(generation.read(conn, ["orders"]))["orders"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT total_cents FROM orders WHERE external_id = 'GEN-O0'")).scalar() == 9900
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM orders WHERE external_id = 'GEN-O0'"))
     with engine.connect() as conn:

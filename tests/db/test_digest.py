@@ -31,11 +31,11 @@ def test_each_manager_gets_one_digest_a_week(session: Session, tmp_path: Path,
     a, b, c = (make_customer(session, owner="manager") for _ in range(3))
     session.add_all([
         ScoreSnapshot(customer_id=a.id, as_of=AS_OF, health_score=20, band="at_risk", churn_probability=0.8,
-                      value_at_risk=120.0),
+                      value_at_risk_cents=12000),
         ScoreSnapshot(customer_id=b.id, as_of=AS_OF, health_score=30, band="at_risk", churn_probability=0.6,
-                      value_at_risk=30.5),
+                      value_at_risk_cents=3050),
         ScoreSnapshot(customer_id=c.id, as_of=AS_OF, health_score=80, band="healthy", churn_probability=0.1,
-                      value_at_risk=5.0),
+                      value_at_risk_cents=500),
         # open, overdue (due 8 June), made this week
         Task(customer_id=a.id, reason="at_risk", signal_key="k1", open_key=f"{a.id}:at_risk", why="w",
              assignee="manager", due_date=date(2026, 6, 8), created_at=datetime(2026, 6, 5, 9)),

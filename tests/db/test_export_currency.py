@@ -38,7 +38,8 @@ def test_the_accounts_export_names_the_currency_of_its_amounts(session, pounds) 
     frame = _read(buffer.getvalue())
     row = frame.set_index("customer_id").loc["X1"]
     assert row["currency"] == "GBP"
-    assert row["revenue"] == pytest.approx(80.5) and row["gross_sales"] == pytest.approx(80.5)
+    assert row["revenue"] == 80.5 and row["gross_sales"] == 80.5  # written "80.50", from whole cents
+    assert b",80.50,80.50,0.00," in buffer.getvalue()
 
 
 def test_an_export_without_money_has_no_currency_column(session) -> None:  # noqa: ANN001

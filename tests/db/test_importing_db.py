@@ -83,12 +83,12 @@ def test_customers_round_trip_through_accounts_export(session):
 
 def test_order_lines_are_stored_per_order(session):
     load_examples(session, "orders")
-    lines = pd.read_sql(select(Order.external_id, OrderLine.sku, OrderLine.quantity, OrderLine.unit_price)
+    lines = pd.read_sql(select(Order.external_id, OrderLine.sku, OrderLine.quantity, OrderLine.unit_price_cents)
                         .join(OrderLine, OrderLine.order_id == Order.id)
                         .order_by(Order.external_id, OrderLine.sku), session.connection())
-    assert lines.values.tolist() == [["O5001", "DET-1L", 2, 8.5], ["O5001", "SPONGE-6", 1, 3.2],
-                                     ["O5002", "CANDLE-L", 1, 14.0], ["O5003", "DET-1L", 1, 8.5],
-                                     ["O5004", "SPONGE-6", 1, 3.2]]
+    assert lines.values.tolist() == [["O5001", "DET-1L", 2, 850], ["O5001", "SPONGE-6", 1, 320],
+                                     ["O5002", "CANDLE-L", 1, 1400], ["O5003", "DET-1L", 1, 850],
+                                     ["O5004", "SPONGE-6", 1, 320]]  # whole cents
     offer = session.exec(select(Order.offer_code).where(Order.external_id == "O5002")).one()
     assert offer == "WELCOME10"
 
@@ -129,8 +129,8 @@ def test_tickets_and_products_are_stored_as_given(session):
     assert [(t.external_id, t.status, t.topic, str(t.closed_at)) for t in tickets] == [
         ("T3001", "closed", "damaged item", "2025-02-23 16:00:00"), ("T3002", "open", "delivery", "None")]
     candle = session.exec(select(Product).where(Product.sku == "CANDLE-L")).one()
-    assert (candle.name, candle.category, candle.replenishment_days, candle.unit_price) == (
-        "Scented candle large", "decor", None, 14.0)
+    assert (candle.name, candle.category, candle.replenishment_days, candle.unit_price_cents) == (
+        "Scented candle large", "decor", None, 1400)
 
 
 BAD_ROWS = [
@@ -230,7 +230,7 @@ def test_changed_order_lines_replace_the_old_ones(session):
     assert [tuple(x) for x in lines] == [("DET-1L", 2), ("SPONGE-6", 3)]
     total = imp(session, "orders", "order_id,customer_id,ordered_at,total\nO5003,C1001,20250301,9.00\n")
     assert (total.updated, total.unchanged) == (1, 0)
-    assert session.exec(select(Order.total).where(Order.external_id == "O5003")).one() == 9.0
+    assert session.exec(select(Order.total_cents).where(Order.external_id == "O5003")).one() == 900
 
 
 def test_orders_without_order_id_get_a_stable_derived_key(session):
@@ -292,7 +292,7 @@ def test_rows_of_one_order_must_agree(session):
     with pytest.raises(ImportFailed) as err:
         imp(session, "orders", text)
     p = err.value.problems[0]
-    assert (p.row, p.column, p.value) == (3, "total", "12.0")
+    assert (p.row, p.column, p.value) == (3, "total", "12.00")
     assert "differs from the other rows of order O1" in p.message
 
 
@@ -332,7 +332,7 @@ def test_formula_cells_export_safely(session, tmp_path):
     back = pd.read_csv(tmp_path / "a.csv", dtype=str)
     assert back["name"].tolist() == ["'=HYPERLINK(\"http://evil\",\"x\")", "'-Minus"]
     assert back["email"].tolist() == ["'=cmd@x.example", "'+plus@x.example"]
-    assert back["revenue"].tolist() == ["0.0", "0.0"]
+    assert back["revenue"].tolist() == ["0.00", "0.00"]  # money: two places (core.money)
 
 
 def test_scores_export_takes_the_latest_snapshot(session):

@@ -41,7 +41,8 @@ def test_kpis_export_and_ledger(session):
     ann, bob = scenario(session)
     k = loyalty_kpis(session=session, as_of=date(2026, 9, 1))
     assert (k["earned"], k["redeemed"], k["expired"], k["outstanding_points"]) == (350, 120, 30, 200)
-    assert k["liability"] == pytest.approx(200 * get_settings().point_value)
+    assert get_settings().point_value == 0.01
+    assert k["liability"] == 2.00 and k["liability_cents"] == 200  # 200 points x 0.01
     assert k["redemption_rate"] == pytest.approx(120 / 350)
     assert k["breakage"] == pytest.approx(30 / 350)
     assert k["enrolment_rate"] == pytest.approx(2 / 3)

@@ -37,9 +37,9 @@ def test_negative_orders_move_to_refunds_and_stored_expiries_stay_records(db_url
                           "('L1', 1, '2024-01-01', 'earn', 10), ('L2', 1, '2025-01-01', 'expire', -10)"))
     _upgrade(engine, "head")
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT external_id, total FROM orders ORDER BY id")).all() == [("5101", 40.0)]
+        assert conn.execute(text("SELECT external_id, total_cents FROM orders ORDER BY id")).all() == [("5101", 4000)]
         assert conn.execute(text("SELECT count(*) FROM order_line")).scalar() == 0
-        assert conn.execute(text("SELECT external_id, kind, customer_id, amount, order_id FROM refund")).all() == [
-            ("5105", "refund", 1, 40.0, None)]
+        assert conn.execute(text("SELECT external_id, kind, customer_id, amount_cents, order_id FROM refund")
+                            ).all() == [("5105", "refund", 1, 4000, None)]
         flags = dict(conn.execute(text("SELECT external_id, computed FROM loyalty_entry")).all())
         assert (bool(flags["L1"]), bool(flags["L2"])) == (False, True)

@@ -62,12 +62,12 @@ def test_shopify_customers_then_orders(session):
     assert (orders.inserted, orders.lines, orders.customers_created) == (2, 4, 0)
     assert orders.cancellations == 1
     assert session.exec(select(Order).where(Order.external_id == "#1003")).first() is None
-    refunds = {(r.kind, r.order_ref, r.amount) for r in session.exec(select(Refund)).all()}
-    assert refunds == {("refund", "#1002", 6.0), ("cancellation", "#1003", 9.0)}
+    refunds = {(r.kind, r.order_ref, r.amount_cents) for r in session.exec(select(Refund)).all()}
+    assert refunds == {("refund", "#1002", 600), ("cancellation", "#1003", 900)}  # whole cents
     first = by_ext(session, Order, "#1001")
-    assert (first.customer_id, first.total) == (ada.id, 31.0)
+    assert (first.customer_id, first.total_cents) == (ada.id, 3100)
     lines = session.exec(select(OrderLine).where(OrderLine.order_id == first.id).order_by(OrderLine.sku)).all()
-    assert [(li.sku, li.quantity, li.unit_price) for li in lines] == [("CANDLE-L", 1, 14.0), ("DET-1L", 2, 8.5)]
+    assert [(li.sku, li.quantity, li.unit_price_cents) for li in lines] == [("CANDLE-L", 1, 1400), ("DET-1L", 2, 850)]
     # 18:40:11 at -05:00 is 23:40:11 UTC; 10:15:22 at +01:00 is 09:15:22 UTC.
     assert by_ext(session, Order, "#1002").ordered_at == datetime(2025, 3, 4, 23, 40, 11)
     assert first.ordered_at == datetime(2025, 3, 1, 9, 15, 22)
@@ -81,14 +81,15 @@ def test_woocommerce_orders_key_guests_by_email(session):
     # order; 2202 had 4.00 of its 20.00 refunded.
     assert (orders.inserted, orders.lines, orders.customers_created) == (2, 3, 1)
     assert orders.cancellations == 1
-    refunds = {(r.kind, r.order_ref, r.amount) for r in session.exec(select(Refund)).all()}
-    assert refunds == {("refund", "2202", 4.0), ("cancellation", "2203", 9.0)}
+    refunds = {(r.kind, r.order_ref, r.amount_cents) for r in session.exec(select(Refund)).all()}
+    assert refunds == {("refund", "2202", 400), ("cancellation", "2203", 900)}  # whole cents
     dana = by_ext(session, Customer, "dana@example.com")
     o = by_ext(session, Order, "2202")
-    assert (o.customer_id, o.total, o.offer_code) == (dana.id, 20.0, "SPRING10")
+    assert (o.customer_id, o.total_cents, o.offer_code) == (dana.id, 2000, "SPRING10")
     lines = session.exec(select(OrderLine).where(OrderLine.order_id == o.id).order_by(OrderLine.sku)).all()
     # item_total / item_quantity: 12.00 / 1 and 8.00 / 2.
-    assert [(li.sku, li.quantity, li.unit_price) for li in lines] == [("CANDLE-L", 1, 12.0), ("SPONGE-4", 2, 4.0)]
+    assert [(li.sku, li.quantity, li.unit_price_cents) for li in lines] == [("CANDLE-L", 1, 1200),
+                                                                            ("SPONGE-4", 2, 400)]
     assert by_ext(session, Order, "2201").customer_id == by_ext(session, Customer, "7012000001").id
 
 

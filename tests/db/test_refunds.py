@@ -25,15 +25,15 @@ def imp(session: Session, kind: str, text: str | bytes, filename: str | None = N
 
 
 def orders(session: Session) -> dict[str, float]:
-    return {o.external_id: o.total for o in session.exec(select(Order).order_by(Order.id)).all()}
+    return {o.external_id: o.total_cents / 100 for o in session.exec(select(Order).order_by(Order.id)).all()}
 
 
 def refunds(session: Session) -> list[tuple]:
     """(external_id, kind, linked order's external id, order_ref, customer, amount, refunded_at date)."""
     by_id = {o.id: o.external_id for o in session.exec(select(Order)).all()}
     people = {c.id: c.external_id for c in session.exec(select(Customer)).all()}
-    return sorted((r.external_id, r.kind, by_id.get(r.order_id), r.order_ref, people[r.customer_id], r.amount,
-                   r.refunded_at.date()) for r in session.exec(select(Refund)).all())
+    return sorted((r.external_id, r.kind, by_id.get(r.order_id), r.order_ref, people[r.customer_id],
+                   r.amount_cents / 100, r.refunded_at.date()) for r in session.exec(select(Refund)).all())
 
 
 def test_a_negative_row_is_a_refund_not_a_fifth_order(session):

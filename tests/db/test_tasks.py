@@ -32,7 +32,8 @@ def _staff(session: Session, username: str, roles: str) -> None:
 def _snap(session: Session, customer_id: int, as_of: date, band: str, value: float = 100.0,
           days_overdue: float | None = None) -> None:
     session.add(ScoreSnapshot(customer_id=customer_id, as_of=as_of, health_score=30.0 if band == "at_risk" else 55.0,
-                              band=band, churn_probability=0.7, value_at_risk=value, days_overdue=days_overdue,
+                              band=band, churn_probability=0.7, value_at_risk_cents=round(value * 100),
+                              days_overdue=days_overdue,
                               drivers=json.dumps(["no order for 80 days"])))
     session.flush()
 
@@ -334,18 +335,19 @@ def test_the_queue_priority_covers_every_account_not_only_the_first_5000(session
                                         "email_opt_in": False} for i in range(n)])
     ids = dict(session.execute(select(Customer.external_id, Customer.id)
                                .where(Customer.external_id.like("Q%"))).all())
-    # Q00000 has the most at risk (65.0), Q05008 the least of the others, Q05009 nothing.
-    values = {f"Q{i:05d}": (0.0 if i == n - 1 else 65.0 - i * 0.001) for i in range(n)}
+    # Q00000 has the most at risk (65.00), Q05008 the least of the others (14.92), Q05009 nothing;
+    # whole cents, one cent apart.
+    values = {f"Q{i:05d}": (0 if i == n - 1 else 6500 - i) for i in range(n)}
     session.execute(insert(ScoreSnapshot), [
         {"customer_id": ids[ext], "as_of": AS_OF, "health_score": 30.0, "band": "at_risk", "churn_probability": 0.7,
-         "value_at_risk": v, "drivers": "[]"} for ext, v in values.items()])
+         "value_at_risk_cents": v, "drivers": "[]"} for ext, v in values.items()])
     make_feedback(session, session.get(Customer, ids["Q05009"]), NOON - timedelta(days=20), nps_score=3)
     session.commit()
     page = queue_page(session=session, roles=MANAGER, username="manager", filters=QueueFilters(scope="own"),
                       page=1, page_size=3, as_of=AS_OF, order="priority")
     assert page.total == n
     assert page.rows["external_id"].tolist() == ["Q05009", "Q00000", "Q00001"]
-    assert page.rows["priority"].tolist() == pytest.approx([100.0, 65.0, 64.999])
+    assert page.rows["priority"].tolist() == pytest.approx([100.0, 65.0, 64.99])
     last = queue_page(session=session, roles=MANAGER, username="manager", filters=QueueFilters(scope="own"),
                       page=1_670, page_size=3, as_of=AS_OF, order="priority")  # 5,010 = 3 × 1,670
     # The last page: the three smallest values at risk after Q05009 moved to the top.

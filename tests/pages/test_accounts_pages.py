@@ -96,7 +96,7 @@ def test_admin_and_support_see_all_accounts_by_default(demo_app: str) -> None:
 def test_account_view_shows_score_drivers_items_and_timeline(demo_app: str) -> None:
     _score(demo_app)
     with Session(get_engine(demo_app)) as s:
-        snap = s.exec(select(ScoreSnapshot).order_by(ScoreSnapshot.value_at_risk.desc())).first()
+        snap = s.exec(select(ScoreSnapshot).order_by(ScoreSnapshot.value_at_risk_cents.desc())).first()
         cid = snap.customer_id
         external = s.get(Customer, cid).external_id
     at = app_as("manager", "views/account.py", id=str(cid))
@@ -112,7 +112,8 @@ def test_account_view_shows_score_drivers_items_and_timeline(demo_app: str) -> N
     kinds = set(at.dataframe[-1].value["kind"])
     assert "Order" in kinds  # a word, not the code "order"
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Value at risk"] == f"€{snap.value_at_risk:,.0f}"
+    assert snap.value_at_risk_cents % 100 == 0  # whole currency units, kept as cents
+    assert metrics["Value at risk"] == f"€{snap.value_at_risk_cents // 100:,}"
     # Readable column names, and no "None" cell anywhere on the page.
     headers = {c.get("label") for df in at.dataframe if df.proto.columns
                for c in json.loads(df.proto.columns).values()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
@@ -84,21 +84,21 @@ def _kpis_by_sql(url: str, d: date, h: int) -> dict:
                         "OR EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.ordered_at < :end)")
         active = one("SELECT COUNT(DISTINCT customer_id) FROM orders WHERE ordered_at >= :start AND ordered_at < :end")
         orders = one("SELECT COUNT(*) FROM orders WHERE ordered_at >= :start AND ordered_at < :end")
-        gross = one("SELECT COALESCE(SUM(total), 0) FROM orders WHERE ordered_at >= :start AND ordered_at < :end")
-        refunds = one("SELECT COALESCE(SUM(amount), 0) FROM refund WHERE kind = 'refund' "
+        gross = one("SELECT COALESCE(SUM(total_cents), 0) FROM orders WHERE ordered_at >= :start "
+                    "AND ordered_at < :end")  # whole cents
+        refunds = one("SELECT COALESCE(SUM(amount_cents), 0) FROM refund WHERE kind = 'refund' "
                       "AND refunded_at >= :start AND refunded_at < :end")
         promoters, detractors, answers = conn.execute(sql(
             "SELECT SUM(CASE WHEN nps_score >= 9 THEN 1 ELSE 0 END), SUM(CASE WHEN nps_score <= 6 THEN 1 ELSE 0 END), "
             "COUNT(*) FROM feedback WHERE nps_score IS NOT NULL AND submitted_at >= :start AND submitted_at < :end"),
             bounds).one()
     cents = Decimal("0.01")
+    gross, refunds = Decimal(int(gross)) / 100, Decimal(int(refunds)) / 100  # exact decimals
     return {
         "customers": customers, "active_customers": active, "orders": orders,
-        "revenue": float((Decimal(str(gross)) - Decimal(str(refunds))).quantize(cents)),
-        "gross_sales": float(Decimal(str(gross)).quantize(cents)),
-        "refunds": float(Decimal(str(refunds)).quantize(cents)),
-        "average_order_value": {float((Decimal(str(gross)) / orders).quantize(cents, rounding))
-                                for rounding in (ROUND_HALF_UP, ROUND_HALF_DOWN)},
+        "revenue": gross - refunds, "gross_sales": gross, "refunds": refunds,
+        # design.md: gross sales / orders, to the cent, an exact half cent up (core.money's rule).
+        "average_order_value": (gross / orders).quantize(cents, ROUND_HALF_UP),
         "nps": 100 * (promoters - detractors) / answers,
     }
 
@@ -124,12 +124,11 @@ def test_exec_sees_kpis_and_no_personal_data(store):
     # Money carries its currency; the tile may be compact, its help has the amount to the cent.
     assert shown["Revenue"].startswith("€") and shown["Avg order value"].startswith("€")
     assert f"€{k['revenue']:,.2f}" in helps["Revenue"], (helps["Revenue"], k["revenue"])
-    # Gross sales / orders to the cent; an exact half cent may round either way while money is a
-    # float (issue 21: exact money is a later change).
-    assert any(f"€{v:,.2f}" in helps["Avg order value"] for v in k["average_order_value"]), (
+    # Gross sales / orders to the cent, one rule (half up): exactly one amount is right.
+    assert f"€{k['average_order_value']:,.2f}" in helps["Avg order value"], (
         helps["Avg order value"], k["average_order_value"])
     if k["revenue"] >= 10_000:
-        assert shown["Revenue"] == f"€{k['revenue'] / 1000:.2f}K"
+        assert shown["Revenue"] == f"€{float(k['revenue']) / 1000:.2f}K"
     else:
         assert shown["Revenue"] == f"€{k['revenue']:,.2f}"
     assert not [m.label for m in at.metric if m.value in ("None", "nan") or "None" in m.value]
