@@ -63,7 +63,6 @@ from core.loyalty.ledger import (
 )
 from core.loyalty.lots import compute_lots, customer_balances, expiry_events, ledger_problems
 from core.loyalty.rules import (
-    points_value_cents,
     EXPIRING_WINDOW_DAYS,
     KIND_SYNONYMS,
     KINDS,
@@ -76,6 +75,7 @@ from core.loyalty.rules import (
     cutoff_for,
     normalise_entries,
     parse_tiers,
+    points_value_cents,
 )
 from core.loyalty.summary import (
     SUMMARY_MONTHS,
