@@ -92,12 +92,15 @@ def _net_of_refunds(refunds: pd.DataFrame, cut: float, n: int, spend_365: np.nda
     return np.maximum(spend_365 - refunded, 0.0)
 
 
-def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd.DataFrame:
-    h = float(horizon_days)
-    cut = _days(np.array([_end_of(cutoff)], dtype="datetime64[ns]"))[0]
-    cust = frames.customers
-    n = len(cust)
+def _days_to_d(cut: float, t: np.ndarray) -> np.ndarray:
+    """Whole calendar days from the date of `t` to D (0 on D itself); D ends at day `cut`."""
+    return np.ceil(cut - t) - 1
 
+
+def _order_facts(frames: Frames, cut: float, h: float, n: int) -> dict[str, np.ndarray]:
+    """Per customer (length n), from the orders before the end of D: counts and gross spend over
+    (D - H, D], the H before it, 365 days and all time; first and last order; net 365-day spend;
+    the median gap between orders (days)."""
     # Orders -----------------------------------------------------------------------------
     o = frames.orders
     ot = _days(o["ordered_at"])
@@ -131,6 +134,16 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
         med = pd.Series(gaps).groupby(gap_idx).median()
         median_gap[med.index.to_numpy()] = med.to_numpy()
 
+    return {
+        "n_orders": n_orders, "last_t": last_t, "first_t": first_t, "spend": spend, "orders_h": orders_h,
+        "orders_prev_h": orders_prev_h, "orders_365": orders_365, "spend_h": spend_h, "spend_prev_h": spend_prev_h,
+        "spend_365": spend_365, "net_spend_365": net_spend_365, "median_gap": median_gap,
+    }
+
+
+def _refill_facts(frames: Frames, cut: float, n: int) -> dict[str, np.ndarray]:
+    """Per customer (length n): days the last refill is overdue at D, the two most overdue refill
+    products and their days, the product due, the typical refill interval (days)."""
     # Replenishment: when does the last of what they buy run out? -------------------------
     ln = frames.lines
     lm = _days(ln["ordered_at"]) < cut
@@ -159,6 +172,15 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
         ri = pd.Series(ln["lasts_days"].to_numpy()[lm]).groupby(li).median()
         replenish_interval[ri.index.to_numpy()] = ri.to_numpy()
 
+    return {
+        "due_product": due_product, "days_overdue": days_overdue, "refill": refill,
+        "replenish_interval": replenish_interval, "refill_orders": refill_orders,
+    }
+
+
+def _feedback_facts(frames: Frames, cut: float, n: int) -> dict[str, np.ndarray]:
+    """Per customer (length n), from answers before the end of D: the latest and previous NPS,
+    when the latest came, mean sentiment over 365 days, answer counts."""
     # Feedback ---------------------------------------------------------------------------
     fb = frames.feedback
     ft = _days(fb["submitted_at"])
@@ -181,6 +203,14 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
     feedback_365 = _bincount(fi[recent_fb], n)
     feedback_any = _bincount(fi, n)
 
+    return {
+        "latest_nps": latest_nps, "previous_nps": previous_nps, "mean_sentiment": mean_sentiment,
+        "latest_nps_t": latest_nps_t, "feedback_365": feedback_365, "feedback_any": feedback_any,
+    }
+
+
+def _ticket_facts(frames: Frames, cut: float, h: float, n: int) -> dict[str, np.ndarray]:
+    """Per customer (length n): tickets open at D, opened in (D - H, D], opened ever."""
     # Tickets ----------------------------------------------------------------------------
     tk = frames.tickets
     tt = _days(tk["opened_at"])
@@ -193,6 +223,14 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
     tickets_h = _bincount(ti[(cut - tt[tm]) <= h], n)
     tickets_any = _bincount(ti, n)
 
+    return {
+        "open_tickets": open_tickets, "tickets_h": tickets_h, "tickets_any": tickets_any,
+    }
+
+
+def _loyalty_facts(frames: Frames, cut: float, h: float, n: int) -> dict[str, np.ndarray]:
+    """Per customer (length n): earn/redeem events in (D - H, D], points balance, the last
+    earn or redeem, entries ever."""
     # Loyalty ----------------------------------------------------------------------------
     ly = frames.loyalty
     yt = _days(ly["occurred_at"])
@@ -208,6 +246,25 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
         last_loyalty[ll.index.to_numpy()] = ll.to_numpy()
     loyalty_any = _bincount(yi, n)
 
+    return {
+        "loyalty_events_h": loyalty_events_h, "loyalty_balance": loyalty_balance, "last_loyalty": last_loyalty,
+        "loyalty_any": loyalty_any,
+    }
+
+
+def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd.DataFrame:
+    h = float(horizon_days)
+    cut = _days(np.array([_end_of(cutoff)], dtype="datetime64[ns]"))[0]
+    cust = frames.customers
+    n = len(cust)
+    o = _order_facts(frames, cut, h, n)
+    r = _refill_facts(frames, cut, n)
+    f = _feedback_facts(frames, cut, n)
+    t = _ticket_facts(frames, cut, h, n)
+    y = _loyalty_facts(frames, cut, h, n)
+    n_orders, spend, median_gap, refill = o["n_orders"], o["spend"], o["median_gap"], r["refill"]
+    latest_nps, previous_nps = f["latest_nps"], f["previous_nps"]
+
     # Customer facts ---------------------------------------------------------------------
     signup = _days(cust["signup_date"])
     created = _days(cust["created_at"])
@@ -216,50 +273,49 @@ def _customer_features(frames: Frames, *, cutoff: date, horizon_days: int) -> pd
     exists = (signup < cut) | (n_orders > 0) | (np.isnan(signup) & (created < cut))
 
     def days_to_d(t: np.ndarray) -> np.ndarray:
-        """Whole calendar days from the date of `t` to D (0 on D itself)."""
-        return np.ceil(cut - t) - 1
+        return _days_to_d(cut, t)
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        recency = days_to_d(last_t)
+        recency = days_to_d(o["last_t"])
         frame = pd.DataFrame(
             {
                 "recency_days": recency,
                 "n_orders": n_orders,
-                "orders_h": orders_h,
-                "orders_prev_h": orders_prev_h,
-                "orders_365": orders_365,
+                "orders_h": o["orders_h"],
+                "orders_prev_h": o["orders_prev_h"],
+                "orders_365": o["orders_365"],
                 "spend_total": spend,
-                "spend_h": spend_h,
-                "spend_prev_h": spend_prev_h,
-                "spend_365": spend_365,
-                "net_spend_365": net_spend_365,
+                "spend_h": o["spend_h"],
+                "spend_prev_h": o["spend_prev_h"],
+                "spend_365": o["spend_365"],
+                "net_spend_365": o["net_spend_365"],
                 "average_order_value": np.where(n_orders > 0, spend / np.maximum(n_orders, 1), np.nan),
-                "days_since_first_order": days_to_d(first_t),
+                "days_since_first_order": days_to_d(o["first_t"]),
                 "days_since_signup": np.where(signup < cut, days_to_d(signup), np.nan),
                 "median_gap_days": median_gap,
                 "recency_ratio": recency / np.maximum(median_gap, 1.0),
-                "days_overdue": days_overdue,
-                "replenish_interval": replenish_interval,
-                "due_product_id": due_product,
+                "days_overdue": r["days_overdue"],
+                "replenish_interval": r["replenish_interval"],
+                "due_product_id": r["due_product"],
                 "overdue_refill_1": refill[0],  # product id of the most overdue refill
                 "overdue_refill_1_days": refill[1],
                 "overdue_refill_2": refill[2],
                 "overdue_refill_2_days": refill[3],
-                "refill_orders": refill_orders,
+                "refill_orders": r["refill_orders"],
                 "latest_nps": latest_nps,
                 "previous_nps": previous_nps,
                 "nps_change": latest_nps - previous_nps,
-                "days_since_nps": days_to_d(latest_nps_t),
-                "mean_sentiment": mean_sentiment,
-                "feedback_365": feedback_365,
-                "has_feedback": feedback_any > 0,
-                "open_tickets": open_tickets,
-                "tickets_h": tickets_h,
-                "has_tickets": tickets_any > 0,
-                "loyalty_events_h": loyalty_events_h,
-                "loyalty_balance": loyalty_balance,
-                "days_since_loyalty": days_to_d(last_loyalty),
-                "has_loyalty": loyalty_any > 0,
+                "days_since_nps": days_to_d(f["latest_nps_t"]),
+                "mean_sentiment": f["mean_sentiment"],
+                "feedback_365": f["feedback_365"],
+                "has_feedback": f["feedback_any"] > 0,
+                "open_tickets": t["open_tickets"],
+                "tickets_h": t["tickets_h"],
+                "has_tickets": t["tickets_any"] > 0,
+                "loyalty_events_h": y["loyalty_events_h"],
+                "loyalty_balance": y["loyalty_balance"],
+                "days_since_loyalty": days_to_d(y["last_loyalty"]),
+                "has_loyalty": y["loyalty_any"] > 0,
                 "days_since_login": days_to_d(login),
                 "subscription_status": cust["subscription_status"].to_numpy(dtype=object),
             },

@@ -91,6 +91,36 @@ def _cidx(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
     return frame[frame["cidx"] >= 0]
 
 
+def _refill_lines(conn, orders: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001 - a Connection
+    """Per order of `orders`, the refill that lasts longest and when it runs out (cidx,
+    ordered_at, lasts_days, product_id, due), sorted by customer and due date."""
+    # Per order, the refill that lasts longest (days x quantity, at most 3 x) and its product,
+    # packed into one integer so that a plain MAX works on every database.
+    stretch = case((OrderLine.quantity > MAX_QUANTITY_STRETCH, MAX_QUANTITY_STRETCH),
+                   (OrderLine.quantity < 1, 1), else_=OrderLine.quantity)
+    packed = func.max(cast(Product.replenishment_days, BigInteger) * stretch * PACK + Product.id).label("packed")
+    per_order = _read(
+        conn,
+        select(OrderLine.order_id, packed)
+        .join(Product, Product.sku == OrderLine.sku)
+        .where(Product.replenishment_days > 0, Product.replenishment_days <= MAX_REFILL_DAYS)
+        .group_by(OrderLine.order_id),
+    )
+    pos = pd.Index(orders["id"]).get_indexer(per_order["order_id"])
+    keep = pos >= 0
+    pos, code = pos[keep], per_order["packed"].to_numpy()[keep].astype("int64")
+    lines = pd.DataFrame({
+        "cidx": orders["cidx"].to_numpy()[pos],
+        "ordered_at": orders["ordered_at"].to_numpy()[pos],
+        "lasts_days": (code // PACK).astype(float),
+        "product_id": code % PACK,
+    })
+    lines["due"] = lines["ordered_at"] + pd.to_timedelta(lines["lasts_days"], unit="D")
+    # Sorted once by customer and due date: any cut-off's subset stays sorted.
+    lines = lines.sort_values(["cidx", "due"], kind="stable").reset_index(drop=True)
+    return lines
+
+
 def load_frames(
     *, session: Session, as_of: date, progress: Callable[[str], None] | None = None
 ) -> Frames:
@@ -117,30 +147,7 @@ def load_frames(
 
     products = _read(conn, select(Product.id.label("product_id"), Product.sku, Product.name,
                                   Product.category, Product.replenishment_days))
-    # Per order, the refill that lasts longest (days x quantity, at most 3 x) and its product,
-    # packed into one integer so that a plain MAX works on every database.
-    stretch = case((OrderLine.quantity > MAX_QUANTITY_STRETCH, MAX_QUANTITY_STRETCH),
-                   (OrderLine.quantity < 1, 1), else_=OrderLine.quantity)
-    packed = func.max(cast(Product.replenishment_days, BigInteger) * stretch * PACK + Product.id).label("packed")
-    per_order = _read(
-        conn,
-        select(OrderLine.order_id, packed)
-        .join(Product, Product.sku == OrderLine.sku)
-        .where(Product.replenishment_days > 0, Product.replenishment_days <= MAX_REFILL_DAYS)
-        .group_by(OrderLine.order_id),
-    )
-    pos = pd.Index(orders["id"]).get_indexer(per_order["order_id"])
-    keep = pos >= 0
-    pos, code = pos[keep], per_order["packed"].to_numpy()[keep].astype("int64")
-    lines = pd.DataFrame({
-        "cidx": orders["cidx"].to_numpy()[pos],
-        "ordered_at": orders["ordered_at"].to_numpy()[pos],
-        "lasts_days": (code // PACK).astype(float),
-        "product_id": code % PACK,
-    })
-    lines["due"] = lines["ordered_at"] + pd.to_timedelta(lines["lasts_days"], unit="D")
-    # Sorted once by customer and due date: any cut-off's subset stays sorted.
-    lines = lines.sort_values(["cidx", "due"], kind="stable").reset_index(drop=True)
+    lines = _refill_lines(conn, orders)
     say(f"read the refills of {len(lines):,} orders")
 
     feedback = _read(conn, select(Feedback.customer_id, _raw(Feedback.submitted_at), Feedback.nps_score,
