@@ -42,16 +42,21 @@ def drivers(
 
     Each component contributes one sentence; its weight x shortfall from 100 ranks it. When
     nothing falls short, the best-scoring components are stated as reasons for health."""
-    f = features
-    n = len(f)
-    h = int(horizon_days)
-    names = product_names or {}
-    sent = {}
+    n = len(features)
+    sent = {"recency": _recency_sentence(features, product_names or {})}
+    sent.update(_other_sentences(features, int(horizon_days)))
+    return _ranked(sent, components, weights=weights, top=top, n=n)
 
+
+def _recency_sentence(f: pd.DataFrame, names: dict[int, str]) -> np.ndarray:
+    """Per customer, the recency component's sentence: no orders yet, the most overdue refills
+    (by product name from `names`, product id -> name), or the last order against the usual gap."""
+    n = len(f)
     recency = f["recency_days"].to_numpy(float)
     gap = expected_gap_days(f)
     refill_over = f["days_overdue"].to_numpy(float)
     over = overdue_days(f)
+
     def product(col: str) -> np.ndarray:
         if col not in f:
             return np.full(n, "their usual items", dtype=object)
@@ -86,8 +91,12 @@ def drivers(
             ),
         ),
     )
-    sent["recency"] = recency_sent
+    return recency_sent
 
+
+def _other_sentences(f: pd.DataFrame, h: int) -> dict[str, np.ndarray]:
+    """Per customer, one sentence for each component but recency (H = `h` days)."""
+    sent = {}
     o365 = f["orders_365"].to_numpy(float)
     sent["frequency"] = np.where(
         o365 == 0, "No orders in the last 12 months",
@@ -134,7 +143,14 @@ def drivers(
         sub == "cancelled", "Subscription cancelled",
         np.where(sub == "paused", "Subscription paused", "Subscription active"),
     )
+    return sent
 
+
+def _ranked(sent: dict[str, np.ndarray], components: pd.DataFrame, *, weights: dict[str, float] | None,
+            top: int, n: int) -> list[list[str]]:
+    """Each customer's `top` sentences by the health points their component costs, worst first;
+    when none costs 2 points or more, the two strongest components; at least the recency one."""
+    recency_sent = sent["recency"]
     cols = list(components.columns)
     w = _weights(cols, weights)
     values = components.to_numpy(float)
@@ -155,6 +171,8 @@ def drivers(
             row = [str(recency_sent[i])]
         out.append([str(s) for s in row])
     return out
+
+
 
 
 def expected_annual_value(features: pd.DataFrame, *, horizon_days: int) -> np.ndarray:
