@@ -70,6 +70,33 @@ def customer_contexts(*, session: Session, customer_ids: Sequence[int], template
     now = now or utcnow()
     settings = settings or get_settings()
     ids = sorted({int(i) for i in customer_ids})
+    ctx = _order_context(session, ids, now)
+    if template == "win_back":
+        days = (pd.Timestamp(now) - ctx["last_order_at"]).dt.days
+        ctx["days_since_order"] = days
+        never = ctx["order_count"] == 0
+        recent = days < WIN_BACK_AFTER_DAYS
+        ctx.loc[never, ["fits", "not_fit_reason"]] = [False, "has never ordered"]
+        ctx.loc[~never & recent, ["fits", "not_fit_reason"]] = [
+            False, f"ordered in the last {WIN_BACK_AFTER_DAYS} days"]
+    elif template == "refill_reminder":
+        ctx = _refill_context(session, ctx, ids, now)
+    elif template == "apology":
+        ctx = _apology_context(session, ctx, ids, now, feedback_id)
+    elif template == "points_expiring":
+        ctx = _points_context(session, ctx, ids, now, settings)
+    elif template == "vip_thanks":
+        vip = (ctx["segment"].fillna("").str.lower().str.contains("vip")
+               | (ctx["order_count"] >= VIP_MIN_ORDERS))
+        ctx.loc[~vip, ["fits", "not_fit_reason"]] = [
+            False, f"not a VIP (segment 'vip' or {VIP_MIN_ORDERS}+ orders)"]
+    ctx["fits"] = ctx["fits"].astype(bool)
+    return ctx
+
+
+def _order_context(session: Session, ids: list[int], now: datetime) -> pd.DataFrame:
+    """Per customer of `ids` (index customer_id): contact fields, segment, signup date, order
+    count, last order and lifetime spend up to `now`; `fits` True and no `not_fit_reason` yet."""
     cust = _read(session, select(Customer.id.label("customer_id"), Customer.external_id, Customer.name,
                                  Customer.email, Customer.email_opt_in, Customer.segment,
                                  Customer.signup_date),
@@ -89,77 +116,80 @@ def customer_contexts(*, session: Session, customer_ids: Sequence[int], template
     ctx["fits"] = True
     ctx["not_fit_reason"] = None
 
-    if template == "win_back":
-        days = (pd.Timestamp(now) - ctx["last_order_at"]).dt.days
-        ctx["days_since_order"] = days
-        never = ctx["order_count"] == 0
-        recent = days < WIN_BACK_AFTER_DAYS
-        ctx.loc[never, ["fits", "not_fit_reason"]] = [False, "has never ordered"]
-        ctx.loc[~never & recent, ["fits", "not_fit_reason"]] = [
-            False, f"ordered in the last {WIN_BACK_AFTER_DAYS} days"]
-    elif template == "refill_reminder":
-        lines = _read(session, select(Order.customer_id, OrderLine.sku, Product.name.label("product"),
-                                      Product.replenishment_days,
-                                      func.max(Order.ordered_at).label("last_bought_at"))
-                      .join(Order, Order.id == OrderLine.order_id)
-                      .join(Product, Product.sku == OrderLine.sku)
-                      .where(col(Product.replenishment_days).is_not(None), Order.ordered_at <= now)
-                      .group_by(Order.customer_id, OrderLine.sku, Product.name, Product.replenishment_days),
-                      ids, col(Order.customer_id),
-                      ["customer_id", "sku", "product", "replenishment_days", "last_bought_at"])
-        if not lines.empty:
-            lines["last_bought_at"] = pd.to_datetime(lines["last_bought_at"])
-            lines["due_at"] = lines["last_bought_at"] + pd.to_timedelta(lines["replenishment_days"], unit="D")
-            first = (lines.sort_values(["due_at", "sku"]).groupby("customer_id").head(1)
-                     .set_index("customer_id"))
-            ctx = ctx.join(first[["sku", "product", "replenishment_days", "last_bought_at", "due_at"]])
-        else:
-            for c in ("sku", "product", "replenishment_days", "last_bought_at", "due_at"):
-                ctx[c] = None
-        due = pd.to_datetime(ctx["due_at"])
-        none = due.isna()
-        ctx.loc[none, ["fits", "not_fit_reason"]] = [
-            False, "buys nothing with a replenishment interval"]
-        later = ~none & (due > pd.Timestamp(now) + pd.Timedelta(days=REFILL_LOOKAHEAD_DAYS))
-        ctx.loc[later, ["fits", "not_fit_reason"]] = [
-            False, f"no product due for a refill in the next {REFILL_LOOKAHEAD_DAYS} days"]
-    elif template == "apology":
-        stmt = select(Feedback.id.label("feedback_id"), Feedback.customer_id, Feedback.submitted_at,
-                      Feedback.nps_score, Feedback.channel)
-        if feedback_id is not None:
-            stmt = stmt.where(Feedback.id == feedback_id)
-        else:
-            stmt = stmt.where((col(Feedback.flagged)) | (col(Feedback.nps_score) <= 6),
-                              Feedback.submitted_at > now - timedelta(days=APOLOGY_LOOKBACK_DAYS),
-                              Feedback.submitted_at <= now)
-        fb = _read(session, stmt, ids, col(Feedback.customer_id),
-                   ["feedback_id", "customer_id", "submitted_at", "nps_score", "channel"])
-        if feedback_id is not None and len(ids) == 1 and fb.empty:
-            raise OutreachError(f"feedback {feedback_id} does not belong to this customer")
-        if not fb.empty:
-            fb = fb.sort_values("submitted_at").groupby("customer_id").tail(1).set_index("customer_id")
-            ctx = ctx.join(fb)
-        else:
-            for c in ("feedback_id", "submitted_at", "nps_score", "channel"):
-                ctx[c] = None
-        none = ctx["feedback_id"].isna()
-        ctx.loc[none, ["fits", "not_fit_reason"]] = [
-            False, f"no negative feedback in the last {APOLOGY_LOOKBACK_DAYS} days"]
-    elif template == "points_expiring":
-        pts = expiring_points(session=session, customer_ids=ids, now=now)
-        ctx = ctx.join(pts)
-        ctx["expiring_points"] = ctx["expiring_points"].fillna(0).astype(int)
-        ctx["balance"] = ctx["balance"].fillna(0).astype(int)
-        none = ctx["expiring_points"] <= 0
-        ctx.loc[none, ["fits", "not_fit_reason"]] = [
-            False, f"no points expiring in the next {POINTS_EXPIRY_WINDOW_DAYS} days"]
-        ctx["point_value"] = settings.point_value
-    elif template == "vip_thanks":
-        vip = (ctx["segment"].fillna("").str.lower().str.contains("vip")
-               | (ctx["order_count"] >= VIP_MIN_ORDERS))
-        ctx.loc[~vip, ["fits", "not_fit_reason"]] = [
-            False, f"not a VIP (segment 'vip' or {VIP_MIN_ORDERS}+ orders)"]
-    ctx["fits"] = ctx["fits"].astype(bool)
+    return ctx
+
+
+def _refill_context(session: Session, ctx: pd.DataFrame, ids: list[int], now: datetime) -> pd.DataFrame:
+    """`ctx` with the product due for a refill first (sku, product, replenishment_days,
+    last_bought_at, due_at); fits only when one is due within REFILL_LOOKAHEAD_DAYS."""
+    lines = _read(session, select(Order.customer_id, OrderLine.sku, Product.name.label("product"),
+                                  Product.replenishment_days,
+                                  func.max(Order.ordered_at).label("last_bought_at"))
+                  .join(Order, Order.id == OrderLine.order_id)
+                  .join(Product, Product.sku == OrderLine.sku)
+                  .where(col(Product.replenishment_days).is_not(None), Order.ordered_at <= now)
+                  .group_by(Order.customer_id, OrderLine.sku, Product.name, Product.replenishment_days),
+                  ids, col(Order.customer_id),
+                  ["customer_id", "sku", "product", "replenishment_days", "last_bought_at"])
+    if not lines.empty:
+        lines["last_bought_at"] = pd.to_datetime(lines["last_bought_at"])
+        lines["due_at"] = lines["last_bought_at"] + pd.to_timedelta(lines["replenishment_days"], unit="D")
+        first = (lines.sort_values(["due_at", "sku"]).groupby("customer_id").head(1)
+                 .set_index("customer_id"))
+        ctx = ctx.join(first[["sku", "product", "replenishment_days", "last_bought_at", "due_at"]])
+    else:
+        for c in ("sku", "product", "replenishment_days", "last_bought_at", "due_at"):
+            ctx[c] = None
+    due = pd.to_datetime(ctx["due_at"])
+    none = due.isna()
+    ctx.loc[none, ["fits", "not_fit_reason"]] = [
+        False, "buys nothing with a replenishment interval"]
+    later = ~none & (due > pd.Timestamp(now) + pd.Timedelta(days=REFILL_LOOKAHEAD_DAYS))
+    ctx.loc[later, ["fits", "not_fit_reason"]] = [
+        False, f"no product due for a refill in the next {REFILL_LOOKAHEAD_DAYS} days"]
+    return ctx
+
+
+def _apology_context(session: Session, ctx: pd.DataFrame, ids: list[int], now: datetime,
+                     feedback_id: int | None) -> pd.DataFrame:
+    """`ctx` with the answer to apologise for (the given one, else the latest flagged or 0-6 one
+    within APOLOGY_LOOKBACK_DAYS). Raises OutreachError when `feedback_id` is another customer's."""
+    stmt = select(Feedback.id.label("feedback_id"), Feedback.customer_id, Feedback.submitted_at,
+                  Feedback.nps_score, Feedback.channel)
+    if feedback_id is not None:
+        stmt = stmt.where(Feedback.id == feedback_id)
+    else:
+        stmt = stmt.where((col(Feedback.flagged)) | (col(Feedback.nps_score) <= 6),
+                          Feedback.submitted_at > now - timedelta(days=APOLOGY_LOOKBACK_DAYS),
+                          Feedback.submitted_at <= now)
+    fb = _read(session, stmt, ids, col(Feedback.customer_id),
+               ["feedback_id", "customer_id", "submitted_at", "nps_score", "channel"])
+    if feedback_id is not None and len(ids) == 1 and fb.empty:
+        raise OutreachError(f"feedback {feedback_id} does not belong to this customer")
+    if not fb.empty:
+        fb = fb.sort_values("submitted_at").groupby("customer_id").tail(1).set_index("customer_id")
+        ctx = ctx.join(fb)
+    else:
+        for c in ("feedback_id", "submitted_at", "nps_score", "channel"):
+            ctx[c] = None
+    none = ctx["feedback_id"].isna()
+    ctx.loc[none, ["fits", "not_fit_reason"]] = [
+        False, f"no negative feedback in the last {APOLOGY_LOOKBACK_DAYS} days"]
+    return ctx
+
+
+def _points_context(session: Session, ctx: pd.DataFrame, ids: list[int], now: datetime,
+                    settings: Settings) -> pd.DataFrame:
+    """`ctx` with the points balance and those expiring (core.loyalty's rules) and the point
+    value; fits only with points expiring within POINTS_EXPIRY_WINDOW_DAYS."""
+    pts = expiring_points(session=session, customer_ids=ids, now=now)
+    ctx = ctx.join(pts)
+    ctx["expiring_points"] = ctx["expiring_points"].fillna(0).astype(int)
+    ctx["balance"] = ctx["balance"].fillna(0).astype(int)
+    none = ctx["expiring_points"] <= 0
+    ctx.loc[none, ["fits", "not_fit_reason"]] = [
+        False, f"no points expiring in the next {POINTS_EXPIRY_WINDOW_DAYS} days"]
+    ctx["point_value"] = settings.point_value
     return ctx
 
 
