@@ -47,6 +47,40 @@ from db.models import Customer, ModelRun, ScoreSnapshot
 log = logging.getLogger(__name__)
 
 
+def _model_churn(frames: Frames, features: pd.DataFrame, *, as_of: date, h: int, first: date, cutoffs: list[date],
+                 info: dict[str, Any], say: Progress) -> tuple[np.ndarray, dict[str, float] | None]:
+    """Churn probabilities from the model trained on `cutoffs` (after the backtest, both noted in
+    `info`), with health weights fitted on the newest cut-off; the rule-based score and default
+    weights (None) when training fails."""
+    weights: dict[str, float] | None = None
+    say(0.25, "backtest: training on an earlier window, testing on the latest full horizon")
+    t0 = time.perf_counter()
+    try:
+        info["backtest"] = backtest(frames, as_of=as_of, horizon_days=h, first_order=first)
+    except ScoringError as exc:
+        info["backtest"] = {"skipped": str(exc)}
+    info["backtest_seconds"] = round(time.perf_counter() - t0, 1)
+    say(0.55, "training the churn model on cut-offs " + ", ".join(c.isoformat() for c in cutoffs))
+    try:
+        model = fit_churn_model(frames, cutoffs=cutoffs, horizon_days=h)
+    except ScoringError as exc:
+        info["method"] = "rules"
+        info["reason"] = f"Rule-based score: {exc}."
+        churn = rule_based_churn(features, horizon_days=h)
+    else:
+        info["method"] = "model"
+        info["train_cutoffs"] = [c.isoformat() for c in model.cutoffs]
+        info["n_train"] = model.n_train
+        info["train_churn_share"] = round(model.base_rate, 4)
+        churn = model.predict(features)
+        # Health weights from the newest fully observed cut-off: who did order in the H days after.
+        newest = max(cutoffs)
+        past = customer_features(frames, cutoff=newest, horizon_days=h)
+        stayed = 1 - churn_labels(frames, cutoff=newest, horizon_days=h, index=past.index).to_numpy()
+        weights = fit_health_weights(health_components(past, horizon_days=h), stayed)
+    return churn, weights
+
+
 def score_frame(frames: Frames, *, as_of: date, horizon_days: int,
                 progress: Progress | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Scores for every customer at `as_of` plus the model run's description (no writes).
@@ -80,31 +114,8 @@ def score_frame(frames: Frames, *, as_of: date, horizon_days: int,
         say(0.5, info["reason"])
         churn = rule_based_churn(features, horizon_days=h)
     else:
-        say(0.25, "backtest: training on an earlier window, testing on the latest full horizon")
-        t0 = time.perf_counter()
-        try:
-            info["backtest"] = backtest(frames, as_of=as_of, horizon_days=h, first_order=first)
-        except ScoringError as exc:
-            info["backtest"] = {"skipped": str(exc)}
-        info["backtest_seconds"] = round(time.perf_counter() - t0, 1)
-        say(0.55, "training the churn model on cut-offs " + ", ".join(c.isoformat() for c in cutoffs))
-        try:
-            model = fit_churn_model(frames, cutoffs=cutoffs, horizon_days=h)
-        except ScoringError as exc:
-            info["method"] = "rules"
-            info["reason"] = f"Rule-based score: {exc}."
-            churn = rule_based_churn(features, horizon_days=h)
-        else:
-            info["method"] = "model"
-            info["train_cutoffs"] = [c.isoformat() for c in model.cutoffs]
-            info["n_train"] = model.n_train
-            info["train_churn_share"] = round(model.base_rate, 4)
-            churn = model.predict(features)
-            # Health weights from the newest fully observed cut-off: who did order in the H days after.
-            newest = max(cutoffs)
-            past = customer_features(frames, cutoff=newest, horizon_days=h)
-            stayed = 1 - churn_labels(frames, cutoff=newest, horizon_days=h, index=past.index).to_numpy()
-            weights = fit_health_weights(health_components(past, horizon_days=h), stayed)
+        churn, weights = _model_churn(frames, features, as_of=as_of, h=h, first=first, cutoffs=cutoffs,
+                                      info=info, say=say)
 
     say(0.75, f"health scores, drivers and value at risk for {n_customers:,} customers")
     settings = get_settings()
