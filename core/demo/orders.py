@@ -123,20 +123,17 @@ def _order_times(rng: np.random.Generator, cust: pd.DataFrame, clock: tuple[np.n
     return group, np.minimum(x, grid[-1] - 1e-6)
 
 
-def _orders(rng: np.random.Generator, cust: pd.DataFrame, prod: pd.DataFrame, horizon: int, start: date,
-            first_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    clock = _effective_clock(start, horizon)
-    group, x = _order_times(rng, cust, clock)
-    t = np.round(x * DAY_S).astype("int64")  # seconds since the history's start
-    order = np.lexsort((group, t))
-    group, t, x = group[order], t[order], x[order]
-    n_orders = len(t)
-    n_cust = len(cust)
+OFFER_CODES = np.array([None, "WELCOME10", "HOLIDAY20", "SPRING15", "COMEBACK15", "REFILL5"], dtype=object)
+OFFER_DISCOUNTS = np.array([0.0, 0.10, 0.20, 0.15, 0.15, 0.05])
+
+
+def _basket_lines(rng: np.random.Generator, cust: pd.DataFrame, prod: pd.DataFrame, group: np.ndarray,
+                  x: np.ndarray, *, business: np.ndarray, vip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lines (order row, product row) drawn from each customer's usual basket, plus the odd
+    extra product; duplicates are removed later."""
+    n_cust, n_orders = len(cust), len(x)
     kind = cust["kind_code"].to_numpy()
     seg = cust["segment"].to_numpy()
-    business = (seg == "small_business")[group]
-    vip = (kind == VIP)[group]
-
     # Each customer's usual basket: a handful of consumables drawn by popularity (Gumbel top-k).
     pool = np.flatnonzero(prod["replenishment_days"].fillna(999).to_numpy() <= 60)
     extras = np.setdiff1d(np.arange(len(prod)), pool)
@@ -157,8 +154,12 @@ def _orders(rng: np.random.Generator, cust: pd.DataFrame, prod: pd.DataFrame, ho
     e_prod = rng.choice(extras, size=len(e_orders), p=w[extras] / w[extras].sum())
     o_idx = np.r_[o_idx, e_orders]
     p_idx = np.r_[p_idx, e_prod]
+    return o_idx, p_idx
 
-    # The leaking batch: for months afterwards many customers buy an alternative instead.
+
+def _incident_swaps(rng: np.random.Generator, prod: pd.DataFrame, x: np.ndarray, o_idx: np.ndarray,
+                    p_idx: np.ndarray, horizon: int) -> np.ndarray:
+    """Product rows after the leaking batch: for months afterwards many buy an alternative."""
     sku = prod["sku"].to_numpy()
     incident_x = horizon - INCIDENT_DAYS_AGO
     inc_p = int(np.flatnonzero(sku == INCIDENT_SKU)[0])
@@ -168,7 +169,53 @@ def _orders(rng: np.random.Generator, cust: pd.DataFrame, prod: pd.DataFrame, ho
     recovering = np.clip((lx - incident_x - 10) / 100.0, 0, 1)
     swap = after & (rng.random(len(p_idx)) < 0.65 * (1 - recovering) + 0.05)
     p_idx = np.where(swap, alt[rng.integers(0, len(alt), len(p_idx))], p_idx)
+    return p_idx
 
+
+def _offer_codes(rng: np.random.Generator, cust: pd.DataFrame, group: np.ndarray, x: np.ndarray,
+                 start: date) -> np.ndarray:
+    """Per order, an index into OFFER_CODES (0: none)."""
+    n_orders = len(x)
+    # Offer codes: a welcome code on some first orders, holiday and spring campaigns, a
+    # come-back code after a long gap, and the odd refill voucher.
+    first_of_customer = np.r_[True, np.diff(np.sort(group, kind="stable")) != 0]
+    by_cust = np.argsort(group, kind="stable")
+    is_first = np.zeros(n_orders, dtype=bool)
+    is_first[by_cust[first_of_customer]] = True
+    gap_days = np.zeros(n_orders)
+    gx = x[by_cust]
+    prev_gap = np.r_[0.0, np.diff(gx)]
+    prev_gap[first_of_customer] = 0.0
+    gap_days[by_cust] = prev_gap
+    doy = _day_of_year(start, np.floor(x))
+    r = rng.random(n_orders)
+    code = np.select(
+        [is_first & (r < 0.3),
+         (doy >= 318) & (doy <= 358) & (r < 0.22),
+         (doy >= 90) & (doy <= 120) & (r < 0.12),
+         (gap_days > 2.2 * cust["cadence"].to_numpy()[group]) & (gap_days > 60) & (r < 0.35),
+         r < 0.025],
+        [1, 2, 3, 4, 5], 0)
+    return code
+
+
+def _orders(rng: np.random.Generator, cust: pd.DataFrame, prod: pd.DataFrame, horizon: int, start: date,
+            first_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    clock = _effective_clock(start, horizon)
+    group, x = _order_times(rng, cust, clock)
+    t = np.round(x * DAY_S).astype("int64")  # seconds since the history's start
+    order = np.lexsort((group, t))
+    group, t, x = group[order], t[order], x[order]
+    n_orders = len(t)
+    kind = cust["kind_code"].to_numpy()
+    seg = cust["segment"].to_numpy()
+    business = (seg == "small_business")[group]
+    vip = (kind == VIP)[group]
+
+    o_idx, p_idx = _basket_lines(rng, cust, prod, group, x, business=business, vip=vip)
+    p_idx = _incident_swaps(rng, prod, x, o_idx, p_idx, horizon)
+    sku = prod["sku"].to_numpy()
+    inc_p = int(np.flatnonzero(sku == INCIDENT_SKU)[0])
     # One line per product per order.
     key = o_idx * len(prod) + p_idx
     _, first_pos = np.unique(key, return_index=True)
@@ -183,33 +230,12 @@ def _orders(rng: np.random.Generator, cust: pd.DataFrame, prod: pd.DataFrame, ho
                    1 + (rng.random(n_lines_total) < 0.18) + (rng.random(n_lines_total) < 0.05))
     qty = np.where(vip[o_idx] & ~b_line, qty + (rng.random(n_lines_total) < 0.3), qty).astype("int64")
 
-    # Offer codes: a welcome code on some first orders, holiday and spring campaigns, a
-    # come-back code after a long gap, and the odd refill voucher.
-    first_of_customer = np.r_[True, np.diff(np.sort(group, kind="stable")) != 0]
-    by_cust = np.argsort(group, kind="stable")
-    is_first = np.zeros(n_orders, dtype=bool)
-    is_first[by_cust[first_of_customer]] = True
-    gap_days = np.zeros(n_orders)
-    gx = x[by_cust]
-    prev_gap = np.r_[0.0, np.diff(gx)]
-    prev_gap[first_of_customer] = 0.0
-    gap_days[by_cust] = prev_gap
-    doy = _day_of_year(start, np.floor(x))
-    r = rng.random(n_orders)
-    codes = np.array([None, "WELCOME10", "HOLIDAY20", "SPRING15", "COMEBACK15", "REFILL5"], dtype=object)
-    discount = np.array([0.0, 0.10, 0.20, 0.15, 0.15, 0.05])
-    code = np.select(
-        [is_first & (r < 0.3),
-         (doy >= 318) & (doy <= 358) & (r < 0.22),
-         (doy >= 90) & (doy <= 120) & (r < 0.12),
-         (gap_days > 2.2 * cust["cadence"].to_numpy()[group]) & (gap_days > 60) & (r < 0.35),
-         r < 0.025],
-        [1, 2, 3, 4, 5], 0)
+    code = _offer_codes(rng, cust, group, x, start)
 
     # Prices in cents: list price, about 7 % lower three years ago, less the offer.
     list_cents = np.round(prod["unit_price"].to_numpy() * 100)
     inflation = 1 - 0.07 * (horizon - x[o_idx]) / horizon
-    cents = np.round(list_cents[p_idx] * inflation * (1 - discount[code[o_idx]])).astype("int64")
+    cents = np.round(list_cents[p_idx] * inflation * (1 - OFFER_DISCOUNTS[code[o_idx]])).astype("int64")
     total_cents = np.bincount(o_idx, weights=qty * cents, minlength=n_orders).astype("int64")
 
     ids = np.arange(first_id, first_id + n_orders)
@@ -221,7 +247,7 @@ def _orders(rng: np.random.Generator, cust: pd.DataFrame, prod: pd.DataFrame, ho
         "x": x,
         "t": t,
         "total_cents": total_cents,
-        "offer_code": codes[code],
+        "offer_code": OFFER_CODES[code],
         "has_incident": np.zeros(n_orders, dtype=bool),
         "product_row": p_idx[np.searchsorted(o_idx, np.arange(n_orders))],
         "gadget_row": -1,
