@@ -54,72 +54,14 @@ def _compose(templates: np.ndarray, products: np.ndarray, openers: np.ndarray, c
     return np.strings.add(text, closers)
 
 
-def _feedback(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame, prod: pd.DataFrame,
-              horizon: int, first_id: int) -> pd.DataFrame:
-    n_cust = len(cust)
-    n_orders = len(orders)
-    kind = cust["kind_code"].to_numpy()
-    ox = orders["x"].to_numpy()
-    orow = orders["customer_row"].to_numpy()
-    okind = kind[orow]
-    incident_x = horizon - INCIDENT_DAYS_AGO
-    in_window = (ox >= incident_x) & (ox < incident_x + INCIDENT_WINDOW_DAYS)
-    incident = orders["has_incident"].to_numpy() & in_window
-
-    # About three answers per customer: post-purchase surveys on a share of the orders.
-    target = 3.0 * n_cust
-    p_survey = min(0.9, 0.975 * target / max(n_orders, 1))
-    p = np.where(incident, 0.75, p_survey)
-    picked = np.flatnonzero(rng.random(n_orders) < p)
-    m = len(picked)
-    fx = ox[picked] + rng.uniform(0.8, 12, m)
-    late = fx >= horizon
-    fx[late] = ox[picked][late] + (horizon - ox[picked][late]) * rng.uniform(0.1, 0.95, late.sum())
-    fk = okind[picked]
-    f_inc = incident[picked]
-
-    # Where the customer is in their own story: declining and lapsed customers sour over time.
-    life0 = cust["first_x"].to_numpy()[orow[picked]]
-    life1 = np.minimum(cust["end_x"].to_numpy()[orow[picked]], horizon)
-    frac = np.clip((ox[picked] - life0) / np.maximum(life1 - life0, 1), 0, 1)
-    mean = (NPS_MEAN[fk] - np.where(fk == DECLINING, 3.2 * frac, 0)
-            - np.where(fk == LAPSED, 3.6 * frac ** 2, 0))
-    problem = (rng.random(m) < PROBLEM_CHANCE[fk] + np.where(fk == DECLINING, 0.2 * frac, 0)
-               + np.where(fk == LAPSED, 0.3 * frac ** 2, 0))
-    topic_p = COMPLAINT_TOPIC_SHARES / COMPLAINT_TOPIC_SHARES.sum()
-    topic = rng.choice(len(COMPLAINT_TOPICS), m, p=topic_p)
+def _about_products(rng: np.random.Generator, prod: pd.DataFrame, product_row: np.ndarray, *,
+                    problem: np.ndarray, topic: np.ndarray, incident: np.ndarray,
+                    gadget_row: np.ndarray) -> np.ndarray:
+    """Per answer, how the customer calls the product its comment talks about."""
+    f_inc = incident
+    n = len(product_row)
     leak = COMPLAINT_TOPICS.index("leak")
     broken = COMPLAINT_TOPICS.index("broken")
-    gadget_row = orders["gadget_row"].to_numpy()[picked]
-    topic = np.where((topic == broken) & (gadget_row < 0), COMPLAINT_TOPICS.index("plain"), topic)
-    inc_problem = f_inc & (rng.random(m) < 0.85)
-    problem |= inc_problem
-    topic = np.where(inc_problem, leak, topic)
-    score = np.clip(np.round(rng.normal(mean, 1.3)), 0, 10).astype("int64")
-    detractor = np.array([0, 1, 2, 3, 4, 5, 6])
-    det_score = rng.choice(detractor, m, p=np.array([10, 9, 13, 16, 17, 18, 17]) / 100)
-    score = np.where(problem, det_score, score)
-
-    # Anonymous web answers (customer unknown): 2 % on top.
-    n_anon = int(round(0.02 * m))
-    ax = rng.uniform(0, horizon - 0.01, n_anon)
-    a_score = np.clip(np.round(rng.normal(7.4, 2.2, n_anon)), 0, 10).astype("int64")
-    a_problem = a_score <= 4
-    a_topic = rng.choice(len(COMPLAINT_TOPICS), n_anon, p=topic_p)
-    a_topic = np.where(a_topic == broken, COMPLAINT_TOPICS.index("plain"), a_topic)
-
-    fx = np.r_[fx, ax]
-    score = np.r_[score, a_score]
-    problem = np.r_[problem, a_problem]
-    topic = np.r_[topic, a_topic]
-    customer_id = np.r_[orders["customer_id"].to_numpy()[picked].astype(float), np.full(n_anon, np.nan)]
-    product_row = np.r_[orders["product_row"].to_numpy()[picked], rng.integers(0, len(prod), n_anon)]
-    gadget_row = np.r_[gadget_row, np.full(n_anon, -1)]
-    f_inc = np.r_[f_inc & problem[:m], np.zeros(n_anon, dtype=bool)]
-    channel = np.array(CHANNELS, dtype=object)[rng.choice(len(CHANNELS), m + n_anon, p=CHANNEL_SHARES)]
-    channel[m:] = "web"
-    n = m + n_anon
-
     # The product a comment talks about: the one ordered, or one that fits the complaint.
     short = prod["short"].to_numpy().astype(object)
     traits = prod["traits"].to_numpy().astype(str)
@@ -135,6 +77,15 @@ def _feedback(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame
     about = np.where(problem & (topic == broken) & (gadget_row >= 0), gadget_row, about)
     products = short[about]
 
+    return products
+
+
+def _comments(rng: np.random.Generator, *, problem: np.ndarray, score: np.ndarray, topic: np.ndarray,
+              products: np.ndarray, incident: np.ndarray) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray]:
+    """Per answer, the comment (None for some) and the NPS score (missing for a few that carry a
+    comment only)."""
+    f_inc = incident
+    n = len(score)
     # Tone follows the score: praise from promoters, mild words from passives, complaints below.
     templates = np.full(n, "", dtype=_S)
     openers = np.full(n, "", dtype=_S)
@@ -164,6 +115,92 @@ def _feedback(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame
     no_score = keep_comment & (rng.random(n) < 0.03)
     nps = pd.array(score, dtype="Int64")
     nps[no_score] = pd.NA
+
+    return comments, nps
+
+
+def _scores(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame, picked: np.ndarray, *,
+            horizon: int, incident: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For the surveyed orders `picked`: whether the answer is about a problem, its complaint
+    topic, the NPS score (0-10) and the order's gadget product row (-1: none)."""
+    f_inc = incident
+    m = len(picked)
+    ox = orders["x"].to_numpy()
+    orow = orders["customer_row"].to_numpy()
+    fk = cust["kind_code"].to_numpy()[orow][picked]
+    # Where the customer is in their own story: declining and lapsed customers sour over time.
+    life0 = cust["first_x"].to_numpy()[orow[picked]]
+    life1 = np.minimum(cust["end_x"].to_numpy()[orow[picked]], horizon)
+    frac = np.clip((ox[picked] - life0) / np.maximum(life1 - life0, 1), 0, 1)
+    mean = (NPS_MEAN[fk] - np.where(fk == DECLINING, 3.2 * frac, 0)
+            - np.where(fk == LAPSED, 3.6 * frac ** 2, 0))
+    problem = (rng.random(m) < PROBLEM_CHANCE[fk] + np.where(fk == DECLINING, 0.2 * frac, 0)
+               + np.where(fk == LAPSED, 0.3 * frac ** 2, 0))
+    topic_p = COMPLAINT_TOPIC_SHARES / COMPLAINT_TOPIC_SHARES.sum()
+    topic = rng.choice(len(COMPLAINT_TOPICS), m, p=topic_p)
+    leak = COMPLAINT_TOPICS.index("leak")
+    broken = COMPLAINT_TOPICS.index("broken")
+    gadget_row = orders["gadget_row"].to_numpy()[picked]
+    topic = np.where((topic == broken) & (gadget_row < 0), COMPLAINT_TOPICS.index("plain"), topic)
+    inc_problem = f_inc & (rng.random(m) < 0.85)
+    problem |= inc_problem
+    topic = np.where(inc_problem, leak, topic)
+    score = np.clip(np.round(rng.normal(mean, 1.3)), 0, 10).astype("int64")
+    detractor = np.array([0, 1, 2, 3, 4, 5, 6])
+    det_score = rng.choice(detractor, m, p=np.array([10, 9, 13, 16, 17, 18, 17]) / 100)
+    score = np.where(problem, det_score, score)
+    return problem, topic, score, gadget_row
+
+
+def _feedback(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame, prod: pd.DataFrame,
+              horizon: int, first_id: int) -> pd.DataFrame:
+    n_cust = len(cust)
+    n_orders = len(orders)
+    ox = orders["x"].to_numpy()
+    incident_x = horizon - INCIDENT_DAYS_AGO
+    in_window = (ox >= incident_x) & (ox < incident_x + INCIDENT_WINDOW_DAYS)
+    incident = orders["has_incident"].to_numpy() & in_window
+
+    # About three answers per customer: post-purchase surveys on a share of the orders.
+    target = 3.0 * n_cust
+    p_survey = min(0.9, 0.975 * target / max(n_orders, 1))
+    p = np.where(incident, 0.75, p_survey)
+    picked = np.flatnonzero(rng.random(n_orders) < p)
+    m = len(picked)
+    fx = ox[picked] + rng.uniform(0.8, 12, m)
+    late = fx >= horizon
+    fx[late] = ox[picked][late] + (horizon - ox[picked][late]) * rng.uniform(0.1, 0.95, late.sum())
+    f_inc = incident[picked]
+
+    problem, topic, score, gadget_row = _scores(rng, cust, orders, picked, horizon=horizon, incident=f_inc)
+    topic_p = COMPLAINT_TOPIC_SHARES / COMPLAINT_TOPIC_SHARES.sum()
+    broken = COMPLAINT_TOPICS.index("broken")
+
+    # Anonymous web answers (customer unknown): 2 % on top.
+    n_anon = int(round(0.02 * m))
+    ax = rng.uniform(0, horizon - 0.01, n_anon)
+    a_score = np.clip(np.round(rng.normal(7.4, 2.2, n_anon)), 0, 10).astype("int64")
+    a_problem = a_score <= 4
+    a_topic = rng.choice(len(COMPLAINT_TOPICS), n_anon, p=topic_p)
+    a_topic = np.where(a_topic == broken, COMPLAINT_TOPICS.index("plain"), a_topic)
+
+    fx = np.r_[fx, ax]
+    score = np.r_[score, a_score]
+    problem = np.r_[problem, a_problem]
+    topic = np.r_[topic, a_topic]
+    customer_id = np.r_[orders["customer_id"].to_numpy()[picked].astype(float), np.full(n_anon, np.nan)]
+    product_row = np.r_[orders["product_row"].to_numpy()[picked], rng.integers(0, len(prod), n_anon)]
+    gadget_row = np.r_[gadget_row, np.full(n_anon, -1)]
+    f_inc = np.r_[f_inc & problem[:m], np.zeros(n_anon, dtype=bool)]
+    channel = np.array(CHANNELS, dtype=object)[rng.choice(len(CHANNELS), m + n_anon, p=CHANNEL_SHARES)]
+    channel[m:] = "web"
+    n = m + n_anon
+
+    products = _about_products(rng, prod, product_row, problem=problem, topic=topic, incident=f_inc,
+                               gadget_row=gadget_row)
+
+    comments, nps = _comments(rng, problem=problem, score=score, topic=topic, products=products,
+                               incident=f_inc)
 
     order = np.lexsort((customer_id, fx))
     ids = np.arange(first_id, first_id + n)
