@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -281,7 +282,7 @@ def _send_one(engine: Engine | Connection, msg: Message, sender, *, settings: Se
 
 def deliver(*, engine: Engine, once: bool, now: datetime | None = None, settings: Settings | None = None,
             poll_seconds: float = 5.0, stop: threading.Event | None = None,
-            on_pass=None) -> DeliveryReport:
+            on_pass: Callable[[DeliveryReport], None] | None = None) -> DeliveryReport:
     """Run the worker: one pass with `once`, else pass after pass every `poll_seconds`
     until `stop` is set (the CLI sets it on Ctrl-C / SIGTERM, after the current message).
 

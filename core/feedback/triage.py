@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
@@ -27,6 +28,9 @@ from core.feedback.access import (
 from core.feedback.inbox import get_item
 from core.roles import NotAllowed, Role, can_view, parse_roles
 from db.models import Feedback, StaffUser, utcnow
+
+if TYPE_CHECKING:  # the outreach area imports this one's tables only, never this module
+    from core.outreach.rules import TriggerResult
 
 # ---------------------------------------------------------------- triage
 
@@ -263,7 +267,7 @@ def flag_by_hand(*, session: Session, feedback_id: int, actor: str, roles: Itera
 
 
 def send_apology(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Role | str],
-                 now: datetime | None = None):  # noqa: ANN201 - core.outreach.TriggerResult
+                 now: datetime | None = None) -> TriggerResult:
     """Send the `apology` outreach for one item, through the outreach rules (consent,
     frequency cap, idempotent: one apology per item however often it is clicked).
 

@@ -173,8 +173,6 @@ def _ranked(sent: dict[str, np.ndarray], components: pd.DataFrame, *, weights: d
     return out
 
 
-
-
 def expected_annual_value(features: pd.DataFrame, *, horizon_days: int) -> np.ndarray:
     """See VALUE_EXPLANATION."""
     tenure = features["days_since_first_order"].to_numpy(float)

@@ -46,7 +46,11 @@ def _task_for(session: Session, task_id: int, *, actor: str, roles: frozenset[Ro
 
 def snooze_task(*, session: Session, task_id: int, until: date, reason: str, actor: str,
                 roles: frozenset[Role], today: date | None = None) -> Task:
-    """Hide the task from My work until `until` (a later day), with a reason; audited."""
+    """Hide the task from My work until `until` (a later day), with a reason; audited.
+
+    Raises TaskNotFound for an unknown task; TaskError when it is closed, someone else's (for a
+    non-admin), `until` is not after today, or the reason is empty.
+    """
     today = today or datetime.now(UTC).date()
     task = _task_for(session, task_id, actor=actor, roles=roles)
     if until <= today:
@@ -66,7 +70,11 @@ def snooze_task(*, session: Session, task_id: int, until: date, reason: str, act
 
 
 def reassign_task(*, session: Session, task_id: int, to: str, actor: str, roles: frozenset[Role]) -> Task:
-    """Give the task to another staff user (who must exist, be enabled and able to own tasks); audited."""
+    """Give the task to another staff user (who must exist, be enabled and able to own tasks); audited.
+
+    Raises TaskNotFound for an unknown task; TaskError when it is closed, someone else's (for a
+    non-admin), or `to` is not an enabled account manager, support lead or admin.
+    """
     task = _task_for(session, task_id, actor=actor, roles=roles)
     if to not in staff_for_tasks(session=session):
         raise TaskError(f"{to!r} is not an enabled account manager, support lead or admin")
@@ -84,7 +92,11 @@ def reassign_task(*, session: Session, task_id: int, to: str, actor: str, roles:
 def close_task(*, session: Session, task_id: int, outcome: str, actor: str, roles: frozenset[Role],
                note: str = "", now: datetime | None = None) -> Task:
     """Close the task with an outcome (OUTCOMES) and an optional note; audited. Once closed,
-    its signal never makes another task; a new signal of the same kind can."""
+    its signal never makes another task; a new signal of the same kind can.
+
+    Raises TaskNotFound for an unknown task; TaskError for an unknown outcome, or when it is
+    closed already or someone else's (for a non-admin).
+    """
     if outcome not in OUTCOMES:
         raise TaskError(f"unknown outcome {outcome!r}; use one of: {', '.join(OUTCOMES)}")
     task = _task_for(session, task_id, actor=actor, roles=roles)
@@ -107,7 +119,11 @@ def log_call(*, session: Session, task_id: int, outcome: str, note: str, actor: 
              close: bool = True, now: datetime | None = None) -> Task:
     """Record a phone call for the task's customer (outcome "reached" or "no_answer", and a
     note) on the timeline and in the audit log as `call.log`; with `close`, the task is closed
-    with the call's outcome."""
+    with the call's outcome.
+
+    Raises TaskNotFound for an unknown task; TaskError for an outcome outside CALL_OUTCOMES, or
+    when the task is closed or someone else's (for a non-admin).
+    """
     if outcome not in CALL_OUTCOMES:
         raise TaskError(f"a call's outcome is one of: {', '.join(CALL_OUTCOMES)}; not {outcome!r}")
     task = _task_for(session, task_id, actor=actor, roles=roles)
@@ -128,7 +144,11 @@ def send_task_outreach(*, session: Session, task_id: int, actor: str, roles: fro
     """Send the task's suggested email (its reason's template, through core.outreach with all
     its rules: consent, frequency cap, idempotency) and, when it was queued, close the task as
     "offer sent". Returns the task and what happened, in words. A suppressed outreach leaves the
-    task open (the words say why)."""
+    task open (the words say why).
+
+    Raises TaskNotFound for an unknown task; TaskError when the task's reason has no email, the
+    role may not send its template, or the task is closed or someone else's (for a non-admin).
+    """
     from core.outreach import templates_for_roles, trigger_outreach
 
     task = _task_for(session, task_id, actor=actor, roles=roles)
@@ -157,7 +177,11 @@ def create_call_task(*, session: Session, customer_id: int, actor: str, roles: f
                      today: date | None = None, now: datetime | None = None) -> Task:
     """A call task for an account that cannot be emailed (offered on the account page instead of
     an email): assigned to the person asking, due in CALL_TASK_SLA_DAYS days; audited. An open
-    call task for the customer is returned as it is (one open task per customer and reason)."""
+    call task for the customer is returned as it is (one open task per customer and reason).
+
+    Raises TaskNotFound for an unknown customer; TaskError when the customer has no phone
+    number.
+    """
     require_personal_data(roles)
     today = today or datetime.now(UTC).date()
     now = now or utcnow()

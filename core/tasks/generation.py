@@ -183,9 +183,12 @@ class GenerateReport:
 
     @property
     def total_created(self) -> int:
+        """Tasks made by this run, over every rule."""
         return sum(self.created.values())
 
     def summary(self) -> str:
+        """The report in words for the command line: the total, then per rule that ran how many
+        tasks are new and how many signals already had one."""
         parts = [f"{REASON_LABELS[r]}: {self.created.get(r, 0):,} new, {self.already.get(r, 0):,} already had a task"
                  for r in REASONS if r in self.created]
         return f"tasks as of {self.as_of}: {self.total_created:,} new\n  " + "\n  ".join(parts)
@@ -202,7 +205,11 @@ def generate_tasks(*, session: Session, as_of: date | None = None, actor: str = 
     tasks that do not exist yet, each audited as `task.create`. Idempotent: a signal that
     already has a task (open or closed), or a customer with an open task for the same
     reason, gets nothing new. Safe to run twice at once (the unique keys decide; the loser
-    retries and finds everything made)."""
+    retries and finds everything made).
+
+    Raises the database's IntegrityError when a concurrent run still collides on the third
+    attempt (each attempt rolls back).
+    """
     as_of = as_of or datetime.now(UTC).date()
     now = now or utcnow()
     for attempt in range(3):

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlmodel import Session
 
 from core.config import get_settings
@@ -44,9 +44,12 @@ def contactability(*, email_opt_in: bool, email: str | None, phone: str | None) 
     return "none"
 
 
-def contact_clause(kind: str):  # noqa: ANN201 - a SQL expression on Customer
+def contact_clause(kind: str) -> ColumnElement[bool]:
     """SQL for the contactability filters: "email" (may be emailed), "phone" (has a phone
-    number to call), "none" (neither)."""
+    number to call), "none" (neither).
+
+    Raises TaskError for any other `kind`.
+    """
     email_ok = and_(Customer.email_opt_in.is_(True), Customer.email.is_not(None), Customer.email != "")
     phone_ok = and_(Customer.phone.is_not(None), Customer.phone != "")
     if kind == "email":

@@ -123,7 +123,11 @@ def _coerce(reason: str, name: str, value: Any) -> Any:
 
 def save_task_rules(*, session: Session, rules: dict[str, dict[str, Any]], actor: str) -> dict[str, dict[str, Any]]:
     """Validate and store the rules (unknown rule or parameter names are refused); audited
-    as `task.rules` with the values before and after. Returns the rules now in force."""
+    as `task.rules` with the values before and after. Returns the rules now in force.
+
+    Raises TaskError for an unknown rule or parameter name, and (core.tasks.rules._coerce) for a
+    value of the wrong type or out of range; nothing is stored then.
+    """
     before = task_rules(session=session)
     clean: dict[str, dict[str, Any]] = {}
     for reason, params in rules.items():
