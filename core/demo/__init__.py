@@ -59,7 +59,6 @@ from core.demo.story import (  # noqa: F401
     OWNERS,
     PLAIN_CLOSERS,
     PLAIN_OPENERS,
-    POINTS_EXPIRY_MONTHS,
     PRAISE,
     PRAISE_CLOSERS,
     PRAISE_OPENERS,

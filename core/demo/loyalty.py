@@ -8,14 +8,56 @@ import pandas as pd
 from core.config import get_settings
 from core.demo.arrays import _add_months, _ext_ids, _frame, _group_index
 from core.demo.story import DAY_S, LOYALTY_MEMBER, NEVER_DEMO, REDEEM_CHANCE
+from core.loyalty import missing_expiries
 
 
 def _loyalty(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame, feedback: pd.DataFrame,
              origin: np.datetime64, horizon: int, first_id: int) -> pd.DataFrame:
     """Earn on orders, goodwill after incident complaints, redemptions chosen so they never
-    exceed the balance at that moment, and the expiries that follow from oldest-first use."""
-    kind = cust["kind_code"].to_numpy()
-    member = rng.random(len(cust)) < LOYALTY_MEMBER[kind]
+    exceed the balance at that moment, and the expiries that core.loyalty computes from them."""
+    ev = _credits(rng, cust, orders, feedback, horizon)
+    if len(ev["t"]) == 0:
+        return pd.DataFrame(columns=["id", "external_id", "customer_id", "occurred_at", "kind", "points",
+                                     "expires_at", "order_ref", "computed"])
+    occurred = origin + ev["t"].astype("timedelta64[s]")
+    # Hearth's one expiry setting (core.loyalty reads the same): 0 means points never expire.
+    months = get_settings().points_expiry_months
+    if months > 0:
+        expires = _add_months(occurred, months)
+    else:
+        expires = np.full(len(occurred), np.datetime64(NEVER_DEMO, "s"))
+    debit = _redemptions(rng, cust, ev, (expires - origin).astype("int64"))
+    debit_t = ev["t"] + 60  # a redemption is booked a minute after the order that earned with it
+
+    cust_ids = cust["id"].to_numpy()
+    red = debit > 0
+    frame = _frame({
+        "customer_id": np.r_[cust_ids[ev["cust"]], cust_ids[ev["cust"][red]]],
+        "t": np.r_[ev["t"], debit_t[red]],
+        "kind": np.r_[np.where(ev["order"], "earn", "adjust").astype(object),
+                      np.full(red.sum(), "redeem", dtype=object)],
+        "points": np.r_[ev["pts"], -debit[red]],
+        "expires_at": np.r_[expires if months > 0 else np.full(len(expires), np.datetime64("NaT", "s")),
+                            np.full(red.sum(), np.datetime64("NaT", "s"))],
+        "order_ref": np.r_[ev["ref"], ev["ref"][red]],
+    })
+    frame = pd.concat([frame, _expiries(frame, origin, horizon)], ignore_index=True)
+    # Expiries follow from Hearth's own rule: records of it, not debits (core.loyalty).
+    frame["computed"] = frame["kind"].to_numpy() == "expire"
+    frame = frame.sort_values(["t", "customer_id"], kind="stable").reset_index(drop=True)
+    ids = np.arange(first_id, first_id + len(frame))
+    frame.insert(0, "id", ids)
+    frame.insert(1, "external_id", pd.Series(_ext_ids("L", ids, 7), dtype=object))
+    frame["occurred_at"] = origin + frame["t"].to_numpy().astype("timedelta64[s]")
+    return frame.drop(columns="t")
+
+
+def _credits(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame, feedback: pd.DataFrame,
+             horizon: int) -> dict[str, np.ndarray]:
+    """The members' credits sorted by customer and time: points earned on each order (1 per
+    currency unit) and 200 goodwill points after an incident complaint. Keys: cust (customer
+    row), t (seconds since the history's start), pts, order (earned on an order), ref (order)."""
+    member = rng.random(len(cust)) < LOYALTY_MEMBER[cust["kind_code"].to_numpy()]
     id_to_row = pd.Series(np.arange(len(cust)), index=cust["id"].to_numpy())
 
     orow = orders["customer_row"].to_numpy()
@@ -33,102 +75,73 @@ def _loyalty(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame,
     g_ok = g_t < horizon * DAY_S
     g_cust, g_t = g_cust[g_ok], g_t[g_ok]
 
-    ev_cust = np.r_[o_cust, g_cust]
-    ev_t = np.r_[o_t, g_t]
-    ev_pts = np.r_[earn_pts, np.full(len(g_t), 200, dtype="int64")]
-    ev_order = np.r_[np.ones(len(o_t), dtype=bool), np.zeros(len(g_t), dtype=bool)]
-    ev_ref = np.r_[o_ref, np.full(len(g_t), None, dtype=object)]
-    srt = np.lexsort((ev_t, ev_cust))
-    ev_cust, ev_t, ev_pts, ev_order, ev_ref = ev_cust[srt], ev_t[srt], ev_pts[srt], ev_order[srt], ev_ref[srt]
-    n_ev = len(ev_t)
-    if n_ev == 0:
-        return pd.DataFrame(columns=["id", "external_id", "customer_id", "occurred_at", "kind", "points",
-                                     "expires_at", "order_ref", "computed"])
-    _, grp = np.unique(ev_cust, return_inverse=True)
+    ev = {"cust": np.r_[o_cust, g_cust], "t": np.r_[o_t, g_t],
+          "pts": np.r_[earn_pts, np.full(len(g_t), 200, dtype="int64")],
+          "order": np.r_[np.ones(len(o_t), dtype=bool), np.zeros(len(g_t), dtype=bool)],
+          "ref": np.r_[o_ref, np.full(len(g_t), None, dtype=object)]}
+    srt = np.lexsort((ev["t"], ev["cust"]))
+    return {k: v[srt] for k, v in ev.items()}
+
+
+def _redemptions(rng: np.random.Generator, cust: pd.DataFrame, ev: dict[str, np.ndarray],
+                 e_t: np.ndarray) -> np.ndarray:
+    """Points redeemed a minute after each credit (0: none): only after an order, by the
+    customer kind's REDEEM_CHANCE, at least 200 points available, a share rounded to 50.
+
+    "Available" is a floor of the balance that needs no oldest-first bookkeeping: the credits
+    not expired at that moment minus every redemption made since the oldest of them was
+    earned (a redemption before it could only use points that have expired since). Whatever
+    order core.loyalty uses points in, the balance is at least that, so no redemption can
+    exceed it. `e_t` is each credit's expiry in seconds since the history's start."""
+    grp = np.unique(ev["cust"], return_inverse=True)[1]
     counts = np.bincount(grp)
-    _, within, g0 = _group_index(counts)
-
-    occurred = origin + ev_t.astype("timedelta64[s]")
-    # Hearth's one expiry setting (core.loyalty reads the same): 0 means points never expire.
-    months = get_settings().points_expiry_months
-    if months > 0:
-        expires = _add_months(occurred, months)
-    else:
-        expires = np.full(len(occurred), np.datetime64(NEVER_DEMO, "s"))
-    e_t = (expires - origin).astype("int64")
-    debit_t = ev_t + 60  # a redemption is booked a minute after the order that earned with it
+    _, _, g0 = _group_index(counts)
     big = np.int64(10) ** 10
-    debit_key = grp * big + debit_t
-    exp_key = grp * big + e_t
-    # Debits strictly before each lot's expiry; lots expired at or before each debit.
-    q_glob = np.searchsorted(debit_key, grp * big + e_t, side="left")
-    x_glob = np.searchsorted(exp_key, debit_key, side="right")
-    s_cum = np.cumsum(ev_pts)
-    s_at = s_cum - (s_cum[g0] - ev_pts[g0])[grp]  # credits so far within the customer
+    debit_t = ev["t"] + 60
+    # Credits of the customer's lots that expired at or before each redemption's moment.
+    x_glob = np.searchsorted(grp * big + e_t, grp * big + debit_t, side="right")
+    s_cum = np.cumsum(ev["pts"])
+    base = (s_cum[g0] - ev["pts"][g0])[grp]
+    expired_credit = np.where(x_glob > g0[grp], s_cum[np.maximum(x_glob - 1, 0)] - base, 0)
+    unexpired = s_cum - base - expired_credit
+    # The first redemption that could have used a lot still unexpired: at or after its earning.
+    oldest = np.minimum(x_glob, np.arange(len(grp)))
+    since = np.searchsorted(grp * big + debit_t, grp * big + ev["t"][oldest], side="left")
 
-    n_grp = len(counts)
-    redeem_chance = REDEEM_CHANCE[kind[ev_cust[g0]]]
-    cum_debit = np.zeros(n_ev, dtype="int64")
-    debit = np.zeros(n_ev, dtype="int64")
-    spent = np.zeros(n_grp, dtype="int64")
-    peak = np.zeros(n_grp, dtype="int64")  # running max of (credits to lot j - debits before its expiry)
-    jp = g0.copy()  # next lot to expire, as a global index
-    u_redeem = rng.random(n_ev)
-    u_share = rng.uniform(0.3, 1.0, n_ev)
-
-    def debits_before_expiry(j: np.ndarray) -> np.ndarray:
-        q = q_glob[j]
-        has = q > g0[grp[j]]
-        return np.where(has, cum_debit[np.maximum(q - 1, 0)], 0)
-
+    redeem_chance = REDEEM_CHANCE[cust["kind_code"].to_numpy()[ev["cust"][g0]]]
+    debit = np.zeros(len(ev["t"]), dtype="int64")
+    spent = np.zeros(len(counts), dtype="int64")
+    cum_debit = np.zeros(len(ev["t"]), dtype="int64")
+    u_redeem = rng.random(len(ev["t"]))
+    u_share = rng.uniform(0.3, 1.0, len(ev["t"]))
     for k in range(int(counts.max())):
         act = np.flatnonzero(counts > k)
         idx = g0[act] + k
-        target = x_glob[idx]
-        need = jp[act] < target
-        while need.any():
-            a = act[need]
-            j = jp[a]
-            peak[a] = np.maximum(peak[a], s_at[j] - debits_before_expiry(j))
-            jp[a] += 1
-            need = jp[act] < target
-        balance = s_at[idx] - spent[act] - np.maximum(peak[act], 0)
-        want = ev_order[idx] & (balance >= 200) & (u_redeem[idx] < redeem_chance[act])
-        amount = np.where(want, np.maximum(100, (balance * u_share[idx] // 50).astype("int64") * 50), 0)
-        amount = np.minimum(amount, np.maximum(balance, 0))
+        first = since[idx]
+        before = np.where(first > g0[act], cum_debit[np.maximum(first - 1, 0)], 0)
+        available = unexpired[idx] - (spent[act] - before)
+        want = ev["order"][idx] & (available >= 200) & (u_redeem[idx] < redeem_chance[act])
+        amount = np.where(want, np.maximum(100, (available * u_share[idx] // 50).astype("int64") * 50), 0)
+        amount = np.minimum(amount, np.maximum(available, 0))
         debit[idx] = amount
         spent[act] += amount
         cum_debit[idx] = spent[act]
+    return debit
 
-    # Every lot that expired by the end of today: what was left of it then.
-    cutoff = (horizon + 1) * DAY_S
-    d_exp = debits_before_expiry(np.arange(n_ev))
-    lapsed = e_t < cutoff
-    val = np.where(lapsed, s_at - d_exp, np.iinfo("int64").min)
-    e_cum = np.maximum(pd.Series(val).groupby(grp, sort=False).cummax().to_numpy(), 0)
-    prev = np.r_[0, e_cum[:-1]]
-    prev[g0] = 0
-    expired = np.where(lapsed, e_cum - prev, 0)
 
-    cust_ids = cust["id"].to_numpy()
-    earn_kind = np.where(ev_order, "earn", "adjust").astype(object)
-    red = debit > 0
-    ex = expired > 0
-    frame = _frame({
-        "customer_id": np.r_[cust_ids[ev_cust], cust_ids[ev_cust[red]], cust_ids[ev_cust[ex]]],
-        "t": np.r_[ev_t, debit_t[red], e_t[ex]],
-        "kind": np.r_[earn_kind, np.full(red.sum(), "redeem", dtype=object), np.full(ex.sum(), "expire",
-                                                                                   dtype=object)],
-        "points": np.r_[ev_pts, -debit[red], -expired[ex]],
-        "expires_at": np.r_[expires if months > 0 else np.full(len(expires), np.datetime64("NaT", "s")),
-                            np.full(red.sum() + ex.sum(), np.datetime64("NaT", "s"))],
-        "order_ref": np.r_[ev_ref, ev_ref[red], np.full(ex.sum(), None, dtype=object)],
+def _expiries(frame: pd.DataFrame, origin: np.datetime64, horizon: int) -> pd.DataFrame:
+    """The `expire` rows for the credits and redemptions in `frame` (columns customer_id, t,
+    kind, points, expires_at, order_ref) up to the end of the history's last day, as
+    core.loyalty's one rule computes them (oldest unexpired points used first)."""
+    today = (origin + np.timedelta64(horizon, "D")).astype("datetime64[D]").item()
+    entries = frame.assign(occurred_at=origin + frame["t"].to_numpy().astype("timedelta64[s]"))
+    due = missing_expiries(entries, as_of=today)
+    t = (due["at"].to_numpy().astype("datetime64[s]") - origin).astype("int64")
+    return _frame({
+        "customer_id": due["customer_id"].to_numpy(),
+        "t": t,
+        "kind": np.full(len(due), "expire", dtype=object),
+        "points": -due["points"].to_numpy().astype("int64"),
+        "expires_at": np.full(len(due), np.datetime64("NaT", "s")),
+        "order_ref": np.full(len(due), None, dtype=object),
     })
-    # Expiries follow from Hearth's own rule: records of it, not debits (core.loyalty).
-    frame["computed"] = frame["kind"].to_numpy() == "expire"
-    frame = frame.sort_values(["t", "customer_id"], kind="stable").reset_index(drop=True)
-    ids = np.arange(first_id, first_id + len(frame))
-    frame.insert(0, "id", ids)
-    frame.insert(1, "external_id", pd.Series(_ext_ids("L", ids, 7), dtype=object))
-    frame["occurred_at"] = origin + frame["t"].to_numpy().astype("timedelta64[s]")
-    return frame.drop(columns="t")

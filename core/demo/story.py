@@ -19,8 +19,9 @@ The story the data tells, so the screens have something to find:
   window. A refund is not an order (core.kpis): revenue is net of it.
 - Loyalty: 1 point per currency unit earned on each order, lots expire after
   HEARTH_POINTS_EXPIRY_MONTHS (the setting core.loyalty reads; 0: never),
-  redemptions never exceed the balance at that moment and, as design.md says, consume the
-  oldest unexpired points first; `expire` entries record every lapsed lot.
+  redemptions never exceed the balance at that moment, and the `expire` entries are the
+  ones core.loyalty computes from the rest (its one rule: oldest unexpired points are used
+  first), so the demo has no expiry logic of its own.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import pandas as pd
 
 HISTORY_DAYS = 3 * 365
 DAY_S = 86_400
-POINTS_EXPIRY_MONTHS = 12  # the default of HEARTH_POINTS_EXPIRY_MONTHS, which the demo follows
 NEVER_DEMO = "2200-01-01"  # a lot that never expires (HEARTH_POINTS_EXPIRY_MONTHS=0), for the simulation
 INCIDENT_SKU = "LAU-101"
 INCIDENT_ALTERNATIVES = ("LAU-102", "LAU-104")
