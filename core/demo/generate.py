@@ -56,7 +56,24 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
     say(f"generated {len(feedback):,} feedback answers, {len(loyalty):,} loyalty entries, "
         f"{len(tickets):,} support tickets ({time.perf_counter() - started:.1f} s)")
 
-    # Customer dates and states that match each kind's story.
+    customers_frame = _customer_table(rng, cust, orders, horizon=horizon, start=start, origin=origin)
+    events = _event_tables(orders, lines, feedback, tickets, origin=origin, first_line_id=ids["order_line"])
+    return {
+        "product": prod[["id", "sku", "name", "category", "replenishment_days", "unit_price"]],
+        "customer": customers_frame,
+        "orders": events["orders"],
+        "order_line": events["order_line"],
+        "refund": refunds,
+        "feedback": events["feedback"],
+        "loyalty_entry": loyalty,
+        "support_ticket": events["support_ticket"],
+    }
+
+
+def _customer_table(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame, *, horizon: int,
+                    start: date, origin: np.datetime64) -> pd.DataFrame:
+    """The customer table with dates and states that match each kind's story: signup no later
+    than the first order, last login, subscription status (plus the helper column `kind`)."""
     n = len(cust)
     kind = cust["kind_code"].to_numpy()
     orow = orders["customer_row"].to_numpy()
@@ -103,7 +120,13 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
         "updated_at": created.to_numpy().astype("datetime64[s]"),
         "kind": cust["kind"],
     })
-    products_frame = prod[["id", "sku", "name", "category", "replenishment_days", "unit_price"]]
+    return customers_frame
+
+
+def _event_tables(orders: pd.DataFrame, lines: pd.DataFrame, feedback: pd.DataFrame, tickets: pd.DataFrame, *,
+                  origin: np.datetime64, first_line_id: int) -> dict[str, pd.DataFrame]:
+    """The orders, order lines, feedback and support tickets with their db tables' columns:
+    times from the history's start `origin`, money from cents to the currency unit."""
     orders_frame = _frame({
         "id": orders["id"],
         "external_id": orders["external_id"],
@@ -113,7 +136,7 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
         "offer_code": orders["offer_code"],
     })
     lines_frame = _frame({
-        "id": np.arange(ids["order_line"], ids["order_line"] + len(lines)),
+        "id": np.arange(first_line_id, first_line_id + len(lines)),
         "order_id": lines["order_id"],
         "sku": lines["sku"],
         "quantity": lines["quantity"],
@@ -139,13 +162,5 @@ def generate_demo(*, customers: int, seed: int, today: date | None = None,
         "topic": tickets["topic"],
         "status": tickets["status"],
     })
-    return {
-        "product": products_frame,
-        "customer": customers_frame,
-        "orders": orders_frame,
-        "order_line": lines_frame,
-        "refund": refunds,
-        "feedback": feedback_frame,
-        "loyalty_entry": loyalty,
-        "support_ticket": tickets_frame,
-    }
+    return {"orders": orders_frame, "order_line": lines_frame, "feedback": feedback_frame,
+            "support_ticket": tickets_frame}
