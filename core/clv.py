@@ -343,7 +343,14 @@ def customer_lifetime_value(
     """Fit BG/NBD and Gamma-Gamma on all customers' orders up to D (the models describe the
     whole store), then predict the next `weeks` weeks for the filtered customers.
 
-    Raises ClvError when there is too little history to fit.
+    Customer lifetime value (design.md: said on the screen that shows it, never below 0) is
+    expected orders in the next `weeks` weeks (BG/NBD) x expected order value (Gamma-Gamma,
+    the store's mean first order for a customer without a repeat order), in the currency
+    unit, to the cent. `ClvResult.customers` has one row per filtered customer: customer_id,
+    expected_orders, expected_order_value, clv, p_alive (0 to 1), segment, region, owner.
+
+    Raises ClvError when there is too little history to fit (under 20 customers or under 10
+    with a repeat order up to D) or the forecast is unusable.
     """
     rfm = store_rfm_summary(session=session, as_of=as_of)
     if len(rfm) < 20 or int((rfm["frequency"] > 0).sum()) < 10:
