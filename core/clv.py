@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import optimize, special
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -80,7 +81,7 @@ class BetaGeoModel:
     seed: int = 42
     precise: bool = True  # tight optimiser tolerances (see _minimize)
 
-    def fit(self, frequency, t_x, T) -> BetaGeoModel:  # noqa: N803 - the literature's name
+    def fit(self, frequency: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> BetaGeoModel:  # noqa: N803 - the literature's name
         """Maximum likelihood on (frequency x, BG/NBD's recency t_x = age at last purchase, age T), in any
         one time unit. Raises ClvError without customers."""
         x, tx, t = _pos(frequency), _pos(t_x), _pos(T)
@@ -116,14 +117,18 @@ class BetaGeoModel:
         t2 = special.betaln(a + 1, b + xs - 1) - special.betaln(a, b) - (r + x) * np.log(alpha + tx)
         return a1 + np.where(x > 0, np.logaddexp(t1, t2), t1)
 
-    def probability_alive(self, frequency, t_x, T) -> np.ndarray:  # noqa: N803
+    def probability_alive(self, frequency: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:  # noqa: N803
+        """P(alive | x, t_x, T) per customer (shape of `frequency`), in [0, 1]: 1 for a customer with no
+        repeat purchase (x = 0), else 1 / (1 + a / (b + x - 1) x ((alpha + T) / (alpha + t_x)) ** (r + x)).
+        Needs `fit` first (reads `params_`)."""
         x, tx, t = _pos(frequency), _pos(t_x), _pos(T)
         p = self.params_
         ratio = np.exp((p["r"] + x) * (np.log(p["alpha"] + t) - np.log(p["alpha"] + tx)))
         xs = np.maximum(x, 1.0)
         return 1.0 / (1.0 + np.where(x > 0, p["a"] / (p["b"] + xs - 1) * ratio, 0.0))
 
-    def probability_no_purchase(self, t: float, frequency, t_x, T) -> np.ndarray:  # noqa: N803
+    def probability_no_purchase(self, t: float, frequency: ArrayLike, t_x: ArrayLike,
+                                T: ArrayLike) -> np.ndarray:  # noqa: N803
         """P(no purchase in the next `t` time units | x, t_x, T) = 1 - P(alive) x (1 - P(none | alive)),
         with P(none | alive) = ((alpha + T) / (alpha + T + t)) ** (r + x)."""
         x, age = _pos(frequency), _pos(T)
@@ -133,7 +138,8 @@ class BetaGeoModel:
         alive = self.probability_alive(frequency, t_x, T)
         return np.clip(1.0 - alive * (1.0 - none_alive), 0.0, 1.0)
 
-    def expected_purchases(self, t: float, frequency, t_x, T) -> np.ndarray:  # noqa: N803
+    def expected_purchases(self, t: float, frequency: ArrayLike, t_x: ArrayLike,
+                           T: ArrayLike) -> np.ndarray:  # noqa: N803
         """Expected orders in the next `t` weeks for customers with (x, t_x, T)."""
         x, tx, age = _pos(frequency), _pos(t_x), _pos(T)
         p = self.params_
@@ -148,7 +154,11 @@ class BetaGeoModel:
 class GammaGammaModel:
     """Gamma-Gamma spend model fitted by maximum likelihood. `params_` = {p, q, v}."""
 
-    def fit(self, frequency, monetary_value) -> GammaGammaModel:
+    def fit(self, frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGammaModel:
+        """Maximum likelihood of (p, q, v) on the customers with a repeat purchase (x > 0) and a
+        positive mean order value m_x (any one currency unit); sets `params_` and returns self.
+
+        Raises ClvError with fewer than 10 such customers."""
         x, m = _pos(frequency), _pos(monetary_value)
         keep = (x > 0) & (m > 0)
         x, m = x[keep], m[keep]
@@ -168,7 +178,7 @@ class GammaGammaModel:
         self.params_ = {"p": p, "q": q, "v": v}
         return self
 
-    def expected_order_value(self, frequency, monetary_value, fallback: float) -> np.ndarray:
+    def expected_order_value(self, frequency: ArrayLike, monetary_value: ArrayLike, fallback: float) -> np.ndarray:
         """E[order value | x, m_x]; customers without a repeat order get `fallback`."""
         x, m = _pos(frequency), _pos(monetary_value)
         p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
@@ -362,7 +372,14 @@ def customer_lifetime_value(
     """Fit BG/NBD and Gamma-Gamma on all customers' orders up to D (the models describe the
     whole store), then predict the next `weeks` weeks for the filtered customers.
 
-    Raises ClvError when there is too little history to fit.
+    Customer lifetime value (design.md: said on the screen that shows it, never below 0) is
+    expected orders in the next `weeks` weeks (BG/NBD) x expected order value (Gamma-Gamma,
+    the store's mean first order for a customer without a repeat order), in the currency
+    unit, to the cent. `ClvResult.customers` has one row per filtered customer: customer_id,
+    expected_orders, expected_order_value, clv, p_alive (0 to 1), segment, region, owner.
+
+    Raises ClvError when there is too little history to fit (under 20 customers or under 10
+    with a repeat order up to D) or the forecast is unusable.
     """
     rfm = store_rfm_summary(session=session, as_of=as_of)
     if len(rfm) < 20 or int((rfm["frequency"] > 0).sum()) < 10:

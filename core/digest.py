@@ -37,6 +37,8 @@ DIGEST_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.SUPPORT_LEAD})
 
 
 def opted_out(*, session: Session) -> set[str]:
+    """Usernames of the staff who turned the weekly digest off (the JSON list stored under
+    DIGEST_OPT_OUT_KEY in the `setting` table); empty when none did."""
     row = session.get(Setting, DIGEST_OPT_OUT_KEY)
     return set(json.loads(row.value)) if row is not None and row.value else set()
 
@@ -54,6 +56,8 @@ def set_opt_out(*, session: Session, username: str, opt_out: bool, actor: str) -
 
 
 def week_key(as_of: date) -> str:
+    """The ISO week of `as_of` as 'YYYY-Www' (e.g. '2026-W05'): the key that makes one digest per
+    user and week."""
     year, week, _ = as_of.isocalendar()
     return f"{year}-W{week:02d}"
 

@@ -246,7 +246,10 @@ _FRAMES: dict[str, Callable[..., pd.DataFrame]] = {
 
 def export_frame(*, session: Session, kind: str, roles: frozenset[Role] | set[Role],
                  as_of: date | None = None) -> pd.DataFrame:
-    """The export of ``kind`` with only the columns ``roles`` may see."""
+    """The export of ``kind`` with only the columns ``roles`` may see.
+
+    Raises ExportError for an unknown `kind` (one of EXPORT_KINDS) or when no role is given.
+    """
     if kind not in _FRAMES:
         raise ExportError(f"unknown export {kind!r}; use one of {', '.join(EXPORT_KINDS)}")
     if not roles:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sqlmodel import Session
 
 from core import sentiment
 from core.flag_model import FlagModel, design_matrix, hashed_counts, idf_of
@@ -134,23 +135,29 @@ class Confusion:
 
     @property
     def flagged(self) -> int:
+        """Answers the flag marked negative: true plus false positives."""
         return self.true_positives + self.false_positives
 
     @property
     def precision(self) -> float:
+        """Share of flagged answers that are truly negative, 0 to 1 (0.0 when nothing is flagged)."""
         return self.true_positives / self.flagged if self.flagged else 0.0
 
     @property
     def recall(self) -> float:
+        """Share of truly negative answers that are flagged, 0 to 1 (0.0 when none is negative)."""
         positives = self.true_positives + self.false_negatives
         return self.true_positives / positives if positives else 0.0
 
     @property
     def f1(self) -> float:
+        """Harmonic mean of precision and recall, 0 to 1 (0.0 when both are 0)."""
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def as_dict(self) -> dict[str, float]:
+        """The four counts plus precision, recall and F1 rounded to 4 decimals, for storing with a
+        model."""
         return asdict(self) | {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
                                "f1": round(self.f1, 4)}
 
@@ -214,7 +221,7 @@ class RetrainResult:
     model_id: int
 
 
-def shop_labels(*, session) -> pd.DataFrame:  # noqa: ANN001 - a Session
+def shop_labels(*, session: Session) -> pd.DataFrame:
     """The team's labels on English comments: columns comment, nps_score, negative (bool).
     Comments in other languages are left out: the model reads English only."""
     from sqlmodel import col, select
@@ -252,7 +259,7 @@ def _figures(model: FlagModel, holdout: pd.DataFrame, held: pd.DataFrame) -> dic
     return out
 
 
-def retrain(*, session, actor: str, directory: str | None = None) -> RetrainResult:  # noqa: ANN001
+def retrain(*, session: Session, actor: str, directory: str | None = None) -> RetrainResult:
     """Train a new model on the shared sentences' training part plus two thirds of the shop's
     labels (weighted SHOP_LABEL_WEIGHT), measure it and the current one on the held-aside
     sentences and the held-out third of the labels, and make it the model in use only when
@@ -298,7 +305,7 @@ def retrain(*, session, actor: str, directory: str | None = None) -> RetrainResu
     return RetrainResult(switched, reason, len(shop_train), len(held), before, after, int(row.id))
 
 
-def model_history(*, session) -> pd.DataFrame:  # noqa: ANN001 - a Session
+def model_history(*, session: Session) -> pd.DataFrame:
     """Retrained models, newest first: id, created_at, created_by, active, labels_used and the
     held-out F1 before and after (from their stored figures)."""
     from sqlmodel import col, select
@@ -320,7 +327,7 @@ def model_history(*, session) -> pd.DataFrame:  # noqa: ANN001 - a Session
     return pd.DataFrame(out)
 
 
-def model_overview(*, session) -> dict[str, object]:  # noqa: ANN001 - a Session
+def model_overview(*, session: Session) -> dict[str, object]:
     """What Admin -> Feedback model shows: the model in use ("name", "trained_on", "source",
     "threshold", "created_at", "created_by"), its measured figures (DataFrame: part, model,
     precision, recall, F1, TP, FP, FN, TN) and the team's labels it learnt from (DataFrame:

@@ -123,15 +123,9 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
 
 
-def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
-    """Everything that happened with the customer, newest first: at, kind, title, detail.
-
-    Kinds: order, feedback, ticket, loyalty, outreach, audit (each the newest MAX_PER_KIND)."""
-    cid = int(customer_id)
-    _customer(session, cid)
-    conn = session.connection()
-    parts = []
-
+def _order_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a Connection
+    """Orders: number, total, items and offer code.
+    The newest MAX_PER_KIND; None when there are none."""
     orders = pd.read_sql(select(Order.id, Order.external_id, Order.ordered_at, Order.total_cents, Order.offer_code)
                          .where(Order.customer_id == cid).order_by(Order.ordered_at.desc())
                          .limit(MAX_PER_KIND), conn)
@@ -141,86 +135,132 @@ def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
                             .where(OrderLine.order_id.in_([int(i) for i in orders["id"]])), conn)
         lines["item"] = lines["quantity"].astype(str) + " x " + lines["name"].fillna(lines["sku"])
         summary = lines.groupby("order_id")["item"].agg(", ".join)
-        parts.append(pd.DataFrame({
+        return pd.DataFrame({
             "at": orders["ordered_at"], "kind": "order",
             "title": "Order " + orders["external_id"] + " · " + orders["total_cents"].map(fmt.money_cents),
             "detail": orders["id"].map(summary).fillna("")
             + orders["offer_code"].map(lambda c: f" (offer {c})" if pd.notna(c) and c else "").fillna(""),
-        }))
+        })
+    return None
 
-    rf = pd.read_sql(select(Refund.refunded_at, Refund.kind, Refund.external_id, Refund.order_ref,
-                            Refund.amount_cents, Refund.reason)
+
+def _refund_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a Connection
+    """Refunds and cancellations, each shown as what it is.
+    The newest MAX_PER_KIND; None when there are none."""
+    rf = pd.read_sql(select(Refund.refunded_at, Refund.kind, Refund.external_id, Refund.order_ref, Refund.amount_cents,
+                            Refund.reason)
                      .where(Refund.customer_id == cid).order_by(Refund.refunded_at.desc()).limit(MAX_PER_KIND), conn)
     if not rf.empty:
         # Shown as what they are: money given back, or an order that never counted.
         cancelled = rf["kind"] == "cancellation"
         amount = rf["amount_cents"].map(fmt.money_cents)
         of_order = rf["order_ref"].map(lambda r: f" of order {r}" if pd.notna(r) and r else "").fillna("")
-        parts.append(pd.DataFrame({
+        return pd.DataFrame({
             "at": rf["refunded_at"], "kind": rf["kind"],
             "title": cancelled.map({True: "Cancelled order ", False: "Refund "}) + rf["external_id"].where(
                 cancelled, amount.radd("-") + of_order) + cancelled.map({True: " · ", False: ""})
             + amount.where(cancelled, ""),
             "detail": rf["reason"].fillna("").map(lambda r: f"from the file's {r}" if r else "")
             + cancelled.map({True: " (not an order; not in sales)", False: " (subtracted from revenue)"}),
-        }))
+        })
+    return None
 
+
+def _feedback_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a Connection
+    """Survey answers: channel, NPS, flag, triage state and comment.
+    The newest MAX_PER_KIND; None when there are none."""
     fb = pd.read_sql(select(Feedback.submitted_at, Feedback.channel, Feedback.nps_score, Feedback.comment,
                             Feedback.state, Feedback.flagged)
                      .where(Feedback.customer_id == cid).order_by(Feedback.submitted_at.desc())
                      .limit(MAX_PER_KIND), conn)
     if not fb.empty:
         nps = fb["nps_score"].map(lambda v: "no score" if pd.isna(v) else f"NPS {int(v)}")
-        parts.append(pd.DataFrame({
+        return pd.DataFrame({
             "at": fb["submitted_at"], "kind": "feedback",
             "title": "Feedback (" + fb["channel"].fillna("unknown channel") + ") · " + nps
             + fb["flagged"].map(lambda f: " · flagged" if f else "") + " · " + fb["state"],
             "detail": fb["comment"].fillna(""),
-        }))
+        })
+    return None
 
+
+def _ticket_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a Connection
+    """Support tickets: topic, status, when closed.
+    The newest MAX_PER_KIND; None when there are none."""
     tk = pd.read_sql(select(SupportTicket.external_id, SupportTicket.opened_at, SupportTicket.closed_at,
                             SupportTicket.topic, SupportTicket.status)
                      .where(SupportTicket.customer_id == cid).order_by(SupportTicket.opened_at.desc())
                      .limit(MAX_PER_KIND), conn)
     if not tk.empty:
         closed = pd.to_datetime(tk["closed_at"], format="ISO8601")
-        parts.append(pd.DataFrame({
+        return pd.DataFrame({
             "at": tk["opened_at"], "kind": "ticket",
             "title": "Ticket " + tk["external_id"] + " · " + tk["topic"].fillna("no topic") + " · " + tk["status"],
             "detail": closed.map(lambda t: f"closed {t:%Y-%m-%d}" if pd.notna(t) else "still open"),
-        }))
+        })
+    return None
 
+
+def _loyalty_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a Connection
+    """Loyalty entries: kind and signed points, with the order.
+    The newest MAX_PER_KIND; None when there are none."""
     ly = pd.read_sql(select(LoyaltyEntry.occurred_at, LoyaltyEntry.kind, LoyaltyEntry.points,
                             LoyaltyEntry.order_ref)
                      .where(LoyaltyEntry.customer_id == cid).order_by(LoyaltyEntry.occurred_at.desc())
                      .limit(MAX_PER_KIND), conn)
     if not ly.empty:
-        parts.append(pd.DataFrame({
+        return pd.DataFrame({
             "at": ly["occurred_at"], "kind": "loyalty",
             "title": "Points " + ly["kind"] + " " + ly["points"].map("{:+,}".format),
             "detail": ly["order_ref"].map(lambda r: f"order {r}" if pd.notna(r) and r else "").fillna(""),
-        }))
+        })
+    return None
 
+
+def _outreach_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a Connection
+    """Outreach: template, channel, status, who triggered it and why.
+    The newest MAX_PER_KIND; None when there are none."""
     out = pd.read_sql(select(Outreach.triggered_at, Outreach.template, Outreach.channel, Outreach.status,
                              Outreach.reason, Outreach.triggered_by)
                       .where(Outreach.customer_id == cid).order_by(Outreach.triggered_at.desc())
                       .limit(MAX_PER_KIND), conn)
     if not out.empty:
-        parts.append(pd.DataFrame({
+        return pd.DataFrame({
             "at": out["triggered_at"], "kind": "outreach",
             "title": out["template"].map(fmt.template_label) + " by " + out["channel"] + " · "
             + out["status"].map(fmt.label),
             "detail": "by " + out["triggered_by"]
             + out["reason"].map(lambda r: f" ({r})" if pd.notna(r) and r else "").fillna(""),
-        }))
+        })
+    return None
 
+
+def _audit_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a Connection
+    """Audit log entries about the customer.
+    The newest MAX_PER_KIND; None when there are none."""
     au = pd.read_sql(select(AuditLog.at, AuditLog.actor, AuditLog.action, AuditLog.detail)
                      .where(AuditLog.customer_id == cid).order_by(AuditLog.at.desc()).limit(MAX_PER_KIND), conn)
     if not au.empty:
-        parts.append(pd.DataFrame({
+        return pd.DataFrame({
             "at": au["at"], "kind": "audit", "title": au["action"] + " by " + au["actor"],
             "detail": au["detail"].fillna(""),
-        }))
+        })
+    return None
+
+
+def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
+    """Everything that happened with the customer, newest first: at, kind, title, detail.
+
+    Kinds: order, feedback, ticket, loyalty, outreach, audit (each the newest MAX_PER_KIND)."""
+    cid = int(customer_id)
+    _customer(session, cid)
+    conn = session.connection()
+    parts = []
+    for events in (_order_events, _refund_events, _feedback_events, _ticket_events, _loyalty_events,
+                   _outreach_events, _audit_events):
+        part = events(conn, cid)
+        if part is not None:
+            parts.append(part)
 
     parts = [p for p in parts if not p.empty]
     if not parts:

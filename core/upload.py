@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_COLUMNS = 100  # the widest import uses about a dozen; extra columns are only reported
 MAX_ROWS = 1_000_000
@@ -62,7 +66,7 @@ def check_upload(data: bytes, *, filename: str, max_mb: int) -> None:
                             f"Data screen takes at most {MAX_CELLS:,} per file. {CLI_HINT}")
 
 
-def preview_frame(frame, *, rows: int = 10, columns: int = 30, chars: int = 200):  # noqa: ANN001, ANN201
+def preview_frame(frame: pd.DataFrame, *, rows: int = 10, columns: int = 30, chars: int = 200) -> pd.DataFrame:
     """The first ``rows`` rows and ``columns`` columns of a parsed file, each text cell and
     column name cut to ``chars`` characters: what the preview sends to the browser, whatever
     the file holds (a 190 MB cell would otherwise go to the browser whole)."""

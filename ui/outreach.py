@@ -10,7 +10,7 @@ st.dataframe, never as markdown or HTML.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time
+from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -69,22 +69,6 @@ def _customer_log(roles: tuple[str, ...], customer_id: int) -> pd.DataFrame:
     with get_session() as session:
         return core_outreach.outreach_log(session=session, roles={Role(r) for r in roles},
                                           customer_id=customer_id, limit=200)
-
-
-@cached()
-def _results() -> pd.DataFrame:
-    with get_session() as session:
-        return core_outreach.campaign_results(session=session)
-
-
-@cached()
-def _log(roles: tuple[str, ...], username: str, statuses: tuple[str, ...], template: str | None,
-         triggered_by: str | None, since: date | None, campaign_id: int | None) -> pd.DataFrame:
-    with get_session() as session:
-        return core_outreach.outreach_log(
-            session=session, roles={Role(r) for r in roles}, status=list(statuses) or None,
-            template=template, triggered_by=triggered_by or None, campaign_id=campaign_id,
-            since=datetime.combine(since, time.min) if since else None, limit=2000)
 
 
 def _plan(customer_ids: tuple[int, ...], template: str, holdout_share: float) -> core_outreach.CampaignPlan:

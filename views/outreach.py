@@ -7,7 +7,7 @@ markdown or HTML.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -15,11 +15,31 @@ import streamlit as st
 
 from core import formatting as fmt
 from core import outreach as core_outreach
-from core.roles import may_see_personal_data
+from core.readcache import cached
+from core.roles import Role, may_see_personal_data
 from ui.auth import require_screen, roles_key
-from ui.outreach import LABELS, MESSAGE_COLUMNS, _log, _results, blanks, state_label
+from ui.db import get_session
+from ui.outreach import LABELS, MESSAGE_COLUMNS, blanks, state_label
 from ui.safe import formula_safe, plotly_chart
 from ui.worker import render_worker_status
+
+# Cached readers of this screen only (the campaign results and the message log).
+
+
+@cached()
+def _results() -> pd.DataFrame:
+    with get_session() as session:
+        return core_outreach.campaign_results(session=session)
+
+
+@cached()
+def _log(roles: tuple[str, ...], username: str, statuses: tuple[str, ...], template: str | None,
+         triggered_by: str | None, since: date | None, campaign_id: int | None) -> pd.DataFrame:
+    with get_session() as session:
+        return core_outreach.outreach_log(
+            session=session, roles={Role(r) for r in roles}, status=list(statuses) or None,
+            template=template, triggered_by=triggered_by or None, campaign_id=campaign_id,
+            since=datetime.combine(since, time.min) if since else None, limit=2000)
 
 
 def _pct(x: float) -> str:

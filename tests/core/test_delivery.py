@@ -336,7 +336,7 @@ def test_outbox_writes_one_eml_per_message(session, engine, configure, tmp_path)
 def _claim_and_die(engine, now):
     """What a worker that crashed right after claiming leaves behind."""
     settings = get_settings()
-    claim = delivery._claim_next(engine, now, settings, out.channel_for(settings))
+    claim = delivery.worker._claim_next(engine, now, settings, out.channel_for(settings))
     return [] if claim is None else [claim.msg]
 
 

@@ -12,7 +12,7 @@ from sqlmodel import select
 from core import outreach as out
 from core.config import get_settings
 from core.roles import NotAllowed, Role
-from db.models import AuditLog, Outreach
+from db.models import AuditLog, Campaign, Outreach
 from tests.factories import make_customer, make_feedback, make_loyalty, make_order, make_product
 
 NOW = datetime(2026, 6, 1, 12, 0)
@@ -162,7 +162,7 @@ def test_a_whole_audience_reads_the_same_figures_from_the_days_ledger_summary(se
     make_loyalty(session, d, NOW - timedelta(days=20), "earn", 80)
     session.commit()
     one_by_one = out.expiring_points(session=session, customer_ids=[c.id, d.id], now=NOW)
-    monkeypatch.setattr(out, "_CHUNK", 1)  # two customers now count as a whole audience
+    monkeypatch.setattr(out.contexts, "_CHUNK", 1)  # two customers now count as a whole audience
     audience = out.expiring_points(session=session, customer_ids=[c.id, d.id], now=NOW)
     assert audience.loc[c.id, "expiring_points"] == 300 and audience.loc[d.id, "balance"] == 80
     assert audience.sort_index().equals(one_by_one.sort_index())
@@ -219,7 +219,7 @@ def test_plan_then_create_campaign_with_deterministic_holdout(session):
 
 def test_uplift_arithmetic_on_a_hand_made_campaign(session):
     contacted, held = [], []
-    camp = out.Campaign(name="hand", template="win_back", holdout_share=0.5, created_by="m", created_at=NOW)
+    camp = Campaign(name="hand", template="win_back", holdout_share=0.5, created_by="m", created_at=NOW)
     session.add(camp)
     session.flush()
     # 10 contacted (sent), all inactive; 6 reactivate. 10 held out, all inactive; 2 reactivate.

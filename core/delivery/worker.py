@@ -1,62 +1,13 @@
-"""The outreach worker: sends queued messages, retries with backoff, never sends one twice.
-
-One pass:
-
-1. Recover stale claims (a worker died between claiming and marking, see below).
-2. Claim ONE due message in a short transaction, and in that same transaction check it
-   again (core.outreach.recheck_before_send, with the customer's row locked): consent
-   still given, one valid address, frequency cap. A message that fails the check becomes
-   `suppressed` with the reason and is never handed out; otherwise `queued` and due ->
-   `sending`, attempts + 1, and `next_attempt_at` becomes the claim's expiry (the lease).
-   PostgreSQL selects with `FOR UPDATE SKIP LOCKED`, so several workers share the queue
-   without waiting for or taking each other's rows. The row is claimed with a conditional
-   `UPDATE ... WHERE status = 'queued'`, so even two workers on SQLite cannot both win it
-   (run one there all the same: SQLite has a single writer).
-3. Send it with no transaction open (network time holds no locks). Only this one message
-   is `sending`; the rest of the queue is still `queued`, so a worker killed here leaves
-   one message to settle, and the others go to the next worker untouched.
-4. Mark it: `sent`, with sent_at the moment the server accepted it; or, on an error, back
-   to `queued` with last_error and an exponential backoff; `failed` after MAX_ATTEMPTS, on a
-   permanent refusal, or when the message cannot be built at all. Whatever goes wrong with
-   one message is recorded on that message, and the worker goes on with the next.
-
-An unsubscribe committed before step 2 stops the message; one committed after it, in the
-milliseconds before the server's answer, cannot (the message is already on its way).
-
-Every message has a stable Message-ID, written at trigger time and reused by every
-attempt. A worker that dies after sending and before marking leaves the row `sending`
-with an expired lease. What the next worker does with it depends on the channel:
-
-- outbox: the .eml file is named after the Message-ID and appears atomically (hard link
-  of a finished temporary file), so the file existing means delivered -> `sent`; no file
-  means nothing went out -> `queued` again.
-- SMTP and webhook: the other side cannot be asked whether it got the message. Hearth
-  chooses at most once: the row becomes `failed` with "delivery uncertain" and the
-  Message-ID in last_error, and is not resent by itself. A person can look the
-  Message-ID up in the mail server's log (or the webhook receiver, which also gets it as
-  the `Idempotency-Key` header) and requeue it with `requeue_outreach`. The window is the
-  few milliseconds between the server's final OK and the mark, so this is rare; the
-  alternative, resending, would risk a duplicate email every time it happens.
-"""
+"""The queue and the worker's passes: claim one due message under a lease, re-check it, send,
+mark it sent or failed with backoff, recover stale claims, requeue by hand."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import re
-import smtplib
-import ssl
-import tempfile
 import threading
-import urllib.error
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
-from pathlib import Path
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Connection, Engine
@@ -65,8 +16,8 @@ from sqlmodel import Session, col, select
 
 from core import audit, consent
 from core.config import Settings, get_settings
-from core.email_address import check_email
-from core.outreach import channel_for, html_alternative, recheck_before_send
+from core.delivery.channels import DeliveryError, Message, outbox_path, send_outbox, send_smtp, send_webhook
+from core.outreach import channel_for, recheck_before_send
 from db.models import Customer, Outreach, utcnow
 
 log = logging.getLogger(__name__)
@@ -76,16 +27,6 @@ BACKOFF_BASE = timedelta(seconds=60)
 BACKOFF_MAX = timedelta(hours=2)
 CLAIM_LEASE = timedelta(minutes=10)
 WORKER = "worker"
-
-
-class DeliveryError(Exception):
-    """A send that did not go through; `permanent` ones are not retried. A `bounce` is a hard
-    bounce: the server refused the recipient with a 5xx (permanent failure) code."""
-
-    def __init__(self, message: str, *, permanent: bool = False, bounce: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent or bounce
-        self.bounce = bounce
 
 
 @dataclass
@@ -122,141 +63,9 @@ class DeliveryReport:
         return ", ".join(parts)
 
 
-@dataclass(frozen=True)
-class Message:
-    outreach_id: int
-    customer_id: int
-    customer_external_id: str
-    name: str | None
-    to: str
-    subject: str
-    body: str
-    message_id: str
-    offer_code: str | None
-    template: str
-    campaign_id: int | None
-    triggered_by: str
-    attempts: int
-
-    def email(self, settings: Settings, now: datetime) -> EmailMessage:
-        """The message; raises ValueError (InvalidEmail) when `to` is not one valid address.
-
-        Headers hold one line each: the recipient is one parsed Address (never a string that
-        could carry a second address or a header), name and subject lose control characters."""
-        msg = EmailMessage()
-        msg["From"] = settings.smtp_from
-        msg["To"] = Address(display_name=_one_line(self.name), addr_spec=check_email(self.to))
-        msg["Subject"] = _one_line(self.subject)
-        msg["Message-ID"] = self.message_id
-        msg["Date"] = format_datetime(now.replace(tzinfo=UTC), usegmt=True)  # stored times are UTC
-        sender = parseaddr(settings.smtp_from)[1] or "care@hearth.example"
-        msg["List-Unsubscribe"] = f"<mailto:{sender}?subject=unsubscribe>"
-        msg["X-Hearth-Outreach"] = str(self.outreach_id)
-        msg.set_content(self.body)
-        msg.add_alternative(html_alternative(self.body), subtype="html")
-        return msg
-
-    def payload(self) -> dict:
-        """The message as the webhook's JSON body: ids, recipient, subject, text and HTML bodies,
-        offer code, template and campaign id."""
-        return {
-            "message_id": self.message_id, "outreach_id": self.outreach_id,
-            "customer_id": self.customer_external_id, "to": self.to, "name": self.name,
-            "subject": self.subject, "text": self.body, "html": html_alternative(self.body),
-            "offer_code": self.offer_code, "template": self.template, "campaign_id": self.campaign_id,
-        }
-
-
-def _one_line(text: str | None) -> str:
-    """Text fit for one header line: control characters (line breaks included) become spaces."""
-    return " ".join("".join(" " if ch < " " or ch == "\x7f" else ch for ch in text or "").split())
-
-
 def backoff(attempts: int) -> timedelta:
     """60 s, 2 min, 4 min, ... capped at 2 h, after the n-th failed attempt."""
     return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
-
-
-# ---------------------------------------------------------------- channels
-
-
-def outbox_path(settings: Settings, message_id: str) -> Path:
-    """The .eml file of message ``message_id`` in HEARTH_OUTBOX_DIR (characters that a file name
-    cannot hold become ``_``)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>"))
-    return Path(settings.outbox_dir) / f"{safe}.eml"
-
-
-def send_outbox(msg: Message, settings: Settings, now: datetime) -> bool:
-    """Write the .eml once. Returns False when it was already there (delivered before)."""
-    path = outbox_path(settings, msg.message_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        return False
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(bytes(msg.email(settings, now)))
-        try:
-            os.link(tmp, path)  # atomic, and fails if the file exists: written once or not at all
-        except FileExistsError:
-            return False
-    finally:
-        os.unlink(tmp)
-    return True
-
-
-def _ssl_context() -> ssl.SSLContext:
-    # The system's trust store (SSL_CERT_FILE / SSL_CERT_DIR are honoured).
-    return ssl.create_default_context()
-
-
-def send_smtp(msg: Message, settings: Settings, now: datetime) -> None:
-    """Send ``msg`` through the configured SMTP server (plain, STARTTLS or SSL as configured).
-
-    Raises DeliveryError: permanent when the server refuses the recipient, temporary (retried)
-    for any other SMTP or network failure."""
-    host, port = settings.smtp_host, settings.smtp_port
-    email = msg.email(settings, now)  # built before connecting: a message that cannot be built fails alone
-    try:
-        if settings.smtp_tls == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=30, context=_ssl_context())
-        else:
-            client = smtplib.SMTP(host, port, timeout=30)
-        with client:
-            if settings.smtp_tls == "starttls":
-                client.starttls(context=_ssl_context())
-            if settings.smtp_user:
-                client.login(settings.smtp_user, settings.smtp_password or "")
-            # The envelope names the one validated recipient, whatever the headers say.
-            client.send_message(email, to_addrs=[msg.to])
-    except smtplib.SMTPRecipientsRefused as exc:
-        hard = any(500 <= int(code) < 600 for code, _text in exc.recipients.values())
-        raise DeliveryError(f"SMTP refused the recipient: {exc.recipients}", permanent=True, bounce=hard) from exc
-    except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"SMTP {host}:{port}: {type(exc).__name__}: {exc}") from exc
-
-
-def send_webhook(msg: Message, settings: Settings, now: datetime) -> None:
-    """POST ``msg``'s payload as JSON to HEARTH_WEBHOOK_URL, with the message id as Idempotency-Key.
-
-    Raises DeliveryError for an answer other than 2xx (permanent for a 4xx the receiver will
-    not change its mind about) or a network failure (temporary, retried)."""
-    data = json.dumps(msg.payload()).encode()
-    req = urllib.request.Request(
-        settings.webhook_url, data=data, method="POST",
-        headers={"Content-Type": "application/json", "Idempotency-Key": msg.message_id,
-                 "User-Agent": "hearth-outreach/1"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - URL from settings
-            if not 200 <= resp.status < 300:
-                raise DeliveryError(f"webhook answered {resp.status}")
-    except urllib.error.HTTPError as exc:
-        permanent = 400 <= exc.code < 500 and exc.code not in (408, 409, 425, 429)
-        raise DeliveryError(f"webhook answered {exc.code} {exc.reason}", permanent=permanent) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise DeliveryError(f"webhook {settings.webhook_url}: {exc}") from exc
 
 
 # ---------------------------------------------------------------- queue
@@ -473,7 +282,7 @@ def _send_one(engine: Engine | Connection, msg: Message, sender, *, settings: Se
 
 def deliver(*, engine: Engine, once: bool, now: datetime | None = None, settings: Settings | None = None,
             poll_seconds: float = 5.0, stop: threading.Event | None = None,
-            on_pass=None) -> DeliveryReport:
+            on_pass: Callable[[DeliveryReport], None] | None = None) -> DeliveryReport:
     """Run the worker: one pass with `once`, else pass after pass every `poll_seconds`
     until `stop` is set (the CLI sets it on Ctrl-C / SIGTERM, after the current message).
 

@@ -1,0 +1,121 @@
+"""Tasks as the screens list them: a user's open tasks, counts, a customer's tasks, the staff."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+import pandas as pd
+from sqlalchemy import and_, case, func, or_, select
+from sqlmodel import Session
+
+from core.roles import Role, parse_roles, require_personal_data
+from core.tasks.generation import _snapshot_at
+from core.tasks.priority import contact_clause, contactability, priority_scores, suggested_step
+from core.tasks.rules import OUTCOME_LABELS, REASON_LABELS
+from db.models import (
+    Customer,
+    ScoreSnapshot,
+    StaffUser,
+    Task,
+)
+
+# ---------------------------------------------------------------- reading
+
+
+TASK_COLUMNS = ["task_id", "customer_id", "external_id", "name", "reason", "reason_label", "why", "assignee",
+                "due_date", "days_overdue", "snoozed_until", "snooze_reason", "health_score", "band",
+                "churn_probability", "value_at_risk", "email_opt_in", "sms_opt_in", "has_phone", "contact",
+                "recent_detractor", "expiring_points", "priority", "next_step", "next_action",
+                "next_template"]
+
+
+def open_tasks(*, session: Session, roles: frozenset[Role], username: str | None, today: date | None = None,
+               include_snoozed: bool = False, contact: str | None = None,
+               task_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Open tasks assigned to `username` (None: everyone's, for admins), overdue first, then by
+    due date, then by priority (PRIORITY_EXPLANATION); snoozed ones (until a later day) only
+    with `include_snoozed`. `contact` filters by contactability ("email", "phone", "none").
+    Columns: TASK_COLUMNS; days_overdue > 0 means past its due date."""
+    require_personal_data(roles)
+    today = today or datetime.now(UTC).date()
+    stmt = (select(Task.id.label("task_id"), Task.customer_id, Customer.external_id, Customer.name, Task.reason,
+                   Task.why, Task.assignee, Task.due_date, Task.snoozed_until, Task.snooze_reason,
+                   Customer.email_opt_in, Customer.sms_opt_in, Customer.email, Customer.phone)
+            .join(Customer, Customer.id == Task.customer_id)
+            .where(Task.closed_at.is_(None)))
+    if username is not None:
+        stmt = stmt.where(Task.assignee == username)
+    if not include_snoozed:
+        stmt = stmt.where(or_(Task.snoozed_until.is_(None), Task.snoozed_until <= today))
+    if contact:
+        stmt = stmt.where(contact_clause(contact))
+    if task_ids is not None:
+        stmt = stmt.where(Task.id.in_([int(i) for i in task_ids]))
+    frame = pd.read_sql(stmt, session.connection())
+    if frame.empty:
+        return pd.DataFrame(columns=TASK_COLUMNS)
+    frame["due_date"] = pd.to_datetime(frame["due_date"]).dt.date
+    frame["snoozed_until"] = pd.to_datetime(frame["snoozed_until"]).dt.date
+    frame["days_overdue"] = [(today - d).days for d in frame["due_date"]]
+    frame["reason_label"] = frame["reason"].map(REASON_LABELS)
+    frame["has_phone"] = frame["phone"].fillna("").str.strip() != ""
+    frame["contact"] = [contactability(email_opt_in=bool(o), email=e, phone=p)
+                        for o, e, p in zip(frame["email_opt_in"], frame["email"], frame["phone"], strict=True)]
+    frame["email_opt_in"] = frame["email_opt_in"].astype(bool)
+    frame["sms_opt_in"] = frame["sms_opt_in"].astype(bool)
+    snap_day = _snapshot_at(session, today)
+    scores = pd.DataFrame(columns=["customer_id", "health_score", "band", "churn_probability"])
+    if snap_day is not None:
+        ids = [int(i) for i in frame["customer_id"].unique()]
+        scores = pd.read_sql(select(ScoreSnapshot.customer_id, ScoreSnapshot.health_score, ScoreSnapshot.band,
+                                    ScoreSnapshot.churn_probability)
+                             .where(ScoreSnapshot.as_of == snap_day, ScoreSnapshot.customer_id.in_(ids)),
+                             session.connection())
+    frame = frame.merge(scores, on="customer_id", how="left")
+    prio = priority_scores(session=session, customer_ids=frame["customer_id"].tolist(), as_of=today)
+    frame = frame.join(prio, on="customer_id")
+    steps = [suggested_step(reason=r, contact=c, has_phone=bool(p), roles=roles)
+             for r, c, p in zip(frame["reason"], frame["contact"], frame["has_phone"], strict=True)]
+    frame["next_step"] = [s["text"] for s in steps]
+    frame["next_action"] = [s["action"] for s in steps]
+    frame["next_template"] = [s["template"] for s in steps]
+    frame["overdue"] = frame["days_overdue"] > 0
+    frame = frame.sort_values(["overdue", "due_date", "priority", "task_id"],
+                              ascending=[False, True, False, True], kind="stable")
+    return frame[TASK_COLUMNS].reset_index(drop=True)
+
+
+def task_counts(*, session: Session, username: str, today: date | None = None) -> dict[str, int]:
+    """{"open": ..., "overdue": ..., "due_today": ..., "snoozed": ...} for the user's tasks."""
+    today = today or datetime.now(UTC).date()
+    snoozed = and_(Task.snoozed_until.is_not(None), Task.snoozed_until > today)
+    row = session.execute(select(
+        func.count(),
+        func.sum(case((and_(~snoozed, Task.due_date < today), 1), else_=0)),
+        func.sum(case((and_(~snoozed, Task.due_date == today), 1), else_=0)),
+        func.sum(case((snoozed, 1), else_=0)),
+    ).where(Task.assignee == username, Task.closed_at.is_(None))).one()
+    return {"open": int(row[0] or 0) - int(row[3] or 0), "overdue": int(row[1] or 0),
+            "due_today": int(row[2] or 0), "snoozed": int(row[3] or 0)}
+
+
+def customer_tasks(*, session: Session, customer_id: int) -> pd.DataFrame:
+    """Every task of one customer, newest first: task_id, reason_label, why, assignee, due_date,
+    snoozed_until, closed_at, outcome, note."""
+    frame = pd.read_sql(select(Task.id.label("task_id"), Task.reason, Task.why, Task.assignee, Task.created_at,
+                               Task.due_date, Task.snoozed_until, Task.closed_at, Task.outcome, Task.note)
+                        .where(Task.customer_id == int(customer_id)).order_by(Task.created_at.desc(),
+                                                                             Task.id.desc()),
+                        session.connection())
+    frame.insert(1, "reason_label", frame.pop("reason").map(REASON_LABELS))
+    frame["outcome"] = frame["outcome"].map(OUTCOME_LABELS)
+    return frame
+
+
+def staff_for_tasks(*, session: Session) -> list[str]:
+    """Enabled staff who can own tasks (account managers, support leads, admins), by username."""
+    rows = session.execute(select(StaffUser.username, StaffUser.roles).where(StaffUser.disabled.is_(False))
+                           .order_by(StaffUser.username)).all()
+    wanted = {Role.ACCOUNT_MANAGER, Role.SUPPORT_LEAD, Role.ADMIN}
+    return [u for u, r in rows if parse_roles(r) & wanted]
