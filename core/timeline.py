@@ -138,7 +138,7 @@ def _order_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a Co
         return pd.DataFrame({
             "at": orders["ordered_at"], "kind": "order",
             "title": "Order " + orders["external_id"] + " · " + orders["total_cents"].map(fmt.money_cents),
-            "detail": orders["id"].map(summary).fillna("")
+            "detail": orders["id"].map(lambda i: summary.get(i, ""))
             + orders["offer_code"].map(lambda c: f" (offer {c})" if pd.notna(c) and c else "").fillna(""),
         })
     return None
