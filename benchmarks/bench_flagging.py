@@ -72,14 +72,17 @@ def main() -> None:
     texts = [c for c in comments if isinstance(c, str)]
     vader_seconds = _vader_anchor(texts)
     t, cpu = time.perf_counter(), _cpu_seconds()
+    stages: dict[str, float] = {}
     with Session(engine) as session:
-        n = flag_unscored(session=session, now=now, processes=os.cpu_count() or 1)
+        n = flag_unscored(session=session, now=now, processes=os.cpu_count() or 1, timings=stages)
         session.commit()
     seconds, cpu = time.perf_counter() - t, _cpu_seconds() - cpu
     load_after = os.getloadavg()
     kind = "all different" if len(set(texts)) == len(texts) else "repeated"
     print(f"flag_unscored ({engine.dialect.name}, {kind} comments): {n:,} answers in {seconds:.1f} s "
           f"({cpu:.1f} CPU s, {os.cpu_count()} cores); goal under 60 s")
+    print("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
+          + f", commit and the rest {seconds - sum(stages.values()):.1f} s")
     print(f"anchor, read and write the rows without scoring: {io_seconds:.1f} s; "
           f"flagging / anchor = {seconds / io_seconds:.1f}")
     print(f"anchor, plain VADER polarity_scores over the same comments, one process: {vader_seconds:.1f} s; "

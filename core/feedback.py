@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import perf_counter
 
 import pandas as pd
 from sqlalchemy import Integer, bindparam, case, cast, distinct, func, text, update
@@ -175,7 +176,8 @@ def flag_frame(*, session: Session, frame: pd.DataFrame, now: datetime | None = 
     return out
 
 
-def flag_unscored(*, session: Session, now: datetime | None = None, processes: int = 1) -> int:
+def flag_unscored(*, session: Session, now: datetime | None = None, processes: int = 1,
+                  timings: dict[str, float] | None = None) -> int:
     """Fill sentiment, flagged, flag_reasons and severity for every answer whose sentiment is
     empty, in bulk; returns how many. Commits with the caller's session.
 
@@ -184,8 +186,11 @@ def flag_unscored(*, session: Session, now: datetime | None = None, processes: i
     and whether it needs a person's read are stored with the flag. An answer the team labelled
     negative (confirmed, or flagged by hand) stays flagged, whatever the model says now.
     `processes` > 1 reads many distinct comments in a pool of processes (see
-    core.sentiment.judge_distinct; command lines only).
+    core.sentiment.judge_distinct; command lines only). `timings`, when given, gets the wall
+    seconds of the stages: "read", "language", "judge" (see core.sentiment.assess_frame), "write".
     """
+    timings = {} if timings is None else timings
+    started = perf_counter()
     conn = session.connection()
     stmt = select(Feedback.id, Feedback.customer_id, Feedback.nps_score, Feedback.comment, Feedback.label,
                   Feedback.labelled_by).where(col(Feedback.sentiment).is_(None))
@@ -194,8 +199,10 @@ def flag_unscored(*, session: Session, now: datetime | None = None, processes: i
         return 0
     values = customer_values(session=session, now=now)
     frame["value"] = frame["customer_id"].map(values).fillna(0.0)
+    timings["read"] = perf_counter() - started
     assessed = assess_frame(frame, customer_value="value", model=active_flag_model(session=session),
-                            processes=processes)
+                            processes=processes, timings=timings)
+    started = perf_counter()
     reasons = [r if isinstance(r, str) else None for r in assessed["flag_reasons"]]
     flagged = assessed["flagged"].astype(bool).tolist()
     severity = assessed["severity"].astype(float).tolist()
@@ -218,6 +225,7 @@ def flag_unscored(*, session: Session, now: datetime | None = None, processes: i
         _update_pg(conn, out)
     else:
         _update_executemany(conn, out)
+    timings["write"] = perf_counter() - started
     log.info("flagged %s of %s new feedback answers", int(assessed["flagged"].sum()), len(out["id"]))
     return len(out["id"])
 
