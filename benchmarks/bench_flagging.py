@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import text
 from sqlmodel import Session, col, select, update
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -56,7 +57,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_500_000)
     parser.add_argument("--unique", action="store_true")
     parser.add_argument("--again", action="store_true",
-                        help="the database was filled by an earlier run: clear its flags and flag it again")
+                        help="the database was filled by an earlier run: clear its flags (and VACUUM on "
+                             "PostgreSQL) and flag it again")
     args = parser.parse_args()
     engine = get_engine(args.url)
     upgrade_to_head(engine)
@@ -65,6 +67,11 @@ def main() -> None:
         with engine.begin() as conn:
             conn.execute(update(Feedback.__table__).values(sentiment=None))
             comments = pd.read_sql(select(Feedback.comment), conn)["comment"].tolist()
+        if engine.dialect.name == "postgresql":
+            # As after a fresh load: no dead rows left by earlier runs (the server may run
+            # without autovacuum), or every later UPDATE wades through them.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE feedback"))
     else:
         comments = _fill(engine, args, now)
     load_before = os.getloadavg()

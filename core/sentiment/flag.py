@@ -258,9 +258,13 @@ def assess_frame(frame: pd.DataFrame, *, comment: str = "comment", nps_score: st
             timings["language"] = time.perf_counter() - started
     languages = languages.where(comments != "", "")
     scores = pd.to_numeric(frame[nps_score], errors="coerce").fillna(-1).astype(int)
-    keys = pd.DataFrame({"c": comments.to_numpy(), "s": scores.to_numpy(), "l": languages.to_numpy()})
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
-    triples = [(c, int(s), lang) for c, s, lang in uniques]
+    # The distinct (comment, score, language) triples in order of appearance (a dict is several
+    # times faster than factorizing a MultiIndex of 300,000 rows).
+    distinct_keys: dict[Triple, int] = {}
+    codes = np.fromiter((distinct_keys.setdefault(key, len(distinct_keys)) for key in
+                         zip(comments.tolist(), scores.tolist(), languages.tolist(), strict=True)),
+                        dtype=np.intp, count=len(frame))
+    triples = list(distinct_keys)
     started = time.perf_counter()
     judged = judge_distinct(triples, model, processes)
     if timings is not None:
