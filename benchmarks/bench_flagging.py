@@ -6,9 +6,10 @@
 
 The database must be empty (it is migrated and filled here). Answers repeat a few thousand
 phrases, like the demo store; `--unique` makes every comment different (the worst case).
-Flagging reads each distinct comment once: language detection (lingua, all cores), then VADER,
-the problem themes, the model's vectorised predict and the judging, in a pool of one process
-per core.
+Flagging reads each distinct comment once: language detection (lingua on all cores, only for
+comments that are not obviously English), then VADER, the problem themes, the model's
+vectorised predict and the judging, in a pool of one forked process per core; the new values
+are COPYed into a temporary table that one UPDATE joins. The time of each stage is printed.
 
 Beside the goal (300,000 answers flagged on PostgreSQL in under 60 s) the same run prints two
 bare anchors on the same rows: reading and writing them back without any scoring (the floor
