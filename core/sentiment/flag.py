@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -163,9 +164,9 @@ def _judge_triples(triples: list[Triple], model: FlagModel | bytes | None) -> Ju
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """"fork" where the platform has it (the workers start at once, with the modules, the
-    lexicon and the model already loaded: no second import), else "spawn"."""
-    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    """"fork" on Linux (the workers start at once, with the modules, the lexicon and the model
+    already loaded: no second import), else "spawn" (fork is unsafe on macOS, absent on Windows)."""
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
 
 # The model forked workers judge with (set just before the pool starts; None: the shipped one).
