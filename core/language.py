@@ -8,6 +8,8 @@ household-goods shop hears from (LANGUAGES): fewer candidates, fewer wrong guess
 Short English remarks ("Fine.", "Meh", "ok") are ambiguous to any detector, and English is
 the shop's own language, so a comment is English when lingua puts English first or when most
 of its words are English words VADER knows; otherwise it is the language lingua puts first.
+Obvious English (a word only English has, no function word of the other languages) is not
+sent to lingua at all: that is most of a shop's comments, and lingua's slowest part.
 A comment with no letters (an emoji, "10/10") has no language (None) and is read as English.
 """
 
