@@ -82,6 +82,17 @@ def _tfidf(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix(sparse.diags(1.0 / norms) @ out)
 
 
+def _tfidf_dot(counts: sparse.csr_matrix, idf: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """`_tfidf(counts, idf) @ coef` worked out on the stored values alone (no scaled matrix is
+    built): per row, the sum of tf-idf times coefficient over the row's tf-idf length. The same
+    figures within a few units in the last place of a float64."""
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    weights = (1.0 + np.log(counts.data)) * idf.astype(np.float64)[counts.indices]
+    norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=counts.shape[0]))
+    norms[norms == 0] = 1.0
+    return np.bincount(rows, weights=weights * coef[counts.indices], minlength=counts.shape[0]) / norms
+
+
 def idf_of(counts: sparse.csr_matrix) -> np.ndarray:
     """Smoothed idf (scikit-learn's formula: ln((1 + n) / (1 + df)) + 1) of a count matrix."""
     n = counts.shape[0]
@@ -120,8 +131,9 @@ class FlagModel:
         for start in range(0, len(texts), _BATCH):
             part = texts[start : start + _BATCH]
             word, char = hashed_counts(part)
-            x = design_matrix(word, char, vader[start : start + _BATCH], self.idf_word, self.idf_char)
-            z = x @ coef + self.intercept
+            z = (_tfidf_dot(word, self.idf_word, coef[:N_FEATURES])
+                 + _tfidf_dot(char, self.idf_char, coef[N_FEATURES : 2 * N_FEATURES])
+                 + vader[start : start + _BATCH] @ coef[2 * N_FEATURES :] + self.intercept)
             out[start : start + _BATCH] = 1.0 / (1.0 + np.exp(-z))
         return out
 

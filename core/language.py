@@ -8,6 +8,8 @@ household-goods shop hears from (LANGUAGES): fewer candidates, fewer wrong guess
 Short English remarks ("Fine.", "Meh", "ok") are ambiguous to any detector, and English is
 the shop's own language, so a comment is English when lingua puts English first or when most
 of its words are English words VADER knows; otherwise it is the language lingua puts first.
+Obvious English (a word only English has, no function word of the other languages) is not
+sent to lingua at all: that is most of a shop's comments, and lingua's slowest part.
 A comment with no letters (an emoji, "10/10") has no language (None) and is read as English.
 """
 
@@ -40,6 +42,42 @@ _FUNCTION_WORDS = frozenset(
     "have has had do does did will would can could should after before again still never ever one two".split())
 
 
+# Words only English has among LANGUAGES ("the", "my", "would"; not "is", "we", "had" (Dutch),
+# "will", "was", "still" (German), "me", "no", "a" (Romance), "in", "an", "so", "on", "or").
+_ENGLISH_ONLY = frozenset(
+    "the and with my you your this that these those have has not very but to for from they them their "
+    "our at too just any some if after before again ever one two were are does did would "
+    "could should its she his it i'm it's don't didn't doesn't isn't wasn't won't can't couldn't "
+    "there what which when why how about because really never".split())
+# Function words of the other LANGUAGES that English text does not use: one of them sends a text
+# to lingua ("Die Lieferung war schnell und alles gut verpackt": "und").
+_OTHER_FUNCTION_WORDS = frozenset(
+    # German
+    "der das und ist nicht ich sie es ein eine einen einem einer mit von zu den dem des auf für sich "
+    "sehr aber auch noch nur wie kein keine schon mein meine wir ihr uns bei nach aus war wurde hat "
+    "habe ist sind nie immer alles gut "
+    # French
+    "le la les et est pas je il elle un une des du de que qui avec pour dans sur mais très mon ma mes "
+    "nous vous ne ce cette été au aux bien tout rien jamais "
+    # Spanish
+    "el los las y es un una con para por en muy pero mi mis se lo le su del al está fue estoy todo "
+    "nada nunca bien "
+    # Italian
+    "il lo gli e è non di che per molto ma mio mia sono della ho ha tutto niente mai bene "
+    # Dutch
+    "het een en niet ik je zijn met van voor op maar heel zeer mijn wij dat die dit er geen erg "
+    # Portuguese
+    "o os as não um uma com em muito mas meu minha do da dos das no na foi tudo nada nunca bem".split())
+
+
+def _surely_english(words: list[str]) -> bool:
+    """Lower-cased `words` that name English as surely as lingua would: one word only English
+    has and no function word of the other languages (checked on the shared sentences, the test
+    comments and the comments in other languages: the same languages as lingua's, see
+    detect_languages)."""
+    return any(w in _ENGLISH_ONLY for w in words) and not any(w in _OTHER_FUNCTION_WORDS for w in words)
+
+
 def _languages() -> list[Language]:
     return [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in LANGUAGES]
 
@@ -63,8 +101,10 @@ def _english_words() -> frozenset[str]:
     return frozenset(w for w in SentimentIntensityAnalyzer().lexicon if w.isalpha()) | _FUNCTION_WORDS
 
 
-def _english_share(text: str) -> float:
-    words = [w.lower() for w in _WORDS.findall(text)]
+def _english_share(text: str, words: list[str] | None = None) -> float:
+    """The share of `text`'s words that are English words VADER knows (or function words);
+    `words` are its lower-cased words when the caller has them."""
+    words = [w.lower() for w in _WORDS.findall(text)] if words is None else words
     if not words:
         return 0.0
     known = _english_words()
@@ -91,32 +131,35 @@ def detect_languages(texts: Sequence[str | None]) -> list[str | None]:
     letters. Reads the first DETECT_CHARS characters. Detection runs on all cores.
 
     A text whose words are mostly English words VADER knows is English whatever lingua says
-    (see _read_as_english), so lingua is asked only about the others: first in its quick
-    (low-accuracy) mode, whose "English" is kept for a text with at least QUICK_ENGLISH_SHARE
-    English words, then in full for the rest."""
+    (see _read_as_english), and so is one with some of them (QUICK_ENGLISH_SHARE) that has a
+    word only English has and no function word of the other languages (`_surely_english`).
+    lingua is asked only about the others: first in its quick (low-accuracy) mode, whose
+    "English" is kept for a text with at least QUICK_ENGLISH_SHARE English words (so only those
+    are asked), then in full for the rest."""
     out: list[str | None] = [None] * len(texts)
-    todo: list[tuple[int, str, float]] = []
+    quick: list[tuple[int, str, float]] = []
+    full: list[tuple[int, str, float]] = []
     for i, t in enumerate(texts):
         if isinstance(t, str) and _LETTERS.search(t):
             text = t[:DETECT_CHARS]
-            share = _english_share(text)
-            if share >= ENGLISH_WORD_SHARE:
+            words = [w.lower() for w in _WORDS.findall(text)]
+            share = _english_share(text, words)
+            if share >= ENGLISH_WORD_SHARE or (share >= QUICK_ENGLISH_SHARE and _surely_english(words)):
                 out[i] = ENGLISH
             else:
-                todo.append((i, text, share))
+                (quick if share >= QUICK_ENGLISH_SHARE else full).append((i, text, share))
     # lingua's quick mode first: "English" is taken from it for a text with some English words
     # (most of what a shop hears); everything else gets the full reading.
-    quick = _quick_detector().detect_languages_in_parallel_of([t for _, t, _ in todo]) if todo else []
-    sure = [q == Language.ENGLISH and share >= QUICK_ENGLISH_SHARE
-            for q, (_, _, share) in zip(quick, todo, strict=True)]
-    for (i, _, _), english in zip(todo, sure, strict=True):
-        if english:
-            out[i] = ENGLISH
-    todo = [item for item, english in zip(todo, sure, strict=True) if not english]
-    if not todo:
+    found = _quick_detector().detect_languages_in_parallel_of([t for _, t, _ in quick]) if quick else []
+    for item, language in zip(quick, found, strict=True):
+        if language == Language.ENGLISH:
+            out[item[0]] = ENGLISH
+        else:
+            full.append(item)
+    if not full:
         return out
-    found = _detector().detect_languages_in_parallel_of([t for _, t, _ in todo])
-    for (i, text, share), language in zip(todo, found, strict=True):
+    found = _detector().detect_languages_in_parallel_of([t for _, t, _ in full])
+    for (i, text, share), language in zip(full, found, strict=True):
         code = language.iso_code_639_1.name.lower() if language is not None else None
         if code != ENGLISH and (code is None or _read_as_english(text, share)):
             code = ENGLISH

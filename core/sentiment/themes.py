@@ -196,7 +196,8 @@ def _folded(lowered: str) -> str:
 
 # A theme's own patterns are run only when its combined pattern matches, and those only when
 # one pattern of all themes matches: most comments name one theme or none, and one search
-# tells so faster than ninety. Same matches as each pattern on its own.
+# tells so faster than ninety. Same matches as each pattern on its own. (Every pattern starts
+# with \b, so each combined one is "\b(?:...)", tried at a given position by `match`.)
 _ANY_THEME = _any_of([p for ps in _THEME_PATTERNS.values() for p in ps])
 _BY_THEME: tuple[tuple[str, re.Pattern[str], tuple[re.Pattern[str], ...]], ...] = tuple(
     (theme, _any_of(ps), tuple(re.compile(p) for p in ps)) for theme, ps in _THEME_PATTERNS.items())
@@ -227,12 +228,19 @@ def _negated(text: str, start: int) -> bool:
 def _scan(lowered: str) -> tuple[tuple[str, ...], list[tuple[int, int]]]:
     """(themes named and not negated, spans of problem words that were negated)."""
     folded = _folded(lowered)
-    if not _ANY_THEME.search(folded):
+    match = _ANY_THEME.search(folded)
+    if not match:
         return (), []
+    # Every position where some pattern matches (a theme matches only at one of them); each
+    # theme's combined pattern is then tried there alone, not searched along the whole text.
+    starts: list[int] = []
+    while match:
+        starts.append(match.start())
+        match = _ANY_THEME.search(folded, match.start() + 1)
     found: set[str] = set()
     negated: list[tuple[int, int]] = []
     for theme, any_of_theme, patterns in _BY_THEME:
-        if not any_of_theme.search(folded):
+        if not any(any_of_theme.match(folded, start) for start in starts):
             continue
         for pattern in patterns:
             for match in pattern.finditer(folded):

@@ -16,7 +16,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from core import feedback as fbk
 from core.flag_training import SHARED_SENTIMENT_DIR, measure_shared_holdout, shared_holdout
 from core.importing import import_csv
-from core.language import detect_language
+from core.language import detect_language, detect_languages
 from core.roles import Role
 from core.sentiment import assess
 from db.models import Feedback
@@ -133,3 +133,30 @@ def test_a_200000_character_comment_imports_in_under_10_seconds(session: Session
     assert time.perf_counter() - started < 5
     shown = page.rows.loc[page.rows["response_id"] == "L1"].iloc[0]
     assert len(shown["comment"]) < 1100 and shown["comment_chars"] == 200_000
+
+
+@pytest.mark.parametrize(
+    ("comment", "language"),
+    [
+        # English that lingua alone read as French, German or Dutch (so it was never read for tone):
+        # a word only English has ("the", "its", "it's") and no function word of the other
+        # languages make it English without asking lingua.
+        ("The oven door on the mini oven won't shut.", "en"),
+        ("The door on the cabinet came off its hinges.", "en"),
+        ("It's all surface psychodramatics.", "en"),
+        ("Escapism in its purest form.", "en"),
+        # One function word of another language sends the text to lingua as before.
+        ("Die Lieferung war schnell und alles gut verpackt.", "de"),
+        ("The colis est arrivé cassé et le carton était trempé.", "fr"),
+        ("Il pacco è arrivato in ritardo e the scatola era danneggiata.", "it"),
+        ("El pedido llegó con retraso y the caja estaba rota.", "es"),
+    ],
+)
+def test_obvious_english_skips_lingua_and_other_languages_still_get_it(comment: str, language: str) -> None:
+    assert detect_languages([comment]) == [language]
+
+
+def test_english_comment_lingua_misread_is_flagged_on_its_problem() -> None:
+    out = assess(comment="The oven door on the mini oven won't shut.", nps_score=None)
+    assert out.language == "en" and out.flagged
+    assert "does not close" in out.themes and not out.needs_read

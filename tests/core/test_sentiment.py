@@ -145,3 +145,26 @@ def test_evaluate_command_prints_the_figures(capsys: pytest.CaptureFixture[str])
     assert main(["feedback", "evaluate", str(DATA / "labelled_feedback.csv")]) == 0
     out = capsys.readouterr().out
     assert "Hearth flag" in out and "plain VADER (compound < -0.05)" in out and "recall" in out
+
+
+@pytest.mark.parametrize("retrained", [False, True])
+def test_a_pool_of_processes_judges_exactly_as_one_process(monkeypatch: pytest.MonkeyPatch, retrained: bool) -> None:
+    # The command line and the benchmark judge many comments in a pool (forked workers on Linux,
+    # the model in use handed to them); the answers must be those of one process, in order.
+    import dataclasses
+
+    from core.sentiment import flag, judge_distinct, shipped_model
+
+    labelled = pd.read_csv(DATA / "labelled_feedback.csv")
+    comments = [c for c in labelled["comment"] if isinstance(c, str)][:120]
+    triples = [(c, s, "en") for s in (-1, 3, 10) for c in comments] + [
+        ("Le colis est arrivé cassé.", -1, "fr"), ("Die Lieferung war schnell.", -1, "de")]
+    model = shipped_model()
+    if retrained:  # a model that is not the shipped one: a lower threshold flags more
+        model = dataclasses.replace(model, threshold=model.threshold / 2)
+    one = judge_distinct(triples, model, processes=1)
+    monkeypatch.setattr(flag, "PARALLEL_MIN", 50)
+    monkeypatch.setattr(flag, "_PARALLEL_CHUNK", 60)
+    pooled = judge_distinct(triples, model, processes=2)
+    assert pooled == one
+    assert sum(one[1]) > 100 and one[5][-1] and not one[1][-1]  # flags; the German praise needs a read
