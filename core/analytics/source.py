@@ -32,6 +32,7 @@ import contextvars
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import duckdb
@@ -170,21 +171,32 @@ def _generation(conn: Connection, name: str) -> tuple | None:
         return None
 
 
-def read_table(session: Session, name: str) -> pa.Table:
-    """The rows of one table of :data:`READS` as an Arrow table (raw database types)."""
+def _typed(name: str, raw: pa.Table) -> pa.Table:
+    """The raw read with the types of :data:`VIEWS`, converted once (SQLite's text timestamps
+    parsed once per read, not once per figure)."""
+    db = duckdb_connection()
+    try:
+        db.register(f"raw_{name}", raw)
+        return db.sql(VIEWS[name]).to_arrow_table()
+    finally:
+        db.close()
+
+
+def _plan(session: Session, name: str) -> tuple[pa.Table | None, tuple | None]:
+    """What :func:`read_table` would do: (the kept table, None) or (None, (driver, uri, key, gen))
+    for an ADBC read still to be made; reads through the session's connection are made here."""
     kept: dict[str, pa.Table] = session.info.setdefault(_INFO_KEY, {})
     if name in kept:
-        return kept[name]
+        return kept[name], None
     conn = session.connection()
     target = _adbc_uri(conn)
     if session_writing(session) or target is None:
-        table = _read_session(conn, READS[name])
-        kept[name] = table
-        return table
+        kept[name] = _typed(name, _read_session(conn, READS[name]))
+        return kept[name], None
     scoped = _scope.get()
     if scoped is not None and name in scoped:
         kept[name] = scoped[name]
-        return scoped[name]
+        return scoped[name], None
     gen = _generation(conn, name)
     key = (target[1], name)
     if gen is not None:
@@ -192,15 +204,55 @@ def read_table(session: Session, name: str) -> pa.Table:
             hit = _process_reads.get(key)
         if hit is not None and hit[0] == gen:
             kept[name] = hit[1]
-            return hit[1]
-    table = _read_adbc(target[0], target[1], READS[name])
+            return hit[1], None
+    return None, (target[0], target[1], key, gen)
+
+
+def _fetch(name: str, todo: tuple) -> pa.Table:
+    driver, uri, _key, _gen = todo
+    return _typed(name, _read_adbc(driver, uri, READS[name]))
+
+
+def _keep(session: Session, name: str, todo: tuple, table: pa.Table) -> pa.Table:
+    _driver, _uri, key, gen = todo
     if gen is not None:
         with _lock:
             _process_reads[key] = (gen, table)
+    scoped = _scope.get()
     if scoped is not None:
         scoped[name] = table
-    kept[name] = table
+    session.info.setdefault(_INFO_KEY, {})[name] = table
     return table
+
+
+def read_table(session: Session, name: str) -> pa.Table:
+    """The rows of one table of :data:`READS` as an Arrow table, with the column types of
+    :data:`VIEWS` (timestamps as timestamps, whatever the database gave)."""
+    table, todo = _plan(session, name)
+    if todo is None:
+        return table
+    return _keep(session, name, todo, _fetch(name, todo))
+
+
+def prefetch(session: Session, names: Iterable[str]) -> None:
+    """Make the reads of ``names`` that are not kept yet, two at a time (the machine's two cores:
+    one table is parsed while the other is read), so that the figures after it find them kept.
+
+    The session is only used from this thread; the reads themselves run on their own
+    connections (ADBC), or in the SQLite reader processes."""
+    todo = {}
+    for name in dict.fromkeys(names):
+        table, plan = _plan(session, name)
+        if plan is not None:
+            todo[name] = plan
+    if len(todo) <= 1:
+        for name, plan in todo.items():
+            _keep(session, name, plan, _fetch(name, plan))
+        return
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(_fetch, name, plan) for name, plan in todo.items()}
+        for name, future in futures.items():
+            _keep(session, name, todo[name], future.result())
 
 
 def duckdb_connection() -> duckdb.DuckDBPyConnection:
@@ -209,13 +261,14 @@ def duckdb_connection() -> duckdb.DuckDBPyConnection:
 
 
 def engine_for(session: Session, tables: Iterable[str]) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB connection with the named tables as typed views.
+    """A fresh in-memory DuckDB connection with the named tables registered (typed once per read).
 
-    Each view has the columns of :data:`VIEWS`; timestamps are naive UTC as stored."""
+    Each table has the columns of :data:`VIEWS`; timestamps are naive UTC as stored."""
+    tables = list(tables)
+    prefetch(session, tables)
     db = duckdb_connection()
     for name in tables:
-        db.register(f"raw_{name}", read_table(session, name))
-        db.execute(f"CREATE VIEW {name} AS {VIEWS[name]}")
+        db.register(name, read_table(session, name))
     return db
 
 

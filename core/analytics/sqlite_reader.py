@@ -8,8 +8,8 @@ the same application"). It happened here: reading through ADBC in the app's proc
 another process wrote gave "database disk image is malformed". In its own process the driver
 is one more reader among the database's processes, which SQLite handles.
 
-The helper is started once per process on first use (about a third of a second) and serves
-one request at a time: a JSON line {"uri": ..., "sql": ...} on its stdin; on its stdout a
+Two helpers are started once per process, on first use or by :func:`start` (about a third of
+a second each), so two tables can be read at once; each serves one request at a time: a JSON line {"uri": ..., "sql": ...} on its stdin; on its stdout a
 status byte (0 = Arrow IPC stream follows, 1 = an error message follows), an 8-byte length
 and the payload. It exits when its parent closes the pipe (or dies).
 
@@ -50,26 +50,48 @@ class Reader:
         Raises ReadError with the helper's message when the query fails there, or when the
         helper process ended (the next read starts a new one)."""
         with self._lock:
-            proc = self._start()
-            proc.stdin.write((json.dumps({"uri": uri, "sql": sql}) + "\n").encode())
-            proc.stdin.flush()
-            head = proc.stdout.read(9)
-            if len(head) < 9:
-                self._proc = None
-                raise ReadError("the SQLite reader process ended unexpectedly")
-            size = int.from_bytes(head[1:], "little")
-            payload = proc.stdout.read(size)
+            return self._read_locked(uri, sql)
+
+    def start(self) -> None:
+        """Start the helper process now, if it is not running (app start-up)."""
+        with self._lock:
+            self._start()
+
+    def _read_locked(self, uri: str, sql: str) -> pa.Table:
+        proc = self._start()
+        proc.stdin.write((json.dumps({"uri": uri, "sql": sql}) + "\n").encode())
+        proc.stdin.flush()
+        head = proc.stdout.read(9)
+        if len(head) < 9:
+            self._proc = None
+            raise ReadError("the SQLite reader process ended unexpectedly")
+        size = int.from_bytes(head[1:], "little")
+        payload = proc.stdout.read(size)
         if head[0] != 0:
             raise ReadError(payload.decode(errors="replace"))
         return pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
 
 
-_reader = Reader()
+# Two helpers: two tables are read at once (core.analytics.source.prefetch), one per core.
+_readers = (Reader(), Reader())
 
 
 def read(uri: str, sql: str) -> pa.Table:
-    """Read through this process's helper (started on first use)."""
-    return _reader.read(uri, sql)
+    """Read through one of this process's helpers (a free one if any; started on first use)."""
+    for reader in _readers:
+        if reader._lock.acquire(blocking=False):
+            try:
+                return reader._read_locked(uri, sql)
+            finally:
+                reader._lock.release()
+    return _readers[0].read(uri, sql)
+
+
+def start() -> None:
+    """Start the helper processes now rather than on the first read (app start-up: the first
+    screen then does not wait for them)."""
+    for reader in _readers:
+        reader.start()
 
 
 def _serve() -> None:
