@@ -341,6 +341,8 @@ def compute_kpis(
     (see :data:`REFUNDS_RULE`).
     """
     horizon_days = default_horizon(horizon_days)
+    # The tables this reads, two at a time from cold (core.analytics.source), largest first.
+    source.prefetch(session, ("orders", "loyalty_entry", "customer", "refund"))
     conds = _customer_conditions(segment, region, owner)
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days,
                             flt=Filter(segment, region, owner))

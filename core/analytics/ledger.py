@@ -26,10 +26,10 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from sqlmodel import Session
 
 from core.analytics import source
+
 
 def _group_bounds(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first-of-run mask, run starts, run sizes) of runs of equal codes."""
@@ -104,7 +104,7 @@ def read_entries(*, session: Session, before: datetime | None = None, stored_exp
     ``expire`` entry from the programme's own file at any time).
     """
     with source.engine_for(session, ["loyalty_entry"]) as db:
-        frame = db.execute("""
+        rows = db.execute("""
             SELECT id, customer_id, occurred_at, kind, points, expires_at, coalesce(computed, false) AS computed,
                    customer_id IN (SELECT customer_id FROM loyalty_entry
                                    WHERE kind = 'expire' AND computed = false) AS by_programme
@@ -112,12 +112,22 @@ def read_entries(*, session: Session, before: datetime | None = None, stored_exp
             WHERE ($before IS NULL OR occurred_at < $before)
               AND ($stored OR kind <> 'expire' OR computed = false)
             ORDER BY id
-        """, {"before": before, "stored": stored_expiries}).df()
+        """, {"before": before, "stored": stored_expiries}).fetchnumpy()
+    # Straight from numpy arrays with the dtypes below (a pandas frame of DuckDB's result would
+    # hold Arrow-backed columns, converted again by every later step: seconds at the reference size).
+    columns = {}
     for col in ("occurred_at", "expires_at"):
-        frame[col] = pd.Series(pd.to_datetime(frame[col]), index=frame.index).astype("datetime64[ns]")
-    for col in ("points", "customer_id", "id"):
-        frame[col] = frame[col].astype("int64")
-    frame["computed"] = frame["computed"].astype(bool)
-    frame["by_programme"] = frame["by_programme"].astype(bool)
-    frame["kind"] = frame["kind"].astype(object)
-    return frame.set_index("id")
+        columns[col] = np.asarray(pd.to_datetime(_filled(rows[col], np.datetime64("NaT"))), dtype="datetime64[ns]")
+    for col in ("customer_id", "points"):
+        columns[col] = np.asarray(rows[col], dtype="int64")
+    for col in ("computed", "by_programme"):
+        columns[col] = np.asarray(_filled(rows[col], False), dtype=bool)
+    index = pd.Index(np.asarray(rows["id"], dtype="int64"), name="id")
+    columns["kind"] = pd.Series(np.asarray(rows["kind"], dtype=object), index=index, dtype=object)
+    order = ("customer_id", "occurred_at", "kind", "points", "expires_at", "computed", "by_programme")
+    return pd.DataFrame({col: columns[col] for col in order}, index=index)
+
+
+def _filled(values: np.ndarray, fill: object) -> np.ndarray:
+    """A DuckDB numpy column with its NULLs (a masked array) as ``fill``."""
+    return values.filled(fill) if isinstance(values, np.ma.MaskedArray) else values

@@ -276,3 +276,13 @@ def forget_reads() -> None:
     """Drop the reads kept between requests (tests, the benchmark's cold runs)."""
     with _lock:
         _process_reads.clear()
+
+
+def start_readers(url: str) -> None:
+    """Start the SQLite reader processes (core.analytics.sqlite_reader) now when ``url`` is a
+    SQLite file, so the first screen does not wait for them; nothing for other databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        from core.analytics import sqlite_reader
+
+        sqlite_reader.start()

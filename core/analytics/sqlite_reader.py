@@ -9,7 +9,8 @@ another process wrote gave "database disk image is malformed". In its own proces
 is one more reader among the database's processes, which SQLite handles.
 
 Two helpers are started once per process, on first use or by :func:`start` (about a third of
-a second each), so two tables can be read at once; each serves one request at a time: a JSON line {"uri": ..., "sql": ...} on its stdin; on its stdout a
+a second each), so two tables can be read at once; each serves one request at a time: a JSON
+line {"uri": ..., "sql": ...} on its stdin; on its stdout a
 status byte (0 = Arrow IPC stream follows, 1 = an error message follows), an 8-byte length
 and the payload. It exits when its parent closes the pipe (or dies).
 
