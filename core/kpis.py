@@ -341,9 +341,12 @@ def compute_kpis(
     (see :data:`REFUNDS_RULE`).
     """
     horizon_days = default_horizon(horizon_days)
-    # The tables this reads, two at a time from cold (core.analytics.source), largest first.
+    # The tables this reads, started two at a time from cold (core.analytics.source), largest
+    # first; the loyalty ledger is computed while the orders are still being read.
     source.prefetch(session, ("orders", "loyalty_entry", "customer", "refund"))
     conds = _customer_conditions(segment, region, owner)
+    loyalty_part = _loyalty_block(session=session, as_of=as_of, conds=conds)
+    nps_part = _nps_block(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds)
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days,
                             flt=Filter(segment, region, owner))
     n_orders = agg["orders"]
@@ -364,8 +367,8 @@ def compute_kpis(
         "retention_rate": retention,
         "churn_rate": None if retention is None else 1.0 - retention,
     }
-    out.update(_nps_block(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds))
-    out.update(_loyalty_block(session=session, as_of=as_of, conds=conds))
+    out.update(nps_part)
+    out.update(loyalty_part)
     return {k: out[k] for k in KPI_KEYS}
 
 
