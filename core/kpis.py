@@ -11,7 +11,7 @@ over orders in Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -298,18 +298,21 @@ def _nps_block(
 def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement]) -> dict[str, Any]:
     """Outstanding points, liability and redemption rate from core.loyalty's own definitions.
 
-    The ledger state of core.loyalty, restricted to the filtered customers' balances when
-    there is a filter, through the same `kpis_from_state` that `loyalty_kpis` uses.
+    The members' totals of core.loyalty (the same sums as its balances), restricted to the
+    filtered customers when there is a filter, through the same `kpis_from_state` that
+    `loyalty_kpis` uses.
     """
     none = {"loyalty_outstanding_points": None, "loyalty_liability": None, "redemption_rate": None}
     le = LoyaltyEntry.__table__.c
     end = day_start(as_of + timedelta(days=1))
     if not session.execute(select(le.id).where(le.occurred_at < end).limit(1)).first():
         return none  # no ledger yet: no data, not zero
-    state = loyalty.ledger_summary(session=session, as_of=as_of)
+    # The members' totals only (core.loyalty.ledger_totals): no tiers, expiry dates or monthly flows.
+    balances = loyalty.ledger_totals(session=session, as_of=as_of)
     if conds:
         ids = _customer_ids(session, conds)
-        state = replace(state, balances=state.balances[state.balances["customer_id"].isin(ids)])
+        balances = balances[balances["customer_id"].isin(ids)]
+    state = loyalty.LedgerSummary(as_of=as_of, balances=balances, monthly=pd.DataFrame(), customers=0)
     lk = loyalty.kpis_from_state(state, customers=0)
     if lk["members"] == 0:
         return none
