@@ -95,16 +95,38 @@ def start() -> None:
         reader.start()
 
 
+def _read_here(uri: str, sql: str) -> pa.Table:
+    """In the helper: the rows through the driver's own API (its DB-API layer would import
+    pandas, doubling the helper's start-up)."""
+    import adbc_driver_manager
+    import adbc_driver_sqlite
+
+    db = adbc_driver_sqlite.connect(uri)
+    try:
+        conn = adbc_driver_manager.AdbcConnection(db)
+        try:
+            stmt = adbc_driver_manager.AdbcStatement(conn)
+            try:
+                stmt.set_sql_query(sql)
+                stream, _rows = stmt.execute_query()
+                return pa.RecordBatchReader._import_from_c(stream.address).read_all()
+            finally:
+                stmt.close()
+        finally:
+            conn.close()
+    finally:
+        db.close()
+
+
 def _serve() -> None:
-    import adbc_driver_sqlite.dbapi as adbc
+    import adbc_driver_manager  # noqa: F401 - loaded before the first request, not during it
+    import adbc_driver_sqlite  # noqa: F401
 
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
         request = json.loads(line)
         try:
-            with adbc.connect(request["uri"]) as conn, conn.cursor() as cur:
-                cur.execute(request["sql"])
-                table = cur.fetch_arrow_table()
+            table = _read_here(request["uri"], request["sql"])
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, table.schema) as writer:
                 writer.write_table(table)
