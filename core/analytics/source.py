@@ -37,6 +37,7 @@ from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session as OrmSession
@@ -171,9 +172,41 @@ def _generation(conn: Connection, name: str) -> tuple | None:
         return None
 
 
+# The Arrow type of each SQL type in VIEWS, and the conversions Arrow does exactly as DuckDB's
+# CAST does (checked value by value on the reference store): text timestamps and dates in ISO
+# form, integers to booleans. Anything else, or a value Arrow refuses, goes through DuckDB.
+_ARROW = {"BIGINT": pa.int64(), "DATE": pa.date32(), "VARCHAR": pa.string(), "DOUBLE": pa.float64(),
+          "TIMESTAMP": pa.timestamp("us"), "BOOLEAN": pa.bool_()}
+_ARROW_CASTS = {(pa.string(), pa.timestamp("us")), (pa.large_string(), pa.timestamp("us")),
+                (pa.string(), pa.date32()), (pa.int64(), pa.bool_())}
+_VIEW_COLUMN = re.compile(r"CAST\((\w+) AS (\w+)\) AS (\w+)")
+
+
+def _typed_by_arrow(name: str, raw: pa.Table) -> pa.Table | None:
+    """The read with the types of :data:`VIEWS` by Arrow's own casts, or None when one column
+    needs more than :data:`_ARROW_CASTS` (then DuckDB casts)."""
+    columns, names = [], []
+    for source_name, sql_type, out_name in _VIEW_COLUMN.findall(VIEWS[name]):
+        column, want = raw.column(source_name), _ARROW[sql_type]
+        if column.type != want:
+            if (column.type, want) not in _ARROW_CASTS and column.null_count < len(column):
+                return None
+            try:
+                column = pc.cast(column, want)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return None
+        columns.append(column)
+        names.append(out_name)
+    return pa.table(columns, names=names)
+
+
 def _typed(name: str, raw: pa.Table) -> pa.Table:
     """The raw read with the types of :data:`VIEWS`, converted once (SQLite's text timestamps
-    parsed once per read, not once per figure)."""
+    parsed once per read, not once per figure): by Arrow where it can (several times faster,
+    no copy of the columns that are already right), else by DuckDB running the view."""
+    typed = _typed_by_arrow(name, raw)
+    if typed is not None:
+        return typed
     db = duckdb_connection()
     try:
         db.register(f"raw_{name}", raw)
