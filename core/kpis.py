@@ -262,27 +262,18 @@ def _order_aggregates(
                                                  prev_start=start - timedelta(days=horizon_days), flt=flt)
 
 
-def _score_counts(
-    *, session: Session, start: datetime, end: datetime, conds: list[ColumnElement]
-) -> pd.DataFrame:
-    """Answers with a score submitted in [start, end), counted per score (at most 11 rows).
+def _score_counts(*, session: Session, start: datetime, end: datetime, flt: Filter) -> pd.DataFrame:
+    """Answers with a score submitted in [start, end), counted per score (at most 11 rows),
+    in DuckDB over the columnar read of the answers (core.analytics.orders.score_counts).
     With a customer filter, answers from unknown customers are left out (no segment)."""
-    f = Feedback.__table__.c
-    at = _scan(session, f.submitted_at)
-    stmt = (
-        select(f.nps_score.label("score"), func.count().label("n"))
-        .where(at >= start, at < end, f.nps_score.is_not(None))
-        .group_by(f.nps_score)
-    )
-    return _read(session, _filtered(stmt, f.customer_id, conds) if conds else stmt)
+    with _engine(session, "customer", "feedback") as db:
+        return analytics_orders.score_counts(db, start=start, end=end, flt=flt)
 
 
-def _nps_block(
-    *, session: Session, as_of: date, horizon_days: int, conds: list[ColumnElement]
-) -> dict[str, Any]:
+def _nps_block(*, session: Session, as_of: date, horizon_days: int, flt: Filter) -> dict[str, Any]:
     """NPS over (D - H, D] by core.nps.nps_summary, the one NPS definition."""
     start, end = window_bounds(as_of, horizon_days)
-    counts = _score_counts(session=session, start=start, end=end, conds=conds)
+    counts = _score_counts(session=session, start=start, end=end, flt=flt)
     # The counts per score expand back to the answers' scores: the same input nps_summary
     # gets anywhere else, without reading every answer.
     scores = pd.Series(np.repeat(counts["score"].to_numpy(int), counts["n"].to_numpy(int)))
@@ -346,10 +337,11 @@ def compute_kpis(
     horizon_days = default_horizon(horizon_days)
     # The tables this reads, started two at a time from cold (core.analytics.source), largest
     # first; the loyalty ledger is computed while the orders are still being read.
-    source.prefetch(session, ("orders", "loyalty_entry", "customer", "refund"))
+    source.prefetch(session, ("orders", "loyalty_entry", "feedback", "customer", "refund"))
     conds = _customer_conditions(segment, region, owner)
     loyalty_part = _loyalty_block(session=session, as_of=as_of, conds=conds)
-    nps_part = _nps_block(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds)
+    nps_part = _nps_block(session=session, as_of=as_of, horizon_days=horizon_days,
+                          flt=Filter(segment, region, owner))
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days,
                             flt=Filter(segment, region, owner))
     n_orders = agg["orders"]

@@ -52,6 +52,7 @@ READS: dict[str, str] = {
     "orders": "SELECT id, customer_id, ordered_at, total FROM orders",
     "refund": "SELECT customer_id, refunded_at, amount, kind FROM refund",
     "support_ticket": "SELECT customer_id, opened_at FROM support_ticket",
+    "feedback": "SELECT customer_id, submitted_at, nps_score FROM feedback",
     "loyalty_entry": "SELECT id, customer_id, occurred_at, kind, points, expires_at, computed FROM loyalty_entry",
 }
 
@@ -67,6 +68,8 @@ VIEWS: dict[str, str] = {
               "CAST(amount AS DOUBLE) AS amount, CAST(kind AS VARCHAR) AS kind FROM raw_refund",
     "support_ticket": "SELECT CAST(customer_id AS BIGINT) AS customer_id, "
                       "CAST(opened_at AS TIMESTAMP) AS opened_at FROM raw_support_ticket",
+    "feedback": "SELECT CAST(customer_id AS BIGINT) AS customer_id, CAST(submitted_at AS TIMESTAMP) AS submitted_at, "
+                "CAST(nps_score AS BIGINT) AS nps_score FROM raw_feedback",
     "loyalty_entry": "SELECT CAST(id AS BIGINT) AS id, CAST(customer_id AS BIGINT) AS customer_id, "
                      "CAST(occurred_at AS TIMESTAMP) AS occurred_at, CAST(kind AS VARCHAR) AS kind, "
                      "CAST(points AS BIGINT) AS points, CAST(expires_at AS TIMESTAMP) AS expires_at, "
