@@ -120,8 +120,13 @@ if __name__ == "app":
     # script run has the name "__main__"): its lifespan builds the database (and the demo store)
     # before the server answers, with progress in the terminal. Each session then runs this file
     # as the script, which routes.
+    from core.analytics.source import start_readers
     from ui.first_start import lifespan
 
+    try:  # the SQLite reader processes once per app process, not on the first screen's first read
+        start_readers(get_settings().database_url)
+    except SettingsError:
+        pass  # the first script run shows what is wrong with the settings
     app = st.App(__file__, lifespan=lifespan)
 else:
     _route()

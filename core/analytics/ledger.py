@@ -1,4 +1,4 @@
-"""The loyalty ledger in DuckDB: the entries read as columns, and oldest-first lots as window sums.
+"""The loyalty ledger: the entries read as columns (DuckDB), and oldest-first lots as running sums.
 
 The rules are core.loyalty's (design.md, "Definitions"): every credit is a lot, debits take the
 oldest unexpired lots first, a lot's unconsumed points expire at its expiry instant, and
@@ -6,11 +6,12 @@ within one instant credits come first, then expiries, then debits.
 
 When a customer's lots expire in the order they were earned (always, with the default
 12-month expiry), what has been consumed is one prefix of their lots on the cumulative-points
-axis, so each lot's fate follows from three running sums, computed for every customer at once:
+axis, so each lot's fate follows from three running sums, computed for every customer at once
+(numpy, :func:`fifo_fates`):
 
 - ``S_k``: the customer's credits up to lot k (a window sum in FIFO order);
-- ``D(e_k)``: the customer's debits strictly before lot k's expiry instant (an ASOF join of
-  each lot's expiry with the running debit total);
+- ``D(e_k)``: the customer's debits strictly before lot k's expiry instant (a sorted search
+  of each lot's expiry in the running debit total);
 - expired up to lot k = ``max(0, max_{j<=k, j expired} (S_j - D(e_j)))`` (a running maximum).
 
 Lot k expired ``E_k - E_{k-1}`` points, and an unexpired lot keeps
@@ -25,37 +26,32 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from sqlmodel import Session
 
 from core.analytics import source
 
-_LOTS_SQL = """
-WITH dagg AS (
-    SELECT c, t, sum(v) AS v FROM debits GROUP BY c, t),
-dcum AS (
-    SELECT c, t, sum(v) OVER (PARTITION BY c ORDER BY t ROWS UNBOUNDED PRECEDING) AS d FROM dagg),
-dtotal AS (SELECT c, sum(v) AS total FROM debits GROUP BY c),
-withd AS (
-    SELECT l.pos, l.c, l.e, l.a, coalesce(dc.d, 0) AS d_before
-    FROM lots l ASOF LEFT JOIN dcum dc ON l.c = dc.c AND l.e > dc.t),
-sums AS (
-    SELECT *, sum(a) OVER w AS s_cum, e < $cut AS is_exp
-    FROM withd WINDOW w AS (PARTITION BY c ORDER BY pos ROWS UNBOUNDED PRECEDING)),
-ecum AS (
-    SELECT *, greatest(coalesce(max(CASE WHEN is_exp THEN s_cum - d_before END) OVER w, 0), 0) AS e_cum
-    FROM sums WINDOW w AS (PARTITION BY c ORDER BY pos ROWS UNBOUNDED PRECEDING)),
-fates AS (
-    SELECT *, coalesce(lag(e_cum) OVER (PARTITION BY c ORDER BY pos), 0) AS e_prev,
-           max(CASE WHEN is_exp THEN e_cum ELSE 0 END) OVER (PARTITION BY c) AS expired_total
-    FROM ecum)
-SELECT f.pos,
-       CASE WHEN is_exp THEN e_cum - e_prev ELSE 0 END AS expired,
-       CASE WHEN is_exp THEN 0
-            ELSE greatest(0, s_cum - greatest(expired_total + coalesce(dt.total, 0), s_cum - a)) END AS remaining
-FROM fates f LEFT JOIN dtotal dt ON dt.c = f.c
-ORDER BY f.pos
-"""
+
+def _group_bounds(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first-of-run mask, run starts, run sizes) of runs of equal codes."""
+    first = np.ones(len(codes), dtype=bool)
+    first[1:] = codes[1:] != codes[:-1]
+    starts = np.flatnonzero(first)
+    return first, starts, np.diff(np.r_[starts, len(codes)])
+
+
+def _debits_before(lot_c: np.ndarray, lot_e: np.ndarray, deb_c: np.ndarray, deb_t: np.ndarray,
+                   prefix: np.ndarray) -> np.ndarray:
+    """``D(e_k)``: each lot's customer's debits strictly before the lot's expiry instant.
+
+    Debits sorted by (customer, instant); ``prefix`` their running total with a leading 0. The
+    instants are ranked so that (customer, instant) packs into one sorted int64 key."""
+    if len(deb_c) == 0:
+        return np.zeros(len(lot_c), dtype="int64")
+    times, inverse = np.unique(np.concatenate([deb_t, lot_e]), return_inverse=True)
+    span = np.int64(len(times) + 1)
+    d_key = deb_c * span + inverse[: len(deb_t)]
+    l_key = lot_c * span + inverse[len(deb_t):]
+    return prefix[np.searchsorted(d_key, l_key, side="left")] - prefix[np.searchsorted(deb_c, lot_c, side="left")]
 
 
 def fifo_fates(*, lot_c: np.ndarray, lot_e: np.ndarray, lot_a: np.ndarray, deb_c: np.ndarray,
@@ -67,19 +63,36 @@ def fifo_fates(*, lot_c: np.ndarray, lot_e: np.ndarray, lot_a: np.ndarray, deb_c
     instants as int64 nanoseconds, ``lot_a``/``deb_v`` points (> 0). ``cut``: the cutoff
     instant (ns); a lot expiring before it has expired. Both results are int64 arrays in lot
     order.
+
+    Vectorised in numpy (sorts, prefix sums, a grouped running maximum): measured 3 to 4 times
+    faster at the reference size than the same running sums as DuckDB window functions and an
+    ASOF join, with identical results.
     """
-    if len(lot_c) == 0:
+    n = len(lot_c)
+    if n == 0:
         return np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
-    db = source.duckdb_connection()
-    try:
-        db.register("lots", pa.table({"pos": np.arange(len(lot_c), dtype="int64"), "c": lot_c.astype("int64"),
-                                      "e": lot_e.astype("int64"), "a": lot_a.astype("int64")}))
-        db.register("debits", pa.table({"c": deb_c.astype("int64"), "t": deb_t.astype("int64"),
-                                        "v": deb_v.astype("int64")}))
-        out = db.execute(_LOTS_SQL, {"cut": int(cut)}).fetchnumpy()
-    finally:
-        db.close()
-    return np.asarray(out["expired"], dtype="int64"), np.asarray(out["remaining"], dtype="int64")
+    lot_c, lot_e, lot_a = (np.asarray(x, dtype="int64") for x in (lot_c, lot_e, lot_a))
+    deb_c, deb_t, deb_v = (np.asarray(x, dtype="int64") for x in (deb_c, deb_t, deb_v))
+    d_order = np.lexsort((deb_t, deb_c))
+    deb_c, deb_t, deb_v = deb_c[d_order], deb_t[d_order], deb_v[d_order]
+    first, starts, sizes = _group_bounds(lot_c)
+    running = np.cumsum(lot_a)
+    s_cum = running - np.repeat((running - lot_a)[starts], sizes)  # S_k
+    prefix = np.r_[np.int64(0), np.cumsum(deb_v)]
+    d_before = _debits_before(lot_c, lot_e, deb_c, deb_t, prefix)  # D(e_k)
+    d_total = prefix[np.searchsorted(deb_c, lot_c, side="right")] - prefix[np.searchsorted(deb_c, lot_c, side="left")]
+    is_exp = lot_e < cut
+    # Expired up to lot k: the running maximum of (S_j - D(e_j)) over expired lots j <= k, at least 0.
+    e_cum = pd.Series(np.where(is_exp, np.maximum(s_cum - d_before, 0), 0)).groupby(
+        np.repeat(np.arange(len(starts)), sizes)).cummax().to_numpy()
+    e_prev = np.empty(n, dtype="int64")
+    e_prev[0] = 0
+    e_prev[1:] = e_cum[:-1]
+    e_prev[first] = 0
+    expired_total = np.repeat(np.maximum.reduceat(np.where(is_exp, e_cum, 0), starts), sizes)
+    expired = np.where(is_exp, e_cum - e_prev, 0).astype("int64")
+    remaining = np.where(is_exp, 0, np.maximum(0, s_cum - np.maximum(expired_total + d_total, s_cum - lot_a)))
+    return expired, remaining.astype("int64")
 
 
 def read_entries(*, session: Session, before: datetime | None = None, stored_expiries: bool = True) -> pd.DataFrame:
@@ -91,7 +104,7 @@ def read_entries(*, session: Session, before: datetime | None = None, stored_exp
     ``expire`` entry from the programme's own file at any time).
     """
     with source.engine_for(session, ["loyalty_entry"]) as db:
-        frame = db.execute("""
+        rows = db.execute("""
             SELECT id, customer_id, occurred_at, kind, points, expires_at, coalesce(computed, false) AS computed,
                    customer_id IN (SELECT customer_id FROM loyalty_entry
                                    WHERE kind = 'expire' AND computed = false) AS by_programme
@@ -99,12 +112,22 @@ def read_entries(*, session: Session, before: datetime | None = None, stored_exp
             WHERE ($before IS NULL OR occurred_at < $before)
               AND ($stored OR kind <> 'expire' OR computed = false)
             ORDER BY id
-        """, {"before": before, "stored": stored_expiries}).df()
+        """, {"before": before, "stored": stored_expiries}).fetchnumpy()
+    # Straight from numpy arrays with the dtypes below (a pandas frame of DuckDB's result would
+    # hold Arrow-backed columns, converted again by every later step: seconds at the reference size).
+    columns = {}
     for col in ("occurred_at", "expires_at"):
-        frame[col] = pd.Series(pd.to_datetime(frame[col]), index=frame.index).astype("datetime64[ns]")
-    for col in ("points", "customer_id", "id"):
-        frame[col] = frame[col].astype("int64")
-    frame["computed"] = frame["computed"].astype(bool)
-    frame["by_programme"] = frame["by_programme"].astype(bool)
-    frame["kind"] = frame["kind"].astype(object)
-    return frame.set_index("id")
+        columns[col] = np.asarray(pd.to_datetime(_filled(rows[col], np.datetime64("NaT"))), dtype="datetime64[ns]")
+    for col in ("customer_id", "points"):
+        columns[col] = np.asarray(rows[col], dtype="int64")
+    for col in ("computed", "by_programme"):
+        columns[col] = np.asarray(_filled(rows[col], False), dtype=bool)
+    index = pd.Index(np.asarray(rows["id"], dtype="int64"), name="id")
+    columns["kind"] = pd.Series(np.asarray(rows["kind"], dtype=object), index=index, dtype=object)
+    order = ("customer_id", "occurred_at", "kind", "points", "expires_at", "computed", "by_programme")
+    return pd.DataFrame({col: columns[col] for col in order}, index=index)
+
+
+def _filled(values: np.ndarray, fill: object) -> np.ndarray:
+    """A DuckDB numpy column with its NULLs (a masked array) as ``fill``."""
+    return values.filled(fill) if isinstance(values, np.ma.MaskedArray) else values

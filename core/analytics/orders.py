@@ -250,3 +250,15 @@ def revenue_kinds(db: duckdb.DuckDBPyConnection, *, end: datetime, window_start:
                count(*) AS orders, CAST(sum(total_cents) AS BIGINT) AS revenue_cents
         FROM base WHERE ordered_at >= ? GROUP BY 1, 2
     """, [end, *params, horizon_days, window_start]).df()
+
+
+def score_counts(db: duckdb.DuckDBPyConnection, *, start: datetime, end: datetime, flt: Filter) -> pd.DataFrame:
+    """Answers with a score submitted in [start, end), counted per score: columns score, n (at
+    most 11 rows, by score). With a customer filter, answers from unknown customers are left
+    out (they have no segment)."""
+    where, params = flt.sql("customer_id")
+    return db.execute(f"""
+        SELECT nps_score AS score, count(*) AS n FROM feedback
+        WHERE submitted_at >= ? AND submitted_at < ? AND nps_score IS NOT NULL {where}
+        GROUP BY nps_score ORDER BY nps_score
+    """, [start, end, *params]).df()

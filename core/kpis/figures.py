@@ -4,7 +4,6 @@ numbers (retention_extras), by design.md's definitions."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlmodel import Session
 
 from core import loyalty, money, nps
 from core.analytics import orders as analytics_orders
+from core.analytics import source
 from core.analytics.definitions import reactivation_moment
 from core.analytics.orders import Filter
 from core.kpis.definitions import (
@@ -25,17 +25,14 @@ from core.kpis.definitions import (
     _customer_conditions,
     _customer_ids,
     _engine,
-    _filtered,
     _money,
     _rate,
-    _read,
-    _scan,
     day_start,
     default_horizon,
     window_bounds,
 )
 from core.readcache import cached
-from db.models import Customer, Feedback, LoyaltyEntry
+from db.models import Customer, LoyaltyEntry
 
 
 @cached(tables=("customer", "orders", "refund"))
@@ -79,27 +76,18 @@ def _order_aggregates(
                                                  prev_start=start - timedelta(days=horizon_days), flt=flt)
 
 
-def _score_counts(
-    *, session: Session, start: datetime, end: datetime, conds: list[ColumnElement]
-) -> pd.DataFrame:
-    """Answers with a score submitted in [start, end), counted per score (at most 11 rows).
+def _score_counts(*, session: Session, start: datetime, end: datetime, flt: Filter) -> pd.DataFrame:
+    """Answers with a score submitted in [start, end), counted per score (at most 11 rows),
+    in DuckDB over the columnar read of the answers (core.analytics.orders.score_counts).
     With a customer filter, answers from unknown customers are left out (no segment)."""
-    f = Feedback.__table__.c
-    at = _scan(session, f.submitted_at)
-    stmt = (
-        select(f.nps_score.label("score"), func.count().label("n"))
-        .where(at >= start, at < end, f.nps_score.is_not(None))
-        .group_by(f.nps_score)
-    )
-    return _read(session, _filtered(stmt, f.customer_id, conds) if conds else stmt)
+    with _engine(session, "customer", "feedback") as db:
+        return analytics_orders.score_counts(db, start=start, end=end, flt=flt)
 
 
-def _nps_block(
-    *, session: Session, as_of: date, horizon_days: int, conds: list[ColumnElement]
-) -> dict[str, Any]:
+def _nps_block(*, session: Session, as_of: date, horizon_days: int, flt: Filter) -> dict[str, Any]:
     """NPS over (D - H, D] by core.nps.nps_summary, the one NPS definition."""
     start, end = window_bounds(as_of, horizon_days)
-    counts = _score_counts(session=session, start=start, end=end, conds=conds)
+    counts = _score_counts(session=session, start=start, end=end, flt=flt)
     # The counts per score expand back to the answers' scores: the same input nps_summary
     # gets anywhere else, without reading every answer.
     scores = pd.Series(np.repeat(counts["score"].to_numpy(int), counts["n"].to_numpy(int)))
@@ -115,18 +103,21 @@ def _nps_block(
 def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement]) -> dict[str, Any]:
     """Outstanding points, liability and redemption rate from core.loyalty's own definitions.
 
-    The ledger state of core.loyalty, restricted to the filtered customers' balances when
-    there is a filter, through the same `kpis_from_state` that `loyalty_kpis` uses.
+    The members' totals of core.loyalty (the same sums as its balances), restricted to the
+    filtered customers when there is a filter, through the same `kpis_from_state` that
+    `loyalty_kpis` uses.
     """
     none = {"loyalty_outstanding_points": None, "loyalty_liability": None, "redemption_rate": None}
     le = LoyaltyEntry.__table__.c
     end = day_start(as_of + timedelta(days=1))
     if not session.execute(select(le.id).where(le.occurred_at < end).limit(1)).first():
         return none  # no ledger yet: no data, not zero
-    state = loyalty.ledger_summary(session=session, as_of=as_of)
+    # The members' totals only (core.loyalty.ledger_totals): no tiers, expiry dates or monthly flows.
+    balances = loyalty.ledger_totals(session=session, as_of=as_of)
     if conds:
         ids = _customer_ids(session, conds)
-        state = replace(state, balances=state.balances[state.balances["customer_id"].isin(ids)])
+        balances = balances[balances["customer_id"].isin(ids)]
+    state = loyalty.LedgerSummary(as_of=as_of, balances=balances, monthly=pd.DataFrame(), customers=0)
     lk = loyalty.kpis_from_state(state, customers=0)
     if lk["members"] == 0:
         return none
@@ -156,7 +147,13 @@ def compute_kpis(
     3 -> 12.35; see :data:`REFUNDS_RULE`).
     """
     horizon_days = default_horizon(horizon_days)
+    # The tables this reads, started two at a time from cold (core.analytics.source), largest
+    # first; the loyalty ledger is computed while the orders are still being read.
+    source.prefetch(session, ("orders", "loyalty_entry", "feedback", "customer", "refund"))
     conds = _customer_conditions(segment, region, owner)
+    loyalty_part = _loyalty_block(session=session, as_of=as_of, conds=conds)
+    nps_part = _nps_block(session=session, as_of=as_of, horizon_days=horizon_days,
+                          flt=Filter(segment, region, owner))
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days,
                             flt=Filter(segment, region, owner))
     n_orders = agg["orders"]
@@ -176,8 +173,8 @@ def compute_kpis(
         "retention_rate": retention,
         "churn_rate": None if retention is None else 1.0 - retention,
     }
-    out.update(_nps_block(session=session, as_of=as_of, horizon_days=horizon_days, conds=conds))
-    out.update(_loyalty_block(session=session, as_of=as_of, conds=conds))
+    out.update(nps_part)
+    out.update(loyalty_part)
     return {k: out[k] for k in KPI_KEYS}
 
 

@@ -14,8 +14,9 @@ from sqlmodel import Session, select
 
 from core import money
 from core.analytics import ledger as analytics_ledger
-from core.loyalty.lots import compute_lots, customer_balances
+from core.loyalty.lots import _member_sums, compute_lots, customer_balances
 from core.loyalty.rules import LoyaltyError, cutoff_for, normalise_entries, parse_tiers, points_value_cents
+from core.readcache import cached
 from db.models import LoyaltyEntry
 
 
@@ -78,14 +79,60 @@ class LedgerState:
     balances: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """A frame core.readcache hands out as it is kept, not copied (a million-row copy per call):
+    its only reader, :func:`_norm_before`, selects from it and never changes it."""
+
+    frame: pd.DataFrame
+
+    def __deepcopy__(self, _memo: dict) -> _Shared:
+        return self
+
+
+@cached(tables=("loyalty_entry",))
+def _normalised(*, session: Session) -> _Shared:
+    return _Shared(normalise_entries(read_entries(session=session, details=False, stored_expiries=False)))
+
+
+def normalised_ledger(*, session: Session) -> pd.DataFrame:
+    """Every entry the computation uses (all but the ``expire`` entries Hearth computed itself),
+    through :func:`normalise_entries`: read and normalised once per data generation of the
+    ledger and the settings (core.readcache), whatever the as-of dates asked for. The frame is
+    shared: select from it, do not change it."""
+    return _normalised(session=session).frame
+
+
+def _norm_before(norm: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
+    """The normalised entries before ``cut``, as :func:`normalise_entries` gives them for the
+    entries before ``cut`` alone (entry order and customer codes counted within them)."""
+    out = norm[norm["occurred_at"] < cut].copy()
+    out["_pos"] = np.arange(len(out), dtype="int64")
+    out["_c"] = pd.factorize(out["customer_id"])[0].astype("int64")
+    return out
+
+
 def ledger_state(*, session: Session, as_of: date) -> LedgerState:
-    """The whole computation for one as-of date, from the stored entries (seconds at the
-    reference size); readers use :func:`ledger_summary`, which remembers its results."""
-    entries = read_entries(session=session, before=_end_of(as_of), details=False, stored_expiries=False)
-    norm = normalise_entries(entries)
+    """The whole computation for one as-of date, from the stored entries (about a second at
+    the reference size once the ledger is read, see :func:`normalised_ledger`); readers use
+    :func:`ledger_summary`, which remembers its results."""
+    norm = _norm_before(normalised_ledger(session=session), cutoff_for(as_of))
     lots = compute_lots(norm, cutoff=cutoff_for(as_of))
-    balances = customer_balances(entries, as_of=as_of, norm=norm, lots=lots)
+    balances = customer_balances(norm, as_of=as_of, norm=norm, lots=lots)
     return LedgerState(as_of=as_of, norm=norm, lots=lots, balances=balances)
+
+
+@cached(tables=("loyalty_entry",))
+def ledger_totals(*, session: Session, as_of: date) -> pd.DataFrame:
+    """Per member as of the end of ``as_of``: customer_id, earned, redeemed, adjusted, reversed,
+    expired, balance (points), the columns of :func:`customer_balances` the KPIs read, without
+    tiers, expiry dates or monthly flows (about half the work of :func:`ledger_summary`; kept per
+    data generation of the ledger)."""
+    cut = cutoff_for(as_of)
+    norm = _norm_before(normalised_ledger(session=session), cut)
+    out = _member_sums(norm, compute_lots(norm, cutoff=cut), as_of)
+    cols = ["customer_id", "earned", "redeemed", "adjusted", "reversed", "expired", "balance"]
+    return out.reset_index()[cols]
 
 
 FLOW_COLUMNS = ("earned", "redeemed", "adjusted", "reversed", "expired")

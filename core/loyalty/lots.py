@@ -214,6 +214,30 @@ def customer_balances(
     if lots is None:
         lots = compute_lots(norm, cutoff=cut)
     seen = norm[norm["occurred_at"] < cut]
+    out = _member_sums(seen, lots, as_of)
+    live = lots[lots["remaining"] > 0]
+    soon = live[live["expires_at"] < cut + pd.Timedelta(days=EXPIRING_WINDOW_DAYS)]
+    out["expiring_points"] = soon.groupby("customer_id")["remaining"].sum().reindex(out.index).fillna(0)
+    out["expiring_points"] = out["expiring_points"].astype("int64")
+    # The date of the instant the next lot expires (at midnight: gone from that date on).
+    next_exp = live[live["expires_at"] < NEVER].groupby("customer_id")["expires_at"].min().reindex(out.index)
+    out["next_expiry_date"] = next_exp.dt.date
+    thresholds = np.array([t.threshold for t in tiers])
+    names = np.array([t.name for t in tiers], dtype=object)
+    level = np.searchsorted(thresholds, out["earned_12m"].to_numpy(), side="right") - 1
+    out["tier"] = np.where(level >= 0, names[np.maximum(level, 0)], None)
+    out["tier_drop_date"] = _tier_drop_dates(seen, as_of, out, level, thresholds)
+    out = out.drop(columns=["credit", "debit"]).reset_index()
+    cols = ["customer_id", "earned", "redeemed", "adjusted", "reversed", "expired", "balance", "expiring_points",
+            "next_expiry_date", "earned_12m", "tier", "tier_drop_date"]
+    return out[cols]
+
+
+def _member_sums(seen: pd.DataFrame, lots: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Per customer (index customer_id, sorted) of the normalised entries ``seen`` and their
+    ``lots``: earned, redeemed, adjusted, reversed, credit, debit, earned_12m, expired (by Hearth's
+    rule and as the programme wrote it) and balance; the sums :func:`customer_balances` and
+    :func:`ledger_totals` share."""
     kind = seen["kind"]
     pts = seen["points"]
     g = pd.DataFrame({
@@ -239,22 +263,7 @@ def customer_balances(
     out["expired"] = out["expired"].astype("int64")
     out["balance"] = out["credit"] - out["debit"] - out["expired"]
     out["expired"] = out["expired"] + out.pop("written_expired").astype("int64")
-    live = lots[lots["remaining"] > 0]
-    soon = live[live["expires_at"] < cut + pd.Timedelta(days=EXPIRING_WINDOW_DAYS)]
-    out["expiring_points"] = soon.groupby("customer_id")["remaining"].sum().reindex(out.index).fillna(0)
-    out["expiring_points"] = out["expiring_points"].astype("int64")
-    # The date of the instant the next lot expires (at midnight: gone from that date on).
-    next_exp = live[live["expires_at"] < NEVER].groupby("customer_id")["expires_at"].min().reindex(out.index)
-    out["next_expiry_date"] = next_exp.dt.date
-    thresholds = np.array([t.threshold for t in tiers])
-    names = np.array([t.name for t in tiers], dtype=object)
-    level = np.searchsorted(thresholds, out["earned_12m"].to_numpy(), side="right") - 1
-    out["tier"] = np.where(level >= 0, names[np.maximum(level, 0)], None)
-    out["tier_drop_date"] = _tier_drop_dates(seen, as_of, out, level, thresholds)
-    out = out.drop(columns=["credit", "debit"]).reset_index()
-    cols = ["customer_id", "earned", "redeemed", "adjusted", "reversed", "expired", "balance", "expiring_points",
-            "next_expiry_date", "earned_12m", "tier", "tier_drop_date"]
-    return out[cols]
+    return out
 
 
 def _tier_drop_dates(seen: pd.DataFrame, as_of: date, out: pd.DataFrame, level: np.ndarray,

@@ -1,17 +1,23 @@
 """The columnar path (core.analytics): committed data read through ADBC into DuckDB gives the
-hand-computed figures of tests/core/test_kpis.py's store, a committed write is seen at once,
-and oldest-first lots computed as window sums match a hand replay. SQLite and PostgreSQL."""
+hand-computed figures of tests/core/test_kpis.py's store, a committed write is seen at once
+(also when the reads were started ahead), each as-of date's ledger is what its own entries
+give, and oldest-first lots computed as running sums match a hand replay. SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from datetime import date, datetime
 
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import update
 from sqlmodel import Session
 
-from core.analytics import ledger, source
+from core import loyalty
+from core.analytics import ledger, source, sqlite_reader
 from core.kpis import cohort_matrix, compute_kpis, kpi_trend, retention_extras, revenue_split
 from db.models import Order
 from tests.core.test_kpis import store  # noqa: F401 - the hand-made store, as a fixture
@@ -117,3 +123,45 @@ def test_oldest_first_lots_as_window_sums_by_hand():
         lot_c=_ns([1]), lot_e=_ns([100]), lot_a=_ns([10]), deb_c=_ns([1]), deb_t=_ns([5]), deb_v=_ns([15]),
         cut=200)
     assert (expired.tolist(), remaining.tolist()) == ([0], [0])
+
+
+def test_a_write_after_reads_were_started_ahead_is_seen(committed, engine):
+    # source.prefetch starts the reads in the background, keyed by the data generation of the
+    # moment; a write committed after that moves the generation, so the next session reads anew.
+    s, customers, calls = committed
+    source.prefetch(s, ["orders"])
+    s.commit()
+    with Session(engine) as writer:
+        writer.execute(update(Order).where(Order.customer_id == customers["A"].id,
+                                           Order.ordered_at == datetime(2026, 6, 30, 23, 30)).values(total=20.5))
+        writer.commit()
+    with Session(engine) as fresh:
+        assert _total_of_orders(fresh) == 266.75  # 256.75 - 10.50 + 20.50
+    assert calls.count("orders") == 2  # the read started ahead, and the one after the write
+
+
+@pytest.mark.parametrize("as_of", [D, date(2026, 3, 31), date(2025, 12, 31)])
+def test_each_date_s_ledger_is_what_its_own_entries_give(committed, as_of):
+    # The ledger is read and normalised once (core.loyalty.normalised_ledger) and each date
+    # selects its entries from it; the independent way reads only the entries before the date.
+    s, _store, _calls = committed
+    entries = loyalty.read_entries(session=s, before=loyalty._end_of(as_of), details=False, stored_expiries=False)
+    expected = loyalty.customer_balances(entries, as_of=as_of)
+    pd.testing.assert_frame_equal(loyalty.ledger_state(session=s, as_of=as_of).balances, expected)
+    totals = loyalty.ledger_totals(session=s, as_of=as_of)
+    pd.testing.assert_frame_equal(totals, expected[list(totals.columns)])
+
+
+def test_the_sqlite_reader_hands_rows_over_and_leaves_no_file(tmp_path, monkeypatch):
+    path = tmp_path / "small.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (a INTEGER, b TEXT)")
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [(2, "two"), (1, "one"), (3, "three")])
+    removed: list[str] = []
+    real_unlink = os.unlink
+    monkeypatch.setattr(os, "unlink", lambda p: (removed.append(p), real_unlink(p))[1])
+    table = sqlite_reader.read(f"file:{path}?mode=ro", "SELECT a, b FROM t ORDER BY a")
+    assert table.column("a").to_pylist() == [1, 2, 3] and table.column("b").to_pylist() == ["one", "two", "three"]
+    assert len(removed) == 1 and not os.path.exists(removed[0])  # the helper's file, mapped then removed
+    with pytest.raises(sqlite_reader.ReadError, match="no such column"):
+        sqlite_reader.read(f"file:{path}?mode=ro", "SELECT nope FROM t")
