@@ -19,6 +19,7 @@ from sqlmodel import Session
 from core import loyalty
 from core.analytics import ledger, source, sqlite_reader
 from core.kpis import cohort_matrix, compute_kpis, kpi_trend, retention_extras, revenue_split
+from core.loyalty import ledger as loyalty_ledger
 from db.models import Order
 from tests.core.test_kpis import store  # noqa: F401 - the hand-made store, as a fixture
 
@@ -133,7 +134,7 @@ def test_a_write_after_reads_were_started_ahead_is_seen(committed, engine):
     s.commit()
     with Session(engine) as writer:
         writer.execute(update(Order).where(Order.customer_id == customers["A"].id,
-                                           Order.ordered_at == datetime(2026, 6, 30, 23, 30)).values(total=20.5))
+                                           Order.ordered_at == datetime(2026, 6, 30, 23, 30)).values(total_cents=2050))
         writer.commit()
     with Session(engine) as fresh:
         assert _total_of_orders(fresh) == 266.75  # 256.75 - 10.50 + 20.50
@@ -145,7 +146,8 @@ def test_each_date_s_ledger_is_what_its_own_entries_give(committed, as_of):
     # The ledger is read and normalised once (core.loyalty.normalised_ledger) and each date
     # selects its entries from it; the independent way reads only the entries before the date.
     s, _store, _calls = committed
-    entries = loyalty.read_entries(session=s, before=loyalty._end_of(as_of), details=False, stored_expiries=False)
+    entries = loyalty.read_entries(session=s, before=loyalty_ledger._end_of(as_of), details=False,
+                                   stored_expiries=False)
     expected = loyalty.customer_balances(entries, as_of=as_of)
     pd.testing.assert_frame_equal(loyalty.ledger_state(session=s, as_of=as_of).balances, expected)
     totals = loyalty.ledger_totals(session=s, as_of=as_of)
