@@ -119,22 +119,22 @@ with tab_audit:
                        mime="text/csv", key="audit_download")
 
 with tab_model:
-    from ui.scoring import render_model_admin
+    from views.admin_tabs.model import render_model_admin
 
     render_model_admin(user)
 
 with tab_loyalty:
-    from ui.loyalty import render_loyalty_admin
+    from views.admin_tabs.loyalty import render_loyalty_admin
 
     render_loyalty_admin(user)
 
 with tab_flag:
-    from ui.feedback import render_flag_model_admin
+    from views.admin_tabs.flag_model import render_flag_model_admin
 
     render_flag_model_admin(user)
 
 with tab_tasks:
-    from ui.tasks import render_digest_admin, render_task_rules_admin
+    from views.admin_tabs.tasks import render_digest_admin, render_task_rules_admin
 
     render_task_rules_admin(user)
     render_digest_admin(user)

@@ -74,7 +74,7 @@ def test_support_lead_is_not_allowed(demo_app: str) -> None:
 def _admin_tab() -> None:
     from core.roles import Role
     from ui.auth import CurrentUser
-    from ui.loyalty import render_loyalty_admin
+    from views.admin_tabs.loyalty import render_loyalty_admin
 
     render_loyalty_admin(CurrentUser("admin", "Admin", frozenset({Role.ADMIN})))
 

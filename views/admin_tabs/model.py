@@ -1,4 +1,4 @@
-"""Admin → Churn model: the last backtest and a button to re-score now."""
+"""Admin → Churn model: the last backtest and a button to re-score now (Admin screen only)."""
 
 from __future__ import annotations
 
