@@ -83,6 +83,29 @@ def loyalty_breakdown(db: str, as_of: date, which: str, tier: str | None = None)
         return drilldown.loyalty_breakdown(session=session, as_of=as_of, which=which, tier=tier)
 
 
+
+@cached()
+def sales_records(roles: tuple[str, ...] | None, db: str, which: str, as_of: date, horizon_days: int,
+                  segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    """The orders and refunds behind a money tile. roles None: the aggregate-safe breakdown
+    (orders, gross sales, refunds and revenue by segment and region)."""
+    with get_session() as session:
+        if roles is None:
+            return drilldown.sales_breakdown(session=session, which=which, as_of=as_of, horizon_days=horizon_days,
+                                             segment=segment, region=region, owner=owner)
+        return drilldown.sales_records(session=session, roles=roles, which=which, as_of=as_of,
+                                       horizon_days=horizon_days, segment=segment, region=region, owner=owner)
+
+
+@cached()
+def offer_code_orders(roles: tuple[str, ...] | None, db: str, template: str, campaign_id: int | None, as_of: date,
+                      horizon_days: int, segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    """The orders behind a row of "Offer-code revenue". roles None: the aggregate-safe breakdown."""
+    with get_session() as session:
+        return drilldown.offer_code_orders(session=session, roles=roles, template=template, campaign_id=campaign_id,
+                                           as_of=as_of, horizon_days=horizon_days, segment=segment, region=region,
+                                           owner=owner)
+
 # Chart bars and cells (Overview: revenue mix, cohorts; NPS: themes). Records with names for the
 # roles that may see them (core checks the roles), aggregates by segment and region otherwise.
 

@@ -20,7 +20,7 @@ from core import formatting as fmt
 from core.accounts import BAND_LABELS
 from core.clv import CLV_EXPLANATION
 from core.config import resolve_horizon
-from core.drilldown import KPI_DRILLS, NPS_TILE_DRILL
+from core.drilldown import KPI_DRILLS, NPS_TILE_DRILL, SALES_DRILLS
 from core.kpis import KPI_INFO, REFUNDS_RULE, format_change, format_value, kpi_table_csv
 from core.roles import may_see_personal_data
 from db.models import utcnow
@@ -133,10 +133,15 @@ drill_counts = {k: kpi.loc[k, "current"] for k in ("customers", "active_customer
 drill_counts["nps"] = kpi.loc["nps_responses", "current"]
 # The rates open the customers of their numerators; the box shows the rate.
 drill_rates = {"retained": "retention_rate", "repeat": "repeat_purchase_rate"}
-drill_words = {**KPI_DRILLS, "nps": NPS_TILE_DRILL}
+drill_words = {**KPI_DRILLS, **SALES_DRILLS, "nps": NPS_TILE_DRILL}
 
 
 def _drill_label(k: str) -> str:
+    if k == "average_order_value":
+        return (f"{drill_words[k]} ({fmt.money(kpi.loc[k, 'current'], missing='n/a')} from "
+                f"{fmt.count(kpi.loc['orders', 'current'])} orders)")
+    if k in SALES_DRILLS:
+        return f"{drill_words[k]} ({fmt.money(kpi.loc[k, 'current'], missing='n/a')})"
     if k in drill_counts:
         return f"{drill_words[k]} ({fmt.count(drill_counts[k])})"
     if k in drill_rates:
@@ -147,7 +152,40 @@ def _drill_label(k: str) -> str:
 
 drill = st.selectbox("Open a count", list(drill_words), index=None, key="ov_drill",
                      placeholder="Choose a count to see the customers behind it", format_func=_drill_label)
-if drill == "nps":
+SALES_COLUMNS = {
+    "kind": st.column_config.TextColumn("Record"), "reference": st.column_config.TextColumn("Order or refund id"),
+    "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
+    "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
+    "region": st.column_config.TextColumn("Region"),
+    "at": st.column_config.DatetimeColumn("Ordered or refunded", format="D MMM YYYY HH:mm"),
+    "amount": st.column_config.NumberColumn(fmt.money_label("Amount"), format=fmt.money_column_format()),
+    "offer_code": st.column_config.TextColumn("Offer code"),
+    "refunded_order": st.column_config.TextColumn("Refund of order"),
+    "orders": st.column_config.NumberColumn("Orders"),
+    "gross_sales": st.column_config.NumberColumn(fmt.money_label("Gross sales"), format=fmt.money_column_format()),
+    "refunds": st.column_config.NumberColumn(fmt.money_label("Refunds"), format=fmt.money_column_format()),
+    "revenue": st.column_config.NumberColumn(fmt.money_label("Revenue"), format=fmt.money_column_format()),
+}
+
+
+def show_sales(rows: pd.DataFrame, key: str, what: str) -> None:
+    """Orders and refunds (roles that may see them) or their breakdown by segment and region."""
+    if "kind" in rows.columns:
+        orders, refunds = rows[rows["kind"] == "order"], rows[rows["kind"] == "refund"]
+        st.caption(f"{len(orders):,} orders ({fmt.money(orders['amount'].sum())}) and {len(refunds):,} refunds "
+                   f"({fmt.money(refunds['amount'].sum())}) {what}, newest first.")
+        st.dataframe(rows.drop(columns=["customer_id"]), hide_index=True, key=key, column_config=SALES_COLUMNS,
+                     placeholder=fmt.DASH)
+    else:
+        st.caption(f"Your role sees aggregates only: the orders and refunds {what}, by segment and region.")
+        st.dataframe(rows, hide_index=True, key=key, column_config=SALES_COLUMNS, placeholder=fmt.DASH)
+
+
+if drill in SALES_DRILLS:
+    show_sales(drill_data.sales_records(
+        drill_data.roles_key(user.roles) if may_see_personal_data(user.roles) else None, db, drill, as_of, horizon,
+        segment, region, owner), "ov_drill_sales", "of the period")
+elif drill == "nps":
     tile_answers = drill_data.period_answers(
         drill_data.roles_key(user.roles) if may_see_personal_data(user.roles) else None, db, as_of, horizon,
         segment, region, owner)
@@ -590,6 +628,20 @@ if section == "Outreach results":
             "template": "Template", "campaign_id": "Campaign id", "orders": "Orders",
             "revenue": st.column_config.NumberColumn("Revenue", format=fmt.money_column_format())},
                 placeholder=fmt.DASH)
+        offers = {i: r for i, r in enumerate(oc.itertuples())}
+        offer = st.selectbox(
+            "Open a row", list(offers), index=None, key="ov_drill_offer",
+            placeholder="Choose a row to see the orders that used the code",
+            format_func=lambda i: (f"{fmt.template_label(offers[i].template)}"
+                                   + ("" if pd.isna(offers[i].campaign_id)
+                                      else f", campaign {int(offers[i].campaign_id)}")
+                                   + f" ({int(offers[i].orders):,} orders, {fmt.money(offers[i].revenue)})"))
+        if offer is not None:
+            r = offers[offer]
+            show_sales(drill_data.offer_code_orders(drill_roles, db, r.template,
+                                                    None if pd.isna(r.campaign_id) else int(r.campaign_id), as_of,
+                                                    horizon, segment, region, owner),
+                       "ov_offer_orders", "that used the code")
 
 if section == "Lifetime value":
     st.caption(CLV_EXPLANATION)
