@@ -106,6 +106,16 @@ def offer_code_orders(roles: tuple[str, ...] | None, db: str, template: str, cam
                                            as_of=as_of, horizon_days=horizon_days, segment=segment, region=region,
                                            owner=owner)
 
+
+@cached()
+def window_answers(roles: tuple[str, ...] | None, db: str, since: datetime, until: datetime) -> pd.DataFrame:
+    """The NPS screen's "Answers (all)" and "Answers with a score": every answer of the window.
+    roles None: the aggregate-safe breakdown (answers and scored answers by segment, region, channel)."""
+    with get_session() as session:
+        if roles is None:
+            return drilldown.window_answer_breakdown(session=session, since=since, until=until)
+        return drilldown.window_answers(session=session, roles=roles, since=since, until=until)
+
 # Chart bars and cells (Overview: revenue mix, cohorts; NPS: themes). Records with names for the
 # roles that may see them (core checks the roles), aggregates by segment and region otherwise.
 

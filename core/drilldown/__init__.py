@@ -33,6 +33,8 @@ from core.drilldown.answers import (
     period_window,
     theme_answers,
     theme_breakdown,
+    window_answer_breakdown,
+    window_answers,
 )
 from core.drilldown.lifetime_value import (
     ClvBins,
@@ -68,5 +70,5 @@ __all__ = [
     "month_answers",
     "month_breakdown", "month_customers", "nps_answers", "nps_breakdown", "period_answer_breakdown",
     "period_answers", "period_window", "sales_breakdown", "sales_records", "theme_answers",
-    "theme_breakdown", "with_people",
+    "theme_breakdown", "window_answer_breakdown", "window_answers", "with_people",
 ]
