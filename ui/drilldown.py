@@ -116,6 +116,27 @@ def window_answers(roles: tuple[str, ...] | None, db: str, since: datetime, unti
             return drilldown.window_answer_breakdown(session=session, since=since, until=until)
         return drilldown.window_answers(session=session, roles=roles, since=since, until=until)
 
+
+@cached()
+def programme_records(roles: tuple[str, ...] | None, db: str, as_of: date, which: str, segment: str | None = None,
+                      region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The members behind a loyalty programme figure. roles None: the aggregate-safe breakdown
+    (members, points and liability by segment and region)."""
+    with get_session() as session:
+        return drilldown.programme_records(session=session, roles=roles, as_of=as_of, which=which, segment=segment,
+                                           region=region, owner=owner)
+
+
+@cached()
+def month_end_members(roles: tuple[str, ...] | None, db: str, as_of: date, month: str) -> pd.DataFrame:
+    """The members behind a point of the liability line. roles None: by segment and region."""
+    with get_session() as session:
+        rec = drilldown.month_end_members(session=session, as_of=as_of, month=month)
+        if roles is None:
+            return drilldown.breakdown(session=session, records=rec,
+                                       counts={"members": "customer_id", "balance": "sum:balance"})
+        return drilldown.with_people(session=session, roles=roles, records=rec)
+
 # Chart bars and cells (Overview: revenue mix, cohorts; NPS: themes). Records with names for the
 # roles that may see them (core checks the roles), aggregates by segment and region otherwise.
 

@@ -20,7 +20,7 @@ from core import formatting as fmt
 from core.accounts import BAND_LABELS
 from core.clv import CLV_EXPLANATION
 from core.config import resolve_horizon
-from core.drilldown import KPI_DRILLS, NPS_TILE_DRILL, SALES_DRILLS
+from core.drilldown import KPI_DRILLS, NPS_TILE_DRILL, PROGRAMME_DRILLS, SALES_DRILLS
 from core.kpis import KPI_INFO, REFUNDS_RULE, format_change, format_value, kpi_table_csv
 from core.roles import may_see_personal_data
 from db.models import utcnow
@@ -133,13 +133,20 @@ drill_counts = {k: kpi.loc[k, "current"] for k in ("customers", "active_customer
 drill_counts["nps"] = kpi.loc["nps_responses", "current"]
 # The rates open the customers of their numerators; the box shows the rate.
 drill_rates = {"retained": "retention_rate", "repeat": "repeat_purchase_rate"}
-drill_words = {**KPI_DRILLS, **SALES_DRILLS, "nps": NPS_TILE_DRILL}
+# The loyalty tiles open the members behind them (core.drilldown.programme_records).
+LOYALTY_TILES = {"loyalty_outstanding_points": "outstanding", "loyalty_liability": "liability",
+                 "redemption_rate": "redemption"}
+drill_words = {**KPI_DRILLS, **SALES_DRILLS, "nps": NPS_TILE_DRILL,
+               **{k: PROGRAMME_DRILLS[w] for k, w in LOYALTY_TILES.items()
+                  if kpi.loc[k, "current"] is not None}}
 
 
 def _drill_label(k: str) -> str:
     if k == "average_order_value":
         return (f"{drill_words[k]} ({fmt.money(kpi.loc[k, 'current'], missing='n/a')} from "
                 f"{fmt.count(kpi.loc['orders', 'current'])} orders)")
+    if k in LOYALTY_TILES:
+        return f"{drill_words[k]} ({format_value(KPI_INFO[k].kind, kpi.loc[k, 'current'])})"
     if k in SALES_DRILLS:
         return f"{drill_words[k]} ({fmt.money(kpi.loc[k, 'current'], missing='n/a')})"
     if k in drill_counts:
@@ -181,7 +188,32 @@ def show_sales(rows: pd.DataFrame, key: str, what: str) -> None:
         st.dataframe(rows, hide_index=True, key=key, column_config=SALES_COLUMNS, placeholder=fmt.DASH)
 
 
-if drill in SALES_DRILLS:
+LOYALTY_COLUMNS = {
+    "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
+    "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
+    "region": st.column_config.TextColumn("Region"), "tier": st.column_config.TextColumn("Tier"),
+    "members": st.column_config.NumberColumn("Members"),
+    "balance": st.column_config.NumberColumn("Points held", format="%d"),
+    "earned": st.column_config.NumberColumn("Earned", format="%d"),
+    "redeemed": st.column_config.NumberColumn("Redeemed", format="%d"),
+    "expired": st.column_config.NumberColumn("Expired", format="%d"),
+    "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d"),
+    "liability": st.column_config.NumberColumn(fmt.money_label("Liability"), format=fmt.money_column_format()),
+}
+
+if drill in LOYALTY_TILES:
+    members = drill_data.programme_records(drill_data.roles_key(user.roles) if may_see_personal_data(user.roles)
+                                           else None, db, as_of, LOYALTY_TILES[drill], segment, region, owner)
+    if may_see_personal_data(user.roles):
+        st.caption(f"{len(members):,} members, {int(members['balance'].sum()):,} points held, "
+                   f"{int(members['redeemed'].sum()):,} of {int(members['earned'].sum()):,} earned points redeemed.")
+        st.dataframe(members.drop(columns=["customer_id"]), hide_index=True, key="ov_drill_members",
+                     column_config=LOYALTY_COLUMNS, placeholder=fmt.DASH)
+    else:
+        st.caption("Your role sees aggregates only: the members behind this figure by segment and region.")
+        st.dataframe(members, hide_index=True, key="ov_drill_members", column_config=LOYALTY_COLUMNS,
+                     placeholder=fmt.DASH)
+elif drill in SALES_DRILLS:
     show_sales(drill_data.sales_records(
         drill_data.roles_key(user.roles) if may_see_personal_data(user.roles) else None, db, drill, as_of, horizon,
         segment, region, owner), "ov_drill_sales", "of the period")
