@@ -137,6 +137,25 @@ def month_end_members(roles: tuple[str, ...] | None, db: str, as_of: date, month
                                        counts={"members": "customer_id", "balance": "sum:balance"})
         return drilldown.with_people(session=session, roles=roles, records=rec)
 
+
+EXTRA_COUNTS = {"onboarding": {"customers": "customer_id", "came_back": "sum:came_back"},
+                "lapsed": {"customers": "customer_id", "reactivated": "sum:reactivated"},
+                "tickets": {"tickets": "customer_id"}, "paused": {"customers": "customer_id"},
+                "cancelled": {"customers": "customer_id"}}
+
+
+@cached()
+def extra_records(roles: tuple[str, ...] | None, db: str, which: str, as_of: date, horizon_days: int,
+                  segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    """The records behind an onboarding, reactivation, subscription or ticket tile. roles None:
+    the aggregate-safe breakdown by segment and region (EXTRA_COUNTS' columns)."""
+    with get_session() as session:
+        rec = drilldown.extra_records(session=session, which=which, as_of=as_of, horizon_days=horizon_days,
+                                      segment=segment, region=region, owner=owner)
+        if roles is None:
+            return drilldown.breakdown(session=session, records=rec, counts=EXTRA_COUNTS[which])
+        return drilldown.with_people(session=session, roles=roles, records=rec)
+
 # Chart bars and cells (Overview: revenue mix, cohorts; NPS: themes). Records with names for the
 # roles that may see them (core checks the roles), aggregates by segment and region otherwise.
 

@@ -20,7 +20,7 @@ from core import formatting as fmt
 from core.accounts import BAND_LABELS
 from core.clv import CLV_EXPLANATION
 from core.config import resolve_horizon
-from core.drilldown import KPI_DRILLS, NPS_TILE_DRILL, PROGRAMME_DRILLS, SALES_DRILLS
+from core.drilldown import EXTRA_DRILLS, KPI_DRILLS, NPS_TILE_DRILL, PROGRAMME_DRILLS, SALES_DRILLS
 from core.kpis import KPI_INFO, REFUNDS_RULE, format_change, format_value, kpi_table_csv
 from core.roles import may_see_personal_data
 from db.models import utcnow
@@ -136,7 +136,15 @@ drill_rates = {"retained": "retention_rate", "repeat": "repeat_purchase_rate"}
 # The loyalty tiles open the members behind them (core.drilldown.programme_records).
 LOYALTY_TILES = {"loyalty_outstanding_points": "outstanding", "loyalty_liability": "liability",
                  "redemption_rate": "redemption"}
-drill_words = {**KPI_DRILLS, **SALES_DRILLS, "nps": NPS_TILE_DRILL,
+x = data.extras(*args)
+# The tiles of "Onboarding, reactivation, subscriptions and support" open the customers counted.
+extra_figures = {
+    "onboarding": f"{x['new_customers']:,} new customers, "
+                  f"{format_value('rate', x['onboarding_second_order_rate'])} ordered again",
+    "lapsed": f"{x['lapsed_customers']:,} lapsed, {x['reactivated_customers']:,} reactivated",
+    "tickets": f"{x['tickets']:,} tickets",
+    "paused": f"{x['subscriptions_paused']:,}", "cancelled": f"{x['subscriptions_cancelled']:,}"}
+drill_words = {**KPI_DRILLS, **SALES_DRILLS, "nps": NPS_TILE_DRILL, **EXTRA_DRILLS,
                **{k: PROGRAMME_DRILLS[w] for k, w in LOYALTY_TILES.items()
                   if kpi.loc[k, "current"] is not None}}
 
@@ -145,6 +153,8 @@ def _drill_label(k: str) -> str:
     if k == "average_order_value":
         return (f"{drill_words[k]} ({fmt.money(kpi.loc[k, 'current'], missing='n/a')} from "
                 f"{fmt.count(kpi.loc['orders', 'current'])} orders)")
+    if k in EXTRA_DRILLS:
+        return f"{drill_words[k]} ({extra_figures[k]})"
     if k in LOYALTY_TILES:
         return f"{drill_words[k]} ({format_value(KPI_INFO[k].kind, kpi.loc[k, 'current'])})"
     if k in SALES_DRILLS:
@@ -201,7 +211,35 @@ LOYALTY_COLUMNS = {
     "liability": st.column_config.NumberColumn(fmt.money_label("Liability"), format=fmt.money_column_format()),
 }
 
-if drill in LOYALTY_TILES:
+EXTRA_COLUMNS = {
+    "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
+    "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
+    "region": st.column_config.TextColumn("Region"), "customers": st.column_config.NumberColumn("Customers"),
+    "first_order": st.column_config.DatetimeColumn("First order", format="D MMM YYYY"),
+    "second_order": st.column_config.DatetimeColumn("Second order", format="D MMM YYYY"),
+    "days_to_second": st.column_config.NumberColumn("Days to 2nd order", format="%.0f"),
+    "came_back": st.column_config.NumberColumn("Ordered again in 60 days"),
+    "last_order_before": st.column_config.DatetimeColumn("Last order before", format="D MMM YYYY"),
+    "reactivated": st.column_config.NumberColumn("Reactivated"),
+    "ticket": st.column_config.TextColumn("Ticket"), "tickets": st.column_config.NumberColumn("Tickets"),
+    "opened_at": st.column_config.DatetimeColumn("Opened", format="D MMM YYYY"),
+    "topic": st.column_config.TextColumn("Topic"), "status": st.column_config.TextColumn("Status"),
+    "subscription_status": st.column_config.TextColumn("Subscription"),
+}
+
+if drill in EXTRA_DRILLS:
+    extra = drill_data.extra_records(drill_data.roles_key(user.roles) if may_see_personal_data(user.roles)
+                                     else None, db, drill, as_of, horizon, segment, region, owner)
+    if may_see_personal_data(user.roles):
+        st.caption(f"{len(extra):,} {'tickets' if drill == 'tickets' else 'customers'} "
+                   f"({extra_figures[drill]}).")
+        st.dataframe(extra.drop(columns=["customer_id"]), hide_index=True, key="ov_drill_extra",
+                     column_config=EXTRA_COLUMNS, placeholder=fmt.DASH)
+    else:
+        st.caption("Your role sees aggregates only: these records by segment and region.")
+        st.dataframe(extra, hide_index=True, key="ov_drill_extra", column_config=EXTRA_COLUMNS,
+                     placeholder=fmt.DASH)
+elif drill in LOYALTY_TILES:
     members = drill_data.programme_records(drill_data.roles_key(user.roles) if may_see_personal_data(user.roles)
                                            else None, db, as_of, LOYALTY_TILES[drill], segment, region, owner)
     if may_see_personal_data(user.roles):
@@ -288,7 +326,6 @@ def show_records(frame, key: str, what: str) -> None:  # noqa: ANN001
 personal = may_see_personal_data(user.roles)
 drill_roles = drill_data.roles_key(user.roles) if personal else None
 
-x = data.extras(*args)
 with st.expander("Onboarding, reactivation, subscriptions and support", expanded=True):
     tile = partial(st.container(horizontal=True, gap="small").metric, width=TILE_WIDTH)
     tile("2nd order in 60 days", format_value("rate", x["onboarding_second_order_rate"]),
@@ -308,6 +345,8 @@ with st.expander("Onboarding, reactivation, subscriptions and support", expanded
               f"{x['subscriptions_active']:,} subscriptions are active.")
     tile("Subs cancelled", fmt.count(x["subscriptions_cancelled"]),
          help="Current subscription states (the data keeps the present state only).")
+    st.caption("Each of these tiles opens the customers it counts (the tickets, for tickets) in \"Open a count\" "
+               "above.")
 
 # One section at a time: each is computed only when it is shown (and then cached).
 SECTIONS = ["Trends", "Cohorts", "Revenue mix", "Health bands", "NPS and loyalty", "Outreach results",

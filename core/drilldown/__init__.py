@@ -14,6 +14,7 @@ One module per capability, all names importable from here (``from core.drilldown
 - :mod:`core.drilldown.loyalty`: loyalty members (tiers, expiring points, top balances, flows);
 - :mod:`core.drilldown.lifetime_value`: the Overview's lifetime-value histogram (fixed money bins);
 - :mod:`core.drilldown.programme`: the members behind the loyalty programme's tiles and liability line;
+- :mod:`core.drilldown.extras`: the customers behind onboarding, reactivation, subscription and ticket tiles;
 - :mod:`core.drilldown.sales`: the orders and refunds behind the money tiles and offer-code revenue;
 - :mod:`core.drilldown.people`: names for a record list, or its breakdown by segment and region.
 """
@@ -37,6 +38,7 @@ from core.drilldown.answers import (
     window_answer_breakdown,
     window_answers,
 )
+from core.drilldown.extras import EXTRA_DRILLS, extra_records
 from core.drilldown.lifetime_value import (
     ClvBins,
     clv_bin_customers,
@@ -63,7 +65,8 @@ from core.drilldown.programme import PROGRAMME_DRILLS, month_end_members, progra
 from core.drilldown.sales import SALES_DRILLS, offer_code_orders, sales_breakdown, sales_records
 
 __all__ = [
-    "CAMPAIGN_GROUPS", "KPI_CUSTOMER_COLUMNS", "KPI_DRILLS", "LOYALTY_DRILLS", "MIX_KINDS", "NPS_ANSWER_COLUMNS",
+    "CAMPAIGN_GROUPS", "EXTRA_DRILLS", "extra_records",
+    "KPI_CUSTOMER_COLUMNS", "KPI_DRILLS", "LOYALTY_DRILLS", "MIX_KINDS", "NPS_ANSWER_COLUMNS",
     "NPS_GROUPS", "NPS_SPLITS", "NPS_TILE_DRILL", "PROGRAMME_DRILLS", "SALES_DRILLS", "TOP_BALANCES", "ClvBins",
     "band_customers",
     "breakdown",
