@@ -307,6 +307,8 @@ PEOPLE_COLUMNS = {
     "clv": st.column_config.NumberColumn(fmt.money_label("12-month value"), format=fmt.money_column_format()),
     "expected_orders": st.column_config.NumberColumn("Expected orders, 12 months", format="%.2f"),
     "p_alive": st.column_config.NumberColumn("Still a customer (probability)", format="percent"),
+    "balance": st.column_config.NumberColumn("Points held", format="%d"),
+    "members": st.column_config.NumberColumn("Members"),
 }
 
 
@@ -620,22 +622,40 @@ if section == "NPS and loyalty":
             fig.add_bar(x=lm["month"], y=lm[kind] if kind == "earned" else -lm[kind], name=label,
                         customdata=[f"{m:%Y-%m}|{kind}" for m in lm["month"]])
         fig.add_scatter(x=lm["month"], y=lm["liability"], name="Liability at month end", yaxis="y2",
-                        mode="lines+markers")
+                        mode="lines+markers", customdata=[f"{m:%Y-%m}|liability" for m in lm["month"]])
         fig.update_layout(barmode="relative", yaxis={"title": "Points in the month"}, xaxis={"title": "Month"},
                           yaxis2={"title": fmt.money_label("Liability"), "overlaying": "y", "side": "right"},
                           legend={"orientation": "h"}, height=380, margin={"t": 50},
                           title="Loyalty points and liability by month")
         plotly_chart(fig, key="ov_loyalty", selection_mode="points",
                      on_select=drill_data.opens("ov_loyalty", "ov_drill_loyalty", drill_data.custom))
+        # The bars, and the liability line's month ends (the members holding the points then).
+        month_ends = {f"{m:%Y-%m}": (int(p), float(v)) for m, p, v in
+                      zip(lm["month"], lm["outstanding_points"], lm["liability"], strict=True) if p != 0}
         loy_bars = [f"{m:%Y-%m}|{kind}" for m, row in zip(lm["month"], lm.itertuples(), strict=True)
-                    for kind in flows if getattr(row, kind) > 0][::-1]
+                    for kind in [*flows, "liability"]
+                    if (kind == "liability" and f"{m:%Y-%m}" in month_ends)
+                    or (kind != "liability" and getattr(row, kind) > 0)][::-1]
+
+        def _loy_words(v: str) -> str:
+            mo, kind = v.split("|")
+            if kind == "liability":
+                return (f"Liability at the end of {mo} ({fmt.money(month_ends[mo][1])}, "
+                        f"{month_ends[mo][0]:,} points)")
+            return f"{flows[kind]} points in {mo}"
+
         loy_bar = st.selectbox("Open a bar", loy_bars, index=None, key="ov_drill_loyalty",
-                               placeholder="Click a bar, or choose one, to see the members behind it",
-                               format_func=lambda v: f"{flows[v.split('|')[1]]} points in {v.split('|')[0]}")
+                               placeholder="Click a bar or a point of the line, or choose one, to see the members "
+                                           "behind it", format_func=_loy_words)
         if loy_bar is not None:
             mo, kind = loy_bar.split("|")
-            rows = drill_data.loyalty_flow_members(drill_roles, db, as_of, mo, kind)
-            show_records(rows, "ov_loyalty_members", f"with {flows[kind].lower()} points in {mo} (points: how many)")
+            if kind == "liability":
+                rows = drill_data.month_end_members(drill_roles, db, as_of, mo)
+                show_records(rows, "ov_loyalty_members", f"holding points at the end of {mo} (points: how many)")
+            else:
+                rows = drill_data.loyalty_flow_members(drill_roles, db, as_of, mo, kind)
+                show_records(rows, "ov_loyalty_members",
+                             f"with {flows[kind].lower()} points in {mo} (points: how many)")
         if scope:
             st.caption("The monthly loyalty chart covers the whole store; the numbers above follow the filter.")
 

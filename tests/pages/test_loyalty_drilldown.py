@@ -40,7 +40,7 @@ def store(demo_app: str) -> dict:
         make_loyalty(s, b, now - timedelta(days=60), "earn", 300, expires_at=now + timedelta(days=200))
         make_loyalty(s, c, now - timedelta(days=400), "earn", 100, expires_at=now - timedelta(days=300))
         s.commit()
-    return {"month_of_c": f"{now - timedelta(days=400):%Y-%m}"}
+    return {"month_of_c": f"{now - timedelta(days=400):%Y-%m}", "this_month": f"{now:%Y-%m}"}
 
 
 def _members(at, key: str):  # noqa: ANN001, ANN202
@@ -117,3 +117,23 @@ def test_the_overview_loyalty_tiles_open_their_members(store, username):
     at.selectbox(key="ov_drill").set_value("redemption_rate").run()
     rows = _members(at, "ov_drill_members")
     assert (int(rows["redeemed"].sum()), int(rows["earned"].sum())) == (100, 900)
+
+
+@pytest.mark.parametrize("username", ["manager", "exec"])
+def test_a_point_of_the_overview_liability_line_opens_the_members_holding_the_points(store, username):
+    at = app_as(username, "views/overview.py", timeout=120)
+    at.segmented_control(key="ov_section").set_value("NPS and loyalty").run()
+    assert not at.exception, at.exception
+    value = f"{store['this_month']}|liability"
+    assert f"Liability at the end of {store['this_month']} (€7.00, 700 points)" in at.selectbox(
+        key="ov_drill_loyalty").options
+    at.selectbox(key="ov_drill_loyalty").set_value(value).run()
+    assert not at.exception, at.exception
+    rows = _members(at, "ov_loyalty_month_end_members")
+    assert int(rows["balance"].sum()) == 700  # = the line's point: 700 points, 7.00
+    if username == "manager":
+        assert list(zip(rows["external_id"], rows["balance"], strict=True)) == [("LOY-A", 400), ("LOY-B", 300)]
+    else:
+        assert {r.region: (r.members, r.balance) for r in rows.itertuples()} == {"north-x": (1, 400),
+                                                                                 "south-x": (1, 300)}
+        assert "Loyperson" not in page_text(at)
