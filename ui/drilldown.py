@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import drilldown
+from core import drilldown, money
 from core.readcache import cached
 from ui.auth import roles_key  # noqa: F401 - the screens call it ui.roles_key
 from ui.db import get_session
@@ -272,6 +272,22 @@ def clv_bin_customers(roles: tuple[str, ...] | None, db: str, as_of: date, low: 
                                           region=region, owner=owner)
         if roles is None:
             return drilldown.breakdown(session=session, records=rec, counts={"customers": "customer_id"})
+        return drilldown.with_people(session=session, roles=roles, records=rec)
+
+
+@cached()
+def clv_customers(roles: tuple[str, ...] | None, db: str, as_of: date, of_segment: str | None, segment: str | None,
+                  region: str | None, owner: str | None) -> pd.DataFrame:
+    """The lifetime-value tiles (`of_segment` None) or one by-segment row. roles None: the
+    aggregate-safe breakdown (customers by segment and region)."""
+    with get_session() as session:
+        rec = drilldown.clv_customers(session=session, as_of=as_of, of_segment=of_segment, segment=segment,
+                                      region=region, owner=owner)
+        if roles is None:
+            out = drilldown.breakdown(session=session, records=rec.assign(clv_cents=money.cents_array(rec["clv"])),
+                                      counts={"customers": "customer_id", "clv_cents": "sum:clv_cents"})
+            out["clv"] = money.units_array(out.pop("clv_cents"))
+            return out
         return drilldown.with_people(session=session, roles=roles, records=rec)
 
 

@@ -779,6 +779,20 @@ if section == "Lifetime value":
                                                                     format=fmt.money_column_format()),
                          "expected_orders": st.column_config.NumberColumn("Expected orders", format="%.2f")},
                              placeholder=fmt.DASH)
+        # The three tiles and each row of the table open their customers (the same fit: their values add
+        # up to the tile's total and the row's).
+        clv_figures = {"all": (f"Expected revenue, mean and median lifetime value ({lv['customers']:,} customers, "
+                               f"{fmt.money(lv['total'])} in 12 months)")}
+        clv_figures.update({f"segment:{r.segment}": f"Segment {fmt.label(r.segment)} ({int(r.customers):,} "
+                                                    f"customers, {fmt.money(r.total_clv)} in 12 months)"
+                            for r in by_segment.itertuples()})
+        clv_pick = st.selectbox("Open a figure", list(clv_figures), index=None, key="ov_drill_clv_figure",
+                                format_func=clv_figures.get,
+                                placeholder="Choose the tiles or a segment to see the customers behind them")
+        if clv_pick is not None:
+            of_segment = None if clv_pick == "all" else clv_pick.removeprefix("segment:")
+            show_records(drill_data.clv_customers(drill_roles, db, as_of, of_segment, segment, region, owner),
+                         "ov_clv_figure_customers", f"behind {clv_figures[clv_pick].split(' (')[0].lower()}")
         p = lv["bgnbd"]
         g = lv["gamma_gamma"]
         st.caption("Model parameters. BG/NBD estimates how often each customer buys and how likely they are "

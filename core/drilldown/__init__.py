@@ -43,6 +43,7 @@ from core.drilldown.lifetime_value import (
     ClvBins,
     clv_bin_customers,
     clv_bin_edges,
+    clv_customers,
     clv_histogram,
 )
 from core.drilldown.loyalty import LOYALTY_DRILLS, TOP_BALANCES, loyalty_breakdown, loyalty_flow_members
@@ -71,7 +72,8 @@ __all__ = [
     "band_customers",
     "breakdown",
     "campaign_customers",
-    "clv_bin_customers", "clv_bin_edges", "clv_histogram", "cohort_customers", "kpi_breakdown", "kpi_customers",
+    "clv_bin_customers", "clv_customers",
+    "clv_bin_edges", "clv_histogram", "cohort_customers", "kpi_breakdown", "kpi_customers",
     "loyalty_breakdown", "loyalty_flow_members", "mix_orders", "offer_code_orders", "month_answer_breakdown",
     "month_answers", "month_end_members", "programme_members", "programme_records",
     "month_breakdown", "month_customers", "nps_answers", "nps_breakdown", "period_answer_breakdown",
