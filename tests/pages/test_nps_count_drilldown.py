@@ -87,3 +87,38 @@ def test_an_exec_sees_the_answers_of_the_window_by_segment_region_and_channel(st
 
 def pd_na(value) -> bool:  # noqa: ANN001
     return bool(pd.isna(value))
+
+
+@pytest.fixture
+def spike(demo_app: str) -> dict:
+    """Detractor answers only (every other answer removed): one "Delivery was late again." a month
+    over the last five months, and six "The bottle leaked all over the box." 60 days ago: the
+    leaking theme stands out in that month (6 mentions, usually none)."""
+    from core import feedback as fbk
+
+    now = utcnow().replace(microsecond=0)
+    with Session(get_engine(demo_app)) as s:
+        s.execute(update(Outreach).values(feedback_id=None))
+        s.execute(update(Task).values(feedback_id=None))
+        s.execute(delete(Feedback))
+        who = make_customer(s, external_id="NPX-S", name="Spikeperson Sson", segment="npsx", region="north-x")
+        for m in range(1, 6):
+            make_feedback(s, who, now - timedelta(days=30 * m + 3), nps_score=3, comment="Delivery was late again.")
+        for i in range(6):
+            make_feedback(s, who, now - timedelta(days=60, hours=i), nps_score=1,
+                          comment="The bottle leaked all over the box.")
+        s.commit()
+        fbk.flag_unscored(session=s, now=now)
+        s.commit()
+    return {"month": f"{now - timedelta(days=60):%Y-%m}"}
+
+
+def test_a_spike_warning_opens_the_answers_behind_it(spike):
+    at = app_as("manager", "views/nps.py", timeout=120)
+    assert not at.exception, at.exception
+    assert any("Stands out: leaking" in w.value for w in at.warning), [w.value for w in at.warning]
+    at.button(key="nps_spike_0").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="nps_drill_theme").value == f"leaking|{spike['month']}"
+    rows = _table(at, "comment")
+    assert len(rows) == 6 and set(rows["comment"]) == {"The bottle leaked all over the box."}
