@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlmodel import Session
 
 from core import kpis
@@ -27,31 +27,33 @@ EXTRA_DRILLS: dict[str, str] = {
 }
 
 
-def _orders_before(session: Session, end: object, segment: str | None, region: str | None,
-                   owner: str | None) -> pd.DataFrame:
-    o = Order.__table__.c
-    stmt = kpis.filtered(select(o.id, o.customer_id, o.ordered_at).where(o.ordered_at < end), o.customer_id,
-                         kpis.customer_conditions(segment, region, owner))
-    rows = pd.read_sql(stmt, session.connection())
-    rows["ordered_at"] = pd.to_datetime(rows["ordered_at"], format="ISO8601")
-    return rows
-
-
 def _onboarding(session: Session, as_of: date, horizon_days: int, segment: str | None, region: str | None,
                 owner: str | None) -> pd.DataFrame:
     """Customers whose first order (up to the end of D) fell in (D - 60 - H, D - 60]: first_order,
-    second_order (missing without one), days_to_second (days, fractional), came_back (a second
-    order within 60 days of the first: the numerator of "2nd order in 60 days")."""
+    second_order (missing without one; ties in time by order id, as core.analytics ranks them),
+    days_to_second (days, fractional), came_back (a second order within 60 days of the first: the
+    numerator of "2nd order in 60 days"). Reads the cohort's orders only."""
     cohort_end = kpis.day_start(as_of + timedelta(days=1 - ONBOARDING_DAYS))
     cohort_start = cohort_end - timedelta(days=horizon_days)
-    rows = _orders_before(session, kpis.day_start(as_of + timedelta(days=1)), segment, region, owner)
+    end = kpis.day_start(as_of + timedelta(days=1))
+    o = Order.__table__.c
+    first = func.min(o.ordered_at)
+    cohort = (kpis.filtered(select(o.customer_id).where(o.ordered_at < end), o.customer_id,
+                            kpis.customer_conditions(segment, region, owner))
+              .group_by(o.customer_id).having(first >= cohort_start, first < cohort_end))
+    rows = pd.read_sql(select(o.id, o.customer_id, o.ordered_at).where(o.ordered_at < end, o.customer_id.in_(cohort)),
+                       session.connection())
+    if rows.empty:
+        return pd.DataFrame({"customer_id": pd.Series(dtype="int64"), "first_order": pd.Series(dtype="datetime64[ns]"),
+                             "second_order": pd.Series(dtype="datetime64[ns]"),
+                             "days_to_second": pd.Series(dtype=float), "came_back": pd.Series(dtype="int64")})
+    rows["ordered_at"] = pd.to_datetime(rows["ordered_at"], format="ISO8601")
     rows = rows.sort_values(["customer_id", "ordered_at", "id"], kind="stable")
     rows["k"] = rows.groupby("customer_id").cumcount()
-    first = rows[rows["k"] == 0].set_index("customer_id")["ordered_at"]
-    second = rows[rows["k"] == 1].set_index("customer_id")["ordered_at"]
-    first = first[(first >= cohort_start) & (first < cohort_end)]
-    out = pd.DataFrame({"customer_id": first.index.astype("int64"), "first_order": first.to_numpy()})
-    out["second_order"] = out["customer_id"].map(second)
+    firsts = rows[rows["k"] == 0].set_index("customer_id")["ordered_at"]
+    seconds = rows[rows["k"] == 1].set_index("customer_id")["ordered_at"]
+    out = pd.DataFrame({"customer_id": firsts.index.astype("int64"), "first_order": firsts.to_numpy()})
+    out["second_order"] = seconds.reindex(out["customer_id"]).to_numpy()  # NaT without a second order
     out["days_to_second"] = (out["second_order"] - out["first_order"]).dt.total_seconds() / 86400.0
     out["came_back"] = (out["days_to_second"] <= ONBOARDING_DAYS).fillna(False).astype("int64")
     return out.sort_values(["came_back", "customer_id"], ascending=[False, True]).reset_index(drop=True)
@@ -60,19 +62,26 @@ def _onboarding(session: Session, as_of: date, horizon_days: int, segment: str |
 def _lapsed(session: Session, as_of: date, horizon_days: int, segment: str | None, region: str | None,
             owner: str | None) -> pd.DataFrame:
     """Customers who ordered before t = reactivation_moment(D) but not in the H days up to t:
-    last_order_before (their last order before t), reactivated (1: an order in [t, end of D])."""
+    last_order_before (their last order before t), reactivated (1: an order in [t, end of D]).
+    One SQL aggregate per customer."""
     moment = reactivation_moment(as_of)
     lo, hi = inactive_window(moment, horizon_days)
-    rows = _orders_before(session, kpis.day_start(as_of + timedelta(days=1)), segment, region, owner)
-    at = rows["ordered_at"]
-    per = pd.DataFrame({"before": at < hi, "recent": (at >= lo) & (at < hi), "after": at >= hi,
-                        "customer_id": rows["customer_id"]}).groupby("customer_id")[["before", "recent", "after"]].sum()
-    lapsed = per[(per["before"] > 0) & (per["recent"] == 0)]
-    last = rows[at < hi].groupby("customer_id")["ordered_at"].max()
-    out = pd.DataFrame({"customer_id": lapsed.index.astype("int64"),
-                        "last_order_before": last.reindex(lapsed.index).to_numpy(),
-                        "reactivated": (lapsed["after"] > 0).astype("int64").to_numpy()})
-    return out.sort_values(["reactivated", "customer_id"], ascending=[False, True]).reset_index(drop=True)
+    end = kpis.day_start(as_of + timedelta(days=1))
+    o = Order.__table__.c
+
+    def n(cond: ColumnElement) -> ColumnElement:
+        return func.sum(case((cond, 1), else_=0))
+
+    stmt = (kpis.filtered(select(o.customer_id, func.max(case((o.ordered_at < hi, o.ordered_at))).label(
+                "last_order_before"), n(o.ordered_at >= hi).label("after")).where(o.ordered_at < end),
+                          o.customer_id, kpis.customer_conditions(segment, region, owner))
+            .group_by(o.customer_id)
+            .having(n(o.ordered_at < hi) > 0, n((o.ordered_at >= lo) & (o.ordered_at < hi)) == 0))
+    rows = pd.read_sql(stmt, session.connection())
+    rows["last_order_before"] = pd.to_datetime(rows["last_order_before"], format="ISO8601")
+    rows["reactivated"] = (rows.pop("after") > 0).astype("int64")
+    rows["customer_id"] = rows["customer_id"].astype("int64")
+    return rows.sort_values(["reactivated", "customer_id"], ascending=[False, True]).reset_index(drop=True)
 
 
 def extra_records(*, session: Session, which: str, as_of: date, horizon_days: int = 90, segment: str | None = None,

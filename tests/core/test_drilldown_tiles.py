@@ -114,3 +114,15 @@ def test_the_programme_figures_open_their_members(session, book):
     assert _cents(agg["liability"]) == round(k["liability"] * 100) == 150  # 150 points x 0.01
     with pytest.raises(NotAllowed):
         drilldown.programme_records(session=session, roles=EXEC, as_of=D, which="outstanding")
+
+
+def test_onboarding_without_a_second_order(session):  # noqa: ANN001
+    """One new customer in the cohort (D = 30 June, H = 30: first orders in [2 April, 2 May)), first
+    order 10 April and no second: 1 new customer, none came back, no days to a second order."""
+    a = make_customer(session, external_id="N", name="Nia", segment="vip", region="north")
+    make_order(session, a, datetime(2026, 4, 10), 5.0)
+    session.commit()
+    x = retention_extras(session=session, as_of=D, horizon_days=30)
+    new = drilldown.extra_records(session=session, which="onboarding", as_of=D, horizon_days=30)
+    assert len(new) == x["new_customers"] == 1
+    assert int(new["came_back"].sum()) == 0 and new["days_to_second"].isna().all()
