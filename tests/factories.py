@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from core import money
-from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, SupportTicket
+from db.models import Customer, Feedback, LoyaltyEntry, Order, OrderLine, Product, Refund, SupportTicket
 
 # Far above the demo store's ids (C000001, O0000001, ...), so factories can add rows to a
 # demo store (page tests) without a unique-key clash.
@@ -88,3 +88,16 @@ def make_ticket(session: Session, customer: Customer, opened_at: datetime, **kw)
     session.add(t)
     session.flush()
     return t
+
+
+def make_refund(session: Session, customer: Customer, refunded_at: datetime, amount: float,
+                order: Order | None = None, **kw) -> Refund:
+    """A refund (``kind="refund"``, or ``kind="cancellation"``) of ``amount`` in currency units,
+    stored as whole cents; of ``order`` if given."""
+    kw.setdefault("external_id", _next("R"))
+    r = Refund(customer_id=customer.id, refunded_at=refunded_at, amount_cents=money.to_cents(amount),
+               order_id=None if order is None else order.id,
+               order_ref=None if order is None else order.external_id, **kw)
+    session.add(r)
+    session.flush()
+    return r

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import drilldown
+from core import drilldown, money
 from core.readcache import cached
 from ui.auth import roles_key  # noqa: F401 - the screens call it ui.roles_key
 from ui.db import get_session
@@ -82,6 +82,79 @@ def loyalty_breakdown(db: str, as_of: date, which: str, tier: str | None = None)
     with get_session() as session:
         return drilldown.loyalty_breakdown(session=session, as_of=as_of, which=which, tier=tier)
 
+
+
+@cached()
+def sales_records(roles: tuple[str, ...] | None, db: str, which: str, as_of: date, horizon_days: int,
+                  segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    """The orders and refunds behind a money tile. roles None: the aggregate-safe breakdown
+    (orders, gross sales, refunds and revenue by segment and region)."""
+    with get_session() as session:
+        if roles is None:
+            return drilldown.sales_breakdown(session=session, which=which, as_of=as_of, horizon_days=horizon_days,
+                                             segment=segment, region=region, owner=owner)
+        return drilldown.sales_records(session=session, roles=roles, which=which, as_of=as_of,
+                                       horizon_days=horizon_days, segment=segment, region=region, owner=owner)
+
+
+@cached()
+def offer_code_orders(roles: tuple[str, ...] | None, db: str, template: str, campaign_id: int | None, as_of: date,
+                      horizon_days: int, segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    """The orders behind a row of "Offer-code revenue". roles None: the aggregate-safe breakdown."""
+    with get_session() as session:
+        return drilldown.offer_code_orders(session=session, roles=roles, template=template, campaign_id=campaign_id,
+                                           as_of=as_of, horizon_days=horizon_days, segment=segment, region=region,
+                                           owner=owner)
+
+
+@cached()
+def window_answers(roles: tuple[str, ...] | None, db: str, since: datetime, until: datetime) -> pd.DataFrame:
+    """The NPS screen's "Answers (all)" and "Answers with a score": every answer of the window.
+    roles None: the aggregate-safe breakdown (answers and scored answers by segment, region, channel)."""
+    with get_session() as session:
+        if roles is None:
+            return drilldown.window_answer_breakdown(session=session, since=since, until=until)
+        return drilldown.window_answers(session=session, roles=roles, since=since, until=until)
+
+
+@cached()
+def programme_records(roles: tuple[str, ...] | None, db: str, as_of: date, which: str, segment: str | None = None,
+                      region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The members behind a loyalty programme figure. roles None: the aggregate-safe breakdown
+    (members, points and liability by segment and region)."""
+    with get_session() as session:
+        return drilldown.programme_records(session=session, roles=roles, as_of=as_of, which=which, segment=segment,
+                                           region=region, owner=owner)
+
+
+@cached()
+def month_end_members(roles: tuple[str, ...] | None, db: str, as_of: date, month: str) -> pd.DataFrame:
+    """The members behind a point of the liability line. roles None: by segment and region."""
+    with get_session() as session:
+        rec = drilldown.month_end_members(session=session, as_of=as_of, month=month)
+        if roles is None:
+            return drilldown.breakdown(session=session, records=rec,
+                                       counts={"members": "customer_id", "balance": "sum:balance"})
+        return drilldown.with_people(session=session, roles=roles, records=rec)
+
+
+EXTRA_COUNTS = {"onboarding": {"customers": "customer_id", "came_back": "sum:came_back"},
+                "lapsed": {"customers": "customer_id", "reactivated": "sum:reactivated"},
+                "tickets": {"tickets": "customer_id"}, "paused": {"customers": "customer_id"},
+                "cancelled": {"customers": "customer_id"}}
+
+
+@cached()
+def extra_records(roles: tuple[str, ...] | None, db: str, which: str, as_of: date, horizon_days: int,
+                  segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+    """The records behind an onboarding, reactivation, subscription or ticket tile. roles None:
+    the aggregate-safe breakdown by segment and region (EXTRA_COUNTS' columns)."""
+    with get_session() as session:
+        rec = drilldown.extra_records(session=session, which=which, as_of=as_of, horizon_days=horizon_days,
+                                      segment=segment, region=region, owner=owner)
+        if roles is None:
+            return drilldown.breakdown(session=session, records=rec, counts=EXTRA_COUNTS[which])
+        return drilldown.with_people(session=session, roles=roles, records=rec)
 
 # Chart bars and cells (Overview: revenue mix, cohorts; NPS: themes). Records with names for the
 # roles that may see them (core checks the roles), aggregates by segment and region otherwise.
@@ -199,6 +272,22 @@ def clv_bin_customers(roles: tuple[str, ...] | None, db: str, as_of: date, low: 
                                           region=region, owner=owner)
         if roles is None:
             return drilldown.breakdown(session=session, records=rec, counts={"customers": "customer_id"})
+        return drilldown.with_people(session=session, roles=roles, records=rec)
+
+
+@cached()
+def clv_customers(roles: tuple[str, ...] | None, db: str, as_of: date, of_segment: str | None, segment: str | None,
+                  region: str | None, owner: str | None) -> pd.DataFrame:
+    """The lifetime-value tiles (`of_segment` None) or one by-segment row. roles None: the
+    aggregate-safe breakdown (customers by segment and region)."""
+    with get_session() as session:
+        rec = drilldown.clv_customers(session=session, as_of=as_of, of_segment=of_segment, segment=segment,
+                                      region=region, owner=owner)
+        if roles is None:
+            out = drilldown.breakdown(session=session, records=rec.assign(clv_cents=money.cents_array(rec["clv"])),
+                                      counts={"customers": "customer_id", "clv_cents": "sum:clv_cents"})
+            out["clv"] = money.units_array(out.pop("clv_cents"))
+            return out
         return drilldown.with_people(session=session, roles=roles, records=rec)
 
 

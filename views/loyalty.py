@@ -60,6 +60,66 @@ def _tier_members(roles: tuple[str, ...], tiers: pd.DataFrame, as_of: date) -> N
 
 FLOWS = {"earned": "Earned", "redeemed": "Redeemed", "expired": "Expired"}
 
+PROGRAMME_COLUMNS = {
+    "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
+    "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
+    "region": st.column_config.TextColumn("Region"), "tier": st.column_config.TextColumn("Tier"),
+    "members": st.column_config.NumberColumn("Members"),
+    "balance": st.column_config.NumberColumn("Points held", format="%d"),
+    "earned": st.column_config.NumberColumn("Earned", format="%d"),
+    "redeemed": st.column_config.NumberColumn("Redeemed", format="%d"),
+    "expired": st.column_config.NumberColumn("Expired", format="%d"),
+    "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d"),
+    "liability": st.column_config.NumberColumn(fmt.money_label("Liability"), format=fmt.money_column_format()),
+}
+
+
+def _show_members(rows: pd.DataFrame, key: str, what: str) -> None:
+    """Members with names (roles that may see them) or the same members by segment and region."""
+    if "customer_id" in rows.columns:
+        st.caption(f"{len(rows):,} members {what}, holding {int(rows['balance'].sum()):,} points.")
+        st.dataframe(rows.drop(columns=["customer_id"]), hide_index=True, key=key,
+                     column_config=PROGRAMME_COLUMNS, placeholder=fmt.DASH)
+    else:
+        st.caption(f"Your role sees aggregates only: the {int(rows['members'].sum()):,} members {what}, by "
+                   "segment and region.")
+        st.dataframe(rows, hide_index=True, key=key, column_config=PROGRAMME_COLUMNS, placeholder=fmt.DASH)
+
+
+def _programme_members(roles: tuple[str, ...] | None, k: dict, as_of: date) -> None:
+    """The box under the programme tiles: the members behind each tile, the figure in its label."""
+    from core.drilldown import PROGRAMME_DRILLS
+    from ui.drilldown import programme_records
+    from ui.kpis import db_key
+
+    figures = {"outstanding": f"{fmt.count(k['outstanding_points'])} points",
+               "liability": fmt.money(k["liability"]),
+               "redemption": f"{_pct(k['redemption_rate'])}: {k['redeemed']:,} of {k['earned']:,} points",
+               "breakage": f"{_pct(k['breakage'])}: {k['expired']:,} of {k['earned']:,} points",
+               "enrolment": f"{_pct(k['enrolment_rate'])}: {k['members']:,} of {k['customers']:,} customers"}
+    which = st.selectbox("Open a count", list(PROGRAMME_DRILLS), index=None, key="loy_drill_programme",
+                         placeholder="Choose a tile to see the members behind it",
+                         format_func=lambda w: f"{PROGRAMME_DRILLS[w]} ({figures[w]})")
+    if which is not None:
+        _show_members(programme_records(roles, db_key(), as_of, which), "loy_programme_members",
+                      f"behind {PROGRAMME_DRILLS[which].split(' (')[0].lower()}")
+
+
+def _month_end_members(roles: tuple[str, ...] | None, monthly: pd.DataFrame, as_of: date) -> None:
+    """The box under "Outstanding points and liability" (a click on a point sets it): the members
+    holding the points at that month's end."""
+    from ui.drilldown import month_end_members
+    from ui.kpis import db_key
+
+    points = {f"{m:%Y-%m}": (int(p), float(v)) for m, p, v in
+              zip(monthly["month"], monthly["outstanding_points"], monthly["liability"], strict=True) if p != 0}
+    month = st.selectbox("Open a month end", list(points)[::-1], index=None, key="loy_month_end",
+                         placeholder="Click a point, or choose a month, to see who held the points",
+                         format_func=lambda m: f"End of {m} ({points[m][0]:,} points, {fmt.money(points[m][1])})")
+    if month is not None:
+        _show_members(month_end_members(roles, db_key(), as_of, month), "loy_month_end_members",
+                      f"with points at the end of {month}")
+
 
 def _flow_members(roles: tuple[str, ...] | None, monthly: pd.DataFrame, as_of: date) -> None:
     """The box under "Earned, redeemed and expired by month" (a click on a bar sets it): the members
@@ -113,15 +173,17 @@ def render_programme(as_of: date, data: dict | None = None, roles: tuple[str, ..
     tile("Breakage", _pct(k["breakage"]), help="Points expired / points earned, all time.")
     tile("Enrolment", _pct(k["enrolment_rate"]),
          help=f"{k['members']:,} of {k['customers']:,} customers have any loyalty activity.")
+    _programme_members(roles, k, as_of)
     monthly = data["monthly"]
     left, right = st.columns(2)
     with left:
         # Liability is points x point value: one line, read on either axis.
         fig = go.Figure()
         fig.add_scatter(x=monthly["month"], y=monthly["outstanding_points"], name="Outstanding points",
-                        customdata=monthly["liability"],
+                        customdata=list(zip(monthly["liability"], [f"{m:%Y-%m}" for m in monthly["month"]],
+                                            strict=True)),
                         hovertemplate="%{x|%b %Y}: %{y:,} points, liability "
-                                      + fmt.currency_symbol() + "%{customdata:,.2f}<extra></extra>")
+                                      + fmt.currency_symbol() + "%{customdata[0]:,.2f}<extra></extra>")
         top = max(int(monthly["outstanding_points"].max()), 1) * 1.1
         fig.add_scatter(x=monthly["month"], y=monthly["liability"], yaxis="y2", showlegend=False,
                         hoverinfo="skip", line={"width": 0})
@@ -130,7 +192,9 @@ def render_programme(as_of: date, data: dict | None = None, roles: tuple[str, ..
                           yaxis2={"title": fmt.money_label("Liability"), "overlaying": "y", "side": "right",
                                   "range": [0, top * money]},
                           showlegend=False, margin={"t": 50, "b": 10})
-        plotly_chart(fig, key="loy_outstanding_chart")
+        plotly_chart(fig, key="loy_outstanding_chart", selection_mode="points",
+                     on_select=opens("loy_outstanding_chart", "loy_month_end", lambda p: custom(p, 1)))
+        _month_end_members(roles, monthly, as_of)
     with right:
         fig = go.Figure()
         for col, label in FLOWS.items():

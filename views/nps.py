@@ -89,6 +89,26 @@ st.caption(f"Promoters {total['promoters']:,} · passives {total['passives']:,} 
 if split == "category":
     st.caption("A customer's answer counts once in each product category they bought in the period.")
 
+# Drill-down of the answer tiles: one list of the window's answers, unscored ones included (exec:
+# by segment, region and channel).
+count_words = {"answers": f"Answers of the period ({counts['answers']:,} answers, {total['responses']:,} with a "
+                          "score)"}
+opened = st.selectbox("Open a count", list(count_words), index=None, key="nps_drill_count",
+                      format_func=count_words.get, placeholder="Choose a count to see the answers behind it")
+if opened is not None:
+    listed = drill.window_answers(roles if may_see_personal_data(user.roles) else None, db_key(), since, until)
+    if may_see_personal_data(user.roles):
+        st.caption(f"{len(listed):,} answers, {int(listed['score'].notna().sum()):,} with a score (an answer "
+                   "without a score has an empty score), newest first.")
+        st.dataframe(listed.drop(columns=["customer_id"]), hide_index=True, width="stretch",
+                     key="nps_count_answers", column_config=drill.ANSWER_COLUMNS, placeholder=fmt.DASH)
+    else:
+        st.caption("Your role sees aggregates only: the answers of the period by segment, region and channel.")
+        st.dataframe(listed, hide_index=True, key="nps_count_breakdown", column_config={
+            "segment": "Segment", "region": "Region", "channel": "Channel",
+            "answers": st.column_config.NumberColumn("Answers"),
+            "scored": st.column_config.NumberColumn("With a score")}, placeholder=fmt.DASH)
+
 
 # ---------------------------------------------------------------- trend
 fig = go.Figure()
@@ -204,8 +224,17 @@ if group is not None:
                      column_config={"segment": "Segment", "region": "Region", "channel": "Channel",
                                     "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
 
+def _open_period_row() -> None:
+    """A row chosen in "Figures per period" opens its answers in "Open a point" (the same rows)."""
+    rows = ((st.session_state.get("nps_periods_table") or {}).get("selection") or {}).get("rows") or []
+    if rows:
+        st.session_state["nps_drill_point"] = int(rows[0])
+
+
 with st.expander("Figures per period" + ("" if by is None else f" and {split_labels[split]}")):
-    st.dataframe(periods, hide_index=True, width="stretch",
+    st.caption("Choose a row to see its answers (under \"Open a point\" above).")
+    st.dataframe(periods, hide_index=True, width="stretch", key="nps_periods_table", on_select=_open_period_row,
+                 selection_mode="single-row",
                  column_config={"period": st.column_config.DateColumn("Period starting"),
                                 "nps": st.column_config.NumberColumn("NPS", format="%.0f"),
                                 "ci_low": st.column_config.NumberColumn("95 % low", format="%.0f"),
@@ -218,9 +247,12 @@ theme_frame, spikes = ui.themes(max(months, 6))
 if theme_frame.empty:
     st.info("No detractor named a problem theme in this period.")
 else:
-    for row in spikes.head(3).itertuples():
+    for n, row in enumerate(spikes.head(3).itertuples()):
         st.warning(f"Stands out: {row.theme} in {row.month:%B %Y}: {row.mentions} detractor mentions, "
                    f"{row.times:.0f}× the usual month ({row.usual:.0f}).", icon=":material/trending_up:")
+        # Opens the heatmap's cell of that theme and month (the box "Open a cell" below).
+        st.button(f"Open the {row.mentions} answers", key=f"nps_spike_{n}", on_click=st.session_state.__setitem__,
+                  args=("nps_drill_theme", f"{row.theme}|{row.month:%Y-%m}"))
     grid = theme_frame.pivot_table(index="theme", columns="month", values="mentions", aggfunc="sum").fillna(0)
     grid = grid.loc[grid.sum(axis=1).sort_values(ascending=False).index]
     heat = go.Figure(go.Heatmap(z=grid.values, x=[f"{m:%Y-%m}" for m in grid.columns], y=list(grid.index),

@@ -20,7 +20,7 @@ from core import formatting as fmt
 from core.accounts import BAND_LABELS
 from core.clv import CLV_EXPLANATION
 from core.config import resolve_horizon
-from core.drilldown import KPI_DRILLS, NPS_TILE_DRILL
+from core.drilldown import EXTRA_DRILLS, KPI_DRILLS, NPS_TILE_DRILL, PROGRAMME_DRILLS, SALES_DRILLS
 from core.kpis import KPI_INFO, REFUNDS_RULE, format_change, format_value, kpi_table_csv
 from core.roles import may_see_personal_data
 from db.models import utcnow
@@ -133,10 +133,32 @@ drill_counts = {k: kpi.loc[k, "current"] for k in ("customers", "active_customer
 drill_counts["nps"] = kpi.loc["nps_responses", "current"]
 # The rates open the customers of their numerators; the box shows the rate.
 drill_rates = {"retained": "retention_rate", "repeat": "repeat_purchase_rate"}
-drill_words = {**KPI_DRILLS, "nps": NPS_TILE_DRILL}
+# The loyalty tiles open the members behind them (core.drilldown.programme_records).
+LOYALTY_TILES = {"loyalty_outstanding_points": "outstanding", "loyalty_liability": "liability",
+                 "redemption_rate": "redemption"}
+x = data.extras(*args)
+# The tiles of "Onboarding, reactivation, subscriptions and support" open the customers counted.
+extra_figures = {
+    "onboarding": f"{x['new_customers']:,} new customers, "
+                  f"{format_value('rate', x['onboarding_second_order_rate'])} ordered again",
+    "lapsed": f"{x['lapsed_customers']:,} lapsed, {x['reactivated_customers']:,} reactivated",
+    "tickets": f"{x['tickets']:,} tickets",
+    "paused": f"{x['subscriptions_paused']:,}", "cancelled": f"{x['subscriptions_cancelled']:,}"}
+drill_words = {**KPI_DRILLS, **SALES_DRILLS, "nps": NPS_TILE_DRILL, **EXTRA_DRILLS,
+               **{k: PROGRAMME_DRILLS[w] for k, w in LOYALTY_TILES.items()
+                  if kpi.loc[k, "current"] is not None}}
 
 
 def _drill_label(k: str) -> str:
+    if k == "average_order_value":
+        return (f"{drill_words[k]} ({fmt.money(kpi.loc[k, 'current'], missing='n/a')} from "
+                f"{fmt.count(kpi.loc['orders', 'current'])} orders)")
+    if k in EXTRA_DRILLS:
+        return f"{drill_words[k]} ({extra_figures[k]})"
+    if k in LOYALTY_TILES:
+        return f"{drill_words[k]} ({format_value(KPI_INFO[k].kind, kpi.loc[k, 'current'])})"
+    if k in SALES_DRILLS:
+        return f"{drill_words[k]} ({fmt.money(kpi.loc[k, 'current'], missing='n/a')})"
     if k in drill_counts:
         return f"{drill_words[k]} ({fmt.count(drill_counts[k])})"
     if k in drill_rates:
@@ -147,7 +169,93 @@ def _drill_label(k: str) -> str:
 
 drill = st.selectbox("Open a count", list(drill_words), index=None, key="ov_drill",
                      placeholder="Choose a count to see the customers behind it", format_func=_drill_label)
-if drill == "nps":
+SALES_COLUMNS = {
+    "kind": st.column_config.TextColumn("Record"), "reference": st.column_config.TextColumn("Order or refund id"),
+    "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
+    "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
+    "region": st.column_config.TextColumn("Region"),
+    "at": st.column_config.DatetimeColumn("Ordered or refunded", format="D MMM YYYY HH:mm"),
+    "amount": st.column_config.NumberColumn(fmt.money_label("Amount"), format=fmt.money_column_format()),
+    "offer_code": st.column_config.TextColumn("Offer code"),
+    "refunded_order": st.column_config.TextColumn("Refund of order"),
+    "orders": st.column_config.NumberColumn("Orders"),
+    "gross_sales": st.column_config.NumberColumn(fmt.money_label("Gross sales"), format=fmt.money_column_format()),
+    "refunds": st.column_config.NumberColumn(fmt.money_label("Refunds"), format=fmt.money_column_format()),
+    "revenue": st.column_config.NumberColumn(fmt.money_label("Revenue"), format=fmt.money_column_format()),
+}
+
+
+def show_sales(rows: pd.DataFrame, key: str, what: str) -> None:
+    """Orders and refunds (roles that may see them) or their breakdown by segment and region."""
+    if "kind" in rows.columns:
+        orders, refunds = rows[rows["kind"] == "order"], rows[rows["kind"] == "refund"]
+        st.caption(f"{len(orders):,} orders ({fmt.money(orders['amount'].sum())}) and {len(refunds):,} refunds "
+                   f"({fmt.money(refunds['amount'].sum())}) {what}, newest first.")
+        st.dataframe(rows.drop(columns=["customer_id"]), hide_index=True, key=key, column_config=SALES_COLUMNS,
+                     placeholder=fmt.DASH)
+    else:
+        st.caption(f"Your role sees aggregates only: the orders and refunds {what}, by segment and region.")
+        st.dataframe(rows, hide_index=True, key=key, column_config=SALES_COLUMNS, placeholder=fmt.DASH)
+
+
+LOYALTY_COLUMNS = {
+    "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
+    "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
+    "region": st.column_config.TextColumn("Region"), "tier": st.column_config.TextColumn("Tier"),
+    "members": st.column_config.NumberColumn("Members"),
+    "balance": st.column_config.NumberColumn("Points held", format="%d"),
+    "earned": st.column_config.NumberColumn("Earned", format="%d"),
+    "redeemed": st.column_config.NumberColumn("Redeemed", format="%d"),
+    "expired": st.column_config.NumberColumn("Expired", format="%d"),
+    "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d"),
+    "liability": st.column_config.NumberColumn(fmt.money_label("Liability"), format=fmt.money_column_format()),
+}
+
+EXTRA_COLUMNS = {
+    "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
+    "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
+    "region": st.column_config.TextColumn("Region"), "customers": st.column_config.NumberColumn("Customers"),
+    "first_order": st.column_config.DatetimeColumn("First order", format="D MMM YYYY"),
+    "second_order": st.column_config.DatetimeColumn("Second order", format="D MMM YYYY"),
+    "days_to_second": st.column_config.NumberColumn("Days to 2nd order", format="%.0f"),
+    "came_back": st.column_config.NumberColumn("Ordered again in 60 days"),
+    "last_order_before": st.column_config.DatetimeColumn("Last order before", format="D MMM YYYY"),
+    "reactivated": st.column_config.NumberColumn("Reactivated"),
+    "ticket": st.column_config.TextColumn("Ticket"), "tickets": st.column_config.NumberColumn("Tickets"),
+    "opened_at": st.column_config.DatetimeColumn("Opened", format="D MMM YYYY"),
+    "topic": st.column_config.TextColumn("Topic"), "status": st.column_config.TextColumn("Status"),
+    "subscription_status": st.column_config.TextColumn("Subscription"),
+}
+
+if drill in EXTRA_DRILLS:
+    extra = drill_data.extra_records(drill_data.roles_key(user.roles) if may_see_personal_data(user.roles)
+                                     else None, db, drill, as_of, horizon, segment, region, owner)
+    if may_see_personal_data(user.roles):
+        st.caption(f"{len(extra):,} {'tickets' if drill == 'tickets' else 'customers'} "
+                   f"({extra_figures[drill]}).")
+        st.dataframe(extra.drop(columns=["customer_id"]), hide_index=True, key="ov_drill_extra",
+                     column_config=EXTRA_COLUMNS, placeholder=fmt.DASH)
+    else:
+        st.caption("Your role sees aggregates only: these records by segment and region.")
+        st.dataframe(extra, hide_index=True, key="ov_drill_extra", column_config=EXTRA_COLUMNS,
+                     placeholder=fmt.DASH)
+elif drill in LOYALTY_TILES:
+    members = drill_data.programme_records(drill_data.roles_key(user.roles) if may_see_personal_data(user.roles)
+                                           else None, db, as_of, LOYALTY_TILES[drill], segment, region, owner)
+    if may_see_personal_data(user.roles):
+        st.caption(f"{len(members):,} members, {int(members['balance'].sum()):,} points held, "
+                   f"{int(members['redeemed'].sum()):,} of {int(members['earned'].sum()):,} earned points redeemed.")
+        st.dataframe(members.drop(columns=["customer_id"]), hide_index=True, key="ov_drill_members",
+                     column_config=LOYALTY_COLUMNS, placeholder=fmt.DASH)
+    else:
+        st.caption("Your role sees aggregates only: the members behind this figure by segment and region.")
+        st.dataframe(members, hide_index=True, key="ov_drill_members", column_config=LOYALTY_COLUMNS,
+                     placeholder=fmt.DASH)
+elif drill in SALES_DRILLS:
+    show_sales(drill_data.sales_records(
+        drill_data.roles_key(user.roles) if may_see_personal_data(user.roles) else None, db, drill, as_of, horizon,
+        segment, region, owner), "ov_drill_sales", "of the period")
+elif drill == "nps":
     tile_answers = drill_data.period_answers(
         drill_data.roles_key(user.roles) if may_see_personal_data(user.roles) else None, db, as_of, horizon,
         segment, region, owner)
@@ -199,6 +307,8 @@ PEOPLE_COLUMNS = {
     "clv": st.column_config.NumberColumn(fmt.money_label("12-month value"), format=fmt.money_column_format()),
     "expected_orders": st.column_config.NumberColumn("Expected orders, 12 months", format="%.2f"),
     "p_alive": st.column_config.NumberColumn("Still a customer (probability)", format="percent"),
+    "balance": st.column_config.NumberColumn("Points held", format="%d"),
+    "members": st.column_config.NumberColumn("Members"),
 }
 
 
@@ -218,7 +328,6 @@ def show_records(frame, key: str, what: str) -> None:  # noqa: ANN001
 personal = may_see_personal_data(user.roles)
 drill_roles = drill_data.roles_key(user.roles) if personal else None
 
-x = data.extras(*args)
 with st.expander("Onboarding, reactivation, subscriptions and support", expanded=True):
     tile = partial(st.container(horizontal=True, gap="small").metric, width=TILE_WIDTH)
     tile("2nd order in 60 days", format_value("rate", x["onboarding_second_order_rate"]),
@@ -238,6 +347,8 @@ with st.expander("Onboarding, reactivation, subscriptions and support", expanded
               f"{x['subscriptions_active']:,} subscriptions are active.")
     tile("Subs cancelled", fmt.count(x["subscriptions_cancelled"]),
          help="Current subscription states (the data keeps the present state only).")
+    st.caption("Each of these tiles opens the customers it counts (the tickets, for tickets) in \"Open a count\" "
+               "above.")
 
 # One section at a time: each is computed only when it is shown (and then cached).
 SECTIONS = ["Trends", "Cohorts", "Revenue mix", "Health bands", "NPS and loyalty", "Outreach results",
@@ -511,22 +622,40 @@ if section == "NPS and loyalty":
             fig.add_bar(x=lm["month"], y=lm[kind] if kind == "earned" else -lm[kind], name=label,
                         customdata=[f"{m:%Y-%m}|{kind}" for m in lm["month"]])
         fig.add_scatter(x=lm["month"], y=lm["liability"], name="Liability at month end", yaxis="y2",
-                        mode="lines+markers")
+                        mode="lines+markers", customdata=[f"{m:%Y-%m}|liability" for m in lm["month"]])
         fig.update_layout(barmode="relative", yaxis={"title": "Points in the month"}, xaxis={"title": "Month"},
                           yaxis2={"title": fmt.money_label("Liability"), "overlaying": "y", "side": "right"},
                           legend={"orientation": "h"}, height=380, margin={"t": 50},
                           title="Loyalty points and liability by month")
         plotly_chart(fig, key="ov_loyalty", selection_mode="points",
                      on_select=drill_data.opens("ov_loyalty", "ov_drill_loyalty", drill_data.custom))
+        # The bars, and the liability line's month ends (the members holding the points then).
+        month_ends = {f"{m:%Y-%m}": (int(p), float(v)) for m, p, v in
+                      zip(lm["month"], lm["outstanding_points"], lm["liability"], strict=True) if p != 0}
         loy_bars = [f"{m:%Y-%m}|{kind}" for m, row in zip(lm["month"], lm.itertuples(), strict=True)
-                    for kind in flows if getattr(row, kind) > 0][::-1]
+                    for kind in [*flows, "liability"]
+                    if (kind == "liability" and f"{m:%Y-%m}" in month_ends)
+                    or (kind != "liability" and getattr(row, kind) > 0)][::-1]
+
+        def _loy_words(v: str) -> str:
+            mo, kind = v.split("|")
+            if kind == "liability":
+                return (f"Liability at the end of {mo} ({fmt.money(month_ends[mo][1])}, "
+                        f"{month_ends[mo][0]:,} points)")
+            return f"{flows[kind]} points in {mo}"
+
         loy_bar = st.selectbox("Open a bar", loy_bars, index=None, key="ov_drill_loyalty",
-                               placeholder="Click a bar, or choose one, to see the members behind it",
-                               format_func=lambda v: f"{flows[v.split('|')[1]]} points in {v.split('|')[0]}")
+                               placeholder="Click a bar or a point of the line, or choose one, to see the members "
+                                           "behind it", format_func=_loy_words)
         if loy_bar is not None:
             mo, kind = loy_bar.split("|")
-            rows = drill_data.loyalty_flow_members(drill_roles, db, as_of, mo, kind)
-            show_records(rows, "ov_loyalty_members", f"with {flows[kind].lower()} points in {mo} (points: how many)")
+            if kind == "liability":
+                rows = drill_data.month_end_members(drill_roles, db, as_of, mo)
+                show_records(rows, "ov_loyalty_members", f"holding points at the end of {mo} (points: how many)")
+            else:
+                rows = drill_data.loyalty_flow_members(drill_roles, db, as_of, mo, kind)
+                show_records(rows, "ov_loyalty_members",
+                             f"with {flows[kind].lower()} points in {mo} (points: how many)")
         if scope:
             st.caption("The monthly loyalty chart covers the whole store; the numbers above follow the filter.")
 
@@ -590,6 +719,20 @@ if section == "Outreach results":
             "template": "Template", "campaign_id": "Campaign id", "orders": "Orders",
             "revenue": st.column_config.NumberColumn("Revenue", format=fmt.money_column_format())},
                 placeholder=fmt.DASH)
+        offers = {i: r for i, r in enumerate(oc.itertuples())}
+        offer = st.selectbox(
+            "Open a row", list(offers), index=None, key="ov_drill_offer",
+            placeholder="Choose a row to see the orders that used the code",
+            format_func=lambda i: (f"{fmt.template_label(offers[i].template)}"
+                                   + ("" if pd.isna(offers[i].campaign_id)
+                                      else f", campaign {int(offers[i].campaign_id)}")
+                                   + f" ({int(offers[i].orders):,} orders, {fmt.money(offers[i].revenue)})"))
+        if offer is not None:
+            r = offers[offer]
+            show_sales(drill_data.offer_code_orders(drill_roles, db, r.template,
+                                                    None if pd.isna(r.campaign_id) else int(r.campaign_id), as_of,
+                                                    horizon, segment, region, owner),
+                       "ov_offer_orders", "that used the code")
 
 if section == "Lifetime value":
     st.caption(CLV_EXPLANATION)
@@ -636,6 +779,20 @@ if section == "Lifetime value":
                                                                     format=fmt.money_column_format()),
                          "expected_orders": st.column_config.NumberColumn("Expected orders", format="%.2f")},
                              placeholder=fmt.DASH)
+        # The three tiles and each row of the table open their customers (the same fit: their values add
+        # up to the tile's total and the row's).
+        clv_figures = {"all": (f"Expected revenue, mean and median lifetime value ({lv['customers']:,} customers, "
+                               f"{fmt.money(lv['total'])} in 12 months)")}
+        clv_figures.update({f"segment:{r.segment}": f"Segment {fmt.label(r.segment)} ({int(r.customers):,} "
+                                                    f"customers, {fmt.money(r.total_clv)} in 12 months)"
+                            for r in by_segment.itertuples()})
+        clv_pick = st.selectbox("Open a figure", list(clv_figures), index=None, key="ov_drill_clv_figure",
+                                format_func=clv_figures.get,
+                                placeholder="Choose the tiles or a segment to see the customers behind them")
+        if clv_pick is not None:
+            of_segment = None if clv_pick == "all" else clv_pick.removeprefix("segment:")
+            show_records(drill_data.clv_customers(drill_roles, db, as_of, of_segment, segment, region, owner),
+                         "ov_clv_figure_customers", f"behind {clv_figures[clv_pick].split(' (')[0].lower()}")
         p = lv["bgnbd"]
         g = lv["gamma_gamma"]
         st.caption("Model parameters. BG/NBD estimates how often each customer buys and how likely they are "

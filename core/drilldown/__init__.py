@@ -13,6 +13,9 @@ One module per capability, all names importable from here (``from core.drilldown
 - :mod:`core.drilldown.answers`: survey answers (NPS groups, trend points, themes);
 - :mod:`core.drilldown.loyalty`: loyalty members (tiers, expiring points, top balances, flows);
 - :mod:`core.drilldown.lifetime_value`: the Overview's lifetime-value histogram (fixed money bins);
+- :mod:`core.drilldown.programme`: the members behind the loyalty programme's tiles and liability line;
+- :mod:`core.drilldown.extras`: the customers behind onboarding, reactivation, subscription and ticket tiles;
+- :mod:`core.drilldown.sales`: the orders and refunds behind the money tiles and offer-code revenue;
 - :mod:`core.drilldown.people`: names for a record list, or its breakdown by segment and region.
 """
 
@@ -32,11 +35,15 @@ from core.drilldown.answers import (
     period_window,
     theme_answers,
     theme_breakdown,
+    window_answer_breakdown,
+    window_answers,
 )
+from core.drilldown.extras import EXTRA_DRILLS, extra_records
 from core.drilldown.lifetime_value import (
     ClvBins,
     clv_bin_customers,
     clv_bin_edges,
+    clv_customers,
     clv_histogram,
 )
 from core.drilldown.loyalty import LOYALTY_DRILLS, TOP_BALANCES, loyalty_breakdown, loyalty_flow_members
@@ -55,14 +62,21 @@ from core.drilldown.orders import (
     month_customers,
 )
 from core.drilldown.people import breakdown, with_people
+from core.drilldown.programme import PROGRAMME_DRILLS, month_end_members, programme_members, programme_records
+from core.drilldown.sales import SALES_DRILLS, offer_code_orders, sales_breakdown, sales_records
 
 __all__ = [
-    "CAMPAIGN_GROUPS", "KPI_CUSTOMER_COLUMNS", "KPI_DRILLS", "LOYALTY_DRILLS", "MIX_KINDS", "NPS_ANSWER_COLUMNS",
-    "NPS_GROUPS", "NPS_SPLITS", "NPS_TILE_DRILL", "TOP_BALANCES", "ClvBins", "band_customers", "breakdown",
+    "CAMPAIGN_GROUPS", "EXTRA_DRILLS", "extra_records",
+    "KPI_CUSTOMER_COLUMNS", "KPI_DRILLS", "LOYALTY_DRILLS", "MIX_KINDS", "NPS_ANSWER_COLUMNS",
+    "NPS_GROUPS", "NPS_SPLITS", "NPS_TILE_DRILL", "PROGRAMME_DRILLS", "SALES_DRILLS", "TOP_BALANCES", "ClvBins",
+    "band_customers",
+    "breakdown",
     "campaign_customers",
-    "clv_bin_customers", "clv_bin_edges", "clv_histogram", "cohort_customers", "kpi_breakdown", "kpi_customers",
-    "loyalty_breakdown", "loyalty_flow_members", "mix_orders", "month_answer_breakdown", "month_answers",
+    "clv_bin_customers", "clv_customers",
+    "clv_bin_edges", "clv_histogram", "cohort_customers", "kpi_breakdown", "kpi_customers",
+    "loyalty_breakdown", "loyalty_flow_members", "mix_orders", "offer_code_orders", "month_answer_breakdown",
+    "month_answers", "month_end_members", "programme_members", "programme_records",
     "month_breakdown", "month_customers", "nps_answers", "nps_breakdown", "period_answer_breakdown",
-    "period_answers", "period_window", "theme_answers",
-    "theme_breakdown", "with_people",
+    "period_answers", "period_window", "sales_breakdown", "sales_records", "theme_answers",
+    "theme_breakdown", "window_answer_breakdown", "window_answers", "with_people",
 ]

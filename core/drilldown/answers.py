@@ -258,3 +258,49 @@ def _theme_rows(session: Session, theme: str, month: str, now: datetime) -> pd.D
     rows["score"] = rows["score"].astype("int64")
     rows["customer_id"] = rows["customer_id"].astype("Int64")
     return rows.reset_index(drop=True)
+
+
+def _window_rows(session: Session, since: datetime, until: datetime) -> pd.DataFrame:
+    """Every answer submitted in [since, until] (both inclusive, core.feedback.answer_counts'
+    bounds), with a score or not; newest first."""
+    stmt = (select(Feedback.id.label("answer_id"), Feedback.customer_id, Customer.external_id.label("customer"),
+                   Feedback.nps_score.label("score"), Feedback.submitted_at, Feedback.channel, Feedback.comment)
+            .select_from(Feedback).outerjoin(Customer, Customer.id == Feedback.customer_id)
+            .where(Feedback.submitted_at >= since, Feedback.submitted_at <= until)
+            .order_by(col(Feedback.submitted_at).desc(), col(Feedback.id).desc()))
+    rows = pd.read_sql(stmt, session.connection())
+    rows["score"] = rows["score"].astype("Int64")
+    rows["customer_id"] = rows["customer_id"].astype("Int64")
+    return rows.reindex(columns=NPS_ANSWER_COLUMNS)
+
+
+def window_answers(*, session: Session, roles: Iterable[Any], since: datetime, until: datetime) -> pd.DataFrame:
+    """The answers behind the NPS screen's tiles "Answers (all)" and "Answers with a score": every
+    answer submitted in the window [since, until] (core.feedback.nps_window, the bounds of
+    core.feedback.answer_counts), unscored ones included (score missing).
+
+    Columns (NPS_ANSWER_COLUMNS; score 0-10 or missing); newest first. The row count is
+    "Answers (all)"; the rows with a score are "Answers with a score". Raises
+    core.roles.NotAllowed for a role that may not read comments (exec: window_answer_breakdown)."""
+    require_personal_data(_roles(roles))
+    return _window_rows(session, since, until)
+
+
+def window_answer_breakdown(*, session: Session, since: datetime, until: datetime) -> pd.DataFrame:
+    """The answers of :func:`window_answers` as aggregates only (any role): segment, region, channel
+    ("(none)" where missing), answers (all), scored (with a score); most answers first. The answers
+    column adds up to "Answers (all)", scored to "Answers with a score"."""
+    rows = _window_rows(session, since, until)
+    cols = ["segment", "region", "channel", "answers", "scored"]
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    c = Customer.__table__.c
+    seg = pd.read_sql(select(c.id, c.segment, c.region), session.connection()).set_index("id")
+    keyed = rows.join(seg, on="customer_id").fillna({"segment": "(none)", "region": "(none)"})
+    keyed["channel"] = keyed["channel"].fillna("(none)")
+    keyed["scored"] = keyed["score"].notna().astype("int64")
+    out = keyed.groupby(["segment", "region", "channel"], as_index=False).agg(
+        answers=("answer_id", "size"), scored=("scored", "sum"))
+    out[["answers", "scored"]] = out[["answers", "scored"]].astype("int64")
+    return out.sort_values(["answers", "segment", "region", "channel"],
+                           ascending=[False, True, True, True]).reset_index(drop=True)[cols]

@@ -121,3 +121,26 @@ def clv_bin_customers(*, session: Session, as_of: date, low: float, high: float,
     out = picked[["customer_id", "clv", "expected_orders", "p_alive"]].astype(
         {"customer_id": "int64", "clv": float})
     return out.sort_values(["clv", "customer_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def clv_customers(*, session: Session, as_of: date, of_segment: str | None = None, segment: str | None = None,
+                  region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The customers behind the Overview's lifetime-value tiles (expected revenue in the next 12
+    months, mean and median lifetime value) or, with `of_segment`, behind one row of its
+    by-segment table ("(none)": the customers without a segment): the customers of
+    core.clv.customer_lifetime_value at `as_of` under the Overview's segment/region/owner filter
+    (the same fit as the tiles; `of_segment` picks rows of it, it does not refit).
+
+    Columns: customer_id (Customer.id), clv (money, to the cent), expected_orders (next 12 months),
+    p_alive (0-1); highest value first. The row count is the tile's or row's customers, the clv
+    column adds up to its total (in whole cents) and its mean and median are the tiles'. Per
+    customer: show with core.drilldown.with_people or count with core.drilldown.breakdown (exec).
+    Raises core.clv.ClvError when the history is too short for the model."""
+    from core.clv import customer_lifetime_value
+
+    c = customer_lifetime_value(session=session, as_of=as_of, segment=segment, region=region,
+                                owner=owner).customers
+    if of_segment is not None:
+        c = c[c["segment"].fillna("(none)") == of_segment]
+    out = c[["customer_id", "clv", "expected_orders", "p_alive"]].astype({"customer_id": "int64", "clv": float})
+    return out.sort_values(["clv", "customer_id"], ascending=[False, True], kind="stable").reset_index(drop=True)

@@ -1,0 +1,33 @@
+"""In Chromium: a row chosen in the NPS screen's "Figures per period" opens the answers of that
+period under "Open a point" (the same answers a click on the trend's point opens)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import log_in, wait_until_idle
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_manager_chooses_a_row_of_figures_per_period_and_sees_its_answers(page: Page, app_url: str) -> None:
+    log_in(page, app_url, "manager")
+    page.goto(f"{app_url}/nps")
+    expander = page.get_by_text("Figures per period")
+    expect(expander).to_be_visible(timeout=180_000)
+    wait_until_idle(page)
+    expander.click()
+    table = page.locator("[data-testid='stDataFrame']").filter(
+        has=page.locator("[data-testid='stDataFrameResizable']")).last
+    expect(table).to_be_visible()
+    box = table.bounding_box()
+    assert box is not None
+    # The first row's selection box: the grid's leftmost column, under the header row (35 px each).
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)
+    wait_until_idle(page)
+    expect(page.get_by_role("combobox", name="Open a point")).to_have_value(
+        re.compile(r"^The month of \w+ \d{4} \([\d,]+ answers, NPS [+-]?\d+\)$"))
+    expect(page.get_by_text(re.compile(r"^[\d,]+ answers with a score, newest first\.$"))).to_be_visible()
