@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -29,7 +30,7 @@ from core.money import to_units as money_units
 
 DASH = "–"
 # Words that are acronyms on screen, whatever their case in the data.
-_ACRONYMS = {"vip": "VIP", "nps": "NPS", "rfm": "RFM", "aov": "AOV", "clv": "CLV", "sms": "SMS", "id": "id"}
+_ACRONYMS = {"vip": "VIP", "nps": "NPS", "rfm": "RFM", "aov": "AOV", "clv": "CLV", "sms": "SMS", "id": "id", "sla": "SLA"}
 
 
 def _missing(value: Any) -> bool:
@@ -182,25 +183,30 @@ def template_label(code: Any) -> str:
     return label(code, TEMPLATE_LABELS)
 
 
+_CODE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
+
+
+def _detail_words(item: Any, sep: str = ", ") -> str:
+    if isinstance(item, dict):
+        return sep.join(f"{label(k)} ({_detail_words(v)})" if isinstance(v, dict) else
+                        f"{label(k)}: {_detail_words(v)}" for k, v in item.items()
+                        if not (_missing(v) or v == "" or v == [] or v == {}))
+    if isinstance(item, list):
+        return ", ".join(_detail_words(v) for v in item)
+    if isinstance(item, str) and _CODE.fullmatch(item):
+        return label(item)  # an internal code ("ticket_open") in words ("Ticket open")
+    return str(item)
+
+
 def detail_text(value: Any) -> str:
     """A stored JSON detail as words: '{"from": "new", "to": "acknowledged"}' -> "From: new; To:
-    acknowledged". Keys become labels, empty values are left out, nested values stay compact;
-    text that is not JSON is returned as it is, None as a blank."""
+    acknowledged". Keys become labels, empty values are left out, internal codes among the
+    values ("ticket_open") read as words ("Ticket open"), a nested object reads as
+    "Key (Inner key: value, ...)"; text that is not JSON is returned as it is, None as a blank."""
     if _missing(value):
         return ""
     try:
         data = json.loads(value) if isinstance(value, str) else value
     except ValueError:
         return str(value)
-    if isinstance(data, dict):
-        parts = []
-        for key, item in data.items():
-            if _missing(item) or item == "" or item == [] or item == {}:
-                continue
-            shown = ", ".join(map(str, item)) if isinstance(item, list) else (
-                json.dumps(item, ensure_ascii=False) if isinstance(item, dict) else str(item))
-            parts.append(f"{label(key)}: {shown}")
-        return "; ".join(parts)
-    if isinstance(data, list):
-        return ", ".join(map(str, data))
-    return str(data)
+    return _detail_words(data, "; ")

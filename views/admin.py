@@ -107,6 +107,7 @@ with tab_audit:
                                 action_prefix=action.strip() or None)
     st.caption(f"{len(log):,} newest entries")
     shown_log = log.drop(columns=["customer_id"]).assign(detail=log["detail"].map(fmt.detail_text),
+                                                         record_type=log["record_type"].map(fmt.label),
                                                          customer=log["customer"].map(fmt.text))
     st.dataframe(shown_log, hide_index=True, width="stretch", column_config={
         "at": st.column_config.DatetimeColumn("When (UTC)", format="D MMM YYYY HH:mm:ss"),

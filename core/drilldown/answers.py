@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlmodel import Session, col
 
 from core import kpis
+from core.config import resolve_horizon
 from core.drilldown.people import _add_months, _month_start, _roles
 from core.feedback import NPS_SPLITS as SPLIT_COLUMNS
 from core.nps import DETRACTOR_MAX, PROMOTER_MIN
@@ -158,7 +159,7 @@ def _month_answer_rows(session: Session, month: str, as_of: date, segment: str |
 NPS_TILE_DRILL = "Answers behind the NPS (with a score, in the period)"
 
 
-def period_answers(*, session: Session, roles: Iterable[Any], as_of: date, horizon_days: int = 90,
+def period_answers(*, session: Session, roles: Iterable[Any], as_of: date, horizon_days: int | None = None,
                    segment: str | None = None, region: str | None = None, owner: str | None = None) -> pd.DataFrame:
     """The answers behind the Overview's NPS tile: answers with a score (0-10) submitted in
     (D - H, D] (core.kpis.window_bounds, D = `as_of`, H = `horizon_days`), under the
@@ -167,16 +168,19 @@ def period_answers(*, session: Session, roles: Iterable[Any], as_of: date, horiz
     Columns (NPS_ANSWER_COLUMNS); newest first; the row count is the tile's "NPS answers".
     Raises core.roles.NotAllowed for a role that may not read comments (exec:
     period_answer_breakdown) and core.kpis.KpiError for a horizon under a day."""
+    horizon_days = resolve_horizon(horizon_days)
     require_personal_data(_roles(roles))
     start, end = kpis.window_bounds(as_of, horizon_days)
     return _answer_rows(session, start, end, segment, region, owner)
 
 
-def period_answer_breakdown(*, session: Session, as_of: date, horizon_days: int = 90, segment: str | None = None,
-                            region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+def period_answer_breakdown(*, session: Session, as_of: date, horizon_days: int | None = None,
+                            segment: str | None = None, region: str | None = None,
+                            owner: str | None = None) -> pd.DataFrame:
     """The answers behind the Overview's NPS tile as aggregates only (any role): segment, region,
     channel ("(none)" where missing), answers; most first; the answers add up to the tile's
     "NPS answers". Raises core.kpis.KpiError for a horizon under a day."""
+    horizon_days = resolve_horizon(horizon_days)
     start, end = kpis.window_bounds(as_of, horizon_days)
     return _answers_by_segment_region_channel(session, _answer_rows(session, start, end, segment, region, owner))
 

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from core import kpis
 from core.analytics.definitions import inactive_window, reactivation_moment
+from core.config import resolve_horizon
 from db.models import Customer, Order, SupportTicket
 
 ONBOARDING_DAYS = 60  # core.kpis.retention_extras' default: the days a new customer has to come back
@@ -84,8 +85,8 @@ def _lapsed(session: Session, as_of: date, horizon_days: int, segment: str | Non
     return rows.sort_values(["reactivated", "customer_id"], ascending=[False, True]).reset_index(drop=True)
 
 
-def extra_records(*, session: Session, which: str, as_of: date, horizon_days: int = 90, segment: str | None = None,
-                  region: str | None = None, owner: str | None = None) -> pd.DataFrame:
+def extra_records(*, session: Session, which: str, as_of: date, horizon_days: int | None = None,
+                  segment: str | None = None, region: str | None = None, owner: str | None = None) -> pd.DataFrame:
     """The records behind one tile of the Overview's "Onboarding, reactivation, subscriptions and
     support" (a key of EXTRA_DRILLS) at D = `as_of` with the horizon H = `horizon_days`, under the
     segment/region/owner filter, by core.kpis.retention_extras' definitions.
@@ -99,6 +100,7 @@ def extra_records(*, session: Session, which: str, as_of: date, horizon_days: in
     "paused", "cancelled": the customers in that subscription state now (subscription_status).
     No names: show with :func:`core.drilldown.with_people` or count with :func:`breakdown`.
     Raises ValueError for an unknown `which` and core.kpis.KpiError for a horizon under a day."""
+    horizon_days = resolve_horizon(horizon_days)
     if which == "onboarding":
         return _onboarding(session, as_of, horizon_days, segment, region, owner)
     if which == "lapsed":

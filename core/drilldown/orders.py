@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core import kpis, money
+from core.config import resolve_horizon
 from core.drilldown.people import _add_months, _month_start, _people, _roles
 from core.health import CHURN_PERCENT_DECIMALS, HEALTH_DECIMALS
 from core.roles import require_personal_data
@@ -66,7 +67,7 @@ def kpi_customers(
     roles: Iterable[Any],
     kpi: str,
     as_of: date,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
     segment: str | None = None,
     region: str | None = None,
     owner: str | None = None,
@@ -84,6 +85,7 @@ def kpi_customers(
     Raises core.roles.NotAllowed for a role that may not see personal data (exec: use
     kpi_breakdown) and core.kpis.KpiError for an unknown `kpi` or a horizon under a day.
     """
+    horizon_days = resolve_horizon(horizon_days)
     require_personal_data(_roles(roles))
     f = _kpi_facts(session=session, kpi=kpi, as_of=as_of, horizon_days=horizon_days, segment=segment,
                    region=region, owner=owner)
@@ -101,7 +103,7 @@ def kpi_breakdown(
     session: Session,
     kpi: str,
     as_of: date,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
     segment: str | None = None,
     region: str | None = None,
     owner: str | None = None,
@@ -109,6 +111,7 @@ def kpi_breakdown(
     """The customers behind one Overview count as aggregates only (any role): columns segment,
     region ("(none)" where missing), customers, orders_in_period; most customers first.
     The customers column adds up to the count. Raises core.kpis.KpiError for an unknown `kpi`."""
+    horizon_days = resolve_horizon(horizon_days)
     f = _kpi_facts(session=session, kpi=kpi, as_of=as_of, horizon_days=horizon_days, segment=segment,
                    region=region, owner=owner)
     c = Customer.__table__.c
@@ -207,7 +210,7 @@ def campaign_customers(*, session: Session, campaign_id: int) -> pd.DataFrame:
 MIX_KINDS = ("new", "returning", "reactivated")
 
 
-def mix_orders(*, session: Session, month: str, kind: str, as_of: date, horizon_days: int = 90,
+def mix_orders(*, session: Session, month: str, kind: str, as_of: date, horizon_days: int | None = None,
                segment: str | None = None, region: str | None = None, owner: str | None = None) -> pd.DataFrame:
     """The orders behind one bar of the Overview's "Revenue by kind of customer"
     (core.kpis.revenue_split): orders in calendar month `month` ("YYYY-MM", up to the end of D)
@@ -217,6 +220,7 @@ def mix_orders(*, session: Session, month: str, kind: str, as_of: date, horizon_
     Columns: customer_id (Customer.id), orders, revenue (their order totals of that kind in the
     month, to the cent); one row per customer. orders and revenue add up to the bar's. Raises
     core.kpis.KpiError for a month that is not YYYY-MM and ValueError for another kind."""
+    horizon_days = resolve_horizon(horizon_days)
     if kind not in MIX_KINDS:
         raise ValueError(f"no kind of customer {kind!r}: choose one of {', '.join(MIX_KINDS)}")
     start = _month_start(month)

@@ -18,6 +18,7 @@ from sqlalchemy import literal, select
 from sqlmodel import Session
 
 from core import kpis, money
+from core.config import resolve_horizon
 from core.drilldown.people import _people, _roles
 from core.roles import require_personal_data
 from db.models import Customer, Order, Outreach, Refund
@@ -72,7 +73,7 @@ def _sales_cents(session: Session, which: str, as_of: date, horizon_days: int, s
     return out.sort_values(["at", "kind", "id"], ascending=[False, True, True], kind="stable").reset_index(drop=True)
 
 
-def sales_records(*, session: Session, roles: Iterable[Any], which: str, as_of: date, horizon_days: int = 90,
+def sales_records(*, session: Session, roles: Iterable[Any], which: str, as_of: date, horizon_days: int | None = None,
                   segment: str | None = None, region: str | None = None,
                   owner: str | None = None) -> pd.DataFrame:
     """The orders and refunds behind one Overview money tile (a key of SALES_DRILLS) for D =
@@ -89,6 +90,7 @@ def sales_records(*, session: Session, roles: Iterable[Any], which: str, as_of: 
     Raises core.roles.NotAllowed for a role that may not see personal data (exec: use
     sales_breakdown) and core.kpis.KpiError for an unknown `which` or a horizon under a day.
     """
+    horizon_days = resolve_horizon(horizon_days)
     require_personal_data(_roles(roles))
     rows = _sales_cents(session, which, as_of, horizon_days, segment, region, owner)
     return _with_names(session, rows)
@@ -103,7 +105,7 @@ def _with_names(session: Session, rows: pd.DataFrame) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
-def sales_breakdown(*, session: Session, which: str, as_of: date, horizon_days: int = 90,
+def sales_breakdown(*, session: Session, which: str, as_of: date, horizon_days: int | None = None,
                     segment: str | None = None, region: str | None = None,
                     owner: str | None = None) -> pd.DataFrame:
     """The orders and refunds behind one Overview money tile as aggregates only (any role): one
@@ -111,6 +113,7 @@ def sales_breakdown(*, session: Session, which: str, as_of: date, horizon_days: 
     refunds and revenue (= gross_sales - refunds; currency units, exact to the cent), most
     orders first. The columns add up to the tiles (orders, gross sales, refunds, revenue).
     Raises core.kpis.KpiError for an unknown `which`."""
+    horizon_days = resolve_horizon(horizon_days)
     rows = _sales_cents(session, which, as_of, horizon_days, segment, region, owner)
     return _breakdown(session, rows)
 
@@ -135,7 +138,7 @@ def _breakdown(session: Session, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def offer_code_orders(*, session: Session, roles: Iterable[Any] | None, template: str, campaign_id: int | None,
-                      as_of: date, horizon_days: int = 90, segment: str | None = None,
+                      as_of: date, horizon_days: int | None = None, segment: str | None = None,
                       region: str | None = None, owner: str | None = None) -> pd.DataFrame:
     """The orders behind one row of the Overview's "Offer-code revenue" (core.kpis.offer_code_revenue):
     orders in (D-H, D] whose offer code is the code an outreach of `template` and `campaign_id`
@@ -145,6 +148,7 @@ def offer_code_orders(*, session: Session, roles: Iterable[Any] | None, template
     newest first; their number is the row's orders, their amounts add up to its revenue. With
     `roles` None: the aggregate-safe :func:`sales_breakdown` columns by segment and region.
     Raises core.roles.NotAllowed for roles that may not see personal data."""
+    horizon_days = resolve_horizon(horizon_days)
     if roles is not None:
         require_personal_data(_roles(roles))
     rows = _sales_cents(session, "offer", as_of, horizon_days, segment, region, owner,

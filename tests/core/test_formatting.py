@@ -103,6 +103,12 @@ def test_stored_details_read_as_words() -> None:
     assert fmt.detail_text('{"from": "new", "to": "acknowledged", "note": null}') == "From: new; To: acknowledged"
     assert fmt.detail_text('{"roles": ["admin", "exec"], "offer_code": ""}') == "Roles: admin, exec"
     assert fmt.detail_text("not json at all") == "not json at all"
+    # Internal codes among the values, and nested objects, read as words (the Admin audit log
+    # showed 'ticket_open' and a raw JSON object for a saved task rule).
+    assert fmt.detail_text('{"reason": "refill_overdue", "rules": {"ticket_open": {"sla_days": 3}}}') == (
+        "Reason: Refill overdue; Rules (Ticket open (SLA days: 3))")
+    assert fmt.detail_text('{"file": "orders_2024.csv", "to": "sam@example.com"}') == (
+        "File: orders_2024.csv; To: sam@example.com")
     assert fmt.detail_text(None) == ""
 
 
