@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import formatting as fmt
+from core import money
 from core import outreach as core_outreach
 from core.readcache import cached
 from core.roles import Role, may_see_personal_data
@@ -73,12 +74,11 @@ def render_campaign_results(user) -> None:  # noqa: ANN001
         st.info("No campaigns yet. Select accounts on the Accounts screen and create one; each campaign "
                 "holds out a share of customers so its uplift can be measured here.")
         return
-    total = results[["audience", "sent", "revenue_offer_codes"]].sum()
+    offer_revenue = money.to_units(int(money.cents_array(results["revenue_offer_codes"]).sum()))  # exact
     a, b, c = st.columns(3)
     a.metric("Campaigns", len(results))
-    b.metric("Messages sent", f"{int(total['sent']):,}")
-    c.metric("Revenue from offer codes", fmt.money_compact(total["revenue_offer_codes"]),
-             help=fmt.money(total["revenue_offer_codes"]))
+    b.metric("Messages sent", f"{int(results['sent'].sum()):,}")
+    c.metric("Revenue from offer codes", fmt.money_compact(offer_revenue), help=fmt.money(offer_revenue))
     early = [core_outreach.uplift_window_text(created_at=c, window_complete=bool(w))
              for c, w in zip(results["created_at"], results["window_complete"], strict=True)]
     results = results.assign(uplift_status=early)
