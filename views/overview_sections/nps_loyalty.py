@@ -92,6 +92,7 @@ def render_loyalty(ctx: Context) -> None:
                 or (kind != "liability" and getattr(row, kind) > 0)][::-1]
 
     def _loy_words(v: str) -> str:
+        """The box's words for bar `v` ("YYYY-MM|kind")."""
         mo, kind = v.split("|")
         if kind == "liability":
             return (f"Liability at the end of {mo} ({fmt.money(month_ends[mo][1])}, "

@@ -70,6 +70,7 @@ def render_open_count(ctx: Context, kpi: pd.DataFrame, x: dict[str, Any]) -> Non
                       if kpi.loc[k, "current"] is not None}}
 
     def _drill_label(k: str) -> str:
+        """The box's words for count `k`, with its figure."""
         if k == "average_order_value":
             return (f"{drill_words[k]} ({fmt.money(kpi.loc[k, 'current'], missing='n/a')} from "
                     f"{fmt.count(kpi.loc['orders', 'current'])} orders)")
