@@ -30,7 +30,8 @@ from core.money import to_units as money_units
 
 DASH = "–"
 # Words that are acronyms on screen, whatever their case in the data.
-_ACRONYMS = {"vip": "VIP", "nps": "NPS", "rfm": "RFM", "aov": "AOV", "clv": "CLV", "sms": "SMS", "id": "id", "sla": "SLA"}
+_ACRONYMS = {"vip": "VIP", "nps": "NPS", "rfm": "RFM", "aov": "AOV", "clv": "CLV", "sms": "SMS", "id": "id",
+             "sla": "SLA"}
 
 
 def _missing(value: Any) -> bool:

@@ -14,9 +14,24 @@ import pandas as pd
 import streamlit as st
 
 from core import drilldown, money
+from core import formatting as fmt
 from core.readcache import cached
 from ui.auth import roles_key  # noqa: F401 - the screens call it ui.roles_key
 from ui.db import get_session
+
+# How a list of loyalty members reads on the Overview and Loyalty screens.
+MEMBER_COLUMNS = {
+    "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
+    "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
+    "region": st.column_config.TextColumn("Region"), "tier": st.column_config.TextColumn("Tier"),
+    "members": st.column_config.NumberColumn("Members"),
+    "balance": st.column_config.NumberColumn("Points held", format="%d"),
+    "earned": st.column_config.NumberColumn("Earned", format="%d"),
+    "redeemed": st.column_config.NumberColumn("Redeemed", format="%d"),
+    "expired": st.column_config.NumberColumn("Expired", format="%d"),
+    "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d"),
+    "liability": st.column_config.NumberColumn(fmt.money_label("Liability"), format=fmt.money_column_format()),
+}
 
 # How a list of survey answers reads on the Overview and NPS screens (column labels and formats).
 ANSWER_COLUMNS = {

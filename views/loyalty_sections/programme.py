@@ -15,25 +15,13 @@ import streamlit as st
 from core import formatting as fmt
 from core import loyalty as core_loyalty
 from core.config import get_settings
-from ui.drilldown import custom, opens
+from ui.drilldown import MEMBER_COLUMNS, custom, opens
 from ui.loyalty import members, overview
 from ui.safe import formula_safe, plotly_chart
 from views.loyalty_sections.members import MAX_ROWS, member_columns, member_table
 
 FLOWS = {"earned": "Earned", "redeemed": "Redeemed", "expired": "Expired"}
 
-PROGRAMME_COLUMNS = {
-    "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
-    "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
-    "region": st.column_config.TextColumn("Region"), "tier": st.column_config.TextColumn("Tier"),
-    "members": st.column_config.NumberColumn("Members"),
-    "balance": st.column_config.NumberColumn("Points held", format="%d"),
-    "earned": st.column_config.NumberColumn("Earned", format="%d"),
-    "redeemed": st.column_config.NumberColumn("Redeemed", format="%d"),
-    "expired": st.column_config.NumberColumn("Expired", format="%d"),
-    "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d"),
-    "liability": st.column_config.NumberColumn(fmt.money_label("Liability"), format=fmt.money_column_format()),
-}
 
 
 def _pct(value: float | None) -> str:
@@ -73,11 +61,11 @@ def _show_members(rows: pd.DataFrame, key: str, what: str) -> None:
     if "customer_id" in rows.columns:
         st.caption(f"{len(rows):,} members {what}, holding {int(rows['balance'].sum()):,} points.")
         st.dataframe(rows.drop(columns=["customer_id"]), hide_index=True, key=key,
-                     column_config=PROGRAMME_COLUMNS, placeholder=fmt.DASH)
+                     column_config=MEMBER_COLUMNS, placeholder=fmt.DASH)
     else:
         st.caption(f"Your role sees aggregates only: the {int(rows['members'].sum()):,} members {what}, by "
                    "segment and region.")
-        st.dataframe(rows, hide_index=True, key=key, column_config=PROGRAMME_COLUMNS, placeholder=fmt.DASH)
+        st.dataframe(rows, hide_index=True, key=key, column_config=MEMBER_COLUMNS, placeholder=fmt.DASH)
 
 
 def _programme_members(roles: tuple[str, ...] | None, k: dict, as_of: date) -> None:

@@ -20,18 +20,6 @@ DRILL_RATES = {"retained": "retention_rate", "repeat": "repeat_purchase_rate"}
 LOYALTY_TILES = {"loyalty_outstanding_points": "outstanding", "loyalty_liability": "liability",
                  "redemption_rate": "redemption"}
 
-LOYALTY_COLUMNS = {
-    "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
-    "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
-    "region": st.column_config.TextColumn("Region"), "tier": st.column_config.TextColumn("Tier"),
-    "members": st.column_config.NumberColumn("Members"),
-    "balance": st.column_config.NumberColumn("Points held", format="%d"),
-    "earned": st.column_config.NumberColumn("Earned", format="%d"),
-    "redeemed": st.column_config.NumberColumn("Redeemed", format="%d"),
-    "expired": st.column_config.NumberColumn("Expired", format="%d"),
-    "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d"),
-    "liability": st.column_config.NumberColumn(fmt.money_label("Liability"), format=fmt.money_column_format()),
-}
 
 EXTRA_COLUMNS = {
     "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
@@ -125,10 +113,10 @@ def _show_members(ctx: Context, which: str) -> None:
         st.caption(f"{len(members):,} members, {int(members['balance'].sum()):,} points held, "
                    f"{int(members['redeemed'].sum()):,} of {int(members['earned'].sum()):,} earned points redeemed.")
         st.dataframe(members.drop(columns=["customer_id"]), hide_index=True, key="ov_drill_members",
-                     column_config=LOYALTY_COLUMNS, placeholder=fmt.DASH)
+                     column_config=drill_data.MEMBER_COLUMNS, placeholder=fmt.DASH)
     else:
         st.caption("Your role sees aggregates only: the members behind this figure by segment and region.")
-        st.dataframe(members, hide_index=True, key="ov_drill_members", column_config=LOYALTY_COLUMNS,
+        st.dataframe(members, hide_index=True, key="ov_drill_members", column_config=drill_data.MEMBER_COLUMNS,
                      placeholder=fmt.DASH)
 
 
