@@ -28,7 +28,6 @@ from core.outreach.rules import (
     _check_template,
     _chunks,
     _invalid_email_reason,
-    _chunks,
     _read,
 )
 from db.models import (
