@@ -108,7 +108,9 @@ def priority_scores(*, session: Session, customer_ids: Sequence[int], as_of: dat
         detractors = session.execute(select(Feedback.customer_id).distinct().where(
             Feedback.customer_id.in_(ids), *detractor)).scalars().all()
         frame.loc[[int(c) for c in detractors], "recent_detractor"] = True
-    candidates = tuple(sorted(_expiring_candidates(session=session, as_of=as_of).intersection(ids)))
+    candidates = tuple(ids)
+    if len(ids) > _PRIORITY_CHUNK:  # a whole book or store: only those who may have points expiring
+        candidates = tuple(sorted(_expiring_candidates(session=session, as_of=as_of).intersection(ids)))
     if candidates:
         points = _expiring_of(session=session, as_of=as_of, customer_ids=candidates)
         frame["expiring_points"] = points.reindex(frame.index).fillna(0).astype(int)

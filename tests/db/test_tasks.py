@@ -354,7 +354,9 @@ def test_the_queue_priority_covers_every_account_not_only_the_first_5000(session
     assert last.rows["external_id"].tolist() == ["Q05006", "Q05007", "Q05008"]
 
 
-def test_priority_counts_only_points_expiring_within_30_days_by_the_ledger_rules(session: Session) -> None:
+@pytest.mark.parametrize("chunk", [5000, 2])
+def test_priority_counts_only_points_expiring_within_30_days_by_the_ledger_rules(
+        session: Session, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
     """Points expire 12 months after they are earned unless the entry says when; "expiring" is
     within the 30 days after AS_OF (10 Jun 2026): before 11 Jul 2026 00:00. By hand:
     - by_rule: 300 earned 2025-07-10 23:00 (expire 2026-07-10 23:00, inside) and 50 earned
@@ -362,8 +364,13 @@ def test_priority_counts_only_points_expiring_within_30_days_by_the_ledger_rules
     - stored: 200 with expires_at 2026-06-20, 80 redeemed since (oldest first): 120 expiring;
     - gone: 400 earned 2025-06-10 expired on 2026-06-10, before the window: 0;
     - later: 500 with expires_at 2026-08-01: 0.
-    The same figures as core.loyalty's whole-ledger computation (ledger_summary)."""
+    The same figures as core.loyalty's whole-ledger computation (ledger_summary), for a few
+    accounts and as for a whole book (more than the chunk: chunk 2 here), where only the
+    accounts with a lot expiring in the window are computed."""
     from core import loyalty
+    from core.tasks import priority
+
+    monkeypatch.setattr(priority, "_PRIORITY_CHUNK", chunk)
 
     by_rule, stored, gone, later = (make_customer(session) for _ in range(4))
     make_loyalty(session, by_rule, datetime(2025, 7, 10, 23, 0), "earn", 300)
