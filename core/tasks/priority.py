@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlmodel import Session
 
 from core import money
 from core.config import get_settings
+from core.readcache import cached
 from core.roles import Role
 from core.tasks.generation import _end_of, _snapshot_at
 from core.tasks.rules import (
@@ -27,8 +28,11 @@ from core.tasks.rules import (
 from db.models import (
     Customer,
     Feedback,
+    LoyaltyEntry,
     ScoreSnapshot,
 )
+
+_MONTH_END_MARGIN_DAYS = 4  # adding months moves a date by up to 3 days less at a month's end
 
 # ---------------------------------------------------------------- contactability and priority
 
@@ -69,8 +73,6 @@ def priority_scores(*, session: Session, customer_ids: Sequence[int], as_of: dat
     (bool), expiring_points (within 30 days, by core.loyalty's rules), priority (higher first).
     `values_at_risk` (indexed by customer id), when the caller has just read them from the same
     snapshot, saves reading them again."""
-    from core.outreach import expiring_points
-
     as_of = as_of or datetime.now(UTC).date()
     ids = sorted({int(i) for i in customer_ids})
     frame = pd.DataFrame(index=pd.Index(ids, name="customer_id"))
@@ -106,13 +108,54 @@ def priority_scores(*, session: Session, customer_ids: Sequence[int], as_of: dat
         detractors = session.execute(select(Feedback.customer_id).distinct().where(
             Feedback.customer_id.in_(ids), *detractor)).scalars().all()
         frame.loc[[int(c) for c in detractors], "recent_detractor"] = True
-    exp = expiring_points(session=session, customer_ids=ids, now=_end_of(as_of) - timedelta(microseconds=1))
-    if not exp.empty:
-        points = exp["expiring_points"].reindex(frame.index).fillna(0).astype(int)
-        frame["expiring_points"] = points
+    candidates = tuple(ids)
+    if len(ids) > _PRIORITY_CHUNK:  # a whole book or store: only those who may have points expiring
+        candidates = tuple(sorted(_expiring_candidates(session=session, as_of=as_of).intersection(ids)))
+    if candidates:
+        points = _expiring_of(session=session, as_of=as_of, customer_ids=candidates)
+        frame["expiring_points"] = points.reindex(frame.index).fillna(0).astype(int)
     frame["priority"] = priority_value(frame["value_at_risk"], frame["recent_detractor"],
                                        frame["expiring_points"])
     return frame
+
+
+@cached(tables=("loyalty_entry",))
+def _expiring_candidates(*, session: Session, as_of: date) -> frozenset[int]:
+    """Every customer who may have points expiring within EXPIRING_WINDOW_DAYS after `as_of`: a
+    lot whose expiry falls in that window, by its stored expires_at or, without one, by
+    occurred_at + the expiry months (a few days' margin for month ends). A superset of
+    core.loyalty's answer, read with one SQL query, so that the exact rules run on these
+    customers' entries only instead of on the whole ledger (seconds at 100k customers);
+    everyone else has no points expiring."""
+    from core.loyalty import EXPIRING_WINDOW_DAYS
+
+    cut = _end_of(as_of)
+    window_end = cut + timedelta(days=EXPIRING_WINDOW_DAYS)
+    soon = and_(LoyaltyEntry.expires_at.is_not(None), LoyaltyEntry.expires_at >= cut,
+                LoyaltyEntry.expires_at < window_end)
+    months = get_settings().points_expiry_months
+    if months > 0:  # 0: lots without expires_at never expire
+        margin = pd.Timedelta(days=_MONTH_END_MARGIN_DAYS)
+        first = pd.Timestamp(cut) - pd.DateOffset(months=months) - margin
+        last = pd.Timestamp(window_end) - pd.DateOffset(months=months) + margin
+        soon = or_(soon, and_(LoyaltyEntry.expires_at.is_(None),
+                              LoyaltyEntry.occurred_at >= first.to_pydatetime(),
+                              LoyaltyEntry.occurred_at < last.to_pydatetime()))
+    # No DISTINCT: SQLite would walk the (customer, occurred) index and look up every row, ten
+    # times slower than one pass over the table; the few ten thousand ids dedupe here.
+    result = session.connection().execute(select(LoyaltyEntry.customer_id).where(LoyaltyEntry.points > 0, soon))
+    return frozenset(int(c) for (c,) in result if c is not None)
+
+
+@cached(tables=("loyalty_entry",))
+def _expiring_of(*, session: Session, as_of: date, customer_ids: tuple[int, ...]) -> pd.Series:
+    """Points expiring within 30 days after `as_of` (core.outreach.expiring_points, core.loyalty's
+    rules) of these customers, indexed by customer_id; kept per data generation of the ledger."""
+    from core.outreach import expiring_points
+
+    exp = expiring_points(session=session, customer_ids=list(customer_ids),
+                          now=_end_of(as_of) - timedelta(microseconds=1))
+    return exp["expiring_points"] if not exp.empty else pd.Series(dtype="int64")
 
 
 def priority_value(value_at_risk: Any, recent_detractor: Any, expiring_points: Any,

@@ -118,3 +118,19 @@ def test_cli_expire_and_balance(app_env, capsys):
     assert "written as of 2026-09-01: 0" in capsys.readouterr().out
     assert main(["loyalty", "balance", "--customer", "NOBODY"]) == 1
     assert "no customer with id NOBODY" in capsys.readouterr().err
+
+
+def test_what_the_expiry_job_would_write_before_and_after_it_runs(session):
+    """The Admin screen's "due" figures: ANN's 30 unused points of the lot expiring on 1 Sep 2026
+    (100 + 50 earned, 120 redeemed oldest first), then nothing once the job wrote them; next
+    February BOB's 200, ANN's written 30 still counted as recorded."""
+    from core.loyalty import pending_expiries
+
+    scenario(session)
+    nothing = {"entries": 0, "points": 0, "customers": 0}
+    assert pending_expiries(session=session, as_of=date(2026, 8, 31)) == nothing
+    assert pending_expiries(session=session, as_of=date(2026, 9, 1)) == {"entries": 1, "points": 30, "customers": 1}
+    assert expire_points(session=session, as_of=date(2026, 9, 1), actor="ops") == 1
+    session.commit()
+    assert pending_expiries(session=session, as_of=date(2026, 9, 1)) == nothing
+    assert pending_expiries(session=session, as_of=date(2027, 2, 1)) == {"entries": 1, "points": 200, "customers": 1}

@@ -15,7 +15,7 @@ from core import tasks
 from core.roles import Role
 from core.timeline import account_timeline
 from db.models import AuditLog, Customer, Outreach, ScoreSnapshot, StaffUser, Task
-from tests.factories import make_customer, make_feedback, make_order, make_ticket
+from tests.factories import make_customer, make_feedback, make_loyalty, make_order, make_ticket
 
 AS_OF = date(2026, 6, 10)
 NOON = datetime(2026, 6, 10, 12, 0)
@@ -352,3 +352,36 @@ def test_the_queue_priority_covers_every_account_not_only_the_first_5000(session
                       page=1_670, page_size=3, as_of=AS_OF, order="priority")  # 5,010 = 3 × 1,670
     # The last page: the three smallest values at risk after Q05009 moved to the top.
     assert last.rows["external_id"].tolist() == ["Q05006", "Q05007", "Q05008"]
+
+
+@pytest.mark.parametrize("chunk", [5000, 2])
+def test_priority_counts_only_points_expiring_within_30_days_by_the_ledger_rules(
+        session: Session, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """Points expire 12 months after they are earned unless the entry says when; "expiring" is
+    within the 30 days after AS_OF (10 Jun 2026): before 11 Jul 2026 00:00. By hand:
+    - by_rule: 300 earned 2025-07-10 23:00 (expire 2026-07-10 23:00, inside) and 50 earned
+      2025-07-11 (expire 2026-07-11, just outside): 300 expiring;
+    - stored: 200 with expires_at 2026-06-20, 80 redeemed since (oldest first): 120 expiring;
+    - gone: 400 earned 2025-06-10 expired on 2026-06-10, before the window: 0;
+    - later: 500 with expires_at 2026-08-01: 0.
+    The same figures as core.loyalty's whole-ledger computation (ledger_summary), for a few
+    accounts and as for a whole book (more than the chunk: chunk 2 here), where only the
+    accounts with a lot expiring in the window are computed."""
+    from core import loyalty
+    from core.tasks import priority
+
+    monkeypatch.setattr(priority, "_PRIORITY_CHUNK", chunk)
+
+    by_rule, stored, gone, later = (make_customer(session) for _ in range(4))
+    make_loyalty(session, by_rule, datetime(2025, 7, 10, 23, 0), "earn", 300)
+    make_loyalty(session, by_rule, datetime(2025, 7, 11, 0, 0), "earn", 50)
+    make_loyalty(session, stored, datetime(2026, 5, 1, 9, 0), "earn", 200, expires_at=datetime(2026, 6, 20))
+    make_loyalty(session, stored, datetime(2026, 5, 15, 9, 0), "redeem", -80)
+    make_loyalty(session, gone, datetime(2025, 6, 10, 8, 0), "earn", 400)
+    make_loyalty(session, later, datetime(2026, 5, 1, 9, 0), "earn", 500, expires_at=datetime(2026, 8, 1))
+    session.commit()
+    ids = [by_rule.id, stored.id, gone.id, later.id]
+    frame = tasks.priority_scores(session=session, customer_ids=ids, as_of=AS_OF)
+    assert frame["expiring_points"].to_dict() == {by_rule.id: 300, stored.id: 120, gone.id: 0, later.id: 0}
+    whole = loyalty.ledger_summary(session=session, as_of=AS_OF).balances.set_index("customer_id")
+    assert whole["expiring_points"].reindex(ids).fillna(0).astype(int).tolist() == [300, 120, 0, 0]
