@@ -166,7 +166,8 @@ def _put(key: tuple, value: Any) -> None:
             _counters["bytes"] -= dropped
 
 
-def cached(*, tables: Iterable[str] | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def cached(*, tables: Iterable[str] | None = None,
+           shared: bool = False) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorate a function whose result depends only on the data in ``tables`` (default: every
     watched table, db.generation.WATCHED) and its arguments, so that it is computed once per
     key (see the module doc) and served from memory after that.
@@ -175,7 +176,11 @@ def cached(*, tables: Iterable[str] | None = None) -> Callable[[Callable[..., T]
     left out of the key); otherwise the configured database is read. Arguments must be
     hashable values (dates, strings, numbers, tuples, frozen dataclasses): a call with a frame
     or another unhashable argument is simply computed. Raises what the function raises (a
-    failed computation is not kept) and KeyError for a table that is not watched."""
+    failed computation is not kept) and KeyError for a table that is not watched.
+
+    Every caller gets its own copy of the kept value, unless ``shared``: then the value itself is
+    handed out, for large values whose callers only read them (a million-row frame copied on
+    every call would cost more than computing a figure from it)."""
     watched = None if tables is None else tuple(sorted(set(tables)))
     if watched is not None:
         unknown = [t for t in watched if t not in generation.WATCHED]
@@ -208,7 +213,7 @@ def cached(*, tables: Iterable[str] | None = None) -> Callable[[Callable[..., T]
                             _counters["misses"] += 1
                         value = fn(*args, **kwargs)
                         _put(key, value)
-            return _copy(value)
+            return value if shared else _copy(value)
 
         inner.uncached = fn  # type: ignore[attr-defined]
         return inner

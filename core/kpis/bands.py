@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session
 
-from core.kpis.definitions import BANDS, _customer_conditions, _filtered, _read, _to_dates
+from core.kpis.definitions import BANDS, _read, _to_dates, customer_conditions, filtered
 from db.models import Customer, ScoreSnapshot
 
 
@@ -27,12 +27,12 @@ def band_mix(
 
     Columns: as_of, band, customers, share.
     """
-    conds = _customer_conditions(segment, region, owner)
+    conds = customer_conditions(segment, region, owner)
     s = ScoreSnapshot.__table__.c
     stmt = select(s.as_of, s.band, func.count().label("customers")).group_by(s.as_of, s.band)
     if as_of is not None:
         stmt = stmt.where(s.as_of <= as_of)
-    df = _read(session, _filtered(stmt, s.customer_id, conds))
+    df = _read(session, filtered(stmt, s.customer_id, conds))
     if df.empty:
         return pd.DataFrame(columns=["as_of", "band", "customers", "share"])
     df["as_of"] = _to_dates(df["as_of"])
@@ -56,7 +56,7 @@ def band_moves(
     None), moves (DataFrame: from_band, to_band, customers; moved accounts only), improved,
     worsened and unchanged counts.
     """
-    conds = _customer_conditions(segment, region, owner)
+    conds = customer_conditions(segment, region, owner)
     s = ScoreSnapshot.__table__.c
     latest_stmt = select(func.max(s.as_of))
     if as_of is not None:
@@ -74,7 +74,7 @@ def band_moves(
     previous = pd.Timestamp(previous).date()
     a = ScoreSnapshot.__table__.alias("a")
     b = ScoreSnapshot.__table__.alias("b")
-    stmt = _filtered(
+    stmt = filtered(
         select(a.c.band.label("from_band"), b.c.band.label("to_band"), func.count().label("customers"))
         .select_from(a.join(b, a.c.customer_id == b.c.customer_id))
         .where(a.c.as_of == previous, b.c.as_of == latest)
@@ -117,7 +117,7 @@ def _move_stmt(columns: list[Any], *, previous: date, latest: date, from_band: s
     a = ScoreSnapshot.__table__.alias("a")
     b = ScoreSnapshot.__table__.alias("b")
     cols = [c(a, b) if callable(c) else c for c in columns]
-    return _filtered(
+    return filtered(
         select(*cols).select_from(a.join(b, a.c.customer_id == b.c.customer_id)
                                   .join(Customer, Customer.id == a.c.customer_id))
         .where(a.c.as_of == previous, b.c.as_of == latest, a.c.band == from_band, b.c.band == to_band),
@@ -159,7 +159,7 @@ def band_move_accounts(
          lambda a, b: a.c.health_score.label("health_before"), lambda a, b: b.c.health_score.label("health_after"),
          lambda a, b: b.c.churn_probability.label("churn_probability")],
         previous=previous, latest=latest, from_band=from_band, to_band=to_band,
-        conds=_customer_conditions(segment, region, owner))
+        conds=customer_conditions(segment, region, owner))
     df = _read(session, stmt).sort_values(["churn_probability", "external_id"], ascending=[False, True])
     df["churn_percent"] = (df["churn_probability"] * 100).round(CHURN_PERCENT_DECIMALS)
     for col in ("health_before", "health_after"):
@@ -185,7 +185,7 @@ def band_move_breakdown(
         return pd.DataFrame(columns=["segment", "region", "customers"])
     stmt = _move_stmt([Customer.segment, Customer.region, func.count().label("customers")],
                       previous=previous, latest=latest, from_band=from_band, to_band=to_band,
-                      conds=_customer_conditions(segment, region, owner)).group_by(Customer.segment,
+                      conds=customer_conditions(segment, region, owner)).group_by(Customer.segment,
                                                                                     Customer.region)
     df = _read(session, stmt)
     df[["segment", "region"]] = df[["segment", "region"]].fillna("(none)")

@@ -164,7 +164,6 @@ def filtered(stmt: Select, fk: ColumnElement, conds: list[ColumnElement]) -> Sel
 
 
 # The names this module's own readers use (kept so the rename touches two definitions only).
-_customer_conditions, _filtered = customer_conditions, filtered
 
 
 def _money(cents: int | None) -> float | None:

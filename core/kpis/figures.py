@@ -22,11 +22,11 @@ from core.analytics.orders import Filter
 from core.kpis.definitions import (
     KPI_INFO,
     KPI_KEYS,
-    _customer_conditions,
     _customer_ids,
     _engine,
     _money,
     _rate,
+    customer_conditions,
     day_start,
     default_horizon,
     window_bounds,
@@ -58,7 +58,7 @@ def filtered_customer_facts(*, session: Session, as_of: date, horizon_days: int,
     """:func:`customer_facts` for the customers a segment/region/owner filter selects (all
     when no filter is set); the rows the Overview's counts are made of, for the drill-downs."""
     facts = customer_facts(session=session, as_of=as_of, horizon_days=horizon_days)
-    conds = _customer_conditions(segment, region, owner)
+    conds = customer_conditions(segment, region, owner)
     return facts[facts.index.isin(_customer_ids(session, conds))] if conds else facts
 
 
@@ -150,7 +150,7 @@ def compute_kpis(
     # The tables this reads, started two at a time from cold (core.analytics.source), largest
     # first; the loyalty ledger is computed while the orders are still being read.
     source.prefetch(session, ("orders", "loyalty_entry", "feedback", "customer", "refund"))
-    conds = _customer_conditions(segment, region, owner)
+    conds = customer_conditions(segment, region, owner)
     loyalty_part = _loyalty_block(session=session, as_of=as_of, conds=conds)
     nps_part = _nps_block(session=session, as_of=as_of, horizon_days=horizon_days,
                           flt=Filter(segment, region, owner))
@@ -247,7 +247,7 @@ def retention_extras(
     - tickets_per_100_active: support tickets opened in (D - H, D] per 100 active customers.
     """
     horizon_days = default_horizon(horizon_days)
-    conds = _customer_conditions(segment, region, owner)
+    conds = customer_conditions(segment, region, owner)
     flt = Filter(segment, region, owner)
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, flt=flt)
     start, end = window_bounds(as_of, horizon_days)

@@ -14,14 +14,14 @@ from core import money, nps
 from core.analytics import orders as analytics_orders
 from core.analytics.orders import Filter
 from core.kpis.definitions import (
-    _customer_conditions,
     _engine,
-    _filtered,
     _month_key,
     _month_label,
     _read,
+    customer_conditions,
     day_start,
     default_horizon,
+    filtered,
     window_bounds,
 )
 from core.readcache import cached
@@ -204,7 +204,7 @@ def nps_trend(
     Columns: month ("YYYY-MM"), nps, nps_ci_low, nps_ci_high, nps_responses; months
     without answers are left out.
     """
-    conds = _customer_conditions(segment, region, owner)
+    conds = customer_conditions(segment, region, owner)
     end_key = as_of.year * 12 + as_of.month - 1
     start_key = end_key - months + 1
     start = datetime(start_key // 12, start_key % 12 + 1, 1)
@@ -216,7 +216,7 @@ def nps_trend(
         .where(f.submitted_at >= start, f.submitted_at < end, f.nps_score.is_not(None))
         .group_by(mk, f.nps_score)
     )
-    df = _read(session, _filtered(stmt, f.customer_id, conds) if conds else stmt)
+    df = _read(session, filtered(stmt, f.customer_id, conds) if conds else stmt)
     cols = ["month", "nps", "nps_ci_low", "nps_ci_high", "nps_responses"]
     if df.empty:
         return pd.DataFrame(columns=cols)
@@ -252,11 +252,11 @@ def offer_code_revenue(
     the code an outreach carried (codes are unique and single-use).
     """
     horizon_days = default_horizon(horizon_days)
-    conds = _customer_conditions(segment, region, owner)
+    conds = customer_conditions(segment, region, owner)
     start, end = window_bounds(as_of, horizon_days)
     o = Order.__table__.c
     r = Outreach.__table__.c
-    stmt = _filtered(
+    stmt = filtered(
         select(r.template, r.campaign_id, func.count().label("orders"), func.sum(o.total_cents).label("revenue_cents"))
         .select_from(Order.__table__.join(Outreach.__table__, o.offer_code == r.offer_code))
         .where(o.ordered_at >= start, o.ordered_at < end, o.offer_code.is_not(None))

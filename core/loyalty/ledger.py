@@ -79,20 +79,9 @@ class LedgerState:
     balances: pd.DataFrame
 
 
-@dataclass(frozen=True)
-class _Shared:
-    """A frame core.readcache hands out as it is kept, not copied (a million-row copy per call):
-    its only reader, :func:`_norm_before`, selects from it and never changes it."""
-
-    frame: pd.DataFrame
-
-    def __deepcopy__(self, _memo: dict) -> _Shared:
-        return self
-
-
-@cached(tables=("loyalty_entry",))
-def _normalised(*, session: Session) -> _Shared:
-    return _Shared(normalise_entries(read_entries(session=session, details=False, stored_expiries=False)))
+@cached(tables=("loyalty_entry",), shared=True)
+def _normalised(*, session: Session) -> pd.DataFrame:
+    return normalise_entries(read_entries(session=session, details=False, stored_expiries=False))
 
 
 def normalised_ledger(*, session: Session) -> pd.DataFrame:
@@ -100,7 +89,7 @@ def normalised_ledger(*, session: Session) -> pd.DataFrame:
     through :func:`normalise_entries`: read and normalised once per data generation of the
     ledger and the settings (core.readcache), whatever the as-of dates asked for. The frame is
     shared: select from it, do not change it."""
-    return _normalised(session=session).frame
+    return _normalised(session=session)
 
 
 def _norm_before(norm: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:

@@ -137,6 +137,17 @@ def recheck_before_send(*, session: Session, customer_id: int, email: str | None
     return None
 
 
+def _decided(session: Session, customer_id: int, template: str, *, now: datetime, feedback_id: int | None,
+             settings: Settings) -> pd.Series:
+    """One customer's context for `template` with the send decision taken (:func:`_decide`): what
+    a preview shows and a trigger records. Raises CustomerNotFound for an unknown customer id."""
+    ctx = customer_contexts(session=session, customer_ids=[customer_id], template=template, now=now,
+                            feedback_id=feedback_id, settings=settings)
+    if ctx.empty:
+        raise CustomerNotFound(f"no customer with id {customer_id}")
+    return _decide(session, ctx, now=now, settings=settings).iloc[0]
+
+
 # ---------------------------------------------------------------- public API
 
 
@@ -149,12 +160,7 @@ def preview_outreach(*, session: Session, customer_id: int, template: str, feedb
     _check_template(template)
     settings = get_settings()
     now = now or utcnow()
-    ctx = customer_contexts(session=session, customer_ids=[customer_id], template=template, now=now,
-                            feedback_id=feedback_id, settings=settings)
-    if ctx.empty:
-        raise CustomerNotFound(f"no customer with id {customer_id}")
-    ctx = _decide(session, ctx, now=now, settings=settings)
-    row = ctx.iloc[0]
+    row = _decided(session, customer_id, template, now=now, feedback_id=feedback_id, settings=settings)
     key = idempotency_key or default_idempotency_key(customer_id=customer_id, template=template, now=now,
                                                      feedback_id=feedback_id)
     existing = session.exec(select(Outreach).where(Outreach.idempotency_key == key)).first()
@@ -241,12 +247,7 @@ def trigger_outreach(*, session: Session, customer_id: int, template: str, trigg
         campaign = session.get(Campaign, campaign_id) if campaign_id is not None else None
         if campaign_id is not None and campaign is None:
             raise OutreachError(f"no campaign with id {campaign_id}")
-        ctx = customer_contexts(session=session, customer_ids=[customer_id], template=template, now=now,
-                                feedback_id=feedback_id, settings=settings)
-        if ctx.empty:
-            raise CustomerNotFound(f"no customer with id {customer_id}")
-        ctx = _decide(session, ctx, now=now, settings=settings)
-        row = ctx.iloc[0]
+        row = _decided(session, customer_id, template, now=now, feedback_id=feedback_id, settings=settings)
         if row["decision"] == "would_send":
             status, reason = "queued", None
         else:
