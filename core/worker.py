@@ -1,8 +1,9 @@
 """The delivery worker's heartbeat, and the worker the app runs itself in demo mode.
 
 Every pass of a delivery worker (`python -m core outreach deliver`, or the app's own thread)
-stores its time in the `setting` table (HEARTBEAT_KEY), shared by every process, so the
-Outreach screen can say when no worker has been seen for a while and messages wait."""
+stores its time in the `worker_heartbeat` table (HEARTBEAT_KEY), shared by every process, so
+the Outreach screen can say when no worker has been seen for a while and messages wait. That
+table has no data generation (db.generation): a beat every few seconds changes no figure."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from core import delivery
-from db.models import Outreach, Setting, utcnow
+from db.models import Outreach, WorkerHeartbeat, utcnow
 
 log = logging.getLogger("hearth.worker")
 HEARTBEAT_KEY = "delivery_heartbeat"
@@ -31,7 +32,7 @@ def record_heartbeat(*, engine: Engine, source: str, now: datetime | None = None
     value = json.dumps({"at": (now or utcnow()).isoformat(), "source": source, "host": socket.gethostname(),
                         "pid": os.getpid()})
     with Session(engine) as session:
-        row = session.get(Setting, HEARTBEAT_KEY) or Setting(key=HEARTBEAT_KEY, value=value)
+        row = session.get(WorkerHeartbeat, HEARTBEAT_KEY) or WorkerHeartbeat(key=HEARTBEAT_KEY, value=value)
         row.value = value
         session.add(row)
         session.commit()
@@ -53,7 +54,7 @@ class WorkerStatus:
 def worker_status(*, session: Session, now: datetime | None = None) -> WorkerStatus:
     """When a delivery worker last passed, and how many messages wait for one."""
     now = now or utcnow()
-    row = session.get(Setting, HEARTBEAT_KEY)
+    row = session.get(WorkerHeartbeat, HEARTBEAT_KEY)
     info = json.loads(row.value) if row is not None and row.value else {}
     last = datetime.fromisoformat(info["at"]) if info.get("at") else None
     waiting = int(session.execute(select(func.count()).select_from(Outreach)

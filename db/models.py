@@ -289,6 +289,18 @@ class Setting(SQLModel, table=True):
     value: str = Field(sa_column=Column(Text))
 
 
+class WorkerHeartbeat(SQLModel, table=True):
+    """When a delivery worker last passed (core.worker), one row per key. Deliberately not a
+    watched table of db.generation: a liveness beat every few seconds is not data any figure
+    reads, and in `setting` it moved that table's data generation on every pass, so every
+    figure keyed by `setting` (or by every table) was computed again every few seconds."""
+
+    __tablename__ = "worker_heartbeat"
+
+    key: str = Field(primary_key=True, max_length=80)
+    value: str = Field(sa_column=Column(Text))
+
+
 class DataGeneration(SQLModel, table=True):
     """One counter per table that figures read, moved on by a database trigger on every INSERT,
     UPDATE and DELETE of that table, by any writer (db.generation; core.readcache keys on it)."""

@@ -70,3 +70,20 @@ def test_a_campaign_is_too_early_until_its_30_days_have_passed() -> None:
     assert uplift_window_text(created_at=created, window_complete=False,
                               now=datetime(2026, 6, 13, 10, 0)) == "too early: 12 days of 30"
     assert uplift_window_text(created_at=created, window_complete=True, now=datetime(2026, 7, 2)) is None
+
+
+def test_a_heartbeat_moves_no_data_generation(engine: Engine) -> None:
+    """A worker beats every few seconds; if a beat moved a watched table's counter, every figure
+    keyed by that table would be computed again every few seconds (it did, in `setting`)."""
+    from db import generation
+
+    with engine.connect() as conn:
+        before = generation.read(conn)
+    record_heartbeat(engine=engine, source="app", now=datetime(2026, 6, 1, 12, 0))
+    record_heartbeat(engine=engine, source="cli", now=datetime(2026, 6, 1, 12, 0, 3))
+    with engine.connect() as conn:
+        after = generation.read(conn)
+    assert after == before
+    with Session(engine) as session:
+        status = worker_status(session=session, now=datetime(2026, 6, 1, 12, 1))
+    assert (status.last_seen, status.source, status.stale) == (datetime(2026, 6, 1, 12, 0, 3), "cli", False)
