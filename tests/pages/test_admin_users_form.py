@@ -6,7 +6,7 @@ from sqlmodel import Session
 
 from core.users import get_user
 from db.engine import get_engine
-from tests.pages.helpers import app_as
+from tests.pages.helpers import app_as, open_tab
 
 PAGE = "views/admin.py"
 
@@ -63,6 +63,7 @@ def test_the_audit_log_reads_as_words(demo_app: str) -> None:
     at = app_as("admin", PAGE)
     _fill(at, "robin", ["account_manager"], "a-long-enough-passphrase")
     _submit(at)
+    open_tab(at, "admin_tab", "Audit log")
     log = next(df.value for df in at.dataframe if "detail" in df.value.columns)
     assert "customer_id" not in log.columns and "customer" in log.columns
     assert len(log) and not log["detail"].str.startswith(("{", "[")).any(), log["detail"].head()

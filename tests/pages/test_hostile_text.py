@@ -184,6 +184,7 @@ def test_loyalty(hostile: dict) -> None:
     assert NAME in page_text(at)
     at.text_input(key="loy_search").input("O'Brien 100%").run()
     _ok(at)
+    open_tab(at, "loy_tab", "Customer ledger")
     at.text_input(key="loy_ledger_customer").input(hostile["external_id"]).run()
     _ok(at)
     assert any(NAME in t.value for t in at.text)
