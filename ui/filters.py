@@ -14,7 +14,8 @@ PERSISTENT_FILTERS: tuple[str, ...] = (
     "nps_months", "nps_freq", "nps_split",
     "acc_all", "acc_search", "acc_bands", "acc_segments", "acc_rfm", "acc_owners", "acc_regions",
     "acc_overdue", "acc_detractor", "acc_contact", "acc_order",
-    "loy_tier_filter", "loy_min_balance", "loy_own_only", "loy_search",
+    "loy_tier_filter", "loy_min_balance", "loy_own_only", "loy_search", "loy_exp_own_only", "loy_ledger_customer",
+    "audit_actor", "audit_action",  # (and in tabs that run only while open: kept when another tab is)
     "mw_contact", "mw_snoozed", "mw_everyone",
 )
 

@@ -17,14 +17,19 @@ from ui.db import get_session
 
 # ---------------------------------------------------------------- cached readers
 
+# What these figures read (core.loyalty.ledger_summary's tables): named, so that a write to
+# another table (the delivery worker's heartbeat in `setting`, every few seconds; a login in
+# `staff_user`) does not make the screen compute them again.
+LEDGER_TABLES = ("customer", "orders", "loyalty_entry")
 
-@cached()
+
+@cached(tables=LEDGER_TABLES)
 def overview(as_of: date, months: int = 24) -> dict:
     with st.spinner('Adding up the points…'), get_session() as session:
         return core_loyalty.loyalty_overview(session=session, as_of=as_of, months=months)
 
 
-@cached()
+@cached(tables=LEDGER_TABLES)
 def members_and_overview(roles: tuple[str, ...], as_of: date, months: int = 24) -> tuple[pd.DataFrame, dict]:
     """Both from one computation of the ledger (the manager's screen shows both)."""
     with st.spinner("Working out every member's balance…"), get_session() as session:
@@ -36,7 +41,7 @@ def members(roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
     return members_and_overview(roles, as_of)[0]
 
 
-@cached()
+@cached(tables=LEDGER_TABLES)
 def ledger(roles: tuple[str, ...], external_id: str, as_of: date) -> tuple[dict | None, pd.DataFrame]:
     if not may_see_personal_data({Role(r) for r in roles}):
         return None, pd.DataFrame()

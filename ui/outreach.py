@@ -54,9 +54,9 @@ def blanks(frame: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- cached readers
 
 
-def _fitting(customer_id: int) -> dict[str, str | None]:
+def _fitting(customer_id: int, templates: list[str]) -> dict[str, str | None]:
     with get_session() as session:
-        return core_outreach.fitting_templates(session=session, customer_id=customer_id)
+        return core_outreach.fitting_templates(session=session, customer_id=customer_id, templates=templates)
 
 
 def _contact_problem(customer_id: int) -> str | None:
@@ -96,11 +96,12 @@ def render_account_outreach(user, customer_id: int, *, feedback_id: int | None =
     pending_key, result_key = f"outreach_pending_{suffix}", f"outreach_result_{suffix}"
     st.subheader("Outreach")
     try:
-        fits = _fitting(customer_id)
+        fits = _fitting(customer_id, list(templates))  # only the templates this user may send
     except core_outreach.OutreachError as exc:
         st.error(md(exc))
         return
-    unreachable = _contact_problem(customer_id)
+    # Only an apology for a given answer needs it (below): not read for the Account screen's buttons.
+    unreachable = _contact_problem(customer_id) if feedback_id is not None else None
     cols = st.columns(len(templates))
     for col, template in zip(cols, templates, strict=True):
         why_not = fits.get(template)

@@ -18,10 +18,11 @@ from ui.db import get_session
 
 
 def open_tasks(username: str | None, roles: frozenset[Role], contact: str | None,
-               include_snoozed: bool) -> pd.DataFrame:
+               include_snoozed: bool, limit: int | None = None) -> tuple[pd.DataFrame, int]:
+    """(the first `limit` open tasks in the screen's order, how many there are in all)."""
     with get_session() as session:
-        return core_tasks.open_tasks(session=session, roles=roles, username=username, contact=contact,
-                                     include_snoozed=include_snoozed)
+        return core_tasks.first_open_tasks(session=session, roles=roles, username=username, contact=contact,
+                                           include_snoozed=include_snoozed, limit=limit)
 
 
 def task_counts(username: str) -> dict[str, int]:
@@ -29,7 +30,7 @@ def task_counts(username: str) -> dict[str, int]:
         return core_tasks.task_counts(session=session, username=username)
 
 
-@cached()
+@cached(tables=("staff_user",))  # not every table: the worker's heartbeat writes `setting` every few seconds
 def staff() -> list[str]:
     with get_session() as session:
         return core_tasks.staff_for_tasks(session=session)

@@ -8,13 +8,9 @@ from ui.auth import require_screen
 from ui.db import get_session
 from ui.safe import md
 
-user = require_screen("admin")
-st.title("Admin")
 
-tab_users, tab_audit, tab_model, tab_loyalty, tab_flag, tab_tasks = st.tabs(
-    ["Users", "Audit log", "Churn model", "Loyalty", "Feedback model", "Task rules"])
-
-with tab_users:
+def _users_tab() -> None:
+    """Users: the staff table, add a user, reset or disable one, two-factor settings."""
     with get_session() as session:
         staff = admin.staff_table(session=session)
     # Roles as words ("Account manager"), never their codes.
@@ -82,7 +78,11 @@ with tab_users:
                 st.success(f"{md(target)} enabled.")
         except users.UserError as exc:
             st.error(md(exc))
+    _two_factor(staff)
 
+
+def _two_factor(staff) -> None:  # noqa: ANN001 - the staff table
+    """The roles that must use a TOTP app, and a reset for a lost phone."""
     st.subheader("Two-factor login")
     with get_session() as session:
         current_required = sorted(r.value for r in mfa.required_roles(session=session))
@@ -98,7 +98,9 @@ with tab_users:
                     mfa.reset_mfa(session=session, username=mfa_target, actor=user.username)
             st.success("Saved. Users of those roles set up their app at their next login.")
 
-with tab_audit:
+
+def _audit_tab() -> None:
+    """Audit log: the newest entries, filtered by who and action."""
     c1, c2 = st.columns(2)
     actor = c1.text_input("Who", key="audit_actor")
     action = c2.text_input("Action starts with (e.g. login, outreach, import)", key="audit_action")
@@ -119,23 +121,40 @@ with tab_audit:
     st.download_button("Download as CSV", data=write_csv(log), file_name="audit-log.csv",
                        mime="text/csv", key="audit_download")
 
-with tab_model:
-    from views.admin_tabs.model import render_model_admin
 
-    render_model_admin(user)
+user = require_screen("admin")
+st.title("Admin")
 
-with tab_loyalty:
-    from views.admin_tabs.loyalty import render_loyalty_admin
+# Only the open tab runs (switching tabs reruns the screen): the audit log, the models and the
+# loyalty expiry figures are read when their tab is opened, not on every visit to Users.
+tab_users, tab_audit, tab_model, tab_loyalty, tab_flag, tab_tasks = st.tabs(
+    ["Users", "Audit log", "Churn model", "Loyalty", "Feedback model", "Task rules"], key="admin_tab",
+    on_change="rerun")
 
-    render_loyalty_admin(user)
+if tab_users.open:
+    with tab_users:
+        _users_tab()
+if tab_audit.open:
+    with tab_audit:
+        _audit_tab()
+if tab_model.open:
+    with tab_model:
+        from views.admin_tabs.model import render_model_admin
 
-with tab_flag:
-    from views.admin_tabs.flag_model import render_flag_model_admin
+        render_model_admin(user)
+if tab_loyalty.open:
+    with tab_loyalty:
+        from views.admin_tabs.loyalty import render_loyalty_admin
 
-    render_flag_model_admin(user)
+        render_loyalty_admin(user)
+if tab_flag.open:
+    with tab_flag:
+        from views.admin_tabs.flag_model import render_flag_model_admin
 
-with tab_tasks:
-    from views.admin_tabs.tasks import render_digest_admin, render_task_rules_admin
+        render_flag_model_admin(user)
+if tab_tasks.open:
+    with tab_tasks:
+        from views.admin_tabs.tasks import render_digest_admin, render_task_rules_admin
 
-    render_task_rules_admin(user)
-    render_digest_admin(user)
+        render_task_rules_admin(user)
+        render_digest_admin(user)

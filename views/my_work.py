@@ -46,7 +46,9 @@ contact = c1.selectbox("Contactable", ["", "email", "phone", "none"], key="mw_co
                        format_func=lambda v: {"": "everyone", "email": "by email", "phone": "by phone",
                                               "none": "not at all"}[v])
 show_snoozed = c2.checkbox("Show snoozed tasks", key="mw_snoozed")
-frame = ui.open_tasks(None if everyone else user.username, roles, contact or None, show_snoozed)
+MAX_SHOWN = 500  # a day's work; the rest follow as these are done
+frame, total = ui.open_tasks(None if everyone else user.username, roles, contact or None, show_snoozed,
+                             limit=MAX_SHOWN)
 st.caption("Overdue tasks first, then by due date; tasks due the same day by priority. "
            + core_tasks.PRIORITY_EXPLANATION)
 
@@ -55,10 +57,8 @@ if frame.empty:
                "`python -m core tasks generate`, after scoring).")
     st.stop()
 
-MAX_SHOWN = 500  # a day's work; the rest follow as these are done
-if len(frame) > MAX_SHOWN:
-    st.caption(f"Showing the first {MAX_SHOWN:,} of {len(frame):,} open tasks in this order.")
-    frame = frame.head(MAX_SHOWN)
+if total > MAX_SHOWN:
+    st.caption(f"Showing the first {MAX_SHOWN:,} of {total:,} open tasks in this order.")
 table = frame[["due_date", "days_overdue", "reason_label", "external_id", "name", "value_at_risk",
                "churn_probability", "contact", "next_step", "priority", "snoozed_until"]].copy()
 table["days_overdue"] = table["days_overdue"].clip(lower=0)

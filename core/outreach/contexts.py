@@ -70,7 +70,13 @@ def customer_contexts(*, session: Session, customer_ids: Sequence[int], template
     now = now or utcnow()
     settings = settings or get_settings()
     ids = sorted({int(i) for i in customer_ids})
-    ctx = _order_context(session, ids, now)
+    return _template_context(session, _order_context(session, ids, now), template, ids, now, feedback_id, settings)
+
+
+def _template_context(session: Session, ctx: pd.DataFrame, template: str, ids: list[int], now: datetime,
+                      feedback_id: int | None, settings: Settings) -> pd.DataFrame:
+    """`ctx` (an _order_context of `ids`, changed in place) with what `template` needs, `fits`
+    and `not_fit_reason`."""
     if template == "win_back":
         days = (pd.Timestamp(now) - ctx["last_order_at"]).dt.days
         ctx["days_since_order"] = days
@@ -266,19 +272,28 @@ def contact_problem(*, session: Session, customer_id: int) -> str | None:
     return _unreachable(ctx.iloc[0])
 
 
-def fitting_templates(*, session: Session, customer_id: int,
-                      now: datetime | None = None) -> dict[str, str | None]:
+def fitting_templates(*, session: Session, customer_id: int, now: datetime | None = None,
+                      templates: Sequence[str] | None = None) -> dict[str, str | None]:
     """{template: None when it fits this customer, else why not}: first whether they can be
     emailed at all (consent, address; the same reason for every template), then the
-    template's own condition (e.g. "ordered in the last 30 days").
+    template's own condition (e.g. "ordered in the last 30 days"). `templates`: only these
+    (default: every one of TEMPLATES).
 
-    Raises CustomerNotFound for an unknown customer id.
+    Raises CustomerNotFound for an unknown customer id, OutreachError for an unknown template.
     """
+    now = now or utcnow()
+    settings = get_settings()
+    ids = [int(customer_id)]
+    wanted = list(TEMPLATES if templates is None else templates)
+    for t in wanted:
+        _check_template(t)
+    # The customer and their orders once, then each template's own reads on a copy: the same
+    # rows as customer_contexts(template=t) gives, without reading the orders once per template.
+    base = _order_context(session, ids, now)
+    if base.empty:
+        raise CustomerNotFound(f"no customer with id {customer_id}")
     out: dict[str, str | None] = {}
-    for t in TEMPLATES:
-        ctx = customer_contexts(session=session, customer_ids=[customer_id], template=t, now=now)
-        if ctx.empty:
-            raise CustomerNotFound(f"no customer with id {customer_id}")
-        row = ctx.iloc[0]
+    for t in wanted:
+        row = _template_context(session, base.copy(), t, ids, now, None, settings).iloc[0]
         out[t] = _unreachable(row) or (None if bool(row["fits"]) else str(row["not_fit_reason"]))
     return out

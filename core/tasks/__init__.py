@@ -55,6 +55,7 @@ from core.tasks.priority import (  # noqa: F401
 from core.tasks.reading import (  # noqa: F401
     TASK_COLUMNS,
     customer_tasks,
+    first_open_tasks,
     open_tasks,
     staff_for_tasks,
     task_counts,

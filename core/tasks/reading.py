@@ -37,6 +37,18 @@ def open_tasks(*, session: Session, roles: frozenset[Role], username: str | None
     due date, then by priority (PRIORITY_EXPLANATION); snoozed ones (until a later day) only
     with `include_snoozed`. `contact` filters by contactability ("email", "phone", "none").
     Columns: TASK_COLUMNS; days_overdue > 0 means past its due date."""
+    return first_open_tasks(session=session, roles=roles, username=username, today=today,
+                            include_snoozed=include_snoozed, contact=contact, task_ids=task_ids)[0]
+
+
+def first_open_tasks(*, session: Session, roles: frozenset[Role], username: str | None, limit: int | None = None,
+                     today: date | None = None, include_snoozed: bool = False, contact: str | None = None,
+                     task_ids: Sequence[int] | None = None) -> tuple[pd.DataFrame, int]:
+    """(the first `limit` rows of open_tasks with the same arguments (None: all), how many open
+    tasks there are in all). The same rows, figures and order as open_tasks(...).head(limit):
+    priority orders only tasks of the same overdue flag and due date, so it is worked out only
+    for the tasks in the groups that reach the first `limit` rows (a screen shows a day's work
+    of a book of thousands)."""
     require_personal_data(roles)
     today = today or datetime.now(UTC).date()
     stmt = (select(Task.id.label("task_id"), Task.customer_id, Customer.external_id, Customer.name, Task.reason,
@@ -54,7 +66,7 @@ def open_tasks(*, session: Session, roles: frozenset[Role], username: str | None
         stmt = stmt.where(Task.id.in_([int(i) for i in task_ids]))
     frame = pd.read_sql(stmt, session.connection())
     if frame.empty:
-        return pd.DataFrame(columns=TASK_COLUMNS)
+        return pd.DataFrame(columns=TASK_COLUMNS), 0
     frame["due_date"] = pd.to_datetime(frame["due_date"]).dt.date
     frame["snoozed_until"] = pd.to_datetime(frame["snoozed_until"]).dt.date
     frame["days_overdue"] = [(today - d).days for d in frame["due_date"]]
@@ -64,6 +76,10 @@ def open_tasks(*, session: Session, roles: frozenset[Role], username: str | None
                         for o, e, p in zip(frame["email_opt_in"], frame["email"], frame["phone"], strict=True)]
     frame["email_opt_in"] = frame["email_opt_in"].astype(bool)
     frame["sms_opt_in"] = frame["sms_opt_in"].astype(bool)
+    frame["overdue"] = frame["days_overdue"] > 0
+    total = len(frame)
+    if limit is not None and total > limit:
+        frame = _groups_reaching(frame, limit)
     snap_day = _snapshot_at(session, today)
     scores = pd.DataFrame(columns=["customer_id", "health_score", "band", "churn_probability"])
     if snap_day is not None:
@@ -80,10 +96,22 @@ def open_tasks(*, session: Session, roles: frozenset[Role], username: str | None
     frame["next_step"] = [s["text"] for s in steps]
     frame["next_action"] = [s["action"] for s in steps]
     frame["next_template"] = [s["template"] for s in steps]
-    frame["overdue"] = frame["days_overdue"] > 0
     frame = frame.sort_values(["overdue", "due_date", "priority", "task_id"],
                               ascending=[False, True, False, True], kind="stable")
-    return frame[TASK_COLUMNS].reset_index(drop=True)
+    if limit is not None:
+        frame = frame.head(limit)
+    return frame[TASK_COLUMNS].reset_index(drop=True), total
+
+
+def _groups_reaching(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """The rows whose (overdue, due date) group comes no later than the group of the `limit`-th
+    row in the final order (overdue first, then by due date): every row that can be among the
+    first `limit` whatever the priorities."""
+    order = frame.sort_values(["overdue", "due_date"], ascending=[False, True], kind="stable")
+    last = order.iloc[limit - 1]
+    keep = (frame["overdue"] > last["overdue"]) | (
+        (frame["overdue"] == last["overdue"]) & (frame["due_date"] <= last["due_date"]))
+    return frame[keep]
 
 
 def task_counts(*, session: Session, username: str, today: date | None = None) -> dict[str, int]:

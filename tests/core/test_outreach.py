@@ -129,6 +129,34 @@ def test_refill_reminder_names_the_product_due(session):
     assert fits["apology"].startswith("no negative feedback")
 
 
+def test_the_fitting_templates_are_each_template_s_own_answer_from_one_read_of_the_orders(session, monkeypatch):
+    soap = make_product(session, name="Lavender laundry soap", replenishment_days=30)
+    c = make_customer(session, name="Joan Clarke", segment="VIP")
+    make_order(session, c, NOW - timedelta(days=28), lines=[(soap.sku, 1, 9.0)])
+    session.commit()
+    # Each template on its own (customer_contexts, as a send checks it), worked out first.
+    each = {}
+    for t in out.TEMPLATES:
+        row = out.customer_contexts(session=session, customer_ids=[c.id], template=t, now=NOW).iloc[0]
+        each[t] = None if bool(row["fits"]) else str(row["not_fit_reason"])
+    assert each["refill_reminder"] is None and each["vip_thanks"] is None
+    assert each["win_back"] == "ordered in the last 30 days"
+    from core.outreach import contexts
+
+    reads = []
+    real = contexts._order_context
+    monkeypatch.setattr(contexts, "_order_context", lambda *a: reads.append(1) or real(*a))
+    assert out.fitting_templates(session=session, customer_id=c.id, now=NOW) == each
+    assert len(reads) == 1  # the customer and their orders once, not once per template
+    assert out.fitting_templates(session=session, customer_id=c.id, now=NOW,
+                                 templates=["win_back", "vip_thanks"]) == {"win_back": each["win_back"],
+                                                                           "vip_thanks": None}
+    with pytest.raises(out.UnknownTemplate):
+        out.fitting_templates(session=session, customer_id=c.id, now=NOW, templates=["spam"])
+    with pytest.raises(out.CustomerNotFound):
+        out.fitting_templates(session=session, customer_id=99999, now=NOW)
+
+
 def test_apology_references_the_feedback(session):
     c = make_customer(session, name="Alan Turing")
     fb = make_feedback(session, c, NOW - timedelta(days=3), nps_score=2, comment="late <script>",

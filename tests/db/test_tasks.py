@@ -264,6 +264,46 @@ def test_my_work_lists_overdue_first_then_by_due_date_then_priority(session: Ses
     assert nowhere["customer_id"].tolist() == [rows[2]]
 
 
+def test_the_first_tasks_are_the_list_s_head_with_priority_only_where_it_orders(
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Overdue (value 5), then three due 12 June (values 10, 300, 70: ordered 300, 70, 10), then
+    # two due 20 June (values 900, 1): by hand, the first three rows are the overdue one and the
+    # 12 June ones with values 300 and 70.
+    ids = {}
+    for name, due, value in (("a", AS_OF + timedelta(days=2), 10.0), ("late", AS_OF - timedelta(days=1), 5.0),
+                             ("b", AS_OF + timedelta(days=2), 300.0), ("c", AS_OF + timedelta(days=2), 70.0),
+                             ("d", AS_OF + timedelta(days=10), 900.0), ("e", AS_OF + timedelta(days=10), 1.0)):
+        c = make_customer(session, owner="manager")
+        _snap(session, c.id, AS_OF, "at_risk", value=value)
+        session.add(Task(customer_id=c.id, reason="at_risk", signal_key="k", open_key=f"{c.id}:at_risk", why="w",
+                         assignee="manager", due_date=due))
+        ids[name] = c.id
+    session.commit()
+    asked: list[list[int]] = []
+    real = tasks.reading.priority_scores
+
+    def spy(**kwargs):  # noqa: ANN003, ANN202
+        asked.append(sorted(kwargs["customer_ids"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(tasks.reading, "priority_scores", spy)
+    first, total = tasks.first_open_tasks(session=session, roles=MANAGER, username="manager", today=AS_OF, limit=3)
+    assert total == 6
+    assert first["customer_id"].tolist() == [ids["late"], ids["b"], ids["c"]]
+    assert first["value_at_risk"].tolist() == [5.0, 300.0, 70.0]
+    # Priority was worked out for the overdue task and the whole 12 June group, not for 20 June.
+    assert asked == [sorted([ids["late"], ids["a"], ids["b"], ids["c"]])]
+    whole = tasks.open_tasks(session=session, roles=MANAGER, username="manager", today=AS_OF)
+    assert whole["customer_id"].tolist() == [ids["late"], ids["b"], ids["c"], ids["a"], ids["d"], ids["e"]]
+    for limit in (1, 2, 4, 5, 6, 50):
+        head, n = tasks.first_open_tasks(session=session, roles=MANAGER, username="manager", today=AS_OF,
+                                         limit=limit)
+        assert n == 6
+        assert head.equals(whole.head(limit).reset_index(drop=True)), limit
+    empty, n = tasks.first_open_tasks(session=session, roles=MANAGER, username="nobody", today=AS_OF, limit=3)
+    assert n == 0 and empty.empty and list(empty.columns) == tasks.TASK_COLUMNS
+
+
 def test_priority_adds_a_recent_detractor_and_expiring_points(session: Session) -> None:
     plain = make_customer(session)
     unhappy = make_customer(session)

@@ -51,3 +51,11 @@ def page_text(at: AppTest) -> str:
     for tbl in at.table:
         parts.append(tbl.value.to_csv())
     return "\n".join(parts)
+
+
+def open_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """Open the tab `label` of the lazy tabs with `key` (st.tabs(..., key=key, on_change="rerun"):
+    only the open tab runs) as a click on it would, and rerun."""
+    at.session_state[key] = label
+    at.run()
+    return at

@@ -12,7 +12,7 @@ from sqlmodel import Session, delete, func, select
 from core.scoring import score_all
 from db.engine import get_engine
 from db.models import AuditLog, Customer, ModelRun, ScoreSnapshot
-from tests.pages.helpers import app_as, page_text
+from tests.pages.helpers import app_as, open_tab, page_text
 
 
 @pytest.fixture(autouse=True)
@@ -140,7 +140,7 @@ def test_account_view_without_an_id_points_to_the_list(demo_app: str) -> None:
 
 def test_admin_model_tab_rescore_shows_progress_result_and_audit(demo_app: str) -> None:
     _unscore(demo_app)
-    at = app_as("admin", "views/admin.py")
+    at = open_tab(app_as("admin", "views/admin.py"), "admin_tab", "Churn model")
     assert not at.exception, at.exception
     assert "No scoring run yet" in page_text(at)
     at.button(key="model_rescore").click().run(timeout=180)

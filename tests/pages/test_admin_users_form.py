@@ -6,7 +6,7 @@ from sqlmodel import Session
 
 from core.users import get_user
 from db.engine import get_engine
-from tests.pages.helpers import app_as
+from tests.pages.helpers import app_as, open_tab, page_text
 
 PAGE = "views/admin.py"
 
@@ -63,6 +63,7 @@ def test_the_audit_log_reads_as_words(demo_app: str) -> None:
     at = app_as("admin", PAGE)
     _fill(at, "robin", ["account_manager"], "a-long-enough-passphrase")
     _submit(at)
+    open_tab(at, "admin_tab", "Audit log")
     log = next(df.value for df in at.dataframe if "detail" in df.value.columns)
     assert "customer_id" not in log.columns and "customer" in log.columns
     assert len(log) and not log["detail"].str.startswith(("{", "[")).any(), log["detail"].head()
@@ -79,3 +80,19 @@ def test_an_admin_cannot_disable_themself_from_the_form(demo_app: str) -> None:
     assert any("cannot disable yourself" in e.value for e in at.error), [e.value for e in at.error]
     with Session(get_engine(demo_app)) as session:
         assert get_user(session=session, username="admin").disabled is False
+
+
+def test_only_the_open_tab_runs(demo_app: str, monkeypatch) -> None:  # noqa: ANN001
+    """The Admin screen opens on Users without reading the audit log (or any other tab's data);
+    the log is read when its tab is opened."""
+    from core import admin
+
+    calls: list[int] = []
+    real = admin.audit_table
+    monkeypatch.setattr(admin, "audit_table", lambda **kw: calls.append(1) or real(**kw))
+    at = app_as("admin", PAGE)
+    assert not at.exception, at.exception
+    assert calls == [] and "Add a user" in page_text(at)
+    open_tab(at, "admin_tab", "Audit log")
+    assert not at.exception, at.exception
+    assert calls == [1] and "newest entries" in page_text(at) and "Add a user" not in page_text(at)

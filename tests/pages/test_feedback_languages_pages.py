@@ -12,7 +12,7 @@ from core.feedback import flag_unscored
 from db.engine import get_engine
 from db.models import Feedback, utcnow
 from tests.factories import make_customer, make_feedback
-from tests.pages.helpers import app_as, page_text
+from tests.pages.helpers import app_as, open_tab, page_text
 
 GERMAN = "Die Lieferung war schnell und alles gut verpackt. <b>x</b>"
 FRENCH = "Le colis est arrivé cassé et personne ne répond à mes mails"
@@ -54,7 +54,7 @@ def test_needs_a_read_queue_and_flagging_by_hand(demo_app: str) -> None:
 
 def test_admin_sees_the_feedback_model(demo_app: str) -> None:
     ids = _store(demo_app)
-    at = app_as("admin", "views/admin.py")
+    at = open_tab(app_as("admin", "views/admin.py"), "admin_tab", "Feedback model")
     assert not at.exception, at.exception
     text = page_text(at)
     assert "Model in use: shipped with Hearth" in text

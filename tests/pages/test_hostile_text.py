@@ -18,7 +18,7 @@ from core.scoring import score_all
 from db.engine import get_engine
 from db.models import utcnow
 from tests.factories import make_customer, make_feedback, make_loyalty, make_order, make_product, make_ticket
-from tests.pages.helpers import app_as, page_text
+from tests.pages.helpers import app_as, open_tab, page_text
 
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(1)</script>"
@@ -184,6 +184,7 @@ def test_loyalty(hostile: dict) -> None:
     assert NAME in page_text(at)
     at.text_input(key="loy_search").input("O'Brien 100%").run()
     _ok(at)
+    open_tab(at, "loy_tab", "Customer ledger")
     at.text_input(key="loy_ledger_customer").input(hostile["external_id"]).run()
     _ok(at)
     assert any(NAME in t.value for t in at.text)
@@ -205,7 +206,7 @@ def _audit_rows(at):  # noqa: ANN001, ANN202 - the audit tab's table and its "N 
 
 
 def test_admin_audit_log(hostile: dict) -> None:
-    at = app_as("admin", "views/admin.py")
+    at = open_tab(app_as("admin", "views/admin.py"), "admin_tab", "Audit log")
     _ok(at)
     table, shown = _audit_rows(at)
     # The note's hostile text is in the log, whole, as a table cell (plain text, never rendered).

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from db.engine import get_engine
 from db.models import LoyaltyEntry, utcnow
 from tests.factories import make_customer, make_loyalty
-from tests.pages.helpers import app_as, page_text
+from tests.pages.helpers import app_as, open_tab, page_text
 
 SEGMENT = "loydrill"
 
@@ -56,7 +56,7 @@ def _members(at, key: str):  # noqa: ANN001, ANN202
 
 
 def test_a_manager_opens_the_members_behind_the_programme_tiles(store):
-    at = app_as("manager", "views/loyalty.py", timeout=120)
+    at = open_tab(app_as("manager", "views/loyalty.py", timeout=120), "loy_tab", "Programme")
     assert not at.exception, at.exception
     box = at.selectbox(key="loy_drill_programme")
     assert "Outstanding points (the members holding them) (700 points)" in box.options

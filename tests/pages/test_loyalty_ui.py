@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from core.loyalty import loyalty_kpis
 from db.engine import get_engine
 from db.models import Customer, LoyaltyEntry
-from tests.pages.helpers import app_as, page_text
+from tests.pages.helpers import app_as, open_tab, page_text
 
 PAGE = "views/loyalty.py"
 
@@ -33,14 +33,22 @@ def test_manager_sees_balances_expiring_members_and_a_ledger(demo_app: str) -> N
     assert {"name", "balance", "tier"} <= set(table.columns)
     assert table["balance"].is_monotonic_decreasing
     assert int(table["balance"].sum()) <= k["outstanding_points"]
+    # The other tabs run only when opened.
+    assert not any(t.key == "loy_ledger_customer" for t in at.text_input)
+    assert "Outstanding points" not in page_text(at)
     # One customer's ledger: the running balance ends at the customer's balance.
+    open_tab(at, "loy_tab", "Customer ledger")
     at.text_input(key="loy_ledger_customer").input(external_id).run()
     assert not at.exception, at.exception
     ledger = next(df.value for df in at.dataframe if "Lot expires" in str(df.proto) or
                   {"kind", "balance", "occurred_at"} <= set(df.value.columns))
     balance_metric = next(m for m in at.metric if m.label == "Balance")
     assert f"{int(ledger['balance'].iloc[-1]):,}" == balance_metric.value
-    assert "Outstanding points" in page_text(at)  # the Programme tab
+    open_tab(at, "loy_tab", "Programme")
+    assert not at.exception, at.exception
+    assert "Outstanding points" in page_text(at)
+    # Back on Balances, its filter is as it was left.
+    assert open_tab(at, "loy_tab", "Balances").toggle(key="loy_own_only").value is False
 
 
 def test_exec_sees_aggregates_only(demo_app: str) -> None:
@@ -102,7 +110,7 @@ def test_admin_runs_the_expiry_job_by_hand(app_env: str) -> None:
 
 
 def test_outreach_to_members_with_expiring_points_is_planned_on_request(demo_app: str) -> None:
-    at = app_as("admin", PAGE)
+    at = open_tab(app_as("admin", PAGE), "loy_tab", "Expiring in 30 days")
     assert not at.exception, at.exception
     # Not planned until asked: consent and cap checks for thousands of members take seconds.
     assert not any(m.label == "Will be contacted" for m in at.metric)
@@ -118,13 +126,13 @@ def test_outreach_to_members_with_expiring_points_is_planned_on_request(demo_app
 def test_a_manager_opens_the_members_of_a_tier_bar(demo_app: str) -> None:
     """The box under "Members per tier" (what a click on a bar sets) opens that tier's members with
     their names: as many as the bar (the Tier mix table beside it) counts."""
-    at = app_as("manager", PAGE)
+    at = open_tab(app_as("manager", PAGE), "loy_tab", "Programme")
     assert not at.exception, at.exception
     mix = next(df.value for df in at.dataframe if list(df.value.columns) == ["tier", "customers"])
     tier, count = max(zip(mix["tier"], mix["customers"], strict=True), key=lambda tc: tc[1])
     at.selectbox(key="loy_tier_open").set_value(tier).run()
     assert not at.exception, at.exception
-    # The table under the box: the last member table on the page (Balances and Expiring come first).
+    # The table under the box: the last member table on the page.
     shown = [df.value for df in at.dataframe if {"name", "tier"} <= set(df.value.columns)][-1]
     assert len(shown) == min(count, 2_000)
     assert set(shown["tier"]) == {tier} and shown["name"].notna().all()

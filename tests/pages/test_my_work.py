@@ -11,7 +11,7 @@ from sqlmodel import Session
 from core.tasks import REASON_LABELS
 from db.engine import get_engine
 from db.models import AuditLog, Customer, Task
-from tests.pages.helpers import app_as, page_text
+from tests.pages.helpers import app_as, open_tab, page_text
 
 
 def _work_on(at):  # noqa: ANN001, ANN202
@@ -79,7 +79,7 @@ def test_snoozing_the_top_task_takes_it_off_the_list(demo_app: str) -> None:
 
 
 def test_an_admin_edits_a_rule_s_sla(demo_app: str) -> None:
-    at = app_as("admin", "views/admin.py")
+    at = open_tab(app_as("admin", "views/admin.py"), "admin_tab", "Task rules")
     assert not at.exception, at.exception
     at.number_input(key="rule_detractor_sla_days").set_value(4)
     at.checkbox(key="rule_ticket_open_enabled").uncheck()
@@ -157,7 +157,7 @@ def test_a_hostile_name_stays_plain_text_on_my_work(demo_app: str) -> None:
 def test_an_admin_stops_the_weekly_digest_for_one_person(demo_app: str) -> None:
     from core.digest import opted_out
 
-    at = app_as("admin", "views/admin.py")
+    at = open_tab(app_as("admin", "views/admin.py"), "admin_tab", "Task rules")
     at.multiselect(key="digest_opt_out").select("support")
     at.button(key="FormSubmitter:digest_form-Save digest settings").click().run()
     assert not at.exception, at.exception
