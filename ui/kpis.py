@@ -10,10 +10,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import clv, kpis
 from core import formatting as fmt
+from core import kpis
 from core.config import get_settings
-from core.drilldown import clv_bin_edges, clv_histogram
 from core.readcache import cached
 from ui.db import get_session
 
@@ -129,6 +128,10 @@ def campaigns(db: str) -> pd.DataFrame:
 def lifetime_value(db: str, as_of: date, segment: str | None, region: str | None,
                    owner: str | None) -> dict[str, Any]:
     """Aggregates of the CLV fit only: per-customer rows never leave this function."""
+    # Imported here: the models (scipy) cost a first Overview that does not show this section.
+    from core import clv
+    from core.drilldown import clv_bin_edges, clv_histogram
+
     with st.spinner('Fitting the lifetime-value models…'), get_session() as session:
         try:
             res = clv.customer_lifetime_value(session=session, as_of=as_of, segment=segment, region=region,
