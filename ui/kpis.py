@@ -4,7 +4,12 @@ the horizon, the filter and the data generation: a write anywhere shows at the n
 
 from __future__ import annotations
 
+import contextvars
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -14,11 +19,43 @@ from core import formatting as fmt
 from core import kpis
 from core.config import get_settings
 from core.readcache import cached
-from ui.db import get_session
+from db.engine import session_scope
+from ui.db import app_engine, get_session
+
+# The Overview's first screen: the figures besides the KPI table, computed on these threads
+# while the script computes the table (see start_first_screen).
+_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hearth-overview")
 
 
 def db_key() -> str:
     return get_settings().database_url
+
+
+def _in_session(engine: Any, job: Callable[..., Any]) -> None:  # noqa: ANN401 - an Engine
+    try:
+        with session_scope(engine) as session:
+            job(session=session)
+    except Exception:  # noqa: BLE001 - not kept; the script computes it again and shows the error
+        logging.getLogger("hearth").debug("a figure computed alongside failed", exc_info=True)
+
+
+def start_first_screen(as_of: date, horizon_days: int, segment: str | None, region: str | None,
+                       owner: str | None, *, trends: bool) -> None:
+    """Start the figures the Overview's first screen shows besides the KPI table (onboarding,
+    reactivation and support; with ``trends`` the trend and monthly sales too) on two threads
+    of their own, so they are computed while the script computes the KPI table: DuckDB's
+    queries run beside the loyalty ledger's pandas. Each is core.kpis's own kept function with
+    the very arguments the screen's readers below pass, so the script's call finds the value
+    kept, or waits for the one computation under way (core.readcache computes a key once).
+    The request's read scope goes with them (one read of each table). Nothing else is started:
+    only what this screen is about to draw, for the filter it shows."""
+    engine = app_engine()
+    kw = {"as_of": as_of, "segment": segment, "region": region, "owner": owner}
+    jobs = [partial(kpis.retention_extras, horizon_days=horizon_days, **kw)]
+    if trends:
+        jobs += [partial(kpis.kpi_trend, horizon_days=horizon_days, **kw), partial(kpis.monthly_sales, months=12, **kw)]
+    for job in jobs:
+        _pool.submit(contextvars.copy_context().run, _in_session, engine, job)
 
 
 @cached()

@@ -29,6 +29,9 @@ st.caption("How many customers stay, buy again and recommend the shop. Aggregate
            "accounts).")
 
 ctx = read_filters(user, data.db_key())
+# The other figures of the first screen are computed alongside the KPI table (the trend and
+# monthly sales only when the Trends section, the default, is the one shown).
+data.start_first_screen(*ctx.args[1:], trends=st.session_state.get("ov_section", "Trends") in ("Trends", None))
 table = data.kpi_table(*ctx.args)
 kpi = table.set_index("key")
 render_period(ctx, kpi)
