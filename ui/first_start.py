@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -47,11 +48,15 @@ def read_ahead(url: str) -> None:
     """Start the columnar reads of the tables the first screens read (core.analytics.source.warm),
     in the background: a screen opened in the first seconds after the start finds them read or
     reading. Only reads, kept by data generation like any read (a write before a screen asks
-    makes it read afresh); nothing is computed ahead. HEARTH_READ_AHEAD=0 turns it off (to time
+    makes it read afresh); nothing is computed ahead. Plotly's template is loaded alongside
+    (ui.safe.warm_charts: library work, no data). HEARTH_READ_AHEAD=0 turns both off (to time
     a truly cold first screen)."""
     if os.environ.get("HEARTH_READ_AHEAD", "1").strip().lower() in ("0", "false", "no", "off"):
         return
     from core.analytics import source
+    from ui.safe import warm_charts
+
+    threading.Thread(target=warm_charts, name="hearth-warm-charts", daemon=True).start()
 
     try:
         source.warm(get_engine(url))
