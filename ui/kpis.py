@@ -8,7 +8,7 @@ import contextvars
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
@@ -41,17 +41,21 @@ def _in_session(engine: Any, job: Callable[..., Any]) -> None:  # noqa: ANN401 -
 
 def start_first_screen(as_of: date, horizon_days: int, segment: str | None, region: str | None,
                        owner: str | None, *, trends: bool) -> None:
-    """Start the figures the Overview's first screen shows besides the KPI table (onboarding,
-    reactivation and support; with ``trends`` the trend and monthly sales too) on two threads
-    of their own, so they are computed while the script computes the KPI table: DuckDB's
-    queries run beside the loyalty ledger's pandas. Each is core.kpis's own kept function with
-    the very arguments the screen's readers below pass, so the script's call finds the value
-    kept, or waits for the one computation under way (core.readcache computes a key once).
-    The request's read scope goes with them (one read of each table). Nothing else is started:
-    only what this screen is about to draw, for the filter it shows."""
+    """Start the figures the Overview's first screen shows besides the KPI table's current
+    period (the table's previous period; onboarding, reactivation and support; with ``trends``
+    the trend and monthly sales too) on two threads of their own, so they are computed while
+    the script computes the KPI table: DuckDB's queries run beside the loyalty ledger's pandas.
+    Each is core.kpis's own kept function with the very arguments the screen's readers below
+    pass, so the script's call finds the value kept, or waits for the one computation under way
+    (core.readcache computes a key once). The request's read scope goes with them (one read of
+    each table). Nothing else is started: only what this screen is about to draw, for the
+    filter it shows."""
     engine = app_engine()
     kw = {"as_of": as_of, "segment": segment, "region": region, "owner": owner}
-    jobs = [partial(kpis.retention_extras, horizon_days=horizon_days, **kw)]
+    # The KPI table's previous period first (core.kpis.compare_kpis computes D, then D - H).
+    previous = {**kw, "as_of": as_of - timedelta(days=horizon_days)}
+    jobs = [partial(kpis.compute_kpis, horizon_days=horizon_days, **previous),
+            partial(kpis.retention_extras, horizon_days=horizon_days, **kw)]
     if trends:
         jobs += [partial(kpis.kpi_trend, horizon_days=horizon_days, **kw), partial(kpis.monthly_sales, months=12, **kw)]
     for job in jobs:
