@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from functools import partial
 from typing import Any
@@ -40,7 +40,7 @@ def _in_session(engine: Any, job: Callable[..., Any]) -> None:  # noqa: ANN401 -
 
 
 def start_first_screen(as_of: date, horizon_days: int, segment: str | None, region: str | None,
-                       owner: str | None, *, trends: bool) -> None:
+                       owner: str | None, *, trends: bool) -> list[Future]:
     """Start the figures the Overview's first screen shows besides the KPI table's current
     period (the table's previous period; onboarding, reactivation and support; with ``trends``
     the trend and monthly sales too) on two threads of their own, so they are computed while
@@ -49,7 +49,8 @@ def start_first_screen(as_of: date, horizon_days: int, segment: str | None, regi
     pass, so the script's call finds the value kept, or waits for the one computation under way
     (core.readcache computes a key once). The request's read scope goes with them (one read of
     each table). Nothing else is started: only what this screen is about to draw, for the
-    filter it shows."""
+    filter it shows. Returns the computations' futures (each None, or None after a failure the
+    script's own call will meet)."""
     engine = app_engine()
     kw = {"as_of": as_of, "segment": segment, "region": region, "owner": owner}
     # The KPI table's previous period first (core.kpis.compare_kpis computes D, then D - H).
@@ -58,8 +59,7 @@ def start_first_screen(as_of: date, horizon_days: int, segment: str | None, regi
             partial(kpis.retention_extras, horizon_days=horizon_days, **kw)]
     if trends:
         jobs += [partial(kpis.kpi_trend, horizon_days=horizon_days, **kw), partial(kpis.monthly_sales, months=12, **kw)]
-    for job in jobs:
-        _pool.submit(contextvars.copy_context().run, _in_session, engine, job)
+    return [_pool.submit(contextvars.copy_context().run, _in_session, engine, job) for job in jobs]
 
 
 @cached()

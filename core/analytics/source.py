@@ -390,6 +390,8 @@ def warm(engine: Engine, names: Iterable[str] = WARM_TABLES) -> int:
     computed ahead and nothing is written."""
     started = 0
     with Session(engine) as session:
+        if _adbc_uri(session.connection()) is None:
+            return 0  # read through the session only (an in-memory database): nothing to start
         for name in dict.fromkeys(names):
             _table, todo = _plan(session, name)
             if todo is None or todo[3] is None:
