@@ -4,22 +4,62 @@ the horizon, the filter and the data generation: a write anywhere shows at the n
 
 from __future__ import annotations
 
-from datetime import date
+import contextvars
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from core import clv, kpis
 from core import formatting as fmt
+from core import kpis
 from core.config import get_settings
-from core.drilldown import clv_bin_edges, clv_histogram
 from core.readcache import cached
-from ui.db import get_session
+from db.engine import session_scope
+from ui.db import app_engine, get_session
+
+# The Overview's first screen: the figures besides the KPI table, computed on these threads
+# while the script computes the table (see start_first_screen).
+_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hearth-overview")
 
 
 def db_key() -> str:
     return get_settings().database_url
+
+
+def _in_session(engine: Any, job: Callable[..., Any]) -> None:  # noqa: ANN401 - an Engine
+    try:
+        with session_scope(engine) as session:
+            job(session=session)
+    except Exception:  # noqa: BLE001 - not kept; the script computes it again and shows the error
+        logging.getLogger("hearth").debug("a figure computed alongside failed", exc_info=True)
+
+
+def start_first_screen(as_of: date, horizon_days: int, segment: str | None, region: str | None,
+                       owner: str | None, *, trends: bool) -> list[Future]:
+    """Start the figures the Overview's first screen shows besides the KPI table's current
+    period (the table's previous period; onboarding, reactivation and support; with ``trends``
+    the trend and monthly sales too) on two threads of their own, so they are computed while
+    the script computes the KPI table: DuckDB's queries run beside the loyalty ledger's pandas.
+    Each is core.kpis's own kept function with the very arguments the screen's readers below
+    pass, so the script's call finds the value kept, or waits for the one computation under way
+    (core.readcache computes a key once). The request's read scope goes with them (one read of
+    each table). Nothing else is started: only what this screen is about to draw, for the
+    filter it shows. Returns the computations' futures (each None, or None after a failure the
+    script's own call will meet)."""
+    engine = app_engine()
+    kw = {"as_of": as_of, "segment": segment, "region": region, "owner": owner}
+    # The KPI table's previous period first (core.kpis.compare_kpis computes D, then D - H).
+    previous = {**kw, "as_of": as_of - timedelta(days=horizon_days)}
+    jobs = [partial(kpis.compute_kpis, horizon_days=horizon_days, **previous),
+            partial(kpis.retention_extras, horizon_days=horizon_days, **kw)]
+    if trends:
+        jobs += [partial(kpis.kpi_trend, horizon_days=horizon_days, **kw), partial(kpis.monthly_sales, months=12, **kw)]
+    return [_pool.submit(contextvars.copy_context().run, _in_session, engine, job) for job in jobs]
 
 
 @cached()
@@ -129,6 +169,10 @@ def campaigns(db: str) -> pd.DataFrame:
 def lifetime_value(db: str, as_of: date, segment: str | None, region: str | None,
                    owner: str | None) -> dict[str, Any]:
     """Aggregates of the CLV fit only: per-customer rows never leave this function."""
+    # Imported here: the models (scipy) cost a first Overview that does not show this section.
+    from core import clv
+    from core.drilldown import clv_bin_edges, clv_histogram
+
     with st.spinner('Fitting the lifetime-value models…'), get_session() as session:
         try:
             res = clv.customer_lifetime_value(session=session, as_of=as_of, segment=segment, region=region,

@@ -107,6 +107,16 @@ def safe_figure(fig: go.Figure) -> go.Figure:
     return out
 
 
+def warm_charts() -> None:
+    """Build one empty figure on Plotly's default template (app start, in the background): the
+    first figure of a process loads and checks the template, a few hundred milliseconds the
+    first chart of the first screen would otherwise wait for. No data: library work only."""
+    import plotly.express  # noqa: F401 - the screens' charts import it; imported here once
+    import plotly.io as pio
+
+    go.Figure(layout_template=pio.templates[pio.templates.default])
+
+
 def plotly_chart(fig: go.Figure, **kwargs: Any) -> Any:
     """st.plotly_chart of :func:`safe_figure`: the only way a screen draws a figure."""
     return st.plotly_chart(safe_figure(fig), **kwargs)

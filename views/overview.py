@@ -10,21 +10,16 @@ views/overview_sections/ (the order is the layout: Streamlit reruns it top to bo
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import streamlit as st
 
 from ui import kpis as data
 from ui.auth import require_screen
-from views.overview_sections.cohorts import render_cohorts
 from views.overview_sections.context import read_filters
 from views.overview_sections.extras import render_extras
-from views.overview_sections.health import render_health
 from views.overview_sections.kpis import render_period, render_tiles
-from views.overview_sections.lifetime_value import render_lifetime_value
-from views.overview_sections.nps_loyalty import render_nps_loyalty
 from views.overview_sections.open_count import render_open_count
-from views.overview_sections.outreach import render_outreach
-from views.overview_sections.revenue_mix import render_revenue_mix
-from views.overview_sections.trends import render_trends
 
 user = require_screen("overview")
 
@@ -34,6 +29,9 @@ st.caption("How many customers stay, buy again and recommend the shop. Aggregate
            "accounts).")
 
 ctx = read_filters(user, data.db_key())
+# The other figures of the first screen are computed alongside the KPI table (the trend and
+# monthly sales only when the Trends section, the default, is the one shown).
+data.start_first_screen(*ctx.args[1:], trends=st.session_state.get("ov_section", "Trends") in ("Trends", None))
 table = data.kpi_table(*ctx.args)
 kpi = table.set_index("key")
 render_period(ctx, kpi)
@@ -42,15 +40,22 @@ extras = data.extras(*ctx.args)
 render_open_count(ctx, kpi, extras)
 render_extras(ctx, extras)
 
-# One section at a time: each is computed only when it is shown (and then cached).
+# One section at a time: each is computed only when it is shown (and then cached), and its
+# module is imported only then (the lifetime-value models, scipy, the accounts readers: a
+# first view of the default section does not pay for the others).
 SECTIONS = {
-    "Trends": lambda: render_trends(ctx),
-    "Cohorts": lambda: render_cohorts(ctx),
-    "Revenue mix": lambda: render_revenue_mix(ctx),
-    "Health bands": lambda: render_health(ctx),
-    "NPS and loyalty": lambda: render_nps_loyalty(ctx, kpi),
-    "Outreach results": lambda: render_outreach(ctx),
-    "Lifetime value": lambda: render_lifetime_value(ctx),
+    "Trends": ("trends", "render_trends"),
+    "Cohorts": ("cohorts", "render_cohorts"),
+    "Revenue mix": ("revenue_mix", "render_revenue_mix"),
+    "Health bands": ("health", "render_health"),
+    "NPS and loyalty": ("nps_loyalty", "render_nps_loyalty"),
+    "Outreach results": ("outreach", "render_outreach"),
+    "Lifetime value": ("lifetime_value", "render_lifetime_value"),
 }
 section = st.segmented_control("Show", list(SECTIONS), default="Trends", key="ov_section") or "Trends"
-SECTIONS[section]()
+module, render = SECTIONS[section]
+draw = getattr(import_module(f"views.overview_sections.{module}"), render)
+if section == "NPS and loyalty":
+    draw(ctx, kpi)
+else:
+    draw(ctx)

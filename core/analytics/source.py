@@ -286,14 +286,22 @@ def _result(name: str, todo: tuple) -> pa.Table:
     _driver, _uri, key, gen = todo
     with _lock:
         pending = _pending.get(key)
-    if pending is None or pending[0] != gen:
+        if pending is not None and pending[0] != gen:
+            del _pending[key]  # a read of an older generation: never wanted again
+            pending = None
+    if pending is None:
         return _fetch(name, todo)
     try:
-        return pending[1].result()
+        table = pending[1].result()
     finally:
         with _lock:
             if _pending.get(key) is pending:
                 del _pending[key]
+                if gen is not None and pending[1].exception() is None:
+                    # Kept before the started read is forgotten, so another thread asking in
+                    # between finds one or the other and never reads the table a second time.
+                    _process_reads[key] = (gen, pending[1].result())
+    return table
 
 
 def prefetch(session: Session, names: Iterable[str]) -> None:
@@ -345,9 +353,59 @@ def engine_for(session: Session, tables: Iterable[str]) -> duckdb.DuckDBPyConnec
 
 
 def forget_reads() -> None:
-    """Drop the reads kept between requests (tests, the benchmark's cold runs)."""
+    """Drop the reads kept between requests and those started ahead (tests, the benchmark's
+    cold runs)."""
     with _lock:
         _process_reads.clear()
+        _pending.clear()
+
+
+# What the app reads ahead when it starts (:func:`warm`): the tables the first screens read,
+# largest first. Reads only, as the database holds them: nothing is computed ahead.
+WARM_TABLES: tuple[str, ...] = ("orders", "loyalty_entry", "customer", "feedback", "refund", "support_ticket")
+
+
+def _keep_ahead(name: str, todo: tuple, future: Future) -> None:
+    """When a read started by :func:`warm` is done, keep it as any read is kept between
+    requests (by its table's generation), so a session that asks later finds it at once."""
+    _driver, _uri, key, gen = todo
+    if future.cancelled() or future.exception() is not None:
+        return
+    with _lock:
+        if _pending.get(key, (None, None))[1] is future:
+            del _pending[key]
+        current = _process_reads.get(key)
+        if current is None or current[0] != gen:
+            _process_reads[key] = (gen, future.result())
+
+
+def warm(engine: Engine, names: Iterable[str] = WARM_TABLES) -> int:
+    """Start the columnar reads of ``names`` in the background now (app start), on the reader
+    threads of :func:`prefetch`, and keep each, when done, by its table's data generation.
+    Returns how many reads were started (none for a database whose reads are not kept by
+    generation, or when they are kept or started already).
+
+    Only reads: each is what the first figure over the table would read, keyed as any read kept
+    between requests, so a write before a screen asks makes that screen read afresh. Nothing is
+    computed ahead and nothing is written."""
+    started = 0
+    with Session(engine) as session:
+        if _adbc_uri(session.connection()) is None:
+            return 0  # read through the session only (an in-memory database): nothing to start
+        for name in dict.fromkeys(names):
+            _table, todo = _plan(session, name)
+            if todo is None or todo[3] is None:
+                continue
+            key, gen = todo[2], todo[3]
+            with _lock:
+                pending = _pending.get(key)
+                if pending is not None and pending[0] == gen:
+                    continue
+                future = _pool.submit(_fetch, name, todo)
+                _pending[key] = (gen, future)
+            future.add_done_callback(lambda f, name=name, todo=todo: _keep_ahead(name, todo, f))
+            started += 1
+    return started
 
 
 def start_readers(url: str) -> None:

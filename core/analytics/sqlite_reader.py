@@ -28,8 +28,13 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow is imported where a table is made, not here: `python -m core kpis` starts the helpers
+# before its own imports (core.__main__), and the helpers then start while the command imports.
 
 # Where the helper leaves each result for the parent to map: memory (tmpfs) when there is one.
 _SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
@@ -78,6 +83,8 @@ class Reader:
         if head[0] != 0:
             raise ReadError(payload.decode(errors="replace"))
         path = payload.decode()
+        import pyarrow as pa
+
         try:  # mapped, not copied: the rows stay in the (memory) file's pages
             return pa.ipc.open_file(pa.memory_map(path)).read_all()
         finally:
@@ -106,11 +113,20 @@ def start() -> None:
         reader.start()
 
 
+def is_sqlite_file(url: str) -> bool:
+    """Whether the database URL names a SQLite file (the helpers' only use), told from its text
+    alone: no SQLAlchemy import, for a command that starts the helpers before its imports."""
+    scheme, _, rest = url.partition("://")
+    path = rest.partition("?")[0].lstrip("/")
+    return scheme.split("+")[0] == "sqlite" and bool(path) and path != ":memory:"
+
+
 def _read_here(uri: str, sql: str) -> pa.Table:
     """In the helper: the rows through the driver's own API (its DB-API layer would import
     pandas, doubling the helper's start-up)."""
     import adbc_driver_manager
     import adbc_driver_sqlite
+    import pyarrow as pa
 
     db = adbc_driver_sqlite.connect(uri)
     try:
@@ -132,6 +148,7 @@ def _read_here(uri: str, sql: str) -> pa.Table:
 def _serve() -> None:
     import adbc_driver_manager  # noqa: F401 - loaded before the first request, not during it
     import adbc_driver_sqlite  # noqa: F401
+    import pyarrow as pa
 
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:

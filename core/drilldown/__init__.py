@@ -16,54 +16,96 @@ One module per capability, all names importable from here (``from core.drilldown
 - :mod:`core.drilldown.programme`: the members behind the loyalty programme's tiles and liability line;
 - :mod:`core.drilldown.extras`: the customers behind onboarding, reactivation, subscription and ticket tiles;
 - :mod:`core.drilldown.sales`: the orders and refunds behind the money tiles and offer-code revenue;
-- :mod:`core.drilldown.people`: names for a record list, or its breakdown by segment and region.
+- :mod:`core.drilldown.people`: names for a record list, or its breakdown by segment and region;
+- :mod:`core.drilldown.labels`: words a screen shows before any drill-down is opened.
+
+Each name is imported from its module on first use (see ``__getattr__`` below).
 """
 
 from __future__ import annotations
 
-from core.drilldown.answers import (
-    NPS_ANSWER_COLUMNS,
-    NPS_GROUPS,
-    NPS_SPLITS,
-    NPS_TILE_DRILL,
-    month_answer_breakdown,
-    month_answers,
-    nps_answers,
-    nps_breakdown,
-    period_answer_breakdown,
-    period_answers,
-    period_window,
-    theme_answers,
-    theme_breakdown,
-    window_answer_breakdown,
-    window_answers,
-)
-from core.drilldown.extras import EXTRA_DRILLS, extra_records
-from core.drilldown.lifetime_value import (
-    ClvBins,
-    clv_bin_customers,
-    clv_bin_edges,
-    clv_customers,
-    clv_histogram,
-)
-from core.drilldown.loyalty import LOYALTY_DRILLS, TOP_BALANCES, loyalty_breakdown, loyalty_flow_members
-from core.drilldown.orders import (
-    CAMPAIGN_GROUPS,
-    KPI_CUSTOMER_COLUMNS,
-    KPI_DRILLS,
-    MIX_KINDS,
-    band_customers,
-    campaign_customers,
-    cohort_customers,
-    kpi_breakdown,
-    kpi_customers,
-    mix_orders,
-    month_breakdown,
-    month_customers,
-)
-from core.drilldown.people import breakdown, with_people
-from core.drilldown.programme import PROGRAMME_DRILLS, month_end_members, programme_members, programme_records
-from core.drilldown.sales import SALES_DRILLS, offer_code_orders, sales_breakdown, sales_records
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names, for readers and type checkers; at run time each is imported on first use
+    from core.drilldown.answers import (
+        NPS_ANSWER_COLUMNS,
+        NPS_GROUPS,
+        NPS_SPLITS,
+        month_answer_breakdown,
+        month_answers,
+        nps_answers,
+        nps_breakdown,
+        period_answer_breakdown,
+        period_answers,
+        period_window,
+        theme_answers,
+        theme_breakdown,
+        window_answer_breakdown,
+        window_answers,
+    )
+    from core.drilldown.extras import EXTRA_DRILLS, extra_records
+    from core.drilldown.labels import NPS_TILE_DRILL
+    from core.drilldown.lifetime_value import (
+        ClvBins,
+        clv_bin_customers,
+        clv_bin_edges,
+        clv_customers,
+        clv_histogram,
+    )
+    from core.drilldown.loyalty import LOYALTY_DRILLS, TOP_BALANCES, loyalty_breakdown, loyalty_flow_members
+    from core.drilldown.orders import (
+        CAMPAIGN_GROUPS,
+        KPI_CUSTOMER_COLUMNS,
+        KPI_DRILLS,
+        MIX_KINDS,
+        band_customers,
+        campaign_customers,
+        cohort_customers,
+        kpi_breakdown,
+        kpi_customers,
+        mix_orders,
+        month_breakdown,
+        month_customers,
+    )
+    from core.drilldown.people import breakdown, with_people
+    from core.drilldown.programme import PROGRAMME_DRILLS, month_end_members, programme_members, programme_records
+    from core.drilldown.sales import SALES_DRILLS, offer_code_orders, sales_breakdown, sales_records
+
+# name -> the submodule that defines it. A name is imported on first use (PEP 562), so the
+# Overview's first screen, which needs the count labels of .orders, .extras, .sales and
+# .programme, does not import .answers (core.feedback: the flag model, scikit-learn) or
+# .lifetime_value until a drill-down needs them.
+_MODULES: dict[str, tuple[str, ...]] = {
+    "answers": ("NPS_ANSWER_COLUMNS", "NPS_GROUPS", "NPS_SPLITS", "month_answer_breakdown",
+                "month_answers", "nps_answers", "nps_breakdown", "period_answer_breakdown", "period_answers",
+                "period_window", "theme_answers", "theme_breakdown", "window_answer_breakdown", "window_answers"),
+    "extras": ("EXTRA_DRILLS", "extra_records"),
+    "labels": ("NPS_TILE_DRILL",),
+    "lifetime_value": ("ClvBins", "clv_bin_customers", "clv_bin_edges", "clv_customers", "clv_histogram"),
+    "loyalty": ("LOYALTY_DRILLS", "TOP_BALANCES", "loyalty_breakdown", "loyalty_flow_members"),
+    "orders": ("CAMPAIGN_GROUPS", "KPI_CUSTOMER_COLUMNS", "KPI_DRILLS", "MIX_KINDS", "band_customers",
+               "campaign_customers", "cohort_customers", "kpi_breakdown", "kpi_customers", "mix_orders",
+               "month_breakdown", "month_customers"),
+    "people": ("breakdown", "with_people"),
+    "programme": ("PROGRAMME_DRILLS", "month_end_members", "programme_members", "programme_records"),
+    "sales": ("SALES_DRILLS", "offer_code_orders", "sales_breakdown", "sales_records"),
+}
+_WHERE = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the submodule defines
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core.drilldown' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"core.drilldown.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
+
 
 __all__ = [
     "CAMPAIGN_GROUPS", "EXTRA_DRILLS", "extra_records",

@@ -62,13 +62,15 @@ def filtered_customer_facts(*, session: Session, as_of: date, horizon_days: int,
     return facts[facts.index.isin(_customer_ids(session, conds))] if conds else facts
 
 
+@cached(tables=("customer", "orders", "refund"))
 def _order_aggregates(
     *, session: Session, as_of: date, horizon_days: int, flt: Filter
 ) -> dict[str, int]:
     """Counts of customers at D (core.analytics.orders.order_aggregates): buyers (>= 1 order up
     to D), repeaters (>= 2), active (order in (D-H, D]), prev_active (order in (D-2H, D-H]),
     retained (both), customers (signed up or ordered on or before D), orders, gross_sales_cents
-    and refunds_cents in (D-H, D] (whole cents).
+    and refunds_cents in (D-H, D] (whole cents). Kept (core.readcache): compute_kpis and
+    retention_extras at the same D share one computation.
     """
     start, end = window_bounds(as_of, horizon_days)
     with _engine(session, "customer", "orders", "refund") as db:

@@ -44,11 +44,12 @@ def render_tiles(ctx: Context, table: pd.DataFrame, kpi: pd.DataFrame) -> None:
                    f"{format_value('nps', kpi.loc['nps_ci_low', 'current'])} to "
                    f"{format_value('nps', kpi.loc['nps_ci_high', 'current'])}, from "
                    f"{format_value('count', kpi.loc['nps_responses', 'current'])} answers.")
+    rows = table[["key", "kpi", "current", "previous", "change", "change_pct", "definition"]].assign(
+        as_of=ctx.as_of.isoformat(), period_days=ctx.horizon, filter=ctx.scope or "all customers")
     st.download_button(
         "Download the KPI table (CSV)",
-        data=kpi_table_csv(table[["key", "kpi", "current", "previous", "change", "change_pct", "definition"]]
-                           .assign(as_of=ctx.as_of.isoformat(), period_days=ctx.horizon,
-                                   filter=ctx.scope or "all customers")),
+        # Written when the button is pressed (Streamlit runs the callable then), not on every run.
+        data=lambda: kpi_table_csv(rows),
         file_name=f"hearth-kpis-{ctx.as_of.isoformat()}-{ctx.horizon}d.csv",
         mime="text/csv",
         key="ov_download",
