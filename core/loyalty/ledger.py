@@ -14,8 +14,9 @@ from sqlmodel import Session, select
 
 from core import money
 from core.analytics import ledger as analytics_ledger
-from core.loyalty.lots import _member_sums, compute_lots, customer_balances
-from core.loyalty.rules import LoyaltyError, cutoff_for, normalise_entries, parse_tiers, points_value_cents
+from core.loyalty.history import LedgerHistory, build_history, lots_as_of, member_sums
+from core.loyalty.lots import _balances, _earned_window_start, _i8
+from core.loyalty.rules import _DAY, LoyaltyError, cutoff_for, normalise_entries, parse_tiers, points_value_cents
 from core.readcache import cached
 from db.models import LoyaltyEntry
 
@@ -101,13 +102,33 @@ def _norm_before(norm: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
+@cached(tables=("loyalty_entry",), shared=True)
+def _history(*, session: Session) -> LedgerHistory:
+    return build_history(normalised_ledger(session=session))
+
+
+def ledger_history(*, session: Session) -> LedgerHistory:
+    """The whole ledger's lots and sums (core.loyalty.history), computed once per data generation
+    of the ledger and the settings, from :func:`normalised_ledger`; every as-of date's state is
+    read from it. Shared: do not change it."""
+    return _history(session=session)
+
+
+def _ns(at: pd.Timestamp) -> int:
+    return int(_i8(np.array([pd.Timestamp(at)]))[0])
+
+
 def ledger_state(*, session: Session, as_of: date) -> LedgerState:
-    """The whole computation for one as-of date, from the stored entries (about a second at
-    the reference size once the ledger is read, see :func:`normalised_ledger`); readers use
+    """The whole computation for one as-of date, from the stored entries: the entries before
+    its cutoff, their lots (as compute_lots gives them) and :func:`customer_balances`, read from
+    :func:`ledger_history` (computed once per data generation) by filters and sums; readers use
     :func:`ledger_summary`, which remembers its results."""
-    norm = _norm_before(normalised_ledger(session=session), cutoff_for(as_of))
-    lots = compute_lots(norm, cutoff=cutoff_for(as_of))
-    balances = customer_balances(norm, as_of=as_of, norm=norm, lots=lots)
+    h = ledger_history(session=session)
+    cut = cutoff_for(as_of)
+    norm = _norm_before(h.norm, cut)
+    lots = lots_as_of(h, norm, _ns(cut))
+    sums = member_sums(h, _ns(cut), earned_from=_ns(_earned_window_start(as_of) + _DAY))
+    balances = _balances(norm, lots, sums, as_of, parse_tiers())
     return LedgerState(as_of=as_of, norm=norm, lots=lots, balances=balances)
 
 
@@ -115,11 +136,10 @@ def ledger_state(*, session: Session, as_of: date) -> LedgerState:
 def ledger_totals(*, session: Session, as_of: date) -> pd.DataFrame:
     """Per member as of the end of ``as_of``: customer_id, earned, redeemed, adjusted, reversed,
     expired, balance (points), the columns of :func:`customer_balances` the KPIs read, without
-    tiers, expiry dates or monthly flows (about half the work of :func:`ledger_summary`; kept per
-    data generation of the ledger)."""
-    cut = cutoff_for(as_of)
-    norm = _norm_before(normalised_ledger(session=session), cut)
-    out = _member_sums(norm, compute_lots(norm, cutoff=cut), as_of)
+    tiers, expiry dates or monthly flows: a filter and grouped sums over :func:`ledger_history`
+    (tens of milliseconds per date once the history is computed; kept per data generation of
+    the ledger)."""
+    out = member_sums(ledger_history(session=session), _ns(cutoff_for(as_of)))
     cols = ["customer_id", "earned", "redeemed", "adjusted", "reversed", "expired", "balance"]
     return out.reset_index()[cols]
 

@@ -214,7 +214,14 @@ def customer_balances(
     if lots is None:
         lots = compute_lots(norm, cutoff=cut)
     seen = norm[norm["occurred_at"] < cut]
-    out = _member_sums(seen, lots, as_of)
+    return _balances(seen, lots, _member_sums(seen, lots, as_of), as_of, tiers)
+
+
+def _balances(seen: pd.DataFrame, lots: pd.DataFrame, out: pd.DataFrame, as_of: date,
+              tiers: list[Tier]) -> pd.DataFrame:
+    """:func:`customer_balances` from the normalised entries before the cutoff (``seen``), their
+    lots and their :func:`_member_sums` (``out``)."""
+    cut = cutoff_for(as_of)
     live = lots[lots["remaining"] > 0]
     soon = live[live["expires_at"] < cut + pd.Timedelta(days=EXPIRING_WINDOW_DAYS)]
     out["expiring_points"] = soon.groupby("customer_id")["remaining"].sum().reindex(out.index).fillna(0)
