@@ -43,22 +43,24 @@ _I8_MAX = np.iinfo("int64").max
 class LedgerHistory:
     """The whole normalised ledger and its lots followed to the end of time, as arrays.
 
-    ``ids``: the members' customer ids, sorted (member code = position here). Entries that
-    count (every kind but Hearth's own computed expiries), sorted by time (stable): ``e_t``
-    (ns), ``e_c`` (member code), ``e_sums`` (one int64 row per :data:`SUMS` column),
-    ``e_earn`` (an earn's credit, for the tier window). Lots: ``lots`` (compute_lots of the
-    whole ledger, FIFO order), ``lot_code`` (member code), ``lot_s`` (the member's credits up
-    to and with the lot), ``bad_from`` (per member code: the earning instant of the first lot
-    that expires before the lot before it, int64 max if none). Expired lots sorted by expiry:
-    ``x_t`` (ns), ``x_c`` (member code), ``x_v`` (points expired)."""
+    ``ids``: the members' customer ids, sorted (member code = position here); ``rank``: the
+    member code of each of normalise_entries' ``_c`` codes. Entries that count (every kind but
+    Hearth's own computed expiries), sorted by time (stable): ``e_t`` (ns), ``e_c`` (member
+    code), ``e_sums`` (one float64 row of whole points per :data:`SUMS` column; ``exact`` when
+    no partial sum can reach 2**53, as bincount's float64 sums need). Lots: ``lots``
+    (compute_lots of the whole ledger, FIFO order), ``lot_code`` (member code), ``lot_s`` (the
+    member's credits up to and with the lot), ``bad_from`` (per member code: the earning instant
+    of the first lot that expires before the lot before it, int64 max if none). Lots that
+    expire with points, sorted by expiry: ``x_t`` (ns), ``x_c`` (member code), ``x_v`` (points
+    expired, float64)."""
 
     norm: pd.DataFrame
     ids: np.ndarray
-    row_code: np.ndarray
+    rank: np.ndarray
     e_t: np.ndarray
     e_c: np.ndarray
     e_sums: np.ndarray
-    e_earn: np.ndarray
+    exact: bool
     lots: pd.DataFrame
     lot_code: np.ndarray
     lot_s: np.ndarray
@@ -68,33 +70,54 @@ class LedgerHistory:
     x_v: np.ndarray
 
 
-def build_history(norm: pd.DataFrame) -> LedgerHistory:
-    """The :class:`LedgerHistory` of a frame from normalise_entries (the whole ledger)."""
-    cust = norm["customer_id"].to_numpy().astype("int64")
-    ids, row_code = np.unique(cust, return_inverse=True)
-    row_code = row_code.astype("int64")
-    kind = norm["kind"].to_numpy()
-    written = norm["written_expiry"].to_numpy()
-    active = (kind != "expire") | written
-    occ = _i8(norm["occurred_at"])
-    credit = norm["credit"].to_numpy()
-    debit = norm["debit"].to_numpy()
-    pts = norm["points"].to_numpy()
-    is_earn = kind == "earn"
-    cols = np.vstack([
-        np.where(is_earn, credit, 0),
-        np.where(kind == "redeem", debit, 0),
-        np.where(kind == "adjust", pts, 0),
-        np.where(kind == "reverse", -pts, 0),
-        np.where(written, debit, 0),
+def _member_ranks(norm: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted customer ids, the position in them of each ``_c`` code of normalise_entries):
+    a sort of the members, not of the rows."""
+    first_c = norm["_c"].to_numpy()
+    n = int(first_c.max()) + 1 if len(first_c) else 0
+    by_code = np.zeros(n, dtype="int64")
+    by_code[first_c] = norm["customer_id"].to_numpy()
+    order = np.argsort(by_code, kind="stable")
+    rank = np.empty(n, dtype="int64")
+    rank[order] = np.arange(n, dtype="int64")
+    return by_code[order], rank
+
+
+def _entry_sums(norm: pd.DataFrame, idx: np.ndarray) -> np.ndarray:
+    """The :data:`SUMS` columns of the rows ``idx`` of ``norm`` (float64, whole points)."""
+    kind = norm["kind"].iloc[idx]
+    credit = norm["credit"].to_numpy()[idx]
+    debit = norm["debit"].to_numpy()[idx]
+    pts = norm["points"].to_numpy()[idx]
+
+    def _is(word: str) -> np.ndarray:
+        return (kind == word).to_numpy(dtype=bool)
+
+    return np.vstack([
+        np.where(_is("earn"), credit, 0),
+        np.where(_is("redeem"), debit, 0),
+        np.where(_is("adjust"), pts, 0),
+        np.where(_is("reverse"), -pts, 0),
+        np.where(norm["written_expiry"].to_numpy()[idx], debit, 0),
         credit,
         debit,
-    ]).astype("int64")
+    ]).astype("float64")
+
+
+def build_history(norm: pd.DataFrame) -> LedgerHistory:
+    """The :class:`LedgerHistory` of a frame from normalise_entries (the whole ledger)."""
+    ids, rank = _member_ranks(norm)
+    row_code = rank[norm["_c"].to_numpy()]
+    active = (norm["kind"] != "expire").to_numpy(dtype=bool) | norm["written_expiry"].to_numpy()
+    occ = _i8(norm["occurred_at"])
     idx = np.flatnonzero(active)
     idx = idx[np.argsort(occ[idx], kind="stable")]
+    sums = _entry_sums(norm, idx)
+    # Every partial sum is at most the sum of magnitudes (expired points are at most credits).
+    exact = bool(np.abs(sums).sum(axis=1).max(initial=0.0) < 2.0**53)
 
     lots = compute_lots(norm)
-    lot_code = np.searchsorted(ids, lots["customer_id"].to_numpy().astype("int64"))
+    lot_code = rank[lots["_c"].to_numpy()]
     la = lots["points"].to_numpy()
     le = _i8(lots["expires_at"])
     lo = _i8(lots["occurred_at"])
@@ -111,19 +134,19 @@ def build_history(norm: pd.DataFrame) -> LedgerHistory:
     ex = lots["expired"].to_numpy()
     xi = np.flatnonzero(ex > 0)
     xi = xi[np.argsort(le[xi], kind="stable")]
-    return LedgerHistory(norm=norm, ids=ids, row_code=row_code, e_t=occ[idx], e_c=row_code[idx],
-                         e_sums=cols[:, idx], e_earn=cols[0, idx], lots=lots, lot_code=lot_code,
-                         lot_s=lot_s, bad_from=bad_from, x_t=le[xi], x_c=lot_code[xi], x_v=ex[xi])
+    return LedgerHistory(norm=norm, ids=ids, rank=rank, e_t=occ[idx], e_c=row_code[idx], e_sums=sums,
+                         exact=exact, lots=lots, lot_code=lot_code, lot_s=lot_s, bad_from=bad_from,
+                         x_t=le[xi], x_c=lot_code[xi], x_v=ex[xi].astype("float64"))
 
 
-def _sum_by(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Sum of int64 ``values`` per code 0..n-1, exactly (bincount sums in float64, exact for
-    integers below 2**53 in magnitude; checked, else summed with np.add.at)."""
-    if len(codes) and np.abs(values).sum(dtype="float64") >= 2.0**53:
+def _sum_by(codes: np.ndarray, values: np.ndarray, n: int, exact: bool) -> np.ndarray:
+    """Sum of whole-number ``values`` per code 0..n-1, as int64: bincount's float64 sums when
+    ``exact``, else int64 sums (np.add.at, slower)."""
+    if not exact:
         out = np.zeros(n, dtype="int64")
-        np.add.at(out, codes, values)
+        np.add.at(out, codes, values.astype("int64"))
         return out
-    return np.bincount(codes, weights=values, minlength=n).round().astype("int64")
+    return np.bincount(codes, weights=values, minlength=n).astype("int64")
 
 
 def member_sums(h: LedgerHistory, cut: int, earned_from: int | None = None) -> pd.DataFrame:
@@ -135,52 +158,61 @@ def member_sums(h: LedgerHistory, cut: int, earned_from: int | None = None) -> p
     k = int(np.searchsorted(h.e_t, cut, side="left"))
     c = h.e_c[:k]
     present = np.bincount(c, minlength=n) > 0
-    sums = {name: _sum_by(c, h.e_sums[i, :k], n) for i, name in enumerate(SUMS)}
+    sums = {name: _sum_by(c, h.e_sums[i, :k], n, h.exact) for i, name in enumerate(SUMS)}
     if earned_from is None:
         sums["earned_12m"] = np.zeros(n, dtype="int64")
     else:
-        j = int(np.searchsorted(h.e_t, earned_from, side="left"))
-        sums["earned_12m"] = _sum_by(h.e_c[j:k], h.e_earn[j:k], n) if j < k else np.zeros(n, dtype="int64")
+        j = min(int(np.searchsorted(h.e_t, earned_from, side="left")), k)
+        sums["earned_12m"] = _sum_by(h.e_c[j:k], h.e_sums[0, j:k], n, h.exact)
     x = int(np.searchsorted(h.x_t, cut, side="left"))
-    expired = _sum_by(h.x_c[:x], h.x_v[:x], n)
+    expired = _sum_by(h.x_c[:x], h.x_v[:x], n, h.exact)
     out = pd.DataFrame({name: sums[name][present] for name in
                         ("earned", "redeemed", "adjusted", "reversed", "credit", "debit", "earned_12m")},
                        index=pd.Index(h.ids[present], name="customer_id"))
+    out["expired"] = expired[present] + sums["written_expired"][present]
     out["balance"] = out["credit"] - out["debit"] - expired[present]
-    out.insert(7, "expired", expired[present] + sums["written_expired"][present])
     return out
 
 
-def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, cut: int) -> pd.DataFrame:
+def norm_before(h: LedgerHistory, cut: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """The history's normalised entries before ``cut`` (ns), as normalise_entries gives them for
+    those entries alone (``_pos`` and ``_c`` counted within them), and each member code's ``_c``
+    there (0 for members without an entry before ``cut``)."""
+    norm = h.norm
+    keep = np.flatnonzero(_i8(norm["occurred_at"]) < cut)
+    out = norm.take(keep)
+    codes, uniques = pd.factorize(h.rank[norm["_c"].to_numpy()[keep]])
+    out["_pos"] = np.arange(len(out), dtype="int64")
+    out["_c"] = codes.astype("int64")
+    c_d = np.zeros(len(h.ids), dtype="int64")
+    c_d[uniques] = np.arange(len(uniques), dtype="int64")
+    return out, c_d
+
+
+def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, c_d: np.ndarray, cut: int) -> pd.DataFrame:
     """What compute_lots(norm_d, cutoff=cut) gives (same rows, order and values), from the whole
-    history: ``norm_d`` is the history's ledger before ``cut`` (ns) as _norm_before gives it."""
+    history; ``norm_d`` and ``c_d`` as :func:`norm_before` gives them for ``cut`` (ns)."""
     n = len(h.ids)
     lots = h.lots
-    lo = _i8(lots["occurred_at"])
-    le = _i8(lots["expires_at"])
-    la = lots["points"].to_numpy()
-    keep = np.flatnonzero(lo < cut)
+    keep = np.flatnonzero(_i8(lots["occurred_at"]) < cut)
     code = h.lot_code[keep]
-    le_k, la_k = le[keep], la[keep]
-    gone = le_k < cut
+    la = lots["points"].to_numpy()[keep]
+    gone = _i8(lots["expires_at"])[keep] < cut
     expired = np.where(gone, lots["expired"].to_numpy()[keep], 0)
     # The member's pointer at the cutoff: points expired plus points debited before it.
     k = int(np.searchsorted(h.e_t, cut, side="left"))
-    debited = _sum_by(h.e_c[:k], h.e_sums[SUMS.index("debit"), :k], n)
-    pointer = _sum_by(code, expired, n) + debited
-    remaining = np.where(gone, 0, np.clip(h.lot_s[keep] - pointer[code], 0, la_k))
+    debited = _sum_by(h.e_c[:k], h.e_sums[SUMS.index("debit"), :k], n, h.exact)
+    pointer = _sum_by(code, expired.astype("float64"), n, h.exact) + debited
+    remaining = np.where(gone, 0, np.clip(h.lot_s[keep] - pointer[code], 0, la))
     slow = h.bad_from < cut
     if slow.any():
         # Members whose lots before the cutoff expire out of earning order: replayed for it.
-        ids = h.ids[slow]
-        part = norm_d[np.isin(norm_d["customer_id"].to_numpy(), ids)]
+        part = norm_d[np.isin(norm_d["customer_id"].to_numpy(), h.ids[slow])]
         replay = compute_lots(part, cutoff=pd.Timestamp(cut))
         at = pd.Index(lots["entry"].to_numpy()[keep]).get_indexer(replay["entry"].to_numpy())
         expired[at] = replay["expired"].to_numpy()
         remaining[at] = replay["remaining"].to_numpy()
     # compute_lots orders members by their first entry before the cutoff (norm_d's codes).
-    c_d = np.zeros(n, dtype="int64")
-    c_d[np.searchsorted(h.ids, norm_d["customer_id"].to_numpy().astype("int64"))] = norm_d["_c"].to_numpy()
     lc = c_d[code]
     order = np.argsort(lc, kind="stable")
     sel = keep[order]
@@ -191,10 +223,10 @@ def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, cut: int) -> pd.DataFrame
         "entry": lots["entry"].to_numpy()[sel],
         "occurred_at": lots["occurred_at"].to_numpy()[sel],
         "expires_at": lots["expires_at"].to_numpy()[sel],
-        "points": la[sel],
+        "points": la[order],
         "expired": expired,
         "remaining": remaining,
-        "consumed": la[sel] - expired - remaining,
+        "consumed": la[order] - expired - remaining,
         "_c": lc[order],
     })
 
@@ -204,6 +236,5 @@ def expiry_events_as_of(h: LedgerHistory, cut: int) -> pd.DataFrame:
     history: expired points per customer and expiry instant (customer_id, at, points)."""
     x = int(np.searchsorted(h.x_t, cut, side="left"))
     ev = pd.DataFrame({"customer_id": h.ids[h.x_c[:x]], "at": h.x_t[:x].view("datetime64[ns]"),
-                       "points": h.x_v[:x]})
-    ev = ev.groupby(["customer_id", "at"], sort=True)["points"].sum().reset_index()
-    return ev
+                       "points": h.x_v[:x].astype("int64")})
+    return ev.groupby(["customer_id", "at"], sort=True)["points"].sum().reset_index()

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from core import money
 from core.analytics import ledger as analytics_ledger
-from core.loyalty.history import LedgerHistory, build_history, lots_as_of, member_sums
+from core.loyalty.history import LedgerHistory, build_history, lots_as_of, member_sums, norm_before
 from core.loyalty.lots import _balances, _earned_window_start, _i8
 from core.loyalty.rules import _DAY, LoyaltyError, cutoff_for, normalise_entries, parse_tiers, points_value_cents
 from core.readcache import cached
@@ -96,7 +96,7 @@ def normalised_ledger(*, session: Session) -> pd.DataFrame:
 def _norm_before(norm: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
     """The normalised entries before ``cut``, as :func:`normalise_entries` gives them for the
     entries before ``cut`` alone (entry order and customer codes counted within them)."""
-    out = norm[norm["occurred_at"] < cut].copy()
+    out = norm[norm["occurred_at"] < cut]
     out["_pos"] = np.arange(len(out), dtype="int64")
     out["_c"] = pd.factorize(out["customer_id"])[0].astype("int64")
     return out
@@ -125,8 +125,8 @@ def ledger_state(*, session: Session, as_of: date) -> LedgerState:
     :func:`ledger_summary`, which remembers its results."""
     h = ledger_history(session=session)
     cut = cutoff_for(as_of)
-    norm = _norm_before(h.norm, cut)
-    lots = lots_as_of(h, norm, _ns(cut))
+    norm, c_d = norm_before(h, _ns(cut))
+    lots = lots_as_of(h, norm, c_d, _ns(cut))
     sums = member_sums(h, _ns(cut), earned_from=_ns(_earned_window_start(as_of) + _DAY))
     balances = _balances(norm, lots, sums, as_of, parse_tiers())
     return LedgerState(as_of=as_of, norm=norm, lots=lots, balances=balances)
