@@ -128,6 +128,58 @@ def read_entries(*, session: Session, before: datetime | None = None, stored_exp
     return pd.DataFrame({col: columns[col] for col in order}, index=index)
 
 
+# The kinds in core.loyalty.KINDS' order: an entry whose kind is exactly one of them is read as
+# its position (the rest, rare, are cleaned in Python by core.loyalty).
+_KINDS = ("earn", "redeem", "expire", "adjust", "reverse")
+_NS_LIMIT_US = np.iinfo("int64").max // 1000
+
+
+def read_columns(*, session: Session) -> dict[str, np.ndarray] | None:
+    """The entries the shared computation uses (every entry but the ``expire`` entries Hearth
+    computed itself) as numpy columns in id order, or None when one needs the general path
+    (a timestamp outside pandas' nanosecond range, an empty kind).
+
+    Keys: id, customer_id, points (int64); occurred_at, expires_at (datetime64[ns], NaT when
+    empty); computed (bool, empty as false); kind_code (int8: the position of the kind in
+    earn, redeem, expire, adjust, reverse when it is exactly that word, else -1); odd_at (the
+    positions of the kind_code -1 rows) and odd_kind (their kinds as stored, object).
+    The kinds are compared in SQL, not turned into a million Python strings."""
+    cases = " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(_KINDS))
+    with source.engine_for(session, ["loyalty_entry"]) as db:
+        rows = db.execute(f"""
+            SELECT id, customer_id, occurred_at, expires_at, points,
+                   CAST(CASE kind {cases} ELSE -1 END AS TINYINT) AS kind_code,
+                   coalesce(computed, false) AS computed
+            FROM loyalty_entry
+            WHERE kind <> 'expire' OR computed = false
+            ORDER BY id
+        """).fetchnumpy()
+        odd = db.execute(f"""
+            SELECT id, kind FROM loyalty_entry
+            WHERE kind NOT IN ({", ".join(f"'{k}'" for k in _KINDS)}) AND (kind <> 'expire' OR computed = false)
+            ORDER BY id
+        """).fetchnumpy()
+    out: dict[str, np.ndarray] = {}
+    for col in ("id", "customer_id", "points"):
+        out[col] = np.asarray(_filled(rows[col], 0), dtype="int64")
+    for col in ("occurred_at", "expires_at"):
+        values = np.asarray(_filled(rows[col], np.datetime64("NaT")), dtype="datetime64[us]")
+        us = values.view("int64")[~np.isnat(values)]
+        if len(us) and (us.max() > _NS_LIMIT_US or us.min() < -_NS_LIMIT_US):
+            return None
+        out[col] = values.astype("datetime64[ns]")
+    out["computed"] = np.asarray(_filled(rows["computed"], False), dtype=bool)
+    out["kind_code"] = np.asarray(_filled(rows["kind_code"], -1), dtype="int8")
+    odd_ids = np.asarray(odd["id"], dtype="int64")
+    out["odd_at"] = np.searchsorted(out["id"], odd_ids)
+    out["odd_kind"] = np.asarray(odd["kind"], dtype=object)
+    if isinstance(rows["occurred_at"], np.ma.MaskedArray) and rows["occurred_at"].mask.any():
+        return None
+    if int((out["kind_code"] < 0).sum()) != len(odd_ids):
+        return None
+    return out
+
+
 def _filled(values: np.ndarray, fill: object) -> np.ndarray:
     """A DuckDB numpy column with its NULLs (a masked array) as ``fill``."""
     return values.filled(fill) if isinstance(values, np.ma.MaskedArray) else values

@@ -9,14 +9,27 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from core import money
 from core.analytics import ledger as analytics_ledger
+from core.config import get_settings
 from core.loyalty.history import LedgerHistory, build_history, lots_as_of, member_sums, norm_before
 from core.loyalty.lots import _balances, _earned_window_start, _i8
-from core.loyalty.rules import _DAY, LoyaltyError, cutoff_for, normalise_entries, parse_tiers, points_value_cents
+from core.loyalty.rules import (
+    _DAY,
+    KINDS,
+    LoyaltyError,
+    clean_kinds,
+    cutoff_for,
+    kind_codes,
+    normalise_entries,
+    normalised_frame,
+    parse_tiers,
+    points_value_cents,
+)
 from core.readcache import cached
 from db.models import LoyaltyEntry
 
@@ -82,7 +95,38 @@ class LedgerState:
 
 @cached(tables=("loyalty_entry",), shared=True)
 def _normalised(*, session: Session) -> pd.DataFrame:
-    return normalise_entries(read_entries(session=session, details=False, stored_expiries=False))
+    cols = analytics_ledger.read_columns(session=session)
+    if cols is None:
+        return normalise_entries(read_entries(session=session, details=False, stored_expiries=False))
+    return _normalised_columns(cols)
+
+
+def _normalised_columns(cols: dict[str, np.ndarray]) -> pd.DataFrame:
+    """normalise_entries(read_entries(details=False, stored_expiries=False)) from the columns of
+    core.analytics.ledger.read_columns: the kinds as small codes (only the rare kinds not spelt
+    exactly as earn, redeem, ... cleaned in Python), and no by_programme column: a member with
+    one of the programme's own expire entries is found by normalise_entries' rules anyway."""
+    code = cols["kind_code"].copy()
+    words = list(KINDS)
+    if len(cols["odd_at"]):
+        cleaned = clean_kinds(pd.Series(cols["odd_kind"], dtype=object))
+        odd_code = kind_codes(cleaned).astype("int64")
+        other = odd_code < 0
+        extra, extra_code = np.unique(cleaned[other].astype(str), return_inverse=True)
+        words += extra.tolist()
+        odd_code[other] = len(KINDS) + extra_code
+        code[cols["odd_at"]] = np.where(other, -1, odd_code).astype("int8")
+        full = cols["kind_code"].astype("int32")
+        full[cols["odd_at"]] = odd_code
+    else:
+        full = code.astype("int32")
+    kind = pd.array(pa.DictionaryArray.from_arrays(pa.array(full), pa.array(words, type=pa.large_string()))
+                    .dictionary_decode(), dtype="str")
+    return normalised_frame(
+        pd.Index(cols["id"], name="id"), customer_id=cols["customer_id"], occurred=cols["occurred_at"],
+        kind=kind, kind_code=code, points=cols["points"], expires=cols["expires_at"],
+        computed=cols["computed"], by_programme=np.zeros(len(code), dtype=bool),
+        expiry_months=get_settings().points_expiry_months)
 
 
 def normalised_ledger(*, session: Session) -> pd.DataFrame:
