@@ -145,20 +145,25 @@ def read_columns(*, session: Session) -> dict[str, np.ndarray] | None:
     positions of the kind_code -1 rows) and odd_kind (their kinds as stored, object).
     The kinds are compared in SQL, not turned into a million Python strings."""
     cases = " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(_KINDS))
+    kept = "(kind <> 'expire' OR computed = false)"
     with source.engine_for(session, ["loyalty_entry"]) as db:
+        # In the read's order (DuckDB keeps it), sorted by id below only if it is not already.
         rows = db.execute(f"""
             SELECT id, customer_id, occurred_at, expires_at, points,
                    CAST(CASE kind {cases} ELSE -1 END AS TINYINT) AS kind_code,
                    coalesce(computed, false) AS computed
-            FROM loyalty_entry
-            WHERE kind <> 'expire' OR computed = false
-            ORDER BY id
+            FROM loyalty_entry WHERE {kept}
         """).fetchnumpy()
-        odd = db.execute(f"""
-            SELECT id, kind FROM loyalty_entry
-            WHERE kind NOT IN ({", ".join(f"'{k}'" for k in _KINDS)}) AND (kind <> 'expire' OR computed = false)
-            ORDER BY id
-        """).fetchnumpy()
+        odd = {"id": np.zeros(0, dtype="int64"), "kind": np.zeros(0, dtype=object)}
+        if (np.asarray(rows["kind_code"]) < 0).any():
+            odd = db.execute(f"""
+                SELECT id, kind FROM loyalty_entry
+                WHERE kind NOT IN ({", ".join(f"'{k}'" for k in _KINDS)}) AND {kept} ORDER BY id
+            """).fetchnumpy()
+    ids = np.asarray(rows["id"], dtype="int64")
+    if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():
+        order = np.argsort(ids, kind="stable")
+        rows = {name: values[order] for name, values in rows.items()}
     out: dict[str, np.ndarray] = {}
     for col in ("id", "customer_id", "points"):
         out[col] = np.asarray(_filled(rows[col], 0), dtype="int64")

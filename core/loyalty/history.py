@@ -176,22 +176,20 @@ def member_sums(h: LedgerHistory, cut: int, earned_from: int | None = None) -> p
 
 def norm_before(h: LedgerHistory, cut: int) -> tuple[pd.DataFrame, np.ndarray]:
     """The history's normalised entries before ``cut`` (ns), as normalise_entries gives them for
-    those entries alone (``_pos`` and ``_c`` counted within them), and each member code's ``_c``
-    there (0 for members without an entry before ``cut``)."""
+    those entries alone (``_pos`` and ``_c`` counted within them), and the member code of each
+    of their ``_c`` codes."""
     norm = h.norm
     keep = np.flatnonzero(_i8(norm["occurred_at"]) < cut)
     out = norm.take(keep)
-    codes, uniques = pd.factorize(h.rank[norm["_c"].to_numpy()[keep]])
+    codes, members = pd.factorize(h.rank[norm["_c"].to_numpy()[keep]])
     out["_pos"] = np.arange(len(out), dtype="int64")
     out["_c"] = codes.astype("int64")
-    c_d = np.zeros(len(h.ids), dtype="int64")
-    c_d[uniques] = np.arange(len(uniques), dtype="int64")
-    return out, c_d
+    return out, np.asarray(members, dtype="int64")
 
 
-def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, c_d: np.ndarray, cut: int) -> pd.DataFrame:
+def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, members: np.ndarray, cut: int) -> pd.DataFrame:
     """What compute_lots(norm_d, cutoff=cut) gives (same rows, order and values), from the whole
-    history; ``norm_d`` and ``c_d`` as :func:`norm_before` gives them for ``cut`` (ns)."""
+    history; ``norm_d`` and ``members`` as :func:`norm_before` gives them for ``cut`` (ns)."""
     n = len(h.ids)
     lots = h.lots
     keep = np.flatnonzero(_i8(lots["occurred_at"]) < cut)
@@ -207,12 +205,14 @@ def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, c_d: np.ndarray, cut: int
     slow = h.bad_from < cut
     if slow.any():
         # Members whose lots before the cutoff expire out of earning order: replayed for it.
-        part = norm_d[np.isin(norm_d["customer_id"].to_numpy(), h.ids[slow])]
+        part = norm_d[slow[members[norm_d["_c"].to_numpy()]]]
         replay = compute_lots(part, cutoff=pd.Timestamp(cut))
         at = pd.Index(lots["entry"].to_numpy()[keep]).get_indexer(replay["entry"].to_numpy())
         expired[at] = replay["expired"].to_numpy()
         remaining[at] = replay["remaining"].to_numpy()
     # compute_lots orders members by their first entry before the cutoff (norm_d's codes).
+    c_d = np.zeros(n, dtype="int64")
+    c_d[members] = np.arange(len(members), dtype="int64")
     lc = c_d[code]
     order = np.argsort(lc, kind="stable")
     sel = keep[order]
@@ -238,3 +238,29 @@ def expiry_events_as_of(h: LedgerHistory, cut: int) -> pd.DataFrame:
     ev = pd.DataFrame({"customer_id": h.ids[h.x_c[:x]], "at": h.x_t[:x].view("datetime64[ns]"),
                        "points": h.x_v[:x].astype("int64")})
     return ev.groupby(["customer_id", "at"], sort=True)["points"].sum().reset_index()
+
+
+def _months(ns: np.ndarray) -> np.ndarray:
+    """Calendar months since 1970-01 (a monthly Period's ordinal) of instants in ns."""
+    return ns.view("datetime64[ns]").astype("datetime64[M]").astype("int64")
+
+
+def month_sums(h: LedgerHistory, cut: int) -> pd.DataFrame:
+    """core.loyalty.point_flows of the state before ``cut`` (ns) summed by month: index Period "M"
+    (every month from the first flow to the last), columns earned, redeemed, adjusted, reversed,
+    expired (int64 points); the written expiries and the lots' expiries both count as expired."""
+    k = int(np.searchsorted(h.e_t, cut, side="left"))
+    x = int(np.searchsorted(h.x_t, cut, side="left"))
+    em, xm = _months(h.e_t[:k]), _months(h.x_t[:x])
+    both = np.concatenate([em, xm])
+    names = ["earned", "redeemed", "adjusted", "reversed", "expired"]
+    if not len(both):
+        return pd.DataFrame({n: np.zeros(0, dtype="int64") for n in names},
+                            index=pd.PeriodIndex([], freq="M", name="month"))
+    lo = int(both.min())
+    span = int(both.max()) - lo + 1
+    cols = {n: _sum_by(em - lo, h.e_sums[i, :k], span, h.exact) for i, n in enumerate(names[:4])}
+    cols["expired"] = (_sum_by(em - lo, h.e_sums[SUMS.index("written_expired"), :k], span, h.exact)
+                       + _sum_by(xm - lo, h.x_v[:x], span, h.exact))
+    index = pd.PeriodIndex.from_ordinals(np.arange(lo, lo + span), freq="M").rename("month")
+    return pd.DataFrame(cols, index=index)

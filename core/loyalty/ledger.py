@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from core import money
 from core.analytics import ledger as analytics_ledger
 from core.config import get_settings
-from core.loyalty.history import LedgerHistory, build_history, lots_as_of, member_sums, norm_before
+from core.loyalty.history import LedgerHistory, build_history, lots_as_of, member_sums, month_sums, norm_before
 from core.loyalty.lots import _balances, _earned_window_start, _i8
 from core.loyalty.rules import (
     _DAY,
@@ -169,8 +169,8 @@ def ledger_state(*, session: Session, as_of: date) -> LedgerState:
     :func:`ledger_summary`, which remembers its results."""
     h = ledger_history(session=session)
     cut = cutoff_for(as_of)
-    norm, c_d = norm_before(h, _ns(cut))
-    lots = lots_as_of(h, norm, c_d, _ns(cut))
+    norm, members = norm_before(h, _ns(cut))
+    lots = lots_as_of(h, norm, members, _ns(cut))
     sums = member_sums(h, _ns(cut), earned_from=_ns(_earned_window_start(as_of) + _DAY))
     balances = _balances(norm, lots, sums, as_of, parse_tiers())
     return LedgerState(as_of=as_of, norm=norm, lots=lots, balances=balances)
@@ -241,10 +241,14 @@ def summary_by_month(state: LedgerState, *, months: int = 24) -> pd.DataFrame:
     """Per calendar month, the last ``months`` up to ``state.as_of``: :func:`point_flows` summed
     (earned, redeemed, adjusted, reversed, expired, in points) with outstanding_points and
     liability (money, point value from the settings) at the month's end."""
-    flows = point_flows(state)
-    last = pd.Period(state.as_of, "M")
+    by = point_flows(state).groupby("month")[list(FLOW_COLUMNS)].sum()
+    return _monthly_table(by, state.as_of, months)
+
+
+def _monthly_table(by: pd.DataFrame, as_of: date, months: int) -> pd.DataFrame:
+    """:func:`summary_by_month` from the flows summed per month (``by``, index Period "M")."""
+    last = pd.Period(as_of, "M")
     all_months = pd.period_range(end=last, periods=months, freq="M")
-    by = flows.groupby("month")[["earned", "redeemed", "adjusted", "reversed", "expired"]].sum()
     start = all_months[0]
     carried = by[by.index < start]
     base = int((carried["earned"] + carried["adjusted"] - carried["reversed"] - carried["redeemed"]
@@ -255,6 +259,13 @@ def summary_by_month(state: LedgerState, *, months: int = 24) -> pd.DataFrame:
     by["liability"] = [money.to_units(points_value_cents(p)) for p in by["outstanding_points"]]
     by.index = by.index.to_timestamp()
     return by.rename_axis("month").reset_index()
+
+
+def monthly_as_of(*, session: Session, as_of: date, months: int = 24) -> pd.DataFrame:
+    """:func:`summary_by_month` of :func:`ledger_state` for ``as_of``, from the per-month sums
+    of :func:`ledger_history` (no per-entry flows built)."""
+    by = month_sums(ledger_history(session=session), _ns(cutoff_for(as_of)))
+    return _monthly_table(by, as_of, months)
 
 
 def tier_mix(balances: pd.DataFrame) -> pd.DataFrame:
