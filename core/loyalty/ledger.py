@@ -137,15 +137,6 @@ def normalised_ledger(*, session: Session) -> pd.DataFrame:
     return _normalised(session=session)
 
 
-def _norm_before(norm: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
-    """The normalised entries before ``cut``, as :func:`normalise_entries` gives them for the
-    entries before ``cut`` alone (entry order and customer codes counted within them)."""
-    out = norm[norm["occurred_at"] < cut]
-    out["_pos"] = np.arange(len(out), dtype="int64")
-    out["_c"] = pd.factorize(out["customer_id"])[0].astype("int64")
-    return out
-
-
 @cached(tables=("loyalty_entry",), shared=True)
 def _history(*, session: Session) -> LedgerHistory:
     return build_history(normalised_ledger(session=session))

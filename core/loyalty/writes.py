@@ -127,9 +127,10 @@ def expire_points(*, session: Session, as_of: date, actor: str = "system") -> in
 def pending_expiries(*, session: Session, as_of: date) -> dict:
     """What :func:`expire_points` would write for ``as_of``: entries, points, customers
     (kept per data generation of the ledger, see core.readcache). The same figures as
-    :func:`missing_expiries` on the stored entries, from the normalised ledger the screens
-    share (:func:`normalised_ledger`, read once per generation) and one SQL sum of the expiries
-    already written, not from a second read of the whole ledger with them."""
+    :func:`missing_expiries` on the stored entries, from the whole ledger's history the screens
+    share (:func:`ledger_history`: its lots' expiries before the cutoff, computed once per
+    generation) and one SQL sum of the expiries already written, not from a second read of the
+    whole ledger with them."""
     cut = cutoff_for(as_of)
     ev = expiry_events_as_of(ledger_history(session=session), int(cut.value))
     # Hearth's own expire entries (computed): the only ones the shared ledger leaves out, and
