@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.loyalty.lots import _i8, compute_lots
+from core.loyalty.lots import _i8, compute_lots, lot_columns
+from core.loyalty.rules import KINDS
 
 # The per-entry columns summed per member, in this order (see _member_sums).
 SUMS = ("earned", "redeemed", "adjusted", "reversed", "written_expired", "credit", "debit")
@@ -48,8 +49,8 @@ class LedgerHistory:
     Hearth's own computed expiries), sorted by time (stable): ``e_t`` (ns), ``e_c`` (member
     code), ``e_sums`` (one float64 row of whole points per :data:`SUMS` column; ``exact`` when
     no partial sum can reach 2**53, as bincount's float64 sums need). Lots: ``lots``
-    (compute_lots of the whole ledger, FIFO order), ``lot_code`` (member code), ``lot_s`` (the
-    member's credits up to and with the lot), ``bad_from`` (per member code: the earning instant
+    (compute_lots of the whole ledger as numpy columns, FIFO order), ``lot_code`` (member
+    code), ``lot_s`` (the member's credits up to and with the lot), ``bad_from`` (per member code: the earning instant
     of the first lot that expires before the lot before it, int64 max if none). Lots that
     expire with points, sorted by expiry: ``x_t`` (ns), ``x_c`` (member code), ``x_v`` (points
     expired, float64)."""
@@ -61,7 +62,7 @@ class LedgerHistory:
     e_c: np.ndarray
     e_sums: np.ndarray
     exact: bool
-    lots: pd.DataFrame
+    lots: dict[str, np.ndarray]
     lot_code: np.ndarray
     lot_s: np.ndarray
     bad_from: np.ndarray
@@ -83,21 +84,29 @@ def _member_ranks(norm: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return by_code[order], rank
 
 
-def _entry_sums(norm: pd.DataFrame, idx: np.ndarray) -> np.ndarray:
-    """The :data:`SUMS` columns of the rows ``idx`` of ``norm`` (float64, whole points)."""
-    kind = norm["kind"].iloc[idx]
+def _kind_codes(norm: pd.DataFrame) -> np.ndarray:
+    """Each row's kind as its position in core.loyalty.KINDS (-1 for another word): one
+    comparison of the whole column per kind, no per-row strings."""
+    kind = norm["kind"]
+    codes = np.full(len(norm), -1, dtype="int8")
+    for i, word in enumerate(KINDS):
+        codes[(kind == word).to_numpy(dtype=bool)] = i
+    return codes
+
+
+def _entry_sums(norm: pd.DataFrame, code: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The :data:`SUMS` columns of the rows ``idx`` of ``norm`` (float64, whole points);
+    ``code`` the rows' :func:`_kind_codes`."""
+    code = code[idx]
     credit = norm["credit"].to_numpy()[idx]
     debit = norm["debit"].to_numpy()[idx]
     pts = norm["points"].to_numpy()[idx]
-
-    def _is(word: str) -> np.ndarray:
-        return (kind == word).to_numpy(dtype=bool)
-
+    earn, redeem, _expire, adjust, reverse = range(len(KINDS))
     return np.vstack([
-        np.where(_is("earn"), credit, 0),
-        np.where(_is("redeem"), debit, 0),
-        np.where(_is("adjust"), pts, 0),
-        np.where(_is("reverse"), -pts, 0),
+        np.where(code == earn, credit, 0),
+        np.where(code == redeem, debit, 0),
+        np.where(code == adjust, pts, 0),
+        np.where(code == reverse, -pts, 0),
         np.where(norm["written_expiry"].to_numpy()[idx], debit, 0),
         credit,
         debit,
@@ -108,30 +117,31 @@ def build_history(norm: pd.DataFrame) -> LedgerHistory:
     """The :class:`LedgerHistory` of a frame from normalise_entries (the whole ledger)."""
     ids, rank = _member_ranks(norm)
     row_code = rank[norm["_c"].to_numpy()]
-    active = (norm["kind"] != "expire").to_numpy(dtype=bool) | norm["written_expiry"].to_numpy()
+    code = _kind_codes(norm)
+    active = (code != KINDS.index("expire")) | norm["written_expiry"].to_numpy()
     occ = _i8(norm["occurred_at"])
     idx = np.flatnonzero(active)
     idx = idx[np.argsort(occ[idx], kind="stable")]
-    sums = _entry_sums(norm, idx)
+    sums = _entry_sums(norm, code, idx)
     # Every partial sum is at most the sum of magnitudes (expired points are at most credits).
     exact = bool(np.abs(sums).sum(axis=1).max(initial=0.0) < 2.0**53)
 
-    lots = compute_lots(norm)
-    lot_code = rank[lots["_c"].to_numpy()]
-    la = lots["points"].to_numpy()
+    lots = lot_columns(norm)
+    lot_code = rank[lots["_c"]]
+    la = lots["points"]
     le = _i8(lots["expires_at"])
     lo = _i8(lots["occurred_at"])
-    first = np.ones(len(lots), dtype=bool)
+    first = np.ones(len(la), dtype=bool)
     first[1:] = lot_code[1:] != lot_code[:-1]
     starts = np.flatnonzero(first)
     running = np.cumsum(la, dtype="int64")
-    lot_s = running - np.repeat((running - la)[starts], np.diff(np.r_[starts, len(lots)]))
-    bad = np.zeros(len(lots), dtype=bool)
+    lot_s = running - np.repeat((running - la)[starts], np.diff(np.r_[starts, len(la)]))
+    bad = np.zeros(len(la), dtype=bool)
     bad[1:] = (lot_code[1:] == lot_code[:-1]) & (le[1:] < le[:-1])
     bad_from = np.full(len(ids), _I8_MAX, dtype="int64")
     np.minimum.at(bad_from, lot_code[bad], lo[bad])
 
-    ex = lots["expired"].to_numpy()
+    ex = lots["expired"]
     xi = np.flatnonzero(ex > 0)
     xi = xi[np.argsort(le[xi], kind="stable")]
     return LedgerHistory(norm=norm, ids=ids, rank=rank, e_t=occ[idx], e_c=row_code[idx], e_sums=sums,
@@ -194,9 +204,9 @@ def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, members: np.ndarray, cut:
     lots = h.lots
     keep = np.flatnonzero(_i8(lots["occurred_at"]) < cut)
     code = h.lot_code[keep]
-    la = lots["points"].to_numpy()[keep]
+    la = lots["points"][keep]
     gone = _i8(lots["expires_at"])[keep] < cut
-    expired = np.where(gone, lots["expired"].to_numpy()[keep], 0)
+    expired = np.where(gone, lots["expired"][keep], 0)
     # The member's pointer at the cutoff: points expired plus points debited before it.
     k = int(np.searchsorted(h.e_t, cut, side="left"))
     debited = _sum_by(h.e_c[:k], h.e_sums[SUMS.index("debit"), :k], n, h.exact)
@@ -207,7 +217,7 @@ def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, members: np.ndarray, cut:
         # Members whose lots before the cutoff expire out of earning order: replayed for it.
         part = norm_d[slow[members[norm_d["_c"].to_numpy()]]]
         replay = compute_lots(part, cutoff=pd.Timestamp(cut))
-        at = pd.Index(lots["entry"].to_numpy()[keep]).get_indexer(replay["entry"].to_numpy())
+        at = pd.Index(lots["entry"][keep]).get_indexer(replay["entry"].to_numpy())
         expired[at] = replay["expired"].to_numpy()
         remaining[at] = replay["remaining"].to_numpy()
     # compute_lots orders members by their first entry before the cutoff (norm_d's codes).
@@ -219,10 +229,10 @@ def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, members: np.ndarray, cut:
     remaining = remaining[order].astype("int64")
     expired = expired[order].astype("int64")
     return pd.DataFrame({
-        "customer_id": lots["customer_id"].to_numpy()[sel],
-        "entry": lots["entry"].to_numpy()[sel],
-        "occurred_at": lots["occurred_at"].to_numpy()[sel],
-        "expires_at": lots["expires_at"].to_numpy()[sel],
+        "customer_id": lots["customer_id"][sel],
+        "entry": lots["entry"][sel],
+        "occurred_at": lots["occurred_at"][sel],
+        "expires_at": lots["expires_at"][sel],
         "points": la[order],
         "expired": expired,
         "remaining": remaining,
