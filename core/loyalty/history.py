@@ -42,7 +42,8 @@ _I8_MAX = np.iinfo("int64").max
 
 @dataclass(frozen=True)
 class LedgerHistory:
-    """The whole normalised ledger and its lots followed to the end of time, as arrays.
+    """The whole normalised ledger's sums and lots followed to the end of time, as arrays (the
+    normalised frame itself is kept apart: core.loyalty.normalised_ledger).
 
     ``ids``: the members' customer ids, sorted (member code = position here); ``rank``: the
     member code of each of normalise_entries' ``_c`` codes. Entries that count (every kind but
@@ -55,7 +56,6 @@ class LedgerHistory:
     expire with points, sorted by expiry: ``x_t`` (ns), ``x_c`` (member code), ``x_v`` (points
     expired, float64)."""
 
-    norm: pd.DataFrame
     ids: np.ndarray
     rank: np.ndarray
     e_t: np.ndarray
@@ -127,6 +127,8 @@ def build_history(norm: pd.DataFrame) -> LedgerHistory:
     exact = bool(np.abs(sums).sum(axis=1).max(initial=0.0) < 2.0**53)
 
     lots = lot_columns(norm)
+    for unused in ("remaining", "consumed"):  # to the end of time: not read
+        lots.pop(unused)
     lot_code = rank[lots["_c"]]
     la = lots["points"]
     le = _i8(lots["expires_at"])
@@ -144,7 +146,7 @@ def build_history(norm: pd.DataFrame) -> LedgerHistory:
     ex = lots["expired"]
     xi = np.flatnonzero(ex > 0)
     xi = xi[np.argsort(le[xi], kind="stable")]
-    return LedgerHistory(norm=norm, ids=ids, rank=rank, e_t=occ[idx], e_c=row_code[idx], e_sums=sums,
+    return LedgerHistory(ids=ids, rank=rank, e_t=occ[idx], e_c=row_code[idx], e_sums=sums,
                          exact=exact, lots=lots, lot_code=lot_code, lot_s=lot_s, bad_from=bad_from,
                          x_t=le[xi], x_c=lot_code[xi], x_v=ex[xi].astype("float64"))
 
@@ -184,11 +186,10 @@ def member_sums(h: LedgerHistory, cut: int, earned_from: int | None = None) -> p
     return out
 
 
-def norm_before(h: LedgerHistory, cut: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """The history's normalised entries before ``cut`` (ns), as normalise_entries gives them for
-    those entries alone (``_pos`` and ``_c`` counted within them), and the member code of each
-    of their ``_c`` codes."""
-    norm = h.norm
+def norm_before(h: LedgerHistory, norm: pd.DataFrame, cut: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """The normalised entries ``norm`` the history ``h`` was built from, before ``cut`` (ns), as
+    normalise_entries gives them for those entries alone (``_pos`` and ``_c`` counted within
+    them), and the member code of each of their ``_c`` codes."""
     keep = np.flatnonzero(_i8(norm["occurred_at"]) < cut)
     out = norm.take(keep)
     codes, members = pd.factorize(h.rank[norm["_c"].to_numpy()[keep]])

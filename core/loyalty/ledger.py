@@ -160,7 +160,7 @@ def ledger_state(*, session: Session, as_of: date) -> LedgerState:
     :func:`ledger_summary`, which remembers its results."""
     h = ledger_history(session=session)
     cut = cutoff_for(as_of)
-    norm, members = norm_before(h, _ns(cut))
+    norm, members = norm_before(h, normalised_ledger(session=session), _ns(cut))
     lots = lots_as_of(h, norm, members, _ns(cut))
     sums = member_sums(h, _ns(cut), earned_from=_ns(_earned_window_start(as_of) + _DAY))
     balances = _balances(norm, lots, sums, as_of, parse_tiers())

@@ -116,7 +116,7 @@ def test_what_is_left_of_each_lot_as_of_a_date():
     norm = normalise_entries(HAND, expiry_months=12)
     h = build_history(norm)
     cut = _ns(cutoff_for(date(2024, 2, 15)))
-    nd, members = norm_before(h, cut)
+    nd, members = norm_before(h, norm, cut)
     lots = lots_as_of(h, nd, members, cut).set_index("entry")
     # Customer 1: 50 backdated (20 left after 30 redeemed on 02-10), 100 whole. Customer 3: the
     # 300 has 130 left (50 and 120 redeemed), the promotion expired with its 100 on 01-20.
@@ -151,7 +151,7 @@ def test_every_date_from_the_history_equals_that_dates_own_computation(frame, cu
         own["_pos"] = np.arange(len(own), dtype="int64")
         own["_c"] = pd.factorize(own["customer_id"])[0].astype("int64")
         own_lots = compute_lots(own, cutoff=cut)
-        nd, members = norm_before(h, _ns(cut))
+        nd, members = norm_before(h, norm, _ns(cut))
         pd.testing.assert_frame_equal(nd, own)
         pd.testing.assert_frame_equal(lots_as_of(h, nd, members, _ns(cut)), own_lots)
         window = pd.Timestamp(as_of) - pd.DateOffset(months=12) + pd.Timedelta(days=1)
