@@ -132,7 +132,8 @@ def _with_programme_rows(draw_rows: pd.DataFrame, rows: list[tuple[int, int, int
     extra = pd.DataFrame([{"customer_id": c, "occurred_at": BASE + timedelta(days=d), "kind": "expire",
                            "points": -p, "expires_at": None, "computed": False} for c, d, p in rows])
     frame = draw_rows.assign(computed=False)
-    return pd.concat([frame, extra], ignore_index=True) if len(extra) else frame.reset_index(drop=True)
+    frame = pd.concat([frame, extra], ignore_index=True) if len(extra) else frame.reset_index(drop=True)
+    return frame.astype({"customer_id": "int64"})  # as read from a store (an empty draw is untyped)
 
 
 @PROPERTY
