@@ -44,13 +44,15 @@ def _debits_before(lot_c: np.ndarray, lot_e: np.ndarray, deb_c: np.ndarray, deb_
     """``D(e_k)``: each lot's customer's debits strictly before the lot's expiry instant.
 
     Debits sorted by (customer, instant); ``prefix`` their running total with a leading 0. The
-    instants are ranked so that (customer, instant) packs into one sorted int64 key."""
+    instants are ranked among the debits' own distinct instants (far fewer than the lots), so
+    that (customer, instant) packs into one sorted int64 key: a debit's rank is below a lot's
+    (the number of debit instants before its expiry) exactly when it is strictly before it."""
     if len(deb_c) == 0:
         return np.zeros(len(lot_c), dtype="int64")
-    times, inverse = np.unique(np.concatenate([deb_t, lot_e]), return_inverse=True)
+    times = np.unique(deb_t)
     span = np.int64(len(times) + 1)
-    d_key = deb_c * span + inverse[: len(deb_t)]
-    l_key = lot_c * span + inverse[len(deb_t):]
+    d_key = deb_c * span + np.searchsorted(times, deb_t, side="left")
+    l_key = lot_c * span + np.searchsorted(times, lot_e, side="left")
     return prefix[np.searchsorted(d_key, l_key, side="left")] - prefix[np.searchsorted(deb_c, lot_c, side="left")]
 
 
