@@ -44,13 +44,15 @@ def _debits_before(lot_c: np.ndarray, lot_e: np.ndarray, deb_c: np.ndarray, deb_
     """``D(e_k)``: each lot's customer's debits strictly before the lot's expiry instant.
 
     Debits sorted by (customer, instant); ``prefix`` their running total with a leading 0. The
-    instants are ranked so that (customer, instant) packs into one sorted int64 key."""
+    instants are ranked among the debits' own distinct instants (far fewer than the lots), so
+    that (customer, instant) packs into one sorted int64 key: a debit's rank is below a lot's
+    (the number of debit instants before its expiry) exactly when it is strictly before it."""
     if len(deb_c) == 0:
         return np.zeros(len(lot_c), dtype="int64")
-    times, inverse = np.unique(np.concatenate([deb_t, lot_e]), return_inverse=True)
+    times = np.unique(deb_t)
     span = np.int64(len(times) + 1)
-    d_key = deb_c * span + inverse[: len(deb_t)]
-    l_key = lot_c * span + inverse[len(deb_t):]
+    d_key = deb_c * span + np.searchsorted(times, deb_t, side="left")
+    l_key = lot_c * span + np.searchsorted(times, lot_e, side="left")
     return prefix[np.searchsorted(d_key, l_key, side="left")] - prefix[np.searchsorted(deb_c, lot_c, side="left")]
 
 
@@ -126,6 +128,63 @@ def read_entries(*, session: Session, before: datetime | None = None, stored_exp
     columns["kind"] = pd.Series(np.asarray(rows["kind"], dtype=object), index=index, dtype=object)
     order = ("customer_id", "occurred_at", "kind", "points", "expires_at", "computed", "by_programme")
     return pd.DataFrame({col: columns[col] for col in order}, index=index)
+
+
+# The kinds in core.loyalty.KINDS' order: an entry whose kind is exactly one of them is read as
+# its position (the rest, rare, are cleaned in Python by core.loyalty).
+_KINDS = ("earn", "redeem", "expire", "adjust", "reverse")
+_NS_LIMIT_US = np.iinfo("int64").max // 1000
+
+
+def read_columns(*, session: Session) -> dict[str, np.ndarray] | None:
+    """The entries the shared computation uses (every entry but the ``expire`` entries Hearth
+    computed itself) as numpy columns in id order, or None when one needs the general path
+    (a timestamp outside pandas' nanosecond range, an empty kind).
+
+    Keys: id, customer_id, points (int64); occurred_at, expires_at (datetime64[ns], NaT when
+    empty); computed (bool, empty as false); kind_code (int8: the position of the kind in
+    earn, redeem, expire, adjust, reverse when it is exactly that word, else -1); odd_at (the
+    positions of the kind_code -1 rows) and odd_kind (their kinds as stored, object).
+    The kinds are compared in SQL, not turned into a million Python strings."""
+    cases = " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(_KINDS))
+    kept = "(kind <> 'expire' OR computed = false)"
+    with source.engine_for(session, ["loyalty_entry"]) as db:
+        # In the read's order (DuckDB keeps it), sorted by id below only if it is not already.
+        rows = db.execute(f"""
+            SELECT id, customer_id, occurred_at, expires_at, points,
+                   CAST(CASE kind {cases} ELSE -1 END AS TINYINT) AS kind_code,
+                   coalesce(computed, false) AS computed
+            FROM loyalty_entry WHERE {kept}
+        """).fetchnumpy()
+        odd = {"id": np.zeros(0, dtype="int64"), "kind": np.zeros(0, dtype=object)}
+        if (np.asarray(rows["kind_code"]) < 0).any():
+            odd = db.execute(f"""
+                SELECT id, kind FROM loyalty_entry
+                WHERE kind NOT IN ({", ".join(f"'{k}'" for k in _KINDS)}) AND {kept} ORDER BY id
+            """).fetchnumpy()
+    ids = np.asarray(rows["id"], dtype="int64")
+    if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():
+        order = np.argsort(ids, kind="stable")
+        rows = {name: values[order] for name, values in rows.items()}
+    out: dict[str, np.ndarray] = {}
+    for col in ("id", "customer_id", "points"):
+        out[col] = np.asarray(_filled(rows[col], 0), dtype="int64")
+    for col in ("occurred_at", "expires_at"):
+        values = np.asarray(_filled(rows[col], np.datetime64("NaT")), dtype="datetime64[us]")
+        us = values.view("int64")[~np.isnat(values)]
+        if len(us) and (us.max() > _NS_LIMIT_US or us.min() < -_NS_LIMIT_US):
+            return None
+        out[col] = values.astype("datetime64[ns]")
+    out["computed"] = np.asarray(_filled(rows["computed"], False), dtype=bool)
+    out["kind_code"] = np.asarray(_filled(rows["kind_code"], -1), dtype="int8")
+    odd_ids = np.asarray(odd["id"], dtype="int64")
+    out["odd_at"] = np.searchsorted(out["id"], odd_ids)
+    out["odd_kind"] = np.asarray(odd["kind"], dtype=object)
+    if isinstance(rows["occurred_at"], np.ma.MaskedArray) and rows["occurred_at"].mask.any():
+        return None
+    if int((out["kind_code"] < 0).sum()) != len(odd_ids):
+        return None
+    return out
 
 
 def _filled(values: np.ndarray, fill: object) -> np.ndarray:

@@ -39,11 +39,16 @@ cumulative expired points are ``max(0, max_{j<=k} (S_j - D(e_j)))`` where ``S_j`
 cumulative credit up to lot j and ``D(e_j)`` the cumulative debits before lot j's expiry.
 That is a grouped ``cummax`` over all customers at once. Customers whose lots expire out of
 order (an imported promotion that expires before older points) are replayed event by event.
+The rules are causal (nothing at an instant depends on a later entry), so the screens compute
+the lots of the whole ledger once per data generation (history) and read every as-of date
+from them by a filter and grouped sums.
 
 The package by capability (every name below is importable from core.loyalty as before):
 
 - rules: entry kinds, settings, tiers, errors, the normalised entries;
 - lots: the computation (lots, balances, tiers, expiry events, ledger_problems);
+- history: the whole ledger's lots computed once, and any as-of date's sums, lots, expiries
+  and months read from them;
 - ledger: reading the entries, the ledger state of a date, monthly point flows, tier mix;
 - summary: the cached summary, KPIs, liability, one customer, the Loyalty screen's reads;
 - writes: redemptions and the expiry run.
@@ -54,6 +59,7 @@ from __future__ import annotations
 from core.loyalty.ledger import (
     FLOW_COLUMNS,
     LedgerState,
+    ledger_history,
     ledger_state,
     ledger_totals,
     member_flows,
@@ -115,6 +121,7 @@ __all__ = [
     "read_entries",
     "LedgerState",
     "ledger_state",
+    "ledger_history",
     "SUMMARY_MONTHS",
     "LedgerSummary",
     "ledger_summary",

@@ -9,13 +9,27 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from core import money
 from core.analytics import ledger as analytics_ledger
-from core.loyalty.lots import _member_sums, compute_lots, customer_balances
-from core.loyalty.rules import LoyaltyError, cutoff_for, normalise_entries, parse_tiers, points_value_cents
+from core.config import get_settings
+from core.loyalty.history import LedgerHistory, build_history, lots_as_of, member_sums, month_sums, norm_before
+from core.loyalty.lots import _balances, _earned_window_start, _i8
+from core.loyalty.rules import (
+    _DAY,
+    KINDS,
+    LoyaltyError,
+    clean_kinds,
+    cutoff_for,
+    kind_codes,
+    normalise_entries,
+    normalised_frame,
+    parse_tiers,
+    points_value_cents,
+)
 from core.readcache import cached
 from db.models import LoyaltyEntry
 
@@ -81,7 +95,38 @@ class LedgerState:
 
 @cached(tables=("loyalty_entry",), shared=True)
 def _normalised(*, session: Session) -> pd.DataFrame:
-    return normalise_entries(read_entries(session=session, details=False, stored_expiries=False))
+    cols = analytics_ledger.read_columns(session=session)
+    if cols is None:
+        return normalise_entries(read_entries(session=session, details=False, stored_expiries=False))
+    return _normalised_columns(cols)
+
+
+def _normalised_columns(cols: dict[str, np.ndarray]) -> pd.DataFrame:
+    """normalise_entries(read_entries(details=False, stored_expiries=False)) from the columns of
+    core.analytics.ledger.read_columns: the kinds as small codes (only the rare kinds not spelt
+    exactly as earn, redeem, ... cleaned in Python), and no by_programme column: a member with
+    one of the programme's own expire entries is found by normalise_entries' rules anyway."""
+    code = cols["kind_code"].copy()
+    words = list(KINDS)
+    if len(cols["odd_at"]):
+        cleaned = clean_kinds(pd.Series(cols["odd_kind"], dtype=object))
+        odd_code = kind_codes(cleaned).astype("int64")
+        other = odd_code < 0
+        extra, extra_code = np.unique(cleaned[other].astype(str), return_inverse=True)
+        words += extra.tolist()
+        odd_code[other] = len(KINDS) + extra_code
+        code[cols["odd_at"]] = np.where(other, -1, odd_code).astype("int8")
+        full = cols["kind_code"].astype("int32")
+        full[cols["odd_at"]] = odd_code
+    else:
+        full = code.astype("int32")
+    kind = pd.array(pa.DictionaryArray.from_arrays(pa.array(full), pa.array(words, type=pa.large_string()))
+                    .dictionary_decode(), dtype="str")
+    return normalised_frame(
+        pd.Index(cols["id"], name="id"), customer_id=cols["customer_id"], occurred=cols["occurred_at"],
+        kind=kind, kind_code=code, points=cols["points"], expires=cols["expires_at"],
+        computed=cols["computed"], by_programme=np.zeros(len(code), dtype=bool),
+        expiry_months=get_settings().points_expiry_months)
 
 
 def normalised_ledger(*, session: Session) -> pd.DataFrame:
@@ -92,22 +137,33 @@ def normalised_ledger(*, session: Session) -> pd.DataFrame:
     return _normalised(session=session)
 
 
-def _norm_before(norm: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
-    """The normalised entries before ``cut``, as :func:`normalise_entries` gives them for the
-    entries before ``cut`` alone (entry order and customer codes counted within them)."""
-    out = norm[norm["occurred_at"] < cut].copy()
-    out["_pos"] = np.arange(len(out), dtype="int64")
-    out["_c"] = pd.factorize(out["customer_id"])[0].astype("int64")
-    return out
+@cached(tables=("loyalty_entry",), shared=True)
+def _history(*, session: Session) -> LedgerHistory:
+    return build_history(normalised_ledger(session=session))
+
+
+def ledger_history(*, session: Session) -> LedgerHistory:
+    """The whole ledger's lots and sums (core.loyalty.history), computed once per data generation
+    of the ledger and the settings, from :func:`normalised_ledger`; every as-of date's state is
+    read from it. Shared: do not change it."""
+    return _history(session=session)
+
+
+def _ns(at: pd.Timestamp) -> int:
+    return int(_i8(np.array([pd.Timestamp(at)]))[0])
 
 
 def ledger_state(*, session: Session, as_of: date) -> LedgerState:
-    """The whole computation for one as-of date, from the stored entries (about a second at
-    the reference size once the ledger is read, see :func:`normalised_ledger`); readers use
+    """The whole computation for one as-of date, from the stored entries: the entries before
+    its cutoff, their lots (as compute_lots gives them) and :func:`customer_balances`, read from
+    :func:`ledger_history` (computed once per data generation) by filters and sums; readers use
     :func:`ledger_summary`, which remembers its results."""
-    norm = _norm_before(normalised_ledger(session=session), cutoff_for(as_of))
-    lots = compute_lots(norm, cutoff=cutoff_for(as_of))
-    balances = customer_balances(norm, as_of=as_of, norm=norm, lots=lots)
+    h = ledger_history(session=session)
+    cut = cutoff_for(as_of)
+    norm, members = norm_before(h, normalised_ledger(session=session), _ns(cut))
+    lots = lots_as_of(h, norm, members, _ns(cut))
+    sums = member_sums(h, _ns(cut), earned_from=_ns(_earned_window_start(as_of) + _DAY))
+    balances = _balances(norm, lots, sums, as_of, parse_tiers())
     return LedgerState(as_of=as_of, norm=norm, lots=lots, balances=balances)
 
 
@@ -115,11 +171,10 @@ def ledger_state(*, session: Session, as_of: date) -> LedgerState:
 def ledger_totals(*, session: Session, as_of: date) -> pd.DataFrame:
     """Per member as of the end of ``as_of``: customer_id, earned, redeemed, adjusted, reversed,
     expired, balance (points), the columns of :func:`customer_balances` the KPIs read, without
-    tiers, expiry dates or monthly flows (about half the work of :func:`ledger_summary`; kept per
-    data generation of the ledger)."""
-    cut = cutoff_for(as_of)
-    norm = _norm_before(normalised_ledger(session=session), cut)
-    out = _member_sums(norm, compute_lots(norm, cutoff=cut), as_of)
+    tiers, expiry dates or monthly flows: a filter and grouped sums over :func:`ledger_history`
+    (tens of milliseconds per date once the history is computed; kept per data generation of
+    the ledger)."""
+    out = member_sums(ledger_history(session=session), _ns(cutoff_for(as_of)))
     cols = ["customer_id", "earned", "redeemed", "adjusted", "reversed", "expired", "balance"]
     return out.reset_index()[cols]
 
@@ -177,10 +232,14 @@ def summary_by_month(state: LedgerState, *, months: int = 24) -> pd.DataFrame:
     """Per calendar month, the last ``months`` up to ``state.as_of``: :func:`point_flows` summed
     (earned, redeemed, adjusted, reversed, expired, in points) with outstanding_points and
     liability (money, point value from the settings) at the month's end."""
-    flows = point_flows(state)
-    last = pd.Period(state.as_of, "M")
+    by = point_flows(state).groupby("month")[list(FLOW_COLUMNS)].sum()
+    return _monthly_table(by, state.as_of, months)
+
+
+def _monthly_table(by: pd.DataFrame, as_of: date, months: int) -> pd.DataFrame:
+    """:func:`summary_by_month` from the flows summed per month (``by``, index Period "M")."""
+    last = pd.Period(as_of, "M")
     all_months = pd.period_range(end=last, periods=months, freq="M")
-    by = flows.groupby("month")[["earned", "redeemed", "adjusted", "reversed", "expired"]].sum()
     start = all_months[0]
     carried = by[by.index < start]
     base = int((carried["earned"] + carried["adjusted"] - carried["reversed"] - carried["redeemed"]
@@ -191,6 +250,13 @@ def summary_by_month(state: LedgerState, *, months: int = 24) -> pd.DataFrame:
     by["liability"] = [money.to_units(points_value_cents(p)) for p in by["outstanding_points"]]
     by.index = by.index.to_timestamp()
     return by.rename_axis("month").reset_index()
+
+
+def monthly_as_of(*, session: Session, as_of: date, months: int = 24) -> pd.DataFrame:
+    """:func:`summary_by_month` of :func:`ledger_state` for ``as_of``, from the per-month sums
+    of :func:`ledger_history` (no per-entry flows built)."""
+    by = month_sums(ledger_history(session=session), _ns(cutoff_for(as_of)))
+    return _monthly_table(by, as_of, months)
 
 
 def tier_mix(balances: pd.DataFrame) -> pd.DataFrame:

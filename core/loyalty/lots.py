@@ -113,6 +113,12 @@ def compute_lots(norm: pd.DataFrame, *, cutoff: pd.Timestamp | None = None,
     what will expire if nothing else happens. ``force_replay`` replays every customer event by
     event (to test the fast path against it).
     """
+    return pd.DataFrame(lot_columns(norm, cutoff=cutoff, force_replay=force_replay))
+
+
+def lot_columns(norm: pd.DataFrame, *, cutoff: pd.Timestamp | None = None,
+                force_replay: bool = False) -> dict[str, np.ndarray]:
+    """:func:`compute_lots` as numpy columns (name -> array), without building the frame."""
     cut = np.iinfo("int64").max if cutoff is None else int(_i8(np.array([pd.Timestamp(cutoff)]))[0])
     occ_all = _i8(norm["occurred_at"])
     codes_all = norm["_c"].to_numpy()
@@ -168,7 +174,7 @@ def compute_lots(norm: pd.DataFrame, *, cutoff: pd.Timestamp | None = None,
             remaining[s_idx[a:b]] = r
 
     customer_ids = norm["customer_id"].to_numpy()[lm][order]
-    return pd.DataFrame({
+    return {
         "customer_id": customer_ids,
         "entry": entry,
         "occurred_at": lo.view("datetime64[ns]"),
@@ -178,7 +184,7 @@ def compute_lots(norm: pd.DataFrame, *, cutoff: pd.Timestamp | None = None,
         "remaining": remaining,
         "consumed": la - expired - remaining,
         "_c": lc,
-    })
+    }
 
 
 def _earned_window_start(as_of: date) -> pd.Timestamp:
@@ -214,7 +220,14 @@ def customer_balances(
     if lots is None:
         lots = compute_lots(norm, cutoff=cut)
     seen = norm[norm["occurred_at"] < cut]
-    out = _member_sums(seen, lots, as_of)
+    return _balances(seen, lots, _member_sums(seen, lots, as_of), as_of, tiers)
+
+
+def _balances(seen: pd.DataFrame, lots: pd.DataFrame, out: pd.DataFrame, as_of: date,
+              tiers: list[Tier]) -> pd.DataFrame:
+    """:func:`customer_balances` from the normalised entries before the cutoff (``seen``), their
+    lots and their :func:`_member_sums` (``out``)."""
+    cut = cutoff_for(as_of)
     live = lots[lots["remaining"] > 0]
     soon = live[live["expires_at"] < cut + pd.Timedelta(days=EXPIRING_WINDOW_DAYS)]
     out["expiring_points"] = soon.groupby("customer_id")["remaining"].sum().reindex(out.index).fillna(0)

@@ -112,61 +112,90 @@ def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None
         raise LoyaltyError(f"loyalty entries lack the column(s): {', '.join(missing)}")
     if expiry_months is None:
         expiry_months = get_settings().points_expiry_months
-    out = pd.DataFrame(index=entries.index)
-    out["customer_id"] = entries["customer_id"].to_numpy()
     try:
-        out["occurred_at"] = _to_ns(entries["occurred_at"]).to_numpy()
+        occurred = _to_ns(entries["occurred_at"]).to_numpy()
     except (ValueError, TypeError) as exc:
         raise LoyaltyError(f"occurred_at: {exc}") from None
-    if out["occurred_at"].isna().any():
+    if np.isnat(occurred).any():
         raise LoyaltyError("occurred_at is empty in some loyalty entries")
-    out["kind"] = entries["kind"].astype(str).str.strip().str.lower().to_numpy()
+    kind = clean_kinds(entries["kind"])
     points = pd.to_numeric(entries["points"], errors="coerce")
     if points.isna().any() or (points != points.round()).any():
         raise LoyaltyError("points must be whole numbers in every loyalty entry")
-    out["points"] = points.astype("int64").to_numpy()
     if "expires_at" in entries.columns:
         expires = _to_ns(entries["expires_at"]).to_numpy()
     else:
         expires = np.full(len(entries), np.datetime64("NaT"), dtype="datetime64[ns]")
-    out["expires_at"] = expires
-    kind = out["kind"].to_numpy()
-    pts = out["points"].to_numpy()
     if "computed" in entries.columns:
         computed = entries["computed"].fillna(False).astype(bool).to_numpy()
     else:
         computed = np.ones(len(entries), dtype=bool)
-    written = (kind == "expire") & ~computed
-    out["written_expiry"] = written
-    occurred = out["occurred_at"]
-    exp = out["expires_at"].copy()
-    need_default = exp.isna().to_numpy() & (pts > 0)
     by_programme = (entries["by_programme"].fillna(False).astype(bool).to_numpy()
                     if "by_programme" in entries.columns else np.zeros(len(entries), dtype=bool))
+    return normalised_frame(
+        entries.index, customer_id=entries["customer_id"].to_numpy(), occurred=occurred,
+        kind=kind, kind_code=kind_codes(kind), points=points.astype("int64").to_numpy(), expires=expires,
+        computed=computed, by_programme=by_programme, expiry_months=expiry_months)
+
+
+def clean_kinds(kinds: pd.Series) -> np.ndarray:
+    """Entry kinds as the computation reads them: text, surrounding spaces dropped, lower case
+    (object array)."""
+    return kinds.astype(str).str.strip().str.lower().to_numpy()
+
+
+def kind_codes(kind: np.ndarray) -> np.ndarray:
+    """The position of each (cleaned) kind in :data:`KINDS`, -1 for any other word (int8)."""
+    return pd.Index(KINDS).get_indexer(kind).astype("int8")
+
+
+_EARN, _REDEEM, _EXPIRE, _ADJUST, _REVERSE = range(len(KINDS))
+
+
+def normalised_frame(index: pd.Index, *, customer_id: np.ndarray, occurred: np.ndarray, kind: object,
+                     kind_code: np.ndarray, points: np.ndarray, expires: np.ndarray, computed: np.ndarray,
+                     by_programme: np.ndarray, expiry_months: int) -> pd.DataFrame:
+    """The frame :func:`normalise_entries` returns, from typed columns: ``occurred`` and
+    ``expires`` datetime64[ns] (NaT: no expires_at), ``kind`` the cleaned kinds (any array
+    a frame column takes), ``kind_code`` their :func:`kind_codes`, ``points`` int64,
+    ``computed`` and ``by_programme`` booleans; the rules of normalise_entries."""
+    out = pd.DataFrame(index=index)
+    out["customer_id"] = customer_id
+    out["occurred_at"] = occurred
+    out["kind"] = kind
+    out["points"] = points
+    out["expires_at"] = expires
+    pts = points
+    written = (kind_code == _EXPIRE) & ~computed
+    out["written_expiry"] = written
+    exp = expires.copy()
+    need_default = np.isnat(exp) & (pts > 0)
     if written.any():
-        by_programme = by_programme | out["customer_id"].isin(
-            pd.unique(out["customer_id"].to_numpy()[written])).to_numpy()
+        by_programme = by_programme | pd.Series(customer_id, copy=False).isin(
+            pd.unique(customer_id[written])).to_numpy()
+    never = NEVER.to_datetime64().astype("datetime64[ns]")
     if by_programme.any():
         # A member whose programme writes their expiry rows has their points expired by the
         # programme only: Hearth's own rule would expire them a second time, or earlier than the
         # programme does (most expire after months of inactivity, not of age).
-        exp[need_default & by_programme] = NEVER
+        exp[need_default & by_programme] = never
         need_default &= ~by_programme
     if need_default.any():
         if expiry_months > 0:
-            exp[need_default] = occurred[need_default] + pd.DateOffset(months=expiry_months)
+            exp[need_default] = (pd.Series(occurred[need_default]) + pd.DateOffset(months=expiry_months)).to_numpy(
+                dtype="datetime64[ns]")
         else:
-            exp[need_default] = NEVER
-    out["exp"] = exp.where(exp >= occurred, occurred)
+            exp[need_default] = never
+    out["exp"] = np.where(~np.isnat(exp) & (exp >= occurred), exp, occurred)
     # An entry whose sign contradicts its kind (an earn below zero) counts for nothing here;
     # ledger_problems reports it.
-    signed = (kind == "adjust") | (kind == "reverse")
-    credits = ((kind == "earn") | signed) & (pts > 0)
-    debits = (((kind == "redeem") | signed) & (pts < 0)) | (written & (pts < 0))
+    signed = (kind_code == _ADJUST) | (kind_code == _REVERSE)
+    credits = ((kind_code == _EARN) | signed) & (pts > 0)
+    debits = (((kind_code == _REDEEM) | signed) & (pts < 0)) | (written & (pts < 0))
     out["credit"] = np.where(credits, pts, 0).astype("int64")
     out["debit"] = np.where(debits, -pts, 0).astype("int64")
     out["_pos"] = np.arange(len(out), dtype="int64")
-    out["_c"] = pd.factorize(out["customer_id"])[0].astype("int64")
+    out["_c"] = pd.factorize(customer_id)[0].astype("int64")
     return out
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from core import money
-from core.loyalty.ledger import _end_of, ledger_state, read_entries, summary_by_month, tier_mix
+from core.loyalty.ledger import _end_of, ledger_state, monthly_as_of, read_entries, summary_by_month, tier_mix
 from core.loyalty.lots import compute_lots, customer_balances, expiry_events
 from core.loyalty.rules import NEVER, cutoff_for, normalise_entries, parse_tiers, points_value_cents
 from core.readcache import cached
@@ -40,7 +40,7 @@ def ledger_summary(*, session: Session, as_of: date) -> LedgerSummary:
     data generation of the ledger (core.readcache)."""
     state = ledger_state(session=session, as_of=as_of)
     return LedgerSummary(as_of=as_of, balances=state.balances,
-                         monthly=summary_by_month(state, months=SUMMARY_MONTHS),
+                         monthly=monthly_as_of(session=session, as_of=as_of, months=SUMMARY_MONTHS),
                          customers=_customer_count(session=session, as_of=as_of))
 
 

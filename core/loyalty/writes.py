@@ -13,7 +13,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from core import audit
-from core.loyalty.ledger import _end_of, _norm_before, normalised_ledger, read_entries
+from core.loyalty.history import expiry_events_as_of
+from core.loyalty.ledger import _end_of, ledger_history, read_entries
 from core.loyalty.lots import compute_lots, expiry_events, ledger_problems
 from core.loyalty.rules import InsufficientPoints, LoyaltyError, cutoff_for, normalise_entries
 from core.readcache import cached
@@ -126,12 +127,12 @@ def expire_points(*, session: Session, as_of: date, actor: str = "system") -> in
 def pending_expiries(*, session: Session, as_of: date) -> dict:
     """What :func:`expire_points` would write for ``as_of``: entries, points, customers
     (kept per data generation of the ledger, see core.readcache). The same figures as
-    :func:`missing_expiries` on the stored entries, from the normalised ledger the screens
-    share (:func:`normalised_ledger`, read once per generation) and one SQL sum of the expiries
-    already written, not from a second read of the whole ledger with them."""
+    :func:`missing_expiries` on the stored entries, from the whole ledger's history the screens
+    share (:func:`ledger_history`: its lots' expiries before the cutoff, computed once per
+    generation) and one SQL sum of the expiries already written, not from a second read of the
+    whole ledger with them."""
     cut = cutoff_for(as_of)
-    norm = _norm_before(normalised_ledger(session=session), cut)
-    ev = expiry_events(compute_lots(norm, cutoff=cut), cutoff=cut)
+    ev = expiry_events_as_of(ledger_history(session=session), int(cut.value))
     # Hearth's own expire entries (computed): the only ones the shared ledger leaves out, and
     # those missing_expiries counts as recorded. The kind as normalise_entries reads it.
     # No GROUP BY: SQLite would walk the customer index and look up each row (seconds); one

@@ -1,0 +1,277 @@
+"""The ledger's whole history computed once, and any as-of date read from it by filters and sums.
+
+Why this holds (issue 17): the rules are causal. What happens at an instant depends only on
+the entries before it and on the credits, expiries and debits of that instant in their fixed
+order (credits, then expiries, then debits), never on a later entry:
+
+- the lots credited before a cutoff are a prefix of the customer's lots in FIFO order (FIFO
+  order is by earning time first), and the debits before it a prefix of the debits in time
+  order (ties in entry order, which a filter keeps);
+- the points a lot loses at its expiry instant ``e`` are decided by the events before ``e``
+  and the credits at ``e``: the same whether the computation stops at a cutoff after ``e`` or
+  runs to the end of time. Both the event replay (core.loyalty.lots._replay) and the running
+  sums of core.analytics.ledger.fifo_fates read only those;
+- a programme's own ``expire`` row is a debit like any other; Hearth's computed ones are left
+  out of the shared ledger; whether a member's lots expire by the programme only
+  (``by_programme``) is decided over the member's whole ledger already (read_entries), so a
+  filtered ledger normalises to the same rows.
+
+So the lots of the whole ledger are computed once per data generation (:func:`ledger_history`)
+and the state as of ``D`` (cutoff ``c``) is: the entries before ``c`` summed per member, and
+each lot that expires before ``c`` expired as it did in the whole history. What is still left
+of a lot at ``c`` follows from the member's pointer (expired + debited before ``c``) on the
+cumulative-points axis when the member's lots before ``c`` expire in earning order, as in
+fifo_fates; the rare members whose lots do not are replayed for ``c`` (compute_lots).
+tests/core/test_loyalty_history.py pins this against compute_lots and hand-built ledgers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.loyalty.lots import _i8, compute_lots, lot_columns
+from core.loyalty.rules import KINDS
+
+# The per-entry columns summed per member, in this order (see _member_sums).
+SUMS = ("earned", "redeemed", "adjusted", "reversed", "written_expired", "credit", "debit")
+_I8_MAX = np.iinfo("int64").max
+
+
+@dataclass(frozen=True)
+class LedgerHistory:
+    """The whole normalised ledger's sums and lots followed to the end of time, as arrays (the
+    normalised frame itself is kept apart: core.loyalty.normalised_ledger).
+
+    ``ids``: the members' customer ids, sorted (member code = position here); ``rank``: the
+    member code of each of normalise_entries' ``_c`` codes. Entries that count (every kind but
+    Hearth's own computed expiries), sorted by time (stable): ``e_t`` (ns), ``e_c`` (member
+    code), ``e_sums`` (one float64 row of whole points per :data:`SUMS` column; ``exact`` when
+    no partial sum can reach 2**53, as bincount's float64 sums need). Lots: ``lots``
+    (compute_lots of the whole ledger as numpy columns, FIFO order), ``lot_code`` (member
+    code), ``lot_s`` (the member's credits up to and with the lot), ``bad_from`` (per member code: the earning instant
+    of the first lot that expires before the lot before it, int64 max if none). Lots that
+    expire with points, sorted by expiry: ``x_t`` (ns), ``x_c`` (member code), ``x_v`` (points
+    expired, float64)."""
+
+    ids: np.ndarray
+    rank: np.ndarray
+    e_t: np.ndarray
+    e_c: np.ndarray
+    e_sums: np.ndarray
+    exact: bool
+    lots: dict[str, np.ndarray]
+    lot_code: np.ndarray
+    lot_s: np.ndarray
+    bad_from: np.ndarray
+    x_t: np.ndarray
+    x_c: np.ndarray
+    x_v: np.ndarray
+
+
+def _member_ranks(norm: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted customer ids, the position in them of each ``_c`` code of normalise_entries):
+    a sort of the members, not of the rows."""
+    first_c = norm["_c"].to_numpy()
+    n = int(first_c.max()) + 1 if len(first_c) else 0
+    by_code = np.zeros(n, dtype="int64")
+    by_code[first_c] = norm["customer_id"].to_numpy()
+    order = np.argsort(by_code, kind="stable")
+    rank = np.empty(n, dtype="int64")
+    rank[order] = np.arange(n, dtype="int64")
+    return by_code[order], rank
+
+
+def _kind_codes(norm: pd.DataFrame) -> np.ndarray:
+    """Each row's kind as its position in core.loyalty.KINDS (-1 for another word): one
+    comparison of the whole column per kind, no per-row strings."""
+    kind = norm["kind"]
+    codes = np.full(len(norm), -1, dtype="int8")
+    for i, word in enumerate(KINDS):
+        codes[(kind == word).to_numpy(dtype=bool)] = i
+    return codes
+
+
+def _entry_sums(norm: pd.DataFrame, code: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The :data:`SUMS` columns of the rows ``idx`` of ``norm`` (float64, whole points);
+    ``code`` the rows' :func:`_kind_codes`."""
+    code = code[idx]
+    credit = norm["credit"].to_numpy()[idx]
+    debit = norm["debit"].to_numpy()[idx]
+    pts = norm["points"].to_numpy()[idx]
+    earn, redeem, _expire, adjust, reverse = range(len(KINDS))
+    return np.vstack([
+        np.where(code == earn, credit, 0),
+        np.where(code == redeem, debit, 0),
+        np.where(code == adjust, pts, 0),
+        np.where(code == reverse, -pts, 0),
+        np.where(norm["written_expiry"].to_numpy()[idx], debit, 0),
+        credit,
+        debit,
+    ]).astype("float64")
+
+
+def build_history(norm: pd.DataFrame) -> LedgerHistory:
+    """The :class:`LedgerHistory` of a frame from normalise_entries (the whole ledger)."""
+    ids, rank = _member_ranks(norm)
+    row_code = rank[norm["_c"].to_numpy()]
+    code = _kind_codes(norm)
+    active = (code != KINDS.index("expire")) | norm["written_expiry"].to_numpy()
+    occ = _i8(norm["occurred_at"])
+    idx = np.flatnonzero(active)
+    idx = idx[np.argsort(occ[idx], kind="stable")]
+    sums = _entry_sums(norm, code, idx)
+    # Every partial sum is at most the sum of magnitudes (expired points are at most credits).
+    exact = bool(np.abs(sums).sum(axis=1).max(initial=0.0) < 2.0**53)
+
+    lots = lot_columns(norm)
+    for unused in ("remaining", "consumed"):  # to the end of time: not read
+        lots.pop(unused)
+    lot_code = rank[lots["_c"]]
+    la = lots["points"]
+    le = _i8(lots["expires_at"])
+    lo = _i8(lots["occurred_at"])
+    first = np.ones(len(la), dtype=bool)
+    first[1:] = lot_code[1:] != lot_code[:-1]
+    starts = np.flatnonzero(first)
+    running = np.cumsum(la, dtype="int64")
+    lot_s = running - np.repeat((running - la)[starts], np.diff(np.r_[starts, len(la)]))
+    bad = np.zeros(len(la), dtype=bool)
+    bad[1:] = (lot_code[1:] == lot_code[:-1]) & (le[1:] < le[:-1])
+    bad_from = np.full(len(ids), _I8_MAX, dtype="int64")
+    np.minimum.at(bad_from, lot_code[bad], lo[bad])
+
+    ex = lots["expired"]
+    xi = np.flatnonzero(ex > 0)
+    xi = xi[np.argsort(le[xi], kind="stable")]
+    return LedgerHistory(ids=ids, rank=rank, e_t=occ[idx], e_c=row_code[idx], e_sums=sums,
+                         exact=exact, lots=lots, lot_code=lot_code, lot_s=lot_s, bad_from=bad_from,
+                         x_t=le[xi], x_c=lot_code[xi], x_v=ex[xi].astype("float64"))
+
+
+def _sum_by(codes: np.ndarray, values: np.ndarray, n: int, exact: bool) -> np.ndarray:
+    """Sum of whole-number ``values`` per code 0..n-1, as int64: bincount's float64 sums when
+    ``exact``, else int64 sums (np.add.at, slower)."""
+    if not exact:
+        out = np.zeros(n, dtype="int64")
+        np.add.at(out, codes, values.astype("int64"))
+        return out
+    return np.bincount(codes, weights=values, minlength=n).astype("int64")
+
+
+def member_sums(h: LedgerHistory, cut: int, earned_from: int | None = None) -> pd.DataFrame:
+    """Per member with an entry before ``cut`` (ns), index customer_id (sorted): the columns of
+    core.loyalty.lots._member_sums, as of that cutoff: earned, redeemed, adjusted, reversed,
+    credit, debit, earned_12m (earn credits at or after ``earned_from``, ns; 0 without it),
+    expired (by Hearth's rule and as the programme wrote it), balance. int64 points."""
+    n = len(h.ids)
+    k = int(np.searchsorted(h.e_t, cut, side="left"))
+    c = h.e_c[:k]
+    present = np.bincount(c, minlength=n) > 0
+    sums = {name: _sum_by(c, h.e_sums[i, :k], n, h.exact) for i, name in enumerate(SUMS)}
+    if earned_from is None:
+        sums["earned_12m"] = np.zeros(n, dtype="int64")
+    else:
+        j = min(int(np.searchsorted(h.e_t, earned_from, side="left")), k)
+        sums["earned_12m"] = _sum_by(h.e_c[j:k], h.e_sums[0, j:k], n, h.exact)
+    x = int(np.searchsorted(h.x_t, cut, side="left"))
+    expired = _sum_by(h.x_c[:x], h.x_v[:x], n, h.exact)
+    out = pd.DataFrame({name: sums[name][present] for name in
+                        ("earned", "redeemed", "adjusted", "reversed", "credit", "debit", "earned_12m")},
+                       index=pd.Index(h.ids[present], name="customer_id"))
+    out["expired"] = expired[present] + sums["written_expired"][present]
+    out["balance"] = out["credit"] - out["debit"] - expired[present]
+    return out
+
+
+def norm_before(h: LedgerHistory, norm: pd.DataFrame, cut: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """The normalised entries ``norm`` the history ``h`` was built from, before ``cut`` (ns), as
+    normalise_entries gives them for those entries alone (``_pos`` and ``_c`` counted within
+    them), and the member code of each of their ``_c`` codes."""
+    keep = np.flatnonzero(_i8(norm["occurred_at"]) < cut)
+    out = norm.take(keep)
+    codes, members = pd.factorize(h.rank[norm["_c"].to_numpy()[keep]])
+    out["_pos"] = np.arange(len(out), dtype="int64")
+    out["_c"] = codes.astype("int64")
+    return out, np.asarray(members, dtype="int64")
+
+
+def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, members: np.ndarray, cut: int) -> pd.DataFrame:
+    """What compute_lots(norm_d, cutoff=cut) gives (same rows, order and values), from the whole
+    history; ``norm_d`` and ``members`` as :func:`norm_before` gives them for ``cut`` (ns)."""
+    n = len(h.ids)
+    lots = h.lots
+    keep = np.flatnonzero(_i8(lots["occurred_at"]) < cut)
+    code = h.lot_code[keep]
+    la = lots["points"][keep]
+    gone = _i8(lots["expires_at"])[keep] < cut
+    expired = np.where(gone, lots["expired"][keep], 0)
+    # The member's pointer at the cutoff: points expired plus points debited before it.
+    k = int(np.searchsorted(h.e_t, cut, side="left"))
+    debited = _sum_by(h.e_c[:k], h.e_sums[SUMS.index("debit"), :k], n, h.exact)
+    pointer = _sum_by(code, expired.astype("float64"), n, h.exact) + debited
+    remaining = np.where(gone, 0, np.clip(h.lot_s[keep] - pointer[code], 0, la))
+    slow = h.bad_from < cut
+    if slow.any():
+        # Members whose lots before the cutoff expire out of earning order: replayed for it.
+        part = norm_d[slow[members[norm_d["_c"].to_numpy()]]]
+        replay = compute_lots(part, cutoff=pd.Timestamp(cut))
+        at = pd.Index(lots["entry"][keep]).get_indexer(replay["entry"].to_numpy())
+        expired[at] = replay["expired"].to_numpy()
+        remaining[at] = replay["remaining"].to_numpy()
+    # compute_lots orders members by their first entry before the cutoff (norm_d's codes).
+    c_d = np.zeros(n, dtype="int64")
+    c_d[members] = np.arange(len(members), dtype="int64")
+    lc = c_d[code]
+    order = np.argsort(lc, kind="stable")
+    sel = keep[order]
+    remaining = remaining[order].astype("int64")
+    expired = expired[order].astype("int64")
+    return pd.DataFrame({
+        "customer_id": lots["customer_id"][sel],
+        "entry": lots["entry"][sel],
+        "occurred_at": lots["occurred_at"][sel],
+        "expires_at": lots["expires_at"][sel],
+        "points": la[order],
+        "expired": expired,
+        "remaining": remaining,
+        "consumed": la[order] - expired - remaining,
+        "_c": lc[order],
+    })
+
+
+def expiry_events_as_of(h: LedgerHistory, cut: int) -> pd.DataFrame:
+    """core.loyalty.lots.expiry_events(compute_lots(ledger before cut), cutoff=cut), from the
+    history: expired points per customer and expiry instant (customer_id, at, points)."""
+    x = int(np.searchsorted(h.x_t, cut, side="left"))
+    ev = pd.DataFrame({"customer_id": h.ids[h.x_c[:x]], "at": h.x_t[:x].view("datetime64[ns]"),
+                       "points": h.x_v[:x].astype("int64")})
+    return ev.groupby(["customer_id", "at"], sort=True)["points"].sum().reset_index()
+
+
+def _months(ns: np.ndarray) -> np.ndarray:
+    """Calendar months since 1970-01 (a monthly Period's ordinal) of instants in ns."""
+    return ns.view("datetime64[ns]").astype("datetime64[M]").astype("int64")
+
+
+def month_sums(h: LedgerHistory, cut: int) -> pd.DataFrame:
+    """core.loyalty.point_flows of the state before ``cut`` (ns) summed by month: index Period "M"
+    (every month from the first flow to the last), columns earned, redeemed, adjusted, reversed,
+    expired (int64 points); the written expiries and the lots' expiries both count as expired."""
+    k = int(np.searchsorted(h.e_t, cut, side="left"))
+    x = int(np.searchsorted(h.x_t, cut, side="left"))
+    em, xm = _months(h.e_t[:k]), _months(h.x_t[:x])
+    both = np.concatenate([em, xm])
+    names = ["earned", "redeemed", "adjusted", "reversed", "expired"]
+    if not len(both):
+        return pd.DataFrame({n: np.zeros(0, dtype="int64") for n in names},
+                            index=pd.PeriodIndex([], freq="M", name="month"))
+    lo = int(both.min())
+    span = int(both.max()) - lo + 1
+    cols = {n: _sum_by(em - lo, h.e_sums[i, :k], span, h.exact) for i, n in enumerate(names[:4])}
+    cols["expired"] = (_sum_by(em - lo, h.e_sums[SUMS.index("written_expired"), :k], span, h.exact)
+                       + _sum_by(xm - lo, h.x_v[:x], span, h.exact))
+    index = pd.PeriodIndex.from_ordinals(np.arange(lo, lo + span), freq="M").rename("month")
+    return pd.DataFrame(cols, index=index)

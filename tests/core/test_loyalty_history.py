@@ -1,0 +1,196 @@
+"""The ledger's whole history computed once, each as-of date read from it (core.loyalty.history).
+
+The rules are causal: a lot's fate at its expiry instant depends only on the entries before
+that instant (and the credits of that instant), so the lots of the whole ledger, cut at any
+date, are the lots of that date. Pinned here on hand-built ledgers (every figure worked out by
+hand in the comments) and, on random ledgers, against the point-by-point reference of
+test_loyalty_properties and the per-date computation (compute_lots of the entries before the
+cutoff).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.loyalty import compute_lots, cutoff_for, normalise_entries
+from core.loyalty.history import build_history, expiry_events_as_of, lots_as_of, member_sums, month_sums, norm_before
+from core.loyalty.lots import _member_sums, expiry_events
+from tests.core.test_loyalty_properties import BASE, PROPERTY, Reference, _rows, ledgers
+
+
+def _ns(at) -> int:
+    return int(pd.Timestamp(at).value)
+
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    """(customer, occurred_at, kind, points, expires_at, computed) rows, ids 1.. in this order."""
+    frame = pd.DataFrame(rows, columns=["customer_id", "occurred_at", "kind", "points", "expires_at", "computed"])
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="id")
+    return frame
+
+
+def _at(norm, as_of: date) -> pd.DataFrame:
+    h = build_history(norm)
+    return member_sums(h, _ns(cutoff_for(as_of)))
+
+
+HAND = _frame([
+    # 1: an expiry exactly at a cutoff, and an entry backdated (entered last, earned first).
+    (1, datetime(2024, 1, 1), "earn", 100, datetime(2024, 3, 1), False),
+    (1, datetime(2024, 2, 10), "redeem", -30, None, False),
+    # 2: the programme's own expiry row: the member's points expire by the programme only.
+    (2, datetime(2024, 1, 10), "earn", 400, None, False),
+    (2, datetime(2024, 3, 10), "expire", -150, None, False),
+    # 3: a promotion that expires before older points (out of earning order).
+    (3, datetime(2024, 1, 1), "earn", 300, datetime(2024, 12, 1), False),
+    (3, datetime(2024, 1, 5), "earn", 100, datetime(2024, 1, 20), False),
+    (3, datetime(2024, 1, 10), "redeem", -50, None, False),
+    (3, datetime(2024, 2, 1), "redeem", -120, None, False),
+    # 4: a credit, an expiry and a redemption in the same instant (2024-06-01 00:00).
+    (4, datetime(2024, 1, 1), "earn", 80, datetime(2024, 6, 1), False),
+    (4, datetime(2024, 6, 1), "earn", 50, None, False),
+    (4, datetime(2024, 6, 1), "redeem", -40, None, False),
+    # 5: Hearth's own written expiry (computed) counts for nothing; the rule expires it.
+    (5, datetime(2024, 1, 15), "earn", 60, None, False),
+    (5, datetime(2025, 1, 15), "expire", -60, None, True),
+    (1, datetime(2023, 12, 15), "earn", 50, datetime(2024, 12, 15), False),
+])
+
+
+def _figures(as_of: date) -> dict[int, tuple[int, int, int, int]]:
+    out = _at(normalise_entries(HAND, expiry_months=12), as_of)
+    return {int(c): (int(r.earned), int(r.redeemed), int(r.expired), int(r.balance)) for c, r in out.iterrows()}
+
+
+def test_an_expiry_at_the_cutoff_counts_from_the_next_day_and_a_backdated_lot_is_used_first():
+    # Customer 1: the backdated 50 (2023-12-15) is the oldest lot, so the redemption of 30
+    # takes 30 of it and the 100 stays whole. The 100 expires at 2024-03-01 00:00: the cutoff of
+    # 2024-02-29, so not yet then (120 left), and all 100 from 2024-03-01 on (20 left); the last
+    # 20 expire at 2024-12-15 00:00.
+    assert _figures(date(2024, 2, 29))[1] == (150, 30, 0, 120)
+    assert _figures(date(2024, 3, 1))[1] == (150, 30, 100, 20)
+    assert _figures(date(2024, 12, 14))[1] == (150, 30, 100, 20)
+    assert _figures(date(2024, 12, 15))[1] == (150, 30, 120, 0)
+    # Before the backdated entry's date only nothing; on it only the 50.
+    assert 1 not in _figures(date(2023, 12, 14))
+    assert _figures(date(2023, 12, 15))[1] == (50, 0, 0, 50)
+
+
+def test_a_programme_expiry_row_is_the_only_expiry_of_its_member():
+    # Customer 2: 400 earned; the programme expires 150 on 2024-03-10; Hearth's 12-month rule
+    # does not expire the 250 left on 2025-01-10 (the programme decides), at any date.
+    assert _figures(date(2024, 3, 9))[2] == (400, 0, 0, 400)
+    assert _figures(date(2024, 3, 10))[2] == (400, 0, 150, 250)
+    assert _figures(date(2025, 6, 1))[2] == (400, 0, 150, 250)
+    # Also on a date before the row: the member's ledger holds one at some time.
+    assert _figures(date(2025, 2, 1))[2][3] == 250
+
+
+def test_an_out_of_order_expiry_keeps_to_the_oldest_points_first():
+    # Customer 3: 300 (to 2024-12-01) then a promotion of 100 (to 2024-01-20). The redemption of
+    # 50 on 01-10 takes the oldest points (300 -> 250); the promotion's 100 expire whole on
+    # 01-20; 120 on 02-01 leave 130 of the 300, which expire on 2024-12-01.
+    assert _figures(date(2024, 1, 19))[3] == (400, 50, 0, 350)
+    assert _figures(date(2024, 1, 20))[3] == (400, 50, 100, 250)
+    assert _figures(date(2024, 2, 1))[3] == (400, 170, 100, 130)
+    assert _figures(date(2024, 12, 1))[3] == (400, 170, 230, 0)
+
+
+def test_within_an_instant_credits_then_expiries_then_debits():
+    # Customer 4, at 2024-06-01 00:00: the 50 is credited, the 80 expire, then the redemption
+    # of 40 takes 40 of the 50 (it cannot use the 80 that expired at that very instant).
+    assert _figures(date(2024, 5, 31))[4] == (80, 0, 0, 80)
+    assert _figures(date(2024, 6, 1))[4] == (130, 40, 80, 10)
+    # Hearth's own expire entry (computed) is not a debit: the rule's expiry of the 60 on
+    # 2025-01-15 is, once.
+    assert _figures(date(2025, 1, 14))[5] == (60, 0, 0, 60)
+    assert _figures(date(2025, 1, 15))[5] == (60, 0, 60, 0)
+
+
+def test_what_is_left_of_each_lot_as_of_a_date():
+    norm = normalise_entries(HAND, expiry_months=12)
+    h = build_history(norm)
+    cut = _ns(cutoff_for(date(2024, 2, 15)))
+    nd, members = norm_before(h, norm, cut)
+    lots = lots_as_of(h, nd, members, cut).set_index("entry")
+    # Customer 1: 50 backdated (20 left after 30 redeemed on 02-10), 100 whole. Customer 3: the
+    # 300 has 130 left (50 and 120 redeemed), the promotion expired with its 100 on 01-20.
+    assert lots.loc[14, ["expired", "remaining", "consumed"]].tolist() == [0, 20, 30]
+    assert lots.loc[1, ["expired", "remaining", "consumed"]].tolist() == [0, 100, 0]
+    assert lots.loc[5, ["expired", "remaining", "consumed"]].tolist() == [0, 130, 170]
+    assert lots.loc[6, ["expired", "remaining", "consumed"]].tolist() == [100, 0, 0]
+    # Entries after the cutoff are no lot yet (customer 4's 2024-06-01 earn).
+    assert 10 not in lots.index
+
+
+def _with_programme_rows(draw_rows: pd.DataFrame, rows: list[tuple[int, int, int]]) -> pd.DataFrame:
+    extra = pd.DataFrame([{"customer_id": c, "occurred_at": BASE + timedelta(days=d), "kind": "expire",
+                           "points": -p, "expires_at": None, "computed": False} for c, d, p in rows])
+    frame = draw_rows.assign(computed=False)
+    frame = pd.concat([frame, extra], ignore_index=True) if len(extra) else frame.reset_index(drop=True)
+    return frame.astype({"customer_id": "int64"})  # as read from a store (an empty draw is untyped)
+
+
+@PROPERTY
+@given(frame=ledgers(max_customers=4), cut_days=st.lists(st.integers(-2, 140), min_size=1, max_size=6),
+       programme=st.lists(st.tuples(st.integers(1, 4), st.integers(0, 70), st.integers(1, 30)), max_size=3))
+def test_every_date_from_the_history_equals_that_dates_own_computation(frame, cut_days, programme):
+    frame = _with_programme_rows(frame, programme)
+    if frame.empty:
+        return  # no column types to compare (an empty store reads typed columns: see the dumps)
+    norm = normalise_entries(frame, expiry_months=1)
+    h = build_history(norm)
+    for day in cut_days:
+        as_of = (BASE + timedelta(days=day)).date()
+        cut = cutoff_for(as_of)
+        own = norm[norm["occurred_at"] < cut].copy()
+        own["_pos"] = np.arange(len(own), dtype="int64")
+        own["_c"] = pd.factorize(own["customer_id"])[0].astype("int64")
+        own_lots = compute_lots(own, cutoff=cut)
+        nd, members = norm_before(h, norm, _ns(cut))
+        pd.testing.assert_frame_equal(nd, own)
+        pd.testing.assert_frame_equal(lots_as_of(h, nd, members, _ns(cut)), own_lots)
+        window = pd.Timestamp(as_of) - pd.DateOffset(months=12) + pd.Timedelta(days=1)
+        pd.testing.assert_frame_equal(member_sums(h, _ns(cut), earned_from=_ns(window)),
+                                      _member_sums(own, own_lots, as_of))
+        pd.testing.assert_frame_equal(expiry_events_as_of(h, _ns(cut)), expiry_events(own_lots, cutoff=cut),
+                                      check_index_type=False, check_dtype=False)
+        if not programme:
+            # And against the rule book read literally, point by point.
+            sums = member_sums(h, _ns(cut))
+            for customer in own["customer_id"].unique():
+                ref = Reference(_rows(own, customer), cut.to_pydatetime()).run()
+                expired = sum(lot["expired"] for lot in ref.lots)
+                left = sum(lot["remaining"] for lot in ref.lots) - ref.debt
+                assert (int(sums.loc[customer, "expired"]), int(sums.loc[customer, "balance"])) == (expired, left)
+
+
+@PROPERTY
+@given(frame=ledgers(max_customers=3), day=st.integers(-2, 140))
+def test_months_from_the_history_are_the_flows_summed(frame, day):
+    norm = normalise_entries(frame, expiry_months=1)
+    h = build_history(norm)
+    as_of = (BASE + timedelta(days=day)).date()
+    cut = cutoff_for(as_of)
+    own = norm[norm["occurred_at"] < cut]
+    lots = compute_lots(own, cutoff=cut)
+    # point_flows by hand: entries by their month, lot expiries by their expiry's month.
+    months = {}
+    for t, kind, credit, debit, pts in zip(own["occurred_at"], own["kind"], own["credit"], own["debit"],
+                                           own["points"], strict=True):
+        m = months.setdefault(pd.Period(t, "M"), [0, 0, 0, 0, 0])
+        m[0] += credit if kind == "earn" else 0
+        m[1] += debit if kind == "redeem" else 0
+        m[2] += pts if kind == "adjust" else 0
+    for t, x in zip(lots["expires_at"], lots["expired"], strict=True):
+        if x and t < cut:
+            months.setdefault(pd.Period(t, "M"), [0, 0, 0, 0, 0])[4] += x
+    got = month_sums(h, _ns(cut))
+    got = got[(got != 0).any(axis=1)]
+    want = {p: v for p, v in months.items() if any(v)}
+    assert {p: list(map(int, r)) for p, r in zip(got.index, got.to_numpy(), strict=True)} == want
