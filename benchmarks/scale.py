@@ -13,6 +13,7 @@ and each in a fresh process (nothing kept from before):
 - the anchor of benchmarks/bench_kpis.py: customers, orders and refunds read through ADBC into
   Arrow and the order KPIs computed in DuckDB, independently of Hearth's code;
 - Hearth's `python -m core kpis --json` from cold (every KPI: orders, NPS, loyalty);
+- the anchor's order KPIs as one SQL statement run by PostgreSQL itself (option (b) of the issue);
 - benchmarks/screens.py: every screen in Chromium, first load and revisit, in a fresh app, and
   the app process's peak memory (VmHWM).
 
@@ -35,7 +36,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,6 +128,16 @@ def _kpis_and_anchor(label: str, url: str, env: dict[str, str], as_of: str, hori
         if peak is not None and ("kpis peak memory" not in best or peak > best["kpis peak memory"].value):
             best["kpis peak memory"] = Figure(peak, "MB", load)
     run.figures.update(best)
+    # Option (b) of the issue: the anchor's order KPIs as one SQL aggregate in PostgreSQL itself
+    # (parallel workers), to show where the columnar read stops paying at this size.
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_kpis import in_database
+
+    load = _load()
+    in_db = in_database(url, date.fromisoformat(as_of), horizon)
+    run.figures["anchor's order KPIs as SQL in PostgreSQL"] = Figure(in_db["total_s"], "s", load)
+    if any(float(in_db["values"][k] or 0) != float(anchor["values"][k] or 0) for k in ("orders", "customers")):
+        run.notes.append(f"SQL in PostgreSQL gave {in_db['values']} (anchor {anchor['values']})")
     a, k = best["anchor (ADBC + DuckDB), fresh process"], best["kpis from cold, fresh process"]
     run.notes.append(f"kpis / anchor (fastest of {run.repeat} each) = {k.value / a.value:.2f}")
     differ = [k for k in ("customers", "orders", "gross_sales", "refunds", "active_customers")
