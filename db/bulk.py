@@ -198,7 +198,8 @@ def bulk_insert(
     keys) first and creates them again afterwards, in the same transaction: much faster for
     millions of rows into a table that is empty or small (one sort per index and one join per
     foreign key instead of work per row). Rows that break a unique index or a foreign key
-    fail on re-creation and roll the whole insert back.
+    fail on re-creation and roll the whole insert back. On PostgreSQL the table is then analysed
+    (ANALYZE, in the same transaction), so the planner knows its new rows at once.
     """
     frame = _frame(rows)
     if frame.empty:
@@ -227,6 +228,13 @@ def bulk_insert(
         # Re-adding a foreign key checks every row in one join instead of a trigger per row.
         for name, definition in foreign_keys:
             connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD CONSTRAINT "{name}" {definition}')
+        if rebuild_indexes:
+            # Statistics for the planner now, in this transaction (ANALYZE samples a bounded number
+            # of rows, the transaction's own included): without them, the first queries after a
+            # bulk load of millions of rows were planned blind until autovacuum came round
+            # (measured on the 1,000,000-customer demo store: one customer's order lines 2.2 to
+            # 3.3 s before the ANALYZE, 2 ms after).
+            connection.exec_driver_sql(f'ANALYZE "{table.name}"')
     elif dialect == "sqlite":
         # A bigger page cache (about 256 MB) for this connection while it writes.
         old_cache = int(connection.exec_driver_sql("PRAGMA cache_size").scalar())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from pydantic import NaiveDatetime
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, event
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 
@@ -111,7 +111,24 @@ class OrderLine(SQLModel, table=True):
     unit_price_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
 
 
+# Open answers (the inbox's states; core.feedback.OPEN_STATES), as partial-index predicates: a few
+# percent of the answers at 1,000,000 customers (migration 0014).
+_OPEN_FEEDBACK = "state IN ('new', 'acknowledged', 'waiting')"
+
+
 class Feedback(SQLModel, table=True):
+    __table_args__ = (
+        # The at-risk queue's "open detractor" (an answer of 0-6, core.sentiment.DETRACTOR_MAX,
+        # still open): 47,000 of 3 M answers at 1 M customers, read by a seq scan before.
+        Index("ix_feedback_open_detractor", "customer_id",
+              postgresql_where=text(f"nps_score <= 6 AND {_OPEN_FEEDBACK}"),
+              sqlite_where=text(f"nps_score <= 6 AND {_OPEN_FEEDBACK}")),
+        # The open flagged answers (the inbox's and the reports' counts by age): 55,000 of 3 M.
+        Index("ix_feedback_open_flagged", "submitted_at",
+              postgresql_where=text(f"flagged IS TRUE AND {_OPEN_FEEDBACK}"),
+              sqlite_where=text(f"flagged IS TRUE AND {_OPEN_FEEDBACK}")),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     external_id: str = Field(index=True, unique=True, max_length=64)
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
