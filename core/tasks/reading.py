@@ -12,7 +12,7 @@ from sqlmodel import Session
 from core.roles import Role, parse_roles, require_personal_data
 from core.tasks.generation import _snapshot_at
 from core.tasks.priority import contact_clause, contactability, priority_scores, suggested_step
-from core.tasks.rules import OUTCOME_LABELS, REASON_LABELS
+from core.tasks.rules import _PRIORITY_CHUNK, OUTCOME_LABELS, REASON_LABELS
 from db.models import (
     Customer,
     ScoreSnapshot,
@@ -84,10 +84,13 @@ def first_open_tasks(*, session: Session, roles: frozenset[Role], username: str 
     scores = pd.DataFrame(columns=["customer_id", "health_score", "band", "churn_probability"])
     if snap_day is not None:
         ids = [int(i) for i in frame["customer_id"].unique()]
-        scores = pd.read_sql(select(ScoreSnapshot.customer_id, ScoreSnapshot.health_score, ScoreSnapshot.band,
-                                    ScoreSnapshot.churn_probability)
-                             .where(ScoreSnapshot.as_of == snap_day, ScoreSnapshot.customer_id.in_(ids)),
-                             session.connection())
+        stmt = select(ScoreSnapshot.customer_id, ScoreSnapshot.health_score, ScoreSnapshot.band,
+                      ScoreSnapshot.churn_probability).where(ScoreSnapshot.as_of == snap_day)
+        # Up to _PRIORITY_CHUNK customers: by id. More: the day's scores whole (an IN list of
+        # 150,000 ids is over PostgreSQL's 65,535 and SQLite's 32,766 parameters per statement).
+        if len(ids) <= _PRIORITY_CHUNK:
+            stmt = stmt.where(ScoreSnapshot.customer_id.in_(ids))
+        scores = pd.read_sql(stmt, session.connection())
     frame = frame.merge(scores, on="customer_id", how="left")
     prio = priority_scores(session=session, customer_ids=frame["customer_id"].tolist(), as_of=today)
     frame = frame.join(prio, on="customer_id")

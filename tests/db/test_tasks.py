@@ -425,3 +425,24 @@ def test_priority_counts_only_points_expiring_within_30_days_by_the_ledger_rules
     assert frame["expiring_points"].to_dict() == {by_rule.id: 300, stored.id: 120, gone.id: 0, later.id: 0}
     whole = loyalty.ledger_summary(session=session, as_of=AS_OF).balances.set_index("customer_id")
     assert whole["expiring_points"].reindex(ids).fillna(0).astype(int).tolist() == [300, 120, 0, 0]
+
+
+def test_a_book_larger_than_one_statement_s_parameters_reads_the_day_s_scores_whole(
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 1,000,000 customers an admin's list held 151,015 customers: their scores looked up by
+    id overran PostgreSQL's 65,535 parameters per statement and My work failed. Past the
+    chunk the day's scores are read whole; the list must be the one the lookup by id gives."""
+    for due, value in ((AS_OF - timedelta(days=1), 5.0), (AS_OF, 50.0), (AS_OF + timedelta(days=2), 300.0)):
+        c = make_customer(session, owner="manager")
+        _snap(session, c.id, AS_OF, "at_risk", value=value)
+        session.add(Task(customer_id=c.id, reason="at_risk", signal_key="k", open_key=f"{c.id}:at_risk", why="w",
+                         assignee="manager", due_date=due))
+    other = make_customer(session, owner="alex")  # scored that day, no task: must not appear
+    _snap(session, other.id, AS_OF, "at_risk", value=999.0)
+    session.commit()
+    by_id = tasks.open_tasks(session=session, roles=MANAGER, username="manager", today=AS_OF)
+    monkeypatch.setattr(tasks.reading, "_PRIORITY_CHUNK", 1)
+    whole = tasks.open_tasks(session=session, roles=MANAGER, username="manager", today=AS_OF)
+    assert whole["value_at_risk"].tolist() == [5.0, 50.0, 300.0]
+    assert whole["band"].tolist() == ["at_risk"] * 3
+    assert whole.equals(by_id)

@@ -5,8 +5,8 @@ The worker stored its time in `setting` every few seconds, and `setting` is a wa
 (or by every table) was thrown away and computed again every few seconds while a worker ran.
 The new table has no data-generation triggers on purpose. The stored beat is carried over.
 
-Revision ID: 0014_worker_heartbeat
-Revises: 0013_money_cents
+Revision ID: 0015_worker_heartbeat
+Revises: 0014_scale_indexes
 Create Date: 2026-11-30 14:00:00
 """
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 import sqlmodel  # noqa: F401
 from alembic import op
 
-revision: str = '0014_worker_heartbeat'
-down_revision: str | None = '0013_money_cents'
+revision: str = '0015_worker_heartbeat'
+down_revision: str | None = '0014_scale_indexes'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
