@@ -25,6 +25,7 @@ import copy
 import dataclasses
 import functools
 import inspect
+import logging
 import sys
 import threading
 import time
@@ -42,6 +43,8 @@ from sqlmodel import Session
 from core.config import get_settings
 from db import generation
 from db.engine import get_engine, session_writing
+
+log = logging.getLogger("hearth.readcache")
 
 T = TypeVar("T")
 
@@ -154,6 +157,12 @@ def _put(key: tuple, value: Any) -> None:
     size = _size(value)
     limit = int(get_settings().read_cache_mb) * 1024 * 1024
     if size > limit:
+        # Not kept: computed again on every use. Said in the log, so that a store that outgrew
+        # the setting shows why its screens are slow (at 1,000,000 customers the normalised
+        # loyalty ledger alone is over the default 512 MB).
+        log.warning("not kept in memory: %s is %.0f MB, over HEARTH_READ_CACHE_MB (%d MB); it is computed "
+                    "again on every use: raise HEARTH_READ_CACHE_MB", key[0] if key else "a value",
+                    size / 2**20, limit // 2**20)
         return
     with _lock:
         old = _entries.pop(key, None)

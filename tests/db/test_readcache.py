@@ -71,3 +71,24 @@ def test_an_argument_that_cannot_be_a_key_is_computed_each_time(session: Session
 def test_a_table_without_a_generation_is_refused_when_declared() -> None:
     with pytest.raises(KeyError, match="audit_log"):
         readcache.cached(tables=("audit_log",))
+
+
+@readcache.cached(tables=("orders",))
+def _big(*, session: Session, label: str) -> pd.DataFrame:
+    calls.append(label)
+    return pd.DataFrame({"x": range(300_000)})  # 2.3 MB of int64
+
+
+def test_a_value_over_the_memory_bound_is_computed_again_and_the_log_says_why(
+        session: Session, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("HEARTH_READ_CACHE_MB", "1")
+    get_settings.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="hearth.readcache"):
+            _big(session=session, label="big")
+            _big(session=session, label="big")
+    finally:
+        get_settings.cache_clear()
+    assert calls == ["big", "big"]
+    said = [r.getMessage() for r in caplog.records if r.name == "hearth.readcache"]
+    assert len(said) == 2 and "_big" in said[0] and "over HEARTH_READ_CACHE_MB (1 MB)" in said[0]
