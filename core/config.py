@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     health_band_watch: float = Field(default=40, alias="HEARTH_HEALTH_BAND_WATCH")
     # Memory for figures kept between requests, per app process (core.readcache).
     read_cache_mb: int = Field(default=512, ge=1, alias="HEARTH_READ_CACHE_MB")
+    # The app starts the columnar reads of the large tables when it starts (ui.first_start);
+    # off: a first screen reads them itself (to time a truly cold first load).
+    read_ahead: bool = Field(default=True, alias="HEARTH_READ_AHEAD")
     # The app runs the outreach delivery worker itself (a thread) so the quick start sends what
     # it queues. Unset: on in demo mode, off in production (run `python -m core outreach deliver`).
     app_delivery_worker: bool | None = Field(default=None, alias="HEARTH_APP_DELIVERY_WORKER")

@@ -7,7 +7,6 @@ step and then how to log in."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,7 +37,8 @@ def prepare_at_server_start() -> None:
         say(f"the database is not reachable now ({type(exc.orig).__name__}); the first page will try again")
         return
     say("done")
-    read_ahead(settings.database_url)
+    if settings.read_ahead:
+        read_ahead(settings.database_url)
     if demo:
         print("Hearth is ready on demo data: open the Local URL printed above in a browser and log in "
               "as manager, support, exec or admin with the password hearth-demo.", flush=True)
@@ -49,10 +49,8 @@ def read_ahead(url: str) -> None:
     in the background: a screen opened in the first seconds after the start finds them read or
     reading. Only reads, kept by data generation like any read (a write before a screen asks
     makes it read afresh); nothing is computed ahead. Plotly's template is loaded alongside
-    (ui.safe.warm_charts: library work, no data). HEARTH_READ_AHEAD=0 turns both off (to time
-    a truly cold first screen)."""
-    if os.environ.get("HEARTH_READ_AHEAD", "1").strip().lower() in ("0", "false", "no", "off"):
-        return
+    (ui.safe.warm_charts: library work, no data). The caller asks only when the setting
+    HEARTH_READ_AHEAD is on (the default; off to time a truly cold first screen)."""
     from core.analytics import source
     from ui.safe import warm_charts
 
