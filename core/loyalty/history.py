@@ -27,6 +27,7 @@ tests/core/test_loyalty_history.py pins this against compute_lots and hand-built
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,31 +103,47 @@ def _entry_sums(norm: pd.DataFrame, code: np.ndarray, idx: np.ndarray) -> np.nda
     debit = norm["debit"].to_numpy()[idx]
     pts = norm["points"].to_numpy()[idx]
     earn, redeem, _expire, adjust, reverse = range(len(KINDS))
-    return np.vstack([
-        np.where(code == earn, credit, 0),
-        np.where(code == redeem, debit, 0),
-        np.where(code == adjust, pts, 0),
-        np.where(code == reverse, -pts, 0),
-        np.where(norm["written_expiry"].to_numpy()[idx], debit, 0),
-        credit,
-        debit,
-    ]).astype("float64")
+    # Filled in place, row by row (no stacked int64 copy cast afterwards).
+    out = np.zeros((len(SUMS), len(idx)), dtype="float64")
+    np.copyto(out[0], credit, where=code == earn)
+    np.copyto(out[1], debit, where=code == redeem)
+    np.copyto(out[2], pts, where=code == adjust)
+    np.negative(pts, out=out[3], where=code == reverse)
+    np.copyto(out[4], debit, where=norm["written_expiry"].to_numpy()[idx])
+    out[5] = credit
+    out[6] = debit
+    return out
 
 
 def build_history(norm: pd.DataFrame) -> LedgerHistory:
-    """The :class:`LedgerHistory` of a frame from normalise_entries (the whole ledger)."""
+    """The :class:`LedgerHistory` of a frame from normalise_entries (the whole ledger).
+
+    The lots (lot_columns: sorts and running sums, numpy releasing the GIL) are computed on a
+    second thread while this one sums the entries."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lots_f = pool.submit(lot_columns, norm)
+        ids, rank, occ, idx, sums = _entries(norm)
+        lots = lots_f.result()
+    return _with_lots(norm, ids, rank, occ, idx, sums, lots)
+
+
+def _entries(norm: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """(ids, rank, occurred ns, the counted rows in time order, their :func:`_entry_sums`)."""
     ids, rank = _member_ranks(norm)
-    row_code = rank[norm["_c"].to_numpy()]
     code = _kind_codes(norm)
     active = (code != KINDS.index("expire")) | norm["written_expiry"].to_numpy()
     occ = _i8(norm["occurred_at"])
     idx = np.flatnonzero(active)
     idx = idx[np.argsort(occ[idx], kind="stable")]
-    sums = _entry_sums(norm, code, idx)
+    return ids, rank, occ, idx, _entry_sums(norm, code, idx)
+
+
+def _with_lots(norm: pd.DataFrame, ids: np.ndarray, rank: np.ndarray, occ: np.ndarray, idx: np.ndarray,
+               sums: np.ndarray, lots: dict[str, np.ndarray]) -> LedgerHistory:
+    """The :class:`LedgerHistory` from :func:`_entries`' parts and lot_columns of ``norm``."""
+    row_code = rank[norm["_c"].to_numpy()]
     # Every partial sum is at most the sum of magnitudes (expired points are at most credits).
     exact = bool(np.abs(sums).sum(axis=1).max(initial=0.0) < 2.0**53)
-
-    lots = lot_columns(norm)
     for unused in ("remaining", "consumed"):  # to the end of time: not read
         lots.pop(unused)
     lot_code = rank[lots["_c"]]
