@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from core.loyalty import compute_lots, cutoff_for, normalise_entries
 from core.loyalty.history import build_history, expiry_events_as_of, lots_as_of, member_sums, month_sums, norm_before
-from core.loyalty.lots import _member_sums, expiry_events
+from core.loyalty.lots import _fifo_order, _member_sums, expiry_events
 from tests.core.test_loyalty_properties import BASE, PROPERTY, Reference, _rows, ledgers
 
 
@@ -194,3 +194,20 @@ def test_months_from_the_history_are_the_flows_summed(frame, day):
     got = got[(got != 0).any(axis=1)]
     want = {p: v for p, v in months.items() if any(v)}
     assert {p: list(map(int, r)) for p, r in zip(got.index, got.to_numpy(), strict=True)} == want
+
+
+def test_fifo_order_is_the_three_key_lexsort():
+    # The packed-key shortcut (rows in time order) and its fallbacks (a same-instant pair whose
+    # later row expires first; rows not in time order) all give np.lexsort((le, lo, lc)).
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        n = int(rng.integers(0, 40))
+        lc = rng.integers(0, 5, n).astype("int64")
+        lo = np.sort(rng.integers(0, 8, n)).astype("int64")
+        le = lo + rng.integers(0, 3, n) * 10 if trial % 3 else lo + 5
+        if trial % 4 == 0:
+            lo = rng.permutation(lo)
+        assert _fifo_order(lc, lo, le).tolist() == np.lexsort((le, lo, lc)).tolist()
+    # By hand: member 1's two lots at instant 3 expire at 30 then 20: the second comes first.
+    lc, lo, le = (np.array(v, dtype="int64") for v in ([1, 0, 1, 1], [1, 2, 3, 3], [50, 40, 30, 20]))
+    assert _fifo_order(lc, lo, le).tolist() == [1, 0, 3, 2]
