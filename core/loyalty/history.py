@@ -122,28 +122,30 @@ def build_history(norm: pd.DataFrame) -> LedgerHistory:
     second thread while this one sums the entries."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         lots_f = pool.submit(lot_columns, norm)
-        ids, rank, occ, idx, sums = _entries(norm)
+        ids, rank, occ, idx, sums, exact = _entries(norm)
         lots = lots_f.result()
-    return _with_lots(norm, ids, rank, occ, idx, sums, lots)
+    return _with_lots(norm, ids, rank, occ, idx, sums, exact, lots)
 
 
-def _entries(norm: pd.DataFrame) -> tuple[np.ndarray, ...]:
-    """(ids, rank, occurred ns, the counted rows in time order, their :func:`_entry_sums`)."""
+def _entries(norm: pd.DataFrame) -> tuple:
+    """(ids, rank, occurred ns, the counted rows in time order, their :func:`_entry_sums`, whether
+    bincount's float64 sums of them are exact)."""
     ids, rank = _member_ranks(norm)
     code = _kind_codes(norm)
     active = (code != KINDS.index("expire")) | norm["written_expiry"].to_numpy()
     occ = _i8(norm["occurred_at"])
     idx = np.flatnonzero(active)
     idx = idx[np.argsort(occ[idx], kind="stable")]
-    return ids, rank, occ, idx, _entry_sums(norm, code, idx)
+    sums = _entry_sums(norm, code, idx)
+    # Every partial sum is at most the sum of magnitudes (expired points are at most credits).
+    exact = bool(np.abs(sums).sum(axis=1).max(initial=0.0) < 2.0**53)
+    return ids, rank, occ, idx, sums, exact
 
 
 def _with_lots(norm: pd.DataFrame, ids: np.ndarray, rank: np.ndarray, occ: np.ndarray, idx: np.ndarray,
-               sums: np.ndarray, lots: dict[str, np.ndarray]) -> LedgerHistory:
+               sums: np.ndarray, exact: bool, lots: dict[str, np.ndarray]) -> LedgerHistory:
     """The :class:`LedgerHistory` from :func:`_entries`' parts and lot_columns of ``norm``."""
     row_code = rank[norm["_c"].to_numpy()]
-    # Every partial sum is at most the sum of magnitudes (expired points are at most credits).
-    exact = bool(np.abs(sums).sum(axis=1).max(initial=0.0) < 2.0**53)
     for unused in ("remaining", "consumed"):  # to the end of time: not read
         lots.pop(unused)
     lot_code = rank[lots["_c"]]
