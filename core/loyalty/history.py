@@ -164,10 +164,27 @@ def _with_lots(norm: pd.DataFrame, ids: np.ndarray, rank: np.ndarray, occ: np.nd
 
     ex = lots["expired"]
     xi = np.flatnonzero(ex > 0)
-    xi = xi[np.argsort(le[xi], kind="stable")]
+    xi = xi[_stable_argsort(le[xi])]
     return LedgerHistory(ids=ids, rank=rank, e_t=occ[idx], e_c=row_code[idx], e_sums=sums,
                          exact=exact, lots=lots, lot_code=lot_code, lot_s=lot_s, bad_from=bad_from,
                          x_t=le[xi], x_c=lot_code[xi], x_v=ex[xi].astype("float64"))
+
+
+def _stable_argsort(v: np.ndarray) -> np.ndarray:
+    """np.argsort(v, kind="stable") of int64 ``v``: one sort of packed (value, position) keys
+    when the values, in units of their greatest common step from the least, times the length
+    fit in int64 (instants on whole seconds do), else the stable argsort itself."""
+    n = len(v)
+    if n == 0:
+        return np.zeros(0, dtype="int64")
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo >= _I8_MAX:  # v - lo would overflow
+        return np.argsort(v, kind="stable")
+    d = v - lo
+    step = int(np.gcd.reduce(d)) or 1
+    if (hi - lo) // step >= (1 << 62) // n:
+        return np.argsort(v, kind="stable")
+    return np.sort((d // step) * n + np.arange(n, dtype="int64")) % n
 
 
 def _sum_by(codes: np.ndarray, values: np.ndarray, n: int, exact: bool) -> np.ndarray:
