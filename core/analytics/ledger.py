@@ -53,12 +53,34 @@ def _debits_before(lot_c: np.ndarray, lot_e: np.ndarray, deb_c: np.ndarray, deb_
     some = np.flatnonzero(d_hi > d_lo)
     if len(some) == 0:
         return out
-    times = np.unique(deb_t)
-    span = np.int64(len(times) + 1)
-    d_key = deb_c * span + np.searchsorted(times, deb_t, side="left")
-    l_key = lot_c[some] * span + np.searchsorted(times, lot_e[some], side="left")
+    lot_e = lot_e[some]
+    packed = _packed_keys(deb_c, deb_t, lot_c[some], lot_e)
+    if packed is None:
+        times = np.unique(deb_t)
+        span = np.int64(len(times) + 1)
+        packed = (deb_c * span + np.searchsorted(times, deb_t, side="left"),
+                  lot_c[some] * span + np.searchsorted(times, lot_e, side="left"))
+    d_key, l_key = packed
     out[some] = prefix[np.searchsorted(d_key, l_key, side="left")] - prefix[d_lo[some]]
     return out
+
+
+def _packed_keys(deb_c: np.ndarray, deb_t: np.ndarray, lot_c: np.ndarray,
+                 lot_e: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(customer, instant) of the debits and of the lots' expiries as one int64 key each,
+    ordered as the pairs are: the instants counted in their greatest common step from the
+    least (whole seconds, say), without ranking them; None when the keys would not fit."""
+    lo = min(int(deb_t.min()), int(lot_e.min()))
+    hi = max(int(deb_t.max()), int(lot_e.max()))
+    top = max(int(deb_c.max()), int(lot_c.max()))
+    if hi - lo >= 2**62 or min(int(deb_c.min()), int(lot_c.min())) < 0:
+        return None
+    d_t, l_t = deb_t - lo, lot_e - lo
+    step = int(np.gcd(np.gcd.reduce(d_t), np.gcd.reduce(l_t))) or 1
+    span = (hi - lo) // step + 1
+    if (top + 1) * span >= 2**62:
+        return None
+    return deb_c * span + d_t // step, lot_c * span + l_t // step
 
 
 def fifo_fates(*, lot_c: np.ndarray, lot_e: np.ndarray, lot_a: np.ndarray, deb_c: np.ndarray,

@@ -142,6 +142,18 @@ def test_oldest_first_lots_of_a_customer_without_debits_between_two_with():
     assert (expired.tolist(), remaining.tolist()) == ([5, 0], [0, 7])
 
 
+def test_oldest_first_a_debit_at_the_expiry_instant_comes_after_it():
+    # A debit at the instant a lot expires is not before it: the lot of 100 expiring at 10
+    # expires whole, the debit of 30 at 10 finds the lot of 50 (expiring at 40): 20 remain.
+    # Same figures with instants on a common step of 10**9, and with a far expiry (2**62 + 40)
+    # that cannot be packed as (customer, instant) keys (instants ranked instead).
+    for unit, last in ((1, 40), (10**9, 40 * 10**9), (1, 2**62 + 40)):
+        expired, remaining = ledger.fifo_fates(
+            lot_c=_ns([0, 0]), lot_e=_ns([10 * unit, last]), lot_a=_ns([100, 50]),
+            deb_c=_ns([0]), deb_t=_ns([10 * unit]), deb_v=_ns([30]), cut=30 * unit)
+        assert (expired.tolist(), remaining.tolist()) == ([100, 0], [0, 20])
+
+
 def test_a_write_after_reads_were_started_ahead_is_seen(committed, engine):
     # source.prefetch starts the reads in the background, keyed by the data generation of the
     # moment; a write committed after that moves the generation, so the next session reads anew.
