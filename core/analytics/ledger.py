@@ -40,20 +40,47 @@ def _group_bounds(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _debits_before(lot_c: np.ndarray, lot_e: np.ndarray, deb_c: np.ndarray, deb_t: np.ndarray,
-                   prefix: np.ndarray) -> np.ndarray:
+                   prefix: np.ndarray, d_lo: np.ndarray, d_hi: np.ndarray) -> np.ndarray:
     """``D(e_k)``: each lot's customer's debits strictly before the lot's expiry instant.
 
-    Debits sorted by (customer, instant); ``prefix`` their running total with a leading 0. The
-    instants are ranked among the debits' own distinct instants (far fewer than the lots), so
+    Debits sorted by (customer, instant); ``prefix`` their running total with a leading 0;
+    ``d_lo``/``d_hi``: per lot, its customer's debits' bounds in them (only lots of customers
+    with a debit are searched; the others owe 0). The instants are ranked among the debits' own
+    distinct instants (far fewer than the lots), so
     that (customer, instant) packs into one sorted int64 key: a debit's rank is below a lot's
     (the number of debit instants before its expiry) exactly when it is strictly before it."""
-    if len(deb_c) == 0:
-        return np.zeros(len(lot_c), dtype="int64")
-    times = np.unique(deb_t)
-    span = np.int64(len(times) + 1)
-    d_key = deb_c * span + np.searchsorted(times, deb_t, side="left")
-    l_key = lot_c * span + np.searchsorted(times, lot_e, side="left")
-    return prefix[np.searchsorted(d_key, l_key, side="left")] - prefix[np.searchsorted(deb_c, lot_c, side="left")]
+    out = np.zeros(len(lot_c), dtype="int64")
+    some = np.flatnonzero(d_hi > d_lo)
+    if len(some) == 0:
+        return out
+    lot_e = lot_e[some]
+    packed = _packed_keys(deb_c, deb_t, lot_c[some], lot_e)
+    if packed is None:
+        times = np.unique(deb_t)
+        span = np.int64(len(times) + 1)
+        packed = (deb_c * span + np.searchsorted(times, deb_t, side="left"),
+                  lot_c[some] * span + np.searchsorted(times, lot_e, side="left"))
+    d_key, l_key = packed
+    out[some] = prefix[np.searchsorted(d_key, l_key, side="left")] - prefix[d_lo[some]]
+    return out
+
+
+def _packed_keys(deb_c: np.ndarray, deb_t: np.ndarray, lot_c: np.ndarray,
+                 lot_e: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(customer, instant) of the debits and of the lots' expiries as one int64 key each,
+    ordered as the pairs are: the instants counted in their greatest common step from the
+    least (whole seconds, say), without ranking them; None when the keys would not fit."""
+    lo = min(int(deb_t.min()), int(lot_e.min()))
+    hi = max(int(deb_t.max()), int(lot_e.max()))
+    top = max(int(deb_c.max()), int(lot_c.max()))
+    if hi - lo >= 2**62 or min(int(deb_c.min()), int(lot_c.min())) < 0:
+        return None
+    d_t, l_t = deb_t - lo, lot_e - lo
+    step = int(np.gcd(np.gcd.reduce(d_t), np.gcd.reduce(l_t))) or 1
+    span = (hi - lo) // step + 1
+    if (top + 1) * span >= 2**62:
+        return None
+    return deb_c * span + d_t // step, lot_c * span + l_t // step
 
 
 def fifo_fates(*, lot_c: np.ndarray, lot_e: np.ndarray, lot_a: np.ndarray, deb_c: np.ndarray,
@@ -81,8 +108,11 @@ def fifo_fates(*, lot_c: np.ndarray, lot_e: np.ndarray, lot_a: np.ndarray, deb_c
     running = np.cumsum(lot_a)
     s_cum = running - np.repeat((running - lot_a)[starts], sizes)  # S_k
     prefix = np.r_[np.int64(0), np.cumsum(deb_v)]
-    d_before = _debits_before(lot_c, lot_e, deb_c, deb_t, prefix)  # D(e_k)
-    d_total = prefix[np.searchsorted(deb_c, lot_c, side="right")] - prefix[np.searchsorted(deb_c, lot_c, side="left")]
+    # The member's debits' bounds, searched once per member (lots are grouped by member).
+    d_lo = np.repeat(np.searchsorted(deb_c, lot_c[starts], side="left"), sizes)
+    d_hi = np.repeat(np.searchsorted(deb_c, lot_c[starts], side="right"), sizes)
+    d_before = _debits_before(lot_c, lot_e, deb_c, deb_t, prefix, d_lo, d_hi)  # D(e_k)
+    d_total = prefix[d_hi] - prefix[d_lo]
     is_exp = lot_e < cut
     # Expired up to lot k: the running maximum of (S_j - D(e_j)) over expired lots j <= k, at least 0.
     e_cum = pd.Series(np.where(is_exp, np.maximum(s_cum - d_before, 0), 0)).groupby(

@@ -27,6 +27,7 @@ tests/core/test_loyalty_history.py pins this against compute_lots and hand-built
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,21 +103,34 @@ def _entry_sums(norm: pd.DataFrame, code: np.ndarray, idx: np.ndarray) -> np.nda
     debit = norm["debit"].to_numpy()[idx]
     pts = norm["points"].to_numpy()[idx]
     earn, redeem, _expire, adjust, reverse = range(len(KINDS))
-    return np.vstack([
-        np.where(code == earn, credit, 0),
-        np.where(code == redeem, debit, 0),
-        np.where(code == adjust, pts, 0),
-        np.where(code == reverse, -pts, 0),
-        np.where(norm["written_expiry"].to_numpy()[idx], debit, 0),
-        credit,
-        debit,
-    ]).astype("float64")
+    # Filled in place, row by row (no stacked int64 copy cast afterwards).
+    out = np.zeros((len(SUMS), len(idx)), dtype="float64")
+    np.copyto(out[0], credit, where=code == earn)
+    np.copyto(out[1], debit, where=code == redeem)
+    np.copyto(out[2], pts, where=code == adjust)
+    np.negative(pts, out=out[3], where=code == reverse)
+    np.copyto(out[4], debit, where=norm["written_expiry"].to_numpy()[idx])
+    out[5] = credit
+    out[6] = debit
+    return out
 
 
 def build_history(norm: pd.DataFrame) -> LedgerHistory:
-    """The :class:`LedgerHistory` of a frame from normalise_entries (the whole ledger)."""
+    """The :class:`LedgerHistory` of a frame from normalise_entries (the whole ledger).
+
+    The lots (lot_columns: sorts and running sums, numpy releasing the GIL) are computed on a
+    second thread while this one sums the entries."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lots_f = pool.submit(lot_columns, norm)
+        ids, rank, occ, idx, sums, exact = _entries(norm)
+        lots = lots_f.result()
+    return _with_lots(norm, ids, rank, occ, idx, sums, exact, lots)
+
+
+def _entries(norm: pd.DataFrame) -> tuple:
+    """(ids, rank, occurred ns, the counted rows in time order, their :func:`_entry_sums`, whether
+    bincount's float64 sums of them are exact)."""
     ids, rank = _member_ranks(norm)
-    row_code = rank[norm["_c"].to_numpy()]
     code = _kind_codes(norm)
     active = (code != KINDS.index("expire")) | norm["written_expiry"].to_numpy()
     occ = _i8(norm["occurred_at"])
@@ -125,8 +139,13 @@ def build_history(norm: pd.DataFrame) -> LedgerHistory:
     sums = _entry_sums(norm, code, idx)
     # Every partial sum is at most the sum of magnitudes (expired points are at most credits).
     exact = bool(np.abs(sums).sum(axis=1).max(initial=0.0) < 2.0**53)
+    return ids, rank, occ, idx, sums, exact
 
-    lots = lot_columns(norm)
+
+def _with_lots(norm: pd.DataFrame, ids: np.ndarray, rank: np.ndarray, occ: np.ndarray, idx: np.ndarray,
+               sums: np.ndarray, exact: bool, lots: dict[str, np.ndarray]) -> LedgerHistory:
+    """The :class:`LedgerHistory` from :func:`_entries`' parts and lot_columns of ``norm``."""
+    row_code = rank[norm["_c"].to_numpy()]
     for unused in ("remaining", "consumed"):  # to the end of time: not read
         lots.pop(unused)
     lot_code = rank[lots["_c"]]
@@ -145,10 +164,27 @@ def build_history(norm: pd.DataFrame) -> LedgerHistory:
 
     ex = lots["expired"]
     xi = np.flatnonzero(ex > 0)
-    xi = xi[np.argsort(le[xi], kind="stable")]
+    xi = xi[_stable_argsort(le[xi])]
     return LedgerHistory(ids=ids, rank=rank, e_t=occ[idx], e_c=row_code[idx], e_sums=sums,
                          exact=exact, lots=lots, lot_code=lot_code, lot_s=lot_s, bad_from=bad_from,
                          x_t=le[xi], x_c=lot_code[xi], x_v=ex[xi].astype("float64"))
+
+
+def _stable_argsort(v: np.ndarray) -> np.ndarray:
+    """np.argsort(v, kind="stable") of int64 ``v``: one sort of packed (value, position) keys
+    when the values, in units of their greatest common step from the least, times the length
+    fit in int64 (instants on whole seconds do), else the stable argsort itself."""
+    n = len(v)
+    if n == 0:
+        return np.zeros(0, dtype="int64")
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo >= _I8_MAX:  # v - lo would overflow
+        return np.argsort(v, kind="stable")
+    d = v - lo
+    step = int(np.gcd.reduce(d)) or 1
+    if (hi - lo) // step >= (1 << 62) // n:
+        return np.argsort(v, kind="stable")
+    return np.sort((d // step) * n + np.arange(n, dtype="int64")) % n
 
 
 def _sum_by(codes: np.ndarray, values: np.ndarray, n: int, exact: bool) -> np.ndarray:

@@ -101,6 +101,24 @@ def _replay(lot_occ: list[int], lot_exp: list[int], lot_amt: list[int],
     return expired, remaining
 
 
+def _fifo_order(lc: np.ndarray, lo: np.ndarray, le: np.ndarray) -> np.ndarray:
+    """np.lexsort((le, lo, lc)): the lots' FIFO order (stable: ties keep entry order).
+
+    When the rows already run in time order (``lo`` nondecreasing, as the whole ledger read by
+    time does), a stable sort by member is that order unless some member has two lots of the
+    same instant with the later row expiring first; the stable sort by member is one sort of
+    packed (member, row) keys, about ten times cheaper than the three-key lexsort, and is
+    checked before it is used (else the lexsort)."""
+    n = len(lc)
+    if n == 0 or bool((lo[1:] < lo[:-1]).any()) or int(lc.max()) >= (1 << 62) // n or int(lc.min()) < 0:
+        return np.lexsort((le, lo, lc))
+    order = np.sort(lc * n + np.arange(n, dtype="int64")) % n
+    c, o, e = lc[order], lo[order], le[order]
+    if bool(((c[1:] == c[:-1]) & (o[1:] == o[:-1]) & (e[1:] < e[:-1])).any()):
+        return np.lexsort((le, lo, lc))
+    return order
+
+
 def compute_lots(norm: pd.DataFrame, *, cutoff: pd.Timestamp | None = None,
                  force_replay: bool = False) -> pd.DataFrame:
     """Every lot credited before ``cutoff`` with what happened to it by then.
@@ -128,7 +146,7 @@ def lot_columns(norm: pd.DataFrame, *, cutoff: pd.Timestamp | None = None,
 
     lm = before & (credit > 0)
     lc, lo, le, la = codes_all[lm], occ_all[lm], _i8(norm["exp"])[lm], credit[lm]
-    order = np.lexsort((le, lo, lc))  # stable, and rows are in entry order: ties keep it
+    order = _fifo_order(lc, lo, le)
     lc, lo, le, la = lc[order], lo[order], le[order], la[order]
     entry = norm.index.to_numpy()[lm][order]
 

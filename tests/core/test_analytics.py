@@ -126,6 +126,34 @@ def test_oldest_first_lots_as_window_sums_by_hand():
     assert (expired.tolist(), remaining.tolist()) == ([0], [0])
 
 
+def test_oldest_first_lots_of_a_customer_without_debits_between_two_with():
+    # Debit bounds are searched once per customer and only for customers with a debit.
+    # Customer 0: a lot of 100 expiring at 10, a debit of 30 at 5: 70 expire at 10.
+    # Customer 1 (no debit): 40 expiring at 20 expire whole; 25 expiring at 50 remain at 30.
+    # Customer 2: 60 expiring at 100, a debit of 10 at 25: 50 remain.
+    expired, remaining = ledger.fifo_fates(
+        lot_c=_ns([0, 1, 1, 2]), lot_e=_ns([10, 20, 50, 100]), lot_a=_ns([100, 40, 25, 60]),
+        deb_c=_ns([0, 2]), deb_t=_ns([5, 25]), deb_v=_ns([30, 10]), cut=30)
+    assert expired.tolist() == [70, 40, 0, 0]
+    assert remaining.tolist() == [0, 0, 25, 50]
+    expired, remaining = ledger.fifo_fates(
+        lot_c=_ns([3, 3]), lot_e=_ns([10, 40]), lot_a=_ns([5, 7]), deb_c=_ns([]), deb_t=_ns([]),
+        deb_v=_ns([]), cut=30)
+    assert (expired.tolist(), remaining.tolist()) == ([5, 0], [0, 7])
+
+
+def test_oldest_first_a_debit_at_the_expiry_instant_comes_after_it():
+    # A debit at the instant a lot expires is not before it: the lot of 100 expiring at 10
+    # expires whole, the debit of 30 at 10 finds the lot of 50 (expiring at 40): 20 remain.
+    # Same figures with instants on a common step of 10**9, and with a far expiry (2**62 + 40)
+    # that cannot be packed as (customer, instant) keys (instants ranked instead).
+    for unit, last in ((1, 40), (10**9, 40 * 10**9), (1, 2**62 + 40)):
+        expired, remaining = ledger.fifo_fates(
+            lot_c=_ns([0, 0]), lot_e=_ns([10 * unit, last]), lot_a=_ns([100, 50]),
+            deb_c=_ns([0]), deb_t=_ns([10 * unit]), deb_v=_ns([30]), cut=30 * unit)
+        assert (expired.tolist(), remaining.tolist()) == ([100, 0], [0, 20])
+
+
 def test_a_write_after_reads_were_started_ahead_is_seen(committed, engine):
     # source.prefetch starts the reads in the background, keyed by the data generation of the
     # moment; a write committed after that moves the generation, so the next session reads anew.

@@ -18,8 +18,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.loyalty import compute_lots, cutoff_for, normalise_entries
-from core.loyalty.history import build_history, expiry_events_as_of, lots_as_of, member_sums, month_sums, norm_before
-from core.loyalty.lots import _member_sums, expiry_events
+from core.loyalty.history import (
+    _stable_argsort,
+    build_history,
+    expiry_events_as_of,
+    lots_as_of,
+    member_sums,
+    month_sums,
+    norm_before,
+)
+from core.loyalty.lots import _fifo_order, _member_sums, expiry_events
 from tests.core.test_loyalty_properties import BASE, PROPERTY, Reference, _rows, ledgers
 
 
@@ -194,3 +202,30 @@ def test_months_from_the_history_are_the_flows_summed(frame, day):
     got = got[(got != 0).any(axis=1)]
     want = {p: v for p, v in months.items() if any(v)}
     assert {p: list(map(int, r)) for p, r in zip(got.index, got.to_numpy(), strict=True)} == want
+
+
+def test_fifo_order_is_the_three_key_lexsort():
+    # The packed-key shortcut (rows in time order) and its fallbacks (a same-instant pair whose
+    # later row expires first; rows not in time order) all give np.lexsort((le, lo, lc)).
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        n = int(rng.integers(0, 40))
+        lc = rng.integers(0, 5, n).astype("int64")
+        lo = np.sort(rng.integers(0, 8, n)).astype("int64")
+        le = lo + rng.integers(0, 3, n) * 10 if trial % 3 else lo + 5
+        if trial % 4 == 0:
+            lo = rng.permutation(lo)
+        assert _fifo_order(lc, lo, le).tolist() == np.lexsort((le, lo, lc)).tolist()
+    # By hand: member 1's two lots at instant 3 expire at 30 then 20: the second comes first.
+    lc, lo, le = (np.array(v, dtype="int64") for v in ([1, 0, 1, 1], [1, 2, 3, 3], [50, 40, 30, 20]))
+    assert _fifo_order(lc, lo, le).tolist() == [1, 0, 3, 2]
+
+
+def test_stable_argsort_is_numpys_stable_argsort():
+    # Packed keys (values on a common step) and the fallback (a span too wide to pack), with ties.
+    rng = np.random.default_rng(11)
+    for v in (rng.integers(0, 6, 50) * 86_400 * 10**9 + 10**18, rng.integers(-3, 3, 40),
+              np.array([2**62, -(2**62), 5, 5, 2**62], dtype="int64"), np.zeros(0, dtype="int64")):
+        v = np.asarray(v, dtype="int64")
+        assert _stable_argsort(v).tolist() == np.argsort(v, kind="stable").tolist()
+    assert _stable_argsort(np.array([30, 10, 30, 10], dtype="int64")).tolist() == [1, 3, 0, 2]
