@@ -56,10 +56,12 @@ _WATCH_FROM_START = """(() => {
   new MutationObserver((records) => {
     for (const r of records) {
       const s = r.target.getAttribute('data-test-script-state');
+      // oldValue too: an app mounted already running still counts its run's end
       if (s === 'running') window.__run.started = true;
-      else if (window.__run.started && s === 'notRunning') window.__run.done = true;
+      else if ((window.__run.started || r.oldValue === 'running') && s === 'notRunning') window.__run.done = true;
     }
-  }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
+  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                        attributeFilter: ['data-test-script-state']});
 })();"""
 # Done: a run has finished, the sidebar says who is signed in and no run is going on.
 _SIGNED_IN_AND_IDLE = """() => {
