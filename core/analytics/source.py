@@ -312,6 +312,13 @@ def prefetch(session: Session, names: Iterable[str]) -> None:
 
     The session is used only in this thread; the reads run on their own connections (ADBC) or
     in the SQLite reader processes."""
+    _start(session, names)
+
+
+def _start(session: Session, names: Iterable[str]) -> list[tuple[str, tuple, Future]]:
+    """Submit the reads of ``names`` kept by data generation that are neither kept nor started
+    for their generation; returns (name, plan, future) of each read started."""
+    started = []
     for name in dict.fromkeys(names):
         _table, todo = _plan(session, name)
         if todo is None or todo[3] is None:
@@ -321,7 +328,10 @@ def prefetch(session: Session, names: Iterable[str]) -> None:
             pending = _pending.get(key)
             if pending is not None and pending[0] == gen:
                 continue
-            _pending[key] = (gen, _pool.submit(_fetch, name, todo))
+            future = _pool.submit(_fetch, name, todo)
+            _pending[key] = (gen, future)
+        started.append((name, todo, future))
+    return started
 
 
 _duck: duckdb.DuckDBPyConnection | None = None
@@ -388,24 +398,13 @@ def warm(engine: Engine, names: Iterable[str] = WARM_TABLES) -> int:
     Only reads: each is what the first figure over the table would read, keyed as any read kept
     between requests, so a write before a screen asks makes that screen read afresh. Nothing is
     computed ahead and nothing is written."""
-    started = 0
     with Session(engine) as session:
         if _adbc_uri(session.connection()) is None:
             return 0  # read through the session only (an in-memory database): nothing to start
-        for name in dict.fromkeys(names):
-            _table, todo = _plan(session, name)
-            if todo is None or todo[3] is None:
-                continue
-            key, gen = todo[2], todo[3]
-            with _lock:
-                pending = _pending.get(key)
-                if pending is not None and pending[0] == gen:
-                    continue
-                future = _pool.submit(_fetch, name, todo)
-                _pending[key] = (gen, future)
-            future.add_done_callback(lambda f, name=name, todo=todo: _keep_ahead(name, todo, f))
-            started += 1
-    return started
+        started = _start(session, names)
+    for name, todo, future in started:
+        future.add_done_callback(lambda f, name=name, todo=todo: _keep_ahead(name, todo, f))
+    return len(started)
 
 
 def start_readers(url: str) -> None:
