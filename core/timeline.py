@@ -248,26 +248,51 @@ def _audit_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a Co
     return None
 
 
-def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
-    """Everything that happened with the customer, newest first: at, kind, title, detail.
+_DATA_EVENTS = (_order_events, _refund_events, _feedback_events, _ticket_events, _loyalty_events,
+                _outreach_events)
+# What account_events reads (each has a data generation; the audit log has none, see db.generation).
+EVENT_TABLES: tuple[str, ...] = ("customer", "orders", "order_line", "product", "refund", "feedback",
+                                 "support_ticket", "loyalty_entry", "outreach")
 
-    Kinds: order, feedback, ticket, loyalty, outreach, audit (each the newest MAX_PER_KIND)."""
+
+def account_events(*, session: Session, customer_id: int) -> pd.DataFrame:
+    """The timeline's rows from the tables in EVENT_TABLES (every kind but audit), unsorted, in
+    kind order, ``at`` as stored: a pure function of those tables, so it may be kept between
+    requests; merge with :func:`audit_events` by :func:`merge_timeline`.
+
+    Raises AccountNotFound for an unknown customer id."""
     cid = int(customer_id)
     _customer(session, cid)
     conn = session.connection()
-    parts = []
-    for events in (_order_events, _refund_events, _feedback_events, _ticket_events, _loyalty_events,
-                   _outreach_events, _audit_events):
-        part = events(conn, cid)
-        if part is not None:
-            parts.append(part)
+    parts = [p for p in (events(conn, cid) for events in _DATA_EVENTS) if p is not None and not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else _frame([])
 
-    parts = [p for p in parts if not p.empty]
+
+def audit_events(*, session: Session, customer_id: int) -> pd.DataFrame:
+    """The timeline's audit rows (the newest MAX_PER_KIND), ``at`` as stored; read each time,
+    since the audit log has no data generation."""
+    part = _audit_events(session.connection(), int(customer_id))
+    return _frame([]) if part is None else part
+
+
+def merge_timeline(*parts: pd.DataFrame) -> pd.DataFrame:
+    """The timeline from account_events and audit_events (in that order): newest first, ties in
+    kind order; columns TIMELINE_COLUMNS, ``at`` a datetime."""
+    parts = tuple(p for p in parts if not p.empty)
     if not parts:
         return _frame([])
     frame = pd.concat(parts, ignore_index=True)
     frame["at"] = pd.to_datetime(frame["at"], format="ISO8601")
     return frame.sort_values("at", ascending=False, kind="stable").reset_index(drop=True)[TIMELINE_COLUMNS]
+
+
+def account_timeline(*, session: Session, customer_id: int) -> pd.DataFrame:
+    """Everything that happened with the customer, newest first: at, kind, title, detail.
+
+    Kinds: order, feedback, ticket, loyalty, outreach, audit (each the newest MAX_PER_KIND).
+    Raises AccountNotFound for an unknown customer id."""
+    return merge_timeline(account_events(session=session, customer_id=customer_id),
+                          audit_events(session=session, customer_id=customer_id))
 
 
 def account_exists(*, session: Session, customer_id: int) -> bool:

@@ -3,7 +3,8 @@
 Readers that return personal data take the caller's roles (and username where it filters)
 as arguments, so one user's kept answer is never served to another. Kept readers are keyed by
 the data generation (core.readcache), so a write (re-scoring, outreach) shows at once; the
-timeline (it reads the audit log) and what is due next (it depends on the clock) are read each time."""
+timeline's audit rows (the audit log has no generation) and what is due next (it depends on the
+clock) are read each time."""
 
 from __future__ import annotations
 
@@ -64,9 +65,19 @@ def account_overview(roles: tuple[str, ...], customer_id: int) -> dict:
         return core_timeline.account_overview(session=session, roles=parse_roles(roles), customer_id=customer_id)
 
 
-def account_timeline(roles: tuple[str, ...], customer_id: int) -> pd.DataFrame:
+@cached(tables=core_timeline.EVENT_TABLES)
+def _account_events(customer_id: int) -> pd.DataFrame:
     with get_session() as session:
-        return core_timeline.account_timeline(session=session, customer_id=customer_id)
+        return core_timeline.account_events(session=session, customer_id=customer_id)
+
+
+def account_timeline(roles: tuple[str, ...], customer_id: int) -> pd.DataFrame:
+    """core.timeline.account_timeline: every kind but audit kept by data generation, the audit
+    log (which has none) read each time."""
+    events = _account_events(customer_id)
+    with get_session() as session:
+        audit = core_timeline.audit_events(session=session, customer_id=customer_id)
+    return core_timeline.merge_timeline(events, audit)
 
 
 def next_due(customer_id: int, as_of: date | None) -> pd.DataFrame:

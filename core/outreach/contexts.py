@@ -4,7 +4,7 @@ points a customer has expiring, and whether a customer can be emailed at all."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import func, update
@@ -30,6 +30,7 @@ from core.outreach.rules import (
     _invalid_email_reason,
     _read,
 )
+from core.readcache import cached
 from db.models import (
     Customer,
     Feedback,
@@ -206,13 +207,20 @@ def expiring_points(*, session: Session, customer_ids: Sequence[int], now: datet
 
     Columns: balance, expiring_points, expires_at (the date the next lot expires).
     """
-    out_cols = ["balance", "expiring_points", "expires_at"]
     as_of = now.date()
     if len(customer_ids) > _CHUNK:
         # A whole audience (the Loyalty screen's "expiring in 30 days" list): the day's ledger
         # summary has every member's figures by the same rules, so read those, not the entries.
         bal = loyalty.ledger_summary(session=session, as_of=as_of).balances
         return _expiring_frame(bal[bal["customer_id"].isin({int(i) for i in customer_ids})])
+    return _few_points(session=session, customer_ids=tuple(int(i) for i in customer_ids), as_of=as_of)
+
+
+@cached(tables=("loyalty_entry",))
+def _few_points(*, session: Session, customer_ids: tuple[int, ...], as_of: date) -> pd.DataFrame:
+    """expiring_points for a few customers from their own ledger entries: a function of the
+    ledger and the day alone (not the time of day), so kept by data generation and `as_of`."""
+    out_cols = ["balance", "expiring_points", "expires_at"]
     entries = _read_entries(session, customer_ids)
     for name in ("occurred_at", "expires_at"):
         entries[name] = pd.to_datetime(entries[name], format="ISO8601")
@@ -292,6 +300,11 @@ def fitting_templates(*, session: Session, customer_id: int, now: datetime | Non
     base = _order_context(session, ids, now)
     if base.empty:
         raise CustomerNotFound(f"no customer with id {customer_id}")
+    # Consent and address come first for every template and are in `base`: a customer who
+    # cannot be emailed gets that reason for each, without reading what the templates need.
+    unreachable = _unreachable(base.iloc[0])
+    if unreachable is not None:
+        return dict.fromkeys(wanted, unreachable)
     out: dict[str, str | None] = {}
     for t in wanted:
         row = _template_context(session, base.copy(), t, ids, now, None, settings).iloc[0]
