@@ -118,6 +118,9 @@ def _download_audit(page: Page, app_url: str, action_prefix: str) -> list[dict]:
     box.press("Enter")
     # The filtered table has fewer entries: wait for that rerun to finish before downloading.
     expect(caption).not_to_have_text(unfiltered)
+    # The caption changes before the run ends; the download button's file is replaced when the
+    # run draws it again, which cancels a download started from the old one.
+    wait_until_idle(page)
     with page.expect_download() as dl:
         _main(page).get_by_test_id("stDownloadButton").get_by_role("button", name="Download as CSV").click()
     text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
