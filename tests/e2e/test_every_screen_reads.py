@@ -113,10 +113,17 @@ def _other_views(page: Page, title: str, where: str, sections: bool) -> list[str
     for i in range(1, tabs.count()):
         tab = tabs.nth(i)
         name = tab.inner_text().strip()
+        # A tab that runs only when open (st.tabs(on_change="rerun")) reruns the screen, and the
+        # tabs are disabled while a run goes on: a click then is lost. Click when enabled, then
+        # wait for the run the click started to end, so the tab's content is drawn.
+        expect(tab).not_to_have_attribute("aria-disabled", "true")
         tab.click()
         expect(tab).to_have_attribute("aria-selected", "true")
+        expect(tab).not_to_have_attribute("aria-disabled", "true")
+        wait_until_idle(page)
         out += _findings(page.evaluate(READ_SCREEN), f"{where}, tab {name}")
     if tabs.count() > 1:
+        expect(tabs.first).not_to_have_attribute("aria-disabled", "true")
         tabs.first.click()
     if title == "Overview" and sections:
         for name in OVERVIEW_SECTIONS:
