@@ -333,6 +333,8 @@ def main() -> None:
     print("order KPIs identical to the anchor" if not differ else f"DIFFERENT from the anchor: {differ}")
     if any(not _close(sql["values"][k], anc["values"][k]) for k in ANCHOR_KEYS):
         print(f"note: SQL in the database gave {sql['values']}")
+    if args.combos < 1:
+        return
     combos = filter_combinations(url, d, args.combos)
     secs = sorted(t["seconds"] for t in combos["timed"][1:])
     print(f"Overview, all customers, nothing computed (after one columnar read of {combos['read_s']:.2f} s): "
