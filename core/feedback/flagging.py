@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy import bindparam, func, update
@@ -15,9 +16,10 @@ from sqlmodel import Session, col, select
 
 from core import money
 from core.feedback.access import HAND_FLAG_SEVERITY, LABEL_NEGATIVE, VALUE_WINDOW_DAYS, _hand_reason
-from core.flag_model import FlagModel
-from core.sentiment import assess_frame
 from db.models import Feedback, FeedbackModel, Order, utcnow
+
+if TYPE_CHECKING:
+    from core.flag_model import FlagModel
 
 log = logging.getLogger(__name__)
 _UPDATE_CHUNK = 20_000
@@ -55,6 +57,8 @@ def active_flag_model(*, session: Session) -> FlagModel | None:
         return None
     if row not in _model_cache:
         params = session.exec(select(FeedbackModel.params).where(FeedbackModel.id == row)).one()
+        from core.flag_model import FlagModel  # scikit-learn: imported when a model is needed
+
         _model_cache.clear()
         _model_cache[row] = FlagModel.from_bytes(params)
     return _model_cache[row]
@@ -73,6 +77,8 @@ def flag_frame(*, session: Session, frame: pd.DataFrame, now: datetime | None = 
             raise ValueError(f"flag_frame needs a {column!r} column")
     values = customer_values(session=session, now=now)
     value = frame["customer_id"].map(values).fillna(0.0)
+    from core.sentiment import assess_frame  # the model's imports: only when answers are scored
+
     assessed = assess_frame(frame.assign(_value=value), customer_value="_value",
                             model=active_flag_model(session=session))
     out = frame.copy()
@@ -110,6 +116,8 @@ def flag_unscored(*, session: Session, now: datetime | None = None, processes: i
     values = customer_values(session=session, now=now)
     frame["value"] = frame["customer_id"].map(values).fillna(0.0)
     timings["read"] = perf_counter() - started
+    from core.sentiment import assess_frame  # the model's imports: only when answers are scored
+
     assessed = assess_frame(frame, customer_value="value", model=active_flag_model(session=session),
                             processes=processes, timings=timings)
     started = perf_counter()

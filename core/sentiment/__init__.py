@@ -30,37 +30,45 @@ recall of the flag against plain VADER on a labelled set.
 
 from __future__ import annotations
 
-from core.flag_model import FlagModel, shipped_model
-from core.sentiment.evaluation import Scores, evaluate, format_evaluation, main
-from core.sentiment.flag import (
-    DETRACTOR_MAX,
-    PARALLEL_MIN,
-    PROMOTER_MIN,
-    VALUE_REFERENCE,
-    Assessment,
-    Judged,
-    Triple,
-    active_model,
-    assess,
-    assess_frame,
-    is_read_as_english,
-    judge_distinct,
-    negative_probabilities,
+import importlib
+from typing import Any
+
+# Light and eager: the NPS scale (defined once, core.nps) and the English theme patterns (re
+# only). Everything else is imported on first use (PEP 562 below): the learnt model needs
+# scikit-learn and SciPy, about a second to import, which the screens that only count answers
+# (NPS, the inbox's lists, My work) never need.
+from core.nps import DETRACTOR_MAX, PROMOTER_MIN
+from core.sentiment.themes import (
+    CHURN_THEMES,
+    MAX_JUDGED_CHARS,
+    SAFETY_THEMES,
+    THEMES,
+    judged_part,
     parse_mentions,
-    use_model,
+    problem_themes,
 )
-from core.sentiment.foreign import THEME_LANGUAGES, foreign_themes
-from core.sentiment.themes import CHURN_THEMES, MAX_JUDGED_CHARS, SAFETY_THEMES, THEMES, judged_part, problem_themes
-from core.sentiment.tone import (
-    DOMAIN_LEXICON,
-    PROBLEM_TONE_CAP,
-    VADER_BASELINE_THRESHOLD,
-    TextAnalysis,
-    analyse_text,
-    model_inputs,
-    model_text,
-    vader_compound,
-)
+
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("FlagModel", "shipped_model"), "core.flag_model"),
+    **dict.fromkeys(("Scores", "evaluate", "format_evaluation", "main"), "core.sentiment.evaluation"),
+    **dict.fromkeys(("PARALLEL_MIN", "VALUE_REFERENCE", "Assessment", "Judged", "Triple", "active_model", "assess",
+                     "assess_frame", "is_read_as_english", "judge_distinct", "negative_probabilities",
+                     "use_model"), "core.sentiment.flag"),
+    **dict.fromkeys(("THEME_LANGUAGES", "foreign_themes"), "core.sentiment.foreign"),
+    **dict.fromkeys(("DOMAIN_LEXICON", "PROBLEM_TONE_CAP", "VADER_BASELINE_THRESHOLD", "TextAnalysis",
+                     "analyse_text", "model_inputs", "model_text", "vader_compound"), "core.sentiment.tone"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names of :data:`_LAZY`, imported from their module on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Assessment",

@@ -17,15 +17,14 @@ import pandas as pd
 
 from core.flag_model import FlagModel, shipped_model
 from core.language import ENGLISH, detect_languages
+from core.nps import DETRACTOR_MAX, PROMOTER_MIN  # noqa: F401 - the NPS scale, defined once
 from core.sentiment.foreign import foreign_themes
-from core.sentiment.themes import CHURN_THEMES, SAFETY_THEMES
+from core.sentiment.themes import CHURN_THEMES, SAFETY_THEMES, parse_mentions  # noqa: F401
 from core.sentiment.tone import PROBLEM_TONE_CAP, TextAnalysis, _analyse, analyse_text, model_inputs, model_text
 
-DETRACTOR_MAX = 6
 # With `processes` > 1, from this many distinct English comments on, a pool of processes reads them.
 PARALLEL_MIN = 20_000
 _PARALLEL_CHUNK = 10_000
-PROMOTER_MIN = 9
 # 12-month revenue at which the customer-value part of the severity is full.
 VALUE_REFERENCE = 1000.0
 
@@ -286,13 +285,3 @@ def assess_frame(frame: pd.DataFrame, *, comment: str = "comment", nps_score: st
     return pd.DataFrame({"sentiment": sentiment, "flagged": flagged, "flag_reasons": reasons,
                          "severity": severity, "themes": themes, "language": language_out,
                          "needs_read": needs_read}, index=frame.index)
-
-
-def parse_mentions(flag_reasons: str | None) -> list[str]:
-    """The themes in a stored reasons string ("detractor 2; mentions: leaking, refund")."""
-    if not flag_reasons:
-        return []
-    for part in str(flag_reasons).split("; "):
-        if part.startswith("mentions: "):
-            return [t.strip() for t in part[len("mentions: "):].split(",") if t.strip()]
-    return []

@@ -256,3 +256,13 @@ def problem_themes(text: str | None) -> tuple[str, ...]:
     if not text:
         return ()
     return _scan(judged_part(str(text)).translate(_QUOTES).lower())[0]
+
+
+def parse_mentions(flag_reasons: str | None) -> list[str]:
+    """The themes in a stored reasons string ("detractor 2; mentions: leaking, refund")."""
+    if not flag_reasons:
+        return []
+    for part in str(flag_reasons).split("; "):
+        if part.startswith("mentions: "):
+            return [t.strip() for t in part[len("mentions: "):].split(",") if t.strip()]
+    return []
