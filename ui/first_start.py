@@ -19,6 +19,7 @@ from core.config import SettingsError, get_settings
 from core.setup import prepare_database
 from db.engine import get_engine
 from ui.db import terminal_progress
+from ui.safe import warm_charts
 
 
 def prepare_at_server_start() -> None:
@@ -37,6 +38,8 @@ def prepare_at_server_start() -> None:
         say(f"the database is not reachable now ({type(exc.orig).__name__}); the first page will try again")
         return
     say("done")
+    # Library work, no data: Plotly's template and first figure, whatever HEARTH_READ_AHEAD says.
+    threading.Thread(target=warm_charts, name="hearth-warm-charts", daemon=True).start()
     if settings.read_ahead:
         read_ahead(settings.database_url)
     if demo:
@@ -48,13 +51,9 @@ def read_ahead(url: str) -> None:
     """Start the columnar reads of the tables the first screens read (core.analytics.source.warm),
     in the background: a screen opened in the first seconds after the start finds them read or
     reading. Only reads, kept by data generation like any read (a write before a screen asks
-    makes it read afresh); nothing is computed ahead. Plotly's template is loaded alongside
-    (ui.safe.warm_charts: library work, no data). The caller asks only when the setting
+    makes it read afresh); nothing is computed ahead. The caller asks only when the setting
     HEARTH_READ_AHEAD is on (the default; off to time a truly cold first screen)."""
     from core.analytics import source
-    from ui.safe import warm_charts
-
-    threading.Thread(target=warm_charts, name="hearth-warm-charts", daemon=True).start()
 
     try:
         source.warm(get_engine(url))
