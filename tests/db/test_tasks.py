@@ -446,3 +446,44 @@ def test_a_book_larger_than_one_statement_s_parameters_reads_the_day_s_scores_wh
     assert whole["value_at_risk"].tolist() == [5.0, 50.0, 300.0]
     assert whole["band"].tolist() == ["at_risk"] * 3
     assert whole.equals(by_id)
+
+
+@pytest.mark.parametrize("chunk", [5000, 1])
+def test_the_first_tasks_of_a_large_due_date_group_rank_by_their_true_points(
+        session: Session, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """A screen shows the first tasks only. When the last due date reached holds more tasks than
+    places left, the ledger's rules run only for the tasks that may reach a place (an upper
+    bound from the credits that may expire in the window); the rest must still come after. By
+    hand, priority = value at risk + 10 x 0.01 x points expiring within 30 days of AS_OF:
+    - E (overdue, an earlier due date): 1.0, always first;
+    - due AS_OF + 2: A 100 (no points); B 60 + 500 points expiring 20 Jun = 110; C 90 + 2,000
+      earned expiring 20 Jun of which 1,900 redeemed = 100 (its bound, 290, says maybe); G 80;
+      D 30 with 300 points expiring 1 Aug (outside the window: bound 0); F 20.
+    With 4 places: E, B, A, C (A and C tie at 100: the older task first); the same head as the
+    whole list computed for every task (chunk 1: scores read by the tasks' query, not by id)."""
+    monkeypatch.setattr(tasks.reading, "_PRIORITY_CHUNK", chunk)
+    rows = {}
+    for name, due, value in (("E", AS_OF - timedelta(days=1), 1.0), ("A", AS_OF + timedelta(days=2), 100.0),
+                             ("B", AS_OF + timedelta(days=2), 60.0), ("C", AS_OF + timedelta(days=2), 90.0),
+                             ("G", AS_OF + timedelta(days=2), 80.0), ("D", AS_OF + timedelta(days=2), 30.0),
+                             ("F", AS_OF + timedelta(days=2), 20.0)):
+        c = make_customer(session, owner="manager")
+        _snap(session, c.id, AS_OF, "at_risk", value=value)
+        session.add(Task(customer_id=c.id, reason="at_risk", signal_key="k", open_key=f"{c.id}:at_risk", why="w",
+                         assignee="manager", due_date=due))
+        rows[name] = c
+    make_loyalty(session, rows["B"], datetime(2026, 5, 1, 9, 0), "earn", 500, expires_at=datetime(2026, 6, 20))
+    make_loyalty(session, rows["C"], datetime(2026, 5, 1, 9, 0), "earn", 2000, expires_at=datetime(2026, 6, 20))
+    make_loyalty(session, rows["C"], datetime(2026, 5, 15, 9, 0), "redeem", -1900)
+    make_loyalty(session, rows["D"], datetime(2026, 5, 1, 9, 0), "earn", 300, expires_at=datetime(2026, 8, 1))
+    session.commit()
+
+    first, total = tasks.first_open_tasks(session=session, roles=MANAGER, username="manager", limit=4, today=AS_OF)
+    ids = {c.id: name for name, c in rows.items()}
+    assert total == 7
+    assert [ids[i] for i in first["customer_id"]] == ["E", "B", "A", "C"]
+    assert first["priority"].tolist() == [1.0, 110.0, 100.0, 100.0]
+    assert first["expiring_points"].tolist() == [0, 500, 0, 100]
+    whole = tasks.open_tasks(session=session, roles=MANAGER, username="manager", today=AS_OF)
+    assert [ids[i] for i in whole["customer_id"]] == ["E", "B", "A", "C", "G", "D", "F"]
+    assert first.equals(whole.head(4))
