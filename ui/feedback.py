@@ -29,6 +29,7 @@ def inbox_page(username: str, roles: tuple[str, ...], states: tuple[str, ...] | 
     return page.rows, page.total
 
 
+@cached(tables=("feedback", "customer"))  # a GROUP BY over the flagged answers: 0.5 s a run at 100k
 def inbox_languages(username: str, roles: tuple[str, ...]) -> list[str]:
     with get_session() as session:
         return fbk.inbox_languages(session=session, username=username, roles=roles)
