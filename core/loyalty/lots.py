@@ -145,13 +145,14 @@ def lot_columns(norm: pd.DataFrame, *, cutoff: pd.Timestamp | None = None,
     debit = norm["debit"].to_numpy()
 
     lm = before & (credit > 0)
-    lc, lo, le, la = codes_all[lm], occ_all[lm], _i8(norm["exp"])[lm], credit[lm]
+    # Codes as int64 (the shared ledger keeps them as int32): _fifo_order packs them with positions.
+    lc, lo, le, la = codes_all[lm].astype("int64", copy=False), occ_all[lm], _i8(norm["exp"])[lm], credit[lm]
     order = _fifo_order(lc, lo, le)
     lc, lo, le, la = lc[order], lo[order], le[order], la[order]
     entry = norm.index.to_numpy()[lm][order]
 
     dm = before & (debit > 0)
-    dc, dt, dv = codes_all[dm], occ_all[dm], debit[dm]
+    dc, dt, dv = codes_all[dm].astype("int64", copy=False), occ_all[dm], debit[dm]
     d_order = np.lexsort((dt, dc))
     dc, dt, dv = dc[d_order], dt[d_order], dv[d_order]
 
