@@ -133,13 +133,16 @@ def _entry_keys(norm: pd.DataFrame, code: np.ndarray, idx: np.ndarray,
     credit = norm["credit"].to_numpy()[idx]
     debit = norm["debit"].to_numpy()[idx]
     earn, redeem, _expire, adjust, reverse = range(len(KINDS))
-    signed = (code == adjust) | (code == reverse)
-    cls = np.select([code == earn, code == redeem, code == adjust, code == reverse,
-                     norm["written_expiry"].to_numpy()[idx]],
-                    [_EARN, _REDEEM, _ADJ_UP, _REV_UP, _WRITTEN], _NONE).astype("int64")
-    cls += signed & (debit > 0)  # _ADJ_DOWN, _REV_DOWN
-    key = member * _K + cls
-    return _narrow(key), _narrow(credit + debit)
+    # One byte a row, filled kind by kind (the kinds are exclusive; a written expiry is an expire).
+    cls = np.full(len(idx), _NONE, dtype="int8")
+    for kind, c in ((earn, _EARN), (redeem, _REDEEM), (adjust, _ADJ_UP), (reverse, _REV_UP)):
+        cls[code == kind] = c
+    cls[norm["written_expiry"].to_numpy()[idx]] = _WRITTEN
+    cls += ((code == adjust) | (code == reverse)) & (debit > 0)  # _ADJ_DOWN, _REV_DOWN
+    key = member * _K
+    key += cls
+    credit = credit + debit
+    return _narrow(key), _narrow(credit)
 
 
 def _named(s: np.ndarray) -> dict[str, np.ndarray]:

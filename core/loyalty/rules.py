@@ -198,8 +198,8 @@ def normalised_frame(index: pd.Index, *, customer_id: np.ndarray, occurred: np.n
     signed = (kind_code == _ADJUST) | (kind_code == _REVERSE)
     credits = ((kind_code == _EARN) | signed) & (pts > 0)
     debits = (((kind_code == _REDEEM) | signed) & (pts < 0)) | (written & (pts < 0))
-    out["credit"] = np.where(credits, pts, 0).astype("int64")
-    out["debit"] = np.where(debits, -pts, 0).astype("int64")
+    out["credit"] = np.where(credits, pts, 0).astype("int64", copy=False)
+    out["debit"] = np.where(debits, -pts, 0).astype("int64", copy=False)
     codes = pd.factorize(customer_id)[0]
     if not compact:
         out["_pos"] = np.arange(len(out), dtype="int64")
