@@ -36,9 +36,19 @@ import pandas as pd
 from core.loyalty.lots import _i8, compute_lots, lot_columns
 from core.loyalty.rules import KINDS
 
-# The per-entry columns summed per member, in this order (see _member_sums).
+# The per-member sums of the counted entries (the columns of core.loyalty.lots._member_sums).
 SUMS = ("earned", "redeemed", "adjusted", "reversed", "written_expired", "credit", "debit")
 _I8_MAX = np.iinfo("int64").max
+_I4 = np.iinfo("int32")
+
+# Each counted entry moves points of one class (at most one of its credit and debit is not
+# zero): an earn's credit, a redemption's debit, an adjustment's or a reversal's credit or
+# debit, a written expiry's debit, or nothing (an unknown kind, a sign that contradicts the
+# kind). Every SUMS column is a sum of classes (see _named). An entry is stored as its key,
+# member code * _K + class, and the points it moves (>= 0): two narrow numbers, not seven.
+_SHIFT = 3
+_K = 1 << _SHIFT
+_EARN, _REDEEM, _ADJ_UP, _ADJ_DOWN, _REV_UP, _REV_DOWN, _WRITTEN, _NONE = range(_K)
 
 
 @dataclass(frozen=True)
@@ -46,30 +56,46 @@ class LedgerHistory:
     """The whole normalised ledger's sums and lots followed to the end of time, as arrays (the
     normalised frame itself is kept apart: core.loyalty.normalised_ledger).
 
+    Kept in memory once per data generation, so narrow: whole numbers are int32 wherever every
+    value fits (:func:`_narrow`; else int64), and nothing another field gives is kept.
+
     ``ids``: the members' customer ids, sorted (member code = position here); ``rank``: the
     member code of each of normalise_entries' ``_c`` codes. Entries that count (every kind but
-    Hearth's own computed expiries), sorted by time (stable): ``e_t`` (ns), ``e_c`` (member
-    code), ``e_sums`` (one float64 row of whole points per :data:`SUMS` column; ``exact`` when
-    no partial sum can reach 2**53, as bincount's float64 sums need). Lots: ``lots``
-    (compute_lots of the whole ledger as numpy columns, FIFO order), ``lot_code`` (member
-    code), ``lot_s`` (the member's credits up to and with the lot), ``bad_from`` (per member code: the earning instant
-    of the first lot that expires before the lot before it, int64 max if none). Lots that
-    expire with points, sorted by expiry: ``x_t`` (ns), ``x_c`` (member code), ``x_v`` (points
-    expired, float64)."""
+    Hearth's own computed expiries), sorted by time (stable): ``e_t`` (ns), ``e_key`` (member
+    code * _K + the class of points the entry moves, see :func:`_entry_keys`), ``e_v`` (the
+    points it moves, >= 0); ``exact`` when no partial sum can reach 2**52, so bincount's float64
+    sums are exact. Lots: ``lots`` (compute_lots of the whole ledger as numpy columns, FIFO
+    order: entry, occurred_at, expires_at, points, expired; customer_id is ``ids[lot_code]``),
+    ``lot_code`` (member code), ``lot_s`` (the member's credits up to and with the lot),
+    ``bad_from`` (per member code: the earning instant of the first lot that expires before the
+    lot before it, int64 max if none), ``entry_dtype`` and ``customer_dtype`` (of the frame's
+    labels and customer ids, as compute_lots gives them). Lots that expire with points, sorted
+    by expiry: ``x_t`` (ns), ``x_c`` (member code), ``x_v`` (points expired)."""
 
     ids: np.ndarray
     rank: np.ndarray
     e_t: np.ndarray
-    e_c: np.ndarray
-    e_sums: np.ndarray
+    e_key: np.ndarray
+    e_v: np.ndarray
     exact: bool
     lots: dict[str, np.ndarray]
     lot_code: np.ndarray
     lot_s: np.ndarray
     bad_from: np.ndarray
+    entry_dtype: np.dtype
+    customer_dtype: np.dtype
     x_t: np.ndarray
     x_c: np.ndarray
     x_v: np.ndarray
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """Whole numbers as int32 when every value fits in it, else unchanged (int64)."""
+    if values.dtype.kind != "i" or values.dtype.itemsize <= 4:
+        return values
+    if len(values) and (int(values.min()) < _I4.min or int(values.max()) > _I4.max):
+        return values
+    return values.astype("int32")
 
 
 def _member_ranks(norm: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -95,24 +121,48 @@ def _kind_codes(norm: pd.DataFrame) -> np.ndarray:
     return codes
 
 
-def _entry_sums(norm: pd.DataFrame, code: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """The :data:`SUMS` columns of the rows ``idx`` of ``norm`` (float64, whole points);
-    ``code`` the rows' :func:`_kind_codes`."""
+def _entry_keys(norm: pd.DataFrame, code: np.ndarray, idx: np.ndarray,
+                member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(key, points) of the rows ``idx`` of ``norm``: key = member code * _K + class, points the
+    row's credit or debit (>= 0; normalise_entries gives a row at most one of them). ``code``
+    the rows' :func:`_kind_codes`, ``member`` the member code of the rows ``idx``. The class: an
+    earn is _EARN, a redemption _REDEEM, an adjustment or a reversal _ADJ_UP or _REV_UP (its
+    credit), _ADJ_DOWN or _REV_DOWN (its debit), a written expiry _WRITTEN; anything else
+    _NONE (normalise_entries gives it no credit or debit)."""
     code = code[idx]
     credit = norm["credit"].to_numpy()[idx]
     debit = norm["debit"].to_numpy()[idx]
-    pts = norm["points"].to_numpy()[idx]
     earn, redeem, _expire, adjust, reverse = range(len(KINDS))
-    # Filled in place, row by row (no stacked int64 copy cast afterwards).
-    out = np.zeros((len(SUMS), len(idx)), dtype="float64")
-    np.copyto(out[0], credit, where=code == earn)
-    np.copyto(out[1], debit, where=code == redeem)
-    np.copyto(out[2], pts, where=code == adjust)
-    np.negative(pts, out=out[3], where=code == reverse)
-    np.copyto(out[4], debit, where=norm["written_expiry"].to_numpy()[idx])
-    out[5] = credit
-    out[6] = debit
-    return out
+    # One byte a row, filled kind by kind (the kinds are exclusive; a written expiry is an expire).
+    cls = np.full(len(idx), _NONE, dtype="int8")
+    for kind, c in ((earn, _EARN), (redeem, _REDEEM), (adjust, _ADJ_UP), (reverse, _REV_UP)):
+        cls[code == kind] = c
+    cls[norm["written_expiry"].to_numpy()[idx]] = _WRITTEN
+    cls += ((code == adjust) | (code == reverse)) & (debit > 0)  # _ADJ_DOWN, _REV_DOWN
+    key = member * _K
+    key += cls
+    credit = credit + debit
+    return _narrow(key), _narrow(credit)
+
+
+def _named(s: np.ndarray) -> dict[str, np.ndarray]:
+    """The :data:`SUMS` columns (int64) from sums per class (one row per member or month, one
+    column per class)."""
+    return {"earned": s[:, _EARN], "redeemed": s[:, _REDEEM], "adjusted": s[:, _ADJ_UP] - s[:, _ADJ_DOWN],
+            "reversed": s[:, _REV_DOWN] - s[:, _REV_UP], "written_expired": s[:, _WRITTEN],
+            "credit": s[:, _EARN] + s[:, _ADJ_UP] + s[:, _REV_UP], "debit": _debits(s)}
+
+
+def _debits(s: np.ndarray) -> np.ndarray:
+    """The debit column of :func:`_named`."""
+    return s[:, _REDEEM] + s[:, _ADJ_DOWN] + s[:, _REV_DOWN] + s[:, _WRITTEN]
+
+
+def _class_sums(h: LedgerHistory, lo: int, hi: int) -> np.ndarray:
+    """Per member code (rows) and class (columns), the points of the counted entries lo..hi
+    (positions in time order), int64."""
+    n = len(h.ids)
+    return _sum_by(h.e_key[lo:hi], h.e_v[lo:hi], n * _K, h.exact).reshape(n, _K)
 
 
 def build_history(norm: pd.DataFrame) -> LedgerHistory:
@@ -122,33 +172,35 @@ def build_history(norm: pd.DataFrame) -> LedgerHistory:
     second thread while this one sums the entries."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         lots_f = pool.submit(lot_columns, norm)
-        ids, rank, occ, idx, sums, exact = _entries(norm)
+        ids, rank, e_t, e_key, e_v, exact = _entries(norm)
         lots = lots_f.result()
-    return _with_lots(norm, ids, rank, occ, idx, sums, exact, lots)
+    return _with_lots(norm, ids, rank, e_t, e_key, e_v, exact, lots)
 
 
 def _entries(norm: pd.DataFrame) -> tuple:
-    """(ids, rank, occurred ns, the counted rows in time order, their :func:`_entry_sums`, whether
-    bincount's float64 sums of them are exact)."""
+    """(ids, rank, and of the counted rows in time order: occurred ns, :func:`_entry_keys`,
+    whether bincount's float64 sums of their points are exact)."""
     ids, rank = _member_ranks(norm)
     code = _kind_codes(norm)
     active = (code != KINDS.index("expire")) | norm["written_expiry"].to_numpy()
     occ = _i8(norm["occurred_at"])
     idx = np.flatnonzero(active)
     idx = idx[np.argsort(occ[idx], kind="stable")]
-    sums = _entry_sums(norm, code, idx)
-    # Every partial sum is at most the sum of magnitudes (expired points are at most credits).
-    exact = bool(np.abs(sums).sum(axis=1).max(initial=0.0) < 2.0**53)
-    return ids, rank, occ, idx, sums, exact
+    e_t = occ[idx]
+    del occ, active
+    key, v = _entry_keys(norm, code, idx, rank[norm["_c"].to_numpy()[idx]])
+    # Every partial sum is at most the sum of all points moved (expired points are at most
+    # credits); 2**52 leaves a margin for the float64 total itself.
+    exact = bool(v.sum(dtype="float64") < 2.0**52)
+    return ids, rank, e_t, key, v, exact
 
 
-def _with_lots(norm: pd.DataFrame, ids: np.ndarray, rank: np.ndarray, occ: np.ndarray, idx: np.ndarray,
-               sums: np.ndarray, exact: bool, lots: dict[str, np.ndarray]) -> LedgerHistory:
+def _with_lots(norm: pd.DataFrame, ids: np.ndarray, rank: np.ndarray, e_t: np.ndarray, e_key: np.ndarray,
+               e_v: np.ndarray, exact: bool, lots: dict[str, np.ndarray]) -> LedgerHistory:
     """The :class:`LedgerHistory` from :func:`_entries`' parts and lot_columns of ``norm``."""
-    row_code = rank[norm["_c"].to_numpy()]
-    for unused in ("remaining", "consumed"):  # to the end of time: not read
+    for unused in ("remaining", "consumed", "customer_id"):  # not read (customer_id: ids[lot_code])
         lots.pop(unused)
-    lot_code = rank[lots["_c"]]
+    lot_code = rank[lots.pop("_c")]
     la = lots["points"]
     le = _i8(lots["expires_at"])
     lo = _i8(lots["occurred_at"])
@@ -165,9 +217,14 @@ def _with_lots(norm: pd.DataFrame, ids: np.ndarray, rank: np.ndarray, occ: np.nd
     ex = lots["expired"]
     xi = np.flatnonzero(ex > 0)
     xi = xi[_stable_argsort(le[xi])]
-    return LedgerHistory(ids=ids, rank=rank, e_t=occ[idx], e_c=row_code[idx], e_sums=sums,
-                         exact=exact, lots=lots, lot_code=lot_code, lot_s=lot_s, bad_from=bad_from,
-                         x_t=le[xi], x_c=lot_code[xi], x_v=ex[xi].astype("float64"))
+    lot_code = _narrow(lot_code)
+    entry_dtype = lots["entry"].dtype
+    for name in ("entry", "points", "expired"):
+        lots[name] = _narrow(lots[name])
+    return LedgerHistory(ids=ids, rank=rank, e_t=e_t, e_key=e_key, e_v=e_v, exact=exact, lots=lots,
+                         lot_code=lot_code, lot_s=_narrow(lot_s), bad_from=bad_from, entry_dtype=entry_dtype,
+                         customer_dtype=norm["customer_id"].dtype, x_t=le[xi], x_c=lot_code[xi],
+                         x_v=_narrow(ex[xi]))
 
 
 def _stable_argsort(v: np.ndarray) -> np.ndarray:
@@ -204,14 +261,13 @@ def member_sums(h: LedgerHistory, cut: int, earned_from: int | None = None) -> p
     expired (by Hearth's rule and as the programme wrote it), balance. int64 points."""
     n = len(h.ids)
     k = int(np.searchsorted(h.e_t, cut, side="left"))
-    c = h.e_c[:k]
-    present = np.bincount(c, minlength=n) > 0
-    sums = {name: _sum_by(c, h.e_sums[i, :k], n, h.exact) for i, name in enumerate(SUMS)}
+    present = np.bincount(h.e_key[:k] >> _SHIFT, minlength=n) > 0
+    sums = _named(_class_sums(h, 0, k))
     if earned_from is None:
         sums["earned_12m"] = np.zeros(n, dtype="int64")
     else:
         j = min(int(np.searchsorted(h.e_t, earned_from, side="left")), k)
-        sums["earned_12m"] = _sum_by(h.e_c[j:k], h.e_sums[0, j:k], n, h.exact)
+        sums["earned_12m"] = _class_sums(h, j, k)[:, _EARN]
     x = int(np.searchsorted(h.x_t, cut, side="left"))
     expired = _sum_by(h.x_c[:x], h.x_v[:x], n, h.exact)
     out = pd.DataFrame({name: sums[name][present] for name in
@@ -225,11 +281,17 @@ def member_sums(h: LedgerHistory, cut: int, earned_from: int | None = None) -> p
 def norm_before(h: LedgerHistory, norm: pd.DataFrame, cut: int) -> tuple[pd.DataFrame, np.ndarray]:
     """The normalised entries ``norm`` the history ``h`` was built from, before ``cut`` (ns), as
     normalise_entries gives them for those entries alone (``_pos`` and ``_c`` counted within
-    them), and the member code of each of their ``_c`` codes."""
+    them, int64), and the member code of each of their ``_c`` codes. From the compact shared
+    ledger (core.loyalty.normalised_ledger) the rows keep its columns (no ``expires_at``,
+    ``kind`` categorical) and get ``_pos`` before ``_c``."""
     keep = np.flatnonzero(_i8(norm["occurred_at"]) < cut)
     out = norm.take(keep)
     codes, members = pd.factorize(h.rank[norm["_c"].to_numpy()[keep]])
-    out["_pos"] = np.arange(len(out), dtype="int64")
+    pos = np.arange(len(out), dtype="int64")
+    if "_pos" in out.columns:
+        out["_pos"] = pos
+    else:  # the compact shared ledger (core.loyalty.normalised_ledger)
+        out.insert(out.columns.get_loc("_c"), "_pos", pos)
     out["_c"] = codes.astype("int64")
     return out, np.asarray(members, dtype="int64")
 
@@ -246,7 +308,7 @@ def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, members: np.ndarray, cut:
     expired = np.where(gone, lots["expired"][keep], 0)
     # The member's pointer at the cutoff: points expired plus points debited before it.
     k = int(np.searchsorted(h.e_t, cut, side="left"))
-    debited = _sum_by(h.e_c[:k], h.e_sums[SUMS.index("debit"), :k], n, h.exact)
+    debited = _debits(_class_sums(h, 0, k))
     pointer = _sum_by(code, expired.astype("float64"), n, h.exact) + debited
     remaining = np.where(gone, 0, np.clip(h.lot_s[keep] - pointer[code], 0, la))
     slow = h.bad_from < cut
@@ -254,7 +316,8 @@ def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, members: np.ndarray, cut:
         # Members whose lots before the cutoff expire out of earning order: replayed for it.
         part = norm_d[slow[members[norm_d["_c"].to_numpy()]]]
         replay = compute_lots(part, cutoff=pd.Timestamp(cut))
-        at = pd.Index(lots["entry"][keep]).get_indexer(replay["entry"].to_numpy())
+        at = pd.Index(lots["entry"][keep].astype(h.entry_dtype, copy=False)).get_indexer(
+            replay["entry"].to_numpy())
         expired[at] = replay["expired"].to_numpy()
         remaining[at] = replay["remaining"].to_numpy()
     # compute_lots orders members by their first entry before the cutoff (norm_d's codes).
@@ -265,15 +328,16 @@ def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, members: np.ndarray, cut:
     sel = keep[order]
     remaining = remaining[order].astype("int64")
     expired = expired[order].astype("int64")
+    points = la[order].astype("int64")
     return pd.DataFrame({
-        "customer_id": lots["customer_id"][sel],
-        "entry": lots["entry"][sel],
+        "customer_id": h.ids[h.lot_code[sel]].astype(h.customer_dtype, copy=False),
+        "entry": lots["entry"][sel].astype(h.entry_dtype, copy=False),
         "occurred_at": lots["occurred_at"][sel],
         "expires_at": lots["expires_at"][sel],
-        "points": la[order],
+        "points": points,
         "expired": expired,
         "remaining": remaining,
-        "consumed": la[order] - expired - remaining,
+        "consumed": points - expired - remaining,
         "_c": lc[order],
     })
 
@@ -306,8 +370,9 @@ def month_sums(h: LedgerHistory, cut: int) -> pd.DataFrame:
                             index=pd.PeriodIndex([], freq="M", name="month"))
     lo = int(both.min())
     span = int(both.max()) - lo + 1
-    cols = {n: _sum_by(em - lo, h.e_sums[i, :k], span, h.exact) for i, n in enumerate(names[:4])}
-    cols["expired"] = (_sum_by(em - lo, h.e_sums[SUMS.index("written_expired"), :k], span, h.exact)
-                       + _sum_by(xm - lo, h.x_v[:x], span, h.exact))
+    key = (em - lo) * _K + (h.e_key[:k] & (_K - 1))
+    sums = _named(_sum_by(key, h.e_v[:k], span * _K, h.exact).reshape(span, _K))
+    cols = {n: sums[n] for n in names[:4]}
+    cols["expired"] = sums["written_expired"] + _sum_by(xm - lo, h.x_v[:x], span, h.exact)
     index = pd.PeriodIndex.from_ordinals(np.arange(lo, lo + span), freq="M").rename("month")
     return pd.DataFrame(cols, index=index)

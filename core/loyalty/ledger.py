@@ -9,7 +9,6 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
@@ -105,7 +104,9 @@ def _normalised_columns(cols: dict[str, np.ndarray]) -> pd.DataFrame:
     """normalise_entries(read_entries(details=False, stored_expiries=False)) from the columns of
     core.analytics.ledger.read_columns: the kinds as small codes (only the rare kinds not spelt
     exactly as earn, redeem, ... cleaned in Python), and no by_programme column: a member with
-    one of the programme's own expire entries is found by normalise_entries' rules anyway."""
+    one of the programme's own expire entries is found by normalise_entries' rules anyway.
+    Kept in memory, so compact (normalised_frame's ``compact``): ``kind`` a categorical of the
+    cleaned words, no ``expires_at`` or ``_pos``, ``_c`` int32."""
     code = cols["kind_code"].copy()
     words = list(KINDS)
     if len(cols["odd_at"]):
@@ -120,20 +121,24 @@ def _normalised_columns(cols: dict[str, np.ndarray]) -> pd.DataFrame:
         full[cols["odd_at"]] = odd_code
     else:
         full = code.astype("int32")
-    kind = pd.array(pa.DictionaryArray.from_arrays(pa.array(full), pa.array(words, type=pa.large_string()))
-                    .dictionary_decode(), dtype="str")
+    # The kinds as a categorical (one byte a row, not a string): every reader compares them
+    # with words (== "earn", != "expire"), which a categorical answers alike.
+    kind = pd.Categorical.from_codes(full, categories=pd.Index(words, dtype="str"))
     return normalised_frame(
         pd.Index(cols["id"], name="id"), customer_id=cols["customer_id"], occurred=cols["occurred_at"],
         kind=kind, kind_code=code, points=cols["points"], expires=cols["expires_at"],
         computed=cols["computed"], by_programme=np.zeros(len(code), dtype=bool),
-        expiry_months=get_settings().points_expiry_months)
+        expiry_months=get_settings().points_expiry_months, compact=True)
 
 
 def normalised_ledger(*, session: Session) -> pd.DataFrame:
     """Every entry the computation uses (all but the ``expire`` entries Hearth computed itself),
     through :func:`normalise_entries`: read and normalised once per data generation of the
     ledger and the settings (core.readcache), whatever the as-of dates asked for. The frame is
-    shared: select from it, do not change it."""
+    shared: select from it, do not change it. Read from the stored columns it is compact
+    (:func:`_normalised_columns`: ``kind`` categorical, no ``expires_at`` or ``_pos``, ``_c``
+    int32); :func:`core.loyalty.history.norm_before` gives each date's rows their ``_pos`` and
+    int64 ``_c``."""
     return _normalised(session=session)
 
 

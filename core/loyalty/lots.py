@@ -145,13 +145,14 @@ def lot_columns(norm: pd.DataFrame, *, cutoff: pd.Timestamp | None = None,
     debit = norm["debit"].to_numpy()
 
     lm = before & (credit > 0)
-    lc, lo, le, la = codes_all[lm], occ_all[lm], _i8(norm["exp"])[lm], credit[lm]
+    # Codes as int64 (the shared ledger keeps them as int32): _fifo_order packs them with positions.
+    lc, lo, le, la = codes_all[lm].astype("int64", copy=False), occ_all[lm], _i8(norm["exp"])[lm], credit[lm]
     order = _fifo_order(lc, lo, le)
     lc, lo, le, la = lc[order], lo[order], le[order], la[order]
     entry = norm.index.to_numpy()[lm][order]
 
     dm = before & (debit > 0)
-    dc, dt, dv = codes_all[dm], occ_all[dm], debit[dm]
+    dc, dt, dv = codes_all[dm].astype("int64", copy=False), occ_all[dm], debit[dm]
     d_order = np.lexsort((dt, dc))
     dc, dt, dv = dc[d_order], dt[d_order], dv[d_order]
 
@@ -162,16 +163,15 @@ def lot_columns(norm: pd.DataFrame, *, cutoff: pd.Timestamp | None = None,
     slow_code[lc if force_replay else lc[out_of_order]] = True
     slow = slow_code[lc]
 
-    expired = np.zeros(len(lc), dtype="int64")
-    remaining = np.zeros(len(lc), dtype="int64")
-
-    fast = ~slow
-    if fast.any():
-        # Oldest-first matching as window sums and an ASOF join in DuckDB (core.analytics.ledger).
-        f = np.flatnonzero(fast)
-        fd = ~slow_code[dc]
-        expired[f], remaining[f] = analytics_ledger.fifo_fates(
-            lot_c=lc[f], lot_e=le[f], lot_a=la[f], deb_c=dc[fd], deb_t=dt[fd], deb_v=dv[fd], cut=cut)
+    if slow.all():
+        expired = np.zeros(len(lc), dtype="int64")
+        remaining = np.zeros(len(lc), dtype="int64")
+    else:
+        # Oldest-first matching as running sums (core.analytics.ledger.fifo_fates) of every member
+        # at once, without copies of the lots: members are independent there, and the lots of the
+        # members replayed below are overwritten.
+        expired, remaining = analytics_ledger.fifo_fates(lot_c=lc, lot_e=le, lot_a=la, deb_c=dc, deb_t=dt,
+                                                         deb_v=dv, cut=cut)
 
     if slow.any():
         s_idx = np.flatnonzero(slow)

@@ -154,17 +154,23 @@ _EARN, _REDEEM, _EXPIRE, _ADJUST, _REVERSE = range(len(KINDS))
 
 def normalised_frame(index: pd.Index, *, customer_id: np.ndarray, occurred: np.ndarray, kind: object,
                      kind_code: np.ndarray, points: np.ndarray, expires: np.ndarray, computed: np.ndarray,
-                     by_programme: np.ndarray, expiry_months: int) -> pd.DataFrame:
+                     by_programme: np.ndarray, expiry_months: int, compact: bool = False) -> pd.DataFrame:
     """The frame :func:`normalise_entries` returns, from typed columns: ``occurred`` and
     ``expires`` datetime64[ns] (NaT: no expires_at), ``kind`` the cleaned kinds (any array
     a frame column takes), ``kind_code`` their :func:`kind_codes`, ``points`` int64,
-    ``computed`` and ``by_programme`` booleans; the rules of normalise_entries."""
+    ``computed`` and ``by_programme`` booleans; the rules of normalise_entries.
+
+    ``compact`` (the shared ledger kept in memory, core.loyalty.normalised_ledger): without the
+    ``expires_at`` and ``_pos`` columns, which no computation reads from it (``exp`` is the
+    effective expiry; core.loyalty.history.norm_before numbers the rows of each date), and
+    ``_c`` as int32 when the member codes fit (they always do below 2**31 members)."""
     out = pd.DataFrame(index=index)
     out["customer_id"] = customer_id
     out["occurred_at"] = occurred
     out["kind"] = kind
     out["points"] = points
-    out["expires_at"] = expires
+    if not compact:
+        out["expires_at"] = expires
     pts = points
     written = (kind_code == _EXPIRE) & ~computed
     out["written_expiry"] = written
@@ -192,10 +198,13 @@ def normalised_frame(index: pd.Index, *, customer_id: np.ndarray, occurred: np.n
     signed = (kind_code == _ADJUST) | (kind_code == _REVERSE)
     credits = ((kind_code == _EARN) | signed) & (pts > 0)
     debits = (((kind_code == _REDEEM) | signed) & (pts < 0)) | (written & (pts < 0))
-    out["credit"] = np.where(credits, pts, 0).astype("int64")
-    out["debit"] = np.where(debits, -pts, 0).astype("int64")
-    out["_pos"] = np.arange(len(out), dtype="int64")
-    out["_c"] = pd.factorize(customer_id)[0].astype("int64")
+    out["credit"] = np.where(credits, pts, 0).astype("int64", copy=False)
+    out["debit"] = np.where(debits, -pts, 0).astype("int64", copy=False)
+    codes = pd.factorize(customer_id)[0]
+    if not compact:
+        out["_pos"] = np.arange(len(out), dtype="int64")
+    narrow = compact and (len(codes) == 0 or int(codes.max()) <= np.iinfo("int32").max)
+    out["_c"] = codes.astype("int32" if narrow else "int64")
     return out
 
 

@@ -154,6 +154,27 @@ def test_oldest_first_a_debit_at_the_expiry_instant_comes_after_it():
         assert (expired.tolist(), remaining.tolist()) == ([100, 0], [0, 20])
 
 
+def test_grouped_running_maximum_in_place_lifted_and_by_pandas():
+    # Runs 0..2 of non-negative values: the lifted running maximum, and pandas' grouped cummax
+    # when the lift would not fit in int64 (values near 2**61, three runs); both in place.
+    starts, sizes = _ns([0, 3, 5]), _ns([3, 2, 4])
+    for scale in (1, 2**61 // 9):
+        values = _ns([3, 1, 5, 0, 2, 4, 4, 1, 9]) * scale
+        before = values.copy()
+        ledger._group_cummax(values, starts, sizes)
+        assert (values // scale).tolist() == [3, 3, 5, 0, 2, 4, 4, 4, 9]
+        assert values.tolist() == [max(before[a:b + 1]) for a, n in zip(starts, sizes, strict=True)
+                                   for b in range(a, a + n)]
+
+
+def test_oldest_first_lots_leave_their_inputs_as_they_were():
+    args = {"lot_c": _ns([0, 0, 0, 1]), "lot_e": _ns([10, 20, 40, 100]), "lot_a": _ns([100, 50, 30, 10]),
+            "deb_c": _ns([0, 0, 1]), "deb_t": _ns([5, 15, 5]), "deb_v": _ns([30, 60, 15])}
+    copies = {k: v.copy() for k, v in args.items()}
+    ledger.fifo_fates(**args, cut=30)
+    assert all(np.array_equal(args[k], copies[k]) for k in args)
+
+
 def test_a_write_after_reads_were_started_ahead_is_seen(committed, engine):
     # source.prefetch starts the reads in the background, keyed by the data generation of the
     # moment; a write committed after that moves the generation, so the next session reads anew.

@@ -17,7 +17,9 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.loyalty import compute_lots, cutoff_for, normalise_entries
+from core.config import get_settings
+from core.loyalty import KINDS, LedgerState, compute_lots, cutoff_for, normalise_entries, parse_tiers, point_flows
+from core.loyalty import ledger as loyalty_ledger
 from core.loyalty.history import (
     _stable_argsort,
     build_history,
@@ -27,7 +29,7 @@ from core.loyalty.history import (
     month_sums,
     norm_before,
 )
-from core.loyalty.lots import _fifo_order, _member_sums, expiry_events
+from core.loyalty.lots import _balances, _fifo_order, _member_sums, expiry_events
 from tests.core.test_loyalty_properties import BASE, PROPERTY, Reference, _rows, ledgers
 
 
@@ -229,3 +231,125 @@ def test_stable_argsort_is_numpys_stable_argsort():
         v = np.asarray(v, dtype="int64")
         assert _stable_argsort(v).tolist() == np.argsort(v, kind="stable").tolist()
     assert _stable_argsort(np.array([30, 10, 30, 10], dtype="int64")).tolist() == [1, 3, 0, 2]
+
+
+def _store_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """(the entries a store holding ``frame`` gives the shared computation, and them as
+    core.analytics.ledger.read_columns gives them): every entry but those whose kind is exactly
+    ``expire`` and computed; kinds not spelt exactly as one of KINDS are odd_kind."""
+    kept = frame[~((frame["kind"] == "expire") & frame["computed"])]
+    kinds = kept["kind"].to_numpy(dtype=object)
+    code = pd.Index(KINDS).get_indexer(kinds).astype("int8")
+    odd = np.flatnonzero(code < 0)
+    when = {c: pd.to_datetime(kept[c]).to_numpy(dtype="datetime64[ns]") for c in ("occurred_at", "expires_at")}
+    return kept, {"id": kept.index.to_numpy(dtype="int64"), "customer_id": kept["customer_id"].to_numpy(dtype="int64"),
+                  "points": kept["points"].to_numpy(dtype="int64"), **when,
+                  "computed": kept["computed"].to_numpy(dtype=bool), "kind_code": code, "odd_at": odd,
+                  "odd_kind": kinds[odd]}
+
+
+_ODD = {"earn": ["earn", " Earn", "earn", "earn"], "redeem": ["redeem", "REDEEM ", "redeem", "redeem"],
+        "adjust": ["adjust", "reverse", " Reverse", "bonus"]}
+
+
+@PROPERTY
+@given(frame=ledgers(max_customers=4), cut_days=st.lists(st.integers(-2, 140), min_size=1, max_size=4),
+       programme=st.lists(st.tuples(st.integers(1, 4), st.integers(0, 70), st.integers(1, 30)), max_size=3),
+       odd=st.lists(st.integers(0, 3), min_size=60, max_size=60), computed=st.integers(0, 3))
+def test_the_compact_shared_ledger_gives_every_figure_of_the_full_frame(frame, cut_days, programme, odd,
+                                                                           computed):
+    # The shared ledger kept in memory (core.loyalty.normalised_ledger: kinds categorical, no
+    # expires_at or _pos, int32 _c) gives the history, each date's rows, lots, sums, months,
+    # expiries, flows and balances of normalise_entries' full frame, odd kind spellings, unknown
+    # kinds, reversals, the programme's rows and Hearth's computed expiries included; and the
+    # sums and months are those of the date's own computation.
+    frame = _with_programme_rows(frame, programme)
+    if frame.empty:
+        return
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="id")
+    frame["kind"] = [_ODD.get(k, [k] * 4)[o] for k, o in zip(frame["kind"], odd, strict=False)]
+    for c in range(1, computed + 1):  # Hearth's computed expiries, one spelt oddly (kept, not counted)
+        frame.loc[len(frame) + 1] = [c, BASE + timedelta(days=30 * c), "expire" if c % 2 else "Expire", -3,
+                                     None, True]
+    kept, cols = _store_columns(frame)
+    full = normalise_entries(kept, expiry_months=get_settings().points_expiry_months)
+    compact = loyalty_ledger._normalised_columns(cols)
+    assert isinstance(compact["kind"].dtype, pd.CategoricalDtype) and compact["_c"].dtype == "int32"
+    assert "expires_at" not in compact.columns and "_pos" not in compact.columns
+    hf, hc = build_history(full), build_history(compact)
+    for day in cut_days:
+        as_of = (BASE + timedelta(days=day)).date()
+        cut = _ns(cutoff_for(as_of))
+        window = _ns(pd.Timestamp(as_of) - pd.DateOffset(months=12) + pd.Timedelta(days=1))
+        sums = member_sums(hc, cut, earned_from=window)
+        pd.testing.assert_frame_equal(sums, member_sums(hf, cut, earned_from=window))
+        pd.testing.assert_frame_equal(month_sums(hc, cut), month_sums(hf, cut))
+        pd.testing.assert_frame_equal(expiry_events_as_of(hc, cut), expiry_events_as_of(hf, cut))
+        nf, mf = norm_before(hf, full, cut)
+        nc, mc = norm_before(hc, compact, cut)
+        pd.testing.assert_frame_equal(nc.astype({"kind": nf["kind"].dtype}), nf.drop(columns="expires_at"))
+        assert mc.tolist() == mf.tolist()
+        lots = lots_as_of(hc, nc, mc, cut)
+        pd.testing.assert_frame_equal(lots, lots_as_of(hf, nf, mf, cut))
+        state_c, state_f = (LedgerState(as_of=as_of, norm=n, lots=lots, balances=pd.DataFrame()) for n in (nc, nf))
+        flows = point_flows(state_c)
+        pd.testing.assert_frame_equal(flows, point_flows(state_f))
+        pd.testing.assert_frame_equal(sums, _own_figures(full, as_of))
+        by_month = flows.groupby("month")[["earned", "redeemed", "adjusted", "reversed", "expired"]].sum()
+        months = month_sums(hc, cut)
+        assert months[(months != 0).any(axis=1)].to_dict() == by_month[(by_month != 0).any(axis=1)].to_dict()
+        tiers = parse_tiers("Bronze:0,Silver:30,Gold:80")
+        pd.testing.assert_frame_equal(_balances(nc, lots, sums.copy(), as_of, tiers),
+                                      _balances(nf, lots, sums.copy(), as_of, tiers))
+
+
+def _own_figures(norm: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """member_sums by the per-date computation (compute_lots of the entries before the cutoff)."""
+    cut = cutoff_for(as_of)
+    own = norm[norm["occurred_at"] < cut].copy()
+    own["_pos"] = np.arange(len(own), dtype="int64")
+    own["_c"] = pd.factorize(own["customer_id"])[0].astype("int64")
+    return _member_sums(own, compute_lots(own, cutoff=cut), as_of)
+
+
+def test_the_history_is_int32_where_it_fits_and_int64_beyond():
+    small = build_history(normalise_entries(HAND, expiry_months=12))
+    narrow = (small.e_key, small.e_v, small.lots["entry"], small.lots["points"], small.lots["expired"],
+              small.lot_code, small.lot_s, small.x_c, small.x_v)
+    assert all(a.dtype == "int32" for a in narrow)
+    # 3e9 points (beyond int32) and ids beyond int32: kept as int64, every figure as per date.
+    big = 3_000_000_000
+    frame = _frame([
+        (1, datetime(2024, 1, 1), "earn", big, datetime(2024, 6, 1), False),
+        (1, datetime(2024, 2, 1), "redeem", -5, None, False),
+        (2, datetime(2024, 1, 2), "earn", 10, None, False),
+        (1, datetime(2024, 3, 1), "earn", 7, datetime(2024, 4, 1), False),
+    ])
+    frame.index = pd.Index([5_000_000_001, 5_000_000_002, 3, 4], name="id")
+    norm = normalise_entries(frame, expiry_months=12)
+    h = build_history(norm)
+    assert h.e_v.dtype == h.lots["points"].dtype == h.lot_s.dtype == h.x_v.dtype == h.lots["entry"].dtype == "int64"
+    for as_of in (date(2024, 1, 1), date(2024, 3, 1), date(2024, 4, 1), date(2024, 6, 1)):
+        cut = _ns(cutoff_for(as_of))
+        window = _ns(pd.Timestamp(as_of) - pd.DateOffset(months=12) + pd.Timedelta(days=1))
+        pd.testing.assert_frame_equal(member_sums(h, cut, earned_from=window), _own_figures(norm, as_of))
+        nd, members = norm_before(h, norm, cut)
+        own = norm[norm["occurred_at"] < cutoff_for(as_of)]
+        lots = lots_as_of(h, nd, members, cut)
+        assert lots["entry"].dtype == "int64" and lots["points"].dtype == "int64"
+        assert lots.set_index("entry")["points"].to_dict() == {
+            e: p for e, p, c in zip(own.index, own["points"], own["credit"], strict=True) if c > 0}
+    assert int(member_sums(h, _ns(cutoff_for(date(2024, 6, 1)))).loc[1, "expired"]) == big - 5 + 7
+
+
+def test_sums_beyond_float64_s_whole_numbers_are_summed_as_integers():
+    # 5 x 2**51 points: bincount's float64 sums would round; the history sums them as int64.
+    frame = _frame([(1, datetime(2024, 1, d), "earn", 2**51, None, False) for d in range(1, 6)]
+                   + [(1, datetime(2024, 1, 9), "redeem", -7, None, False)])
+    norm = normalise_entries(frame, expiry_months=0)
+    h = build_history(norm)
+    assert not h.exact
+    got = member_sums(h, _ns(cutoff_for(date(2024, 2, 1))))
+    assert int(got.loc[1, "balance"]) == 5 * 2**51 - 7 and int(got.loc[1, "earned"]) == 5 * 2**51
+    months = month_sums(h, _ns(cutoff_for(date(2024, 2, 1))))
+    assert int(months["earned"].iloc[0]) == 5 * 2**51 and int(months["redeemed"].iloc[0]) == 7
