@@ -175,6 +175,12 @@ def _put(key: tuple, value: Any) -> None:
             _counters["bytes"] -= dropped
 
 
+def fits(value: Any) -> bool:
+    """Whether ``value`` is small enough to be kept (its approximate size within
+    HEARTH_READ_CACHE_MB): a value over it is computed again on every use."""
+    return _size(value) <= int(get_settings().read_cache_mb) * 1024 * 1024
+
+
 def cached(*, tables: Iterable[str] | None = None,
            shared: bool = False) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorate a function whose result depends only on the data in ``tables`` (default: every
@@ -200,19 +206,31 @@ def cached(*, tables: Iterable[str] | None = None,
         signature = inspect.signature(fn)
         name = f"{fn.__module__}.{fn.__qualname__}"
 
-        @functools.wraps(fn)
-        def inner(*args: Any, **kwargs: Any) -> T:
+        def key_of(args: tuple, kwargs: dict) -> tuple | None:
+            """The key of a call, None when it is not kept (unhashable arguments, no generation)."""
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             params = {k: v for k, v in bound.arguments.items() if k != "session"}
             try:
                 frozen = _freeze(params)
             except TypeError:
-                return fn(*args, **kwargs)
+                return None
             state = _database_state(bound.arguments.get("session"), watched)
             if state is None:
+                return None
+            return (name, state[0], frozen, settings_key(), date.today(), datetime.now(UTC).date(), state[1])
+
+        def kept(*args: Any, **kwargs: Any) -> bool:
+            """Whether a call with these arguments would be answered from memory now."""
+            key = key_of(args, kwargs)
+            with _lock:
+                return key is not None and key in _entries
+
+        @functools.wraps(fn)
+        def inner(*args: Any, **kwargs: Any) -> T:
+            key = key_of(args, kwargs)
+            if key is None:
                 return fn(*args, **kwargs)
-            key = (name, state[0], frozen, settings_key(), date.today(), datetime.now(UTC).date(), state[1])
             value = _get(key)
             if value is _MISSING:
                 with _computing(key):
@@ -225,6 +243,7 @@ def cached(*, tables: Iterable[str] | None = None,
             return value if shared else _copy(value)
 
         inner.uncached = fn  # type: ignore[attr-defined]
+        inner.kept = kept  # type: ignore[attr-defined]
         return inner
 
     return wrap

@@ -362,6 +362,21 @@ def engine_for(session: Session, tables: Iterable[str]) -> duckdb.DuckDBPyConnec
     return db
 
 
+def release(session: Session, name: str) -> None:
+    """Forget this process's kept read of ``name`` (between requests, in the request scope and in
+    the session), for a table whose only reader keeps what it derived from it: the loyalty
+    ledger's entries, normalised once per data generation (core.loyalty.normalised_ledger), are
+    the largest read (533 MB at 1,000,000 customers) and were kept twice, raw and normalised. A
+    later reader reads the table again; a read started ahead is left to finish."""
+    with _lock:
+        for key in [k for k in _process_reads if k[1] == name]:
+            del _process_reads[key]
+    scoped = _scope.get()
+    if scoped is not None:
+        scoped.pop(name, None)
+    session.info.get(_INFO_KEY, {}).pop(name, None)
+
+
 def forget_reads() -> None:
     """Drop the reads kept between requests and those started ahead (tests, the benchmark's
     cold runs)."""

@@ -151,7 +151,10 @@ def compute_kpis(
     horizon_days = default_horizon(horizon_days)
     # The tables this reads, started two at a time from cold (core.analytics.source), largest
     # first; the loyalty ledger is computed while the orders are still being read.
-    source.prefetch(session, ("orders", "loyalty_entry", "feedback", "customer", "refund"))
+    # The ledger's entries only when its normalised frame is not kept already (it lets the raw
+    # read go: core.loyalty.normalised_ledger).
+    ledger = () if loyalty.ledger_kept(session=session) else ("loyalty_entry",)
+    source.prefetch(session, ("orders", *ledger, "feedback", "customer", "refund"))
     conds = customer_conditions(segment, region, owner)
     loyalty_part = _loyalty_block(session=session, as_of=as_of, conds=conds)
     nps_part = _nps_block(session=session, as_of=as_of, horizon_days=horizon_days,

@@ -12,8 +12,9 @@ import pandas as pd
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
-from core import money
+from core import money, readcache
 from core.analytics import ledger as analytics_ledger
+from core.analytics import source
 from core.config import get_settings
 from core.loyalty.history import LedgerHistory, build_history, lots_as_of, member_sums, month_sums, norm_before
 from core.loyalty.lots import _balances, _earned_window_start, _i8
@@ -138,8 +139,18 @@ def normalised_ledger(*, session: Session) -> pd.DataFrame:
     shared: select from it, do not change it. Read from the stored columns it is compact
     (:func:`_normalised_columns`: ``kind`` categorical, no ``expires_at`` or ``_pos``, ``_c``
     int32); :func:`core.loyalty.history.norm_before` gives each date's rows their ``_pos`` and
-    int64 ``_c``."""
-    return _normalised(session=session)
+    int64 ``_c``. Once it is kept, the raw read of the entries is let go
+    (core.analytics.source.release): nothing else reads it in a screen's run."""
+    frame = _normalised(session=session)
+    if readcache.fits(frame):
+        source.release(session, "loyalty_entry")
+    return frame
+
+
+def ledger_kept(*, session: Session) -> bool:
+    """Whether the normalised ledger of the current data generation is kept in memory, so its
+    entries need no read (a reader deciding what to read ahead asks this first)."""
+    return bool(_normalised.kept(session=session))
 
 
 @cached(tables=("loyalty_entry",), shared=True)
