@@ -235,11 +235,16 @@ def _outreach_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a
     return None
 
 
+def _audit_select(cid: int):  # noqa: ANN202 - a Select
+    """The customer's newest MAX_PER_KIND audit entries (index ix_audit_log_customer_at)."""
+    return (select(AuditLog.at, AuditLog.actor, AuditLog.action, AuditLog.detail)
+            .where(AuditLog.customer_id == cid).order_by(AuditLog.at.desc()).limit(MAX_PER_KIND))
+
+
 def _audit_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a Connection
     """Audit log entries about the customer.
     The newest MAX_PER_KIND; None when there are none."""
-    au = pd.read_sql(select(AuditLog.at, AuditLog.actor, AuditLog.action, AuditLog.detail)
-                     .where(AuditLog.customer_id == cid).order_by(AuditLog.at.desc()).limit(MAX_PER_KIND), conn)
+    au = pd.read_sql(_audit_select(cid), conn)
     if not au.empty:
         return pd.DataFrame({
             "at": au["at"], "kind": "audit", "title": au["action"] + " by " + au["actor"],

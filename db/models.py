@@ -288,6 +288,9 @@ class Outreach(SQLModel, table=True):
 
 class AuditLog(SQLModel, table=True):
     __tablename__ = "audit_log"
+    # One customer's entries, newest first (the Account screen's timeline): the filter and the
+    # order in one index, as for every other per-customer history (migration 0016).
+    __table_args__ = (Index("ix_audit_log_customer_at", "customer_id", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: NaiveDatetime = Field(default_factory=utcnow, index=True)
@@ -295,7 +298,7 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=60, index=True)
     record_type: str | None = Field(default=None, max_length=40)
     record_id: str | None = Field(default=None, max_length=64, index=True)
-    customer_id: int | None = Field(default=None, index=True)
+    customer_id: int | None = Field(default=None)
     detail: str | None = Field(default=None, sa_column=Column(Text))
 
 

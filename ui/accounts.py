@@ -3,8 +3,9 @@
 Readers that return personal data take the caller's roles (and username where it filters)
 as arguments, so one user's kept answer is never served to another. Kept readers are keyed by
 the data generation (core.readcache), so a write (re-scoring, outreach) shows at once; the
-timeline's audit rows (the audit log has no generation) and what is due next (it depends on the
-clock) are read each time."""
+Account screen's readers by the generation of the tables they read only (a write elsewhere, a
+task or a login's bookkeeping, keeps them), the timeline's audit rows (the audit log has no
+generation) are read each time."""
 
 from __future__ import annotations
 
@@ -59,7 +60,11 @@ def selection_csv(username: str, roles: frozenset[Role], customer_ids: list[int]
     return build
 
 
-@cached()
+# What core.timeline.account_overview reads: the customer's row and their newest snapshot.
+OVERVIEW_TABLES = ("customer", "score_snapshot")
+
+
+@cached(tables=OVERVIEW_TABLES)
 def account_overview(roles: tuple[str, ...], customer_id: int) -> dict:
     with get_session() as session:
         return core_timeline.account_overview(session=session, roles=parse_roles(roles), customer_id=customer_id)
@@ -80,12 +85,13 @@ def account_timeline(roles: tuple[str, ...], customer_id: int) -> pd.DataFrame:
     return core_timeline.merge_timeline(events, audit)
 
 
+@cached(tables=("orders", "order_line", "product"))  # today's date, for as_of None, is in every key
 def next_due(customer_id: int, as_of: date | None) -> pd.DataFrame:
     with get_session() as session:
         return core_timeline.next_due_items(session=session, customer_id=customer_id, as_of=as_of)
 
 
-@cached()
+@cached(tables=("score_snapshot",))
 def score_history(customer_id: int) -> pd.DataFrame:
     with get_session() as session:
         return core_timeline.score_history(session=session, customer_id=customer_id)
@@ -100,7 +106,7 @@ def what_changed(roles: tuple[str, ...], owner: str | None):  # noqa: ANN201 - c
         return changes.what_changed(session=session, roles=parse_roles(roles), owner=owner)
 
 
-@cached()
+@cached(tables=("consent_change",))
 def consent_history(customer_id: int) -> pd.DataFrame:
     with get_session() as session:
         return core_consent.history(session=session, customer_id=customer_id)

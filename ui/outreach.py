@@ -64,7 +64,7 @@ def _contact_problem(customer_id: int) -> str | None:
         return core_outreach.contact_problem(session=session, customer_id=customer_id)
 
 
-@cached()
+@cached(tables=("outreach", "customer"))  # what core.outreach.outreach_log reads
 def _customer_log(roles: tuple[str, ...], customer_id: int) -> pd.DataFrame:
     with get_session() as session:
         return core_outreach.outreach_log(session=session, roles={Role(r) for r in roles},

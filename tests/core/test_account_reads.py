@@ -123,3 +123,70 @@ def test_screen_timeline_fresh_after_write(app_env: str, book: dict[str, int]) -
     assert "exported by manager" in set(ui_accounts.account_timeline(roles, cid)["title"])
     with Session(get_engine(app_env)) as s:
         pd.testing.assert_frame_equal(ui_accounts.account_timeline(roles, cid), _old_timeline(s, cid))
+
+
+def test_screen_readers_fresh_after_a_write_to_what_they_read_and_kept_after_others(
+        app_env: str, db_url: str, book: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ARG001
+    """The Account screen's readers are keyed by the generation of the tables they read only
+    (ui.accounts, ui.outreach): a write to one of those shows at once; a write elsewhere (a
+    task) keeps them. On the book's own database (SQLite or PostgreSQL)."""
+    import json
+
+    from core.config import get_settings
+    from db.models import ConsentChange, Outreach, ScoreSnapshot, Task
+    from ui import accounts as ui_accounts
+    from ui import outreach as ui_outreach
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    app_env = db_url
+    readcache.clear()
+    cid = book["plain"]
+    roles = ("account_manager",)
+
+    def reads() -> tuple:
+        return (ui_accounts.account_overview(roles, cid), ui_accounts.score_history(cid),
+                ui_accounts.consent_history(cid), ui_outreach._customer_log(roles, cid),
+                ui_accounts.next_due(cid, date(2026, 7, 1)))
+
+    def write(*rows: object) -> None:
+        with Session(get_engine(app_env), expire_on_commit=False) as s:
+            for row in rows:
+                s.merge(row) if isinstance(row, tl.Customer) else s.add(row)
+            s.commit()
+
+    overview, history, consent, log, due = reads()
+    assert overview["score"] is None and history.empty and consent.empty and log.empty
+    assert list(due["times_bought"]) == [3]
+
+    misses = readcache.stats()["misses"]
+    write(Task(customer_id=cid, reason="at_risk", signal_key="test", why="test", assignee="manager",
+               due_date=date(2026, 7, 2)))
+    reads()
+    assert readcache.stats()["misses"] == misses, "a write to a table they do not read kept them"
+
+    # Each table on its own: every reader sees a write to each table it reads.
+    with Session(get_engine(app_env), expire_on_commit=False) as s:
+        s.add(Outreach(customer_id=cid, template="win_back", channel="email", triggered_by="manager",
+                       idempotency_key="test-fresh-1", status="queued"))
+        s.commit()
+    assert list(reads()[3]["template"]) == ["win_back"]
+    with Session(get_engine(app_env), expire_on_commit=False) as s:
+        customer = s.get(tl.Customer, cid)
+        customer.phone, customer.name = "+44 20 7946 0000", "Renamed Person"
+        s.commit()
+    overview, _h, _c, log, _d = reads()
+    assert overview["phone"] == "+44 20 7946 0000" and list(log["name"]) == ["Renamed Person"]
+    write(ScoreSnapshot(customer_id=cid, as_of=date(2026, 6, 30), health_score=41.0, band="watch",
+                        churn_probability=0.35, value_at_risk_cents=1234,
+                        drivers=json.dumps(["fewer orders"]), components=json.dumps({})))
+    overview, history, _c, _l, _d = reads()
+    assert overview["score"]["health_score"] == 41.0 and overview["score"]["value_at_risk"] == 12.34
+    assert list(history["health_score"]) == [41.0]
+    write(ConsentChange(customer_id=cid, channel="sms", granted=True, changed_at=NOON, source="manual"))
+    assert list(reads()[2]["channel"]) == ["SMS"]
+
+    with Session(get_engine(app_env), expire_on_commit=False) as s:
+        make_order(s, s.get(tl.Customer, cid), NOON, total=40.0, lines=[("LAU", 1, 40.0)])
+        s.commit()
+    assert list(ui_accounts.next_due(cid, date(2026, 7, 1))["times_bought"]) == [4]

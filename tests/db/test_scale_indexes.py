@@ -70,3 +70,24 @@ def test_the_app_engine_asks_postgresql_for_no_jit(engine: Engine) -> None:
         pytest.skip("PostgreSQL only")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+
+
+def test_a_customers_audit_entries_read_their_index_with_statistics_of_a_smaller_log(engine: Engine) -> None:
+    """The Account timeline's audit read (newest first, one customer) uses the index on
+    (customer_id, at). With only an index on customer_id, SQLite whose statistics dated from a
+    log of a few sign-ins walked the whole log in `at` order instead (8 ms at 16,000 entries on
+    the 100,000-customer demo store, growing with the log)."""
+    from core.timeline import _audit_select
+    from db.models import AuditLog
+
+    def entries(day: int, n: int, customer: bool) -> list[dict]:
+        return [{"at": datetime(2026, 11, day) + timedelta(minutes=i), "actor": "admin", "action": "login",
+                 "customer_id": (i % 50 if customer and i % 5 == 0 else None)} for i in range(n)]
+
+    with engine.begin() as conn:
+        conn.execute(AuditLog.__table__.insert(), entries(1, 4, customer=False))
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("ANALYZE")  # statistics of a log of four sign-ins ...
+        conn.execute(AuditLog.__table__.insert(), entries(2, 3000, customer=True))  # ... which then grows
+    plan = _plan(engine, _audit_select(3))
+    assert "ix_audit_log_customer_at" in plan, plan
