@@ -154,8 +154,8 @@ def _priorities_reaching(session: Session, frame: pd.DataFrame, limit: int, toda
     expire in the window (expiring_points_upper_bounds) an upper bound U. A task whose U is below
     the k-th largest L has k tasks surely above it, so it is not among the first k: the ledger's
     rules run only for the earlier groups' customers and the last group's tasks with U at least
-    that. At 1,000,000 customers the first due date held 35,000 tasks, whose exact points took
-    the whole ledger (20 s); the bound leaves a few hundred."""
+    that. At 1,000,000 customers the first due date held 35,841 tasks, whose exact points took
+    the whole ledger (20 s); the bound left 501 customers to compute."""
     prio = priority_scores(session=session, customer_ids=frame["customer_id"].tolist(), as_of=today,
                            values_at_risk=values_at_risk, with_points=False)
     last_day = frame["due_date"].max()
