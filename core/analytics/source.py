@@ -55,7 +55,13 @@ READS: dict[str, str] = {
     "support_ticket": "SELECT customer_id, opened_at FROM support_ticket",
     "feedback": "SELECT customer_id, submitted_at, nps_score FROM feedback",
     "loyalty_entry": "SELECT id, customer_id, occurred_at, kind, points, expires_at, computed FROM loyalty_entry",
+    # Who the members are, for the Loyalty screen's list (core.loyalty.member_balances): a million
+    # rows through the DB-API took 6.7 s at 1,000,000 customers.
+    "customer_people": "SELECT id, external_id, name, email, owner FROM customer",
 }
+
+# A read named otherwise than its table: the table whose data generation keys it.
+TABLE_OF: dict[str, str] = {"customer_people": "customer"}
 
 # DuckDB views with the types the SQL relies on, whatever the database gave.
 VIEWS: dict[str, str] = {
@@ -75,6 +81,9 @@ VIEWS: dict[str, str] = {
                      "CAST(occurred_at AS TIMESTAMP) AS occurred_at, CAST(kind AS VARCHAR) AS kind, "
                      "CAST(points AS BIGINT) AS points, CAST(expires_at AS TIMESTAMP) AS expires_at, "
                      "CAST(computed AS BOOLEAN) AS computed FROM raw_loyalty_entry",
+    "customer_people": "SELECT CAST(id AS BIGINT) AS id, CAST(external_id AS VARCHAR) AS external_id, "
+                       "CAST(name AS VARCHAR) AS name, CAST(email AS VARCHAR) AS email, "
+                       "CAST(owner AS VARCHAR) AS owner FROM raw_customer_people",
 }
 
 _INFO_KEY = "hearth.analytics.reads"
@@ -176,7 +185,7 @@ def _generation(conn: Connection, name: str) -> tuple | None:
     except ImportError:
         return None
     try:
-        return tuple(generation.read(conn, [name]))
+        return tuple(generation.read(conn, [TABLE_OF.get(name, name)]))
     except Exception:  # noqa: BLE001 - no counter table yet (an old database): keep nothing
         return None
 

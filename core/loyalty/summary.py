@@ -13,6 +13,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from core import money
+from core.analytics import source
 from core.loyalty.ledger import _end_of, ledger_state, monthly_as_of, read_entries, summary_by_month, tier_mix
 from core.loyalty.lots import compute_lots, customer_balances, expiry_events
 from core.loyalty.rules import NEVER, cutoff_for, normalise_entries, parse_tiers, points_value_cents
@@ -228,10 +229,8 @@ def member_balances(*, session: Session, as_of: date, roles: frozenset[Role] | s
     """
     require_personal_data(roles)
     b = ledger_summary(session=session, as_of=as_of).balances
-    people = pd.read_sql(
-        select(Customer.id, Customer.external_id, Customer.name, Customer.email, Customer.owner),
-        session.connection(),
-    ).set_index("id")
+    # Read as columns (core.analytics.source, kept by the customer table's data generation).
+    people = source.read_table(session, "customer_people").to_pandas().set_index("id")
     out = b.rename(columns={"customer_id": "id"}).join(people, on="id")
     out = out.rename(columns={"external_id": "customer"})
     cols = ["id", "customer", "name", "email", "owner", "tier", "balance", "expiring_points", "next_expiry_date",

@@ -134,3 +134,23 @@ def test_what_the_expiry_job_would_write_before_and_after_it_runs(session):
     session.commit()
     assert pending_expiries(session=session, as_of=date(2026, 9, 1)) == nothing
     assert pending_expiries(session=session, as_of=date(2027, 2, 1)) == {"entries": 1, "points": 200, "customers": 1}
+
+
+def test_the_member_list_names_each_member_and_follows_a_rename_at_once(session):
+    """The Loyalty screen's list (member_balances): who each member is comes from the customer
+    table read as columns and kept by its data generation; a rename committed later shows in the
+    very next read. ANN: 150 earned, 120 redeemed, 30 left; BOB: 200; CAT has no points (not a
+    member)."""
+    from core.loyalty import member_balances
+    from core.roles import Role
+
+    ann, bob = scenario(session)
+    as_of = date(2026, 5, 1)
+    first = member_balances(session=session, as_of=as_of, roles={Role.ADMIN})
+    assert first[["customer", "name", "balance"]].values.tolist() == [
+        ["BOB", bob.name, 200], ["ANN", ann.name, 30]]
+    ann.name = "Ann Renamed"
+    session.add(ann)
+    session.commit()
+    again = member_balances(session=session, as_of=as_of, roles={Role.ADMIN})
+    assert again.loc[again["customer"] == "ANN", "name"].tolist() == ["Ann Renamed"]
