@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from core.commands.data_export import acting_user
 from core.config import get_settings
-from core.importing import KINDS, import_csv, read_csv_bytes
+from core.importing import KINDS, ImportFailed, import_csv, read_csv_bytes
 from core.presets import PRESETS, detect_preset
 from core.roles import Role
 from db.engine import get_engine
@@ -38,7 +38,12 @@ def run(args: argparse.Namespace) -> int:
         # A refused file raises ImportFailed: its text is the one-line summary and the listed
         # problems, which core.__main__ prints before exiting 1.
         data = args.file.read_bytes()
-        preset = args.preset or detect_preset(read_csv_bytes(data, filename=args.file.name).columns, args.kind)
+        preset = args.preset
+        if preset is None:
+            try:
+                preset = detect_preset(read_csv_bytes(data, filename=args.file.name).columns, args.kind)
+            except ImportFailed:
+                pass  # a file that cannot be read: import_csv refuses it below and audits the refusal
         summary = import_csv(session=session, kind=args.kind, data=data, filename=args.file.name, actor=actor,
                              dry_run=args.dry_run, preset=preset)
     for line in summary.lines_of_text():

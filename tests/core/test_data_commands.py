@@ -70,3 +70,21 @@ def test_export_by_exec_has_no_personal_columns_and_import_needs_admin(app_env, 
 def test_missing_file_and_unknown_kind(app_env, capsys):
     assert main(["import", "customers", "/nonexistent/x.csv"]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_file_that_cannot_be_read_is_refused_and_the_refusal_audited(app_env, capsys):
+    """The command line looks at the header to choose a platform layout before importing; a file
+    it cannot read (an unclosed quote swallowing two rows: the stray-quote case) must still
+    reach the import, which refuses it, names row 4 and writes the refusal to the audit log, as
+    every refused import is (it was raised before that and left no audit row)."""
+    from sqlmodel import select
+
+    from db.models import AuditLog, Feedback
+
+    case = Path(__file__).resolve().parents[1] / "data" / "cases" / "stray-quote-in-comment" / "feedback.csv"
+    assert main(["import", "feedback", str(case)]) == 1
+    assert "row 4, column comment" in capsys.readouterr().err
+    with Session(get_engine(app_env)) as session:
+        rejected = session.exec(select(AuditLog).where(AuditLog.action == "import.feedback.rejected")).all()
+        assert len(rejected) == 1
+        assert session.exec(select(Feedback)).all() == []
