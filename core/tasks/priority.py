@@ -125,36 +125,24 @@ def expiring_points_of(*, session: Session, as_of: date, customer_ids: Sequence[
     out = pd.Series(0, index=pd.Index(ids, name="customer_id"), dtype="int64")
     candidates = tuple(ids)
     if len(ids) > _PRIORITY_CHUNK:  # a whole book or store: only those who may have points expiring
-        candidates = tuple(sorted(_expiring_candidates(session=session, as_of=as_of).intersection(ids)))
+        bounds = expiring_points_upper_bounds(session=session, as_of=as_of)
+        candidates = tuple(int(c) for c in bounds.index.intersection(ids).sort_values())
     if candidates:
         points = _expiring_of(session=session, as_of=as_of, customer_ids=candidates)
         out = points.reindex(out.index).fillna(0).astype("int64")
     return out
 
 
+@cached(tables=("loyalty_entry",))
 def expiring_points_upper_bounds(*, session: Session, as_of: date) -> pd.Series:
     """Per customer who may have points expiring within EXPIRING_WINDOW_DAYS after `as_of`: the
-    sum of the points of their credits whose lot may expire in the window (see
-    :func:`_expiring_candidates`), an upper bound of :func:`expiring_points_of` (a lot never
-    loses more than it earned, and every lot expiring in the window is among them); int64
-    indexed by customer_id, customers absent have none expiring. One SQL read, kept per data
-    generation of the ledger."""
-    return _expiring_bounds(session=session, as_of=as_of)
-
-
-def _expiring_candidates(*, session: Session, as_of: date) -> frozenset[int]:
-    """Every customer who may have points expiring within EXPIRING_WINDOW_DAYS after `as_of`
-    (the customers of :func:`expiring_points_upper_bounds`); everyone else has none expiring."""
-    return frozenset(int(c) for c in _expiring_bounds(session=session, as_of=as_of).index)
-
-
-@cached(tables=("loyalty_entry",))
-def _expiring_bounds(*, session: Session, as_of: date) -> pd.Series:
-    """The credits whose lot may expire within EXPIRING_WINDOW_DAYS after `as_of`, by its stored
+    sum of the points of their credits whose lot may expire in the window, by its stored
     expires_at or, without one, by occurred_at + the expiry months (a few days' margin for month
-    ends), summed per customer. A superset of core.loyalty's answer, read with one SQL query, so
-    that the exact rules run on these customers' entries only instead of on the whole ledger
-    (seconds at 100k customers)."""
+    ends). An upper bound of :func:`expiring_points_of` (a lot never loses more than it earned,
+    and every lot expiring in the window is among these), and its customers a superset of
+    core.loyalty's answer, so that the exact rules run on their entries only instead of on the
+    whole ledger (seconds at 100k customers); everyone else has none expiring. int64 indexed by
+    customer_id; one SQL read, kept per data generation of the ledger."""
     from core.loyalty import EXPIRING_WINDOW_DAYS
 
     cut = _end_of(as_of)
