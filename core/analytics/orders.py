@@ -146,36 +146,59 @@ def ticket_count(db: duckdb.DuckDBPyConnection, *, start: datetime, end: datetim
 def onboarding_pairs(db: duckdb.DuckDBPyConnection, *, cohort_start: datetime, cohort_end: datetime,
                      end: datetime, flt: Filter) -> pd.DataFrame:
     """Customers whose first order (up to ``end``) fell in [cohort_start, cohort_end): one row
-    each with first_at and second_at (NaT without a second order before ``end``)."""
+    each with first_at and second_at (NaT without a second order before ``end``); the second
+    order is the second by (ordered_at, id), so two orders at the same moment count as two.
+
+    The cohort is found by one grouped pass (each customer's first order), and orders are
+    ranked only for its customers: ranking every customer's orders (a sort of the whole table)
+    took 0.3 s at 100,000 customers and seconds at 1,000,000."""
     where, params = flt.sql("customer_id")
     return db.execute(f"""
-        WITH ranked AS (
-            SELECT customer_id, ordered_at,
-                   row_number() OVER (PARTITION BY customer_id ORDER BY ordered_at, id) AS k
-            FROM orders WHERE ordered_at < ? {where})
+        WITH cohort AS (
+            SELECT customer_id FROM orders WHERE ordered_at < ? {where} GROUP BY customer_id
+            HAVING min(ordered_at) >= ? AND min(ordered_at) < ?),
+        ranked AS (
+            SELECT o.customer_id, o.ordered_at,
+                   row_number() OVER (PARTITION BY o.customer_id ORDER BY o.ordered_at, o.id) AS k
+            FROM orders o SEMI JOIN cohort c ON c.customer_id = o.customer_id
+            WHERE o.ordered_at < ?)
         SELECT customer_id, min(ordered_at) FILTER (WHERE k = 1) AS first_at,
                min(ordered_at) FILTER (WHERE k = 2) AS second_at
         FROM ranked WHERE k <= 2 GROUP BY customer_id
-        HAVING min(ordered_at) FILTER (WHERE k = 1) >= ? AND min(ordered_at) FILTER (WHERE k = 1) < ?
         ORDER BY customer_id
-    """, [end, *params, cohort_start, cohort_end]).df()
+    """, [end, *params, cohort_start, cohort_end, end]).df()
+
+
+# Windows per pass of active_at_points: one bit each in a BIGINT mask.
+_MASK_BITS = 62
 
 
 def active_at_points(db: duckdb.DuckDBPyConnection, *, bounds: list[tuple[datetime, datetime]],
                      flt: Filter) -> list[int]:
-    """For each window [lo, hi) of ``bounds``: customers with at least one order in it."""
+    """For each window [lo, hi) of ``bounds``: customers with at least one order in it.
+
+    One grouped pass: each order sets the bit of every window it falls in, each customer's
+    bits are OR-ed together, and a window counts the customers with its bit set (a join of
+    the windows with the orders made one row per order and window: 0.2 s at 100,000
+    customers)."""
+    out: list[int] = []
+    for first in range(0, len(bounds), _MASK_BITS):
+        out += _active_in_windows(db, bounds[first:first + _MASK_BITS], flt)
+    return out
+
+
+def _active_in_windows(db: duckdb.DuckDBPyConnection, bounds: list[tuple[datetime, datetime]],
+                       flt: Filter) -> list[int]:
     where, params = flt.sql("customer_id")
-    points = pd.DataFrame({"k": range(len(bounds)), "lo": [b[0] for b in bounds], "hi": [b[1] for b in bounds]})
-    db.register("trend_points", points)
-    rows = db.execute(f"""
-        SELECT p.k, count(DISTINCT o.customer_id) FROM trend_points p
-        JOIN (SELECT customer_id, ordered_at FROM orders WHERE ordered_at >= ? AND ordered_at < ? {where}) o
-          ON o.ordered_at >= p.lo AND o.ordered_at < p.hi
-        GROUP BY p.k
-    """, [bounds[0][0], bounds[-1][1], *params]).fetchall()
-    db.unregister("trend_points")
-    found = dict(rows)
-    return [int(found.get(k, 0)) for k in range(len(bounds))]
+    bits = " | ".join(f"(CAST(ordered_at >= ? AND ordered_at < ? AS BIGINT) << {k})" for k in range(len(bounds)))
+    counts = ", ".join(f"count(*) FILTER (WHERE (m >> {k}) & 1 = 1)" for k in range(len(bounds)))
+    lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
+    row = db.execute(f"""
+        WITH per AS (SELECT bit_or({bits}) AS m FROM orders WHERE ordered_at >= ? AND ordered_at < ? {where}
+                     GROUP BY customer_id)
+        SELECT {counts} FROM per
+    """, [*(v for b in bounds for v in b), lo, hi, *params]).fetchall()[0]
+    return [int(v or 0) for v in row]
 
 
 def daily_sales(db: duckdb.DuckDBPyConnection, *, start: datetime, end: datetime,

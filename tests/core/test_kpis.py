@@ -305,3 +305,30 @@ def test_kpi_table_csv_is_formula_safe(session, store):
     assert float(revenue["current"]) == 63.75 and float(revenue["change"]) == -3.25  # numbers stay numbers
     assert revenue["unit"] == "EUR"  # money says its currency (HEARTH_CURRENCY, EUR by default)
     assert back.set_index("key").loc["orders", "unit"] == "count"
+
+
+def test_trend_past_one_pass_of_windows_agrees_with_kpis(session, store):
+    # 70 points: the active customers are counted 62 windows per pass (one bit each); the
+    # points on both sides of the seam agree with compute_kpis' own count at that date.
+    trend = kpi_trend(session=session, as_of=D, points=70, step_days=5)
+    assert len(trend) == 70
+    for i in (0, 1, 60, 61, 62, 63, 69):
+        row = trend.iloc[i]
+        assert row.active_customers == compute_kpis(session=session, as_of=row.as_of.date())["active_customers"], i
+    assert trend["active_customers"].iloc[-1] == 3
+
+
+def test_onboarding_two_orders_at_one_moment_are_a_second_order(session):
+    # First order 2026-03-10 09:00 in (D-150, D-60]; a second order at the very same moment
+    # (a split basket): she came back after 0 days. Another's first order at 10:00 with no
+    # second: the rate is 1 of 2, the median 0 days.
+    a = make_customer(session, segment="home", region="north")
+    make_order(session, a, datetime(2026, 3, 10, 9), 10.00)
+    make_order(session, a, datetime(2026, 3, 10, 9), 5.00)
+    b = make_customer(session, segment="home", region="north")
+    make_order(session, b, datetime(2026, 3, 10, 10), 8.00)
+    session.commit()
+    x = retention_extras(session=session, as_of=D)
+    assert x["new_customers"] == 2
+    assert x["onboarding_second_order_rate"] == 0.5
+    assert x["onboarding_median_days"] == 0.0
