@@ -26,6 +26,8 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlmodel import Session
 
 from core.analytics import source
@@ -202,46 +204,54 @@ def read_columns(*, session: Session) -> dict[str, np.ndarray] | None:
     empty); computed (bool, empty as false); kind_code (int8: the position of the kind in
     earn, redeem, expire, adjust, reverse when it is exactly that word, else -1); odd_at (the
     positions of the kind_code -1 rows) and odd_kind (their kinds as stored, object).
-    The kinds are compared in SQL, not turned into a million Python strings."""
-    cases = " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(_KINDS))
-    kept = "(kind <> 'expire' OR computed = false)"
-    with source.engine_for(session, ["loyalty_entry"]) as db:
-        # In the read's order (DuckDB keeps it), sorted by id below only if it is not already.
-        rows = db.execute(f"""
-            SELECT id, customer_id, occurred_at, expires_at, points,
-                   CAST(CASE kind {cases} ELSE -1 END AS TINYINT) AS kind_code,
-                   coalesce(computed, false) AS computed
-            FROM loyalty_entry WHERE {kept}
-        """).fetchnumpy()
-        odd = {"id": np.zeros(0, dtype="int64"), "kind": np.zeros(0, dtype=object)}
-        if (np.asarray(rows["kind_code"]) < 0).any():
-            odd = db.execute(f"""
-                SELECT id, kind FROM loyalty_entry
-                WHERE kind NOT IN ({", ".join(f"'{k}'" for k in _KINDS)}) AND {kept} ORDER BY id
-            """).fetchnumpy()
-    ids = np.asarray(rows["id"], dtype="int64")
-    if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():
-        order = np.argsort(ids, kind="stable")
-        rows = {name: values[order] for name, values in rows.items()}
-    out: dict[str, np.ndarray] = {}
-    for col in ("id", "customer_id", "points"):
-        out[col] = np.asarray(_filled(rows[col], 0), dtype="int64")
+
+    Straight from the columnar read by Arrow's own kernels (a kind looked up in the five
+    words, never a Python string per row; the kept rows by SQL's three-valued ``kind <>
+    'expire' OR computed = false``): through DuckDB's numpy result it took 5.4 s at 1,000,000
+    customers, most of the Overview's first load after the read."""
+    table = source.read_table(session, "loyalty_entry")
+    kind, computed = table.column("kind"), table.column("computed")
+    # The kept rows (a null, unknown, is left out as SQL's WHERE does), in id order: one take
+    # of each column (the database hands rows over in its own order).
+    kept = pc.or_kleene(pc.not_equal(kind, "expire"), pc.equal(computed, False))
+    ids = _numpy(table.column("id"), 0, "int64")
+    sel: np.ndarray | slice = slice(None)
+    if kept.null_count or not pc.all(kept).as_py():
+        sel = np.flatnonzero(_numpy(kept, False, "bool"))
+    kept_ids = ids[sel]
+    if len(kept_ids) > 1 and not (kept_ids[1:] > kept_ids[:-1]).all():
+        sel = np.arange(len(ids))[sel][np.argsort(kept_ids, kind="stable")]
+    code = pc.index_in(kind, value_set=pa.array(_KINDS, type=kind.type))
+    out: dict[str, np.ndarray] = {"id": ids[sel]}
+    out["customer_id"] = _numpy(table.column("customer_id"), 0, "int64")[sel]
+    out["points"] = _numpy(table.column("points"), 0, "int64")[sel]
+    out["computed"] = _numpy(computed, False, "bool")[sel]
+    out["kind_code"] = _numpy(code, -1, "int8")[sel]
+    if table.column("occurred_at").null_count:
+        return None
     for col in ("occurred_at", "expires_at"):
-        values = np.asarray(_filled(rows[col], np.datetime64("NaT")), dtype="datetime64[us]")
+        values = np.asarray(table.column(col).to_numpy(), dtype="datetime64[us]")[sel]
         us = values.view("int64")[~np.isnat(values)]
         if len(us) and (us.max() > _NS_LIMIT_US or us.min() < -_NS_LIMIT_US):
             return None
         out[col] = values.astype("datetime64[ns]")
-    out["computed"] = np.asarray(_filled(rows["computed"], False), dtype=bool)
-    out["kind_code"] = np.asarray(_filled(rows["kind_code"], -1), dtype="int8")
-    odd_ids = np.asarray(odd["id"], dtype="int64")
-    out["odd_at"] = np.searchsorted(out["id"], odd_ids)
-    out["odd_kind"] = np.asarray(odd["kind"], dtype=object)
-    if isinstance(rows["occurred_at"], np.ma.MaskedArray) and rows["occurred_at"].mask.any():
-        return None
-    if int((out["kind_code"] < 0).sum()) != len(odd_ids):
+    # The rare kinds not spelt exactly as one of the words (a null kind is not among them).
+    odd = _numpy(pc.and_(pc.is_null(code), pc.is_valid(kind)), False, "bool")[sel]
+    out["odd_at"] = np.flatnonzero(odd)
+    rows = np.arange(len(ids))[sel][out["odd_at"]]
+    out["odd_kind"] = np.asarray(kind.take(pa.array(rows, type=pa.int64())).to_numpy(zero_copy_only=False),
+                                 dtype=object)
+    if int((out["kind_code"] < 0).sum()) != len(out["odd_at"]):
         return None
     return out
+
+
+def _numpy(column: pa.ChunkedArray | pa.Array, fill: object, dtype: str) -> np.ndarray:
+    """An Arrow column as a numpy array of ``dtype``, its nulls as ``fill``."""
+    if column.null_count:
+        column = pc.fill_null(column, fill)
+    return np.asarray(column.to_numpy(zero_copy_only=False) if isinstance(column, pa.Array)
+                      else column.to_numpy(), dtype=dtype)
 
 
 def _filled(values: np.ndarray, fill: object) -> np.ndarray:

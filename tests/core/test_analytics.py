@@ -216,3 +216,29 @@ def test_the_sqlite_reader_hands_rows_over_and_leaves_no_file(tmp_path, monkeypa
     assert len(removed) == 1 and not os.path.exists(removed[0])  # the helper's file, mapped then removed
     with pytest.raises(sqlite_reader.ReadError, match="no such column"):
         sqlite_reader.read(f"file:{path}?mode=ro", "SELECT nope FROM t")
+
+
+def test_ledger_columns_in_id_order_without_hearth_s_own_expiries(session, engine):
+    # Four entries by hand: an earn, a programme expiry (kept), Hearth's own computed expiry (left
+    # out) and a kind spelt "Redeem " (kept, read as an odd kind). The first entry is then
+    # updated, which on PostgreSQL moves its row to the end of the table: the columns still
+    # come in id order.
+    from tests.factories import make_customer, make_loyalty
+
+    c = make_customer(session, segment="home", region="north")
+    earn = make_loyalty(session, c, datetime(2026, 1, 5, 10), "earn", 100)
+    programme = make_loyalty(session, c, datetime(2026, 2, 1), "expire", -10, computed=False)
+    make_loyalty(session, c, datetime(2026, 3, 1), "expire", -20, computed=True)
+    odd = make_loyalty(session, c, datetime(2026, 3, 2), "Redeem ", -5)
+    session.commit()
+    session.execute(update(type(earn)).where(type(earn).id == earn.id).values(points=120))
+    session.commit()
+    with Session(engine) as fresh:
+        cols = ledger.read_columns(session=fresh)
+    assert cols["id"].tolist() == [earn.id, programme.id, odd.id]
+    assert cols["points"].tolist() == [120, -10, -5]
+    assert cols["kind_code"].tolist() == [0, 2, -1]  # earn, expire, not exactly a word
+    assert cols["computed"].tolist() == [False, False, False]
+    assert cols["occurred_at"].tolist() == [pd.Timestamp("2026-01-05 10:00").value, pd.Timestamp("2026-02-01").value,
+                                            pd.Timestamp("2026-03-02").value]
+    assert cols["odd_at"].tolist() == [2] and cols["odd_kind"].tolist() == ["Redeem "]
