@@ -284,8 +284,15 @@ def norm_before(h: LedgerHistory, norm: pd.DataFrame, cut: int) -> tuple[pd.Data
     them, int64), and the member code of each of their ``_c`` codes. From the compact shared
     ledger (core.loyalty.normalised_ledger) the rows keep its columns (no ``expires_at``,
     ``kind`` categorical) and get ``_pos`` before ``_c``."""
-    keep = np.flatnonzero(_i8(norm["occurred_at"]) < cut)
-    out = norm.take(keep)
+    before = _i8(norm["occurred_at"]) < cut
+    if before.all():
+        # Every entry (an as-of date after the last one: the usual case): a copy that shares the
+        # columns until one is changed (copy on write), not a copy of ten million rows.
+        keep = slice(None)
+        out = norm.copy(deep=False)
+    else:
+        keep = np.flatnonzero(before)
+        out = norm.take(keep)
     codes, members = pd.factorize(h.rank[norm["_c"].to_numpy()[keep]])
     pos = np.arange(len(out), dtype="int64")
     if "_pos" in out.columns:
@@ -329,6 +336,8 @@ def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, members: np.ndarray, cut:
     remaining = remaining[order].astype("int64")
     expired = expired[order].astype("int64")
     points = la[order].astype("int64")
+    # copy=False: the columns are this function's own arrays, so the frame takes them as they
+    # are (by default pandas copies them into one block per dtype: 0.9 s at 1,000,000 customers).
     return pd.DataFrame({
         "customer_id": h.ids[h.lot_code[sel]].astype(h.customer_dtype, copy=False),
         "entry": lots["entry"][sel].astype(h.entry_dtype, copy=False),
@@ -339,7 +348,7 @@ def lots_as_of(h: LedgerHistory, norm_d: pd.DataFrame, members: np.ndarray, cut:
         "remaining": remaining,
         "consumed": points - expired - remaining,
         "_c": lc[order],
-    })
+    }, copy=False)
 
 
 def expiry_events_as_of(h: LedgerHistory, cut: int) -> pd.DataFrame:

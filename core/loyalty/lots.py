@@ -246,12 +246,16 @@ def _balances(seen: pd.DataFrame, lots: pd.DataFrame, out: pd.DataFrame, as_of: 
     """:func:`customer_balances` from the normalised entries before the cutoff (``seen``), their
     lots and their :func:`_member_sums` (``out``)."""
     cut = cutoff_for(as_of)
-    live = lots[lots["remaining"] > 0]
-    soon = live[live["expires_at"] < cut + pd.Timedelta(days=EXPIRING_WINDOW_DAYS)]
-    out["expiring_points"] = soon.groupby("customer_id")["remaining"].sum().reindex(out.index).fillna(0)
+    # Masks and the three columns needed, not filtered copies of every column of the lots.
+    remaining, expires = lots["remaining"], lots["expires_at"]
+    member = lots["customer_id"].to_numpy()
+    live = (remaining > 0).to_numpy()
+    soon = live & (expires < cut + pd.Timedelta(days=EXPIRING_WINDOW_DAYS)).to_numpy()
+    out["expiring_points"] = remaining[soon].groupby(member[soon]).sum().reindex(out.index).fillna(0)
     out["expiring_points"] = out["expiring_points"].astype("int64")
     # The date of the instant the next lot expires (at midnight: gone from that date on).
-    next_exp = live[live["expires_at"] < NEVER].groupby("customer_id")["expires_at"].min().reindex(out.index)
+    dated = live & (expires < NEVER).to_numpy()
+    next_exp = expires[dated].groupby(member[dated]).min().reindex(out.index)
     out["next_expiry_date"] = next_exp.dt.date
     thresholds = np.array([t.threshold for t in tiers])
     names = np.array([t.name for t in tiers], dtype=object)
@@ -304,13 +308,16 @@ def _tier_drop_dates(seen: pd.DataFrame, as_of: date, out: pd.DataFrame, level: 
     if not can_drop.any():
         return result.dt.date
     floor = pd.Series(np.where(level >= 0, thresholds[np.maximum(level, 0)], 0), index=out.index)
-    w = seen[(seen["kind"] == "earn") & (seen["credit"] > 0)
-             & (seen["occurred_at"] >= _earned_window_start(as_of) + _DAY)]
-    w = w[w["customer_id"].isin(out.index[can_drop])]
-    if w.empty:
+    # The three columns of the earn rows in the window, not a filtered copy of every column.
+    rows = ((seen["kind"] == "earn") & (seen["credit"] > 0)
+            & (seen["occurred_at"] >= _earned_window_start(as_of) + _DAY)).to_numpy()
+    c = seen["customer_id"].to_numpy()[rows]
+    rows = np.flatnonzero(rows)[np.isin(c, out.index[can_drop].to_numpy())]
+    if not len(rows):
         return result.dt.date
-    w = pd.DataFrame({"c": w["customer_id"].to_numpy(), "d": w["occurred_at"].dt.normalize().to_numpy(),
-                      "v": w["credit"].to_numpy()}).sort_values(["c", "d"], kind="stable")
+    w = pd.DataFrame({"c": seen["customer_id"].to_numpy()[rows],
+                      "d": seen["occurred_at"].iloc[rows].dt.normalize().to_numpy(),
+                      "v": seen["credit"].to_numpy()[rows]}).sort_values(["c", "d"], kind="stable")
     total = out["earned_12m"].reindex(w["c"]).to_numpy()
     left = total - w.groupby("c", sort=False)["v"].cumsum().to_numpy()
     w = w[left < floor.reindex(w["c"]).to_numpy()]
