@@ -98,6 +98,12 @@ def _normalised(*, session: Session) -> pd.DataFrame:
     cols = analytics_ledger.read_columns(session=session)
     if cols is None:
         return normalise_entries(read_entries(session=session, details=False, stored_expiries=False))
+    if readcache.fits(cols):
+        # The normalised frame (about the columns' size) will be kept, and nothing else reads the
+        # raw entries: let them go now rather than after (377 MB at 1,000,000 customers, held
+        # through the normalisation and the history's build: the app's peak). A frame that
+        # turns out not to fit is computed again from a new read, as before.
+        source.release(session, "loyalty_entry")
     return _normalised_columns(cols)
 
 
