@@ -148,13 +148,22 @@ def lot_columns(norm: pd.DataFrame, *, cutoff: pd.Timestamp | None = None,
     # Codes as int64 (the shared ledger keeps them as int32): _fifo_order packs them with positions.
     lc, lo, le, la = codes_all[lm].astype("int64", copy=False), occ_all[lm], _i8(norm["exp"])[lm], credit[lm]
     order = _fifo_order(lc, lo, le)
-    lc, lo, le, la = lc[order], lo[order], le[order], la[order]
+    # One column at a time, so that each unordered copy is let go before the next is ordered
+    # (a tuple assignment holds all of them twice at once: 200 MB more at 1,000,000 customers,
+    # at the app's peak).
+    lc = lc[order]
+    lo = lo[order]
+    le = le[order]
+    la = la[order]
     entry = norm.index.to_numpy()[lm][order]
 
     dm = before & (debit > 0)
     dc, dt, dv = codes_all[dm].astype("int64", copy=False), occ_all[dm], debit[dm]
     d_order = np.lexsort((dt, dc))
-    dc, dt, dv = dc[d_order], dt[d_order], dv[d_order]
+    dc = dc[d_order]
+    dt = dt[d_order]
+    dv = dv[d_order]
+    del d_order, dm
 
     n_codes = int(codes_all.max()) + 1 if len(codes_all) else 0
     out_of_order = np.zeros(len(lc), dtype=bool)
