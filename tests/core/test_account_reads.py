@@ -103,13 +103,20 @@ def test_points_fresh_after_write(session: Session, book: dict[str, int]) -> Non
     assert int(expiring_points(session=session, customer_ids=[cid], now=now).loc[cid, "balance"]) == 145
 
 
-def test_screen_timeline_fresh_after_write(app_env: str, book: dict[str, int]) -> None:  # noqa: ARG001
+def test_screen_timeline_fresh_after_write(app_env: str, db_url: str, book: dict[str, int],  # noqa: ARG001
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the book's own database (SQLite or PostgreSQL): the app is pointed at it."""
+    from core.config import get_settings
     from ui import accounts as ui_accounts
 
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    app_env = db_url
     readcache.clear()
     cid = book["plain"]
     roles = ("account_manager",)
     before = ui_accounts.account_timeline(roles, cid)
+    assert "Points earn +100" in set(before["title"])  # the book's own entries: its database is read
     assert (before["kind"] == "audit").sum() == 0
     with Session(get_engine(app_env), expire_on_commit=False) as s:
         make_loyalty(s, s.get(tl.Customer, cid), NOON + timedelta(hours=1), "earn", 7)
