@@ -242,3 +242,52 @@ def test_ledger_columns_in_id_order_without_hearth_s_own_expiries(session, engin
     assert cols["occurred_at"].tolist() == [pd.Timestamp("2026-01-05 10:00").value, pd.Timestamp("2026-02-01").value,
                                             pd.Timestamp("2026-03-02").value]
     assert cols["odd_at"].tolist() == [2] and cols["odd_kind"].tolist() == ["Redeem "]
+
+
+def test_reads_ahead_run_low_until_a_screen_waits_for_one(committed, engine, monkeypatch):
+    # The reads started at app start (source.warm) run at a lower priority (nice + 10) so the
+    # first screens keep the CPU; a screen that comes to wait for one of them raises it back.
+    import os
+    import threading
+    import time
+
+    if not hasattr(os, "getpriority"):
+        pytest.skip("no per-thread priority here")
+    s, _store, _calls = committed
+    real = source._fetch
+    release, threads = threading.Event(), {}
+
+    def held_fetch(name, todo):  # noqa: ANN001, ANN202
+        threads[name] = threading.get_native_id()
+        release.wait(20)
+        return real(name, todo)
+
+    monkeypatch.setattr(source, "_fetch", held_fetch)
+    source.forget_reads()
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    try:
+        assert source.warm(engine) == len(source.WARM_TABLES)
+        started = [future for _gen, future in source._pending.values()]
+        deadline = time.monotonic() + 20
+        while "orders" not in threads and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert os.getpriority(os.PRIO_PROCESS, threads["orders"]) == base + source.AHEAD_NICENESS
+        def wait_for_orders() -> None:
+            with Session(engine) as other:
+                source.read_table(other, "orders")
+
+        waiter = threading.Thread(target=wait_for_orders)
+        waiter.start()
+        may_raise = os.geteuid() == 0
+        while time.monotonic() < deadline:
+            if os.getpriority(os.PRIO_PROCESS, threads["orders"]) == base or not may_raise:
+                break
+            time.sleep(0.01)
+        expected = base if may_raise else base + source.AHEAD_NICENESS
+        assert os.getpriority(os.PRIO_PROCESS, threads["orders"]) == expected
+    finally:
+        release.set()
+    waiter.join(20)
+    assert not waiter.is_alive()
+    for future in started:  # every read ahead done before the database goes
+        future.exception(timeout=20)
