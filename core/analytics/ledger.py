@@ -246,12 +246,11 @@ def read_columns(*, session: Session) -> dict[str, np.ndarray] | None:
     return out
 
 
-def _numpy(column: pa.ChunkedArray | pa.Array, fill: object, dtype: str) -> np.ndarray:
-    """An Arrow column as a numpy array of ``dtype``, its nulls as ``fill``."""
+def _numpy(column: pa.ChunkedArray, fill: object, dtype: str) -> np.ndarray:
+    """A column of the read as a numpy array of ``dtype``, its nulls as ``fill``."""
     if column.null_count:
         column = pc.fill_null(column, fill)
-    return np.asarray(column.to_numpy(zero_copy_only=False) if isinstance(column, pa.Array)
-                      else column.to_numpy(), dtype=dtype)
+    return np.asarray(column.to_numpy(), dtype=dtype)
 
 
 def _filled(values: np.ndarray, fill: object) -> np.ndarray:

@@ -382,10 +382,10 @@ def prefetch(session: Session, names: Iterable[str]) -> None:
     _start(session, names)
 
 
-def _start(session: Session, names: Iterable[str],
-           pool: ThreadPoolExecutor = _pool) -> list[tuple[str, tuple, Future]]:
+def _start(session: Session, names: Iterable[str], *, ahead: bool = False) -> list[tuple[str, tuple, Future]]:
     """Submit the reads of ``names`` kept by data generation that are neither kept nor started
-    for their generation; returns (name, plan, future) of each read started."""
+    for their generation (``ahead``: as reads ahead, :func:`_fetch_ahead`); returns (name, plan,
+    future) of each read started."""
     started = []
     for name in dict.fromkeys(names):
         _table, todo = _plan(session, name)
@@ -396,11 +396,11 @@ def _start(session: Session, names: Iterable[str],
             pending = _pending.get(key)
             if pending is not None and pending[0] == gen:
                 continue
-            if pool is _ahead_pool:
+            if ahead:
                 _ahead_queued.add(key)
-                future = pool.submit(_fetch_ahead, name, todo)
+                future = _ahead_pool.submit(_fetch_ahead, name, todo)
             else:
-                future = pool.submit(_fetch, name, todo)
+                future = _pool.submit(_fetch, name, todo)
             _pending[key] = (gen, future)
         started.append((name, todo, future))
     return started
@@ -488,7 +488,7 @@ def warm(engine: Engine, names: Iterable[str] = WARM_TABLES) -> int:
     with Session(engine) as session:
         if _adbc_uri(session.connection()) is None:
             return 0  # read through the session only (an in-memory database): nothing to start
-        started = _start(session, names, _ahead_pool)
+        started = _start(session, names, ahead=True)
     for name, todo, future in started:
         future.add_done_callback(lambda f, name=name, todo=todo: _keep_ahead(name, todo, f))
     return len(started)

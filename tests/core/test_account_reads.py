@@ -103,16 +103,24 @@ def test_points_fresh_after_write(session: Session, book: dict[str, int]) -> Non
     assert int(expiring_points(session=session, customer_ids=[cid], now=now).loc[cid, "balance"]) == 145
 
 
-def test_screen_timeline_fresh_after_write(app_env: str, db_url: str, book: dict[str, int],  # noqa: ARG001
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """On the book's own database (SQLite or PostgreSQL): the app is pointed at it."""
+@pytest.fixture
+def book_app(app_env: str, db_url: str, book: dict[str, int],  # noqa: ARG001
+             monkeypatch: pytest.MonkeyPatch) -> str:
+    """The app (its settings, so the ui readers) pointed at the book's own database (SQLite or
+    PostgreSQL), with nothing kept from before; its URL."""
     from core.config import get_settings
-    from ui import accounts as ui_accounts
 
     monkeypatch.setenv("DATABASE_URL", db_url)
     get_settings.cache_clear()
-    app_env = db_url
     readcache.clear()
+    return db_url
+
+
+def test_screen_timeline_fresh_after_write(book_app: str, book: dict[str, int]) -> None:
+    """On the book's own database (SQLite or PostgreSQL): the app is pointed at it."""
+    from ui import accounts as ui_accounts
+
+    app_env = book_app
     cid = book["plain"]
     roles = ("account_manager",)
     before = ui_accounts.account_timeline(roles, cid)
@@ -133,21 +141,17 @@ def test_screen_timeline_fresh_after_write(app_env: str, db_url: str, book: dict
 
 
 def test_screen_readers_fresh_after_a_write_to_what_they_read_and_kept_after_others(
-        app_env: str, db_url: str, book: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ARG001
+        book_app: str, book: dict[str, int]) -> None:
     """The Account screen's readers are keyed by the generation of the tables they read only
     (ui.accounts, ui.outreach): a write to one of those shows at once; a write elsewhere (a
     task) keeps them. On the book's own database (SQLite or PostgreSQL)."""
     import json
 
-    from core.config import get_settings
     from db.models import ConsentChange, Outreach, ScoreSnapshot, Task
     from ui import accounts as ui_accounts
     from ui import outreach as ui_outreach
 
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    get_settings.cache_clear()
-    app_env = db_url
-    readcache.clear()
+    app_env = book_app
     cid = book["plain"]
     roles = ("account_manager",)
 
