@@ -126,8 +126,9 @@ def _order_facts(frames: Frames, cut: float, h: float, n: int) -> dict[str, np.n
     # 0: the basis of the expected value (core.health). The model's inputs stay gross sales.
     net_spend_365 = _net_of_refunds(frames.refunds, cut, n, spend_365)
     # The customer's own cadence: median gap between consecutive orders (orders are sorted).
-    same = np.r_[False, oi[1:] == oi[:-1]]
-    gaps = np.r_[np.nan, np.diff(ot)][same]
+    same = np.zeros(len(oi), dtype=bool)
+    same[1:] = oi[1:] == oi[:-1]
+    gaps = np.diff(ot.astype("float64"), prepend=np.nan)[same]  # no orders at all: none
     gap_idx = oi[same]
     median_gap = np.full(n, np.nan)
     if len(gaps):

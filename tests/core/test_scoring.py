@@ -195,6 +195,19 @@ def test_score_command_prints_progress_and_summary(app_env: str, capsys) -> None
     assert "method: rules" in out and "stored 1 snapshots for 2026-06-30" in out and "[100%]" in out
 
 
+def test_score_command_on_a_store_with_points_but_no_orders(app_env: str, capsys) -> None:
+    # A loyalty file imported before any orders (found re-running the shared cases: the score
+    # command stopped with an index error). The one customer is scored, with no orders.
+    from db.engine import get_engine
+    from tests.factories import make_loyalty
+
+    with Session(get_engine(app_env)) as s:
+        make_loyalty(s, make_customer(s), NOON - timedelta(days=30), "earn", 500)
+        s.commit()
+    assert main(["score", "--as-of", "2026-06-30"]) == 0
+    assert "stored 1 snapshots for 2026-06-30" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_the_model_beats_recency_and_is_calibrated_on_a_simulated_store(sqlite_url: str) -> None:
     from db.engine import get_engine
