@@ -28,7 +28,6 @@ from core.importing.store import (
     _max_id,
     _plan,
     _read,
-    _resolve_customers,
     _same,
     _sha_keys,
     _skip,
@@ -215,8 +214,7 @@ def _plan_orders(ctx: _Context, t: pd.DataFrame, codes: np.ndarray, first: np.nd
     orders = t.iloc[first]
     lines, line_codes = _order_lines(ctx, t, codes, first)
     ctx.progress(0.2, f"{len(orders):,} orders checked; matching customers")
-    ids, created = _resolve_customers(ctx.conn, orders["customer_id"], write=ctx.write)
-    ctx.summary.customers_created += created
+    ids = ctx.resolve_customers(orders["customer_id"])
     incoming = pd.DataFrame({"external_id": orders["order_id"].to_numpy(dtype=object),
                              "customer_id": ids.to_numpy(), "ordered_at": orders["ordered_at"].to_numpy(),
                              "total_cents": orders["total"].to_numpy(),  # typed in whole cents

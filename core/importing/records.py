@@ -22,7 +22,6 @@ from core.importing.store import (
     _isin,
     _plan,
     _read,
-    _resolve_customers,
     _sha_keys,
     _to_db_types,
     _update_rows,
@@ -67,10 +66,9 @@ def _generic(ctx: _Context, *, table: Table, key_field: str, db_columns: dict[st
     incoming = pd.DataFrame({db_columns[f]: t[f] for f in fed}, index=t.index)
     compare = {db_columns[f]: field_kinds[f] for f in fed if f != key_field}
     if customer_field and customer_field in t:
-        ids, created = _resolve_customers(ctx.conn, t[customer_field], write=ctx.write)
+        ids = ctx.resolve_customers(t[customer_field])
         incoming["customer_id"] = ids.astype("float64")
         compare["customer_id"] = "whole"
-        ctx.summary.customers_created += created
     key = db_columns[key_field]
     cols = [key, *compare]
     existing = _read(ctx.conn, select(*[table.c[c] for c in ["id", *cols]]))

@@ -20,7 +20,6 @@ from core.importing.store import (
     _isin,
     _plan,
     _read,
-    _resolve_customers,
     _sha_keys,
     _update_rows,
 )
@@ -181,8 +180,7 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
         empty = pd.DataFrame(columns=["external_id", "kind", "order_ref", "customer_id", "refunded_at",
                                       "amount_cents", "reason"])
         return _RefundPlan(incoming=empty, new=empty, changed=empty, compare=[], stale=[])
-    ids, created = _resolve_customers(ctx.conn, refunds["customer_ext"], write=ctx.write)
-    ctx.summary.customers_created += created
+    ids = ctx.resolve_customers(refunds["customer_ext"])
     people = _read(ctx.conn, select(Customer.__table__.c.id, Customer.__table__.c.external_id))
     ext = pd.Series(people["external_id"].astype(str).to_numpy(), index=people["id"].to_numpy())
     totals = pd.concat([

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -148,11 +148,14 @@ def _plan(incoming: pd.DataFrame, existing: pd.DataFrame, key: str, compare: dic
     return _Plan(new=new, changed=changed, update_columns=cols, unchanged=int((~is_new & ~differs).sum()))
 
 
-def _resolve_customers(conn: Connection, external_ids: pd.Series, *, write: bool
-                       ) -> tuple[pd.Series, int]:
+def _resolve_customers(conn: Connection, external_ids: pd.Series, *, write: bool,
+                       placeholders: dict[str, int] | None = None) -> tuple[pd.Series, int]:
     """Internal ids for external customer ids (same index); unknown ids become minimal customers.
 
-    Without ``write`` the unknown ids get negative placeholder ids and nothing is created.
+    Without ``write`` the unknown ids get negative placeholder ids and nothing is created;
+    ``placeholders`` (external id -> placeholder) carries them from one call to the next, so a
+    dry run that meets a new customer twice (an order and its refund) counts it once.
+    Returns the ids and how many customers this call creates (or would create).
     Each distinct id is looked up once (a file repeats its customers).
     """
     table = Customer.__table__
@@ -173,7 +176,13 @@ def _resolve_customers(conn: Connection, external_ids: pd.Series, *, write: bool
             fresh = fresh[_isin(fresh["external_id"], unknown)]
             extra = pd.Series(fresh["id"].to_numpy(), index=fresh["external_id"].to_numpy(dtype=object))
         else:
-            extra = pd.Series(-np.arange(1, len(unknown) + 1), index=unknown.to_numpy())
+            pending = {} if placeholders is None else placeholders
+            seen = np.array([k in pending for k in unknown], dtype=bool)
+            fresh_keys = unknown[~seen]
+            start = len(pending)
+            pending.update(zip(fresh_keys, (-np.arange(start + 1, start + len(fresh_keys) + 1)).tolist(), strict=True))
+            extra = pd.Series([pending[k] for k in unknown], index=unknown.to_numpy(), dtype="int64")
+            unknown = fresh_keys
         found = found.fillna(wanted.map(extra))
     per_unique = found.to_numpy(dtype="float64")
     ids = np.where(codes >= 0, per_unique[np.maximum(codes, 0)] if len(per_unique) else np.nan, np.nan)
@@ -190,6 +199,14 @@ class _Context:
     write: bool
     progress: Progress
     actor: str | None = None  # who imports (the logged-in user, or "cli"): kept on consent changes
+    placeholders: dict[str, int] = field(default_factory=dict)  # dry run: customers it would create
+
+    def resolve_customers(self, external_ids: pd.Series) -> pd.Series:
+        """Internal ids for the file's customer ids (see _resolve_customers); counts the new ones."""
+        ids, created = _resolve_customers(self.conn, external_ids, write=self.write,
+                                          placeholders=self.placeholders)
+        self.summary.customers_created += created
+        return ids
 
 
 def _dedupe(ctx: _Context, key: str, problems: Problems) -> pd.DataFrame:

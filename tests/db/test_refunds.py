@@ -267,6 +267,11 @@ def test_a_dry_run_counts_refunds_and_cancellations_and_writes_nothing(session):
     assert summary.refunded_money == 45.00  # 40.00 (D3 refunded in full) + 5.00 (D4)
     assert any("1 cancelled orders" in line for line in summary.lines_of_text())
     assert orders(session) == {} and refunds(session) == []
+    # K1 and K2 are new; each has orders and a refund or cancellation, and is one customer to create.
+    assert summary.customers_created == 2
+    assert session.exec(select(Customer)).all() == []
+    real = import_csv(session=session, kind="orders", data=text.encode(), filename="o.csv", actor="admin")
+    assert (real.inserted, real.refunds_inserted, real.customers_created) == (2, 2, 2)
 
 
 def test_status_given_on_an_orders_first_line_only_counts_once(session):
