@@ -15,7 +15,14 @@ watched table adds one to its row in the same transaction as the write, so:
   cost of inserting a row. Bulk writes (db.bulk) therefore go through :func:`bulk_write`, which
   moves the counter once per bulk write instead (see there why that is correct for every writer).
 
-core.readcache keys every cached figure by these counters. Audit log, users' sign-in
+Each row also holds a ``stamp``, set to a new random number by the same trigger (migration
+0017). The counter alone names a state only along one history: a backup restored (its counters
+with it) and then written to differently reaches the same counter again with other data, and a
+figure kept under that counter before the restore, in memory or on disk
+(core.analytics.diskcopy), would be served. The stamp of the restored state's next write is a
+new random number, so it never matches what was kept before.
+
+core.readcache keys every cached figure by these counters and stamps. Audit log, users' sign-in
 bookkeeping and other tables no figure reads are not watched.
 """
 
@@ -23,12 +30,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 TABLE = "data_generation"
 EPOCH = "~epoch"
+STAMPS = "~stamps"
 
 # The tables figures and screens read. Not audit_log (every sign-in, export and view writes it).
 WATCHED: tuple[str, ...] = (
@@ -46,11 +55,25 @@ def _trigger_names(table: str) -> list[str]:
     return [f"hearth_generation_{table}_{op}" for op in ("insert", "update", "delete")]
 
 
-def create_statements(dialect: str, tables: Iterable[str] = WATCHED) -> list[str]:
-    """DDL that creates the counter table (if missing), its rows and the triggers for ``tables``."""
+def _stamp_sql(dialect: str) -> str:
+    """A new random 63-bit stamp, in the dialect's SQL."""
+    return "random()" if dialect == "sqlite" else "floor(random() * 9e15)::bigint"
+
+
+def _move_sql(dialect: str, stamped: bool) -> str:
+    """The SET clause a write runs on its table's row."""
+    return f"n = n + 1, stamp = {_stamp_sql(dialect)}" if stamped else "n = n + 1"
+
+
+def create_statements(dialect: str, tables: Iterable[str] = WATCHED, *, stamped: bool = True) -> list[str]:
+    """DDL that creates the counter table (if missing), its rows and the triggers for ``tables``.
+
+    ``stamped``: the triggers also set the row's random ``stamp`` (migration 0017 on); without it,
+    the counters as migrations 0012 to 0016 had them (no stamp column)."""
     tables = list(tables)
+    stamp_column = ", stamp BIGINT NOT NULL DEFAULT 0" if stamped else ""
     out = [f"CREATE TABLE IF NOT EXISTS {TABLE} "
-           "(table_name VARCHAR(64) NOT NULL PRIMARY KEY, n BIGINT NOT NULL DEFAULT 0)"]
+           f"(table_name VARCHAR(64) NOT NULL PRIMARY KEY, n BIGINT NOT NULL DEFAULT 0{stamp_column})"]
     # A random epoch, new whenever the counters are created afresh (a schema rebuilt, a
     # downgrade and upgrade), so counters that start again at 0 never match older keys.
     rand = "abs(random())" if dialect == "sqlite" else "floor(random() * 9e15)::bigint"
@@ -63,12 +86,13 @@ def create_statements(dialect: str, tables: Iterable[str] = WATCHED) -> list[str
         for t in tables:
             for name, op in zip(_trigger_names(t), ("INSERT", "UPDATE", "DELETE"), strict=True):
                 out.append(f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {op} ON \"{t}\" FOR EACH ROW BEGIN "
-                           f"UPDATE {TABLE} SET n = n + 1 WHERE table_name = '{t}'; END")
+                           f"UPDATE {TABLE} SET {_move_sql(dialect, stamped)} WHERE table_name = '{t}'; END")
     elif dialect == "postgresql":
         for t in tables:
             fn = _function_name(t)
             out.append(f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                       f"UPDATE {TABLE} SET n = n + 1 WHERE table_name = '{t}'; RETURN NULL; END $$")
+                       f"UPDATE {TABLE} SET {_move_sql(dialect, stamped)} WHERE table_name = '{t}'; "
+                       "RETURN NULL; END $$")
             out.append(f'DROP TRIGGER IF EXISTS {fn} ON "{t}"')
             out.append(f'CREATE TRIGGER {fn} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "{t}" '
                        f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()")
@@ -77,8 +101,8 @@ def create_statements(dialect: str, tables: Iterable[str] = WATCHED) -> list[str
     return out
 
 
-def drop_statements(dialect: str, tables: Iterable[str] = WATCHED) -> list[str]:
-    """DDL that removes the triggers for ``tables`` and the counter table."""
+def drop_trigger_statements(dialect: str, tables: Iterable[str] = WATCHED) -> list[str]:
+    """DDL that removes the triggers for ``tables`` (and their PostgreSQL functions)."""
     out: list[str] = []
     for t in tables:
         if dialect == "sqlite":
@@ -86,8 +110,12 @@ def drop_statements(dialect: str, tables: Iterable[str] = WATCHED) -> list[str]:
         else:
             out.append(f'DROP TRIGGER IF EXISTS {_function_name(t)} ON "{t}"')
             out.append(f"DROP FUNCTION IF EXISTS {_function_name(t)}()")
-    out.append(f"DROP TABLE IF EXISTS {TABLE}")
     return out
+
+
+def drop_statements(dialect: str, tables: Iterable[str] = WATCHED) -> list[str]:
+    """DDL that removes the triggers for ``tables`` and the counter table."""
+    return [*drop_trigger_statements(dialect, tables), f"DROP TABLE IF EXISTS {TABLE}"]
 
 
 def install(connection: Connection, tables: Iterable[str] = WATCHED) -> None:
@@ -96,17 +124,22 @@ def install(connection: Connection, tables: Iterable[str] = WATCHED) -> None:
         connection.exec_driver_sql(statement)
 
 
-def read(connection: Connection, tables: Iterable[str] | None = None) -> tuple[tuple[str, int], ...]:
-    """The epoch, then the counters of ``tables`` (default: every watched table) by table name.
+def read(connection: Connection, tables: Iterable[str] | None = None) -> tuple[tuple[str, Any], ...]:
+    """The epoch, then the counters of ``tables`` (default: every watched table) by table name,
+    then (:data:`STAMPS`, the tables' stamps in the same order): a key that names one state of
+    the data (see the module doc).
 
     One primary-key read of a table of ~20 rows. Raises KeyError naming a table that is not
     watched (a figure keyed by an unwatched table could never see its writes)."""
-    rows = dict(connection.execute(text(f"SELECT table_name, n FROM {TABLE}")).all())
+    rows = {name: (n, stamp) for name, n, stamp in
+            connection.execute(text(f"SELECT table_name, n, stamp FROM {TABLE}")).all()}
     names = sorted(WATCHED if tables is None else set(tables))
     missing = [t for t in names if t not in rows]
     if missing:
         raise KeyError(f"tables without a data generation: {', '.join(missing)}")
-    return ((EPOCH, int(rows.get(EPOCH, 0))), *((t, int(rows[t])) for t in names))
+    epoch = int(rows[EPOCH][0]) if EPOCH in rows else 0
+    return ((EPOCH, epoch), *((t, int(rows[t][0])) for t in names),
+            (STAMPS, tuple(int(rows[t][1]) for t in names)))
 
 
 @contextmanager
@@ -127,7 +160,8 @@ def bulk_write(connection: Connection, table: str) -> Iterator[None]:
         connection.exec_driver_sql(f"DROP TRIGGER {name}")
     try:
         yield
-        connection.exec_driver_sql(f"UPDATE {TABLE} SET n = n + 1 WHERE table_name = ?", (table,))
+        connection.exec_driver_sql(f"UPDATE {TABLE} SET {_move_sql('sqlite', True)} WHERE table_name = ?",
+                                   (table,))
     finally:
         for name, sql in rows:  # unless a failed write's rollback has brought it back already
             if not connection.exec_driver_sql(

@@ -323,12 +323,14 @@ class WorkerHeartbeat(SQLModel, table=True):
 
 class DataGeneration(SQLModel, table=True):
     """One counter per table that figures read, moved on by a database trigger on every INSERT,
-    UPDATE and DELETE of that table, by any writer (db.generation; core.readcache keys on it)."""
+    UPDATE and DELETE of that table, by any writer (db.generation; core.readcache keys on it),
+    and a random stamp the same trigger sets anew (a state reached again after a restore)."""
 
     __tablename__ = "data_generation"
 
     table_name: str = Field(primary_key=True, max_length=64)
     n: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    stamp: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
 
 
 class FeedbackModel(SQLModel, table=True):

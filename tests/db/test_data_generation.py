@@ -51,7 +51,8 @@ def _kpis(engine: Engine) -> dict:
 def test_every_watched_table_has_its_counter_and_triggers(engine: Engine) -> None:
     with engine.connect() as conn:
         state = dict(generation.read(conn))
-    assert set(state) == {generation.EPOCH, *generation.WATCHED}
+    assert set(state) == {generation.EPOCH, *generation.WATCHED, generation.STAMPS}
+    assert len(state[generation.STAMPS]) == len(generation.WATCHED)
     tables = {t.name for t in SQLModel.metadata.sorted_tables}
     assert set(generation.WATCHED) <= tables
     assert "audit_log" not in generation.WATCHED  # every sign-in writes it: no figure reads it
@@ -101,6 +102,28 @@ def test_the_kpis_change_right_after_a_raw_update_and_delete(engine: Engine) -> 
     with Session(engine) as session:
         vip = kpis.compute_kpis(session=session, as_of=AS_OF, horizon_days=90, segment="vip")
     assert (vip["orders"], vip["revenue"]) == (1, 10.0)
+
+
+def test_a_restored_backup_written_differently_is_never_served_the_lost_figures(engine: Engine) -> None:
+    with Session(engine) as session:
+        _store(session)
+    assert _kpis(engine)["revenue"] == 60.0  # 10 + 20 + 30
+    with engine.connect() as conn:
+        backup = conn.execute(text("SELECT table_name, n, stamp FROM data_generation")).all()
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE orders SET total_cents = 4500 WHERE external_id = 'GEN-O3'"))
+    assert _kpis(engine)["revenue"] == 75.0  # 10 + 20 + 45, kept under the orders' next counter
+    # The backup restored: its rows and its counters (a dump holds the data_generation table).
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE orders SET total_cents = 3000 WHERE external_id = 'GEN-O3'"))
+        for name, n, stamp in backup:
+            conn.execute(text("UPDATE data_generation SET n = :n, stamp = :s WHERE table_name = :t"),
+                         {"n": n, "s": stamp, "t": name})
+    assert _kpis(engine)["revenue"] == 60.0
+    # Another write than before the restore: the same counter as the 45.00 state, other data.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE orders SET total_cents = 5000 WHERE external_id = 'GEN-O3'"))
+    assert _kpis(engine)["revenue"] == 80.0  # 10 + 20 + 50, not the 75.00 kept before the restore
 
 
 def test_the_loyalty_liability_changes_right_after_a_raw_delete(engine: Engine) -> None:

@@ -31,7 +31,7 @@ def upgrade() -> None:
     from db import generation
 
     bind = op.get_bind()
-    for statement in generation.create_statements(bind.dialect.name, TABLES):
+    for statement in generation.create_statements(bind.dialect.name, TABLES, stamped=False):
         op.execute(statement)
     op.drop_table('precomputed_result')
 

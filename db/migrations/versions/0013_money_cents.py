@@ -49,7 +49,7 @@ def _reinstall_triggers() -> None:
 
     bind = op.get_bind()
     tables = [t for t, *_ in MONEY if t in generation.WATCHED]
-    for statement in generation.create_statements(bind.dialect.name, dict.fromkeys(tables)):
+    for statement in generation.create_statements(bind.dialect.name, dict.fromkeys(tables), stamped=False):
         op.execute(statement)
 
 
