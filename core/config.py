@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # The app starts the columnar reads of the large tables when it starts (ui.first_start);
     # off: a first screen reads them itself (to time a truly cold first load).
     read_ahead: bool = Field(default=True, alias="HEARTH_READ_AHEAD")
+    # Where large reads and the ledger's history are kept on disk between processes, keyed by
+    # data generation (core.analytics.diskcopy): empty for $XDG_CACHE_HOME/hearth, "off" for none.
+    disk_cache_dir: str = Field(default="", alias="HEARTH_DISK_CACHE_DIR")
+    disk_cache_mb: int = Field(default=4096, ge=0, alias="HEARTH_DISK_CACHE_MB")
     # The app runs the outreach delivery worker itself (a thread) so the quick start sends what
     # it queues. Unset: on in demo mode, off in production (run `python -m core outreach deliver`).
     app_delivery_worker: bool | None = Field(default=None, alias="HEARTH_APP_DELIVERY_WORKER")
@@ -102,11 +106,43 @@ class Settings(BaseSettings):
             raise ValueError("; ".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _refuse_a_shared_disk_cache(self) -> Settings:
+        # Files in it become figures: a directory another user may write to would let them
+        # plant one. Checked here so the app, the command line and the worker refuse alike.
+        path = disk_cache_path(self)
+        if path is None:
+            return self
+        if not path.is_absolute():
+            raise ValueError(f"HEARTH_DISK_CACHE_DIR must be an absolute path, not {self.disk_cache_dir!r}")
+        if path.exists():
+            st = path.stat()
+            if not path.is_dir():
+                raise ValueError(f"HEARTH_DISK_CACHE_DIR {str(path)!r} is not a directory")
+            if hasattr(os, "getuid") and st.st_uid != os.getuid():
+                raise ValueError(f"HEARTH_DISK_CACHE_DIR {str(path)!r} belongs to another user")
+            if st.st_mode & 0o022:
+                raise ValueError(f"HEARTH_DISK_CACHE_DIR {str(path)!r} is writable by other users "
+                                 f"(chmod 700 it, or choose another directory)")
+        return self
+
     @property
     def runs_app_worker(self) -> bool:
         """Whether the app process runs the outreach delivery worker: HEARTH_APP_DELIVERY_WORKER when set,
         otherwise everywhere but production (where `python -m core outreach deliver` runs on its own)."""
         return (not self.is_production) if self.app_delivery_worker is None else self.app_delivery_worker
+
+
+def disk_cache_path(settings: Settings) -> Path | None:
+    """The directory of core.analytics.diskcopy: HEARTH_DISK_CACHE_DIR, by default
+    ``$XDG_CACHE_HOME/hearth`` (``~/.cache/hearth``); None when it is ``off``."""
+    value = settings.disk_cache_dir.strip()
+    if value.lower() == "off":
+        return None
+    if value:
+        return Path(value).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hearth"
 
 
 @lru_cache(maxsize=1)

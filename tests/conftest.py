@@ -8,8 +8,10 @@ With HEARTH_REQUIRE_POSTGRES=1 (CI) an unreachable server is an error, not a ski
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +34,10 @@ REQUIRE_PG = os.environ.get("HEARTH_REQUIRE_POSTGRES") == "1"
 # Tests never read a developer's own secrets file or database.
 os.environ["HEARTH_SECRETS_FILE"] = "/nonexistent/secrets.toml"
 os.environ.pop("DATABASE_URL", None)
+# Nor write into their disk copy of reads (core.analytics.diskcopy): one of the test run's own.
+_DISK_COPIES = tempfile.mkdtemp(prefix="hearth-test-copies-")
+os.environ["HEARTH_DISK_CACHE_DIR"] = _DISK_COPIES
+atexit.register(shutil.rmtree, _DISK_COPIES, ignore_errors=True)
 
 
 def _pg_reason() -> str | None:

@@ -44,6 +44,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
+from core.analytics import diskcopy
 from db.engine import session_writing
 
 # name -> the SELECT that reads it; columns are exactly what the analytics use. Money is whole
@@ -261,8 +262,29 @@ def _plan(session: Session, name: str) -> tuple[pa.Table | None, tuple | None]:
 
 
 def _fetch(name: str, todo: tuple) -> pa.Table:
-    driver, uri, _key, _gen = todo
-    return _typed(name, _read_adbc(driver, uri, READS[name]))
+    """The read ``todo`` plans: from this machine's disk copy when one of the same data
+    generation is there (core.analytics.diskcopy), else from the database (and then copied
+    to disk in the background for the next process)."""
+    driver, uri, _key, gen = todo
+    where = None if gen is None else diskcopy.slot("read", uri, name, gen)
+    kept = diskcopy.load_table(where)
+    if kept is not None:
+        return kept
+    table = _typed(name, _read_adbc(driver, uri, READS[name]))
+    diskcopy.save_table(where, table)
+    return table
+
+
+def disk_key(session: Session, name: str) -> tuple[str, tuple] | None:
+    """(database, data generation of ``name``'s table) when values computed from that table
+    may be kept between processes (core.analytics.diskcopy): the session has no uncommitted
+    writes, the database is one other connections can open, and it has data generations."""
+    conn = session.connection()
+    target = _adbc_uri(conn)
+    if session_writing(session) or target is None:
+        return None
+    gen = _generation(conn, name)
+    return None if gen is None else (target[1], gen)
 
 
 def _keep(session: Session, name: str, todo: tuple, table: pa.Table) -> pa.Table:

@@ -89,6 +89,28 @@ class LedgerHistory:
     x_v: np.ndarray
 
 
+_ARRAY_FIELDS = ("ids", "rank", "e_t", "e_key", "e_v", "lot_code", "lot_s", "bad_from", "x_t", "x_c", "x_v")
+
+
+def history_arrays(h: LedgerHistory) -> dict[str, np.ndarray]:
+    """``h`` as named arrays (no object arrays), for core.analytics.diskcopy; the inverse of
+    :func:`history_from_arrays`."""
+    out = {name: getattr(h, name) for name in _ARRAY_FIELDS}
+    out.update({f"lots.{name}": values for name, values in h.lots.items()})
+    out["exact"] = np.array(h.exact)
+    out["entry_dtype"] = np.array(h.entry_dtype.str)
+    out["customer_dtype"] = np.array(h.customer_dtype.str)
+    return out
+
+
+def history_from_arrays(arrays: dict[str, np.ndarray]) -> LedgerHistory:
+    """The :class:`LedgerHistory` that :func:`history_arrays` gave ``arrays`` for."""
+    lots = {name.split(".", 1)[1]: values for name, values in arrays.items() if name.startswith("lots.")}
+    return LedgerHistory(**{name: arrays[name] for name in _ARRAY_FIELDS}, lots=lots,
+                         exact=bool(arrays["exact"]), entry_dtype=np.dtype(str(arrays["entry_dtype"])),
+                         customer_dtype=np.dtype(str(arrays["customer_dtype"])))
+
+
 def _narrow(values: np.ndarray) -> np.ndarray:
     """Whole numbers as int32 when every value fits in it, else unchanged (int64)."""
     if values.dtype.kind != "i" or values.dtype.itemsize <= 4:

@@ -13,10 +13,19 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from core import money, readcache
+from core.analytics import diskcopy, source
 from core.analytics import ledger as analytics_ledger
-from core.analytics import source
 from core.config import get_settings
-from core.loyalty.history import LedgerHistory, build_history, lots_as_of, member_sums, month_sums, norm_before
+from core.loyalty.history import (
+    LedgerHistory,
+    build_history,
+    history_arrays,
+    history_from_arrays,
+    lots_as_of,
+    member_sums,
+    month_sums,
+    norm_before,
+)
 from core.loyalty.lots import _balances, _earned_window_start, _i8
 from core.loyalty.rules import (
     _DAY,
@@ -161,7 +170,18 @@ def ledger_kept(*, session: Session) -> bool:
 
 @cached(tables=("loyalty_entry",), shared=True)
 def _history(*, session: Session) -> LedgerHistory:
-    return build_history(normalised_ledger(session=session))
+    # Kept on this machine's disk too, by the same key (core.analytics.diskcopy): a new process
+    # at 1,000,000 customers reads it back in well under a second instead of reading the
+    # 10.7 M entries (9 s) and building it (5 s).
+    state = source.disk_key(session, "loyalty_entry")
+    where = None if state is None else diskcopy.slot("ledger_history", state[0], "loyalty_entry",
+                                                    (state[1], readcache.settings_key()))
+    arrays = diskcopy.load_arrays(where)
+    if arrays is not None:
+        return history_from_arrays(arrays)
+    history = build_history(normalised_ledger(session=session))
+    diskcopy.save_arrays(where, history_arrays(history))
+    return history
 
 
 def ledger_history(*, session: Session) -> LedgerHistory:
