@@ -310,7 +310,8 @@ def main() -> None:
     if args.mode == "hearth":
         print(json.dumps(hearth_cold(url, d, h), default=str))
         return
-    env = {**os.environ, "DATABASE_URL": url}
+    # From cold: no disk copy of the reads or the ledger's history (core.analytics.diskcopy).
+    env = {**os.environ, "DATABASE_URL": url, "HEARTH_DISK_CACHE_DIR": "off"}
     me = [sys.executable, str(Path(__file__).resolve()), "--db", url, "--as-of", d.isoformat(),
           "--horizon-days", str(h)]
     a_wall, a_out = _fresh([*me, "--mode", "anchor"], env)

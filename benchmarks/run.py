@@ -113,7 +113,7 @@ def bench_backend(backend: str, customers: int, seed: int, screens: bool, cold: 
     store_url, import_url, cleanup = _backend_urls(backend, workdir)
     env = {**os.environ, "DATABASE_URL": store_url, "HEARTH_ENV": "demo",
            "HEARTH_COOKIE_KEY": "bench-" + "k" * 40, "HEARTH_OUTBOX_DIR": str(workdir / "outbox"),
-           "HEARTH_SECRETS_FILE": "/nonexistent"}
+           "HEARTH_SECRETS_FILE": "/nonexistent", "HEARTH_DISK_CACHE_DIR": "off"}  # from cold: no disk copy
     try:
         print(f"[{backend}] building the demo store of {customers:,} customers…", flush=True)
         run.figures["init --demo"] = _timed(_cli(["init", "--demo", "--customers", str(customers), "--seed",

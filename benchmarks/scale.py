@@ -152,7 +152,7 @@ def measure(label: str, url: str, screens: bool, horizon: int = 90, repeat: int 
     as_of = _as_of(url)
     run.notes.append(f"D = {as_of}, H = {horizon}")
     env = {**os.environ, "DATABASE_URL": url, "HEARTH_ENV": "demo", "HEARTH_COOKIE_KEY": "bench-" + "k" * 40,
-           "HEARTH_SECRETS_FILE": "/nonexistent"}
+           "HEARTH_SECRETS_FILE": "/nonexistent", "HEARTH_DISK_CACHE_DIR": "off"}  # from cold: no disk copy
     _kpis_and_anchor(label, url, env, as_of, horizon, run)
     if screens:
         print(f"[{label}] screens in Chromium…", file=sys.stderr, flush=True)

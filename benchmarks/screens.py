@@ -13,6 +13,9 @@ and prints one JSON object. Per screen:
   combination not computed before); None elsewhere (bench_kpis.py times many combinations);
 - cold_s: the same as first_s (kept for benchmarks/run.py's table).
 
+No disk copy of the reads (core.analytics.diskcopy) unless ``--disk-copy DIR`` is given: then a
+second run in the same DIR times the app restarted on unchanged data.
+
 Waits are conditions: a MutationObserver notes when Streamlit's script state goes from
 running to notRunning (tests/e2e/helpers.py wait_until_idle reads the same attribute).
 """
@@ -185,12 +188,16 @@ def _log_in(page, url: str) -> float:  # noqa: ANN001
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cold", action="store_true", help="kept for benchmarks/run.py: every load is cold")
-    parser.parse_args(argv)
+    parser.add_argument("--disk-copy", metavar="DIR", default=None,
+                        help="keep the reads and the ledger's history in DIR between runs (core.analytics.diskcopy): "
+                             "a second run times an app restarted on unchanged data. Default: no disk copy, "
+                             "every first load from the database")
+    args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(ROOT))
-    env = dict(os.environ)
-    result: dict[str, object] = {"screens": {}}
+    env = {**os.environ, "HEARTH_DISK_CACHE_DIR": args.disk_copy or "off"}
+    result: dict[str, object] = {"screens": {}, "disk_copy": bool(args.disk_copy)}
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"hearth-screens-{os.getpid()}.log"
     with _app(env, log) as (url, pid), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])

@@ -4,8 +4,8 @@ Why (issue 17): at 1,000,000 customers on PostgreSQL, reading the orders (15 M r
 loyalty ledger (10.7 M entries) through ADBC took 8 to 9 s each, and the ledger's history
 another 5 s; every new app process (a restart, a deploy, a second replica on the machine) paid
 all of it again before its first Overview. A copy kept here is read back in a fraction of a
-second: a read as an Arrow IPC file, memory-mapped (no copy, no decoding), the history as
-NumPy arrays.
+second: a read as an Arrow IPC file, the history as NumPy arrays in one file (:func:`save_arrays`),
+both memory-mapped: no copy, no decoding, and the pages shared by every process on the machine.
 
 Never stale, by the same key as memory (core.readcache): a file's name is a hash of
 
@@ -15,7 +15,8 @@ Never stale, by the same key as memory (core.readcache): a file's name is a hash
 so a write anywhere, by any process, a restore followed by another write, a changed setting
 or a new version of Hearth's code all give another name: the old file is simply never asked
 for again (and is removed when its table's next copy is written, or when the directory is over
-its size). Nothing is pickled: Arrow's format and ``np.load(allow_pickle=False)``.
+its size). Nothing is pickled: Arrow's format, and raw arrays described by a JSON header (no
+object arrays).
 
 Where: HEARTH_DISK_CACHE_DIR (default ``$XDG_CACHE_HOME/hearth`` or ``~/.cache/hearth``),
 created readable by this user only; at most HEARTH_DISK_CACHE_MB (default 4096; 0 or the
@@ -26,10 +27,11 @@ write to (they could plant a file that changes the figures).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import mmap
 import os
 import threading
-import zipfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from core.config import PROJECT_ROOT, disk_cache_path, get_settings
@@ -44,7 +47,9 @@ from core.config import PROJECT_ROOT, disk_cache_path, get_settings
 log = logging.getLogger("hearth.diskcopy")
 
 FORMAT = 1
-_SUFFIXES = (".arrow", ".npz")
+_SUFFIXES = (".arrow", ".arrays")
+_MAGIC = b"HEARTHA1"  # the arrays file: magic, header length (8 bytes), JSON header, data
+_ALIGN = 64
 # Files are written by one background thread at a low priority (nice + 10): a copy is for the
 # next process, so writing it never holds up the screen that read the data.
 _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-diskcopy")
@@ -69,12 +74,14 @@ def directory() -> Path | None:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of Hearth's core and db code: a copy written by another version is never read."""
+    """A hash of the name, size and modification time of every file of Hearth's core and db
+    code: a copy written by another version (an upgrade, an edit) is never read. Stat calls
+    only (a few milliseconds), not the files' contents."""
     digest = hashlib.sha256()
     for folder in ("core", "db"):
         for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
-            digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
-            digest.update(path.read_bytes())
+            st = path.stat()
+            digest.update(f"{path.relative_to(PROJECT_ROOT)}:{st.st_size}:{st.st_mtime_ns};".encode())
     return digest.hexdigest()
 
 
@@ -120,19 +127,77 @@ def load_table(where: tuple[str, str] | None) -> pa.Table | None:
 
 
 def load_arrays(where: tuple[str, str] | None) -> dict[str, np.ndarray] | None:
-    """The arrays kept under ``where`` (from :func:`slot`), read into memory, or None."""
-    path = None if where is None else _path(where, ".npz")
+    """The arrays kept under ``where`` (from :func:`slot`), memory-mapped and read-only, or None."""
+    path = None if where is None else _path(where, ".arrays")
     if path is None or not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
+        arrays = _read_arrays(path)
         os.utime(path)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("disk copy %s unreadable (%s); computing afresh", path.name, exc)
         _drop(path)
         return None
     return arrays
+
+
+def frame_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A frame of numeric, boolean, datetime and categorical columns (categories as text) as
+    named arrays for :func:`save_arrays`; :func:`frame_from_arrays` gives it back. Raises
+    ValueError for another column type (object text would need pickling)."""
+    out = {"~columns": np.array([str(c) for c in frame.columns], dtype=str),
+           "~index_name": np.array(frame.index.name or "", dtype=str), "~index": frame.index.to_numpy()}
+    for i, name in enumerate(frame.columns):
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            out[f"{i}.codes"] = column.cat.codes.to_numpy()
+            out[f"{i}.categories"] = np.array([str(c) for c in column.cat.categories], dtype=str)
+        else:
+            out[f"{i}"] = column.to_numpy()
+    if any(a.dtype.hasobject for a in out.values()):
+        raise ValueError("a column of Python objects cannot be kept on disk without pickling")
+    return out
+
+
+def frame_from_arrays(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The frame :func:`frame_arrays` gave ``arrays`` for (same columns, order, dtypes, index);
+    the columns share the arrays' memory (copy=False)."""
+    columns: dict[str, Any] = {}
+    for i, name in enumerate(arrays["~columns"].tolist()):
+        if f"{i}.codes" in arrays:
+            categories = pd.Index(arrays[f"{i}.categories"].tolist(), dtype="str")
+            columns[name] = pd.Categorical.from_codes(arrays[f"{i}.codes"], categories=categories)
+        else:
+            columns[name] = arrays[f"{i}"]
+    index = pd.Index(arrays["~index"], name=str(arrays["~index_name"]) or None)
+    return pd.DataFrame(columns, index=index, copy=False)
+
+
+def _ceil(n: int) -> int:
+    return -(-n // _ALIGN) * _ALIGN
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The file :func:`_write_arrays` wrote; ValueError when it is not whole."""
+    with path.open("rb") as fh:
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    if mm[:8] != _MAGIC:
+        raise ValueError("not a Hearth arrays file")
+    size = int.from_bytes(mm[8:16], "little")
+    header = json.loads(bytes(mm[16:16 + size]))
+    start = _ceil(16 + size)
+    out: dict[str, np.ndarray] = {}
+    for entry in header:
+        dtype = np.dtype(entry["dtype"])
+        if dtype.hasobject:
+            raise ValueError("object arrays are never read from disk")
+        shape = tuple(int(n) for n in entry["shape"])
+        count = int(np.prod(shape, dtype="int64"))
+        at = start + int(entry["offset"])
+        if at + count * dtype.itemsize > len(mm):
+            raise ValueError(f"array {entry['name']!r} runs past the end of the file")
+        out[entry["name"]] = np.frombuffer(mm, dtype=dtype, count=count, offset=at).reshape(shape)
+    return out
 
 
 def save_table(where: tuple[str, str] | None, table: pa.Table) -> None:
@@ -147,7 +212,7 @@ def save_arrays(where: tuple[str, str] | None, arrays: dict[str, np.ndarray]) ->
         return
     if any(a.dtype.hasobject for a in arrays.values()):
         raise ValueError("object arrays cannot be kept on disk without pickling")
-    _submit(where, ".npz", lambda tmp: _write_arrays(tmp, arrays))
+    _submit(where, ".arrays", lambda tmp: _write_arrays(tmp, arrays))
 
 
 def _write_table(tmp: Path, table: pa.Table) -> None:
@@ -156,8 +221,19 @@ def _write_table(tmp: Path, table: pa.Table) -> None:
 
 
 def _write_arrays(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
+    header, offset = [], 0
+    for name, values in arrays.items():
+        offset = _ceil(offset)
+        header.append({"name": name, "dtype": values.dtype.str, "shape": list(values.shape), "offset": offset})
+        offset += values.nbytes
+    head = json.dumps(header).encode()
+    start = _ceil(16 + len(head))
     with tmp.open("wb") as fh:
-        np.savez(fh, allow_pickle=False, **arrays)
+        fh.write(_MAGIC + len(head).to_bytes(8, "little") + head)
+        for entry, values in zip(header, arrays.values(), strict=True):
+            fh.seek(start + entry["offset"])
+            fh.write(np.ascontiguousarray(values).reshape(-1).view("uint8").data)
+        fh.truncate(start + offset)
 
 
 def _submit(where: tuple[str, str], suffix: str, write: Any) -> None:  # noqa: ANN401 - a callable

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core.analytics import diskcopy
 from core.config import SettingsError, get_settings
 from core.loyalty.history import build_history, history_arrays, history_from_arrays
 from core.loyalty.rules import normalise_entries
@@ -53,7 +54,7 @@ def _kpis(db_url: str, folder: Path) -> dict:
 
 
 def _copies(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir() if p.suffix in (".arrow", ".npz")}
+    return {p.name for p in folder.iterdir() if p.suffix in (".arrow", ".arrays")}
 
 
 def test_a_new_process_reads_the_copy_and_any_write_makes_it_read_afresh(db_url: str, engine: Engine,
@@ -64,9 +65,9 @@ def test_a_new_process_reads_the_copy_and_any_write_makes_it_read_afresh(db_url:
     first = _kpis(db_url, folder)
     assert (first["orders"], first["revenue"], first["loyalty_liability"]) == (3, 60.0, 8.0)
     made = _copies(folder)
-    # The orders, the ledger and the other tables read, and the ledger's history.
+    # The orders, the ledger and the other tables read, and the ledger normalised and its history.
     assert len([n for n in made if n.endswith(".arrow")]) >= 4
-    assert len([n for n in made if n.endswith(".npz")]) == 1
+    assert len([n for n in made if n.endswith(".arrays")]) == 2  # the normalised ledger, its history
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
 
     again = _kpis(db_url, folder)
@@ -83,7 +84,7 @@ def test_a_new_process_reads_the_copy_and_any_write_makes_it_read_afresh(db_url:
     # The orders' and the ledger's copies were replaced (their groups keep only the newest);
     # the customers' copy, whose table no write touched, is the same file.
     assert len(now) == len(made)
-    assert len(now & made) == len(made) - 3  # orders, loyalty entries, the ledger's history
+    assert len(now & made) == len(made) - 4  # orders, loyalty entries, the normalised ledger, its history
 
 
 def test_a_restored_backup_written_differently_never_reads_the_lost_copy(db_url: str, engine: Engine,
@@ -116,7 +117,7 @@ def test_an_unreadable_copy_is_read_again_from_the_database(db_url: str, engine:
     assert (again["revenue"], again["loyalty_liability"]) == (60.0, 8.0)
 
 
-def test_the_history_read_back_is_the_history_built(session: Session) -> None:
+def test_the_history_read_back_is_the_history_built(session: Session, tmp_path: Path) -> None:
     _store(session)
     from core.loyalty.ledger import read_entries
 
@@ -124,7 +125,8 @@ def test_the_history_read_back_is_the_history_built(session: Session) -> None:
     built = build_history(norm)
     arrays = history_arrays(built)
     assert not any(a.dtype.hasobject for a in arrays.values())
-    back = history_from_arrays(arrays)
+    diskcopy._write_arrays(tmp_path / "h.arrays", arrays)
+    back = history_from_arrays(diskcopy._read_arrays(tmp_path / "h.arrays"))
     for field in built.__dataclass_fields__:
         a, b = getattr(built, field), getattr(back, field)
         if isinstance(a, dict):
@@ -164,3 +166,28 @@ def test_off_keeps_nothing_on_disk(db_url: str, engine: Engine, tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["revenue"] == 60.0
     assert not (tmp_path / "cache").exists()
+
+
+def _export_loyalty(db_url: str, folder: Path, out: Path) -> str:
+    env = {**os.environ, "DATABASE_URL": db_url, "HEARTH_DISK_CACHE_DIR": str(folder), "HEARTH_ENV": "demo"}
+    done = subprocess.run([sys.executable, "-m", "core", "export", "loyalty", "--out", str(out), "--as-of", AS_OF],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return out.read_text()
+
+
+def test_the_loyalty_balances_read_back_from_disk_are_the_ones_computed(db_url: str, engine: Engine,
+                                                                         tmp_path: Path) -> None:
+    folder = tmp_path / "copies"
+    with Session(engine) as session:
+        _store(session)
+    first = _export_loyalty(db_url, folder, tmp_path / "first.csv")
+    kept = {n for n in _copies(folder) if n.endswith(".arrays")}
+    assert len(kept) == 2  # the normalised ledger and its history
+    again = _export_loyalty(db_url, folder, tmp_path / "again.csv")
+    assert again == first
+    assert {n for n in _copies(folder) if n.endswith(".arrays")} == kept  # read back, not written again
+    rows = {line.split(",")[0]: line for line in first.splitlines()[1:]}
+    header = first.splitlines()[0].split(",")
+    balance = header.index("balance")
+    assert rows["DC-A"].split(",")[balance] == "800"  # 1,000 earned - 200 redeemed
