@@ -8,10 +8,9 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from core.commands.actors import acting_user
 from core.config import get_settings
 from core.exporting import EXPORT_KINDS, export_csv
-from core.roles import ALL_ROLES, Role, parse_roles
-from core.users import get_user
 from db.engine import get_engine
 
 
@@ -23,17 +22,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--by", metavar="USERNAME", help="export as this staff user: only the columns their "
                                                     "roles may see (default: cli, all columns)")
     p.set_defaults(func=run)
-
-
-def acting_user(*, session: Session, username: str | None) -> tuple[str, frozenset[Role]]:
-    """Who runs the command and with which roles. Without --by, the terminal user is trusted
-    like an admin (they can read the database anyway)."""
-    if not username:
-        return "cli", frozenset(ALL_ROLES)
-    user = get_user(session=session, username=username)
-    if user is None or user.disabled:
-        raise PermissionError(f"no active staff user {username!r}")
-    return user.username, parse_roles(user.roles)
 
 
 def run(args: argparse.Namespace) -> int:

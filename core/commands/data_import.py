@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from core.commands.data_export import acting_user
+from core.commands.actors import acting_user
 from core.config import get_settings
 from core.importing import KINDS, ImportFailed, import_csv, read_csv_bytes
 from core.presets import PRESETS, detect_preset

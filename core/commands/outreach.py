@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from core import consent, delivery
 from core import outreach as core_outreach
+from core.commands.actors import OUTREACH_ROLES, staff_actor
 from core.config import get_settings
 from core.worker import record_heartbeat
 from db.engine import get_engine
@@ -28,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t = sub.add_parser("trigger", help="queue one outreach for a customer (rules apply)")
     t.add_argument("--customer", required=True, help="the customer's id in the shop (external id)")
     t.add_argument("--template", required=True, choices=core_outreach.TEMPLATES)
-    t.add_argument("--by", required=True, help="staff username recorded as the trigger")
+    t.add_argument("--by", required=True,
+                   help="your staff username (account manager, support lead or admin), recorded as the trigger")
     t.add_argument("--feedback", type=int, default=None, help="feedback id an apology refers to")
     t.add_argument("--key", default=None, help="idempotency key (default: customer, template and day)")
     t.set_defaults(func=run_trigger)
@@ -40,12 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     r = sub.add_parser("requeue", help="put a failed message back in the queue")
     r.add_argument("--outreach", type=int, required=True)
-    r.add_argument("--by", required=True)
+    r.add_argument("--by", required=True, help="your staff username (account manager, support lead or admin)")
     r.set_defaults(func=run_requeue)
 
     u = sub.add_parser("unsubscribe", help="record that a customer unsubscribed (withdraws email consent)")
     u.add_argument("--customer", required=True)
-    u.add_argument("--by", required=True)
+    u.add_argument("--by", required=True, help="your staff username (account manager, support lead or admin)")
     u.set_defaults(func=run_unsubscribe)
 
     c = sub.add_parser("consent", help="show a customer's consent history, or record a change "
@@ -63,9 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_trigger(args: argparse.Namespace) -> int:
     with Session(_engine(), expire_on_commit=False) as session:
+        actor = staff_actor(session=session, username=args.by, may=OUTREACH_ROLES, doing="queue outreach")
         customer = core_outreach.find_customer(session=session, external_id=args.customer)
         result = core_outreach.trigger_outreach(
-            session=session, customer_id=customer.id, template=args.template, triggered_by=args.by,
+            session=session, customer_id=customer.id, template=args.template, triggered_by=actor,
             feedback_id=args.feedback, idempotency_key=args.key)
     print(f"customer {args.customer}, {args.template}: {result.describe()}")
     return 0
@@ -100,15 +103,18 @@ def run_deliver(args: argparse.Namespace) -> int:
 
 def run_requeue(args: argparse.Namespace) -> int:
     with Session(_engine(), expire_on_commit=False) as session:
-        o = delivery.requeue_outreach(session=session, outreach_id=args.outreach, actor=args.by)
+        actor = staff_actor(session=session, username=args.by, may=OUTREACH_ROLES, doing="requeue a message")
+        o = delivery.requeue_outreach(session=session, outreach_id=args.outreach, actor=actor)
     print(f"outreach {o.id} queued again")
     return 0
 
 
 def run_unsubscribe(args: argparse.Namespace) -> int:
     with Session(_engine(), expire_on_commit=False) as session:
+        actor = staff_actor(session=session, username=args.by, may=OUTREACH_ROLES,
+                            doing="record an unsubscribe")
         customer = core_outreach.find_customer(session=session, external_id=args.customer)
-        core_outreach.record_unsubscribe(session=session, customer_id=customer.id, actor=args.by,
+        core_outreach.record_unsubscribe(session=session, customer_id=customer.id, actor=actor,
                                          source="command line")
     print(f"customer {args.customer}: email consent withdrawn")
     return 0
@@ -120,8 +126,10 @@ def run_consent(args: argparse.Namespace) -> int:
         if args.withdraw or args.give:
             if not args.by:
                 raise ValueError("--by is needed to record a consent change")
+            actor = staff_actor(session=session, username=args.by, may=OUTREACH_ROLES,
+                                doing="change a customer's consent")
             consent.set_consent(session=session, customer_id=customer.id, channel=args.channel,
-                                granted=bool(args.give), source=args.source, by=args.by, detail=args.detail)
+                                granted=bool(args.give), source=args.source, by=actor, detail=args.detail)
             session.commit()
             print(f"customer {args.customer}: {args.channel} consent "
                   f"{'given' if args.give else 'withdrawn'} ({args.source})")

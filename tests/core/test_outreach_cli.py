@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from core import delivery
 from core.__main__ import main
 from core.config import PROJECT_ROOT, get_settings
+from core.users import ensure_demo_users
 from db.engine import get_engine
 from db.models import Customer, Outreach, utcnow
 from tests.factories import make_customer, make_order
@@ -23,6 +24,7 @@ from tests.factories import make_customer, make_order
 
 def _customers(url: str) -> None:
     with Session(get_engine(url)) as s:
+        ensure_demo_users(session=s)  # manager, support, exec, admin
         for ext, opt in (("C-100", True), ("C-200", False)):
             c = make_customer(s, external_id=ext, name=f"Person {ext}", email_opt_in=opt)
             make_order(s, c, utcnow() - timedelta(days=100))
@@ -31,16 +33,30 @@ def _customers(url: str) -> None:
 
 def test_trigger_prints_the_outcome(app_env, capsys):
     _customers(app_env)
-    assert main(["outreach", "trigger", "--customer", "C-100", "--template", "win_back", "--by", "m"]) == 0
+    assert main(["outreach", "trigger", "--customer", "C-100", "--template", "win_back", "--by", "manager"]) == 0
     assert "C-100, win_back: queued (outreach 1, outbox, code HH-" in capsys.readouterr().out
-    assert main(["outreach", "trigger", "--customer", "C-100", "--template", "win_back", "--by", "m"]) == 0
+    assert main(["outreach", "trigger", "--customer", "C-100", "--template", "win_back", "--by", "manager"]) == 0
     assert "already recorded (outreach 1, queued)" in capsys.readouterr().out
-    assert main(["outreach", "trigger", "--customer", "C-100", "--template", "vip_thanks", "--by", "x"]) == 0
+    assert main(["outreach", "trigger", "--customer", "C-100", "--template", "vip_thanks", "--by", "support"]) == 0
     assert "suppressed: frequency cap: last contacted on " in capsys.readouterr().out
-    assert main(["outreach", "trigger", "--customer", "C-200", "--template", "win_back", "--by", "m"]) == 0
+    assert main(["outreach", "trigger", "--customer", "C-200", "--template", "win_back", "--by", "manager"]) == 0
     assert "suppressed: no email consent" in capsys.readouterr().out
-    assert main(["outreach", "trigger", "--customer", "nobody", "--template", "win_back", "--by", "m"]) == 1
+    assert main(["outreach", "trigger", "--customer", "nobody", "--template", "win_back", "--by", "manager"]) == 1
     assert "error: no customer with id 'nobody'" in capsys.readouterr().err
+
+
+def test_by_must_name_a_staff_user_who_may_do_it(app_env, capsys):
+    _customers(app_env)
+    assert main(["outreach", "trigger", "--customer", "C-100", "--template", "win_back", "--by", "nobdy"]) == 1
+    err = capsys.readouterr().err
+    assert "--by 'nobdy': no active staff user has that username" in err and "users add" in err
+    assert main(["outreach", "unsubscribe", "--customer", "C-100", "--by", "exec"]) == 1
+    assert "exec may not record an unsubscribe" in capsys.readouterr().err
+    assert main(["outreach", "consent", "--customer", "C-100", "--withdraw", "--by", "exec"]) == 1
+    assert "exec may not change a customer's consent" in capsys.readouterr().err
+    with Session(get_engine(app_env)) as s:  # nothing was queued or changed
+        assert s.exec(select(Outreach)).all() == []
+        assert s.exec(select(Customer).where(Customer.external_id == "C-100")).one().email_opt_in is True
 
 
 def test_deliver_once_writes_the_outbox(app_env, capsys):

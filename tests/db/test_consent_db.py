@@ -14,6 +14,7 @@ from core import outreach as out
 from core.__main__ import main
 from core.delivery import deliver_pass
 from core.importing import import_csv
+from core.users import ensure_demo_users
 from db.engine import get_engine
 from db.models import ConsentChange, Customer, Outreach, utcnow
 
@@ -143,6 +144,8 @@ def test_unknown_source_or_channel_is_refused(session):
 def test_unsubscribe_command_records_the_change(app_env, capsys):
     engine = get_engine(app_env)
     with Session(engine) as s:
+        ensure_demo_users(session=s)  # support, among others
+        s.commit()
         imp(s, "customers", f"{HEADER}\nC-100,Ann,a@example.org,yes,no\n")
     assert main(["outreach", "unsubscribe", "--customer", "C-100", "--by", "support"]) == 0
     with Session(engine) as s:
@@ -174,6 +177,8 @@ def test_migration_backfills_current_consent_as_initial_rows(tmp_path):
 def test_consent_command_records_a_complaint_and_shows_the_history(app_env, capsys):
     engine = get_engine(app_env)
     with Session(engine) as s:
+        ensure_demo_users(session=s)  # support, among others
+        s.commit()
         imp(s, "customers", f"{HEADER}\nC-7,Ann,a@example.org,yes,yes\n")
     assert main(["outreach", "consent", "--customer", "C-7", "--channel", "sms", "--withdraw", "--source",
                  "complaint", "--by", "support", "--detail", "phoned in"]) == 0
