@@ -16,7 +16,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from core import feedback as fbk
 from core.flag_training import SHARED_SENTIMENT_DIR, measure_shared_holdout, shared_holdout
 from core.importing import import_csv
-from core.language import detect_language, detect_languages
+from core.language import detect_language, detect_languages, language_name
 from core.roles import Role
 from core.sentiment import assess
 from db.models import Feedback
@@ -154,6 +154,23 @@ def test_a_200000_character_comment_imports_in_under_10_seconds(session: Session
 )
 def test_obvious_english_skips_lingua_and_other_languages_still_get_it(comment: str, language: str) -> None:
     assert detect_languages([comment]) == [language]
+
+
+@pytest.mark.parametrize(
+    ("comment", "language", "name"),
+    [
+        ("Paczka przyszła uszkodzona, a obsługa klienta nie odpowiada na maile.", "pl", "Polish"),
+        ("Balíček přišel poškozený a nikdo mi neodpovídá na e-maily.", "cs", "Czech"),
+        ("Paketet kom trasigt och ingen svarar på mina mejl.", "sv", "Swedish"),
+        ("Pakken kom i stykker, og ingen svarer på mine mails.", "da", "Danish"),
+    ],
+)
+def test_a_language_the_flag_cannot_read_is_named_and_goes_to_a_person(comment: str, language: str,
+                                                                         name: str) -> None:
+    # Each was labelled German or Dutch when lingua chose among the flag's seven languages only.
+    out = assess(comment=comment, nps_score=None)
+    assert (out.language, language_name(out.language)) == (language, name)
+    assert out.needs_read and not out.flagged
 
 
 def test_english_comment_lingua_misread_is_flagged_on_its_problem() -> None:
