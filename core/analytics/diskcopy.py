@@ -207,7 +207,8 @@ def save_table(where: tuple[str, str] | None, table: pa.Table) -> None:
 
 
 def save_arrays(where: tuple[str, str] | None, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` (no object arrays) under ``where`` in the background."""
+    """Write ``arrays`` under ``where`` in the background (nothing when the copy is off).
+    Raises ValueError for an object array (it could not be kept without pickling)."""
     if where is None:
         return
     if any(a.dtype.hasobject for a in arrays.values()):
