@@ -1,11 +1,15 @@
 """THE NPS definition (design.md): percent promoters (9, 10) minus percent detractors (0 to 6)
 among answers with a score, with a 95 % interval and the number of answers.
 
-The interval: each answer is +1 (promoter), 0 (passive) or -1 (detractor); NPS is 100 times
-their mean. With shares p (promoters) and d (detractors) of n answers, the variance of one
-answer is p + d - (p - d)^2, the standard error of the mean sqrt(variance / n), and the
-interval 100 * (mean +/- 1.96 * standard error) (normal approximation), clipped to
-[-100, 100]. Every page, export and KPI calls these functions.
+The interval is the adjusted Wald interval (Rocks 2016, The American Statistician; the best of
+six methods in his comparison, and in Sauro and Lewis's on real NPS data): add 3 answers to n,
+3/4 to the promoters and 3/4 to the detractors; with the adjusted shares p and d of the
+adjusted n, the variance of one answer (+1, 0, -1) is p + d - (p - d)^2, and the interval is
+100 * ((p - d) +/- 1.96 * sqrt(variance / n)), clipped to [-100, 100] and widened, if need be,
+to hold the NPS itself (on very few answers the adjusted centre moves towards 0). The plain
+normal approximation it replaces gave three promoters, or three passives, an interval of no
+width (100 to 100, 0 to 0): a certainty three answers cannot give. Every page, export and KPI
+calls these functions.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ import pandas as pd
 PROMOTER_MIN = 9
 DETRACTOR_MAX = 6
 Z_95 = 1.959963984540054
+# The adjusted Wald interval's additions: answers in all, and to each of promoters and detractors.
+ADJUST_N = 3.0
+ADJUST_EACH = 0.75
 
 SUMMARY_KEYS = ("nps", "ci_low", "ci_high", "responses", "promoters", "passives", "detractors")
 
@@ -32,12 +39,14 @@ def nps_from_counts(promoters: int, passives: int, detractors: int) -> dict[str,
     }
     if n == 0:
         return out
-    p, d = promoters / n, detractors / n
-    mean = p - d
-    se = math.sqrt(max(0.0, p + d - mean * mean) / n)
-    out["nps"] = 100.0 * mean
-    out["ci_low"] = max(-100.0, 100.0 * (mean - Z_95 * se))
-    out["ci_high"] = min(100.0, 100.0 * (mean + Z_95 * se))
+    nps = 100.0 * (promoters - detractors) / n
+    n_adj = n + ADJUST_N
+    p, d = (promoters + ADJUST_EACH) / n_adj, (detractors + ADJUST_EACH) / n_adj
+    centre = p - d
+    se = math.sqrt(max(0.0, p + d - centre * centre) / n_adj)
+    out["nps"] = nps
+    out["ci_low"] = min(nps, max(-100.0, 100.0 * (centre - Z_95 * se)))
+    out["ci_high"] = max(nps, min(100.0, 100.0 * (centre + Z_95 * se)))
     return out
 
 
@@ -66,17 +75,20 @@ def nps_summary(scores: pd.Series) -> dict[str, float | int | None]:
 
 
 def _with_interval(counts: pd.DataFrame) -> pd.DataFrame:
+    """The columns of :func:`nps_from_counts` for each row of counts (the same interval)."""
     n = counts["promoters"] + counts["passives"] + counts["detractors"]
     safe_n = n.where(n > 0)
-    p = counts["promoters"] / safe_n
-    d = counts["detractors"] / safe_n
-    mean = p - d
-    se = np.sqrt((p + d - mean * mean).clip(lower=0) / safe_n)
+    nps = 100.0 * (counts["promoters"] - counts["detractors"]) / safe_n
+    n_adj = safe_n + ADJUST_N
+    p = (counts["promoters"] + ADJUST_EACH) / n_adj
+    d = (counts["detractors"] + ADJUST_EACH) / n_adj
+    centre = p - d
+    se = np.sqrt((p + d - centre * centre).clip(lower=0) / n_adj)
     out = counts.copy()
     out["responses"] = n.astype(int)
-    out["nps"] = 100.0 * mean
-    out["ci_low"] = (100.0 * (mean - Z_95 * se)).clip(lower=-100.0)
-    out["ci_high"] = (100.0 * (mean + Z_95 * se)).clip(upper=100.0)
+    out["nps"] = nps
+    out["ci_low"] = np.minimum(nps, (100.0 * (centre - Z_95 * se)).clip(lower=-100.0))
+    out["ci_high"] = np.maximum(nps, (100.0 * (centre + Z_95 * se)).clip(upper=100.0))
     return out
 
 

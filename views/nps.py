@@ -28,8 +28,9 @@ roles = ui.roles_key(user.roles)
 
 st.title("NPS")
 st.caption("NPS = % promoters (9-10) minus % detractors (0-6) among answers with a score, with a 95 % "
-           "interval (normal approximation of the +1/0/-1 answer mean). The band is wide when there are "
-           "few answers: read the counts with it.")
+           "interval (adjusted Wald: three answers added, 3/4 of a promoter and 3/4 of a detractor among "
+           "them, so that a few answers alike never look certain). The band is wide when there are few "
+           "answers: read the counts with it.")
 
 c1, c2, c3 = st.columns(3)
 

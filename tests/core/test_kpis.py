@@ -96,10 +96,12 @@ def test_kpis_match_hand_computation(session, store):
     assert k["repeat_purchase_rate"] == pytest.approx(3 / 5)  # A D H of A B C D H
     assert k["retention_rate"] == pytest.approx(2 / 3)  # A H of A B H
     assert k["churn_rate"] == pytest.approx(1 / 3)
-    # 2 promoters, 1 passive, 1 detractor: 100 * (2 - 1) / 4; se = sqrt((0.75 - 0.0625) / 4)
+    # 2 promoters, 1 passive, 1 detractor: 100 * (2 - 1) / 4. Adjusted Wald: n = 7,
+    # p = 2.75 / 7, d = 1.75 / 7, centre 1 / 7; variance 4.5 / 7 - 1 / 49 = 0.622449;
+    # se = sqrt(0.622449 / 7) = 0.298194; 1.959964 * se = 0.584450.
     assert k["nps"] == pytest.approx(25.0) and k["nps_responses"] == 4
-    assert k["nps_ci_low"] == pytest.approx(25 - 1.959964 * 100 * (0.6875 / 4) ** 0.5, abs=1e-4)
-    assert k["nps_ci_high"] == 100.0  # clipped
+    assert k["nps_ci_low"] == pytest.approx(100 * (1 / 7 - 0.584450), abs=1e-3)  # -44.16
+    assert k["nps_ci_high"] == pytest.approx(100 * (1 / 7 + 0.584450), abs=1e-3)  # 72.73
     assert k["loyalty_outstanding_points"] == 70  # A's 100 - 30; B's lot expired
     assert k["loyalty_liability"] == 0.70  # 70 x the default point value 0.01
     assert k["redemption_rate"] == pytest.approx(30 / 150)
