@@ -104,6 +104,14 @@ def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
         first_line = _first_line(text)
     else:
         delimiter = _guess_delimiter(first_line)
+    if hint:
+        other = _guess_delimiter(first_line)
+        if other != delimiter and len(next(csv.reader([first_line], delimiter=delimiter), [])) == 1:
+            # Excel's hint contradicts the header: every column would be read into one.
+            said, seen = (_DELIMITER_WORDS.get(d, repr(d)) for d in (delimiter, other))
+            raise _fail(filename, f"the file's first line 'sep={delimiter}' says the columns are separated by "
+                                  f"{said}, but the header row {first_line[:80]!r} is separated by {seen}: "
+                                  "correct the sep= line or delete it")
     fast = _read_with_arrow(text, delimiter)
     header, frame = fast if fast is not None else _read_with_pandas(filename, text, delimiter, bool(hint))
     if len(set(header)) != len(header) or "" in header:

@@ -48,6 +48,15 @@ def test_sep_hint_variants(hint, sep):
     assert parsed.frame.iloc[0].tolist() == ["C1", "Ann Lee"]
 
 
+def test_a_sep_hint_that_contradicts_the_header_is_refused_saying_so():
+    # sep=, on a file whose header is separated by semicolons: every column would be one.
+    err = _refusal("sep=,\ncustomer_id;name;email\nC1;Ann;a@example.org\n")
+    text = str(err)
+    assert "first line 'sep=,' says the columns are separated by commas" in text
+    assert "'customer_id;name;email' is separated by semicolons" in text
+    assert "correct the sep= line or delete it" in text
+
+
 def test_tab_and_bar_separated_files_are_recognised():
     assert read_csv_bytes(b"customer_id\tname\nC1\tAnn, Lee\n").frame["name"].tolist() == ["Ann, Lee"]
     assert read_csv_bytes(b"customer_id|name\nC1|Ann; Lee\n").frame["name"].tolist() == ["Ann; Lee"]
