@@ -141,13 +141,21 @@ RESULT_COLUMNS = [
 
 
 def uplift_interval(x_c: int, n_c: int, x_h: int, n_h: int, z: float = 1.96) -> tuple[float, float, float]:
-    """Difference of two proportions with a Wald 95 % interval; NaN where a group is empty."""
+    """Uplift: the difference of two proportions x_c / n_c - x_h / n_h (contacted minus holdout),
+    with its 95 % interval (fractions); NaN for all three where a group is empty.
+
+    The interval is Agresti and Caffo's (2000): one success and one failure added to each group,
+    p = (x + 1) / (n + 2), the Wald interval of the adjusted difference, clipped to [-1, 1] and
+    widened, if need be, to hold the uplift itself. The plain Wald interval it replaces had no
+    width when neither group reactivated anyone (0 / 10 against 0 / 10: 0 to 0), a certainty
+    ten customers a side cannot give."""
     if n_c == 0 or n_h == 0:
         return (math.nan, math.nan, math.nan)
-    p_c, p_h = x_c / n_c, x_h / n_h
-    d = p_c - p_h
-    se = math.sqrt(p_c * (1 - p_c) / n_c + p_h * (1 - p_h) / n_h)
-    return (d, d - z * se, d + z * se)
+    d = x_c / n_c - x_h / n_h
+    a_c, a_h = (x_c + 1) / (n_c + 2), (x_h + 1) / (n_h + 2)
+    centre = a_c - a_h
+    se = math.sqrt(a_c * (1 - a_c) / (n_c + 2) + a_h * (1 - a_h) / (n_h + 2))
+    return (d, min(d, max(-1.0, centre - z * se)), max(d, min(1.0, centre + z * se)))
 
 
 def outreach_outcomes(*, session: Session, campaign_id: int | None = None) -> pd.DataFrame:

@@ -275,15 +275,25 @@ def test_uplift_arithmetic_on_a_hand_made_campaign(session):
     assert (r["audience"], r["contacted"], r["holdout"], r["sent"]) == (20, 10, 10, 10)
     assert (r["contacted_inactive"], r["contacted_reactivated"]) == (9, 6)
     assert (r["holdout_inactive"], r["holdout_reactivated"]) == (10, 2)
-    p_c, p_h = 6 / 9, 2 / 10
-    se = math.sqrt(p_c * (1 - p_c) / 9 + p_h * (1 - p_h) / 10)
-    assert r["uplift"] == pytest.approx(p_c - p_h)
-    assert r["uplift_ci_low"] == pytest.approx(p_c - p_h - 1.96 * se)
-    assert r["uplift_ci_high"] == pytest.approx(p_c - p_h + 1.96 * se)
+    assert r["uplift"] == pytest.approx(6 / 9 - 2 / 10)  # 0.466667
+    # Agresti-Caffo: 7 / 11 = 0.636364 against 3 / 12 = 0.25, difference 0.386364; variance
+    # 0.636364 * 0.363636 / 11 + 0.25 * 0.75 / 12 = 0.021037 + 0.015625 = 0.036662;
+    # se 0.191474; 1.96 * se = 0.375289.
+    assert r["uplift_ci_low"] == pytest.approx(0.386364 - 0.375289, abs=1e-5)
+    assert r["uplift_ci_high"] == pytest.approx(0.386364 + 0.375289, abs=1e-5)
     assert r["revenue_contacted"] == 440.00  # 6 x 50 + 70 + 70, summed in whole cents
     assert r["revenue_holdout"] == 60.00
     assert r["revenue_offer_codes"] == 70.00 and r["offers_redeemed"] == 1
     assert bool(r["window_complete"])
+
+
+def test_no_reactivation_on_either_side_is_no_certainty():
+    # 0 / 10 against 0 / 10: the plain Wald interval was 0 to 0. Adjusted: 1 / 12 a side,
+    # variance 2 * (1 / 12) * (11 / 12) / 12 = 0.012731; se 0.112834; +-0.221155.
+    d, lo, hi = out.uplift_interval(0, 10, 0, 10)
+    assert d == 0.0
+    assert lo == pytest.approx(-0.221155, abs=1e-5) and hi == pytest.approx(0.221155, abs=1e-5)
+    assert all(math.isnan(v) for v in out.uplift_interval(3, 0, 1, 10))
 
 
 def test_campaign_results_empty(session):
