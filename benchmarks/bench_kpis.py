@@ -293,6 +293,9 @@ def main() -> None:
     ap.add_argument("--combos", type=int, default=12)
     ap.add_argument("--mode", choices=["all", "anchor", "hearth"], default="all", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    # From cold in this process too (the Overview and its filter combinations below): no disk copy
+    # of the reads or the ledger's history (core.analytics.diskcopy), before any setting is read.
+    os.environ["HEARTH_DISK_CACHE_DIR"] = "off"
     url = args.db if "://" in args.db else f"sqlite:///{Path(args.db).resolve()}"
     if args.build:
         build(url)
@@ -310,8 +313,7 @@ def main() -> None:
     if args.mode == "hearth":
         print(json.dumps(hearth_cold(url, d, h), default=str))
         return
-    # From cold: no disk copy of the reads or the ledger's history (core.analytics.diskcopy).
-    env = {**os.environ, "DATABASE_URL": url, "HEARTH_DISK_CACHE_DIR": "off"}
+    env = {**os.environ, "DATABASE_URL": url}  # HEARTH_DISK_CACHE_DIR is off (above)
     me = [sys.executable, str(Path(__file__).resolve()), "--db", url, "--as-of", d.isoformat(),
           "--horizon-days", str(h)]
     a_wall, a_out = _fresh([*me, "--mode", "anchor"], env)
