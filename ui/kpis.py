@@ -8,7 +8,7 @@ import contextvars
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -53,12 +53,13 @@ def start_first_screen(as_of: date, horizon_days: int, segment: str | None, regi
     script's own call will meet)."""
     engine = app_engine()
     kw = {"as_of": as_of, "segment": segment, "region": region, "owner": owner}
-    # The KPI table's previous period first (core.kpis.compare_kpis computes D, then D - H).
-    previous = {**kw, "as_of": as_of - timedelta(days=horizon_days)}
-    jobs = [partial(kpis.compute_kpis, horizon_days=horizon_days, **previous),
+    # The KPI table's previous period first (core.kpis.compare_kpis computes D, then D - H); both
+    # read the one order activity at D (core.kpis.activity), computed once by whichever asks first.
+    jobs = [partial(kpis.period_kpis, horizon_days=horizon_days, back=1, **kw),
             partial(kpis.retention_extras, horizon_days=horizon_days, **kw)]
     if trends:
-        jobs += [partial(kpis.kpi_trend, horizon_days=horizon_days, **kw), partial(kpis.monthly_sales, months=12, **kw)]
+        jobs += [partial(kpis.kpi_trend, horizon_days=horizon_days, **kw),
+                 partial(kpis.monthly_sales, months=12, horizon_days=horizon_days, **kw)]
     return [_pool.submit(contextvars.copy_context().run, _in_session, engine, job) for job in jobs]
 
 
@@ -93,10 +94,11 @@ def trend(db: str, as_of: date, horizon_days: int, segment: str | None, region: 
 
 
 @cached()
-def monthly(db: str, as_of: date, segment: str | None, region: str | None, owner: str | None) -> pd.DataFrame:
+def monthly(db: str, as_of: date, horizon_days: int, segment: str | None, region: str | None,
+            owner: str | None) -> pd.DataFrame:
     with st.spinner('Adding up sales by month…'), get_session() as session:
         return kpis.monthly_sales(session=session, as_of=as_of, months=12, segment=segment, region=region,
-                                  owner=owner)
+                                  owner=owner, horizon_days=horizon_days)
 
 
 @cached()

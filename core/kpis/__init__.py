@@ -11,7 +11,8 @@ over orders in Python.
 The package by capability (every name below is importable from core.kpis as before):
 
 - definitions: the KPI keys and definitions, windows, the customer filter, shared helpers;
-- figures: compute_kpis, compare_kpis, retention_extras (and the per-customer facts);
+- activity: every buyer's order activity around D, one pass the order figures share;
+- figures: compute_kpis, period_kpis, compare_kpis, retention_extras (and the per-customer facts);
 - trends: kpi_trend, monthly_sales, cohort_matrix, revenue_split, nps_trend, offer_code_revenue;
 - bands: band_mix, band_moves and the accounts behind a band move;
 - presentation: format_value, format_change, kpi_unit, kpi_table_csv, weekly_summary.
@@ -35,7 +36,14 @@ from core.kpis.definitions import (
     latest_activity_date,
     window_bounds,
 )
-from core.kpis.figures import compare_kpis, compute_kpis, customer_facts, filtered_customer_facts, retention_extras
+from core.kpis.figures import (
+    compare_kpis,
+    compute_kpis,
+    customer_facts,
+    filtered_customer_facts,
+    period_kpis,
+    retention_extras,
+)
 from core.kpis.presentation import format_change, format_value, kpi_table_csv, kpi_unit, weekly_summary
 from core.kpis.trends import cohort_matrix, kpi_trend, monthly_sales, nps_trend, offer_code_revenue, revenue_split
 
@@ -54,6 +62,7 @@ __all__ = [
     "filtered_customer_facts",
     "compute_kpis",
     "compare_kpis",
+    "period_kpis",
     "retention_extras",
     "kpi_trend",
     "monthly_sales",

@@ -17,8 +17,8 @@ from sqlmodel import Session
 from core import loyalty, money, nps
 from core.analytics import orders as analytics_orders
 from core.analytics import source
-from core.analytics.definitions import reactivation_moment
 from core.analytics.orders import Filter
+from core.kpis import activity
 from core.kpis.definitions import (
     KPI_INFO,
     KPI_KEYS,
@@ -37,19 +37,18 @@ from db.models import Customer, LoyaltyEntry
 
 @cached(tables=("customer", "orders", "refund"))
 def customer_facts(*, session: Session, as_of: date, horizon_days: int) -> pd.DataFrame:
-    """Every customer's order counts around D, from one pass over the orders up to D.
+    """Every customer's order counts around D, from the order activity at D (core.kpis.activity).
 
     Indexed by customer id, one row per customer in the store: known (signed up or ordered
     on or before D), n_all (orders up to D), n_cur (in (D-H, D]), n_prev (in (D-2H, D-H]),
     n_before (before D-2H), revenue_cur_cents (order totals in (D-H, D], gross) and
     refunds_cur_cents (money refunded in (D-H, D], by refund date; cancellations are not
-    refunds), whole cents. Computed in
-    DuckDB over the columnar reads (core.analytics).
+    refunds), whole cents. Computed in DuckDB over the columnar reads (core.analytics).
     """
     start, end = window_bounds(as_of, horizon_days)
-    with _engine(session, "customer", "orders", "refund") as db:
-        return analytics_orders.customer_facts(db, as_of_day=day_start(as_of), start=start, end=end,
-                                               prev_start=start - timedelta(days=horizon_days))
+    facts = activity.activity(session=session, as_of=as_of, horizon_days=horizon_days)
+    with activity.engine_with_activity(session, facts, "customer", "refund") as db:
+        return analytics_orders.customer_facts(db, as_of_day=day_start(as_of), start=start, end=end)
 
 
 def filtered_customer_facts(*, session: Session, as_of: date, horizon_days: int,
@@ -64,18 +63,19 @@ def filtered_customer_facts(*, session: Session, as_of: date, horizon_days: int,
 
 @cached(tables=("customer", "orders", "refund"))
 def _order_aggregates(
-    *, session: Session, as_of: date, horizon_days: int, flt: Filter
+    *, session: Session, as_of: date, horizon_days: int, back: int, flt: Filter
 ) -> dict[str, int]:
-    """Counts of customers at D (core.analytics.orders.order_aggregates): buyers (>= 1 order up
-    to D), repeaters (>= 2), active (order in (D-H, D]), prev_active (order in (D-2H, D-H]),
-    retained (both), customers (signed up or ordered on or before D), orders, gross_sales_cents
-    and refunds_cents in (D-H, D] (whole cents). Kept (core.readcache): compute_kpis and
-    retention_extras at the same D share one computation.
+    """Counts of customers in the KPI period ``back`` periods before D's (0: (D-H, D], 1:
+    (D-2H, D-H]), from the order activity at D (core.analytics.orders.period_aggregates):
+    buyers, repeaters, active, prev_active, retained, customers, orders, gross_sales_cents and
+    refunds_cents (whole cents). Kept (core.readcache): both periods of the KPI table and
+    retention_extras share one pass over the orders.
     """
-    start, end = window_bounds(as_of, horizon_days)
-    with _engine(session, "customer", "orders", "refund") as db:
-        return analytics_orders.order_aggregates(db, as_of_day=day_start(as_of), start=start, end=end,
-                                                 prev_start=start - timedelta(days=horizon_days), flt=flt)
+    start, end = window_bounds(as_of - timedelta(days=back * horizon_days), horizon_days)
+    facts = activity.activity(session=session, as_of=as_of, horizon_days=horizon_days)
+    with activity.engine_with_activity(session, facts, "customer", "refund") as db:
+        return analytics_orders.period_aggregates(db, back=back, as_of_day=day_start(end - timedelta(days=1)),
+                                                  refund_window=(start, end), flt=flt)
 
 
 def _score_counts(*, session: Session, start: datetime, end: datetime, flt: Filter) -> pd.DataFrame:
@@ -130,7 +130,6 @@ def _loyalty_block(*, session: Session, as_of: date, conds: list[ColumnElement])
     }
 
 
-@cached(tables=("customer", "orders", "refund", "feedback", "loyalty_entry"))
 def compute_kpis(
     *,
     session: Session,
@@ -146,9 +145,32 @@ def compute_kpis(
     money in currency units exact to the cent (summed in whole cents; core.money), None where
     there is no data to compute from. Orders are real orders only; revenue = gross_sales -
     refunds; average order value = gross_sales / orders rounded to the cent half up (37.04 /
-    3 -> 12.35; see :data:`REFUNDS_RULE`).
+    3 -> 12.35; see :data:`REFUNDS_RULE`). Raises KpiError for a horizon under 1 day.
+    """
+    return period_kpis(session=session, as_of=as_of, horizon_days=horizon_days, back=0, segment=segment,
+                       region=region, owner=owner)
+
+
+@cached(tables=("customer", "orders", "refund", "feedback", "loyalty_entry"))
+def period_kpis(
+    *,
+    session: Session,
+    as_of: date,
+    horizon_days: int | None = None,
+    back: int = 0,
+    segment: str | None = None,
+    region: str | None = None,
+    owner: str | None = None,
+) -> dict[str, Any]:
+    """:func:`compute_kpis` at D - back * H (``back`` 0 or 1: the KPI table's current and
+    previous period), its order figures read from the order activity at D
+    (core.kpis.activity), so that both periods of the table cost one pass over the orders.
+    The same values as ``compute_kpis(as_of=D - back * H)``. Raises KeyError for another
+    ``back`` and KpiError for a horizon under 1 day.
     """
     horizon_days = default_horizon(horizon_days)
+    flt = Filter(segment, region, owner)
+    anchor, as_of = as_of, as_of - timedelta(days=back * horizon_days)
     # The tables this reads, started two at a time from cold (core.analytics.source), largest
     # first; the loyalty ledger is computed while the orders are still being read.
     # The ledger's entries only when its normalised frame is not kept already (it lets the raw
@@ -157,10 +179,8 @@ def compute_kpis(
     source.prefetch(session, ("orders", *ledger, "feedback", "customer", "refund"))
     conds = customer_conditions(segment, region, owner)
     loyalty_part = _loyalty_block(session=session, as_of=as_of, conds=conds)
-    nps_part = _nps_block(session=session, as_of=as_of, horizon_days=horizon_days,
-                          flt=Filter(segment, region, owner))
-    agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days,
-                            flt=Filter(segment, region, owner))
+    nps_part = _nps_block(session=session, as_of=as_of, horizon_days=horizon_days, flt=flt)
+    agg = _order_aggregates(session=session, as_of=anchor, horizon_days=horizon_days, back=back, flt=flt)
     n_orders = agg["orders"]
     gross, refunds = agg["gross_sales_cents"], agg["refunds_cents"]
     retention = _rate(agg["retained"], agg["prev_active"])
@@ -200,8 +220,8 @@ def compare_kpis(
     """
     horizon_days = default_horizon(horizon_days)
     kw = {"segment": segment, "region": region, "owner": owner, "horizon_days": horizon_days}
-    cur = compute_kpis(session=session, as_of=as_of, **kw)
-    prev = compute_kpis(session=session, as_of=as_of - timedelta(days=horizon_days), **kw)
+    cur = period_kpis(session=session, as_of=as_of, back=0, **kw)
+    prev = period_kpis(session=session, as_of=as_of, back=1, **kw)
     rows = []
     for key, info in KPI_INFO.items():
         a, b = cur[key], prev[key]
@@ -254,11 +274,12 @@ def retention_extras(
     horizon_days = default_horizon(horizon_days)
     conds = customer_conditions(segment, region, owner)
     flt = Filter(segment, region, owner)
-    agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, flt=flt)
+    agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, back=0, flt=flt)
     start, end = window_bounds(as_of, horizon_days)
-    with _engine(session, "customer", "orders", "support_ticket") as db:
-        lapsed, reactivated = analytics_orders.reactivation_counts(
-            db, moment=reactivation_moment(as_of), horizon_days=horizon_days, end=end, flt=flt)
+    facts = activity.activity(session=session, as_of=as_of, horizon_days=horizon_days,
+                              onboarding_days=onboarding_days)
+    with activity.engine_with_activity(session, facts, "customer", "support_ticket") as db:
+        lapsed, reactivated = analytics_orders.reactivation_counts(db, flt=flt)
         tickets = analytics_orders.ticket_count(db, start=start, end=end, flt=flt)
         out: dict[str, Any] = {
             "lapsed_customers": lapsed,
@@ -286,11 +307,8 @@ def retention_extras(
 def _onboarding(
     db: duckdb.DuckDBPyConnection, *, as_of: date, horizon_days: int, flt: Filter, days: int
 ) -> dict[str, Any]:
-    cohort_end = day_start(as_of + timedelta(days=1 - days))
-    cohort_start = cohort_end - timedelta(days=horizon_days)
-    as_of_end = day_start(as_of + timedelta(days=1))
-    df = analytics_orders.onboarding_pairs(db, cohort_start=cohort_start, cohort_end=cohort_end, end=as_of_end,
-                                           flt=flt)
+    cohort_start, cohort_end = activity.onboarding_cohort(as_of, horizon_days, days)
+    df = analytics_orders.onboarding_pairs(db, cohort_start=cohort_start, cohort_end=cohort_end, flt=flt)
     if df.empty:
         return {"new_customers": 0, "onboarding_second_order_rate": None, "onboarding_median_days": None}
     first = pd.to_datetime(df["first_at"])

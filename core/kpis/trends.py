@@ -13,6 +13,7 @@ from sqlmodel import Session
 from core import money, nps
 from core.analytics import orders as analytics_orders
 from core.analytics.orders import Filter
+from core.kpis import activity
 from core.kpis.definitions import (
     _engine,
     _month_key,
@@ -44,16 +45,18 @@ def kpi_trend(
     active customers, orders, gross_sales, refunds, revenue (net) and AOV (gross / orders)
     over the trailing H days at each point, by the same definitions as `compute_kpis`.
 
-    One columnar pass (core.analytics.orders): customers active in each point's window, and
-    orders, gross sales and refunds per day (summed over each window here).
+    Customers active in each point's window from the order activity at D (core.kpis.activity),
+    and orders, gross sales and refunds per day (summed over each window here).
     """
     horizon_days = default_horizon(horizon_days)
     flt = Filter(segment, region, owner)
-    at_points = [as_of - timedelta(days=step_days * k) for k in range(points - 1, -1, -1)]
+    at_points = activity.trend_points(as_of, points, step_days)
     bounds = [window_bounds(p, horizon_days) for p in at_points]
     read_from, end = bounds[0][0], bounds[-1][1]
-    with _engine(session, "customer", "orders", "refund") as db:
-        active = analytics_orders.active_at_points(db, bounds=bounds, flt=flt)
+    facts = activity.activity(session=session, as_of=as_of, horizon_days=horizon_days, points=points,
+                              step_days=step_days)
+    with activity.engine_with_activity(session, facts, "customer", "orders", "refund") as db:
+        active = analytics_orders.active_at_points(db, points=points, flt=flt)
         daily, daily_refunds = analytics_orders.daily_sales(db, start=read_from, end=end, flt=flt)
     out = pd.DataFrame({"as_of": pd.to_datetime(at_points)})
     out["active_customers"] = [int(v or 0) for v in active]
@@ -90,17 +93,22 @@ def monthly_sales(
     segment: str | None = None,
     region: str | None = None,
     owner: str | None = None,
+    horizon_days: int | None = None,
 ) -> pd.DataFrame:
-    """Calendar months up to D's month: orders, revenue (net of refunds), buying customers,
-    gross_sales and refunds (by refund date). D's month is partial."""
-    end_key = as_of.year * 12 + as_of.month - 1
-    start_key = end_key - months + 1
-    start = datetime(start_key // 12, start_key % 12 + 1, 1)
+    """Calendar months up to D's month: orders, revenue (net of refunds), buying customers (from
+    the order activity at D, core.kpis.activity), gross_sales and refunds (by refund date). D's
+    month is partial. No figure depends on ``horizon_days``: it names the activity read (a
+    screen passes its own, so that its figures share one pass over the orders)."""
+    start_key, start = activity.month_window(as_of, months)
+    end_key = start_key + months - 1
     end = day_start(as_of + timedelta(days=1))
-    with _engine(session, "customer", "orders", "refund") as db:
-        df, refunds = analytics_orders.monthly_sales(db, start=start, end=end, flt=Filter(segment, region, owner))
-    full = pd.DataFrame({"month_key": range(start_key, end_key + 1)})
-    df = full.merge(df, on="month_key", how="left").fillna({"orders": 0, "revenue_cents": 0, "customers": 0})
+    flt = Filter(segment, region, owner)
+    facts = activity.activity(session=session, as_of=as_of, horizon_days=default_horizon(horizon_days), months=months)
+    with activity.engine_with_activity(session, facts, "customer", "orders", "refund") as db:
+        df, refunds = analytics_orders.monthly_sales(db, start=start, end=end, flt=flt)
+        buyers = analytics_orders.buyers_per_month(db, months=months, flt=flt)
+    full = pd.DataFrame({"month_key": range(start_key, end_key + 1), "customers": buyers})
+    df = full.merge(df, on="month_key", how="left").fillna({"orders": 0, "revenue_cents": 0})
     df = df.merge(refunds, on="month_key", how="left").fillna({"refunds_cents": 0})
     df["month"] = df["month_key"].map(_month_label)
     df["orders"] = df["orders"].astype(int)

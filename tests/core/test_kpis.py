@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -174,6 +174,29 @@ def test_previous_period_comparison(session, store):
     assert table.loc["revenue", "definition"].startswith("Gross sales minus refunds in the last 90 days")
 
 
+def _same(a: object, b: object) -> bool:
+    return (b is None and (a is None or pd.isna(a))) or a == b
+
+
+def test_previous_period_from_one_pass_equals_kpis_at_d_minus_h(session, store):
+    # compare_kpis reads both of its periods from one pass over the orders at D; its previous
+    # column is what compute_kpis computes at D - H on its own (a pass anchored there), for
+    # every KPI and two horizons.
+    for h in (30, 90):
+        table = compare_kpis(session=session, as_of=D, horizon_days=h).set_index("key")
+        alone = compute_kpis(session=session, as_of=D - timedelta(days=h), horizon_days=h)
+        for key in KPI_KEYS:
+            if key not in ("as_of", "horizon_days"):
+                assert _same(table.loc[key, "previous"], alone[key]), (h, key)
+    # By hand, the previous 90 days [2026-01-02, 2026-04-02): A, B and H ordered once each (20 +
+    # 40 + 7); of the five buyers by then (A, B, C, D, H) none had two orders; nobody ordered in
+    # the 90 days before that, so there is no retention to compute.
+    prev = compare_kpis(session=session, as_of=D).set_index("key")["previous"]
+    assert (prev["active_customers"], prev["orders"], prev["revenue"]) == (3, 3, 67.00)
+    assert prev["repeat_purchase_rate"] == 0.0
+    assert _same(prev["retention_rate"], None)
+
+
 def test_retention_extras(session, store):
     x = retention_extras(session=session, as_of=D)
     # Reactivation (design.md, core.analytics.definitions) at t = D - 30 days = 2026-06-01 00:00:
@@ -211,6 +234,19 @@ def test_monthly_sales(session, store):
     assert m.loc["2026-04", "revenue"] == 12.00  # both of H's orders
     assert m.loc["2026-05", "revenue"] == 30.00
     assert m.loc["2026-06", "revenue"] == 28.75 and m.loc["2026-06", "customers"] == 2
+
+
+def test_monthly_buyers_past_one_mask_and_any_horizon(session, store):
+    # 70 months (the buyers per month are 62 months to a mask): the same buyers under any
+    # horizon, which only names the pass read. By hand: June 2026 A and D, April H (twice),
+    # July 2025 D, June 2025 C; G's order is after D.
+    months = [monthly_sales(session=session, as_of=D, months=70, horizon_days=h).set_index("month") for h in (30, 90)]
+    pd.testing.assert_frame_equal(months[0], months[1])
+    m = months[0]
+    assert len(m) == 70 and m.index[0] == "2020-09" and m.index[-1] == "2026-06"
+    buyers = {k: v for k, v in m["customers"].items() if v}
+    assert buyers == {"2025-06": 1, "2025-07": 1, "2026-02": 1, "2026-03": 1, "2026-04": 1, "2026-05": 1,
+                      "2026-06": 2}
 
 
 def test_nps_trend(session, store):

@@ -22,7 +22,7 @@ D = date(2026, 11, 29)
 def _screen(db: str, segment: str | None) -> dict:
     args = (db, D, 90, segment, None, None)
     return {"table": ui_kpis.kpi_table(*args), "extras": ui_kpis.extras(*args), "trend": ui_kpis.trend(*args),
-            "monthly": ui_kpis.monthly(db, D, segment, None, None)}
+            "monthly": ui_kpis.monthly(*args)}
 
 
 @pytest.mark.parametrize("segment", [None, "vip"])
@@ -33,7 +33,8 @@ def test_each_figure_is_computed_once_and_as_without_side_threads(demo_app, monk
     readcache.clear()
     source.forget_reads()
     calls: Counter[str] = Counter()
-    for name in ("order_aggregates", "daily_sales", "monthly_sales", "reactivation_counts", "score_counts"):
+    for name in ("order_activity", "period_aggregates", "daily_sales", "monthly_sales", "reactivation_counts",
+                 "score_counts"):
         real = getattr(analytics_orders, name)
         monkeypatch.setattr(analytics_orders, name,
                             lambda *a, _real=real, _name=name, **k: (calls.update([_name]), _real(*a, **k))[1])
@@ -41,9 +42,10 @@ def test_each_figure_is_computed_once_and_as_without_side_threads(demo_app, monk
         futures = ui_kpis.start_first_screen(D, 90, segment, None, None, trends=True)
         shown = _screen(demo_app, segment)
         assert [f.result(timeout=120) for f in futures] == [None] * 4
-    # D and D - H once each (the extras share D's), one trend, one month table, NPS at D and D - H.
-    assert calls == Counter(order_aggregates=2, daily_sales=1, monthly_sales=1, reactivation_counts=1,
-                            score_counts=2)
+    # One pass over the orders for every figure; the periods D and D - H once each (the extras
+    # share D's), one trend, one month table, NPS at D and D - H.
+    assert calls == Counter(order_activity=1, period_aggregates=2, daily_sales=1, monthly_sales=1,
+                            reactivation_counts=1, score_counts=2)
     pd.testing.assert_frame_equal(shown["table"], plain["table"])
     assert shown["extras"] == plain["extras"]
     pd.testing.assert_frame_equal(shown["trend"], plain["trend"])

@@ -63,7 +63,7 @@ def render_trend(ctx: Context, tr: pd.DataFrame) -> None:
 
 def render_monthly(ctx: Context) -> None:
     """Revenue (net of refunds) by calendar month; "Open a month" lists its customers."""
-    m = data.monthly(*ctx.flt)
+    m = data.monthly(*ctx.args)
     fig = px.bar(m, x="month", y="revenue", hover_data=["orders", "customers", "gross_sales", "refunds"],
                  custom_data=["month"],
                  labels={"month": "Month", "revenue": fmt.money_label("Revenue (net of refunds)"),
