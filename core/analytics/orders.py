@@ -61,8 +61,7 @@ class ActivityWindows:
     that); ``reactivation`` the [lo, hi) of the H days up to the reactivation moment t (hi = t);
     ``trend`` the KPI trend's windows [lo, hi); ``month_start`` midnight on the 1st of the first
     of ``months`` calendar months ending with D's month, whose month
-    key (year * 12 + month - 1) is ``month_start_key``; ``onboarding_start`` the earliest first
-    order whose second order is asked for (the oldest onboarding cohort's start).
+    key (year * 12 + month - 1) is ``month_start_key``.
     """
 
     end: datetime
@@ -72,7 +71,6 @@ class ActivityWindows:
     month_start: datetime
     month_start_key: int
     months: int
-    onboarding_start: datetime
 
     def __post_init__(self) -> None:
         if not self.trend or self.months < 1:
@@ -91,10 +89,8 @@ def order_activity(db: duckdb.DuckDBPyConnection, windows: ActivityWindows) -> p
       gross_p0_cents, gross_p1_cents: their order totals (gross, whole cents; 0 without orders);
     - n_before_t, n_recent_t, n_after_t: orders before the reactivation moment t, in the H days
       up to it ([lo, hi)), and from t to the end of D (core.analytics.definitions);
-    - first_at: the first order; second_at: the second (by time; two orders at the same moment
-      count as two) for the customers whose first order is on or after ``onboarding_start``, null
-      for the others and without a second order (the onboarding cohorts are recent: keeping the
-      first two orders of every customer cost more than the rest of the pass);
+    - first_at: the first order (:func:`onboarding_pairs` finds the second for a cohort: keeping
+      the first two orders of every customer took as long as the rest of the pass);
     - trend_mask_j: bit k set when an order fell in trend window 62 j + k; month_mask_j: bit k
       set when an order fell in calendar month ``month_start_key + 62 j + k`` (62 bits a BIGINT).
 
@@ -106,7 +102,7 @@ def order_activity(db: duckdb.DuckDBPyConnection, windows: ActivityWindows) -> p
     w = windows
     s0, s1, s2 = w.period_starts
     lo, hi = w.reactivation
-    params: list[object] = [s0, s1, s0, s2, s1, s0, s1, s0, hi, lo, hi, hi, w.onboarding_start]
+    params: list[object] = [s0, s1, s0, s2, s1, s0, s1, s0, hi, lo, hi, hi]
     masks = []
     for j, first in enumerate(range(0, len(w.trend), _MASK_BITS)):
         chunk = w.trend[first:first + _MASK_BITS]
@@ -118,24 +114,26 @@ def order_activity(db: duckdb.DuckDBPyConnection, windows: ActivityWindows) -> p
         masks.append(f"coalesce(bit_or(CAST(1 AS BIGINT) << greatest(least({offset} - {first}, {_MASK_BITS - 1}), 0)) "
                      f"FILTER (WHERE {offset} >= {first} AND {offset} < {first + _MASK_BITS}), 0) AS month_mask_{j}")
         params += [w.month_start_key] * 3
-    params += [w.end, w.onboarding_start]
+    params.append(w.end)
+    # Whole cents summed as DOUBLE, exact: every partial sum of integers below 2 ** 53 cents (90
+    # trillion in currency units) is an integer a double holds exactly. DuckDB sums BIGINT into a
+    # 128-bit HUGEINT, which took as long as the rest of the counts together.
+    cents = "CAST(total_cents AS DOUBLE)"
     return db.sql(f"""
-        WITH per AS (SELECT customer_id,
+        SELECT customer_id,
                CAST(count(*) AS INTEGER) AS n_all,
                CAST(count(*) FILTER (WHERE ordered_at >= ?) AS INTEGER) AS n_p0,
                CAST(count(*) FILTER (WHERE ordered_at >= ? AND ordered_at < ?) AS INTEGER) AS n_p1,
                CAST(count(*) FILTER (WHERE ordered_at >= ? AND ordered_at < ?) AS INTEGER) AS n_p2,
-               CAST(coalesce(sum(total_cents) FILTER (WHERE ordered_at >= ?), 0) AS BIGINT) AS gross_p0_cents,
-               CAST(coalesce(sum(total_cents) FILTER (WHERE ordered_at >= ? AND ordered_at < ?), 0) AS BIGINT)
+               CAST(coalesce(sum({cents}) FILTER (WHERE ordered_at >= ?), 0) AS BIGINT) AS gross_p0_cents,
+               CAST(coalesce(sum({cents}) FILTER (WHERE ordered_at >= ? AND ordered_at < ?), 0) AS BIGINT)
                    AS gross_p1_cents,
                CAST(count(*) FILTER (WHERE ordered_at < ?) AS INTEGER) AS n_before_t,
                CAST(count(*) FILTER (WHERE ordered_at >= ? AND ordered_at < ?) AS INTEGER) AS n_recent_t,
                CAST(count(*) FILTER (WHERE ordered_at >= ?) AS INTEGER) AS n_after_t,
                min(ordered_at) AS first_at,
-               min(ordered_at, 2) FILTER (WHERE ordered_at >= ?) AS recent_two,
                {", ".join(masks)}
-        FROM orders WHERE ordered_at < ? GROUP BY customer_id)
-        SELECT * EXCLUDE (recent_two), CASE WHEN first_at >= ? THEN recent_two[2] END AS second_at FROM per
+        FROM orders WHERE ordered_at < ? GROUP BY customer_id
     """, params=params).to_arrow_table()
 
 
@@ -229,16 +227,20 @@ def ticket_count(db: duckdb.DuckDBPyConnection, *, start: datetime, end: datetim
 
 
 def onboarding_pairs(db: duckdb.DuckDBPyConnection, *, cohort_start: datetime, cohort_end: datetime,
-                     flt: Filter) -> pd.DataFrame:
-    """Customers whose first order (up to the end of D) fell in [cohort_start, cohort_end), from
-    :func:`order_activity` (registered as ``activity``, with ``onboarding_start`` on or before
-    ``cohort_start``): one row each with first_at and second_at (NaT without a second order
-    up to the end of D; two orders at the same moment count as two), by customer_id."""
+                     end: datetime, flt: Filter) -> pd.DataFrame:
+    """Customers whose first order (up to ``end``, the end of D) fell in [cohort_start,
+    cohort_end), found in :func:`order_activity` (registered as ``activity``, with the orders):
+    one row each with first_at and second_at (NaT without a second order before ``end``; two
+    orders at the same moment count as two), by customer_id. Only the cohort's orders are
+    grouped again (all of them are on or after ``cohort_start``)."""
     where, params = flt.sql("customer_id")
     return db.execute(f"""
-        SELECT customer_id, first_at, second_at FROM activity
-        WHERE first_at >= ? AND first_at < ? {where} ORDER BY customer_id
-    """, [cohort_start, cohort_end, *params]).df()
+        WITH cohort AS (SELECT customer_id FROM activity WHERE first_at >= ? AND first_at < ? {where}),
+        firsts AS (SELECT o.customer_id, min(o.ordered_at, 2) AS two FROM orders o
+                   SEMI JOIN cohort c ON c.customer_id = o.customer_id
+                   WHERE o.ordered_at >= ? AND o.ordered_at < ? GROUP BY o.customer_id)
+        SELECT customer_id, two[1] AS first_at, two[2] AS second_at FROM firsts ORDER BY customer_id
+    """, [cohort_start, cohort_end, *params, cohort_start, end]).df()
 
 
 def active_at_points(db: duckdb.DuckDBPyConnection, *, points: int, flt: Filter) -> list[int]:

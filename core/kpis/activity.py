@@ -1,6 +1,6 @@
 """Every buyer's order activity around D, computed once per data generation, D and horizon, and
 read by every order figure of the Overview's first screen (both KPI periods, reactivation,
-onboarding, the trend's active customers, the monthly buyers) for any filter.
+the onboarding cohort, the trend's active customers, the monthly buyers) for any filter.
 
 At 1,000,000 customers and 15 million orders each of those figures was a grouped pass of its
 own over the orders (eight for the first screen, 1.2 to 1.7 s each on this 2-core machine);
@@ -52,8 +52,7 @@ def onboarding_cohort(as_of: date, horizon_days: int, days: int = ONBOARDING_DAY
 
 
 def activity_windows(as_of: date, horizon_days: int, *, points: int = TREND_POINTS,
-                     step_days: int = TREND_STEP_DAYS, months: int = MONTHS,
-                     onboarding_days: int = ONBOARDING_DAYS) -> ActivityWindows:
+                     step_days: int = TREND_STEP_DAYS, months: int = MONTHS) -> ActivityWindows:
     """The windows of :func:`activity` at D with horizon H (days). Raises KpiError for H < 1 and
     ValueError without a trend point or a month."""
     start, end = window_bounds(as_of, horizon_days)
@@ -67,19 +66,16 @@ def activity_windows(as_of: date, horizon_days: int, *, points: int = TREND_POIN
         month_start=month_start,
         month_start_key=month_key,
         months=months,
-        onboarding_start=onboarding_cohort(as_of, horizon_days, onboarding_days)[0],
     )
 
 
 @cached(tables=("orders",), shared=True)
 def activity(*, session: Session, as_of: date, horizon_days: int, points: int = TREND_POINTS,
-             step_days: int = TREND_STEP_DAYS, months: int = MONTHS,
-             onboarding_days: int = ONBOARDING_DAYS) -> pa.Table:
+             step_days: int = TREND_STEP_DAYS, months: int = MONTHS) -> pa.Table:
     """core.analytics.orders.order_activity at D for :func:`activity_windows`: one row per
     customer with an order up to D (an Arrow table, shared read-only by its callers; about 80
     bytes a buyer). Kept per data generation of the orders, D, H and the windows' settings."""
-    windows = activity_windows(as_of, horizon_days, points=points, step_days=step_days, months=months,
-                               onboarding_days=onboarding_days)
+    windows = activity_windows(as_of, horizon_days, points=points, step_days=step_days, months=months)
     db = source.engine_for(session, ("orders",))
     try:
         return analytics_orders.order_activity(db, windows)

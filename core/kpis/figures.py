@@ -276,9 +276,8 @@ def retention_extras(
     flt = Filter(segment, region, owner)
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, back=0, flt=flt)
     start, end = window_bounds(as_of, horizon_days)
-    facts = activity.activity(session=session, as_of=as_of, horizon_days=horizon_days,
-                              onboarding_days=onboarding_days)
-    with activity.engine_with_activity(session, facts, "customer", "support_ticket") as db:
+    facts = activity.activity(session=session, as_of=as_of, horizon_days=horizon_days)
+    with activity.engine_with_activity(session, facts, "customer", "orders", "support_ticket") as db:
         lapsed, reactivated = analytics_orders.reactivation_counts(db, flt=flt)
         tickets = analytics_orders.ticket_count(db, start=start, end=end, flt=flt)
         out: dict[str, Any] = {
@@ -308,7 +307,8 @@ def _onboarding(
     db: duckdb.DuckDBPyConnection, *, as_of: date, horizon_days: int, flt: Filter, days: int
 ) -> dict[str, Any]:
     cohort_start, cohort_end = activity.onboarding_cohort(as_of, horizon_days, days)
-    df = analytics_orders.onboarding_pairs(db, cohort_start=cohort_start, cohort_end=cohort_end, flt=flt)
+    df = analytics_orders.onboarding_pairs(db, cohort_start=cohort_start, cohort_end=cohort_end,
+                                           end=day_start(as_of + timedelta(days=1)), flt=flt)
     if df.empty:
         return {"new_customers": 0, "onboarding_second_order_rate": None, "onboarding_median_days": None}
     first = pd.to_datetime(df["first_at"])
