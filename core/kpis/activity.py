@@ -16,8 +16,8 @@ import duckdb
 import pyarrow as pa
 from sqlmodel import Session
 
+from core.analytics import diskcopy, source
 from core.analytics import orders as analytics_orders
-from core.analytics import source
 from core.analytics.definitions import inactive_window, reactivation_moment
 from core.analytics.orders import ActivityWindows
 from core.kpis.definitions import day_start, window_bounds
@@ -74,13 +74,24 @@ def activity(*, session: Session, as_of: date, horizon_days: int, points: int = 
              step_days: int = TREND_STEP_DAYS, months: int = MONTHS) -> pa.Table:
     """core.analytics.orders.order_activity at D for :func:`activity_windows`: one row per
     customer with an order up to D (an Arrow table, shared read-only by its callers; about 80
-    bytes a buyer). Kept per data generation of the orders, D, H and the windows' settings."""
+    bytes a buyer). Kept per data generation of the orders, D, H and the windows' settings, in
+    memory and on this machine's disk (core.analytics.diskcopy: a new app process on unchanged
+    orders reads it back instead of grouping them again, 2 s at 1,000,000 customers)."""
     windows = activity_windows(as_of, horizon_days, points=points, step_days=step_days, months=months)
+    state = source.disk_key(session, "orders")
+    where = None if state is None else diskcopy.slot(
+        "order_activity", state[0], f"orders@{as_of.isoformat()}/{horizon_days}/{points}/{step_days}/{months}",
+        (state[1],))
+    kept = diskcopy.load_table(where)
+    if kept is not None:
+        return kept
     db = source.engine_for(session, ("orders",))
     try:
-        return analytics_orders.order_activity(db, windows)
+        table = analytics_orders.order_activity(db, windows)
     finally:
         db.close()
+    diskcopy.save_table(where, table)
+    return table
 
 
 def engine_with_activity(session: Session, table: pa.Table, *tables: str) -> duckdb.DuckDBPyConnection:

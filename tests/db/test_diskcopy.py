@@ -65,8 +65,9 @@ def test_a_new_process_reads_the_copy_and_any_write_makes_it_read_afresh(db_url:
     first = _kpis(db_url, folder)
     assert (first["orders"], first["revenue"], first["loyalty_liability"]) == (3, 60.0, 8.0)
     made = _copies(folder)
-    # The orders, the ledger and the other tables read, and the ledger normalised and its history.
-    assert len([n for n in made if n.endswith(".arrow")]) >= 4
+    # The orders, the ledger and the other tables read, the orders' activity at D
+    # (core.kpis.activity), and the ledger normalised and its history.
+    assert len([n for n in made if n.endswith(".arrow")]) >= 5
     assert len([n for n in made if n.endswith(".arrays")]) == 2  # the normalised ledger, its history
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
 
@@ -84,7 +85,8 @@ def test_a_new_process_reads_the_copy_and_any_write_makes_it_read_afresh(db_url:
     # The orders' and the ledger's copies were replaced (their groups keep only the newest);
     # the customers' copy, whose table no write touched, is the same file.
     assert len(now) == len(made)
-    assert len(now & made) == len(made) - 4  # orders, loyalty entries, the normalised ledger, its history
+    # orders, their activity at D, loyalty entries, the normalised ledger, its history
+    assert len(now & made) == len(made) - 5
 
 
 def test_a_restored_backup_written_differently_never_reads_the_lost_copy(db_url: str, engine: Engine,
