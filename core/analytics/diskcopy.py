@@ -173,6 +173,25 @@ def frame_from_arrays(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(columns, index=index, copy=False)
 
 
+def frame_table(frame: pd.DataFrame) -> pa.Table:
+    """A frame with any column pandas and Arrow both type (numbers, text, dates as Python
+    dates, timestamps) as an Arrow table for :func:`save_table`, its index kept;
+    :func:`table_frame` gives it back."""
+    return pa.Table.from_pandas(frame, preserve_index=True)
+
+
+def table_frame(table: pa.Table) -> pd.DataFrame:
+    """The frame :func:`frame_table` was given: same columns, dtypes and index; a missing date
+    in a column of Python dates is NaT again, as it was (Arrow gives None)."""
+    frame = table.to_pandas()
+    for field in table.schema:
+        if pa.types.is_date(field.type) and field.name in frame.columns:
+            column = frame[field.name].astype(object)
+            column[column.isna()] = pd.NaT
+            frame[field.name] = column
+    return frame
+
+
 def _ceil(n: int) -> int:
     return -(-n // _ALIGN) * _ALIGN
 

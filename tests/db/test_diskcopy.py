@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -139,6 +141,23 @@ def test_the_history_read_back_is_the_history_built(session: Session, tmp_path: 
             assert a == b
 
 
+def test_a_frame_of_dates_text_and_numbers_comes_back_as_it_was(tmp_path: Path) -> None:
+    # The ledger summary's balances: Python dates with NaT where there is none, text with a
+    # missing value, whole numbers; written to a real file and mapped back.
+    import datetime as dt
+
+    frame = pd.DataFrame({
+        "customer_id": np.array([3, 1, 2], dtype="int64"),
+        "balance": np.array([800, 0, -5], dtype="int64"),
+        "next_expiry_date": pd.Series([dt.date(2027, 6, 1), pd.NaT, dt.date(2026, 12, 31)], dtype=object),
+        "tier": pd.array(["gold", None, "silver"], dtype="str"),
+    })
+    diskcopy._write_table(tmp_path / "b.arrow", diskcopy.frame_table(frame))
+    back = diskcopy.table_frame(pa.ipc.open_file(pa.memory_map(str(tmp_path / "b.arrow"))).read_all())
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
+    assert back["next_expiry_date"].iloc[1] is pd.NaT
+
+
 @pytest.mark.parametrize(("value", "words"), [("relative/dir", "absolute path"),
                                                ("shared", "writable by other users")])
 def test_a_disk_copy_directory_others_could_write_to_is_refused(monkeypatch: pytest.MonkeyPatch,
@@ -184,11 +203,14 @@ def test_the_loyalty_balances_read_back_from_disk_are_the_ones_computed(db_url: 
     with Session(engine) as session:
         _store(session)
     first = _export_loyalty(db_url, folder, tmp_path / "first.csv")
-    kept = {n for n in _copies(folder) if n.endswith(".arrays")}
-    assert len(kept) == 2  # the normalised ledger and its history
+    kept = _copies(folder)
+    assert len({n for n in kept if n.endswith(".arrays")}) == 2  # the normalised ledger and its history
+    # The ledger's entries as read, and the members' balances and monthly flows at the date
+    # (core.loyalty.ledger_summary).
+    assert len({n for n in kept if n.endswith(".arrow")}) == 3
     again = _export_loyalty(db_url, folder, tmp_path / "again.csv")
     assert again == first
-    assert {n for n in _copies(folder) if n.endswith(".arrays")} == kept  # read back, not written again
+    assert _copies(folder) == kept  # read back, not written again
     rows = {line.split(",")[0]: line for line in first.splitlines()[1:]}
     header = first.splitlines()[0].split(",")
     balance = header.index("balance")
