@@ -14,6 +14,7 @@ import pytest
 from core import readcache
 from core.analytics import orders as analytics_orders
 from core.analytics import source
+from core.config import get_settings
 from ui import kpis as ui_kpis
 
 D = date(2026, 11, 29)
@@ -27,6 +28,9 @@ def _screen(db: str, segment: str | None) -> dict:
 
 @pytest.mark.parametrize("segment", [None, "vip"])
 def test_each_figure_is_computed_once_and_as_without_side_threads(demo_app, monkeypatch, segment):
+    # Every figure computed here, twice: none read back from the disk copy the first run wrote.
+    monkeypatch.setenv("HEARTH_DISK_CACHE_DIR", "off")
+    get_settings.cache_clear()
     readcache.clear()
     source.forget_reads()
     plain = _screen(demo_app, segment)  # no side threads
