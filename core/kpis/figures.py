@@ -22,7 +22,8 @@ from core import loyalty, money, nps
 from core.analytics import orders as analytics_orders
 from core.analytics import source
 from core.analytics.orders import Filter
-from core.kpis import activity
+from core.kpis.activity import activity as order_activity
+from core.kpis.activity import engine_with_activity, onboarding_cohort
 from core.kpis.definitions import (
     KPI_INFO,
     KPI_KEYS,
@@ -53,8 +54,8 @@ def customer_facts(*, session: Session, as_of: date, horizon_days: int) -> pd.Da
     refunds), whole cents. Computed in DuckDB over the columnar reads (core.analytics).
     """
     start, end = window_bounds(as_of, horizon_days)
-    facts = activity.activity(session=session, as_of=as_of, horizon_days=horizon_days)
-    with activity.engine_with_activity(session, facts, "customer", "refund") as db:
+    facts = order_activity(session=session, as_of=as_of, horizon_days=horizon_days)
+    with engine_with_activity(session, facts, "customer", "refund") as db:
         return analytics_orders.customer_facts(db, as_of_day=day_start(as_of), start=start, end=end)
 
 
@@ -98,8 +99,8 @@ def _order_aggregates(
     retention_extras share one pass over the orders.
     """
     start, end = window_bounds(as_of - timedelta(days=back * horizon_days), horizon_days)
-    facts = activity.activity(session=session, as_of=as_of, horizon_days=horizon_days)
-    with activity.engine_with_activity(session, facts, "customer", "refund") as db:
+    facts = order_activity(session=session, as_of=as_of, horizon_days=horizon_days)
+    with engine_with_activity(session, facts, "customer", "refund") as db:
         return analytics_orders.period_aggregates(db, back=back, as_of_day=day_start(end - timedelta(days=1)),
                                                   refund_window=(start, end), flt=flt)
 
@@ -307,8 +308,8 @@ def retention_extras(
     flt = Filter(segment, region, owner)
     agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, back=0, flt=flt)
     start, end = window_bounds(as_of, horizon_days)
-    facts = activity.activity(session=session, as_of=as_of, horizon_days=horizon_days)
-    with activity.engine_with_activity(session, facts, "customer", "orders", "support_ticket") as db:
+    facts = order_activity(session=session, as_of=as_of, horizon_days=horizon_days)
+    with engine_with_activity(session, facts, "customer", "orders", "support_ticket") as db:
         lapsed, reactivated = analytics_orders.reactivation_counts(db, flt=flt)
         tickets = analytics_orders.ticket_count(db, start=start, end=end, flt=flt)
         out: dict[str, Any] = {
@@ -337,7 +338,7 @@ def retention_extras(
 def _onboarding(
     db: duckdb.DuckDBPyConnection, *, as_of: date, horizon_days: int, flt: Filter, days: int
 ) -> dict[str, Any]:
-    cohort_start, cohort_end = activity.onboarding_cohort(as_of, horizon_days, days)
+    cohort_start, cohort_end = onboarding_cohort(as_of, horizon_days, days)
     df = analytics_orders.onboarding_pairs(db, cohort_start=cohort_start, cohort_end=cohort_end,
                                            end=day_start(as_of + timedelta(days=1)), flt=flt)
     if df.empty:

@@ -13,7 +13,8 @@ from sqlmodel import Session
 from core import money, nps
 from core.analytics import orders as analytics_orders
 from core.analytics.orders import Filter
-from core.kpis import activity
+from core.kpis.activity import activity as order_activity
+from core.kpis.activity import engine_with_activity, month_window, trend_points
 from core.kpis.definitions import (
     _engine,
     _month_key,
@@ -50,12 +51,12 @@ def kpi_trend(
     """
     horizon_days = default_horizon(horizon_days)
     flt = Filter(segment, region, owner)
-    at_points = activity.trend_points(as_of, points, step_days)
+    at_points = trend_points(as_of, points, step_days)
     bounds = [window_bounds(p, horizon_days) for p in at_points]
     read_from, end = bounds[0][0], bounds[-1][1]
-    facts = activity.activity(session=session, as_of=as_of, horizon_days=horizon_days, points=points,
+    facts = order_activity(session=session, as_of=as_of, horizon_days=horizon_days, points=points,
                               step_days=step_days)
-    with activity.engine_with_activity(session, facts, "customer", "orders", "refund") as db:
+    with engine_with_activity(session, facts, "customer", "orders", "refund") as db:
         active = analytics_orders.active_at_points(db, points=points, flt=flt)
         daily, daily_refunds = analytics_orders.daily_sales(db, start=read_from, end=end, flt=flt)
     out = pd.DataFrame({"as_of": pd.to_datetime(at_points)})
@@ -99,12 +100,12 @@ def monthly_sales(
     the order activity at D, core.kpis.activity), gross_sales and refunds (by refund date). D's
     month is partial. No figure depends on ``horizon_days``: it names the activity read (a
     screen passes its own, so that its figures share one pass over the orders)."""
-    start_key, start = activity.month_window(as_of, months)
+    start_key, start = month_window(as_of, months)
     end_key = start_key + months - 1
     end = day_start(as_of + timedelta(days=1))
     flt = Filter(segment, region, owner)
-    facts = activity.activity(session=session, as_of=as_of, horizon_days=default_horizon(horizon_days), months=months)
-    with activity.engine_with_activity(session, facts, "customer", "orders", "refund") as db:
+    facts = order_activity(session=session, as_of=as_of, horizon_days=default_horizon(horizon_days), months=months)
+    with engine_with_activity(session, facts, "customer", "orders", "refund") as db:
         df, refunds = analytics_orders.monthly_sales(db, start=start, end=end, flt=flt)
         buyers = analytics_orders.buyers_per_month(db, months=months, flt=flt)
     full = pd.DataFrame({"month_key": range(start_key, end_key + 1), "customers": buyers})
