@@ -4,17 +4,13 @@ numbers (retention_extras), by design.md's definitions."""
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
@@ -37,10 +33,7 @@ from core.kpis.definitions import (
     window_bounds,
 )
 from core.readcache import cached
-from db.engine import session_writing
 from db.models import Customer, LoyaltyEntry
-
-T = TypeVar("T")
 
 
 @cached(tables=("customer", "orders", "refund"))
@@ -67,25 +60,6 @@ def filtered_customer_facts(*, session: Session, as_of: date, horizon_days: int,
     facts = customer_facts(session=session, as_of=as_of, horizon_days=horizon_days)
     conds = customer_conditions(segment, region, owner)
     return facts[facts.index.isin(_customer_ids(session, conds))] if conds else facts
-
-
-_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-kpis")
-
-
-def _alongside(session: Session, fn: Callable[..., T], **kwargs: Any) -> Future[T] | None:  # noqa: ANN401
-    """``fn(session=<a session of its own>, **kwargs)`` started on a thread of its own, with this
-    context (the request's reads), or None when it must run in ``session`` itself: a session
-    holding uncommitted writes (another session would not see them) or bound to one connection
-    (a connection is not shared between threads)."""
-    bind = session.get_bind()
-    if not isinstance(bind, Engine) or session_writing(session):
-        return None
-
-    def job() -> T:
-        with Session(bind) as own:
-            return fn(session=own, **kwargs)
-
-    return _pool.submit(contextvars.copy_context().run, job)
 
 
 @cached(tables=("customer", "orders", "refund"))
@@ -198,11 +172,6 @@ def period_kpis(
     horizon_days = default_horizon(horizon_days)
     flt = Filter(segment, region, owner)
     anchor, as_of = as_of, as_of - timedelta(days=back * horizon_days)
-    # The order figures (one pass over the orders, DuckDB) computed alongside the loyalty ledger
-    # (NumPy), which the script would otherwise wait for first: 0.2 s of the command's 2.9 s at
-    # 100,000 customers, seconds at 1,000,000.
-    orders_kw = {"as_of": anchor, "horizon_days": horizon_days, "back": back, "flt": flt}
-    alongside = _alongside(session, _order_aggregates, **orders_kw)
     # The tables this reads, started two at a time from cold (core.analytics.source), largest
     # first; the loyalty ledger is computed while the orders are still being read.
     # The ledger's entries only when its normalised frame is not kept already (it lets the raw
@@ -212,7 +181,7 @@ def period_kpis(
     conds = customer_conditions(segment, region, owner)
     loyalty_part = _loyalty_block(session=session, as_of=as_of, conds=conds)
     nps_part = _nps_block(session=session, as_of=as_of, horizon_days=horizon_days, flt=flt)
-    agg = alongside.result() if alongside is not None else _order_aggregates(session=session, **orders_kw)
+    agg = _order_aggregates(session=session, as_of=anchor, horizon_days=horizon_days, back=back, flt=flt)
     n_orders = agg["orders"]
     gross, refunds = agg["gross_sales_cents"], agg["refunds_cents"]
     retention = _rate(agg["retained"], agg["prev_active"])

@@ -29,17 +29,16 @@ def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _drain_background_work() -> None:
     """Wait until the app's background threads have finished everything submitted so far: the
-    Overview's figures computed alongside (ui.kpis, core.kpis.figures), the reads started ahead (core.analytics.source)
+    Overview's figures computed alongside (ui.kpis), the reads started ahead (core.analytics.source)
     and the disk copies being written. A screen's script run ends before the figures it started
     alongside do; left running into the next test, such a job computed under that test's
     settings (its DATABASE_URL) and kept a value read from the earlier database under the new
     one's key, or, between the two tests, opened the default database and built the demo store
     there (seen: a Loyalty figure of "833 of 2,000 customers" on a 300-customer store)."""
     from core.analytics import diskcopy, source
-    from core.kpis import figures
     from ui import kpis as ui_kpis
 
-    for pool in (ui_kpis._pool, figures._pool, source._pool, source._ahead_pool, diskcopy._writer):
+    for pool in (ui_kpis._pool, source._pool, source._ahead_pool, diskcopy._writer):
         # One blocking task per worker, all waiting for each other: when they all run, no
         # worker is busy with an earlier task any more.
         n = pool._max_workers
