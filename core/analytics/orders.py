@@ -77,67 +77,80 @@ class ActivityWindows:
             raise ValueError("the order activity needs at least one trend window and one month")
 
 
-def order_activity(db: duckdb.DuckDBPyConnection, windows: ActivityWindows) -> pa.Table:
+def order_activity(db: duckdb.DuckDBPyConnection, windows: ActivityWindows, part: str) -> pa.Table:
     """Every buyer's order activity around D, in one grouped pass over the orders before
-    ``windows.end``: the per-customer facts every order figure of the Overview at D is made of.
+    ``windows.end``: the per-customer facts the Overview's order figures at D are made of.
 
     One row per customer with an order before the end of D (customers without one have no row),
-    in no order. Columns:
+    in no order, with customer_id and the columns of ``part``:
 
-    - n_all: orders up to D; n_p0, n_p1, n_p2: orders in the periods starting at
-      ``period_starts`` (n_p0 in (D - H, D], n_p1 in (D - 2H, D - H], n_p2 in (D - 3H, D - 2H]);
-      gross_p0_cents, gross_p1_cents: their order totals (gross, whole cents; 0 without orders);
-    - n_before_t, n_recent_t, n_after_t: orders before the reactivation moment t, in the H days
-      up to it ([lo, hi)), and from t to the end of D (core.analytics.definitions);
-    - first_at: the first order (:func:`onboarding_pairs` finds the second for a cohort: keeping
-      the first two orders of every customer took as long as the rest of the pass);
-    - trend_mask_j: bit k set when an order fell in trend window 62 j + k; month_mask_j: bit k
-      set when an order fell in calendar month ``month_start_key + 62 j + k`` (62 bits a BIGINT).
+    - "periods" (the KPI table): n_all, orders up to D; n_p0, n_p1, n_p2, orders in the periods
+      starting at ``period_starts`` (n_p0 in (D - H, D], n_p1 in (D - 2H, D - H], n_p2 in
+      (D - 3H, D - 2H]); gross_p0_cents, gross_p1_cents, their order totals (gross, whole cents;
+      0 without orders);
+    - "history" (the Overview's other order figures): n_before_t, n_recent_t, n_after_t, orders
+      before the reactivation moment t, in the H days up to it ([lo, hi)) and from t to the end
+      of D (core.analytics.definitions); first_at, the first order (:func:`onboarding_pairs`
+      finds the second for a cohort: keeping the first two orders of every customer took as long
+      as the rest of the pass); trend_mask_j, bit k set when an order fell in trend window
+      62 j + k; month_mask_j, bit k set when an order fell in calendar month
+      ``month_start_key + 62 j + k`` (62 bits a BIGINT).
 
-    At 1,000,000 customers the Overview's first screen asked the 15 million orders eight
-    grouped passes (each KPI period, reactivation, onboarding, the trend's active customers,
-    the monthly buyers), 1.2 to 1.7 s each; every figure now reads this one result instead,
-    for any filter.
+    Raises KeyError for another ``part``. At 1,000,000 customers the Overview's first screen
+    asked the 15 million orders eight grouped passes (each KPI period, reactivation, onboarding,
+    the trend's active customers, the monthly buyers), 1.2 to 1.7 s each; its figures now read
+    these two results, for any filter. Two parts, not one: the command line's KPIs need only the
+    periods, and the Overview computes the two on two threads.
     """
     w = windows
     s0, s1, s2 = w.period_starts
     lo, hi = w.reactivation
-    params: list[object] = [s0, s1, s0, s2, s1, s0, s1, s0, hi, lo, hi, hi]
-    masks = []
-    for j, first in enumerate(range(0, len(w.trend), _MASK_BITS)):
-        chunk = w.trend[first:first + _MASK_BITS]
-        bits = " | ".join(f"(CAST(ordered_at >= ? AND ordered_at < ? AS BIGINT) << {k})" for k in range(len(chunk)))
-        masks.append(f"coalesce(bit_or({bits}) FILTER (WHERE ordered_at >= ?), 0) AS trend_mask_{j}")
-        params += [*(v for b in chunk for v in b), min(b[0] for b in chunk)]
-    offset = f"CAST({month_key_sql('ordered_at')} - ? AS INTEGER)"
-    for j, first in enumerate(range(0, w.months, _MASK_BITS)):
-        masks.append(f"coalesce(bit_or(CAST(1 AS BIGINT) << greatest(least({offset} - {first}, {_MASK_BITS - 1}), 0)) "
-                     f"FILTER (WHERE {offset} >= {first} AND {offset} < {first + _MASK_BITS}), 0) AS month_mask_{j}")
-        params += [w.month_start_key] * 3
-    params.append(w.end)
     # Whole cents summed as DOUBLE, exact: every partial sum of integers below 2 ** 53 cents (90
     # trillion in currency units) is an integer a double holds exactly. DuckDB sums BIGINT into a
     # 128-bit HUGEINT, which took as long as the rest of the counts together.
     cents = "CAST(total_cents AS DOUBLE)"
+    columns: list[str]
+    params: list[object]
+    if part == "periods":
+        columns = [
+            "CAST(count(*) AS INTEGER) AS n_all",
+            "CAST(count(*) FILTER (WHERE ordered_at >= ?) AS INTEGER) AS n_p0",
+            "CAST(count(*) FILTER (WHERE ordered_at >= ? AND ordered_at < ?) AS INTEGER) AS n_p1",
+            "CAST(count(*) FILTER (WHERE ordered_at >= ? AND ordered_at < ?) AS INTEGER) AS n_p2",
+            f"CAST(coalesce(sum({cents}) FILTER (WHERE ordered_at >= ?), 0) AS BIGINT) AS gross_p0_cents",
+            f"CAST(coalesce(sum({cents}) FILTER (WHERE ordered_at >= ? AND ordered_at < ?), 0) AS BIGINT) "
+            "AS gross_p1_cents",
+        ]
+        params = [s0, s1, s0, s2, s1, s0, s1, s0]
+    elif part == "history":
+        columns = [
+            "CAST(count(*) FILTER (WHERE ordered_at < ?) AS INTEGER) AS n_before_t",
+            "CAST(count(*) FILTER (WHERE ordered_at >= ? AND ordered_at < ?) AS INTEGER) AS n_recent_t",
+            "CAST(count(*) FILTER (WHERE ordered_at >= ?) AS INTEGER) AS n_after_t",
+            "min(ordered_at) AS first_at",
+        ]
+        params = [hi, lo, hi, hi]
+        for j, first in enumerate(range(0, len(w.trend), _MASK_BITS)):
+            chunk = w.trend[first:first + _MASK_BITS]
+            bits = " | ".join(f"(CAST(ordered_at >= ? AND ordered_at < ? AS BIGINT) << {k})"
+                              for k in range(len(chunk)))
+            columns.append(f"coalesce(bit_or({bits}) FILTER (WHERE ordered_at >= ?), 0) AS trend_mask_{j}")
+            params += [*(v for b in chunk for v in b), min(b[0] for b in chunk)]
+        offset = f"CAST({month_key_sql('ordered_at')} - ? AS INTEGER)"
+        for j, first in enumerate(range(0, w.months, _MASK_BITS)):
+            columns.append(f"coalesce(bit_or(CAST(1 AS BIGINT) << greatest(least({offset} - {first}, "
+                           f"{_MASK_BITS - 1}), 0)) FILTER (WHERE {offset} >= {first} AND {offset} < "
+                           f"{first + _MASK_BITS}), 0) AS month_mask_{j}")
+            params += [w.month_start_key] * 3
+    else:
+        raise KeyError(part)
     return db.sql(f"""
-        SELECT customer_id,
-               CAST(count(*) AS INTEGER) AS n_all,
-               CAST(count(*) FILTER (WHERE ordered_at >= ?) AS INTEGER) AS n_p0,
-               CAST(count(*) FILTER (WHERE ordered_at >= ? AND ordered_at < ?) AS INTEGER) AS n_p1,
-               CAST(count(*) FILTER (WHERE ordered_at >= ? AND ordered_at < ?) AS INTEGER) AS n_p2,
-               CAST(coalesce(sum({cents}) FILTER (WHERE ordered_at >= ?), 0) AS BIGINT) AS gross_p0_cents,
-               CAST(coalesce(sum({cents}) FILTER (WHERE ordered_at >= ? AND ordered_at < ?), 0) AS BIGINT)
-                   AS gross_p1_cents,
-               CAST(count(*) FILTER (WHERE ordered_at < ?) AS INTEGER) AS n_before_t,
-               CAST(count(*) FILTER (WHERE ordered_at >= ? AND ordered_at < ?) AS INTEGER) AS n_recent_t,
-               CAST(count(*) FILTER (WHERE ordered_at >= ?) AS INTEGER) AS n_after_t,
-               min(ordered_at) AS first_at,
-               {", ".join(masks)}
+        SELECT customer_id, {", ".join(columns)}
         FROM orders WHERE ordered_at < ? GROUP BY customer_id
-    """, params=params).to_arrow_table()
+    """, params=[*params, w.end]).to_arrow_table()
 
 
-# The columns of a KPI period `back` periods before D's, from order_activity's: orders up to the
+# The columns of a KPI period `back` periods before D's, from order_activity's periods: orders up to the
 # period's end, in the period, in the period before it, and the period's gross sales.
 _PERIOD_COLUMNS = {
     0: ("n_all", "n_p0", "n_p1", "gross_p0_cents"),
@@ -147,8 +160,8 @@ _PERIOD_COLUMNS = {
 
 def period_aggregates(db: duckdb.DuckDBPyConnection, *, back: int, as_of_day: datetime,
                       refund_window: tuple[datetime, datetime], flt: Filter) -> dict[str, int]:
-    """Customer counts and window sums of one KPI period, from :func:`order_activity` (registered
-    as ``activity``) and the customers and refunds.
+    """Customer counts and window sums of one KPI period, from :func:`order_activity`'s periods
+    (registered as ``activity``) and the customers and refunds.
 
     ``back`` 0 is the period (D - H, D], 1 the period before it (D - 2H, D - H]; ``as_of_day`` is
     that period's last day at 00:00 and ``refund_window`` its [start, end). Returns buyers (>= 1
@@ -185,8 +198,8 @@ def period_aggregates(db: duckdb.DuckDBPyConnection, *, back: int, as_of_day: da
 
 def customer_facts(db: duckdb.DuckDBPyConnection, *, as_of_day: datetime, start: datetime,
                    end: datetime) -> pd.DataFrame:
-    """One row per customer in the store, indexed by customer id, from :func:`order_activity`
-    (registered as ``activity``), the customers and the refunds: known (bool), n_all, n_cur,
+    """One row per customer in the store, indexed by customer id, from :func:`order_activity`'s
+    periods (registered as ``activity``), the customers and the refunds: known (bool), n_all, n_cur,
     n_prev, n_before (order counts up to D, in (D-H, D], (D-2H, D-H], before D-2H),
     revenue_cur_cents (gross, (D-H, D]) and refunds_cur_cents (refunded in [start, end) =
     (D-H, D], by refund date), whole cents."""
@@ -207,8 +220,8 @@ def customer_facts(db: duckdb.DuckDBPyConnection, *, as_of_day: datetime, start:
 
 
 def reactivation_counts(db: duckdb.DuckDBPyConnection, *, flt: Filter) -> tuple[int, int]:
-    """(lapsed, reactivated) by core.analytics.definitions, from :func:`order_activity`
-    (registered as ``activity``): customers who ordered before its reactivation moment t but not
+    """(lapsed, reactivated) by core.analytics.definitions, from :func:`order_activity`'s
+    history (registered as ``activity``): customers who ordered before its reactivation moment t but not
     in the H days up to it, and those of them who ordered from t to the end of D."""
     where, params = flt.sql("customer_id")
     row = db.execute(f"""
@@ -229,7 +242,7 @@ def ticket_count(db: duckdb.DuckDBPyConnection, *, start: datetime, end: datetim
 def onboarding_pairs(db: duckdb.DuckDBPyConnection, *, cohort_start: datetime, cohort_end: datetime,
                      end: datetime, flt: Filter) -> pd.DataFrame:
     """Customers whose first order (up to ``end``, the end of D) fell in [cohort_start,
-    cohort_end), found in :func:`order_activity` (registered as ``activity``, with the orders):
+    cohort_end), found in :func:`order_activity`'s history (registered as ``activity``, with the orders):
     one row each with first_at and second_at (NaT without a second order before ``end``; two
     orders at the same moment count as two), by customer_id. Only the cohort's orders are
     grouped again (all of them are on or after ``cohort_start``)."""
@@ -244,13 +257,13 @@ def onboarding_pairs(db: duckdb.DuckDBPyConnection, *, cohort_start: datetime, c
 
 
 def active_at_points(db: duckdb.DuckDBPyConnection, *, points: int, flt: Filter) -> list[int]:
-    """For each of the first ``points`` trend windows of :func:`order_activity` (registered as
+    """For each of the first ``points`` trend windows of :func:`order_activity`'s history (registered as
     ``activity``): customers with at least one order in it."""
     return _bit_counts(db, "trend_mask", points, flt)
 
 
 def buyers_per_month(db: duckdb.DuckDBPyConnection, *, months: int, flt: Filter) -> list[int]:
-    """For each of the first ``months`` months of :func:`order_activity` (registered as
+    """For each of the first ``months`` months of :func:`order_activity`'s history (registered as
     ``activity``), oldest first: customers with at least one order in it."""
     return _bit_counts(db, "month_mask", months, flt)
 

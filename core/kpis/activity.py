@@ -1,11 +1,12 @@
 """Every buyer's order activity around D, computed once per data generation, D and horizon, and
-read by every order figure of the Overview's first screen (both KPI periods, reactivation,
-the onboarding cohort, the trend's active customers, the monthly buyers) for any filter.
+read by every order figure of the Overview's first screen for any filter: its periods by both
+KPI periods (and the drill-downs' per-customer facts), its history by reactivation, the
+onboarding cohort, the trend's active customers and the monthly buyers.
 
 At 1,000,000 customers and 15 million orders each of those figures was a grouped pass of its
 own over the orders (eight for the first screen, 1.2 to 1.7 s each on this 2-core machine);
-they are now one pass (core.analytics.orders.order_activity) and small joins over its one row
-per buyer.
+they are now two passes (core.analytics.orders.order_activity) and small joins over their one
+row per buyer.
 """
 
 from __future__ import annotations
@@ -70,24 +71,38 @@ def activity_windows(as_of: date, horizon_days: int, *, points: int = TREND_POIN
 
 
 @cached(tables=("orders",), shared=True)
-def activity(*, session: Session, as_of: date, horizon_days: int, points: int = TREND_POINTS,
-             step_days: int = TREND_STEP_DAYS, months: int = MONTHS) -> pa.Table:
-    """core.analytics.orders.order_activity at D for :func:`activity_windows`: one row per
-    customer with an order up to D (an Arrow table, shared read-only by its callers; about 80
-    bytes a buyer). Kept per data generation of the orders, D, H and the windows' settings, in
-    memory and on this machine's disk (core.analytics.diskcopy: a new app process on unchanged
-    orders reads it back instead of grouping them again, 2 s at 1,000,000 customers)."""
+def order_periods(*, session: Session, as_of: date, horizon_days: int) -> pa.Table:
+    """core.analytics.orders.order_activity's "periods" at D with horizon H (days): one row per
+    customer with an order up to D, the KPI table's order counts and gross sales in its two
+    periods (an Arrow table, shared read-only by its callers). Kept per data generation of the
+    orders, D and H, in memory and on this machine's disk (:func:`_kept`)."""
+    return _kept(session, "periods", (as_of.isoformat(), horizon_days), activity_windows(as_of, horizon_days))
+
+
+@cached(tables=("orders",), shared=True)
+def order_history(*, session: Session, as_of: date, horizon_days: int, points: int = TREND_POINTS,
+                  step_days: int = TREND_STEP_DAYS, months: int = MONTHS) -> pa.Table:
+    """core.analytics.orders.order_activity's "history" at D for :func:`activity_windows`: one
+    row per customer with an order up to D, reactivation counts, the first order, the trend's and
+    the months' bits (an Arrow table, shared read-only). Kept per data generation of the orders,
+    D, H and the windows' settings, in memory and on this machine's disk (:func:`_kept`)."""
     windows = activity_windows(as_of, horizon_days, points=points, step_days=step_days, months=months)
+    return _kept(session, "history", (as_of.isoformat(), horizon_days, points, step_days, months), windows)
+
+
+def _kept(session: Session, part: str, key: tuple, windows: ActivityWindows) -> pa.Table:
+    """One part of the order activity, read back from this machine's disk copy when one of the
+    orders' data generation is there (core.analytics.diskcopy: a new app process on unchanged
+    orders does not group 15 million orders again, 1 to 2 s at 1,000,000 customers), else
+    computed and copied to disk in the background."""
     state = source.disk_key(session, "orders")
-    where = None if state is None else diskcopy.slot(
-        "order_activity", state[0], f"orders@{as_of.isoformat()}/{horizon_days}/{points}/{step_days}/{months}",
-        (state[1],))
+    where = None if state is None else diskcopy.slot(f"order_{part}", state[0], f"orders@{key!r}", (state[1],))
     kept = diskcopy.load_table(where)
     if kept is not None:
         return kept
     db = source.engine_for(session, ("orders",))
     try:
-        table = analytics_orders.order_activity(db, windows)
+        table = analytics_orders.order_activity(db, windows, part)
     finally:
         db.close()
     diskcopy.save_table(where, table)
@@ -95,8 +110,8 @@ def activity(*, session: Session, as_of: date, horizon_days: int, points: int = 
 
 
 def engine_with_activity(session: Session, table: pa.Table, *tables: str) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection over the named tables (core.analytics.source) and ``table`` as
-    ``activity``."""
+    """A DuckDB connection over the named tables (core.analytics.source) and ``table`` (one part
+    of the order activity) as ``activity``."""
     db = source.engine_for(session, tables)
     db.register("activity", table)
     return db

@@ -18,8 +18,7 @@ from core import loyalty, money, nps
 from core.analytics import orders as analytics_orders
 from core.analytics import source
 from core.analytics.orders import Filter
-from core.kpis.activity import activity as order_activity
-from core.kpis.activity import engine_with_activity, onboarding_cohort
+from core.kpis.activity import engine_with_activity, onboarding_cohort, order_history, order_periods
 from core.kpis.definitions import (
     KPI_INFO,
     KPI_KEYS,
@@ -47,7 +46,7 @@ def customer_facts(*, session: Session, as_of: date, horizon_days: int) -> pd.Da
     refunds), whole cents. Computed in DuckDB over the columnar reads (core.analytics).
     """
     start, end = window_bounds(as_of, horizon_days)
-    facts = order_activity(session=session, as_of=as_of, horizon_days=horizon_days)
+    facts = order_periods(session=session, as_of=as_of, horizon_days=horizon_days)
     with engine_with_activity(session, facts, "customer", "refund") as db:
         return analytics_orders.customer_facts(db, as_of_day=day_start(as_of), start=start, end=end)
 
@@ -73,7 +72,7 @@ def _order_aggregates(
     retention_extras share one pass over the orders.
     """
     start, end = window_bounds(as_of - timedelta(days=back * horizon_days), horizon_days)
-    facts = order_activity(session=session, as_of=as_of, horizon_days=horizon_days)
+    facts = order_periods(session=session, as_of=as_of, horizon_days=horizon_days)
     with engine_with_activity(session, facts, "customer", "refund") as db:
         return analytics_orders.period_aggregates(db, back=back, as_of_day=day_start(end - timedelta(days=1)),
                                                   refund_window=(start, end), flt=flt)
@@ -275,9 +274,8 @@ def retention_extras(
     horizon_days = default_horizon(horizon_days)
     conds = customer_conditions(segment, region, owner)
     flt = Filter(segment, region, owner)
-    agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, back=0, flt=flt)
     start, end = window_bounds(as_of, horizon_days)
-    facts = order_activity(session=session, as_of=as_of, horizon_days=horizon_days)
+    facts = order_history(session=session, as_of=as_of, horizon_days=horizon_days)
     with engine_with_activity(session, facts, "customer", "orders", "support_ticket") as db:
         lapsed, reactivated = analytics_orders.reactivation_counts(db, flt=flt)
         tickets = analytics_orders.ticket_count(db, start=start, end=end, flt=flt)
@@ -300,6 +298,9 @@ def retention_extras(
     out["subscription_pause_rate"] = _rate(out["subscriptions_paused"], subscribers)
     out["subscription_cancel_rate"] = _rate(out["subscriptions_cancelled"], subscribers)
     out["tickets"] = tickets
+    # The active customers last: the order history above is computed while the KPI table's
+    # periods are (the Overview asks for both at once, on two threads).
+    agg = _order_aggregates(session=session, as_of=as_of, horizon_days=horizon_days, back=0, flt=flt)
     out["tickets_per_100_active"] = None if not agg["active"] else 100.0 * tickets / agg["active"]
     return out
 

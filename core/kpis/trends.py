@@ -13,8 +13,7 @@ from sqlmodel import Session
 from core import money, nps
 from core.analytics import orders as analytics_orders
 from core.analytics.orders import Filter
-from core.kpis.activity import activity as order_activity
-from core.kpis.activity import engine_with_activity, month_window, trend_points
+from core.kpis.activity import engine_with_activity, month_window, order_history, trend_points
 from core.kpis.definitions import (
     _engine,
     _month_key,
@@ -54,7 +53,7 @@ def kpi_trend(
     at_points = trend_points(as_of, points, step_days)
     bounds = [window_bounds(p, horizon_days) for p in at_points]
     read_from, end = bounds[0][0], bounds[-1][1]
-    facts = order_activity(session=session, as_of=as_of, horizon_days=horizon_days, points=points,
+    facts = order_history(session=session, as_of=as_of, horizon_days=horizon_days, points=points,
                               step_days=step_days)
     with engine_with_activity(session, facts, "customer", "orders", "refund") as db:
         active = analytics_orders.active_at_points(db, points=points, flt=flt)
@@ -104,7 +103,7 @@ def monthly_sales(
     end_key = start_key + months - 1
     end = day_start(as_of + timedelta(days=1))
     flt = Filter(segment, region, owner)
-    facts = order_activity(session=session, as_of=as_of, horizon_days=default_horizon(horizon_days), months=months)
+    facts = order_history(session=session, as_of=as_of, horizon_days=default_horizon(horizon_days), months=months)
     with engine_with_activity(session, facts, "customer", "orders", "refund") as db:
         df, refunds = analytics_orders.monthly_sales(db, start=start, end=end, flt=flt)
         buyers = analytics_orders.buyers_per_month(db, months=months, flt=flt)

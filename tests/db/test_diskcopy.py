@@ -67,7 +67,7 @@ def test_a_new_process_reads_the_copy_and_any_write_makes_it_read_afresh(db_url:
     first = _kpis(db_url, folder)
     assert (first["orders"], first["revenue"], first["loyalty_liability"]) == (3, 60.0, 8.0)
     made = _copies(folder)
-    # The orders, the ledger and the other tables read, the orders' activity at D
+    # The orders, the ledger and the other tables read, the orders' periods at D
     # (core.kpis.activity), and the ledger normalised and its history.
     assert len([n for n in made if n.endswith(".arrow")]) >= 5
     assert len([n for n in made if n.endswith(".arrays")]) == 2  # the normalised ledger, its history
@@ -87,7 +87,7 @@ def test_a_new_process_reads_the_copy_and_any_write_makes_it_read_afresh(db_url:
     # The orders' and the ledger's copies were replaced (their groups keep only the newest);
     # the customers' copy, whose table no write touched, is the same file.
     assert len(now) == len(made)
-    # orders, their activity at D, loyalty entries, the normalised ledger, its history
+    # orders, their periods at D, loyalty entries, the normalised ledger, its history
     assert len(now & made) == len(made) - 5
 
 

@@ -46,9 +46,9 @@ def test_each_figure_is_computed_once_and_as_without_side_threads(demo_app, monk
         futures = ui_kpis.start_first_screen(D, 90, segment, None, None, trends=True)
         shown = _screen(demo_app, segment)
         assert [f.result(timeout=120) for f in futures] == [None] * 4
-    # One pass over the orders for every figure; the periods D and D - H once each (the extras
+    # Two passes over the orders (periods, history) for every figure; D and D - H once each (the extras
     # share D's), one trend, one month table, NPS at D and D - H.
-    assert calls == Counter(order_activity=1, period_aggregates=2, daily_sales=1, monthly_sales=1,
+    assert calls == Counter(order_activity=2, period_aggregates=2, daily_sales=1, monthly_sales=1,
                             reactivation_counts=1, score_counts=2)
     pd.testing.assert_frame_equal(shown["table"], plain["table"])
     assert shown["extras"] == plain["extras"]
