@@ -54,8 +54,8 @@ def onboarding_cohort(as_of: date, horizon_days: int, days: int = ONBOARDING_DAY
 
 def activity_windows(as_of: date, horizon_days: int, *, points: int = TREND_POINTS,
                      step_days: int = TREND_STEP_DAYS, months: int = MONTHS) -> ActivityWindows:
-    """The windows of :func:`activity` at D with horizon H (days). Raises KpiError for H < 1 and
-    ValueError without a trend point or a month."""
+    """The windows of :func:`order_periods` and :func:`order_history` at D with horizon H (days).
+    Raises KpiError for H < 1 and ValueError without a trend point or a month."""
     start, end = window_bounds(as_of, horizon_days)
     h = timedelta(days=horizon_days)
     month_key, month_start = month_window(as_of, months)
