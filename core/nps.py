@@ -14,7 +14,6 @@ calls these functions.
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
@@ -39,15 +38,22 @@ def nps_from_counts(promoters: int, passives: int, detractors: int) -> dict[str,
     }
     if n == 0:
         return out
+    nps, low, high = _interval(promoters, detractors, n)
+    out["nps"], out["ci_low"], out["ci_high"] = float(nps), float(low), float(high)
+    return out
+
+
+def _interval(promoters, detractors, n):  # noqa: ANN001, ANN202 - numbers or Series alike
+    """(NPS, low, high) of the adjusted Wald 95 % interval (the module doc) from the counts and
+    n > 0 answers; the same arithmetic for numbers and for Series of counts (NaN where n is)."""
     nps = 100.0 * (promoters - detractors) / n
     n_adj = n + ADJUST_N
     p, d = (promoters + ADJUST_EACH) / n_adj, (detractors + ADJUST_EACH) / n_adj
     centre = p - d
-    se = math.sqrt(max(0.0, p + d - centre * centre) / n_adj)
-    out["nps"] = nps
-    out["ci_low"] = min(nps, max(-100.0, 100.0 * (centre - Z_95 * se)))
-    out["ci_high"] = max(nps, min(100.0, 100.0 * (centre + Z_95 * se)))
-    return out
+    se = np.sqrt(np.maximum(p + d - centre * centre, 0.0) / n_adj)
+    low = np.minimum(nps, np.maximum(-100.0, 100.0 * (centre - Z_95 * se)))
+    high = np.maximum(nps, np.minimum(100.0, 100.0 * (centre + Z_95 * se)))
+    return nps, low, high
 
 
 def nps_summary(scores: pd.Series) -> dict[str, float | int | None]:
@@ -78,17 +84,12 @@ def _with_interval(counts: pd.DataFrame) -> pd.DataFrame:
     """The columns of :func:`nps_from_counts` for each row of counts (the same interval)."""
     n = counts["promoters"] + counts["passives"] + counts["detractors"]
     safe_n = n.where(n > 0)
-    nps = 100.0 * (counts["promoters"] - counts["detractors"]) / safe_n
-    n_adj = safe_n + ADJUST_N
-    p = (counts["promoters"] + ADJUST_EACH) / n_adj
-    d = (counts["detractors"] + ADJUST_EACH) / n_adj
-    centre = p - d
-    se = np.sqrt((p + d - centre * centre).clip(lower=0) / n_adj)
+    nps, low, high = _interval(counts["promoters"], counts["detractors"], safe_n)
     out = counts.copy()
     out["responses"] = n.astype(int)
     out["nps"] = nps
-    out["ci_low"] = np.minimum(nps, (100.0 * (centre - Z_95 * se)).clip(lower=-100.0))
-    out["ci_high"] = np.maximum(nps, (100.0 * (centre + Z_95 * se)).clip(upper=100.0))
+    out["ci_low"] = low
+    out["ci_high"] = high
     return out
 
 

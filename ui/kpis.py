@@ -54,7 +54,8 @@ def start_first_screen(as_of: date, horizon_days: int, segment: str | None, regi
     engine = app_engine()
     kw = {"as_of": as_of, "segment": segment, "region": region, "owner": owner}
     # The KPI table's previous period first (core.kpis.compare_kpis computes D, then D - H); both
-    # read the one order activity at D (core.kpis.activity), computed once by whichever asks first.
+    # read the order periods at D (core.kpis.activity), computed once by whichever asks first; the
+    # extras, trend and monthly sales read the order history, computed meanwhile on the other thread.
     jobs = [partial(kpis.period_kpis, horizon_days=horizon_days, back=1, **kw),
             partial(kpis.retention_extras, horizon_days=horizon_days, **kw)]
     if trends:

@@ -32,11 +32,11 @@ import logging
 import mmap
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,7 @@ import pyarrow as pa
 from core.config import PROJECT_ROOT, disk_cache_path, get_settings
 
 log = logging.getLogger("hearth.diskcopy")
+T = TypeVar("T")
 
 FORMAT = 1
 _SUFFIXES = (".arrow", ".arrays")
@@ -139,6 +140,36 @@ def load_arrays(where: tuple[str, str] | None) -> dict[str, np.ndarray] | None:
         _drop(path)
         return None
     return arrays
+
+
+def kept_table(where: tuple[str, str] | None, compute: Callable[[], pa.Table]) -> pa.Table:
+    """The table kept under ``where`` (from :func:`slot`; None: not kept), else ``compute()``,
+    then written under ``where`` in the background for the next process."""
+    kept = load_table(where)
+    if kept is not None:
+        return kept
+    table = compute()
+    save_table(where, table)
+    return table
+
+
+def kept_arrays(where: tuple[str, str] | None, compute: Callable[[], T],
+                to_arrays: Callable[[T], dict[str, np.ndarray]],
+                from_arrays: Callable[[dict[str, np.ndarray]], T]) -> T:
+    """``from_arrays`` of the arrays kept under ``where`` (from :func:`slot`; None: not kept),
+    else ``compute()``, then ``to_arrays`` of it written under ``where`` in the background; a
+    value ``to_arrays`` refuses (ValueError: Python objects, which would need pickling) is not
+    kept."""
+    arrays = load_arrays(where)
+    if arrays is not None:
+        return from_arrays(arrays)
+    value = compute()
+    if where is not None:
+        try:
+            save_arrays(where, to_arrays(value))
+        except ValueError:
+            pass
+    return value
 
 
 def frame_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -267,12 +267,7 @@ def _fetch(name: str, todo: tuple) -> pa.Table:
     to disk in the background for the next process)."""
     driver, uri, _key, gen = todo
     where = None if gen is None else diskcopy.slot("read", uri, name, gen)
-    kept = diskcopy.load_table(where)
-    if kept is not None:
-        return kept
-    table = _typed(name, _read_adbc(driver, uri, READS[name]))
-    diskcopy.save_table(where, table)
-    return table
+    return diskcopy.kept_table(where, lambda: _typed(name, _read_adbc(driver, uri, READS[name])))
 
 
 def disk_key(session: Session, name: str) -> tuple[str, tuple] | None:

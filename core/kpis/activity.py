@@ -97,16 +97,12 @@ def _kept(session: Session, part: str, key: tuple, windows: ActivityWindows) -> 
     computed and copied to disk in the background."""
     state = source.disk_key(session, "orders")
     where = None if state is None else diskcopy.slot(f"order_{part}", state[0], f"orders@{key!r}", (state[1],))
-    kept = diskcopy.load_table(where)
-    if kept is not None:
-        return kept
-    db = source.engine_for(session, ("orders",))
-    try:
-        table = analytics_orders.order_activity(db, windows, part)
-    finally:
-        db.close()
-    diskcopy.save_table(where, table)
-    return table
+
+    def compute() -> pa.Table:
+        with source.engine_for(session, ("orders",)) as db:
+            return analytics_orders.order_activity(db, windows, part)
+
+    return diskcopy.kept_table(where, compute)
 
 
 def engine_with_activity(session: Session, table: pa.Table, *tables: str) -> duckdb.DuckDBPyConnection:

@@ -114,17 +114,9 @@ def _disk_slot(session: Session, what: str) -> tuple[str, str] | None:
 def _normalised(*, session: Session) -> pd.DataFrame:
     # Kept on disk too: at 1,000,000 customers reading and normalising the 10.7 M entries took
     # 3 to 4 s of the Loyalty screen's first load in a new process.
-    where = _disk_slot(session, "normalised_ledger")
-    arrays = diskcopy.load_arrays(where)
-    if arrays is not None:
-        return diskcopy.frame_from_arrays(arrays)
-    frame = _normalised_read(session=session)
-    if where is not None:
-        try:
-            diskcopy.save_arrays(where, diskcopy.frame_arrays(frame))
-        except ValueError:  # text kept as Python objects (read through the session): not kept
-            pass
-    return frame
+    # A frame with text kept as Python objects (read through the session) is not kept.
+    return diskcopy.kept_arrays(_disk_slot(session, "normalised_ledger"), lambda: _normalised_read(session=session),
+                                diskcopy.frame_arrays, diskcopy.frame_from_arrays)
 
 
 def _normalised_read(*, session: Session) -> pd.DataFrame:
@@ -197,14 +189,9 @@ def _history(*, session: Session) -> LedgerHistory:
     # Kept on this machine's disk too, by the same key (core.analytics.diskcopy): a new process
     # at 1,000,000 customers reads it back in well under a second instead of reading the
     # 10.7 M entries (9 s) and building it (5 s).
-    where = _disk_slot(session, "ledger_history")
-    arrays = diskcopy.load_arrays(where)
-    if arrays is not None:
-        return history_from_arrays(arrays)
-    history = build_history(normalised_ledger(session=session))
-    if where is not None:
-        diskcopy.save_arrays(where, history_arrays(history))
-    return history
+    return diskcopy.kept_arrays(_disk_slot(session, "ledger_history"),
+                                lambda: build_history(normalised_ledger(session=session)), history_arrays,
+                                history_from_arrays)
 
 
 def ledger_history(*, session: Session) -> LedgerHistory:
