@@ -29,8 +29,17 @@ def test_a_manager_chooses_a_row_of_figures_per_period_and_sees_its_answers(page
     box = table.bounding_box()
     assert box is not None
     # The first row's selection box: the grid's leftmost column, under the header row (35 px each).
-    page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)
-    wait_until_idle(page)
-    expect(page.get_by_role("combobox", name="Open a point")).to_have_value(
-        re.compile(r"^The month of \w+ \d{4} \([\d,]+ answers, NPS [+-]?\d+\)$"))
+    # A click the grid does not take yet (its canvas still drawing under load: seen once in CI, the
+    # choice stayed empty for 30 s) is made again, as a person would, at most three times.
+    chosen = page.get_by_role("combobox", name="Open a point")
+    label = re.compile(r"^The month of \w+ \d{4} \([\d,]+ answers, NPS [+-]?\d+\)$")
+    for _ in range(3):
+        page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)
+        wait_until_idle(page)
+        try:
+            expect(chosen).not_to_have_value("", timeout=10_000)
+            break
+        except AssertionError:
+            continue  # nothing chosen: the click was not taken (a second click would undo one that was)
+    expect(chosen).to_have_value(label)
     expect(page.get_by_text(re.compile(r"^[\d,]+ answers with a score, newest first\.$"))).to_be_visible()
