@@ -243,7 +243,7 @@ def bulk_insert(
         old_threads = int(connection.exec_driver_sql("PRAGMA threads").scalar())
         try:
             # One move of the data generation instead of a trigger run per row (db.generation).
-            with generation.bulk_write(connection, table.name):
+            with generation.bulk_write(connection, table.name, rows=len(frame)):
                 _insert_sqlite(connection, table, frame, progress, chunk_size or SQLITE_CHUNK)
             if indexes:
                 connection.exec_driver_sql("PRAGMA threads = 2")

@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from pydantic import NaiveDatetime
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, event, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -331,6 +342,27 @@ class DataGeneration(SQLModel, table=True):
     table_name: str = Field(primary_key=True, max_length=64)
     n: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     stamp: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+
+
+class DataChange(SQLModel, table=True):
+    """The change log: which rows of a logged table each write touched, under the counter and
+    stamp that write set (db.generation, "The change log"): ``row_id`` the row's id,
+    ``customer_id`` the customer it belongs to (a customer's own id); no id and
+    ``whole = 1`` when the write does not say (a bulk write); no id and ``whole = 0`` when it
+    touched none. Written by the same triggers as the counters, read by
+    core.analytics.changelog."""
+
+    __tablename__ = "data_change"
+    __table_args__ = (Index("ix_data_change_table_n", "table_name", "n"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"),
+                                                          primary_key=True, autoincrement=True))
+    table_name: str = Field(max_length=64)
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+    stamp: int = Field(sa_column=Column(BigInteger, nullable=False))
+    row_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    customer_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    whole: int = Field(default=0, sa_column=Column(SmallInteger, nullable=False, server_default="0"))
 
 
 class FeedbackModel(SQLModel, table=True):

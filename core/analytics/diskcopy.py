@@ -48,6 +48,7 @@ log = logging.getLogger("hearth.diskcopy")
 T = TypeVar("T")
 
 FORMAT = 1
+CODE_KEY = b"hearth.code"  # a copied table's schema metadata: the code version that wrote it
 _SUFFIXES = (".arrow", ".arrays")
 _MAGIC = b"HEARTHA1"  # the arrays file: magic, header length (8 bytes), JSON header, data
 _ALIGN = 64
@@ -125,6 +126,32 @@ def load_table(where: tuple[str, str] | None) -> pa.Table | None:
         _drop(path)
         return None
     return table
+
+
+def previous_table(where: tuple[str, str] | None) -> pa.Table | None:
+    """The newest other copy of the group of ``where`` (the same read at another data
+    generation), written by this version of the code, memory-mapped; None when there is none.
+    Its schema metadata says which state it holds (core.analytics.source keeps it there), so a
+    reader can bring it up to date from the change log (core.analytics.changelog)."""
+    folder = directory()
+    if where is None or folder is None:
+        return None
+    own = f"{where[0]}-{where[1]}.arrow"
+    older = []
+    for path in folder.glob(f"{where[0]}-*.arrow"):
+        if path.name != own:
+            try:
+                older.append((path.stat().st_mtime, path))
+            except OSError:
+                continue
+    for _mtime, path in sorted(older, reverse=True)[:1]:
+        try:
+            table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+        except (OSError, pa.ArrowInvalid):
+            continue
+        if (table.schema.metadata or {}).get(CODE_KEY) == code_version().encode():
+            return table
+    return None
 
 
 def load_arrays(where: tuple[str, str] | None) -> dict[str, np.ndarray] | None:

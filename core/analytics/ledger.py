@@ -209,7 +209,12 @@ def read_columns(*, session: Session) -> dict[str, np.ndarray] | None:
     words, never a Python string per row; the kept rows by SQL's three-valued ``kind <>
     'expire' OR computed = false``): through DuckDB's numpy result it took 5.4 s at 1,000,000
     customers, most of the Overview's first load after the read."""
-    table = source.read_table(session, "loyalty_entry")
+    return columns_of(source.read_table(session, "loyalty_entry"))
+
+
+def columns_of(table: pa.Table) -> dict[str, np.ndarray] | None:
+    """:func:`read_columns` of ``table``, a columnar read of the ledger's entries (all of them,
+    or some members' only: core.loyalty.ledger_totals brings its copy up to date so)."""
     kind, computed = table.column("kind"), table.column("computed")
     # The kept rows (a null, unknown, is left out as SQL's WHERE does), in id order: one take
     # of each column (the database hands rows over in its own order).

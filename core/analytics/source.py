@@ -29,14 +29,17 @@ keyed by the table's generation, so a write anywhere makes the next read fresh.
 from __future__ import annotations
 
 import contextvars
+import json
+import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import event
@@ -44,18 +47,20 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
-from core.analytics import diskcopy
+from core.analytics import changelog, diskcopy
+from db import generation
 from db.engine import session_writing
 
-# name -> the SELECT that reads it; columns are exactly what the analytics use. Money is whole
-# cents (BIGINT, core.money), summed as integers.
+# name -> the SELECT that reads it; columns are exactly what the analytics use, and the row's id
+# (a copy is brought up to date by id: _brought_up). Money is whole cents (BIGINT, core.money),
+# summed as integers.
 # Timestamps come as text from SQLite and as timestamps from PostgreSQL: the views below cast.
 READS: dict[str, str] = {
     "customer": "SELECT id, signup_date, segment, region, owner, subscription_status FROM customer",
     "orders": "SELECT id, customer_id, ordered_at, total_cents FROM orders",
-    "refund": "SELECT customer_id, refunded_at, amount_cents, kind FROM refund",
-    "support_ticket": "SELECT customer_id, opened_at FROM support_ticket",
-    "feedback": "SELECT customer_id, submitted_at, nps_score FROM feedback",
+    "refund": "SELECT id, customer_id, refunded_at, amount_cents, kind FROM refund",
+    "support_ticket": "SELECT id, customer_id, opened_at FROM support_ticket",
+    "feedback": "SELECT id, customer_id, submitted_at, nps_score FROM feedback",
     "loyalty_entry": "SELECT id, customer_id, occurred_at, kind, points, expires_at, computed FROM loyalty_entry",
     # Who the members are, for the Loyalty screen's list (core.loyalty.member_balances): a million
     # rows through the DB-API took 6.7 s at 1,000,000 customers.
@@ -73,11 +78,13 @@ VIEWS: dict[str, str] = {
                 "FROM raw_customer",
     "orders": "SELECT CAST(id AS BIGINT) AS id, CAST(customer_id AS BIGINT) AS customer_id, "
               "CAST(ordered_at AS TIMESTAMP) AS ordered_at, CAST(total_cents AS BIGINT) AS total_cents FROM raw_orders",
-    "refund": "SELECT CAST(customer_id AS BIGINT) AS customer_id, CAST(refunded_at AS TIMESTAMP) AS refunded_at, "
+    "refund": "SELECT CAST(id AS BIGINT) AS id, CAST(customer_id AS BIGINT) AS customer_id, "
+              "CAST(refunded_at AS TIMESTAMP) AS refunded_at, "
               "CAST(amount_cents AS BIGINT) AS amount_cents, CAST(kind AS VARCHAR) AS kind FROM raw_refund",
-    "support_ticket": "SELECT CAST(customer_id AS BIGINT) AS customer_id, "
+    "support_ticket": "SELECT CAST(id AS BIGINT) AS id, CAST(customer_id AS BIGINT) AS customer_id, "
                       "CAST(opened_at AS TIMESTAMP) AS opened_at FROM raw_support_ticket",
-    "feedback": "SELECT CAST(customer_id AS BIGINT) AS customer_id, CAST(submitted_at AS TIMESTAMP) AS submitted_at, "
+    "feedback": "SELECT CAST(id AS BIGINT) AS id, CAST(customer_id AS BIGINT) AS customer_id, "
+                "CAST(submitted_at AS TIMESTAMP) AS submitted_at, "
                 "CAST(nps_score AS BIGINT) AS nps_score FROM raw_feedback",
     "loyalty_entry": "SELECT CAST(id AS BIGINT) AS id, CAST(customer_id AS BIGINT) AS customer_id, "
                      "CAST(occurred_at AS TIMESTAMP) AS occurred_at, CAST(kind AS VARCHAR) AS kind, "
@@ -88,6 +95,7 @@ VIEWS: dict[str, str] = {
                        "CAST(owner AS VARCHAR) AS owner FROM raw_customer_people",
 }
 
+log = logging.getLogger("hearth.read")
 _INFO_KEY = "hearth.analytics.reads"
 _lock = threading.Lock()
 _process_reads: dict[tuple[str, str], tuple[tuple, pa.Table]] = {}
@@ -183,10 +191,6 @@ def _generation(conn: Connection, name: str) -> tuple | None:
     """The table's data generation when db.generation exists (after issue 17's trigger
     migration), else None: then reads are kept for one transaction only."""
     try:
-        from db import generation  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    try:
         return tuple(generation.read(conn, [TABLE_OF.get(name, name)]))
     except Exception:  # noqa: BLE001 - no counter table yet (an old database): keep nothing
         return None
@@ -263,11 +267,117 @@ def _plan(session: Session, name: str) -> tuple[pa.Table | None, tuple | None]:
 
 def _fetch(name: str, todo: tuple) -> pa.Table:
     """The read ``todo`` plans: from this machine's disk copy when one of the same data
-    generation is there (core.analytics.diskcopy), else from the database (and then copied
-    to disk in the background for the next process)."""
+    generation is there (core.analytics.diskcopy), else an older copy (this process's, or the
+    disk's) brought up to date from the change log (:func:`_brought_up`), else from the
+    database; a read not found on disk is then copied there in the background for the next
+    process."""
     driver, uri, _key, gen = todo
     where = None if gen is None else diskcopy.slot("read", uri, name, gen)
-    return diskcopy.kept_table(where, lambda: _typed(name, _read_adbc(driver, uri, READS[name])))
+
+    def compute() -> pa.Table:
+        table = _brought_up(name, todo, where)
+        if table is None:
+            table = _typed(name, _read_adbc(driver, uri, READS[name]))
+        return _stamped(table, gen)
+
+    return diskcopy.kept_table(where, compute)
+
+
+_STATE_KEY = b"hearth.state"
+
+
+def _stamped(table: pa.Table, gen: tuple | None) -> pa.Table:
+    """``table`` with the state it holds (the table's data generation) and the code version in
+    its schema metadata, for a later reader to bring it up to date (:func:`_brought_up`)."""
+    state = None if gen is None else changelog.state_of(gen)
+    if state is None:
+        return table.replace_schema_metadata(None)
+    return table.replace_schema_metadata({_STATE_KEY: json.dumps(state).encode(),
+                                          diskcopy.CODE_KEY: diskcopy.code_version().encode()})
+
+
+def _state(table: pa.Table) -> tuple[int, int, int] | None:
+    raw = (table.schema.metadata or {}).get(_STATE_KEY)
+    try:
+        epoch, n, stamp = json.loads(raw) if raw else (None, None, None)
+    except (ValueError, TypeError):
+        return None
+    return None if epoch is None else (int(epoch), int(n), int(stamp))
+
+
+def _brought_up(name: str, todo: tuple, where: tuple[str, str] | None) -> pa.Table | None:
+    """The read ``todo`` plans, made from an older copy of it (kept in this process, else the
+    disk's newest other copy) and the rows written since, read by id (core.analytics.changelog);
+    None when there is no older copy, its table's writes are not logged, or the log cannot tell
+    every row written since (then the whole table is read)."""
+    driver, uri, key, gen = todo
+    table = TABLE_OF.get(name, name)
+    new = None if gen is None else changelog.state_of(gen)
+    if new is None or table not in generation.LOGGED or not READS[name].startswith("SELECT id, "):
+        return None
+    with _lock:
+        hit = _process_reads.get(key)
+    base = hit[1] if hit is not None and hit[0] != gen else diskcopy.previous_table(where)
+    old = None if base is None else _state(base)
+    if old is None or old[0] != new[0] or old[1] >= new[1]:
+        return None
+    try:
+        changes = changelog.changed_since(_read_adbc(driver, uri, changelog.log_sql(table, old[1], new[1])), old, new)
+        if changes is None:
+            return None
+        fresh = _typed(name, _read_adbc(driver, uri, changelog.rows_sql(READS[name], table, old[1], new[1])))
+    except Exception:  # noqa: BLE001 - no change log (an older schema): read the whole table
+        log.debug("%s not brought up to date from the change log", name, exc_info=True)
+        return None
+    log.info("%s brought up to date from the change log: %d rows written since, %d read", name,
+             len(changes.ids), fresh.num_rows)
+    return changelog.apply(base, changes.ids, fresh)
+
+
+def changes_since(session: Session, table: str, old: tuple[int, int, int],
+                  new: tuple[int, int, int]) -> changelog.Changes | None:
+    """The rows of ``table`` written after state ``old`` up to state ``new`` (both (epoch,
+    counter, stamp)) and their customers, from the change log read on the session's connection
+    (core.analytics.changelog.changed_since; None when it cannot tell)."""
+    if table not in generation.LOGGED or old[0] != new[0] or old[1] >= new[1]:
+        return None
+    try:
+        rows = session.connection().exec_driver_sql(changelog.log_sql(table, old[1], new[1])).all()
+    except Exception:  # noqa: BLE001 - no change log (an older schema): compute everything
+        return None
+    names = ("n", "stamp", "row_id", "customer_id", "whole")
+    log = pa.table({c: pa.array([r[i] for r in rows], type=pa.int64()) for i, c in enumerate(names)})
+    return changelog.changed_since(log, old, new)
+
+
+def kept_per_customer(session: Session, name: str, what: str, key: tuple,
+                      compute: Callable[[np.ndarray | None], pa.Table]) -> pa.Table:
+    """A table of one row per customer (column ``customer_id``) computed from table ``name`` (and
+    ``key``: the dates and settings it depends on), kept on this machine's disk like a read, by
+    ``name``'s data generation (core.analytics.diskcopy). When only a copy of an earlier
+    generation is there and the change log names the customers written since, it is brought up
+    to date by computing those customers only: ``compute(customers)`` gives their rows (a
+    customer left without rows has none), which replace theirs; else ``compute(None)`` gives
+    every customer's. Without a disk copy, ``compute(None)``."""
+    state = disk_key(session, name)
+    if state is None:
+        return compute(None)
+    database, gen = state
+    where = diskcopy.slot(what, database, f"{name}@{key!r}", (gen,))
+
+    def build() -> pa.Table:
+        new = changelog.state_of(gen)
+        base = diskcopy.previous_table(where)
+        old = None if base is None else _state(base)
+        changes = None if old is None or new is None else changes_since(session, name, old, new)
+        if changes is None:
+            return _stamped(compute(None), gen)
+        log.info("%s brought up to date from the change log: %d customers computed again", what,
+                 len(changes.customers))
+        return _stamped(changelog.apply(base, changes.customers, compute(changes.customers), key="customer_id"),
+                        gen)
+
+    return diskcopy.kept_table(where, build)
 
 
 def disk_key(session: Session, name: str) -> tuple[str, tuple] | None:

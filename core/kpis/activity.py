@@ -14,11 +14,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlmodel import Session
 
-from core.analytics import diskcopy, source
 from core.analytics import orders as analytics_orders
+from core.analytics import source
 from core.analytics.definitions import inactive_window, reactivation_moment
 from core.analytics.orders import ActivityWindows
 from core.kpis.definitions import day_start, window_bounds
@@ -93,16 +95,25 @@ def order_history(*, session: Session, as_of: date, horizon_days: int, points: i
 def _kept(session: Session, part: str, key: tuple, windows: ActivityWindows) -> pa.Table:
     """One part of the order activity, read back from this machine's disk copy when one of the
     orders' data generation is there (core.analytics.diskcopy: a new app process on unchanged
-    orders does not group 15 million orders again, 1 to 2 s at 1,000,000 customers), else
-    computed and copied to disk in the background."""
-    state = source.disk_key(session, "orders")
-    where = None if state is None else diskcopy.slot(f"order_{part}", state[0], f"orders@{key!r}", (state[1],))
+    orders does not group 15 million orders again, 1 to 2 s at 1,000,000 customers); after a
+    write, an earlier copy with the customers the change log names computed again
+    (core.analytics.source.kept_per_customer); else computed, then copied to disk in the
+    background."""
 
-    def compute() -> pa.Table:
-        with source.engine_for(session, ("orders",)) as db:
+    def compute(customers: np.ndarray | None) -> pa.Table:
+        if customers is None:
+            with source.engine_for(session, ("orders",)) as db:
+                return analytics_orders.order_activity(db, windows, part)
+        orders = source.read_table(session, "orders")
+        some = orders.filter(pc.is_in(orders.column("customer_id"), value_set=pa.array(customers, pa.int64())))
+        db = source.duckdb_connection()
+        try:
+            db.register("orders", some)
             return analytics_orders.order_activity(db, windows, part)
+        finally:
+            db.close()
 
-    return diskcopy.kept_table(where, compute)
+    return source.kept_per_customer(session, "orders", f"order_{part}", key, compute)
 
 
 def engine_with_activity(session: Session, table: pa.Table, *tables: str) -> duckdb.DuckDBPyConnection:

@@ -4,11 +4,16 @@ reversed, expired) per month and per member, and members per tier."""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
@@ -219,16 +224,91 @@ def ledger_state(*, session: Session, as_of: date) -> LedgerState:
     return LedgerState(as_of=as_of, norm=norm, lots=lots, balances=balances)
 
 
+_TOTALS = ["customer_id", "earned", "redeemed", "adjusted", "reversed", "expired", "balance"]
+
+
 @cached(tables=("loyalty_entry",))
 def ledger_totals(*, session: Session, as_of: date) -> pd.DataFrame:
     """Per member as of the end of ``as_of``: customer_id, earned, redeemed, adjusted, reversed,
     expired, balance (points), the columns of :func:`customer_balances` the KPIs read, without
     tiers, expiry dates or monthly flows: a filter and grouped sums over :func:`ledger_history`
     (tens of milliseconds per date once the history is computed; kept per data generation of
-    the ledger)."""
-    out = member_sums(ledger_history(session=session), _ns(cutoff_for(as_of)))
-    cols = ["customer_id", "earned", "redeemed", "adjusted", "reversed", "expired", "balance"]
-    return out.reset_index()[cols]
+    the ledger and the settings, in memory and on this machine's disk). After a write to the
+    ledger, a copy of an earlier generation is brought up to date by computing again only the
+    members the change log names, from their own entries (:func:`_member_totals`: the rules
+    are per member), without the whole ledger's history (core.analytics.source.kept_per_customer).
+    Sorted by customer_id."""
+    cut = _ns(cutoff_for(as_of))
+
+    def compute(members: np.ndarray | None) -> pa.Table:
+        if members is not None:
+            some = _member_totals(session, members, cut)
+            if some is not None:
+                _history_later(session)
+                return pa.Table.from_pandas(some, preserve_index=False)
+        out = member_sums(ledger_history(session=session), cut).reset_index()[_TOTALS]
+        if members is not None:
+            out = out[out["customer_id"].isin(members)]
+        return pa.Table.from_pandas(out, preserve_index=False)
+
+    table = source.kept_per_customer(session, "loyalty_entry", "ledger_totals",
+                                     (as_of.isoformat(), readcache.settings_key()), compute)
+    out = table.to_pandas()
+    if not out["customer_id"].is_monotonic_increasing:
+        out = out.sort_values("customer_id", kind="stable", ignore_index=True)
+    return out
+
+
+# Whether :func:`ledger_totals`, having brought its copy up to date without the whole ledger's
+# history, starts building that history in the background (the app: its Loyalty screen needs it;
+# not a command, which would wait for it before exiting).
+_history_after_totals = False
+_HISTORY_NICENESS = 10
+
+
+def build_history_after_totals(enabled: bool = True) -> None:
+    """Let :func:`ledger_totals`, when it brought its copy up to date from the members written
+    (so the ledger's history was not built), start :func:`ledger_history` on a background thread
+    at a low priority (Linux nice + 10): the Overview after a small import no longer builds it,
+    and the Loyalty screen opened later finds it built or building (core.readcache computes a
+    key once) instead of starting it then (7 to 9 s at 1,000,000 customers). The app turns this
+    on at start; a command leaves it off."""
+    global _history_after_totals
+    _history_after_totals = enabled
+
+
+def _history_later(session: Session) -> None:
+    if not _history_after_totals or _history.kept(session=session):
+        return
+    engine = session.get_bind()
+
+    def build() -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _HISTORY_NICENESS)
+        except (AttributeError, OSError):
+            pass
+        try:
+            with Session(engine) as later:
+                ledger_history(session=later)
+        except Exception:  # noqa: BLE001 - not kept: the Loyalty screen computes it and shows any error
+            logging.getLogger("hearth.loyalty").debug("the ledger's history in the background failed", exc_info=True)
+
+    threading.Thread(target=build, name="hearth-ledger-history", daemon=True).start()
+
+
+def _member_totals(session: Session, members: np.ndarray, cut: int) -> pd.DataFrame | None:
+    """:func:`ledger_totals`' rows of ``members`` only, from their own entries: their rows of
+    the columnar read, normalised and their history built as for the whole ledger (each
+    member's lots, expiries and sums depend on that member's entries only: core.loyalty.history);
+    None when the entries need the general path (analytics_ledger.read_columns)."""
+    table = source.read_table(session, "loyalty_entry")
+    some = table.filter(pc.is_in(table.column("customer_id"), value_set=pa.array(members, pa.int64())))
+    cols = analytics_ledger.columns_of(some)
+    if cols is None:
+        return None
+    if not len(cols["id"]):
+        return pd.DataFrame({c: pd.Series(dtype="int64") for c in _TOTALS})
+    return member_sums(build_history(_normalised_columns(cols)), cut).reset_index()[_TOTALS]
 
 
 FLOW_COLUMNS = ("earned", "redeemed", "adjusted", "reversed", "expired")
