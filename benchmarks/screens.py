@@ -14,7 +14,10 @@ and prints one JSON object. Per screen:
 - cold_s: the same as first_s (kept for benchmarks/run.py's table).
 
 No disk copy of the reads (core.analytics.diskcopy) unless ``--disk-copy DIR`` is given: then a
-second run in the same DIR times the app restarted on unchanged data.
+second run in the same DIR times the app restarted on unchanged data, and a run with
+``--write-first N`` as well the app restarted after a small write (:func:`write_some`: what an
+import of N orders and N loyalty entries, with N earlier orders corrected, writes), which
+brings its copies up to date from the change log (core.analytics.changelog).
 
 Waits are conditions: a MutationObserver notes when Streamlit's script state goes from
 running to notRunning (tests/e2e/helpers.py wait_until_idle reads the same attribute).
@@ -185,6 +188,29 @@ def _log_in(page, url: str) -> float:  # noqa: ANN001
     return seconds
 
 
+def write_some(url: str, n: int) -> dict[str, int]:
+    """Before the app starts: ``n`` new orders and ``n`` new loyalty earns for the ``n`` customers
+    with the newest orders, and ``n`` of the newest orders' totals raised by one cent, each as
+    one statement of plain SQL (as an import of a small file writes). Returns the rows written."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    stamp = int(time.time() * 1000)
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT id, customer_id, ordered_at FROM orders ORDER BY id DESC LIMIT :n"),
+                            {"n": n}).all()
+        ids = [r[0] for r in rows]
+        conn.execute(text(f"UPDATE orders SET total_cents = total_cents + 1 WHERE id IN ({','.join(map(str, ids))})"))
+        conn.execute(text("INSERT INTO orders (external_id, customer_id, ordered_at, total_cents) "
+                          "VALUES (:e, :c, :t, 2500)"),
+                     [{"e": f"BENCH-{stamp}-{i}", "c": r[1], "t": r[2]} for i, r in enumerate(rows)])
+        conn.execute(text("INSERT INTO loyalty_entry (external_id, customer_id, occurred_at, kind, points, computed) "
+                          "VALUES (:e, :c, :t, 'earn', 25, false)"),
+                     [{"e": f"BENCH-{stamp}-{i}", "c": r[1], "t": r[2]} for i, r in enumerate(rows)])
+    engine.dispose()
+    return {"orders_updated": len(ids), "orders_inserted": len(rows), "loyalty_inserted": len(rows)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cold", action="store_true", help="kept for benchmarks/run.py: every load is cold")
@@ -192,12 +218,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the reads and the ledger's history in DIR between runs (core.analytics.diskcopy): "
                              "a second run times an app restarted on unchanged data. Default: no disk copy, "
                              "every first load from the database")
+    parser.add_argument("--write-first", metavar="N", type=int, default=0,
+                        help="before starting the app, write N new orders, N new loyalty entries and N corrected "
+                             "orders (write_some): with --disk-copy, the app restarted after a small import")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(ROOT))
     env = {**os.environ, "HEARTH_DISK_CACHE_DIR": args.disk_copy or "off"}
     result: dict[str, object] = {"screens": {}, "disk_copy": bool(args.disk_copy)}
+    if args.write_first:
+        result["written"] = write_some(os.environ["DATABASE_URL"], args.write_first)
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"hearth-screens-{os.getpid()}.log"
     with _app(env, log) as (url, pid), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
