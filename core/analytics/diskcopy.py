@@ -326,14 +326,16 @@ def _submit(where: tuple[str, str], suffix: str, write: Any) -> None:  # noqa: A
 
 
 def _write(path: Path, write: Any) -> None:  # noqa: ANN401 - a callable
-    """Write to a temporary name and rename (a reader never sees half a file), then remove the
-    group's older copies and keep the directory within its size."""
+    """Write to a temporary name readable by this user only and rename (a reader never sees half
+    a file), then remove the group's older copies and keep the directory within its size."""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _WRITER_NICENESS)
     except (AttributeError, OSError):
         pass
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        tmp.touch(mode=0o600)
+        os.chmod(tmp, 0o600)
         write(tmp)
         os.replace(tmp, path)
         group = path.name.split("-", 1)[0]

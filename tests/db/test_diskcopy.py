@@ -72,6 +72,7 @@ def test_a_new_process_reads_the_copy_and_any_write_makes_it_read_afresh(db_url:
     assert len([n for n in made if n.endswith(".arrow")]) >= 5
     assert len([n for n in made if n.endswith(".arrays")]) == 2  # the normalised ledger, its history
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert {oct((folder / name).stat().st_mode & 0o777) for name in made} == {"0o600"}  # this user's only
 
     again = _kpis(db_url, folder)
     assert again == first
