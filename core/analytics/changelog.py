@@ -59,12 +59,22 @@ def state_of(gen: tuple) -> tuple[int, int, int] | None:
     return int(epoch), int(n), int(stamps[0])
 
 
+def follows(old: tuple[int, int, int] | None, new: tuple[int, int, int] | None) -> bool:
+    """Whether state ``new`` may follow state ``old`` (both (epoch, counter, stamp)): same epoch,
+    a later counter. Only then is the log worth reading (:func:`changed_since` checks the rest)."""
+    return old is not None and new is not None and old[0] == new[0] and old[1] < new[1]
+
+
+def _logged(table: str) -> None:
+    if table not in generation.LOGGED:
+        raise KeyError(f"the writes of {table!r} are not logged")
+
+
 def log_sql(table: str, since: int, until: int) -> str:
     """The query of the change log's rows of ``table`` for generations ``since`` to ``until``
     (both included): columns n, stamp, row_id, customer_id, whole. Integers only are put in the
     text. Raises KeyError for a table whose writes are not logged."""
-    if table not in generation.LOGGED:
-        raise KeyError(f"the writes of {table!r} are not logged")
+    _logged(table)
     return (f"SELECT n, stamp, row_id, customer_id, whole FROM {generation.CHANGES} WHERE table_name = '{table}' "
             f"AND n >= {int(since)} AND n <= {int(until)}")
 
@@ -73,8 +83,7 @@ def rows_sql(select: str, table: str, since: int, until: int) -> str:
     """``select`` (a read of ``table`` with no WHERE) limited to the rows the log names for
     generations after ``since`` up to ``until``. Raises KeyError for a table whose writes are
     not logged."""
-    if table not in generation.LOGGED:
-        raise KeyError(f"the writes of {table!r} are not logged")
+    _logged(table)
     return (f"{select} WHERE id IN (SELECT row_id FROM {generation.CHANGES} WHERE table_name = '{table}' "
             f"AND n > {int(since)} AND n <= {int(until)} AND row_id IS NOT NULL)")
 
@@ -84,9 +93,9 @@ def changed_since(log: pa.Table, old: tuple[int, int, int], new: tuple[int, int,
     from :func:`state_of`) and their customers, from ``log`` (the rows :func:`log_sql` gives
     for ``old``'s counter to ``new``'s); None when the log cannot tell them all (see the module
     doc). Both empty when no row changed."""
-    (epoch0, n0, s0), (epoch1, n1, s1) = old, new
-    if epoch0 != epoch1 or n0 >= n1:
+    if not follows(old, new):
         return None
+    (_epoch, n0, s0), (_epoch, n1, s1) = old, new
     n = log.column("n").to_numpy(zero_copy_only=False).astype(np.int64)
     stamp = log.column("stamp").to_numpy(zero_copy_only=False).astype(np.int64)
     whole = log.column("whole").to_numpy(zero_copy_only=False).astype(np.int64)
@@ -123,6 +132,12 @@ def apply(base: pa.Table, keys: np.ndarray, fresh: pa.Table, key: str = "id") ->
     out = pa.concat_tables([base, fresh]) if fresh.num_rows else base
     # Each bringing up adds a chunk: a table brought up many times is made one again.
     return out.combine_chunks() if out.num_rows and out.column(0).num_chunks > MOST_CHUNKS else out
+
+
+def of_customers(table: pa.Table, customers: np.ndarray) -> pa.Table:
+    """The rows of ``table`` (a read with a ``customer_id`` column) that belong to ``customers``:
+    what a per-customer figure is computed again from after a write."""
+    return table.filter(pc.is_in(table.column("customer_id"), value_set=pa.array(customers, pa.int64())))
 
 
 def _without(base: pa.Table, key: str, keys: np.ndarray) -> pa.Table:

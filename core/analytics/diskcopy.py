@@ -144,14 +144,13 @@ def previous_table(where: tuple[str, str] | None) -> pa.Table | None:
                 older.append((path.stat().st_mtime, path))
             except OSError:
                 continue
-    for _mtime, path in sorted(older, reverse=True)[:1]:
-        try:
-            table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-        except (OSError, pa.ArrowInvalid):
-            continue
-        if (table.schema.metadata or {}).get(CODE_KEY) == code_version().encode():
-            return table
-    return None
+    if not older:
+        return None
+    try:
+        table = pa.ipc.open_file(pa.memory_map(str(max(older)[1]))).read_all()
+    except (OSError, pa.ArrowInvalid):
+        return None
+    return table if (table.schema.metadata or {}).get(CODE_KEY) == code_version().encode() else None
 
 
 def load_arrays(where: tuple[str, str] | None) -> dict[str, np.ndarray] | None:

@@ -319,7 +319,7 @@ def _brought_up(name: str, todo: tuple, where: tuple[str, str] | None) -> pa.Tab
         hit = _process_reads.get(key)
     base = hit[1] if hit is not None and hit[0] != gen else diskcopy.previous_table(where)
     old = None if base is None else _state(base)
-    if old is None or old[0] != new[0] or old[1] >= new[1]:
+    if not changelog.follows(old, new):
         return None
     try:
         changes = changelog.changed_since(_read_adbc(driver, uri, changelog.log_sql(table, old[1], new[1])), old, new)
@@ -339,7 +339,7 @@ def changes_since(session: Session, table: str, old: tuple[int, int, int],
     """The rows of ``table`` written after state ``old`` up to state ``new`` (both (epoch,
     counter, stamp)) and their customers, from the change log read on the session's connection
     (core.analytics.changelog.changed_since; None when it cannot tell)."""
-    if table not in generation.LOGGED or old[0] != new[0] or old[1] >= new[1]:
+    if table not in generation.LOGGED or not changelog.follows(old, new):
         return None
     try:
         rows = session.connection().exec_driver_sql(changelog.log_sql(table, old[1], new[1])).all()
@@ -369,7 +369,7 @@ def kept_per_customer(session: Session, name: str, what: str, key: tuple,
         new = changelog.state_of(gen)
         base = diskcopy.previous_table(where)
         old = None if base is None else _state(base)
-        changes = None if old is None or new is None else changes_since(session, name, old, new)
+        changes = changes_since(session, name, old, new) if changelog.follows(old, new) else None
         if changes is None:
             return _stamped(compute(None), gen)
         log.info("%s brought up to date from the change log: %d customers computed again", what,
@@ -426,7 +426,13 @@ _ahead_queued: set[tuple[str, str]] = set()
 _awaited: set[tuple[str, str]] = set()
 
 
-def _set_niceness(thread: int, value: int) -> None:
+def lower_priority(by: int) -> None:
+    """Run the calling thread at the app's nice value + ``by`` (Linux: each thread has its own);
+    for background work that must take only the CPU the screens leave."""
+    set_niceness(threading.get_native_id(), _BASE_NICENESS + by)
+
+
+def set_niceness(thread: int, value: int) -> None:
     """Set a thread's nice value (on Linux each thread has its own); nothing where the system
     refuses (raising a priority again needs CAP_SYS_NICE or RLIMIT_NICE) or has none."""
     try:
@@ -446,7 +452,7 @@ def _fetch_ahead(name: str, todo: tuple) -> pa.Table:
     with _lock:
         _ahead_threads[key] = me
         low = key not in _awaited
-    _set_niceness(me, _BASE_NICENESS + AHEAD_NICENESS if low else _BASE_NICENESS)
+    set_niceness(me, _BASE_NICENESS + AHEAD_NICENESS if low else _BASE_NICENESS)
     try:
         return _fetch(name, todo)
     finally:
@@ -454,7 +460,7 @@ def _fetch_ahead(name: str, todo: tuple) -> pa.Table:
             _ahead_threads.pop(key, None)
             _ahead_queued.discard(key)
             _awaited.discard(key)
-        _set_niceness(me, _BASE_NICENESS + AHEAD_NICENESS)
+        set_niceness(me, _BASE_NICENESS + AHEAD_NICENESS)
 
 
 def _hurry(key: tuple[str, str]) -> None:
@@ -467,7 +473,7 @@ def _hurry(key: tuple[str, str]) -> None:
         _awaited.add(key)
         thread = _ahead_threads.get(key)
     if thread is not None:
-        _set_niceness(thread, _BASE_NICENESS)
+        set_niceness(thread, _BASE_NICENESS)
 
 
 # The reads of :func:`warm`, on threads of their own.

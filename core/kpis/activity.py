@@ -16,11 +16,10 @@ from datetime import date, datetime, timedelta
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlmodel import Session
 
+from core.analytics import changelog, source
 from core.analytics import orders as analytics_orders
-from core.analytics import source
 from core.analytics.definitions import inactive_window, reactivation_moment
 from core.analytics.orders import ActivityWindows
 from core.kpis.definitions import day_start, window_bounds
@@ -104,8 +103,7 @@ def _kept(session: Session, part: str, key: tuple, windows: ActivityWindows) -> 
         if customers is None:
             with source.engine_for(session, ("orders",)) as db:
                 return analytics_orders.order_activity(db, windows, part)
-        orders = source.read_table(session, "orders")
-        some = orders.filter(pc.is_in(orders.column("customer_id"), value_set=pa.array(customers, pa.int64())))
+        some = changelog.of_customers(source.read_table(session, "orders"), customers)
         db = source.duckdb_connection()
         try:
             db.register("orders", some)

@@ -5,7 +5,6 @@ reversed, expired) per month and per member, and members per tier."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -13,12 +12,11 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from core import money, readcache
-from core.analytics import diskcopy, source
+from core.analytics import changelog, diskcopy, source
 from core.analytics import ledger as analytics_ledger
 from core.config import get_settings
 from core.loyalty.history import (
@@ -283,10 +281,7 @@ def _history_later(session: Session) -> None:
     engine = session.get_bind()
 
     def build() -> None:
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _HISTORY_NICENESS)
-        except (AttributeError, OSError):
-            pass
+        source.lower_priority(_HISTORY_NICENESS)
         try:
             with Session(engine) as later:
                 ledger_history(session=later)
@@ -301,9 +296,7 @@ def _member_totals(session: Session, members: np.ndarray, cut: int) -> pd.DataFr
     the columnar read, normalised and their history built as for the whole ledger (each
     member's lots, expiries and sums depend on that member's entries only: core.loyalty.history);
     None when the entries need the general path (analytics_ledger.read_columns)."""
-    table = source.read_table(session, "loyalty_entry")
-    some = table.filter(pc.is_in(table.column("customer_id"), value_set=pa.array(members, pa.int64())))
-    cols = analytics_ledger.columns_of(some)
+    cols = analytics_ledger.columns_of(changelog.of_customers(source.read_table(session, "loyalty_entry"), members))
     if cols is None:
         return None
     if not len(cols["id"]):
