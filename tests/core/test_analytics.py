@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from datetime import date, datetime
 
 import numpy as np
@@ -212,7 +213,9 @@ def test_the_sqlite_reader_hands_rows_over_and_leaves_no_file(tmp_path, monkeypa
         conn.executemany("INSERT INTO t VALUES (?, ?)", [(2, "two"), (1, "one"), (3, "three")])
     removed: list[str] = []
     real_unlink = os.unlink
-    monkeypatch.setattr(os, "unlink", lambda p: (removed.append(p), real_unlink(p))[1])
+    me = threading.get_ident()  # not the disk copy's writer thread removing an older copy meanwhile
+    monkeypatch.setattr(os, "unlink",
+                        lambda p: (threading.get_ident() == me and removed.append(p), real_unlink(p))[1])
     table = sqlite_reader.read(f"file:{path}?mode=ro", "SELECT a, b FROM t ORDER BY a")
     assert table.column("a").to_pylist() == [1, 2, 3] and table.column("b").to_pylist() == ["one", "two", "three"]
     assert len(removed) == 1 and not os.path.exists(removed[0])  # the helper's file, mapped then removed
