@@ -59,6 +59,7 @@ from __future__ import annotations
 from core.loyalty.ledger import (
     FLOW_COLUMNS,
     LedgerState,
+    ledger_balances,
     ledger_history,
     ledger_kept,
     ledger_state,
@@ -128,6 +129,7 @@ __all__ = [
     "LedgerSummary",
     "ledger_summary",
     "kpis_from_state",
+    "ledger_balances",
     "ledger_totals",
     "normalised_ledger",
     "points_value_cents",

@@ -407,3 +407,40 @@ def month_sums(h: LedgerHistory, cut: int) -> pd.DataFrame:
     cols["expired"] = sums["written_expired"] + _sum_by(xm - lo, h.x_v[:x], span, h.exact)
     index = pd.PeriodIndex.from_ordinals(np.arange(lo, lo + span), freq="M").rename("month")
     return pd.DataFrame(cols, index=index)
+
+
+def member_month_sums(h: LedgerHistory, cut: int, first_month: int) -> pd.DataFrame:
+    """:func:`month_sums` per member: what each member's flows before ``cut`` (ns) add to each
+    calendar month from ``first_month`` (a monthly Period's ordinal) on, and, as one row at month
+    ``first_month - 1``, everything before it (a monthly table carries it in as one balance).
+
+    Columns: customer_id, month (Period ordinal, int32), earned, redeemed, adjusted, reversed,
+    expired (int64 points); one row per member and month with a flow, sorted by customer_id then
+    month. Summed over members by month, the rows from ``first_month`` on are :func:`month_sums`'
+    rows (the flows add up member by member); they are kept per member so that a write to some
+    members' entries changes only their rows (core.loyalty.ledger.member_months)."""
+    k = int(np.searchsorted(h.e_t, cut, side="left"))
+    x = int(np.searchsorted(h.x_t, cut, side="left"))
+    names = ["earned", "redeemed", "adjusted", "reversed", "expired"]
+    before = first_month - 1
+    em = np.maximum(_months(h.e_t[:k]), before) - before
+    xm = np.maximum(_months(h.x_t[:x]), before) - before
+    if not k + x:
+        return pd.DataFrame({"customer_id": np.zeros(0, dtype="int64"), "month": np.zeros(0, dtype="int32"),
+                             **{n: np.zeros(0, dtype="int64") for n in names}})
+    span = int(max(em.max() if k else 0, xm.max() if x else 0)) + 1
+    cells = np.concatenate([(h.e_key[:k] >> _SHIFT).astype("int64") * span + em,
+                            h.x_c[:x].astype("int64") * span + xm])
+    cell, at = np.unique(cells, return_inverse=True)
+    n = len(cell)
+    cls = h.e_key[:k] & (_K - 1)
+    s = np.zeros((n, _K), dtype="int64")
+    for c in range(_K - 1):  # the last class (_NONE) moves no points
+        rows = cls == c
+        if rows.any():
+            s[:, c] = _sum_by(at[:k][rows], h.e_v[:k][rows], n, h.exact)
+    sums = _named(s)
+    cols = {name: sums[name] for name in names[:4]}
+    cols["expired"] = sums["written_expired"] + _sum_by(at[k:], h.x_v[:x], n, h.exact)
+    return pd.DataFrame({"customer_id": h.ids[cell // span].astype("int64"),
+                         "month": (cell % span + before).astype("int32"), **cols})

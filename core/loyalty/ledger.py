@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -25,8 +26,8 @@ from core.loyalty.history import (
     history_arrays,
     history_from_arrays,
     lots_as_of,
+    member_month_sums,
     member_sums,
-    month_sums,
     norm_before,
 )
 from core.loyalty.lots import _balances, _earned_window_start, _i8
@@ -213,16 +214,63 @@ def ledger_state(*, session: Session, as_of: date) -> LedgerState:
     its cutoff, their lots (as compute_lots gives them) and :func:`customer_balances`, read from
     :func:`ledger_history` (computed once per data generation) by filters and sums; readers use
     :func:`ledger_summary`, which remembers its results."""
-    h = ledger_history(session=session)
+    return _state_of(ledger_history(session=session), normalised_ledger(session=session), as_of)
+
+
+def _state_of(h: LedgerHistory, norm: pd.DataFrame, as_of: date) -> LedgerState:
+    """:func:`ledger_state` of the normalised entries ``norm`` (the whole ledger, or some members'
+    own entries: every figure of a member depends on that member's entries only) and their
+    history ``h``."""
     cut = cutoff_for(as_of)
-    norm, members = norm_before(h, normalised_ledger(session=session), _ns(cut))
-    lots = lots_as_of(h, norm, members, _ns(cut))
+    norm_d, members = norm_before(h, norm, _ns(cut))
+    lots = lots_as_of(h, norm_d, members, _ns(cut))
     sums = member_sums(h, _ns(cut), earned_from=_ns(_earned_window_start(as_of) + _DAY))
-    balances = _balances(norm, lots, sums, as_of, parse_tiers())
-    return LedgerState(as_of=as_of, norm=norm, lots=lots, balances=balances)
+    balances = _balances(norm_d, lots, sums, as_of, parse_tiers())
+    return LedgerState(as_of=as_of, norm=norm_d, lots=lots, balances=balances)
 
 
 _TOTALS = ["customer_id", "earned", "redeemed", "adjusted", "reversed", "expired", "balance"]
+_POINTS = pa.int64()
+# The columns and types of what is kept per member (an empty or all-missing column keeps them).
+_TOTALS_SCHEMA = pa.schema([(c, _POINTS) for c in _TOTALS])
+_BALANCES_SCHEMA = pa.schema([
+    *((c, _POINTS) for c in _TOTALS), ("expiring_points", _POINTS), ("next_expiry_date", pa.date32()),
+    ("earned_12m", _POINTS), ("tier", pa.string()), ("tier_drop_date", pa.date32())])
+_MONTHS_SCHEMA = pa.schema([("customer_id", _POINTS), ("month", pa.int32()),
+                            *((c, _POINTS) for c in ("earned", "redeemed", "adjusted", "reversed", "expired"))])
+
+
+def _per_member(session: Session, what: str, key: tuple, schema: pa.Schema,
+                whole: Callable[[], pd.DataFrame],
+                some: Callable[[pd.DataFrame, LedgerHistory], pd.DataFrame]) -> pa.Table:
+    """A table of per-member rows (column customer_id, ``schema``), kept per data generation of
+    the ledger and ``key`` in memory and on this machine's disk; after a write to the ledger a
+    copy of an earlier generation is brought up to date by computing again only the members the
+    change log names (core.analytics.source.kept_per_customer): ``some(norm, history)`` of their
+    own entries, normalised and their history built as for the whole ledger (each member's lots,
+    expiries and sums depend on that member's entries only: core.loyalty.history), without the
+    whole ledger's history. Otherwise ``whole()``. Sorted by customer_id."""
+
+    def compute(members: np.ndarray | None) -> pa.Table:
+        if members is not None:
+            cols = analytics_ledger.columns_of(
+                changelog.of_customers(source.read_table(session, "loyalty_entry"), members))
+            if cols is not None:  # else the entries need the general path (analytics_ledger.read_columns)
+                _history_later(session)
+                if not len(cols["id"]):
+                    return schema.empty_table()
+                norm = _normalised_columns(cols)
+                return pa.Table.from_pandas(some(norm, build_history(norm)), schema=schema, preserve_index=False)
+        out = whole()
+        if members is not None:
+            out = out[out["customer_id"].isin(members)]
+        return pa.Table.from_pandas(out, schema=schema, preserve_index=False)
+
+    table = source.kept_per_customer(session, "loyalty_entry", what, key, compute)
+    ids = table.column("customer_id").to_numpy()
+    if len(ids) > 1 and not (ids[1:] >= ids[:-1]).all():
+        table = table.take(np.argsort(ids, kind="stable"))
+    return table
 
 
 @cached(tables=("loyalty_entry",))
@@ -232,45 +280,66 @@ def ledger_totals(*, session: Session, as_of: date) -> pd.DataFrame:
     tiers, expiry dates or monthly flows: a filter and grouped sums over :func:`ledger_history`
     (tens of milliseconds per date once the history is computed; kept per data generation of
     the ledger and the settings, in memory and on this machine's disk). After a write to the
-    ledger, a copy of an earlier generation is brought up to date by computing again only the
-    members the change log names, from their own entries (:func:`_member_totals`: the rules
-    are per member), without the whole ledger's history (core.analytics.source.kept_per_customer).
+    ledger only the members written are computed again, from their own entries (:func:`_per_member`).
     Sorted by customer_id."""
     cut = _ns(cutoff_for(as_of))
-
-    def compute(members: np.ndarray | None) -> pa.Table:
-        if members is not None:
-            some = _member_totals(session, members, cut)
-            if some is not None:
-                _history_later(session)
-                return pa.Table.from_pandas(some, preserve_index=False)
-        out = member_sums(ledger_history(session=session), cut).reset_index()[_TOTALS]
-        if members is not None:
-            out = out[out["customer_id"].isin(members)]
-        return pa.Table.from_pandas(out, preserve_index=False)
-
-    table = source.kept_per_customer(session, "loyalty_entry", "ledger_totals",
-                                     (as_of.isoformat(), readcache.settings_key()), compute)
-    out = table.to_pandas()
-    if not out["customer_id"].is_monotonic_increasing:
-        out = out.sort_values("customer_id", kind="stable", ignore_index=True)
-    return out
+    return _per_member(
+        session, "ledger_totals", (as_of.isoformat(), readcache.settings_key()), _TOTALS_SCHEMA,
+        lambda: member_sums(ledger_history(session=session), cut).reset_index()[_TOTALS],
+        lambda _norm, h: member_sums(h, cut).reset_index()[_TOTALS]).to_pandas()
 
 
-# Whether :func:`ledger_totals`, having brought its copy up to date without the whole ledger's
-# history, starts building that history in the background (the app: its Loyalty screen needs it;
-# not a command, which would wait for it before exiting).
+@cached(tables=("loyalty_entry",))
+def ledger_balances(*, session: Session, as_of: date) -> pd.DataFrame:
+    """:func:`ledger_state`'s balances at ``as_of`` (core.loyalty.lots.customer_balances: one row
+    per member, sorted by customer_id), kept per data generation of the ledger and the settings
+    in memory and on this machine's disk; after a write to the ledger only the members written
+    are computed again, from their own entries (:func:`_per_member`): at 1,000,000 customers a
+    small import no longer makes the Loyalty screen wait for the whole ledger's history (7 to 9 s)."""
+    table = _per_member(
+        session, "ledger_balances", (as_of.isoformat(), readcache.settings_key()), _BALANCES_SCHEMA,
+        lambda: ledger_state(session=session, as_of=as_of).balances,
+        lambda norm, h: _state_of(h, norm, as_of).balances)
+    return diskcopy.table_frame(table)
+
+
+@cached(tables=("loyalty_entry",))
+def monthly_as_of(*, session: Session, as_of: date, months: int = 24) -> pd.DataFrame:
+    """:func:`summary_by_month` of :func:`ledger_state` for ``as_of``, from each member's flows
+    per month (core.loyalty.history.member_month_sums, the months before the ``months`` shown
+    carried in as one row per member), kept per data generation of the ledger and the settings
+    in memory and on this machine's disk; after a write to the ledger only the members written
+    are computed again (:func:`_per_member`). Raises ValueError for ``months`` < 1."""
+    if months < 1:
+        raise ValueError("the monthly summary needs at least one month")
+    cut = _ns(cutoff_for(as_of))
+    first = pd.Period(as_of, "M").ordinal - months + 1
+    table = _per_member(
+        session, "ledger_months", (as_of.isoformat(), months, readcache.settings_key()), _MONTHS_SCHEMA,
+        lambda: member_month_sums(ledger_history(session=session), cut, first),
+        lambda _norm, h: member_month_sums(h, cut, first))
+    # Summed by month as integers (exact); a month without flows is reindexed in by _monthly_table.
+    flows = table.select(["month", *FLOW_COLUMNS]).to_pandas()
+    by = flows.groupby("month", sort=True)[list(FLOW_COLUMNS)].sum()
+    by.index = pd.PeriodIndex.from_ordinals(by.index.to_numpy(dtype="int64"), freq="M").rename("month")
+    return _monthly_table(by, as_of, months)
+
+
+# Whether :func:`_per_member`, having brought a copy up to date without the whole ledger's
+# history, starts building that history in the background (the app: its Loyalty screen's other
+# tabs need it; not a command, which would wait for it before exiting).
 _history_after_totals = False
 _HISTORY_NICENESS = 10
 
 
 def build_history_after_totals(enabled: bool = True) -> None:
-    """Let :func:`ledger_totals`, when it brought its copy up to date from the members written
-    (so the ledger's history was not built), start :func:`ledger_history` on a background thread
-    at a low priority (Linux nice + 10): the Overview after a small import no longer builds it,
-    and the Loyalty screen opened later finds it built or building (core.readcache computes a
-    key once) instead of starting it then (7 to 9 s at 1,000,000 customers). The app turns this
-    on at start; a command leaves it off."""
+    """Let :func:`ledger_totals`, :func:`ledger_balances` and :func:`monthly_as_of`, when one
+    brought its copy up to date from the members written (so the ledger's history was not
+    built), start :func:`ledger_history` on a background thread at a low priority (Linux nice
+    + 10): the Overview and the Loyalty screen's balances after a small import no longer build
+    it, and a tab that needs it (expiring points, a drill-down) opened later finds it built or
+    building (core.readcache computes a key once) instead of starting it then (7 to 9 s at
+    1,000,000 customers). The app turns this on at start; a command leaves it off."""
     global _history_after_totals
     _history_after_totals = enabled
 
@@ -289,19 +358,6 @@ def _history_later(session: Session) -> None:
             logging.getLogger("hearth.loyalty").debug("the ledger's history in the background failed", exc_info=True)
 
     threading.Thread(target=build, name="hearth-ledger-history", daemon=True).start()
-
-
-def _member_totals(session: Session, members: np.ndarray, cut: int) -> pd.DataFrame | None:
-    """:func:`ledger_totals`' rows of ``members`` only, from their own entries: their rows of
-    the columnar read, normalised and their history built as for the whole ledger (each
-    member's lots, expiries and sums depend on that member's entries only: core.loyalty.history);
-    None when the entries need the general path (analytics_ledger.read_columns)."""
-    cols = analytics_ledger.columns_of(changelog.of_customers(source.read_table(session, "loyalty_entry"), members))
-    if cols is None:
-        return None
-    if not len(cols["id"]):
-        return pd.DataFrame({c: pd.Series(dtype="int64") for c in _TOTALS})
-    return member_sums(build_history(_normalised_columns(cols)), cut).reset_index()[_TOTALS]
 
 
 FLOW_COLUMNS = ("earned", "redeemed", "adjusted", "reversed", "expired")
@@ -375,13 +431,6 @@ def _monthly_table(by: pd.DataFrame, as_of: date, months: int) -> pd.DataFrame:
     by["liability"] = [money.to_units(points_value_cents(p)) for p in by["outstanding_points"]]
     by.index = by.index.to_timestamp()
     return by.rename_axis("month").reset_index()
-
-
-def monthly_as_of(*, session: Session, as_of: date, months: int = 24) -> pd.DataFrame:
-    """:func:`summary_by_month` of :func:`ledger_state` for ``as_of``, from the per-month sums
-    of :func:`ledger_history` (no per-entry flows built)."""
-    by = month_sums(ledger_history(session=session), _ns(cutoff_for(as_of)))
-    return _monthly_table(by, as_of, months)
 
 
 def tier_mix(balances: pd.DataFrame) -> pd.DataFrame:

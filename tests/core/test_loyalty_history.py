@@ -25,6 +25,7 @@ from core.loyalty.history import (
     build_history,
     expiry_events_as_of,
     lots_as_of,
+    member_month_sums,
     member_sums,
     month_sums,
     norm_before,
@@ -204,6 +205,47 @@ def test_months_from_the_history_are_the_flows_summed(frame, day):
     got = got[(got != 0).any(axis=1)]
     want = {p: v for p, v in months.items() if any(v)}
     assert {p: list(map(int, r)) for p, r in zip(got.index, got.to_numpy(), strict=True)} == want
+
+
+@PROPERTY
+@given(frame=ledgers(max_customers=4), day=st.integers(-2, 140), shown=st.integers(1, 5))
+def test_member_months_are_each_members_flows_by_month(frame, day, shown):
+    norm = normalise_entries(frame, expiry_months=1)
+    h = build_history(norm)
+    as_of = (BASE + timedelta(days=day)).date()
+    cut = cutoff_for(as_of)
+    first = pd.Period(as_of, "M").ordinal - shown + 1
+    state = LedgerState(as_of=as_of, norm=norm[norm["occurred_at"] < cut],
+                        lots=compute_lots(norm[norm["occurred_at"] < cut], cutoff=cut), balances=pd.DataFrame())
+    # point_flows (one row per movement) by member and month, every month before the first
+    # shown folded into the month before it.
+    flows = point_flows(state)
+    flows["month"] = np.maximum(flows["month"].map(lambda p: p.ordinal).astype("int64"), first - 1)
+    names = ["earned", "redeemed", "adjusted", "reversed", "expired"]
+    want = flows.groupby(["customer_id", "month"])[names].sum()
+    want = {k: list(map(int, v)) for k, v in zip(want.index, want.to_numpy(), strict=True) if any(v)}
+    got = member_month_sums(h, _ns(cut), first)
+    assert list(got.columns) == ["customer_id", "month", *names]
+    assert got["customer_id"].is_monotonic_increasing
+    got = {(int(c), int(m)): list(map(int, v)) for c, m, *v in got.itertuples(index=False) if any(v)}
+    assert got == want
+
+
+@PROPERTY
+@given(frame=ledgers(max_customers=4), day=st.integers(-2, 140), keep=st.sets(st.integers(1, 4)))
+def test_some_members_state_from_their_own_entries_is_their_rows_of_the_whole(frame, day, keep):
+    # What a write to the ledger recomputes (core.loyalty.ledger._per_member): the members
+    # written, from their own entries only, must give exactly their rows of the whole ledger's.
+    as_of = (BASE + timedelta(days=day)).date()
+    whole_norm = normalise_entries(frame, expiry_months=1)
+    whole = loyalty_ledger._state_of(build_history(whole_norm), whole_norm, as_of).balances
+    own = frame[frame["customer_id"].isin(keep)]
+    if own.empty:
+        return
+    some_norm = normalise_entries(own, expiry_months=1)
+    some = loyalty_ledger._state_of(build_history(some_norm), some_norm, as_of).balances
+    pd.testing.assert_frame_equal(some.reset_index(drop=True),
+                                  whole[whole["customer_id"].isin(keep)].reset_index(drop=True))
 
 
 def test_fifo_order_is_the_three_key_lexsort():

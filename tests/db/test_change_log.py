@@ -241,6 +241,63 @@ def test_per_customer_figures_are_computed_again_only_for_the_customers_written(
     get_settings.cache_clear()
 
 
+def _summary(engine: Engine) -> loyalty.LedgerSummary:
+    with Session(engine) as s:
+        summary = loyalty.ledger_summary(session=s, as_of=AS_OF)
+    diskcopy.wait()
+    return summary
+
+
+def test_the_loyalty_screens_balances_and_months_are_computed_again_only_for_the_members_written(
+        engine: Engine, session: Session, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    monkeypatch.setenv("HEARTH_DISK_CACHE_DIR", str(tmp_path / "copies"))
+    get_settings.cache_clear()
+    ids = _ledger_store(session)
+    # C earns 300 in March 2025 (expiring 1 Sep 2025) and redeems 100 in May: 200 expire in September.
+    c = make_customer(session, external_id="CL-C")
+    make_loyalty(session, c, datetime(2025, 3, 1, 10), "earn", 300, expires_at=datetime(2025, 9, 1),
+                 external_id="CL-L5")
+    make_loyalty(session, c, datetime(2025, 5, 10, 10), "redeem", -100, external_id="CL-L6")
+    session.commit()
+    before = _summary(engine)
+    assert int(before.balances["balance"].sum()) == 1300
+    assert before.monthly.set_index("month").loc["2025-09-01", "expired"] == 200
+
+    # B's redemption of 200 taken back; C redeems 50 more in August 2025, so 150 expire.
+    make_loyalty(session, c, datetime(2025, 8, 1, 10), "redeem", -50, external_id="CL-L7")
+    session.commit()
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM loyalty_entry WHERE external_id = 'CL-L3'"))
+    readcache.clear()  # a new process: only the disk copy of the earlier generation is left
+    source.forget_reads()
+    with caplog.at_level(logging.INFO, logger="hearth.read"):
+        after = _summary(engine)
+    assert "ledger_balances brought up to date from the change log: 2 customers computed again" in caplog.text
+    assert "ledger_months brought up to date from the change log: 2 customers computed again" in caplog.text
+    rows = after.balances.set_index("customer_id")[["earned", "redeemed", "expired", "balance"]]
+    assert {k: tuple(int(x) for x in v) for k, v in zip(rows.index, rows.to_numpy(), strict=True)} == {
+        ids["a"]: (1000, 0, 0, 1000), ids["b"]: (500, 0, 0, 500), c.id: (300, 150, 150, 0)}
+    monthly = after.monthly.set_index("month")
+    assert len(monthly) == loyalty.SUMMARY_MONTHS and monthly.index[0] == pd.Timestamp("2024-07-01")
+    flows = {m.strftime("%Y-%m"): (int(r["earned"]), int(r["redeemed"]), int(r["expired"]))
+             for m, r in monthly.iterrows() if r["earned"] or r["redeemed"] or r["expired"]}
+    assert flows == {"2025-03": (300, 0, 0), "2025-05": (0, 100, 0), "2025-08": (0, 50, 0),
+                     "2025-09": (0, 0, 150), "2026-06": (1500, 0, 0)}
+    assert monthly["outstanding_points"].tolist()[-1] == 1500
+    assert monthly.loc["2025-12-01", "outstanding_points"] == 0
+
+    # The same summary computed whole, with no copy to start from.
+    monkeypatch.setenv("HEARTH_DISK_CACHE_DIR", "off")
+    get_settings.cache_clear()
+    readcache.clear()
+    source.forget_reads()
+    whole = _summary(engine)
+    pd.testing.assert_frame_equal(after.balances, whole.balances)
+    pd.testing.assert_frame_equal(after.monthly, whole.monthly)
+    get_settings.cache_clear()
+
+
 @pytest.mark.parametrize("gone", [[], [1], [1, 2, 3], [5, 9], [10], list(range(1, 201, 2)), [0, 999]])
 def test_rows_written_are_replaced_and_every_other_row_kept_once(gone: list[int]) -> None:
     # ids 1..200 in two chunks (as a table brought up once already); ``gone`` rewritten or deleted.
