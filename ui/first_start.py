@@ -42,9 +42,6 @@ def prepare_at_server_start() -> None:
     settle_heap()
     # Library work, no data: Plotly's template and first figure, whatever HEARTH_READ_AHEAD says.
     threading.Thread(target=warm_charts, name="hearth-warm-charts", daemon=True).start()
-    from core.loyalty.ledger import build_history_after_totals
-
-    build_history_after_totals()
     if settings.read_ahead:
         read_ahead(settings.database_url)
     if demo:

@@ -426,12 +426,6 @@ _ahead_queued: set[tuple[str, str]] = set()
 _awaited: set[tuple[str, str]] = set()
 
 
-def lower_priority(by: int) -> None:
-    """Run the calling thread at the app's nice value + ``by`` (Linux: each thread has its own);
-    for background work that must take only the CPU the screens leave."""
-    set_niceness(threading.get_native_id(), _BASE_NICENESS + by)
-
-
 def set_niceness(thread: int, value: int) -> None:
     """Set a thread's nice value (on Linux each thread has its own); nothing where the system
     refuses (raising a priority again needs CAP_SYS_NICE or RLIMIT_NICE) or has none."""

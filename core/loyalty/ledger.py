@@ -4,8 +4,6 @@ reversed, expired) per month and per member, and members per tier."""
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -242,21 +240,21 @@ _MONTHS_SCHEMA = pa.schema([("customer_id", _POINTS), ("month", pa.int32()),
 
 def _per_member(session: Session, what: str, key: tuple, schema: pa.Schema,
                 whole: Callable[[], pd.DataFrame],
-                some: Callable[[pd.DataFrame, LedgerHistory], pd.DataFrame]) -> pa.Table:
+                some: Callable[[pd.DataFrame, LedgerHistory], pd.DataFrame], *, by_customer: bool = True) -> pa.Table:
     """A table of per-member rows (column customer_id, ``schema``), kept per data generation of
     the ledger and ``key`` in memory and on this machine's disk; after a write to the ledger a
     copy of an earlier generation is brought up to date by computing again only the members the
     change log names (core.analytics.source.kept_per_customer): ``some(norm, history)`` of their
     own entries, normalised and their history built as for the whole ledger (each member's lots,
     expiries and sums depend on that member's entries only: core.loyalty.history), without the
-    whole ledger's history. Otherwise ``whole()``. Sorted by customer_id."""
+    whole ledger's history. Otherwise ``whole()``. Sorted by customer_id when ``by_customer``
+    (a copy when rows were brought up to date: left out for a table only summed)."""
 
     def compute(members: np.ndarray | None) -> pa.Table:
         if members is not None:
             cols = analytics_ledger.columns_of(
                 changelog.of_customers(source.read_table(session, "loyalty_entry"), members))
             if cols is not None:  # else the entries need the general path (analytics_ledger.read_columns)
-                _history_later(session)
                 if not len(cols["id"]):
                     return schema.empty_table()
                 norm = _normalised_columns(cols)
@@ -268,7 +266,7 @@ def _per_member(session: Session, what: str, key: tuple, schema: pa.Schema,
 
     table = source.kept_per_customer(session, "loyalty_entry", what, key, compute)
     ids = table.column("customer_id").to_numpy()
-    if len(ids) > 1 and not (ids[1:] >= ids[:-1]).all():
+    if by_customer and len(ids) > 1 and not (ids[1:] >= ids[:-1]).all():
         table = table.take(np.argsort(ids, kind="stable"))
     return table
 
@@ -317,47 +315,14 @@ def monthly_as_of(*, session: Session, as_of: date, months: int = 24) -> pd.Data
     table = _per_member(
         session, "ledger_months", (as_of.isoformat(), months, readcache.settings_key()), _MONTHS_SCHEMA,
         lambda: member_month_sums(ledger_history(session=session), cut, first),
-        lambda _norm, h: member_month_sums(h, cut, first))
-    # Summed by month as integers (exact); a month without flows is reindexed in by _monthly_table.
-    flows = table.select(["month", *FLOW_COLUMNS]).to_pandas()
-    by = flows.groupby("month", sort=True)[list(FLOW_COLUMNS)].sum()
-    by.index = pd.PeriodIndex.from_ordinals(by.index.to_numpy(dtype="int64"), freq="M").rename("month")
+        lambda _norm, h: member_month_sums(h, cut, first), by_customer=False)
+    # Summed by month as integers (exact) by Arrow, over the kept columns as they are (no copy of
+    # 5.6 M rows at 1,000,000 customers); a month without flows is reindexed in by _monthly_table.
+    sums = table.group_by("month").aggregate([(name, "sum") for name in FLOW_COLUMNS]).sort_by("month")
+    by = pd.DataFrame({name: sums.column(f"{name}_sum").to_numpy() for name in FLOW_COLUMNS},
+                      index=pd.PeriodIndex.from_ordinals(sums.column("month").to_numpy().astype("int64"),
+                                                         freq="M").rename("month"))
     return _monthly_table(by, as_of, months)
-
-
-# Whether :func:`_per_member`, having brought a copy up to date without the whole ledger's
-# history, starts building that history in the background (the app: its Loyalty screen's other
-# tabs need it; not a command, which would wait for it before exiting).
-_history_after_totals = False
-_HISTORY_NICENESS = 10
-
-
-def build_history_after_totals(enabled: bool = True) -> None:
-    """Let :func:`ledger_totals`, :func:`ledger_balances` and :func:`monthly_as_of`, when one
-    brought its copy up to date from the members written (so the ledger's history was not
-    built), start :func:`ledger_history` on a background thread at a low priority (Linux nice
-    + 10): the Overview and the Loyalty screen's balances after a small import no longer build
-    it, and a tab that needs it (expiring points, a drill-down) opened later finds it built or
-    building (core.readcache computes a key once) instead of starting it then (7 to 9 s at
-    1,000,000 customers). The app turns this on at start; a command leaves it off."""
-    global _history_after_totals
-    _history_after_totals = enabled
-
-
-def _history_later(session: Session) -> None:
-    if not _history_after_totals or _history.kept(session=session):
-        return
-    engine = session.get_bind()
-
-    def build() -> None:
-        source.lower_priority(_HISTORY_NICENESS)
-        try:
-            with Session(engine) as later:
-                ledger_history(session=later)
-        except Exception:  # noqa: BLE001 - not kept: the Loyalty screen computes it and shows any error
-            logging.getLogger("hearth.loyalty").debug("the ledger's history in the background failed", exc_info=True)
-
-    threading.Thread(target=build, name="hearth-ledger-history", daemon=True).start()
 
 
 FLOW_COLUMNS = ("earned", "redeemed", "adjusted", "reversed", "expired")
