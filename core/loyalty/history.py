@@ -40,6 +40,9 @@ from core.loyalty.rules import KINDS
 SUMS = ("earned", "redeemed", "adjusted", "reversed", "written_expired", "credit", "debit")
 _I8_MAX = np.iinfo("int64").max
 _I4 = np.iinfo("int32")
+# member_month_sums counts (member, month) cells in one dense array up to this many cells (an
+# int64 each: 512 MB), else by sorting them.
+_DENSE_CELLS = 1 << 26
 
 # Each counted entry moves points of one class (at most one of its credit and debit is not
 # zero): an earn's credit, a redemption's debit, an adjustment's or a reversal's credit or
@@ -431,16 +434,26 @@ def member_month_sums(h: LedgerHistory, cut: int, first_month: int) -> pd.DataFr
     span = int(max(em.max() if k else 0, xm.max() if x else 0)) + 1
     cells = np.concatenate([(h.e_key[:k] >> _SHIFT).astype("int64") * span + em,
                             h.x_c[:x].astype("int64") * span + xm])
-    cell, at = np.unique(cells, return_inverse=True)
+    if len(h.ids) * span <= _DENSE_CELLS:
+        # Every (member, month) cell counted in place: at 1,000,000 members and 25 months a
+        # quarter of np.unique's time (which sorts the 10.7 M entries' cells).
+        cell = np.flatnonzero(np.bincount(cells, minlength=len(h.ids) * span))
+        pos = np.zeros(len(h.ids) * span, dtype="int64")
+        pos[cell] = np.arange(len(cell), dtype="int64")
+        at = pos[cells]
+        del pos
+    else:
+        cell, at = np.unique(cells, return_inverse=True)
     n = len(cell)
     cls = h.e_key[:k] & (_K - 1)
-    s = np.zeros((n, _K), dtype="int64")
-    for c in range(_K - 1):  # the last class (_NONE) moves no points
-        rows = cls == c
-        if rows.any():
-            s[:, c] = _sum_by(at[:k][rows], h.e_v[:k][rows], n, h.exact)
-    sums = _named(s)
-    cols = {name: sums[name] for name in names[:4]}
-    cols["expired"] = sums["written_expired"] + _sum_by(at[k:], h.x_v[:x], n, h.exact)
+    at_e, v = at[:k], h.e_v[:k]
+
+    def points(*classes: int) -> np.ndarray:
+        rows = np.isin(cls, classes) if len(classes) > 1 else cls == classes[0]
+        return _sum_by(at_e[rows], v[rows], n, h.exact)
+
+    cols = {"earned": points(_EARN), "redeemed": points(_REDEEM),
+            "adjusted": points(_ADJ_UP) - points(_ADJ_DOWN), "reversed": points(_REV_DOWN) - points(_REV_UP),
+            "expired": points(_WRITTEN) + _sum_by(at[k:], h.x_v[:x], n, h.exact)}
     return pd.DataFrame({"customer_id": h.ids[cell // span].astype("int64"),
-                         "month": (cell % span + before).astype("int32"), **cols})
+                         "month": (cell % span + before).astype("int32"), **cols}, copy=False)

@@ -14,11 +14,13 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from core.config import get_settings
 from core.loyalty import KINDS, LedgerState, compute_lots, cutoff_for, normalise_entries, parse_tiers, point_flows
+from core.loyalty import history as loyalty_history
 from core.loyalty import ledger as loyalty_ledger
 from core.loyalty.history import (
     _stable_argsort,
@@ -207,9 +209,10 @@ def test_months_from_the_history_are_the_flows_summed(frame, day):
     assert {p: list(map(int, r)) for p, r in zip(got.index, got.to_numpy(), strict=True)} == want
 
 
+@pytest.mark.parametrize("dense", [True, False], ids=["cells counted in place", "cells sorted"])
 @PROPERTY
 @given(frame=ledgers(max_customers=4), day=st.integers(-2, 140), shown=st.integers(1, 5))
-def test_member_months_are_each_members_flows_by_month(frame, day, shown):
+def test_member_months_are_each_members_flows_by_month(dense, frame, day, shown):
     norm = normalise_entries(frame, expiry_months=1)
     h = build_history(norm)
     as_of = (BASE + timedelta(days=day)).date()
@@ -224,7 +227,12 @@ def test_member_months_are_each_members_flows_by_month(frame, day, shown):
     names = ["earned", "redeemed", "adjusted", "reversed", "expired"]
     want = flows.groupby(["customer_id", "month"])[names].sum()
     want = {k: list(map(int, v)) for k, v in zip(want.index, want.to_numpy(), strict=True) if any(v)}
-    got = member_month_sums(h, _ns(cut), first)
+    kept = loyalty_history._DENSE_CELLS
+    loyalty_history._DENSE_CELLS = kept if dense else 0
+    try:
+        got = member_month_sums(h, _ns(cut), first)
+    finally:
+        loyalty_history._DENSE_CELLS = kept
     assert list(got.columns) == ["customer_id", "month", *names]
     assert got["customer_id"].is_monotonic_increasing
     got = {(int(c), int(m)): list(map(int, v)) for c, m, *v in got.itertuples(index=False) if any(v)}
