@@ -289,7 +289,7 @@ def _parser_detail(exc: Exception) -> str:
     msg = str(exc).strip().splitlines()[-1]
     m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
     if m:
-        return (f"line {m.group(2)} has {m.group(3)} cells, the header has {m.group(1)} "
+        return (f"row {m.group(2)} has {m.group(3)} cells, the header has {m.group(1)} "
                 "(a cell with the separator in it that is not in quotes?)")
     m = re.search(r"EOF inside string starting at row (\d+)", msg)
     if m:

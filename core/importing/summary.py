@@ -87,8 +87,9 @@ class ImportSummary:
         if self.extra_columns:
             out.append(f"  ignored columns: {', '.join(self.extra_columns)}")
         if self.consent_conflict_total:
-            out.append(f"  consent withdrawn in Hearth {verb} kept for {self.consent_conflict_total:,} "
-                       "(the file says opted in):")
+            n = self.consent_conflict_total
+            out.append(f"  consent withdrawn in Hearth {'would be' if self.dry_run else 'was'} kept for {n:,} "
+                       f"customer{'' if n == 1 else 's'} (the file says opted in):")
             out += [f"    {c}" for c in self.consent_conflicts]
             if self.consent_conflict_total > len(self.consent_conflicts):
                 out.append(f"    … and {self.consent_conflict_total - len(self.consent_conflicts):,} more")

@@ -79,7 +79,7 @@ def test_each_bad_cell_names_row_column_and_value():
 def test_row_with_extra_cells_is_refused_by_line():
     with pytest.raises(ImportFailed) as err:
         read_csv_bytes(b"customer_id,ordered_at,total\nC1,2025-01-01,12,50\n", filename="o.csv")
-    assert "line 2 has 4 cells, the header has 3" in str(err.value)
+    assert "row 2 has 4 cells, the header has 3" in str(err.value)
 
 
 def test_nps_range_loyalty_kind_flags():
