@@ -80,11 +80,12 @@ def log_sql(table: str, since: int, until: int) -> str:
 
 
 def rows_sql(select: str, table: str, since: int, until: int) -> str:
-    """``select`` (a read of ``table`` with no WHERE) limited to the rows the log names for
-    generations after ``since`` up to ``until``. Raises KeyError for a table whose writes are
-    not logged."""
+    """``select`` (a read of ``table``, with no WHERE or with one condition in parentheses)
+    limited to the rows the log names for generations after ``since`` up to ``until``. Raises
+    KeyError for a table whose writes are not logged."""
     _logged(table)
-    return (f"{select} WHERE id IN (SELECT row_id FROM {generation.CHANGES} WHERE table_name = '{table}' "
+    joiner = "AND" if " WHERE " in select else "WHERE"
+    return (f"{select} {joiner} id IN (SELECT row_id FROM {generation.CHANGES} WHERE table_name = '{table}' "
             f"AND n > {int(since)} AND n <= {int(until)} AND row_id IS NOT NULL)")
 
 

@@ -36,13 +36,15 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from core.config import PROJECT_ROOT, disk_cache_path, get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("hearth.diskcopy")
 T = TypeVar("T")
@@ -202,6 +204,8 @@ def frame_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """A frame of numeric, boolean, datetime and categorical columns (categories as text) as
     named arrays for :func:`save_arrays`; :func:`frame_from_arrays` gives it back. Raises
     ValueError for another column type (object text would need pickling)."""
+    import pandas as pd  # here: a command's reads start before pandas is loaded (core.__main__)
+
     out = {"~columns": np.array([str(c) for c in frame.columns], dtype=str),
            "~index_name": np.array(frame.index.name or "", dtype=str), "~index": frame.index.to_numpy()}
     for i, name in enumerate(frame.columns):
@@ -219,6 +223,8 @@ def frame_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 def frame_from_arrays(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
     """The frame :func:`frame_arrays` gave ``arrays`` for (same columns, order, dtypes, index);
     the columns share the arrays' memory (copy=False)."""
+    import pandas as pd  # here: a command's reads start before pandas is loaded (core.__main__)
+
     columns: dict[str, Any] = {}
     for i, name in enumerate(arrays["~columns"].tolist()):
         if f"{i}.codes" in arrays:
@@ -240,6 +246,8 @@ def frame_table(frame: pd.DataFrame) -> pa.Table:
 def table_frame(table: pa.Table) -> pd.DataFrame:
     """The frame :func:`frame_table` was given: same columns, dtypes and index; a missing date
     in a column of Python dates is NaT again, as it was (Arrow gives None)."""
+    import pandas as pd  # here: a command's reads start before pandas is loaded (core.__main__)
+
     frame = table.to_pandas()
     for field in table.schema:
         if pa.types.is_date(field.type) and field.name in frame.columns:

@@ -165,15 +165,19 @@ def read_entries(*, session: Session, before: datetime | None = None, stored_exp
     ``expire`` entry from the programme's own file at any time).
     """
     with source.engine_for(session, ["loyalty_entry"]) as db:
-        rows = db.execute("""
+        entries = "loyalty_entry"  # the shared read leaves Hearth's computed expiries out (source.READS)
+        if stored_expiries:
+            db.register("computed_expiry", source.read_rows(session, "loyalty_entry",
+                                                            "kind = 'expire' AND computed = true"))
+            entries = "(SELECT * FROM loyalty_entry UNION ALL SELECT * FROM computed_expiry)"
+        rows = db.execute(f"""
             SELECT id, customer_id, occurred_at, kind, points, expires_at, coalesce(computed, false) AS computed,
                    customer_id IN (SELECT customer_id FROM loyalty_entry
                                    WHERE kind = 'expire' AND computed = false) AS by_programme
-            FROM loyalty_entry
+            FROM {entries} AS e
             WHERE ($before IS NULL OR occurred_at < $before)
-              AND ($stored OR kind <> 'expire' OR computed = false)
             ORDER BY id
-        """, {"before": before, "stored": stored_expiries}).fetchnumpy()
+        """, {"before": before}).fetchnumpy()
     # Straight from numpy arrays with the dtypes below (a pandas frame of DuckDB's result would
     # hold Arrow-backed columns, converted again by every later step: seconds at the reference size).
     columns = {}

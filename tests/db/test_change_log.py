@@ -151,6 +151,47 @@ def test_a_kept_read_is_brought_up_to_date_by_the_rows_written_since(
     assert "orders brought up to date from the change log: 3 rows written since, 2 read" in caplog.text
 
 
+def test_the_ledger_read_leaves_hearths_computed_expiries_out_also_when_brought_up_to_date(
+        engine: Engine, session: Session, caplog: pytest.LogCaptureFixture) -> None:
+    # The shared read of the ledger holds every entry but Hearth's own computed expiries
+    # (core.analytics.source.READS); rows written since a kept read are patched in under the same
+    # condition: an entry that becomes a computed expiry leaves the read, one that stops being
+    # one comes in.
+    ids = _ledger_store(session)
+    a = session.get(Customer, ids["a"])
+    make_loyalty(session, a, datetime(2026, 6, 2, 10), "expire", -10, external_id="CL-X1", computed=True)
+    make_loyalty(session, a, datetime(2026, 6, 3, 10), "expire", -20, external_id="CL-X2", computed=True)
+    session.commit()
+    source.forget_reads()
+
+    def by_sql() -> list[str]:
+        with engine.connect() as conn:
+            return [r[0] for r in conn.execute(text(
+                "SELECT external_id FROM loyalty_entry WHERE NOT (kind = 'expire' AND computed) ORDER BY id"))]
+
+    def read() -> list[str]:
+        with Session(engine) as s:
+            table = source.read_table(s, "loyalty_entry")
+        with engine.connect() as conn:
+            names = dict(conn.execute(text("SELECT id, external_id FROM loyalty_entry")).all())
+        return [names[i] for i in sorted(table.column("id").to_pylist())]
+
+    assert read() == by_sql() == ["CL-L1", "CL-L2", "CL-L3"]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE loyalty_entry SET kind = 'expire', computed = true, points = -200 "
+                          "WHERE external_id = 'CL-L3'"))
+        conn.execute(text("UPDATE loyalty_entry SET computed = false WHERE external_id = 'CL-X2'"))
+    with caplog.at_level(logging.INFO, logger="hearth.read"):
+        assert read() == by_sql() == ["CL-L1", "CL-L2", "CL-X2"]
+    assert "loyalty_entry brought up to date from the change log: 2 rows written since, 1 read" in caplog.text
+    # The expiry job still sees the computed expiries (read apart): all of them, with the rest.
+    with Session(engine) as s:
+        everything = loyalty.read_entries(session=s, details=False)
+        counted = loyalty.read_entries(session=s, details=False, stored_expiries=False)
+    assert len(everything) == 5 and sorted(everything["points"]) == [-200, -20, -10, 500, 1000]
+    assert sorted(counted["points"]) == [-20, 500, 1000]
+
+
 def test_a_new_process_brings_the_disk_copy_up_to_date(db_url: str, engine: Engine, session: Session,
                                                         tmp_path: Path) -> None:
     _store(session)
