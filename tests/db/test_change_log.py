@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -242,11 +243,18 @@ def _by_customer(table: pa.Table) -> list[dict]:
     return table.to_pandas().sort_values("customer_id").to_dict("records")
 
 
-def test_per_customer_figures_are_computed_again_only_for_the_customers_written(
-        engine: Engine, session: Session, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
-        tmp_path: Path) -> None:
+@pytest.fixture
+def disk_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Copies kept in a folder of the test's own (the settings read again), as between processes."""
     monkeypatch.setenv("HEARTH_DISK_CACHE_DIR", str(tmp_path / "copies"))
     get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_per_customer_figures_are_computed_again_only_for_the_customers_written(
+        engine: Engine, session: Session, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        disk_copy: None) -> None:
     ids = _ledger_store(session)
     figures, _periods, _totals = _figures(engine)
     assert (figures["orders"], figures["revenue"], figures["loyalty_liability"]) == (3, 60.0, 13.0)
@@ -291,9 +299,7 @@ def _summary(engine: Engine) -> loyalty.LedgerSummary:
 
 def test_the_loyalty_screens_balances_and_months_are_computed_again_only_for_the_members_written(
         engine: Engine, session: Session, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
-        tmp_path: Path) -> None:
-    monkeypatch.setenv("HEARTH_DISK_CACHE_DIR", str(tmp_path / "copies"))
-    get_settings.cache_clear()
+        disk_copy: None) -> None:
     ids = _ledger_store(session)
     # C earns 300 in March 2025 (expiring 1 Sep 2025) and redeems 100 in May: 200 expire in September.
     c = make_customer(session, external_id="CL-C")
