@@ -390,38 +390,18 @@ def _months(ns: np.ndarray) -> np.ndarray:
     return ns.view("datetime64[ns]").astype("datetime64[M]").astype("int64")
 
 
-def month_sums(h: LedgerHistory, cut: int) -> pd.DataFrame:
-    """core.loyalty.point_flows of the state before ``cut`` (ns) summed by month: index Period "M"
-    (every month from the first flow to the last), columns earned, redeemed, adjusted, reversed,
-    expired (int64 points); the written expiries and the lots' expiries both count as expired."""
-    k = int(np.searchsorted(h.e_t, cut, side="left"))
-    x = int(np.searchsorted(h.x_t, cut, side="left"))
-    em, xm = _months(h.e_t[:k]), _months(h.x_t[:x])
-    both = np.concatenate([em, xm])
-    names = ["earned", "redeemed", "adjusted", "reversed", "expired"]
-    if not len(both):
-        return pd.DataFrame({n: np.zeros(0, dtype="int64") for n in names},
-                            index=pd.PeriodIndex([], freq="M", name="month"))
-    lo = int(both.min())
-    span = int(both.max()) - lo + 1
-    key = (em - lo) * _K + (h.e_key[:k] & (_K - 1))
-    sums = _named(_sum_by(key, h.e_v[:k], span * _K, h.exact).reshape(span, _K))
-    cols = {n: sums[n] for n in names[:4]}
-    cols["expired"] = sums["written_expired"] + _sum_by(xm - lo, h.x_v[:x], span, h.exact)
-    index = pd.PeriodIndex.from_ordinals(np.arange(lo, lo + span), freq="M").rename("month")
-    return pd.DataFrame(cols, index=index)
-
-
 def member_month_sums(h: LedgerHistory, cut: int, first_month: int) -> pd.DataFrame:
-    """:func:`month_sums` per member: what each member's flows before ``cut`` (ns) add to each
-    calendar month from ``first_month`` (a monthly Period's ordinal) on, and, as one row at month
-    ``first_month - 1``, everything before it (a monthly table carries it in as one balance).
+    """core.loyalty.point_flows of the state before ``cut`` (ns) summed per member and calendar
+    month: what each member's flows add to each month from ``first_month`` (a monthly Period's
+    ordinal) on, and, as one row at month ``first_month - 1``, everything before it (a monthly
+    table carries it in as one balance). The written expiries and the lots' expiries both count
+    as expired.
 
     Columns: customer_id, month (Period ordinal, int32), earned, redeemed, adjusted, reversed,
     expired (int64 points); one row per member and month with a flow, sorted by customer_id then
-    month. Summed over members by month, the rows from ``first_month`` on are :func:`month_sums`'
-    rows (the flows add up member by member); they are kept per member so that a write to some
-    members' entries changes only their rows (core.loyalty.ledger.member_months)."""
+    month. Summed over members by month they are the monthly flows (they add up member by
+    member); they are kept per member so that a write to some members' entries changes only their
+    rows (core.loyalty.ledger.monthly_as_of)."""
     k = int(np.searchsorted(h.e_t, cut, side="left"))
     x = int(np.searchsorted(h.x_t, cut, side="left"))
     names = ["earned", "redeemed", "adjusted", "reversed", "expired"]
