@@ -227,6 +227,7 @@ def _state_of(h: LedgerHistory, norm: pd.DataFrame, as_of: date) -> LedgerState:
     return LedgerState(as_of=as_of, norm=norm_d, lots=lots, balances=balances)
 
 
+FLOW_COLUMNS = ("earned", "redeemed", "adjusted", "reversed", "expired")
 _TOTALS = ["customer_id", "earned", "redeemed", "adjusted", "reversed", "expired", "balance"]
 _POINTS = pa.int64()
 # The columns and types of what is kept per member (an empty or all-missing column keeps them).
@@ -235,7 +236,7 @@ _BALANCES_SCHEMA = pa.schema([
     *((c, _POINTS) for c in _TOTALS), ("expiring_points", _POINTS), ("next_expiry_date", pa.date32()),
     ("earned_12m", _POINTS), ("tier", pa.string()), ("tier_drop_date", pa.date32())])
 _MONTHS_SCHEMA = pa.schema([("customer_id", _POINTS), ("month", pa.int32()),
-                            *((c, _POINTS) for c in ("earned", "redeemed", "adjusted", "reversed", "expired"))])
+                            *((c, _POINTS) for c in FLOW_COLUMNS)])
 
 
 def _per_member(session: Session, what: str, key: tuple, schema: pa.Schema,
@@ -324,8 +325,6 @@ def monthly_as_of(*, session: Session, as_of: date, months: int = 24) -> pd.Data
                                                          freq="M").rename("month"))
     return _monthly_table(by, as_of, months)
 
-
-FLOW_COLUMNS = ("earned", "redeemed", "adjusted", "reversed", "expired")
 
 
 def point_flows(state: LedgerState) -> pd.DataFrame:
