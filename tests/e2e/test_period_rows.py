@@ -34,6 +34,9 @@ def test_a_manager_chooses_a_row_of_figures_per_period_and_sees_its_answers(page
     for _ in range(3):
         # Measured again before each click: under load the expander may still be opening, and the
         # grid below where it was measured first (the choice stayed empty in CI after three clicks).
+        # Scrolled into view first: a mouse click outside the viewport reaches nothing (the grid
+        # can sit below the fold once the expander has opened).
+        table.scroll_into_view_if_needed()
         box = table.bounding_box()
         assert box is not None
         page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)
