@@ -20,6 +20,17 @@ PERSISTENT_FILTERS: tuple[str, ...] = (
 )
 
 
+def start_at(key: str, value: object) -> None:
+    """Give the kept filter `key` its first value, before its widget is drawn; the widget is then
+    drawn with no default of its own and shows the session's value.
+
+    Every run assigns each kept filter's value to itself (keep_filters), and Streamlit logs a
+    warning with a stack trace for a widget given a default while the session sets its value. A
+    kept filter's first value is therefore given here, once a session, never to the widget."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
 def keep_filters() -> None:
     """Call once per run, before the screen runs."""
     for key in PERSISTENT_FILTERS:

@@ -13,6 +13,7 @@ from core.tasks import CONTACT_LABELS, PRIORITY_EXPLANATION
 from ui import accounts as ui
 from ui.auth import require_screen
 from ui.data import export_button
+from ui.filters import start_at
 from ui.outreach import render_bulk_outreach
 from ui.safe import md, plotly_chart
 
@@ -27,7 +28,8 @@ st.caption("The at-risk queue: accounts sorted by value at risk, so a big custom
 options = ui.queue_options()
 is_manager = user.has(Role.ACCOUNT_MANAGER)
 top = st.columns([2, 3])
-show_all = top[0].toggle("All accounts", value=not is_manager, key="acc_all",
+start_at("acc_all", not is_manager)
+show_all = top[0].toggle("All accounts", key="acc_all",
                          help="Off: only the accounts you own.")
 search = top[1].text_input("Search by customer id or name", key="acc_search")
 with st.expander("Filters", expanded=False):

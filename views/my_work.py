@@ -14,6 +14,7 @@ from core.outreach import TEMPLATE_LABELS
 from core.roles import Role
 from ui import tasks as ui
 from ui.auth import require_screen
+from ui.filters import start_at
 
 user = require_screen("my_work")
 roles = user.roles
@@ -31,8 +32,8 @@ if flash:
 
 everyone = False
 if user.has(Role.ADMIN):
-    everyone = st.toggle("Everyone's tasks", key="mw_everyone", value=not user.has(Role.ACCOUNT_MANAGER,
-                                                                                   Role.SUPPORT_LEAD),
+    start_at("mw_everyone", not user.has(Role.ACCOUNT_MANAGER, Role.SUPPORT_LEAD))
+    everyone = st.toggle("Everyone's tasks", key="mw_everyone",
                          help="Off: only the tasks assigned to you.")
 counts = ui.task_counts(user.username)
 m = st.columns(4)

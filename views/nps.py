@@ -20,6 +20,7 @@ from db.models import utcnow
 from ui import drilldown as drill
 from ui import feedback as ui
 from ui.auth import require_screen
+from ui.filters import start_at
 from ui.kpis import db_key
 from ui.safe import md, plain, plotly_chart
 
@@ -43,9 +44,11 @@ def _close_points() -> None:
 
 
 periods_offered = [3, 6, 12, 24]
-months = c1.selectbox("Period", periods_offered, index=periods_offered.index(fbk.NPS_DEFAULT_MONTHS), key="nps_months",
+start_at("nps_months", fbk.NPS_DEFAULT_MONTHS)
+months = c1.selectbox("Period", periods_offered, key="nps_months",
                       format_func=lambda m: f"last {m} months", on_change=_close_points)
-freq = c2.radio("By", ["W", "M"], index=1, key="nps_freq", horizontal=True,
+start_at("nps_freq", "M")
+freq = c2.radio("By", ["W", "M"], key="nps_freq", horizontal=True,
                 format_func=lambda f: "week" if f == "W" else "month", on_change=_close_points)
 split_labels = {"all": "all customers", "segment": "segment", "region": "region", "channel": "channel",
                 "category": "product category bought"}

@@ -16,6 +16,7 @@ import streamlit as st
 
 from ui import kpis as data
 from ui.auth import require_screen
+from ui.filters import start_at
 from views.overview_sections.context import read_filters
 from views.overview_sections.extras import render_extras
 from views.overview_sections.kpis import render_period, render_tiles
@@ -52,7 +53,8 @@ SECTIONS = {
     "Outreach results": ("outreach", "render_outreach"),
     "Lifetime value": ("lifetime_value", "render_lifetime_value"),
 }
-section = st.segmented_control("Show", list(SECTIONS), default="Trends", key="ov_section") or "Trends"
+start_at("ov_section", "Trends")
+section = st.segmented_control("Show", list(SECTIONS), key="ov_section") or "Trends"
 module, render = SECTIONS[section]
 draw = getattr(import_module(f"views.overview_sections.{module}"), render)
 if section == "NPS and loyalty":

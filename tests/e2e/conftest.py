@@ -90,13 +90,18 @@ def e2e_outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory, e2e_db_url: str, e2e_outbox: Path) -> Iterator[str]:
+def app_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The terminal of the session's `streamlit run`: what it printed, warnings included."""
+    return tmp_path_factory.mktemp("e2e") / "streamlit.log"
+
+
+@pytest.fixture(scope="session")
+def app_url(e2e_db_url: str, e2e_outbox: Path, app_log: Path) -> Iterator[str]:
     reason = _browser_missing()
     if reason:
         if REQUIRE_BROWSER:
             pytest.fail(reason + " and HEARTH_REQUIRE_BROWSER=1")
         pytest.skip(reason)
-    workdir = tmp_path_factory.mktemp("e2e")
     env = {
         **os.environ,
         "DATABASE_URL": e2e_db_url,
@@ -107,7 +112,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, e2e_db_url: str, e2e_outbo
     }
     subprocess.run([sys.executable, "-m", "core", "init", "--demo", "--customers", "300", "--seed", "5"],
                    cwd=ROOT, env=env, check=True, capture_output=True)
-    with running_app(env, workdir / "streamlit.log") as url:
+    with running_app(env, app_log) as url:
         yield url
 
 

@@ -9,14 +9,15 @@ import streamlit as st
 
 from core import formatting as fmt
 from ui.auth import roles_key
+from ui.filters import start_at
 from ui.loyalty import ledger
 from ui.safe import formula_safe, md
 
 
 def render_ledger(user: Any, as_of: date) -> None:  # noqa: ANN401 - ui.auth.CurrentUser
     """The Customer ledger tab: a customer's id in, their balance tiles and entries out."""
-    default = st.query_params.get("customer", "")
-    external_id = st.text_input("Customer id", value=default, key="loy_ledger_customer",
+    start_at("loy_ledger_customer", st.query_params.get("customer", ""))
+    external_id = st.text_input("Customer id", key="loy_ledger_customer",
                                 placeholder="the customer's id in the shop, e.g. C0000042").strip()
     if not external_id:
         st.info("Enter a customer id to see their points ledger with the running balance.")

@@ -13,6 +13,7 @@ from core import formatting as fmt
 from core import loyalty as core_loyalty
 from core.roles import Role
 from ui.auth import roles_key
+from ui.filters import start_at
 from ui.loyalty import members
 from ui.safe import formula_safe
 
@@ -55,10 +56,12 @@ def render_balances(user: Any, as_of: date) -> None:  # noqa: ANN401 - ui.auth.C
         return
     tiers = [t.name for t in core_loyalty.parse_tiers()]
     a, b, c, d = st.columns([2, 1, 1, 2])
-    chosen = a.multiselect("Tier", tiers, default=tiers, key="loy_tier_filter")
-    minimum = b.number_input("Balance at least", min_value=0, value=1, step=50, key="loy_min_balance")
-    own = c.toggle("My accounts only", value=user.has(Role.ACCOUNT_MANAGER) and not user.has(Role.ADMIN),
-                   key="loy_own_only")
+    start_at("loy_tier_filter", tiers)
+    chosen = a.multiselect("Tier", tiers, key="loy_tier_filter")
+    start_at("loy_min_balance", 1)
+    minimum = b.number_input("Balance at least", min_value=0, step=50, key="loy_min_balance")
+    start_at("loy_own_only", user.has(Role.ACCOUNT_MANAGER) and not user.has(Role.ADMIN))
+    own = c.toggle("My accounts only", key="loy_own_only")
     search = d.text_input("Search name, email or id", key="loy_search").strip().lower()
     view = df[df["tier"].isin(chosen) & (df["balance"] >= minimum)]
     if own:
@@ -82,8 +85,8 @@ def render_expiring(user: Any, as_of: date) -> None:  # noqa: ANN401 - ui.auth.C
     """The Expiring tab: members with points expiring in 30 days, and the outreach plan to them."""
     df = members(roles_key(user.roles), as_of)
     soon = df[df["expiring_points"] > 0].sort_values(["expiring_points", "customer"], ascending=[False, True])
-    own = st.toggle("My accounts only", value=user.has(Role.ACCOUNT_MANAGER) and not user.has(Role.ADMIN),
-                    key="loy_exp_own_only")
+    start_at("loy_exp_own_only", user.has(Role.ACCOUNT_MANAGER) and not user.has(Role.ADMIN))
+    own = st.toggle("My accounts only", key="loy_exp_own_only")
     if own:
         soon = soon[soon["owner"] == user.username]
     if soon.empty:

@@ -17,6 +17,7 @@ from core.roles import may_see_personal_data
 from db.models import utcnow
 from ui import drilldown as drill_data
 from ui import kpis as data
+from ui.filters import start_at
 
 ALL = "All"
 
@@ -74,12 +75,13 @@ def read_filters(user: Any, db: str) -> Context:  # noqa: ANN401 - ui.auth.Curre
     options = data.filter_options(db)
     with st.container(border=True):
         c1, c2, c3, c4, c5 = st.columns([1.2, 1, 1, 1, 1])
-        as_of = c1.date_input("As of", value=utcnow().date(), key="ov_as_of", min_value=date(2000, 1, 1),
+        start_at("ov_as_of", utcnow().date())
+        as_of = c1.date_input("As of", key="ov_as_of", min_value=date(2000, 1, 1),
                               help="KPIs are computed at the end of this day.")
         # The configured horizon (HEARTH_HORIZON_DAYS) is the default, as on the command line.
         horizons = sorted({30, 60, 90, 180, 365, resolve_horizon()})
-        horizon = c2.selectbox("Period (days)", horizons, index=horizons.index(resolve_horizon()),
-                               key="ov_horizon",
+        start_at("ov_horizon", resolve_horizon())
+        horizon = c2.selectbox("Period (days)", horizons, key="ov_horizon",
                                help="The activity horizon H: the days each KPI covers, ending on the as-of date.")
         seg = c3.selectbox("Segment", [ALL, *options["segment"]], key="ov_segment")
         reg = c4.selectbox("Region", [ALL, *options["region"]], key="ov_region")
