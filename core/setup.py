@@ -43,6 +43,7 @@ def prepare_database(
     if customer_count(engine) == 0:
         from core.demo import load_demo  # heavy imports only when needed
 
+        say("the store is empty: building the demo store (first start)")
         result["demo_data"] = load_demo(engine=engine, customers=customers, seed=seed, progress=say)
         from core.scoring import score_all
 

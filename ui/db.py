@@ -18,9 +18,16 @@ from db.engine import get_engine, session_scope
 logger = logging.getLogger("hearth")
 
 
-@st.cache_resource(show_spinner="Preparing the database (first start: building the demo store)…")
+# The database URLs the server's start prepared (ui.first_start): the first page does not
+# prepare them again, nor print the steps and the login line a second time.
+PREPARED_AT_START: set[str] = set()
+
+
+@st.cache_resource(show_spinner="Preparing the database…")
 def _prepared_engine(url: str, demo: bool) -> Engine:
     engine = get_engine(url)
+    if url in PREPARED_AT_START:
+        return engine
     result = prepare_database(engine=engine, demo=demo, progress=terminal_progress())
     if demo:
         # Printed so the terminal that ran `streamlit run` says where to go and how to get in.

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from core.config import SettingsError, get_settings
 from core.setup import prepare_database
 from db.engine import get_engine
-from ui.db import terminal_progress
+from ui.db import PREPARED_AT_START, terminal_progress
 from ui.safe import warm_charts
 
 
@@ -32,12 +32,13 @@ def prepare_at_server_start() -> None:
         return  # the router refuses to start and says why, on the first page
     demo = not settings.is_production
     say = terminal_progress()
-    say("preparing the database" + (" (first start: building the demo store)" if demo else ""))
+    say("preparing the database")
     try:
         prepare_database(engine=get_engine(settings.database_url), demo=demo, progress=say)
     except DBAPIError as exc:  # database down or busy: start anyway; the first page tries again
         say(f"the database is not reachable now ({type(exc.orig).__name__}); the first page will try again")
         return
+    PREPARED_AT_START.add(settings.database_url)
     say("done")
     settle_heap()
     # Library work, no data: Plotly's template and first figure, whatever HEARTH_READ_AHEAD says.

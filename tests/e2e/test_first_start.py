@@ -30,7 +30,9 @@ def test_the_demo_store_is_ready_before_the_server_answers(tmp_path: Path) -> No
     assert customers == 2000  # the README's demo store, built before anyone logged in
     assert scored == 2000
     steps = [line for line in terminal.splitlines() if line.startswith("Hearth first start")]
+    assert steps[0].endswith("] preparing the database")
     assert "schema is at the newest migration" in steps[1]
+    assert "the store is empty: building the demo store (first start)" in steps[2]
     assert any("generated 2,000 customers" in step for step in steps)
     assert steps[-1].endswith("] done")
     ready = terminal.index("Hearth is ready on demo data")

@@ -17,11 +17,25 @@ def test_each_step_of_building_the_demo_store_is_printed_to_the_terminal(tmp_pat
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Hearth first start")]
     steps = [re.sub(r"^Hearth first start \[\s*[\d.]+ s\] ", "", line) for line in lines]
     assert steps[0] == "schema is at the newest migration"
+    assert steps[1] == "the store is empty: building the demo store (first start)"
     assert any(step.startswith("generated 120 customers") for step in steps)
     assert "scoring every account" in steps
     assert steps[-1] == "making the account team's tasks"
     seconds = [float(re.search(r"\[\s*([\d.]+) s\]", line).group(1)) for line in lines]
     assert seconds == sorted(seconds)  # time since the start, so it only grows
+    engine.dispose()
+
+
+def test_a_later_start_does_not_say_it_builds_the_demo_store(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from ui.db import terminal_progress
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'again.db'}")
+    prepare_database(engine=engine, demo=True, customers=30, seed=3)
+    capsys.readouterr()
+    prepare_database(engine=engine, demo=True, customers=30, seed=3, progress=terminal_progress())
+    out = capsys.readouterr().out
+    assert "building the demo store" not in out
+    assert "the store already has customers; demo data left as it is" in out
     engine.dispose()
 
 
