@@ -123,7 +123,18 @@ def warm_charts() -> None:
 
 def plotly_chart(fig: go.Figure, **kwargs: Any) -> Any:
     """st.plotly_chart of :func:`safe_figure`: the only way a screen draws a figure."""
-    return st.plotly_chart(safe_figure(fig), **kwargs)
+    return st.plotly_chart(legend_above(safe_figure(fig)), **kwargs)
+
+
+def legend_above(fig: go.Figure) -> go.Figure:
+    """A horizontal legend placed by no screen goes above the plot, under the title: Plotly puts
+    it below the plot, where it covers the x axis's title ("Month"). The top margin grows by the
+    legend's row (30 px). Changes ``fig`` and returns it."""
+    legend = fig.layout.legend
+    if legend.orientation == "h" and legend.y is None:
+        fig.update_layout(legend={"y": 1.0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
+                          margin={"t": (fig.layout.margin.t if fig.layout.margin.t is not None else 80) + 30})
+    return fig
 
 
 def formula_safe(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
