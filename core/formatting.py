@@ -117,6 +117,12 @@ def count(value: Any, *, missing: str = DASH) -> str:
     return format_decimal(int(value), format="#,##0", locale=_locale())
 
 
+def count_of(n: int, noun: str, plural: str | None = None) -> str:
+    """A count with its noun in the right number: (1, "member") -> "1 member", (2,391, "member") ->
+    "2,391 members"; `plural` where adding "s" is wrong ("entries")."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def count_compact(value: Any, *, missing: str = DASH) -> str:
     """A whole number short enough for a metric tile: below a million in full ("913,294"), from a
     million on compact ("13.29M"). Show :func:`count` in the tile's help."""
@@ -143,6 +149,11 @@ def date_text(value: Any, *, missing: str = DASH) -> str:
     if isinstance(value, datetime):
         value = value.date()
     return f"{value.day} {value:%b %Y}"
+
+
+def day_month(value: date | datetime) -> str:
+    """A day of the current year, without it: "1 Dec" (for ranges "1 Dec to 7 Dec 2026")."""
+    return f"{value.day} {value:%b}"
 
 
 def label(code: Any, labels: Mapping[str, str] | None = None, *, missing: str = "") -> str:

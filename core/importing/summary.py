@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import formatting as fmt
+
 
 @dataclass
 class ImportSummary:
@@ -82,8 +84,10 @@ class ImportSummary:
                        f"cancelled orders, {self.refunds_updated:,} updated, {self.refunds_unchanged:,} "
                        f"unchanged, {self.refunds_removed:,} removed")
         if self.customers_created:
-            out.append(f"  {self.customers_created:,} unknown customer ids {verb} created as "
-                       "minimal customers")
+            n = self.customers_created
+            made = "would be" if self.dry_run else ("was" if n == 1 else "were")
+            out.append(f"  {fmt.count_of(n, 'unknown customer id')} {made} created as "
+                       + ("a minimal customer" if n == 1 else "minimal customers"))
         if self.extra_columns:
             out.append(f"  ignored columns: {', '.join(self.extra_columns)}")
         if self.consent_conflict_total:

@@ -20,7 +20,7 @@ def test_import_examples_then_again_then_export(app_env, tmp_path, capsys):
         assert main(["import", kind, str(EXAMPLES / f"{kind}.csv")]) == 0
     out = capsys.readouterr().out
     assert "4 orders were inserted, 0 updated, 0 unchanged, 0 rows skipped" in out
-    assert "1 unknown customer ids were created as minimal customers" in out
+    assert "1 unknown customer id was created as a minimal customer" in out
     assert main(["import", "orders", str(EXAMPLES / "orders.csv")]) == 0
     assert "0 orders were inserted, 0 updated, 4 unchanged" in capsys.readouterr().out
     for kind in ("accounts", "feedback", "loyalty", "scores"):
