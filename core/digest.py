@@ -80,7 +80,7 @@ def digest_text(*, session: Session, username: str, as_of: date) -> tuple[str, s
         Outreach.triggered_by == username, Outreach.triggered_at >= start, Outreach.triggered_at < end)
         .group_by(Outreach.status)).all())
     lines = [
-        f"Your week in Hearth, {as_of - timedelta(days=6):%d %b} to {as_of:%d %b %Y}",
+        f"Your week in Hearth, {fmt.day_month(as_of - timedelta(days=6))} to {fmt.date_text(as_of)}",
         "",
         "Tasks",
         f"  open: {counts['open']} (overdue: {counts['overdue']}, due today: {counts['due_today']}, "

@@ -88,7 +88,7 @@ def render_account_tasks(user, customer_id: int, info: dict) -> None:  # noqa: A
             with get_session() as session:
                 task = core_tasks.create_call_task(session=session, customer_id=customer_id, actor=user.username,
                                                    roles=user.roles)
-            st.success(f"Call task due {task.due_date:%d %b %Y} is on My work.")
+            st.success(f"Call task due {fmt.date_text(task.due_date)} is on My work.")
     frame = customer_tasks(customer_id)
     if frame.empty:
         st.caption("No tasks for this account yet.")
@@ -98,9 +98,9 @@ def render_account_tasks(user, customer_id: int, info: dict) -> None:  # noqa: A
                          "reason_label": st.column_config.TextColumn("Task"),
                          "why": st.column_config.TextColumn("Why", width="large"),
                          "assignee": st.column_config.TextColumn("Assigned to"),
-                         "created_at": st.column_config.DatetimeColumn("Made", format="YYYY-MM-DD"),
-                         "due_date": st.column_config.DateColumn("Due"),
-                         "snoozed_until": st.column_config.DateColumn("Snoozed until"),
-                         "closed_at": st.column_config.DatetimeColumn("Closed", format="YYYY-MM-DD HH:mm"),
+                         "created_at": st.column_config.DatetimeColumn("Made", format="D MMM YYYY"),
+                         "due_date": st.column_config.DateColumn("Due", format="D MMM YYYY"),
+                         "snoozed_until": st.column_config.DateColumn("Snoozed until", format="D MMM YYYY"),
+                         "closed_at": st.column_config.DatetimeColumn("Closed", format="D MMM YYYY HH:mm"),
                          "outcome": st.column_config.TextColumn("Outcome"),
                          "note": st.column_config.TextColumn("Note", width="medium")}, placeholder=fmt.DASH)

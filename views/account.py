@@ -65,7 +65,7 @@ else:
     nxt = score.get("next_order_date")
     m[5]("Next order expected", fmt.date_text(nxt),
                 help="From the customer's own cadence and how long what they buy lasts.")
-    st.caption(f"Scored as of {score['as_of']:%d %b %Y}.")
+    st.caption(f"Scored as of {fmt.date_text(score['as_of'])}.")
     why_differ = disagreement(score["health_score"], churn)
     if why_differ:
         st.info(why_differ)
@@ -155,9 +155,9 @@ else:
         "sku": st.column_config.TextColumn("SKU"),
         "name": st.column_config.TextColumn("Product"),
         "category": st.column_config.TextColumn("Category"),
-        "times_bought": st.column_config.NumberColumn("Times bought"),
+        "times_bought": st.column_config.NumberColumn("Times bought", format="%,d"),
         "last_bought": st.column_config.DateColumn("Last bought", format="D MMM YYYY"),
-        "replenishment_days": st.column_config.NumberColumn("Lasts (days)"),
+        "replenishment_days": st.column_config.NumberColumn("Lasts (days)", format="%,d"),
         "next_due": st.column_config.DateColumn("Next due", format="D MMM YYYY"),
         "days_until_due": st.column_config.NumberColumn("Days until due", help="Negative: overdue."),
     }, placeholder=fmt.DASH)

@@ -77,7 +77,7 @@ if counts["customers"].sum():
     fig.update_layout(margin=dict(l=0, r=0, t=40, b=0))
     plotly_chart(fig, width="stretch", key="acc_segments_chart")
 
-st.caption(f"Scores as of {page.as_of:%d %b %Y}: {page.total:,} accounts"
+st.caption(f"Scores as of {fmt.date_text(page.as_of)}: {page.total:,} accounts"
            + ("" if show_all else " in your book") + f" · page {page.page} of {page.pages}")
 if page.total == 0:
     st.info("No accounts match. " + ("Turn on “All accounts” or " if not show_all else "")
@@ -119,13 +119,14 @@ event = st.dataframe(
             "Health vs churn risk", width="medium",
             help="Filled where the health score and the churn probability point different ways, saying why."),
         "next_order_date": st.column_config.DateColumn(
-            "Next order expected", help="From the customer's own cadence and how long what they buy lasts."),
+            "Next order expected", format="D MMM YYYY",
+            help="From the customer's own cadence and how long what they buy lasts."),
         "rfm_segment": st.column_config.TextColumn("RFM segment"),
         "segment": st.column_config.TextColumn("Segment"),
         "region": st.column_config.TextColumn("Region"),
         "owner": st.column_config.TextColumn("Owner"),
-        "last_order": st.column_config.DateColumn("Last order"),
-        "orders_365": st.column_config.NumberColumn("Orders (12 mo)"),
+        "last_order": st.column_config.DateColumn("Last order", format="D MMM YYYY"),
+        "orders_365": st.column_config.NumberColumn("Orders (12 mo)", format="%,d"),
         "spend_365": st.column_config.NumberColumn("Spend (12 mo)", format=fmt.money_column_format(0)),
         "open_detractor": st.column_config.CheckboxColumn("Open detractor"),
         "contact": st.column_config.TextColumn("Contactable"),
@@ -154,7 +155,8 @@ if nav[1].button("Next page", key="acc_next", disabled=page.page >= page.pages):
 
 feed = ui.what_changed(roles, None if show_all else user.username)
 if feed.since is not None:
-    with st.expander(f"What changed since the last scoring run ({feed.since:%d %b} → {feed.as_of:%d %b %Y}): "
+    with st.expander(f"What changed since the last scoring run ({fmt.day_month(feed.since)} → "
+                     f"{fmt.date_text(feed.as_of)}): "
                      f"{len(feed.rows):,}" + ("" if show_all else " in your book"), expanded=False):
         if feed.rows.empty:
             st.write("Nothing changed.")
@@ -162,7 +164,7 @@ if feed.since is not None:
             changed = feed.rows.assign(link="/account?id=" + feed.rows["customer_id"].astype(str))
             st.dataframe(changed[["at", "change", "detail", "link", "external_id", "name", "owner"]],
                          hide_index=True, width="stretch", key="acc_changes", column_config={
-                             "at": st.column_config.DateColumn("When"),
+                             "at": st.column_config.DateColumn("When", format="D MMM YYYY"),
                              "link": st.column_config.LinkColumn("Account", display_text="New tab", width="small",
                                                                  help="Opens the account in a new browser tab."),
                              "external_id": st.column_config.TextColumn("Customer id"),

@@ -61,7 +61,7 @@ def _hours(value: float | None) -> str:
 
 
 def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
+    return fmt.percent(value, decimals=0, missing="–")
 
 
 with st.container(border=True):
@@ -159,7 +159,7 @@ ids = rows["id"].astype(int).tolist()
 # The label names what does not change (number, date, score): the browser keeps the label of a
 # chosen option, so a state in it read "New" after the item was resolved. The state is shown
 # beside the item instead.
-labels = {int(r.id): f"#{int(r.id)} · {r.submitted_at:%d %b %Y} · score {_score(r.nps_score)}"
+labels = {int(r.id): f"#{int(r.id)} · {fmt.date_text(r.submitted_at)} · score {_score(r.nps_score)}"
           for r in rows.itertuples()}
 if st.session_state.get("fb_item") not in ids:
     st.session_state.pop("fb_item", None)

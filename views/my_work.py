@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import formatting as fmt
 from core import tasks as core_tasks
+from core.health import churn_percent, churn_text
 from core.outreach import TEMPLATE_LABELS
 from core.roles import Role
 from ui import tasks as ui
@@ -60,25 +61,28 @@ if frame.empty:
 
 if total > MAX_SHOWN:
     st.caption(f"Showing the first {MAX_SHOWN:,} of {total:,} open tasks in this order.")
-table = frame[["due_date", "days_overdue", "reason_label", "external_id", "name", "value_at_risk",
-               "churn_probability", "contact", "next_step", "priority", "snoozed_until"]].copy()
-table["days_overdue"] = table["days_overdue"].clip(lower=0)
-table["contact"] = table["contact"].map(core_tasks.CONTACT_LABELS)
+table = frame.assign(churn_percent=churn_percent(frame["churn_probability"]))[
+    ["due_date", "days_overdue", "reason_label", "external_id", "name", "value_at_risk", "churn_percent", "contact",
+     "next_step", "priority", "snoozed_until"]]
+table = table.assign(days_overdue=table["days_overdue"].clip(lower=0))
+table = table.assign(contact=table["contact"].map(core_tasks.CONTACT_LABELS))
 st.dataframe(table, hide_index=True, width="stretch", key="mw_table", column_config={
     "due_date": st.column_config.DateColumn("Due", format="D MMM YYYY"),
-    "days_overdue": st.column_config.NumberColumn("Days overdue"),
+    "days_overdue": st.column_config.NumberColumn("Days overdue", format="%,d"),
     "reason_label": st.column_config.TextColumn("Task"),
     "external_id": st.column_config.TextColumn("Customer id"),
     "name": st.column_config.TextColumn("Name"),
-    "value_at_risk": st.column_config.NumberColumn("Value at risk", format="%.0f"),
-    "churn_probability": st.column_config.ProgressColumn("Churn risk", min_value=0, max_value=1, format="percent"),
+    "value_at_risk": st.column_config.NumberColumn(fmt.money_label("Value at risk"),
+                                                   format=fmt.money_column_format(0)),
+    "churn_percent": st.column_config.ProgressColumn("Churn risk", min_value=0, max_value=100, format="%.1f %%"),
     "contact": st.column_config.TextColumn("Contactable"),
     "next_step": st.column_config.TextColumn("Next step", width="medium"),
     "priority": st.column_config.NumberColumn("Priority", format="%.0f"),
-    "snoozed_until": st.column_config.DateColumn("Snoozed until"),
+    "snoozed_until": st.column_config.DateColumn("Snoozed until", format="D MMM YYYY"),
 }, placeholder=fmt.DASH)
 
-labels = {int(r.task_id): f"{i + 1}. Due {r.due_date:%d %b} · {r.reason_label} · {r.external_id} {r.name or ''}"
+labels = {int(r.task_id): f"{i + 1}. Due {fmt.day_month(r.due_date)} · {r.reason_label} · {r.external_id} "
+                          f"{r.name or ''}"
           for i, r in enumerate(frame.itertuples())}
 # A fresh widget after every change (the browser would otherwise keep showing a closed task).
 task_key = f"mw_task_{st.session_state.get('mw_version', 0)}"
@@ -95,9 +99,9 @@ with st.container(border=True):
     k = [tiles] * 4
     k[0].metric("Value at risk", fmt.money(task["value_at_risk"], decimals=0, missing="–"), width="content")
     churn = task["churn_probability"]
-    k[1].metric("Churn risk", "–" if churn != churn else f"{churn:.0%}", width="content")
+    k[1].metric("Churn risk", "–" if churn != churn else churn_text(churn), width="content")
     overdue = int(task["days_overdue"])
-    k[2].metric("Due", f"{task['due_date']:%d %b %Y}",
+    k[2].metric("Due", f"{fmt.date_text(task['due_date'])}",
                 delta=(f"overdue by {overdue} days" if overdue > 0 else None), delta_color="inverse", width="content")
     k[3].metric("Priority", f"{task['priority']:,.0f}", help=core_tasks.PRIORITY_EXPLANATION,
                 width="content")
@@ -172,7 +176,7 @@ with tab_snooze, st.form("mw_snooze_form", clear_on_submit=True):
         except core_tasks.TaskError as exc:
             st.error(str(exc))
         else:
-            _done("ok", f"Task snoozed until {until:%d %b %Y}.")
+            _done("ok", f"Task snoozed until {fmt.date_text(until)}.")
 with tab_reassign, st.form("mw_reassign_form", clear_on_submit=True):
     staff = ui.staff()
     to = st.selectbox("Give to", [s for s in staff if s != task["assignee"]], key="mw_reassign_to")

@@ -110,8 +110,8 @@ if opened is not None:
         st.caption("Your role sees aggregates only: the answers of the period by segment, region and channel.")
         st.dataframe(listed, hide_index=True, key="nps_count_breakdown", column_config={
             "segment": "Segment", "region": "Region", "channel": "Channel",
-            "answers": st.column_config.NumberColumn("Answers"),
-            "scored": st.column_config.NumberColumn("With a score")}, placeholder=fmt.DASH)
+            "answers": st.column_config.NumberColumn("Answers", format="%,d"),
+            "scored": st.column_config.NumberColumn("With a score", format="%,d")}, placeholder=fmt.DASH)
 
 
 # ---------------------------------------------------------------- trend
@@ -150,7 +150,7 @@ plotly_chart(fig, width="stretch", key="nps_trend", selection_mode="points",
 def _point_words(i: int) -> str:
     """A point of the trend in words: its group (when split), its period, its answers and NPS."""
     row = periods.iloc[i]
-    when = f"{row['period']:%d %b %Y}" if freq == "W" else f"{row['period']:%B %Y}"
+    when = f"{fmt.date_text(row['period'])}" if freq == "W" else f"{row['period']:%B %Y}"
     group_words = "" if by is None else f"{split_labels[split].capitalize()} {row[by]}, "
     return (group_words + ("the week of " if freq == "W" else "the month of ") + when
             + f" ({int(row['responses']):,} answers, NPS {row['nps']:+.0f})")
@@ -179,7 +179,8 @@ if point is not None:
         st.dataframe(drill.nps_breakdown(db_key(), None, p_lo, p_hi, line, (since, until)), hide_index=True,
                      key="nps_point_breakdown",
                      column_config={"segment": "Segment", "region": "Region", "channel": "Channel",
-                                    "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
+                                    "answers": st.column_config.NumberColumn("Answers", format="%,d")},
+                     placeholder=fmt.DASH)
 
 mix = overall.copy()
 mix_fig = go.Figure()
@@ -214,7 +215,7 @@ bars = list(mix["period"])
 bar = g2.selectbox("In", [None, *range(len(bars))], key="nps_drill_period",
                    format_func=lambda i: "the whole period" if i is None else
                    ("the week of " if freq == "W" else "the month of ")
-                   + (f"{bars[i]:%d %b %Y}" if freq == "W" else f"{bars[i]:%B %Y}"))
+                   + (f"{fmt.date_text(bars[i])}" if freq == "W" else f"{bars[i]:%B %Y}"))
 if group is not None:
     lo, hi = (since, until) if bar is None else period_window(bars[bar], freq, since, until)
     if may_see_personal_data(user.roles):
@@ -226,7 +227,8 @@ if group is not None:
         st.caption("Your role sees aggregates only: these answers by segment, region and channel.")
         st.dataframe(drill.nps_breakdown(db_key(), group, lo, hi), hide_index=True, key="nps_drill_breakdown",
                      column_config={"segment": "Segment", "region": "Region", "channel": "Channel",
-                                    "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
+                                    "answers": st.column_config.NumberColumn("Answers", format="%,d")},
+                     placeholder=fmt.DASH)
 
 def _open_period_row() -> None:
     """A row chosen in "Figures per period" opens its answers in "Open a point" (the same rows)."""
@@ -239,7 +241,7 @@ with st.expander("Figures per period" + ("" if by is None else f" and {split_lab
     st.caption("Choose a row to see its answers (under \"Open a point\" above).")
     st.dataframe(periods, hide_index=True, width="stretch", key="nps_periods_table", on_select=_open_period_row,
                  selection_mode="single-row",
-                 column_config={"period": st.column_config.DateColumn("Period starting"),
+                 column_config={"period": st.column_config.DateColumn("Period starting", format="D MMM YYYY"),
                                 "nps": st.column_config.NumberColumn("NPS", format="%.0f"),
                                 "ci_low": st.column_config.NumberColumn("95 % low", format="%.0f"),
                                 "ci_high": st.column_config.NumberColumn("95 % high", format="%.0f")},
@@ -288,7 +290,7 @@ else:
             st.dataframe(drill.theme_answers(None, db_key(), theme, month_label, utcnow()), hide_index=True,
                          key="nps_theme_breakdown", column_config={
                              "segment": "Segment", "region": "Region", "channel": "Channel",
-                             "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
+                             "answers": st.column_config.NumberColumn("Answers", format="%,d")}, placeholder=fmt.DASH)
     st.caption("Problems named in the comments of answers scored 0-6, per month (one answer can name "
                "several). Themes come from the flagging rules.")
 

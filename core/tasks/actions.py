@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from core import audit
+from core import formatting as fmt
 from core.roles import Role, require_personal_data
 from core.tasks.generation import due_date_for
 from core.tasks.priority import contactability
@@ -54,7 +55,7 @@ def snooze_task(*, session: Session, task_id: int, until: date, reason: str, act
     today = today or datetime.now(UTC).date()
     task = _task_for(session, task_id, actor=actor, roles=roles)
     if until <= today:
-        raise TaskError(f"snooze until a day after today ({today:%d %b %Y}), not {until:%d %b %Y}")
+        raise TaskError(f"snooze until a day after today ({fmt.date_text(today)}), not {fmt.date_text(until)}")
     if not reason or not reason.strip():
         raise TaskError("say why the task is snoozed (for example: customer on holiday until then)")
     task.snoozed_until = until

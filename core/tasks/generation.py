@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from core import audit, money
+from core import formatting as fmt
 from core.roles import Role, parse_roles
 from core.scores import latest_as_of
 from core.tasks.rules import DETRACTOR_MAX, REASON_LABELS, REASONS, task_rules
@@ -62,7 +63,7 @@ def _at_risk_signals(session: Session, as_of: date, params: dict) -> list[dict]:
     out = []
     for cid, health, churn, var, drivers, owner in session.execute(stmt):
         top = json.loads(drivers)[0] if drivers and json.loads(drivers) else ""
-        why = (f"Entered the at-risk band when scored on {snap_day:%d %b %Y}: health {health:.0f}/100, "
+        why = (f"Entered the at-risk band when scored on {fmt.date_text(snap_day)}: health {health:.0f}/100, "
                f"churn probability {churn:.0%}, value at risk {_money(money.to_units(var))}."
                + (f" Top reason: {top}" if top else ""))
         out.append({"customer_id": int(cid), "signal_key": f"entered:{snap_day.isoformat()}", "why": why,
@@ -92,7 +93,7 @@ def _detractor_signals(session: Session, as_of: date, params: dict) -> list[dict
     out = []
     for fid, cid, score, at, channel, assignee in session.execute(stmt):
         at = pd.Timestamp(at)
-        why = (f"Detractor answer: NPS {int(score)} on {at:%d %b %Y}"
+        why = (f"Detractor answer: NPS {int(score)} on {fmt.date_text(at)}"
                + (f" ({channel})" if channel else "") + ". Follow up and close the loop.")
         out.append({"customer_id": int(cid), "signal_key": f"feedback:{fid}", "why": why,
                     "assignee": assignee or lead, "feedback_id": int(fid)})
@@ -116,8 +117,8 @@ def _refill_signals(session: Session, as_of: date, params: dict) -> list[dict]:
     out = []
     for cid, overdue, spent, owner in session.execute(stmt):
         ran_out = snap_day - timedelta(days=round(float(overdue)))
-        why = (f"Refills ran out about {ran_out:%d %b %Y} ({float(overdue):.0f} days overdue on "
-               f"{snap_day:%d %b %Y}); spent {_money(money.to_units(spent))} over the last 365 days.")
+        why = (f"Refills ran out about {fmt.date_text(ran_out)} ({float(overdue):.0f} days overdue on "
+               f"{fmt.date_text(snap_day)}); spent {_money(money.to_units(spent))} over the last 365 days.")
         out.append({"customer_id": int(cid), "signal_key": f"ran_out:{ran_out.isoformat()}", "why": why,
                     "assignee": owner})
     return out
@@ -141,7 +142,7 @@ def _points_signals(session: Session, as_of: date, params: dict) -> list[dict]:
         when = row["expires_at"]
         day = when.date() if pd.notna(when) else as_of
         why = (f"VIP with {int(row['expiring_points']):,} points expiring within 30 days (next on "
-               f"{day:%d %b %Y}); balance {int(row['balance']):,}.")
+               f"{fmt.date_text(day)}); balance {int(row['balance']):,}.")
         out.append({"customer_id": int(cid), "signal_key": f"expires:{day.isoformat()}", "why": why,
                     "assignee": owners.get(int(cid))})
     return out
@@ -158,7 +159,7 @@ def _ticket_signals(session: Session, as_of: date, params: dict) -> list[dict]:
     for tid, cid, ext, opened, topic, owner in session.execute(stmt):
         opened = pd.Timestamp(opened)
         days = (as_of - opened.date()).days
-        why = (f"Support ticket {ext} ({topic or 'no topic'}) open since {opened:%d %b %Y}, {days} days.")
+        why = (f"Support ticket {ext} ({topic or 'no topic'}) open since {fmt.date_text(opened)}, {days} days.")
         out.append({"customer_id": int(cid), "signal_key": f"ticket:{tid}", "why": why, "assignee": owner})
     return out
 

@@ -116,3 +116,22 @@ def test_compact_counts_from_a_million() -> None:
     assert fmt.count_compact(913294) == "913,294"
     assert fmt.count_compact(13294000) == "13.29M"
     assert fmt.count_compact(None) == "–"
+
+
+def test_a_count_takes_its_noun_in_the_right_number() -> None:
+    from core.formatting import count_of
+
+    assert count_of(1, "member") == "1 member"
+    assert count_of(0, "member") == "0 members"
+    assert count_of(2391, "member") == "2,391 members"
+    assert count_of(3, "entry", "entries") == "3 entries"
+
+
+def test_a_day_in_text_has_no_leading_zero() -> None:
+    from datetime import date, datetime
+
+    from core.formatting import date_text, day_month
+
+    assert date_text(date(2026, 12, 1)) == "1 Dec 2026"
+    assert date_text(datetime(2026, 9, 3, 23, 59)) == "3 Sep 2026"
+    assert day_month(date(2026, 12, 1)) == "1 Dec"

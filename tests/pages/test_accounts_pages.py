@@ -175,7 +175,8 @@ def test_accounts_show_what_changed_since_the_last_scoring_run(demo_app: str) ->
         feed = what_changed(session=s, roles=frozenset({Role.ADMIN}), owner="manager")
     at = app_as("manager", "views/accounts.py")
     assert not at.exception, at.exception
-    label = f"What changed since the last scoring run ({feed.since:%d %b} → {feed.as_of:%d %b %Y}): " \
+    since, as_of = f"{feed.since.day} {feed.since:%b}", f"{feed.as_of.day} {feed.as_of:%b %Y}"
+    label = f"What changed since the last scoring run ({since} → {as_of}): " \
             f"{len(feed.rows):,} in your book"
     assert label in [e.label for e in at.expander]
     assert len(feed.rows) > 0

@@ -27,6 +27,11 @@ def last_run() -> dict | None:
         return latest_model_run(session=session)
 
 
+def _percent(share: float | None) -> float | None:
+    """A share 0-1 as the percentage a "%.1f %%" column shows (0.549 -> 54.9)."""
+    return None if share is None else 100 * share
+
+
 def metrics_table(backtest: dict) -> pd.DataFrame:
     rows = []
     for key, label in BASELINES:
@@ -34,8 +39,8 @@ def metrics_table(backtest: dict) -> pd.DataFrame:
         if m:
             rows.append({"score": label, "AUC": m["auc"], "calibration gap": m.get("calibration_gap"),
                          "Brier": m["brier"],
-                         "top-decile lift": m["top_decile_lift"], "mean predicted": m["mean_predicted"],
-                         "actual churn share": m["actual_share"]})
+                         "top-decile lift": m["top_decile_lift"], "mean predicted": _percent(m["mean_predicted"]),
+                         "actual churn share": _percent(m["actual_share"])})
     return pd.DataFrame(rows)
 
 
@@ -93,7 +98,7 @@ def render_model_admin(user) -> None:  # noqa: ANN001
     m = run["metrics"]
     # Tiles as wide as their figure, wrapping on a narrow screen: never cut off.
     tiles = st.container(horizontal=True, gap="small")
-    tiles.metric("Scored as of", f"{run['as_of']:%d %b %Y}", width="content")
+    tiles.metric("Scored as of", f"{fmt.date_text(run['as_of'])}", width="content")
     tiles.metric("Customers", f"{run['n_customers']:,}", width="content")
     tiles.metric("Method", "Model" if run["method"] == "model" else "Rules", width="content")
     tiles.metric("Horizon", f"{run['horizon_days']} days", width="content")
@@ -120,8 +125,8 @@ def render_model_admin(user) -> None:  # noqa: ANN001
             format="%.3f", help="Mean predicted churn probability minus the share that churned, in absolute value."),
         "Brier": st.column_config.NumberColumn(format="%.3f"),
         "top-decile lift": st.column_config.NumberColumn(format="%.2f"),
-        "mean predicted": st.column_config.NumberColumn(format="percent"),
-        "actual churn share": st.column_config.NumberColumn(format="percent"),
+        "mean predicted": st.column_config.NumberColumn(format="%.1f %%"),
+        "actual churn share": st.column_config.NumberColumn(format="%.1f %%"),
     }, placeholder=fmt.DASH)
     st.subheader("Calibration by decile")
     plotly_chart(calibration_figure(bt), width="stretch", key="model_calibration")
@@ -130,7 +135,7 @@ def render_model_admin(user) -> None:  # noqa: ANN001
 def health_table(weights: dict, component_auc: dict) -> pd.DataFrame:
     """One row per health component: its label, weight in the score and own AUC (aggregates)."""
     return pd.DataFrame([
-        {"component": HEALTH_COMPONENTS[name][1], "weight": w, "AUC (own)": component_auc.get(name)}
+        {"component": HEALTH_COMPONENTS[name][1], "weight": _percent(w), "AUC (own)": component_auc.get(name)}
         for name, w in weights.items() if name in HEALTH_COMPONENTS
     ])
 
@@ -150,7 +155,7 @@ def render_health_check(bt: dict, m: dict) -> None:
                               if m.get("health_weights_fitted") else "the defaults (too little history to fit)."))
     st.dataframe(health_table(weights, health.get("component_auc", {})), hide_index=True, width="stretch",
                  key="model_health_weights",
-                 column_config={"weight": st.column_config.NumberColumn(format="percent"),
+                 column_config={"weight": st.column_config.NumberColumn(format="%.1f %%"),
                                 "AUC (own)": st.column_config.NumberColumn(
                                     format="%.3f", help="Among customers who have this component; empty: "
                                                         "no backtest or no data for it in this store.")},

@@ -71,12 +71,13 @@ def render_moves(ctx: Context, moves: dict[str, Any]) -> None:
     b2.metric("Worsened", f"{moves['worsened']:,}",
               help="Accounts in a less healthy band than a week ago.")
     b3.metric("Unchanged", f"{moves['unchanged']:,}")
-    st.caption(f"Scores of {moves['latest']:%d %b %Y} against {moves['previous']:%d %b %Y}.")
+    st.caption(f"Scores of {fmt.date_text(moves['latest'])} against {fmt.date_text(moves['previous'])}.")
     st.dataframe(moves["moves"].assign(from_band=moves["moves"]["from_band"].map(BAND_LABELS),
                                        to_band=moves["moves"]["to_band"].map(BAND_LABELS)),
                  hide_index=True, key="ov_moves",
                  column_config={"from_band": "From", "to_band": "To",
-                                "customers": st.column_config.NumberColumn("Accounts")}, placeholder=fmt.DASH)
+                                "customers": st.column_config.NumberColumn("Accounts", format="%,d")},
+                 placeholder=fmt.DASH)
     pairs = list(zip(moves["moves"]["from_band"], moves["moves"]["to_band"], moves["moves"]["customers"],
                      strict=True))
     if pairs:
@@ -114,5 +115,5 @@ def show_move_accounts(ctx: Context, fb: str, tb: str) -> None:
         st.dataframe(data.band_move_breakdown(ctx.db, ctx.as_of, fb, tb, ctx.segment, ctx.region, ctx.owner),
                      hide_index=True, key="ov_move_breakdown",
                      column_config={"segment": "Segment", "region": "Region",
-                                    "customers": st.column_config.NumberColumn("Accounts")},
+                                    "customers": st.column_config.NumberColumn("Accounts", format="%,d")},
                      placeholder=fmt.DASH)

@@ -21,9 +21,10 @@ MORE = ["gross_sales", "refunds", "repeat_purchase_rate", "retention_rate", "chu
 def render_period(ctx: Context, kpi: pd.DataFrame) -> None:
     """The period in words (and the filter), what the changes compare with, and a hint when empty."""
     start = ctx.as_of - timedelta(days=ctx.horizon - 1)
-    st.subheader(f"{start:%d %b %Y} to {ctx.as_of:%d %b %Y}" + (f" ({md(ctx.scope)})" if ctx.scope else ""))
-    st.caption(f"Changes compare with the {ctx.horizon} days before ({start - timedelta(days=ctx.horizon):%d %b %Y} "
-               f"to {start - timedelta(days=1):%d %b %Y}). Hover over a number's label for its definition.")
+    st.subheader(f"{fmt.date_text(start)} to {fmt.date_text(ctx.as_of)}" + (f" ({md(ctx.scope)})" if ctx.scope else ""))
+    before = start - timedelta(days=ctx.horizon)
+    st.caption(f"Changes compare with the {ctx.horizon} days before ({fmt.date_text(before)} "
+               f"to {fmt.date_text(start - timedelta(days=1))}). Hover over a number's label for its definition.")
 
     if kpi.loc["customers", "current"] == 0:
         st.info("No customers in this selection yet. Import customers and orders on the Data screen "
