@@ -16,7 +16,7 @@ from sqlalchemy.sql import Select
 from sqlmodel import Session
 
 from core import money
-from core.health import CHURN_PERCENT_DECIMALS, RFM_LABELS, RFM_SEGMENTS, disagreement
+from core.health import RFM_LABELS, RFM_SEGMENTS, churn_percent, disagreement
 from core.roles import Role, require_personal_data
 from core.scores import latest_as_of
 from core.tasks import contact_clause, contactability, priority_scores
@@ -175,7 +175,7 @@ def queue_page(
     rows = _with_order_aggregates(session=session, rows=rows, as_of=as_of)
     rows["top_driver"] = [json.loads(d)[0] if d and json.loads(d) else "" for d in rows.pop("drivers")]
     rows["rfm_segment"] = rows["rfm_segment"].map(RFM_LABELS).fillna("")
-    rows["churn_percent"] = (rows["churn_probability"] * 100).round(CHURN_PERCENT_DECIMALS)
+    rows["churn_percent"] = churn_percent(rows["churn_probability"])
     # Where health and churn risk point different ways, the row says why (one page: <= 200 rows).
     rows["score_note"] = [disagreement(h, c) or "" for h, c in
                           zip(rows["health_score"], rows["churn_probability"], strict=True)]

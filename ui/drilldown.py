@@ -24,12 +24,12 @@ MEMBER_COLUMNS = {
     "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
     "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
     "region": st.column_config.TextColumn("Region"), "tier": st.column_config.TextColumn("Tier"),
-    "members": st.column_config.NumberColumn("Members"),
-    "balance": st.column_config.NumberColumn("Points held", format="%d"),
-    "earned": st.column_config.NumberColumn("Earned", format="%d"),
-    "redeemed": st.column_config.NumberColumn("Redeemed", format="%d"),
-    "expired": st.column_config.NumberColumn("Expired", format="%d"),
-    "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d"),
+    "members": st.column_config.NumberColumn("Members", format="%,d"),
+    "balance": st.column_config.NumberColumn("Points held", format="%,d"),
+    "earned": st.column_config.NumberColumn("Earned", format="%,d"),
+    "redeemed": st.column_config.NumberColumn("Redeemed", format="%,d"),
+    "expired": st.column_config.NumberColumn("Expired", format="%,d"),
+    "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%,d"),
     "liability": st.column_config.NumberColumn(fmt.money_label("Liability"), format=fmt.money_column_format()),
 }
 

@@ -35,7 +35,7 @@ MESSAGE_COLUMNS = {
     "sent_at": st.column_config.DatetimeColumn("Sent (UTC)", format="D MMM YYYY HH:mm"),
     "offer_code": st.column_config.TextColumn("Offer code"),
     "triggered_by": st.column_config.TextColumn("Sent by"),
-    "attempts": st.column_config.NumberColumn("Attempts"),
+    "attempts": st.column_config.NumberColumn("Attempts", format="%,d"),
     "last_error": st.column_config.TextColumn("Last error"),
 }
 

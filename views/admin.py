@@ -23,8 +23,10 @@ def _users_tab() -> None:
                                 "disabled": st.column_config.CheckboxColumn("Disabled"),
                                 "is_demo": st.column_config.CheckboxColumn("Demo login"),
                                 "totp_enabled": st.column_config.CheckboxColumn("Two-factor"),
-                                "locked_until": st.column_config.DatetimeColumn("Locked until (UTC)"),
-                                "last_login_at": st.column_config.DatetimeColumn("Last login (UTC)")},
+                                "locked_until": st.column_config.DatetimeColumn("Locked until (UTC)",
+                                                                                format="D MMM YYYY HH:mm"),
+                                "last_login_at": st.column_config.DatetimeColumn("Last login (UTC)",
+                                                                                 format="D MMM YYYY HH:mm")},
                                     placeholder=fmt.DASH)
     col_add, col_manage = st.columns(2)
     # The form keeps what was typed when the input is refused (a short password must not clear

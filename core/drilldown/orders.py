@@ -16,7 +16,7 @@ from sqlmodel import Session
 from core import kpis, money
 from core.config import resolve_horizon
 from core.drilldown.people import _add_months, _month_start, _people, _roles
-from core.health import CHURN_PERCENT_DECIMALS, HEALTH_DECIMALS
+from core.health import HEALTH_DECIMALS, churn_percent
 from core.roles import require_personal_data
 from db.models import Customer, Order, ScoreSnapshot
 
@@ -297,6 +297,6 @@ def band_customers(*, session: Session, run: date, band: str, segment: str | Non
                           s.customer_id, kpis.customer_conditions(segment, region, owner))
     out = pd.read_sql(stmt, session.connection())
     out["health_score"] = out["health_score"].astype(float).round(HEALTH_DECIMALS)
-    out["churn_percent"] = (out["churn_probability"].astype(float) * 100).round(CHURN_PERCENT_DECIMALS)
+    out["churn_percent"] = churn_percent(out["churn_probability"])
     out = out.sort_values(["churn_percent", "customer_id"], ascending=[False, True], kind="stable")
     return out[["customer_id", "health_score", "churn_percent"]].reset_index(drop=True)

@@ -31,6 +31,7 @@ from core.health.score import (  # noqa: F401
     agreed_band,
     band_of,
     band_thresholds,
+    churn_percent,
     churn_text,
     component_aucs,
     components_json,

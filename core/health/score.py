@@ -42,6 +42,20 @@ def churn_text(probability: float) -> str:
     return f"{probability * 100:.{CHURN_PERCENT_DECIMALS}f} %"
 
 
+def churn_percent(probability: pd.Series) -> pd.Series:
+    """The churn probability as a table column shows it: percent with one decimal.
+
+    Parameters
+    ----------
+    probability : Series of float in [0, 1] (NaN allowed: stays NaN).
+
+    Returns
+    -------
+    Series of float in [0, 100], rounded to CHURN_PERCENT_DECIMALS (0.9891 -> 98.9), same index.
+    """
+    return (probability.astype(float) * 100).round(CHURN_PERCENT_DECIMALS)
+
+
 NO_DATA_SCORE = 50.0  # a customer with no data at all (signed up, nothing else) sits mid-scale
 MIN_GAP_DAYS = 7.0
 SUBSCRIPTION_SCORES = {"active": 100.0, "paused": 40.0, "cancelled": 0.0}

@@ -146,7 +146,7 @@ def band_move_accounts(
     from core.roles import require_personal_data
 
     require_personal_data(roles)
-    from core.health import CHURN_PERCENT_DECIMALS, HEALTH_DECIMALS
+    from core.health import HEALTH_DECIMALS, churn_percent
 
     cols = ["customer_id", "external_id", "name", "owner", "band_before", "band_after",
             "health_before", "health_after", "churn_percent"]
@@ -161,7 +161,7 @@ def band_move_accounts(
         previous=previous, latest=latest, from_band=from_band, to_band=to_band,
         conds=customer_conditions(segment, region, owner))
     df = _read(session, stmt).sort_values(["churn_probability", "external_id"], ascending=[False, True])
-    df["churn_percent"] = (df["churn_probability"] * 100).round(CHURN_PERCENT_DECIMALS)
+    df["churn_percent"] = churn_percent(df["churn_probability"])
     for col in ("health_before", "health_after"):
         df[col] = df[col].round(HEALTH_DECIMALS)
     return df.reindex(columns=cols).reset_index(drop=True)

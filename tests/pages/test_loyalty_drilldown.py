@@ -61,8 +61,8 @@ def test_a_manager_opens_the_members_behind_the_programme_tiles(store):
     box = at.selectbox(key="loy_drill_programme")
     assert "Outstanding points (the members holding them) (700 points)" in box.options
     assert "Liability (the members holding the points) (€7.00)" in box.options
-    assert "Redemption rate (points earned and redeemed, per member) (11.1%: 100 of 900 points)" in box.options
-    assert "Breakage (points earned and expired, per member) (11.1%: 100 of 900 points)" in box.options
+    assert "Redemption rate (points earned and redeemed, per member) (11.1 %: 100 of 900 points)" in box.options
+    assert "Breakage (points earned and expired, per member) (11.1 %: 100 of 900 points)" in box.options
 
     box.set_value("outstanding").run()
     rows = _members(at, "loy_programme_members")

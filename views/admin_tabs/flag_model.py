@@ -22,13 +22,17 @@ def render_flag_model_admin(user) -> None:  # noqa: ANN001 - ui.auth's signed-in
         history = flag_training.model_history(session=session)
     st.subheader("Negative-feedback flag")
     st.text(f"Model in use: {overview['name']}"
-            + (f", trained {overview['created_at']:%Y-%m-%d %H:%M} by {overview['created_by']}"
+            + (f", trained {overview['created_at']:%-d %b %Y %H:%M} by {overview['created_by']}"
                if overview["created_at"] is not None else ""))
     st.text(f"Trained on: {overview['trained_on']}")
     st.text(f"Data source: {overview['source']}")
     st.text(f"Threshold on the model's probability of 'negative': {overview['threshold']:.2f}")
     st.caption("Measured figures (precision, recall and F1 for 'negative'; held-out parts never trained on)")
-    st.dataframe(overview["figures"], hide_index=True, width="stretch", placeholder=fmt.DASH)
+    counts = {c: st.column_config.NumberColumn(c, format="%,d") for c in ("TP", "FP", "FN", "TN")}
+    st.dataframe(overview["figures"], hide_index=True, width="stretch", placeholder=fmt.DASH, column_config={
+        "part": "Part", "model": "Model", "precision": st.column_config.NumberColumn("Precision", format="%.3f"),
+        "recall": st.column_config.NumberColumn("Recall", format="%.3f"),
+        "F1": st.column_config.NumberColumn("F1", format="%.3f"), **counts})
     labels = overview["labels"]
     st.caption(f"The team's labels it learnt from: {len(labels):,} (confirmed flags, 'not a problem', "
                "complaints flagged by hand)")

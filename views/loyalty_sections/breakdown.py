@@ -33,6 +33,6 @@ def render_member_breakdown(as_of: date) -> None:
                "only).")
     st.dataframe(table, hide_index=True, key="loy_drill_breakdown", column_config={
         "segment": "Segment", "region": "Region", "tier": "Tier",
-        "members": st.column_config.NumberColumn("Members"),
-        "balance": st.column_config.NumberColumn("Points held", format="%d"),
-        "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d")}, placeholder=fmt.DASH)
+        "members": st.column_config.NumberColumn("Members", format="%,d"),
+        "balance": st.column_config.NumberColumn("Points held", format="%,d"),
+        "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%,d")}, placeholder=fmt.DASH)

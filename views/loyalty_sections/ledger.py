@@ -44,10 +44,10 @@ def render_ledger(user: Any, as_of: date) -> None:  # noqa: ANN401 - ui.auth.Cur
     st.dataframe(formula_safe(shown.drop(columns="recorded"), ["order_ref", "entry_id"]), hide_index=True,
                  key="loy_ledger", column_config={
                      "occurred_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm"),
-                     "kind": "Entry", "points": st.column_config.NumberColumn("Points", format="%+d"),
+                     "kind": "Entry", "points": st.column_config.NumberColumn("Points", format="%+,d"),
                      "expires_at": st.column_config.DatetimeColumn("Lot expires", format="D MMM YYYY"),
                      "order_ref": "Order", "entry_id": "Entry id",
-                     "balance": st.column_config.NumberColumn("Balance", format="%d")}, placeholder=fmt.DASH)
+                     "balance": st.column_config.NumberColumn("Balance", format="%,d")}, placeholder=fmt.DASH)
     st.caption("Redemptions, reversals and the loyalty programme's own expiry rows use the oldest unexpired "
                "points first; Hearth's own expiries are computed from the lots, and the nightly "
                "`python -m core loyalty expire` writes them into the ledger.")

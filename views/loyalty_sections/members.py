@@ -30,14 +30,14 @@ def member_columns() -> dict[str, Any]:
         "email": "Email",
         "owner": "Owner",
         "tier": "Tier",
-        "balance": st.column_config.NumberColumn("Balance", format="%d"),
-        "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%d"),
-        "next_expiry_date": st.column_config.DateColumn("Next expiry"),
-        "earned_12m": st.column_config.NumberColumn("Earned, 12 months", format="%d"),
-        "tier_drop_date": st.column_config.DateColumn("Drops a tier on"),
-        "earned": st.column_config.NumberColumn("Lifetime earned", format="%d"),
-        "redeemed": st.column_config.NumberColumn("Lifetime redeemed", format="%d"),
-        "expired": st.column_config.NumberColumn("Lifetime expired", format="%d"),
+        "balance": st.column_config.NumberColumn("Balance", format="%,d"),
+        "expiring_points": st.column_config.NumberColumn("Expiring in 30 days", format="%,d"),
+        "next_expiry_date": st.column_config.DateColumn("Next expiry", format="D MMM YYYY"),
+        "earned_12m": st.column_config.NumberColumn("Earned, 12 months", format="%,d"),
+        "tier_drop_date": st.column_config.DateColumn("Drops a tier on", format="D MMM YYYY"),
+        "earned": st.column_config.NumberColumn("Lifetime earned", format="%,d"),
+        "redeemed": st.column_config.NumberColumn("Lifetime redeemed", format="%,d"),
+        "expired": st.column_config.NumberColumn("Lifetime expired", format="%,d"),
     }
 
 
@@ -69,7 +69,8 @@ def render_balances(user: Any, as_of: date) -> None:  # noqa: ANN401 - ui.auth.C
     if search:
         hay = (view["customer"].fillna("") + " " + view["name"].fillna("") + " " + view["email"].fillna(""))
         view = view[hay.str.lower().str.contains(search, regex=False)]
-    st.caption(f"{len(view):,} members match, {int(view['balance'].sum()):,} points "
+    st.caption(f"{fmt.count_of(len(view), 'member')} {'matches' if len(view) == 1 else 'match'}, "
+               f"{fmt.count_of(int(view['balance'].sum()), 'point')} "
                f"({fmt.money_cents(core_loyalty.points_value_cents(view['balance'].sum()))}); largest balances first"
                + (f", first {MAX_ROWS:,} shown." if len(view) > MAX_ROWS else "."))
     if view.empty:

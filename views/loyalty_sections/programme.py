@@ -26,7 +26,7 @@ FLOWS = {"earned": "Earned", "redeemed": "Redeemed", "expired": "Expired"}
 
 def _pct(value: float | None) -> str:
     """A share as a percentage with one decimal, a dash when there is none."""
-    return "–" if value is None else f"{value:.1%}"
+    return fmt.percent(value, missing="–")
 
 
 def _open_tier() -> None:
@@ -120,12 +120,12 @@ def _flow_members(roles: tuple[str, ...] | None, monthly: pd.DataFrame, as_of: d
     month, kind = pick.split("|")
     rows = loyalty_flow_members(roles, db_key(), as_of, month, kind)
     what = f"{FLOWS[kind].lower()} points in {month}"
-    points = st.column_config.NumberColumn(f"Points {FLOWS[kind].lower()}", format="%d")
+    points = st.column_config.NumberColumn(f"Points {FLOWS[kind].lower()}", format="%,d")
     if roles is None:
         st.caption(f"{int(rows['members'].sum()):,} members {what}, by segment and region (your role sees "
                    "aggregates only).")
         st.dataframe(rows, hide_index=True, key="loy_flow_members", placeholder=fmt.DASH, column_config={
-            "segment": "Segment", "region": "Region", "members": st.column_config.NumberColumn("Members"),
+            "segment": "Segment", "region": "Region", "members": st.column_config.NumberColumn("Members", format="%,d"),
             "points": points})
         return
     st.caption(f"{len(rows):,} members {what}, most points first.")
@@ -202,7 +202,8 @@ def _tier_mix(roles: tuple[str, ...] | None, tiers: pd.DataFrame, as_of: date) -
     with left:
         st.subheader("Tier mix")
         st.dataframe(tiers, hide_index=True, key="loy_tier_table",
-                     column_config={"tier": "Tier", "customers": st.column_config.NumberColumn("Members")},
+                     column_config={"tier": "Tier",
+                                    "customers": st.column_config.NumberColumn("Members", format="%,d")},
                      placeholder=fmt.DASH)
         st.caption("Tiers by points earned in the last 12 months: "
                    + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers()) + ".")

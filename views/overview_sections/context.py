@@ -124,7 +124,7 @@ SALES_COLUMNS = {
     "amount": st.column_config.NumberColumn(fmt.money_label("Amount"), format=fmt.money_column_format()),
     "offer_code": st.column_config.TextColumn("Offer code"),
     "refunded_order": st.column_config.TextColumn("Refund of order"),
-    "orders": st.column_config.NumberColumn("Orders"),
+    "orders": st.column_config.NumberColumn("Orders", format="%,d"),
     "gross_sales": st.column_config.NumberColumn(fmt.money_label("Gross sales"), format=fmt.money_column_format()),
     "refunds": st.column_config.NumberColumn(fmt.money_label("Refunds"), format=fmt.money_column_format()),
     "revenue": st.column_config.NumberColumn(fmt.money_label("Revenue"), format=fmt.money_column_format()),
@@ -147,25 +147,27 @@ def show_sales(rows: pd.DataFrame, key: str, what: str) -> None:
 PEOPLE_COLUMNS = {
     "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
     "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
-    "region": st.column_config.TextColumn("Region"), "orders": st.column_config.NumberColumn("Orders"),
-    "customers": st.column_config.NumberColumn("Customers"),
+    "region": st.column_config.TextColumn("Region"), "orders": st.column_config.NumberColumn("Orders", format="%,d"),
+    "customers": st.column_config.NumberColumn("Customers", format="%,d"),
     "revenue": st.column_config.NumberColumn(fmt.money_label("Order totals"), format=fmt.money_column_format()),
     "first_order": st.column_config.DateColumn("First order", format="D MMM YYYY"),
-    "orders_in_period": st.column_config.NumberColumn("Orders in the period"),
-    "orders_previous_period": st.column_config.NumberColumn("Orders in the period before"),
+    "orders_in_period": st.column_config.NumberColumn("Orders in the period", format="%,d"),
+    "orders_previous_period": st.column_config.NumberColumn("Orders in the period before", format="%,d"),
     "health_score": st.column_config.NumberColumn("Health", format="%d"),
     "churn_percent": st.column_config.NumberColumn("Churn risk", format="%.1f %%"),
     "clv": st.column_config.NumberColumn(fmt.money_label("12-month value"), format=fmt.money_column_format()),
     "expected_orders": st.column_config.NumberColumn("Expected orders, 12 months", format="%.2f"),
-    "p_alive": st.column_config.NumberColumn("Still a customer (probability)", format="percent"),
-    "balance": st.column_config.NumberColumn("Points held", format="%d"),
-    "members": st.column_config.NumberColumn("Members"),
+    "p_alive": st.column_config.NumberColumn("Still a customer (probability)", format="%.1f %%"),
+    "balance": st.column_config.NumberColumn("Points held", format="%,d"),
+    "members": st.column_config.NumberColumn("Members", format="%,d"),
 }
 
 
 def show_records(frame: pd.DataFrame, key: str, what: str) -> None:
     """The records behind a chart bar or cell: customers (roles that may see them) or, for the
     others, the same records by segment and region."""
+    if "p_alive" in frame.columns:  # a probability 0-1, shown as a percentage ("87.5 %")
+        frame = frame.assign(p_alive=frame["p_alive"].astype(float) * 100)
     if "customer_id" in frame.columns:
         st.caption(f"{len(frame):,} customers {what}.")
         st.dataframe(frame.drop(columns=["customer_id"]), hide_index=True, key=key, column_config=PEOPLE_COLUMNS,

@@ -73,7 +73,7 @@ def render_segments(ctx: Context, lv: dict[str, Any]) -> None:
     by_segment = lv["by_segment"]
     st.dataframe(by_segment.assign(segment=by_segment["segment"].map(fmt.label)), hide_index=True,
                  key="ov_clv_segments", column_config={
-                     "segment": "Segment", "customers": st.column_config.NumberColumn("Customers"),
+                     "segment": "Segment", "customers": st.column_config.NumberColumn("Customers", format="%,d"),
                      "mean_clv": st.column_config.NumberColumn("Mean lifetime value",
                                                                format=fmt.money_column_format()),
                      "total_clv": st.column_config.NumberColumn("Total lifetime value",

@@ -65,7 +65,7 @@ def render_nps(ctx: Context) -> None:
                        "channel.")
             st.dataframe(answers, hide_index=True, key="ov_nps_breakdown", column_config={
                 "segment": "Segment", "region": "Region", "channel": "Channel",
-                "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
+                "answers": st.column_config.NumberColumn("Answers", format="%,d")}, placeholder=fmt.DASH)
 
 
 def render_loyalty(ctx: Context) -> None:

@@ -24,14 +24,15 @@ LOYALTY_TILES = {"loyalty_outstanding_points": "outstanding", "loyalty_liability
 EXTRA_COLUMNS = {
     "external_id": st.column_config.TextColumn("Customer id"), "name": st.column_config.TextColumn("Name"),
     "owner": st.column_config.TextColumn("Owner"), "segment": st.column_config.TextColumn("Segment"),
-    "region": st.column_config.TextColumn("Region"), "customers": st.column_config.NumberColumn("Customers"),
+    "region": st.column_config.TextColumn("Region"),
+    "customers": st.column_config.NumberColumn("Customers", format="%,d"),
     "first_order": st.column_config.DatetimeColumn("First order", format="D MMM YYYY"),
     "second_order": st.column_config.DatetimeColumn("Second order", format="D MMM YYYY"),
     "days_to_second": st.column_config.NumberColumn("Days to 2nd order", format="%.0f"),
-    "came_back": st.column_config.NumberColumn("Ordered again in 60 days"),
+    "came_back": st.column_config.NumberColumn("Ordered again in 60 days", format="%,d"),
     "last_order_before": st.column_config.DatetimeColumn("Last order before", format="D MMM YYYY"),
-    "reactivated": st.column_config.NumberColumn("Reactivated"),
-    "ticket": st.column_config.TextColumn("Ticket"), "tickets": st.column_config.NumberColumn("Tickets"),
+    "reactivated": st.column_config.NumberColumn("Reactivated", format="%,d"),
+    "ticket": st.column_config.TextColumn("Ticket"), "tickets": st.column_config.NumberColumn("Tickets", format="%,d"),
     "opened_at": st.column_config.DatetimeColumn("Opened", format="D MMM YYYY"),
     "topic": st.column_config.TextColumn("Topic"), "status": st.column_config.TextColumn("Status"),
     "subscription_status": st.column_config.TextColumn("Subscription"),
@@ -132,7 +133,7 @@ def _show_period_answers(ctx: Context) -> None:
         st.caption("Your role sees aggregates only: the answers behind the NPS by segment, region and channel.")
         st.dataframe(tile_answers, hide_index=True, key="ov_drill_answer_breakdown", column_config={
             "segment": "Segment", "region": "Region", "channel": "Channel",
-            "answers": st.column_config.NumberColumn("Answers")}, placeholder=fmt.DASH)
+            "answers": st.column_config.NumberColumn("Answers", format="%,d")}, placeholder=fmt.DASH)
 
 
 def _show_kpi_customers(ctx: Context, drill: str) -> None:
@@ -149,14 +150,16 @@ def _show_kpi_customers(ctx: Context, drill: str) -> None:
                          "owner": st.column_config.TextColumn("Owner"),
                          "segment": st.column_config.TextColumn("Segment"),
                          "region": st.column_config.TextColumn("Region"),
-                         "orders_in_period": st.column_config.NumberColumn("Orders in the period"),
-                         "orders_previous_period": st.column_config.NumberColumn("Orders in the period before"),
+                         "orders_in_period": st.column_config.NumberColumn("Orders in the period", format="%,d"),
+                         "orders_previous_period": st.column_config.NumberColumn("Orders in the period before",
+                                                                                 format="%,d"),
                      }, placeholder=fmt.DASH)
     else:
         st.caption("Your role sees aggregates only: the customers behind this count by segment and region.")
         st.dataframe(drill_data.kpi_breakdown(ctx.db, drill, ctx.as_of, ctx.horizon, ctx.segment, ctx.region,
                                               ctx.owner), hide_index=True, key="ov_drill_breakdown",
                      column_config={"segment": "Segment", "region": "Region",
-                                    "customers": st.column_config.NumberColumn("Customers"),
-                                    "orders_in_period": st.column_config.NumberColumn("Orders in the period")},
+                                    "customers": st.column_config.NumberColumn("Customers", format="%,d"),
+                                    "orders_in_period": st.column_config.NumberColumn("Orders in the period",
+                                                                                      format="%,d")},
                      placeholder=fmt.DASH)

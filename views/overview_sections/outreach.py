@@ -34,18 +34,21 @@ def render_campaigns(ctx: Context, camp: pd.DataFrame) -> None:
     show = labelled[["name", "template", "created_at", "audience", "contacted", "holdout",
                      "reactivation_contacted", "reactivation_holdout", "uplift", "uplift_ci_low",
                      "uplift_ci_high", "revenue_offer_codes", "offers_redeemed", "window_complete"]]
+    # Shares and uplift as percentages ("12.3 %", "+4.1 pts"), as every screen shows them.
+    rates = ["reactivation_contacted", "reactivation_holdout", "uplift", "uplift_ci_low", "uplift_ci_high"]
+    show = show.assign(**{c: show[c].astype(float) * 100 for c in rates})
     pct = st.column_config.NumberColumn
     st.dataframe(show, hide_index=True, key="ov_campaigns", column_config={
         "name": "Campaign", "template": "Template",
-        "created_at": st.column_config.DatetimeColumn("Started"),
-        "reactivation_contacted": pct("Reactivated, contacted", format="percent"),
-        "reactivation_holdout": pct("Reactivated, holdout", format="percent"),
-        "uplift": st.column_config.NumberColumn("Uplift", format="percent"),
-        "uplift_ci_low": st.column_config.NumberColumn("95 % low", format="percent"),
-        "uplift_ci_high": st.column_config.NumberColumn("95 % high", format="percent"),
+        "created_at": st.column_config.DatetimeColumn("Started", format="D MMM YYYY"),
+        "reactivation_contacted": pct("Reactivated, contacted", format="%.1f %%"),
+        "reactivation_holdout": pct("Reactivated, holdout", format="%.1f %%"),
+        "uplift": pct("Uplift", format="%+.1f pts"),
+        "uplift_ci_low": pct("95 % low", format="%+.1f pts"),
+        "uplift_ci_high": pct("95 % high", format="%+.1f pts"),
         "revenue_offer_codes": st.column_config.NumberColumn("Offer-code revenue",
                                                              format=fmt.money_column_format()),
-        "offers_redeemed": "Codes redeemed",
+        "offers_redeemed": pct("Codes redeemed", format="%,d"),
         "window_complete": st.column_config.CheckboxColumn("30 days passed"),
     }, placeholder=fmt.DASH)
     plot = camp.dropna(subset=["uplift"])

@@ -85,7 +85,7 @@ def render_monthly(ctx: Context) -> None:
                          "name": st.column_config.TextColumn("Name"), "owner": st.column_config.TextColumn("Owner"),
                          "segment": st.column_config.TextColumn("Segment"),
                          "region": st.column_config.TextColumn("Region"),
-                         "orders": st.column_config.NumberColumn("Orders"),
+                         "orders": st.column_config.NumberColumn("Orders", format="%,d"),
                          "gross_sales": st.column_config.NumberColumn("Order totals",
                                                                       format=fmt.money_column_format())},
                      placeholder=fmt.DASH)
@@ -94,5 +94,5 @@ def render_monthly(ctx: Context) -> None:
         st.dataframe(drill_data.month_breakdown(ctx.db, month, ctx.as_of, ctx.segment, ctx.region, ctx.owner),
                      hide_index=True, key="ov_month_breakdown", column_config={
                          "segment": "Segment", "region": "Region",
-                         "customers": st.column_config.NumberColumn("Customers"),
-                         "orders": st.column_config.NumberColumn("Orders")}, placeholder=fmt.DASH)
+                         "customers": st.column_config.NumberColumn("Customers", format="%,d"),
+                         "orders": st.column_config.NumberColumn("Orders", format="%,d")}, placeholder=fmt.DASH)
