@@ -150,7 +150,7 @@ def test_admin_model_tab_rescore_shows_progress_result_and_audit(demo_app: str) 
     assert "Rule-based score: only 300 customers (the model needs 500)" in text
     weights = next(d.value for d in at.dataframe if "component" in d.value.columns)
     assert "Recency against own cadence and refills" in set(weights["component"])
-    assert weights["weight"].sum() == pytest.approx(1.0, abs=0.01)
+    assert weights["weight"].sum() == pytest.approx(100.0, abs=1)  # percent, shown as "30.0 %"
     with Session(get_engine(demo_app)) as s:
         assert s.exec(select(func.count()).select_from(ModelRun)).one() == 1
         assert s.exec(select(AuditLog).where(AuditLog.action == "scoring.run")).first().actor == "admin"
