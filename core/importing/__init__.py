@@ -206,17 +206,52 @@ def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bo
 
         summary.notes.append(f"read as {PRESETS[preset].title} (preset {preset})")
     typed, problems = check_cells(parsed, kind, match)
-    if problems:
-        raise _refuse(filename, _in_file_words(problems, source))
     ctx = _Context(conn=session.connection(), typed=typed, rownum=pd.Series(parsed.frame.index + 2,
                                                                             index=parsed.frame.index),
                    summary=summary, write=not dry_run, progress=progress, actor=actor)
+    if problems:
+        _check_the_other_rows(ctx, kind, problems)
+        raise _refuse(filename, _in_file_words(problems, source))
     _IMPORTERS[kind](ctx, problems)
     if problems:
         raise _refuse(filename, _in_file_words(problems, source))
     if kind == "feedback" and not dry_run:
         _score_feedback(session, summary)
     return summary
+
+
+# The kinds whose record checks (a key repeated with other values, a redemption larger than the
+# balance, an email that cannot be right, a ticket closed before it opened) can run on part of a
+# file. Orders and refunds are checked per order, across rows, so a part could mislead.
+_CHECKED_BESIDE_BAD_CELLS = frozenset({"customers", "products", "tickets", "feedback", "loyalty"})
+
+
+def _check_the_other_rows(ctx: _Context, kind: str, problems: Problems) -> None:
+    """With bad cells in the file, the record checks still run, without writing, on the rows
+    of the customers none of whose rows has a bad cell (a customer's ledger read without one
+    of its rows would give a wrong balance), so one refusal lists both kinds of problem
+    instead of the second kind only after the first is mended. Adds to ``problems``."""
+    if kind not in _CHECKED_BESIDE_BAD_CELLS:
+        return
+    bad = ctx.rownum.isin(problems.rows).to_numpy(dtype=bool, copy=True)
+    if "customer_id" in ctx.typed and kind != "customers":
+        owner = ctx.typed["customer_id"]
+        bad |= owner.isin(set(owner[bad].dropna())).to_numpy()
+    if bad.all():
+        return
+    keep = ~bad
+    rest = _Context(conn=ctx.conn, typed=ctx.typed[keep], rownum=ctx.rownum[keep],
+                    summary=ImportSummary(kind=kind, filename=ctx.summary.filename, rows=int(keep.sum()),
+                                          dry_run=True),
+                    write=False, progress=lambda _f, _m: None, actor=ctx.actor)
+    found = Problems()
+    try:
+        _IMPORTERS[kind](rest, found)
+    except ImportFailed as exc:  # a check that refuses at once
+        found.extend(exc.problems)
+        found.uncounted += exc.total - len(exc.problems)
+    problems.extend(found)
+    problems.uncounted += found.uncounted
 
 
 def _score_feedback(session: Session, summary: ImportSummary) -> None:

@@ -150,7 +150,13 @@ def _check_column(col: Col, raw: pd.Series) -> tuple[pd.Series, list[tuple[pd.Se
         numbers = _money_cents(raw, empty) if col.kind == "money" else _numbers(raw, empty)
         scale = 100 if col.kind == "money" else 1
         bad = ~empty & ~np.isfinite(numbers.fillna(np.inf))
-        checks = [(bad, "is not a number (use digits with a decimal point, like 12.50)")]
+        if col.kind != "whole":
+            hint = "digits with a decimal point, like 12.50"
+        elif col.minimum is not None and col.maximum is not None:
+            hint = f"a whole number from {col.minimum:g} to {col.maximum:g}"
+        else:
+            hint = "digits only, like 120"
+        checks = [(bad, f"is not a number (use {hint})")]
         if col.kind == "whole":
             checks.append((~empty & ~bad & (numbers != numbers.round()), "is not a whole number"))
         ok = ~empty & ~bad
@@ -258,6 +264,7 @@ def _repeated_rows_without_key(parsed: ParsedFile, kind: str, match: ColumnMatch
     first = pd.Series(rows).groupby(hashes.to_numpy()).transform("first").to_numpy()
     hits = np.flatnonzero(repeat)
     problems.uncounted += max(len(hits) - MAX_LISTED_PROBLEMS, 0)
+    problems.rows.update(int(r) for r in rows[hits])
     problems.extend(Problem(int(rows[i]), key, None,
                             f"is empty and the row repeats row {int(first[i])} exactly: the same record "
                             f"listed twice, or two alike? Give each its {key}, or delete the copy")

@@ -80,6 +80,7 @@ class Problems(list):
     def __init__(self) -> None:
         super().__init__()
         self.uncounted = 0
+        self.rows: set[int] = set()  # every row a cell problem named, listed or only counted
 
     @property
     def total(self) -> int:
@@ -95,6 +96,7 @@ class Problems(list):
             return
         keep = hits[:MAX_LISTED_PROBLEMS]
         self.uncounted += len(hits) - len(keep)
+        self.rows.update(int(r) for r in np.asarray(rownum)[hits])
         values = raw.to_numpy()
         self.extend(Problem(int(rownum[i]), column, str(values[i]) if show_value else None, message)
                     for i in keep)
@@ -106,6 +108,7 @@ def _in_file_words(problems: Problems, source: dict[str, str]) -> Problems:
         return problems
     out = Problems()
     out.uncounted = problems.uncounted
+    out.rows = problems.rows
     out.extend(Problem(p.row, f"{source[p.column]} ({p.column})" if p.column in source else p.column,
                        p.value, p.message) for p in problems)
     return out

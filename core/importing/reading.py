@@ -187,7 +187,7 @@ def _read_with_pandas(filename: str, text: str, delimiter: str, hint: bool) -> t
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
                             na_filter=False, skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL, header=None)
     except pd.errors.ParserError as exc:
-        raise _fail(filename, _parser_detail(exc)) from None
+        raise ImportFailed(filename, [_parser_problem(exc, text, delimiter)]) from None
     except pd.errors.EmptyDataError:
         raise _fail(filename, "the file has no header row") from None
     header = [str(c).strip() for c in frame.iloc[0].fillna("")]
@@ -285,14 +285,28 @@ def _account_for_every_line(filename: str, text: str, frame: pd.DataFrame, delim
                 "then import again")])
 
 
-def _parser_detail(exc: Exception) -> str:
+def _parser_problem(exc: Exception, text: str, delimiter: str) -> Problem:
+    """The pandas parser's refusal in a spreadsheet's words: the row, and for a quote that is
+    never closed the column and the start of the cell it opens."""
     msg = str(exc).strip().splitlines()[-1]
     m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
     if m:
-        return (f"row {m.group(2)} has {m.group(3)} cells, the header has {m.group(1)} "
-                "(a cell with the separator in it that is not in quotes?)")
+        return Problem(int(m.group(2)), None, None,
+                       f"has {m.group(3)} cells, the header has {m.group(1)} (a cell with the separator "
+                       "in it that is not in quotes?)")
     m = re.search(r"EOF inside string starting at row (\d+)", msg)
     if m:
-        return (f"row {int(m.group(1)) + 1} opens a quote (\") that is never closed, so the rest of the "
-                "file would be read into one cell; remove the stray quote or double it (\"\")")
-    return f"the file cannot be read as CSV ({msg})"
+        row = int(m.group(1)) + 1
+        column = value = None
+        lines = text.split("\n")
+        if row - 1 < len(lines):
+            # The row's line read on its own: the quote opens its last cell.
+            cells = next(csv.reader([lines[row - 1]], delimiter=delimiter), [])
+            header = next(csv.reader([lines[0]], delimiter=delimiter), [])
+            if cells and len(cells) <= len(header):
+                column = header[len(cells) - 1].strip() or None
+                value = cells[-1]
+        return Problem(row, column, value,
+                       "opens a quote (\") that is never closed, so the rest of the file would be read into "
+                       "one cell; remove the stray quote or double it (\"\")")
+    return Problem(None, None, None, f"the file cannot be read as CSV ({msg})")

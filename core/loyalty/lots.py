@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from core.analytics import ledger as analytics_ledger
+from core.formatting import count_of
 from core.loyalty.rules import (
     _DAY,
     EXPIRING_WINDOW_DAYS,
@@ -388,8 +389,8 @@ def ledger_problems(entries: pd.DataFrame, *, expiry_months: int | None = None) 
         for i in np.flatnonzero(v > balance):
             row = idx[i]
             what = words.get(kinds[row], kinds[row])
-            msg = (f"{what} of {int(v[i])} points is larger than the balance of "
-                   f"{max(int(balance[i]), 0)} points at that moment")
+            msg = (f"{what} of {count_of(int(v[i]), 'point')} is larger than the balance of "
+                   f"{count_of(max(int(balance[i]), 0), 'point')} at that moment")
             problems.append((int(pos[row]), norm.index[row], msg))
     problems.sort(key=lambda p: p[0])
     return [(label, msg) for _pos, label, msg in problems]

@@ -76,10 +76,19 @@ def test_each_bad_cell_names_row_column_and_value():
     assert "required" in problems[3].message
 
 
+def test_a_whole_number_field_asks_for_whole_numbers_not_a_decimal_point():
+    problems = _problems("submitted_at,nps_score,comment\n2025-01-01,ten,Late\n", "feedback")
+    assert [(p.row, p.column, p.value, p.message) for p in problems] == [
+        (2, "nps_score", "ten", "is not a number (use a whole number from 0 to 10)")]
+    problems = _problems("customer_id,ordered_at,total,quantity\nC1,2025-01-01,5,two\n", "orders")
+    assert [p.message for p in problems] == ["is not a number (use digits only, like 120)"]
+
+
 def test_row_with_extra_cells_is_refused_by_line():
     with pytest.raises(ImportFailed) as err:
         read_csv_bytes(b"customer_id,ordered_at,total\nC1,2025-01-01,12,50\n", filename="o.csv")
-    assert "row 2 has 4 cells, the header has 3" in str(err.value)
+    assert "row 2: has 4 cells, the header has 3" in str(err.value)
+    assert [p.row for p in err.value.problems] == [2]
 
 
 def test_nps_range_loyalty_kind_flags():

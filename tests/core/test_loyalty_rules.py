@@ -84,7 +84,7 @@ def test_a_redemption_at_the_instant_of_expiry_cannot_use_the_lot():
     assert ledger_problems(frame) == []
     too_much = pd.concat([frame, ledger((1, "2026-07-01", "redeem", -1))], ignore_index=True)
     assert ledger_problems(too_much) == [
-        (3, "redemption of 1 points is larger than the balance of 0 points at that moment")]
+        (3, "redemption of 1 point is larger than the balance of 0 points at that moment")]
 
 
 def test_points_earned_at_an_instant_can_be_redeemed_at_that_instant():
@@ -130,7 +130,7 @@ def test_ledger_problems_report_redemptions_beyond_the_balance_and_bad_signs():
     )
     frame.index = ["a", "b", "c", "d", "e", "f"]
     assert ledger_problems(frame) == [
-        ("c", "redemption of 1 points is larger than the balance of 0 points at that moment"),
+        ("c", "redemption of 1 point is larger than the balance of 0 points at that moment"),
         ("d", "an earn must have positive points"),
         ("e", "a redeem must have negative points"),
         ("f", "kind must be one of earn, redeem, expire, adjust, reverse"),

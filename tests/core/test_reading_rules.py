@@ -91,7 +91,10 @@ def test_stray_quote_case_is_refused_naming_row_4():
 
 def test_quote_never_closed_to_the_end_of_the_file_names_its_row():
     err = _refusal('id,comment\nR1,fine\nR2,"broken\nR3,also fine\n')
-    assert "row 3 opens a quote" in str(err)
+    (problem,) = err.problems
+    # The cell read on its own runs to the end of its line: 'broken'.
+    assert (problem.row, problem.column, problem.value) == (3, "comment", "broken")
+    assert "row 3, column comment: 'broken' opens a quote" in str(err)
 
 
 def test_legitimate_multi_line_cells_are_kept_whole():

@@ -165,3 +165,24 @@ def test_a_ledger_that_would_go_below_zero_is_refused_with_the_row_named(session
     imp(session, text.replace("-150", "-100").replace("-60", "-40"))
     b = balances(session, date(2024, 6, 1))
     assert (b["Z1"]["balance"], b["Z2"]["balance"]) == (0, 0)
+
+
+def test_one_refusal_lists_bad_cells_and_balances_too_large_together(session, expiry_months):
+    # Row 2's points are not a number and row 6's not whole; customer Y1 (rows 4 and 5, no bad
+    # cell) earns 100 and redeems 1,500: the balance check runs on Y1's rows in the same pass.
+    # X1's redemption (row 3) is not judged: its ledger lacks row 2's earn, whatever it was.
+    text = ("customer_id,occurred_at,kind,points\n"
+            "X1,2024-01-01,earn,abc\n"
+            "X1,2024-01-02,redeem,-50\n"
+            "Y1,2024-01-01,earn,100\n"
+            "Y1,2024-01-05,redeem,-1500\n"
+            "W1,2024-01-01,earn,12.5\n")
+    with pytest.raises(ImportFailed) as err:
+        imp(session, text)
+    assert [(p.row, p.column, p.value, p.message) for p in err.value.problems] == [
+        (2, "points", "abc", "is not a number (use digits only, like 120)"),
+        (5, "points", "-1500", "redemption of 1,500 points is larger than the balance of 100 points at that moment"),
+        (6, "points", "12.5", "is not a whole number"),
+    ]
+    assert session.exec(select(LoyaltyEntry)).all() == []
+    assert session.exec(select(Customer)).all() == []
