@@ -31,7 +31,7 @@ from core.money import to_units as money_units
 DASH = "–"
 # Words that are acronyms on screen, whatever their case in the data.
 _ACRONYMS = {"vip": "VIP", "nps": "NPS", "rfm": "RFM", "aov": "AOV", "clv": "CLV", "sms": "SMS", "id": "id",
-             "sla": "SLA"}
+             "sla": "SLA", "mfa": "MFA", "ltv": "LTV"}
 
 
 def _missing(value: Any) -> bool:
@@ -198,6 +198,9 @@ def template_label(code: Any) -> str:
 _CODE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 
 
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
+
+
 def _detail_words(item: Any, sep: str = ", ") -> str:
     if isinstance(item, dict):
         return sep.join(f"{label(k)} ({_detail_words(v)})" if isinstance(v, dict) else
@@ -207,6 +210,10 @@ def _detail_words(item: Any, sep: str = ", ") -> str:
         return ", ".join(_detail_words(v) for v in item)
     if isinstance(item, str) and _CODE.fullmatch(item):
         return label(item)  # an internal code ("ticket_open") in words ("Ticket open")
+    if isinstance(item, str) and _ISO_TIME.fullmatch(item):
+        # A date ("2026-12-03" -> "3 Dec 2026"), with its time to the minute when it has one.
+        when = item[10:].lstrip("T ")[:5]
+        return date_text(item) + (f" {when}" if when else "")
     return str(item)
 
 

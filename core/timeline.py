@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from core import audit
 from core import formatting as fmt
 from core import money
 from core.features import MAX_REFILL_DAYS
@@ -196,7 +197,7 @@ def _ticket_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a C
         return pd.DataFrame({
             "at": tk["opened_at"], "kind": "ticket",
             "title": "Ticket " + tk["external_id"] + " · " + tk["topic"].fillna("no topic") + " · " + tk["status"],
-            "detail": closed.map(lambda t: f"closed {t:%Y-%m-%d}" if pd.notna(t) else "still open"),
+            "detail": closed.map(lambda t: f"closed {fmt.date_text(t)}" if pd.notna(t) else "still open"),
         })
     return None
 
@@ -247,8 +248,8 @@ def _audit_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a Co
     au = pd.read_sql(_audit_select(cid), conn)
     if not au.empty:
         return pd.DataFrame({
-            "at": au["at"], "kind": "audit", "title": au["action"] + " by " + au["actor"],
-            "detail": au["detail"].fillna(""),
+            "at": au["at"], "kind": "audit", "title": au["action"].map(audit.action_text) + " by " + au["actor"],
+            "detail": au["detail"].map(fmt.detail_text),
         })
     return None
 

@@ -135,7 +135,7 @@ def test_screen_timeline_fresh_after_write(book_app: str, book: dict[str, int]) 
         audit.record(session=s, actor="manager", action="exported", customer_id=cid)
         s.commit()
     # The audit log has no data generation: its rows are read each time, never kept.
-    assert "exported by manager" in set(ui_accounts.account_timeline(roles, cid)["title"])
+    assert "Exported by manager" in set(ui_accounts.account_timeline(roles, cid)["title"])
     with Session(get_engine(app_env)) as s:
         pd.testing.assert_frame_equal(ui_accounts.account_timeline(roles, cid), _old_timeline(s, cid))
 

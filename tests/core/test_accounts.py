@@ -118,7 +118,8 @@ def test_timeline_interleaves_everything_newest_first(session: Session, engine) 
     make_loyalty(session, c, datetime(2026, 6, 1, 9, 1), "earn", 42)
     session.add(Outreach(customer_id=c.id, template="apology", channel="outbox", triggered_by="manager",
                          triggered_at=datetime(2026, 6, 5), idempotency_key="k1", status="queued"))
-    audit.record(session=session, actor="support", action="feedback.assign", customer_id=c.id)
+    audit.record(session=session, actor="support", action="feedback.assign", customer_id=c.id,
+                 detail={"from": None, "to": "sam", "due": "2026-06-09"})
     session.commit()
 
     tl = account_timeline(session=session, customer_id=c.id)
@@ -128,6 +129,9 @@ def test_timeline_interleaves_everything_newest_first(session: Session, engine) 
     order = tl[tl["kind"] == "order"].iloc[0]
     assert order["detail"] == "2 x Laundry liquid, 1 x Vase" and "€42.00" in order["title"]
     assert tl[tl["kind"] == "feedback"].iloc[0]["detail"] == "Leaked all over the box"
+    # The audit entry in words, as the Admin audit log shows it, not its code and JSON.
+    entry = tl[tl["kind"] == "audit"].iloc[0]
+    assert (entry["title"], entry["detail"]) == ("Feedback assigned by support", "Due: 9 Jun 2026; To: sam")
 
     items = next_due_items(session=session, customer_id=c.id, as_of=D).set_index("sku")
     assert items.loc["LAU", "next_due"] == date(2026, 7, 31)  # 1 June + 2 x 30 days

@@ -110,6 +110,19 @@ def test_stored_details_read_as_words() -> None:
     assert fmt.detail_text('{"file": "orders_2024.csv", "to": "sam@example.com"}') == (
         "File: orders_2024.csv; To: sam@example.com")
     assert fmt.detail_text(None) == ""
+    # Dates among the values read as the screens write dates (a task's due date read 2026-12-03).
+    assert fmt.detail_text('{"due": "2026-12-03", "sent": "2026-12-01T09:05:31.5"}') == (
+        "Due: 3 Dec 2026; Sent: 1 Dec 2026 09:05")
+
+
+def test_audit_actions_in_words() -> None:
+    from core.audit import action_text
+
+    assert action_text("task.create") == "Task created"
+    assert action_text("loyalty.redeem") == "Points redeemed"
+    assert action_text("import.orders.rejected") == "Import orders refused"
+    assert action_text("mfa.reset") == "MFA reset"
+    assert action_text("something.new_thing") == "Something new thing"
 
 
 def test_compact_counts_from_a_million() -> None:
