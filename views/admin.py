@@ -112,12 +112,14 @@ def _audit_tab() -> None:
     st.caption(f"{len(log):,} newest entries")
     shown_log = log.drop(columns=["customer_id"]).assign(detail=log["detail"].map(fmt.detail_text),
                                                          record_type=log["record_type"].map(fmt.label),
-                                                         customer=log["customer"].map(fmt.text))
+                                                         customer=log["customer"].map(fmt.text),
+                                                         record_id=log["record_id"].map(fmt.text))
     st.dataframe(shown_log, hide_index=True, width="stretch", column_config={
         "at": st.column_config.DatetimeColumn("When (UTC)", format="D MMM YYYY HH:mm:ss"),
         "actor": st.column_config.TextColumn("Who"), "action": st.column_config.TextColumn("Action"),
         "record_type": st.column_config.TextColumn("Record"),
-        "record_id": st.column_config.NumberColumn("Record id", format="%d"),
+        # A task's number, a user's name or an import's kind: text, not a number.
+        "record_id": st.column_config.TextColumn("Record id"),
         "customer": st.column_config.TextColumn("Customer id"),
         "detail": st.column_config.TextColumn("Detail", width="large")}, placeholder=fmt.DASH)
     st.download_button("Download as CSV", data=write_csv(log), file_name="audit-log.csv",

@@ -9,6 +9,8 @@ the table holds:
   not quantities and are left as they are;
 - no column uses Streamlit's "percent" format ("54.9%") and no tile reads "54.9%": a percentage
   reads "54.9 %" everywhere;
+- a number column holds numbers (the grid marks a name in the Admin audit log's "Record id"
+  column in red);
 - a column holding dates or times has a date format that names the month ("D MMM YYYY"), not the
   ISO form "2026-11-30" the grid draws without one.
 """
@@ -60,6 +62,12 @@ def findings(at: AppTest, where: str) -> list[str]:
             kind = config.get("type_config", {})
             form = kind.get("format") or ""
             values = frame[name]
+            if kind.get("type") == "number" and not pd.api.types.is_numeric_dtype(values):
+                text = values.dropna().astype(str)
+                words = text[~text.str.fullmatch(r"-?[\d.]+")]
+                if len(words):
+                    # The grid marks each such cell in red as a type error.
+                    out.append(f"{where}: {label!r} is a number column holding text ({words.iloc[0]!r})")
             if form == "percent":
                 out.append(f"{where}: {label!r} uses the percent format (54.9%)")
             if _is_dates(values):
