@@ -12,9 +12,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core import audit
+from core import audit, money
 from core import formatting as fmt
-from core import money
 from core.features import MAX_REFILL_DAYS
 from core.health import RFM_LABELS
 from core.roles import Role, require_personal_data
