@@ -18,7 +18,6 @@ from typing import Any
 
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import (
-    format_compact_currency,
     format_compact_decimal,
     format_currency,
     format_decimal,
@@ -86,9 +85,15 @@ def money_compact(value: Any, *, missing: str = DASH) -> str:
     in the tile's help."""
     if _missing(value):
         return missing
-    if abs(float(value)) < 1_000:
-        return money(value)
-    return format_compact_currency(float(value), currency_code(), locale=_locale(), fraction_digits=2)
+    amount = float(value)
+    if abs(amount) < 1_000:
+        return money(amount)
+    for unit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        # Always two decimals, so tiles side by side read alike ("€14.40K", not "€14.4K" beside
+        # "€78.67K"); 999,999 reads "€1.00M", not "€1000.00K".
+        if round(abs(amount) / unit, 2) >= 1:
+            return money(round(amount / unit, 2)) + suffix
+    return money(amount)
 
 
 def signed_money(value: Any, *, decimals: int = 2, missing: str = DASH) -> str:

@@ -237,10 +237,11 @@ with st.container(border=True):
                     run(fbk.assign, f"Item #{item_id} assigned to {who}.",
                         assignee=None if who == "nobody" else who)
                 with st.form("fb_resolve_form", clear_on_submit=True):
-                    category = st.selectbox("Resolution", list(fbk.RESOLUTION_CATEGORIES), key="fb_resolution")
+                    category = st.selectbox("Resolution", list(fbk.RESOLUTION_CATEGORIES), key="fb_resolution",
+                                            format_func=fmt.label)
                     resolve_note = st.text_input("Note (optional)", key="fb_resolve_note", max_chars=500)
                     if st.form_submit_button("Resolve", type="primary"):
-                        run(fbk.resolve, f"Item #{item_id} resolved: {category}.", resolution=category,
+                        run(fbk.resolve, f"Item #{item_id} resolved: {fmt.label(category).lower()}.", resolution=category,
                             note=resolve_note)
         else:
             st.caption("Support leads change the state; you can add notes and send the apology.")

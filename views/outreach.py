@@ -140,7 +140,7 @@ def render_message_log(user) -> None:  # noqa: ANN001
     st.subheader("Message log")
     f1, f2, f3, f4 = st.columns(4)
     statuses = f1.multiselect("Status", ["queued", "sending", "sent", "failed", "suppressed", "holdout"],
-                              key="log_status")
+                              key="log_status", format_func=fmt.label)
     template = f2.selectbox("Template", [None, *core_outreach.TEMPLATES],
                             format_func=lambda t: "All templates" if t is None else LABELS[t],
                             key="log_template")

@@ -49,6 +49,12 @@ def test_compact_money_fits_a_tile() -> None:
     assert fmt.money_compact(84412.0) == "€84.41K"
     assert fmt.money_compact(844.87) == "€844.87"
     assert fmt.money_compact(2647.22) == "€2.65K"  # "€2,647.22" was cut off in its tile
+    # Two decimals always (Babel's compact form dropped a trailing zero: "€14.4K" beside "€78.67K").
+    assert fmt.money_compact(14400.0) == "€14.40K"
+    assert fmt.money_compact(1200) == "€1.20K"
+    assert fmt.money_compact(999_999) == "€1.00M"
+    assert fmt.money_compact(-2_500_000) == "-€2.50M"
+    assert fmt.money_compact(999.99) == "€999.99"
 
 
 def test_signed_money() -> None:

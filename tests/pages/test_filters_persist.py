@@ -9,7 +9,7 @@ def test_overview_filters_survive_a_visit_to_nps(demo_app: str) -> None:
     at = app_as("exec", "views/overview.py")
     assert not at.exception, at.exception
     segment = at.selectbox(key="ov_segment")
-    chosen = segment.options[1]
+    chosen = "small_business"
     segment.set_value(chosen).run()
     at.selectbox(key="ov_horizon").set_value(30).run()
     at.switch_page("views/nps.py")

@@ -21,6 +21,11 @@ from ui.filters import start_at
 
 ALL = "All"
 
+
+def _words(value: str) -> str:
+    """A filter choice as words: "All" as it is, a segment or region code as a label ("Small business")."""
+    return value if value == ALL else fmt.label(value)
+
 # Labels short enough for a tile six to a row; the full name is in the tile's help.
 SHORT_LABELS = {"average_order_value": "Avg order value", "repeat_purchase_rate": "Repeat purchase",
                 "loyalty_outstanding_points": "Points outstanding", "loyalty_liability": "Points liability"}
@@ -83,8 +88,8 @@ def read_filters(user: Any, db: str) -> Context:  # noqa: ANN401 - ui.auth.Curre
         start_at("ov_horizon", resolve_horizon())
         horizon = c2.selectbox("Period (days)", horizons, key="ov_horizon",
                                help="The activity horizon H: the days each KPI covers, ending on the as-of date.")
-        seg = c3.selectbox("Segment", [ALL, *options["segment"]], key="ov_segment")
-        reg = c4.selectbox("Region", [ALL, *options["region"]], key="ov_region")
+        seg = c3.selectbox("Segment", [ALL, *options["segment"]], key="ov_segment", format_func=_words)
+        reg = c4.selectbox("Region", [ALL, *options["region"]], key="ov_region", format_func=_words)
         own = c5.selectbox("Account owner", [ALL, *options["owner"]], key="ov_owner")
     segment, region, owner = (None if v == ALL else v for v in (seg, reg, own))
     return Context(user=user, db=db, as_of=as_of, horizon=horizon, segment=segment, region=region, owner=owner)
