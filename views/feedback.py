@@ -241,8 +241,8 @@ with st.container(border=True):
                                             format_func=fmt.label)
                     resolve_note = st.text_input("Note (optional)", key="fb_resolve_note", max_chars=500)
                     if st.form_submit_button("Resolve", type="primary"):
-                        run(fbk.resolve, f"Item #{item_id} resolved: {fmt.label(category).lower()}.", resolution=category,
-                            note=resolve_note)
+                        run(fbk.resolve, f"Item #{item_id} resolved: {fmt.label(category).lower()}.",
+                            resolution=category, note=resolve_note)
         else:
             st.caption("Support leads change the state; you can add notes and send the apology.")
         with st.form("fb_note_form", clear_on_submit=True):
