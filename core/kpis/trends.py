@@ -135,7 +135,9 @@ def cohort_matrix(
     One row per cohort (the last `months` months up to D, labelled "YYYY-MM"), a column
     `customers` (cohort size) and columns 0, 1, 2, ...: the share of the cohort with at
     least one order in that month after the first (month 0 is 1.0 by construction).
-    Months not yet reached at D are NaN. Orders after D are ignored.
+    Months not yet over at D are NaN: a month after the cohort's first is shown only once it
+    has ended, unless D is its last day (on 1 December, every cohort's December cell would read
+    0 % after one day); month 0 is always shown. Orders after D are ignored.
     """
     end = day_start(as_of + timedelta(days=1))
     end_key = as_of.year * 12 + as_of.month - 1
@@ -149,8 +151,9 @@ def cohort_matrix(
     counts = counts.reindex(columns=cols, fill_value=0)
     size = counts[0]
     share = counts.div(size.replace(0, np.nan), axis=0).astype(float)
+    month_over = (as_of + timedelta(days=1)).day == 1
     for cohort in share.index:
-        reachable = end_key - int(cohort)
+        reachable = max(end_key - int(cohort) - (0 if month_over else 1), 0)
         share.loc[cohort, [c for c in cols if c > reachable]] = np.nan
     share.insert(0, "customers", size.astype(int))
     share.insert(0, "cohort", [_month_label(int(k)) for k in share.index])

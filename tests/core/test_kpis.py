@@ -278,6 +278,14 @@ def test_cohort_matrix_by_hand(session):
     assert m.loc["2026-02", "customers"] == 1
     assert list(m.loc["2026-02", [0, 1, 2]]) == [1.0, 0.0, 0.0]  # Z's May order is after D
     assert math.isnan(m.loc["2026-02", 3])  # month 3 of February is not reached at D
+    # On 2 May, May has run two days: its cells are blank, not 0 % (Z's order on 2 May is in it).
+    # A cohort of May itself shows its month 0.
+    w = make_customer(session)
+    make_order(session, w, datetime(2026, 5, 1, 10), 10.0)
+    m = cohort_matrix(session=session, as_of=date(2026, 5, 2), months=5).set_index("cohort")
+    assert list(m.loc["2026-01", [0, 1, 2, 3]]) == [1.0, 0.5, 0.5, 0.5]
+    assert math.isnan(m.loc["2026-01", 4]) and math.isnan(m.loc["2026-02", 3])
+    assert m.loc["2026-05", 0] == 1.0 and math.isnan(m.loc["2026-05", 1])
 
 
 def test_revenue_split_by_hand(session):

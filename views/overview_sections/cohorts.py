@@ -54,4 +54,5 @@ def render_cohorts(ctx: Context) -> None:
                                            ctx.region, ctx.owner)
         show_records(rows, "ov_cohort_customers", f"of cohort {cohort} who ordered in month {offset}")
     st.caption("Share of each month's new customers who ordered again in month 1, 2, 3 ... after their "
-               "first order. Blank cells lie in the future.")
+               "first order. Blank cells lie in the future, or in a month still running: its share is shown "
+               "once the month has ended.")
