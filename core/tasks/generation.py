@@ -117,8 +117,12 @@ def _refill_signals(session: Session, as_of: date, params: dict) -> list[dict]:
     out = []
     for cid, overdue, spent, owner in session.execute(stmt):
         ran_out = snap_day - timedelta(days=round(float(overdue)))
-        why = (f"Refills ran out about {fmt.date_text(ran_out)} ({float(overdue):.0f} days overdue on "
-               f"{fmt.date_text(snap_day)}); spent {_money(money.to_units(spent))} over the last 365 days.")
+        # days_overdue is when the last of their refills ran out; the Account screen's "Why" names
+        # the most overdue item, which ran out earlier: both are said so that they agree.
+        days = round(float(overdue))
+        why = (f"Every refill they bought had run out by about {fmt.date_text(ran_out)} "
+               f"({fmt.count_of(days, 'day')} before {fmt.date_text(snap_day)}; the first ran out earlier, "
+               f"see Why on the account); spent {_money(money.to_units(spent))} over the last 365 days.")
         out.append({"customer_id": int(cid), "signal_key": f"ran_out:{ran_out.isoformat()}", "why": why,
                     "assignee": owner})
     return out

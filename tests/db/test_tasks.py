@@ -135,6 +135,8 @@ def test_tickets_open_too_long_and_overdue_refills_of_valuable_customers(session
     assert report.created["ticket_open"] == 1 and report.created["refill_overdue"] == 1
     refill = next(t for t in _open(session) if t.reason == "refill_overdue")
     assert refill.signal_key == "ran_out:2026-05-29"  # 12 days before 10 June
+    assert refill.why.startswith("Every refill they bought had run out by about 29 May 2026 (12 days before "
+                                 "10 Jun 2026; the first ran out earlier, see Why on the account)")
 
 
 def test_rules_and_slas_are_settings_an_admin_edits(session: Session) -> None:
@@ -183,7 +185,7 @@ def test_snooze_hides_a_task_until_its_day_and_needs_a_reason(session: Session) 
     assert back["task_id"].tolist() == [task.id]
     assert back.loc[0, "days_overdue"] == 7  # due 13 June, seen on 20 June
     timeline = account_timeline(session=session, customer_id=task.customer_id)
-    assert timeline["title"].str.contains("task.snooze by manager").any()
+    assert timeline["title"].str.contains("Task snoozed by manager").any()
     assert timeline["detail"].str.contains("on holiday").any()
 
 
@@ -217,7 +219,7 @@ def test_a_call_is_logged_with_its_outcome_and_note_on_the_timeline(session: Ses
                    actor="manager", roles=MANAGER)
     assert session.get(Task, task.id).outcome == "reached"
     timeline = account_timeline(session=session, customer_id=task.customer_id)
-    call = timeline[timeline["title"] == "call.log by manager"]
+    call = timeline[timeline["title"] == "Call logged by manager"]
     assert len(call) == 1 and "will reorder next week" in call.iloc[0]["detail"]
     assert "Reached" in call.iloc[0]["detail"]
 

@@ -205,10 +205,10 @@ def test_a_managers_day(page: Page, browser, app_url: str, e2e_db_url: str,  # n
                    int(third.task_id): ("offer_sent", False, True)}
 
     # All of it on the accounts' timelines...
-    _timeline_shows(page, app_url, int(top["customer_id"]), "call.log by manager", "will reorder next month",
-                    "task.close by manager")
-    _timeline_shows(page, app_url, int(second["customer_id"]), "task.snooze by manager", "Customer on holiday")
-    _timeline_shows(page, app_url, int(third.customer_id), "task.close by manager",
+    _timeline_shows(page, app_url, int(top["customer_id"]), "Call logged by manager", "will reorder next month",
+                    "Task closed by manager")
+    _timeline_shows(page, app_url, int(second["customer_id"]), "Task snoozed by manager", "Customer on holiday")
+    _timeline_shows(page, app_url, int(third.customer_id), "Task closed by manager",
                     re.compile(r"Win-back offer by \w+ · "))  # the outreach itself: template, channel, status
 
     # ...and in the audit log.
@@ -238,7 +238,7 @@ def test_a_support_leads_detractor_task(page: Page, browser, app_url: str, e2e_d
     expect(main.get_by_text("Task closed: offer sent.")).to_be_visible()
     eml = _sent_eml(e2e_db_url, e2e_outbox, int(task["task_id"]), int(task["customer_id"]), "apology")
     assert "10 % off" in eml.replace("=\n", "")
-    _timeline_shows(page, app_url, int(task["customer_id"]), "task.close by support",
+    _timeline_shows(page, app_url, int(task["customer_id"]), "Task closed by support",
                     re.compile(r"Apology by \w+ · "))
     rows = _audit_rows(browser, app_url, "task.close")
     assert any(r["action"] == "task.close" and r["actor"] == "support" and r["record_id"] == str(task["task_id"])
