@@ -27,6 +27,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from core import formatting as fmt
 from db.bulk import bulk_insert
 from db.models import ConsentChange, Customer, utcnow
 
@@ -166,7 +167,7 @@ def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int =
         for i in hits[: max(max_listed - len(out.conflicts), 0)]:
             out.conflicts.append(
                 f"{typed['customer_id'].iloc[i]}: file says opted in{to}, "
-                f"{_WITHDRAWN_WORDS[source.iloc[i]]} in Hearth on {when.iloc[i]:%Y-%m-%d}; kept out")
+                f"{_WITHDRAWN_WORDS[source.iloc[i]]} in Hearth on {fmt.date_text(when.iloc[i])}; kept out")
     return out
 
 

@@ -156,6 +156,15 @@ def date_text(value: Any, *, missing: str = DASH) -> str:
     return f"{value.day} {value:%b %Y}"
 
 
+def datetime_text(value: Any, *, missing: str = DASH) -> str:
+    """A date and time to the minute as "30 Nov 2026 14:05" (the time as stored: UTC)."""
+    if _missing(value):
+        return missing
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return f"{date_text(value)} {value:%H:%M}"
+
+
 def day_month(value: date | datetime) -> str:
     """A day of the current year, without it: "1 Dec" (for ranges "1 Dec to 7 Dec 2026")."""
     return f"{value.day} {value:%b}"

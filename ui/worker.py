@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import formatting as fmt
 from core.config import get_settings
 from core.worker import STALE_AFTER, BackgroundWorker, worker_status
 from ui.db import app_engine, get_session
@@ -26,7 +27,7 @@ def render_worker_status(user) -> None:  # noqa: ANN001 - ui.auth.CurrentUser
     if status.stale:
         seen = ("No delivery worker has ever run" if status.last_seen is None
                 else f"No delivery worker has been seen for more than {minutes} minutes "
-                     f"(last at {status.last_seen:%Y-%m-%d %H:%M} UTC)")
+                     f"(last at {fmt.datetime_text(status.last_seen)} UTC)")
         st.warning(f"{seen}: {status.waiting:,} messages wait in the queue and stay “queued” until one runs. "
                    "Start it with `python -m core outreach deliver`.", icon=":material/schedule_send:")
     else:

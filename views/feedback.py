@@ -172,7 +172,8 @@ with st.container(border=True):
         st.subheader(f"Item #{item_id}")
         st.text(f"Customer: {_txt(item['customer_name'], 'unknown')}"
                 f"  ({_txt(item['customer_ref'], 'no customer id')}, owner {_txt(item['owner'], '–')})")
-        st.text(f"Submitted {item['submitted_at']:%Y-%m-%d %H:%M} via {_txt(item['channel'], 'unknown channel')}; "
+        st.text(f"Submitted {fmt.datetime_text(item['submitted_at'])} UTC "
+                f"via {_txt(item['channel'], 'unknown channel')}; "
                 f"score {_score(item['nps_score'])}; "
                 f"severity {item['severity']:.0f}")
         st.caption("Comment (shown as plain text)")

@@ -125,7 +125,7 @@ if by is None:
     # The 4th item of a point's customdata is the period's index: a click opens its answers.
     fig.add_trace(go.Scatter(x=x, y=periods["nps"], mode="lines+markers", name="NPS",
                              customdata=periods[["responses", "ci_low", "ci_high"]].assign(i=range(len(periods))),
-                             hovertemplate="%{x|%Y-%m-%d}: NPS %{y:.0f} (%{customdata[1]:.0f} to "
+                             hovertemplate="%{x|%-d %b %Y}: NPS %{y:.0f} (%{customdata[1]:.0f} to "
                                            "%{customdata[2]:.0f}), %{customdata[0]} answers<extra></extra>"))
     fig.add_trace(go.Bar(x=x, y=periods["responses"], name="answers", yaxis="y2", opacity=0.25,
                          marker_color="gray", customdata=[[0, 0, 0, i] for i in range(len(periods))]))
@@ -138,7 +138,7 @@ else:
     for group, part in periods.groupby(by):
         fig.add_trace(go.Scatter(x=part["period"], y=part["nps"], mode="lines+markers", name=str(group),
                                  customdata=part[["responses", "ci_low", "ci_high"]].assign(i=part.index),
-                                 hovertemplate=f"{plain(group)} " + "%{x|%Y-%m-%d}: NPS %{y:.0f} (%{customdata[1]:.0f}"
+                                 hovertemplate=f"{plain(group)} " + "%{x|%-d %b %Y}: NPS %{y:.0f} (%{customdata[1]:.0f}"
                                                " to %{customdata[2]:.0f}), %{customdata[0]} answers<extra></extra>"))
 fig.update_layout(yaxis={"title": "NPS (-100 to +100)", "range": [-100, 100]}, height=400,
                   margin={"t": 50, "b": 10}, xaxis={"title": "Period starting"}, legend={"orientation": "h"},

@@ -26,6 +26,7 @@ from core.feedback.access import (
     may_triage,
 )
 from core.feedback.inbox import get_item
+from core.formatting import datetime_text
 from core.roles import NotAllowed, Role, can_view, parse_roles
 from db.models import Feedback, StaffUser, utcnow
 
@@ -166,7 +167,7 @@ def assign(*, session: Session, feedback_id: int, actor: str, roles: Iterable[Ro
 
 
 def _append_note(fb: Feedback, *, actor: str, text: str, now: datetime) -> None:
-    line = f"{now:%Y-%m-%d %H:%M} {actor}: {text.strip()}"
+    line = f"{datetime_text(now)} {actor}: {text.strip()}"
     fb.notes = f"{fb.notes}\n{line}" if fb.notes else line
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from core import audit
+from core.formatting import date_text
 from core.loyalty.history import expiry_events_as_of
 from core.loyalty.ledger import _end_of, ledger_history, read_entries
 from core.loyalty.lots import compute_lots, expiry_events, ledger_problems
@@ -53,7 +54,7 @@ def record_redemption(*, session: Session, customer_id: int, points: int, at: da
         if label == "new":
             raise InsufficientPoints(f"customer {customer.external_id}: {msg}")
         raise InsufficientPoints(
-            f"customer {customer.external_id}: a redemption of {points} points on {at:%Y-%m-%d} would leave "
+            f"customer {customer.external_id}: a redemption of {points} points on {date_text(at)} would leave "
             f"a later entry uncovered ({msg})")
     entry = LoyaltyEntry(
         external_id=f"RDM-{customer_id}-{pd.Timestamp(at):%Y%m%d%H%M%S%f}-{len(entries)}",

@@ -4,6 +4,7 @@ close-the-loop figures, export, themes, search and the NPS counts."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -134,6 +135,8 @@ def test_triage_states_and_audit_on_the_timeline(session: Session, store: dict) 
     assert item.first_response_at == later  # the first response stays the first
     assert item.resolved_at == done and item.assignee == "support"
     assert "support: Called, left message" in item.notes and "New bottle on its way" in item.notes
+    # Each note starts with its time as the screens write times ("1 Dec 2026 09:05"), not ISO.
+    assert re.match(r"\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2} ", item.notes)
 
     actions = [a.action for a in session.exec(select(AuditLog).where(AuditLog.record_type == "feedback")
                                               .order_by(AuditLog.id)).all()]

@@ -121,6 +121,12 @@ def test_stored_details_read_as_words() -> None:
         "Due: 3 Dec 2026; Sent: 1 Dec 2026 09:05")
 
 
+def test_date_and_time_text() -> None:
+    assert fmt.datetime_text(datetime(2026, 12, 1, 9, 5, 31)) == "1 Dec 2026 09:05"
+    assert fmt.datetime_text("2026-11-17T07:17:00") == "17 Nov 2026 07:17"
+    assert fmt.datetime_text(None) == "–"
+
+
 def test_audit_actions_in_words() -> None:
     from core.audit import action_text
 

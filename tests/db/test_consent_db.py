@@ -46,7 +46,8 @@ def test_unsubscribe_then_reimport_case(session, tmp_path, monkeypatch):
     mara = customer(session, "C2001")
     assert mara.email_opt_in is True
     out.record_unsubscribe(session=session, customer_id=mara.id, actor="support")
-    today = f"{utcnow():%Y-%m-%d}"
+    now = utcnow()
+    today = f"{now.day} {now:%b %Y}"  # "1 Dec 2026", as the screens write dates
 
     again = imp(session, "customers", (CASE / "customers.csv").read_bytes(), filename="customers.csv")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import formatting as fmt
 from core import loyalty as core_loyalty
 from core.config import get_settings
 from core.roles import Role
@@ -32,9 +33,9 @@ def render_loyalty_admin(user) -> None:  # noqa: ANN001
     st.caption("The expiry job writes an `expire` entry for every lot whose unused points lapsed. "
                "Schedule `python -m core loyalty expire` nightly; running it twice writes nothing new.")
     if not due["entries"]:
-        st.success(f"Nothing to expire as of {today}: the ledger records every lapsed point.")
+        st.success(f"Nothing to expire as of {fmt.date_text(today)}: the ledger records every lapsed point.")
         return
-    st.info(f"Due as of {today}: {due['entries']:,} expire entries, {due['points']:,} points, "
+    st.info(f"Due as of {fmt.date_text(today)}: {due['entries']:,} expire entries, {due['points']:,} points, "
             f"{due['customers']:,} customers.")
     if st.button("Write the expire entries now", key="loy_admin_expire", type="primary"):
         try:

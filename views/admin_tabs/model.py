@@ -16,6 +16,11 @@ from core.scoring import ScoringError, latest_model_run, score_all
 from ui.db import app_engine, get_session
 from ui.safe import md, plotly_chart
 
+
+def _dates(days: list[str]) -> str:
+    """ISO dates as the screens write them: "31 Mar 2026, 30 Jun 2026"."""
+    return ", ".join(fmt.date_text(d) for d in days)
+
 BASELINES = (("model", "Churn model"), ("recency_baseline", "Recency alone"),
              ("bgnbd_baseline", "BG/NBD expected purchases"))
 
@@ -75,7 +80,7 @@ def _rescore(user) -> None:  # noqa: ANN001
         audit.record(session=session, actor=user.username, action="scoring.run", record_type="model_run",
                      record_id=info["model_run_id"],
                      detail={"as_of": info["as_of"], "method": info["method"], "customers": info["n_customers"]})
-    st.session_state["model_flash"] = (f"Scored {info['n_customers']:,} customers as of {info['as_of']} "
+    st.session_state["model_flash"] = (f"Scored {info['n_customers']:,} customers as of {fmt.date_text(info['as_of'])} "
                                        f"in {info['seconds']} s ({info['method']}).")
     st.rerun()
 
@@ -102,8 +107,8 @@ def render_model_admin(user) -> None:  # noqa: ANN001
     tiles.metric("Customers", f"{run['n_customers']:,}", width="content")
     tiles.metric("Method", "Model" if run["method"] == "model" else "Rules", width="content")
     tiles.metric("Horizon", f"{run['horizon_days']} days", width="content")
-    st.caption(f"Trained {run['trained_at']:%Y-%m-%d %H:%M} UTC in {m.get('seconds', '?')} s"
-               + (f" on cut-offs {', '.join(m['train_cutoffs'])} ({m['n_train']:,} rows)"
+    st.caption(f"Trained {fmt.datetime_text(run['trained_at'])} UTC in {m.get('seconds', '?')} s"
+               + (f" on cut-offs {_dates(m['train_cutoffs'])} ({m['n_train']:,} rows)"
                   if m.get("train_cutoffs") else "") + ".")
     if m.get("reason"):
         st.warning(m["reason"] + " It turns into the model once there is enough history.")
@@ -115,7 +120,7 @@ def render_model_admin(user) -> None:  # noqa: ANN001
         st.info("Backtest skipped: " + bt["skipped"])
         return
     st.subheader("Backtest")
-    st.caption(f"Trained on cut-offs {', '.join(bt['train_cutoffs'])}; tested at {bt['test_cutoff']} on "
+    st.caption(f"Trained on cut-offs {_dates(bt['train_cutoffs'])}; tested at {fmt.date_text(bt['test_cutoff'])} on "
                f"{bt['n_test']:,} customers: did they order in the {run['horizon_days']} days after? "
                "AUC: how well it ranks (0.5 is chance). Brier: mean squared error of the probability "
                "(lower is better). Top-decile lift: churn share among the riskiest 10 % over the overall share.")

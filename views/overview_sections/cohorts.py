@@ -3,6 +3,8 @@ heatmap whose cells open their customers."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -11,6 +13,11 @@ from ui import drilldown as drill_data
 from ui import kpis as data
 from ui.safe import plotly_chart
 from views.overview_sections.context import Context, show_records
+
+
+def _month(key: str) -> str:
+    """A cohort's month as words: "2026-01" -> "Jan 2026"."""
+    return f"{date.fromisoformat(key + '-01'):%b %Y}"
 
 
 def render_cohorts(ctx: Context) -> None:
@@ -23,7 +30,7 @@ def render_cohorts(ctx: Context) -> None:
     month_cols = [c for c in co.columns if isinstance(c, int | np.integer)]
     z = co[month_cols].to_numpy(dtype=float)
     fig = go.Figure(go.Heatmap(
-        z=z * 100, x=[f"M{m}" for m in month_cols], y=[f"{c} ({n:,})" for c, n in zip(co["cohort"],
+        z=z * 100, x=[f"M{m}" for m in month_cols], y=[f"{_month(c)} ({n:,})" for c, n in zip(co["cohort"],
                                                                                      co["customers"],
                                                                                      strict=True)],
         colorscale="Blues", zmin=0, zmax=100, colorbar={"title": "%"},
@@ -46,13 +53,13 @@ def render_cohorts(ctx: Context) -> None:
     cell = st.selectbox(
         "Open a cell", [f"{c}|{k}" for c, k in cells], index=None, key="ov_drill_cohort",
         placeholder="Click a cell, or choose one, to see the customers behind it",
-        format_func=lambda v: f"Cohort {v.split('|')[0]} ({sizes.get(v.split('|')[0], 0):,} customers), "
+        format_func=lambda v: f"Cohort {_month(v.split('|')[0])} ({sizes.get(v.split('|')[0], 0):,} customers), "
                               f"month {v.split('|')[1]} after the first order")
     if cell is not None:
         cohort, offset = cell.split("|")
         rows = drill_data.cohort_customers(ctx.drill_roles, ctx.db, cohort, int(offset), ctx.as_of, ctx.segment,
                                            ctx.region, ctx.owner)
-        show_records(rows, "ov_cohort_customers", f"of cohort {cohort} who ordered in month {offset}")
+        show_records(rows, "ov_cohort_customers", f"of cohort {_month(cohort)} who ordered in month {offset}")
     st.caption("Share of each month's new customers who ordered again in month 1, 2, 3 ... after their "
                "first order. Blank cells lie in the future, or in a month still running: its share is shown "
                "once the month has ended.")
