@@ -96,9 +96,9 @@ else:
             # A score of 0 is a bar labelled "0"; a component with no data is a hatched grey bar
             # labelled "no data", so the two never look alike.
             bar = go.Figure(go.Bar(x=frame["score"], y=frame["component"], orientation="h", name="Score",
-                                   customdata=frame["weight"], text=frame["score"].map("{:.0f}".format),
+                                   customdata=frame["weight"] * 100, text=frame["score"].map("{:.0f}".format),
                                    textposition="outside", cliponaxis=False,
-                                   hovertemplate="%{y}: %{x:.0f} (weight %{customdata:.0%})<extra></extra>"))
+                                   hovertemplate="%{y}: %{x:.0f} (weight %{customdata:.0f} %)<extra></extra>"))
             if missing:
                 bar.add_bar(x=[100] * len(missing), y=missing, orientation="h", name="No data",
                             text=["no data"] * len(missing), textposition="inside", insidetextanchor="middle",
@@ -139,8 +139,13 @@ else:
     st.caption("Consent history, newest first. An import never gives back consent withdrawn here "
                "(unsubscribe, complaint, bounce).")
     st.dataframe(consent_changes, hide_index=True, width="stretch", key="acct_consent_history",
-                 column_config={"changed at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
-                     placeholder=fmt.DASH)
+                 column_config={
+                     "changed at": st.column_config.DatetimeColumn("Changed at (UTC)", format="D MMM YYYY HH:mm"),
+                     "channel": st.column_config.TextColumn("Channel"),
+                     "consent": st.column_config.TextColumn("Consent"),
+                     "source": st.column_config.TextColumn("Source"),
+                     "detail": st.column_config.TextColumn("Detail"), "by": st.column_config.TextColumn("By")},
+                 placeholder=fmt.DASH)
 
 render_account_tasks(user, customer_id, info)
 render_account_outreach(user, customer_id)

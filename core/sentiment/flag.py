@@ -107,7 +107,7 @@ def _judge(comment: str | None, nps_score: int | None, *, language: str | None =
         sentiment = text.sentiment
         tone_counts = not (has_score and nps_score >= PROMOTER_MIN)
         if negative_probability >= threshold and tone_counts:
-            reasons.append(f"negative tone ({negative_probability:.0%})")
+            reasons.append(f"negative tone ({negative_probability * 100:.0f} %)")
             points += 25.0 * min(1.0, max(negative_probability, -text.compound))
         elif text.compound < 0:
             points += 25.0 * min(1.0, -text.compound)

@@ -51,18 +51,18 @@ def metrics_table(backtest: dict) -> pd.DataFrame:
 
 def calibration_figure(backtest: dict) -> go.Figure:
     fig = go.Figure()
-    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line=dict(dash="dot", color="#999"))
+    fig.add_scatter(x=[0, 100], y=[0, 100], mode="lines", name="perfect", line=dict(dash="dot", color="#999"))
     for key, label in BASELINES:
         m = backtest.get(key)
         if m:
             cal = pd.DataFrame(m["calibration"])
-            fig.add_scatter(x=cal["predicted"], y=cal["actual"], mode="lines+markers", name=label,
+            fig.add_scatter(x=cal["predicted"] * 100, y=cal["actual"] * 100, mode="lines+markers", name=label,
                             customdata=cal[["decile", "n"]],
                             hovertemplate="decile %{customdata[0]} (%{customdata[1]} customers): predicted "
-                                          "%{x:.0%}, actual %{y:.0%}<extra>" + label + "</extra>")
-    fig.update_layout(height=380, xaxis=dict(title="Predicted churn probability (%)", range=[0, 1],
-                                             tickformat=".0%"),
-                      yaxis=dict(title="Actual churn share (%)", range=[0, 1], tickformat=".0%"),
+                                          "%{x:.0f} %, actual %{y:.0f} %<extra>" + label + "</extra>")
+    fig.update_layout(height=380, xaxis=dict(title="Predicted churn probability (%)", range=[0, 100],
+                                             ticksuffix=" %"),
+                      yaxis=dict(title="Actual churn share (%)", range=[0, 100], ticksuffix=" %"),
                       title="Calibration: predicted against actual churn, by decile",
                       margin=dict(l=0, r=0, t=40, b=0))
     return fig

@@ -34,7 +34,7 @@ def render_cohorts(ctx: Context) -> None:
                                                                                      co["customers"],
                                                                                      strict=True)],
         colorscale="Blues", zmin=0, zmax=100, colorbar={"title": "%"},
-        text=np.where(np.isnan(z), "", np.char.mod("%.0f%%", np.nan_to_num(z) * 100)),
+        text=np.where(np.isnan(z), "", np.char.mod("%.0f %%", np.nan_to_num(z) * 100)),
         texttemplate="%{text}", hovertemplate="%{y}, %{x}: %{z:.1f} %<extra></extra>"))
     fig.update_layout(yaxis={"autorange": "reversed", "title": "Cohort (month of first order, size)"},
                       xaxis={"title": "Months after the first order"}, height=480, margin={"t": 50},
