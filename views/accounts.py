@@ -64,8 +64,8 @@ except AccountsError as exc:
     st.stop()
 
 if page.as_of is None:
-    st.info("No scores yet. An admin can score every account under Admin → Churn model "
-            "(or run `python -m core score`); the queue fills in then.")
+    st.info("No scores yet. An admin can score every account under Admin → Churn model (it also runs "
+            "each night); the queue fills in then.")
     st.stop()
 
 counts = page.segment_counts

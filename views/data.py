@@ -52,9 +52,11 @@ def _show_summary(lines: list[str], counts: dict) -> None:
 
 def _import_flow() -> None:
     kind = st.selectbox("What the file holds", KINDS, key="data_kind")
-    with st.expander(f"Columns of a {kind} file"):
+    with st.expander(f"Columns of the {kind} file"):
         st.dataframe(format_table(kind), hide_index=True,
-                     column_config={"required": st.column_config.CheckboxColumn("required")}, placeholder=fmt.DASH)
+                     column_config={"column": st.column_config.TextColumn("Column"),
+                                    "required": st.column_config.CheckboxColumn("Required"),
+                                    "contents": st.column_config.TextColumn("Contents")}, placeholder=fmt.DASH)
         st.caption("Names match without regard to case, spaces and underscores. Dates: ISO 8601 or "
                    f"YYYYMMDD. Amounts with a decimal point. Key: {_as_code(derived_key_rule(kind))}.")
     limit_mb = get_settings().max_upload_mb
@@ -113,8 +115,9 @@ def _import_flow() -> None:
     edited = st.data_editor(
         mapping_editor, hide_index=True, key=f"data_mapping_{kind}",
         disabled=["file column"],
-        column_config={"feeds field": st.column_config.SelectboxColumn(
-            "feeds field", options=[IGNORE, *mapping_choices(kind)], required=True)})
+        column_config={"file column": st.column_config.TextColumn("File column"),
+                       "feeds field": st.column_config.SelectboxColumn(
+                           "Feeds field", options=[IGNORE, *mapping_choices(kind)], required=True)})
     overrides = overrides_from_editor(edited, detected.mapping)
     match = match_columns(parsed.columns, kind, overrides) if overrides else detected
     if match.extra:
@@ -144,7 +147,11 @@ def _import_flow() -> None:
     if not check["ok"]:
         st.error(md(check["summary"]))
         st.dataframe(pd.DataFrame(check["problems"], columns=["row", "column", "value", "problem"]),
-                     hide_index=True, placeholder=fmt.DASH)
+                     hide_index=True, placeholder=fmt.DASH, column_config={
+                         "row": st.column_config.NumberColumn("Row", format="%d"),
+                         "column": st.column_config.TextColumn("Column"),
+                         "value": st.column_config.TextColumn("Value"),
+                         "problem": st.column_config.TextColumn("Problem", width="large")})
         st.caption("Row numbers are those a spreadsheet shows (the header is row 1). Fix the file and "
                    "upload it again.")
     else:

@@ -55,8 +55,8 @@ st.caption("Overdue tasks first, then by due date; tasks due the same day by pri
            + core_tasks.PRIORITY_EXPLANATION)
 
 if frame.empty:
-    st.success("Nothing open. New tasks appear when the rules find a signal (the nightly "
-               "`python -m core tasks generate`, after scoring).")
+    st.success("Nothing open. New tasks appear when the rules find a signal (each night, after the "
+               "accounts are scored).")
     st.stop()
 
 if total > MAX_SHOWN:

@@ -73,8 +73,8 @@ def _nice_step(largest: int) -> int:
 
 
 if periods.empty:
-    st.info("No answers with a score in this period. Import survey answers on the Data screen "
-            "(`python -m core import feedback FILE.csv`) or choose a longer period.")
+    st.info("No answers with a score in this period. Import survey answers on the Data screen, or "
+            "choose a longer period.")
     st.stop()
 
 overall = periods if by is None else ui.nps_periods(since, until, freq, None)

@@ -49,5 +49,5 @@ def render_ledger(user: Any, as_of: date) -> None:  # noqa: ANN401 - ui.auth.Cur
                      "order_ref": "Order", "entry_id": "Entry id",
                      "balance": st.column_config.NumberColumn("Balance", format="%,d")}, placeholder=fmt.DASH)
     st.caption("Redemptions, reversals and the loyalty programme's own expiry rows use the oldest unexpired "
-               "points first; Hearth's own expiries are computed from the lots, and the nightly "
-               "`python -m core loyalty expire` writes them into the ledger.")
+               "points first; Hearth's own expiries are computed from the lots, and a nightly job writes "
+               "them into the ledger.")

@@ -23,8 +23,8 @@ def render_health(ctx: Context) -> None:
     """The "Health bands" section: the bands chart, then the band moves."""
     mix, moves = data.bands(*ctx.flt)
     if mix.empty:
-        st.info("No health scores yet. Run `python -m core score` (or wait for the nightly run) to "
-                "fill this chart.")
+        st.info("No health scores yet. An admin scores every account under Admin → Churn model (it "
+                "also runs each night); this chart fills in then.")
         return
     render_bands(ctx, mix)
     render_moves(ctx, moves)
