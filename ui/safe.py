@@ -49,6 +49,14 @@ def md(value: Any) -> str:
     return _LINE_START.sub(r"\1\\\2", text)
 
 
+def refusal(exc: BaseException) -> str:
+    """A refusal's message as a sentence for st.error: capital first letter, full stop, and
+    shown literally (it may quote a name or value someone typed)."""
+    text = str(exc).strip()
+    text = text[:1].upper() + text[1:]
+    return md(text if text.endswith((".", "?", "!")) else text + ".")
+
+
 def plain(value: Any) -> str:
     """``value`` as text for Plotly, which renders HTML tags but decodes entities: `<b>` is
     shown as the characters <b>, never as bold."""

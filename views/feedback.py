@@ -19,7 +19,7 @@ from ui import feedback as ui
 from ui.auth import require_screen
 from ui.data import export_button
 from ui.db import get_session
-from ui.safe import md
+from ui.safe import md, refusal
 
 user = require_screen("feedback")
 roles = ui.roles_key(user.roles)
@@ -297,7 +297,7 @@ if triage:
                         fbk.flag_by_hand(session=session, feedback_id=int(missed_id), actor=user.username,
                                          roles=user.roles)
                 except (fbk.FeedbackError, NotAllowed) as exc:
-                    st.error(str(exc))
+                    st.error(refusal(exc))
                 else:
                     st.session_state["fb_flash"] = f"Answer #{int(missed_id)} flagged by hand."
                     st.rerun()

@@ -16,6 +16,7 @@ from core.roles import Role
 from ui import tasks as ui
 from ui.auth import require_screen
 from ui.filters import start_at
+from ui.safe import refusal
 
 user = require_screen("my_work")
 roles = user.roles
@@ -135,7 +136,7 @@ if task["next_action"] == "email":
         try:
             result, said = ui.send_outreach(int(task_id), user.username, roles)
         except core_tasks.TaskError as exc:
-            st.error(str(exc))
+            st.error(refusal(exc))
         else:
             if result.closed_at is not None:
                 _done("ok", "Task closed: offer sent.", f"Email {said}.")
@@ -152,7 +153,7 @@ with tab_call, st.form("mw_call_form", clear_on_submit=True):
         try:
             ui.log_call(int(task_id), outcome, note, user.username, roles, close)
         except core_tasks.TaskError as exc:
-            st.error(str(exc))
+            st.error(refusal(exc))
         else:
             _done("ok", f"Call logged ({core_tasks.OUTCOME_LABELS[outcome]})" + (" and task closed." if close else "."))
 with tab_close, st.form("mw_close_form", clear_on_submit=True):
@@ -163,7 +164,7 @@ with tab_close, st.form("mw_close_form", clear_on_submit=True):
         try:
             ui.close(int(task_id), outcome, note, user.username, roles)
         except core_tasks.TaskError as exc:
-            st.error(str(exc))
+            st.error(refusal(exc))
         else:
             _done("ok", f"Task closed: {core_tasks.OUTCOME_LABELS[outcome]}.")
 with tab_snooze, st.form("mw_snooze_form", clear_on_submit=True):
@@ -174,7 +175,7 @@ with tab_snooze, st.form("mw_snooze_form", clear_on_submit=True):
         try:
             ui.snooze(int(task_id), until, why, user.username, roles)
         except core_tasks.TaskError as exc:
-            st.error(str(exc))
+            st.error(refusal(exc))
         else:
             _done("ok", f"Task snoozed until {fmt.date_text(until)}.")
 with tab_reassign, st.form("mw_reassign_form", clear_on_submit=True):
@@ -184,6 +185,6 @@ with tab_reassign, st.form("mw_reassign_form", clear_on_submit=True):
         try:
             ui.reassign(int(task_id), to, user.username, roles)
         except core_tasks.TaskError as exc:
-            st.error(str(exc))
+            st.error(refusal(exc))
         else:
             _done("ok", "Task reassigned.", f"Now with {to}.")

@@ -3,6 +3,7 @@ leads, their own tasks only, and acting on a task without leaving the screen."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -76,6 +77,19 @@ def test_snoozing_the_top_task_takes_it_off_the_list(demo_app: str) -> None:
     assert _work_on(at).value != top
     assert at.metric[3].value == "1"  # Snoozed
     assert len(_work_on(at).options) == len(_open_tasks(demo_app, "manager")) - 1
+
+
+def test_a_snooze_without_a_reason_is_refused_in_a_sentence(demo_app: str) -> None:
+    at = app_as("manager")
+    top = _work_on(at).value
+    at.date_input(key="mw_snooze_until").set_value(datetime.now(UTC).date() + timedelta(days=3))
+    at.button(key="FormSubmitter:mw_snooze_form-Snooze").click().run()
+    assert not at.exception, at.exception
+    # A sentence with its capital and full stop (it read "say why the task is snoozed (...)").
+    # (The element holds Markdown with every special character escaped: shown as typed.)
+    assert [re.sub(r"\\(.)", r"\1", e.value) for e in at.error] == [
+        "Say why the task is snoozed (for example: customer on holiday until then)."]
+    assert _work_on(at).value == top
 
 
 def test_an_admin_edits_a_rule_s_sla(demo_app: str) -> None:

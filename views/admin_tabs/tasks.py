@@ -7,6 +7,7 @@ import streamlit as st
 
 from core import tasks as core_tasks
 from ui.db import get_session
+from ui.safe import refusal
 from ui.tasks import staff
 
 
@@ -44,7 +45,7 @@ def render_task_rules_admin(user) -> None:  # noqa: ANN001 - ui.auth.CurrentUser
                     core_tasks.save_task_rules(session=session, rules=edited, actor=user.username)
                 st.success("Saved. The next run of the rules uses them.")
             except core_tasks.TaskError as exc:
-                st.error(str(exc))
+                st.error(refusal(exc))
     if st.button("Run the rules now", key="task_rules_run"):
         with get_session() as session:
             report = core_tasks.generate_tasks(session=session, actor=user.username)
