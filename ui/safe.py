@@ -131,7 +131,16 @@ def warm_charts() -> None:
 
 def plotly_chart(fig: go.Figure, **kwargs: Any) -> Any:
     """st.plotly_chart of :func:`safe_figure`: the only way a screen draws a figure."""
-    return st.plotly_chart(legend_above(safe_figure(fig)), **kwargs)
+    return st.plotly_chart(readable_axes(legend_above(safe_figure(fig))), **kwargs)
+
+
+def readable_axes(fig: go.Figure) -> go.Figure:
+    """Every axis's numbers as the tables write them: thousands grouped ("12,000"), never
+    Plotly's SI short form ("12k") or an exponent. Date and category axes ignore both. Changes
+    ``fig`` and returns it."""
+    fig.update_xaxes(separatethousands=True, exponentformat="none")
+    fig.update_yaxes(separatethousands=True, exponentformat="none")
+    return fig
 
 
 def legend_above(fig: go.Figure) -> go.Figure:
@@ -142,6 +151,10 @@ def legend_above(fig: go.Figure) -> go.Figure:
     if legend.orientation == "h" and legend.y is None:
         fig.update_layout(legend={"y": 1.0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
                           margin={"t": (fig.layout.margin.t if fig.layout.margin.t is not None else 80) + 30})
+        if fig.layout.title.text and fig.layout.title.y is None:
+            # The title at the very top of the figure, so the legend's row (with its own title,
+            # "Customer" on the revenue mix) cannot run into it.
+            fig.update_layout(title={"y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 8}})
     return fig
 
 

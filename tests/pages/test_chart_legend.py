@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from ui.safe import legend_above
+from ui.safe import legend_above, readable_axes
 
 
 def _bars(**layout: object) -> go.Figure:
@@ -28,3 +28,20 @@ def test_a_legend_a_screen_placed_itself_or_a_vertical_one_is_left_alone() -> No
     assert placed.layout.legend.y == -0.3 and placed.layout.margin.t == 50
     vertical = legend_above(_bars(margin={"t": 50}))
     assert vertical.layout.legend.y is None and vertical.layout.margin.t == 50
+
+
+def test_the_title_goes_to_the_top_so_the_legend_row_cannot_run_into_it() -> None:
+    fig = legend_above(_bars(legend={"orientation": "h", "title": {"text": "Customer"}}, margin={"t": 40},
+                             title="Revenue by kind of customer"))
+    title = fig.layout.title
+    assert (title.y, title.yref, title.yanchor) == (1.0, "container", "top")
+    assert fig.layout.margin.t == 70  # the title's 40 px and the legend's row of 30 px
+
+
+def test_axis_numbers_group_thousands_and_never_use_si_suffixes() -> None:
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[12_000, 14_000]))
+    fig.add_scatter(x=[1, 2], y=[1, 2], yaxis="y2")
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right"})
+    readable_axes(fig)
+    for axis in (fig.layout.xaxis, fig.layout.yaxis, fig.layout.yaxis2):
+        assert (axis.separatethousands, axis.exponentformat) == (True, "none")

@@ -39,9 +39,12 @@ def render_trend(ctx: Context, tr: pd.DataFrame) -> None:
                     mode="lines+markers", customdata=[f"{d}|active_customers" for d in points_on])
     fig.update_layout(yaxis={"title": fmt.money_label(f"Revenue, trailing {horizon} days")},
                       xaxis={"title": "As of (every four weeks)"},
-                      yaxis2={"title": "Active customers (count)", "overlaying": "y", "side": "right"},
-                      legend={"orientation": "h"}, margin={"t": 30}, height=380,
-                      title="Every four weeks over the last year, each point over its trailing period")
+                      # From zero: a count whose points lie close together got ticks like 1,114.3.
+                      yaxis2={"title": "Active customers (count)", "overlaying": "y", "side": "right",
+                              "rangemode": "tozero"},
+                      legend={"orientation": "h"}, margin={"t": 40}, height=380,
+                      title=f"Revenue and active customers every four weeks (each point: the {horizon} days "
+                            "up to it)")
     plotly_chart(fig, key="ov_trend", on_select=drill_data.opens("ov_trend", "ov_drill_point", drill_data.custom),
                  selection_mode="points")
     point = st.selectbox(
