@@ -83,8 +83,9 @@ total = nps_from_counts(int(overall["promoters"].sum()), int(overall["passives"]
 # Tiles as wide as their figure, wrapping on a narrow screen: never cut off.
 tile = partial(st.container(horizontal=True, gap="small").metric, width="content")
 m1 = m2 = m3 = m4 = SimpleNamespace(metric=tile)
-m1.metric("NPS", f"{total['nps']:+.0f}", help=f"95 % interval {total['ci_low']:+.0f} to {total['ci_high']:+.0f}")
-m2.metric("95 % interval", f"{total['ci_low']:+.0f} to {total['ci_high']:+.0f}")
+# One decimal, as the Overview's NPS tile (a "+17" here beside "+29.2" there read as two rules).
+m1.metric("NPS", f"{total['nps']:+.1f}", help=f"95 % interval {total['ci_low']:+.1f} to {total['ci_high']:+.1f}")
+m2.metric("95 % interval", f"{total['ci_low']:+.1f} to {total['ci_high']:+.1f}")
 m3.metric("Answers with a score", f"{total['responses']:,}")
 m4.metric("Answers (all)", f"{counts['answers']:,}")
 st.caption(f"Promoters {total['promoters']:,} · passives {total['passives']:,} · detractors "
@@ -125,8 +126,8 @@ if by is None:
     # The 4th item of a point's customdata is the period's index: a click opens its answers.
     fig.add_trace(go.Scatter(x=x, y=periods["nps"], mode="lines+markers", name="NPS",
                              customdata=periods[["responses", "ci_low", "ci_high"]].assign(i=range(len(periods))),
-                             hovertemplate="%{x|%-d %b %Y}: NPS %{y:.0f} (%{customdata[1]:.0f} to "
-                                           "%{customdata[2]:.0f}), %{customdata[0]} answers<extra></extra>"))
+                             hovertemplate="%{x|%-d %b %Y}: NPS %{y:+.1f} (%{customdata[1]:+.1f} to "
+                                           "%{customdata[2]:+.1f}), %{customdata[0]:,} answers<extra></extra>"))
     fig.add_trace(go.Bar(x=x, y=periods["responses"], name="answers", yaxis="y2", opacity=0.25,
                          marker_color="gray", customdata=[[0, 0, 0, i] for i in range(len(periods))]))
     # Whole answers: integer ticks only (never 86.6).
@@ -138,8 +139,9 @@ else:
     for group, part in periods.groupby(by):
         fig.add_trace(go.Scatter(x=part["period"], y=part["nps"], mode="lines+markers", name=str(group),
                                  customdata=part[["responses", "ci_low", "ci_high"]].assign(i=part.index),
-                                 hovertemplate=f"{plain(group)} " + "%{x|%-d %b %Y}: NPS %{y:.0f} (%{customdata[1]:.0f}"
-                                               " to %{customdata[2]:.0f}), %{customdata[0]} answers<extra></extra>"))
+                                 hovertemplate=f"{plain(group)} " + "%{x|%-d %b %Y}: NPS %{y:+.1f} "
+                                               "(%{customdata[1]:+.1f} to %{customdata[2]:+.1f}), "
+                                               "%{customdata[0]:,} answers<extra></extra>"))
 fig.update_layout(yaxis={"title": "NPS (-100 to +100)", "range": [-100, 100]}, height=400,
                   margin={"t": 50, "b": 10}, xaxis={"title": "Period starting"}, legend={"orientation": "h"},
                   title="NPS per period with its 95 % interval")
