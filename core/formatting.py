@@ -189,6 +189,17 @@ def label(code: Any, labels: Mapping[str, str] | None = None, *, missing: str = 
     return " ".join([first, *words[1:]])
 
 
+# Delivery channels by code: the outbox is where messages wait when no mail server or webhook
+# is set (core.outreach.rules.default_channel), so its name says so.
+CHANNEL_LABELS: dict[str, str] = {"email": "Email", "sms": "SMS", "webhook": "Webhook",
+                                  "outbox": "Local outbox (no mail server set)"}
+
+
+def channel_label(code: Any) -> str:
+    """A delivery channel in words: "outbox" -> "Local outbox (no mail server set)"."""
+    return label(code, CHANNEL_LABELS)
+
+
 # Outreach templates by code, as the screens, exports and emails name them (core.outreach reads it).
 TEMPLATE_LABELS: dict[str, str] = {
     "win_back": "Win-back offer",

@@ -227,7 +227,7 @@ def _outreach_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a
     if not out.empty:
         return pd.DataFrame({
             "at": out["triggered_at"], "kind": "outreach",
-            "title": out["template"].map(fmt.template_label) + " by " + out["channel"] + " · "
+            "title": out["template"].map(fmt.template_label) + " by " + out["channel"].map(fmt.channel_label) + " · "
             + out["status"].map(fmt.label),
             "detail": "by " + out["triggered_by"]
             + out["reason"].map(lambda r: f" ({r})" if pd.notna(r) and r else "").fillna(""),

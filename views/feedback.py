@@ -265,7 +265,7 @@ with st.container(border=True):
                     already = (preview.reason or "").startswith("already recorded")
                     if preview.would_send:
                         # The address is customer text: st.text, never a caption (Markdown).
-                        st.text(f"To: {preview.to}    Channel: {preview.channel}")
+                        st.text(f"To: {preview.to}    Channel: {fmt.channel_label(preview.channel)}")
                         st.text(f"Subject: {preview.subject or ''}")
                         st.text(preview.body or "")
                     elif already:

@@ -153,7 +153,7 @@ def render_message_log(user) -> None:  # noqa: ANN001
     log = formula_safe(log, ["customer", "name", "reason", "last_error", "subject", "triggered_by"])
     shown = log.assign(account="/account?id=" + log["customer_id"].astype(str),
                        state=log["status"].map(state_label), template=log["template"].map(fmt.template_label),
-                       channel=log["channel"].map(fmt.label))
+                       channel=log["channel"].map(fmt.channel_label))
     st.dataframe(
         blanks(shown[["triggered_at", "account", "customer", "name", "template", "channel", "state", "reason",
                        "attempts", "last_error", "sent_at", "offer_code", "campaign_id", "triggered_by",

@@ -209,7 +209,7 @@ def test_a_managers_day(page: Page, browser, app_url: str, e2e_db_url: str,  # n
                     "Task closed by manager")
     _timeline_shows(page, app_url, int(second["customer_id"]), "Task snoozed by manager", "Customer on holiday")
     _timeline_shows(page, app_url, int(third.customer_id), "Task closed by manager",
-                    re.compile(r"Win-back offer by \w+ · "))  # the outreach itself: template, channel, status
+                    re.compile(r"Win-back offer by [\w ()]+ · "))  # the outreach itself: template, channel, status
 
     # ...and in the audit log.
     rows = _audit_rows(browser, app_url, "task.")
