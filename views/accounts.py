@@ -104,8 +104,8 @@ event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
     key="acc_table",
     column_config={
-        "link": st.column_config.LinkColumn("Account", display_text="New tab", width="small",
-                                            help="A new browser tab; to open it in this tab, choose it below."),
+        "link": st.column_config.LinkColumn("Account", display_text="Open", width="small",
+                                            help="Opens the account in a new browser tab; to open it in this tab, choose it below."),
         "external_id": st.column_config.TextColumn("Customer id"),
         "name": st.column_config.TextColumn("Name"),
         "health_score": st.column_config.ProgressColumn("Health", min_value=0, max_value=100, format="%d"),
@@ -165,7 +165,7 @@ if feed.since is not None:
             st.dataframe(changed[["at", "change", "detail", "link", "external_id", "name", "owner"]],
                          hide_index=True, width="stretch", key="acc_changes", column_config={
                              "at": st.column_config.DateColumn("When", format="D MMM YYYY"),
-                             "link": st.column_config.LinkColumn("Account", display_text="New tab", width="small",
+                             "link": st.column_config.LinkColumn("Account", display_text="Open", width="small",
                                                                  help="Opens the account in a new browser tab."),
                              "external_id": st.column_config.TextColumn("Customer id"),
                          }, placeholder=fmt.DASH)

@@ -140,7 +140,8 @@ st.dataframe(
         "id": st.column_config.NumberColumn("#", format="%d"),
         "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY HH:mm"),
         # The shop's customer id (C000763) beside the link, never the database id (763).
-        "account": st.column_config.LinkColumn("Account", display_text="Open", width="small"),
+        "account": st.column_config.LinkColumn("Account", display_text="Open", width="small",
+                                               help="Opens the account in a new browser tab."),
         "customer_ref": st.column_config.TextColumn("Customer id"),
         "customer_name": st.column_config.TextColumn("Customer"),
         "value_12m": st.column_config.NumberColumn("Value 12 mo", format=fmt.money_column_format(0)),

@@ -160,7 +160,8 @@ def render_message_log(user) -> None:  # noqa: ANN001
                        "subject"]]),
         hide_index=True, key="outreach_log",
         column_config=MESSAGE_COLUMNS | {
-            "account": st.column_config.LinkColumn("Account", display_text="Open"),
+            "account": st.column_config.LinkColumn("Account", display_text="Open",
+                                                    help="Opens the account in a new browser tab."),
             "customer": st.column_config.TextColumn("Customer id"),
             "name": st.column_config.TextColumn("Name"),
             "channel": st.column_config.TextColumn("Channel"),

@@ -24,7 +24,8 @@ def member_columns() -> dict[str, Any]:
     """The column labels and formats of a members table."""
     return {
         "id": None,
-        "link": st.column_config.LinkColumn("Account", display_text="open"),
+        "link": st.column_config.LinkColumn("Account", display_text="Open",
+                                            help="Opens the account in a new browser tab."),
         "customer": "Customer id",
         "name": "Name",
         "email": "Email",
