@@ -105,7 +105,8 @@ event = st.dataframe(
     key="acc_table",
     column_config={
         "link": st.column_config.LinkColumn("Account", display_text="Open", width="small",
-                                            help="Opens the account in a new browser tab; to open it in this tab, choose it below."),
+                                            help="Opens the account in a new browser tab; to open it in this "
+                                                 "tab, choose it below."),
         "external_id": st.column_config.TextColumn("Customer id"),
         "name": st.column_config.TextColumn("Name"),
         "health_score": st.column_config.ProgressColumn("Health", min_value=0, max_value=100, format="%d"),
