@@ -130,7 +130,7 @@ event = st.dataframe(
         "orders_365": st.column_config.NumberColumn("Orders (12 mo)", format="%,d"),
         "spend_365": st.column_config.NumberColumn("Spend (12 mo)", format=fmt.money_column_format(0)),
         "open_detractor": st.column_config.CheckboxColumn("Open detractor"),
-        "contact": st.column_config.TextColumn("Contactable"),
+        "contact": st.column_config.TextColumn("Contactable", width="medium"),
         "email_opt_in": st.column_config.CheckboxColumn("Email consent"),
         "sms_opt_in": st.column_config.CheckboxColumn("SMS consent"),
         "priority": st.column_config.NumberColumn("Priority", format="%.0f"),

@@ -76,8 +76,8 @@ st.dataframe(table, hide_index=True, width="stretch", key="mw_table", column_con
     "value_at_risk": st.column_config.NumberColumn(fmt.money_label("Value at risk"),
                                                    format=fmt.money_column_format(0)),
     "churn_percent": st.column_config.ProgressColumn("Churn risk", min_value=0, max_value=100, format="%.1f %%"),
-    "contact": st.column_config.TextColumn("Contactable"),
-    "next_step": st.column_config.TextColumn("Next step", width="medium"),
+    "contact": st.column_config.TextColumn("Contactable", width="medium"),
+    "next_step": st.column_config.TextColumn("Next step", width="large"),
     "priority": st.column_config.NumberColumn("Priority", format="%.0f"),
     "snoozed_until": st.column_config.DateColumn("Snoozed until", format="D MMM YYYY"),
 }, placeholder=fmt.DASH)

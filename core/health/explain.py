@@ -15,7 +15,7 @@ RFM_SEGMENTS = [
 RFM_LABELS = {
     "champions": "Champions", "loyal": "Loyal", "potential_loyalist": "Potential loyalists",
     "new": "New", "promising": "Promising", "needs_attention": "Needs attention",
-    "about_to_sleep": "About to sleep", "at_risk": "At risk", "cannot_lose": "Can't lose them",
+    "about_to_sleep": "About to sleep", "at_risk": "At risk (RFM)", "cannot_lose": "Can't lose them",
     "hibernating": "Hibernating", "no_orders": "No orders yet",
 }
 VALUE_EXPLANATION = (

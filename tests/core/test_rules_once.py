@@ -68,3 +68,12 @@ def test_the_inbox_preview_and_the_send_share_one_apology_key(session: Session) 
     preview = preview_outreach(session=session, customer_id=customer.id, template="apology",
                                feedback_id=fb.id, idempotency_key=fbk.apology_key(fb.id))
     assert not preview.would_send and (preview.reason or "").startswith("already recorded")
+
+
+def test_an_rfm_segment_is_never_named_like_a_health_band() -> None:
+    # Accounts filters by both side by side: "At risk" was an RFM segment and a health band.
+    from core.accounts import BAND_LABELS
+    from core.health import RFM_LABELS
+
+    assert not set(BAND_LABELS.values()) & set(RFM_LABELS.values())
+    assert RFM_LABELS["at_risk"] == "At risk (RFM)"
