@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -140,7 +141,31 @@ def readable_axes(fig: go.Figure) -> go.Figure:
     ``fig`` and returns it."""
     fig.update_xaxes(separatethousands=True, exponentformat="none")
     fig.update_yaxes(separatethousands=True, exponentformat="none")
+    _month_ticks(fig)
     return fig
+
+
+_MONTH_KEY = re.compile(r"\d{4}-\d{2}")
+
+
+def _month_ticks(fig: go.Figure) -> None:
+    """An x axis whose every value is a month key ("2026-01", kept as the value a click
+    returns) is labelled with month names ("Jan 2026"), as every other date on the screens."""
+    keys: list[str] = []
+    for trace in fig.data:
+        if getattr(trace, "xaxis", None) not in (None, "x"):
+            continue
+        values = getattr(trace, "x", None)
+        if values is None:
+            continue
+        for v in values:
+            if not (isinstance(v, str) and _MONTH_KEY.fullmatch(v)):
+                return
+            if v not in keys:
+                keys.append(v)
+    if keys and fig.layout.xaxis.ticktext is None:
+        fig.update_xaxes(tickmode="array", tickvals=keys,
+                         ticktext=[f"{date(int(k[:4]), int(k[5:]), 1):%b %Y}" for k in keys])
 
 
 def legend_above(fig: go.Figure) -> go.Figure:

@@ -45,3 +45,12 @@ def test_axis_numbers_group_thousands_and_never_use_si_suffixes() -> None:
     readable_axes(fig)
     for axis in (fig.layout.xaxis, fig.layout.yaxis, fig.layout.yaxis2):
         assert (axis.separatethousands, axis.exponentformat) == (True, "none")
+
+
+def test_month_keys_on_the_x_axis_read_as_month_names_and_stay_the_clicked_value() -> None:
+    fig = readable_axes(go.Figure(go.Bar(x=["2025-12", "2026-01"], y=[3, 4])))
+    assert list(fig.layout.xaxis.tickvals) == ["2025-12", "2026-01"]
+    assert list(fig.layout.xaxis.ticktext) == ["Dec 2025", "Jan 2026"]
+    assert list(fig.data[0].x) == ["2025-12", "2026-01"]  # a click still returns the month's key
+    other = readable_axes(go.Figure(go.Bar(x=["Gold", "2026-01"], y=[3, 4])))
+    assert other.layout.xaxis.ticktext is None
