@@ -63,7 +63,7 @@ def test_exec_clicks_a_cohort_cell_and_sees_it_by_segment_and_region(page: Page,
     _click(page, cells.first)  # the oldest cohort, month 0
     wait_until_idle(page)
     expect(page.get_by_role("combobox", name="Open a cell")).to_have_value(
-        re.compile(r"^Cohort \d{4}-\d{2} \(.*\), month 0 after the first order$"))
+        re.compile(r"^Cohort [A-Z][a-z]{2} \d{4} \(.*\), month 0 after the first order$"))
     expect(page.get_by_text("Your role sees aggregates only: the customers of cohort")).to_be_visible()
     table = page.locator('[data-testid="stDataFrame"]').last
     expect(table).to_contain_text("Segment")
