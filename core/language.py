@@ -16,6 +16,8 @@ A comment with no letters (an emoji, "10/10") has no language (None) and is read
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -176,6 +178,19 @@ def detect_languages(texts: Sequence[str | None]) -> list[str | None]:
             full.append(item)
     if not full:
         return out
+    # A text written mostly in another script is in none of LANGUAGES: lingua, asked to choose
+    # among them, finds none, and "none" was read as English (Cyrillic, Greek, Chinese, Arabic
+    # complaints were scored as English and reached no one).
+    rest = []
+    for item in full:
+        code = _script_language(item[1])
+        if code is None:
+            rest.append(item)
+        else:
+            out[item[0]] = code
+    full = rest
+    if not full:
+        return out
     found = _detector().detect_languages_in_parallel_of([t for _, t, _ in full])
     foreign: list[tuple[int, str]] = []
     for (i, text, share), language in zip(full, found, strict=True):
@@ -231,6 +246,40 @@ def _surely_other(text: str, first: str, values: Sequence) -> str | None:
     return code if sure >= OTHER_SURE else None
 
 
+# A script's language where the script alone tells it (lingua's ISO 639-1 codes). Cyrillic
+# is read by lingua among the Cyrillic languages of OTHER_LANGUAGES; a script not listed gets
+# UNKNOWN_LANGUAGE: not English, so a person reads it.
+_SCRIPT_LANGUAGES: dict[str, str] = {
+    "HIRAGANA": "ja", "KATAKANA": "ja", "HANGUL": "ko", "CJK": "zh", "ARABIC": "ar", "HEBREW": "he",
+    "THAI": "th", "DEVANAGARI": "hi", "GREEK": "el", "ARMENIAN": "hy", "GEORGIAN": "ka", "BENGALI": "bn",
+    "TAMIL": "ta", "GUJARATI": "gu", "GURMUKHI": "pa", "TELUGU": "te",
+}
+_CYRILLIC_LANGUAGES = ("ru", "uk", "bg", "sr", "mk", "be", "kk", "mn")
+UNKNOWN_LANGUAGE = "und"  # ISO 639-2's "undetermined": letters, but no language this module names
+
+
+def _script_language(text: str) -> str | None:
+    """The language of a text whose letters are mostly not Latin, from its script (Japanese
+    when it has kana, before Chinese; Cyrillic through lingua among the Cyrillic languages);
+    None for a text mostly in Latin letters."""
+    scripts = Counter(unicodedata.name(ch, "?").split(" ")[0] for ch in _LETTERS.findall(text))
+    total = sum(scripts.values())
+    if not total or 2 * scripts["LATIN"] >= total:
+        return None
+    if scripts["HIRAGANA"] or scripts["KATAKANA"]:
+        return "ja"
+    top = next(name for name, _n in scripts.most_common() if name != "LATIN")
+    if top == "CYRILLIC":
+        values = _cyrillic_detector().compute_language_confidence_values(text)
+        return values[0].language.iso_code_639_1.name.lower() if values else "ru"
+    return _SCRIPT_LANGUAGES.get(top, UNKNOWN_LANGUAGE)
+
+
+@lru_cache(maxsize=1)
+def _cyrillic_detector() -> LanguageDetector:
+    return LanguageDetectorBuilder.from_languages(*_languages(_CYRILLIC_LANGUAGES)).build()
+
+
 def detect_language(text: str | None) -> str | None:
     """`detect_languages` for one text."""
     return detect_languages([text])[0]
@@ -238,7 +287,7 @@ def detect_language(text: str | None) -> str | None:
 
 def language_name(code: str | None) -> str:
     """"German" for "de", "Polish" for "pl" (lingua's name); "unknown" for None."""
-    if not code:
+    if not code or code == UNKNOWN_LANGUAGE:
         return "unknown"
     if code in LANGUAGE_NAMES:
         return LANGUAGE_NAMES[code]

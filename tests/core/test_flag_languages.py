@@ -173,6 +173,26 @@ def test_a_language_the_flag_cannot_read_is_named_and_goes_to_a_person(comment: 
     assert out.needs_read and not out.flagged
 
 
+@pytest.mark.parametrize(
+    ("comment", "language", "name"),
+    [  # each says "the product arrived broken" (the last, "the parcel arrived damaged")
+        ("Товар прибыл сломанным", "ru", "Russian"),
+        ("Το προϊόν έφτασε σπασμένο", "el", "Greek"),
+        ("商品到货时已经坏了", "zh", "Chinese"),
+        ("商品が壊れて届きました", "ja", "Japanese"),
+        ("المنتج وصل مكسور", "ar", "Arabic"),
+        ("Посилка прийшла пошкодженою", "uk", "Ukrainian"),
+    ],
+)
+def test_a_comment_in_another_script_is_never_read_as_english(comment: str, language: str, name: str) -> None:
+    # lingua, asked to choose among the flag's seven Latin-script languages, chose none, and none
+    # was read as English: sentiment 0, not flagged, not sent to a person.
+    out = assess(comment=comment, nps_score=None)
+    assert (out.language, language_name(out.language)) == (language, name)
+    assert out.needs_read and not out.flagged
+    assert assess(comment=comment, nps_score=2).flagged  # a detractor in any language
+
+
 def test_english_comment_lingua_misread_is_flagged_on_its_problem() -> None:
     out = assess(comment="The oven door on the mini oven won't shut.", nps_score=None)
     assert out.language == "en" and out.flagged
