@@ -350,7 +350,8 @@ def ledger_problems(entries: pd.DataFrame, *, expiry_months: int | None = None) 
 
     A redemption or negative adjustment larger than the customer's balance at that moment
     (after the credits and expiries of that instant and the debits before it), an unknown
-    kind, an earn with points not above zero, a redeem with points not below zero.
+    kind, an earn with points not above zero, a redeem with points not below zero, an expire or
+    a reverse with points above zero.
     """
     if entries.empty:
         return []
@@ -363,6 +364,9 @@ def ledger_problems(entries: pd.DataFrame, *, expiry_months: int | None = None) 
         ((kind == "earn") & (pts <= 0), "an earn must have positive points"),
         ((kind == "redeem") & (pts >= 0), "a redeem must have negative points"),
         ((kind == "expire") & (pts > 0), "an expire must have negative points"),
+        # Points of a refunded order taken back: a positive one added them instead.
+        ((kind == "reverse") & (pts > 0), "a reverse (points of a refunded order taken back) must have "
+                                          "negative points"),
     ):
         for label, pos in zip(norm.index[mask], norm["_pos"][mask], strict=True):
             problems.append((int(pos), label, msg))

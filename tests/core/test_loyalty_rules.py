@@ -127,13 +127,16 @@ def test_ledger_problems_report_redemptions_beyond_the_balance_and_bad_signs():
         (2, "2026-01-01", "earn", -5),
         (2, "2026-01-01", "redeem", 5),
         (2, "2026-01-01", "bonus", 5),
+        (3, "2026-01-01", "earn", 400),
+        (3, "2026-05-01", "reverse", 100),  # a clawback written positive would add 100 points
     )
-    frame.index = ["a", "b", "c", "d", "e", "f"]
+    frame.index = ["a", "b", "c", "d", "e", "f", "g", "h"]
     assert ledger_problems(frame) == [
         ("c", "redemption of 1 point is larger than the balance of 0 points at that moment"),
         ("d", "an earn must have positive points"),
         ("e", "a redeem must have negative points"),
         ("f", "kind must be one of earn, redeem, expire, adjust, reverse"),
+        ("h", "a reverse (points of a refunded order taken back) must have negative points"),
     ]
 
 
