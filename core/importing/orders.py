@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import delete, select
 
 from core import money
+from core.formatting import count_of
 from core.importing.formats import MAX_LISTED_PROBLEMS, REBUILD_INDEXES_FROM
 from core.importing.problems import Problem, Problems
 from core.importing.refunds import (
@@ -20,6 +21,7 @@ from core.importing.refunds import (
     _refunds_in_orders,
     _remove_orders,
     _write_refunds,
+    unknown_statuses,
 )
 from core.importing.store import (
     _canon,
@@ -196,6 +198,12 @@ def _import_orders(ctx: _Context, problems: Problems) -> None:
     refunds, real = _refunds_in_orders(t.iloc[first], ctx.rownum, problems)
     if problems:
         return
+    if "status" in t:
+        odd = unknown_statuses(t["status"].iloc[first])
+        if odd:
+            ctx.summary.notes.append("read as ordinary orders, statuses Hearth does not know: " + ", ".join(
+                f"{name!r} ({count_of(n, 'order')})" for name, n in odd.items())
+                + "; if one means cancelled or refunded, change it in the file and import it again")
     if not real.all():
         # Refund and cancellation rows are kept as refunds: their lines are no order's lines.
         t = t[real.to_numpy()[codes]]

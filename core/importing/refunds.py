@@ -31,8 +31,10 @@ from db.models import (
     Refund,
 )
 
-# Order statuses, normalised to lower case with single underscores. Any other status (paid,
-# completed, processing, pending, fulfilled, shipped, on_hold, ...) is an ordinary order.
+# Order statuses, normalised to lower case with single underscores and without WooCommerce's
+# "wc-" prefix ("wc-cancelled" is cancelled). Any other status is an ordinary order; one not
+# in ORDINARY_STATUSES is named in the import's summary, so that a status Hearth does not know
+# ("closed") is seen, not silently counted as a paid order.
 CANCELLED_STATUSES = frozenset({"cancelled", "canceled", "voided", "void", "cancel", "failed"})
 
 
@@ -43,12 +45,28 @@ PARTLY_REFUNDED_STATUSES = frozenset({"partially_refunded", "partial_refund", "p
                                       "partially_returned"})
 
 
+ORDINARY_STATUSES = frozenset({
+    "", "paid", "completed", "complete", "processing", "pending", "pending_payment", "fulfilled",
+    "unfulfilled", "partially_fulfilled", "shipped", "partially_shipped", "delivered", "on_hold",
+    "authorized", "authorised", "open", "partially_paid", "checkout_draft", "confirmed", "success",
+    "succeeded", "placed", "new", "in_progress", "ready_for_pickup", "picked_up", "archived"})
+
+
+def unknown_statuses(values: pd.Series) -> dict[str, int]:
+    """Statuses of an orders file that Hearth reads as an ordinary order without knowing them:
+    status (normalised) -> number of rows, most frequent first."""
+    status = _status_words(values)
+    known = ORDINARY_STATUSES | CANCELLED_STATUSES | REFUNDED_STATUSES | PARTLY_REFUNDED_STATUSES
+    counts = status[~status.isin(known)].value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
+
+
 REFUND_COLUMNS = ["external_id", "kind", "order_ref", "customer_ext", "refunded_at", "amount", "reason", "row"]
 
 
 def _status_words(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "").astype(str).str.lower().str.strip() \
-        .str.replace(r"[\s\-_]+", "_", regex=True)
+        .str.replace(r"[\s\-_]+", "_", regex=True).str.replace(r"^wc_", "", regex=True)
 
 
 def _cents(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -92,11 +110,19 @@ def _refunds_in_orders(heads: pd.DataFrame, rownum: pd.Series, problems: Problem
     over = real & (refunded > total).to_numpy()  # whole cents: exact
     problems.cells(rows.to_numpy(), refunded, over, "refunded_amount",
                    "is more than the order's total")
+    # A refund row that is also "cancelled": the refund voided, or the order cancelled? Only the
+    # person with the file knows (it was read as a refund).
+    problems.cells(rows.to_numpy(), status, negative & status.isin(CANCELLED_STATUSES).to_numpy(), "status",
+                   "is on a refund row (a negative total): say it on the order's own row to cancel the "
+                   "order, or leave the refund row out if the refund was voided")
     linked_to_self = refund_of.notna().to_numpy() & ~negative
     problems.cells(rows.to_numpy(), refund_of, linked_to_self, "refund_of",
                    "names an order to refund, but this row's total is not negative "
                    "(a refund row has a negative total)")
-    by_status = status.isin(REFUNDED_STATUSES).to_numpy()
+    # A "refunded" order whose refund rows are in the file (WooCommerce writes both) is refunded
+    # by those rows: its status adds no refund of its whole total on top.
+    refunded_by_rows = heads["order_id"].astype(str).isin(set(refund_of[negative].dropna().astype(str)))
+    by_status = status.isin(REFUNDED_STATUSES).to_numpy() & ~refunded_by_rows.to_numpy()
     amount = np.where(refunded.fillna(0).to_numpy() > 0, refunded.fillna(0).to_numpy(),
                       np.where(by_status, total.to_numpy(), 0.0))
     gets_refund = real & (amount > 0)

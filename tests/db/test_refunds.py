@@ -289,3 +289,32 @@ def test_status_given_on_an_orders_first_line_only_counts_once(session):
     [problem] = err.value.problems
     assert (problem.row, problem.column, problem.value) == (3, "status", "cancelled")
     assert "differs from the other rows of order M2" in problem.message
+
+
+def test_woocommerce_statuses_a_refunded_order_with_its_refund_row_and_unknown_statuses(session):
+    text = ("order_id,customer_id,ordered_at,total,status,refund_of\n"
+            "3001,D1,2025-03-01T10:00:00Z,20.00,paid,\n"
+            "3005,D3,2025-03-21T10:00:00Z,10.00,wc-cancelled,\n"   # WooCommerce's slug: cancelled
+            "3006,D3,2025-03-22T10:00:00Z,12.00,wc-refunded,\n"    # refunded in full: 12
+            "3007,D4,2025-03-22T10:00:00Z,15.00,closed,\n"         # unknown: an order, and said so
+            "2001,B1,2025-03-05T10:00:00Z,40.00,refunded,\n"       # refunded by its own refund row,
+            "2002,B1,2025-03-06T10:00:00Z,-40.00,,2001\n")         # not twice (it was refused: 80)
+    summary = imp(session, "orders", text)
+    assert sorted(orders(session)) == ["2001", "3001", "3006", "3007"]
+    assert [(r[0], r[1], r[5]) for r in refunds(session)] == [
+        ("2002", "refund", 40.0), ("3005", "cancellation", 10.0), ("refund-of-3006", "refund", 12.0)]
+    # By hand: orders 20 + 12 + 15 + 40 = 87; refunds 12 + 40 = 52; revenue 35.
+    k = compute_kpis(session=session, as_of=date(2025, 3, 31), horizon_days=90)
+    assert (k["orders"], k["gross_sales"], k["refunds"], k["revenue"]) == (4, 87.0, 52.0, 35.0)
+    assert any("'closed' (1 order)" in n for n in summary.notes)
+
+
+def test_a_refund_row_that_says_cancelled_is_refused(session):
+    text = ("order_id,customer_id,ordered_at,total,status,refund_of\n"
+            "1305,T3,2025-03-01T10:00:00Z,50.00,paid,\n"
+            "1306,T3,2025-03-02T10:00:00Z,-20.00,cancelled,1305\n")
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", text)
+    (problem,) = err.value.problems
+    assert (problem.row, problem.column, problem.value) == (3, "status", "cancelled")
+    assert "refund row" in problem.message
