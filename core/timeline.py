@@ -161,7 +161,9 @@ def _refund_events(conn, cid: int) -> pd.DataFrame | None:  # noqa: ANN001 - a C
                 cancelled, amount.radd("-") + of_order) + cancelled.map({True: " · ", False: ""})
             + amount.where(cancelled, ""),
             "detail": rf["reason"].fillna("").map(lambda r: f"from the file's {r}" if r else "")
-            + cancelled.map({True: " (not an order; not in sales)", False: " (subtracted from revenue)"}),
+            + rf["kind"].map({"cancellation": " (not an order; not in sales)",
+                              "refund_of_cancelled": " (its order is cancelled: counted nowhere)"})
+            .fillna(" (subtracted from revenue)"),
         })
     return None
 

@@ -90,9 +90,10 @@ class Order(SQLModel, table=True):
 class Refund(SQLModel, table=True):
     """Money given back, and orders cancelled before they counted: never an order.
 
-    ``kind`` is ``refund`` (money paid and given back: it is subtracted from revenue) or
+    ``kind`` is ``refund`` (money paid and given back: it is subtracted from revenue),
     ``cancellation`` (an order cancelled or voided as a whole: it never counted as an order
-    or as sales, so it is kept here for the record and counts in neither). ``order_id`` links
+    or as sales, so it is kept here for the record and counts in neither), or
+    ``refund_of_cancelled`` (a refund of an order that is cancelled: kept, counted nowhere). ``order_id`` links
     a refund to the stored order it refunds, when the file says which and Hearth has it;
     ``order_ref`` keeps the order id the file named either way.
     """
@@ -102,7 +103,9 @@ class Refund(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     external_id: str = Field(index=True, unique=True, max_length=64)
-    kind: str = Field(default="refund", max_length=20)  # refund, cancellation
+    # refund, cancellation, refund_of_cancelled (a refund of an order that was then cancelled:
+    # the cancellation already keeps the order out of sales, so the refund counts nowhere)
+    kind: str = Field(default="refund", max_length=20)
     order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
     order_ref: str | None = Field(default=None, max_length=64)
     customer_id: int = Field(foreign_key="customer.id")

@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import delete, select, update
 
 from core import money
+from core.formatting import count_of
 from core.importing.formats import MAX_LISTED_PROBLEMS
 from core.importing.problems import Problem, Problems
 from core.importing.store import (
@@ -59,6 +60,12 @@ def unknown_statuses(values: pd.Series) -> dict[str, int]:
     known = ORDINARY_STATUSES | CANCELLED_STATUSES | REFUNDED_STATUSES | PARTLY_REFUNDED_STATUSES
     counts = status[~status.isin(known)].value_counts()
     return {str(k): int(v) for k, v in counts.items()}
+
+
+# A refund of an order that is cancelled (in the same file, or by a later one; Shopify refunds an
+# order and then cancels it): the cancellation keeps the order out of sales, so its refund must
+# not be subtracted as well (revenue went below zero). Every read counts kind 'refund' only.
+REFUND_OF_CANCELLED = "refund_of_cancelled"
 
 
 REFUND_COLUMNS = ["external_id", "kind", "order_ref", "customer_ext", "refunded_at", "amount", "reason", "row"]
@@ -235,6 +242,9 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
                                 f"is not the customer of order {ref.iloc[i]}, which this refund names"))
     existing = _read(ctx.conn, select(r.c.id, r.c.external_id, r.c.kind, r.c.order_ref, r.c.customer_id,
                                       r.c.refunded_at, r.c.amount_cents, r.c.reason))
+    # Which refunds are of a cancelled order is decided after writing (settle_refunds_of_cancelled):
+    # as written in a file, each is a refund.
+    existing["kind"] = existing["kind"].replace({REFUND_OF_CANCELLED: "refund"})
     # Refunds of one order, stored and in this file, may not add up to more than its total.
     others = existing[(existing["kind"] == "refund") & existing["order_ref"].notna()
                       & ~_isin(existing["external_id"].astype(str), incoming["external_id"])]
@@ -297,6 +307,30 @@ def _write_refunds(ctx: _Context, plan: _RefundPlan) -> None:
     _update_rows(ctx.conn, r, prepared(plan.changed), [*plan.compare, "order_id"])
 
 
+def settle_refunds_of_cancelled(ctx: _Context) -> None:
+    """Every refund of an order that has a cancellation (same order id, same customer) becomes
+    REFUND_OF_CANCELLED, and one whose order no longer has one becomes a refund again. Runs
+    after every write of orders or refunds; says how many are not counted in the summary."""
+    r = Refund.__table__
+    rf = _read(ctx.conn, select(r.c.id, r.c.kind, r.c.order_ref, r.c.customer_id).where(
+        r.c.order_ref.is_not(None), r.c.kind.in_(["refund", "cancellation", REFUND_OF_CANCELLED])))
+    if rf.empty:
+        return
+    keys = pd.MultiIndex.from_arrays([rf["order_ref"].astype(str), rf["customer_id"].astype("int64")])
+    cancelled = keys[(rf["kind"] == "cancellation").to_numpy()]
+    of_cancelled = keys.isin(cancelled)
+    void = rf["id"][(rf["kind"] == "refund").to_numpy() & of_cancelled]
+    back = rf["id"][(rf["kind"] == REFUND_OF_CANCELLED).to_numpy() & ~of_cancelled]
+    for ids, kind in ((void, REFUND_OF_CANCELLED), (back, "refund")):
+        ids = [int(x) for x in ids]
+        for start in range(0, len(ids), 5_000):
+            ctx.conn.execute(update(r).where(r.c.id.in_(ids[start:start + 5_000])).values(kind=kind))
+    if len(void):
+        ctx.summary.notes.append(f"{count_of(len(void), 'refund')} of orders that are cancelled "
+                                 f"{'is' if len(void) == 1 else 'are'} kept but not counted: a cancelled "
+                                 "order counts in neither sales nor refunds")
+
+
 def _import_refunds(ctx: _Context, problems: Problems) -> None:
     """A shop's separate refunds file: one refund per row, linked to the stored order it names.
 
@@ -324,6 +358,13 @@ def _import_refunds(ctx: _Context, problems: Problems) -> None:
     people = _read(ctx.conn, select(c.c.id, c.c.external_id))
     ext = pd.Series(people["external_id"].to_numpy(), index=people["id"].to_numpy())
     order_cust = pd.Series(stored["customer_id"].to_numpy(), index=stored["external_id"].astype(str).to_numpy())
+    # An order cancelled since is no order, but its cancellation still says whose it was.
+    r = Refund.__table__
+    gone = _read(ctx.conn, select(r.c.order_ref, r.c.customer_id).where(r.c.kind == "cancellation",
+                                                                        r.c.order_ref.is_not(None)))
+    order_cust = pd.concat([order_cust, pd.Series(gone["customer_id"].to_numpy(),
+                                                  index=gone["order_ref"].astype(str).to_numpy())])
+    order_cust = order_cust[~order_cust.index.duplicated(keep="first")]
     named = t["order_id"].astype(object)
     owner = named.map(lambda k: order_cust.get(str(k)) if k is not None and k == k else None)
     owner_ext = owner.map(lambda i: None if i is None or i != i else ext.get(int(i)))
@@ -352,3 +393,4 @@ def _import_refunds(ctx: _Context, problems: Problems) -> None:
     if problems or not ctx.write:
         return
     _write_refunds(ctx, plan)
+    settle_refunds_of_cancelled(ctx)

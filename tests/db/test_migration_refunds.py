@@ -43,3 +43,23 @@ def test_negative_orders_move_to_refunds_and_stored_expiries_stay_records(db_url
                             ).all() == [("5105", "refund", 1, 4000, None)]
         flags = dict(conn.execute(text("SELECT external_id, computed FROM loyalty_entry")).all())
         assert (bool(flags["L1"]), bool(flags["L2"])) == (False, True)
+
+
+def test_stored_refunds_of_cancelled_orders_stop_counting(db_url: str) -> None:
+    engine = get_engine(db_url)
+    _downgrade(engine, "0018_change_log")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO customer (id, external_id, email_opt_in, sms_opt_in, created_at, updated_at) "
+                          "VALUES (1, 'J1', false, false, '2025-01-01', '2025-01-01'), "
+                          "(2, 'J2', false, false, '2025-01-01', '2025-01-01')"))
+        # J1's order 8001 was refunded, then cancelled; J2's 9001 refunded only (J2's cancellation
+        # is of another order, 9002).
+        conn.execute(text("INSERT INTO refund (external_id, kind, order_ref, customer_id, refunded_at, amount_cents) "
+                          "VALUES ('RF-8', 'refund', '8001', 1, '2025-03-03', 5000), "
+                          "('8001', 'cancellation', '8001', 1, '2025-03-04', 5000), "
+                          "('RF-9', 'refund', '9001', 2, '2025-03-03', 1000), "
+                          "('X', 'cancellation', '9002', 2, '2025-03-04', 700)"))
+    _upgrade(engine, "head")
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(text("SELECT external_id, kind FROM refund")).all())
+    assert kinds == {"RF-8": "refund_of_cancelled", "8001": "cancellation", "RF-9": "refund", "X": "cancellation"}

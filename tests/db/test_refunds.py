@@ -318,3 +318,38 @@ def test_a_refund_row_that_says_cancelled_is_refused(session):
     (problem,) = err.value.problems
     assert (problem.row, problem.column, problem.value) == (3, "status", "cancelled")
     assert "refund row" in problem.message
+
+
+def test_a_refund_of_an_order_cancelled_later_counts_nowhere_and_again_once_it_is_not(session):
+    paid = ("order_id,customer_id,ordered_at,total,status\n"
+            "8001,J1,2025-03-01T10:00:00Z,50.00,paid\n8002,J2,2025-03-01T10:00:00Z,30.00,paid\n")
+    imp(session, "orders", paid)
+    imp(session, "refunds", "refund_id,order_id,refunded_at,amount\nRF-8,8001,2025-03-03T10:00:00Z,50.00\n")
+
+    def money_figures() -> tuple:
+        k = compute_kpis(session=session, as_of=date(2025, 3, 31), horizon_days=90)
+        return k["orders"], k["gross_sales"], k["refunds"], k["revenue"]
+
+    assert money_figures() == (2, 80.0, 50.0, 30.0)
+    # Shopify refunds an order, then cancels it: cancelled, it counts in neither sales nor
+    # refunds, so gross 30, refunds 0, revenue 30 (it read gross 30, refunds 50, revenue -20).
+    summary = imp(session, "orders", paid.replace("50.00,paid", "50.00,cancelled"))
+    assert money_figures() == (1, 30.0, 0.0, 30.0)
+    assert any("1 refund of orders that are cancelled is kept but not counted" in n for n in summary.notes)
+    # The refunds file again: the same refund, whose order is known by its cancellation.
+    again = imp(session, "refunds", "refund_id,order_id,refunded_at,amount\nRF-8,8001,2025-03-03T10:00:00Z,50.00\n")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1)
+    assert money_figures() == (1, 30.0, 0.0, 30.0)
+    # Paid after all: the order and its refund count again.
+    imp(session, "orders", paid)
+    assert money_figures() == (2, 80.0, 50.0, 30.0)
+
+
+def test_a_cancelled_order_and_its_refund_row_in_one_file_count_nowhere(session):
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,status,refund_of\n"
+                           "9001,J1,2025-03-01T10:00:00Z,50.00,cancelled,\n"
+                           "9002,J1,2025-03-02T10:00:00Z,-50.00,,9001\n"
+                           "9003,J2,2025-03-02T10:00:00Z,30.00,paid,\n")
+    k = compute_kpis(session=session, as_of=date(2025, 3, 31), horizon_days=90)
+    assert (k["orders"], k["gross_sales"], k["refunds"], k["revenue"]) == (1, 30.0, 0.0, 30.0)  # was -20
+    assert [(r[0], r[1]) for r in refunds(session)] == [("9001", "cancellation"), ("9002", "refund_of_cancelled")]
