@@ -119,7 +119,8 @@ class ImportConsent:
 
     kept: dict[str, pd.Series] = field(default_factory=dict)  # field -> the values to store
     conflicts: list[str] = field(default_factory=list)  # one line per customer and channel kept out
-    conflict_total: int = 0
+    conflict_total: int = 0  # customer and channel pairs kept out
+    conflict_rows: set[int] = field(default_factory=set)  # the file's rows (customers) among them
 
 
 def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int = 20) -> ImportConsent:
@@ -163,6 +164,7 @@ def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int =
         out.kept[name] = wanted & ~conflict
         hits = np.flatnonzero(conflict.to_numpy())
         out.conflict_total += len(hits)
+        out.conflict_rows.update(int(i) for i in hits)
         to = "" if channel == "email" else " to SMS"
         for i in hits[: max(max_listed - len(out.conflicts), 0)]:
             out.conflicts.append(

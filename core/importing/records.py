@@ -123,6 +123,7 @@ def _import_customers(ctx: _Context, problems: Problems) -> None:
         ctx.typed = ctx.typed.assign(**plan.kept)
     ctx.summary.consent_conflicts = plan.conflicts
     ctx.summary.consent_conflict_total = plan.conflict_total
+    ctx.summary.consent_conflict_customers = len(plan.conflict_rows)
     before = consent.snapshot(ctx.conn) if plan.kept and ctx.write else None
     _generic(ctx, table=Customer.__table__, key_field="customer_id",
              db_columns={f: f for f in kinds if not f.endswith("_consent_at")} | {"customer_id": "external_id"},

@@ -33,7 +33,8 @@ class ImportSummary:
     mapping: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     consent_conflicts: list[str] = field(default_factory=list)  # kept out by core.consent's rule
-    consent_conflict_total: int = 0
+    consent_conflict_total: int = 0  # consents (customer and channel) kept out
+    consent_conflict_customers: int = 0
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -92,8 +93,10 @@ class ImportSummary:
             out.append(f"  ignored columns: {', '.join(self.extra_columns)}")
         if self.consent_conflict_total:
             n = self.consent_conflict_total
-            out.append(f"  consent withdrawn in Hearth {'would be' if self.dry_run else 'was'} kept for {n:,} "
-                       f"customer{'' if n == 1 else 's'} (the file says opted in):")
+            people = self.consent_conflict_customers or n
+            both = f"; {n:,} consents, email and SMS" if n > people else ""
+            out.append(f"  consent withdrawn in Hearth {'would be' if self.dry_run else 'was'} kept for "
+                       f"{fmt.count_of(people, 'customer')} (the file says opted in{both}):")
             out += [f"    {c}" for c in self.consent_conflicts]
             if self.consent_conflict_total > len(self.consent_conflicts):
                 out.append(f"    … and {self.consent_conflict_total - len(self.consent_conflicts):,} more")

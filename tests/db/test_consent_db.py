@@ -209,3 +209,17 @@ def test_consent_changes_of_a_command_line_import_carry_cli(app_env, tmp_path):
         frame = consent.history(session=s, customer_id=customer(s, "C-9").id)
     assert sorted(frame[["channel", "consent", "by"]].values.tolist()) == [
         ["SMS", "given", "cli"], ["email", "withdrawn", "cli"]]
+
+
+def test_the_summary_counts_customers_not_consents(session):
+    imp(session, "customers", f"{HEADER}\nC1,Ann,a@example.org,yes,yes\nC2,Bo,b@example.org,yes,no\n")
+    c1, c2 = customer(session, "C1"), customer(session, "C2")
+    for c, channel in ((c1, "email"), (c1, "sms"), (c2, "email")):
+        consent.set_consent(session=session, customer_id=c.id, channel=channel, granted=False, source="complaint",
+                            by="support")
+    session.commit()
+    summary = imp(session, "customers", f"{HEADER}\nC1,Ann,a@example.org,yes,yes\nC2,Bo,b@example.org,yes,no\n")
+    # Three consents kept out, of two customers (it said "kept for 3 customers", C1 listed twice).
+    assert len(summary.consent_conflicts) == 3
+    assert ("  consent withdrawn in Hearth was kept for 2 customers (the file says opted in; 3 consents, "
+            "email and SMS):") in summary.lines_of_text()
