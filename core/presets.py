@@ -199,7 +199,10 @@ def _smile_points(frame: pd.DataFrame, cols: dict[str, str]) -> tuple[pd.DataFra
     activity = (_col(frame, cols, "Activity type", "Type", required=False) + " "
                 + _col(frame, cols, "Description", "Reason", required=False)).str.lower()
     kind = np.select(
-        [activity.str.contains("redeem|redemption|reward", regex=True),
+        # "Reward" alone is a redemption only when points go out: "Referral reward, 200" earns,
+        # and a cancelled reward's points coming back are an adjustment.
+        [activity.str.contains("redeem|redemption", regex=True)
+         | (activity.str.contains("reward", regex=False) & (value < 0)),
          activity.str.contains("expir", regex=False),
          activity.str.contains("adjust|manual|import|refund|cancel", regex=True),
          value < 0],

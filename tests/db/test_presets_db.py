@@ -104,6 +104,22 @@ def test_smile_points_activity(session):
     assert by_ext(session, LoyaltyEntry, "pa_501").customer_id == by_ext(session, Customer, "7012000001").id
 
 
+def test_smile_rewards_that_earn_or_come_back_are_not_redemptions(session):
+    # "Referral reward" earns 200; a cancelled reward gives its 250 back: by hand 300 + 200 - 250
+    # + 250 = 500 (both were read as redemptions and the file refused: "a redeem must have
+    # negative points").
+    head = "Activity ID,Date,Customer email,Activity type,Description,Points change,Order ID\n"
+    data = (head + "pa_1,2025-03-01 10:00:00 +0000,ada@example.com,Points earned,Placed an order,300,#1\n"
+            "pa_2,2025-03-02 10:00:00 +0000,ada@example.com,Points earned,Referral reward,200,\n"
+            "pa_3,2025-03-03 10:00:00 +0000,ada@example.com,Points redeemed,Reward: 5 EUR off,-250,\n"
+            "pa_4,2025-03-04 10:00:00 +0000,ada@example.com,Points adjusted,Reward cancelled,250,\n").encode()
+    imp(session, "loyalty", "smile_points", "smile_points", data=data)
+    rows = {e.external_id: (e.kind, e.points) for e in session.exec(select(LoyaltyEntry)).all()}
+    assert rows == {"pa_1": ("earn", 300), "pa_2": ("earn", 200), "pa_3": ("redeem", -250),
+                    "pa_4": ("adjust", 250)}
+    assert sum(points for _kind, points in rows.values()) == 500
+
+
 def test_delighted_and_typeform_nps_exports(session):
     imp(session, "customers", "shopify_customers", "shopify_customers")
     assert imp(session, "feedback", "delighted_nps", "delighted_nps").inserted == 3
