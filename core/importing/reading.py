@@ -112,6 +112,7 @@ def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
             raise _fail(filename, f"the file's first line 'sep={delimiter}' says the columns are separated by "
                                   f"{said}, but the header row {first_line[:80]!r} is separated by {seen}: "
                                   "correct the sep= line or delete it")
+    _refuse_a_quote_open_at_the_end(filename, text, delimiter)
     fast = _read_with_arrow(text, delimiter)
     header, frame = fast if fast is not None else _read_with_pandas(filename, text, delimiter, bool(hint))
     if len(set(header)) != len(header) or "" in header:
@@ -274,7 +275,8 @@ def _account_for_every_line(filename: str, text: str, frame: pd.DataFrame, delim
         inner = cell.split("\n")[1:]
         # A line inside a cell that has as many separators as a whole row is a row of its own
         # (too weak a sign with fewer than three columns, where one comma would do).
-        looks_like_rows = [ln for ln in inner if ln.count(delimiter) >= width - 1]
+        looks_like_rows = [ln for ln in inner if ln.count(delimiter) >= width - 1
+                           and _shaped_like_a_row(ln, frame, delimiter)]
         if width >= 3 and looks_like_rows:
             column = str(frame.iat[0, c]).strip() if r else None
             raise ImportFailed(filename, [Problem(
@@ -283,6 +285,73 @@ def _account_for_every_line(filename: str, text: str, frame: pd.DataFrame, delim
                 f"{'s' if len(inner) > 1 else ''} of the file, which look like rows of their own, "
                 "were read into this one cell. Remove the stray quote or double it (\"\"), "
                 "then import again")])
+
+
+def _refuse_a_quote_open_at_the_end(filename: str, text: str, delimiter: str) -> None:
+    """Refuse a file that ends inside a quoted cell (`...,3,"Broken on arrival` on its last
+    line): both readers took the cell as closed. Looked at only when the last line holds a
+    quote; then Python's csv reader (C, strict) reads the file and says where it ended."""
+    last = text.rstrip("\r\n").rsplit("\n", 1)[-1]
+    if '"' not in last:
+        return
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    row, line = 1, 1  # the spreadsheet row (a record) and the file's line the next record starts on
+    try:
+        for _record in reader:
+            row, line = row + 1, reader.line_num + 1
+    except csv.Error as exc:
+        if "unexpected end of data" not in str(exc):
+            return  # the careful read names other problems
+        raise ImportFailed(filename, [_open_quote_problem(
+            text, delimiter, row, line, "opens a quote (\") that is never closed: the file ends inside this "
+                                        "cell; close the quote, or remove it or double it (\"\")")]) from None
+
+
+def _open_quote_problem(text: str, delimiter: str, row: int, line: int, message: str) -> Problem:
+    """A quote never closed, named by spreadsheet ``row``, with the column and the start of the
+    cell it opens, read off the file's ``line`` (1-based) where that row starts."""
+    lines = text.split("\n")
+    cells = next(csv.reader([lines[line - 1]], delimiter=delimiter), []) if line <= len(lines) else []
+    header = next(csv.reader([lines[0]], delimiter=delimiter), [])
+    column = header[len(cells) - 1].strip() if cells and len(cells) <= len(header) else None
+    return Problem(row, column or None, cells[-1] if cells else None, message)
+
+
+def _record_start_line(text: str, delimiter: str, record: int) -> int:
+    """The file's line (1-based) on which record ``record`` (0 = the header) starts."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    line = 1
+    for i, _cells in enumerate(reader):
+        if i + 1 == record:
+            return reader.line_num + 1
+        line = reader.line_num + 1
+    return line
+
+
+def _shape(cell: str) -> str:
+    """A cell's shape: runs of digits as 9, runs of letters as a ("2025-03-04T09:00:00Z" ->
+    "9-9-9a9:9:9a", "R4" -> "a9", "Great value" -> "a a")."""
+    return re.sub(r"[^\W\d_]+", "a", re.sub(r"\d+", "9", cell.strip()))
+
+
+def _shaped_like_a_row(line: str, frame: pd.DataFrame, delimiter: str) -> bool:
+    """Whether a line inside a quoted cell is shaped like the file's rows: read as a row, most
+    of its cells have a shape their column has in the rows above and below (up to 200 rows
+    looked at; a column with more than 20 shapes, free text, is not judged). A comment whose
+    second line happens to hold as many commas as a row ("late, broken, dirty, wet, smelly,
+    and rude driver") is not shaped like "R4,C4,2025-03-04T09:00:00Z,web,9,Great value"."""
+    cells = next(csv.reader([line], delimiter=delimiter), [])
+    if len(cells) != frame.shape[1]:
+        return False
+    sample = frame.iloc[1:201].astype(str)
+    judged = matched = 0
+    for c, cell in enumerate(cells):
+        shapes = set(sample.iloc[:, c].map(_shape))
+        if len(shapes) > 20:
+            continue
+        judged += 1
+        matched += _shape(cell) in shapes
+    return judged > 0 and 2 * matched > judged
 
 
 def _parser_problem(exc: Exception, text: str, delimiter: str) -> Problem:
@@ -296,17 +365,9 @@ def _parser_problem(exc: Exception, text: str, delimiter: str) -> Problem:
                        "in it that is not in quotes?)")
     m = re.search(r"EOF inside string starting at row (\d+)", msg)
     if m:
-        row = int(m.group(1)) + 1
-        column = value = None
-        lines = text.split("\n")
-        if row - 1 < len(lines):
-            # The row's line read on its own: the quote opens its last cell.
-            cells = next(csv.reader([lines[row - 1]], delimiter=delimiter), [])
-            header = next(csv.reader([lines[0]], delimiter=delimiter), [])
-            if cells and len(cells) <= len(header):
-                column = header[len(cells) - 1].strip() or None
-                value = cells[-1]
-        return Problem(row, column, value,
-                       "opens a quote (\") that is never closed, so the rest of the file would be read into "
-                       "one cell; remove the stray quote or double it (\"\")")
+        record = int(m.group(1))  # 0 = the header
+        # The row's line read on its own: the quote opens its last cell.
+        return _open_quote_problem(text, delimiter, record + 1, _record_start_line(text, delimiter, record),
+                                   "opens a quote (\") that is never closed, so the rest of the file would be "
+                                   "read into one cell; remove the stray quote or double it (\"\")")
     return Problem(None, None, None, f"the file cannot be read as CSV ({msg})")

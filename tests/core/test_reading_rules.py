@@ -178,3 +178,29 @@ def test_a_one_column_header_over_separated_rows_is_refused():
     assert "the header row has one column but the rows below are separated by semicolons" in str(err)
     # A real one-column file is fine.
     assert read_csv_bytes(b"customer_id\nC1\nC2\n").frame["customer_id"].tolist() == ["C1", "C2"]
+
+
+def test_a_closed_multi_line_comment_whose_line_holds_a_rows_commas_is_read():
+    # Its second line has five commas, as many as a row, but is not shaped like one (R4,C4,<date>,
+    # web,9,...): three records (it was refused as a stray quote).
+    text = ("response_id,customer_id,submitted_at,channel,nps_score,comment\n"
+            "R1,C1,2025-03-01T09:00:00Z,web,9,Works well\n"
+            'R2,C2,2025-03-02T09:00:00Z,web,2,"Problems:\nlate, broken, dirty, wet, smelly, and rude driver"\n'
+            "R3,C3,2025-03-03T09:00:00Z,web,8,Fine\n")
+    frame = read_csv_bytes(text.encode(), filename="f.csv").frame
+    assert frame["response_id"].tolist() == ["R1", "R2", "R3"]
+    assert frame["comment"].iloc[1] == "Problems:\nlate, broken, dirty, wet, smelly, and rude driver"
+
+
+def test_a_quote_open_on_the_last_line_is_refused():
+    err = _refusal('id,comment\nR1,fine\nR2,"Broken on arrival\n')
+    (problem,) = err.problems
+    assert (problem.row, problem.column, problem.value) == (3, "comment", "Broken on arrival")
+    assert "the file ends inside this cell" in problem.message
+
+
+def test_a_quote_never_closed_after_a_multi_line_cell_names_the_spreadsheet_row_and_its_cell():
+    # Row 2's cell spans two lines, so row 3 starts on the file's fourth line.
+    err = _refusal('id,comment\nR1,"multi\nline"\nR2,"open at the end\nstill open\n')
+    (problem,) = err.problems
+    assert (problem.row, problem.column, problem.value) == (3, "comment", "open at the end")
