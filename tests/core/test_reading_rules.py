@@ -204,3 +204,14 @@ def test_a_quote_never_closed_after_a_multi_line_cell_names_the_spreadsheet_row_
     err = _refusal('id,comment\nR1,"multi\nline"\nR2,"open at the end\nstill open\n')
     (problem,) = err.problems
     assert (problem.row, problem.column, problem.value) == (3, "comment", "open at the end")
+
+
+def test_text_after_a_closing_quote_is_refused_not_read_without_the_quotes():
+    # Both readers took '"Sturdy" my foot' as 'Sturdy my foot': the file said something else.
+    err = _refusal('id,comment,score\nR1,fine,3\nR2,"Sturdy" my foot,4\n')
+    (problem,) = err.problems
+    assert (problem.row, problem.column, problem.value) == (3, "comment", '"Sturdy" my foot')
+    assert "has text after its closing quote" in problem.message
+    # Quoted as a whole, with its quotes doubled, it is read as written.
+    frame = read_csv_bytes(b'id,comment,score\nR1,fine,3\nR2,"""Sturdy"" my foot",4\n', filename="f.csv").frame
+    assert frame["comment"].tolist() == ["fine", '"Sturdy" my foot']
