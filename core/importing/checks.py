@@ -229,6 +229,12 @@ def check_cells(parsed: ParsedFile, kind: str, match: ColumnMatch) -> tuple[pd.D
             continue
         raw = parsed.frame[by_field[col.name]].astype(str)
         values, checks = _check_column(col, raw)
+        if col.kind == "money" and parsed.delimiter == ";":
+            # Semicolons separate the columns where a comma is the decimal mark: "1.234" there
+            # is one thousand two hundred and thirty-four, written with a dot between thousands.
+            checks.append((raw.str.fullmatch(r"-?\d{1,3}(?:\.\d{3})+").to_numpy(dtype=bool),
+                           "looks like a thousands separator, not a decimal point (the file is separated "
+                           "by semicolons, as where a comma is the decimal mark): write 1234 or 1234.00"))
         typed[col.name] = values
         for mask, message in checks:
             problems.cells(rownum, raw, mask, col.name, message)

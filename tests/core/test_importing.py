@@ -84,6 +84,16 @@ def test_a_whole_number_field_asks_for_whole_numbers_not_a_decimal_point():
     assert [p.message for p in problems] == ["is not a number (use digits only, like 120)"]
 
 
+def test_a_semicolon_file_s_amount_with_a_dot_between_thousands_is_refused():
+    # By hand: in a semicolon file "1.234" is 1,234 written the decimal-comma way; read as 1.23
+    # it lost 1,232.77. A plain amount and one with cents are read.
+    problems = _problems("sep=;\norder_id;customer_id;ordered_at;total\n6001;F1;2025-03-01;1.234\n"
+                         "6002;F2;2025-03-02;980\n6003;F3;2025-03-03;12.50\n", "orders")
+    assert [(p.row, p.column, p.value) for p in problems] == [(2, "total", "1.234")]
+    assert "thousands separator" in problems[0].message
+    assert _problems("order_id,customer_id,ordered_at,total\n6001,F1,2025-03-01,1.234\n", "orders") == []
+
+
 def test_row_with_extra_cells_is_refused_by_line():
     with pytest.raises(ImportFailed) as err:
         read_csv_bytes(b"customer_id,ordered_at,total\nC1,2025-01-01,12,50\n", filename="o.csv")
