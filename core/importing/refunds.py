@@ -68,6 +68,13 @@ def unknown_statuses(values: pd.Series) -> dict[str, int]:
 REFUND_OF_CANCELLED = "refund_of_cancelled"
 
 
+# An order's refunded total (its refunded_amount or "refunded" status: Shopify's Refunded Amount
+# is the running total) and the refunds a refunds file lists for it describe the same money:
+# the larger of the two counts and the other is kept as REFUND_COVERED, counted nowhere (the
+# two were added up, and a fully refunded order listed in both was refused as over its total).
+REFUND_COVERED = "refund_covered"
+
+
 REFUND_COLUMNS = ["external_id", "kind", "order_ref", "customer_ext", "refunded_at", "amount", "reason", "row"]
 
 
@@ -244,15 +251,20 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
                                       r.c.refunded_at, r.c.amount_cents, r.c.reason))
     # Which refunds are of a cancelled order is decided after writing (settle_refunds_of_cancelled):
     # as written in a file, each is a refund.
-    existing["kind"] = existing["kind"].replace({REFUND_OF_CANCELLED: "refund"})
+    existing["kind"] = existing["kind"].replace({REFUND_OF_CANCELLED: "refund", REFUND_COVERED: "refund"})
     # Refunds of one order, stored and in this file, may not add up to more than its total.
     others = existing[(existing["kind"] == "refund") & existing["order_ref"].notna()
                       & ~_isin(existing["external_id"].astype(str), incoming["external_id"])]
-    linked = pd.concat([pd.Series(others["amount_cents"].to_numpy(dtype="float64"),
-                                  index=others["order_ref"].astype(str).to_numpy()),
-                        pd.Series(incoming["amount_cents"].to_numpy(dtype="float64")[known],
-                                  index=ref[known].astype(str).to_numpy())])
-    sums = linked.groupby(level=0).sum()
+    linked = pd.concat([pd.DataFrame({"ref": others["order_ref"].astype(str).to_numpy(),
+                                      "id": others["external_id"].astype(str).to_numpy(),
+                                      "amount": others["amount_cents"].to_numpy(dtype="float64")}),
+                        pd.DataFrame({"ref": ref[known].astype(str).to_numpy(),
+                                      "id": incoming["external_id"][known].astype(str).to_numpy(),
+                                      "amount": incoming["amount_cents"].to_numpy(dtype="float64")[known]})])
+    # An order's refunded total and its listed refunds are the same money: the larger counts.
+    derived = (linked["id"] == _refund_key(linked["ref"]).to_numpy()).to_numpy()
+    sums = pd.concat([linked[derived].groupby("ref")["amount"].sum(),
+                      linked[~derived].groupby("ref")["amount"].sum()], axis=1).max(axis=1)
     too_much = sums[sums > totals["total"].reindex(sums.index).fillna(np.inf)]  # whole cents: exact
     for key, value in too_much.items():
         hits = np.flatnonzero(known & (ref.astype(str).to_numpy() == key))
@@ -308,27 +320,50 @@ def _write_refunds(ctx: _Context, plan: _RefundPlan) -> None:
 
 
 def settle_refunds_of_cancelled(ctx: _Context) -> None:
-    """Every refund of an order that has a cancellation (same order id, same customer) becomes
-    REFUND_OF_CANCELLED, and one whose order no longer has one becomes a refund again. Runs
-    after every write of orders or refunds; says how many are not counted in the summary."""
+    """Decide which stored refunds count, by this module's two rules: a refund of an order that
+    has a cancellation (same order id, same customer) is REFUND_OF_CANCELLED; of an order's
+    refunded total and the refunds listed for it, the larger counts and the other is
+    REFUND_COVERED; every other refund is a refund (again). Runs after every write of orders or
+    refunds; says in the summary how many are newly not counted."""
     r = Refund.__table__
-    rf = _read(ctx.conn, select(r.c.id, r.c.kind, r.c.order_ref, r.c.customer_id).where(
-        r.c.order_ref.is_not(None), r.c.kind.in_(["refund", "cancellation", REFUND_OF_CANCELLED])))
+    rf = _read(ctx.conn, select(r.c.id, r.c.external_id, r.c.kind, r.c.order_ref, r.c.customer_id,
+                                r.c.amount_cents).where(
+        r.c.order_ref.is_not(None),
+        r.c.kind.in_(["refund", "cancellation", REFUND_OF_CANCELLED, REFUND_COVERED])))
     if rf.empty:
         return
     keys = pd.MultiIndex.from_arrays([rf["order_ref"].astype(str), rf["customer_id"].astype("int64")])
-    cancelled = keys[(rf["kind"] == "cancellation").to_numpy()]
-    of_cancelled = keys.isin(cancelled)
-    void = rf["id"][(rf["kind"] == "refund").to_numpy() & of_cancelled]
-    back = rf["id"][(rf["kind"] == REFUND_OF_CANCELLED).to_numpy() & ~of_cancelled]
-    for ids, kind in ((void, REFUND_OF_CANCELLED), (back, "refund")):
-        ids = [int(x) for x in ids]
+    is_cancellation = (rf["kind"] == "cancellation").to_numpy()
+    refund = ~is_cancellation
+    target = pd.Series("refund", index=rf.index, dtype=object)
+    of_cancelled = refund & keys.isin(keys[is_cancellation])
+    target[of_cancelled] = REFUND_OF_CANCELLED
+    rest = refund & ~of_cancelled
+    derived = (rf["external_id"].astype(str) == _refund_key(rf["order_ref"].astype(str))).to_numpy()
+    group = pd.Series(np.arange(len(rf)), index=keys).groupby(level=[0, 1]).ngroup().to_numpy()
+    amount = rf["amount_cents"].to_numpy(dtype="float64")
+    n_groups = int(group.max()) + 1
+    total = np.bincount(group[rest & derived], amount[rest & derived], minlength=n_groups)
+    listed = np.bincount(group[rest & ~derived], amount[rest & ~derived], minlength=n_groups)
+    both = (np.bincount(group[rest & derived], minlength=n_groups) > 0) & \
+        (np.bincount(group[rest & ~derived], minlength=n_groups) > 0)
+    covered = rest & both[group] & np.where(derived, total[group] < listed[group], total[group] >= listed[group])
+    target[covered] = REFUND_COVERED
+    change = refund & (target.to_numpy() != rf["kind"].to_numpy())
+    for kind in ("refund", REFUND_OF_CANCELLED, REFUND_COVERED):
+        ids = [int(x) for x in rf["id"][change & (target == kind).to_numpy()]]
         for start in range(0, len(ids), 5_000):
             ctx.conn.execute(update(r).where(r.c.id.in_(ids[start:start + 5_000])).values(kind=kind))
-    if len(void):
-        ctx.summary.notes.append(f"{count_of(len(void), 'refund')} of orders that are cancelled "
-                                 f"{'is' if len(void) == 1 else 'are'} kept but not counted: a cancelled "
+    void = int((change & of_cancelled).sum())
+    if void:
+        ctx.summary.notes.append(f"{count_of(void, 'refund')} of orders that are cancelled "
+                                 f"{'is' if void == 1 else 'are'} kept but not counted: a cancelled "
                                  "order counts in neither sales nor refunds")
+    newly_covered = int((change & covered).sum())
+    if newly_covered:
+        ctx.summary.notes.append(f"{count_of(newly_covered, 'refund')} counted once, not twice: an order's "
+                                 "refunded total and the refunds listed for it are the same money (the "
+                                 "larger counts)")
 
 
 def _import_refunds(ctx: _Context, problems: Problems) -> None:

@@ -353,3 +353,33 @@ def test_a_cancelled_order_and_its_refund_row_in_one_file_count_nowhere(session)
     k = compute_kpis(session=session, as_of=date(2025, 3, 31), horizon_days=90)
     assert (k["orders"], k["gross_sales"], k["refunds"], k["revenue"]) == (1, 30.0, 0.0, 30.0)  # was -20
     assert [(r[0], r[1]) for r in refunds(session)] == [("9001", "cancellation"), ("9002", "refund_of_cancelled")]
+
+
+def test_an_orders_refunded_total_and_its_listed_refunds_count_once(session):
+    # Shopify's Refunded Amount is the order's running total; its refunds export lists the same
+    # money refund by refund. By hand, per order the larger counts:
+    # 7001: total 10, listed 10 -> 10 (it was 20); 7002: total 50, listed 50 -> 50 (it was refused,
+    # 100 over the order's 50); 7003: total 30, listed 10 -> 30; 7004: total 5, listed 20 -> 20.
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,status,refunded_amount\n"
+                           "7001,H1,2025-03-01T10:00:00Z,50.00,partially_refunded,10.00\n"
+                           "7002,H2,2025-03-01T10:00:00Z,50.00,refunded,50.00\n"
+                           "7003,H3,2025-03-01T10:00:00Z,50.00,partially_refunded,30.00\n"
+                           "7004,H4,2025-03-01T10:00:00Z,50.00,partially_refunded,5.00\n")
+    summary = imp(session, "refunds", "refund_id,order_id,refunded_at,amount\n"
+                                      "RF-1,7001,2025-03-02T10:00:00Z,10.00\n"
+                                      "RF-2,7002,2025-03-02T10:00:00Z,50.00\n"
+                                      "RF-3,7003,2025-03-02T10:00:00Z,10.00\n"
+                                      "RF-4,7004,2025-03-02T10:00:00Z,20.00\n")
+    k = compute_kpis(session=session, as_of=date(2025, 3, 31), horizon_days=90)
+    assert (k["gross_sales"], k["refunds"], k["revenue"]) == (200.0, 110.0, 90.0)
+    assert any("4 refunds counted once, not twice" in n for n in summary.notes)
+    counted = {r[0] for r in refunds(session) if r[1] == "refund"}
+    assert counted == {"refund-of-7001", "refund-of-7002", "refund-of-7003", "RF-4"}
+    # Both files again: nothing changes, and the figures stay.
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,status,refunded_amount\n"
+                           "7001,H1,2025-03-01T10:00:00Z,50.00,partially_refunded,10.00\n"
+                           "7002,H2,2025-03-01T10:00:00Z,50.00,refunded,50.00\n"
+                           "7003,H3,2025-03-01T10:00:00Z,50.00,partially_refunded,30.00\n"
+                           "7004,H4,2025-03-01T10:00:00Z,50.00,partially_refunded,5.00\n")
+    k = compute_kpis(session=session, as_of=date(2025, 3, 31), horizon_days=90)
+    assert k["refunds"] == 110.0
