@@ -395,6 +395,11 @@ def ledger_problems(entries: pd.DataFrame, *, expiry_months: int | None = None) 
             what = words.get(kinds[row], kinds[row])
             msg = (f"{what} of {count_of(int(v[i]), 'point')} is larger than the balance of "
                    f"{count_of(max(int(balance[i]), 0), 'point')} at that moment")
+            if expired[i] > 0:
+                # Say so: Hearth's expiry rule may have taken points the programme still counts.
+                msg += (f", after {count_of(int(expired[i]), 'point')} expired (on a lot's expires_at, "
+                        "else by HEARTH_POINTS_EXPIRY_MONTHS: set it to the programme's own rule, or 0 if "
+                        "its points never expire)")
             problems.append((int(pos[row]), norm.index[row], msg))
     problems.sort(key=lambda p: p[0])
     return [(label, msg) for _pos, label, msg in problems]
