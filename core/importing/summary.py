@@ -80,10 +80,11 @@ class ImportSummary:
             out.append(f"  {self.lines:,} order lines {verb} written")
         if self.kind == "orders" and (self.refunds_inserted or self.refunds_updated or self.refunds_unchanged
                                       or self.refunds_removed or self.cancellations):
-            out.append(f"  refunds and cancellations, kept apart from the orders: {self.refunds_inserted:,} new "
-                       f"refunds ({self.refunded_money:,.2f} refunded in the file), {self.cancellations:,} "
-                       f"cancelled orders, {self.refunds_updated:,} updated, {self.refunds_unchanged:,} "
-                       f"unchanged, {self.refunds_removed:,} removed")
+            out.append(f"  refunds and cancellations, kept apart from the orders: "
+                       f"{fmt.count_of(self.refunds_inserted, 'new refund')} ({self.refunded_money:,.2f} refunded "
+                       f"in the file), {fmt.count_of(self.cancellations, 'cancelled order')}, "
+                       f"{self.refunds_updated:,} updated, {self.refunds_unchanged:,} unchanged, "
+                       f"{self.refunds_removed:,} removed")
         if self.customers_created:
             n = self.customers_created
             made = "would be" if self.dry_run else ("was" if n == 1 else "were")
