@@ -63,3 +63,30 @@ def test_stored_refunds_of_cancelled_orders_stop_counting(db_url: str) -> None:
     with engine.connect() as conn:
         kinds = dict(conn.execute(text("SELECT external_id, kind FROM refund")).all())
     assert kinds == {"RF-8": "refund_of_cancelled", "8001": "cancellation", "RF-9": "refund", "X": "cancellation"}
+
+
+def test_answers_in_another_script_stored_as_english_are_scored_again(db_url: str) -> None:
+    from sqlmodel import Session, select
+
+    from core.feedback import flag_unscored
+    from db.models import Feedback
+
+    engine = get_engine(db_url)
+    _downgrade(engine, "0019_refund_of_cancelled")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO feedback (external_id, submitted_at, comment, sentiment, flagged, state, language, "
+            "needs_read) VALUES "
+            "('U1', '2025-03-02', 'Товар прибыл сломанным', 0.0, false, 'new', 'en', false), "
+            "('U2', '2025-03-02', 'Très bien, merci', 0.6, false, 'new', 'en', false), "
+            "('U3', '2025-03-02', 'Arrived broken', -0.5, true, 'new', 'en', false)"))
+    _upgrade(engine, "head")
+    with engine.connect() as conn:
+        sentiment = dict(conn.execute(text("SELECT external_id, sentiment FROM feedback")).all())
+    assert sentiment["U1"] is None and sentiment["U2"] == 0.6 and sentiment["U3"] == -0.5
+    # The next flagging reads it again: Russian, and a person reads it.
+    with Session(engine) as session:
+        flag_unscored(session=session)
+        session.commit()
+        u1 = session.exec(select(Feedback).where(Feedback.external_id == "U1")).one()
+        assert (u1.language, u1.needs_read, u1.flagged) == ("ru", True, False)
