@@ -265,7 +265,7 @@ def test_a_dry_run_counts_refunds_and_cancellations_and_writes_nothing(session):
                          dry_run=True)
     assert (summary.inserted, summary.refunds_inserted, summary.cancellations) == (2, 2, 1)
     assert summary.refunded_money == 45.00  # 40.00 (D3 refunded in full) + 5.00 (D4)
-    assert any("1 cancelled orders" in line for line in summary.lines_of_text())
+    assert any("1 cancelled order," in line for line in summary.lines_of_text())
     assert orders(session) == {} and refunds(session) == []
     # K1 and K2 are new; each has orders and a refund or cancellation, and is one customer to create.
     assert summary.customers_created == 2
