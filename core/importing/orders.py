@@ -21,7 +21,7 @@ from core.importing.refunds import (
     _refunds_in_orders,
     _remove_orders,
     _write_refunds,
-    settle_refunds_of_cancelled,
+    settle_refunds,
     unknown_statuses,
 )
 from core.importing.store import (
@@ -215,7 +215,7 @@ def _import_orders(ctx: _Context, problems: Problems) -> None:
     if not ctx.write:
         return
     _write_orders(ctx, plan)
-    settle_refunds_of_cancelled(ctx)
+    settle_refunds(ctx)
 
 
 def _plan_orders(ctx: _Context, t: pd.DataFrame, codes: np.ndarray, first: np.ndarray,

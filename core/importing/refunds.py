@@ -249,7 +249,7 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
                                 f"is not the customer of order {ref.iloc[i]}, which this refund names"))
     existing = _read(ctx.conn, select(r.c.id, r.c.external_id, r.c.kind, r.c.order_ref, r.c.customer_id,
                                       r.c.refunded_at, r.c.amount_cents, r.c.reason))
-    # Which refunds are of a cancelled order is decided after writing (settle_refunds_of_cancelled):
+    # Which refunds are of a cancelled order is decided after writing (settle_refunds):
     # as written in a file, each is a refund.
     existing["kind"] = existing["kind"].replace({REFUND_OF_CANCELLED: "refund", REFUND_COVERED: "refund"})
     # Refunds of one order, stored and in this file, may not add up to more than its total.
@@ -319,7 +319,7 @@ def _write_refunds(ctx: _Context, plan: _RefundPlan) -> None:
     _update_rows(ctx.conn, r, prepared(plan.changed), [*plan.compare, "order_id"])
 
 
-def settle_refunds_of_cancelled(ctx: _Context) -> None:
+def settle_refunds(ctx: _Context) -> None:
     """Decide which stored refunds count, by this module's two rules: a refund of an order that
     has a cancellation (same order id, same customer) is REFUND_OF_CANCELLED; of an order's
     refunded total and the refunds listed for it, the larger counts and the other is
@@ -428,4 +428,4 @@ def _import_refunds(ctx: _Context, problems: Problems) -> None:
     if problems or not ctx.write:
         return
     _write_refunds(ctx, plan)
-    settle_refunds_of_cancelled(ctx)
+    settle_refunds(ctx)

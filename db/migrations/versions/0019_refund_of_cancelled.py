@@ -2,7 +2,7 @@
 
 Shopify refunds an order and then cancels it; a cancellation already keeps the order out of
 sales, so subtracting its refund as well took revenue below zero. Imports now settle this after
-every write of orders or refunds (core.importing.refunds.settle_refunds_of_cancelled); this
+every write of orders or refunds (core.importing.refunds.settle_refunds); this
 migration settles what is stored. No column changes: kind is text of up to 20 characters.
 
 Revision ID: 0019_refund_of_cancelled
