@@ -34,6 +34,14 @@ def prepare_database(
     say = progress or (lambda _msg: None)
     upgrade_to_head(engine)
     say("schema is at the newest migration")
+    from core.loyalty.writes import stamp_expiry_rule
+
+    with Session(engine) as session:
+        stamped = stamp_expiry_rule(session=session)
+        session.commit()
+    if stamped:
+        say(f"{stamped:,} loyalty entries keep the points expiry rule in force now "
+            "(HEARTH_POINTS_EXPIRY_MONTHS; a later change applies to entries stored after it)")
     result: dict[str, object] = {"demo_users_created": [], "demo_data": None}
     if not demo:
         return result

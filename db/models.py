@@ -176,7 +176,12 @@ class Feedback(SQLModel, table=True):
 
 class LoyaltyEntry(SQLModel, table=True):
     __tablename__ = "loyalty_entry"
-    __table_args__ = (Index("ix_loyalty_customer_occurred", "customer_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_loyalty_customer_occurred", "customer_id", "occurred_at"),
+        # The entries not yet given the expiry rule they were stored under (core.setup stamps them),
+        # and the shortest and longest rule stored (core.tasks.priority), each found at once.
+        Index("ix_loyalty_entry_expiry_months", "expiry_months"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     external_id: str = Field(index=True, unique=True, max_length=64)
@@ -190,6 +195,12 @@ class LoyaltyEntry(SQLModel, table=True):
     # the computation already has it, so it is a record, not a debit. An expire entry from the
     # loyalty programme's own file (computed False) counts as written.
     computed: bool = False
+    # Hearth's expiry rule in force when the entry was stored (HEARTH_POINTS_EXPIRY_MONTHS then):
+    # a lot without expires_at expires this many months after it was earned, 0 never, whatever
+    # the setting says later (design.md: a rule change applies to points stored after it, so no
+    # redemption already made can turn into a debt). Empty: the setting now (a row written
+    # outside Hearth, until the next `init` or app start stamps it).
+    expiry_months: int | None = None
 
 
 class SupportTicket(SQLModel, table=True):

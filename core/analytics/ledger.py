@@ -161,7 +161,8 @@ def read_entries(*, session: Session, before: datetime | None = None, stored_exp
     entries Hearth computed itself), by id, read as columns.
 
     The frame core.loyalty.read_entries gives without details: index id; customer_id,
-    occurred_at, kind, points, expires_at, computed, by_programme (the customer has an
+    occurred_at, kind, points, expires_at, computed, expiry_months (-1 when empty), by_programme
+    (the customer has an
     ``expire`` entry from the programme's own file at any time).
     """
     with source.engine_for(session, ["loyalty_entry"]) as db:
@@ -172,6 +173,7 @@ def read_entries(*, session: Session, before: datetime | None = None, stored_exp
             entries = "(SELECT * FROM loyalty_entry UNION ALL SELECT * FROM computed_expiry)"
         rows = db.execute(f"""
             SELECT id, customer_id, occurred_at, kind, points, expires_at, coalesce(computed, false) AS computed,
+                   coalesce(expiry_months, -1) AS expiry_months,
                    customer_id IN (SELECT customer_id FROM loyalty_entry
                                    WHERE kind = 'expire' AND computed = false) AS by_programme
             FROM {entries} AS e
@@ -183,13 +185,14 @@ def read_entries(*, session: Session, before: datetime | None = None, stored_exp
     columns = {}
     for col in ("occurred_at", "expires_at"):
         columns[col] = np.asarray(pd.to_datetime(_filled(rows[col], np.datetime64("NaT"))), dtype="datetime64[ns]")
-    for col in ("customer_id", "points"):
+    for col in ("customer_id", "points", "expiry_months"):
         columns[col] = np.asarray(rows[col], dtype="int64")
     for col in ("computed", "by_programme"):
         columns[col] = np.asarray(_filled(rows[col], False), dtype=bool)
     index = pd.Index(np.asarray(rows["id"], dtype="int64"), name="id")
     columns["kind"] = pd.Series(np.asarray(rows["kind"], dtype=object), index=index, dtype=object)
-    order = ("customer_id", "occurred_at", "kind", "points", "expires_at", "computed", "by_programme")
+    order = ("customer_id", "occurred_at", "kind", "points", "expires_at", "computed", "expiry_months",
+             "by_programme")
     return pd.DataFrame({col: columns[col] for col in order}, index=index)
 
 
@@ -205,7 +208,8 @@ def read_columns(*, session: Session) -> dict[str, np.ndarray] | None:
     (a timestamp outside pandas' nanosecond range, an empty kind).
 
     Keys: id, customer_id, points (int64); occurred_at, expires_at (datetime64[ns], NaT when
-    empty); computed (bool, empty as false); kind_code (int8: the position of the kind in
+    empty); computed (bool, empty as false); expiry_months (int16, -1 when empty: the rule each
+    entry was stored under, core.loyalty.normalise_entries); kind_code (int8: the position of the kind in
     earn, redeem, expire, adjust, reverse when it is exactly that word, else -1); odd_at (the
     positions of the kind_code -1 rows) and odd_kind (their kinds as stored, object).
 
@@ -235,6 +239,7 @@ def columns_of(table: pa.Table) -> dict[str, np.ndarray] | None:
     out["customer_id"] = _numpy(table.column("customer_id"), 0, "int64")[sel]
     out["points"] = _numpy(table.column("points"), 0, "int64")[sel]
     out["computed"] = _numpy(computed, False, "bool")[sel]
+    out["expiry_months"] = _numpy(table.column("expiry_months"), -1, "int16")[sel]
     out["kind_code"] = _numpy(code, -1, "int8")[sel]
     if table.column("occurred_at").null_count:
         return None

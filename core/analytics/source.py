@@ -67,7 +67,8 @@ READS: dict[str, str] = {
     # Every entry but the expiries Hearth computed itself (core.loyalty: the computation leaves
     # them out; the expiry job reads them apart, read_rows): a fifth of the ledger's rows that
     # every new process read and threw away (2 M of 10.7 M at 1,000,000 customers).
-    "loyalty_entry": "SELECT id, customer_id, occurred_at, kind, points, expires_at, computed FROM loyalty_entry "
+    "loyalty_entry": "SELECT id, customer_id, occurred_at, kind, points, expires_at, computed, expiry_months "
+                     "FROM loyalty_entry "
                      "WHERE (kind <> 'expire' OR computed = false)",
     # Who the members are, for the Loyalty screen's list (core.loyalty.member_balances): a million
     # rows through the DB-API took 6.7 s at 1,000,000 customers.
@@ -96,7 +97,8 @@ VIEWS: dict[str, str] = {
     "loyalty_entry": "SELECT CAST(id AS BIGINT) AS id, CAST(customer_id AS BIGINT) AS customer_id, "
                      "CAST(occurred_at AS TIMESTAMP) AS occurred_at, CAST(kind AS VARCHAR) AS kind, "
                      "CAST(points AS BIGINT) AS points, CAST(expires_at AS TIMESTAMP) AS expires_at, "
-                     "CAST(computed AS BOOLEAN) AS computed FROM raw_loyalty_entry",
+                     "CAST(computed AS BOOLEAN) AS computed, CAST(expiry_months AS INTEGER) AS expiry_months "
+                     "FROM raw_loyalty_entry",
     "customer_people": "SELECT CAST(id AS BIGINT) AS id, CAST(external_id AS VARCHAR) AS external_id, "
                        "CAST(name AS VARCHAR) AS name, CAST(email AS VARCHAR) AS email, "
                        "CAST(owner AS VARCHAR) AS owner FROM raw_customer_people",
@@ -205,11 +207,12 @@ def _generation(conn: Connection, name: str) -> tuple | None:
 
 # The Arrow type of each SQL type in VIEWS, and the conversions Arrow does exactly as DuckDB's
 # CAST does (checked value by value on the reference store): text timestamps and dates in ISO
-# form, integers to booleans. Anything else, or a value Arrow refuses, goes through DuckDB.
-_ARROW = {"BIGINT": pa.int64(), "DATE": pa.date32(), "VARCHAR": pa.string(), "DOUBLE": pa.float64(),
-          "TIMESTAMP": pa.timestamp("us"), "BOOLEAN": pa.bool_()}
+# form, integers to booleans, SQLite's 64-bit integers to 32 bits (a value that does not fit is
+# refused by Arrow's checked cast). Anything else, or a value Arrow refuses, goes through DuckDB.
+_ARROW = {"BIGINT": pa.int64(), "INTEGER": pa.int32(), "DATE": pa.date32(), "VARCHAR": pa.string(),
+          "DOUBLE": pa.float64(), "TIMESTAMP": pa.timestamp("us"), "BOOLEAN": pa.bool_()}
 _ARROW_CASTS = {(pa.string(), pa.timestamp("us")), (pa.large_string(), pa.timestamp("us")),
-                (pa.string(), pa.date32()), (pa.int64(), pa.bool_())}
+                (pa.string(), pa.date32()), (pa.int64(), pa.bool_()), (pa.int64(), pa.int32())}
 _VIEW_COLUMN = re.compile(r"CAST\((\w+) AS (\w+)\) AS (\w+)")
 
 

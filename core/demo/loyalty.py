@@ -18,7 +18,7 @@ def _loyalty(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame,
     ev = _credits(rng, cust, orders, feedback, horizon)
     if len(ev["t"]) == 0:
         return pd.DataFrame(columns=["id", "external_id", "customer_id", "occurred_at", "kind", "points",
-                                     "expires_at", "order_ref", "computed"])
+                                     "expires_at", "order_ref", "computed", "expiry_months"])
     occurred = origin + ev["t"].astype("timedelta64[s]")
     # Hearth's one expiry setting (core.loyalty reads the same): 0 means points never expire.
     months = get_settings().points_expiry_months
@@ -44,6 +44,8 @@ def _loyalty(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame,
     frame = pd.concat([frame, _expiries(frame, origin, horizon)], ignore_index=True)
     # Expiries follow from Hearth's own rule: records of it, not debits (core.loyalty).
     frame["computed"] = frame["kind"].to_numpy() == "expire"
+    # Stored under the rule in force (db.models.LoyaltyEntry.expiry_months).
+    frame["expiry_months"] = months
     frame = frame.sort_values(["t", "customer_id"], kind="stable").reset_index(drop=True)
     ids = np.arange(first_id, first_id + len(frame))
     frame.insert(0, "id", ids)

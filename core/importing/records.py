@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import Table, select
 
 from core import consent
+from core.config import get_settings
 from core.email_address import email_problem
 from core.importing.formats import FORMATS, MAX_LISTED_PROBLEMS
 from core.importing.problems import Problem, Problems
@@ -183,12 +184,16 @@ def _import_feedback(ctx: _Context, problems: Problems) -> None:
 
 def _import_loyalty(ctx: _Context, problems: Problems) -> None:
     """Every entry counts as written: also the programme's own expire rows (``computed`` false,
-    see core.loyalty) and reversals of refunded orders."""
+    see core.loyalty) and reversals of refunded orders. A new entry is stored under the points
+    expiry rule in force (``expiry_months``, HEARTH_POINTS_EXPIRY_MONTHS); an entry imported
+    again keeps the rule it was first stored under, so a full export imported every week after
+    the setting changed does not expire, after the fact, points its members have redeemed."""
     kinds = _kinds_of("loyalty") | {"computed": "flag"}
     ctx.typed = ctx.typed.assign(computed=False)
+    months = get_settings().points_expiry_months
     _generic(ctx, table=LoyaltyEntry.__table__, key_field="entry_id",
              db_columns={f: f for f in kinds} | {"entry_id": "external_id", "order_id": "order_ref"},
-             field_kinds=kinds, problems=problems,
+             field_kinds=kinds, problems=problems, defaults={"expiry_months": lambda _new: months},
              derive=[("customer_id", "text"), ("occurred_at", "datetime"), ("kind", "text"),
                      ("points", "number"), ("expires_at", "datetime"), ("order_id", "text")],
              customer_field="customer_id", extra_checks=_check_ledger)
@@ -208,9 +213,12 @@ def _check_ledger(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> Non
     affected_ids = {ext_to_id[c] for c in frame["customer_id"].unique() if c in ext_to_id}
     existing = _read(ctx.conn, select(table.c.id, table.c.external_id, table.c.customer_id,
                                       table.c.occurred_at, table.c.kind, table.c.points, table.c.expires_at,
-                                      table.c.computed))
-    existing = existing[existing["customer_id"].isin(affected_ids)
-                        & ~_isin(existing["external_id"], frame["entry_id"])]
+                                      table.c.computed, table.c.expiry_months))
+    existing = existing[existing["customer_id"].isin(affected_ids)]
+    # An entry of the file already stored keeps the expiry rule it was stored under (_import_loyalty).
+    kept_rule = dict(zip(existing["external_id"].astype(str),
+                         pd.to_numeric(existing["expiry_months"]).fillna(-1).astype("int64"), strict=True))
+    existing = existing[~_isin(existing["external_id"], frame["entry_id"])]
     id_to_ext = {v: k for k, v in ext_to_id.items()}
     old = pd.DataFrame({
         "customer_id": existing["customer_id"].map(id_to_ext).to_numpy(),
@@ -218,13 +226,16 @@ def _check_ledger(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> Non
         "kind": existing["kind"].to_numpy(), "points": existing["points"].to_numpy(),
         "expires_at": pd.to_datetime(existing["expires_at"]).to_numpy(),
         "computed": existing["computed"].fillna(False).astype(bool).to_numpy(),
+        "expiry_months": pd.to_numeric(existing["expiry_months"]).fillna(-1).astype("int64").to_numpy(),
     }, index=[("db", str(x)) for x in existing["external_id"]])
+    months = get_settings().points_expiry_months
     new = pd.DataFrame({
         "customer_id": frame["customer_id"].to_numpy(), "occurred_at": frame["occurred_at"].to_numpy(),
         "kind": frame["kind"].to_numpy(), "points": frame["points"].astype("int64").to_numpy(),
         "expires_at": (frame["expires_at"] if "expires_at" in frame
                        else pd.Series(pd.NaT, index=frame.index)).to_numpy(),
         "computed": False,
+        "expiry_months": [kept_rule.get(str(k), months) for k in frame["entry_id"]],
     }, index=[("file", int(r)) for r in ctx.rownum.loc[frame.index]])
     entries = pd.concat([old, new]) if len(old) else new
     entries = entries.iloc[np.argsort(entries["occurred_at"].to_numpy(), kind="stable")]

@@ -3,9 +3,12 @@
 The rules (design.md, "Definitions"), computed from the ledger entries alone:
 
 - Every credit (an ``earn``, or an ``adjust`` or ``reverse`` with positive points) is a *lot*.
-  It expires at its ``expires_at``; an empty ``expires_at`` means ``HEARTH_POINTS_EXPIRY_MONTHS``
-  months after it was earned, and never when that setting is 0 (a programme without expiry; an
-  ``expires_at`` before the earning time counts as the earning time).
+  It expires at its ``expires_at``; an empty ``expires_at`` means the months of Hearth's rule
+  in force when the entry was stored (its ``expiry_months``: ``HEARTH_POINTS_EXPIRY_MONTHS``
+  then; the setting now for an entry not stamped yet) after it was earned, and never when
+  that is 0 (a programme without expiry; an ``expires_at`` before the earning time counts as
+  the earning time). A change of the setting applies to entries stored after it: it cannot
+  expire, after the fact, points a member has already redeemed.
 - Every debit (a ``redeem``, an ``adjust`` or ``reverse`` with negative points, and an
   ``expire`` written by the loyalty programme itself) consumes the oldest unexpired lots first;
   "oldest" is the earning time (then the earlier expiry, then entry order). ``reverse`` is the

@@ -58,7 +58,7 @@ def read_entries(*, session: Session, before: datetime | None = None, customer_i
     if customer_id is None and not details:
         return analytics_ledger.read_entries(session=session, before=before, stored_expiries=stored_expiries)
     cols = [LoyaltyEntry.id, LoyaltyEntry.customer_id, LoyaltyEntry.occurred_at, LoyaltyEntry.kind,
-            LoyaltyEntry.points, LoyaltyEntry.expires_at, LoyaltyEntry.computed]
+            LoyaltyEntry.points, LoyaltyEntry.expires_at, LoyaltyEntry.computed, LoyaltyEntry.expiry_months]
     if details:
         cols += [LoyaltyEntry.external_id, LoyaltyEntry.order_ref]
     stmt = select(*cols).order_by(LoyaltyEntry.id)
@@ -83,6 +83,7 @@ def read_entries(*, session: Session, before: datetime | None = None, customer_i
     frame["customer_id"] = frame["customer_id"].astype("int64")
     frame["id"] = frame["id"].astype("int64")
     frame["computed"] = frame["computed"].fillna(False).astype(bool)
+    frame["expiry_months"] = pd.to_numeric(frame["expiry_months"]).fillna(-1).astype("int64")
     # Members with the programme's own expiry rows at any time, so a view of an earlier date
     # does not expire by Hearth's rule what the programme kept (see normalise_entries).
     members = select(LoyaltyEntry.customer_id).where(
@@ -162,7 +163,7 @@ def _normalised_columns(cols: dict[str, np.ndarray]) -> pd.DataFrame:
         pd.Index(cols["id"], name="id"), customer_id=cols["customer_id"], occurred=cols["occurred_at"],
         kind=kind, kind_code=code, points=cols["points"], expires=cols["expires_at"],
         computed=cols["computed"], by_programme=np.zeros(len(code), dtype=bool),
-        expiry_months=get_settings().points_expiry_months, compact=True)
+        expiry_months=get_settings().points_expiry_months, rule_months=cols.get("expiry_months"), compact=True)
 
 
 def normalised_ledger(*, session: Session) -> pd.DataFrame:

@@ -99,13 +99,17 @@ def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None
     Adds ``exp`` (effective expiry of a credit; :data:`NEVER` when it never expires),
     ``credit`` and ``debit`` (non-negative point amounts), ``written_expiry`` (an ``expire``
     entry from the programme's own file: a debit) and ``_pos`` (the entry order used to break
-    ties). ``expiry_months`` 0 means that lots without ``expires_at`` never expire. An optional
-    ``by_programme`` column marks members whose programme writes their expiry rows (also
-    after the entries given; :func:`read_entries` fills it): their lots expire only by their
-    own ``expires_at`` and the programme's rows.
+    ties). A lot without ``expires_at`` expires by Hearth's rule: the months of its own
+    ``expiry_months`` column when the frame has one and it is filled (the rule in force when
+    the entry was stored), else ``expiry_months`` (default the setting
+    HEARTH_POINTS_EXPIRY_MONTHS); 0 months means never. An optional ``by_programme`` column
+    marks members whose programme writes their expiry rows (also after the entries given;
+    :func:`read_entries` fills it): their lots expire only by their own ``expires_at`` and the
+    programme's rows.
 
     Raises LoyaltyError when a required column (customer_id, occurred_at, kind, points) is
-    missing, an occurred_at is empty or not a time, or points are not whole numbers.
+    missing, an occurred_at is empty or not a time, or points or expiry_months are not whole
+    numbers.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in entries.columns]
     if missing:
@@ -135,7 +139,20 @@ def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None
     return normalised_frame(
         entries.index, customer_id=entries["customer_id"].to_numpy(), occurred=occurred,
         kind=kind, kind_code=kind_codes(kind), points=points.astype("int64").to_numpy(), expires=expires,
-        computed=computed, by_programme=by_programme, expiry_months=expiry_months)
+        computed=computed, by_programme=by_programme, expiry_months=expiry_months,
+        rule_months=rule_months_of(entries))
+
+
+def rule_months_of(entries: pd.DataFrame) -> np.ndarray | None:
+    """The ``expiry_months`` column of stored entries (Hearth's rule in force when each was
+    stored, db.models.LoyaltyEntry) as int64, -1 where empty or below 0 (the setting now); None
+    when the frame has no such column. Raises LoyaltyError for a value that is not a whole number."""
+    if "expiry_months" not in entries.columns:
+        return None
+    months = pd.to_numeric(entries["expiry_months"], errors="coerce").fillna(-1)
+    if (months != months.round()).any():
+        raise LoyaltyError("expiry_months must be a whole number of months in every loyalty entry")
+    return np.maximum(months.to_numpy(dtype="float64"), -1).astype("int64")
 
 
 def clean_kinds(kinds: pd.Series) -> np.ndarray:
@@ -154,11 +171,14 @@ _EARN, _REDEEM, _EXPIRE, _ADJUST, _REVERSE = range(len(KINDS))
 
 def normalised_frame(index: pd.Index, *, customer_id: np.ndarray, occurred: np.ndarray, kind: object,
                      kind_code: np.ndarray, points: np.ndarray, expires: np.ndarray, computed: np.ndarray,
-                     by_programme: np.ndarray, expiry_months: int, compact: bool = False) -> pd.DataFrame:
+                     by_programme: np.ndarray, expiry_months: int, rule_months: np.ndarray | None = None,
+                     compact: bool = False) -> pd.DataFrame:
     """The frame :func:`normalise_entries` returns, from typed columns: ``occurred`` and
     ``expires`` datetime64[ns] (NaT: no expires_at), ``kind`` the cleaned kinds (any array
     a frame column takes), ``kind_code`` their :func:`kind_codes`, ``points`` int64,
-    ``computed`` and ``by_programme`` booleans; the rules of normalise_entries.
+    ``computed`` and ``by_programme`` booleans, ``rule_months`` (int, optional) the months of
+    Hearth's expiry rule each entry was stored under (-1: ``expiry_months``, the setting now);
+    the rules of normalise_entries.
 
     ``compact`` (the shared ledger kept in memory, core.loyalty.normalised_ledger): without the
     ``expires_at`` and ``_pos`` columns, which no computation reads from it (``exp`` is the
@@ -187,11 +207,15 @@ def normalised_frame(index: pd.Index, *, customer_id: np.ndarray, occurred: np.n
         exp[need_default & by_programme] = never
         need_default &= ~by_programme
     if need_default.any():
-        if expiry_months > 0:
-            exp[need_default] = (pd.Series(occurred[need_default]) + pd.DateOffset(months=expiry_months)).to_numpy(
-                dtype="datetime64[ns]")
-        else:
-            exp[need_default] = never
+        # The rule each lot was stored under (design.md: the rule in force when the points were
+        # earned into Hearth), else the setting now.
+        months = np.full(len(pts), expiry_months, dtype="int64")
+        if rule_months is not None:
+            months = np.where(rule_months >= 0, rule_months, months)
+        for m in np.unique(months[need_default]).tolist():
+            rows = need_default & (months == m)
+            exp[rows] = ((pd.Series(occurred[rows]) + pd.DateOffset(months=m)).to_numpy(dtype="datetime64[ns]")
+                         if m > 0 else never)
     out["exp"] = np.where(~np.isnat(exp) & (exp >= occurred), exp, occurred)
     # An entry whose sign contradicts its kind (an earn below zero) counts for nothing here;
     # ledger_problems reports it.

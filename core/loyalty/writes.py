@@ -9,10 +9,11 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from core import audit
+from core.config import get_settings
 from core.formatting import date_text
 from core.loyalty.history import expiry_events_as_of
 from core.loyalty.ledger import _end_of, ledger_history, read_entries
@@ -59,6 +60,7 @@ def record_redemption(*, session: Session, customer_id: int, points: int, at: da
     entry = LoyaltyEntry(
         external_id=f"RDM-{customer_id}-{pd.Timestamp(at):%Y%m%d%H%M%S%f}-{len(entries)}",
         customer_id=customer_id, occurred_at=at, kind="redeem", points=-points, order_ref=order_ref,
+        expiry_months=get_settings().points_expiry_months,
     )
     session.add(entry)
     session.flush()
@@ -109,6 +111,7 @@ def expire_points(*, session: Session, as_of: date, actor: str = "system") -> in
             "external_id": f"EXP-{int(c)}-{pd.Timestamp(t):%Y%m%d%H%M%S}-{int(r)}",
             "customer_id": int(c), "occurred_at": pd.Timestamp(t).to_pydatetime(), "kind": "expire",
             "points": -int(p), "expires_at": None, "order_ref": None, "computed": True,
+            "expiry_months": get_settings().points_expiry_months,
         }
         for c, t, p, r in zip(todo["customer_id"], todo["at"], todo["points"], todo["recorded_before"],
                               strict=True)
@@ -122,6 +125,23 @@ def expire_points(*, session: Session, as_of: date, actor: str = "system") -> in
                          "customers": int(todo["customer_id"].nunique())})
     log.info("wrote %d expire entries as of %s", len(rows), as_of)
     return len(rows)
+
+
+def stamp_expiry_rule(*, session: Session) -> int:
+    """Give every ledger entry stored without the expiry rule it was stored under (written before
+    migration 0021, or outside Hearth) the rule in force now: HEARTH_POINTS_EXPIRY_MONTHS, months
+    after earning, 0 never (db.models.LoyaltyEntry.expiry_months). From then on a change of the
+    setting applies only to entries stored after it, so it cannot expire, after the fact, points
+    a member has already redeemed. Returns how many entries were stamped (0 when none lacked
+    it: nothing is written then). The caller commits."""
+    unset = LoyaltyEntry.__table__.c.expiry_months.is_(None)
+    # Asked first (its index answers it at once): an UPDATE of no rows would still move the
+    # ledger's data generation on PostgreSQL (its trigger runs per statement) at every start.
+    if session.connection().execute(select(LoyaltyEntry.__table__.c.id).where(unset).limit(1)).first() is None:
+        return 0
+    result = session.connection().execute(
+        update(LoyaltyEntry.__table__).where(unset).values(expiry_months=get_settings().points_expiry_months))
+    return int(result.rowcount or 0)
 
 
 @cached(tables=("loyalty_entry",))

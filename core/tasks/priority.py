@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import Session
 
 from core import money
@@ -137,26 +137,37 @@ def expiring_points_of(*, session: Session, as_of: date, customer_ids: Sequence[
 def expiring_points_upper_bounds(*, session: Session, as_of: date) -> pd.Series:
     """Per customer who may have points expiring within EXPIRING_WINDOW_DAYS after `as_of`: the
     sum of the points of their credits whose lot may expire in the window, by its stored
-    expires_at or, without one, by occurred_at + the expiry months (a few days' margin for month
-    ends). An upper bound of :func:`expiring_points_of` (a lot never loses more than it earned,
-    and every lot expiring in the window is among these), and its customers a superset of
-    core.loyalty's answer, so that the exact rules run on their entries only instead of on the
-    whole ledger (seconds at 100k customers); everyone else has none expiring. int64 indexed by
-    customer_id; one SQL read, kept per data generation of the ledger."""
+    expires_at or, without one, by occurred_at + the months of the rule it was stored under (a
+    few days' margin for month ends). An upper bound of :func:`expiring_points_of` (a lot never
+    loses more than it earned, and every lot expiring in the window is among these), and its
+    customers a superset of core.loyalty's answer, so that the exact rules run on their entries
+    only instead of on the whole ledger (seconds at 100k customers); everyone else has none
+    expiring. int64 indexed by customer_id; one SQL read, kept per data generation of the ledger."""
     from core.loyalty import EXPIRING_WINDOW_DAYS
 
     cut = _end_of(as_of)
     window_end = cut + timedelta(days=EXPIRING_WINDOW_DAYS)
     soon = and_(LoyaltyEntry.expires_at.is_not(None), LoyaltyEntry.expires_at >= cut,
                 LoyaltyEntry.expires_at < window_end)
+    margin = pd.Timedelta(days=_MONTH_END_MARGIN_DAYS)
+
+    def earned_for(months_lo: int, months_hi: int) -> ColumnElement:
+        """Lots earned when a rule of months_lo to months_hi months would expire them in the window."""
+        first = pd.Timestamp(cut) - pd.DateOffset(months=months_hi) - margin
+        last = pd.Timestamp(window_end) - pd.DateOffset(months=months_lo) + margin
+        return and_(LoyaltyEntry.occurred_at >= first.to_pydatetime(), LoyaltyEntry.occurred_at < last.to_pydatetime())
+
+    # A lot without expires_at expires by the rule it was stored under (0: never), or, not yet
+    # stamped with one, by the setting now (core.loyalty.normalise_entries). The shortest and
+    # longest rule stored come from the column's index.
+    rule = LoyaltyEntry.expiry_months
+    shortest, longest = session.connection().execute(
+        select(func.min(rule), func.max(rule)).where(rule > 0)).one()
+    if shortest is not None:
+        soon = or_(soon, and_(LoyaltyEntry.expires_at.is_(None), rule > 0, earned_for(int(shortest), int(longest))))
     months = get_settings().points_expiry_months
-    if months > 0:  # 0: lots without expires_at never expire
-        margin = pd.Timedelta(days=_MONTH_END_MARGIN_DAYS)
-        first = pd.Timestamp(cut) - pd.DateOffset(months=months) - margin
-        last = pd.Timestamp(window_end) - pd.DateOffset(months=months) + margin
-        soon = or_(soon, and_(LoyaltyEntry.expires_at.is_(None),
-                              LoyaltyEntry.occurred_at >= first.to_pydatetime(),
-                              LoyaltyEntry.occurred_at < last.to_pydatetime()))
+    if months > 0:
+        soon = or_(soon, and_(LoyaltyEntry.expires_at.is_(None), rule.is_(None), earned_for(months, months)))
     # No GROUP BY: SQLite would walk the (customer, occurred) index and look up every row, ten
     # times slower than one pass over the table; the few ten thousand rows are summed here.
     result = session.connection().execute(select(LoyaltyEntry.customer_id, LoyaltyEntry.points)

@@ -10,11 +10,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
 from core import loyalty
 from core.config import get_settings
 from core.importing import ImportFailed, import_csv
+from core.setup import prepare_database
+from db import generation
 from db.models import Customer, LoyaltyEntry
 
 CASE = Path(__file__).resolve().parents[1] / "data" / "cases" / "imported-expiry-rows"
@@ -186,3 +188,60 @@ def test_one_refusal_lists_bad_cells_and_balances_too_large_together(session, ex
     ]
     assert session.exec(select(LoyaltyEntry)).all() == []
     assert session.exec(select(Customer)).all() == []
+
+
+def test_a_shorter_expiry_rule_applies_to_points_stored_after_it(session, expiry_months):
+    # Stored under the 12-month rule: E1 earned 300 on 10 Jan 2026 and redeemed all 300 on
+    # 1 Sep 2026; E2 earned 100 on 10 Jan 2026 (they expire on 10 Jan 2027). As of 30 Nov 2026:
+    # E1 0, E2 100; outstanding 100 points, liability 1.00 at 0.01 a point.
+    ledger = ("entry_id,customer_id,occurred_at,kind,points\n"
+              "x1,E1,2026-01-10,earn,300\n"
+              "x2,E1,2026-09-01,redeem,-300\n"
+              "x3,E2,2026-01-10,earn,100\n")
+    imp(session, ledger)
+    as_of = date(2026, 11, 30)
+
+    def figures() -> tuple:
+        b = balances(session, as_of)
+        k = loyalty.loyalty_kpis(session=session, as_of=as_of)
+        return ({c: (v["balance"], v["expired"]) for c, v in b.items()}, k["outstanding_points"], k["liability"])
+
+    assert figures() == ({"E1": (0, 0), "E2": (100, 0)}, 100, 1.00)
+    # The shop shortens its rule to 6 months. Applied after the fact, E1's 300 would have expired
+    # on 10 Jul, before the September redemption: E1 at -300, E2's 100 expired, the liability
+    # -3.00. Points stored before the change keep the rule they were stored under.
+    expiry_months(6)
+    assert figures() == ({"E1": (0, 0), "E2": (100, 0)}, 100, 1.00)
+    # The programme's full export imported again (as shops do every week): nothing changes.
+    imp(session, ledger)
+    assert figures() == ({"E1": (0, 0), "E2": (100, 0)}, 100, 1.00)
+    # Points stored now follow the 6-month rule: E3's 200 of 1 Mar 2026 expired on 1 Sep 2026.
+    imp(session, "entry_id,customer_id,occurred_at,kind,points\nx4,E3,2026-03-01,earn,200\n")
+    assert figures() == ({"E1": (0, 0), "E2": (100, 0), "E3": (0, 200)}, 100, 1.00)
+    months = dict(session.exec(select(LoyaltyEntry.external_id, LoyaltyEntry.expiry_months)).all())
+    assert months == {"x1": 12, "x2": 12, "x3": 12, "x4": 6}
+
+
+def test_entries_stored_without_a_rule_take_the_one_in_force_at_the_next_start(session, expiry_months):
+    # Entries written before migration 0021 (or by hand, outside Hearth) have no rule: they follow
+    # the setting now until `init` or the app's start stamps them with it; from then on a change
+    # of the setting leaves them alone. F1 earned 100 on 1 Feb 2026: with 6 months it expired on
+    # 1 Aug 2026, with 12 it is still there on 30 Nov 2026.
+    imp(session, "entry_id,customer_id,occurred_at,kind,points\nf1,F1,2026-02-01,earn,100\n")
+    session.exec(update(LoyaltyEntry).values(expiry_months=None))
+    session.commit()
+    as_of = date(2026, 11, 30)
+    expiry_months(6)
+    assert balances(session, as_of)["F1"]["balance"] == 0
+    engine = session.get_bind()
+    assert prepare_database(engine=engine, demo=False) == {"demo_users_created": [], "demo_data": None}
+    session.expire_all()
+    assert session.exec(select(LoyaltyEntry.expiry_months)).all() == [6]
+    with engine.connect() as conn:
+        before = generation.read(conn)
+    prepare_database(engine=engine, demo=False)  # nothing left to stamp: nothing written
+    with engine.connect() as conn:
+        assert generation.read(conn) == before
+    expiry_months(12)
+    assert balances(session, as_of)["F1"]["balance"] == 0
+    assert loyalty.loyalty_kpis(session=session, as_of=as_of)["outstanding_points"] == 0

@@ -24,6 +24,8 @@ def render_loyalty_admin(user) -> None:  # noqa: ANN001
                "says otherwise (HEARTH_POINTS_EXPIRY_MONTHS)\n" if settings.points_expiry_months > 0 else
                "Points never expire by Hearth's rule (HEARTH_POINTS_EXPIRY_MONTHS=0); an entry's own expiry "
                "date and the programme's own expiry rows still count\n")
+            + "A change of this rule applies to entries stored after it: points stored before keep the rule "
+              "they were stored under\n"
             + "Tiers by points earned in the last 12 months: "
             + ", ".join(f"{t.name} from {t.threshold:,}" for t in core_loyalty.parse_tiers())
             + " (HEARTH_LOYALTY_TIERS)")
