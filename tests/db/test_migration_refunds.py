@@ -90,3 +90,29 @@ def test_answers_in_another_script_stored_as_english_are_scored_again(db_url: st
         session.commit()
         u1 = session.exec(select(Feedback).where(Feedback.external_id == "U1")).one()
         assert (u1.language, u1.needs_read, u1.flagged) == ("ru", True, False)
+
+
+def test_stored_refunds_counted_twice_count_once(db_url: str) -> None:
+    engine = get_engine(db_url)
+    _downgrade(engine, "0021_expiry_rule_in_force")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO customer (id, external_id, email_opt_in, sms_opt_in, created_at, updated_at) "
+                          "VALUES (1, 'K1', false, false, '2025-01-01', '2025-01-01'), "
+                          "(2, 'K2', false, false, '2025-01-01', '2025-01-01')"))
+        # K1's order 7001: the order file's refunded total 30.00 and the refund file's two refunds
+        # of 10.00 and 15.00 (25.00): the larger, 30.00, counts; the two listed are covered.
+        # K2's order 7002: refunded total 5.00, listed 8.00: the listed one counts. K2's 7003 has
+        # only a listed refund: it counts.
+        conn.execute(text(
+            "INSERT INTO refund (external_id, kind, order_ref, customer_id, refunded_at, amount_cents) VALUES "
+            "('refund-of-7001', 'refund', '7001', 1, '2025-03-03', 3000), "
+            "('R-1', 'refund', '7001', 1, '2025-03-03', 1000), ('R-2', 'refund', '7001', 1, '2025-03-04', 1500), "
+            "('refund-of-7002', 'refund', '7002', 2, '2025-03-03', 500), "
+            "('R-3', 'refund', '7002', 2, '2025-03-03', 800), ('R-4', 'refund', '7003', 2, '2025-03-05', 900)"))
+    _upgrade(engine, "head")
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(text("SELECT external_id, kind FROM refund")).all())
+        counted = conn.execute(text("SELECT sum(amount_cents) FROM refund WHERE kind = 'refund'")).scalar()
+    assert kinds == {"refund-of-7001": "refund", "R-1": "refund_covered", "R-2": "refund_covered",
+                     "refund-of-7002": "refund_covered", "R-3": "refund", "R-4": "refund"}
+    assert counted == 3000 + 800 + 900
