@@ -24,6 +24,20 @@ def _downgrade(engine, target: str) -> None:  # noqa: ANN001
         command.downgrade(config, target)
 
 
+def _customers(conn, *external_ids: str) -> None:  # noqa: ANN001
+    """Customers 1, 2, ... with these external ids, as a database before the migration held them."""
+    values = ", ".join(f"({i}, '{ext}', false, false, '2025-01-01', '2025-01-01')"
+                       for i, ext in enumerate(external_ids, start=1))
+    conn.execute(text("INSERT INTO customer (id, external_id, email_opt_in, sms_opt_in, created_at, updated_at) "
+                      f"VALUES {values}"))
+
+
+def _kinds_after_upgrade(engine) -> dict[str, str]:  # noqa: ANN001
+    _upgrade(engine, "head")
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT external_id, kind FROM refund")).all())
+
+
 def test_negative_orders_move_to_refunds_and_stored_expiries_stay_records(db_url: str) -> None:
     engine = get_engine(db_url)
     _downgrade(engine, "0004_queue_index")
@@ -49,9 +63,7 @@ def test_stored_refunds_of_cancelled_orders_stop_counting(db_url: str) -> None:
     engine = get_engine(db_url)
     _downgrade(engine, "0018_change_log")
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO customer (id, external_id, email_opt_in, sms_opt_in, created_at, updated_at) "
-                          "VALUES (1, 'J1', false, false, '2025-01-01', '2025-01-01'), "
-                          "(2, 'J2', false, false, '2025-01-01', '2025-01-01')"))
+        _customers(conn, "J1", "J2")
         # J1's order 8001 was refunded, then cancelled; J2's 9001 refunded only (J2's cancellation
         # is of another order, 9002).
         conn.execute(text("INSERT INTO refund (external_id, kind, order_ref, customer_id, refunded_at, amount_cents) "
@@ -59,9 +71,7 @@ def test_stored_refunds_of_cancelled_orders_stop_counting(db_url: str) -> None:
                           "('8001', 'cancellation', '8001', 1, '2025-03-04', 5000), "
                           "('RF-9', 'refund', '9001', 2, '2025-03-03', 1000), "
                           "('X', 'cancellation', '9002', 2, '2025-03-04', 700)"))
-    _upgrade(engine, "head")
-    with engine.connect() as conn:
-        kinds = dict(conn.execute(text("SELECT external_id, kind FROM refund")).all())
+    kinds = _kinds_after_upgrade(engine)
     assert kinds == {"RF-8": "refund_of_cancelled", "8001": "cancellation", "RF-9": "refund", "X": "cancellation"}
 
 
@@ -96,9 +106,7 @@ def test_stored_refunds_counted_twice_count_once(db_url: str) -> None:
     engine = get_engine(db_url)
     _downgrade(engine, "0021_expiry_rule_in_force")
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO customer (id, external_id, email_opt_in, sms_opt_in, created_at, updated_at) "
-                          "VALUES (1, 'K1', false, false, '2025-01-01', '2025-01-01'), "
-                          "(2, 'K2', false, false, '2025-01-01', '2025-01-01')"))
+        _customers(conn, "K1", "K2")
         # K1's order 7001: the order file's refunded total 30.00 and the refund file's two refunds
         # of 10.00 and 15.00 (25.00): the larger, 30.00, counts; the two listed are covered.
         # K2's order 7002: refunded total 5.00, listed 8.00: the listed one counts. K2's 7003 has
@@ -109,9 +117,8 @@ def test_stored_refunds_counted_twice_count_once(db_url: str) -> None:
             "('R-1', 'refund', '7001', 1, '2025-03-03', 1000), ('R-2', 'refund', '7001', 1, '2025-03-04', 1500), "
             "('refund-of-7002', 'refund', '7002', 2, '2025-03-03', 500), "
             "('R-3', 'refund', '7002', 2, '2025-03-03', 800), ('R-4', 'refund', '7003', 2, '2025-03-05', 900)"))
-    _upgrade(engine, "head")
+    kinds = _kinds_after_upgrade(engine)
     with engine.connect() as conn:
-        kinds = dict(conn.execute(text("SELECT external_id, kind FROM refund")).all())
         counted = conn.execute(text("SELECT sum(amount_cents) FROM refund WHERE kind = 'refund'")).scalar()
     assert kinds == {"refund-of-7001": "refund", "R-1": "refund_covered", "R-2": "refund_covered",
                      "refund-of-7002": "refund_covered", "R-3": "refund", "R-4": "refund"}
