@@ -73,11 +73,16 @@ def main(argv: list[str] | None = None) -> int:
         text = str(exc)
         from sqlalchemy.exc import DBAPIError
 
-        missing_table = "no such table" in text or ('relation "' in text and "does not exist" in text)
-        if isinstance(exc, DBAPIError) and missing_table:
+        older = "no such table" in text or "no such column" in text or (
+            ('relation "' in text or 'column "' in text) and "does not exist" in text)
+        # The database's error through SQLAlchemy or through the columnar reads (ADBC, and the
+        # SQLite reader's own ReadError).
+        from_database = isinstance(exc, DBAPIError) or type(exc).__module__.startswith(
+            ("adbc_driver", "core.analytics"))
+        if from_database and older:
             # A database older than this code (or empty): say what to do, not what broke.
-            text = (f"the database is missing a table this version of Hearth needs ({text.splitlines()[0]}); "
-                    "run `python -m core init` to create or migrate it")
+            text = (f"the database is missing a table or column this version of Hearth needs "
+                    f"({text.splitlines()[0]}); run `python -m core init` to create or migrate it")
         print(f"error: {text}", file=sys.stderr)
         logging.getLogger("core").debug("command failed", exc_info=True)
         return 1

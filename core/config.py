@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # thousands separators (core/formatting.py).
     currency: str = Field(default="EUR", alias="HEARTH_CURRENCY")
     locale: str = Field(default="en_IE", alias="HEARTH_LOCALE")
-    points_expiry_months: int = Field(default=12, alias="HEARTH_POINTS_EXPIRY_MONTHS")
+    points_expiry_months: int = Field(default=12, ge=0, alias="HEARTH_POINTS_EXPIRY_MONTHS")
     postal_address: str = Field(
         default="Hearth Home Ltd, 1 Market Street, Springfield", alias="HEARTH_POSTAL_ADDRESS"
     )

@@ -214,11 +214,12 @@ def _check_ledger(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> Non
     existing = _read(ctx.conn, select(table.c.id, table.c.external_id, table.c.customer_id,
                                       table.c.occurred_at, table.c.kind, table.c.points, table.c.expires_at,
                                       table.c.computed, table.c.expiry_months))
-    existing = existing[existing["customer_id"].isin(affected_ids)]
-    # An entry of the file already stored keeps the expiry rule it was stored under (_import_loyalty).
-    kept_rule = dict(zip(existing["external_id"].astype(str),
-                         pd.to_numeric(existing["expiry_months"]).fillna(-1).astype("int64"), strict=True))
-    existing = existing[~_isin(existing["external_id"], frame["entry_id"])]
+    # An entry of the file already stored keeps the expiry rule it was stored under (_import_loyalty),
+    # also when the file moves it to another customer.
+    again = existing[_isin(existing["external_id"], frame["entry_id"])]
+    kept_rule = dict(zip(again["external_id"].astype(str),
+                         pd.to_numeric(again["expiry_months"]).fillna(-1).astype("int64"), strict=True))
+    existing = existing[existing["customer_id"].isin(affected_ids) & ~_isin(existing["external_id"], frame["entry_id"])]
     id_to_ext = {v: k for k, v in ext_to_id.items()}
     old = pd.DataFrame({
         "customer_id": existing["customer_id"].map(id_to_ext).to_numpy(),

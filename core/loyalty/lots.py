@@ -398,8 +398,9 @@ def ledger_problems(entries: pd.DataFrame, *, expiry_months: int | None = None) 
             if expired[i] > 0:
                 # Say so: Hearth's expiry rule may have taken points the programme still counts.
                 msg += (f", after {count_of(int(expired[i]), 'point')} expired (on a lot's expires_at, "
-                        "else by HEARTH_POINTS_EXPIRY_MONTHS: set it to the programme's own rule, or 0 if "
-                        "its points never expire)")
+                        "else by Hearth's expiry rule when the lot was stored, HEARTH_POINTS_EXPIRY_MONTHS: "
+                        "if the programme's rule differs, set it to that rule, or to 0 if its points never "
+                        "expire, before the lots are imported)")
             problems.append((int(pos[row]), norm.index[row], msg))
     problems.sort(key=lambda p: p[0])
     return [(label, msg) for _pos, label, msg in problems]

@@ -236,14 +236,15 @@ def _few_points(*, session: Session, customer_ids: tuple[int, ...], as_of: date)
 
 def _read_entries(session: Session, customer_ids: Sequence[int]) -> pd.DataFrame:
     """These customers' ledger entries (id, external_id, customer_id, occurred_at, kind, points,
-    expires_at, order_ref, expiry_months) as the DB-API gives the rows: without SQLAlchemy's
-    conversion of each value, which took most of the time (the times are parsed by the caller,
-    vectorised)."""
+    expires_at, order_ref, computed, expiry_months) as the DB-API gives the rows: without
+    SQLAlchemy's conversion of each value, which took most of the time (the times are parsed by
+    the caller, vectorised). ``computed`` tells the programme's own expire rows (which count,
+    and make its members' points expire by the programme only) from Hearth's records."""
     cols = ["id", "external_id", "customer_id", "occurred_at", "kind", "points", "expires_at", "order_ref",
-            "expiry_months"]
+            "computed", "expiry_months"]
     stmt = select(LoyaltyEntry.id, LoyaltyEntry.external_id, LoyaltyEntry.customer_id, LoyaltyEntry.occurred_at,
                   LoyaltyEntry.kind, LoyaltyEntry.points, LoyaltyEntry.expires_at, LoyaltyEntry.order_ref,
-                  LoyaltyEntry.expiry_months)
+                  LoyaltyEntry.computed, LoyaltyEntry.expiry_months)
     rows: list = []
     for chunk in _chunks(customer_ids):
         result = session.connection().execute(stmt.where(col(LoyaltyEntry.customer_id).in_(chunk)))

@@ -6,7 +6,7 @@ tests/data/cases/imported-expiry-rows/expected.md)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -245,3 +245,33 @@ def test_entries_stored_without_a_rule_take_the_one_in_force_at_the_next_start(s
     expiry_months(12)
     assert balances(session, as_of)["F1"]["balance"] == 0
     assert loyalty.loyalty_kpis(session=session, as_of=as_of)["outstanding_points"] == 0
+
+
+def test_an_entry_moved_to_another_customer_keeps_its_rule_in_the_balance_check(session, expiry_months):
+    # H-E1 (300 points of 10 Jan 2026) is stored under a 6-month rule: it expired on 10 Jul 2026.
+    # The next file, under the 12-month rule, moves it to customer I and redeems 300 on 1 Sep
+    # 2026: by the rule H-E1 keeps, I had 0 points then, so row 3 is refused.
+    expiry_months(6)
+    imp(session, "entry_id,customer_id,occurred_at,kind,points\nH-E1,H,2026-01-10,earn,300\n")
+    expiry_months(12)
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "entry_id,customer_id,occurred_at,kind,points\n"
+                     "H-E1,I,2026-01-10,earn,300\n"
+                     "I-R1,I,2026-09-01,redeem,-300\n")
+    assert [(p.row, p.value) for p in err.value.problems] == [(3, "-300")]
+    assert "after 300 points expired" in err.value.problems[0].message
+
+
+def test_expiring_points_of_a_few_members_follow_the_programmes_own_expiry_rows(session, expiry_months):
+    # D earned 300 on 1 Jan 2026 and the programme expired 100 on 1 Jun 2026: a member whose
+    # programme writes expiry rows has points expire by those rows only, so on 5 Dec 2026 D has
+    # 200 points and none expiring (Hearth's 12-month rule would say 300 expiring on 1 Jan 2027).
+    from core.outreach import expiring_points
+
+    imp(session, "entry_id,customer_id,occurred_at,kind,points\n"
+                 "D-E1,D,2026-01-01,earn,300\n"
+                 "D-X1,D,2026-06-01,expire,-100\n")
+    d = session.exec(select(Customer.id).where(Customer.external_id == "D")).one()
+    few = expiring_points(session=session, customer_ids=[d], now=datetime(2026, 12, 5, 12))
+    assert (int(few.loc[d, "balance"]), int(few.loc[d, "expiring_points"])) == (200, 0)
+    assert balances(session, date(2026, 12, 5))["D"]["balance"] == 200
