@@ -13,7 +13,9 @@ was withdrawn in Hearth (unsubscribe, complaint, bounce, manual): when the file 
 and the latest change is such a withdrawal, the customer stays out and the import summary
 lists the conflict. Only a file that dates the consent (column ``email_consent_at`` /
 ``sms_consent_at``) with a time after the withdrawal grants it again. A withdrawal in the
-file (opted out) always applies.
+file (opted out) always applies; when the file dates it, a later file that dates its opt-in at
+or before that time is older data and does not grant again either (listed the same way). A
+change a file dates is recorded at that time, else at the import's.
 """
 
 from __future__ import annotations
@@ -143,8 +145,9 @@ def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int =
     ).astype("Int64").to_numpy()
     changes = pd.read_sql(select(t.c.id, t.c.customer_id, t.c.channel, t.c.granted, t.c.changed_at, t.c.source),
                           conn)
-    latest = (changes.sort_values(["changed_at", "id"], kind="stable")
-              .drop_duplicates(["customer_id", "channel"], keep="last"))
+    # The latest change recorded (the current value), by the order of recording: a change a file
+    # dated is recorded at that date, which may be before changes recorded earlier.
+    latest = changes.sort_values("id", kind="stable").drop_duplicates(["customer_id", "channel"], keep="last")
     for channel in channels:
         name = f"{channel}_opt_in"
         wanted = typed[name].astype(bool)
@@ -161,8 +164,26 @@ def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int =
         dated = typed.get(f"{channel}_consent_at")
         if dated is not None:
             conflict &= ~(dated.notna() & (dated > when))
+            # An opt-out a file gave (source import, dated by that file when it said when): a file
+            # that dates its opt-in at or before it is older data and does not grant again.
+            by_file = last[~last["granted"].astype(bool) & (last["source"] == "import")]
+            out_at = pd.DataFrame({"customer_id": ids}).merge(pd.DataFrame({
+                "customer_id": by_file["customer_id"].astype("Int64").to_numpy(),
+                "out_at": pd.to_datetime(by_file["changed_at"]).astype("datetime64[ns]").to_numpy()}),
+                on="customer_id", how="left")
+            out_when = pd.Series(out_at["out_at"].to_numpy(), index=typed.index)
+            older = wanted & ~conflict & dated.notna() & out_when.notna() & (dated <= out_when)
+            for i in np.flatnonzero(older.to_numpy()):
+                if len(out.conflicts) < max_listed:
+                    out.conflicts.append(
+                        f"{typed['customer_id'].iloc[i]}: file says opted in{'' if channel == 'email' else ' to SMS'} "
+                        f"on {fmt.date_text(dated.iloc[i])}, opted out on {fmt.date_text(out_when.iloc[i])} by an "
+                        "earlier file; kept out")
+            out.conflict_total += int(older.sum())
+            out.conflict_rows.update(int(i) for i in np.flatnonzero(older.to_numpy()))
+            conflict |= older
         out.kept[name] = wanted & ~conflict
-        hits = np.flatnonzero(conflict.to_numpy())
+        hits = np.flatnonzero((conflict & when.notna()).to_numpy())
         out.conflict_total += len(hits)
         out.conflict_rows.update(int(i) for i in hits)
         to = "" if channel == "email" else " to SMS"
@@ -196,9 +217,18 @@ def record_import(conn: Connection, typed: pd.DataFrame, before: pd.DataFrame, *
         was = merged[f"{name}__before"]
         changed = is_new | was.isna().to_numpy() | (was.fillna(False).astype(bool).to_numpy() != now_val)
         rows = merged.loc[changed]
+        # When the file dates the change (email_consent_at / sms_consent_at), that is when it was
+        # made; else the import's time.
+        at = pd.Series(now, index=rows.index, dtype="datetime64[ns]")
+        dated = typed.get(f"{channel}_consent_at")
+        if dated is not None:
+            given = pd.Series(dated.to_numpy(), index=typed["customer_id"].astype(str).to_numpy())
+            given = given[given.notna() & ~given.index.duplicated(keep="last")]
+            from_file = rows["external_id"].astype(str).map(given)
+            at = at.where(from_file.isna(), from_file)
         parts.append(pd.DataFrame({
             "customer_id": rows["id"].astype("int64").to_numpy(), "channel": channel,
-            "granted": rows[name].astype(bool).to_numpy(), "changed_at": now, "source": "import",
+            "granted": rows[name].astype(bool).to_numpy(), "changed_at": at.to_numpy(), "source": "import",
             "detail": f"file {filename}"[:300], "recorded_by": by}))
     changes = pd.concat(parts, ignore_index=True)
     if changes.empty:

@@ -223,3 +223,20 @@ def test_the_summary_counts_customers_not_consents(session):
     assert len(summary.consent_conflicts) == 3
     assert ("  consent withdrawn in Hearth was kept for 2 customers (the file says opted in; 3 consents, "
             "email and SMS):") in summary.lines_of_text()
+
+
+def test_a_file_dated_opt_in_older_than_a_file_dated_opt_out_does_not_grant_again(session):
+    # C1 opted in; the shop's unsubscribe file says C1 opted out on 1 Nov 2026; then an older
+    # export, dating C1's opt-in 1 Jun 2026, is imported: older data, C1 stays out. An export
+    # dating a new opt-in on 15 Nov 2026 grants it again.
+    imp(session, "customers", f"{HEADER}\nC1,Ann,a@example.org,yes,no\n")
+    imp(session, "customers", "customer_id,email_opt_in,email_consent_at\nC1,no,2026-11-01T09:00:00Z\n")
+    summary = imp(session, "customers", "customer_id,email_opt_in,email_consent_at\nC1,yes,2026-06-01T09:00:00Z\n")
+    assert summary.consent_conflicts == ["C1: file says opted in on 1 Jun 2026, opted out on 1 Nov 2026 by an "
+                                         "earlier file; kept out"]
+    assert customer(session, "C1").email_opt_in is False
+    history = consent.history(session=session, customer_id=customer(session, "C1").id)
+    withdrawn = history[(history["consent"] == "withdrawn") & (history["channel"] == "email")]
+    assert [str(t)[:16] for t in withdrawn["changed at"]] == ["2026-11-01 09:00"]  # the file's date
+    imp(session, "customers", "customer_id,email_opt_in,email_consent_at\nC1,yes,2026-11-15T09:00:00Z\n")
+    assert customer(session, "C1").email_opt_in is True
