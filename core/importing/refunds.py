@@ -70,8 +70,9 @@ REFUND_OF_CANCELLED = "refund_of_cancelled"
 
 # An order's refunded total (its refunded_amount or "refunded" status: Shopify's Refunded Amount
 # is the running total) and the refunds a refunds file lists for it describe the same money:
-# the larger of the two counts and the other is kept as REFUND_COVERED, counted nowhere (the
-# two were added up, and a fully refunded order listed in both was refused as over its total).
+# the larger of the two counts (the listed refunds on a tie: they carry their days) and the other
+# is kept as REFUND_COVERED, counted nowhere (the two were added up, and a fully refunded order
+# listed in both was refused as over its total).
 REFUND_COVERED = "refund_covered"
 
 
@@ -347,7 +348,9 @@ def settle_refunds(ctx: _Context) -> None:
     listed = np.bincount(group[rest & ~derived], amount[rest & ~derived], minlength=n_groups)
     both = (np.bincount(group[rest & derived], minlength=n_groups) > 0) & \
         (np.bincount(group[rest & ~derived], minlength=n_groups) > 0)
-    covered = rest & both[group] & np.where(derived, total[group] < listed[group], total[group] >= listed[group])
+    # On a tie the listed refunds count: they carry the day the money went back, where the
+    # order's refunded total is dated by the order file (often the order's own date).
+    covered = rest & both[group] & np.where(derived, total[group] <= listed[group], total[group] > listed[group])
     target[covered] = REFUND_COVERED
     change = refund & (target.to_numpy() != rf["kind"].to_numpy())
     for kind in ("refund", REFUND_OF_CANCELLED, REFUND_COVERED):

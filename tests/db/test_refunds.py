@@ -357,7 +357,7 @@ def test_a_cancelled_order_and_its_refund_row_in_one_file_count_nowhere(session)
 
 def test_an_orders_refunded_total_and_its_listed_refunds_count_once(session):
     # Shopify's Refunded Amount is the order's running total; its refunds export lists the same
-    # money refund by refund. By hand, per order the larger counts:
+    # money refund by refund. By hand, per order the larger counts, the listed refund on a tie:
     # 7001: total 10, listed 10 -> 10 (it was 20); 7002: total 50, listed 50 -> 50 (it was refused,
     # 100 over the order's 50); 7003: total 30, listed 10 -> 30; 7004: total 5, listed 20 -> 20.
     imp(session, "orders", "order_id,customer_id,ordered_at,total,status,refunded_amount\n"
@@ -374,7 +374,7 @@ def test_an_orders_refunded_total_and_its_listed_refunds_count_once(session):
     assert (k["gross_sales"], k["refunds"], k["revenue"]) == (200.0, 110.0, 90.0)
     assert any("4 refunds counted once, not twice" in n for n in summary.notes)
     counted = {r[0] for r in refunds(session) if r[1] == "refund"}
-    assert counted == {"refund-of-7001", "refund-of-7002", "refund-of-7003", "RF-4"}
+    assert counted == {"RF-1", "RF-2", "refund-of-7003", "RF-4"}
     # Both files again: nothing changes, and the figures stay.
     imp(session, "orders", "order_id,customer_id,ordered_at,total,status,refunded_amount\n"
                            "7001,H1,2025-03-01T10:00:00Z,50.00,partially_refunded,10.00\n"
@@ -383,3 +383,24 @@ def test_an_orders_refunded_total_and_its_listed_refunds_count_once(session):
                            "7004,H4,2025-03-01T10:00:00Z,50.00,partially_refunded,5.00\n")
     k = compute_kpis(session=session, as_of=date(2025, 3, 31), horizon_days=90)
     assert k["refunds"] == 110.0
+
+
+def test_a_listed_refund_keeps_its_day_when_the_next_orders_file_says_refunded(session):
+    # O1 (25 Aug 2026, 40.00) was refunded on 10 Sep 2026 (the refunds file); the next orders
+    # export says O1 is refunded, for the same 40.00. The money went back on 10 Sep, inside the
+    # 90 days to 30 Nov 2026 (1 Sep to 30 Nov): gross sales 30.00 (O2; O1 is before the window),
+    # refunds 40.00, revenue -10.00, before and after the second orders file.
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,status\n"
+                           "O1,C1,2026-08-25T10:00:00Z,40.00,paid\nO2,C2,2026-10-01T10:00:00Z,30.00,paid\n")
+    imp(session, "refunds", "refund_id,order_id,customer_id,refunded_at,amount\n"
+                            "RF1,O1,C1,2026-09-10T10:00:00Z,40.00\n")
+
+    def figures() -> tuple:
+        k = compute_kpis(session=session, as_of=date(2026, 11, 30), horizon_days=90)
+        return k["gross_sales"], k["refunds"], k["revenue"]
+
+    assert figures() == (30.0, 40.0, -10.0)
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,status\n"
+                           "O1,C1,2026-08-25T10:00:00Z,40.00,refunded\nO2,C2,2026-10-01T10:00:00Z,30.00,paid\n")
+    assert figures() == (30.0, 40.0, -10.0)
+    assert {r[0] for r in refunds(session) if r[1] == "refund"} == {"RF1"}

@@ -7,7 +7,8 @@ refund_covered); a store imported before counted both, so its refunds and revenu
 until the next import of orders or refunds. This migration settles what is stored, by the same
 rule: per order (order id and customer), the refund derived from the order file (entry id
 ``refund-of-<order id>``) and the refunds listed for it; when both are there, the derived one
-is covered when its total is smaller than the listed ones', else the listed ones are. A derived
+is covered when its total is not larger than the listed ones' (on a tie the listed refunds
+count: they carry the day the money went back), else the listed ones are. A derived
 refund whose key was too long for ``refund-of-<order id>`` (an order id over 54 characters) is
 settled at the next import instead. Refunds of cancelled orders (0019) are left as they are.
 
@@ -47,7 +48,7 @@ def upgrade() -> None:
     for rid, _ext, kind, ref, cust, _cents in rows:
         total, listed, has_derived, has_listed = groups[(str(ref), cust)]
         derived = derived_of[rid]
-        covered = has_derived and has_listed and (total < listed if derived else total >= listed)
+        covered = has_derived and has_listed and (total <= listed if derived else total > listed)
         want = "refund_covered" if covered else "refund"
         if want != kind:
             target[want].append(rid)
