@@ -173,7 +173,9 @@ def read_with_preset(data: bytes, *, filename: str, kind: str, preset: str | Non
 
 def _customer_ids_for_emails(conn: Connection, values: pd.Series) -> pd.Series:
     """Email addresses -> the external id of the one stored customer with that address (case
-    ignored); an address no single customer has is kept and becomes a new customer's id."""
+    ignored), or of the customer an earlier such file created with that address as its id; an
+    address no customer has becomes a new customer's id, in lower case (``Ana@Example.com`` and
+    ``ana@example.com`` are one person)."""
     has_at = values.str.contains("@", regex=False)
     if not has_at.any():
         return values
@@ -182,8 +184,13 @@ def _customer_ids_for_emails(conn: Connection, values: pd.Series) -> pd.Series:
     known["email"] = known["email"].astype(str).str.strip().str.lower()
     known = known.drop_duplicates("email", keep=False)
     lookup = pd.Series(known["external_id"].astype(str).to_numpy(), index=known["email"].to_numpy())
-    found = values.str.lower().map(lookup)
-    return values.where(~has_at | found.isna(), found).astype(str)
+    keyed = _read(conn, select(t.c.external_id).where(t.c.external_id.contains("@")))["external_id"].astype(str)
+    keyed = pd.Series(keyed.to_numpy(), index=keyed.str.strip().str.lower().to_numpy())
+    keyed = keyed[~keyed.index.duplicated(keep=False) & ~keyed.index.isin(lookup.index)]
+    lookup = pd.concat([lookup, keyed])
+    address = values.str.strip().str.lower()
+    found = address.map(lookup).where(lambda f: f.notna(), address)
+    return values.where(~has_at, found).astype(str)
 
 
 def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bool,

@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, update
 
 from core import consent
 from core.config import get_settings
 from core.email_address import email_problem
+from core.formatting import count_of
 from core.importing.formats import FORMATS, MAX_LISTED_PROBLEMS
 from core.importing.problems import Problem, Problems
 from core.importing.store import (
@@ -116,8 +117,41 @@ def _check_emails(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> Non
                                 f"is not a valid email address: {bad[i]}"))
 
 
+def _adopt_email_keyed(ctx: _Context) -> None:
+    """A customer first met by email address (a platform's orders, loyalty or survey file keyed by
+    email, before its customers file) is stored with that address as its id. A customers file row
+    with a new customer id and that address takes the record over: its id becomes the file's, so
+    one person is one account with their orders, points and answers (the files imported the other
+    way round give the same). Only an address one stored customer has as its id, named by one row
+    of the file; said in the summary."""
+    t = ctx.typed
+    if "email" not in t or not len(t):
+        return
+    table = Customer.__table__
+    known = _read(ctx.conn, select(table.c.id, table.c.external_id))
+    ext = known["external_id"].astype(str)
+    keyed = known[ext.str.contains("@", regex=False)]
+    by_address = pd.Series(keyed["id"].to_numpy(), index=keyed["external_id"].astype(str).str.strip().str.lower())
+    by_address = by_address[~by_address.index.duplicated(keep=False)]
+    ids = t["customer_id"].astype(str)
+    address = t["email"].astype(object).where(t["email"].notna(), "").astype(str).str.strip().str.lower()
+    new_row = ~_isin(ids, ext) & (address != "")
+    target = address.where(new_row).map(by_address)
+    target = target[target.notna() & ~address.duplicated(keep=False)]
+    if target.empty:
+        return
+    # Also in a dry run (its transaction is rolled back), so that it counts these as updated.
+    for row, cid in target.items():
+        ctx.conn.execute(update(table).where(table.c.id == int(cid)).values(external_id=ids[row]))
+    n = len(target)
+    ctx.summary.notes.append(
+        f"{count_of(n, 'customer')} first seen by email address in another file "
+        f"{'take' if n != 1 else 'takes'} the id this file gives (one account each, with their orders)")
+
+
 def _import_customers(ctx: _Context, problems: Problems) -> None:
     kinds = _kinds_of("customers")
+    _adopt_email_keyed(ctx)
     # Consent a withdrawal in Hearth holds back is stored as withdrawn (core.consent's rule).
     plan = consent.reconcile_import(ctx.conn, ctx.typed, max_listed=MAX_LISTED_PROBLEMS)
     if plan.kept:

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
+from core.email_address import email_problem
 from core.importing.formats import MAX_LISTED_PROBLEMS, Progress
 from core.importing.problems import Problem, Problems
 from core.importing.summary import ImportSummary
@@ -169,9 +170,13 @@ def _resolve_customers(conn: Connection, external_ids: pd.Series, *, write: bool
         if write:
             now = utcnow()
             before = _max_id(conn, table)
+            # A customer met by email address (a platform's file keyed by email) keeps it as its
+            # email too, so a customers file naming the address finds it (_adopt_email_keyed).
+            ext = pd.Series(unknown.to_numpy(), dtype=object).astype(str)
+            email = ext.where(ext.map(lambda v: "@" in v and email_problem(v) is None), None)
             bulk_insert(conn, table, pd.DataFrame({
-                "external_id": unknown.to_numpy(), "email_opt_in": False, "sms_opt_in": False,
-                "created_at": now, "updated_at": now}))
+                "external_id": unknown.to_numpy(), "email": email.to_numpy(), "email_opt_in": False,
+                "sms_opt_in": False, "created_at": now, "updated_at": now}))
             fresh = _read(conn, select(table.c.id, table.c.external_id).where(table.c.id > before))
             fresh = fresh[_isin(fresh["external_id"], unknown)]
             extra = pd.Series(fresh["id"].to_numpy(), index=fresh["external_id"].to_numpy(dtype=object))

@@ -160,3 +160,22 @@ def test_cli_preset_flag_and_detection(app_env, capsys):
         assert len(s.exec(select(Order)).all()) == 2  # the third, #1003, was voided
     assert set(PRESETS) == {"shopify_orders", "shopify_customers", "woocommerce_orders", "smile_points",
                             "delighted_nps", "typeform_nps"}
+
+
+def test_shopify_orders_then_customers_give_the_same_accounts(session):
+    # The same two sample files the other way round: the orders meet Ada ("Ada@Example.com"), Bruno
+    # and Chen (#1003, voided) by email address first, so they are stored by address; the
+    # customers file then names those addresses with Shopify's ids, and each record takes its id:
+    # three customers, not six, with #1001 Ada's (31.00) and her consent as the customers file says.
+    orders = imp(session, "orders", "shopify_orders", "shopify_orders")
+    assert orders.customers_created == 3
+    customers = imp(session, "customers", "shopify_customers", "shopify_customers")
+    assert (customers.inserted, customers.updated) == (0, 3)
+    assert len(session.exec(select(Customer)).all()) == 3
+    ada = by_ext(session, Customer, "7012000001")
+    assert (ada.name, ada.email, ada.email_opt_in) == ("Ada Lovelace", "ada@example.com", True)
+    first = by_ext(session, Order, "#1001")
+    assert (first.customer_id, first.total_cents) == (ada.id, 3100)
+    # Imported again, nothing moves.
+    again = imp(session, "customers", "shopify_customers", "shopify_customers")
+    assert (again.inserted, again.unchanged) == (0, 3)
