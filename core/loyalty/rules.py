@@ -104,8 +104,8 @@ def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None
     the entry was stored), else ``expiry_months`` (default the setting
     HEARTH_POINTS_EXPIRY_MONTHS); 0 months means never. An optional ``by_programme`` column
     marks members whose programme writes their expiry rows (also after the entries given;
-    :func:`read_entries` fills it): their lots expire only by their own ``expires_at`` and the
-    programme's rows.
+    :func:`read_entries` fills it): their lots expire only by the programme's rows (a lot's own
+    ``expires_at`` is when the programme writes its row).
 
     Raises LoyaltyError when a required column (customer_id, occurred_at, kind, points) is
     missing, an occurred_at is empty or not a time, or points or expiry_months are not whole
@@ -201,10 +201,12 @@ def normalised_frame(index: pd.Index, *, customer_id: np.ndarray, occurred: np.n
             pd.unique(customer_id[written])).to_numpy()
     never = NEVER.to_datetime64().astype("datetime64[ns]")
     if by_programme.any():
-        # A member whose programme writes their expiry rows has their points expired by the
-        # programme only: Hearth's own rule would expire them a second time, or earlier than the
-        # programme does (most expire after months of inactivity, not of age).
-        exp[need_default & by_programme] = never
+        # A member whose programme writes their expiry rows has their points expired by those rows
+        # only: Hearth's own rule would expire them a second time, or earlier than the programme
+        # does (most expire after months of inactivity, not of age), and a lot's expires_at from
+        # the file is the day the programme writes its row, not a second expiry (a lot expiring on
+        # 1 Sep and the programme's row of 1 Sep took its points twice).
+        exp[by_programme & (pts > 0)] = never
         need_default &= ~by_programme
     if need_default.any():
         # The rule each lot was stored under (design.md: the rule in force when the points were

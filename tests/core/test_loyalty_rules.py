@@ -85,8 +85,9 @@ def test_a_redemption_at_the_instant_of_expiry_cannot_use_the_lot():
     too_much = pd.concat([frame, ledger((1, "2026-07-01", "redeem", -1))], ignore_index=True)
     assert ledger_problems(too_much) == [
         (3, "redemption of 1 point is larger than the balance of 0 points at that moment, after 100 points "
-            "expired (on a lot's expires_at, else by HEARTH_POINTS_EXPIRY_MONTHS: set it to the programme's "
-            "own rule, or 0 if its points never expire)")]
+            "expired (on a lot's expires_at, else by Hearth's expiry rule when the lot was stored, "
+            "HEARTH_POINTS_EXPIRY_MONTHS: if the programme's rule differs, set it to that rule, or to 0 if its "
+            "points never expire, before the lots are imported)")]
 
 
 def test_points_earned_at_an_instant_can_be_redeemed_at_that_instant():

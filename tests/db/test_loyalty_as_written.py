@@ -275,3 +275,21 @@ def test_expiring_points_of_a_few_members_follow_the_programmes_own_expiry_rows(
     few = expiring_points(session=session, customer_ids=[d], now=datetime(2026, 12, 5, 12))
     assert (int(few.loc[d, "balance"]), int(few.loc[d, "expiring_points"])) == (200, 0)
     assert balances(session, date(2026, 12, 5))["D"]["balance"] == 200
+
+
+def test_the_programmes_expiry_row_on_a_lots_expiry_day_expires_it_once(session, expiry_months):
+    # K7's 100 points (1 Sep 2025) carry expires_at 1 Sep 2026, and the programme writes their
+    # expiry on 1 Sep 2026 at 02:00: one expiry, of that lot. 300 earned - 100 expired = 200, the
+    # 200 of May 2026 untouched; liability 2.00. K6's file (300 earned, the programme's row of
+    # -300 on the lot's expiry day) is consistent: imported, balance 0.
+    imp(session, "entry_id,customer_id,occurred_at,kind,points,expires_at\n"
+                 "E1,K7,2025-09-01T09:00:00Z,earn,100,2026-09-01\n"
+                 "E2,K7,2026-05-01T09:00:00Z,earn,200,2027-05-01\n"
+                 "E3,K7,2026-09-01T02:00:00Z,expire,-100,\n"
+                 "F1,K6,2025-09-01T09:00:00Z,earn,300,2026-09-01\n"
+                 "F2,K6,2026-09-01T02:00:00Z,expire,-300,\n")
+    b = balances(session, date(2026, 11, 30))
+    assert (b["K7"]["balance"], b["K7"]["expired"]) == (200, 100)
+    assert (b["K6"]["balance"], b["K6"]["expired"]) == (0, 300)
+    k = loyalty.loyalty_kpis(session=session, as_of=date(2026, 11, 30))
+    assert (k["outstanding_points"], k["liability"]) == (200, 2.00)
