@@ -116,13 +116,49 @@ def read_csv_bytes(data: bytes, *, filename: str = "file.csv") -> ParsedFile:
     header, frame = fast if fast is not None else _read_with_pandas(filename, text, delimiter, bool(hint))
     if '"' in text:
         _check_quotes_strictly(filename, text, delimiter, header)
-    if len(set(header)) != len(header) or "" in header:
-        dupes = sorted({c for c in header if header.count(c) > 1 or c == ""})
-        raise _fail(filename, "the header row has empty or repeated column names: "
-                              + ", ".join(repr(c) for c in dupes))
+    header, frame, positions = _without_blank_columns(header, frame)
+    _check_header_names(filename, header, frame, positions)
     frame.columns = header
     return ParsedFile(filename=filename, frame=frame, delimiter=delimiter, had_bom=had_bom,
                       sep_hint=bool(hint))
+
+
+def _column_letter(i: int) -> str:
+    """A spreadsheet's name of the column at position ``i`` (0 -> A, 26 -> AA)."""
+    name = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        name = chr(65 + r) + name
+    return name
+
+
+def _without_blank_columns(header: list[str], frame: pd.DataFrame) -> tuple[list[str], pd.DataFrame, list[int]]:
+    """The columns without a name and without a value in any row left out (Excel writes them
+    for cells once formatted, as trailing ';;'): they hold nothing, so nothing is lost. Returns
+    the header, the cells and the kept columns' positions in the file."""
+    keep = [i for i, name in enumerate(header)
+            if name != "" or frame.iloc[:, i].astype(str).str.strip().ne("").any()]
+    if len(keep) == len(header):
+        return header, frame, keep
+    return [header[i] for i in keep], frame.iloc[:, keep], keep
+
+
+def _check_header_names(filename: str, header: list[str], frame: pd.DataFrame, positions: list[int]) -> None:
+    """Every column has a name of its own: else ImportFailed naming the columns by their letters,
+    as a spreadsheet shows them (``positions``: each column's place in the file)."""
+    problems = []
+    for i, name in enumerate(header):
+        if name == "":
+            filled = frame.iloc[:, i].astype(str).str.strip()
+            row = int(np.flatnonzero(filled.ne("").to_numpy())[0])
+            problems.append(f"column {_column_letter(positions[i])} has no name in the header row but holds "
+                            f"values (row {row + 2}: {filled.iloc[row][:40]!r}): name it or delete the column")
+    for name in dict.fromkeys(c for c in header if c and header.count(c) > 1):
+        where = " and ".join(_column_letter(positions[i]) for i, c in enumerate(header) if c == name)
+        problems.append(f"the column name {name!r} is used twice (columns {where}): rename or delete one")
+    if problems:
+        raise _fail(filename, "; ".join(problems))
 
 
 def _first_line(text: str) -> str:

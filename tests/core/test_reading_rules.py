@@ -215,3 +215,24 @@ def test_text_after_a_closing_quote_is_refused_not_read_without_the_quotes():
     # Quoted as a whole, with its quotes doubled, it is read as written.
     frame = read_csv_bytes(b'id,comment,score\nR1,fine,3\nR2,"""Sturdy"" my foot",4\n', filename="f.csv").frame
     assert frame["comment"].tolist() == ["fine", '"Sturdy" my foot']
+
+
+# ---------------------------------------------------------------- column names
+
+
+def test_columns_excel_left_without_a_name_or_a_value_are_read_as_not_there():
+    # Excel's trailing ';;' on every line (cells once formatted): two customers, five columns.
+    text = ("customer_id;name;email;signup_date;email_opt_in;;\r\n"
+            "C1;Ines Roth;ines@example.org;2024-06-01;yes;;\r\n"
+            "C2;Luc Faure;luc@example.org;2024-06-03;no;;\r\n")
+    parsed = read_csv_bytes(text.encode(), filename="c.csv")
+    assert parsed.columns == ["customer_id", "name", "email", "signup_date", "email_opt_in"]
+    assert parsed.frame["name"].tolist() == ["Ines Roth", "Luc Faure"]
+
+
+def test_a_column_without_a_name_that_holds_values_or_a_name_used_twice_is_named_by_its_letter():
+    err = _refusal("customer_id,,email,name,email\nC1,x,a@example.org,Ann,b@example.org\nC2,,,Bo,\n")
+    assert str(err) == (
+        "f.csv: column B has no name in the header row but holds values (row 2: 'x'): name it or delete the "
+        "column; the column name 'email' is used twice (columns C and E): rename or delete one; nothing was "
+        "imported")
