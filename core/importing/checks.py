@@ -164,7 +164,8 @@ def _check_column(col: Col, raw: pd.Series) -> tuple[pd.Series, list[tuple[pd.Se
             checks.append((ok & ((numbers < col.minimum * scale) | (numbers > col.maximum * scale)),
                            f"is outside {col.minimum:g} to {col.maximum:g}"))
         elif col.minimum is not None:
-            checks.append((ok & (numbers < col.minimum * scale), f"is below {col.minimum:g}"))
+            checks.append((ok & (numbers < col.minimum * scale),
+                           f"is below {col.minimum:g}" + (f" ({col.below})" if col.below else "")))
         elif col.maximum is not None:
             checks.append((ok & (numbers > col.maximum * scale), f"is above {col.maximum:g}"))
         return numbers, checks

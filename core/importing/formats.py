@@ -40,6 +40,7 @@ class Col:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    below: str = ""  # said after "is below <minimum>": how to write the value instead
 
 
 FORMATS: dict[str, tuple[Col, ...]] = {
@@ -65,7 +66,9 @@ FORMATS: dict[str, tuple[Col, ...]] = {
         Col("total", "money", required=True),
         Col("order_id", max_length=64),
         Col("sku", max_length=64),
-        Col("quantity", "whole", minimum=1),
+        Col("quantity", "whole", minimum=1,
+            below="a return or refund row lists its items with positive quantities: its negative total "
+                  "(and refund_of, the order it refunds) says it is a refund"),
         Col("unit_price", "money", minimum=0),
         Col("offer_code", max_length=40),
         # Refunds and cancellations as shops export them (see _import_orders).

@@ -87,9 +87,16 @@ def _differs_from_order(problems: Problems, t: pd.DataFrame, column: str, refere
     values, order_ids = t[column].to_numpy(), t["order_id"].to_numpy()
     if column in ("total", "refunded_amount"):  # typed in whole cents: shown as the amount, "12.00"
         values = np.array([money.format(v) if pd.notna(v) else "" for v in values], dtype=object)
+    if column == "ordered_at":  # as the file writes a time, not numpy's nanoseconds
+        values = np.array([pd.Timestamp(v).strftime("%Y-%m-%dT%H:%M:%S") if pd.notna(v) else "" for v in values],
+                          dtype=object)
+    totals = t["total"].to_numpy()
     problems.extend(Problem(int(rownum[i]), column, str(values[i]),
                             f"differs from the other rows of order {order_ids[i]} "
-                            f"(first at row {int(first_row[i])})") for i in bad[:MAX_LISTED_PROBLEMS])
+                            f"(first at row {int(first_row[i])})"
+                            + (f"; a refund of order {order_ids[i]}? Give the refund row its own order_id and "
+                               f"refund_of {order_ids[i]}" if pd.notna(totals[i]) and totals[i] < 0 else ""))
+                     for i in bad[:MAX_LISTED_PROBLEMS])
 
 
 def _check_order_rows(ctx: _Context, t: pd.DataFrame, problems: Problems

@@ -404,3 +404,22 @@ def test_a_listed_refund_keeps_its_day_when_the_next_orders_file_says_refunded(s
                            "O1,C1,2026-08-25T10:00:00Z,40.00,refunded\nO2,C2,2026-10-01T10:00:00Z,30.00,paid\n")
     assert figures() == (30.0, 40.0, -10.0)
     assert {r[0] for r in refunds(session) if r[1] == "refund"} == {"RF1"}
+
+
+def test_refund_rows_written_as_returns_are_refused_saying_how_to_write_them(session):
+    # A refund row that reuses its order's id, and one with a negative quantity: each refusal
+    # says it is read as a refund and how to write one (the file's own time, not nanoseconds).
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "order_id,customer_id,ordered_at,total,sku,quantity,unit_price\n"
+                               "5101,C1,2026-10-01T10:00:00Z,40.00,DET-1L,2,20.00\n"
+                               "5101,C1,2026-10-05T15:00:00Z,-20.00,DET-1L,1,20.00\n")
+    assert [(p.row, p.column, p.value, p.message) for p in err.value.problems] == [
+        (3, column, value, "differs from the other rows of order 5101 (first at row 2); a refund of order 5101? "
+                           "Give the refund row its own order_id and refund_of 5101")
+        for column, value in (("ordered_at", "2026-10-05T15:00:00"), ("total", "-20.00"))]
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "order_id,customer_id,ordered_at,total,sku,quantity,unit_price,refund_of\n"
+                               "5101,C1,2026-10-01T10:00:00Z,40.00,DET-1L,2,20.00,\n"
+                               "R5101,C1,2026-10-05T15:00:00Z,-20.00,DET-1L,-1,20.00,5101\n")
+    assert [(p.row, p.column, p.value) for p in err.value.problems] == [(3, "quantity", "-1")]
+    assert "a return or refund row lists its items with positive quantities" in err.value.problems[0].message
