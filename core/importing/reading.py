@@ -225,6 +225,11 @@ def _read_with_pandas(filename: str, text: str, delimiter: str, hint: bool) -> t
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
                             na_filter=False, skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL, header=None)
     except pd.errors.ParserError as exc:
+        if '"' in text:
+            # A row too wide is often a quote opened and never closed on a row above it, whose
+            # cell ran on until the next quote: name that quote rather than the separator.
+            header = [c.strip() for c in next(csv.reader([_first_line(text)], delimiter=delimiter), [])]
+            _check_quotes_strictly(filename, text, delimiter, header, row_too_wide=True)
         raise ImportFailed(filename, [_parser_problem(exc, text, delimiter)]) from None
     except pd.errors.EmptyDataError:
         raise _fail(filename, "the file has no header row") from None
@@ -324,12 +329,15 @@ def _account_for_every_line(filename: str, text: str, frame: pd.DataFrame, delim
                 "then import again")])
 
 
-def _check_quotes_strictly(filename: str, text: str, delimiter: str, header: list[str]) -> None:
+def _check_quotes_strictly(filename: str, text: str, delimiter: str, header: list[str], *,
+                           row_too_wide: bool = False) -> None:
     """Read a file with quotes once more with Python's csv reader in strict mode (C; 0.7 s for
     31 MB of quoted cells), which both fast readers are not, and refuse what they let through:
     a quote opened on the last line and never closed (`...,3,"Broken on arrival`), and a cell
     that starts with a quote and goes on after it closes (`"Sturdy" my foot`: the quotes would
-    be lost). Other problems are the other readers' to name."""
+    be lost). With ``row_too_wide`` (the careful read found a row with too many cells), a quoted
+    cell that runs over a line break into text after the next quote is a quote never closed on
+    its own line, named as such. Other problems are the other readers' to name."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
     row, line = 1, 1  # the spreadsheet row (a record) and the file's line the next record starts on
     try:
@@ -349,6 +357,11 @@ def _check_quotes_strictly(filename: str, text: str, delimiter: str, header: lis
         m = re.search(f'(?:^|(?<=[{d}\n]))"[^"]*(?:""[^"]*)*"(?=[^{d}\r\n"])', segment)
         if m is None:
             return
+        if row_too_wide and "\n" in m.group(0):
+            raise ImportFailed(filename, [_open_quote_problem(
+                text, delimiter, row, line, "opens a quote (\") that is not closed on its line: the cell ran on "
+                                            "into the next line, up to the next quote; close the quote, or "
+                                            "remove it or double it (\"\")")]) from None
         before = segment[segment.rfind("\n", 0, m.start()) + 1:m.start()]  # the row's cells before it
         index = len(next(csv.reader([before], delimiter=delimiter), [])) - 1 if before else 0
         name = header[index] if 0 <= index < len(header) else None

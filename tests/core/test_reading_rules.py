@@ -236,3 +236,15 @@ def test_a_column_without_a_name_that_holds_values_or_a_name_used_twice_is_named
         "f.csv: column B has no name in the header row but holds values (row 2: 'x'): name it or delete the "
         "column; the column name 'email' is used twice (columns C and E): rename or delete one; nothing was "
         "imported")
+
+
+def test_a_quote_left_open_until_a_later_rows_quote_is_named_not_blamed_on_a_separator():
+    # R2's comment opens a quote that its line never closes; R3's quoted comment closes it, and
+    # what follows made a row of 7 cells. The cause is row 3's quote.
+    err = _refusal("response_id,customer_id,submitted_at,channel,nps_score,comment\n"
+                   "R1,C1,2026-10-01T09:00:00Z,web,9,Works well\n"
+                   "R2,C2,2026-10-02T09:00:00Z,web,3,\"Arrived late again\n"
+                   "R3,C3,2026-10-03T09:00:00Z,web,9,\"Great value, thanks\"\n"
+                   "R4,C4,2026-10-04T09:00:00Z,web,10,Fast delivery\n")
+    assert [(p.row, p.column, p.value) for p in err.problems] == [(3, "comment", "Arrived late again")]
+    assert err.problems[0].message.startswith('opens a quote (") that is not closed on its line')
