@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from core import consent
 from core.config import get_settings
@@ -141,8 +141,8 @@ def _adopt_email_keyed(ctx: _Context) -> None:
     if target.empty:
         return
     # Also in a dry run (its transaction is rolled back), so that it counts these as updated.
-    for row, cid in target.items():
-        ctx.conn.execute(update(table).where(table.c.id == int(cid)).values(external_id=ids[row]))
+    ctx.conn.execute(update(table).where(table.c.id == bindparam("_id")).values(external_id=bindparam("_ext")),
+                     [{"_id": int(cid), "_ext": ids[row]} for row, cid in target.items()])
     n = len(target)
     ctx.summary.notes.append(
         f"{count_of(n, 'customer')} first seen by email address in another file "
