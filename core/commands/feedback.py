@@ -61,18 +61,22 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if args.shared_holdout:
         try:
-            figures = flag_training.measure_shared_holdout()
+            by_source = flag_training.holdout_by_source()
         except flag_training.TrainingDataMissing as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         holdout = flag_training.shared_holdout()
         print(f"{len(holdout):,} held-aside shared sentences, {int(holdout['negative'].sum()):,} negative "
               f"(mean rating < {flag_training.NEGATIVE_BELOW})")
-        for name, label in (("hearth", "Hearth flag"), ("vader", "plain VADER (compound < -0.05)")):
-            s = figures[name]
-            print(f"  {label:34s} precision {s.precision:.3f}  recall {s.recall:.3f}  F1 {s.f1:.3f}  "
-                  f"(TP {s.true_positives}, FP {s.false_positives}, FN {s.false_negatives}, "
-                  f"TN {s.true_negatives})")
+        sizes = holdout["source"].astype(str).value_counts()
+        for source, figures in by_source.items():
+            if source != "all":
+                print(f" {source} ({int(sizes[source]):,} sentences)")
+            for name, label in (("hearth", "Hearth flag"), ("vader", "plain VADER (compound < -0.05)")):
+                s = figures[name]
+                print(f"  {label:34s} precision {s.precision:.3f}  recall {s.recall:.3f}  F1 {s.f1:.3f}  "
+                      f"(TP {s.true_positives}, FP {s.false_positives}, FN {s.false_negatives}, "
+                      f"TN {s.true_negatives})")
         return 0
     if not args.csv:
         print("error: name a labelled CSV or pass --shared-holdout", file=sys.stderr)

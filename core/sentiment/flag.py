@@ -27,6 +27,8 @@ PARALLEL_MIN = 20_000
 _PARALLEL_CHUNK = 10_000
 # 12-month revenue at which the customer-value part of the severity is full.
 VALUE_REFERENCE = 1000.0
+# A comment whose plain VADER compound is at or below this is flagged whatever the model says.
+STRONG_VADER_TONE = -0.5
 
 # ---------------------------------------------------------------- the model in use
 
@@ -109,6 +111,12 @@ def _judge(comment: str | None, nps_score: int | None, *, language: str | None =
         if negative_probability >= threshold and tone_counts:
             reasons.append(f"negative tone ({negative_probability * 100:.0f} %)")
             points += 25.0 * min(1.0, max(negative_probability, -text.compound))
+        elif text.compound <= STRONG_VADER_TONE and tone_counts:
+            # Strongly negative by plain VADER, which the model scored lower: short, tweet-like
+            # complaints ("she is not helpful at all") that the model, trained mostly on longer
+            # sentences, missed more often than VADER (README: the flag's figures).
+            reasons.append(f"negative tone (VADER {text.compound:+.2f})")
+            points += 25.0 * min(1.0, -text.compound)
         elif text.compound < 0:
             points += 25.0 * min(1.0, -text.compound)
         if text.themes and not text.resolved:

@@ -168,3 +168,13 @@ def test_a_pool_of_processes_judges_exactly_as_one_process(monkeypatch: pytest.M
     pooled = judge_distinct(triples, model, processes=2)
     assert pooled == one
     assert sum(one[1]) > 100 and one[5][-1] and not one[1][-1]  # flags; the German praise needs a read
+
+
+def test_a_comment_plain_vader_finds_strongly_negative_is_flagged_whatever_the_model_says():
+    # A tweet from the held-aside human-rated sentences (rated negative): the model scores it
+    # under its threshold, plain VADER at -0.75. A promoter's own score still outweighs the tone.
+    text = ("some person just called today to ask if he could make illegal copies of one of our films and "
+            "give it to his friends/.  WTF?  Who are you?")
+    a = assess(comment=text, nps_score=None)
+    assert a.flagged and a.reasons == ("negative tone (VADER -0.75)",)
+    assert not assess(comment=text, nps_score=9).flagged
