@@ -138,11 +138,12 @@ _THEME_PATTERNS: dict[str, list[str]] = {
         r"\bunsubscribe\b|\bstop\s+(?:sending|emailing|texting)\b",
     ],
     "allergic reaction": [
-        r"\b(?:rash|rashes|hives|itchy|itching|itches|allerg(?:y|ic|ies)|reaction|irritat(?:ed|ion|ing)"
+        r"\b(?:rash|rashes|hives|itch|itched|itchy|itching|itches|blotch(?:es|y)?|welts?|allerg(?:y|ic|ies)"
+        r"|reaction|irritat(?:ed|ion|ing)"
         r"|swollen|swelling|blisters?|asthma|wheez(?:y|ing)|headaches?)\b",
         r"\beyes?\s+(?:water|watering|sting|stinging|burn|burning)\b",
         r"\bthroat\s+(?:sting|stinging|burn|burning|closing|itch)\b",
-        r"\b(?:came|brought\s+(?:me|him|her|them)|broke)\s+out\s+in\b",
+        r"\b(?:came|brought\s+(?:\w+\s+){1,2}|broke)\s*out\s+in\b",
         r"\b(?:got|was|were|felt)\s+sick\s+after\b",
     ],
     "safety": [

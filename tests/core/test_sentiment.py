@@ -178,3 +178,11 @@ def test_a_comment_plain_vader_finds_strongly_negative_is_flagged_whatever_the_m
     a = assess(comment=text, nps_score=None)
     assert a.flagged and a.reasons == ("negative tone (VADER -0.75)",)
     assert not assess(comment=text, nps_score=9).flagged
+
+
+@pytest.mark.parametrize("comment", ["The spray made my skin itch.",
+                                     "Nice scent, but it brought my daughter out in red blotches."])
+def test_a_skin_reaction_in_other_words_is_an_allergic_reaction(comment):
+    # From the review of 2 Dec: both were missed (an NPS of 7 is no detractor).
+    a = assess(comment=comment, nps_score=7)
+    assert a.flagged and "allergic reaction" in a.themes
