@@ -22,10 +22,10 @@ The rules (design.md, "Definitions"), computed from the ledger entries alone:
   what the computation says is missing. An ``expire`` entry from the programme's own file
   (``computed`` false) counts as written: its points are expired then, oldest first, so they
   neither expire again nor show as "about to expire". A member whose ledger holds such rows
-  has their points expired by those rows only (a lot's own ``expires_at`` is the day the
-  programme writes its row, not a second expiry): programmes that write expiry rows mostly
-  expire after months of inactivity, which Hearth's rule of months since earning would get
-  wrong. A frame without a ``computed``
+  has their points expired by the programme only (an ``expires_at`` of their own still
+  counts; when every lot of the member has one, the programme's rows record those expiries
+  and take nothing more): programmes that write expiry rows mostly expire after months of
+  inactivity, which Hearth's rule of months since earning would get wrong. A frame without a ``computed``
   column is taken as Hearth's own records (the old meaning).
 - A debit larger than the balance at that moment is refused on entry
   (:func:`record_redemption`) and on import (:func:`ledger_problems`). Should a ledger hold one

@@ -104,8 +104,9 @@ def normalise_entries(entries: pd.DataFrame, *, expiry_months: int | None = None
     the entry was stored), else ``expiry_months`` (default the setting
     HEARTH_POINTS_EXPIRY_MONTHS); 0 months means never. An optional ``by_programme`` column
     marks members whose programme writes their expiry rows (also after the entries given;
-    :func:`read_entries` fills it): their lots expire only by the programme's rows (a lot's own
-    ``expires_at`` is when the programme writes its row).
+    :func:`read_entries` fills it): their lots expire only by their own ``expires_at`` and the
+    programme's rows. For a member whose every lot has its ``expires_at``, the programme's
+    expire rows record those expiries and take nothing more.
 
     Raises LoyaltyError when a required column (customer_id, occurred_at, kind, points) is
     missing, an occurred_at is empty or not a time, or points or expiry_months are not whole
@@ -193,6 +194,15 @@ def normalised_frame(index: pd.Index, *, customer_id: np.ndarray, occurred: np.n
         out["expires_at"] = expires
     pts = points
     written = (kind_code == _EXPIRE) & ~computed
+    if written.any():
+        # The programme's own expire rows are debits for a member with a lot the file gave no
+        # expires_at (points expired by the programme's rule, mostly inactivity). For a member
+        # whose every lot carries its expires_at, they are the programme's record of those
+        # expiries: the lots expire on their dates, once (a lot expiring on 1 Sep and the
+        # programme's row of 1 Sep took the points twice), and still show as about to expire.
+        lot = ((kind_code == _EARN) | (kind_code == _ADJUST) | (kind_code == _REVERSE)) & (pts > 0)
+        undated = pd.unique(customer_id[lot & np.isnat(expires)])
+        written &= pd.Series(customer_id, copy=False).isin(undated).to_numpy()
     out["written_expiry"] = written
     exp = expires.copy()
     need_default = np.isnat(exp) & (pts > 0)
@@ -201,12 +211,10 @@ def normalised_frame(index: pd.Index, *, customer_id: np.ndarray, occurred: np.n
             pd.unique(customer_id[written])).to_numpy()
     never = NEVER.to_datetime64().astype("datetime64[ns]")
     if by_programme.any():
-        # A member whose programme writes their expiry rows has their points expired by those rows
-        # only: Hearth's own rule would expire them a second time, or earlier than the programme
-        # does (most expire after months of inactivity, not of age), and a lot's expires_at from
-        # the file is the day the programme writes its row, not a second expiry (a lot expiring on
-        # 1 Sep and the programme's row of 1 Sep took its points twice).
-        exp[by_programme & (pts > 0)] = never
+        # A member whose programme writes their expiry rows has their points expired by the
+        # programme only: Hearth's own rule would expire them a second time, or earlier than the
+        # programme does (most expire after months of inactivity, not of age).
+        exp[need_default & by_programme] = never
         need_default &= ~by_programme
     if need_default.any():
         # The rule each lot was stored under (design.md: the rule in force when the points were

@@ -279,7 +279,8 @@ def test_expiring_points_of_a_few_members_follow_the_programmes_own_expiry_rows(
 
 def test_the_programmes_expiry_row_on_a_lots_expiry_day_expires_it_once(session, expiry_months):
     # K7's 100 points (1 Sep 2025) carry expires_at 1 Sep 2026, and the programme writes their
-    # expiry on 1 Sep 2026 at 02:00: one expiry, of that lot. 300 earned - 100 expired = 200, the
+    # expiry on 1 Sep 2026 at 02:00: one expiry, of that lot (every lot of K7 has its date, so the
+    # programme's row records it). 300 earned - 100 expired = 200, the
     # 200 of May 2026 untouched; liability 2.00. K6's file (300 earned, the programme's row of
     # -300 on the lot's expiry day) is consistent: imported, balance 0.
     imp(session, "entry_id,customer_id,occurred_at,kind,points,expires_at\n"
@@ -293,3 +294,6 @@ def test_the_programmes_expiry_row_on_a_lots_expiry_day_expires_it_once(session,
     assert (b["K6"]["balance"], b["K6"]["expired"]) == (0, 300)
     k = loyalty.loyalty_kpis(session=session, as_of=date(2026, 11, 30))
     assert (k["outstanding_points"], k["liability"]) == (200, 2.00)
+    # K7's other lot expires on 1 May 2027: on 15 Apr 2027 its 200 points are about to expire.
+    soon = balances(session, date(2027, 4, 15))["K7"]
+    assert (soon["balance"], soon["expiring_points"], soon["next_expiry_date"]) == (200, 200, date(2027, 5, 1))
