@@ -137,6 +137,7 @@ def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int =
     channels = [c for c in CHANNELS if f"{c}_opt_in" in typed]
     if not channels:
         return out
+    now = pd.Timestamp(utcnow())
     cust = Customer.__table__
     t = ConsentChange.__table__
     known = pd.read_sql(select(cust.c.id, cust.c.external_id), conn)
@@ -163,6 +164,10 @@ def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int =
         conflict = wanted & when.notna()
         dated = typed.get(f"{channel}_consent_at")
         if dated is not None:
+            # A time after this import (a shop ahead of UTC writing local times, or the two days
+            # ahead a file may say) dates nothing: the same file imported again after an
+            # unsubscribe is not newer than it.
+            dated = dated.where(dated <= now)
             conflict &= ~(dated.notna() & (dated > when))
             # An opt-out a file gave (source import, dated by that file when it said when): a file
             # that dates its opt-in at or before it is older data and does not grant again.
@@ -224,6 +229,7 @@ def record_import(conn: Connection, typed: pd.DataFrame, before: pd.DataFrame, *
         if dated is not None:
             given = pd.Series(dated.to_numpy(), index=typed["customer_id"].astype(str).to_numpy())
             given = given[given.notna() & ~given.index.duplicated(keep="last")]
+            given = given.where(given <= pd.Timestamp(now), pd.Timestamp(now))  # not after the import
             from_file = rows["external_id"].astype(str).map(given)
             at = at.where(from_file.isna(), from_file)
         parts.append(pd.DataFrame({

@@ -96,7 +96,7 @@ class ImportSummary:
             n = self.consent_conflict_total
             people = self.consent_conflict_customers or n
             both = f"; {n:,} consents, email and SMS" if n > people else ""
-            out.append(f"  consent withdrawn in Hearth {'would be' if self.dry_run else 'was'} kept for "
+            out.append(f"  consent withdrawn earlier {'would be' if self.dry_run else 'was'} kept for "
                        f"{fmt.count_of(people, 'customer')} (the file says opted in{both}):")
             out += [f"    {c}" for c in self.consent_conflicts]
             if self.consent_conflict_total > len(self.consent_conflicts):

@@ -88,7 +88,7 @@ def test_a_file_dating_consent_after_the_withdrawal_grants_it_again(session):
     imp(session, "customers", f"{HEADER}\nC1,Ann,a@example.org,yes,no\nC2,Bo,b@example.org,yes,no\n")
     for ext in ("C1", "C2"):
         out.record_unsubscribe(session=session, customer_id=customer(session, ext).id, actor="support")
-    later = (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    later = utcnow().isoformat(timespec="microseconds")  # after the withdrawals, before the import
     earlier = (utcnow() - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S")
     summary = imp(session, "customers", f"customer_id,email_opt_in,email_consent_at\nC1,yes,{later}\n"
                                         f"C2,yes,{earlier}\n")
@@ -221,7 +221,7 @@ def test_the_summary_counts_customers_not_consents(session):
     summary = imp(session, "customers", f"{HEADER}\nC1,Ann,a@example.org,yes,yes\nC2,Bo,b@example.org,yes,no\n")
     # Three consents kept out, of two customers (it said "kept for 3 customers", C1 listed twice).
     assert len(summary.consent_conflicts) == 3
-    assert ("  consent withdrawn in Hearth was kept for 2 customers (the file says opted in; 3 consents, "
+    assert ("  consent withdrawn earlier was kept for 2 customers (the file says opted in; 3 consents, "
             "email and SMS):") in summary.lines_of_text()
 
 
@@ -240,3 +240,16 @@ def test_a_file_dated_opt_in_older_than_a_file_dated_opt_out_does_not_grant_agai
     assert [str(t)[:16] for t in withdrawn["changed at"]] == ["2026-11-01 09:00"]  # the file's date
     imp(session, "customers", "customer_id,email_opt_in,email_consent_at\nC1,yes,2026-11-15T09:00:00Z\n")
     assert customer(session, "C1").email_opt_in is True
+
+
+def test_a_consent_dated_after_the_import_does_not_outdate_a_later_unsubscribe(session):
+    # The file dates C1's opt-in tomorrow (within the two days a file may be ahead); C1 then
+    # unsubscribes in Hearth, and the same file is imported again: a date after the import dates
+    # nothing, so the file merely repeats the older state and C1 stays out.
+    tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"customer_id,name,email,email_opt_in,email_consent_at\nC1,Ann,a@example.org,yes,{tomorrow}\n"
+    imp(session, "customers", text)
+    out.record_unsubscribe(session=session, customer_id=customer(session, "C1").id, actor="support")
+    summary = imp(session, "customers", text)
+    assert [c.split(":")[0] for c in summary.consent_conflicts] == ["C1"]
+    assert customer(session, "C1").email_opt_in is False
