@@ -60,7 +60,7 @@ from core.importing.formats import (
 )
 from core.importing.orders import _import_orders
 from core.importing.problems import ImportFailed, Problem, Problems, _fail, _in_file_words, _refuse
-from core.importing.reading import DELIMITERS, ParsedFile, read_csv_bytes
+from core.importing.reading import DELIMITERS, ParsedFile, _column_letter, read_csv_bytes
 from core.importing.records import (
     _import_customers,
     _import_feedback,
@@ -203,6 +203,15 @@ def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bo
         cols = ", ".join(match.missing_required)
         found = ", ".join(parsed.columns) or "none"
         raise _fail(filename, f"required column(s) missing: {cols} (the file has: {found})")
+    if match.ambiguous:
+        letters = {c: _column_letter(i) for i, c in enumerate(parsed.columns)}
+
+        def named(cols: list[str]) -> str:
+            return " and ".join(f"{c!r} ({letters.get(c, '?')})" for c in cols)
+
+        raise _fail(filename, "; ".join(
+            f"the columns {named(cols)} read as one field, {field}: delete all but one, or choose which one "
+            "feeds it (the Data screen's column choice)" for field, cols in match.ambiguous.items()))
     summary = ImportSummary(kind=kind, filename=filename, rows=len(parsed.frame), dry_run=dry_run,
                             extra_columns=match.extra, mapping=dict(match.mapping))
     if parsed.frame.empty:

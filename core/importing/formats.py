@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -165,6 +165,9 @@ class ColumnMatch:
     extra: list[str]  # file columns that feed nothing (ignored, reported)
     missing_required: list[str]  # required fields no column feeds
     unmatched_fields: list[str]  # optional fields no column feeds
+    # field -> the file columns whose names all read as it ("customer_id" and "Customer ID"),
+    # none chosen by an override: which one holds the field is the person's to say.
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)
 
     def as_frame(self, kind: str) -> pd.DataFrame:
         """One row per field of ``kind``: field, required ("yes" or ""), the file column feeding it."""
@@ -177,7 +180,9 @@ class ColumnMatch:
 def match_columns(columns: Iterable[str], kind: str, overrides: dict[str, str | None] | None = None
                   ) -> ColumnMatch:
     """Which file column feeds which field of ``kind``: names match ignoring case, spaces,
-    underscores and hyphens (the first column wins a field); ``overrides`` (file column ->
+    underscores and hyphens (the first column feeds a field; the others that read as it are
+    listed in ``ambiguous``, and the import refuses the file until one is chosen or the others
+    are ignored); ``overrides`` (file column ->
     field, or None to ignore the column) win. Raises ValueError for an unknown kind or an
     override naming a field the kind does not have."""
     fmt = _format(kind)
@@ -205,12 +210,21 @@ def match_columns(columns: Iterable[str], kind: str, overrides: dict[str, str | 
             continue
         seen[target] = column
     fed = set(mapping.values())
+    columns = list(columns)
+    ambiguous: dict[str, list[str]] = {}
+    chosen = {t: c for c, t in mapping.items()}
+    for column in columns:
+        target = by_norm.get(normalise_name(column))
+        if (target and column not in mapping and column not in overrides and target in chosen
+                and chosen[target] not in overrides):
+            ambiguous.setdefault(target, [chosen[target]]).append(column)
     extra = [c for c in columns if c not in mapping]
     missing = [c.name for c in fmt if c.required and c.name not in fed]
     if kind == "feedback" and not ({"nps_score", "comment"} & fed):
         missing.append("nps_score or comment")
     unmatched = [c.name for c in fmt if not c.required and c.name not in fed]
-    return ColumnMatch(mapping=mapping, extra=extra, missing_required=missing, unmatched_fields=unmatched)
+    return ColumnMatch(mapping=mapping, extra=extra, missing_required=missing, unmatched_fields=unmatched,
+                       ambiguous=ambiguous)
 
 
 def _format(kind: str) -> tuple[Col, ...]:

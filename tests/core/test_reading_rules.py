@@ -248,3 +248,13 @@ def test_a_quote_left_open_until_a_later_rows_quote_is_named_not_blamed_on_a_sep
                    "R4,C4,2026-10-04T09:00:00Z,web,10,Fast delivery\n")
     assert [(p.row, p.column, p.value) for p in err.problems] == [(3, "comment", "Arrived late again")]
     assert err.problems[0].message.startswith('opens a quote (") that is not closed on its line')
+
+
+def test_two_columns_whose_names_read_as_one_field_are_ambiguous_until_one_is_chosen():
+    # "customer_id" and "Customer ID" both read as customer_id: which holds it is the person's to
+    # say (the first one used to win and the other was dropped without a word).
+    columns = ["ticket_id", "customer_id", "opened_at", "Customer ID"]
+    assert match_columns(columns, "tickets").ambiguous == {"customer_id": ["customer_id", "Customer ID"]}
+    assert match_columns(columns, "tickets", {"Customer ID": None}).ambiguous == {}
+    chosen = match_columns(columns, "tickets", {"Customer ID": "customer_id"})
+    assert (chosen.ambiguous, chosen.mapping["Customer ID"]) == ({}, "customer_id")
