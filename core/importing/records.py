@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 
 from core import consent
 from core.config import get_settings
@@ -17,6 +17,7 @@ from core.email_address import email_problem
 from core.formatting import count_of
 from core.importing.formats import FORMATS, MAX_LISTED_PROBLEMS
 from core.importing.problems import Problem, Problems
+from core.importing.refunds import settle_refunds
 from core.importing.store import (
     _canon,
     _Context,
@@ -30,11 +31,18 @@ from core.importing.store import (
 )
 from db.bulk import bulk_insert
 from db.models import (
+    AuditLog,
+    ConsentChange,
     Customer,
     Feedback,
     LoyaltyEntry,
+    Order,
+    Outreach,
     Product,
+    Refund,
+    ScoreSnapshot,
     SupportTicket,
+    Task,
     utcnow,
 )
 
@@ -149,9 +157,60 @@ def _adopt_email_keyed(ctx: _Context) -> None:
         f"{'take' if n != 1 else 'takes'} the id this file gives (one account each, with their orders)")
 
 
+# The tables whose rows belong to a customer and move with a merge (core.importing's
+# _merge_email_keyed); score snapshots are computed again by the next scoring, open tasks by the
+# next task run, and a customer met only by address has no consent of its own.
+_MOVED_WITH_CUSTOMER = (Order, Refund, Feedback, LoyaltyEntry, SupportTicket, Outreach, AuditLog)
+_DROPPED_WITH_CUSTOMER = (ScoreSnapshot, Task, ConsentChange)
+
+
+def _merge_email_keyed(ctx: _Context) -> None:
+    """A customers file row whose customer id is already stored (a customer a refunds, tickets or
+    earlier customers file created) and whose address is the id of another customer, one met
+    only by that address in a platform's file: that one is merged into the row's customer (their
+    orders, refunds, answers, points, tickets, outreach and audit entries move; the address-only
+    customer is removed), so one person is one account whatever the order of the files. Refunds
+    are then settled again (an order's refunded total and its listed refunds may now meet under
+    one customer). Said in the summary; a dry run does it in its rolled-back transaction."""
+    t = ctx.typed
+    if "email" not in t or not len(t):
+        return
+    table = Customer.__table__
+    known = _read(ctx.conn, select(table.c.id, table.c.external_id))
+    ext = known["external_id"].astype(str)
+    id_of = pd.Series(known["id"].to_numpy(), index=ext.to_numpy())
+    keyed = known[ext.str.contains("@", regex=False)]
+    by_address = pd.Series(keyed["id"].to_numpy(), index=keyed["external_id"].astype(str).str.strip().str.lower())
+    by_address = by_address[~by_address.index.duplicated(keep=False)]
+    address = t["email"].astype(object).where(t["email"].notna(), "").astype(str).str.strip().str.lower()
+    into = t["customer_id"].astype(str).map(id_of)
+    source = address.map(by_address)
+    pairs = pd.DataFrame({"into": into, "source": source})[into.notna() & source.notna() & (address != "")
+                                                           & ~address.duplicated(keep=False)]
+    pairs = pairs[pairs["into"] != pairs["source"]].astype("int64").drop_duplicates("source")
+    if pairs.empty:
+        return
+    moves = [{"_from": int(a), "_to": int(b)} for a, b in zip(pairs["source"], pairs["into"], strict=True)]
+    for model in _MOVED_WITH_CUSTOMER:
+        c = model.__table__.c
+        ctx.conn.execute(update(model.__table__).where(c.customer_id == bindparam("_from"))
+                         .values(customer_id=bindparam("_to")), moves)
+    gone = [m["_from"] for m in moves]
+    for model in _DROPPED_WITH_CUSTOMER:
+        ctx.conn.execute(delete(model.__table__).where(model.__table__.c.customer_id.in_(gone)))
+    ctx.conn.execute(delete(table).where(table.c.id.in_(gone)))
+    settle_refunds(ctx)
+    n = len(moves)
+    ctx.summary.notes.append(
+        f"{count_of(n, 'customer')} met only by email address in another file "
+        f"{'were' if n != 1 else 'was'} merged into the customer this file names with that address "
+        "(their orders, refunds, answers, points and tickets moved)")
+
+
 def _import_customers(ctx: _Context, problems: Problems) -> None:
     kinds = _kinds_of("customers")
     _adopt_email_keyed(ctx)
+    _merge_email_keyed(ctx)
     # Consent a withdrawal in Hearth holds back is stored as withdrawn (core.consent's rule).
     plan = consent.reconcile_import(ctx.conn, ctx.typed, max_listed=MAX_LISTED_PROBLEMS)
     if plan.kept:

@@ -179,3 +179,30 @@ def test_shopify_orders_then_customers_give_the_same_accounts(session):
     # Imported again, nothing moves.
     again = imp(session, "customers", "shopify_customers", "shopify_customers")
     assert (again.inserted, again.unchanged) == (0, 3)
+
+
+def test_a_customer_met_by_address_is_merged_into_the_stored_customer_the_customers_file_names(session):
+    # Shopify's refunds arrive first (customer 7012000001 is created from its id), then the orders
+    # (keyed by address: ana@example.com is created), then the customers file, naming 7012000001
+    # with that address. By hand, one customer: #5002 60.00 and #5001 40.00, refunded on 10 Nov
+    # (the listed refund and the order's refunded total are the same 40.00, counted once):
+    # gross sales 100.00, refunds 40.00, revenue 60.00 over the 90 days to 30 Nov 2026.
+    from core.kpis import compute_kpis
+
+    import_csv(session=session, kind="refunds", filename="refunds.csv", actor="admin",
+               data=b"refund_id,order_id,customer_id,refunded_at,amount\nR1,#5001,7012000001,2026-11-10,40.00\n")
+    imp(session, "orders", "shop_orders", "shopify_orders", data=(
+        b"Name,Email,Financial Status,Total,Created at,Lineitem quantity,Lineitem price,Lineitem sku,"
+        b"Refunded Amount\n"
+        b"#5001,ana@example.com,refunded,40.00,2026-10-02 10:00:00 +0000,1,40.00,SKU1,40.00\n"
+        b"#5002,ana@example.com,paid,60.00,2026-10-01 10:00:00 +0000,1,60.00,SKU1,0.00\n"))
+    assert len(session.exec(select(Customer)).all()) == 2
+    summary = imp(session, "customers", "shop_customers", "shopify_customers", data=(
+        b"Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Phone,Accepts SMS Marketing\n"
+        b"7012000001,Ana,Lopez,ana@example.com,yes,,no\n"))
+    assert any("merged into the customer this file names" in n for n in summary.notes)
+    people = session.exec(select(Customer)).all()
+    assert [(c.external_id, c.email, c.email_opt_in) for c in people] == [("7012000001", "ana@example.com", True)]
+    assert {o.customer_id for o in session.exec(select(Order)).all()} == {people[0].id}
+    k = compute_kpis(session=session, as_of=datetime(2026, 11, 30).date(), horizon_days=90)
+    assert (k["customers"], k["gross_sales"], k["refunds"], k["revenue"]) == (1, 100.0, 40.0, 60.0)
