@@ -190,7 +190,10 @@ def test_a_write_after_reads_were_started_ahead_is_seen(committed, engine):
         writer.commit()
     with Session(engine) as fresh:
         assert _total_of_orders(fresh) == 266.75  # 256.75 - 10.50 + 20.50
-    assert calls.count("orders") == 2  # the read started ahead, and the one after the write
+    # The read started ahead, and one after the write: whole (when the read ahead was still
+    # running), or of the rows written, from the change log (when it had finished and was kept).
+    after = [c for c in calls if c.startswith("data_change WHERE table_name = 'orders'")]
+    assert calls.count("orders") == 2 or (calls.count("orders") == 1 and after)
 
 
 @pytest.mark.parametrize("as_of", [D, date(2026, 3, 31), date(2025, 12, 31)])
