@@ -19,6 +19,11 @@ NOISE = re.compile(r"Traceback|Warning|WARNING|Error|ERROR|was created with a de
 
 
 def test_no_warning_or_stack_trace_after_every_screen(page: Page, app_url: str, app_log: Path) -> None:
+    # What the terminal says while this admin goes through the screens. The app is shared by the
+    # worker's other browser tests, whose closing tabs can make Streamlit's own websocket server
+    # print a traceback ("Cannot call 'send' once a close message has been sent", a tab closed
+    # while it connected: seen once in a full run, in starlette's code, not ours).
+    before = len(app_log.read_text())
     log_in(page, app_url, "admin")
     titles = sorted(sidebar_links(page))
     assert len(titles) >= 9  # every screen, so every filter and widget is drawn once
@@ -27,10 +32,12 @@ def test_no_warning_or_stack_trace_after_every_screen(page: Page, app_url: str, 
         expect(page.locator('[data-testid="stMainBlockContainer"] h1').first).to_be_visible()
         wait_until_idle(page)
     terminal = app_log.read_text()
-    noisy = [line for line in terminal.splitlines() if NOISE.search(line)]
+    during = terminal[before:]
+    start = terminal[:terminal.find("Hearth is ready")]  # the server's start, before any browser
+    noisy = [line for line in (start + "\n" + during).splitlines() if NOISE.search(line)]
     # On failure the terminal's end is shown whole: the first noisy line alone (a "Traceback")
     # does not say what broke.
-    assert noisy == [], "\n".join(terminal.splitlines()[-80:])
+    assert noisy == [], "\n".join(during.splitlines()[-80:])
     # The store was built before the server started: no start says it builds it, and the steps
     # and the login line are printed once, by the server's start, not again by the first page.
     assert "building the demo store" not in terminal
