@@ -125,6 +125,20 @@ def _check_emails(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> Non
                                 f"is not a valid email address: {bad[i]}"))
 
 
+def _address_keyed(ctx: _Context) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """For the customers file in ``ctx``: every stored customer's id by external id, the customers
+    stored by an email address as their id (id by the address in lower case; an address two of
+    them share is left out), and each file row's address (lower case, "" when empty)."""
+    table = Customer.__table__
+    known = _read(ctx.conn, select(table.c.id, table.c.external_id))
+    ext = pd.Series(known["id"].to_numpy(), index=known["external_id"].astype(str).to_numpy())
+    keyed = ext[ext.index.str.contains("@", regex=False)]
+    by_address = pd.Series(keyed.to_numpy(), index=keyed.index.str.strip().str.lower())
+    email = ctx.typed["email"]
+    address = email.astype(object).where(email.notna(), "").astype(str).str.strip().str.lower()
+    return ext, by_address[~by_address.index.duplicated(keep=False)], address
+
+
 def _adopt_email_keyed(ctx: _Context) -> None:
     """A customer first met by email address (a platform's orders, loyalty or survey file keyed by
     email, before its customers file) is stored with that address as its id. A customers file row
@@ -136,14 +150,9 @@ def _adopt_email_keyed(ctx: _Context) -> None:
     if "email" not in t or not len(t):
         return
     table = Customer.__table__
-    known = _read(ctx.conn, select(table.c.id, table.c.external_id))
-    ext = known["external_id"].astype(str)
-    keyed = known[ext.str.contains("@", regex=False)]
-    by_address = pd.Series(keyed["id"].to_numpy(), index=keyed["external_id"].astype(str).str.strip().str.lower())
-    by_address = by_address[~by_address.index.duplicated(keep=False)]
+    ext, by_address, address = _address_keyed(ctx)
     ids = t["customer_id"].astype(str)
-    address = t["email"].astype(object).where(t["email"].notna(), "").astype(str).str.strip().str.lower()
-    new_row = ~_isin(ids, ext) & (address != "")
+    new_row = ~_isin(ids, ext.index) & (address != "")
     target = address.where(new_row).map(by_address)
     target = target[target.notna() & ~address.duplicated(keep=False)]
     if target.empty:
@@ -176,14 +185,8 @@ def _merge_email_keyed(ctx: _Context) -> None:
     if "email" not in t or not len(t):
         return
     table = Customer.__table__
-    known = _read(ctx.conn, select(table.c.id, table.c.external_id))
-    ext = known["external_id"].astype(str)
-    id_of = pd.Series(known["id"].to_numpy(), index=ext.to_numpy())
-    keyed = known[ext.str.contains("@", regex=False)]
-    by_address = pd.Series(keyed["id"].to_numpy(), index=keyed["external_id"].astype(str).str.strip().str.lower())
-    by_address = by_address[~by_address.index.duplicated(keep=False)]
-    address = t["email"].astype(object).where(t["email"].notna(), "").astype(str).str.strip().str.lower()
-    into = t["customer_id"].astype(str).map(id_of)
+    ext, by_address, address = _address_keyed(ctx)
+    into = t["customer_id"].astype(str).map(ext)
     source = address.map(by_address)
     pairs = pd.DataFrame({"into": into, "source": source})[into.notna() & source.notna() & (address != "")
                                                            & ~address.duplicated(keep=False)]
