@@ -75,7 +75,7 @@ from core.importing.refunds import (
     REFUNDED_STATUSES,
     _import_refunds,
 )
-from core.importing.store import _Context, _read
+from core.importing.store import _address_keyed_customers, _Context, _read
 from core.importing.summary import ImportSummary
 from db.models import Customer
 
@@ -184,9 +184,8 @@ def _customer_ids_for_emails(conn: Connection, values: pd.Series) -> pd.Series:
     known["email"] = known["email"].astype(str).str.strip().str.lower()
     known = known.drop_duplicates("email", keep=False)
     lookup = pd.Series(known["external_id"].astype(str).to_numpy(), index=known["email"].to_numpy())
-    keyed = _read(conn, select(t.c.external_id).where(t.c.external_id.contains("@")))["external_id"].astype(str)
-    keyed = pd.Series(keyed.to_numpy(), index=keyed.str.strip().str.lower().to_numpy())
-    keyed = keyed[~keyed.index.duplicated(keep=False) & ~keyed.index.isin(lookup.index)]
+    keyed = _address_keyed_customers(conn)["external_id"].astype(str)
+    keyed = keyed[~keyed.index.isin(lookup.index)]
     lookup = pd.concat([lookup, keyed])
     address = values.str.strip().str.lower()
     found = address.map(lookup).where(lambda f: f.notna(), address)

@@ -19,6 +19,7 @@ from core.importing.formats import FORMATS, MAX_LISTED_PROBLEMS
 from core.importing.problems import Problem, Problems
 from core.importing.refunds import settle_refunds
 from core.importing.store import (
+    _address_keyed_customers,
     _canon,
     _Context,
     _dedupe,
@@ -132,11 +133,9 @@ def _address_keyed(ctx: _Context) -> tuple[pd.Series, pd.Series, pd.Series]:
     table = Customer.__table__
     known = _read(ctx.conn, select(table.c.id, table.c.external_id))
     ext = pd.Series(known["id"].to_numpy(), index=known["external_id"].astype(str).to_numpy())
-    keyed = ext[ext.index.str.contains("@", regex=False)]
-    by_address = pd.Series(keyed.to_numpy(), index=keyed.index.str.strip().str.lower())
     email = ctx.typed["email"]
     address = email.astype(object).where(email.notna(), "").astype(str).str.strip().str.lower()
-    return ext, by_address[~by_address.index.duplicated(keep=False)], address
+    return ext, _address_keyed_customers(ctx.conn)["id"], address
 
 
 def _adopt_email_keyed(ctx: _Context) -> None:

@@ -149,6 +149,16 @@ def _plan(incoming: pd.DataFrame, existing: pd.DataFrame, key: str, compare: dic
     return _Plan(new=new, changed=changed, update_columns=cols, unchanged=int((~is_new & ~differs).sum()))
 
 
+def _address_keyed_customers(conn: Connection) -> pd.DataFrame:
+    """The customers stored with an email address as their id (a platform's file keyed by email
+    met them before any customers file: _resolve_customers): id and external_id, indexed by the
+    address in lower case; an address two of them share is left out (no one record to take)."""
+    table = Customer.__table__
+    keyed = _read(conn, select(table.c.id, table.c.external_id).where(table.c.external_id.contains("@")))
+    keyed.index = pd.Index(keyed["external_id"].astype(str).str.strip().str.lower().to_numpy())
+    return keyed[~keyed.index.duplicated(keep=False)]
+
+
 def _resolve_customers(conn: Connection, external_ids: pd.Series, *, write: bool,
                        placeholders: dict[str, int] | None = None) -> tuple[pd.Series, int]:
     """Internal ids for external customer ids (same index); unknown ids become minimal customers.

@@ -107,12 +107,13 @@ def expire_points(*, session: Session, as_of: date, actor: str = "system") -> in
     todo = missing_expiries(entries, as_of=as_of)
     if todo.empty:
         return 0
+    months = get_settings().points_expiry_months
     rows = [
         {
             "external_id": f"EXP-{int(c)}-{pd.Timestamp(t):%Y%m%d%H%M%S}-{int(r)}",
             "customer_id": int(c), "occurred_at": pd.Timestamp(t).to_pydatetime(), "kind": "expire",
             "points": -int(p), "expires_at": None, "order_ref": None, "computed": True,
-            "expiry_months": get_settings().points_expiry_months,
+            "expiry_months": months,
         }
         for c, t, p, r in zip(todo["customer_id"], todo["at"], todo["points"], todo["recorded_before"],
                               strict=True)
