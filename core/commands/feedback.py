@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("csv", nargs="?", help="columns comment, nps_score, needs_human (1 = negative)")
     e.add_argument("--shared-holdout", action="store_true",
                    help="measure on the held-aside fifth of ../shared/data/sentiment/ instead")
+    e.add_argument("--cross-domain", action="store_true",
+                   help="measure on each kind of shared sentence with a model fitted on the other kinds only "
+                   "(text the flag was not trained on; about a minute)")
     e.set_defaults(func=run_evaluate)
     t = sub.add_parser("train", help="retrain the flag on the shared sentences plus the team's triage labels; "
                        "switch only when not worse")
@@ -56,9 +59,28 @@ def run_reflag(args: argparse.Namespace) -> int:
     return _run(reflag=True)
 
 
+def _print_figures(figures: dict, labels: tuple[tuple[str, str], ...]) -> None:
+    for name, label in labels:
+        s = figures[name]
+        print(f"  {label:34s} precision {s.precision:.3f}  recall {s.recall:.3f}  F1 {s.f1:.3f}  "
+              f"(TP {s.true_positives}, FP {s.false_positives}, FN {s.false_negatives}, TN {s.true_negatives})")
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from core import flag_training
 
+    if args.cross_domain:
+        try:
+            figures = flag_training.cross_domain(say=lambda line: print(line, flush=True))
+        except flag_training.TrainingDataMissing as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print("held-aside sentences of each source, flag fitted without that source:")
+        for source, by_flag in figures.items():
+            print(f" {source}")
+            _print_figures(by_flag, (("hearth", "Hearth flag"), ("model", "the model alone"),
+                                     ("vader", "plain VADER (compound < -0.05)")))
+        return 0
     if args.shared_holdout:
         try:
             by_source = flag_training.holdout_by_source()
@@ -72,11 +94,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         for source, figures in by_source.items():
             if source != "all":
                 print(f" {source} ({int(sizes[source]):,} sentences)")
-            for name, label in (("hearth", "Hearth flag"), ("vader", "plain VADER (compound < -0.05)")):
-                s = figures[name]
-                print(f"  {label:34s} precision {s.precision:.3f}  recall {s.recall:.3f}  F1 {s.f1:.3f}  "
-                      f"(TP {s.true_positives}, FP {s.false_positives}, FN {s.false_negatives}, "
-                      f"TN {s.true_negatives})")
+            _print_figures(figures, (("hearth", "Hearth flag"), ("vader", "plain VADER (compound < -0.05)")))
         return 0
     if not args.csv:
         print("error: name a labelled CSV or pass --shared-holdout", file=sys.stderr)

@@ -98,13 +98,13 @@ def _analyse(clean: str) -> TextAnalysis:
     lowered = clean.lower()
     themes, negated = _scan(lowered)
     # "Never had a single leak": the problem word was denied, so it must not sour the tone
-    # either (VADER only looks three words back for a negation).
+    # either (VADER only looks three words back for a negation). The denial goes with it, back
+    # to the start of the clause: the model reads n-grams ("nothing broken"), and VADER reads
+    # "no" and "never" as negative words ("no rash at all since switching" would read -0.30).
     read = clean
     for start, end in negated if len(lowered) == len(clean) else ():
-        clean = clean[:start] + " " * (end - start) + clean[end:]
-        # The model reads n-grams, so the denial goes too ("nothing broken" -> ""), back to the
-        # start of the clause.
         head = start - len(_CLAUSE_BREAK.split(lowered[max(0, start - 80) : start])[-1])
+        clean = clean[:head] + " " * (end - head) + clean[end:]
         read = read[:head] + " " * (end - head) + read[end:]
     polarity = _polarity(clean)
     compound = float(polarity["compound"])

@@ -14,7 +14,13 @@ from sqlmodel import Session, select
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from core import feedback as fbk
-from core.flag_training import SHARED_SENTIMENT_DIR, measure_shared_holdout, shared_holdout
+from core.flag_training import (
+    SHARED_SENTIMENT_DIR,
+    cross_domain,
+    holdout_by_source,
+    measure_shared_holdout,
+    shared_holdout,
+)
 from core.importing import import_csv
 from core.language import detect_language, detect_languages, language_name
 from core.roles import Role
@@ -44,13 +50,23 @@ def test_held_aside_sentences_beat_plain_vader_by_a_tenth(holdout_figures: dict)
     assert holdout_figures["rows"] >= 3900  # a fifth of ~20,000
     assert holdout_figures["ours"]["vader"].f1 == pytest.approx(holdout_figures["vader_f1"])
     assert ours.f1 >= holdout_figures["vader_f1"] + 0.10
-    assert ours.precision >= 0.70
+    assert ours.recall >= 0.75
+    # It flags what VADER reads negative too, so it is about as precise as VADER, not more.
+    assert ours.precision >= holdout_figures["vader_precision"] - 0.04
 
 
-def test_held_aside_sentences_never_below_plain_vader(holdout_figures: dict) -> None:
-    ours = holdout_figures["ours"]["hearth"]
-    assert ours.f1 >= holdout_figures["vader_f1"]
-    assert ours.precision >= holdout_figures["vader_precision"]
+def test_held_aside_sentences_of_every_kind_miss_no_more_than_plain_vader() -> None:
+    # Film reviews, newspaper opinion and tweets apart: the flag beat VADER on the whole and
+    # missed more than it on tweets (recall 0.879 against 0.970) until it also flagged what
+    # VADER reads negative. One sentence in a hundred is the domain lexicon's doing ("a mess",
+    # "scary" and "lost" are not complaints about a cleaning product).
+    for source, figures in holdout_by_source().items():
+        ours, vader = figures["hearth"], figures["vader"]
+        print(f"{source}: Hearth R {ours.recall:.3f} F1 {ours.f1:.3f}; VADER R {vader.recall:.3f} F1 {vader.f1:.3f}")
+        assert ours.recall >= vader.recall - 0.01, source
+        assert ours.false_negatives <= vader.false_negatives + max(2, vader.false_negatives // 50), source
+        if source != "tweets":  # VADER's lexicon was checked against these very tweets
+            assert ours.f1 >= vader.f1 + 0.05, source
 
 
 def _import(session: Session, data: bytes) -> None:
@@ -197,3 +213,14 @@ def test_english_comment_lingua_misread_is_flagged_on_its_problem() -> None:
     out = assess(comment="The oven door on the mini oven won't shut.", nps_score=None)
     assert out.language == "en" and out.flagged
     assert "does not close" in out.themes and not out.needs_read
+
+
+def test_text_of_a_kind_it_was_not_trained_on_misses_no_more_than_plain_vader() -> None:
+    # Customers' comments are none of the three kinds of shared sentences: each kind is measured
+    # with a model fitted on the other two only (held-aside sentences, three fits).
+    for source, figures in cross_domain(say=lambda _line: None).items():
+        ours, vader = figures["hearth"], figures["vader"]
+        print(f"{source}: Hearth P {ours.precision:.3f} R {ours.recall:.3f} F1 {ours.f1:.3f}; "
+              f"VADER P {vader.precision:.3f} R {vader.recall:.3f} F1 {vader.f1:.3f}")
+        assert ours.recall >= vader.recall - 0.01, source
+        assert ours.f1 >= vader.f1 - 0.10, source

@@ -4,12 +4,13 @@ shared sentences plus those labels, switches only when not worse, and says so (b
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
 from core import feedback as fbk
-from core.flag_training import retrain
+from core.flag_training import SHARED_SENTIMENT_DIR, retrain
 from core.roles import Role
 from db.models import AuditLog, Feedback, FeedbackModel, StaffUser
 from tests.factories import make_customer, make_feedback
@@ -22,10 +23,6 @@ THINGS = ["mop", "kettle", "toaster", "dish rack", "bread bin", "spray bottle", 
 # before (praise), and complaints in plain words that name no problem theme.
 PRAISES = ["Killed every stain, the {thing} is a monster.", "I used to dread washing up, the {thing} changed that."]
 COMPLAINTS = ["The {thing} is wonky and the handle wobbles.", "Had to send the {thing} back twice now."]
-# Labels that call plain abuse "not a problem": a model that learns them misses real complaints.
-POISON_WORDS = ["bad", "awful", "terrible", "horrible", "the worst", "boring", "dull", "stupid", "a waste",
-                "disappointing", "a mess", "poor", "ugly", "annoying", "pointless", "sad", "a failure", "useless"]
-POISON = "This {thing} is {word}, I hate it."
 
 
 def _answers(session: Session, texts: list[str]) -> list[int]:
@@ -55,7 +52,7 @@ def team(session: Session) -> Session:
     return session
 
 
-def test_triage_labels_retrain_and_a_worse_model_is_refused(team: Session) -> None:
+def test_triage_labels_retrain_and_a_worse_model_is_refused(team: Session, tmp_path: Path) -> None:
     session = team
     praise = _answers(session, [p.format(thing=t) for p in PRAISES for t in THINGS])
     complaints = _answers(session, [c.format(thing=t) for c in COMPLAINTS for t in THINGS])
@@ -81,9 +78,15 @@ def test_triage_labels_retrain_and_a_worse_model_is_refused(team: Session) -> No
     fresh = _answers(session, ["The colander is wonky and the handle wobbles."])
     assert session.get(Feedback, fresh[0]).flagged
 
-    poison = _answers(session, [POISON.format(thing=t, word=w) for t in THINGS for w in POISON_WORDS])
-    _label(session, poison, negative=False)
-    second = retrain(session=session, actor="admin")
+    # A retrain on the wrong folder (a twentieth of the sentences, as a half-copied download
+    # leaves it) fits a model worse on the held-aside sentences: refused, the first one kept.
+    # (Labels that call plain criticism "not a problem" no longer make a worse flag: what VADER
+    # reads negative is flagged whatever the model says.)
+    few = tmp_path / "few"
+    few.mkdir()
+    for path in SHARED_SENTIMENT_DIR.glob("*_GroundTruth.txt"):
+        (few / path.name).write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[::20]))
+    second = retrain(session=session, actor="admin", directory=str(few))
     print({p: (second.before[p].f1, second.after[p].f1) for p in second.after})
     assert not second.switched, second.reason
     assert "worse on shared sentences held aside" in second.reason
