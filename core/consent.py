@@ -14,7 +14,8 @@ and the latest change is such a withdrawal, the customer stays out and the impor
 lists the conflict. Only a file that dates the consent (column ``email_consent_at`` /
 ``sms_consent_at``) with a time after the withdrawal grants it again. A withdrawal in the
 file (opted out) always applies; when the file dates it, a later file that dates its opt-in at
-or before that time is older data and does not grant again either (listed the same way). A
+or before that time, or gives it no date, is older data and does not grant again either
+(listed the same way). A
 change a file dates is recorded at that time, else at the import's.
 """
 
@@ -40,6 +41,8 @@ HEARTH_WITHDRAWALS = ("unsubscribe", "complaint", "bounce", "manual")
 _WITHDRAWN_WORDS = {"unsubscribe": "unsubscribed", "complaint": "complained",
                     "bounce": "email bounced", "manual": "consent withdrawn by staff"}
 HISTORY_COLUMNS = ["changed at", "channel", "consent", "source", "detail", "by"]
+# The end of the detail of a change a customers file dated (email_consent_at / sms_consent_at).
+DATED_BY_FILE = ", dated by the file"
 
 
 class ConsentError(ValueError):
@@ -144,8 +147,8 @@ def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int =
     ids = typed["customer_id"].astype(object).map(
         pd.Series(known["id"].to_numpy(), index=known["external_id"].astype(str).to_numpy())
     ).astype("Int64").to_numpy()
-    changes = pd.read_sql(select(t.c.id, t.c.customer_id, t.c.channel, t.c.granted, t.c.changed_at, t.c.source),
-                          conn)
+    changes = pd.read_sql(select(t.c.id, t.c.customer_id, t.c.channel, t.c.granted, t.c.changed_at, t.c.source,
+                                 t.c.detail), conn)
     # The latest change recorded (the current value), by the order of recording: a change a file
     # dated is recorded at that date, which may be before changes recorded earlier.
     latest = changes.sort_values("id", kind="stable").drop_duplicates(["customer_id", "channel"], keep="last")
@@ -163,6 +166,26 @@ def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int =
         source = pd.Series(found["source"].to_numpy(), index=typed.index)
         conflict = wanted & when.notna()
         dated = typed.get(f"{channel}_consent_at")
+        # An opt-out an earlier file dated (an email tool's unsubscribe export) is a known fact:
+        # a file that gives its opt-in no date repeats older state and does not grant again.
+        by_dated_file = last[~last["granted"].astype(bool) & (last["source"] == "import")
+                             & last["detail"].fillna("").str.endswith(DATED_BY_FILE)]
+        undated = wanted & ~conflict & (dated.isna() if dated is not None else True)
+        out_dated = pd.DataFrame({"customer_id": ids}).merge(pd.DataFrame({
+            "customer_id": by_dated_file["customer_id"].astype("Int64").to_numpy(),
+            "out_at": pd.to_datetime(by_dated_file["changed_at"]).astype("datetime64[ns]").to_numpy()}),
+            on="customer_id", how="left")
+        out_dated_when = pd.Series(out_dated["out_at"].to_numpy(), index=typed.index)
+        held = undated & out_dated_when.notna()
+        for i in np.flatnonzero(held.to_numpy()):
+            if len(out.conflicts) < max_listed:
+                out.conflicts.append(
+                    f"{typed['customer_id'].iloc[i]}: file says opted in{'' if channel == 'email' else ' to SMS'} "
+                    f"without a date, opted out on {fmt.date_text(out_dated_when.iloc[i])} by an earlier file "
+                    "that dated it; kept out")
+        out.conflict_total += int(held.sum())
+        out.conflict_rows.update(int(i) for i in np.flatnonzero(held.to_numpy()))
+        conflict |= held
         if dated is not None:
             # A time after this import (a shop ahead of UTC writing local times, or the two days
             # ahead a file may say) dates nothing: the same file imported again after an
@@ -232,15 +255,60 @@ def record_import(conn: Connection, typed: pd.DataFrame, before: pd.DataFrame, *
             given = given.where(given <= pd.Timestamp(now), pd.Timestamp(now))  # not after the import
             from_file = rows["external_id"].astype(str).map(given)
             at = at.where(from_file.isna(), from_file)
+            by_file = from_file.notna().to_numpy()
+        else:
+            by_file = np.zeros(len(rows), dtype=bool)
+        detail = f"file {filename}"[: 300 - len(DATED_BY_FILE)]
         parts.append(pd.DataFrame({
             "customer_id": rows["id"].astype("int64").to_numpy(), "channel": channel,
             "granted": rows[name].astype(bool).to_numpy(), "changed_at": at.to_numpy(), "source": "import",
-            "detail": f"file {filename}"[:300], "recorded_by": by}))
+            "detail": np.where(by_file, detail + DATED_BY_FILE, detail), "recorded_by": by}))
     changes = pd.concat(parts, ignore_index=True)
     if changes.empty:
         return 0
     bulk_insert(conn, ConsentChange.__table__, changes)
     return len(changes)
+
+
+def carry_withdrawals(conn: Connection, merges: list[tuple[int, int]], *, by: str | None) -> int:
+    """Before customer records are merged (core.importing: one met only by email address, merged
+    into the customer a customers file names with it), for each (from, into) customer table id
+    pair: a channel whose current consent on ``from`` is a withdrawal (an unsubscribe, complaint,
+    bounce or opt-out recorded there) is withdrawn on ``into`` too, unless ``into`` has a change
+    of that channel recorded later in time. It is recorded as a change of ``into`` with the
+    withdrawal's own source and time ("carried over when ... was merged"), so that a customers
+    file saying opted in is held back by the import rule as it would be on the record itself.
+    The caller moves the history rows afterwards. Returns the withdrawals carried over."""
+    if not merges:
+        return 0
+    t = ConsentChange.__table__
+    ids = [a for a, _ in merges] + [b for _, b in merges]
+    changes = pd.read_sql(select(t.c.id, t.c.customer_id, t.c.channel, t.c.granted, t.c.changed_at, t.c.source,
+                                 t.c.detail).where(t.c.customer_id.in_(ids)), conn)
+    latest = {(int(r.customer_id), str(r.channel)): r for r in
+              changes.sort_values("id", kind="stable").itertuples(index=False)}
+    carried = []
+    for source_id, into_id in merges:
+        for channel in CHANNELS:
+            gone = latest.get((int(source_id), channel))
+            if gone is None or bool(gone.granted):
+                continue
+            mine = latest.get((int(into_id), channel))
+            if mine is not None and pd.Timestamp(mine.changed_at) > pd.Timestamp(gone.changed_at):
+                continue
+            carried.append({"customer_id": int(into_id), "channel": channel, "granted": False,
+                            "changed_at": pd.Timestamp(gone.changed_at).to_pydatetime(), "source": str(gone.source),
+                            "detail": f"carried over from a record merged into this customer ({gone.detail or gone.source})"[:300],
+                            "recorded_by": by})
+    if carried:
+        frame = pd.DataFrame(carried)
+        bulk_insert(conn, t, frame)
+        cust = Customer.__table__
+        for channel in CHANNELS:
+            who = frame.loc[frame["channel"] == channel, "customer_id"].tolist()
+            if who:
+                conn.execute(update(cust).where(cust.c.id.in_(who)).values({_column(channel): False}))
+    return len(carried)
 
 
 def snapshot(conn: Connection) -> pd.DataFrame:

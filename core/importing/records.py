@@ -166,17 +166,19 @@ def _adopt_email_keyed(ctx: _Context) -> None:
 
 
 # The tables whose rows belong to a customer and move with a merge (core.importing's
-# _merge_email_keyed); score snapshots are computed again by the next scoring, open tasks by the
-# next task run, and a customer met only by address has no consent of its own.
-_MOVED_WITH_CUSTOMER = (Order, Refund, Feedback, LoyaltyEntry, SupportTicket, Outreach, AuditLog)
-_DROPPED_WITH_CUSTOMER = (ScoreSnapshot, Task, ConsentChange)
+# _merge_email_keyed): the consent history too (an unsubscribe made on the address-only record
+# holds on the merged one: core.consent.carry_withdrawals); score snapshots are computed again by
+# the next scoring, open tasks by the next task run.
+_MOVED_WITH_CUSTOMER = (Order, Refund, Feedback, LoyaltyEntry, SupportTicket, Outreach, AuditLog, ConsentChange)
+_DROPPED_WITH_CUSTOMER = (ScoreSnapshot, Task)
 
 
 def _merge_email_keyed(ctx: _Context) -> None:
     """A customers file row whose customer id is already stored (a customer a refunds, tickets or
     earlier customers file created) and whose address is the id of another customer, one met
     only by that address in a platform's file: that one is merged into the row's customer (their
-    orders, refunds, answers, points, tickets, outreach and audit entries move; the address-only
+    orders, refunds, answers, points, tickets, outreach, audit entries and consent history move,
+    a withdrawal that was its current consent holds on the merged customer; the address-only
     customer is removed), so one person is one account whatever the order of the files. Refunds
     are then settled again (an order's refunded total and its listed refunds may now meet under
     one customer). Said in the summary; a dry run does it in its rolled-back transaction."""
@@ -193,6 +195,7 @@ def _merge_email_keyed(ctx: _Context) -> None:
     if pairs.empty:
         return
     moves = [{"_from": int(a), "_to": int(b)} for a, b in zip(pairs["source"], pairs["into"], strict=True)]
+    carried = consent.carry_withdrawals(ctx.conn, [(m["_from"], m["_to"]) for m in moves], by=ctx.actor)
     for model in _MOVED_WITH_CUSTOMER:
         c = model.__table__.c
         ctx.conn.execute(update(model.__table__).where(c.customer_id == bindparam("_from"))
@@ -206,7 +209,9 @@ def _merge_email_keyed(ctx: _Context) -> None:
     ctx.summary.notes.append(
         f"{count_of(n, 'customer')} met only by email address in another file "
         f"{'were' if n != 1 else 'was'} merged into the customer this file names with that address "
-        "(their orders, refunds, answers, points and tickets moved)")
+        "(their orders, refunds, answers, points and tickets moved"
+        + (f"; {count_of(carried, 'consent withdrawal')} made on the address-only record "
+           f"{'hold' if carried != 1 else 'holds'} on the merged one)" if carried else ")"))
 
 
 def _import_customers(ctx: _Context, problems: Problems) -> None:

@@ -206,3 +206,52 @@ def test_a_customer_met_by_address_is_merged_into_the_stored_customer_the_custom
     assert {o.customer_id for o in session.exec(select(Order)).all()} == {people[0].id}
     k = compute_kpis(session=session, as_of=datetime(2026, 11, 30).date(), horizon_days=90)
     assert (k["customers"], k["gross_sales"], k["refunds"], k["revenue"]) == (1, 100.0, 40.0, 60.0)
+
+
+def test_an_unsubscribe_on_a_customer_met_by_address_holds_after_the_merge(session):
+    # A survey file meets Ada by address (ana@example.com is created), she unsubscribes in Hearth,
+    # a tickets file had already created 7012000001; then the Shopify customers file names
+    # 7012000001 with her address and "yes". One customer, and still out: the file repeats the
+    # shop's state, which never heard of the unsubscribe (design.md, consent).
+    from core import consent
+
+    import_csv(session=session, kind="tickets", filename="t.csv", actor="admin",
+               data=b"ticket_id,customer_id,opened_at,topic\nT-1,7012000001,2025-03-06T09:00:00Z,broken lid\n")
+    imp(session, "feedback", "delighted", "delighted_nps", data=(
+        b"Response ID,Email,Name,Score,Comment,Survey type,Response Timestamp,Tags\n"
+        b"dl_1,ana@example.com,Ana Lopez,3,Lid broke after a week,email,2025-03-05T09:00:00Z,\n"))
+    met = by_ext(session, Customer, "ana@example.com")
+    consent.set_consent(session=session, customer_id=met.id, channel="email", granted=False, source="unsubscribe",
+                        by="admin", at=datetime(2026, 11, 1, 9, 0))
+    session.commit()
+    summary = imp(session, "customers", "shop_customers", "shopify_customers", data=(
+        b"Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Phone,Accepts SMS Marketing\n"
+        b"7012000001,Ana,Lopez,ana@example.com,yes,,no\n"))
+    people = session.exec(select(Customer)).all()
+    assert [(c.external_id, c.email_opt_in) for c in people] == [("7012000001", False)]
+    assert summary.consent_conflicts == ["7012000001: file says opted in, unsubscribed in Hearth on 1 Nov 2026; "
+                                         "kept out"]
+    history = consent.history(session=session, customer_id=people[0].id)
+    assert "unsubscribe" in set(history["source"])
+    assert len(session.exec(select(Feedback)).all()) == 1
+
+
+def test_a_dated_opt_out_holds_against_a_later_file_that_gives_no_date(session):
+    # An email tool's unsubscribe export dates C1's opt-out (20 Nov); the shop's nightly export,
+    # which carries no dates, still says yes for both: C1 stays out, C2 stays in.
+    def customers(name: str, body: bytes):
+        return import_csv(session=session, kind="customers", filename=name, actor="admin", data=body)
+
+    customers("k1.csv", b"customer_id,name,email,email_opt_in\nC1,Mara,mara@example.net,yes\n"
+                        b"C2,Teo,teo@example.net,yes\n")
+    customers("mc.csv", b"customer_id,email,email_opt_in,email_consent_at\n"
+                        b"C1,mara@example.net,no,2026-11-20T08:15:00Z\n")
+    nightly = customers("sh.csv", b"customer_id,email,email_opt_in\nC1,mara@example.net,yes\n"
+                                  b"C2,teo@example.net,yes\n")
+    assert {c.external_id: c.email_opt_in for c in session.exec(select(Customer)).all()} == {"C1": False, "C2": True}
+    assert nightly.consent_conflicts == ["C1: file says opted in without a date, opted out on 20 Nov 2026 by an "
+                                         "earlier file that dated it; kept out"]
+    # A later file that dates the opt-in after the opt-out gives it back.
+    customers("back.csv", b"customer_id,email,email_opt_in,email_consent_at\nC1,mara@example.net,yes,"
+                          b"2026-11-25T10:00:00Z\n")
+    assert by_ext(session, Customer, "C1").email_opt_in is True
