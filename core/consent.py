@@ -298,7 +298,8 @@ def carry_withdrawals(conn: Connection, merges: list[tuple[int, int]], *, by: st
                 continue
             carried.append({"customer_id": int(into_id), "channel": channel, "granted": False,
                             "changed_at": pd.Timestamp(gone.changed_at).to_pydatetime(), "source": str(gone.source),
-                            "detail": f"carried over from a record merged into this customer ({gone.detail or gone.source})"[:300],
+                            "detail": ("carried over from a record merged into this customer "
+                                       f"({gone.detail or gone.source})")[:300],
                             "recorded_by": by})
     if carried:
         frame = pd.DataFrame(carried)
