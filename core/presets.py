@@ -193,20 +193,32 @@ def _woocommerce_orders(frame: pd.DataFrame, cols: dict[str, str]) -> tuple[pd.D
 # ---------------------------------------------------------------- Smile.io-style points
 
 
+def _smile_kinds(activity: pd.Series, description: pd.Series, value: pd.Series) -> np.ndarray:
+    """The ledger kind of each points activity: read from the activity type ("Points expired",
+    "Points redeemed", "Points refunded"), and from the description only where the type names
+    none. Points going out for a redemption or a reward are a redemption; points coming back
+    (a cancelled reward, a refunded redemption) and refunds, cancellations and manual changes
+    are adjustments; an expiry is an expiry whatever else the words say ("Unredeemed points
+    expired after 6 months of inactivity" is no redemption)."""
+    def read(text: pd.Series) -> np.ndarray:
+        return np.select(
+            [text.str.contains(r"\bexpir", regex=True),
+             text.str.contains(r"\b(?:refund|cancel|revers|return|adjust|manual|import)", regex=True),
+             text.str.contains(r"\bredeem|\bredemption|\breward", regex=True) & (value < 0),
+             text.str.contains(r"\bredeem|\bredemption", regex=True) & (value >= 0)],
+            ["expire", "adjust", "redeem", "adjust"], default="")
+
+    kind = read(activity)
+    kind = np.where(kind == "", read(description), kind)
+    # Nothing named: points out are an adjustment, points in were earned ("Referral reward, 200").
+    return np.where(kind == "", np.where(value < 0, "adjust", "earn"), kind)
+
+
 def _smile_points(frame: pd.DataFrame, cols: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str]]:
     points = _col(frame, cols, "Points change", "Points")
     value = pd.to_numeric(points.where(points != ""), errors="coerce")
-    activity = (_col(frame, cols, "Activity type", "Type", required=False) + " "
-                + _col(frame, cols, "Description", "Reason", required=False)).str.lower()
-    kind = np.select(
-        # "Reward" alone is a redemption only when points go out: "Referral reward, 200" earns,
-        # and a cancelled reward's points coming back are an adjustment.
-        [activity.str.contains("redeem|redemption", regex=True)
-         | (activity.str.contains("reward", regex=False) & (value < 0)),
-         activity.str.contains("expir", regex=False),
-         activity.str.contains("adjust|manual|import|refund|cancel", regex=True),
-         value < 0],
-        ["redeem", "expire", "adjust", "adjust"], default="earn")
+    kind = _smile_kinds(_col(frame, cols, "Activity type", "Type", required=False).str.lower(),
+                        _col(frame, cols, "Description", "Reason", required=False).str.lower(), value)
     out = pd.DataFrame({
         "entry_id": _col(frame, cols, "Activity ID", "Points transaction ID", "ID", required=False),
         "customer_id": _col(frame, cols, "Customer email", "Email").str.strip().str.lower(),

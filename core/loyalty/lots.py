@@ -366,7 +366,8 @@ def ledger_problems(entries: pd.DataFrame, *, expiry_months: int | None = None) 
         ((kind == "expire") & (pts > 0), "an expire must have negative points"),
         # Points of a refunded order taken back: a positive one added them instead.
         ((kind == "reverse") & (pts > 0), "a reverse (points of a refunded order taken back) must have "
-                                          "negative points"),
+                                          "negative points (points given back, as for a cancelled "
+                                          "redemption, are kind adjust)"),
     ):
         for label, pos in zip(norm.index[mask], norm["_pos"][mask], strict=True):
             problems.append((int(pos), label, msg))

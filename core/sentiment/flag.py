@@ -17,7 +17,7 @@ import pandas as pd
 
 from core.flag_model import FlagModel, shipped_model
 from core.language import ENGLISH, detect_languages
-from core.nps import DETRACTOR_MAX, PROMOTER_MIN  # noqa: F401 - the NPS scale, defined once
+from core.nps import DETRACTOR_MAX, PROMOTER_MIN  # the NPS scale, defined once
 from core.sentiment.foreign import foreign_themes
 from core.sentiment.themes import CHURN_THEMES, SAFETY_THEMES, parse_mentions  # noqa: F401
 from core.sentiment.tone import (
@@ -98,7 +98,8 @@ def _judge(comment: str | None, nps_score: int | None, *, language: str | None =
     its threshold, or VADER's compound with the domain lexicon below VADER_BASELINE_THRESHOLD,
     -0.05, plain VADER's cut-off; a promoter's own score outweighs either) or a named problem. Another language:
     never read as English; flagged on a detractor score or a problem named in that language
-    (de, fr, es, it); otherwise, without a score, it needs a person to read it.
+    (de, fr, es, it); otherwise, without a score or with a passive one (7, 8), it needs a person
+    to read it.
     `analysis` is `analyse_text(comment)` when the caller already has it.
     """
     has_text = isinstance(comment, str) and bool(comment.strip())
@@ -142,7 +143,9 @@ def _judge(comment: str | None, nps_score: int | None, *, language: str | None =
         else:
             points += 15.0
     flagged = bool(reasons)
-    if has_text and not flagged and not is_read_as_english(language) and not has_score:
+    if has_text and not flagged and not is_read_as_english(language) and not (has_score and nps_score >= PROMOTER_MIN):
+        # Unread: without a score, or a passive one (7, 8) that says little ("Het pakket kwam
+        # kapot aan", 7, names a problem in Dutch). A promoter's own score speaks for it.
         needs_read = True
     return sentiment, flagged, tuple(reasons), (points if flagged else 0.0), themes, needs_read
 

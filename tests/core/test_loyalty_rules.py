@@ -139,7 +139,8 @@ def test_ledger_problems_report_redemptions_beyond_the_balance_and_bad_signs():
         ("d", "an earn must have positive points"),
         ("e", "a redeem must have negative points"),
         ("f", "kind must be one of earn, redeem, expire, adjust, reverse"),
-        ("h", "a reverse (points of a refunded order taken back) must have negative points"),
+        ("h", "a reverse (points of a refunded order taken back) must have negative points (points given "
+              "back, as for a cancelled redemption, are kind adjust)"),
     ]
 
 

@@ -120,6 +120,31 @@ def test_smile_rewards_that_earn_or_come_back_are_not_redemptions(session):
     assert sum(points for _kind, points in rows.values()) == 500
 
 
+def test_smile_expiry_that_says_unredeemed_and_a_refunded_redemption(session):
+    # The activity type decides: "Points expired" with "Unredeemed points expired ..." is an
+    # expiry (it was read as a redemption: redemption rate 700 / 900), and "Points refunded"
+    # (+200, a cancelled redemption's points coming back) is an adjustment (the file was refused:
+    # "a redeem must have negative points"). By hand, as of 1 Oct 2024: Ada 500 - 200 + 200 - 500
+    # = 0; Bo 300 + 100 = 400; redeemed 200 of 900 earned.
+    from core.kpis import compute_kpis
+
+    head = "Activity ID,Date,Customer email,Customer name,Activity type,Description,Points change,Order ID\n"
+    data = (head + "pa_1,2024-01-10 10:00:00 +0000,ada@example.com,Ada L,Points earned,Placed an order,500,#1001\n"
+            "pa_2,2024-02-01 10:00:00 +0000,ada@example.com,Ada L,Points redeemed,Redeemed for 5 EUR off,-200,\n"
+            "pa_3,2024-02-03 10:00:00 +0000,ada@example.com,Ada L,Points refunded,Points returned for cancelled "
+            "redemption,200,\n"
+            "pa_4,2024-09-01 00:00:00 +0000,ada@example.com,Ada L,Points expired,Unredeemed points expired after 6 "
+            "months of inactivity,-500,\n"
+            "pa_5,2024-01-15 10:00:00 +0000,bo@example.com,Bo K,Points earned,Placed an order,300,#1002\n"
+            "pa_6,2024-01-20 10:00:00 +0000,bo@example.com,Bo K,Points earned,Placed an order,100,#1003\n").encode()
+    imp(session, "loyalty", "smile_points", "smile_points", data=data)
+    rows = {e.external_id: e.kind for e in session.exec(select(LoyaltyEntry)).all()}
+    assert (rows["pa_2"], rows["pa_3"], rows["pa_4"]) == ("redeem", "adjust", "expire")
+    k = compute_kpis(session=session, as_of=datetime(2024, 10, 1).date(), horizon_days=90)
+    assert k["loyalty_outstanding_points"] == 400
+    assert k["redemption_rate"] == pytest.approx(200 / 900)
+
+
 def test_delighted_and_typeform_nps_exports(session):
     imp(session, "customers", "shopify_customers", "shopify_customers")
     assert imp(session, "feedback", "delighted_nps", "delighted_nps").inserted == 3
