@@ -194,16 +194,19 @@ def normalised_frame(index: pd.Index, *, customer_id: np.ndarray, occurred: np.n
         out["expires_at"] = expires
     pts = points
     written = (kind_code == _EXPIRE) & ~computed
+    all_dated = np.zeros(len(pts), dtype=bool)
     if written.any():
         # The programme's own expire rows are debits for a member with a lot the file gave no
         # expires_at (points expired by the programme's rule, mostly inactivity). For a member
-        # whose every lot carries its expires_at, they are the programme's record of those
-        # expiries: the lots expire on their dates, once (a lot expiring on 1 Sep and the
-        # programme's row of 1 Sep took the points twice), and still show as about to expire.
+        # whose every lot carries its expires_at, a row first records the expiries of lots past
+        # their dates (a lot expiring on 1 Sep and the programme's row of 1 Sep took the points
+        # twice); only what it expires beyond them is a debit (points the programme expired
+        # early, for inactivity: design.md, "count as written"). See _beyond_dated_expiries.
         lot = ((kind_code == _EARN) | (kind_code == _ADJUST) | (kind_code == _REVERSE)) & (pts > 0)
         undated = pd.unique(customer_id[lot & np.isnat(expires)])
-        written &= pd.Series(customer_id, copy=False).isin(undated).to_numpy()
-    out["written_expiry"] = written
+        member_undated = pd.Series(customer_id, copy=False).isin(undated).to_numpy()
+        all_dated = written & ~member_undated
+        written &= member_undated
     exp = expires.copy()
     need_default = np.isnat(exp) & (pts > 0)
     if written.any():
@@ -233,12 +236,73 @@ def normalised_frame(index: pd.Index, *, customer_id: np.ndarray, occurred: np.n
     credits = ((kind_code == _EARN) | signed) & (pts > 0)
     debits = (((kind_code == _REDEEM) | signed) & (pts < 0)) | (written & (pts < 0))
     out["credit"] = np.where(credits, pts, 0).astype("int64", copy=False)
-    out["debit"] = np.where(debits, -pts, 0).astype("int64", copy=False)
+    debit = np.where(debits, -pts, 0).astype("int64", copy=False)
+    all_dated &= pts < 0
+    if all_dated.any():
+        beyond = _beyond_dated_expiries(customer_id, occurred, out["exp"].to_numpy(), out["credit"].to_numpy(),
+                                        debit, all_dated, -pts)
+        debit = np.where(all_dated, beyond, debit)
+        written = written | (all_dated & (beyond > 0))
+    out["written_expiry"] = written
+    out["debit"] = debit
     codes = pd.factorize(customer_id)[0]
     if not compact:
         out["_pos"] = np.arange(len(out), dtype="int64")
     narrow = compact and (len(codes) == 0 or int(codes.max()) <= np.iinfo("int32").max)
     out["_c"] = codes.astype("int32" if narrow else "int64")
+    return out
+
+
+def _beyond_dated_expiries(customer_id: np.ndarray, occurred: np.ndarray, exp: np.ndarray, credit: np.ndarray,
+                           debit: np.ndarray, rows: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """For the programme's expire rows ``rows`` of members whose every lot has its expires_at:
+    the points each expires beyond the lots already past their dates (int64, 0 elsewhere).
+
+    Each such member's ledger is replayed in time order (within an instant: credits, then lot
+    expiries, then debits and expire rows, in row order; lots oldest first). A lot past its
+    date leaves what it still held to be recorded; an expire row records that first, and only
+    the rest takes points from the lots still held, as a debit. So a row repeating a lot's own
+    expiry (on its date or days later) costs nothing more, and a row expiring points early (for
+    inactivity) takes them then. Members are few (files with dated lots and expiry rows), so a
+    plain loop is enough."""
+    out = np.zeros(len(rows), dtype="int64")
+    members = pd.unique(customer_id[rows])
+    mine = np.flatnonzero(pd.Series(customer_id, copy=False).isin(members).to_numpy())
+    occ = occurred.astype("datetime64[ns]").view("int64")
+    ex = exp.astype("datetime64[ns]").view("int64")
+    by_member: dict[object, list[int]] = {}
+    for i in mine.tolist():
+        by_member.setdefault(customer_id[i], []).append(i)
+    for idx in by_member.values():
+        lots = sorted((i for i in idx if credit[i] > 0), key=lambda i: (occ[i], ex[i], i))
+        events = [(occ[i], 0, i) for i in lots] + [(ex[i], 1, i) for i in lots]
+        events += [(occ[i], 2, i) for i in idx if debit[i] > 0 or rows[i]]
+        events.sort()
+        held = {i: 0 for i in lots}
+        unrecorded = 0  # points of lots past their dates that no expire row recorded yet
+        debt = 0
+        for _t, what, i in events:
+            if what == 0:
+                pay = min(debt, int(credit[i]))
+                debt -= pay
+                held[i] = int(credit[i]) - pay
+            elif what == 1:
+                unrecorded += held[i]
+                held[i] = 0
+            else:
+                need = int(amount[i]) if rows[i] else int(debit[i])
+                if rows[i]:
+                    recorded = min(need, unrecorded)
+                    unrecorded -= recorded
+                    need -= recorded
+                    out[i] = need
+                for k in lots:
+                    if not need:
+                        break
+                    take = min(need, held[k])
+                    held[k] -= take
+                    need -= take
+                debt += need
     return out
 
 

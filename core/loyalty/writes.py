@@ -80,8 +80,11 @@ def missing_expiries(entries: pd.DataFrame, *, as_of: date) -> pd.DataFrame:
     cut = cutoff_for(as_of)
     norm = normalise_entries(entries)
     ev = expiry_events(compute_lots(norm, cutoff=cut), cutoff=cut)
-    stored = norm[(norm["kind"] == "expire") & ~norm["written_expiry"] & (norm["occurred_at"] < cut)]
-    return _unmatched(ev, -stored.groupby("customer_id")["points"].sum())
+    # What each stored expire entry records of the computed expiries: all of it, but for the
+    # programme's rows that expire points beyond them (their debit, rules._beyond_dated_expiries).
+    stored = norm[(norm["kind"] == "expire") & (norm["occurred_at"] < cut)]
+    recorded = (-stored["points"] - stored["debit"]).groupby(stored["customer_id"]).sum()
+    return _unmatched(ev, recorded)
 
 
 def _unmatched(ev: pd.DataFrame, recorded: pd.Series) -> pd.DataFrame:

@@ -297,3 +297,37 @@ def test_the_programmes_expiry_row_on_a_lots_expiry_day_expires_it_once(session,
     # K7's other lot expires on 1 May 2027: on 15 Apr 2027 its 200 points are about to expire.
     soon = balances(session, date(2027, 4, 15))["K7"]
     assert (soon["balance"], soon["expiring_points"], soon["next_expiry_date"]) == (200, 200, date(2027, 5, 1))
+
+
+def test_an_early_expiry_row_counts_for_lots_that_carry_their_own_expiry_date(session, expiry_months):
+    # C1's 500 points were earned on 10 Jan 2024 to expire on 31 Dec 2025; the programme expired
+    # them early, on 10 Jul 2024 (inactivity). By hand: 0 points from 10 Jul 2024 on, 500
+    # expired, nothing "about to expire" in December 2025, liability 0.00 (the row was taken as a
+    # record of the lot's own expiry: 500 points and 5.00 until 2025).
+    imp(session, "entry_id,customer_id,occurred_at,kind,points,expires_at\n"
+                 "E1,C1,2024-01-10T12:00:00Z,earn,500,2025-12-31\n"
+                 "E2,C1,2024-07-10T00:00:00Z,expire,-500,\n")
+    assert balances(session, date(2024, 7, 9))["C1"]["balance"] == 500
+    after = balances(session, date(2024, 10, 1))["C1"]
+    assert (after["balance"], after["expired"]) == (0, 500)
+    assert balances(session, date(2025, 12, 10))["C1"]["expiring_points"] == 0
+    assert loyalty.loyalty_kpis(session=session, as_of=date(2024, 10, 1))["liability"] == 0.0
+
+
+def test_an_expiry_row_days_after_a_lots_date_records_it_and_takes_no_other_lot(session, expiry_months):
+    # Lot F1 (500, expires 1 Sep 2024) had 200 redeemed; the programme wrote its 300 expiry on
+    # 4 Sep, three days late; lot F4 (100, expires 1 Jun 2025) is untouched. By hand on 1 Oct
+    # 2024: 500 + 100 - 200 - 300 = 100 points, 300 expired (not 400: the row is the record of
+    # F1's expiry, not a second one).
+    imp(session, "entry_id,customer_id,occurred_at,kind,points,expires_at\n"
+                 "F1,C1,2024-01-10T12:00:00Z,earn,500,2024-09-01\n"
+                 "F2,C1,2024-05-01T12:00:00Z,redeem,-200,\n"
+                 "F4,C1,2024-06-01T12:00:00Z,earn,100,2025-06-01\n"
+                 "F3,C1,2024-09-04T00:00:00Z,expire,-300,\n")
+    b = balances(session, date(2024, 10, 1))["C1"]
+    assert (b["balance"], b["expired"]) == (100, 300)
+    # Part early, part record: a 450 row on 4 Sep records F1's 300 and expires 100 more (all of F4).
+    session.exec(update(LoyaltyEntry).where(LoyaltyEntry.external_id == "F3").values(points=-400))
+    session.commit()
+    b = balances(session, date(2024, 10, 1))["C1"]
+    assert (b["balance"], b["expired"]) == (0, 400)
