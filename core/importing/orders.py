@@ -262,7 +262,8 @@ def _plan_orders(ctx: _Context, t: pd.DataFrame, codes: np.ndarray, first: np.nd
     cancelled_stored = _cancelled_orders_stored(refunds, existing)
     file_orders = pd.DataFrame({"external_id": incoming["external_id"].to_numpy(),
                                 "customer_ext": orders["customer_id"].to_numpy(),
-                                "total_cents": incoming["total_cents"].to_numpy()})
+                                "total_cents": incoming["total_cents"].to_numpy(),
+                                "row": ctx.rownum.loc[orders.index].to_numpy()})
     has_refund_cols = any(c in t for c in ("status", "refunded_amount", "refund_of", "refunded_at"))
     refund_plan = _plan_refunds(ctx, refunds, problems, file_orders=file_orders, stored_orders=existing,
                                 replace_derived=orders["order_id"] if has_refund_cols else None)

@@ -217,7 +217,7 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
     their order's total, are problems.
     """
     r = Refund.__table__
-    if refunds.empty and replace_derived is None:
+    if refunds.empty and replace_derived is None and file_orders.empty:
         empty = pd.DataFrame(columns=["external_id", "kind", "order_ref", "customer_id", "refunded_at",
                                       "amount_cents", "reason"])
         return _RefundPlan(incoming=empty, new=empty, changed=empty, compare=[], stale=[])
@@ -253,9 +253,17 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
     # Which refunds are of a cancelled order is decided after writing (settle_refunds):
     # as written in a file, each is a refund.
     existing["kind"] = existing["kind"].replace({REFUND_OF_CANCELLED: "refund", REFUND_COVERED: "refund"})
+    stale: list[int] = []
+    if replace_derived is not None and not existing.empty:
+        decided = pd.concat([_refund_key(replace_derived.astype(str)), replace_derived.astype(str)])
+        gone = existing[_isin(existing["external_id"].astype(str), decided)
+                        & ~_isin(existing["external_id"].astype(str), incoming["external_id"])]
+        stale = [int(x) for x in gone["id"]]
     # Refunds of one order, stored and in this file, may not add up to more than its total.
     others = existing[(existing["kind"] == "refund") & existing["order_ref"].notna()
-                      & ~_isin(existing["external_id"].astype(str), incoming["external_id"])]
+                      & ~_isin(existing["external_id"].astype(str), incoming["external_id"])
+                      & ~existing["id"].isin(stale)]
+    _check_stored_refunds_of_file_orders(others, file_orders, ext, problems)
     linked = pd.concat([pd.DataFrame({"ref": others["order_ref"].astype(str).to_numpy(),
                                       "id": others["external_id"].astype(str).to_numpy(),
                                       "amount": others["amount_cents"].to_numpy(dtype="float64")}),
@@ -267,6 +275,8 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
     sums = pd.concat([linked[derived].groupby("ref")["amount"].sum(),
                       linked[~derived].groupby("ref")["amount"].sum()], axis=1).max(axis=1)
     too_much = sums[sums > totals["total"].reindex(sums.index).fillna(np.inf)]  # whole cents: exact
+    file_rows = (pd.Series(file_orders["row"].to_numpy(), index=file_orders["external_id"].astype(str).to_numpy())
+                 if "row" in file_orders else pd.Series(dtype="int64"))
     for key, value in too_much.items():
         hits = np.flatnonzero(known & (ref.astype(str).to_numpy() == key))
         if len(hits):
@@ -274,15 +284,21 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
                                     money.format(incoming["amount_cents"].iloc[hits[0]]),
                                     f"refunds of order {key} add up to {money.format(value)}, more than its "
                                     f"total of {money.format(totals.loc[key, 'total'])}"))
+        elif key in file_rows.index:
+            # Refunds stored before their order (a refunds file, or negative rows, imported
+            # first): the order this file gives is checked against them, as they would have been
+            # checked against it (the files give the same accounts in any order).
+            ids = others.loc[others["order_ref"].astype(str) == key, "external_id"].astype(str)
+            listed = ids[ids != _refund_key(pd.Series([key])).iloc[0]].tolist()
+            named = [f"refunds {', '.join(listed[:5])}{', ...' if len(listed) > 5 else ''}"] if listed else []
+            if len(listed) < len(ids):
+                named.append("the refunded amount an earlier orders file gave")
+            problems.append(Problem(int(file_rows[key]), "total", money.format(totals.loc[key, "total"]),
+                                    f"is less than what was refunded of order {key} before ({' and '.join(named)}"
+                                    f"): {money.format(value)}"))
     compare = {"kind": "text", "order_ref": "text", "customer_id": "whole", "refunded_at": "datetime",
                "amount_cents": "number", "reason": "text"}
     plan = _plan(incoming, existing, "external_id", compare)
-    stale: list[int] = []
-    if replace_derived is not None and not existing.empty:
-        decided = pd.concat([_refund_key(replace_derived.astype(str)), replace_derived.astype(str)])
-        gone = existing[_isin(existing["external_id"].astype(str), decided)
-                        & ~_isin(existing["external_id"].astype(str), incoming["external_id"])]
-        stale = [int(x) for x in gone["id"]]
     ctx.summary.refunds_inserted += int((plan.new["kind"] == "refund").sum())
     ctx.summary.cancellations += int((incoming["kind"] == "cancellation").sum())
     ctx.summary.refunds_updated += len(plan.changed)
@@ -290,6 +306,36 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
     ctx.summary.refunds_removed += len(stale)
     ctx.summary.refunded_cents += int(incoming.loc[is_refund, "amount_cents"].sum())
     return _RefundPlan(incoming=incoming, new=plan.new, changed=plan.changed, compare=list(compare), stale=stale)
+
+
+def _check_stored_refunds_of_file_orders(stored: pd.DataFrame, file_orders: pd.DataFrame, ext: pd.Series,
+                                         problems: Problems) -> None:
+    """A refund stored before its order (kept unlinked, with the customer its file gave) must be
+    of the customer the orders file now gives that order: else the file is refused, naming the
+    order's row (the refund imported after the order would have been refused the same way)."""
+    if stored.empty or "row" not in file_orders or file_orders.empty:
+        return
+    owner = pd.Series(file_orders["customer_ext"].astype(str).to_numpy(),
+                      index=file_orders["external_id"].astype(str).to_numpy())
+    owner = owner[~owner.index.duplicated(keep="last")]
+    rows = pd.Series(file_orders["row"].to_numpy(), index=file_orders["external_id"].astype(str).to_numpy())
+    rows = rows[~rows.index.duplicated(keep="last")]
+    refs = stored["order_ref"].astype(str)
+    mine = _isin(refs, owner.index).to_numpy()
+    if not mine.any():
+        return
+    whose = stored["customer_id"].map(ext).astype(object).to_numpy()
+    named = refs.map(owner).to_numpy(dtype=object)
+    # A customer met only by email address (a platform's orders file keyed by address) may be
+    # the customer a refunds file named by id: the customers file merges the two and the refunds
+    # are settled then (core.importing.records), so that is no contradiction.
+    by_address = np.array(["@" in str(a) or "@" in str(b) for a, b in zip(whose, named, strict=True)], dtype=bool)
+    wrong = mine & (whose != named) & ~by_address
+    for i in np.flatnonzero(wrong)[:MAX_LISTED_PROBLEMS]:
+        key = refs.iloc[i]
+        problems.append(Problem(int(rows[key]), "customer_id", str(owner[key]),
+                                f"is not the customer of refund {stored['external_id'].iloc[i]} of order {key}, "
+                                f"stored before with customer {whose[i]}"))
 
 
 def _write_refunds(ctx: _Context, plan: _RefundPlan) -> None:

@@ -423,3 +423,38 @@ def test_refund_rows_written_as_returns_are_refused_saying_how_to_write_them(ses
                                "R5101,C1,2026-10-05T15:00:00Z,-20.00,DET-1L,-1,20.00,5101\n")
     assert [(p.row, p.column, p.value) for p in err.value.problems] == [(3, "quantity", "-1")]
     assert "a return or refund row lists its items with positive quantities" in err.value.problems[0].message
+
+
+def test_refunds_stored_before_their_order_are_checked_when_it_arrives(session):
+    # The files give the same accounts in any order: refunds first, then the order, is refused
+    # as the order first, then the refunds, is. By hand: order 2002 is 50.00; two listed refunds
+    # of 30.00 add up to 60.00 (revenue would have been -10.00 for one 50.00 order).
+    imp(session, "refunds", "refund_id,order_id,customer_id,refunded_at,amount\n"
+                            "RF2,2002,K2,2025-03-20 12:00:00,30.00\nRF3,2002,K2,2025-03-21 12:00:00,30.00\n")
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "order_id,customer_id,ordered_at,total\n2002,K2,2025-03-01 10:00:00,50.00\n")
+    [problem] = err.value.problems
+    assert (problem.row, problem.column) == (2, "total")
+    assert "refunds RF2, RF3" in problem.message and "60.00" in problem.message
+    assert orders(session) == {}
+
+
+def test_a_refund_stored_for_another_customer_is_checked_when_its_order_arrives(session):
+    imp(session, "refunds", "refund_id,order_id,customer_id,refunded_at,amount\nRF1,2001,K9,2025-03-20,10.00\n")
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "order_id,customer_id,ordered_at,total\n2001,K2,2025-03-01,50.00\n")
+    [problem] = err.value.problems
+    assert (problem.row, problem.column, problem.value) == (2, "customer_id", "K2")
+    assert "refund RF1" in problem.message and "K9" in problem.message
+
+
+def test_an_order_total_lowered_below_its_refunded_amount_is_refused(session):
+    # E1 was 50.00 with 40.00 refunded; a later file says the order was 30.00 and is silent on
+    # refunds: 40.00 back on a 30.00 order is refused (it gave revenue -10.00).
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,status,refunded_amount\n"
+                           "E1,K1,2025-03-01,50.00,partially_refunded,40.00\n")
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "order_id,customer_id,ordered_at,total\nE1,K1,2025-03-01,30.00\n")
+    [problem] = err.value.problems
+    assert (problem.row, problem.column) == (2, "total") and "40.00" in problem.message
+    assert orders(session) == {"E1": 50.0}
