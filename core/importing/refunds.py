@@ -36,7 +36,10 @@ from db.models import (
 # "wc-" prefix ("wc-cancelled" is cancelled). Any other status is an ordinary order; one not
 # in ORDINARY_STATUSES is named in the import's summary, so that a status Hearth does not know
 # ("closed") is seen, not silently counted as a paid order.
-CANCELLED_STATUSES = frozenset({"cancelled", "canceled", "voided", "void", "cancel", "failed"})
+# Never placed counts as cancelled: WooCommerce's "checkout-draft" (a checkout left unfinished)
+# and "trash" (an order the shop deleted) are no orders (they were counted as paid ones).
+CANCELLED_STATUSES = frozenset({"cancelled", "canceled", "voided", "void", "cancel", "failed", "checkout_draft",
+                                "draft", "trash"})
 
 
 REFUNDED_STATUSES = frozenset({"refunded", "fully_refunded", "refund", "returned"})
@@ -49,7 +52,7 @@ PARTLY_REFUNDED_STATUSES = frozenset({"partially_refunded", "partial_refund", "p
 ORDINARY_STATUSES = frozenset({
     "", "paid", "completed", "complete", "processing", "pending", "pending_payment", "fulfilled",
     "unfulfilled", "partially_fulfilled", "shipped", "partially_shipped", "delivered", "on_hold",
-    "authorized", "authorised", "open", "partially_paid", "checkout_draft", "confirmed", "success",
+    "authorized", "authorised", "open", "partially_paid", "confirmed", "success",
     "succeeded", "placed", "new", "in_progress", "ready_for_pickup", "picked_up", "archived"})
 
 

@@ -280,3 +280,37 @@ def test_a_dated_opt_out_holds_against_a_later_file_that_gives_no_date(session):
     customers("back.csv", b"customer_id,email,email_opt_in,email_consent_at\nC1,mara@example.net,yes,"
                           b"2026-11-25T10:00:00Z\n")
     assert by_ext(session, Customer, "C1").email_opt_in is True
+
+
+def _woo(rows: list[tuple[str, str, str]]) -> bytes:
+    # The sample file's first row with the order id, status and currency of each row changed.
+    head, first = (EXAMPLES / "woocommerce_orders.csv").read_text().splitlines()[:2]
+    cells = first.split(",")
+    out = [head]
+    for order, status, currency in rows:
+        row = list(cells)
+        row[0] = row[1] = order
+        row[3], row[14] = status, currency
+        out.append(",".join(row))
+    return ("\n".join(out) + "\n").encode()
+
+
+def test_woocommerce_checkout_drafts_and_trashed_orders_are_no_orders(session):
+    # 3001 completed and 3022 pending are orders (17.00 each: 34.00); a checkout left unfinished
+    # (checkout-draft) and an order the shop deleted (trash) are not (they counted: 4 orders, 68.00).
+    imp(session, "orders", "woo", "woocommerce_orders", data=_woo([
+        ("3001", "completed", "EUR"), ("3020", "checkout-draft", "EUR"), ("3021", "trash", "EUR"),
+        ("3022", "wc-pending", "EUR")]))
+    stored = {o.external_id: o.total_cents for o in session.exec(select(Order)).all()}
+    assert stored == {"3001": 1700, "3022": 1700}
+
+
+def test_orders_in_another_currency_are_refused_naming_the_rows(session):
+    # 17.00 EUR and 17.00 GBP were added up as 34.00 EUR.
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "woo", "woocommerce_orders", data=_woo([("3001", "completed", "EUR"),
+                                                                      ("3002", "completed", "GBP")]))
+    [problem] = err.value.problems
+    assert (problem.row, problem.column, problem.value) == (3, "order_currency", "GBP")
+    assert "EUR" in problem.message
+    assert session.exec(select(Order)).all() == []
