@@ -171,14 +171,15 @@ def revenue_split(
     region: str | None = None,
     owner: str | None = None,
 ) -> pd.DataFrame:
-    """Monthly revenue split by the kind of customer who placed each order.
+    """Monthly gross sales (order totals, before refunds: a refund is dated when the money went
+    back, not by the kind of order it undoes) split by the kind of customer who placed each order.
 
     - new: the order falls in the calendar month of the customer's first order;
     - reactivated: otherwise, when the customer's previous order was H days or more
       before this one: the order that reactivates an inactive customer
       (core.analytics.definitions);
     - returning: every other order.
-    Returns long form: month, kind, orders, revenue.
+    Returns long form: month, kind, orders, gross_sales (currency units).
     """
     horizon_days = default_horizon(horizon_days)
     end = day_start(as_of + timedelta(days=1))
@@ -197,8 +198,8 @@ def revenue_split(
     )
     res["month"] = res["mk"].map(_month_label)
     res["orders"] = res["orders"].astype(int)
-    res["revenue"] = money.units_array(res["revenue_cents"].astype("int64"))
-    return res[["month", "kind", "orders", "revenue"]]
+    res["gross_sales"] = money.units_array(res["revenue_cents"].astype("int64"))
+    return res[["month", "kind", "orders", "gross_sales"]]
 
 
 def nps_trend(

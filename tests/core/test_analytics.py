@@ -78,9 +78,9 @@ def test_cohorts_trend_and_revenue_mix_by_hand(committed):
     split = revenue_split(session=s, as_of=D, months=12, horizon_days=60).set_index(["month", "kind"])
     # D's 2026-06-01 order comes 335 days after the previous one: reactivated; A's 2026-05-05 order
     # 84 days after its first: reactivated at H = 60; A's 2026-06-30 order 56 days later: returning.
-    assert split.loc[("2026-06", "reactivated"), "revenue"] == 18.25
-    assert split.loc[("2026-05", "reactivated"), "revenue"] == 30.0
-    assert split.loc[("2026-06", "returning"), "revenue"] == 10.5
+    assert split.loc[("2026-06", "reactivated"), "gross_sales"] == 18.25
+    assert split.loc[("2026-05", "reactivated"), "gross_sales"] == 30.0
+    assert split.loc[("2026-06", "returning"), "gross_sales"] == 10.5
 
 
 def _total_of_orders(s: Session) -> float:

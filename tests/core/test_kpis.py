@@ -143,7 +143,7 @@ def test_empty_store(session):
     assert k["loyalty_liability"] is None and k["redemption_rate"] is None
     assert k["nps"] is None and k["nps_ci_low"] is None and k["nps_responses"] == 0
     # Every chart's reader answers an empty store with an empty (or all-zero) frame.
-    assert revenue_split(session=session, as_of=D, months=3)["revenue"].sum() == 0
+    assert revenue_split(session=session, as_of=D, months=3)["gross_sales"].sum() == 0
     assert cohort_matrix(session=session, as_of=D).empty and nps_trend(session=session, as_of=D).empty
     assert kpi_trend(session=session, as_of=D, points=4)["active_customers"].tolist() == [0, 0, 0, 0]
     assert band_mix(session=session).empty and band_moves(session=session)["previous"] is None
@@ -298,12 +298,12 @@ def test_revenue_split_by_hand(session):
     make_order(session, x, datetime(2026, 4, 20), 8.0)  # 76 days since the last: reactivated at H = 60
     make_order(session, x, datetime(2026, 4, 21), 1.0)  # returning
     df = revenue_split(session=session, as_of=date(2026, 4, 30), months=4, horizon_days=60)
-    got = {(r.month, r.kind): r.revenue for r in df.itertuples() if r.revenue}
+    got = {(r.month, r.kind): r.gross_sales for r in df.itertuples() if r.gross_sales}
     assert got == {("2026-01", "new"): 30.0, ("2026-02", "returning"): 5.0, ("2026-02", "new"): 7.0,
                    ("2026-03", "returning"): 3.0, ("2026-04", "reactivated"): 8.0,
                    ("2026-04", "returning"): 1.0}
     assert len(df) == 12  # every month x kind, zeros included
-    assert df["revenue"].sum() == 54.0
+    assert df["gross_sales"].sum() == 54.0
 
 
 def test_band_mix_and_moves(session, store):
