@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from core import money
 from core.health import RFM_LABELS, RFM_SEGMENTS, churn_percent, disagreement
+from core.refunds import refunded_cents
 from core.roles import Role, require_personal_data
 from core.scores import latest_as_of
 from core.tasks import contact_clause, contactability, priority_scores
@@ -187,7 +188,8 @@ def queue_page(
 
 
 def _with_order_aggregates(*, session: Session, rows: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Last order, orders and spend over the last 365 days, for the customers on the page only."""
+    """Last order, orders and spend over the last 365 days (order totals less the money refunded
+    in those days), for the customers on the page only."""
     if rows.empty:
         return rows.assign(last_order=pd.Series(dtype=object), orders_365=0, spend_365=0.0)
     end = datetime.combine(as_of + timedelta(days=1), datetime.min.time())
@@ -203,7 +205,10 @@ def _with_order_aggregates(*, session: Session, rows: pd.DataFrame, as_of: date)
     agg["last_order"] = pd.to_datetime(agg["last_order"], format="ISO8601").dt.date
     out = rows.merge(agg, on="customer_id", how="left")
     out["orders_365"] = out["orders_365"].fillna(0).astype(int)
-    out["spend_365"] = money.units_array(out["spend_365"].fillna(0).astype("int64"))  # from whole cents
+    # Net of the money refunded in the same 365 days (core.refunds), as revenue is.
+    back = refunded_cents(session.connection(), start=year_ago, end=end, customer_ids=ids)
+    spend = out["spend_365"].fillna(0).astype("int64") - out["customer_id"].map(back).fillna(0).astype("int64")
+    out["spend_365"] = money.units_array(spend)  # from whole cents
     return out
 
 

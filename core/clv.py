@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from core import money
 from core.readcache import cached
+from core.refunds import refunded_cents
 from db.models import Customer, Order
 
 CLV_EXPLANATION = (
@@ -299,7 +300,11 @@ def store_rfm_summary(*, session: Session, as_of: date, segment: str | None = No
     week = pd.Timedelta(days=7)
     # The model works in floats of currency units, from the stored whole cents (core.money).
     first_value = pd.Series(money.units_array(df["first_value"].astype("int64")), index=df.index)
-    spend = pd.Series(money.units_array(df["spend"].astype("int64")), index=df.index)
+    # Net of the money refunded up to D (core.refunds): a refund comes off the repeat orders'
+    # mean value (never below 0), so a customer who sends orders back is not valued as a big spender.
+    back = refunded_cents(session.connection(), end=end)
+    net = df["spend"].astype("int64") - df["customer_id"].map(back).fillna(0).astype("int64")
+    spend = pd.Series(money.units_array(net), index=df.index)
     out = pd.DataFrame({
         "customer_id": df["customer_id"],
         "frequency": (df["n"] - 1).astype(float),
@@ -309,7 +314,7 @@ def store_rfm_summary(*, session: Session, as_of: date, segment: str | None = No
     })
     repeats = df["n"] - 1
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["monetary_value"] = np.where(repeats > 0, (spend - first_value) / repeats, np.nan)
+        out["monetary_value"] = np.where(repeats > 0, np.maximum(spend - first_value, 0.0) / repeats, np.nan)
     return out
 
 

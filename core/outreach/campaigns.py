@@ -25,6 +25,7 @@ from core.outreach.rules import (
     in_holdout,
 )
 from core.outreach.trigger import AUDIT_ACTIONS, _audit_detail, _decide, _outreach_values, reason_kind
+from core.refunds import refunded_cents_by_order
 from db.models import (
     AuditLog,
     Campaign,
@@ -191,10 +192,12 @@ def outreach_outcomes(*, session: Session, campaign_id: int | None = None) -> pd
         sub = select(Outreach.customer_id).where(col(Outreach.campaign_id).is_not(None))
         if campaign_id is not None:
             sub = sub.where(Outreach.campaign_id == campaign_id)
-        orders = pd.read_sql(select(Order.customer_id, Order.ordered_at, Order.total_cents)
+        orders = pd.read_sql(select(Order.id, Order.customer_id, Order.ordered_at, Order.total_cents)
                              .where(col(Order.customer_id).in_(sub.distinct()),
                                     Order.ordered_at > start.to_pydatetime()), session.connection())
         orders["ordered_at"] = pd.to_datetime(orders["ordered_at"])
+        orders["total_cents"] = _net_of_refunds(session, orders)
+        orders = orders.drop(columns="id")
         m = grp[["outreach_id", "customer_id", "triggered_at"]].merge(orders, on="customer_id", how="inner")
         before = m[(m["ordered_at"] > m["triggered_at"] - horizon) & (m["ordered_at"] <= m["triggered_at"])]
         after = m[(m["ordered_at"] > m["triggered_at"]) & (m["ordered_at"] <= m["triggered_at"] + window)]
@@ -209,6 +212,14 @@ def outreach_outcomes(*, session: Session, campaign_id: int | None = None) -> pd
     return outs
 
 
+def _net_of_refunds(session: Session, orders: pd.DataFrame) -> pd.Series:
+    """Each order's total (whole cents) less the money refunded of it (core.refunds), never below
+    0: what a campaign brought in is what customers kept."""
+    back = refunded_cents_by_order(session.connection(), orders["id"].tolist()) if len(orders) else pd.Series()
+    return (orders["total_cents"].astype("int64")
+            - orders["id"].map(back).fillna(0).astype("int64")).clip(lower=0)
+
+
 def campaign_results(*, session: Session, campaign_id: int | None = None,
                      now: datetime | None = None) -> pd.DataFrame:
     """One row per campaign: counts, reactivation of contacted vs held-out, uplift, revenue.
@@ -217,8 +228,8 @@ def campaign_results(*, session: Session, campaign_id: int | None = None,
     Reactivation (design.md, core.analytics.definitions): inactive at outreach time (no order
     in the activity horizon before it) and an order within 30 days after; a group's rate is
     reactivated / inactive (per outreach, by :func:`outreach_outcomes`).
-    Revenue: order totals in those 30 days (contacted and holdout groups) and of orders
-    carrying one of the campaign's offer codes (first use of each code). No personal data.
+    Revenue: order totals less their refunds, in those 30 days (contacted and holdout groups) and
+    of orders carrying one of the campaign's offer codes (first use of each code). No personal data.
     """
     now = now or utcnow()
     window = pd.Timedelta(days=REACTIVATION_DAYS)
@@ -234,13 +245,14 @@ def campaign_results(*, session: Session, campaign_id: int | None = None,
     codes = outs.dropna(subset=["offer_code"])
     redeemed = pd.DataFrame(columns=["campaign_id", "total_cents"])
     if not codes.empty:
-        red = pd.read_sql(select(Order.offer_code, Order.ordered_at, Order.total_cents)
+        red = pd.read_sql(select(Order.id, Order.offer_code, Order.ordered_at, Order.total_cents)
                           .where(col(Order.offer_code).in_(
                               select(Outreach.offer_code).where(col(Outreach.campaign_id).is_not(None),
                                                                 col(Outreach.offer_code).is_not(None)))),
                           session.connection())
         if not red.empty:
             red = red.sort_values("ordered_at").drop_duplicates("offer_code")  # single use: first order
+            red["total_cents"] = _net_of_refunds(session, red)
             redeemed = red.merge(codes[["offer_code", "campaign_id"]], on="offer_code")
     rows = []
     for _, c in camps.iterrows():

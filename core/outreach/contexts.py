@@ -31,6 +31,7 @@ from core.outreach.rules import (
     _read,
 )
 from core.readcache import cached
+from core.refunds import refunded_cents
 from db.models import (
     Customer,
     Feedback,
@@ -103,7 +104,8 @@ def _template_context(session: Session, ctx: pd.DataFrame, template: str, ids: l
 
 def _order_context(session: Session, ids: list[int], now: datetime) -> pd.DataFrame:
     """Per customer of `ids` (index customer_id): contact fields, segment, signup date, order
-    count, last order and lifetime spend up to `now`; `fits` True and no `not_fit_reason` yet."""
+    count, last order and lifetime spend up to `now` (order totals less refunds); `fits` True and
+    no `not_fit_reason` yet."""
     cust = _read(session, select(Customer.id.label("customer_id"), Customer.external_id, Customer.name,
                                  Customer.email, Customer.email_opt_in, Customer.segment,
                                  Customer.signup_date),
@@ -118,7 +120,11 @@ def _order_context(session: Session, ids: list[int], now: datetime) -> pd.DataFr
                                                  "lifetime_spend"]).set_index("customer_id")
     ctx = cust.join(orders, how="left")
     ctx["order_count"] = ctx["order_count"].fillna(0).astype(int)
-    ctx["lifetime_spend"] = money.units_array(ctx["lifetime_spend"].fillna(0).astype("int64"))  # from cents
+    # Net of the money refunded up to `now` (core.refunds): a customer who sent it all back spent nothing.
+    back = refunded_cents(session.connection(), end=now, customer_ids=list(ids))
+    spend = (ctx["lifetime_spend"].fillna(0).astype("int64")
+             - pd.Series(ctx.index.map(back), index=ctx.index).fillna(0).astype("int64")).clip(lower=0)
+    ctx["lifetime_spend"] = money.units_array(spend)  # from cents
     ctx["last_order_at"] = pd.to_datetime(ctx["last_order_at"])
     ctx["fits"] = True
     ctx["not_fit_reason"] = None

@@ -13,7 +13,7 @@ from core import outreach as out
 from core.config import get_settings
 from core.roles import NotAllowed, Role
 from db.models import AuditLog, Campaign, Outreach
-from tests.factories import make_customer, make_feedback, make_loyalty, make_order, make_product
+from tests.factories import make_customer, make_feedback, make_loyalty, make_order, make_product, make_refund
 
 NOW = datetime(2026, 6, 1, 12, 0)
 
@@ -267,8 +267,10 @@ def test_uplift_arithmetic_on_a_hand_made_campaign(session):
     make_order(session, contacted[0], NOW + timedelta(days=31), total=999.0)  # after the window
     for c in held[:2]:
         make_order(session, c, NOW + timedelta(days=20), total=30.0)
-    make_order(session, contacted[1], NOW + timedelta(days=6), total=70.0, offer_code="CODE1")
+    coded = make_order(session, contacted[1], NOW + timedelta(days=6), total=70.0, offer_code="CODE1")
     make_order(session, contacted[1], NOW + timedelta(days=7), total=70.0, offer_code="CODE1")  # reuse
+    # 30.00 of the offer's order went back: the campaign earned what the customer kept.
+    make_refund(session, contacted[1], NOW + timedelta(days=9), 30.0, order=coded)
     session.commit()
     df = out.campaign_results(session=session, campaign_id=camp.id, now=NOW + timedelta(days=40))
     r = df.iloc[0]
@@ -281,9 +283,9 @@ def test_uplift_arithmetic_on_a_hand_made_campaign(session):
     # se 0.191474; 1.96 * se = 0.375289.
     assert r["uplift_ci_low"] == pytest.approx(0.386364 - 0.375289, abs=1e-5)
     assert r["uplift_ci_high"] == pytest.approx(0.386364 + 0.375289, abs=1e-5)
-    assert r["revenue_contacted"] == 440.00  # 6 x 50 + 70 + 70, summed in whole cents
+    assert r["revenue_contacted"] == 410.00  # 6 x 50 + (70 - 30) + 70, summed in whole cents
     assert r["revenue_holdout"] == 60.00
-    assert r["revenue_offer_codes"] == 70.00 and r["offers_redeemed"] == 1
+    assert r["revenue_offer_codes"] == 40.00 and r["offers_redeemed"] == 1
     assert bool(r["window_complete"])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlmodel import Session, select
 
@@ -458,3 +459,28 @@ def test_an_order_total_lowered_below_its_refunded_amount_is_refused(session):
     [problem] = err.value.problems
     assert (problem.row, problem.column) == (2, "total") and "40.00" in problem.message
     assert orders(session) == {"E1": 50.0}
+
+
+def test_spend_and_order_value_outside_the_kpis_are_net_of_refunds(session):
+    # K1 ordered 100.00 on 1 Mar, 60.00 on 1 Apr and 40.00 on 1 May 2026 and sent the 60.00 back
+    # (refunded 5 Apr). By hand, as of 31 May 2026: the queue's 12-month spend 200.00 - 60.00 =
+    # 140.00; the lifetime spend an outreach message quotes the same; lifetime value's mean
+    # repeat order (60.00 + 40.00 - 60.00) / 2 = 20.00 (it was 50.00: the refund counted as spent).
+    from core.accounts import _with_order_aggregates
+    from core.clv import store_rfm_summary
+    from core.outreach.contexts import customer_contexts
+    from tests.factories import make_customer, make_order, make_refund
+
+    k1 = make_customer(session)
+    make_order(session, k1, datetime(2026, 3, 1, 10), 100.0)
+    make_order(session, k1, datetime(2026, 4, 1, 10), 60.0)
+    make_order(session, k1, datetime(2026, 5, 1, 10), 40.0)
+    make_refund(session, k1, datetime(2026, 4, 5, 10), 60.0)
+    session.commit()
+    page = _with_order_aggregates(session=session, rows=pd.DataFrame({"customer_id": [k1.id]}),
+                                  as_of=date(2026, 5, 31))
+    assert page["spend_365"].tolist() == [140.0]
+    ctx = customer_contexts(session=session, customer_ids=[k1.id], template="win_back", now=datetime(2026, 5, 31))
+    assert ctx.loc[k1.id, "lifetime_spend"] == 140.0
+    rfm = store_rfm_summary(session=session, as_of=date(2026, 5, 31)).set_index("customer_id")
+    assert rfm.loc[k1.id, "monetary_value"] == pytest.approx(20.0)
