@@ -213,6 +213,23 @@ def _money_cents(raw: pd.Series, empty: pd.Series) -> pd.Series:
                          dtype="float64")
 
 
+# A decimal comma, with dots between thousands or not: "12,50", "-3,5", "1.234,56".
+_DECIMAL_COMMA = r"-?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+"
+
+
+def _decimal_commas(raw: pd.Series) -> pd.Series:
+    """Amounts of a file separated by semicolons, as Excel saves CSV where a comma is the decimal
+    mark (German, French, Spanish, Italian, Dutch settings): "1.234,56" is read as 1234.56 and
+    "12,50" as 12.50 (they were refused as "not a number"). A comma cannot separate columns
+    there, so it can only be the decimal mark. Other cells are left as written ("1.234" alone
+    stays refused as a thousands separator: it could be a decimal point)."""
+    comma = raw.str.strip().str.fullmatch(_DECIMAL_COMMA)
+    if not comma.any():
+        return raw
+    fixed = raw.str.strip().str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return raw.where(~comma, fixed)
+
+
 def check_cells(parsed: ParsedFile, kind: str, match: ColumnMatch) -> tuple[pd.DataFrame, Problems]:
     """Check every cell of ``parsed`` as the fields of ``kind`` (columns mapped by ``match``).
 
@@ -229,7 +246,8 @@ def check_cells(parsed: ParsedFile, kind: str, match: ColumnMatch) -> tuple[pd.D
         if col.name not in by_field:
             continue
         raw = parsed.frame[by_field[col.name]].astype(str)
-        values, checks = _check_column(col, raw)
+        read = _decimal_commas(raw) if col.kind == "money" and parsed.delimiter == ";" else raw
+        values, checks = _check_column(col, read)
         if col.kind == "money" and parsed.delimiter == ";":
             # Semicolons separate the columns where a comma is the decimal mark: "1.234" there
             # is one thousand two hundred and thirty-four, written with a dot between thousands.

@@ -164,7 +164,9 @@ def _refunds_in_orders(heads: pd.DataFrame, rownum: pd.Series, problems: Problem
             "order_ref": heads["order_id"][gets_refund].astype(str),
             "customer_ext": heads["customer_id"][gets_refund], "refunded_at": when[gets_refund],
             "amount": amount[gets_refund], "reason": reason, "row": rows[gets_refund]}))
-    partly = real & status.isin(PARTLY_REFUNDED_STATUSES).to_numpy() & ~gets_refund
+    # Partly refunded by refund rows of the same file (WooCommerce writes both): those rows say how much.
+    partly = (real & status.isin(PARTLY_REFUNDED_STATUSES).to_numpy() & ~gets_refund
+              & ~refunded_by_rows.to_numpy())
     if partly.any():
         problems.cells(rows.to_numpy(), status, partly, "status",
                        "says the order was partly refunded, but refunded_amount is empty: give the amount "

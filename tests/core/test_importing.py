@@ -94,6 +94,17 @@ def test_a_semicolon_file_s_amount_with_a_dot_between_thousands_is_refused():
     assert _problems("order_id,customer_id,ordered_at,total\n6001,F1,2025-03-01,1.234\n", "orders") == []
 
 
+def test_a_semicolon_file_s_decimal_commas_are_read_as_amounts():
+    # German Excel saves "12,50" and "1.234,56" with semicolons between the columns: by hand
+    # 1250 and 123456 cents (-3,5 is -350). The same cells in a comma file stay refused above.
+    parsed = read_csv_bytes(b"sep=;\norder_id;customer_id;ordered_at;total\n6001;F1;2025-03-01;12,50\n"
+                            b"6002;F2;2025-03-02;1.234,56\n6003;F3;2025-03-03;-3,5\n6004;F4;2025-03-04;7\n"
+, filename="f.csv")
+    typed, problems = check_cells(parsed, "orders", match_columns(parsed.columns, "orders"))
+    assert list(problems) == []
+    assert typed["total"].tolist() == [1250, 123456, -350, 700]
+
+
 def test_row_with_extra_cells_is_refused_by_line():
     with pytest.raises(ImportFailed) as err:
         read_csv_bytes(b"customer_id,ordered_at,total\nC1,2025-01-01,12,50\n", filename="o.csv")

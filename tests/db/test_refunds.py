@@ -64,7 +64,8 @@ def test_a_negative_row_is_a_refund_not_a_fifth_order(session):
 def test_spend_and_the_value_at_risk_are_net_of_refunds(session):
     """The handed case: C1 ordered 40.00 on 2025-03-01 and got 40.00 back on 2025-03-05; C2
     ordered 30.00. By hand: C1's spend over 365 days is 40 - 40 = 0, so its expected annual
-    value (and value at risk) is 0 whatever its churn probability; C2's is 30.00 annualised.
+    value (and value at risk) is 0 whatever its churn probability; C2's is its one order's 30.00
+    (one order is not annualised into a rate).
     Its average order value stays gross (40.00 / 1 order), as the platforms count it."""
     from core.health import expected_annual_value
 
@@ -78,7 +79,7 @@ def test_spend_and_the_value_at_risk_are_net_of_refunds(session):
     assert c2["net_spend_365"] == 30.0
     value = dict(zip(feats.index, expected_annual_value(feats, horizon_days=90), strict=True))
     assert value[ids["C1"]] == 0.0
-    assert value[ids["C2"]] > 0.0
+    assert value[ids["C2"]] == 30.0
 
 
 def pd_isna(value) -> bool:  # noqa: ANN001
@@ -484,3 +485,14 @@ def test_spend_and_order_value_outside_the_kpis_are_net_of_refunds(session):
     assert ctx.loc[k1.id, "lifetime_spend"] == 140.0
     rfm = store_rfm_summary(session=session, as_of=date(2026, 5, 31)).set_index("customer_id")
     assert rfm.loc[k1.id, "monetary_value"] == pytest.approx(20.0)
+
+
+def test_partly_refunded_with_its_refund_rows_in_the_file_needs_no_refunded_amount(session):
+    # WooCommerce writes the order ("partially-refunded", no amount column) and its refund row:
+    # by hand, order W1 50.00 with 12.00 refunded: gross 50.00, refunds 12.00, revenue 38.00
+    # (the file was refused: "partly refunded, but refunded_amount is empty").
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,status,refund_of\n"
+                           "W1,K1,2026-11-01,50.00,partially-refunded,\n"
+                           "W1-R1,K1,2026-11-03,-12.00,refunded,W1\n")
+    k = compute_kpis(session=session, as_of=date(2026, 11, 30), horizon_days=90)
+    assert (k["orders"], k["gross_sales"], k["refunds"], k["revenue"]) == (1, 50.0, 12.0, 38.0)
