@@ -16,7 +16,7 @@ from sqlalchemy.sql import Select
 from sqlmodel import Session
 
 from core import money
-from core.health import RFM_LABELS, RFM_SEGMENTS, churn_percent, disagreement
+from core.health import HEALTH_DECIMALS, RFM_LABELS, RFM_SEGMENTS, churn_percent, disagreement
 from core.refunds import refunded_cents
 from core.roles import Role, require_personal_data
 from core.scores import latest_as_of
@@ -284,6 +284,8 @@ def accounts_export_frame(
             .order_by(ScoreSnapshot.value_at_risk_cents.desc()))
     frame = pd.read_sql(stmt, session.connection())
     frame["value_at_risk"] = money.units_array(frame.pop("value_at_risk_cents"))
+    # One rounding rule per figure (core.health), as `export scores` writes it: 36, not 36.0.
+    frame["health_score"] = frame["health_score"].round(HEALTH_DECIMALS).astype("Int64")
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date.astype(str)
     frame["rfm_segment"] = frame["rfm_segment"].map(RFM_LABELS)
     frame["top_drivers"] = ["; ".join(json.loads(d)) if d else "" for d in frame.pop("drivers")]

@@ -63,8 +63,9 @@ else:
     m[3]("Value at risk", fmt.money(score["value_at_risk"], decimals=0), help=VALUE_EXPLANATION)
     m[4]("RFM segment", fmt.label(score["rfm_segment"] or None, RFM_LABELS, missing="–"))
     nxt = score.get("next_order_date")
-    m[5]("Next order expected", fmt.date_text(nxt),
-                help="From the customer's own cadence and how long what they buy lasts.")
+    m[5]("Next order expected", fmt.date_text(nxt, missing="None expected"),
+                help="From the customer's own cadence and how long what they buy lasts. None for a lapsed "
+                     "customer: past their expected next order by more than twice their usual gap and half a year.")
     st.caption(f"Scored as of {fmt.date_text(score['as_of'])}.")
     why_differ = disagreement(score["health_score"], churn)
     if why_differ:

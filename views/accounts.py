@@ -121,7 +121,8 @@ event = st.dataframe(
             help="Filled where the health score and the churn probability point different ways, saying why."),
         "next_order_date": st.column_config.DateColumn(
             "Next order expected", format="D MMM YYYY",
-            help="From the customer's own cadence and how long what they buy lasts."),
+            help="From the customer's own cadence and how long what they buy lasts; empty for a lapsed customer "
+                 "(past it by more than twice their usual gap and half a year)."),
         "rfm_segment": st.column_config.TextColumn("RFM segment"),
         "segment": st.column_config.TextColumn("Segment"),
         "region": st.column_config.TextColumn("Region"),

@@ -43,6 +43,7 @@ from core.health.score import (  # noqa: F401
     health_components,
     health_score,
     health_text,
+    lapsed,
     overdue_days,
     store_gap_days,
 )

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.health.score import _weights, expected_gap_days, overdue_days
+from core.features.frames import MAX_OVERDUE_DAYS
+from core.health.score import _weights, expected_days_to_next_order, expected_gap_days, overdue_days
 
 RFM_SEGMENTS = [
     "champions", "loyal", "potential_loyalist", "new", "promising", "needs_attention",
@@ -21,8 +22,8 @@ RFM_LABELS = {
 VALUE_EXPLANATION = (
     "Expected value over the next year = the customer's spend over the last 365 days, net of the money "
     "refunded in them (annualised "
-    "when they have ordered for less than a year, over at least one horizon). Value at risk = "
-    "that expected value x churn probability."
+    "when they have ordered two times or more for less than a year, over at least one horizon; one "
+    "order is not annualised). Value at risk = that expected value x churn probability."
 )
 
 
@@ -74,20 +75,23 @@ def _recency_sentence(f: pd.DataFrame, names: dict[int, str]) -> np.ndarray:
         + " refill")
     own_gap = f["median_gap_days"].to_numpy(float)
     r_s, g_s, o_s = _fmt_int(recency), _fmt_int(gap), _fmt_int(first_days)
+    # Refills are followed for a year (MAX_OVERDUE_DAYS): past that the words say so, with the
+    # days since the last order, not a capped "365 days overdue".
+    refill_words = np.where(
+        first_days >= MAX_OVERDUE_DAYS,
+        "No order for " + r_s + " days; more than a year overdue for " + item.astype(str) + " refill",
+        o_s + _plural(first_days, " day") + " overdue for " + item.astype(str) + " refill" + second)
+    # The same days as the stored expected next order date (expected_days_to_next_order).
+    expected = "Ordered " + r_s + " days ago; next order expected in about " + _fmt_int(
+        np.round(expected_days_to_next_order(f))) + " days"
     recency_sent = np.where(
         f["n_orders"].to_numpy() == 0, "No orders yet",
         np.where(
-            (refill_over > 0) & (over > 0),
-            o_s + _plural(first_days, " day") + " overdue for " + item.astype(str) + " refill" + second,
+            (refill_over > 0) & (over > 0), refill_words,
             np.where(
                 ~np.isnan(own_gap),
-                np.where(over > 0,
-                         "No order for " + r_s + " days; usually orders every " + g_s + " days",
-                         "Ordered " + r_s + " days ago; next order expected in about "
-                         + _fmt_int(-over) + " days"),
-                np.where(over > 0, "Last order " + r_s + " days ago",
-                         "Ordered " + r_s + " days ago; next order expected in about "
-                         + _fmt_int(-over) + " days"),
+                np.where(over > 0, "No order for " + r_s + " days; usually orders every " + g_s + " days", expected),
+                np.where(over > 0, "Last order " + r_s + " days ago", expected),
             ),
         ),
     )
@@ -177,6 +181,9 @@ def expected_annual_value(features: pd.DataFrame, *, horizon_days: int) -> np.nd
     """See VALUE_EXPLANATION."""
     tenure = features["days_since_first_order"].to_numpy(float)
     span = np.clip(np.nan_to_num(tenure, nan=365.0), horizon_days, 365)
+    # One order is no rate: annualised, a single 90.89 order 96 days ago was worth 345 a year,
+    # and its value at risk was 3.3 times all the customer ever spent.
+    span = np.where(features["n_orders"].to_numpy(float) >= 2, span, 365.0)
     return np.round(features["net_spend_365"].to_numpy(float) * 365 / span, 2)
 
 

@@ -132,6 +132,20 @@ def expected_days_to_next_order(features: pd.DataFrame) -> np.ndarray:
     return np.maximum(gap - recency, 0.25 * gap)
 
 
+# A customer this far past their expected next order is lapsed: no next order is expected.
+LAPSED_MIN_DAYS = 180
+
+
+def lapsed(features: pd.DataFrame) -> np.ndarray:
+    """Bool per customer: past their expected next order by more than twice the expected gap
+    (`expected_gap_blend`) and by more than LAPSED_MIN_DAYS (half a year). Such a customer has no
+    expected next order date: a quarter gap after today (the rule for the overdue) said that
+    one who last ordered 1,018 days ago would order within two weeks."""
+    gap = expected_gap_blend(features)
+    late = features["recency_days"].to_numpy(float) - gap
+    return np.nan_to_num(late, nan=0.0) > np.maximum(2 * gap, LAPSED_MIN_DAYS)
+
+
 def health_components(features: pd.DataFrame, *, horizon_days: int) -> pd.DataFrame:
     """Each component 0-100 per customer; NaN where the customer has no data for it."""
     f = features

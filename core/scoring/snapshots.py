@@ -29,6 +29,7 @@ from core.health import (
     fit_health_weights,
     health_components,
     health_score,
+    lapsed,
     rfm_segments,
 )
 from core.scoring.backtest import backtest
@@ -144,7 +145,9 @@ def score_frame(frames: Frames, *, as_of: date, horizon_days: int,
         # the "overdue for refill" filter: days past when the refills they bought ran out
         "days_overdue": features["days_overdue"].to_numpy(float),
         "rfm_segment": rfm_segments(features),
-        "next_order_date": (pd.Timestamp(as_of) + pd.to_timedelta(np.round(next_days), unit="D")).to_numpy(),
+        # None for a lapsed customer (core.health.lapsed): no next order is expected.
+        "next_order_date": (pd.Timestamp(as_of) + pd.to_timedelta(np.where(lapsed(features), np.nan,
+                                                                           np.round(next_days)), unit="D")).to_numpy(),
     })
     info["mean_churn_probability"] = round(float(np.mean(churn)), 4)
     info["bands"] = out["band"].value_counts().to_dict()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta
 
+import pandas as pd
 import pytest
 from sqlmodel import Session
 
@@ -106,6 +108,10 @@ def test_export_of_a_selection(session: Session, book: dict[str, int]) -> None:
     frame = accounts_export_frame(session=session, roles=MANAGER, customer_ids=[book["steady"], book["theirs"]])
     assert len(frame) == 2 and frame["as_of"].eq("2026-06-30").all()
     assert frame.iloc[0]["band"] == "at_risk"  # highest value at risk first
+    # Written as `export scores` writes it: a whole number ("36", not "36.0").
+    assert all(isinstance(v, int) for v in frame["health_score"].tolist())
+    written = pd.read_csv(io.StringIO(frame.to_csv(index=False)), dtype=str)["health_score"]
+    assert not written.str.contains(".", regex=False).any()
 
 
 def test_timeline_interleaves_everything_newest_first(session: Session, engine) -> None:

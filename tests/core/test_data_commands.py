@@ -23,11 +23,15 @@ def test_import_examples_then_again_then_export(app_env, tmp_path, capsys):
     assert "1 unknown customer id was created as a minimal customer" in out
     assert main(["import", "orders", str(EXAMPLES / "orders.csv")]) == 0
     assert "0 orders were inserted, 0 updated, 4 unchanged" in capsys.readouterr().out
-    for kind in ("accounts", "feedback", "loyalty", "scores"):
+    for kind in ("accounts", "feedback", "loyalty"):
         target = tmp_path / f"{kind}.csv"
         assert main(["export", kind, "--out", str(target), "--as-of", "2025-06-01"]) == 0
         assert target.exists()
     assert "exported 4 accounts rows" in capsys.readouterr().out
+    # Nothing scored yet: a header alone looked like success (exit 0, "exported 0 scores rows").
+    assert main(["export", "scores", "--out", str(tmp_path / "scores.csv"), "--as-of", "2025-06-01"]) == 1
+    assert "no scoring run on or before 2025-06-01" in capsys.readouterr().err
+    assert not (tmp_path / "scores.csv").exists()
     accounts = pd.read_csv(tmp_path / "accounts.csv")
     assert accounts["customer_id"].tolist() == ["C1001", "C1002", "C1003", "C1099"]
 

@@ -323,6 +323,25 @@ def test_the_most_overdue_refill_comes_first_with_its_days(session: Session, eng
     assert reasons[0] == "175 days overdue for paper goods refill; 1 day overdue for laundry refill"
 
 
+def test_a_refill_over_a_year_late_says_so_not_a_capped_365_days() -> None:
+    # One order 1,018 days ago of laundry that lasts 30 days: refills are followed for a year, so
+    # the days overdue are capped at 365; the words said "365 days overdue" (a number that is
+    # not true) and now say how long since the order, and "more than a year".
+    from core.health import drivers
+
+    features = pd.DataFrame({
+        "recency_days": [1018.0], "n_orders": [1], "orders_h": [0.0], "orders_prev_h": [0.0], "orders_365": [0.0],
+        "spend_h": [0.0], "spend_prev_h": [0.0], "median_gap_days": [np.nan], "replenish_interval": [30.0],
+        "days_overdue": [365.0], "due_product_id": [7.0], "days_since_first_order": [1018.0],
+        "latest_nps": [np.nan], "previous_nps": [np.nan], "mean_sentiment": [np.nan], "open_tickets": [0.0],
+        "tickets_h": [0.0], "days_since_loyalty": [np.nan], "days_since_login": [np.nan],
+        "subscription_status": [None],
+    }, index=[1])
+    comps = pd.DataFrame({"recency": [0.0]}, index=[1])
+    [reasons] = drivers(features, comps, horizon_days=90, product_names={7: "laundry"})
+    assert reasons[0] == "No order for 1018 days; more than a year overdue for laundry refill"
+
+
 def test_reasons_are_ranked_by_the_health_points_they_cost() -> None:
     """Two components, weights 0.3 (recency) and 0.15 (feedback): recency 80 costs
     (100 - 80) x 0.3 / 0.45 = 13.3 points, NPS 5 (score 50) costs 50 x 0.15 / 0.45 = 16.7:
@@ -402,6 +421,15 @@ def test_expected_next_order_by_hand(session: Session, engine) -> None:
     assert got[0] == pytest.approx(gap - 3)
     assert got[1] == pytest.approx(gap / 4)  # 40 days since the last order: past due, a quarter gap
     assert got[2] == pytest.approx(30 - 10)  # one order: the refill interval alone
+
+    # Lapsed (no next order expected): past the expected gap by more than twice it and more than
+    # 180 days. Gap 140 / 6 = 23.3: 40 days is not; 300 days is (276.7 late > max(46.7, 180));
+    # one order with a 30-day refill 200 days ago is not (170 late <= 180), 211 days ago is.
+    from core.health import lapsed
+
+    f2 = pd.DataFrame({"median_gap_days": [20.0, 20.0, np.nan, np.nan], "replenish_interval": [30.0] * 4,
+                       "n_orders": [5, 5, 1, 1], "recency_days": [40.0, 300.0, 200.0, 211.0]})
+    assert lapsed(f2).tolist() == [False, True, False, True]
 
     weekly = make_customer(session, subscription_status=None)
     _weekly(session, weekly, last=NOON, n=10)
