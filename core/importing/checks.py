@@ -230,6 +230,17 @@ def _decimal_commas(raw: pd.Series) -> pd.Series:
     return raw.where(~comma, fixed)
 
 
+def _refund_row_naming_its_order(parsed: ParsedFile, by_field: dict[str, str]) -> np.ndarray:
+    """Rows of an orders file with a negative total and a refund_of: refund records, which a
+    shop may export without the customer (WooCommerce's carry no billing details); the order
+    they name says whose they are (core.importing.orders fills it in, or says it cannot)."""
+    if "total" not in by_field or "refund_of" not in by_field:
+        return np.zeros(len(parsed.frame), dtype=bool)
+    total = parsed.frame[by_field["total"]].astype(str).str.strip()
+    named = parsed.frame[by_field["refund_of"]].astype(str).str.strip()
+    return (total.str.startswith("-") & (named != "")).to_numpy()
+
+
 def check_cells(parsed: ParsedFile, kind: str, match: ColumnMatch) -> tuple[pd.DataFrame, Problems]:
     """Check every cell of ``parsed`` as the fields of ``kind`` (columns mapped by ``match``).
 
@@ -258,7 +269,10 @@ def check_cells(parsed: ParsedFile, kind: str, match: ColumnMatch) -> tuple[pd.D
         for mask, message in checks:
             problems.cells(rownum, raw, mask, col.name, message)
         if col.required:
-            problems.cells(rownum, raw, raw == "", col.name, "is required but empty", show_value=False)
+            empty_cell = (raw == "").to_numpy().copy()
+            if kind == "orders" and col.name == "customer_id":
+                empty_cell &= ~_refund_row_naming_its_order(parsed, by_field)
+            problems.cells(rownum, raw, empty_cell, col.name, "is required but empty", show_value=False)
     if kind == "feedback":
         none = pd.Series(True, index=typed.index)
         no_score = typed["nps_score"].isna() if "nps_score" in typed else none

@@ -38,9 +38,11 @@ from core.importing.store import (
 )
 from db.bulk import bulk_insert
 from db.models import (
+    Customer,
     Order,
     OrderLine,
     Product,
+    Refund,
 )
 
 
@@ -192,6 +194,40 @@ class _OrderPlan:
     existing_count: int
 
 
+def _customers_of_refund_rows(ctx: _Context, t: pd.DataFrame, problems: Problems) -> None:
+    """A refund row (negative total, refund_of) without a customer_id takes the customer of the
+    order it names: in this file, else stored (an order, or its cancellation). One naming an
+    order Hearth has nowhere is a problem naming the row (whose money went back is unknown)."""
+    if "refund_of" not in t:
+        return
+    blank = (t["customer_id"].isna() & t["refund_of"].notna()).to_numpy()
+    if not blank.any():
+        return
+    named = t["refund_of"].astype(object).where(pd.Series(blank, index=t.index)).dropna().astype(str)
+    in_file = t.loc[t["order_id"].notna() & t["customer_id"].notna()]
+    owner = pd.Series(in_file["customer_id"].astype(str).to_numpy(), index=in_file["order_id"].astype(str).to_numpy())
+    owner = owner[~owner.index.duplicated(keep="first")]
+    missing = sorted(set(named) - set(owner.index))
+    if missing:
+        o, c, r = Order.__table__, Customer.__table__, Refund.__table__
+        stored = pd.concat([
+            _read(ctx.conn, select(o.c.external_id, c.c.external_id.label("customer"))
+                  .join(c, c.c.id == o.c.customer_id).where(o.c.external_id.in_(missing))),
+            _read(ctx.conn, select(r.c.order_ref.label("external_id"), c.c.external_id.label("customer"))
+                  .join(c, c.c.id == r.c.customer_id).where(r.c.kind == "cancellation", r.c.order_ref.in_(missing))),
+        ], ignore_index=True)
+        owner = pd.concat([owner, pd.Series(stored["customer"].astype(str).to_numpy(),
+                                            index=stored["external_id"].astype(str).to_numpy())])
+        owner = owner[~owner.index.duplicated(keep="first")]
+    found = named.map(owner)
+    t.loc[found.index[found.notna()], "customer_id"] = found[found.notna()]
+    lost = found.index[found.isna()]
+    rows = ctx.rownum.loc[lost].to_numpy()
+    problems.cells(rows, named.loc[lost], np.ones(len(lost), dtype=bool), "refund_of",
+                   "is an order neither in this file nor stored, and the row has no customer_id: say whose "
+                   "refund it is, or import the order first")
+
+
 def _import_orders(ctx: _Context, problems: Problems) -> None:
     """Orders and their lines, one order per order_id (rows of one order are its lines);
     refund and cancellation rows become refunds (see _refunds_in_orders)."""
@@ -199,6 +235,9 @@ def _import_orders(ctx: _Context, problems: Problems) -> None:
     for name in ("order_id", "offer_code"):
         if name not in t:
             t[name] = pd.Series(None, index=t.index, dtype=object)
+    _customers_of_refund_rows(ctx, t, problems)
+    if problems:
+        return
     _derive_order_ids(t, "sku" in t)
     t, codes, first = _check_order_rows(ctx, t, problems)
     if problems:

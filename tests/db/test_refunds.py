@@ -496,3 +496,27 @@ def test_partly_refunded_with_its_refund_rows_in_the_file_needs_no_refunded_amou
                            "W1-R1,K1,2026-11-03,-12.00,refunded,W1\n")
     k = compute_kpis(session=session, as_of=date(2026, 11, 30), horizon_days=90)
     assert (k["orders"], k["gross_sales"], k["refunds"], k["revenue"]) == (1, 50.0, 12.0, 38.0)
+
+
+def test_a_refund_row_without_a_customer_takes_the_customer_of_the_order_it_names(session):
+    # WooCommerce's refund records carry no billing details. By hand: A1 is K1's 50.00 order;
+    # A1-R (12.00, same file) and later A1-R2 (8.00, the order stored) are K1's refunds: gross
+    # 50.00, refunds 20.00, revenue 30.00. A row naming an order Hearth has nowhere is refused.
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,refund_of\n"
+                           "A1,K1,2026-11-01,50.00,\nA1-R,,2026-11-03,-12.00,A1\n")
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,refund_of\nA1-R2,,2026-11-05,-8.00,A1\n")
+    k = compute_kpis(session=session, as_of=date(2026, 11, 30), horizon_days=90)
+    assert (k["orders"], k["gross_sales"], k["refunds"], k["revenue"]) == (1, 50.0, 20.0, 30.0)
+    assert {r.customer_id for r in session.exec(select(Refund)).all()} == {by_ext_customer(session, "K1")}
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "order_id,customer_id,ordered_at,total,refund_of\nB9-R,,2026-11-03,-5.00,B9\n")
+    [problem] = err.value.problems
+    assert (problem.row, problem.column, problem.value) == (2, "refund_of", "B9")
+    # Without refund_of the customer is still required.
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "order_id,customer_id,ordered_at,total,refund_of\nC9-R,,2026-11-03,-5.00,\n")
+    assert [(p.row, p.column) for p in err.value.problems] == [(2, "customer_id")]
+
+
+def by_ext_customer(session: Session, ext: str) -> int:
+    return session.exec(select(Customer).where(Customer.external_id == ext)).one().id
