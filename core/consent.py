@@ -128,6 +128,26 @@ class ImportConsent:
     conflict_rows: set[int] = field(default_factory=set)  # the file's rows (customers) among them
 
 
+def _opted_out_at(changes: pd.DataFrame, ids: np.ndarray, index: pd.Index) -> pd.Series:
+    """Per file row (``ids``: each row's customer table id), the time of the opt-out in
+    ``changes`` (latest changes, one per customer), NaT where there is none."""
+    found = pd.DataFrame({"customer_id": ids}).merge(pd.DataFrame({
+        "customer_id": changes["customer_id"].astype("Int64").to_numpy(),
+        "out_at": pd.to_datetime(changes["changed_at"]).astype("datetime64[ns]").to_numpy()}),
+        on="customer_id", how="left")
+    return pd.Series(found["out_at"].to_numpy(), index=index)
+
+
+def _list_held(out: ImportConsent, typed: pd.DataFrame, held: pd.Series, max_listed: int, why: list[str]) -> None:
+    """Count the rows ``held`` out and list the first of them: "C1: file says <why>; kept out"
+    (``why``: the words for each held row, in order, at least the first ``max_listed``)."""
+    rows = np.flatnonzero(held.to_numpy())
+    for i, words in list(zip(rows, why, strict=False))[: max(max_listed - len(out.conflicts), 0)]:
+        out.conflicts.append(f"{typed['customer_id'].iloc[i]}: file says {words}; kept out")
+    out.conflict_total += len(rows)
+    out.conflict_rows.update(int(i) for i in rows)
+
+
 def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int = 20) -> ImportConsent:
     """Decide the consent a customers file may set (the module's import rule).
 
@@ -168,23 +188,15 @@ def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int =
         dated = typed.get(f"{channel}_consent_at")
         # An opt-out an earlier file dated (an email tool's unsubscribe export) is a known fact:
         # a file that gives its opt-in no date repeats older state and does not grant again.
-        by_dated_file = last[~last["granted"].astype(bool) & (last["source"] == "import")
-                             & last["detail"].fillna("").str.endswith(DATED_BY_FILE)]
+        file_out = last[~last["granted"].astype(bool) & (last["source"] == "import")]
+        out_dated_when = _opted_out_at(file_out[file_out["detail"].fillna("").str.endswith(DATED_BY_FILE)],
+                                       ids, typed.index)
         undated = wanted & ~conflict & (dated.isna() if dated is not None else True)
-        out_dated = pd.DataFrame({"customer_id": ids}).merge(pd.DataFrame({
-            "customer_id": by_dated_file["customer_id"].astype("Int64").to_numpy(),
-            "out_at": pd.to_datetime(by_dated_file["changed_at"]).astype("datetime64[ns]").to_numpy()}),
-            on="customer_id", how="left")
-        out_dated_when = pd.Series(out_dated["out_at"].to_numpy(), index=typed.index)
         held = undated & out_dated_when.notna()
-        for i in np.flatnonzero(held.to_numpy()):
-            if len(out.conflicts) < max_listed:
-                out.conflicts.append(
-                    f"{typed['customer_id'].iloc[i]}: file says opted in{'' if channel == 'email' else ' to SMS'} "
-                    f"without a date, opted out on {fmt.date_text(out_dated_when.iloc[i])} by an earlier file "
-                    "that dated it; kept out")
-        out.conflict_total += int(held.sum())
-        out.conflict_rows.update(int(i) for i in np.flatnonzero(held.to_numpy()))
+        to = "" if channel == "email" else " to SMS"
+        _list_held(out, typed, held, max_listed, [
+            f"opted in{to} without a date, opted out on {fmt.date_text(out_dated_when.iloc[i])} by an earlier file "
+            "that dated it" for i in np.flatnonzero(held.to_numpy())[:max_listed]])
         conflict |= held
         if dated is not None:
             # A time after this import (a shop ahead of UTC writing local times, or the two days
@@ -194,27 +206,16 @@ def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int =
             conflict &= ~(dated.notna() & (dated > when))
             # An opt-out a file gave (source import, dated by that file when it said when): a file
             # that dates its opt-in at or before it is older data and does not grant again.
-            by_file = last[~last["granted"].astype(bool) & (last["source"] == "import")]
-            out_at = pd.DataFrame({"customer_id": ids}).merge(pd.DataFrame({
-                "customer_id": by_file["customer_id"].astype("Int64").to_numpy(),
-                "out_at": pd.to_datetime(by_file["changed_at"]).astype("datetime64[ns]").to_numpy()}),
-                on="customer_id", how="left")
-            out_when = pd.Series(out_at["out_at"].to_numpy(), index=typed.index)
+            out_when = _opted_out_at(file_out, ids, typed.index)
             older = wanted & ~conflict & dated.notna() & out_when.notna() & (dated <= out_when)
-            for i in np.flatnonzero(older.to_numpy()):
-                if len(out.conflicts) < max_listed:
-                    out.conflicts.append(
-                        f"{typed['customer_id'].iloc[i]}: file says opted in{'' if channel == 'email' else ' to SMS'} "
-                        f"on {fmt.date_text(dated.iloc[i])}, opted out on {fmt.date_text(out_when.iloc[i])} by an "
-                        "earlier file; kept out")
-            out.conflict_total += int(older.sum())
-            out.conflict_rows.update(int(i) for i in np.flatnonzero(older.to_numpy()))
+            _list_held(out, typed, older, max_listed, [
+                f"opted in{to} on {fmt.date_text(dated.iloc[i])}, opted out on {fmt.date_text(out_when.iloc[i])} "
+                "by an earlier file" for i in np.flatnonzero(older.to_numpy())[:max_listed]])
             conflict |= older
         out.kept[name] = wanted & ~conflict
         hits = np.flatnonzero((conflict & when.notna()).to_numpy())
         out.conflict_total += len(hits)
         out.conflict_rows.update(int(i) for i in hits)
-        to = "" if channel == "email" else " to SMS"
         for i in hits[: max(max_listed - len(out.conflicts), 0)]:
             out.conflicts.append(
                 f"{typed['customer_id'].iloc[i]}: file says opted in{to}, "
