@@ -239,26 +239,39 @@ def record_import(conn: Connection, typed: pd.DataFrame, before: pd.DataFrame, *
     current = current[current["external_id"].astype(str).isin(file_ids)]
     merged = current.merge(before, on="id", how="left", suffixes=("", "__before"), indicator=True)
     is_new = (merged["_merge"] == "left_only").to_numpy()
+    t = ConsentChange.__table__
+    history = pd.read_sql(select(t.c.id, t.c.customer_id, t.c.channel, t.c.granted, t.c.changed_at, t.c.detail)
+                          .where(t.c.customer_id.in_([int(i) for i in merged["id"]])), conn)
+    latest = history.sort_values("id", kind="stable").drop_duplicates(["customer_id", "channel"], keep="last")
     parts = []
     for channel in channels:
         name = f"{channel}_opt_in"
         now_val = merged[name].astype(bool).to_numpy()
         was = merged[f"{name}__before"]
-        changed = is_new | was.isna().to_numpy() | (was.fillna(False).astype(bool).to_numpy() != now_val)
-        rows = merged.loc[changed]
         # When the file dates the change (email_consent_at / sms_consent_at), that is when it was
         # made; else the import's time.
-        at = pd.Series(now, index=rows.index, dtype="datetime64[ns]")
         dated = typed.get(f"{channel}_consent_at")
+        file_at = pd.Series(pd.NaT, index=merged.index, dtype="datetime64[ns]")
         if dated is not None:
             given = pd.Series(dated.to_numpy(), index=typed["customer_id"].astype(str).to_numpy())
             given = given[given.notna() & ~given.index.duplicated(keep="last")]
             given = given.where(given <= pd.Timestamp(now), pd.Timestamp(now))  # not after the import
-            from_file = rows["external_id"].astype(str).map(given)
-            at = at.where(from_file.isna(), from_file)
-            by_file = from_file.notna().to_numpy()
-        else:
-            by_file = np.zeros(len(rows), dtype=bool)
+            if len(given):  # a column left empty in every row dates nothing
+                file_at = pd.to_datetime(merged["external_id"].astype(str).map(given)).astype("datetime64[ns]")
+        changed = is_new | was.isna().to_numpy() | (was.fillna(False).astype(bool).to_numpy() != now_val)
+        # An opt-out the file dates is recorded even when the customer was already out: its date is
+        # what a later file's opt-in is weighed against (the import rule). Not twice the same one.
+        mine = latest[(latest["channel"] == channel) & ~latest["granted"].astype(bool)
+                      & latest["detail"].fillna("").astype(str).str.endswith(DATED_BY_FILE)]
+        out_at = pd.Series(pd.to_datetime(mine["changed_at"]).astype("datetime64[ns]").to_numpy(),
+                           index=mine["customer_id"].astype("int64").to_numpy())
+        same = (merged["id"].astype("int64").map(out_at) == file_at).to_numpy() if len(out_at) else \
+            np.zeros(len(merged), dtype=bool)
+        changed |= file_at.notna().to_numpy() & ~now_val & ~same
+        rows = merged.loc[changed]
+        from_file = file_at.loc[rows.index]
+        at = pd.Series(now, index=rows.index, dtype="datetime64[ns]").where(from_file.isna(), from_file)
+        by_file = from_file.notna().to_numpy()
         detail = f"file {filename}"[: 300 - len(DATED_BY_FILE)]
         parts.append(pd.DataFrame({
             "customer_id": rows["id"].astype("int64").to_numpy(), "channel": channel,
@@ -271,14 +284,26 @@ def record_import(conn: Connection, typed: pd.DataFrame, before: pd.DataFrame, *
     return len(changes)
 
 
+def _outranks(later: object, withdrawal: object) -> bool:
+    """Whether the merged-into customer's latest change ``later`` stands against a withdrawal
+    carried over (rows of consent_change): a withdrawal of its own, or a grant made after it in
+    Hearth (by staff) or dated after it by a file. An undated file's grant repeats older state
+    (the import rule) and does not."""
+    if not bool(later.granted):
+        return True
+    dated = later.source != "import" or (isinstance(later.detail, str) and later.detail.endswith(DATED_BY_FILE))
+    return dated and pd.Timestamp(later.changed_at) > pd.Timestamp(withdrawal.changed_at)
+
+
 def carry_withdrawals(conn: Connection, merges: list[tuple[int, int]], *, by: str | None) -> int:
     """Before customer records are merged (core.importing: one met only by email address, merged
     into the customer a customers file names with it), for each (from, into) customer table id
     pair: a channel whose current consent on ``from`` is a withdrawal (an unsubscribe, complaint,
-    bounce or opt-out recorded there) is withdrawn on ``into`` too, unless ``into`` has a change
-    of that channel recorded later in time. It is recorded as a change of ``into`` with the
-    withdrawal's own source and time ("carried over when ... was merged"), so that a customers
-    file saying opted in is held back by the import rule as it would be on the record itself.
+    bounce or opt-out recorded there) is withdrawn on ``into`` too, unless ``into``'s own latest
+    change of that channel outranks it (`_outranks`: a withdrawal, or a grant by staff or dated by
+    a file after it). It is recorded as a change of ``into`` with the withdrawal's own source and
+    time ("carried over from a record merged into this customer"), so that a customers file
+    saying opted in is held back by the import rule as it would be on the record itself.
     The caller moves the history rows afterwards. Returns the withdrawals carried over."""
     if not merges:
         return 0
@@ -295,12 +320,14 @@ def carry_withdrawals(conn: Connection, merges: list[tuple[int, int]], *, by: st
             if gone is None or bool(gone.granted):
                 continue
             mine = latest.get((int(into_id), channel))
-            if mine is not None and pd.Timestamp(mine.changed_at) > pd.Timestamp(gone.changed_at):
+            if mine is not None and _outranks(mine, gone):
                 continue
+            said = gone.detail if isinstance(gone.detail, str) and gone.detail else gone.source
+            # At the withdrawal's own time: the import rule weighs a file's dated opt-in against
+            # it, and the summary names its date.
             carried.append({"customer_id": int(into_id), "channel": channel, "granted": False,
                             "changed_at": pd.Timestamp(gone.changed_at).to_pydatetime(), "source": str(gone.source),
-                            "detail": ("carried over from a record merged into this customer "
-                                       f"({gone.detail or gone.source})")[:300],
+                            "detail": f"carried over from a record merged into this customer ({said})"[:300],
                             "recorded_by": by})
     if carried:
         frame = pd.DataFrame(carried)

@@ -314,3 +314,34 @@ def test_orders_in_another_currency_are_refused_naming_the_rows(session):
     assert (problem.row, problem.column, problem.value) == (3, "order_currency", "GBP")
     assert "EUR" in problem.message
     assert session.exec(select(Order)).all() == []
+
+
+def test_consent_withdrawals_hold_whatever_else_the_files_said_before(session):
+    # (a) The customer a file named C1 and opted in (undated) before the merge: the unsubscribe
+    # made on the address-only record still holds (an undated opt-in repeats older state).
+    from core import consent
+
+    def customers(name: str, body: str):
+        return import_csv(session=session, kind="customers", filename=name, actor="admin", data=body.encode())
+
+    imp(session, "feedback", "delighted", "delighted_nps", data=(
+        b"Response ID,Email,Name,Score,Comment,Survey type,Response Timestamp,Tags\n"
+        b"dl_1,Ann@X.com,Ann,9,Great,email,2025-03-05T09:00:00Z,\n"))
+    consent.set_consent(session=session, customer_id=by_ext(session, Customer, "ann@x.com").id, channel="email",
+                        granted=False, source="unsubscribe", by="admin", at=datetime(2026, 11, 1, 9, 0))
+    session.commit()
+    customers("c1.csv", "customer_id,name,email_opt_in\nC1,Ann,true\n")
+    merged = customers("c2.csv", "customer_id,name,email,email_opt_in\nC1,Ann,ann@x.com,true\n")
+    assert by_ext(session, Customer, "C1").email_opt_in is False
+    assert merged.consent_conflicts == ["C1: file says opted in, unsubscribed in Hearth on 1 Nov 2026; kept out"]
+    # (b) A dated opt-out of a customer already out is recorded all the same, and holds against a
+    # later undated opt-in (it left no mark: the later file gave consent back).
+    customers("d1.csv", "customer_id,email_opt_in\nD1,false\n")
+    customers("d2.csv", "customer_id,email_opt_in,email_consent_at\nD1,false,2026-11-20\n")
+    customers("d2.csv", "customer_id,email_opt_in,email_consent_at\nD1,false,2026-11-20\n")  # not twice
+    later = customers("d3.csv", "customer_id,email_opt_in\nD1,true\n")
+    assert by_ext(session, Customer, "D1").email_opt_in is False and later.consent_conflicts
+    assert len(consent.history(session=session, customer_id=by_ext(session, Customer, "D1").id)) == 2
+    # (c) A consent date column left empty in every row dates nothing (it crashed the import).
+    customers("e1.csv", "customer_id,email_opt_in,email_consent_at\nE1,true,\n")
+    assert by_ext(session, Customer, "E1").email_opt_in is True
