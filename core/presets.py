@@ -31,9 +31,8 @@ import numpy as np
 import pandas as pd
 
 from core import money
-from core.config import get_settings
 from core.importing import ImportFailed, ParsedFile, Problem, normalise_name
-from core.importing.formats import MAX_LISTED_PROBLEMS
+from core.importing.checks import check_currency, decimal_commas
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,10 @@ def _unit_prices(item_totals: pd.Series, quantities: pd.Series) -> pd.Series:
             return money.format(money.divide(money.from_text(total), int(n)))
         except ValueError:
             return ""
-    return pd.Series([one(t, q) for t, q in zip(item_totals.astype(str), quantities.astype(str), strict=True)],
+    # A decimal comma ("17,00", Excel's CSV where a comma is the decimal mark) is read as the
+    # order's total is (core.importing.checks); it gave no price and the line was stored at 0.
+    totals = decimal_commas(item_totals.astype(str))
+    return pd.Series([one(t, q) for t, q in zip(totals, quantities.astype(str), strict=True)],
                      index=item_totals.index, dtype=object)
 
 
@@ -306,29 +308,6 @@ def detect_preset(columns: list[str], kind: str) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-# A platform export's currency column (Shopify "Currency", WooCommerce "order_currency").
-_CURRENCY_COLUMNS = ("Currency", "order_currency", "currency")
-
-
-def _check_currency(parsed: ParsedFile, cols: dict[str, str]) -> None:
-    """Every amount is in HEARTH_CURRENCY: a file whose currency column names another currency is
-    refused, naming the rows (17.00 EUR and 90.00 GBP were added up as 107.00 EUR). Raises
-    ImportFailed; an empty cell (Shopify's line rows after an order's first) is the order's."""
-    real = next((cols[normalise_name(c)] for c in _CURRENCY_COLUMNS if normalise_name(c) in cols), None)
-    if real is None:
-        return
-    ours = get_settings().currency.strip().upper()
-    given = parsed.frame[real].astype(str).str.strip().str.upper()
-    other = given[(given != "") & (given != ours)]
-    if other.empty:
-        return
-    problems = [Problem(int(i) + 2, real, str(parsed.frame[real].loc[i]),
-                        f"is not the shop's currency, {ours} (HEARTH_CURRENCY): amounts in two currencies "
-                        "cannot be added up; convert them, or keep this shop's orders in its own Hearth")
-                for i in other.index[:MAX_LISTED_PROBLEMS]]
-    raise ImportFailed(parsed.filename, problems)
-
-
 def apply_preset(parsed: ParsedFile, name: str, kind: str) -> tuple[ParsedFile, dict[str, str]]:
     """The file in the kind's own columns (same rows, same row numbers) and, per field, the
     file column it came from. Raises ImportFailed naming a column the layout needs and lacks."""
@@ -346,6 +325,6 @@ def apply_preset(parsed: ParsedFile, name: str, kind: str) -> tuple[ParsedFile, 
                                                      f"is a column a {preset.title} has, and this file lacks "
                                                      f"it (the file has: {', '.join(parsed.columns)})")]) from None
     frame = frame.fillna("").astype(str).apply(lambda s: s.str.strip())
-    _check_currency(parsed, cols)
+    check_currency(parsed)
     return ParsedFile(filename=parsed.filename, frame=frame, delimiter=parsed.delimiter,
                       had_bom=parsed.had_bom, sep_hint=parsed.sep_hint), source

@@ -38,6 +38,7 @@ from core.importing.checks import (
     FUTURE_DATES_UNTIL,
     ID_FIELDS,
     check_cells,
+    check_currency,
     parse_datetimes,
 )
 from core.importing.formats import (
@@ -215,6 +216,8 @@ def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bo
                             extra_columns=match.extra, mapping=dict(match.mapping))
     if parsed.frame.empty:
         raise _fail(filename, "the file has a header but no rows")
+    if kind in ("orders", "refunds"):
+        check_currency(parsed)
     progress(0.05, f"checking {len(parsed.frame):,} rows")
     if preset:
         from core.presets import PRESETS

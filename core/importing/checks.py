@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core import money
+from core.config import get_settings
 from core.importing.formats import (
     CHOICE_SYNONYMS,
     DERIVED_FROM,
@@ -21,8 +22,9 @@ from core.importing.formats import (
     Col,
     ColumnMatch,
     _format,
+    normalise_name,
 )
-from core.importing.problems import Problem, Problems
+from core.importing.problems import ImportFailed, Problem, Problems
 from core.importing.reading import ParsedFile
 from db.models import (
     utcnow,
@@ -217,7 +219,7 @@ def _money_cents(raw: pd.Series, empty: pd.Series) -> pd.Series:
 _DECIMAL_COMMA = r"-?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+"
 
 
-def _decimal_commas(raw: pd.Series) -> pd.Series:
+def decimal_commas(raw: pd.Series) -> pd.Series:
     """Amounts of a file separated by semicolons, as Excel saves CSV where a comma is the decimal
     mark (German, French, Spanish, Italian, Dutch settings): "1.234,56" is read as 1234.56 and
     "12,50" as 12.50 (they were refused as "not a number"). A comma cannot separate columns
@@ -241,6 +243,30 @@ def _refund_row_naming_its_order(parsed: ParsedFile, by_field: dict[str, str]) -
     return (total.str.startswith("-") & (named != "")).to_numpy()
 
 
+# A file's currency column (Shopify "Currency", WooCommerce "order_currency", a plain "currency").
+_CURRENCY_COLUMNS = ("Currency", "order_currency", "currency")
+
+
+def check_currency(parsed: ParsedFile) -> None:
+    """Every amount is in HEARTH_CURRENCY: a file whose currency column names another currency is
+    refused, naming the rows (17.00 EUR and 90.00 GBP were added up as 107.00 EUR). An empty cell
+    (Shopify's line rows after an order's first) is the order's. Raises ImportFailed."""
+    names = {normalise_name(c): c for c in parsed.columns}
+    real = next((names[normalise_name(c)] for c in _CURRENCY_COLUMNS if normalise_name(c) in names), None)
+    if real is None:
+        return
+    ours = get_settings().currency.strip().upper()
+    given = parsed.frame[real].astype(str).str.strip().str.upper()
+    other = given[(given != "") & (given != ours)]
+    if other.empty:
+        return
+    raise ImportFailed(parsed.filename, [
+        Problem(int(i) + 2, real, str(parsed.frame[real].loc[i]),
+                f"is not the shop's currency, {ours} (HEARTH_CURRENCY): amounts in two currencies cannot be "
+                "added up; convert them, or keep this shop's orders in its own Hearth")
+        for i in other.index[:MAX_LISTED_PROBLEMS]])
+
+
 def check_cells(parsed: ParsedFile, kind: str, match: ColumnMatch) -> tuple[pd.DataFrame, Problems]:
     """Check every cell of ``parsed`` as the fields of ``kind`` (columns mapped by ``match``).
 
@@ -257,7 +283,7 @@ def check_cells(parsed: ParsedFile, kind: str, match: ColumnMatch) -> tuple[pd.D
         if col.name not in by_field:
             continue
         raw = parsed.frame[by_field[col.name]].astype(str)
-        read = _decimal_commas(raw) if col.kind == "money" and parsed.delimiter == ";" else raw
+        read = decimal_commas(raw) if col.kind == "money" and parsed.delimiter == ";" else raw
         values, checks = _check_column(col, read)
         if col.kind == "money" and parsed.delimiter == ";":
             # Semicolons separate the columns where a comma is the decimal mark: "1.234" there

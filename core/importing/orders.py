@@ -15,11 +15,14 @@ from core.formatting import count_of
 from core.importing.formats import MAX_LISTED_PROBLEMS, REBUILD_INDEXES_FROM
 from core.importing.problems import Problem, Problems
 from core.importing.refunds import (
+    PARTLY_REFUNDED_STATUSES,
+    REFUND_COVERED,
     _cancelled_orders_stored,
     _plan_refunds,
     _RefundPlan,
     _refunds_in_orders,
     _remove_orders,
+    _status_words,
     _write_refunds,
     settle_refunds,
     unknown_statuses,
@@ -228,6 +231,23 @@ def _customers_of_refund_rows(ctx: _Context, t: pd.DataFrame, problems: Problems
                    "refund it is, or import the order first")
 
 
+def _orders_with_stored_refunds(ctx: _Context, heads: pd.DataFrame) -> frozenset[str]:
+    """The order ids of ``heads`` (one row per order) that a stored refund names (a refunds file or
+    refund rows imported before), for those of them marked partly refunded without an amount."""
+    if "status" not in heads:
+        return frozenset()
+    partly = heads.loc[_status_words(heads["status"]).isin(PARTLY_REFUNDED_STATUSES), "order_id"].astype(str)
+    if partly.empty:
+        return frozenset()
+    r = Refund.__table__
+    ids = partly.unique().tolist()
+    found: set[str] = set()
+    for i in range(0, len(ids), 5_000):
+        found.update(str(x) for x, in ctx.conn.execute(select(r.c.order_ref).where(
+            r.c.order_ref.in_(ids[i:i + 5_000]), r.c.kind.in_(["refund", REFUND_COVERED]))))
+    return frozenset(found)
+
+
 def _import_orders(ctx: _Context, problems: Problems) -> None:
     """Orders and their lines, one order per order_id (rows of one order are its lines);
     refund and cancellation rows become refunds (see _refunds_in_orders)."""
@@ -242,7 +262,8 @@ def _import_orders(ctx: _Context, problems: Problems) -> None:
     t, codes, first = _check_order_rows(ctx, t, problems)
     if problems:
         return
-    refunds, real = _refunds_in_orders(t.iloc[first], ctx.rownum, problems)
+    refunds, real = _refunds_in_orders(t.iloc[first], ctx.rownum, problems,
+                                       stored_refunded=_orders_with_stored_refunds(ctx, t.iloc[first]))
     if problems:
         return
     if "status" in t:

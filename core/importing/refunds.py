@@ -103,8 +103,8 @@ def _refund_key(order_ids: pd.Series) -> pd.Series:
     return key
 
 
-def _refunds_in_orders(heads: pd.DataFrame, rownum: pd.Series, problems: Problems
-                       ) -> tuple[pd.DataFrame, pd.Series]:
+def _refunds_in_orders(heads: pd.DataFrame, rownum: pd.Series, problems: Problems,
+                       stored_refunded: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, pd.Series]:
     """The refunds and cancellations an orders file holds, and which of its orders are real.
 
     One row per order (its first row). A negative total is a refund of ``-total`` (of the
@@ -164,13 +164,16 @@ def _refunds_in_orders(heads: pd.DataFrame, rownum: pd.Series, problems: Problem
             "order_ref": heads["order_id"][gets_refund].astype(str),
             "customer_ext": heads["customer_id"][gets_refund], "refunded_at": when[gets_refund],
             "amount": amount[gets_refund], "reason": reason, "row": rows[gets_refund]}))
-    # Partly refunded by refund rows of the same file (WooCommerce writes both): those rows say how much.
+    # Partly refunded by refund rows of the same file (WooCommerce writes both), or by refunds
+    # stored before (``stored_refunded``: order ids a refunds file or refund rows named): those say
+    # how much.
     partly = (real & status.isin(PARTLY_REFUNDED_STATUSES).to_numpy() & ~gets_refund
-              & ~refunded_by_rows.to_numpy())
+              & ~refunded_by_rows.to_numpy() & ~heads["order_id"].astype(str).isin(stored_refunded).to_numpy())
     if partly.any():
         problems.cells(rows.to_numpy(), status, partly, "status",
-                       "says the order was partly refunded, but refunded_amount is empty: give the amount "
-                       "refunded (or import the shop's refunds file)")
+                       "says the order was partly refunded, but refunded_amount is empty and no refund of it "
+                       "is in this file or stored: give the amount refunded (or import the shop's refunds file "
+                       "first)")
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=REFUND_COLUMNS)
     out["amount"] = _cents(out["amount"]) if len(out) else out["amount"]
     return out[REFUND_COLUMNS], pd.Series(real, index=heads.index)
@@ -249,7 +252,12 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
     ref = incoming["order_ref"].where(pd.Series(is_refund)).astype(object)
     known = _isin(ref.fillna(""), totals.index).to_numpy() & ref.notna().to_numpy()
     order_cust = ref.map(totals["cust"]).to_numpy(dtype=object)
-    other = known & (order_cust != refunds["customer_ext"].astype(str).to_numpy(dtype=object))
+    named_cust = refunds["customer_ext"].astype(str).to_numpy(dtype=object)
+    # A customer met only by email address may be the one a file names by id (the customers file
+    # merges the two): no contradiction, in whichever order the files come.
+    by_address = np.array(["@" in str(a) or "@" in str(b) for a, b in zip(order_cust, named_cust, strict=True)],
+                          dtype=bool)
+    other = known & (order_cust != named_cust) & ~by_address
     for i in np.flatnonzero(other)[:MAX_LISTED_PROBLEMS]:
         problems.append(Problem(int(row[i]), "customer_id", str(refunds["customer_ext"].iloc[i]),
                                 f"is not the customer of order {ref.iloc[i]}, which this refund names"))

@@ -520,3 +520,22 @@ def test_a_refund_row_without_a_customer_takes_the_customer_of_the_order_it_name
 
 def by_ext_customer(session: Session, ext: str) -> int:
     return session.exec(select(Customer).where(Customer.external_id == ext)).one().id
+
+
+def test_partly_refunded_with_its_refunds_stored_before_needs_no_refunded_amount(session):
+    # The refunds file first (R1, 20.00 of O1), then the order "partially refunded" with no
+    # amount: the stored refund says how much. By hand: gross 50.00, refunds 20.00, revenue 30.00
+    # (the order was refused whichever file came first, and the message sent the user to the
+    # refunds file).
+    imp(session, "refunds", "refund_id,order_id,customer_id,refunded_at,amount\nR1,O1,C1,2026-10-05,20.00\n")
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,status\nO1,C1,2026-10-01,50.00,partially refunded\n")
+    k = compute_kpis(session=session, as_of=date(2026, 10, 31), horizon_days=90)
+    assert (k["gross_sales"], k["refunds"], k["revenue"]) == (50.0, 20.0, 30.0)
+
+
+def test_a_plain_orders_file_in_another_currency_is_refused(session):
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "order_id,customer_id,ordered_at,total,currency\nO1,C1,2026-10-01,17.00,EUR\n"
+                               "O2,C2,2026-10-01,90.00,GBP\n")
+    assert [(p.row, p.column, p.value) for p in err.value.problems] == [(3, "currency", "GBP")]
+    assert orders(session) == {}
