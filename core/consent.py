@@ -224,10 +224,12 @@ def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int =
 
 
 def record_import(conn: Connection, typed: pd.DataFrame, before: pd.DataFrame, *, filename: str,
-                  by: str | None) -> int:
+                  by: str | None, said: pd.DataFrame | None = None) -> int:
     """After a customers file is written: one 'import' change for each customer and channel whose
     consent the file set for the first time or changed. ``before`` is customer table id,
-    external_id, email_opt_in, sms_opt_in as read before the import. Returns rows written."""
+    external_id, email_opt_in, sms_opt_in as read before the import; ``said`` the file as it was
+    read, before `reconcile_import` held any opt-in back (default ``typed``): an opt-out the file
+    dates is recorded even when the customer was already out. Returns rows written."""
     channels = [c for c in CHANNELS if f"{c}_opt_in" in typed]
     if not channels:
         return 0
@@ -267,7 +269,12 @@ def record_import(conn: Connection, typed: pd.DataFrame, before: pd.DataFrame, *
                            index=mine["customer_id"].astype("int64").to_numpy())
         same = (merged["id"].astype("int64").map(out_at) == file_at).to_numpy() if len(out_at) else \
             np.zeros(len(merged), dtype=bool)
-        changed |= file_at.notna().to_numpy() & ~now_val & ~same
+        asked = typed if said is None else said
+        told = pd.Series(asked[name].astype(bool).to_numpy(), index=asked["customer_id"].astype(str).to_numpy())
+        said_no = ~merged["external_id"].astype(str).map(told[~told.index.duplicated(keep="last")]) \
+            .fillna(True).astype(bool).to_numpy()
+        # (the file's own word: an opt-in it gave that the import rule held back is no opt-out)
+        changed |= file_at.notna().to_numpy() & said_no & ~now_val & ~same
         rows = merged.loc[changed]
         from_file = file_at.loc[rows.index]
         at = pd.Series(now, index=rows.index, dtype="datetime64[ns]").where(from_file.isna(), from_file)

@@ -220,6 +220,7 @@ def _import_customers(ctx: _Context, problems: Problems) -> None:
     _merge_email_keyed(ctx)
     # Consent a withdrawal in Hearth holds back is stored as withdrawn (core.consent's rule).
     plan = consent.reconcile_import(ctx.conn, ctx.typed, max_listed=MAX_LISTED_PROBLEMS)
+    said = ctx.typed.copy()  # the file's own word, before the import rule holds any opt-in back
     if plan.kept:
         ctx.typed = ctx.typed.assign(**plan.kept)
     ctx.summary.consent_conflicts = plan.conflicts
@@ -233,7 +234,7 @@ def _import_customers(ctx: _Context, problems: Problems) -> None:
                        "updated_at": _now},
              on_change={"updated_at": _now})
     if before is not None and not problems:
-        consent.record_import(ctx.conn, ctx.typed, before, filename=ctx.summary.filename, by=ctx.actor)
+        consent.record_import(ctx.conn, ctx.typed, before, filename=ctx.summary.filename, by=ctx.actor, said=said)
 
 
 def _import_products(ctx: _Context, problems: Problems) -> None:
