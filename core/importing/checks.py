@@ -291,6 +291,11 @@ def check_cells(parsed: ParsedFile, kind: str, match: ColumnMatch) -> tuple[pd.D
             checks.append((raw.str.fullmatch(r"-?\d{1,3}(?:\.\d{3})+").to_numpy(dtype=bool),
                            "looks like a thousands separator, not a decimal point (the file is separated "
                            "by semicolons, as where a comma is the decimal mark): write 1234 or 1234.00"))
+        if kind == "orders" and col.name == "quantity" and "total" in by_field:
+            # A return row (negative total) may list its items with negative quantities, as many
+            # shops export a return: it is kept as a refund, and its lines are no order's lines.
+            returned = parsed.frame[by_field["total"]].astype(str).str.strip().str.startswith("-").to_numpy()
+            checks = [(np.asarray(mask, dtype=bool) & ~returned, message) for mask, message in checks]
         typed[col.name] = values
         for mask, message in checks:
             problems.cells(rownum, raw, mask, col.name, message)

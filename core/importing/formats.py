@@ -67,8 +67,8 @@ FORMATS: dict[str, tuple[Col, ...]] = {
         Col("order_id", max_length=64),
         Col("sku", max_length=64),
         Col("quantity", "whole", minimum=1,
-            below="a return or refund row lists its items with positive quantities: its negative total "
-                  "(and refund_of, the order it refunds) says it is a refund"),
+            below="an order's items have positive quantities; a return row's negative total (and refund_of, "
+                  "the order it refunds) says it is a refund"),
         Col("unit_price", "money", minimum=0),
         Col("offer_code", max_length=40),
         # Refunds and cancellations as shops export them (see _import_orders).

@@ -409,8 +409,8 @@ def test_a_listed_refund_keeps_its_day_when_the_next_orders_file_says_refunded(s
 
 
 def test_refund_rows_written_as_returns_are_refused_saying_how_to_write_them(session):
-    # A refund row that reuses its order's id, and one with a negative quantity: each refusal
-    # says it is read as a refund and how to write one (the file's own time, not nanoseconds).
+    # A refund row that reuses its order's id: the refusal says it is read as a refund and how to
+    # write one (the file's own time, not nanoseconds).
     with pytest.raises(ImportFailed) as err:
         imp(session, "orders", "order_id,customer_id,ordered_at,total,sku,quantity,unit_price\n"
                                "5101,C1,2026-10-01T10:00:00Z,40.00,DET-1L,2,20.00\n"
@@ -419,12 +419,19 @@ def test_refund_rows_written_as_returns_are_refused_saying_how_to_write_them(ses
         (3, column, value, "differs from the other rows of order 5101 (first at row 2); a refund of order 5101? "
                            "Give the refund row its own order_id and refund_of 5101")
         for column, value in (("ordered_at", "2026-10-05T15:00:00"), ("total", "-20.00"))]
+    # A return row listing its item with a negative quantity, as many shops export a return, is a
+    # refund (it was refused): by hand gross 40.00, refunds 20.00. An order's line with a negative
+    # quantity is still refused.
+    imp(session, "orders", "order_id,customer_id,ordered_at,total,sku,quantity,unit_price,refund_of\n"
+                           "5101,C1,2026-10-01T10:00:00Z,40.00,DET-1L,2,20.00,\n"
+                           "R5101,C1,2026-10-05T15:00:00Z,-20.00,DET-1L,-1,20.00,5101\n")
+    k = compute_kpis(session=session, as_of=date(2026, 10, 31), horizon_days=90)
+    assert (k["orders"], k["gross_sales"], k["refunds"]) == (1, 40.0, 20.0)
     with pytest.raises(ImportFailed) as err:
-        imp(session, "orders", "order_id,customer_id,ordered_at,total,sku,quantity,unit_price,refund_of\n"
-                               "5101,C1,2026-10-01T10:00:00Z,40.00,DET-1L,2,20.00,\n"
-                               "R5101,C1,2026-10-05T15:00:00Z,-20.00,DET-1L,-1,20.00,5101\n")
-    assert [(p.row, p.column, p.value) for p in err.value.problems] == [(3, "quantity", "-1")]
-    assert "a return or refund row lists its items with positive quantities" in err.value.problems[0].message
+        imp(session, "orders", "order_id,customer_id,ordered_at,total,sku,quantity,unit_price\n"
+                               "5102,C1,2026-10-06T10:00:00Z,30.00,DET-1L,-1,30.00\n")
+    assert [(p.row, p.column, p.value) for p in err.value.problems] == [(2, "quantity", "-1")]
+    assert "a return row's negative total" in err.value.problems[0].message
 
 
 def test_refunds_stored_before_their_order_are_checked_when_it_arrives(session):
