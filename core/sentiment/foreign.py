@@ -1,5 +1,5 @@
-"""Problem themes in German, French, Spanish and Italian: keyword patterns with the
-negations of each language. The flag reads no tone in these languages."""
+"""Problem themes in German, French, Spanish, Italian, Dutch and Portuguese: keyword patterns
+with the negations of each language. The flag reads no tone in these languages."""
 
 from __future__ import annotations
 
@@ -72,6 +72,36 @@ _FOREIGN_THEME_PATTERNS: dict[str, dict[str, list[str]]] = {
         "allergic reaction": [r"\b(?:allergi\w*|prurito|irritazione|eruzione)\b"],
         "safety": [r"\b(?:pericolos[oa]|incendio|fuoco|fumo|tossic[oa])\b"],
     },
+    "nl": {
+        "leaking": [r"\b(?:lekt|lekte|lekkage|lek|gelekt|druppelt)\b"],
+        "broken": [r"\b(?:kapot|gebroken|defect|beschadigd|gescheurd|gebarsten)\b"],
+        "stopped working": [r"\bwerkt\s+niet\s+meer\b|\bdoet\s+het\s+niet\s+meer\b"],
+        "not working": [r"\bwerkt\s+niet\b|\bdoet\s+het\s+niet\b"],
+        "wrong item": [r"\bverkeerde?\s+(?:artikel|product|kleur|maat|levering)\b"],
+        "missing item": [r"\b(?:ontbreekt|ontbraken|ontbrak|nooit\s+aangekomen|niet\s+aangekomen|niet\s+ontvangen)\b"],
+        "late delivery": [r"\b(?:te\s+laat|vertraagd|vertraging|nog\s+steeds\s+niet)\b"],
+        "damaged delivery": [r"\b(?:beschadigd|geplet|gedeukt)\b", r"\bkapot\s+aan\b"],
+        "billing": [r"\b(?:dubbel|twee\s+keer)\s+(?:afgeschreven|betaald|gefactureerd)\b"],
+        "refund": [r"\b(?:terugbetaling|geld\s+terug|restitutie)\b"],
+        "cancel": [r"\b(?:opzeggen|annuleren|nooit\s+meer)\b"],
+        "allergic reaction": [r"\b(?:allergi\w*|uitslag|jeuk)\b"],
+        "safety": [r"\b(?:gevaarlijk|brand|vuur|rook|giftig)\b"],
+    },
+    "pt": {
+        "leaking": [r"\b(?:vaza|vazou|vazamento|vazando|pinga)\b"],
+        "broken": [r"\b(?:partid[oa]s?|quebrad[oa]s?|danificad[oa]s?|estragad[oa]s?|defeituos[oa]s?|rachad[oa]s?)\b"],
+        "stopped working": [r"\bjá\s+não\s+funciona\b|\bdeixou\s+de\s+funcionar\b|\bparou\s+de\s+funcionar\b"],
+        "not working": [r"\bnão\s+funciona\b"],
+        "wrong item": [r"\b(?:produto|artigo|cor|tamanho)\s+errad[oa]\b"],
+        "missing item": [r"\b(?:falta|faltava|nunca\s+chegou|não\s+chegou)\b"],
+        "late delivery": [r"\b(?:atrasad[oa]|atraso|ainda\s+não|à\s+espera)\b"],
+        "damaged delivery": [r"\b(?:danificad[oa]s?|amassad[oa]s?|esmagad[oa]s?)\b"],
+        "billing": [r"\b(?:cobrad[oa]s?|cobraram)\s+duas\s+vezes\b"],
+        "refund": [r"\b(?:reembolso|devolução\s+do\s+dinheiro|devolver|devolvam)\b"],
+        "cancel": [r"\b(?:cancelar|nunca\s+mais)\b"],
+        "allergic reaction": [r"\b(?:alergi\w*|comichão|coceira|irritação)\b"],
+        "safety": [r"\b(?:perigos[oa]|incêndio|fogo|fumo|fumaça|tóxic[oa])\b"],
+    },
 }
 # Words that deny what follows, per language ("nicht kaputt", "pas cassé", "no roto", "non rotto").
 _FOREIGN_NEGATORS: dict[str, frozenset[str]] = {
@@ -79,6 +109,8 @@ _FOREIGN_NEGATORS: dict[str, frozenset[str]] = {
     "fr": frozenset({"pas", "jamais", "sans", "aucun", "aucune", "rien", "si"}),
     "es": frozenset({"no", "nunca", "sin", "ningún", "ninguna", "nada", "si"}),
     "it": frozenset({"non", "mai", "senza", "nessun", "nessuna", "niente", "se"}),
+    "nl": frozenset({"niet", "geen", "nooit", "zonder", "niets", "als", "indien"}),
+    "pt": frozenset({"não", "nunca", "sem", "nenhum", "nenhuma", "nada", "se"}),
 }
 _FOREIGN_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _FOREIGN_COMPILED: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
@@ -96,7 +128,7 @@ def _foreign_negated(text: str, start: int, negators: frozenset[str]) -> bool:
 
 
 def foreign_themes(text: str | None, language: str) -> tuple[str, ...]:
-    """Problem themes (THEMES names) of a comment in German, French, Spanish or Italian,
+    """Problem themes (THEMES names) of a comment in German, French, Spanish, Italian, Dutch or Portuguese,
     not negated, in THEMES order; () for another language. Reads the first MAX_JUDGED_CHARS."""
     patterns = _FOREIGN_COMPILED.get(language)
     if not text or not patterns:

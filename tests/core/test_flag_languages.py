@@ -95,15 +95,22 @@ def test_non_english_case(session: Session) -> None:
 
 
 def test_a_passive_score_with_a_comment_the_flag_cannot_read_goes_to_a_person(session: Session) -> None:
-    # A 7 or 8 says little: complaints in Dutch and Polish that name no problem the keyword
-    # patterns know were neither flagged nor read by anyone. A promoter's 9 speaks for itself.
+    # A 7 or 8 says little: a Polish complaint (no keyword patterns for Polish) and a Dutch remark
+    # that names no problem were neither flagged nor read by anyone. A promoter's 9 speaks for
+    # itself. Dutch and Portuguese complaints are named by keyword now ("kapot aan": broken,
+    # damaged delivery; "danificada", "reembolso"), as German, French, Spanish and Italian were.
     _import(session, "response_id,customer_id,submitted_at,channel,nps_score,comment\n"
             "M1,K1,2025-03-02T09:00:00Z,web,7,Het pakket kwam kapot aan en niemand reageert op mijn mails\n"
             "M2,K2,2025-03-02T10:00:00Z,web,8,Paczka przyszła uszkodzona i nikt nie odpowiada\n"
-            "M3,K3,2025-03-02T11:00:00Z,web,9,Het pakket kwam snel en alles was heel\n".encode())
+            "M3,K3,2025-03-02T11:00:00Z,web,9,Het pakket kwam snel en alles was heel\n"
+            "M4,K4,2025-03-02T12:00:00Z,web,8,Ik had meer verwacht van de geur eerlijk gezegd\n"
+            "M5,K5,2025-03-02T13:00:00Z,web,,A encomenda chegou danificada e ainda estou à espera do reembolso\n"
+            "M6,K6,2025-03-02T14:00:00Z,web,,Chegou rápido e sem danos\n".encode())
     rows = {f.external_id: f for f in session.exec(select(Feedback)).all()}
-    assert {k for k, f in rows.items() if f.needs_read} == {"M1", "M2"}
-    assert rows["M1"].language == "nl" and not rows["M3"].flagged
+    assert {k for k, f in rows.items() if f.needs_read} == {"M2", "M4", "M6"}
+    assert {k for k, f in rows.items() if f.flagged} == {"M1", "M5"}
+    assert rows["M1"].language == "nl" and rows["M5"].language == "pt"
+    assert "broken" in rows["M1"].flag_reasons and "refund" in rows["M5"].flag_reasons
 
 
 @pytest.mark.parametrize(
