@@ -148,6 +148,23 @@ def _list_held(out: ImportConsent, typed: pd.DataFrame, held: pd.Series, max_lis
     out.conflict_rows.update(int(i) for i in rows)
 
 
+def _latest_changes(conn: Connection, customer_ids: list[int] | None = None) -> pd.DataFrame:
+    """The latest consent change per customer and channel (columns id, customer_id, channel,
+    granted, changed_at, source, detail), of ``customer_ids`` (default: everyone). Latest by the
+    order of recording, the current value: a change a file dated is recorded at that date, which
+    may be before changes recorded earlier. Many ids read the whole table (one IN list of a
+    100,000-row file would pass SQLite's limit of bound values)."""
+    t = ConsentChange.__table__
+    stmt = select(t.c.id, t.c.customer_id, t.c.channel, t.c.granted, t.c.changed_at, t.c.source, t.c.detail)
+    few = customer_ids is not None and len(customer_ids) <= 5_000
+    if few:
+        stmt = stmt.where(t.c.customer_id.in_([int(i) for i in customer_ids]))
+    changes = pd.read_sql(stmt, conn)
+    if customer_ids is not None and not few:
+        changes = changes[changes["customer_id"].isin([int(i) for i in customer_ids])]
+    return changes.sort_values("id", kind="stable").drop_duplicates(["customer_id", "channel"], keep="last")
+
+
 def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int = 20) -> ImportConsent:
     """Decide the consent a customers file may set (the module's import rule).
 
@@ -162,16 +179,11 @@ def reconcile_import(conn: Connection, typed: pd.DataFrame, *, max_listed: int =
         return out
     now = pd.Timestamp(utcnow())
     cust = Customer.__table__
-    t = ConsentChange.__table__
     known = pd.read_sql(select(cust.c.id, cust.c.external_id), conn)
     ids = typed["customer_id"].astype(object).map(
         pd.Series(known["id"].to_numpy(), index=known["external_id"].astype(str).to_numpy())
     ).astype("Int64").to_numpy()
-    changes = pd.read_sql(select(t.c.id, t.c.customer_id, t.c.channel, t.c.granted, t.c.changed_at, t.c.source,
-                                 t.c.detail), conn)
-    # The latest change recorded (the current value), by the order of recording: a change a file
-    # dated is recorded at that date, which may be before changes recorded earlier.
-    latest = changes.sort_values("id", kind="stable").drop_duplicates(["customer_id", "channel"], keep="last")
+    latest = _latest_changes(conn)
     for channel in channels:
         name = f"{channel}_opt_in"
         wanted = typed[name].astype(bool)
@@ -241,10 +253,7 @@ def record_import(conn: Connection, typed: pd.DataFrame, before: pd.DataFrame, *
     current = current[current["external_id"].astype(str).isin(file_ids)]
     merged = current.merge(before, on="id", how="left", suffixes=("", "__before"), indicator=True)
     is_new = (merged["_merge"] == "left_only").to_numpy()
-    t = ConsentChange.__table__
-    history = pd.read_sql(select(t.c.id, t.c.customer_id, t.c.channel, t.c.granted, t.c.changed_at, t.c.detail)
-                          .where(t.c.customer_id.in_([int(i) for i in merged["id"]])), conn)
-    latest = history.sort_values("id", kind="stable").drop_duplicates(["customer_id", "channel"], keep="last")
+    latest = _latest_changes(conn, merged["id"].tolist())
     parts = []
     for channel in channels:
         name = f"{channel}_opt_in"
@@ -315,11 +324,8 @@ def carry_withdrawals(conn: Connection, merges: list[tuple[int, int]], *, by: st
     if not merges:
         return 0
     t = ConsentChange.__table__
-    ids = [a for a, _ in merges] + [b for _, b in merges]
-    changes = pd.read_sql(select(t.c.id, t.c.customer_id, t.c.channel, t.c.granted, t.c.changed_at, t.c.source,
-                                 t.c.detail).where(t.c.customer_id.in_(ids)), conn)
-    latest = {(int(r.customer_id), str(r.channel)): r for r in
-              changes.sort_values("id", kind="stable").itertuples(index=False)}
+    latest = {(int(r.customer_id), str(r.channel)): r for r in _latest_changes(
+        conn, [a for a, _ in merges] + [b for _, b in merges]).itertuples(index=False)}
     carried = []
     for source_id, into_id in merges:
         for channel in CHANNELS:

@@ -253,11 +253,7 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
     known = _isin(ref.fillna(""), totals.index).to_numpy() & ref.notna().to_numpy()
     order_cust = ref.map(totals["cust"]).to_numpy(dtype=object)
     named_cust = refunds["customer_ext"].astype(str).to_numpy(dtype=object)
-    # A customer met only by email address may be the one a file names by id (the customers file
-    # merges the two): no contradiction, in whichever order the files come.
-    by_address = np.array(["@" in str(a) or "@" in str(b) for a, b in zip(order_cust, named_cust, strict=True)],
-                          dtype=bool)
-    other = known & (order_cust != named_cust) & ~by_address
+    other = known & (order_cust != named_cust) & ~_may_be_one_customer(order_cust, named_cust)
     for i in np.flatnonzero(other)[:MAX_LISTED_PROBLEMS]:
         problems.append(Problem(int(row[i]), "customer_id", str(refunds["customer_ext"].iloc[i]),
                                 f"is not the customer of order {ref.iloc[i]}, which this refund names"))
@@ -321,6 +317,15 @@ def _plan_refunds(ctx: _Context, refunds: pd.DataFrame, problems: Problems, *, f
     return _RefundPlan(incoming=incoming, new=plan.new, changed=plan.changed, compare=list(compare), stale=stale)
 
 
+def _may_be_one_customer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pair of customer ids as files give them: True where either is an email address. A
+    customer met only by address (a platform's file keyed by it) may be the one another file
+    names by id: the customers file merges the two and the refunds are settled then
+    (core.importing.records), so a refund and its order naming them is no contradiction, in
+    whichever order the files come."""
+    return np.array(["@" in str(x) or "@" in str(y) for x, y in zip(a, b, strict=True)], dtype=bool)
+
+
 def _check_stored_refunds_of_file_orders(stored: pd.DataFrame, file_orders: pd.DataFrame, ext: pd.Series,
                                          problems: Problems) -> None:
     """A refund stored before its order (kept unlinked, with the customer its file gave) must be
@@ -339,11 +344,7 @@ def _check_stored_refunds_of_file_orders(stored: pd.DataFrame, file_orders: pd.D
         return
     whose = stored["customer_id"].map(ext).astype(object).to_numpy()
     named = refs.map(owner).to_numpy(dtype=object)
-    # A customer met only by email address (a platform's orders file keyed by address) may be
-    # the customer a refunds file named by id: the customers file merges the two and the refunds
-    # are settled then (core.importing.records), so that is no contradiction.
-    by_address = np.array(["@" in str(a) or "@" in str(b) for a, b in zip(whose, named, strict=True)], dtype=bool)
-    wrong = mine & (whose != named) & ~by_address
+    wrong = mine & (whose != named) & ~_may_be_one_customer(whose, named)
     for i in np.flatnonzero(wrong)[:MAX_LISTED_PROBLEMS]:
         key = refs.iloc[i]
         problems.append(Problem(int(rows[key]), "customer_id", str(owner[key]),
