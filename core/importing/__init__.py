@@ -31,7 +31,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from core import audit
+from core import audit, money
+from core import formatting as fmt
+from core.config import get_settings
 from core.importing.checks import (
     EARLIEST_DATE,
     FUTURE_DATE_FIELDS,
@@ -172,6 +174,49 @@ def read_with_preset(data: bytes, *, filename: str, kind: str, preset: str | Non
     return parsed, source
 
 
+def _without_customerless_orders(parsed: ParsedFile, summary: ImportSummary, source: dict[str, str]
+                                 ) -> ParsedFile:
+    """A shop platform's orders export (a preset) holds sales with no customer: a point-of-sale
+    sale or a guest checkout that left neither an email address nor a phone number. Hearth keeps
+    orders per customer, so such an order cannot be held; instead of refusing the whole file (the
+    shop cannot mend it), every row of those orders is left out and the summary names the
+    orders, their rows and their sales, which are then missing from Hearth's orders and revenue.
+    Rows keep their own row numbers. Raises ImportFailed when no order in the file has a customer."""
+    frame = parsed.frame
+    if "customer_id" not in frame or "order_id" not in frame:
+        return parsed
+    nobody = frame["customer_id"].astype(str).str.strip() == ""
+    if not nobody.any():
+        return parsed
+    orders = frame.loc[nobody, "order_id"].astype(str)
+    left_out = frame["order_id"].astype(str).isin(set(orders[orders != ""])) | nobody
+    if left_out.all():
+        raise _fail(parsed.filename, f"no order in the file names its customer (the column "
+                                     f"{source.get('customer_id', 'customer_id')} and the phone are empty on every "
+                                     "row): Hearth keeps orders per customer, so there is nothing it can import")
+    firsts = frame[left_out].drop_duplicates("order_id")
+    cents, unread = 0, 0
+    for text in firsts.get("total", pd.Series(dtype=str)):
+        try:
+            cents += money.from_text(str(text).replace(",", "."))
+        except ValueError:
+            unread += 1
+    names = firsts["order_id"].astype(str).tolist()
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10:,} more" if len(names) > 10 else "")
+    rows = (frame.index[left_out] + 2).tolist()
+    rows_shown = ", ".join(map(str, rows[:10])) + (" ..." if len(rows) > 10 else "")
+    total = f"{money.format(cents)} {get_settings().currency}" + (
+        f" and {unread} total(s) that could not be read" if unread else "")
+    reason = (f"{fmt.count_of(len(names), 'order')} with no customer: neither an email address nor a phone "
+              f"number, as a point-of-sale sale or a guest checkout (rows {rows_shown}; {shown}). Hearth keeps "
+              f"orders per customer, so they were left out: their sales, {total}, are not in Hearth's "
+              "orders and revenue")
+    summary.skipped += int(left_out.sum())
+    summary.skipped_reasons[reason] = int(left_out.sum())
+    return ParsedFile(filename=parsed.filename, frame=frame[~left_out], delimiter=parsed.delimiter,
+                      had_bom=parsed.had_bom, sep_hint=parsed.sep_hint)
+
+
 def _customer_ids_for_emails(conn: Connection, values: pd.Series) -> pd.Series:
     """Email addresses -> the external id of the one stored customer with that address (case
     ignored), or of the customer an earlier such file created with that address as its id; an
@@ -218,6 +263,8 @@ def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bo
         raise _fail(filename, "the file has a header but no rows")
     if kind in ("orders", "refunds"):
         check_currency(parsed)
+    if preset and kind == "orders":
+        parsed = _without_customerless_orders(parsed, summary, source)
     progress(0.05, f"checking {len(parsed.frame):,} rows")
     if preset:
         from core.presets import PRESETS

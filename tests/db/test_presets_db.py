@@ -381,3 +381,48 @@ def test_woocommerce_saved_with_semicolons_and_decimal_commas_keeps_its_line_pri
     imp(session, "orders", "woo_semi", "woocommerce_orders", data=out.getvalue().encode())
     prices = {line.sku: line.unit_price_cents for line in session.exec(select(OrderLine)).all()}
     assert prices == {"DET-1L": 850, "SPONGE-4": 400, "CANDLE-L": 1200}
+
+
+_SHOPIFY_HEADER = ("Name,Email,Financial Status,Created at,Currency,Total,Refunded Amount,Lineitem quantity,"
+                   "Lineitem name,Lineitem price,Lineitem sku,Phone\n")
+
+
+def test_point_of_sale_and_guest_orders_without_any_contact_are_left_out_and_said(session):
+    # #1002 is a two-line point-of-sale sale and #1004 a guest checkout refunded in full, both with
+    # neither email nor phone: the shop cannot mend that, and the whole file was refused. Now the
+    # other orders import and the summary names what was left out: 2 orders on rows 3, 4 and 6,
+    # sales 15.00 + 9.50 = 24.50 EUR. Orders #1001 (20.00) and #1003 (30.00) by ann, #1005 (8.00)
+    # by phone only: 3 orders, 58.00.
+    data = (_SHOPIFY_HEADER
+            + "#1001,ann@example.com,paid,2025-01-05 10:00:00 +0100,EUR,20.00,0.00,1,Soap,20.00,SOAP,\n"
+            + "#1002,,paid,2025-01-06 10:00:00 +0100,EUR,15.00,0.00,1,Candle,10.00,CANDLE,\n"
+            + "#1002,,,,,,,1,Wick,5.00,WICK,\n"
+            + "#1003,ann@example.com,paid,2025-02-05 10:00:00 +0100,EUR,30.00,0.00,1,Soap,30.00,SOAP,\n"
+            + "#1004,,refunded,2025-02-07 10:00:00 +0100,EUR,9.50,9.50,1,Soap,9.50,SOAP,\n"
+            + "#1005,,paid,2025-02-08 10:00:00 +0100,EUR,8.00,0.00,1,Soap,8.00,SOAP,+31 6 1234 5678\n").encode()
+    summary = imp(session, "orders", "shopify", "shopify_orders", data=data)
+    stored = {o.external_id: o.total_cents for o in session.exec(select(Order)).all()}
+    assert stored == {"#1001": 2000, "#1003": 3000, "#1005": 800}
+    assert session.exec(select(Refund)).all() == []
+    assert summary.skipped == 3
+    [reason] = [r for r in summary.skipped_reasons if "no customer" in r]
+    assert "rows 3, 4, 6" in reason and "#1002, #1004" in reason and "24.50 EUR" in reason
+
+
+def test_a_problem_after_a_left_out_order_names_its_own_row(session):
+    # Leaving row 3 out must not shift the row numbers of the rows after it.
+    data = (_SHOPIFY_HEADER
+            + "#1001,ann@example.com,paid,2025-01-05 10:00:00 +0100,EUR,20.00,0.00,1,Soap,20.00,SOAP,\n"
+            + "#1002,,paid,2025-01-06 10:00:00 +0100,EUR,15.00,0.00,1,Candle,15.00,CANDLE,\n"
+            + "#1003,bo@example.com,paid,not a date,EUR,30.00,0.00,1,Soap,30.00,SOAP,\n").encode()
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "orders", "shopify", "shopify_orders", data=data)
+    assert [p.row for p in err.value.problems] == [4]
+    assert session.exec(select(Order)).all() == []
+
+
+def test_a_file_whose_orders_all_lack_a_customer_is_refused_saying_so(session):
+    data = (_SHOPIFY_HEADER
+            + "#1002,,paid,2025-01-06 10:00:00 +0100,EUR,15.00,0.00,1,Candle,15.00,CANDLE,\n").encode()
+    with pytest.raises(ImportFailed, match="no order in the file names its customer"):
+        imp(session, "orders", "shopify", "shopify_orders", data=data)
