@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 
 from core import consent
 from core.config import get_settings
@@ -288,16 +288,61 @@ def _import_loyalty(ctx: _Context, problems: Problems) -> None:
     see core.loyalty) and reversals of refunded orders. A new entry is stored under the points
     expiry rule in force (``expiry_months``, HEARTH_POINTS_EXPIRY_MONTHS); an entry imported
     again keeps the rule it was first stored under, so a full export imported every week after
-    the setting changed does not expire, after the fact, points its members have redeemed."""
+    the setting changed does not expire, after the fact, points its members have redeemed.
+
+    A programme that writes its own expiry rows (the file or the stored ledger has an expire row
+    from a file) expires points itself, mostly after months without activity: its lots without
+    an expires_at are stored, and those already stored are stamped, under the rule "never by
+    Hearth's rule" (0 months), for every member, also those the programme has not expired
+    anything of yet (Hearth's 12 months from earning took an active member's points, with their
+    liability, and warned them of an expiry the programme would not make). The summary says so."""
     kinds = _kinds_of("loyalty") | {"computed": "flag"}
     ctx.typed = ctx.typed.assign(computed=False)
-    months = get_settings().points_expiry_months
+    programme_expires = _programme_writes_expiries(ctx)
+    months = 0 if programme_expires else get_settings().points_expiry_months
     _generic(ctx, table=LoyaltyEntry.__table__, key_field="entry_id",
              db_columns={f: f for f in kinds} | {"entry_id": "external_id", "order_id": "order_ref"},
              field_kinds=kinds, problems=problems, defaults={"expiry_months": lambda _new: months},
              derive=[("customer_id", "text"), ("occurred_at", "datetime"), ("kind", "text"),
                      ("points", "number"), ("expires_at", "datetime"), ("order_id", "text")],
              customer_field="customer_id", extra_checks=_check_ledger)
+    if programme_expires and not problems:
+        _stamp_programme_lots(ctx)
+
+
+def _programme_writes_expiries(ctx: _Context) -> bool:
+    """Whether the file or the stored ledger holds an expire row of the programme's own (not one
+    Hearth's expiry job wrote)."""
+    if "kind" in ctx.typed and (ctx.typed["kind"].astype(str).str.strip().str.lower() == "expire").any():
+        return True
+    t = LoyaltyEntry.__table__
+    return ctx.conn.execute(select(t.c.id).where(t.c.kind == "expire", t.c.computed.is_(False)).limit(1)
+                            ).first() is not None
+
+
+def _programme_lots(t: Table) -> Any:
+    """The stored lots Hearth's own expiry rule still applies to: credits from a file with no
+    expires_at, stored under a rule of more than 0 months (or none yet)."""
+    return ((t.c.computed.is_(False)) & t.c.expires_at.is_(None) & (t.c.points > 0)
+            & t.c.kind.in_(("earn", "adjust", "reverse"))
+            & (t.c.expiry_months.is_(None) | (t.c.expiry_months != 0)))
+
+
+def _stamp_programme_lots(ctx: _Context) -> None:
+    """Stamp the stored lots of a programme that writes its own expiry rows with the rule 0
+    (never by Hearth's rule), and say how many (see _import_loyalty)."""
+    t = LoyaltyEntry.__table__
+    n = int(ctx.conn.execute(select(func.count()).select_from(t).where(_programme_lots(t))).scalar_one())
+    if ctx.write and n:
+        ctx.conn.execute(update(t).where(_programme_lots(t)).values(expiry_months=0))
+    rule = get_settings().points_expiry_months
+    verb = ("is" if n == 1 else "are") if ctx.write else "would be"
+    said = (f"{count_of(n, 'stored lot')} of points {verb} no longer expired by Hearth's rule ({rule} months "
+            "after earning)" if n else "Hearth's own expiry rule is not applied to its points")
+    if rule or n:
+        ctx.summary.notes.append(
+            f"the loyalty programme writes its own expiry rows: its points expire by those rows and by the "
+            f"expires_at a row gives, never by Hearth's rule; {said}")
 
 
 def _check_ledger(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> None:
@@ -330,7 +375,12 @@ def _check_ledger(frame: pd.DataFrame, ctx: _Context, problems: Problems) -> Non
         "computed": existing["computed"].fillna(False).astype(bool).to_numpy(),
         "expiry_months": pd.to_numeric(existing["expiry_months"]).fillna(-1).astype("int64").to_numpy(),
     }, index=[("db", str(x)) for x in existing["external_id"]])
-    months = get_settings().points_expiry_months
+    months = 0 if _programme_writes_expiries(ctx) else get_settings().points_expiry_months
+    if months == 0:  # stamped "never" with the import (_stamp_programme_lots)
+        lots = ((old["computed"] == False) & old["expires_at"].isna() & (old["points"] > 0)  # noqa: E712
+                & old["kind"].astype(str).str.strip().str.lower().isin(["earn", "adjust", "reverse"]))
+        old.loc[lots, "expiry_months"] = 0
+        kept_rule = {k: 0 for k in kept_rule}
     new = pd.DataFrame({
         "customer_id": frame["customer_id"].to_numpy(), "occurred_at": frame["occurred_at"].to_numpy(),
         "kind": frame["kind"].to_numpy(), "points": frame["points"].astype("int64").to_numpy(),

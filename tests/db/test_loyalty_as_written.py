@@ -64,11 +64,13 @@ def test_the_programmes_expiry_rows_count_as_written(session, expiry_months):
     later = balances(session, date(2024, 12, 20))
     assert later["C1"]["expiring_points"] == 0 and later["C1"]["next_expiry_date"] is None
     assert later["C1"]["balance"] == 0
-    assert loyalty.expire_points(session=session, as_of=date(2025, 3, 1)) == 1  # only C2's 200
+    # The programme writes its own expiry rows, so it decides when C2's points expire, not
+    # Hearth's 12 months after earning (1 Feb 2025): the expiry job takes nothing.
+    assert loyalty.expire_points(session=session, as_of=date(2025, 3, 1)) == 0
     session.commit()
     after = balances(session, date(2025, 3, 1))
     assert (after["C1"]["balance"], after["C1"]["expired"]) == (0, 500)
-    assert (after["C2"]["balance"], after["C2"]["expired"]) == (0, 200)
+    assert (after["C2"]["balance"], after["C2"]["expired"], after["C2"]["expiring_points"]) == (200, 0, 0)
     # The same file again changes nothing.
     again = imp(session, (CASE / "loyalty.csv").read_bytes())
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 4)
@@ -78,7 +80,9 @@ def test_an_expiry_row_takes_the_oldest_points_first_and_the_programme_decides_e
     # K1: 100 on Jan 1 and 300 on Mar 1; the programme expires 150 on Jun 1: all of the first
     # lot and 50 of the second. K1's programme writes its own expiry rows, so Hearth's 12-month
     # rule does not expire the 250 left on 2025-03-01: the programme will, when it does.
-    # K2 has no expiry row: Hearth's rule expires its 80 points of 2024-01-01 on 2025-01-01.
+    # K2 has no expiry row yet, but its programme is the one that writes them (it expires after
+    # months without activity, which Hearth cannot see): its 80 points of 2024-01-01 stay
+    # (Hearth's own rule took them on 2025-01-01 and warned K2 of it in December).
     imp(session, "entry_id,customer_id,occurred_at,kind,points\n"
                  "a,K1,2024-01-01,earn,100\n"
                  "b,K1,2024-03-01,earn,300\n"
@@ -86,10 +90,10 @@ def test_an_expiry_row_takes_the_oldest_points_first_and_the_programme_decides_e
                  "d,K2,2024-01-01,earn,80\n")
     b = balances(session, date(2024, 12, 31))
     assert (b["K1"]["balance"], b["K1"]["expired"], b["K1"]["next_expiry_date"]) == (250, 150, None)
-    assert (b["K2"]["balance"], b["K2"]["expiring_points"], b["K2"]["next_expiry_date"]) == (80, 80, date(2025, 1, 1))
+    assert (b["K2"]["balance"], b["K2"]["expiring_points"], b["K2"]["next_expiry_date"]) == (80, 0, None)
     b = balances(session, date(2025, 6, 1))
     assert (b["K1"]["balance"], b["K1"]["expired"]) == (250, 150)
-    assert (b["K2"]["balance"], b["K2"]["expired"]) == (0, 80)
+    assert (b["K2"]["balance"], b["K2"]["expired"]) == (80, 0)
 
 
 def test_an_expiry_after_months_of_inactivity_imports_as_written(session, expiry_months):
@@ -331,3 +335,25 @@ def test_an_expiry_row_days_after_a_lots_date_records_it_and_takes_no_other_lot(
     session.commit()
     b = balances(session, date(2024, 10, 1))["C1"]
     assert (b["balance"], b["expired"]) == (0, 400)
+
+
+def test_lots_stored_before_the_programmes_first_expiry_row_stop_expiring_by_hearths_rule(session, expiry_months):
+    # A first file holds only earnings: E1 300 on 2023-06-01, 100 redeemed on 2024-03-01; under
+    # Hearth's 12-month rule 200 of them expire on 2024-06-01. The next export brings the
+    # programme's first expiry row (E2's, for inactivity): this programme expires points itself,
+    # so E1's stored lot is stamped "never by Hearth's rule" and E1 has 200 on 2024-09-01
+    # (liability 2.00 at 0.01 a point); E2 0. A third file from it without expiry rows is stored
+    # under the same rule: E3's 40 of 2022-01-01 are still there.
+    imp(session, "entry_id,customer_id,occurred_at,kind,points\n"
+                 "1,E1,2023-06-01,earn,300\n"
+                 "2,E1,2024-03-01,redeem,-100\n")
+    assert balances(session, date(2024, 9, 1))["E1"]["balance"] == 0  # Hearth's rule, until told
+    summary = imp(session, "entry_id,customer_id,occurred_at,kind,points\n"
+                           "3,E2,2023-01-01,earn,50\n"
+                           "4,E2,2024-02-01,expire,-50\n")
+    assert any("1 stored lot of points is no longer expired by Hearth's rule" in n for n in summary.notes)
+    b = balances(session, date(2024, 9, 1))
+    assert (b["E1"]["balance"], b["E1"]["expired"], b["E2"]["balance"]) == (200, 0, 0)
+    assert loyalty.loyalty_kpis(session=session, as_of=date(2024, 9, 1))["liability"] == 2.00
+    imp(session, "entry_id,customer_id,occurred_at,kind,points\n5,E3,2022-01-01,earn,40\n")
+    assert balances(session, date(2024, 9, 1))["E3"]["balance"] == 40
