@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,6 +17,19 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COOKIE_KEY = "change-me"
 MIN_COOKIE_KEY_LENGTH = 32
 # Keys published somewhere (ours, streamlit-authenticator's, tutorials'): never a secret.
+def key_looks_guessable(key: str) -> bool:
+    """Whether a secret of MIN_COOKIE_KEY_LENGTH+ characters is plainly not random: fewer than 96
+    bits by its characters' frequencies (Shannon entropy x length: "a" * 40 has 0, a 32-digit hex
+    key from secrets.token_hex(16) about 120), or a short piece repeated (under 90 % of its
+    three-character pieces different: "CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE-ME" has 27 %)."""
+    if not key:
+        return True
+    n = len(key)
+    bits = -n * sum(c / n * math.log2(c / n) for c in Counter(key).values())
+    trigrams = [key[i:i + 3] for i in range(n - 2)]
+    return bits < 96 or len(set(trigrams)) < 0.9 * len(trigrams)
+
+
 KNOWN_DEFAULT_KEYS = frozenset({DEFAULT_COOKIE_KEY, "some_key", "", "changeme", "secret"})
 
 
@@ -91,10 +106,15 @@ class Settings(BaseSettings):
         The cookie key signs login cookies and offer codes, so a published default would let
         anyone forge a login."""
         key = self.cookie_key or ""
-        if key in KNOWN_DEFAULT_KEYS:
+        if key in KNOWN_DEFAULT_KEYS or key.strip().lower() in KNOWN_DEFAULT_KEYS:
             return ["HEARTH_COOKIE_KEY is a default value; set a random secret of 32+ characters"]
-        if len(key) < MIN_COOKIE_KEY_LENGTH:
-            return [f"HEARTH_COOKIE_KEY is shorter than {MIN_COOKIE_KEY_LENGTH} characters"]
+        if len(key.strip()) < MIN_COOKIE_KEY_LENGTH:
+            return [f"HEARTH_COOKIE_KEY is shorter than {MIN_COOKIE_KEY_LENGTH} characters (spaces around it "
+                    "not counted)"]
+        if key_looks_guessable(key.strip()):
+            return ["HEARTH_COOKIE_KEY is too easy to guess (a character or a short piece repeated, or too few "
+                    "different characters); set a random secret, e.g. the output of "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(48))'"]
         return []
 
     @model_validator(mode="after")

@@ -19,7 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _settings(**kw) -> Settings:
-    return Settings(**{"HEARTH_ENV": "production", "HEARTH_COOKIE_KEY": "k" * 40, **kw})
+    return Settings(**{"HEARTH_ENV": "production", "HEARTH_COOKIE_KEY": FIT_KEY, **kw})
+
+
+# Made once by secrets.token_urlsafe(36): what the README tells an operator to set.
+FIT_KEY = "q3VnJ0r8yXw1TzK5bHc9mLp2sDf7aGe4uNi6oRt0vBj_kYh-EwQx"
 
 
 def test_demo_mode_never_refuses(session: Session) -> None:
@@ -32,6 +36,18 @@ def test_production_settings_cannot_hold_a_default_or_short_key() -> None:
                        ("abc123", "shorter than 32 characters")):
         with pytest.raises(ValidationError, match=words):
             _settings(HEARTH_COOKIE_KEY=key)
+
+
+def test_production_refuses_keys_that_are_long_but_plainly_not_random() -> None:
+    # Each passed before (only the exact defaults and length were checked): a cookie signed
+    # with 40 spaces opened the Admin screen without a login.
+    for key in (" " * 40, "a" * 32, "change-me" + " " * 30, "CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE-ME",
+                "k" * 40, "abcdefgh" * 5, "   " + "x" * 31):
+        with pytest.raises(ValidationError, match="HEARTH_COOKIE_KEY"):
+            _settings(HEARTH_COOKIE_KEY=key)
+    # Random keys as the README makes them pass, a 32-digit hex key and a long passphrase too.
+    for key in (FIT_KEY, "9f1c2e7a4b8d03f65a1e9c7b2d4f8a06", "copper kettle under the blue stair, humming"):
+        assert _settings(HEARTH_COOKIE_KEY=key).secret_problems() == []
 
 
 def test_production_names_every_other_problem(session: Session) -> None:
