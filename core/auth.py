@@ -22,7 +22,7 @@ LOGIN_FAILED_MESSAGE = (
     "after too many attempts."
 )
 # Checked against a made-up hash when the user does not exist, so timing does not tell either.
-_DUMMY_HASH = users.hash_password("not-a-real-password-at-all")
+_DUMMY_HASH = users.DUMMY_HASH
 
 
 class LoginOutcome(StrEnum):
@@ -87,11 +87,14 @@ def check_password_login(
         session.expire(user)
         return LoginOutcome.FAILED, None
     # The right password clears the count only while the user is not locked: a lock set by a
-    # parallel wrong guess after this attempt read the row still wins.
+    # parallel wrong guess after this attempt read the row still wins. A user with a second
+    # factor keeps the count until a code passes (mfa.verify_login_code): the password
+    # alone clearing it let someone who knew it try four codes, start again, and guess the code
+    # without ever being locked.
     cleared = session.execute(
         update(StaffUser)
         .where(StaffUser.id == user.id, or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now))
-        .values(failed_logins=0, locked_until=None)
+        .values({"locked_until": None} if user.totp_enabled else {"failed_logins": 0, "locked_until": None})
     ).rowcount
     if not cleared:
         audit.record(session=session, actor=username, action="login.locked", record_type="staff_user",
@@ -143,7 +146,9 @@ def logout(*, session: Session, username: str, now: datetime | None = None) -> N
 
 
 def record_denied(*, session: Session, username: str, screen: str) -> None:
-    """Audit a screen refused to ``username`` (``permission.denied`` on record ``screen``). Commits."""
+    """Audit a screen refused to ``username`` (``permission.denied`` on record ``screen``). Commits.
+    Costs one password check, as every other refusal does (users.spend_a_password_check)."""
+    users.spend_a_password_check()
     audit.record(session=session, actor=username or "-", action="permission.denied",
                  record_type="screen", record_id=screen)
     session.commit()

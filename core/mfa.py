@@ -98,6 +98,7 @@ def verify_login_code(*, session: Session, username: str, code: str, now: dateti
     session.refresh(user)  # the row as it is now: the lock and the codes another process may have changed
     now_naive = now or utcnow()
     if user.disabled or (user.locked_until and user.locked_until > now_naive):
+        users.spend_a_password_check()
         return False
     ok = bool(user.totp_secret) and _totp_ok(user.totp_secret, code, now)
     used_recovery = False
@@ -120,6 +121,7 @@ def verify_login_code(*, session: Session, username: str, code: str, now: dateti
         session.commit()
         return True
     session.commit()  # a consumed-code check wrote nothing; end the read before the counting update
+    users.spend_a_password_check()  # a wrong code costs what a wrong password does
     failed, _locked_until = count_failed_attempt(session=session, user_id=user.id, now=now_naive)
     action = "login.lockout" if failed == 0 else "mfa.failed"
     audit.record(session=session, actor=username, action=action, record_type="staff_user", record_id=username)

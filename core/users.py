@@ -35,18 +35,44 @@ def hash_password(password: str) -> str:
     return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=12)).decode("ascii")
 
 
+# bcrypt reads at most 72 bytes of a password (bcrypt 5 refuses more).
+MAX_PASSWORD_BYTES = 72
+
+# A made-up hash to check against when the answer is already "no", so that every refusal costs
+# one bcrypt check (core.auth, core.mfa).
+DUMMY_HASH = hash_password("not-a-real-password-at-all")
+
+
 def check_password(password: str, password_hash: str) -> bool:
-    """Whether ``password`` matches ``password_hash``; a hash that is not bcrypt's never matches."""
+    """Whether ``password`` matches ``password_hash``; a hash that is not bcrypt's never matches.
+    Always costs one bcrypt check: a password longer than MAX_PASSWORD_BYTES (which no stored
+    password can be) is checked cut to that length and then refused, so its refusal takes as
+    long as any other (bcrypt refusing it at once told an unknown user from a known one)."""
+    raw = password.encode("utf-8")
+    too_long = len(raw) > MAX_PASSWORD_BYTES
     try:
-        return bcrypt.checkpw(password.encode("utf-8"), password_hash.encode("ascii"))
+        ok = bcrypt.checkpw(raw[:MAX_PASSWORD_BYTES], password_hash.encode("ascii"))
     except ValueError:
+        spend_a_password_check()
         return False
+    return ok and not too_long
+
+
+def spend_a_password_check() -> None:
+    """Spend the time of one bcrypt check (against DUMMY_HASH): refusals that need none (a wrong
+    second-factor code, a screen the role may not open) cost what a wrong password does."""
+    bcrypt.checkpw(b"-", DUMMY_HASH.encode("ascii"))
 
 
 def validate_new_password(password: str) -> None:
-    """Raises UserError when ``password`` is shorter than MIN_PASSWORD_LENGTH characters."""
+    """Raises UserError when ``password`` is shorter than MIN_PASSWORD_LENGTH characters or longer
+    than MAX_PASSWORD_BYTES bytes in UTF-8 (bcrypt reads no more)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        raise UserError(f"a password may be at most {MAX_PASSWORD_BYTES} bytes long ({MAX_PASSWORD_BYTES} plain "
+                        f"letters; accented letters and symbols such as € take 2 or 3): this one has "
+                        f"{len(password.encode('utf-8'))}")
 
 
 def get_user(*, session: Session, username: str) -> StaffUser | None:
