@@ -35,7 +35,8 @@ def check_upload(data: bytes, *, filename: str, max_mb: int) -> None:
 
     Checked without parsing: the size in bytes, the longest line (newline to newline, so a
     quoted line break inside a cell makes lines shorter, never longer), the number of columns
-    in the header row (comma or semicolon, whichever gives more) and the number of lines
+    in the header row (by each delimiter an import reads, comma, semicolon, tab, vertical bar
+    or an Excel "sep=" line's, whichever gives more; the header is the line after such a hint) and the number of lines
     after it as an upper bound on rows, and rows times columns as cells.
     """
     size = len(data)
@@ -53,7 +54,18 @@ def check_upload(data: bytes, *, filename: str, max_mb: int) -> None:
                             f"at most {MAX_LINE_BYTES // 1024 // 1024} MB. Is this a CSV file with one record "
                             f"per line? {CLI_HINT}")
     header = data[: int(ends[0])].decode("utf-8-sig", errors="replace")
-    columns = max(len(next(csv.reader(io.StringIO(header), delimiter=d), [])) for d in (",", ";"))
+    delimiters = [",", ";", "\t", "|"]  # what core.importing.reading reads
+    if header.strip().lower().startswith("sep=") and len(ends) > 1:
+        # Excel's hint names the delimiter; the header is the next line.
+        hinted = header.strip()[4:5]
+        if hinted:
+            delimiters.append(hinted)
+        header = data[int(ends[0]) + 1: int(ends[1])].decode("utf-8", errors="replace")
+    try:
+        columns = max(len(next(csv.reader(io.StringIO(header), delimiter=d), [])) for d in delimiters)
+    except csv.Error as exc:  # a header cell over the csv module's field limit (128 KB)
+        raise UploadRefused(f"{filename}: the header row cannot be a header ({exc}): a column name is longer "
+                            f"than any file's. Is the first line the header?") from None
     if columns > MAX_COLUMNS:
         raise UploadRefused(f"{filename}: the header row has {columns:,} columns; an import reads at most "
                             f"{MAX_COLUMNS} (each kind uses a dozen at most). Remove the columns Hearth does not use.")

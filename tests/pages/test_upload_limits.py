@@ -66,3 +66,18 @@ def test_rows_and_cells_are_counted_before_parsing() -> None:
     with pytest.raises(upload.UploadRefused, match=r"500,001 rows of 20 columns are 10,000,020 cells"):
         upload.check_upload(wide, filename="wide.csv", max_mb=50)
     upload.check_upload(b"a;b\n1;2\n", filename="fine.csv", max_mb=50)  # a normal file passes
+
+
+def test_wide_headers_by_every_delimiter_the_reader_takes_are_refused() -> None:
+    # A 156 KB file of 40,000 tab-separated columns passed (only commas and semicolons were
+    # counted) and then took 90 s of CPU and 600 MB to read; "|" and a "sep=" hint the same.
+    for name, text in (("tabs.csv", b"a" + b"\t" * 40_000 + b"\n1\n"), ("bars.csv", b"a" + b"|" * 200 + b"\n1\n"),
+                       ("hint.csv", b"sep=:\na" + b":" * 200 + b"\n1\n"),
+                       ("hint_semicolons.csv", b"sep=;\na" + b";" * 200 + b"\n1\n")):
+        with pytest.raises(upload.UploadRefused, match=rf"{name}: the header row has [\d,]+ columns"):
+            upload.check_upload(text, filename=name, max_mb=50)
+    # A header cell beyond the csv module's 128 KB field limit: a refusal in words, not a crash.
+    with pytest.raises(upload.UploadRefused, match="the header row cannot be a header"):
+        upload.check_upload(b'"' + b"x" * 140_000 + b'"\n1\n', filename="long.csv", max_mb=50)
+    upload.check_upload(b"sep=;\na;b\n1;2\n", filename="fine.csv", max_mb=50)
+    upload.check_upload(b"a\tb|c\n1\t2|3\n", filename="fine.csv", max_mb=50)
