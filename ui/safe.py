@@ -35,18 +35,25 @@ from core.exporting import safe_cell
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]()!<>&|$\{}@])")
 _LINE_START = re.compile(r"^(\s*\d*)([#>+.)-])")
 _WWW = re.compile(r"(www)\.", re.IGNORECASE)
+# Streamlit turns `:rocket:` into an emoji and `:material/verified:` into an icon after the
+# Markdown is parsed, so a backslash before the colon does not stop the icon (seen in Chromium):
+# a word joiner (U+2060, invisible, no width) after the opening colon does, for both.
+_SHORTCODE = re.compile(r":(?=[A-Za-z0-9_+/\\-]+:)")
+WORD_JOINER = "\u2060"
 
 
 def md(value: Any) -> str:
     """``value`` as text that every Markdown-rendering element shows literally, on one line.
 
     None is shown as an empty string. Line breaks become spaces (a line break could start a
-    heading, list or quote in the middle of our own sentence)."""
+    heading, list or quote in the middle of our own sentence). An emoji or icon code
+    (`:rocket:`, `:material/verified:`) gets an invisible word joiner after its first colon."""
     if value is None:
         return ""
     text = " ".join(str(value).splitlines())
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     text = _WWW.sub(r"\1\\.", text.replace("://", "\\://"))
+    text = _SHORTCODE.sub(":" + WORD_JOINER, text)
     return _LINE_START.sub(r"\1\\\2", text)
 
 

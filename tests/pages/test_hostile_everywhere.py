@@ -31,12 +31,13 @@ from db.models import Customer, Feedback, Product, SupportTicket
 from tests.pages.helpers import APP, log_in
 
 HOSTILE = ("EVIL[link](https://evil.example/a) ![img](https://evil.example/b.png) **EVILBOLD** "
-           ":red[EVILRED] <b>EVILHTML</b> <a href='https://evil.example/c'>x</a> www.evil.example")
+           ":red[EVILRED] <b>EVILHTML</b> <a href='https://evil.example/c'>x</a> www.evil.example "
+           ":material/EVILICON: :EVIL_EMOJI:")
 SEGMENT = "S**EVILB**[x](https://evil.example)"
 REGION = "R:red[EVILR]![i](https://evil.example)"
 CHANNEL = "C<b>EVILH</b><a href=//evil.example>"
 CATEGORY = "K**EVILB**:red[EVILR]<b>EVILH</b>[x](https://evil.example/k)"
-OWNER = "u**EVILB**[x](https://evil.example)"
+OWNER = "u**EVILB**[x](https://evil.example):material/EVILICON:"
 PASSWORD = "a long enough password"
 SCREENS = ["overview", "accounts", "account", "feedback", "nps", "loyalty", "outreach", "data", "admin"]
 
@@ -47,6 +48,8 @@ _RENDERED = [
     ("colour", re.compile(r"(?<!\\):red(?<!\\)\[")),
     ("HTML", re.compile(r"(?<!\\)<(?:b|a)[\s>]")),
     ("an autolink", re.compile(r"(?<![\\/])(?:https?://|www\.)evil")),
+    # Streamlit's icon and emoji codes, which a backslash before the colon does not stop.
+    ("an icon or emoji", re.compile(r":(?:material/)?EVIL[\w\\]*:")),
 ]
 # A tag Plotly renders (our own templates use only <br> and <extra>).
 _TAG = re.compile(r"<(?:b|a|i|span|img|sup|sub|em|s|u)[\s>/]", re.IGNORECASE)
