@@ -38,12 +38,20 @@ class SettingsError(ValueError):
 
 
 def _secrets_toml() -> dict[str, object]:
-    """Top-level keys of .streamlit/secrets.toml, so the CLI sees what the app sees."""
+    """Top-level keys of .streamlit/secrets.toml, so the CLI sees what the app sees. Raises
+    SettingsError when a Hearth setting sits under a [section], where nothing reads it."""
     path = Path(os.environ.get("HEARTH_SECRETS_FILE", PROJECT_ROOT / ".streamlit" / "secrets.toml"))
     if not path.is_file():
         return {}
     with path.open("rb") as fh:
         data = tomllib.load(fh)
+    misplaced = [f"{k} (under [{section}])" for section, v in data.items() if isinstance(v, dict)
+                 for k in v if str(k).upper().startswith("HEARTH_") or str(k).upper() == "DATABASE_URL"]
+    if misplaced:
+        # Read nowhere: HEARTH_ENV = "production" under a [section] left the app in demo mode,
+        # which makes the demo logins.
+        raise SettingsError(f"Hearth refuses to start: {', '.join(misplaced)} in {path} is read by nothing: Hearth "
+                            "reads only the keys above the first [section]; move them there")
     return {k: v for k, v in data.items() if not isinstance(v, dict)}
 
 

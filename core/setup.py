@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from core import users
 from db.migrate import upgrade_to_head
-from db.models import Customer
+from db.models import Customer, StaffUser
 
 DEFAULT_DEMO_CUSTOMERS = 2_000
 DEFAULT_DEMO_SEED = 7
@@ -30,7 +30,8 @@ def prepare_database(
     seed: int = DEFAULT_DEMO_SEED,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, object]:
-    """Migrate to head; with `demo`, create the demo logins and, on an empty store, the demo data."""
+    """Migrate to head; with `demo`, create the demo logins (not in a store that has staff logins
+    of its own) and, on an empty store, the demo data."""
     say = progress or (lambda _msg: None)
     upgrade_to_head(engine)
     say("schema is at the newest migration")
@@ -46,7 +47,15 @@ def prepare_database(
     if not demo:
         return result
     with Session(engine) as session:
-        result["demo_users_created"] = users.ensure_demo_users(session=session)
+        own_staff = session.exec(select(func.count()).select_from(StaffUser)
+                                 .where(StaffUser.is_demo.is_(False))).one()
+        if own_staff:
+            # A store with staff of its own is a real shop's, run by mistake without
+            # HEARTH_ENV=production: the public demo password must not open it.
+            say(f"the store has {own_staff:,} staff login(s) of its own: no demo logins are made "
+                "(is HEARTH_ENV=production missing?)")
+        else:
+            result["demo_users_created"] = users.ensure_demo_users(session=session)
         session.commit()
     if customer_count(engine) == 0:
         from core.demo import load_demo  # heavy imports only when needed

@@ -50,6 +50,23 @@ def test_production_refuses_keys_that_are_long_but_plainly_not_random() -> None:
         assert _settings(HEARTH_COOKIE_KEY=key).secret_problems() == []
 
 
+def test_a_hearth_setting_under_a_secrets_toml_section_is_refused(tmp_path, monkeypatch) -> None:
+    # HEARTH_ENV = "production" under a [section] was read by nothing: the app ran in demo mode.
+    path = tmp_path / "secrets.toml"
+    path.write_text('[hearth]\nHEARTH_ENV = "production"\n')
+    monkeypatch.setenv("HEARTH_SECRETS_FILE", str(path))
+    monkeypatch.delenv("HEARTH_ENV", raising=False)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError, match=r"HEARTH_ENV \(under \[hearth\]\) .* is read by nothing"):
+            get_settings()
+        path.write_text('HEARTH_ENV = "demo"\n[other]\nkey = 1\n')  # a section of something else is fine
+        get_settings.cache_clear()
+        assert get_settings().env == "demo"
+    finally:
+        get_settings.cache_clear()
+
+
 def test_production_names_every_other_problem(session: Session) -> None:
     users.ensure_demo_users(session=session)
     session.commit()

@@ -54,3 +54,25 @@ def test_a_database_that_is_not_reachable_does_not_stop_the_server_from_starting
     out = capsys.readouterr().out
     assert "the database is not reachable now" in out and "the first page will try again" in out
     assert "Hearth is ready" not in out
+
+
+def test_a_store_with_staff_of_its_own_gets_no_demo_logins(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    # A real shop's store started without HEARTH_ENV=production (demo is the default): the four
+    # demo logins with the public password hearth-demo were added beside the shop's own admin.
+    from sqlmodel import Session, select
+
+    from core import users
+    from db.models import StaffUser
+    from ui.db import terminal_progress
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'real.db'}")
+    prepare_database(engine=engine, demo=False)
+    with Session(engine) as session:
+        users.add_user(session=session, username="boss", name="Boss", password="a long enough password",
+                       roles=["admin"])
+        session.commit()
+    prepare_database(engine=engine, demo=True, customers=30, seed=3, progress=terminal_progress())
+    assert "the store has 1 staff login(s) of its own: no demo logins are made" in capsys.readouterr().out
+    with Session(engine) as session:
+        assert [u.username for u in session.exec(select(StaffUser)).all()] == ["boss"]
+    engine.dispose()
