@@ -44,3 +44,17 @@ def audit_table(
         stmt = stmt.where(AuditLog.at >= since)
     stmt = stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(limit)
     return pd.read_sql(stmt, session.connection())
+
+
+def audit_log_csv(*, session: Session, log: pd.DataFrame, actor: str, filters: dict[str, str | None]) -> bytes:
+    """The audit entries ``log`` (as audit_table returns them) as formula-safe CSV bytes, and an
+    audit entry ``audit.export`` by ``actor`` naming the filters and the number of entries: a
+    download of who did what is itself recorded. Commits."""
+    from core import audit
+    from core.exporting import write_csv
+
+    data = write_csv(log) or b""
+    audit.record(session=session, actor=actor, action="audit.export", record_type="audit_log",
+                 detail={"entries": len(log), **{k: v for k, v in filters.items() if v}})
+    session.commit()
+    return data
