@@ -75,7 +75,27 @@ def _function_name(table: str) -> str:
 
 
 def _trigger_names(table: str) -> list[str]:
-    return [f"hearth_generation_{table}_{op}" for op in ("insert", "update", "delete")]
+    """The SQLite triggers of ``table``: after each INSERT, UPDATE and DELETE, and (logged tables,
+    migration 0023) before an INSERT that replaces rows (:func:`_sqlite_replace_trigger`)."""
+    return [f"hearth_generation_{table}_{op}" for op in ("insert", "update", "delete", "replace")]
+
+
+def _sqlite_replace_trigger(t: str) -> str:
+    """SQLite's INSERT OR REPLACE (and REPLACE INTO) deletes the rows it conflicts with (same id or
+    same external_id) without firing DELETE triggers, so the change log named only the new row:
+    a copy kept the replaced row beside it (an order counted twice) and its customer's figures
+    were not computed again. Before such an insert this trigger moves the counter (a generation
+    of its own, with its own stamp) and logs each row about to be replaced, with its customer;
+    the AFTER INSERT trigger then logs the new row as usual. A plain insert, which replaces
+    nothing, does nothing more than the conflict lookup (by primary key and unique index)."""
+    name = f"hearth_generation_{t}_replace"
+    conflict = f'FROM "{t}" WHERE id = NEW.id OR external_id = NEW.external_id'
+    return (f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE INSERT ON \"{t}\" FOR EACH ROW "
+            f"WHEN EXISTS (SELECT 1 {conflict}) BEGIN "
+            f"UPDATE {TABLE} SET {_move_sql('sqlite', True)} WHERE table_name = '{t}'; "
+            f"INSERT INTO {CHANGES} (table_name, n, stamp, row_id, customer_id, whole) "
+            f"SELECT '{t}', g.n, g.stamp, r.id, {_owner(t, 'r')}, 0 FROM {TABLE} g, \"{t}\" r "
+            f"WHERE g.table_name = '{t}' AND (r.id = NEW.id OR r.external_id = NEW.external_id); END")
 
 
 def _stamp_sql(dialect: str) -> str:
@@ -134,13 +154,14 @@ def _postgres_logged_function(t: str) -> str:
 
 
 def create_statements(dialect: str, tables: Iterable[str] = WATCHED, *, stamped: bool = True,
-                      logged: Iterable[str] = ()) -> list[str]:
+                      logged: Iterable[str] = (), replaces: bool = True) -> list[str]:
     """DDL that creates the counter table (if missing), its rows and the triggers for ``tables``.
 
     ``stamped``: the triggers also set the row's random ``stamp`` (migration 0017 on); without it,
     the counters as migrations 0012 to 0016 had them (no stamp column). ``logged``: the tables
     (of ``tables``) whose triggers also write the change log (migration 0018 on; needs
-    ``stamped``); the log's table is created when any is named."""
+    ``stamped``); the log's table is created when any is named. ``replaces``: on SQLite, the
+    logged tables also get the trigger before an INSERT OR REPLACE (migration 0023 on)."""
     tables = list(tables)
     logged = [t for t in tables if t in set(logged)]
     if logged and not stamped:
@@ -158,18 +179,20 @@ def create_statements(dialect: str, tables: Iterable[str] = WATCHED, *, stamped:
                    f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} WHERE table_name = '{t}')")
     if dialect == "sqlite":
         for t in tables:
-            for name, op in zip(_trigger_names(t), ("INSERT", "UPDATE", "DELETE"), strict=True):
+            for name, op in zip(_trigger_names(t)[:3], ("INSERT", "UPDATE", "DELETE"), strict=True):
                 body = (_sqlite_logged_body(t, op) if t in logged
                         else f"UPDATE {TABLE} SET {_move_sql(dialect, stamped)} WHERE table_name = '{t}'; ")
                 out.append(f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {op} ON \"{t}\" FOR EACH ROW BEGIN "
                            f"{body}END")
+            if t in logged and replaces:
+                out.append(_sqlite_replace_trigger(t))
     elif dialect == "postgresql":
         for t in tables:
             fn = _function_name(t)
             out.append(f'DROP TRIGGER IF EXISTS {fn} ON "{t}"')
             if t in logged:
                 out.append(_postgres_logged_function(t))
-                insert, update, delete = _trigger_names(t)
+                insert, update, delete = _trigger_names(t)[:3]
                 for name, event, refs in ((insert, "INSERT", "NEW TABLE AS hearth_new"),
                                           (update, "UPDATE", "OLD TABLE AS hearth_old NEW TABLE AS hearth_new"),
                                           (delete, "DELETE", "OLD TABLE AS hearth_old")):
@@ -255,7 +278,8 @@ def bulk_write(connection: Connection, table: str, rows: int | None = None) -> I
         return
     names = _trigger_names(table)
     rows = connection.exec_driver_sql(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)", tuple(names)).all()
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({', '.join('?' * len(names))})",
+        tuple(names)).all()
     for name, _sql in rows:
         connection.exec_driver_sql(f"DROP TRIGGER {name}")
     try:

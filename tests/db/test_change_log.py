@@ -152,6 +152,34 @@ def test_a_kept_read_is_brought_up_to_date_by_the_rows_written_since(
     assert "orders brought up to date from the change log: 3 rows written since, 2 read" in caplog.text
 
 
+def test_rows_an_insert_or_replace_removes_are_logged_too(
+        engine: Engine, session: Session, caplog: pytest.LogCaptureFixture) -> None:
+    # SQLite's INSERT OR REPLACE deletes the row it conflicts with without a DELETE trigger: the
+    # copy kept CL-O2 (20.00) beside its replacement, 4 orders and 80.00 where there are 3 and
+    # 60.00; replacing CL-O3 by its own id with another customer left B's figures as they were.
+    if engine.dialect.name != "sqlite":
+        pytest.skip("INSERT OR REPLACE is SQLite's; PostgreSQL's ON CONFLICT DO UPDATE fires the update trigger")
+    ids = _store(session)
+    source.forget_reads()
+    with Session(engine) as s:
+        assert kpis.compute_kpis(session=s, as_of=AS_OF, horizon_days=90)["revenue"] == 60.0
+    with engine.begin() as conn:
+        # The same order by its external id under a new row id, unchanged; CL-O3 by its own id,
+        # moved to customer A and raised to 35.00.
+        conn.execute(text("INSERT OR REPLACE INTO orders (external_id, customer_id, ordered_at, total_cents) "
+                          "SELECT external_id, customer_id, ordered_at, total_cents FROM orders "
+                          "WHERE external_id = 'CL-O2'"))
+        conn.execute(text(f"REPLACE INTO orders (id, external_id, customer_id, ordered_at, total_cents) "
+                          f"VALUES ({ids['o3']}, 'CL-O3', {ids['a']}, '2026-06-25 10:00:00', 3500)"))
+    with caplog.at_level(logging.INFO, logger="hearth.read"), Session(engine) as s:
+        figures = kpis.compute_kpis(session=s, as_of=AS_OF, horizon_days=90)
+        table = source.read_table(s, "orders")
+    # 10.00 + 20.00 + 35.00 in three orders, all A's: B is no longer active.
+    assert (figures["orders"], figures["revenue"], figures["active_customers"]) == (3, 65.0, 1)
+    assert _orders_read(table) == _orders_by_sql(engine)
+    assert "orders brought up to date from the change log" in caplog.text
+
+
 def test_the_ledger_read_leaves_hearths_computed_expiries_out_also_when_brought_up_to_date(
         engine: Engine, session: Session, caplog: pytest.LogCaptureFixture) -> None:
     # The shared read of the ledger holds every entry but Hearth's own computed expiries

@@ -45,7 +45,7 @@ def upgrade() -> None:
     op.create_index('ix_data_change_table_n', 'data_change', ['table_name', 'n'], unique=False)
     for statement in generation.drop_trigger_statements(dialect, LOGGED):
         op.execute(statement)
-    for statement in generation.create_statements(dialect, LOGGED, stamped=True, logged=LOGGED):
+    for statement in generation.create_statements(dialect, LOGGED, stamped=True, logged=LOGGED, replaces=False):
         op.execute(statement)
 
 
