@@ -47,6 +47,11 @@ class Preset:
     key_by_email: bool = False  # customer_id holds an email address to match to stored customers
 
 
+# A column a preset may add: per row, why the row is left out of the import ("" to keep it);
+# core.importing drops those rows and the summary names them, their rows and the reason.
+LEAVE_OUT = "_leave_out"
+
+
 def _col(frame: pd.DataFrame, cols: dict[str, str], *names: str, required: bool = True) -> pd.Series:
     """The file's column under any of ``names`` (compared normalised), as stripped text."""
     for name in names:
@@ -56,6 +61,18 @@ def _col(frame: pd.DataFrame, cols: dict[str, str], *names: str, required: bool 
     if required:
         raise KeyError(names[0])
     return pd.Series("", index=frame.index, dtype=object)
+
+
+def _first_filled(frame: pd.DataFrame, cols: dict[str, str], *names: str) -> pd.Series:
+    """Per row, the first non-empty cell among the file's columns ``names`` (a guest's phone may be
+    in Billing Phone with Phone empty), "" where none has one."""
+    out = pd.Series("", index=frame.index, dtype=object)
+    for name in names:
+        real = cols.get(normalise_name(name))
+        if real is not None:
+            values = frame[real].astype(str).str.strip()
+            out = out.where(out != "", values)
+    return out
 
 
 def _source(cols: dict[str, str], *names: str) -> str:
@@ -100,10 +117,11 @@ def _shopify_orders(frame: pd.DataFrame, cols: dict[str, str]) -> tuple[pd.DataF
     name = _col(frame, cols, "Name")
     down = {field: _carry_down(_col(frame, cols, *names, required=req), name)
             for field, names, req in (
-                ("email", ("Email",), True), ("phone", ("Phone", "Billing Phone"), False),
+                ("email", ("Email",), True),
                 ("created", ("Created at",), True), ("total", ("Total",), True),
                 ("financial", ("Financial Status",), False), ("discount", ("Discount Code",), False),
                 ("refunded", ("Refunded Amount",), False), ("cancelled", ("Cancelled at",), False))}
+    down["phone"] = _carry_down(_first_filled(frame, cols, "Phone", "Billing Phone", "Shipping Phone"), name)
     status = _map_status(down["financial"], _SHOPIFY_FINANCIAL)
     status = status.where(down["cancelled"] == "", "cancelled")
     sku = _col(frame, cols, "Lineitem sku")
@@ -144,7 +162,9 @@ def _shopify_customers(frame: pd.DataFrame, cols: dict[str, str]) -> tuple[pd.Da
 
 # ---------------------------------------------------------------- WooCommerce
 
-_WOO_STATUS = {"completed": "paid", "processing": "paid", "on-hold": "pending", "pending": "pending",
+# WooCommerce's "Pending payment" is a checkout not paid for (most are never paid): its own
+# reports leave it out, and it is no order until a later export says processing or completed.
+_WOO_STATUS = {"completed": "paid", "processing": "paid", "on-hold": "pending", "pending": "unpaid",
                "cancelled": "cancelled", "failed": "cancelled", "refunded": "refunded"}
 
 
@@ -255,24 +275,43 @@ def _first_header(cols: dict[str, str], *needles: str) -> str | None:
     return None
 
 
+# Survey types other than NPS (Delighted's): their scores are on other scales. Any other value of
+# the column (email, web, sms, link) says how the survey went out: the channel.
+_OTHER_SURVEYS = frozenset({"csat", "ces", "ces7", "5star", "5-star", "five_star", "smileys", "smiley", "thumbs",
+                            "enps", "pmf", "star"})
+_DATE_HEADERS = ("Response Timestamp", "Created At", "Submitted At", "Submit Date (UTC)", "Date")
+
+
 def _nps(frame: pd.DataFrame, cols: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str]]:
     score_col = cols.get("score") or _first_header(cols, "recommend")
     if score_col is None:
         raise KeyError("Score (or a question with 'recommend' in it)")
     comment_col = (cols.get("comment") or _first_header(cols, "why") or _first_header(cols, "comment")
                    or _first_header(cols, "reason"))
+    if comment_col is None:
+        # Typeform names a column by its question ("What could we do better?"): the first other
+        # question is the comment (it was dropped without a word).
+        comment_col = next((real for real in cols.values() if real != score_col and real.strip().endswith("?")),
+                           None)
+    survey = _col(frame, cols, "Survey type", "survey_type", required=False).str.strip().str.lower()
     out = pd.DataFrame({
         "response_id": _col(frame, cols, "Response ID", "Token", "#", "ID", required=False),
         "customer_id": _col(frame, cols, "Email", "Person email", "email", required=False).str.strip().str.lower(),
-        "submitted_at": _unix_or_text(_col(frame, cols, "Response Timestamp", "Created At", "Submitted At",
-                                           "Submit Date (UTC)", "Date")),
+        "submitted_at": _unix_or_text(_col(frame, cols, *_DATE_HEADERS)),
         "nps_score": frame[score_col].astype(str),
         "comment": frame[comment_col].astype(str) if comment_col else pd.Series("", index=frame.index),
-        "channel": _col(frame, cols, "Channel", "Survey type", required=False),
+        "channel": _col(frame, cols, "Channel", required=False).where(
+            lambda c: c.str.strip() != "", survey.where(~survey.isin(sorted(_OTHER_SURVEYS | {"nps"})), "")),
+        # Delighted runs CSAT (1 to 5), CES, 5-star and thumbs surveys too, in the same layout:
+        # their scores are not NPS (a CSAT 5, "very satisfied", counted as a detractor).
+        LEAVE_OUT: np.where(~survey.isin(sorted(_OTHER_SURVEYS)), "",
+                            "answers of a " + survey.str.upper() + " survey (Survey type), whose scores are "
+                            "on another scale than NPS's 0 to 10"),
     }, index=frame.index)
-    source = {"response_id": _source(cols, "Response ID", "Token", "#"), "customer_id": "Email",
-              "submitted_at": _source(cols, "Response Timestamp", "Created At", "Submitted At"),
-              "nps_score": score_col, "comment": comment_col or "comment"}
+    source = {"response_id": _source(cols, "Response ID", "Token", "#", "ID"),
+              "customer_id": _source(cols, "Email", "Person email", "email"),
+              "submitted_at": _source(cols, *_DATE_HEADERS),
+              "nps_score": score_col, "comment": comment_col or "comment", "channel": _source(cols, "Channel")}
     return out, source
 
 
@@ -325,6 +364,12 @@ def apply_preset(parsed: ParsedFile, name: str, kind: str) -> tuple[ParsedFile, 
                                                      f"is a column a {preset.title} has, and this file lacks "
                                                      f"it (the file has: {', '.join(parsed.columns)})")]) from None
     frame = frame.fillna("").astype(str).apply(lambda s: s.str.strip())
+    left_out: dict[str, list[int]] = {}
+    if LEAVE_OUT in frame:
+        reasons = frame.pop(LEAVE_OUT)
+        for reason, rows in reasons[reasons != ""].groupby(reasons[reasons != ""], sort=False):
+            left_out[str(reason)] = (rows.index + 2).tolist()
+        frame = frame[reasons == ""]
     check_currency(parsed)
     return ParsedFile(filename=parsed.filename, frame=frame, delimiter=parsed.delimiter,
-                      had_bom=parsed.had_bom, sep_hint=parsed.sep_hint), source
+                      had_bom=parsed.had_bom, sep_hint=parsed.sep_hint, left_out=left_out), source

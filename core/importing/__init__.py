@@ -214,7 +214,7 @@ def _without_customerless_orders(parsed: ParsedFile, summary: ImportSummary, sou
     summary.skipped += int(left_out.sum())
     summary.skipped_reasons[reason] = int(left_out.sum())
     return ParsedFile(filename=parsed.filename, frame=frame[~left_out], delimiter=parsed.delimiter,
-                      had_bom=parsed.had_bom, sep_hint=parsed.sep_hint)
+                      had_bom=parsed.had_bom, sep_hint=parsed.sep_hint, left_out=parsed.left_out)
 
 
 def _customer_ids_for_emails(conn: Connection, values: pd.Series) -> pd.Series:
@@ -259,7 +259,13 @@ def _run(*, session: Session, kind: str, data: bytes, filename: str, dry_run: bo
             "feeds it (the Data screen's column choice)" for field, cols in match.ambiguous.items()))
     summary = ImportSummary(kind=kind, filename=filename, rows=len(parsed.frame), dry_run=dry_run,
                             extra_columns=match.extra, mapping=dict(match.mapping))
+    for reason, rows in parsed.left_out.items():
+        shown = ", ".join(map(str, rows[:10])) + (" ..." if len(rows) > 10 else "")
+        summary.skipped += len(rows)
+        summary.skipped_reasons[f"{reason}: left out (rows {shown})"] = len(rows)
     if parsed.frame.empty:
+        if parsed.left_out:
+            raise _fail(filename, "every row is left out: " + "; ".join(parsed.left_out))
         raise _fail(filename, "the file has a header but no rows")
     if kind in ("orders", "refunds"):
         check_currency(parsed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,8 @@ class ParsedFile:
     delimiter: str
     had_bom: bool
     sep_hint: bool = False
+    # Rows a platform's layout leaves out (core.presets.LEAVE_OUT): reason -> their row numbers.
+    left_out: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:

@@ -39,7 +39,7 @@ from db.models import (
 # Never placed counts as cancelled: WooCommerce's "checkout-draft" (a checkout left unfinished)
 # and "trash" (an order the shop deleted) are no orders (they were counted as paid ones).
 CANCELLED_STATUSES = frozenset({"cancelled", "canceled", "voided", "void", "cancel", "failed", "checkout_draft",
-                                "draft", "trash"})
+                                "draft", "trash", "unpaid"})
 
 
 REFUNDED_STATUSES = frozenset({"refunded", "fully_refunded", "refund", "returned"})

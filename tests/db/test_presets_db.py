@@ -296,11 +296,11 @@ def _woo(rows: list[tuple[str, str, str]]) -> bytes:
 
 
 def test_woocommerce_checkout_drafts_and_trashed_orders_are_no_orders(session):
-    # 3001 completed and 3022 pending are orders (17.00 each: 34.00); a checkout left unfinished
+    # 3001 completed and 3022 on hold are orders (17.00 each: 34.00); a checkout left unfinished
     # (checkout-draft) and an order the shop deleted (trash) are not (they counted: 4 orders, 68.00).
     imp(session, "orders", "woo", "woocommerce_orders", data=_woo([
         ("3001", "completed", "EUR"), ("3020", "checkout-draft", "EUR"), ("3021", "trash", "EUR"),
-        ("3022", "wc-pending", "EUR")]))
+        ("3022", "wc-on-hold", "EUR")]))
     stored = {o.external_id: o.total_cents for o in session.exec(select(Order)).all()}
     assert stored == {"3001": 1700, "3022": 1700}
 
@@ -426,3 +426,65 @@ def test_a_file_whose_orders_all_lack_a_customer_is_refused_saying_so(session):
             + "#1002,,paid,2025-01-06 10:00:00 +0100,EUR,15.00,0.00,1,Candle,15.00,CANDLE,\n").encode()
     with pytest.raises(ImportFailed, match="no order in the file names its customer"):
         imp(session, "orders", "shopify", "shopify_orders", data=data)
+
+
+def test_delighted_answers_of_a_csat_survey_are_left_out_not_read_as_nps(session):
+    # CSAT 5 ("very satisfied") read as NPS 5 made NPS -100 from 3 answers and flagged every
+    # happy customer a detractor. The NPS answer (9) imports: 1 answer, NPS 100; the three CSAT
+    # rows are left out and named (rows 2 to 4); "email" is the NPS answer's channel.
+    data = (b"Response ID,Email,Name,Score,Comment,Survey type,Response Timestamp,Tags\n"
+            b"cs1,a@example.com,A,5,Perfect,csat,2025-03-05T09:00:00Z,\n"
+            b"cs2,b@example.com,B,5,Love it,csat,2025-03-06T09:00:00Z,\n"
+            b"cs3,c@example.com,C,4,Good,CSAT,2025-03-07T09:00:00Z,\n"
+            b"np1,d@example.com,D,9,Fine,email,2025-03-08T09:00:00Z,\n")
+    summary = imp(session, "feedback", "delighted", "delighted_nps", data=data)
+    stored = [(f.external_id, f.nps_score, f.channel, f.flagged) for f in session.exec(select(Feedback)).all()]
+    assert stored == [("np1", 9, "email", False)]
+    assert summary.skipped == 3
+    [reason] = summary.skipped_reasons
+    assert "CSAT survey" in reason and "rows 2, 3, 4" in reason
+    with pytest.raises(ImportFailed, match="every row is left out"):
+        imp(session, "feedback", "delighted", "delighted_nps", data=b"\n".join(data.splitlines()[:4]) + b"\n")
+
+
+def test_a_typeform_comment_asked_in_other_words_is_kept(session):
+    # "What could we do better?" has no why, reason or comment in it: the comment was dropped
+    # without a word and the complaint went unflagged but for its score.
+    data = (b'#,"On a scale from 0 to 10, how likely are you to recommend Hearth Home to a friend?",'
+            b"What could we do better?,email,Start Date (UTC),Submit Date (UTC),Network ID,Tags,Token\n"
+            b'abc1,2,"Parcel arrived broken, twice. Refund still not here",k@example.com,2025-03-20 10:00:00,'
+            b"2025-03-20 10:01:10,4f2a,,abc1\n")
+    imp(session, "feedback", "typeform", "typeform_nps", data=data)
+    [answer] = session.exec(select(Feedback)).all()
+    assert (answer.nps_score, answer.comment) == (2, "Parcel arrived broken, twice. Refund still not here")
+
+
+def test_a_bad_typeform_date_is_named_by_the_typeform_column(session):
+    data = (b"#,How likely are you to recommend us?,Why?,email,Start Date (UTC),Submit Date (UTC),Network ID,Token\n"
+            b"1,9,Good,a@example.com,20/03/2025 10:00,20/03/2025 10:01,4f2a,t1\n")
+    with pytest.raises(ImportFailed) as err:
+        imp(session, "feedback", "typeform", "typeform_nps", data=data)
+    assert [(p.row, p.column) for p in err.value.problems] == [(2, "Submit Date (UTC) (submitted_at)")]
+
+
+def test_a_shopify_guest_with_only_a_billing_phone_is_a_customer(session):
+    # #1003's phone is in Billing Phone, Phone empty: it was left out as having no phone.
+    header = ("Name,Email,Financial Status,Created at,Currency,Total,Lineitem quantity,Lineitem name,"
+              "Lineitem price,Lineitem sku,Phone,Billing Phone\n")
+    data = (header + "#1001,ann@example.com,paid,2025-01-05 10:00:00 +0100,EUR,20.00,1,Soap,20.00,SOAP,,\n"
+            + "#1003,,paid,2025-01-06 10:00:00 +0100,EUR,10.00,1,Soap,10.00,SOAP,,+49 151 7654321\n").encode()
+    summary = imp(session, "orders", "shopify", "shopify_orders", data=data)
+    assert summary.skipped == 0
+    assert sorted(o.external_id for o in session.exec(select(Order)).all()) == ["#1001", "#1003"]
+    assert by_ext(session, Customer, "+49 151 7654321") is not None
+
+
+def test_woocommerce_pending_payment_is_no_order_until_paid(session):
+    # WooCommerce's "Pending payment" is an unpaid checkout, left out of its own reports: 3001
+    # completed is the only order (17.00). Paid later (processing), 3004 becomes one.
+    imp(session, "orders", "woo", "woocommerce_orders", data=_woo([("3001", "completed", "EUR"),
+                                                                  ("3004", "pending", "EUR")]))
+    assert [o.external_id for o in session.exec(select(Order)).all()] == ["3001"]
+    imp(session, "orders", "woo", "woocommerce_orders", data=_woo([("3001", "completed", "EUR"),
+                                                                  ("3004", "wc-processing", "EUR")]))
+    assert sorted(o.external_id for o in session.exec(select(Order)).all()) == ["3001", "3004"]
